@@ -1,0 +1,199 @@
+// Public surface of @autocal/contracts: the generated messages, their schemas and
+// JSON types, the gRPC service descriptor and the topic registry.
+// Written by scripts/write-index.ts (`pnpm gen`); src/gen is never edited by hand.
+
+export {
+  BlockSchema,
+  OutputSchema,
+  ProvenanceSchema,
+  BlockKind,
+  BlockKindSchema
+} from './gen/autocal/common/v1/common_pb.ts'
+export type {
+  Block,
+  BlockJson,
+  Output,
+  OutputJson,
+  Provenance,
+  ProvenanceJson,
+  BlockKindJson
+} from './gen/autocal/common/v1/common_pb.ts'
+export {
+  ConditionRequestSchema,
+  FcsrPolicy,
+  FcsrPolicySchema
+} from './gen/autocal/conditions/requests/v1/requests_pb.ts'
+export type {
+  ConditionRequest,
+  ConditionRequestJson,
+  FcsrPolicyJson
+} from './gen/autocal/conditions/requests/v1/requests_pb.ts'
+export {
+  ConditionEventSchema,
+  Outcome,
+  OutcomeSchema
+} from './gen/autocal/conditions/v1/conditions_pb.ts'
+export type {
+  ConditionEvent,
+  ConditionEventJson,
+  OutcomeJson
+} from './gen/autocal/conditions/v1/conditions_pb.ts'
+export {
+  SelectorSchema,
+  InjectRunsSchema,
+  ReprocessSchema,
+  SkipSchema,
+  CancelSchema,
+  ControlCommandSchema,
+  InjectRunsRequestSchema,
+  InjectRunsResponseSchema,
+  ReprocessRequestSchema,
+  ReprocessResponseSchema,
+  SkipRequestSchema,
+  SkipResponseSchema,
+  CancelRequestSchema,
+  CancelResponseSchema,
+  GetStatusRequestSchema,
+  StatusCellSchema,
+  GetStatusResponseSchema,
+  WorkflowInfoSchema,
+  ListWorkflowsRequestSchema,
+  ListWorkflowsResponseSchema,
+  WorkflowFileSchema,
+  ValidateWorkflowsRequestSchema,
+  ValidateWorkflowsResponseSchema,
+  WatchTasksRequestSchema,
+  WatchTasksResponseSchema,
+  ControlService
+} from './gen/autocal/control/v1/control_pb.ts'
+export type {
+  Selector,
+  SelectorJson,
+  InjectRuns,
+  InjectRunsJson,
+  Reprocess,
+  ReprocessJson,
+  Skip,
+  SkipJson,
+  Cancel,
+  CancelJson,
+  ControlCommand,
+  ControlCommandJson,
+  InjectRunsRequest,
+  InjectRunsRequestJson,
+  InjectRunsResponse,
+  InjectRunsResponseJson,
+  ReprocessRequest,
+  ReprocessRequestJson,
+  ReprocessResponse,
+  ReprocessResponseJson,
+  SkipRequest,
+  SkipRequestJson,
+  SkipResponse,
+  SkipResponseJson,
+  CancelRequest,
+  CancelRequestJson,
+  CancelResponse,
+  CancelResponseJson,
+  GetStatusRequest,
+  GetStatusRequestJson,
+  StatusCell,
+  StatusCellJson,
+  GetStatusResponse,
+  GetStatusResponseJson,
+  WorkflowInfo,
+  WorkflowInfoJson,
+  ListWorkflowsRequest,
+  ListWorkflowsRequestJson,
+  ListWorkflowsResponse,
+  ListWorkflowsResponseJson,
+  WorkflowFile,
+  WorkflowFileJson,
+  ValidateWorkflowsRequest,
+  ValidateWorkflowsRequestJson,
+  ValidateWorkflowsResponse,
+  ValidateWorkflowsResponseJson,
+  WatchTasksRequest,
+  WatchTasksRequestJson,
+  WatchTasksResponse,
+  WatchTasksResponseJson
+} from './gen/autocal/control/v1/control_pb.ts'
+export {
+  DeadLetterSchema
+} from './gen/autocal/dlq/v1/dlq_pb.ts'
+export type {
+  DeadLetter,
+  DeadLetterJson
+} from './gen/autocal/dlq/v1/dlq_pb.ts'
+export {
+  ResourcesSchema,
+  StartJobSchema,
+  CancelJobSchema,
+  JobRequestSchema
+} from './gen/autocal/jobs/requests/v1/requests_pb.ts'
+export type {
+  Resources,
+  ResourcesJson,
+  StartJob,
+  StartJobJson,
+  CancelJob,
+  CancelJobJson,
+  JobRequest,
+  JobRequestJson
+} from './gen/autocal/jobs/requests/v1/requests_pb.ts'
+export {
+  JobStatusSchema,
+  JobPhase,
+  JobPhaseSchema
+} from './gen/autocal/jobs/status/v1/status_pb.ts'
+export type {
+  JobStatus,
+  JobStatusJson,
+  JobPhaseJson
+} from './gen/autocal/jobs/status/v1/status_pb.ts'
+export {
+  RunSchema,
+  RunStartedSchema,
+  RunUpdatedSchema,
+  RunEndedSchema,
+  StreamDoneSchema,
+  DatasetDoneSchema,
+  FirstConditionSafeRunSchema,
+  RunEventSchema
+} from './gen/autocal/runs/v1/runs_pb.ts'
+export type {
+  Run,
+  RunJson,
+  RunStarted,
+  RunStartedJson,
+  RunUpdated,
+  RunUpdatedJson,
+  RunEnded,
+  RunEndedJson,
+  StreamDone,
+  StreamDoneJson,
+  DatasetDone,
+  DatasetDoneJson,
+  FirstConditionSafeRun,
+  FirstConditionSafeRunJson,
+  RunEvent,
+  RunEventJson
+} from './gen/autocal/runs/v1/runs_pb.ts'
+export {
+  TaskJobSchema,
+  TaskEventSchema,
+  TaskState,
+  TaskStateSchema,
+  JobState,
+  JobStateSchema
+} from './gen/autocal/tasks/v1/tasks_pb.ts'
+export type {
+  TaskJob,
+  TaskJobJson,
+  TaskEvent,
+  TaskEventJson,
+  TaskStateJson,
+  JobStateJson
+} from './gen/autocal/tasks/v1/tasks_pb.ts'
+export { topics, allTopics, topicName, taskKey, headers, contentTypes } from './topics.ts'
+export type { Topic, Topics, TopicId, TopicSettings, EventMeta } from './topics.ts'
