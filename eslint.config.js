@@ -18,7 +18,14 @@ export default [
         allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] }]
       }],
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }]
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      // `await using _consumer = ...` holds a resource for its scope without naming a use
+      '@typescript-eslint/no-unused-vars': ['error', { varsIgnorePattern: '^_', argsIgnorePattern: '^_', caughtErrors: 'none' }],
+      'no-void': ['error', { allowAsStatement: true }],
+      // generated protobuf names (HealthCheckResponse_ServingStatus) are not ours to rename
+      camelcase: 'off',
+      // `export const Config = z.object(...)` with `export type Config = z.infer<typeof Config>`
+      '@typescript-eslint/no-redeclare': 'off'
     }
   },
   {

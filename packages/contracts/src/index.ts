@@ -195,5 +195,19 @@ export type {
   TaskStateJson,
   JobStateJson
 } from './gen/autocal/tasks/v1/tasks_pb.ts'
+export {
+  HealthCheckRequestSchema,
+  HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponse_ServingStatusSchema,
+  Health
+} from './gen/grpc/health/v1/health_pb.ts'
+export type {
+  HealthCheckRequest,
+  HealthCheckRequestJson,
+  HealthCheckResponse,
+  HealthCheckResponseJson,
+  HealthCheckResponse_ServingStatusJson
+} from './gen/grpc/health/v1/health_pb.ts'
 export { topics, allTopics, topicName, taskKey, headers, contentTypes } from './topics.ts'
 export type { Topic, Topics, TopicId, TopicSettings, EventMeta } from './topics.ts'

@@ -1,0 +1,234 @@
+// The typed consumer. One consumer group per service; handlers per registry
+// topic. A message is decoded with its topic's schema, handled inside a span
+// whose parent is the producer's, and its offset is resolved only after the
+// handler resolved: an error is retried in place with backoff (the offset
+// stays uncommitted); an undecodable message, a non-retryable error or
+// exhausted retries send the message to the DLQ with the reason, and the
+// consumer moves on.
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
+import { create, fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
+import { timestampFromDate } from '@bufbuild/protobuf/wkt'
+import { DeadLetterSchema, contentTypes, headers as names, topicName, topics, type EventMeta, type TopicId, type Topics } from '@autocal/contracts'
+import type { Consumer as KafkaConsumer, EachBatchPayload, KafkaMessage } from 'kafkajs'
+import { createKafka, type KafkaConfig } from './kafka.ts'
+import { extractContext, headerValue, headersAsStrings } from './headers.ts'
+import { AutocalError, errorCode, errorMessage, isRetryable } from '../errors.ts'
+import type { Producer } from './producer.ts'
+import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics.ts'
+import type { Check } from '../http.ts'
+
+export type Handler<S extends DescMessage> = (message: MessageShape<S>, meta: EventMeta) => Promise<void>
+export type Handlers = { [K in TopicId]?: Handler<Topics[K]['schema']> }
+
+export interface ConsumerConfig extends KafkaConfig {
+  AUTOCAL_KAFKA_MAX_ATTEMPTS: number
+  AUTOCAL_KAFKA_RETRY_BASE_MS: number
+  AUTOCAL_KAFKA_RETRY_MAX_MS: number
+  AUTOCAL_KAFKA_PARTITIONS_CONCURRENCY: number
+  AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: number
+}
+
+export interface ConsumerOptions {
+  config: ConsumerConfig
+  logger: Logger
+  service: string
+  /** Consumer group (prefixed like the topics). */
+  group: string
+  handlers: Handlers
+  /** Used to write dead letters. */
+  producer: Producer
+  metrics?: Metrics
+  /** Where a group without committed offsets starts: true (default) = the oldest message. */
+  fromBeginning?: boolean
+}
+
+export interface Consumer extends AsyncDisposable {
+  check: Check
+  /** The kafkajs consumer, for tests and for seeking. */
+  readonly kafka: KafkaConsumer
+  readonly groupId: string
+}
+
+const tracer = trace.getTracer('@autocal/runtime')
+
+export async function startConsumer (options: ConsumerOptions): Promise<Consumer> {
+  const { config, logger, service, handlers, producer, metrics } = options
+  const prefix = config.AUTOCAL_KAFKA_TOPIC_PREFIX
+  const groupId = prefix === '' ? options.group : `${prefix}.${options.group}`
+  const log = logger.child({ component: 'consumer', group: groupId })
+  const kafka = createKafka(config, logger, `autocal-${service}`)
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: config.AUTOCAL_KAFKA_SESSION_TIMEOUT_MS,
+    heartbeatInterval: Math.min(3000, Math.floor(config.AUTOCAL_KAFKA_SESSION_TIMEOUT_MS / 3)),
+    allowAutoTopicCreation: false,
+    retry: { initialRetryTime: 300, retries: 10 }
+  })
+
+  const byName = new Map<string, { id: TopicId, handler: Handler<any> }>()
+  for (const [id, handler] of Object.entries(handlers) as Array<[TopicId, Handler<any>]>) {
+    byName.set(topicName(topics[id], prefix), { id, handler })
+  }
+
+  let joined = false
+  let crashed: string | undefined
+  consumer.on(consumer.events.GROUP_JOIN, () => { joined = true; crashed = undefined })
+  consumer.on(consumer.events.CRASH, e => {
+    crashed = errorMessage(e.payload.error)
+    if (!e.payload.restart) log.error({ err: e.payload.error }, 'consumer crashed and will not restart')
+  })
+
+  await consumer.connect()
+  await consumer.subscribe({ topics: [...byName.keys()], fromBeginning: options.fromBeginning ?? true })
+
+  async function deadLetter (topic: string, partition: number, message: KafkaMessage, code: string, reason: string, attempts: number): Promise<void> {
+    if (topic === topicName(topics.dlq, prefix)) {
+      log.error({ partition, offset: message.offset, reason }, 'a dead letter could not be handled; skipped')
+      return
+    }
+    await producer.publish(topics.dlq, create(DeadLetterSchema, {
+      topic,
+      partition,
+      offset: BigInt(message.offset),
+      key: message.key ?? new Uint8Array(),
+      value: message.value ?? new Uint8Array(),
+      headers: headersAsStrings(message.headers),
+      code,
+      reason,
+      consumerGroup: groupId,
+      service,
+      attempts,
+      at: timestampFromDate(new Date())
+    }), { eventId: `dlq/${groupId}/${topic}/${partition}/${message.offset}` })
+    metrics?.deadLettered.inc({ topic, group: groupId, code })
+    log.warn({ topic, partition, offset: message.offset, code, reason }, 'message sent to the dead-letter topic')
+  }
+
+  function decode (schema: DescMessage, message: KafkaMessage): MessageShape<DescMessage> {
+    const type = headerValue(message.headers, names.type)
+    if (type !== undefined && type !== schema.typeName) {
+      throw new AutocalError('AUTOCAL_DECODE_FAILED', `message type ${type} does not belong on this topic (expected ${schema.typeName})`)
+    }
+    if (message.value === null) throw new AutocalError('AUTOCAL_DECODE_FAILED', 'message has no value')
+    try {
+      return headerValue(message.headers, names.contentType) === contentTypes.json
+        ? fromJsonString(schema, message.value.toString('utf8'))
+        : fromBinary(schema, message.value)
+    } catch (err) {
+      throw new AutocalError('AUTOCAL_DECODE_FAILED', `cannot decode as ${schema.typeName}: ${errorMessage(err)}`, { cause: err })
+    }
+  }
+
+  async function handleOne (payload: EachBatchPayload, message: KafkaMessage): Promise<void> {
+    const { topic, partition } = payload.batch
+    const entry = byName.get(topic)
+    if (entry === undefined) return
+    const meta: EventMeta = {
+      eventId: headerValue(message.headers, names.id) ?? `${topic}/${partition}/${message.offset}`,
+      source: headerValue(message.headers, names.source) ?? 'unknown',
+      time: new Date(headerValue(message.headers, names.time) ?? Number(message.timestamp)),
+      topic: entry.id === undefined ? topic : topics[entry.id].name,
+      partition,
+      offset: message.offset,
+      key: message.key?.toString('utf8') ?? '',
+      type: headerValue(message.headers, names.type) ?? ''
+    }
+    let decoded: MessageShape<DescMessage>
+    try {
+      decoded = decode(topics[entry.id].schema, message)
+    } catch (err) {
+      await deadLetter(topic, partition, message, errorCode(err), errorMessage(err), 0)
+      return
+    }
+    const parent = extractContext(message.headers)
+    for (let attempt = 1; ; attempt++) {
+      const started = performance.now()
+      const outcome = await tracer.startActiveSpan(`process ${topic}`, {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'kafka',
+          'messaging.destination.name': topic,
+          'messaging.consumer.group.name': groupId,
+          'messaging.destination.partition.id': String(partition),
+          'messaging.kafka.offset': Number(message.offset),
+          'messaging.message.id': meta.eventId,
+          'messaging.operation.type': 'process'
+        }
+      }, parent, async span => {
+        try {
+          await entry.handler(decoded, meta)
+          return undefined
+        } catch (err) {
+          span.recordException(err as Error)
+          span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) })
+          return err
+        } finally {
+          span.end()
+        }
+      })
+      metrics?.handlerSeconds.observe({ topic: meta.topic, group: groupId }, (performance.now() - started) / 1000)
+      if (outcome === undefined) {
+        metrics?.consumed.inc({ topic: meta.topic, group: groupId })
+        return
+      }
+      metrics?.handlerErrors.inc({ topic: meta.topic, group: groupId })
+      const retryable = isRetryable(outcome)
+      if (!retryable || attempt >= config.AUTOCAL_KAFKA_MAX_ATTEMPTS) {
+        const why = retryable ? `gave up after ${attempt} attempts: ${errorMessage(outcome)}` : errorMessage(outcome)
+        await deadLetter(topic, partition, message, errorCode(outcome), why, attempt)
+        return
+      }
+      const delay = Math.min(config.AUTOCAL_KAFKA_RETRY_MAX_MS, config.AUTOCAL_KAFKA_RETRY_BASE_MS * 2 ** (attempt - 1))
+      log.warn({ err: outcome, topic, partition, offset: message.offset, attempt, retryInMs: delay }, 'handler failed; retrying')
+      await pauseWithHeartbeat(payload, delay)
+    }
+  }
+
+  async function pauseWithHeartbeat (payload: EachBatchPayload, ms: number): Promise<void> {
+    const until = Date.now() + ms
+    while (Date.now() < until) {
+      if (!payload.isRunning() || payload.isStale()) {
+        throw new AutocalError('AUTOCAL_SHUTTING_DOWN', 'consumer stopping during a retry; the message stays uncommitted')
+      }
+      await new Promise(resolve => setTimeout(resolve, Math.min(500, until - Date.now())))
+      await payload.heartbeat()
+    }
+  }
+
+  await consumer.run({
+    autoCommit: true,
+    autoCommitInterval: 1000,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: config.AUTOCAL_KAFKA_PARTITIONS_CONCURRENCY,
+    eachBatch: async payload => {
+      const { batch } = payload
+      for (const message of batch.messages) {
+        if (!payload.isRunning() || payload.isStale()) break
+        await handleOne(payload, message)
+        payload.resolveOffset(message.offset)
+        await payload.heartbeat()
+      }
+      await payload.commitOffsetsIfNecessary()
+      metrics?.consumerLag.set({ topic: batch.topic, partition: String(batch.partition), group: groupId }, Number(batch.offsetLag()))
+    }
+  })
+  log.info({ topics: [...byName.keys()] }, 'consuming')
+
+  return {
+    kafka: consumer,
+    groupId,
+    check: {
+      name: `consumer:${options.group}`,
+      check: async () => {
+        if (crashed !== undefined) throw new Error(`consumer crashed: ${crashed}`)
+        if (!joined) throw new Error('consumer has not joined its group yet')
+      }
+    },
+    [Symbol.asyncDispose]: async () => {
+      // stops between messages, commits what was handled, leaves the group
+      await consumer.disconnect()
+      log.info('consumer stopped')
+    }
+  }
+}

@@ -1,0 +1,58 @@
+// Message headers: CloudEvents attributes (ce_*) and W3C trace context.
+import { context, propagation, type Context, type TextMapGetter } from '@opentelemetry/api'
+import { headers as names, contentTypes } from '@autocal/contracts'
+import type { IHeaders } from 'kafkajs'
+
+export interface EventHeaderInit {
+  eventId: string
+  source: string
+  type: string
+  time: Date
+  contentType?: string
+}
+
+/** CloudEvents headers of one outgoing message. */
+export function eventHeaders (init: EventHeaderInit): Record<string, string> {
+  const out: Record<string, string> = {
+    [names.specVersion]: '1.0',
+    [names.id]: init.eventId,
+    [names.source]: init.source,
+    [names.type]: init.type,
+    [names.time]: init.time.toISOString(),
+    [names.contentType]: init.contentType ?? contentTypes.protobuf
+  }
+  return out
+}
+
+/** Adds the W3C traceparent/tracestate of a context (the active one by default). */
+export function injectContext (headers: Record<string, string>, ctx: Context = context.active()): void {
+  propagation.inject(ctx, headers)
+}
+
+/** One header as a string (kafkajs gives Buffers, arrays or undefined). */
+export function headerValue (h: IHeaders | undefined, name: string): string | undefined {
+  const v = h?.[name]
+  if (v === undefined || v === null) return undefined
+  const first = Array.isArray(v) ? v[0] : v
+  if (first === undefined) return undefined
+  return Buffer.isBuffer(first) ? first.toString('utf8') : String(first)
+}
+
+export function headersAsStrings (h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const k of Object.keys(h ?? {})) {
+    const v = headerValue(h, k)
+    if (v !== undefined) out[k] = v
+  }
+  return out
+}
+
+const getter: TextMapGetter<IHeaders> = {
+  keys: carrier => Object.keys(carrier),
+  get: (carrier, key) => headerValue(carrier, key)
+}
+
+/** The producer's trace context, carried in the headers. */
+export function extractContext (h: IHeaders | undefined): Context {
+  return propagation.extract(context.active(), h ?? {}, getter)
+}

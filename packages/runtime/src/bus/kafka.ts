@@ -1,0 +1,52 @@
+// The kafkajs client of a service and the creation of the registry's topics.
+import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs'
+import { allTopics, topicName } from '@autocal/contracts'
+import type { Logger } from '../logger.ts'
+
+export interface KafkaConfig {
+  AUTOCAL_KAFKA_BROKERS: string
+  AUTOCAL_KAFKA_TOPIC_PREFIX: string
+}
+
+const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error', [logLevel.WARN]: 'warn', [logLevel.INFO]: 'info', [logLevel.DEBUG]: 'debug'
+}
+
+export function createKafka (config: KafkaConfig, logger: Logger, clientId: string): Kafka {
+  const log = logger.child({ component: 'kafkajs' })
+  return new Kafka({
+    clientId,
+    brokers: config.AUTOCAL_KAFKA_BROKERS.split(','),
+    connectionTimeout: 3000,
+    retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
+    logLevel: logLevel.WARN,
+    logCreator: () => ({ level, log: entry }: { level: number, log: LogEntry['log'] }) => {
+      const { message, ...rest } = entry
+      // kafkajs reports routine rebalances as errors; they are info for us
+      const lvl = /rebalanc/i.test(message) ? 'info' : (levels[level] ?? 'info')
+      log[lvl]({ kafka: rest }, message)
+    }
+  })
+}
+
+/** Creates the registry's topics (with their partitions and configs) that do not exist yet. */
+export async function ensureTopics (admin: Admin, prefix: string, logger: Logger): Promise<string[]> {
+  const existing = new Set(await admin.listTopics())
+  const missing = allTopics.filter(t => !existing.has(topicName(t, prefix)))
+  if (missing.length === 0) return []
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map(t => ({
+      topic: topicName(t, prefix),
+      numPartitions: t.settings.partitions,
+      replicationFactor: -1,
+      configEntries: Object.entries(t.settings.configs).map(([name, value]) => ({ name, value }))
+    }))
+  }).catch((err: unknown) => {
+    // another replica may have created them at the same moment
+    if (!(err instanceof Error && /already exists/i.test(err.message))) throw err
+  })
+  const created = missing.map(t => topicName(t, prefix))
+  logger.info({ topics: created }, 'topics created')
+  return created
+}

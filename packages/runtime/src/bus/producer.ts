@@ -1,0 +1,121 @@
+// The typed producer. `publish(topics.runs, runEvent)` serialises the message
+// with its schema, keys it with the registry's key function, stamps the
+// headers and trace context, and waits for all in-sync replicas (idempotent
+// producer: a retried send is written once).
+import { randomUUID } from 'node:crypto'
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api'
+import { toBinary, toJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
+import { contentTypes, topicName, type Topic } from '@autocal/contracts'
+import { CompressionTypes, type Producer as KafkaProducer, type Message } from 'kafkajs'
+import { createKafka, ensureTopics, type KafkaConfig } from './kafka.ts'
+import { eventHeaders, injectContext } from './headers.ts'
+import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics.ts'
+import type { Check } from '../http.ts'
+
+export interface ProducerConfig extends KafkaConfig {
+  AUTOCAL_KAFKA_CREATE_TOPICS: boolean
+}
+
+export interface PublishOptions {
+  /** Deterministic event id for idempotent consumers; a random UUID otherwise. */
+  eventId?: string
+  /** Overrides the registry's key function. */
+  key?: string
+  /** Write the proto3 JSON form instead of protobuf binary (consumers accept both). */
+  json?: boolean
+  time?: Date
+}
+
+export interface Producer extends AsyncDisposable {
+  publish: <S extends DescMessage>(topic: Topic<S>, message: MessageShape<S>, options?: PublishOptions) => Promise<string>
+  publishMany: <S extends DescMessage>(topic: Topic<S>, messages: Array<MessageShape<S> | { message: MessageShape<S>, options: PublishOptions }>) => Promise<string[]>
+  check: Check
+  /** The Kafka topic name of a registry topic under this deployment's prefix. */
+  nameOf: (topic: Topic<any>) => string
+}
+
+export interface ProducerOptions {
+  config: ProducerConfig
+  logger: Logger
+  /** Service name, e.g. "run-watcher"; becomes ce_source "autocal/<service>". */
+  service: string
+  metrics?: Metrics
+}
+
+const tracer = trace.getTracer('@autocal/runtime')
+
+export async function startProducer (options: ProducerOptions): Promise<Producer> {
+  const { config, logger, service, metrics } = options
+  const log = logger.child({ component: 'producer' })
+  const kafka = createKafka(config, logger, `autocal-${service}`)
+  const producer: KafkaProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+  const admin = kafka.admin()
+  await producer.connect()
+  await admin.connect()
+  if (config.AUTOCAL_KAFKA_CREATE_TOPICS) await ensureTopics(admin, config.AUTOCAL_KAFKA_TOPIC_PREFIX, log)
+  const source = `autocal/${service}`
+  const nameOf = (t: Topic<any>): string => topicName(t, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
+
+  function encode<S extends DescMessage> (topic: Topic<S>, message: MessageShape<S>, opts: PublishOptions = {}): { msg: Message, eventId: string } {
+    const eventId = opts.eventId ?? randomUUID()
+    const json = opts.json === true
+    const value = json ? Buffer.from(toJsonString(topic.schema, message)) : Buffer.from(toBinary(topic.schema, message))
+    const headers = eventHeaders({
+      eventId,
+      source,
+      type: topic.schema.typeName,
+      time: opts.time ?? new Date(),
+      contentType: json ? contentTypes.json : contentTypes.protobuf
+    })
+    return { msg: { key: opts.key ?? topic.key(message), value, headers }, eventId }
+  }
+
+  async function send (topic: Topic<any>, encoded: Array<{ msg: Message, eventId: string }>): Promise<string[]> {
+    const name = nameOf(topic)
+    return await tracer.startActiveSpan(`send ${name}`, {
+      kind: SpanKind.PRODUCER,
+      attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': name, 'messaging.batch.message_count': encoded.length, 'messaging.operation.type': 'send' }
+    }, async span => {
+      try {
+        // the send span is the parent of every consumer's process span
+        for (const e of encoded) injectContext(e.msg.headers as Record<string, string>, context.active())
+        await producer.send({ topic: name, acks: -1, compression: CompressionTypes.None, messages: encoded.map(e => e.msg) })
+        metrics?.produced.inc({ topic: topic.name }, encoded.length)
+        return encoded.map(e => e.eventId)
+      } catch (err) {
+        span.recordException(err as Error)
+        span.setStatus({ code: SpanStatusCode.ERROR })
+        throw err
+      } finally {
+        span.end()
+      }
+    })
+  }
+
+  return {
+    nameOf,
+    publish: async (topic, message, opts) => {
+      const [id] = await send(topic, [encode(topic, message, opts)])
+      return id as string
+    },
+    publishMany: async (topic, messages) => {
+      if (messages.length === 0) return []
+      return await send(topic, messages.map(m => {
+        if (typeof m === 'object' && m !== null && 'options' in m && 'message' in m && !('$typeName' in m)) {
+          return encode(topic, m.message, m.options)
+        }
+        return encode(topic, m as MessageShape<typeof topic.schema>)
+      }))
+    },
+    check: {
+      name: 'kafka',
+      check: async () => { await admin.describeCluster() }
+    },
+    [Symbol.asyncDispose]: async () => {
+      await producer.disconnect()
+      await admin.disconnect()
+      log.debug('producer disconnected')
+    }
+  }
+}
