@@ -1,7 +1,7 @@
 // The HTTP server every service has: /healthz (the process lives), /readyz
 // (its dependencies answer and it is not shutting down) and /metrics
 // (Prometheus). Services register their own routes on the returned app.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from './logger.ts'
 import type { Metrics } from './metrics.ts'
 import { lifecycle } from './shutdown.ts'
@@ -51,7 +51,7 @@ export async function runChecks (checks: Check[], timeoutMs = 2000): Promise<Rea
 }
 
 export async function buildHttp (options: HttpOptions): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, forceCloseConnections: true })
+  const app = Fastify({ loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true })
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_req, reply) => {
     const report = await runChecks(options.checks, options.checkTimeoutMs)

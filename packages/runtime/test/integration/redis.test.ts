@@ -1,0 +1,53 @@
+// Leases and idempotency keys on the real local Redis.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { connectRedis } from '../../src/redis/connect.ts'
+import { acquireLease, leaseHolder } from '../../src/redis/lease.ts'
+import { forget, seenBefore } from '../../src/redis/idempotency.ts'
+import { memoryLogger, testConfig } from '../fixtures.ts'
+
+test('only one of two clients holds a lease, and the other gets it after release', async () => {
+  const config = testConfig()
+  const { logger } = memoryLogger()
+  await using a = await connectRedis({ config, logger })
+  await using b = await connectRedis({ config, logger })
+  const [la, lb] = await Promise.all([acquireLease(a, 'job:1', 10_000), acquireLease(b, 'job:1', 10_000)])
+  assert.equal([la, lb].filter(l => l !== null).length, 1, 'exactly one holder')
+  const holder = (la ?? lb)!
+  const other = la === null ? a : b
+  assert.equal(await acquireLease(other, 'job:1', 10_000), null)
+  assert.equal(await leaseHolder(other, 'job:1'), holder.token)
+  assert.equal(await holder.release(), true)
+  const next = await acquireLease(other, 'job:1', 10_000)
+  assert.ok(next !== null)
+  assert.equal(await holder.release(), false, 'a released lease cannot release the new holder')
+  assert.equal(await holder.extend(10_000), false, 'nor extend it')
+  assert.equal(await next.held(), true)
+})
+
+test('an expired lease can be taken over and the old holder cannot extend it', async () => {
+  const config = testConfig()
+  const { logger } = memoryLogger()
+  await using a = await connectRedis({ config, logger })
+  const first = await acquireLease(a, 'tag:X', 100)
+  assert.ok(first !== null)
+  assert.equal(await first.extend(150), true)
+  await new Promise(resolve => setTimeout(resolve, 300))
+  const second = await acquireLease(a, 'tag:X', 10_000)
+  assert.ok(second !== null)
+  assert.equal(await first.extend(10_000), false)
+  assert.equal(await second.held(), true)
+})
+
+test('seenBefore is true only from the second time, across clients', async () => {
+  const config = testConfig()
+  const { logger } = memoryLogger()
+  await using a = await connectRedis({ config, logger })
+  await using b = await connectRedis({ config, logger })
+  const results = await Promise.all([seenBefore(a, 'ev-1'), seenBefore(b, 'ev-1')])
+  assert.deepEqual(results.sort(), [false, true])
+  assert.equal(await seenBefore(a, 'ev-1'), true)
+  await forget(a, 'ev-1')
+  assert.equal(await seenBefore(b, 'ev-1'), false)
+  assert.ok(a.key('seen', 'x').startsWith(config.AUTOCAL_REDIS_KEY_PREFIX))
+})
