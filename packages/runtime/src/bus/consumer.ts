@@ -63,6 +63,8 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
     sessionTimeout: config.AUTOCAL_KAFKA_SESSION_TIMEOUT_MS,
     heartbeatInterval: Math.min(3000, Math.floor(config.AUTOCAL_KAFKA_SESSION_TIMEOUT_MS / 3)),
     allowAutoTopicCreation: false,
+    // a short long-poll: stopping waits for the fetch in flight, so this bounds shutdown time
+    maxWaitTimeInMs: 500,
     retry: { initialRetryTime: 300, retries: 10 }
   })
 
