@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command: from a fresh clone, installs what is missing (Node 24,
+# pnpm, the workspace's packages, Kafka's jars, redis-server), starts the local
+# Kafka and Redis (unless they already run), runs `pnpm test` (typecheck, lint,
+# buf lint + breaking, unit, integration and end-to-end tests) and stops the
+# servers it started.
+#
+#   bash test/run.sh            # everything
+#   bash test/run.sh unit       # only `pnpm test:unit` (no servers needed)
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+. deploy/local/toolchain.sh
+echo "test: node $(node --version), pnpm $(pnpm --version)" >&2
+pnpm install --frozen-lockfile >&2
+
+what="${1:-all}"
+if [ "$what" = unit ]; then exec pnpm run test:unit; fi
+
+started=()
+for server in redis kafka; do
+  if ! deploy/local/servers.sh status | grep -q "^$server: running"; then
+    deploy/local/servers.sh start "$server"
+    started+=("$server")
+  fi
+done
+stop_started() {
+  for server in "${started[@]}"; do deploy/local/servers.sh stop "$server" || true; done
+}
+trap stop_started EXIT
+
+pnpm test
