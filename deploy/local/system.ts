@@ -1,0 +1,236 @@
+// The embedded autocal system: the five services as separate processes on the
+// local Kafka and Redis, with the example workflows, the local job backend,
+// the SQLite CondDB and a run source (the real 2022 run list when
+// ../shared/realdata is there, otherwise the built-in run generator).
+//
+// `bash deploy/run.sh` runs this file; the end-to-end tests and benchmarks
+// import startSystem() to run the same system under their own topic prefix.
+// Only Node built-ins are used here, so the file runs from anywhere.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs'
+import { once } from 'node:events'
+import { join, resolve } from 'node:path'
+
+export const repoRoot = resolve(new URL('../..', import.meta.url).pathname)
+
+export const serviceNames = ['run-watcher', 'task-dispatcher', 'job-executor', 'condition-uploader', 'metrics'] as const
+export type ServiceName = typeof serviceNames[number]
+
+export interface Ports {
+  runWatcher: number
+  dispatcher: number
+  dispatcherGrpc: number
+  executor: number
+  executorGrpc: number
+  uploader: number
+  metrics: number
+}
+
+export function portsFrom (base: number): Ports {
+  return {
+    runWatcher: base + 1,
+    dispatcher: base + 2,
+    executor: base + 3,
+    uploader: base + 4,
+    metrics: base + 5,
+    dispatcherGrpc: base + 51,
+    executorGrpc: base + 52
+  }
+}
+
+/** Where the real CMS data is, if anywhere: $AUTOCAL_REALDATA_DIR, else ../shared/realdata beside the repository. */
+export function findRealdata (): string | undefined {
+  const candidates = [process.env.AUTOCAL_REALDATA_DIR, resolve(repoRoot, '../shared/realdata')]
+  return candidates.find(d => d !== undefined && d !== '' && existsSync(join(d, 'Runs2022-hltmode.csv')))
+}
+
+export interface SystemOptions {
+  /** Topic and Redis key prefix (isolates tests); empty for the plain names. */
+  prefix?: string
+  /** Shared data directory (job outputs, CondDB, logs). */
+  dataDir?: string
+  /** HTTP ports are base+1..base+5, gRPC base+51, base+52. Default 8080. */
+  basePort?: number
+  workflowsDir?: string
+  /** Environment for every service (on top of the defaults). */
+  env?: Record<string, string>
+  /** Environment per service. */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>
+  /** Which services to start (all by default). */
+  services?: readonly ServiceName[]
+  /** Where each service's output goes: a file per service in dataDir/logs by default. */
+  logTo?: 'files' | 'inherit'
+  readyTimeoutMs?: number
+}
+
+export interface RunningService {
+  name: ServiceName
+  process: ChildProcess
+  httpUrl: string
+  logFile: string
+}
+
+export interface System extends AsyncDisposable {
+  services: Map<ServiceName, RunningService>
+  ports: Ports
+  dataDir: string
+  prefix: string
+  /** Environment the services got (without per-service additions). */
+  env: Record<string, string>
+  start: (name: ServiceName) => Promise<RunningService>
+  /** SIGTERM one service and wait for its exit code. */
+  stopService: (name: ServiceName, signal?: NodeJS.Signals) => Promise<number | null>
+  stop: () => Promise<Record<string, number | null>>
+}
+
+function httpPortOf (name: ServiceName, ports: Ports): number {
+  switch (name) {
+    case 'run-watcher': return ports.runWatcher
+    case 'task-dispatcher': return ports.dispatcher
+    case 'job-executor': return ports.executor
+    case 'condition-uploader': return ports.uploader
+    case 'metrics': return ports.metrics
+  }
+}
+
+async function waitReady (service: RunningService, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = ''
+  while (Date.now() < deadline) {
+    if (service.process.exitCode !== null) {
+      throw new Error(`${service.name} exited with code ${service.process.exitCode} before it was ready; see ${service.logFile}`)
+    }
+    try {
+      const res = await fetch(`${service.httpUrl}/readyz`)
+      if (res.status === 200) return
+      last = await res.text()
+    } catch (err) {
+      last = (err as Error).message
+    }
+    await new Promise(resolve => setTimeout(resolve, 200))
+  }
+  throw new Error(`${service.name} not ready after ${timeoutMs} ms (last answer: ${last}); see ${service.logFile}`)
+}
+
+export async function startSystem (options: SystemOptions = {}): Promise<System> {
+  const prefix = options.prefix ?? ''
+  const dataDir = resolve(options.dataDir ?? join(repoRoot, '.autocal', 'data'))
+  const ports = portsFrom(options.basePort ?? 8080)
+  const workflowsDir = options.workflowsDir ?? join(repoRoot, 'deploy', 'workflows')
+  mkdirSync(join(dataDir, 'logs'), { recursive: true })
+  const realdata = findRealdata()
+  const env: Record<string, string> = {
+    AUTOCAL_KAFKA_TOPIC_PREFIX: prefix,
+    AUTOCAL_REDIS_KEY_PREFIX: prefix === '' ? 'autocal:' : `${prefix}:`,
+    AUTOCAL_DATA_DIR: dataDir,
+    AUTOCAL_HTTP_HOST: '127.0.0.1',
+    AUTOCAL_WORKFLOWS_DIR: workflowsDir,
+    ...(realdata === undefined ? {} : { AUTOCAL_REALDATA_DIR: realdata }),
+    ...options.env
+  }
+  const perService: Record<ServiceName, Record<string, string>> = {
+    'run-watcher': { AUTOCAL_HTTP_PORT: String(ports.runWatcher) },
+    'task-dispatcher': {
+      AUTOCAL_HTTP_PORT: String(ports.dispatcher),
+      AUTOCAL_GRPC_PORT: String(ports.dispatcherGrpc)
+    },
+    'job-executor': {
+      AUTOCAL_HTTP_PORT: String(ports.executor),
+      AUTOCAL_GRPC_PORT: String(ports.executorGrpc),
+      AUTOCAL_EXECUTOR_PUBLIC_URL: `http://127.0.0.1:${ports.executor}`
+    },
+    'condition-uploader': { AUTOCAL_HTTP_PORT: String(ports.uploader) },
+    metrics: { AUTOCAL_HTTP_PORT: String(ports.metrics) }
+  }
+  const services = new Map<ServiceName, RunningService>()
+
+  async function start (name: ServiceName): Promise<RunningService> {
+    const logFile = join(dataDir, 'logs', `${name}.log`)
+    const child = spawn(process.execPath, ['src/index.ts'], {
+      cwd: join(repoRoot, 'services', name),
+      env: { ...process.env, ...env, ...perService[name], ...options.serviceEnv?.[name] },
+      stdio: options.logTo === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe']
+    })
+    if (options.logTo !== 'inherit') {
+      const out = createWriteStream(logFile, { flags: 'a' })
+      child.stdout?.pipe(out)
+      child.stderr?.pipe(out)
+    }
+    const running: RunningService = { name, process: child, httpUrl: `http://127.0.0.1:${httpPortOf(name, ports)}`, logFile }
+    services.set(name, running)
+    await waitReady(running, options.readyTimeoutMs ?? 60_000)
+    return running
+  }
+
+  async function stopService (name: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    const s = services.get(name)
+    if (s === undefined) return null
+    services.delete(name)
+    if (s.process.exitCode !== null || s.process.signalCode !== null) return s.process.exitCode
+    const exited = once(s.process, 'exit')
+    s.process.kill(signal)
+    const [code] = await exited as [number | null]
+    return code
+  }
+
+  async function stop (): Promise<Record<string, number | null>> {
+    const codes: Record<string, number | null> = {}
+    // the run source first, the sinks last
+    for (const name of serviceNames) {
+      if (services.has(name)) codes[name] = await stopService(name)
+    }
+    return codes
+  }
+
+  try {
+    for (const name of options.services ?? serviceNames) await start(name)
+  } catch (err) {
+    for (const s of services.values()) s.process.kill('SIGKILL')
+    throw err
+  }
+  return { services, ports, dataDir, prefix, env, start, stopService, stop, [Symbol.asyncDispose]: async () => { await stop() } }
+}
+
+async function main (): Promise<void> {
+  const realdata = findRealdata()
+  const runSource: Record<string, string> = realdata !== undefined
+    ? {
+        AUTOCAL_REPLAY_FILE: join(realdata, 'Runs2022-hltmode.csv'),
+        // the 2022 run list (about 150 days of runs) in about 25 minutes
+        AUTOCAL_REPLAY_SCALE: process.env.AUTOCAL_REPLAY_SCALE ?? '8640'
+      }
+    : { AUTOCAL_GENERATOR_RUNS: process.env.AUTOCAL_GENERATOR_RUNS ?? '500' }
+  console.log(realdata !== undefined
+    ? `autocal: run source = the real 2022 run list ${join(realdata, 'Runs2022-hltmode.csv')}, replayed at ${runSource.AUTOCAL_REPLAY_SCALE}x`
+    : 'autocal: ../shared/realdata not found: run source = the built-in run generator')
+  const system = await startSystem({ serviceEnv: { 'run-watcher': runSource }, env: { AUTOCAL_LOG_LEVEL: process.env.AUTOCAL_LOG_LEVEL ?? 'info' } })
+  const { ports } = system
+  console.log(`
+autocal is up: five services on the local Kafka (127.0.0.1:9092) and Redis (127.0.0.1:6390).
+
+  dashboard          http://127.0.0.1:${ports.metrics}/
+  status API         http://127.0.0.1:${ports.metrics}/api/v1/campaigns
+  processing matrix  http://127.0.0.1:${ports.metrics}/api/v1/campaigns/prompt/overview
+  Prometheus         http://127.0.0.1:${ports.metrics}/metrics   (each service also has /metrics, /healthz, /readyz)
+  conditions         http://127.0.0.1:${ports.uploader}/api/v1/tags
+  job logs           http://127.0.0.1:${ports.executor}/jobs/<job id>/log
+  CLI                node packages/cli/src/main.ts status --campaign prompt --server 127.0.0.1:${ports.dispatcherGrpc} --token dev-admin
+  service logs       ${join(system.dataDir, 'logs')}/<service>.log
+  CondDB             ${join(system.dataDir, 'conddb.sqlite')}
+
+Ctrl-C stops everything cleanly.`)
+  const stopping = new Promise<NodeJS.Signals>(resolve => {
+    process.once('SIGINT', () => resolve('SIGINT'))
+    process.once('SIGTERM', () => resolve('SIGTERM'))
+  })
+  const crashed = new Promise<string>(resolve => {
+    for (const s of system.services.values()) s.process.once('exit', code => resolve(`${s.name} exited with code ${code}`))
+  })
+  const why = await Promise.race([stopping, crashed])
+  console.log(`\nautocal: stopping (${why})`)
+  const codes = await system.stop()
+  console.log(`autocal: stopped ${Object.entries(codes).map(([n, c]) => `${n}=${c}`).join(' ')}`)
+  process.exitCode = Object.values(codes).every(c => c === 0) && (why === 'SIGINT' || why === 'SIGTERM') ? 0 : 1
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main()
