@@ -17,6 +17,13 @@ pnpm install --frozen-lockfile >&2
 what="${1:-all}"
 if [ "$what" = unit ]; then exec pnpm run test:unit; fi
 
+# helm, for the chart tests: built from its Go module when missing (about 3 minutes once)
+export PATH="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin:$PATH"
+if ! command -v helm >/dev/null 2>&1; then
+  echo "test: installing helm v3.22.0 with go install" >&2
+  go install helm.sh/helm/v3/cmd/helm@v3.22.0 >&2
+fi
+
 started=()
 for server in redis kafka; do
   if ! deploy/local/servers.sh status | grep -q "^$server: running"; then
