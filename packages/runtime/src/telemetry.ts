@@ -4,7 +4,7 @@
 // so no monkey-patching instrumentation is needed (and ESM import order does
 // not matter for it).
 import { trace } from '@opentelemetry/api'
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto'
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BatchSpanProcessor, type SpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
@@ -12,7 +12,7 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic
 
 export interface TelemetryOptions {
   service: string
-  /** OTLP/HTTP (protobuf) traces URL, e.g. http://127.0.0.1:4318/v1/traces. */
+  /** OTLP/HTTP (JSON) traces URL, e.g. http://127.0.0.1:4318/v1/traces. */
   endpoint?: string | undefined
   /** Export to this exporter instead (tests: InMemorySpanExporter), synchronously. */
   exporter?: SpanExporter
