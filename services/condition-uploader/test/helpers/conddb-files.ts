@@ -1,0 +1,97 @@
+// Test helper: writes CondDB v2 payload files with better-sqlite3, the way
+// CMSSW does (the CREATE statements of /work/shared/realdata), good ones and
+// deliberately bad ones.
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+
+export const realSchemaFile = '/work/shared/realdata/conddb_v2_sqlite_schema.sql'
+
+/** The CREATE statements of the real CMSSW-written file, in file order. */
+export function realSchemaStatements (): string[] {
+  return readFileSync(realSchemaFile, 'utf8').split('\n')
+    .filter(l => l.startsWith('CREATE '))
+    .map(l => l.trim().replace(/;$/, ''))
+}
+
+export function sha1 (objectType: string, data: Uint8Array): string {
+  return createHash('sha1').update(objectType).update(data).digest('hex')
+}
+
+export interface IovSpec {
+  since: bigint
+  /** Payload DATA; the payload row is derived from it. */
+  data: string | Uint8Array
+  /** Object type of this payload (default: the tag's). */
+  objectType?: string
+  /** Stored HASH instead of the right one (a corrupted file). */
+  hash?: string
+}
+
+export interface PayloadFileSpec {
+  tag?: string
+  timeType?: string
+  objectType?: string
+  synchronization?: string
+  iovs?: IovSpec[]
+  /** Newer CMSSW: TAG has PROTECTION_CODE. */
+  protectionCode?: boolean
+  /** Extra tags without IOVs. */
+  extraTags?: string[]
+}
+
+export const defaults = { tag: 'EcalTimeCalibConstants_test', timeType: 'Run', objectType: 'EcalTimeCalibConstants', synchronization: 'any' }
+
+const streamerInfo = '{"CMSSW_version": "CMSSW_13_0_3", "architecture": "el8_amd64_gcc11", "technology": "boost/serialization", "tech_version": "1.1"}'
+
+/** Writes a payload file; returns the payload hashes of its IOVs (as stored). */
+export function writePayloadFile (path: string, spec: PayloadFileSpec = {}): string[] {
+  const tag = spec.tag ?? defaults.tag
+  const timeType = spec.timeType ?? defaults.timeType
+  const objectType = spec.objectType ?? defaults.objectType
+  const sync = spec.synchronization ?? defaults.synchronization
+  const iovs = spec.iovs ?? [{ since: 1n, data: 'calibration constants v1' }]
+  const db = new Database(path)
+  try {
+    for (const statement of realSchemaStatements()) {
+      db.exec(spec.protectionCode === true && statement.startsWith('CREATE TABLE "TAG"')
+        ? statement.replace('"MODIFICATION_TIME" TIMESTAMP  NOT NULL,', '"MODIFICATION_TIME" TIMESTAMP  NOT NULL,"PROTECTION_CODE" INTEGER DEFAULT 0 NOT NULL,')
+        : statement)
+    }
+    const now = '2022-07-10 10:00:00.000000'
+    const insertTag = db.prepare('INSERT INTO TAG (NAME, TIME_TYPE, OBJECT_TYPE, SYNCHRONIZATION, END_OF_VALIDITY, DESCRIPTION, LAST_VALIDATED_TIME, INSERTION_TIME, MODIFICATION_TIME) VALUES (?, ?, ?, ?, -1, ?, 0, ?, ?)')
+    insertTag.run(tag, timeType, objectType, sync, 'test tag', now, now)
+    for (const extra of spec.extraTags ?? []) insertTag.run(extra, timeType, objectType, sync, 'extra', now, now)
+    const hashes: string[] = []
+    for (const iov of iovs) {
+      const data = typeof iov.data === 'string' ? Buffer.from(iov.data) : Buffer.from(iov.data)
+      const type = iov.objectType ?? objectType
+      const hash = iov.hash ?? sha1(type, data)
+      db.prepare('INSERT OR IGNORE INTO PAYLOAD (HASH, OBJECT_TYPE, DATA, STREAMER_INFO, VERSION, INSERTION_TIME) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(hash, type, data, Buffer.from(streamerInfo), '3.2', now)
+      db.prepare('INSERT INTO IOV (TAG_NAME, SINCE, PAYLOAD_HASH, INSERTION_TIME) VALUES (?, ?, ?, ?)').run(tag, BigInt.asIntN(64, iov.since), hash, now)
+      hashes.push(hash)
+    }
+    return hashes
+  } finally {
+    db.close()
+  }
+}
+
+/** A SQLite file in some other schema (tables TAGS and IOVS, no PAYLOAD). */
+export function writeWrongSchemaFile (path: string): void {
+  const db = new Database(path)
+  db.exec('CREATE TABLE TAGS (NAME TEXT PRIMARY KEY, TIME_TYPE TEXT)')
+  db.exec('CREATE TABLE IOV (TAG_NAME TEXT, SINCE INTEGER)')
+  db.prepare('INSERT INTO TAGS VALUES (?, ?)').run('x', 'Run')
+  db.close()
+}
+
+/** A temporary directory removed at the end of the test. */
+export function tempDir (t: { after: (fn: () => void) => void }, prefix = 'uploader-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
