@@ -1,0 +1,51 @@
+// Workflow files on disk: every *.yaml / *.yml of a directory, validated
+// together, with the golden JSON files they reference loaded once.
+import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
+import { goldenRunsOf } from '../domain/run-filter.ts'
+import { validateWorkflowSet, type Env, type Workflow, type WorkflowSource } from '../domain/workflow.ts'
+
+export interface LoadedWorkflows {
+  workflows: Workflow[]
+  errors: string[]
+  /** Certified runs per golden JSON path. */
+  golden: Map<string, Set<number>>
+  dir: string
+}
+
+/** Reads the workflow sources of a directory (or of one file). */
+export function readWorkflowSources (path: string): WorkflowSource[] {
+  const abs = resolve(path)
+  const files = statSync(abs).isDirectory()
+    ? readdirSync(abs).filter(f => /\.ya?ml$/.test(f)).sort().map(f => join(abs, f))
+    : [abs]
+  return files.map(f => ({ name: f, content: readFileSync(f, 'utf8'), dir: resolve(f, '..') }))
+}
+
+/** Validates sources, loading the golden JSON files they name (errors name the file and line that referenced them). */
+export function validateSources (sources: WorkflowSource[], env: Env, dir = ''): LoadedWorkflows {
+  const golden = new Map<string, Set<number>>()
+  const problems = new Map<string, string | undefined>()
+  const checkGolden = (path: string): string | undefined => {
+    if (problems.has(path)) return problems.get(path)
+    let problem: string | undefined
+    try {
+      const runs = goldenRunsOf(JSON.parse(readFileSync(path, 'utf8')))
+      if (typeof runs === 'string') problem = `golden JSON ${path}: ${runs}`
+      else golden.set(path, runs)
+    } catch (err) {
+      problem = `cannot read golden JSON ${path}: ${(err as Error).message}`
+    }
+    problems.set(path, problem)
+    return problem
+  }
+  const { workflows, errors } = validateWorkflowSet(sources, env, { checkGolden })
+  return { workflows, errors, golden, dir }
+}
+
+/** Loads and validates a workflow directory. File names in errors are shown relative to it. */
+export function loadWorkflows (dir: string, env: Env = process.env): LoadedWorkflows {
+  const sources = readWorkflowSources(dir).map(s => ({ ...s, name: statSync(resolve(dir)).isDirectory() ? basename(s.name) : s.name }))
+  if (sources.length === 0) return { workflows: [], errors: [`${dir}: no workflow files (*.yaml) found`], golden: new Map(), dir: resolve(dir) }
+  return validateSources(sources, env, resolve(dir))
+}

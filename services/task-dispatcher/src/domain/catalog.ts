@@ -1,0 +1,103 @@
+// The catalog: what the loaded workflows mean per campaign. Which tasks a
+// campaign runs, which of them group runs into blocks themselves (root tasks)
+// and which run on their upstream tasks' blocks, and whether a run belongs to
+// a root task.
+import type { Run } from '@autocal/contracts'
+import { matchesFilter, type FilterDecision, type GoldenRuns } from './run-filter.ts'
+import type { RunType, TaskDef, Workflow } from './workflow.ts'
+
+export interface CampaignTasks {
+  name: string
+  subsystems: string[]
+  /** Every active task, upstream before downstream. */
+  tasks: TaskDef[]
+  /** Active tasks without needs: they group runs into blocks. */
+  roots: TaskDef[]
+  /** Run types that activate each task. */
+  runTypesOf: Map<string, RunType[]>
+}
+
+export interface Catalog {
+  workflows: Workflow[]
+  campaigns: Map<string, CampaignTasks>
+  task: (campaign: string, task: string) => TaskDef | undefined
+}
+
+export function buildCatalog (workflows: Workflow[]): Catalog {
+  const campaigns = new Map<string, CampaignTasks>()
+  for (const w of workflows) {
+    for (const c of w.campaigns) {
+      const entry = campaigns.get(c.name) ?? { name: c.name, subsystems: [], tasks: [], roots: [], runTypesOf: new Map() }
+      campaigns.set(c.name, entry)
+      if (!entry.subsystems.includes(w.subsystem)) entry.subsystems.push(w.subsystem)
+      const types = w.runTypes.filter(r => c.runTypes.includes(r.name))
+      for (const t of topological(w.tasks)) {
+        const rts = types.filter(r => r.tasks.includes(t.name))
+        if (rts.length === 0) continue
+        // a downstream task is active only when all its upstream tasks are
+        if (t.needs.some(n => !entry.runTypesOf.has(n))) continue
+        entry.tasks.push(t)
+        entry.runTypesOf.set(t.name, rts)
+        if (t.needs.length === 0) entry.roots.push(t)
+      }
+    }
+  }
+  return {
+    workflows,
+    campaigns,
+    task: (campaign, task) => campaigns.get(campaign)?.tasks.find(t => t.name === task)
+  }
+}
+
+function topological (tasks: TaskDef[]): TaskDef[] {
+  const out: TaskDef[] = []
+  const done = new Set<string>()
+  const visit = (t: TaskDef): void => {
+    if (done.has(t.name)) return
+    done.add(t.name)
+    for (const n of t.needs) {
+      const up = tasks.find(u => u.name === n)
+      if (up !== undefined) visit(up)
+    }
+    out.push(t)
+  }
+  tasks.forEach(visit)
+  return out
+}
+
+/** Whether a run belongs to a root task of a campaign: one of its run types and its own filter accept it. */
+export function runBelongsTo (campaign: CampaignTasks, task: TaskDef, run: Run, golden: GoldenRuns): FilterDecision {
+  const own = matchesFilter(run, task.filter, golden)
+  if (!own.ok) return own
+  let last: FilterDecision = { ok: false, reason: 'no run type' }
+  for (const rt of campaign.runTypesOf.get(task.name) ?? []) {
+    last = matchesFilter(run, rt.filter, golden)
+    if (last.ok) return last
+    last = { ok: false, reason: `run type ${rt.name}: ${last.reason}` }
+  }
+  return last
+}
+
+/** Tasks that run on the blocks of `root` (directly or transitively), upstream first. */
+export function downstreamOf (campaign: CampaignTasks, root: string): TaskDef[] {
+  const reached = new Set([root])
+  const out: TaskDef[] = []
+  for (const t of campaign.tasks) {
+    if (t.needs.length > 0 && t.needs.some(n => reached.has(n))) {
+      reached.add(t.name)
+      out.push(t)
+    }
+  }
+  return out
+}
+
+/** Root tasks a task's blocks come from. */
+export function rootsOf (campaign: CampaignTasks, task: TaskDef): string[] {
+  if (task.needs.length === 0) return [task.name]
+  const roots = new Set<string>()
+  for (const n of task.needs) {
+    const up = campaign.tasks.find(t => t.name === n)
+    if (up !== undefined) for (const r of rootsOf(campaign, up)) roots.add(r)
+  }
+  return [...roots]
+}

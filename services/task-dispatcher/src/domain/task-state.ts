@@ -1,0 +1,276 @@
+// The task state machine: every state change of a (campaign, block, task)
+// happens here, in `transition(task, event)`, which returns the next task and
+// the effects to perform (job requests, cancels, a condition request). The
+// caller publishes the new task as a TaskEvent when `changed` and performs the
+// effects; nothing else mutates a task.
+//
+//   (none) ──plan──► new ──gates──► waiting ──gates open──► processing ──jobs done──► done
+//                      └──────────gates open───────────────►    │   └─jobs done + condition─► (upload) ──► done | failed
+//                                                                └─job failed, budget left─► (retry with backoff)
+//                                                                └─job failed, no budget──► failed
+//   operators: reprocess (any → new, attempt + 1), skip (→ skipped), cancel (→ cancelled)
+//
+// Every transition bumps `version` by one; a redelivered or stale event
+// (another attempt, another try, a job already done) changes nothing, so the
+// machine is idempotent under at-least-once delivery.
+import type { BlockState } from './block-grouping.ts'
+
+export type TaskStateName = 'new' | 'waiting' | 'processing' | 'done' | 'failed' | 'skipped' | 'cancelled'
+export type JobStateName = 'idle' | 'running' | 'done' | 'failed'
+
+export interface TaskOutput { path: string, sizeBytes: number, sha256: string, label: string }
+
+export interface TaskJob {
+  index: number
+  state: JobStateName
+  /** Try of this job within the attempt (1 for the first). */
+  try: number
+  reason: string
+  outputs: TaskOutput[]
+  logUrl: string
+  /** When a failed job is requested again. */
+  retryAtMs?: number
+}
+
+export interface Task {
+  subsystem: string
+  campaign: string
+  workflow: string
+  workflowVersion: string
+  task: string
+  block: BlockState
+  state: TaskStateName
+  previousState: TaskStateName
+  attempt: number
+  version: number
+  reason: string
+  actor: string
+  atMs: number
+  createdAtMs: number
+  jobs: TaskJob[]
+  outputs: TaskOutput[]
+  conditionTag: string
+  conditionSync: string
+  pendingGates: string[]
+  /** End of the block's last run (ms), for the prompt-hold deadline. */
+  runEndedAtMs?: number
+  /** Control command that caused the transition. */
+  commandId: string
+}
+
+/** What the state machine needs to know of the task's definition. */
+export interface TaskSpec {
+  subsystem: string
+  campaign: string
+  workflow: string
+  workflowVersion: string
+  task: string
+  jobs: number
+  retries: number
+  backoffS: number
+  conditionTag: string
+  conditionSync: string
+}
+
+export type TaskEventInput =
+  | { kind: 'plan', spec: TaskSpec, block: BlockState, runEndedAtMs?: number }
+  | { kind: 'gates', spec: TaskSpec, pending: string[] }
+  | { kind: 'job', spec: Pick<TaskSpec, 'retries' | 'backoffS'>, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string }
+  | { kind: 'retry-due' }
+  | { kind: 'condition', attempt: number, outcome: 'uploaded' | 'skipped' | 'rejected' | 'failed', reason: string }
+  | { kind: 'reprocess' | 'skip' | 'cancel', actor: string, reason: string, commandId: string }
+
+export type Effect =
+  | { kind: 'start-job', index: number, try: number }
+  | { kind: 'cancel-job', index: number, try: number, reason: string }
+  | { kind: 'request-condition' }
+
+export interface Transition {
+  task: Task
+  effects: Effect[]
+  changed: boolean
+  /** Why nothing changed, for logs and command replies. */
+  ignored?: string
+}
+
+const terminal: ReadonlySet<TaskStateName> = new Set(['done', 'failed', 'skipped', 'cancelled'])
+export const isTerminal = (s: TaskStateName): boolean => terminal.has(s)
+
+function next (task: Task, state: TaskStateName, reason: string, nowMs: number, patch: Partial<Task> = {}): Task {
+  return { ...task, ...patch, previousState: task.state, state, reason, version: task.version + 1, atMs: nowMs, actor: patch.actor ?? '', commandId: patch.commandId ?? '' }
+}
+
+const same = (task: Task, ignored: string): Transition => ({ task, effects: [], changed: false, ignored })
+
+/** Cancels of every job of the attempt that has not finished. */
+function cancelRunning (task: Task, reason: string): Effect[] {
+  return task.jobs.filter(j => j.state === 'idle' || j.state === 'running').map(j => ({ kind: 'cancel-job', index: j.index, try: j.try, reason }))
+}
+
+function freshJobs (n: number): TaskJob[] {
+  return Array.from({ length: n }, (_, index) => ({ index, state: 'idle', try: 1, reason: '', outputs: [], logUrl: '' }))
+}
+
+export function transition (task: Task | undefined, event: TaskEventInput, nowMs: number): Transition {
+  if (task === undefined) {
+    if (event.kind !== 'plan') throw new Error(`transition: no task for a ${event.kind} event`)
+    // (none) → new: the task is planned on a block (which may still be open)
+    const { spec, block } = event
+    const created: Task = {
+      subsystem: spec.subsystem,
+      campaign: spec.campaign,
+      workflow: spec.workflow,
+      workflowVersion: spec.workflowVersion,
+      task: spec.task,
+      block,
+      state: 'new',
+      previousState: 'new',
+      attempt: 1,
+      version: 1,
+      reason: `planned on ${block.id}`,
+      actor: '',
+      atMs: nowMs,
+      createdAtMs: nowMs,
+      jobs: [],
+      outputs: [],
+      conditionTag: spec.conditionTag,
+      conditionSync: spec.conditionSync,
+      pendingGates: [],
+      commandId: ''
+    }
+    if (event.runEndedAtMs !== undefined) created.runEndedAtMs = event.runEndedAtMs
+    return { task: created, effects: [], changed: true }
+  }
+
+  switch (event.kind) {
+    case 'plan': {
+      // same state, new block content: a run joined the open block, or it closed
+      const b = event.block
+      if (b.runs.join() === task.block.runs.join() && b.closed === task.block.closed && b.recordedLumiPb === task.block.recordedLumiPb) return same(task, 'block unchanged')
+      const patch: Partial<Task> = { block: b }
+      if (event.runEndedAtMs !== undefined) patch.runEndedAtMs = event.runEndedAtMs
+      const reason = b.closed && !task.block.closed ? `block closed: ${b.closedReason}` : `block ${b.id} now has ${b.runs.length} runs`
+      return { task: next(task, task.state, reason, nowMs, patch), effects: [], changed: true }
+    }
+
+    case 'gates': {
+      if (task.state !== 'new' && task.state !== 'waiting') return same(task, `gates are evaluated only before processing (task is ${task.state})`)
+      if (event.pending.length === 0) {
+        // new|waiting → processing: every gate is open; request the jobs of this attempt
+        const jobs = freshJobs(event.spec.jobs)
+        return {
+          task: next(task, 'processing', `gates open; ${jobs.length} job(s) requested`, nowMs, { jobs, pendingGates: [], outputs: [] }),
+          effects: jobs.map(j => ({ kind: 'start-job', index: j.index, try: 1 })),
+          changed: true
+        }
+      }
+      // new → waiting, or waiting → waiting with other pending gates
+      if (task.state === 'waiting' && task.pendingGates.join() === event.pending.join()) return same(task, 'same gates pending')
+      return { task: next(task, 'waiting', `waiting on ${event.pending.join(', ')}`, nowMs, { pendingGates: event.pending }), effects: [], changed: true }
+    }
+
+    case 'job': {
+      if (task.state !== 'processing') return same(task, `job report for a ${task.state} task`)
+      if (event.attempt !== task.attempt) return same(task, `job report of attempt ${event.attempt}, task is at attempt ${task.attempt}`)
+      const job = task.jobs[event.index]
+      if (job === undefined) return same(task, `no job ${event.index}`)
+      if (event.try !== job.try) return same(task, `job ${event.index} report of try ${event.try}, job is at try ${job.try}`)
+      if (job.state === 'done' || job.state === 'failed') return same(task, `job ${event.index} try ${job.try} already ${job.state}`)
+      const withJob = (j: TaskJob): TaskJob[] => task.jobs.map(x => x.index === j.index ? j : x)
+      switch (event.phase) {
+        case 'queued':
+        case 'running': {
+          // processing: job idle → running (the task stays processing)
+          if (job.state === 'running' || event.phase === 'queued') return same(task, `job ${event.index} ${event.phase}`)
+          const jobs = withJob({ ...job, state: 'running', logUrl: event.logUrl || job.logUrl })
+          return { task: next(task, 'processing', `job ${event.index} running`, nowMs, { jobs }), effects: [], changed: true }
+        }
+        case 'done': {
+          const jobs = withJob({ ...job, state: 'done', outputs: event.outputs, logUrl: event.logUrl || job.logUrl, reason: '' })
+          const left = jobs.filter(j => j.state !== 'done').length
+          if (left > 0) {
+            // processing: one more job done
+            return { task: next(task, 'processing', `job ${event.index} done; ${left} left`, nowMs, { jobs }), effects: [], changed: true }
+          }
+          const outputs = jobs.flatMap(j => j.outputs)
+          if (task.conditionTag !== '') {
+            // processing → processing (upload): all jobs done; the condition-uploader must confirm
+            return {
+              task: next(task, 'processing', `all ${jobs.length} job(s) done; condition upload to ${task.conditionTag} requested`, nowMs, { jobs, outputs }),
+              effects: [{ kind: 'request-condition' }],
+              changed: true
+            }
+          }
+          // processing → done: all jobs done, no condition to upload
+          return { task: next(task, 'done', `all ${jobs.length} job(s) done`, nowMs, { jobs, outputs }), effects: [], changed: true }
+        }
+        case 'failed': {
+          const reason = `job ${event.index} try ${job.try} failed: ${event.reason || 'no reason given'}`
+          if (job.try <= event.spec.retries) {
+            // processing: job failed within the retry budget → requested again after an exponential backoff
+            const delayMs = event.spec.backoffS * 1000 * 2 ** (job.try - 1)
+            const jobs = withJob({ ...job, state: 'failed', reason: event.reason, logUrl: event.logUrl || job.logUrl, retryAtMs: nowMs + delayMs })
+            return { task: next(task, 'processing', `${reason}; retry in ${Math.round(delayMs / 1000)} s`, nowMs, { jobs }), effects: [], changed: true }
+          }
+          // processing → failed: retries exhausted; the attempt's other jobs are cancelled
+          const jobs = withJob({ ...job, state: 'failed', reason: event.reason, logUrl: event.logUrl || job.logUrl })
+          const failed = next(task, 'failed', `${reason}; retries exhausted`, nowMs, { jobs })
+          return { task: failed, effects: cancelRunning({ ...task, jobs }, 'another job of the task failed'), changed: true }
+        }
+      }
+      break
+    }
+
+    case 'retry-due': {
+      if (task.state !== 'processing') return same(task, 'no retry outside processing')
+      const due = task.jobs.filter(j => j.state === 'failed' && j.retryAtMs !== undefined && j.retryAtMs <= nowMs)
+      if (due.length === 0) return same(task, 'no retry due')
+      // processing: failed jobs whose backoff passed are requested again with the next try
+      const jobs = task.jobs.map(j => {
+        if (!due.includes(j)) return j
+        const { retryAtMs: _r, ...rest } = j
+        return { ...rest, state: 'idle' as const, try: j.try + 1, outputs: [] }
+      })
+      return {
+        task: next(task, 'processing', `job(s) ${due.map(j => j.index).join(',')} requested again`, nowMs, { jobs }),
+        effects: due.map(j => ({ kind: 'start-job', index: j.index, try: j.try + 1 })),
+        changed: true
+      }
+    }
+
+    case 'condition': {
+      if (task.state !== 'processing' || event.attempt !== task.attempt || task.jobs.some(j => j.state !== 'done') || task.conditionTag === '') {
+        return same(task, `condition outcome for attempt ${event.attempt} does not apply (task ${task.state}, attempt ${task.attempt})`)
+      }
+      if (event.outcome === 'uploaded' || event.outcome === 'skipped') {
+        // processing → done: the condition-uploader confirmed the payload
+        return { task: next(task, 'done', `condition ${event.outcome}${event.reason === '' ? '' : `: ${event.reason}`}`, nowMs), effects: [], changed: true }
+      }
+      // processing → failed: the condition-uploader rejected the payload or could not write it
+      return { task: next(task, 'failed', `condition ${event.outcome}: ${event.reason || 'no reason given'}`, nowMs), effects: [], changed: true }
+    }
+
+    case 'reprocess': {
+      // any → new with the next attempt (running jobs of the old attempt are cancelled)
+      const effects = task.state === 'processing' ? cancelRunning(task, `reprocess: ${event.reason}`) : []
+      const t = next(task, 'new', `reprocess: ${event.reason}`, nowMs, { attempt: task.attempt + 1, jobs: [], outputs: [], pendingGates: [], actor: event.actor, commandId: event.commandId })
+      return { task: t, effects, changed: true }
+    }
+
+    case 'skip': {
+      if (task.state === 'done' || task.state === 'skipped') return same(task, `task is already ${task.state}`)
+      // new|waiting|processing|failed|cancelled → skipped (running jobs are cancelled)
+      const effects = task.state === 'processing' ? cancelRunning(task, `skip: ${event.reason}`) : []
+      return { task: next(task, 'skipped', `skip: ${event.reason}`, nowMs, { actor: event.actor, commandId: event.commandId, pendingGates: [] }), effects, changed: true }
+    }
+
+    case 'cancel': {
+      if (isTerminal(task.state)) return same(task, `task is already ${task.state}`)
+      // new|waiting|processing → cancelled (running jobs are cancelled)
+      const effects = task.state === 'processing' ? cancelRunning(task, `cancel: ${event.reason}`) : []
+      return { task: next(task, 'cancelled', `cancel: ${event.reason}`, nowMs, { actor: event.actor, commandId: event.commandId, pendingGates: [] }), effects, changed: true }
+    }
+  }
+  return same(task, 'no transition')
+}
+

@@ -1,0 +1,432 @@
+// Workflow files: the YAML schema, its validation (errors as
+// "file:line:col path: message") and the resolved, typed workflow the rest of
+// the dispatcher works with. Pure: file contents and the environment come in,
+// a workflow or a list of errors goes out.
+import { createHash } from 'node:crypto'
+import { LineCounter, isCollection, parseDocument, type Document } from 'yaml'
+import { z } from 'zod'
+import { parseDuration } from './duration.ts'
+
+export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
+export type Backend = typeof backends[number]
+export const synchronizations = ['any', 'validation', 'mc', 'runmc', 'hlt', 'express', 'prompt', 'pcl', 'offline'] as const
+/** Placeholders an argv template (and an HTTP gate URL) may use. */
+export const placeholders = ['run', 'runs', 'fill', 'era', 'block', 'job', 'njobs', 'inputs', 'outdir', 'campaign', 'task', 'attempt', 'workflowDir'] as const
+
+export interface RunFilter {
+  /** Accepted run classes, lower case (e.g. "collisions2022"); empty = any. */
+  runClass: string[]
+  global?: boolean
+  minDurationS?: number
+  minRecordedLumi?: number
+  stableBeams?: boolean
+  bField?: { min?: number, max?: number }
+  /** Absolute path of a certification JSON ({run: [[ls, ls]...]}). */
+  golden?: string
+  eras: string[]
+}
+
+export type BlockRule =
+  | { kind: 'run' }
+  | { kind: 'fill' }
+  | { kind: 'era' }
+  | { kind: 'lumi', thresholdPb: number, timeoutS?: number, closeAtEraEnd: boolean }
+
+export interface Gates {
+  t0StreamDone: string[]
+  t0DatasetDone: string[]
+  /** Sum of the block's run durations, seconds. */
+  minDurationS?: number
+  /** Sum of the block's recorded luminosity, /pb. */
+  minLumiPb?: number
+  /** GET this URL (placeholders filled); open when it answers `status`. */
+  http?: { url: string, status: number }
+}
+
+export interface ConditionDef {
+  tag: string
+  record: string
+  sync: typeof synchronizations[number]
+  inputTag: string
+  fcsrPolicy: 'move' | 'reject'
+}
+
+export interface TaskDef {
+  name: string
+  subsystem: string
+  workflow: string
+  workflowVersion: string
+  workflowDir: string
+  block: BlockRule
+  filter: RunFilter
+  gates: Gates
+  needs: string[]
+  jobs: number
+  run: string[]
+  backend: Backend
+  image?: string
+  pool?: string
+  env: Record<string, string>
+  retries: number
+  backoffS: number
+  timeoutS: number
+  /** Most blocks of this task processing at once in one campaign. */
+  concurrency?: number
+  condition?: ConditionDef
+}
+
+export interface RunType { name: string, filter: RunFilter, tasks: string[] }
+export interface CampaignDef { name: string, runTypes: string[] }
+
+export interface Workflow {
+  file: string
+  subsystem: string
+  workflow: string
+  /** sha256 of the file content, 12 hex characters. */
+  version: string
+  campaigns: CampaignDef[]
+  runTypes: RunType[]
+  tasks: TaskDef[]
+}
+
+export interface WorkflowSource {
+  /** File name as shown in errors (e.g. "ecal-timing.yaml" or a path). */
+  name: string
+  content: string
+  /** Directory relative paths (golden JSON, {workflowDir}) resolve against. */
+  dir: string
+}
+
+const nameRe = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
+const name = z.string().regex(nameRe, 'expected a name of letters, digits, . _ - (no spaces or slashes)')
+const duration = z.union([z.string(), z.number()]).refine(v => parseDuration(v) !== undefined, 'expected a duration such as 90s, 30m, 2h, 3d or a number of seconds')
+const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1))])
+
+const FilterSchema = z.strictObject({
+  runClass: oneOrMany.optional(),
+  global: z.boolean().optional(),
+  minDurationS: z.number().nonnegative().optional(),
+  minRecordedLumi: z.number().nonnegative().optional(),
+  stableBeams: z.boolean().optional(),
+  bField: z.strictObject({ min: z.number().optional(), max: z.number().optional() }).optional(),
+  golden: z.string().min(1).optional(),
+  eras: oneOrMany.optional()
+})
+
+const BlockSchema = z.union([
+  z.enum(['run', 'fill', 'era']),
+  z.string().regex(/^lumi:\d+(\.\d+)?$/, 'expected run, fill, era or lumi:<pb>'),
+  z.strictObject({
+    lumi: z.number().positive(),
+    timeout: duration.optional(),
+    closeAtEraEnd: z.boolean().default(true)
+  })
+])
+
+const GatesSchema = z.strictObject({
+  t0StreamDone: oneOrMany.optional(),
+  t0DatasetDone: oneOrMany.optional(),
+  minDuration: duration.optional(),
+  minLumi: z.number().nonnegative().optional(),
+  http: z.union([z.string().min(1), z.strictObject({ url: z.string().min(1), status: z.number().int().default(200) })]).optional()
+})
+
+const TaskSchema = z.strictObject({
+  name,
+  block: BlockSchema.optional(),
+  filter: FilterSchema.optional(),
+  when: GatesSchema.optional(),
+  needs: z.array(z.string().min(1)).default([]),
+  jobs: z.number().int().min(1).max(10_000).default(1),
+  run: z.array(z.union([z.string(), z.number()]).transform(String)).min(1, 'expected at least the program to run'),
+  backend: z.string().default('local'),
+  image: z.string().optional(),
+  pool: z.string().optional(),
+  env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
+  retries: z.number().int().min(0).max(100).default(2),
+  backoff: duration.default('30s'),
+  timeout: duration.default('2h'),
+  concurrency: z.number().int().positive().optional(),
+  condition: z.strictObject({
+    tag: z.string().min(1),
+    record: z.string().min(1),
+    sync: z.enum(synchronizations),
+    inputTag: z.string().optional(),
+    fcsrPolicy: z.enum(['move', 'reject']).default('move')
+  }).optional()
+})
+
+const WorkflowSchema = z.strictObject({
+  subsystem: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'expected an upper-case subsystem name such as ECAL or PPS'),
+  workflow: name,
+  campaigns: z.array(z.union([name, z.strictObject({ name, runTypes: z.array(z.string()).optional() })])).min(1).default(['prompt']),
+  runTypes: z.record(z.string(), z.strictObject({ filter: FilterSchema.optional(), tasks: z.array(z.string()).optional() })).optional(),
+  tasks: z.array(TaskSchema).min(1, 'expected at least one task')
+})
+
+type Path = Array<string | number>
+
+export interface ValidationResult {
+  workflow?: Workflow
+  /** "file:line:col path: message" */
+  errors: string[]
+}
+
+export type Env = Record<string, string | undefined>
+
+export interface ValidateOptions {
+  /** Checks a referenced golden JSON (absolute path); returns what is wrong with it, or undefined. */
+  checkGolden?: (path: string) => string | undefined
+}
+
+/** Expands ${VAR} and ${VAR:-default}; undefined names are reported. */
+export function expandEnv (text: string, env: Env): { value: string, missing: string[] } {
+  const missing: string[] = []
+  const value = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_all, key: string, fallback: string | undefined) => {
+    const v = env[key]
+    if (v !== undefined && v !== '') return v
+    if (fallback !== undefined) return fallback
+    missing.push(key)
+    return ''
+  })
+  return { value, missing }
+}
+
+function joinPath (dir: string, p: string): string {
+  if (p.startsWith('/')) return p
+  const parts = `${dir}/${p}`.split('/')
+  const out: string[] = []
+  for (const part of parts) {
+    if (part === '..') out.pop()
+    else if (part !== '.' && part !== '') out.push(part)
+  }
+  return '/' + out.join('/')
+}
+
+export function blockRuleOf (spec: z.infer<typeof BlockSchema> | undefined): BlockRule {
+  if (spec === undefined || spec === 'run') return { kind: 'run' }
+  if (spec === 'fill') return { kind: 'fill' }
+  if (spec === 'era') return { kind: 'era' }
+  if (typeof spec === 'string') return { kind: 'lumi', thresholdPb: Number(spec.slice(5)), closeAtEraEnd: true }
+  const rule: BlockRule = { kind: 'lumi', thresholdPb: spec.lumi, closeAtEraEnd: spec.closeAtEraEnd }
+  if (spec.timeout !== undefined) rule.timeoutS = parseDuration(spec.timeout) as number
+  return rule
+}
+
+export function blockRuleText (rule: BlockRule): string {
+  return rule.kind === 'lumi' ? `lumi:${rule.thresholdPb}` : rule.kind
+}
+
+const list = (v: string | string[] | undefined): string[] => v === undefined ? [] : Array.isArray(v) ? v : [v]
+
+/** Parses and validates one workflow file. */
+export function validateWorkflow (source: WorkflowSource, env: Env = {}, options: ValidateOptions = {}): ValidationResult {
+  const lineCounter = new LineCounter()
+  const doc = parseDocument(source.content, { lineCounter, prettyErrors: false, uniqueKeys: true })
+  const errors: string[] = []
+  const at = (path: Path, message: string): void => { errors.push(`${source.name}:${positionOf(doc, lineCounter, path)} ${path.join('.') || '(root)'}: ${message}`) }
+  for (const e of doc.errors) {
+    const [start] = e.pos
+    const { line, col } = lineCounter.linePos(start)
+    errors.push(`${source.name}:${line}:${col} (yaml): ${e.message.split('\n')[0] ?? e.message}`)
+  }
+  if (errors.length > 0) return { errors }
+  const parsed = WorkflowSchema.safeParse(doc.toJS())
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) at(issue.path as Path, issue.message)
+    return { errors }
+  }
+  const spec = parsed.data
+  const version = createHash('sha256').update(source.content).digest('hex').slice(0, 12)
+
+  const filterOf = (f: z.infer<typeof FilterSchema> | undefined, path: Path): RunFilter => {
+    const out: RunFilter = { runClass: list(f?.runClass).map(c => c.toLowerCase()), eras: list(f?.eras) }
+    if (f === undefined) return out
+    if (f.global !== undefined) out.global = f.global
+    if (f.minDurationS !== undefined) out.minDurationS = f.minDurationS
+    if (f.minRecordedLumi !== undefined) out.minRecordedLumi = f.minRecordedLumi
+    if (f.stableBeams !== undefined) out.stableBeams = f.stableBeams
+    if (f.bField !== undefined) {
+      out.bField = {}
+      if (f.bField.min !== undefined) out.bField.min = f.bField.min
+      if (f.bField.max !== undefined) out.bField.max = f.bField.max
+      if (f.bField.min !== undefined && f.bField.max !== undefined && f.bField.min > f.bField.max) at([...path, 'bField'], `min ${f.bField.min} is above max ${f.bField.max}`)
+    }
+    if (f.golden !== undefined) {
+      const { value, missing } = expandEnv(f.golden, env)
+      if (missing.length > 0) at([...path, 'golden'], `environment variable ${missing.join(', ')} is not set (use \${VAR:-default} for a default)`)
+      else {
+        out.golden = joinPath(source.dir, value)
+        const problem = options.checkGolden?.(out.golden)
+        if (problem !== undefined) at([...path, 'golden'], problem)
+      }
+    }
+    return out
+  }
+
+  const names = new Map<string, number>()
+  spec.tasks.forEach((t, i) => {
+    if (names.has(t.name)) at(['tasks', i, 'name'], `task '${t.name}' is declared twice (first as tasks.${names.get(t.name) as number})`)
+    else names.set(t.name, i)
+  })
+
+  const tasks: TaskDef[] = spec.tasks.map((t, i) => {
+    const path: Path = ['tasks', i]
+    if (!(backends as readonly string[]).includes(t.backend)) at([...path, 'backend'], `unknown backend '${t.backend}', expected one of ${backends.join(', ')}`)
+    t.needs.forEach((n, j) => {
+      if (!names.has(n)) at([...path, 'needs', j], `task '${t.name}' needs unknown task '${n}'`)
+      else if (n === t.name) at([...path, 'needs', j], `task '${t.name}' needs itself`)
+    })
+    const check = (text: string, where: Path): void => {
+      for (const m of text.matchAll(/\{([^{}]*)\}/g)) {
+        const p = m[1] as string
+        if (!(placeholders as readonly string[]).includes(p)) at(where, `unknown placeholder {${p}}, expected one of ${placeholders.map(x => `{${x}}`).join(' ')}`)
+        else if (p === 'inputs' && t.needs.length === 0) at(where, '{inputs} are the outputs of the tasks in `needs`, but this task has no needs')
+      }
+    }
+    t.run.forEach((arg, j) => { check(arg, [...path, 'run', j]) })
+    const gates: Gates = { t0StreamDone: list(t.when?.t0StreamDone), t0DatasetDone: list(t.when?.t0DatasetDone) }
+    if (t.when?.minDuration !== undefined) gates.minDurationS = parseDuration(t.when.minDuration) as number
+    if (t.when?.minLumi !== undefined) gates.minLumiPb = t.when.minLumi
+    if (t.when?.http !== undefined) {
+      const h = typeof t.when.http === 'string' ? { url: t.when.http, status: 200 } : t.when.http
+      const { value, missing } = expandEnv(h.url, env)
+      if (missing.length > 0) at([...path, 'when', 'http'], `environment variable ${missing.join(', ')} is not set`)
+      check(value, [...path, 'when', 'http'])
+      if (!/^https?:\/\//.test(value)) at([...path, 'when', 'http'], `expected an http(s) URL, got '${value}'`)
+      gates.http = { url: value, status: h.status }
+    }
+    const task: TaskDef = {
+      name: t.name,
+      subsystem: spec.subsystem,
+      workflow: spec.workflow,
+      workflowVersion: version,
+      workflowDir: source.dir,
+      block: blockRuleOf(t.block),
+      filter: filterOf(t.filter, [...path, 'filter']),
+      gates,
+      needs: t.needs,
+      jobs: t.jobs,
+      run: t.run,
+      backend: t.backend as Backend,
+      env: t.env,
+      retries: t.retries,
+      backoffS: parseDuration(t.backoff) as number,
+      timeoutS: parseDuration(t.timeout) as number
+    }
+    if (t.image !== undefined) task.image = t.image
+    if (t.pool !== undefined) task.pool = t.pool
+    if (t.concurrency !== undefined) task.concurrency = t.concurrency
+    if (t.condition !== undefined) task.condition = { ...t.condition, inputTag: t.condition.inputTag ?? '' }
+    if (t.backend === 'kubernetes' && t.image === undefined) at([...path, 'image'], 'the kubernetes backend needs an `image`')
+    return task
+  })
+
+  // a task with needs runs on its upstream tasks' blocks
+  tasks.forEach((t, i) => {
+    const spec0 = spec.tasks[i]
+    if (t.needs.length === 0 || spec0 === undefined) return
+    if (spec0.filter !== undefined) at(['tasks', i, 'filter'], `task '${t.name}' has needs and runs on its upstream tasks' blocks; put run filters on the upstream task`)
+    for (const n of t.needs) {
+      const up = tasks.find(u => u.name === n)
+      if (up === undefined) continue
+      const upRule = blockRuleText(rootRule(up, tasks))
+      if (spec0.block !== undefined && blockRuleText(t.block) !== upRule) at(['tasks', i, 'block'], `task '${t.name}' needs '${n}' whose block is ${upRule}; a task runs on the blocks of its needs (omit block or use ${upRule})`)
+    }
+  })
+  const cycle = findCycle(tasks)
+  if (cycle !== undefined) at(['tasks', names.get(cycle[0] as string) as number, 'needs'], `cycle in needs: ${cycle.join(' → ')}`)
+  if (cycle === undefined) {
+    for (const t of tasks) if (t.needs.length > 0) t.block = rootRule(t, tasks)
+  }
+
+  const runTypes: RunType[] = Object.entries(spec.runTypes ?? { all: { filter: { global: true } } }).map(([rtName, rt]) => {
+    const tasksOf = rt.tasks ?? tasks.map(t => t.name)
+    ;(rt.tasks ?? []).forEach((tn, j) => { if (!names.has(tn)) at(['runTypes', rtName, 'tasks', j], `run type '${rtName}' lists unknown task '${tn}'`) })
+    return { name: rtName, filter: filterOf(rt.filter, ['runTypes', rtName, 'filter']), tasks: tasksOf }
+  })
+  const campaigns: CampaignDef[] = spec.campaigns.map((c, i) => {
+    const cn = typeof c === 'string' ? c : c.name
+    const rts = typeof c === 'string' || c.runTypes === undefined ? runTypes.map(r => r.name) : c.runTypes
+    rts.forEach((r, j) => { if (!runTypes.some(x => x.name === r)) at(['campaigns', i, 'runTypes', j], `unknown run type '${r}', expected one of ${runTypes.map(x => x.name).join(', ')}`) })
+    return { name: cn, runTypes: rts }
+  })
+  if (errors.length > 0) return { errors }
+  return { errors, workflow: { file: source.name, subsystem: spec.subsystem, workflow: spec.workflow, version, campaigns, runTypes, tasks } }
+}
+
+/** Block rule of the root upstream task (a task with needs runs on its first upstream's blocks). */
+function rootRule (t: TaskDef, all: TaskDef[], seen = new Set<string>()): BlockRule {
+  if (t.needs.length === 0 || seen.has(t.name)) return t.block
+  seen.add(t.name)
+  const up = all.find(u => u.name === t.needs[0])
+  return up === undefined ? t.block : rootRule(up, all, seen)
+}
+
+function findCycle (tasks: TaskDef[]): string[] | undefined {
+  const byName = new Map(tasks.map(t => [t.name, t]))
+  const state = new Map<string, 'visiting' | 'done'>()
+  const stack: string[] = []
+  const visit = (n: string): string[] | undefined => {
+    if (state.get(n) === 'done') return undefined
+    if (state.get(n) === 'visiting') return [...stack.slice(stack.indexOf(n)), n]
+    state.set(n, 'visiting')
+    stack.push(n)
+    for (const m of byName.get(n)?.needs ?? []) {
+      if (!byName.has(m)) continue
+      const c = visit(m)
+      if (c !== undefined) return c
+    }
+    stack.pop()
+    state.set(n, 'done')
+    return undefined
+  }
+  for (const t of tasks) {
+    const c = visit(t.name)
+    if (c !== undefined) return c
+  }
+  return undefined
+}
+
+function positionOf (doc: Document, lc: LineCounter, path: Path): string {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true)
+    const range = (node as { range?: [number, number, number] } | undefined)?.range
+    if (range !== undefined && (n > 0 || isCollection(node))) {
+      const { line, col } = lc.linePos(range[0])
+      return `${line}:${col}`
+    }
+  }
+  return '1:1'
+}
+
+/** Validates every file and the rules that span files. */
+export function validateWorkflowSet (sources: WorkflowSource[], env: Env = {}, options: ValidateOptions = {}): { workflows: Workflow[], errors: string[] } {
+  const workflows: Workflow[] = []
+  const errors: string[] = []
+  for (const s of sources) {
+    const r = validateWorkflow(s, env, options)
+    errors.push(...r.errors)
+    if (r.workflow !== undefined) workflows.push(r.workflow)
+  }
+  const owner = new Map<string, string>()
+  const seenWorkflow = new Map<string, string>()
+  for (const w of workflows) {
+    const wid = `${w.subsystem}/${w.workflow}`
+    if (seenWorkflow.has(wid)) errors.push(`${w.file}:1:1 workflow: workflow ${wid} is also declared in ${seenWorkflow.get(wid) as string}`)
+    seenWorkflow.set(wid, w.file)
+    for (const c of w.campaigns) {
+      for (const t of w.tasks) {
+        const key = `${c.name}/${t.name}`
+        const other = owner.get(key)
+        if (other !== undefined) errors.push(`${w.file}:1:1 tasks: task '${t.name}' of campaign '${c.name}' is also declared in ${other}; task names must be unique within a campaign`)
+        owner.set(key, w.file)
+      }
+      if (c.name !== 'prompt') {
+        const sub = workflows.find(o => o.subsystem !== w.subsystem && o.campaigns.some(oc => oc.name === c.name))
+        if (sub !== undefined) errors.push(`${w.file}:1:1 campaigns: campaign '${c.name}' also belongs to subsystem ${sub.subsystem} (${sub.file}); a reprocessing campaign belongs to one subsystem`)
+      }
+    }
+  }
+  return { workflows, errors: [...new Set(errors)] }
+}

@@ -1,0 +1,118 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { transition, type Task, type TaskEventInput, type TaskSpec, type TaskStateName } from '../../src/domain/task-state.ts'
+import type { BlockState } from '../../src/domain/block-grouping.ts'
+
+const block: BlockState = { id: 'run-355100', kind: 'run', runs: [355100], fill: 8000, era: 'Run2022C', recordedLumiPb: 1, closed: true, closedReason: 'single-run', openedAtMs: 0 }
+const spec: TaskSpec = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', workflowVersion: 'v', task: 'timing-reco', jobs: 2, retries: 1, backoffS: 10, conditionTag: '', conditionSync: '' }
+const condSpec: TaskSpec = { ...spec, task: 'timing-calib', jobs: 1, conditionTag: 'EcalTimeCalibConstants_v01_prompt', conditionSync: 'prompt' }
+const budget = { retries: 1, backoffS: 10 }
+const op = (kind: 'reprocess' | 'skip' | 'cancel'): TaskEventInput => ({ kind, actor: 'alice', reason: 'test', commandId: 'c1' })
+const job = (index: number, phase: 'queued' | 'running' | 'done' | 'failed', t = 1, attempt = 1): TaskEventInput =>
+  ({ kind: 'job', spec: budget, attempt, index, try: t, phase, outputs: phase === 'done' ? [{ path: `/o/${index}.root`, sizeBytes: 1, sha256: 'x', label: '' }] : [], reason: phase === 'failed' ? 'exit 1' : '', logUrl: '' })
+
+function planned (s = spec): Task {
+  return transition(undefined, { kind: 'plan', spec: s, block }, 0).task
+}
+function run (events: TaskEventInput[], s = spec, now = 1000): { task: Task, effects: string[] } {
+  let task = planned(s)
+  const effects: string[] = []
+  for (const e of events) {
+    const r = transition(task, e, now)
+    task = r.task
+    effects.push(...r.effects.map(x => x.kind === 'request-condition' ? x.kind : `${x.kind}:${x.index}:${x.try}`))
+  }
+  return { task, effects }
+}
+const processing: TaskEventInput[] = [{ kind: 'gates', spec, pending: [] }]
+
+const table: Array<{ name: string, events: TaskEventInput[], spec?: TaskSpec, state: TaskStateName, attempt?: number, effects?: string[], now?: number }> = [
+  { name: 'a planned task is new', events: [], state: 'new' },
+  { name: 'a new task with a closed gate waits', events: [{ kind: 'gates', spec, pending: ['t0StreamDone:Express'] }], state: 'waiting' },
+  { name: 'a new task with every gate open is processing and requests its jobs', events: processing, state: 'processing', effects: ['start-job:0:1', 'start-job:1:1'] },
+  { name: 'a waiting task whose gates open is processing', events: [{ kind: 'gates', spec, pending: ['needs:x'] }, ...processing], state: 'processing', effects: ['start-job:0:1', 'start-job:1:1'] },
+  { name: 'a running job keeps the task processing', events: [...processing, job(0, 'running')], state: 'processing' },
+  { name: 'a task is done when all its jobs are done', events: [...processing, job(0, 'done'), job(1, 'done')], state: 'done' },
+  { name: 'a task with a condition asks for the upload when its jobs are done', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done')], state: 'processing', effects: ['start-job:0:1', 'request-condition'] },
+  { name: 'a task with a condition is done when the uploader confirms', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done'), { kind: 'condition', attempt: 1, outcome: 'uploaded', reason: '' }], state: 'done' },
+  { name: 'a task with a condition is done when the uploader skips an identical payload', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done'), { kind: 'condition', attempt: 1, outcome: 'skipped', reason: 'same hash' }], state: 'done' },
+  { name: 'a task with a condition fails with the uploader rejection', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done'), { kind: 'condition', attempt: 1, outcome: 'rejected', reason: 'since below FCSR' }], state: 'failed' },
+  { name: 'a failed job within the budget keeps the task processing', events: [...processing, job(0, 'failed')], state: 'processing' },
+  { name: 'a failed job is not requested again before its backoff passed', events: [...processing, job(0, 'failed'), { kind: 'retry-due' }], now: 1000, state: 'processing', effects: ['start-job:0:1', 'start-job:1:1'] },
+  { name: 'a failure report of a try that was never requested changes nothing', events: [...processing, job(0, 'failed'), job(0, 'failed', 2)], state: 'processing' },
+  { name: 'a done task goes back to new with the next attempt on reprocess', events: [...processing, job(0, 'done'), job(1, 'done'), op('reprocess')], state: 'new', attempt: 2 },
+  { name: 'a failed task goes back to new with the next attempt on reprocess', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done'), { kind: 'condition', attempt: 1, outcome: 'failed', reason: 'x' }, op('reprocess')], state: 'new', attempt: 2 },
+  { name: 'reprocess of a processing task cancels its jobs', events: [...processing, job(0, 'running'), op('reprocess')], state: 'new', attempt: 2, effects: ['start-job:0:1', 'start-job:1:1', 'cancel-job:0:1', 'cancel-job:1:1'] },
+  { name: 'cancel of a running task cancels its jobs', events: [...processing, job(0, 'running'), job(1, 'done'), op('cancel')], state: 'cancelled', effects: ['start-job:0:1', 'start-job:1:1', 'cancel-job:0:1'] },
+  { name: 'cancel of a waiting task', events: [{ kind: 'gates', spec, pending: ['x'] }, op('cancel')], state: 'cancelled' },
+  { name: 'cancel of a done task changes nothing', events: [...processing, job(0, 'done'), job(1, 'done'), op('cancel')], state: 'done' },
+  { name: 'skip of a new task', events: [op('skip')], state: 'skipped' },
+  { name: 'skip of a processing task cancels its jobs', events: [...processing, op('skip')], state: 'skipped', effects: ['start-job:0:1', 'start-job:1:1', 'cancel-job:0:1', 'cancel-job:1:1'] },
+  { name: 'a skipped task can be reprocessed', events: [op('skip'), op('reprocess')], state: 'new', attempt: 2 },
+  { name: 'a job report of an older attempt changes nothing', events: [...processing, op('reprocess'), { kind: 'gates', spec, pending: [] }, job(0, 'done', 1, 1), job(1, 'done', 1, 1)], state: 'processing', attempt: 2 },
+  { name: 'a redelivered job report changes nothing', events: [...processing, job(0, 'done'), job(0, 'done')], state: 'processing' },
+  { name: 'a condition outcome of another attempt changes nothing', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done'), { kind: 'condition', attempt: 7, outcome: 'uploaded', reason: '' }], state: 'processing' }
+]
+
+for (const row of table) {
+  test(row.name, () => {
+    const r = run(row.events, row.spec, row.now)
+    assert.equal(r.task.state, row.state)
+    if (row.attempt !== undefined) assert.equal(r.task.attempt, row.attempt)
+    if (row.effects !== undefined) assert.deepEqual(r.effects, row.effects)
+  })
+}
+
+test('retries are exhausted after the budget and the remaining jobs are cancelled', () => {
+  let t = transition(planned(), { kind: 'gates', spec, pending: [] }, 0).task
+  t = transition(t, job(0, 'failed'), 0).task
+  assert.equal(t.jobs[0]?.retryAtMs, 10_000)
+  const early = transition(t, { kind: 'retry-due' }, 5_000)
+  assert.equal(early.changed, false)
+  const retry = transition(t, { kind: 'retry-due' }, 10_000)
+  assert.deepEqual(retry.effects, [{ kind: 'start-job', index: 0, try: 2 }])
+  const fail = transition(retry.task, job(0, 'failed', 2), 11_000)
+  assert.equal(fail.task.state, 'failed')
+  assert.match(fail.task.reason, /retries exhausted/)
+  assert.deepEqual(fail.effects, [{ kind: 'cancel-job', index: 1, try: 1, reason: 'another job of the task failed' }])
+})
+
+test('the backoff doubles with every try', () => {
+  const s2 = { retries: 3, backoffS: 10 }
+  let t = transition(planned(), { kind: 'gates', spec, pending: [] }, 0).task
+  const delays: number[] = []
+  for (let tryNo = 1; tryNo <= 3; tryNo++) {
+    t = transition(t, { ...job(0, 'failed', tryNo), spec: s2 } as TaskEventInput, 0).task
+    delays.push(t.jobs[0]?.retryAtMs ?? -1)
+    t = transition(t, { kind: 'retry-due' }, 1e9).task
+  }
+  assert.deepEqual(delays, [10_000, 20_000, 40_000])
+})
+
+test('every transition bumps the version by one and keeps the previous state', () => {
+  const a = planned()
+  assert.equal(a.version, 1)
+  const b = transition(a, { kind: 'gates', spec, pending: ['x'] }, 5)
+  assert.equal(b.task.version, 2)
+  assert.equal(b.task.previousState, 'new')
+  const c = transition(b.task, { kind: 'gates', spec, pending: ['x'] }, 6)
+  assert.equal(c.changed, false)
+  assert.equal(c.task.version, 2)
+})
+
+test('an operator transition records who and which command', () => {
+  const r = transition(planned(), op('skip'), 5)
+  assert.equal(r.task.actor, 'alice')
+  assert.equal(r.task.commandId, 'c1')
+  assert.equal(r.task.reason, 'skip: test')
+})
+
+test('a block change of a planned task is a transition that keeps the state', () => {
+  const open = { ...block, id: 'fill-8000', kind: 'fill' as const, closed: false, closedReason: '' }
+  const t = transition(undefined, { kind: 'plan', spec, block: open }, 0).task
+  const r = transition(t, { kind: 'plan', spec, block: { ...open, runs: [355100, 355101], closed: true, closedReason: 'next-fill' } }, 1)
+  assert.equal(r.changed, true)
+  assert.equal(r.task.state, 'new')
+  assert.equal(r.task.reason, 'block closed: next-fill')
+  assert.equal(transition(r.task, { kind: 'plan', spec, block: r.task.block }, 2).changed, false)
+})
