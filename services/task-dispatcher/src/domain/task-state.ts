@@ -273,4 +273,3 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
   }
   return same(task, 'no transition')
 }
-

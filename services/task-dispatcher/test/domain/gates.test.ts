@@ -4,8 +4,23 @@ import { pendingGates, type GateContext, type RunReadiness } from '../../src/dom
 import type { TaskDef } from '../../src/domain/workflow.ts'
 
 const def = (patch: Partial<TaskDef> = {}): TaskDef => ({
-  name: 't', subsystem: 'ECAL', workflow: 'w', workflowVersion: 'v', workflowDir: '/', block: { kind: 'run' }, filter: { runClass: [], eras: [] },
-  gates: { t0StreamDone: [], t0DatasetDone: [] }, needs: [], jobs: 1, run: ['true'], backend: 'local', env: {}, retries: 0, backoffS: 1, timeoutS: 60, ...patch
+  name: 't',
+  subsystem: 'ECAL',
+  workflow: 'w',
+  workflowVersion: 'v',
+  workflowDir: '/',
+  block: { kind: 'run' },
+  filter: { runClass: [], eras: [] },
+  gates: { t0StreamDone: [], t0DatasetDone: [] },
+  needs: [],
+  jobs: 1,
+  run: ['true'],
+  backend: 'local',
+  env: {},
+  retries: 0,
+  backoffS: 1,
+  timeoutS: 60,
+  ...patch
 })
 const ready = (streams: string[] = [], datasets: string[] = [], durationS = 3600, lumi = 1): RunReadiness => ({ durationS, recordedLumiPb: lumi, streamsDone: new Set(streams), datasetsDone: new Set(datasets) })
 const ctx = (patch: Partial<GateContext> = {}): GateContext => ({ blockClosed: true, runs: [1, 2], readiness: new Map([[1, ready()], [2, ready()]]), upstreamDone: new Map(), processing: 0, ...patch })

@@ -1,3 +1,4 @@
+/* eslint-disable no-template-curly-in-string -- workflow files use ${VAR} expansion */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { expandEnv, validateWorkflow, validateWorkflowSet } from '../../src/domain/workflow.ts'
