@@ -1,0 +1,206 @@
+// The read model in Redis. Every key lives under "<prefix>metrics:" so that
+// the whole model can be dropped and rebuilt from Kafka. Layout:
+//   metrics:marker                    the model is consistent with the group's committed offsets
+//   metrics:campaigns                 set of campaigns
+//   metrics:tasks:<campaign>          hash "<block id>/<task>" → TaskView JSON
+//   metrics:task-counts               hash JSON [subsystem, campaign, task, state] → count
+//   metrics:run:<run>                 RunView JSON;  metrics:run-tasks:<run>  set of task keys
+//   metrics:jobs:<task key>           hash "req:<job id>#<try>" / "st:<job id>#<try>" → JobRequestView / JobStatusView JSON
+//   metrics:conditions:<task key>     hash "req:<request id>" / "out:<request id>" → condition views
+//   metrics:counters                  hash JSON [name, label] → count (uploads, job failures, dead letters)
+//   metrics:deadlines                 sorted set task key by prompt-hold deadline (ms)
+//   metrics:pending-dispatch:<run>    hash job requests waiting for the run's ended event
+//   metrics:once:<id>                 de-duplication of dead letters and notifications
+//   metrics:minute:<name>:<minute>    per-minute counters (notification rate, dead-letter flood)
+import type { RedisHandle } from '@autocal/runtime'
+import type { CountDelta, StateName, TaskView } from '../domain/task-view.ts'
+import type { RunView } from '../domain/run-view.ts'
+import type { JobRequestView, JobStatusView } from '../domain/job-view.ts'
+import type { ConditionOutcomeView, ConditionRequestView } from '../domain/condition-view.ts'
+
+export interface CounterIncrement {
+  name: string
+  label: string
+  by?: number
+}
+
+export interface PendingDispatch {
+  taskKey: string
+  attempt: number
+  subsystem: string
+  task: string
+  requestedAt: string
+}
+
+export interface TaskCount {
+  subsystem: string
+  campaign: string
+  task: string
+  state: StateName
+  count: number
+}
+
+export interface ReadModelStore {
+  getMarker: () => Promise<string | null>
+  setMarker: (value: string) => Promise<void>
+  /** Deletes every key of the read model; returns how many. */
+  clear: () => Promise<number>
+  getTask: (key: string) => Promise<TaskView | undefined>
+  saveTask: (view: TaskView, counts: CountDelta[], deadline: number | undefined) => Promise<void>
+  tasksOf: (campaign: string) => Promise<TaskView[]>
+  taskCounts: () => Promise<TaskCount[]>
+  taskKeysOfRun: (run: number) => Promise<string[]>
+  getRun: (run: number) => Promise<RunView | undefined>
+  saveRun: (view: RunView) => Promise<void>
+  setFcsr: (fcsr: number) => Promise<void>
+  getFcsr: () => Promise<number | undefined>
+  getJobRequest: (taskKey: string, entry: string) => Promise<JobRequestView | undefined>
+  saveJobRequest: (view: JobRequestView, entry: string) => Promise<void>
+  getJobStatus: (taskKey: string, entry: string) => Promise<JobStatusView | undefined>
+  saveJobStatus: (view: JobStatusView, entry: string, counters: CounterIncrement[]) => Promise<void>
+  jobsOf: (taskKey: string) => Promise<{ requests: JobRequestView[], statuses: JobStatusView[] }>
+  saveConditionRequest: (view: ConditionRequestView) => Promise<void>
+  getConditionOutcome: (taskKey: string, requestId: string) => Promise<ConditionOutcomeView | undefined>
+  saveConditionOutcome: (view: ConditionOutcomeView, counters: CounterIncrement[]) => Promise<void>
+  conditionsOf: (taskKey: string) => Promise<{ requests: ConditionRequestView[], outcomes: ConditionOutcomeView[] }>
+  counters: () => Promise<Array<{ name: string, label: string, count: number }>>
+  increment: (counters: CounterIncrement[]) => Promise<void>
+  /** True the first time `id` is claimed within ttlSeconds. */
+  claimOnce: (id: string, ttlSeconds: number) => Promise<boolean>
+  release: (id: string) => Promise<void>
+  /** Increments and returns a per-minute counter. */
+  countInMinute: (name: string, minute: number) => Promise<number>
+  addPendingDispatch: (run: number, pending: PendingDispatch) => Promise<void>
+  takePendingDispatch: (run: number) => Promise<PendingDispatch[]>
+  /** Task keys whose deadline lies in [from, to]; those before `from` are dropped from the index. */
+  deadlinesBetween: (from: number, to: number) => Promise<string[]>
+}
+
+function parse<T> (json: string | null | undefined): T | undefined {
+  return json === null || json === undefined ? undefined : JSON.parse(json) as T
+}
+
+/** "<campaign>/<block id>/<task>" → [campaign, "<block id>/<task>"]; the campaign has no '/'. */
+function splitTaskKey (key: string): [string, string] {
+  const i = key.indexOf('/')
+  return [key.slice(0, i), key.slice(i + 1)]
+}
+
+export function createReadModelStore (redis: RedisHandle): ReadModelStore {
+  const { client } = redis
+  const k = (...parts: Array<string | number>): string => redis.key('metrics', ...parts)
+
+  async function hashValues<T> (key: string, prefix: string): Promise<T[]> {
+    const all = await client.hgetall(key)
+    return Object.entries(all).filter(([f]) => f.startsWith(prefix)).map(([, v]) => JSON.parse(v) as T)
+  }
+
+  function addCounters (multi: ReturnType<typeof client.multi>, counters: CounterIncrement[]): void {
+    for (const c of counters) multi.hincrby(k('counters'), JSON.stringify([c.name, c.label]), c.by ?? 1)
+  }
+
+  return {
+    getMarker: async () => await client.get(k('marker')),
+    setMarker: async value => { await client.set(k('marker'), value) },
+    clear: async () => {
+      let deleted = 0
+      const pattern = k('*').replace(/[?[\]\\]/g, m => `\\${m}`)
+      let cursor = '0'
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+        cursor = next
+        if (keys.length > 0) deleted += await client.unlink(...keys)
+      } while (cursor !== '0')
+      return deleted
+    },
+    getTask: async key => {
+      const [campaign, field] = splitTaskKey(key)
+      return parse<TaskView>(await client.hget(k('tasks', campaign), field))
+    },
+    saveTask: async (view, counts, deadline) => {
+      const multi = client.multi()
+      multi.hset(k('tasks', view.campaign), `${view.blockId}/${view.task}`, JSON.stringify(view))
+      multi.sadd(k('campaigns'), view.campaign)
+      for (const c of counts) {
+        multi.hincrby(k('task-counts'), JSON.stringify([c.labels.subsystem, c.labels.campaign, c.labels.task, c.labels.state]), c.delta)
+      }
+      for (const run of view.runs) multi.sadd(k('run-tasks', run), view.key)
+      if (deadline === undefined) multi.zrem(k('deadlines'), view.key)
+      else multi.zadd(k('deadlines'), deadline, view.key)
+      await multi.exec()
+    },
+    tasksOf: async campaign => Object.values(await client.hgetall(k('tasks', campaign))).map(v => JSON.parse(v) as TaskView),
+    taskCounts: async () => Object.entries(await client.hgetall(k('task-counts'))).map(([field, n]) => {
+      const [subsystem, campaign, task, state] = JSON.parse(field) as [string, string, string, StateName]
+      return { subsystem, campaign, task, state, count: Number(n) }
+    }),
+    taskKeysOfRun: async run => (await client.smembers(k('run-tasks', run))).sort(),
+    getRun: async run => parse<RunView>(await client.get(k('run', run))),
+    saveRun: async view => { await client.set(k('run', view.run), JSON.stringify(view)) },
+    setFcsr: async fcsr => { await client.set(k('fcsr'), String(fcsr)) },
+    getFcsr: async () => {
+      const v = await client.get(k('fcsr'))
+      return v === null ? undefined : Number(v)
+    },
+    getJobRequest: async (taskKey, entry) => parse<JobRequestView>(await client.hget(k('jobs', taskKey), `req:${entry}`)),
+    saveJobRequest: async (view, entry) => { await client.hset(k('jobs', view.taskKey), `req:${entry}`, JSON.stringify(view)) },
+    getJobStatus: async (taskKey, entry) => parse<JobStatusView>(await client.hget(k('jobs', taskKey), `st:${entry}`)),
+    saveJobStatus: async (view, entry, counters) => {
+      const multi = client.multi()
+      multi.hset(k('jobs', view.taskKey), `st:${entry}`, JSON.stringify(view))
+      addCounters(multi, counters)
+      await multi.exec()
+    },
+    jobsOf: async taskKey => {
+      const all = await client.hgetall(k('jobs', taskKey))
+      const requests: JobRequestView[] = []
+      const statuses: JobStatusView[] = []
+      for (const [field, v] of Object.entries(all)) {
+        if (field.startsWith('req:')) requests.push(JSON.parse(v) as JobRequestView)
+        else statuses.push(JSON.parse(v) as JobStatusView)
+      }
+      return { requests, statuses }
+    },
+    saveConditionRequest: async view => { await client.hset(k('conditions', view.taskKey), `req:${view.requestId}`, JSON.stringify(view)) },
+    getConditionOutcome: async (taskKey, requestId) => parse<ConditionOutcomeView>(await client.hget(k('conditions', taskKey), `out:${requestId}`)),
+    saveConditionOutcome: async (view, counters) => {
+      const multi = client.multi()
+      multi.hset(k('conditions', view.taskKey), `out:${view.requestId}`, JSON.stringify(view))
+      addCounters(multi, counters)
+      await multi.exec()
+    },
+    conditionsOf: async taskKey => ({
+      requests: await hashValues<ConditionRequestView>(k('conditions', taskKey), 'req:'),
+      outcomes: await hashValues<ConditionOutcomeView>(k('conditions', taskKey), 'out:')
+    }),
+    counters: async () => Object.entries(await client.hgetall(k('counters'))).map(([field, n]) => {
+      const [name, label] = JSON.parse(field) as [string, string]
+      return { name, label, count: Number(n) }
+    }),
+    increment: async counters => {
+      const multi = client.multi()
+      addCounters(multi, counters)
+      await multi.exec()
+    },
+    claimOnce: async (id, ttlSeconds) => (await client.set(k('once', id), '1', 'EX', ttlSeconds, 'NX')) === 'OK',
+    release: async id => { await client.del(k('once', id)) },
+    countInMinute: async (name, minute) => {
+      const key = k('minute', name, minute)
+      const [[, n]] = await client.multi().incr(key).expire(key, 180).exec() as [[unknown, number], unknown]
+      return n
+    },
+    addPendingDispatch: async (run, pending) => {
+      await client.hset(k('pending-dispatch', run), `${pending.taskKey}#${pending.attempt}`, JSON.stringify(pending))
+    },
+    takePendingDispatch: async run => {
+      const key = k('pending-dispatch', run)
+      const results = await client.multi().hgetall(key).del(key).exec()
+      const all = (results?.[0]?.[1] ?? {}) as Record<string, string>
+      return Object.values(all).map(v => JSON.parse(v) as PendingDispatch)
+    },
+    deadlinesBetween: async (from, to) => {
+      await client.zremrangebyscore(k('deadlines'), '-inf', `(${from}`)
+      return await client.zrangebyscore(k('deadlines'), from, to)
+    }
+  }
+}

@@ -1,0 +1,79 @@
+// The metrics service assembled from its parts; index.ts runs it, the
+// integration tests start it in-process on port 0.
+import { buildHttp, connectRedis, createMetrics, startProducer, type Check, type Logger } from '@autocal/runtime'
+import type { Config } from './config.ts'
+import { createReadModelStore, type ReadModelStore } from './adapters/read-model-store.ts'
+import { createLagReader } from './adapters/consumer-lag.ts'
+import { createMattermost } from './adapters/mattermost.ts'
+import { createInstruments } from './instruments.ts'
+import { createChangeFeed } from './change-feed.ts'
+import { createNotifier } from './notifier.ts'
+import { createHandlers } from './handlers.ts'
+import { registerRoutes } from './routes.ts'
+import { startDeadlineScanner, type DeadlineScanner } from './deadline-scanner.ts'
+import { startReadModel, type ReadModel } from './read-model.ts'
+
+export interface MetricsService extends AsyncDisposable {
+  /** http://host:port the HTTP server listens on. */
+  url: string
+  store: ReadModelStore
+  readModel: ReadModel
+  deadlines: DeadlineScanner
+}
+
+const hourMs = 3_600_000
+
+export async function startMetricsService (config: Config, logger: Logger): Promise<MetricsService> {
+  const stack = new AsyncDisposableStack()
+  try {
+    const metrics = createMetrics({ service: 'metrics' })
+    const redis = stack.use(await connectRedis({ config, logger }))
+    const producer = stack.use(await startProducer({ config, logger, metrics, service: 'metrics' }))
+    const store = createReadModelStore(redis)
+    const lag = stack.use(createLagReader({ config, logger, groups: [config.AUTOCAL_METRICS_GROUP, ...config.AUTOCAL_METRICS_LAG_GROUPS], cacheMs: config.AUTOCAL_METRICS_LAG_CACHE_MS }))
+    const instruments = createInstruments({ metrics, store, lag })
+    const feed = createChangeFeed()
+    const webhook = config.AUTOCAL_MATTERMOST_WEBHOOK_URL
+    const notifier = createNotifier({
+      store,
+      instruments,
+      logger,
+      mattermost: webhook === undefined ? undefined : createMattermost({ url: webhook }),
+      perMinute: config.AUTOCAL_NOTIFY_RATE_PER_MINUTE,
+      dedupSeconds: config.AUTOCAL_NOTIFY_DEDUP_SECONDS,
+      maxAgeMs: config.AUTOCAL_NOTIFY_MAX_AGE_MINUTES * 60_000,
+      username: config.AUTOCAL_MATTERMOST_USERNAME,
+      ...(config.AUTOCAL_MATTERMOST_CHANNEL === undefined ? {} : { channel: config.AUTOCAL_MATTERMOST_CHANNEL })
+    })
+    const policy = { holdMs: config.AUTOCAL_PROMPT_HOLD_HOURS * hourMs, warnMs: config.AUTOCAL_DEADLINE_WARN_HOURS * hourMs }
+    const handlers = createHandlers({
+      store, instruments, feed, notifier, logger, topicPrefix: config.AUTOCAL_KAFKA_TOPIC_PREFIX, holdMs: policy.holdMs, dlqFloodPerMinute: config.AUTOCAL_DLQ_FLOOD_PER_MINUTE
+    })
+
+    const checks: Check[] = [redis.check, producer.check]
+    const http = await buildHttp({ logger, metrics, checks })
+    stack.defer(async () => { await http.close() })
+    registerRoutes(http, { store, feed })
+    const url = await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
+
+    const deadlines = stack.use(startDeadlineScanner({ store, notifier, instruments, logger, policy, everyMs: config.AUTOCAL_DEADLINE_SCAN_MS }))
+    const readModel = stack.use(await startReadModel({
+      config,
+      logger,
+      metrics,
+      producer,
+      store,
+      handlers,
+      group: config.AUTOCAL_METRICS_GROUP,
+      markerCheckMs: config.AUTOCAL_METRICS_MARKER_CHECK_MS,
+      onRebuild: () => { instruments.resetHistograms(); instruments.rebuilds.inc({}) }
+    }))
+    checks.push(readModel.check)
+    logger.info({ url, group: config.AUTOCAL_METRICS_GROUP }, 'metrics service listening')
+    const moved = stack.move()
+    return { url, store, readModel, deadlines, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
+  } catch (err) {
+    await stack.disposeAsync()
+    throw err
+  }
+}

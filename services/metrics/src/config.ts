@@ -1,0 +1,39 @@
+// Configuration of the metrics service: the shared shapes plus its own keys.
+import { z } from 'zod'
+import { baseShape, httpShape, kafkaShape, portSchema, redisShape } from '@autocal/runtime'
+
+const list = z.string().transform(s => s.split(',').map(x => x.trim()).filter(x => x !== ''))
+
+export const Config = z.object({
+  ...baseShape,
+  ...kafkaShape,
+  ...redisShape,
+  ...httpShape,
+  AUTOCAL_HTTP_PORT: portSchema.default(8085),
+  /** Consumer group of the read model (prefixed like every group). */
+  AUTOCAL_METRICS_GROUP: z.string().min(1).default('metrics'),
+  /** Consumer groups whose lag /metrics reports (besides AUTOCAL_METRICS_GROUP), comma-separated, unprefixed. */
+  AUTOCAL_METRICS_LAG_GROUPS: list.default(['task-dispatcher', 'job-executor', 'condition-uploader']),
+  /** How long a lag reading is reused, so that a scrape does not hammer the broker. */
+  AUTOCAL_METRICS_LAG_CACHE_MS: z.coerce.number().int().nonnegative().default(5000),
+  /** How often the service checks that its Redis read model is still there (a missing marker triggers a rebuild). */
+  AUTOCAL_METRICS_MARKER_CHECK_MS: z.coerce.number().int().positive().default(10_000),
+  /** Incoming webhook of Mattermost; notifications are only logged when unset. */
+  AUTOCAL_MATTERMOST_WEBHOOK_URL: z.url().optional(),
+  AUTOCAL_MATTERMOST_CHANNEL: z.string().min(1).optional(),
+  AUTOCAL_MATTERMOST_USERNAME: z.string().min(1).default('autocal'),
+  /** Notifications sent per minute at most; the rest is dropped and counted. */
+  AUTOCAL_NOTIFY_RATE_PER_MINUTE: z.coerce.number().int().positive().default(10),
+  /** How long one notification identity (e.g. task failed, attempt 2) is remembered. */
+  AUTOCAL_NOTIFY_DEDUP_SECONDS: z.coerce.number().int().positive().default(7 * 24 * 3600),
+  /** Events older than this do not notify (a rebuild from Kafka does not replay old alerts). */
+  AUTOCAL_NOTIFY_MAX_AGE_MINUTES: z.coerce.number().int().positive().default(60),
+  /** Prompt hold: a prompt/express/hlt condition must be uploaded within this many hours of the run end. */
+  AUTOCAL_PROMPT_HOLD_HOURS: z.coerce.number().positive().default(48),
+  /** Warn when a prompt-synchronised task is not done and its deadline is this close. */
+  AUTOCAL_DEADLINE_WARN_HOURS: z.coerce.number().positive().default(6),
+  AUTOCAL_DEADLINE_SCAN_MS: z.coerce.number().int().positive().default(60_000),
+  /** Dead letters within one minute that count as a flood (and notify). */
+  AUTOCAL_DLQ_FLOOD_PER_MINUTE: z.coerce.number().int().positive().default(20)
+})
+export type Config = z.infer<typeof Config>

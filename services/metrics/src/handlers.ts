@@ -1,0 +1,133 @@
+// Decoded messages → domain decisions → read model, instruments, change feed
+// and notifications. Every handler is idempotent: a redelivered message finds
+// its effect already in the read model and changes nothing.
+import type { Handlers, Logger } from '@autocal/runtime'
+import { applyTaskEvent, taskKeyOfId, type TaskView } from './domain/task-view.ts'
+import { applyRunEvent } from './domain/run-view.ts'
+import { applyJobRequest, applyJobStatus, jobEntryId } from './domain/job-view.ts'
+import { applyConditionEvent, conditionRequestView } from './domain/condition-view.ts'
+import { promptDeadline } from './domain/deadlines.ts'
+import { dlqFloodNotification, executorLostNotification, minuteOf, taskFailedNotification } from './domain/notifications.ts'
+import { millisOf, millisOfIso } from './domain/time.ts'
+import type { ReadModelStore } from './adapters/read-model-store.ts'
+import type { Instruments } from './instruments.ts'
+import type { ChangeFeed } from './change-feed.ts'
+import type { Notifier } from './notifier.ts'
+
+export interface HandlerDeps {
+  store: ReadModelStore
+  instruments: Instruments
+  feed: ChangeFeed
+  notifier: Notifier
+  logger: Logger
+  topicPrefix: string
+  holdMs: number
+  dlqFloodPerMinute: number
+}
+
+const finished = new Set(['done', 'skipped', 'cancelled'])
+
+export function createHandlers (deps: HandlerDeps): Handlers {
+  const { store, instruments, feed, notifier, topicPrefix, holdMs } = deps
+
+  async function runEndOf (task: TaskView | undefined, runs: number[]): Promise<number | undefined> {
+    const fromTask = millisOfIso(task?.runEndedAt)
+    if (fromTask !== undefined) return fromTask
+    if (runs.length === 0) return undefined
+    const run = await store.getRun(Math.max(...runs))
+    return millisOfIso(run?.endTime)
+  }
+
+  return {
+    tasks: async (event, meta) => {
+      const key = `${event.campaign}/${event.block?.id ?? ''}/${event.task}`
+      const d = applyTaskEvent(await store.getTask(key), event)
+      if (d.kind === 'stale') return
+      const v = d.view
+      const deadline = finished.has(v.state) ? undefined : promptDeadline(v, holdMs)
+      await store.saveTask(v, d.counts, deadline)
+      if (d.runEndToDoneSeconds !== undefined) instruments.runEndToTaskDone.observe({ subsystem: v.subsystem, task: v.task }, d.runEndToDoneSeconds)
+      feed.publish({ type: 'task', task: v })
+      if (d.failedNow) await notifier.notify(taskFailedNotification(v, millisOfIso(v.at) ?? meta.time.getTime()))
+    },
+
+    runs: async (event, meta) => {
+      const d = applyRunEvent(await store.getRun(event.run), event, meta.time)
+      if (d.kind === 'unchanged') return
+      if (d.kind === 'fcsr') {
+        await store.setFcsr(d.fcsr)
+        return
+      }
+      await store.saveRun(d.view)
+      if (!d.endedNow) return
+      for (const p of await store.takePendingDispatch(event.run)) {
+        const seconds = (Date.parse(p.requestedAt) - meta.time.getTime()) / 1000
+        instruments.dispatchLatency.observe({ subsystem: p.subsystem, task: p.task }, Math.max(0, seconds))
+      }
+    },
+
+    jobRequests: async (request, meta) => {
+      const entry = jobEntryId(request.jobId, request.try)
+      const taskKey = request.provenance === undefined ? taskKeyOfId(request.jobId, 2) : `${request.provenance.campaign}/${request.provenance.blockId}/${request.provenance.task}`
+      const d = applyJobRequest(await store.getJobRequest(taskKey, entry), request, meta.time)
+      if (d.kind === 'unchanged') return
+      await store.saveJobRequest(d.view, entry)
+      if (!d.firstOfTask || d.view.runs.length === 0) return
+      const lastRun = Math.max(...d.view.runs)
+      const subsystem = request.provenance?.subsystem ?? ''
+      const task = request.provenance?.task ?? ''
+      const ended = millisOfIso((await store.getRun(lastRun))?.endedEventAt)
+      if (ended !== undefined) {
+        instruments.dispatchLatency.observe({ subsystem, task }, Math.max(0, (meta.time.getTime() - ended) / 1000))
+      } else {
+        await store.addPendingDispatch(lastRun, { taskKey: d.view.taskKey, attempt: d.view.attempt, subsystem, task, requestedAt: d.view.requestedAt })
+      }
+    },
+
+    jobStatus: async (status, meta) => {
+      const entry = jobEntryId(status.jobId, status.try)
+      const taskKey = status.provenance === undefined ? taskKeyOfId(status.jobId, 2) : `${status.provenance.campaign}/${status.provenance.blockId}/${status.provenance.task}`
+      const d = applyJobStatus(await store.getJobStatus(taskKey, entry), status, meta.time)
+      if (d.kind === 'unchanged') return
+      const counters = d.finished === undefined
+        ? []
+        : [{ name: 'jobs_finished', label: d.finished.backend }, ...(d.finished.failed ? [{ name: 'job_failures', label: d.finished.backend }] : [])]
+      await store.saveJobStatus(d.view, entry, counters)
+      if (d.finished !== undefined) instruments.jobDuration.observe({ backend: d.finished.backend }, d.finished.seconds)
+      if (d.lost !== undefined) {
+        await notifier.notify(executorLostNotification(d.lost.who, d.lost.reason, status.jobId, millisOf(status.at) ?? meta.time.getTime()))
+      }
+    },
+
+    conditionRequests: async (request, meta) => {
+      await store.saveConditionRequest(conditionRequestView(request, meta.time))
+    },
+
+    conditions: async (event, meta) => {
+      const taskKey = event.provenance === undefined ? taskKeyOfId(event.requestId, 1) : `${event.provenance.campaign}/${event.provenance.blockId}/${event.provenance.task}`
+      const d = applyConditionEvent(await store.getConditionOutcome(taskKey, event.requestId), event, meta.time)
+      if (d.kind === 'unchanged') return
+      await store.saveConditionOutcome(d.view, [{ name: 'uploads', label: d.view.outcome }])
+      if (d.uploadedAtMs !== undefined) {
+        const end = await runEndOf(await store.getTask(taskKey), event.provenance?.inputRuns ?? [])
+        if (end !== undefined) {
+          instruments.runEndToConditionUploaded.observe({ subsystem: event.provenance?.subsystem ?? '', tag: event.tag }, Math.max(0, (d.uploadedAtMs - end) / 1000))
+        }
+      }
+      feed.publish({ type: 'condition', condition: d.view })
+    },
+
+    dlq: async (letter, meta) => {
+      if (!(await store.claimOnce(`dlq/${meta.eventId}`, 30 * 24 * 3600))) return
+      const topic = topicPrefix !== '' && letter.topic.startsWith(`${topicPrefix}.`) ? letter.topic.slice(topicPrefix.length + 1) : letter.topic
+      await store.increment([{ name: 'dlq', label: topic }])
+      const minute = minuteOf(meta.time.getTime())
+      const flood = dlqFloodNotification(await store.countInMinute('dlq', minute), deps.dlqFloodPerMinute, minute, topic)
+      if (flood !== undefined) await notifier.notify(flood)
+    },
+
+    control: async command => {
+      instruments.controlCommands.inc({ action: command.action.case ?? 'unspecified' })
+    }
+  }
+}
