@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs'
 import { once } from 'node:events'
 import { join, resolve } from 'node:path'
+import { writeGeneratedRealdata } from './run-generator.ts'
 
 export const repoRoot = resolve(new URL('../..', import.meta.url).pathname)
 
@@ -191,19 +192,37 @@ export async function startSystem (options: SystemOptions = {}): Promise<System>
   return { services, ports, dataDir, prefix, env, start, stopService, stop, [Symbol.asyncDispose]: async () => { await stop() } }
 }
 
-async function main (): Promise<void> {
+/**
+ * The run source of the embedded system: the real 2022 run list when
+ * ../shared/realdata is there, otherwise a generated list in the same format
+ * (with its own golden JSON, for the example workflows' certification filter).
+ */
+export function runSource (scale: string, generatedRuns: number): { env: Record<string, string>, realdataDir: string, description: string } {
   const realdata = findRealdata()
-  const runSource: Record<string, string> = realdata !== undefined
-    ? {
-        AUTOCAL_REPLAY_FILE: join(realdata, 'Runs2022-hltmode.csv'),
-        // the 2022 run list (about 150 days of runs) in about 25 minutes
-        AUTOCAL_REPLAY_SCALE: process.env.AUTOCAL_REPLAY_SCALE ?? '8640'
-      }
-    : { AUTOCAL_GENERATOR_RUNS: process.env.AUTOCAL_GENERATOR_RUNS ?? '500' }
-  console.log(realdata !== undefined
-    ? `autocal: run source = the real 2022 run list ${join(realdata, 'Runs2022-hltmode.csv')}, replayed at ${runSource.AUTOCAL_REPLAY_SCALE}x`
-    : 'autocal: ../shared/realdata not found: run source = the built-in run generator')
-  const system = await startSystem({ serviceEnv: { 'run-watcher': runSource }, env: { AUTOCAL_LOG_LEVEL: process.env.AUTOCAL_LOG_LEVEL ?? 'info' } })
+  if (realdata !== undefined) {
+    return {
+      env: { AUTOCAL_REPLAY_FILE: join(realdata, 'Runs2022-hltmode.csv'), AUTOCAL_REPLAY_SCALE: scale },
+      realdataDir: realdata,
+      description: `the real 2022 run list ${join(realdata, 'Runs2022-hltmode.csv')}, replayed ${scale}x faster than it happened`
+    }
+  }
+  const dir = join(repoRoot, '.autocal', 'generated')
+  const { csv } = writeGeneratedRealdata(dir, { runs: generatedRuns })
+  return {
+    env: { AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_SCALE: scale },
+    realdataDir: dir,
+    description: `${generatedRuns} runs from the built-in generator (../shared/realdata not found), replayed ${scale}x faster than real time`
+  }
+}
+
+async function main (): Promise<void> {
+  // the 2022 run list spans about 150 days: at 8640x it replays in about 25 minutes
+  const source = runSource(process.env.AUTOCAL_REPLAY_SCALE ?? '8640', Number(process.env.AUTOCAL_GENERATOR_RUNS ?? '500'))
+  console.log(`autocal: run source = ${source.description}`)
+  const system = await startSystem({
+    serviceEnv: { 'run-watcher': source.env },
+    env: { AUTOCAL_LOG_LEVEL: process.env.AUTOCAL_LOG_LEVEL ?? 'info', AUTOCAL_REALDATA_DIR: source.realdataDir }
+  })
   const { ports } = system
   console.log(`
 autocal is up: five services on the local Kafka (127.0.0.1:9092) and Redis (127.0.0.1:6390).
