@@ -117,9 +117,9 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
   const selectTag = db.prepare('SELECT * FROM TAG WHERE NAME = ?').safeIntegers(true)
   const selectIovs = db.prepare('SELECT TAG_NAME, SINCE, PAYLOAD_HASH, INSERTION_TIME FROM IOV WHERE TAG_NAME = ? ORDER BY SINCE, INSERTION_TIME').safeIntegers(true)
   const selectLastTimes = db.prepare(`SELECT MAX(t) AS last FROM (
-    SELECT MAX(INSERTION_TIME) AS t FROM IOV WHERE TAG_NAME = ?1
-    UNION ALL SELECT MAX(EVENT_TIME) FROM TAG_LOG WHERE TAG_NAME = ?1
-    UNION ALL SELECT MODIFICATION_TIME FROM TAG WHERE NAME = ?1)`)
+    SELECT MAX(INSERTION_TIME) AS t FROM IOV WHERE TAG_NAME = @tag
+    UNION ALL SELECT MAX(EVENT_TIME) FROM TAG_LOG WHERE TAG_NAME = @tag
+    UNION ALL SELECT MODIFICATION_TIME FROM TAG WHERE NAME = @tag)`)
   const selectPayload = db.prepare('SELECT 1 FROM PAYLOAD WHERE HASH = ?')
   const insertTag = db.prepare(`INSERT INTO TAG (NAME, TIME_TYPE, OBJECT_TYPE, SYNCHRONIZATION, END_OF_VALIDITY, DESCRIPTION,
     LAST_VALIDATED_TIME, INSERTION_TIME, MODIFICATION_TIME${hasProtection ? ', PROTECTION_CODE' : ''})
@@ -137,7 +137,7 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
 
   /** A timestamp after every timestamp the tag already has (CondDB keys include the time). */
   function nextTime (tag: string): string {
-    const last = (selectLastTimes.get(tag) as { last: string | null }).last
+    const last = (selectLastTimes.get({ tag }) as { last: string | null }).last
     const lastMicros = last === null ? undefined : parseConddbTimestamp(last)
     let t = now()
     if (lastMicros !== undefined && t <= lastMicros) t = lastMicros + 1n
@@ -147,17 +147,18 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
   const uploadTx = db.transaction((input: UploadInput): UploadResult => {
     const { tag, requestId, userText } = input
     const command = commandOf(requestId)
-    const time = nextTime(tag.name)
     let existing = getTag(tag.name)
     let tagCreated = false
     if (existing === undefined) {
-      insertTag.run(tag.name, tag.timeType, tag.objectType, tag.synchronization, toSqliteInteger(-1n), tag.description, 0, time, time)
-      insertLog.run(tag.name, time, user, host, command, 'New tag created.', userText)
+      const created = nextTime(tag.name)
+      insertTag.run(tag.name, tag.timeType, tag.objectType, tag.synchronization, toSqliteInteger(-1n), tag.description, 0, created, created)
+      insertLog.run(tag.name, created, user, host, command, 'New tag created.', userText)
       tagCreated = true
       existing = getTag(tag.name)!
     } else if (existing.timeType !== tag.timeType || existing.objectType !== tag.objectType) {
       return { kind: 'conflict', reason: `destination tag '${tag.name}' is now ${existing.timeType}/${existing.objectType}, the upload is ${tag.timeType}/${tag.objectType}` }
     }
+    const time = nextTime(tag.name) // after the tag's creation and every earlier change
     const rows = (selectIovs.all(tag.name) as Array<Record<string, unknown>>).map(iovFromRow)
     const payloadHashes = new Set(input.payloads.map(p => p.hash))
     const stored = new Set([...payloadHashes].filter(h => selectPayload.get(h) !== undefined))
