@@ -23,7 +23,13 @@ export interface MetricsService extends AsyncDisposable {
 
 const hourMs = 3_600_000
 
-export async function startMetricsService (config: Config, logger: Logger): Promise<MetricsService> {
+export interface ServiceOptions {
+  /** The clock of notifications and deadlines (tests fix it). */
+  now?: () => number
+}
+
+export async function startMetricsService (config: Config, logger: Logger, options: ServiceOptions = {}): Promise<MetricsService> {
+  const now = options.now ?? Date.now
   const stack = new AsyncDisposableStack()
   try {
     const metrics = createMetrics({ service: 'metrics' })
@@ -38,6 +44,7 @@ export async function startMetricsService (config: Config, logger: Logger): Prom
       store,
       instruments,
       logger,
+      now,
       mattermost: webhook === undefined ? undefined : createMattermost({ url: webhook }),
       perMinute: config.AUTOCAL_NOTIFY_RATE_PER_MINUTE,
       dedupSeconds: config.AUTOCAL_NOTIFY_DEDUP_SECONDS,
@@ -56,7 +63,7 @@ export async function startMetricsService (config: Config, logger: Logger): Prom
     registerRoutes(http, { store, feed })
     const url = await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
 
-    const deadlines = stack.use(startDeadlineScanner({ store, notifier, instruments, logger, policy, everyMs: config.AUTOCAL_DEADLINE_SCAN_MS }))
+    const deadlines = stack.use(startDeadlineScanner({ store, notifier, instruments, logger, policy, now, everyMs: config.AUTOCAL_DEADLINE_SCAN_MS }))
     const readModel = stack.use(await startReadModel({
       config,
       logger,
@@ -66,7 +73,11 @@ export async function startMetricsService (config: Config, logger: Logger): Prom
       handlers,
       group: config.AUTOCAL_METRICS_GROUP,
       markerCheckMs: config.AUTOCAL_METRICS_MARKER_CHECK_MS,
-      onRebuild: () => { instruments.resetHistograms(); instruments.rebuilds.inc({}) }
+      onRebuild: () => {
+        instruments.resetHistograms()
+        instruments.rebuilds.inc({})
+        notifier.suppressBefore(now())
+      }
     }))
     checks.push(readModel.check)
     logger.info({ url, group: config.AUTOCAL_METRICS_GROUP }, 'metrics service listening')

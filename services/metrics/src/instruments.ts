@@ -113,7 +113,7 @@ export function createInstruments (options: { metrics: Metrics, store: ReadModel
     runEndToConditionUploaded,
     dispatchLatency,
     jobDuration,
-    notifications: new Counter({ name: 'autocal_notifications_total', help: 'Notifications by kind and outcome (sent, duplicate, rate-limited, too-old, failed, logged)', labelNames: ['kind', 'outcome'], registers }),
+    notifications: new Counter({ name: 'autocal_notifications_total', help: 'Notifications by kind and outcome (sent, duplicate, rate-limited, too-old, replayed, failed, logged)', labelNames: ['kind', 'outcome'], registers }),
     controlCommands: new Counter({ name: 'autocal_control_commands_total', help: 'Operator commands seen on the control topic since start', labelNames: ['action'], registers }),
     rebuilds: new Counter({ name: 'autocal_read_model_rebuilds_total', help: 'Rebuilds of the Redis read model from Kafka since start', labelNames: [], registers }),
     deadlineAtRisk: new Gauge({ name: 'autocal_prompt_deadline_at_risk', help: 'Prompt-synchronised tasks not done within the warning threshold of their prompt hold', labelNames: [], registers }),

@@ -23,6 +23,8 @@ export interface NotifierOptions {
 
 export interface Notifier {
   notify: (n: Notification) => Promise<void>
+  /** Facts from before this moment (ms) do not notify: set when the read model is replayed, since its de-duplication keys are gone. */
+  suppressBefore: (ms: number) => void
 }
 
 export function createNotifier (options: NotifierOptions): Notifier {
@@ -34,12 +36,18 @@ export function createNotifier (options: NotifierOptions): Notifier {
   if (options.username !== undefined) target.username = options.username
   if (options.channel !== undefined) target.channel = options.channel
 
+  let notBefore = 0
   return {
+    suppressBefore: ms => { notBefore = ms },
     notify: async n => {
       try {
         const t = now()
         if (!isFresh(n, t, maxAgeMs)) {
           count(n, 'too-old')
+          return
+        }
+        if (n.at < notBefore) {
+          count(n, 'replayed')
           return
         }
         const identity = `notified/${n.identity}`

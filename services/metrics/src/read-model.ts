@@ -1,10 +1,9 @@
 // The consumer that feeds the read model, and its rebuild. The Redis marker
 // says that the read model matches the group's committed offsets. When it is
 // missing (first start, Redis lost, keys deleted) the model is cleared, the
-// group's offsets go back to the beginning of every topic, and the consumer
+// group's offsets are deleted so that the consumer starts at the beginning of every topic, and
 // replays them all; the tasks topic is compacted and carries whole task states.
 // The marker is checked periodically, so a running service rebuilds too.
-import { allTopics, topicName } from '@autocal/contracts'
 import { createKafka, startConsumer, type Check, type Consumer, type ConsumerConfig, type Handlers, type Logger, type Metrics, type Producer } from '@autocal/runtime'
 import type { ReadModelStore } from './adapters/read-model-store.ts'
 
@@ -37,13 +36,17 @@ export async function startReadModel (options: ReadModelOptions): Promise<ReadMo
   let consumer: Consumer | undefined
   let stopping = false
 
+  // Deleting the group drops its committed offsets, so the next consumer starts
+  // from the beginning of every topic (fromBeginning). Much faster than
+  // resetting offsets topic by topic. A group that does not exist is fine.
   async function resetGroup (): Promise<void> {
     const admin = createKafka(config, logger, 'autocal-metrics-rebuild').admin()
     await admin.connect()
     try {
-      for (const t of allTopics) {
-        await admin.resetOffsets({ groupId, topic: topicName(t, prefix), earliest: true })
-      }
+      await admin.deleteGroups([groupId])
+    } catch (err) {
+      const codes = ((err as { groups?: Array<{ errorCode?: number, error?: { type?: string } }> }).groups ?? []).map(g => g.error?.type)
+      if (!codes.every(c => c === 'GROUP_ID_NOT_FOUND')) throw err
     } finally {
       await admin.disconnect()
     }
