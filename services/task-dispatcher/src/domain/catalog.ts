@@ -5,6 +5,7 @@
 import type { Run } from '@autocal/contracts'
 import { matchesFilter, type FilterDecision, type GoldenRuns } from './run-filter.ts'
 import type { RunType, TaskDef, Workflow } from './workflow.ts'
+import type { TaskSpec } from './task-state.ts'
 
 export interface CampaignTasks {
   name: string
@@ -27,7 +28,7 @@ export function buildCatalog (workflows: Workflow[]): Catalog {
   const campaigns = new Map<string, CampaignTasks>()
   for (const w of workflows) {
     for (const c of w.campaigns) {
-      const entry = campaigns.get(c.name) ?? { name: c.name, subsystems: [], tasks: [], roots: [], runTypesOf: new Map() }
+      const entry: CampaignTasks = campaigns.get(c.name) ?? { name: c.name, subsystems: [], tasks: [], roots: [], runTypesOf: new Map() }
       campaigns.set(c.name, entry)
       if (!entry.subsystems.includes(w.subsystem)) entry.subsystems.push(w.subsystem)
       const types = w.runTypes.filter(r => c.runTypes.includes(r.name))
@@ -100,4 +101,20 @@ export function rootsOf (campaign: CampaignTasks, task: TaskDef): string[] {
     if (up !== undefined) for (const r of rootsOf(campaign, up)) roots.add(r)
   }
   return [...roots]
+}
+
+/** What the state machine needs of a task definition in a campaign. */
+export function specOf (campaign: string, def: TaskDef): TaskSpec {
+  return {
+    subsystem: def.subsystem,
+    campaign,
+    workflow: def.workflow,
+    workflowVersion: def.workflowVersion,
+    task: def.name,
+    jobs: def.jobs,
+    retries: def.retries,
+    backoffS: def.backoffS,
+    conditionTag: def.condition?.tag ?? '',
+    conditionSync: def.condition?.sync ?? ''
+  }
 }

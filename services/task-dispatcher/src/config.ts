@@ -1,0 +1,26 @@
+// Configuration of the task-dispatcher: the shared shapes plus its own keys.
+import { z } from 'zod'
+import { baseShape, grpcShape, httpShape, kafkaShape, redisShape } from '@autocal/runtime'
+
+export const Config = z.object({
+  ...baseShape,
+  ...kafkaShape,
+  ...redisShape,
+  ...httpShape,
+  ...grpcShape,
+  AUTOCAL_HTTP_PORT: httpShape.AUTOCAL_HTTP_PORT.default(8082),
+  AUTOCAL_GRPC_PORT: grpcShape.AUTOCAL_GRPC_PORT.default(50051),
+  /** Directory of workflow YAML files. */
+  AUTOCAL_WORKFLOWS_DIR: z.string().min(1).default(new URL('../../../deploy/workflows', import.meta.url).pathname),
+  /** Bearer tokens of the control API: JSON {"<token>": {"principal": "alice", "subsystems": ["ECAL"]}}; "*" = every subsystem. */
+  AUTOCAL_CONTROL_TOKENS: z.string().default('{}'),
+  /** How often the planner groups runs, evaluates gates and dispatches. */
+  AUTOCAL_DISPATCH_TICK_MS: z.coerce.number().int().positive().default(1000),
+  /** A run is grouped this long after it arrived, so that runs arriving out of order (several partitions) are grouped in run order. */
+  AUTOCAL_RUN_SETTLE_MS: z.coerce.number().int().nonnegative().default(10_000),
+  /** TTL of the per-campaign planning lease and the per-task lease. */
+  AUTOCAL_DISPATCH_LEASE_MS: z.coerce.number().int().positive().default(15_000),
+  /** How long an HTTP gate answer is trusted before asking again (a yes is kept). */
+  AUTOCAL_HTTP_GATE_RECHECK_MS: z.coerce.number().int().positive().default(30_000)
+})
+export type Config = z.infer<typeof Config>

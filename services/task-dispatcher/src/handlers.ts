@@ -1,0 +1,153 @@
+// Kafka handlers: decoded message → read model / task transition. Every
+// handler is idempotent (redelivery, a second replica, a replay after a Redis
+// loss): run facts are overwritten, pending runs are added with NX, and task
+// transitions ignore stale or repeated reports (task-state.ts).
+import { create } from '@bufbuild/protobuf'
+import { timestampFromDate } from '@bufbuild/protobuf/wkt'
+import {
+  JobPhase, Outcome, RunEndedSchema, RunEventSchema, RunSchema, taskKey, topics,
+  type ConditionEvent, type ControlCommand, type JobStatus, type Run, type RunEvent
+} from '@autocal/contracts'
+import { seenBefore, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import type { EventMeta } from '@autocal/contracts'
+import type { Catalog } from './domain/catalog.ts'
+import { matchTasks, scopeAllows } from './domain/selection.ts'
+import type { StateStore } from './adapters/state-store.ts'
+import type { TaskTransitions } from './task-transitions.ts'
+
+export interface HandlerDeps {
+  store: StateStore
+  redis: RedisHandle
+  producer: Producer
+  catalog: Catalog
+  transitions: TaskTransitions
+  logger: Logger
+  ensureState: () => Promise<void>
+  now?: () => number
+}
+
+export type Handlers = ReturnType<typeof createHandlers>
+
+export function createHandlers (deps: HandlerDeps) {
+  const { store, redis, producer, catalog, transitions, ensureState } = deps
+  const log = deps.logger.child({ component: 'handlers' })
+  const now = deps.now ?? Date.now
+
+  /** Applies one run event to the read model (also used by recovery). */
+  async function applyRun (ev: RunEvent): Promise<void> {
+    const change = ev.change
+    switch (change.case) {
+      case 'started':
+      case 'updated':
+      case 'ended': {
+        const run = change.value.run
+        if (run === undefined) return
+        await store.saveRun(run)
+        const campaign = ev.campaign === '' ? 'prompt' : ev.campaign
+        if (run.endTime !== undefined && catalog.campaigns.has(campaign)) await store.addPending(campaign, run.run, now())
+        return
+      }
+      case 'streamDone':
+        await store.setRunFact(ev.run, 'streams', change.value.stream, change.value.done)
+        return
+      case 'datasetDone':
+        await store.setRunFact(ev.run, 'datasets', change.value.primaryDataset, change.value.done)
+
+      case 'fcsr':
+      case undefined:
+    }
+  }
+
+  async function onRun (ev: RunEvent, meta: EventMeta): Promise<void> {
+    await ensureState()
+    await applyRun(ev)
+    log.debug({ run: ev.run, change: ev.change.case, campaign: ev.campaign, eventId: meta.eventId }, 'run event')
+  }
+
+  async function onJobStatus (s: JobStatus): Promise<void> {
+    await ensureState()
+    const p = s.provenance
+    if (p === undefined) return
+    const phase = ({ [JobPhase.QUEUED]: 'queued', [JobPhase.RUNNING]: 'running', [JobPhase.DONE]: 'done', [JobPhase.FAILED]: 'failed' } as const)[s.phase as 1 | 2 | 3 | 4]
+    if (phase === undefined) return
+    const def = catalog.task(p.campaign, p.task)
+    const spec = { retries: def?.retries ?? 0, backoffS: def?.backoffS ?? 30 }
+    const reason = s.reason !== '' ? s.reason : s.exitCode !== undefined ? `exit ${s.exitCode}` : s.signal
+    const tr = await transitions.apply(taskKey(p.campaign, p.blockId, p.task), () => ({
+      kind: 'job',
+      spec,
+      attempt: p.taskAttempt,
+      index: s.jobIndex,
+      try: s.try,
+      phase,
+      outputs: s.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),
+      reason,
+      logUrl: s.logUrl
+    }))
+    if (tr?.changed === false) log.debug({ jobId: s.jobId, try: s.try, phase, ignored: tr.ignored }, 'job status ignored')
+  }
+
+  async function onCondition (ev: ConditionEvent): Promise<void> {
+    await ensureState()
+    const parts = ev.requestId.split('/')
+    if (parts.length !== 4) return
+    const [campaign, block, task, attempt] = parts as [string, string, string, string]
+    const outcome = ({ [Outcome.UPLOADED]: 'uploaded', [Outcome.SKIPPED]: 'skipped', [Outcome.REJECTED]: 'rejected', [Outcome.FAILED]: 'failed' } as const)[ev.outcome as 1 | 2 | 3 | 4]
+    if (outcome === undefined) return
+    await transitions.apply(taskKey(campaign, block, task), () => ({ kind: 'condition', attempt: Number(attempt), outcome, reason: ev.reason }))
+  }
+
+  async function onControl (cmd: ControlCommand): Promise<void> {
+    await ensureState()
+    const base = { commandId: cmd.commandId, actor: cmd.actor, subsystem: cmd.subsystem, reason: cmd.reason, action: cmd.action.case, selector: cmd.selector }
+    // a command is applied once even when redelivered (its transitions are idempotent too)
+    if (await redis.client.exists(redis.key('seen', `control/${cmd.commandId}`)) === 1) return
+    const action = cmd.action
+    switch (action.case) {
+      case 'injectRuns': {
+        const campaign = cmd.selector?.campaign ?? ''
+        const records = new Map<number, Run>(action.value.records.map(r => [r.run, r]))
+        const wanted = new Set(action.value.runs)
+        if (action.value.firstRun !== 0 || action.value.lastRun !== 0) for (const r of await store.knownRuns(action.value.firstRun, action.value.lastRun)) wanted.add(r)
+        for (const r of records.keys()) wanted.add(r)
+        const facts = await store.runFacts([...wanted].filter(r => !records.has(r)))
+        const events = []
+        for (const run of [...wanted].sort((a, b) => a - b)) {
+          const record = records.get(run) ?? facts.get(run)?.run
+          if (record === undefined) {
+            log.warn({ ...base, run }, 'injected run unknown to the dispatcher; skipped')
+            continue
+          }
+          const ended = record.endTime === undefined ? create(RunSchema, { ...record, endTime: timestampFromDate(new Date(now())) }) : record
+          events.push({
+            message: create(RunEventSchema, { run, source: 'inject', actor: cmd.actor, campaign, contentHash: cmd.commandId, change: { case: 'ended', value: create(RunEndedSchema, { run: ended }) } }),
+            options: { eventId: `runs/${run}/inject/${campaign}/${cmd.commandId}` }
+          })
+        }
+        await producer.publishMany(topics.runs, events)
+        log.info({ ...base, runs: events.length }, 'control command applied: runs injected')
+        break
+      }
+      case 'reprocess':
+      case 'skip':
+      case 'cancel': {
+        const selector = cmd.selector
+        if (selector === undefined) return
+        const tasks = matchTasks(await store.getTasks(await store.taskKeys(selector.campaign)), selector)
+          .filter(t => scopeAllows(cmd.subsystem === '' ? ['*'] : cmd.subsystem.split(','), t.subsystem))
+        let changed = 0
+        for (const t of tasks) {
+          const tr = await transitions.apply(store.keyOf(t), () => ({ kind: action.case, actor: cmd.actor, reason: cmd.reason, commandId: cmd.commandId }))
+          if (tr?.changed === true) changed++
+        }
+        log.info({ ...base, matched: tasks.length, changed }, `control command applied: ${action.case}`)
+        break
+      }
+      case undefined:
+        log.warn(base, 'control command without an action ignored')
+    }
+    await seenBefore(redis, `control/${cmd.commandId}`)
+  }
+
+  return { applyRun, onRun, onJobStatus, onCondition, onControl }
+}

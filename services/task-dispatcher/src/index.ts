@@ -1,0 +1,63 @@
+// task-dispatcher: wiring only. Workflows → Redis read model (rebuilt from
+// Kafka when empty) → consumers → planner loop → gRPC control API.
+import { EventEmitter } from 'node:events'
+import { hostname } from 'node:os'
+import { AutocalError, buildHttp, closeOnSignal, connectRedis, createLogger, createMetrics, loadConfig, startConsumer, startGrpc, startProducer, startTelemetry } from '@autocal/runtime'
+import { Config } from './config.ts'
+import { loadWorkflows } from './adapters/workflow-files.ts'
+import { createStateStore } from './adapters/state-store.ts'
+import { buildCatalog } from './domain/catalog.ts'
+import { parseTokens } from './domain/selection.ts'
+import { createHandlers } from './handlers.ts'
+import { createRecovery } from './recovery.ts'
+import { createTaskTransitions } from './task-transitions.ts'
+import { createPlanner, startPlanning } from './planner.ts'
+import { controlService } from './control-api.ts'
+
+const service = 'task-dispatcher'
+const config = loadConfig(Config, process.env)
+const logger = createLogger({ service, level: config.AUTOCAL_LOG_LEVEL })
+const instance = config.AUTOCAL_INSTANCE_ID ?? `${hostname()}-${process.pid}`
+const loaded = loadWorkflows(config.AUTOCAL_WORKFLOWS_DIR, process.env)
+if (loaded.errors.length > 0) throw new AutocalError('AUTOCAL_WORKFLOW_INVALID', `invalid workflows in ${config.AUTOCAL_WORKFLOWS_DIR}:\n${loaded.errors.join('\n')}`)
+const tokens = parseTokens(config.AUTOCAL_CONTROL_TOKENS)
+if (typeof tokens === 'string') throw new AutocalError('AUTOCAL_CONFIG_INVALID', tokens)
+const catalog = buildCatalog(loaded.workflows)
+logger.info({ workflows: loaded.workflows.map(w => `${w.subsystem}/${w.workflow}@${w.version}`), campaigns: [...catalog.campaigns.keys()], tokens: tokens.size }, 'workflows loaded')
+
+await using stack = new AsyncDisposableStack()
+stack.use(await startTelemetry({ service, endpoint: config.AUTOCAL_OTLP_ENDPOINT }))
+const metrics = createMetrics({ service })
+const redis = stack.use(await connectRedis({ config, logger }))
+const producer = stack.use(await startProducer({ config, logger, service, metrics }))
+const store = createStateStore(redis)
+const transitions = createTaskTransitions({ store, redis, producer, catalog, logger, dataDir: config.AUTOCAL_DATA_DIR, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
+const recovery = createRecovery({ config, logger, store, redis, catalog, applyRun: async ev => { await handlers.applyRun(ev) } })
+const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState })
+await recovery.ensureState()
+const checks = [redis.check, producer.check]
+const http = stack.use(await buildHttp({ logger, metrics, checks }))
+await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
+const taskEvents = new EventEmitter().setMaxListeners(0)
+const watch = stack.use(await startConsumer({ config, logger, service, producer, metrics, group: `${service}-watch-${instance}`, fromBeginning: false, handlers: { tasks: async ev => { taskEvents.emit('task', ev) } } }))
+const grpcServer = stack.use(await startGrpc({
+  host: config.AUTOCAL_GRPC_HOST,
+  port: config.AUTOCAL_GRPC_PORT,
+  logger,
+  checks,
+  services: [controlService({ catalog, store, producer, tokens, logger, taskEvents, workflowsDir: loaded.dir, env: process.env })]
+}))
+const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
+stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))
+const consumer = stack.use(await startConsumer({
+  config,
+  logger,
+  service,
+  producer,
+  metrics,
+  group: service,
+  handlers: { runs: handlers.onRun, jobStatus: handlers.onJobStatus, conditions: handlers.onCondition, control: handlers.onControl }
+}))
+checks.push(consumer.check, watch.check)
+logger.info({ replica: instance, http: http.server.address(), grpc: grpcServer.port }, 'task-dispatcher started')
+await closeOnSignal(stack, { logger, graceMs: config.AUTOCAL_SHUTDOWN_GRACE_MS })

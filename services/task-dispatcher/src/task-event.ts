@@ -1,0 +1,126 @@
+// Task (the state machine's plain data) ↔ TaskEvent (the message on
+// autocal.tasks.v1, also the Redis read model's JSON form).
+import { create, fromJsonString, toJsonString } from '@bufbuild/protobuf'
+import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
+import { BlockKind, BlockSchema, JobState, OutputSchema, TaskEventSchema, TaskJobSchema, TaskState, type Block, type TaskEvent } from '@autocal/contracts'
+import type { BlockKindName, BlockState } from './domain/block-grouping.ts'
+import type { JobStateName, Task, TaskOutput, TaskStateName } from './domain/task-state.ts'
+
+const taskStates: Record<TaskStateName, TaskState> = {
+  new: TaskState.NEW,
+  waiting: TaskState.WAITING,
+  processing: TaskState.PROCESSING,
+  done: TaskState.DONE,
+  failed: TaskState.FAILED,
+  skipped: TaskState.SKIPPED,
+  cancelled: TaskState.CANCELLED
+}
+const jobStates: Record<JobStateName, JobState> = { idle: JobState.IDLE, running: JobState.RUNNING, done: JobState.DONE, failed: JobState.FAILED }
+const blockKinds: Record<BlockKindName, BlockKind> = { run: BlockKind.RUN, fill: BlockKind.FILL, lumi: BlockKind.LUMI, era: BlockKind.ERA }
+const invert = <K extends string, V>(r: Record<K, V>): Map<V, K> => new Map(Object.entries(r).map(([k, v]) => [v as V, k as K]))
+const taskStateNames = invert(taskStates)
+const jobStateNames = invert(jobStates)
+const blockKindNames = invert(blockKinds)
+
+export const stateName = (s: TaskState): TaskStateName => taskStateNames.get(s) ?? 'new'
+export const stateOf = (s: TaskStateName): TaskState => taskStates[s]
+
+export function blockMessage (b: BlockState): Block {
+  return create(BlockSchema, { id: b.id, kind: blockKinds[b.kind], runs: b.runs, fill: b.fill, era: b.era, recordedLumiPb: b.recordedLumiPb, closed: b.closed, closedReason: b.closedReason })
+}
+
+export function blockState (b: Block | undefined, openedAtMs: number): BlockState {
+  return {
+    id: b?.id ?? '',
+    kind: blockKindNames.get(b?.kind ?? BlockKind.RUN) ?? 'run',
+    runs: [...(b?.runs ?? [])],
+    fill: b?.fill ?? 0,
+    era: b?.era ?? '',
+    recordedLumiPb: b?.recordedLumiPb ?? 0,
+    closed: b?.closed ?? false,
+    closedReason: b?.closedReason ?? '',
+    openedAtMs
+  }
+}
+
+const outputMessage = (o: TaskOutput): ReturnType<typeof create<typeof OutputSchema>> =>
+  create(OutputSchema, { path: o.path, sizeBytes: BigInt(o.sizeBytes), sha256: o.sha256, label: o.label })
+
+export function toTaskEvent (t: Task): TaskEvent {
+  const ev = create(TaskEventSchema, {
+    subsystem: t.subsystem,
+    campaign: t.campaign,
+    workflow: t.workflow,
+    task: t.task,
+    block: blockMessage(t.block),
+    state: taskStates[t.state],
+    previousState: taskStates[t.previousState],
+    attempt: t.attempt,
+    version: BigInt(t.version),
+    reason: t.reason,
+    actor: t.actor,
+    at: timestampFromMs(t.atMs),
+    createdAt: timestampFromMs(t.createdAtMs),
+    jobs: t.jobs.map(j => create(TaskJobSchema, {
+      index: j.index,
+      state: jobStates[j.state],
+      try: j.try,
+      reason: j.reason,
+      outputs: j.outputs.map(outputMessage),
+      logUrl: j.logUrl,
+      ...(j.retryAtMs === undefined ? {} : { retryAt: timestampFromMs(j.retryAtMs) })
+    })),
+    outputs: t.outputs.map(outputMessage),
+    conditionTag: t.conditionTag,
+    pendingGates: t.pendingGates,
+    workflowVersion: t.workflowVersion,
+    conditionSync: t.conditionSync,
+    commandId: t.commandId
+  })
+  if (t.runEndedAtMs !== undefined) ev.runEndedAt = timestampFromMs(t.runEndedAtMs)
+  return ev
+}
+
+const ms = (ts: Parameters<typeof timestampDate>[0] | undefined): number => ts === undefined ? 0 : timestampDate(ts).getTime()
+
+export function fromTaskEvent (ev: TaskEvent): Task {
+  const createdAtMs = ms(ev.createdAt)
+  const t: Task = {
+    subsystem: ev.subsystem,
+    campaign: ev.campaign,
+    workflow: ev.workflow,
+    workflowVersion: ev.workflowVersion,
+    task: ev.task,
+    block: blockState(ev.block, createdAtMs),
+    state: stateName(ev.state),
+    previousState: stateName(ev.previousState),
+    attempt: ev.attempt,
+    version: Number(ev.version),
+    reason: ev.reason,
+    actor: ev.actor,
+    atMs: ms(ev.at),
+    createdAtMs,
+    jobs: ev.jobs.map(j => {
+      const job: Task['jobs'][number] = {
+        index: j.index,
+        state: jobStateNames.get(j.state) ?? 'idle',
+        try: j.try,
+        reason: j.reason,
+        outputs: j.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),
+        logUrl: j.logUrl
+      }
+      if (j.retryAt !== undefined) job.retryAtMs = ms(j.retryAt)
+      return job
+    }),
+    outputs: ev.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),
+    conditionTag: ev.conditionTag,
+    conditionSync: ev.conditionSync,
+    pendingGates: [...ev.pendingGates],
+    commandId: ev.commandId
+  }
+  if (ev.runEndedAt !== undefined) t.runEndedAtMs = ms(ev.runEndedAt)
+  return t
+}
+
+export const taskToJson = (t: Task): string => toJsonString(TaskEventSchema, toTaskEvent(t))
+export const taskFromJson = (json: string): Task => fromTaskEvent(fromJsonString(TaskEventSchema, json))

@@ -1,0 +1,116 @@
+// Applies one state-machine transition to one task, safely with several
+// replicas: under the task's Redis lease, from the stored version, publishing
+// the TaskEvent (eventId tasks/<key>/<version>) and the effects before the
+// compare-and-set of the read model. Kafka first: if the process dies between
+// the two, the redelivered trigger recomputes the same transition and writes
+// the same event ids again (consumers drop them); no transition is lost.
+import { taskKey, topics } from '@autocal/contracts'
+import { AutocalError, acquireLease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import type { Catalog } from './domain/catalog.ts'
+import { transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
+import type { StateStore } from './adapters/state-store.ts'
+import { cancelJob, conditionRequest, startJob } from './effects.ts'
+import { toTaskEvent } from './task-event.ts'
+
+export interface TaskTransitionsDeps {
+  store: StateStore
+  redis: RedisHandle
+  producer: Producer
+  catalog: Catalog
+  logger: Logger
+  dataDir: string
+  leaseMs: number
+  now?: () => number
+}
+
+export type TaskTransitions = ReturnType<typeof createTaskTransitions>
+
+export function createTaskTransitions (deps: TaskTransitionsDeps) {
+  const { store, redis, producer, catalog, dataDir, leaseMs } = deps
+  const log = deps.logger.child({ component: 'transitions' })
+  const now = deps.now ?? Date.now
+
+  async function lock (key: string): Promise<NonNullable<Awaited<ReturnType<typeof acquireLease>>>> {
+    for (let i = 0; i < 50; i++) {
+      const lease = await acquireLease(redis, `td:task:${key}`, leaseMs)
+      if (lease !== null) return lease
+      await new Promise(resolve => setTimeout(resolve, 50 + Math.random() * 50))
+    }
+    throw new AutocalError('AUTOCAL_LEASE_LOST', `task ${key} is locked by another replica`, { retryable: true })
+  }
+
+  async function perform (before: Task | undefined, tr: Transition): Promise<TaskEventInput | undefined> {
+    const t = tr.task
+    const def = catalog.task(t.campaign, t.task)
+    let followUp: TaskEventInput | undefined
+    const starts = []
+    const cancels = []
+    for (const e of tr.effects) {
+      switch (e.kind) {
+        case 'start-job': {
+          if (def === undefined) {
+            log.error({ campaign: t.campaign, task: t.task }, 'no workflow defines this task any more; job not started')
+            continue
+          }
+          const upstream = await store.getTasks(def.needs.map(n => taskKey(t.campaign, t.block.id, n)))
+          const inputs = upstream.flatMap(u => u.outputs.map(o => o.path))
+          starts.push({ ...startJob(t, def, e.index, e.try, inputs, dataDir) })
+          break
+        }
+        case 'cancel-job':
+          cancels.push(cancelJob(before ?? t, e.index, e.try, e.reason))
+          break
+        case 'request-condition': {
+          const req = def === undefined ? { missing: 'no workflow defines this task any more' } : conditionRequest(t, def)
+          if ('missing' in req) {
+            followUp = { kind: 'condition', attempt: t.attempt, outcome: 'failed', reason: req.missing }
+          } else {
+            await producer.publish(topics.conditionRequests, req.message, { eventId: req.eventId })
+            log.info({ campaign: t.campaign, block: t.block.id, task: t.task, attempt: t.attempt, tag: req.message.destinationTag, since: String(req.message.since) }, 'condition upload requested')
+          }
+          break
+        }
+      }
+    }
+    if (cancels.length > 0) await producer.publishMany(topics.jobRequests, cancels.map(c => ({ message: c.message, options: { eventId: c.eventId } })))
+    if (starts.length > 0) {
+      await producer.publishMany(topics.jobRequests, starts.map(s => ({ message: s.message, options: { eventId: s.eventId } })))
+      log.info({ campaign: t.campaign, block: t.block.id, task: t.task, attempt: t.attempt, jobs: starts.map(s => `${s.message.jobIndex}/${s.message.try}`) }, 'jobs requested')
+    }
+    return followUp
+  }
+
+  /**
+   * Applies the event `make` derives from the current task (undefined = nothing
+   * to do). Returns the transition, or undefined when there was none.
+   */
+  async function apply (key: string, make: (task: Task | undefined) => TaskEventInput | undefined): Promise<Transition | undefined> {
+    const lease = await lock(key)
+    let followUp: TaskEventInput | undefined
+    let result: Transition | undefined
+    try {
+      const current = await store.getTask(key)
+      const event = make(current)
+      if (event === undefined) return undefined
+      if (current === undefined && event.kind !== 'plan') return undefined
+      result = transition(current, event, now())
+      if (!result.changed) return result
+      const t = result.task
+      await producer.publish(topics.tasks, toTaskEvent(t), { eventId: `tasks/${key}/${t.version}` })
+      followUp = await perform(current, result)
+      if (!await store.saveTask(t, current?.version ?? 0)) {
+        throw new AutocalError('AUTOCAL_LEASE_LOST', `task ${key} changed while version ${t.version} was being written; retrying`, { retryable: true })
+      }
+      log.debug({ key, state: t.state, version: t.version, reason: t.reason }, 'task transition')
+    } finally {
+      await lease.release().catch(() => false)
+    }
+    if (followUp !== undefined) {
+      const next = followUp
+      await apply(key, () => next)
+    }
+    return result
+  }
+
+  return { apply }
+}
