@@ -52,9 +52,11 @@ export function createHandlers (deps: HandlerDeps) {
         return
       case 'datasetDone':
         await store.setRunFact(ev.run, 'datasets', change.value.primaryDataset, change.value.done)
-
+        break
       case 'fcsr':
       case undefined:
+        // the FCSR matters to the condition-uploader, not to planning
+        break
     }
   }
 
