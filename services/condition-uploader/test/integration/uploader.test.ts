@@ -1,0 +1,199 @@
+// The uploader end to end over the real local Kafka and Redis and real
+// SQLite files: requests in on autocal.conditions.requests.v1, IOVs in the
+// local CondDB (read back by python3's sqlite3, not our code), outcomes out
+// on autocal.conditions.v1.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { create } from '@bufbuild/protobuf'
+import { ConditionRequestSchema, FcsrPolicy, Outcome, topics } from '@autocal/contracts'
+import { writePayloadFile, writeWrongSchemaFile } from '../helpers/conddb-files.ts'
+import { readWithPython } from '../helpers/fixtures.ts'
+import { provenance, startHarness, type Harness } from '../helpers/harness.ts'
+
+let dir: string
+let h: Harness
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'uploader-e2e-'))
+  h = await startHarness(join(dir, 'data'), { AUTOCAL_DRY_RUN_TAGS: 'Dry_tag', AUTOCAL_FCSR_POLICY_TAGS: 'Strict_prompt=reject' }, 2)
+})
+after(async () => {
+  await h[Symbol.asyncDispose]()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const conddb = (): string => join(dir, 'data', 'conddb.sqlite')
+let n = 0
+function file (spec: Parameters<typeof writePayloadFile>[1] = {}): { path: string, hashes: string[] } {
+  const path = join(dir, `payload-${++n}.db`)
+  return { path, hashes: writePayloadFile(path, spec) }
+}
+
+test('a valid payload becomes an IOV that python reads back, with its outcome published and served over HTTP', async () => {
+  const f = file({ iovs: [{ since: 1n, data: 'ecal timing constants for 355100' }] })
+  const req = await h.send({
+    requestId: 'prompt/run-355100/timing-calib/1',
+    payloadFile: f.path,
+    destinationTag: 'EcalTimeCalibConstants_prompt',
+    record: 'EcalTimeCalibConstantsRcd',
+    synchronization: 'prompt',
+    since: 355100n,
+    userText: 'timing for run 355100',
+    logUrl: 'http://logs/timing-calib/1'
+  })
+  const [event] = await h.outcomeOf(req.requestId)
+  assert.ok(event !== undefined)
+  assert.equal(event.outcome, Outcome.UPLOADED, event.reason)
+  assert.equal(event.tag, 'EcalTimeCalibConstants_prompt')
+  assert.equal(event.since, 355100n)
+  assert.equal(event.payloadHash, f.hashes[0])
+  assert.equal(event.objectType, 'EcalTimeCalibConstants')
+  assert.equal(event.target, `sqlite:${conddb()}`)
+  assert.equal(event.synchronization, 'prompt')
+  assert.equal(event.timeType, 'Run')
+  assert.equal(event.record, 'EcalTimeCalibConstantsRcd')
+  assert.equal(event.logUrl, 'http://logs/timing-calib/1')
+  assert.deepEqual(event.provenance?.inputRuns, provenance.inputRuns)
+  assert.equal(event.provenance?.workflowVersion, provenance.workflowVersion)
+  assert.equal(h.events.find(e => e.event.requestId === req.requestId)?.meta.eventId, 'conditions/prompt/run-355100/timing-calib/1/UPLOADED')
+
+  const py = readWithPython(conddb())
+  const tag = py.tags.find(t => t.NAME === 'EcalTimeCalibConstants_prompt')
+  assert.equal(tag?.SYNCHRONIZATION, 'prompt')
+  assert.equal(tag?.OBJECT_TYPE, 'EcalTimeCalibConstants')
+  assert.deepEqual(py.iovs.filter(i => i.TAG_NAME === 'EcalTimeCalibConstants_prompt').map(i => [i.SINCE, i.PAYLOAD_HASH]), [['355100', f.hashes[0]]])
+  const payload = py.payloads.find(p => p.HASH === f.hashes[0])
+  assert.equal(payload?.SHA1, f.hashes[0], 'python recomputes the same SHA-1(object type + data)')
+  assert.ok(py.tagLog.some(l => l.TAG_NAME === 'EcalTimeCalibConstants_prompt' && l.ACTION === '1 iov(s) inserted.' && l.USER_TEXT === 'timing for run 355100'))
+
+  const tags = await h.get('/api/v1/tags')
+  assert.ok(tags.body.tags.some((t: any) => t.name === 'EcalTimeCalibConstants_prompt' && t.lastSince === '355100' && t.endOfValidity === '18446744073709551615'))
+  const iovs = await h.get('/api/v1/tags/EcalTimeCalibConstants_prompt/iovs')
+  assert.deepEqual(iovs.body.iovs.map((i: any) => [i.since, i.payloadHash]), [['355100', f.hashes[0]]])
+  const meta = await h.get(`/api/v1/payloads/${f.hashes[0]}`)
+  assert.equal(meta.body.objectType, 'EcalTimeCalibConstants')
+  assert.equal(meta.body.sizeBytes, 'ecal timing constants for 355100'.length)
+  const uploads = await h.get(`/api/v1/uploads?request=${encodeURIComponent(req.requestId)}`)
+  assert.equal(uploads.body.uploads[0].outcome, 'UPLOADED')
+  assert.ok(uploads.body.uploads[0].steps.some((s: any) => s.step === 'sqlite'))
+  assert.equal((await h.get('/api/v1/tags/Nope/iovs')).status, 404)
+  assert.equal((await h.get('/api/v1/payloads/zz')).status, 400)
+})
+
+test('each rejection reason comes from a real bad file', async () => {
+  // the destination tag of the wrong-object-type case exists with EcalPedestals
+  const ped = await h.send({ requestId: 'r/ped/1', payloadFile: file({ objectType: 'EcalPedestals' }).path, destinationTag: 'EcalPedestals_pcl', synchronization: 'pcl', since: 355100n })
+  assert.equal((await h.outcomeOf(ped.requestId))[0]?.outcome, Outcome.UPLOADED)
+  await h.sendFcsr(355400)
+
+  const text = join(dir, 'text.db')
+  writeFileSync(text, 'not sqlite at all\n'.repeat(100))
+  const wrong = join(dir, 'wrong-schema.db')
+  writeWrongSchemaFile(wrong)
+  const cases = [
+    { id: 'r/bad/empty-iov', path: file({ iovs: [] }).path, tag: 'T_empty', check: 'empty-iov', reason: /has no IOV/ },
+    { id: 'r/bad/schema', path: wrong, tag: 'T_schema', check: 'schema', reason: /table TAG is missing; .*table PAYLOAD is missing/ },
+    { id: 'r/bad/unreadable', path: text, tag: 'T_text', check: 'unreadable', reason: /not readable as SQLite/ },
+    { id: 'r/bad/object-type', path: file({ objectType: 'EcalTimeCalibConstants' }).path, tag: 'EcalPedestals_pcl', check: 'object-type', reason: /destination tag 'EcalPedestals_pcl' holds 'EcalPedestals'/ },
+    { id: 'r/bad/hash', path: file({ iovs: [{ since: 1n, data: 'x', hash: 'f'.repeat(40) }] }).path, tag: 'T_hash', check: 'payload-hash', reason: /does not match SHA-1\(object type \+ data\)/ },
+    { id: 'r/bad/fcsr', path: file().path, tag: 'Strict_prompt', sync: 'prompt', check: 'fcsr', reason: /since 355100 is before the first condition-safe run 355400 of prompt tag 'Strict_prompt' \(FCSR policy reject\)/ },
+    { id: 'r/bad/fcsr-request', path: file().path, tag: 'Other_prompt', sync: 'prompt', policy: FcsrPolicy.REJECT, check: 'fcsr', reason: /before the first condition-safe run 355400/ }
+  ]
+  for (const c of cases) {
+    await h.send({ requestId: c.id, payloadFile: c.path, destinationTag: c.tag, synchronization: c.sync ?? 'any', since: 355100n, ...(c.policy === undefined ? {} : { fcsrPolicy: c.policy }) })
+  }
+  for (const c of cases) {
+    const [event] = await h.outcomeOf(c.id)
+    assert.equal(event?.outcome, Outcome.REJECTED, `${c.id}: ${event?.reason}`)
+    assert.ok(event.reason.startsWith(`${c.check}: `), `${c.id}: ${event.reason}`)
+    assert.match(event.reason, c.reason, c.id)
+  }
+  const py = readWithPython(conddb())
+  for (const c of cases.filter(x => x.tag !== 'EcalPedestals_pcl')) assert.ok(!py.tags.some(t => t.NAME === c.tag), `${c.tag} not created`)
+  assert.equal(py.iovs.filter(i => i.TAG_NAME === 'EcalPedestals_pcl').length, 1)
+})
+
+test('a since before the FCSR on a prompt tag under policy move is moved forward and the decision recorded', async () => {
+  await h.sendFcsr(355400)
+  const req = await h.send({ requestId: 'r/move/1', payloadFile: file({ iovs: [{ since: 1n, data: 'moved' }] }).path, destinationTag: 'Moved_prompt', synchronization: 'prompt', since: 355100n })
+  const [event] = await h.outcomeOf(req.requestId)
+  assert.equal(event?.outcome, Outcome.UPLOADED, event?.reason)
+  assert.equal(event.since, 355400n)
+  assert.equal(event.requestedSince, 355100n)
+  assert.match(event.reason, /since 355100 moved forward to the first condition-safe run 355400 \(FCSR policy move\)/)
+  assert.deepEqual(readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === 'Moved_prompt').map(i => i.SINCE), ['355400'])
+  const uploads = await h.get('/api/v1/uploads?tag=Moved_prompt')
+  assert.equal(uploads.body.uploads[0].requestedSince, '355100')
+  assert.ok(uploads.body.uploads[0].decisions.some((d: string) => /moved forward/.test(d)))
+})
+
+test('the same request delivered three times gives one IOV and one outcome event id', async () => {
+  const f = file({ iovs: [{ since: 1n, data: 'triple' }] })
+  const init = { requestId: 'r/triple/1', payloadFile: f.path, destinationTag: 'Triple_tag', synchronization: 'offline', since: 360000n }
+  await h.send(init)
+  await h.send(init)
+  await h.send(init)
+  const events = await h.outcomeOf('r/triple/1', 3)
+  assert.deepEqual(events.map(e => e.outcome), [Outcome.UPLOADED, Outcome.UPLOADED, Outcome.UPLOADED])
+  const ids = new Set(h.events.filter(e => e.event.requestId === 'r/triple/1').map(e => e.meta.eventId))
+  assert.deepEqual([...ids], ['conditions/r/triple/1/UPLOADED'])
+  assert.equal(readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === 'Triple_tag').length, 1)
+  // another request with the same (tag, since, payload) appends nothing
+  await h.send({ ...init, requestId: 'r/triple/2' })
+  const [other] = await h.outcomeOf('r/triple/2')
+  assert.equal(other?.outcome, Outcome.SKIPPED)
+  assert.match(other.reason, /already present/)
+  assert.equal(readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === 'Triple_tag').length, 1)
+})
+
+test('concurrent requests for one tag, handled by two replicas, land in run order', async () => {
+  const runs = [360100, 360101, 360102, 360105, 360110, 360120, 360131, 360140, 360150, 360161] // after the FCSR of the tests above
+  const files = runs.map(run => file({ iovs: [{ since: 1n, data: `constants for ${run}` }] }))
+  // all published at once, in run order (the dispatcher's order), keyed by the tag
+  await h.producer.publishMany(topics.conditionRequests, runs.map((run, i) => ({
+    message: create(ConditionRequestSchema, {
+      requestId: `r/order/${run}`,
+      payloadFile: files[i]!.path,
+      destinationTag: 'Ordered_pcl',
+      synchronization: 'pcl',
+      since: BigInt(run),
+      provenance: { ...provenance, blockId: `run-${run}`, inputRuns: [run] }
+    }),
+    options: { eventId: `conditions.requests/r/order/${run}` }
+  })))
+  for (const run of runs) {
+    const [event] = await h.outcomeOf(`r/order/${run}`)
+    assert.equal(event?.outcome, Outcome.UPLOADED, event?.reason)
+  }
+  const iovs = readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === 'Ordered_pcl') // ordered by insertion time
+  assert.deepEqual(iovs.map(i => Number(i.SINCE)), runs)
+  assert.equal(new Set(iovs.map(i => i.INSERTION_TIME)).size, runs.length)
+})
+
+test('a dry run validates and writes nothing, by request flag or by tag configuration', async () => {
+  const a = await h.send({ requestId: 'r/dry/1', payloadFile: file().path, destinationTag: 'Wet_tag', synchronization: 'any', since: 5n, dryRun: true })
+  const b = await h.send({ requestId: 'r/dry/2', payloadFile: file().path, destinationTag: 'Dry_tag', synchronization: 'any', since: 5n })
+  const c = await h.send({ requestId: 'r/dry/3', payloadFile: file({ iovs: [] }).path, destinationTag: 'Dry_tag', synchronization: 'any', since: 5n })
+  const [ea] = await h.outcomeOf(a.requestId)
+  const [eb] = await h.outcomeOf(b.requestId)
+  const [ec] = await h.outcomeOf(c.requestId)
+  assert.equal(ea?.outcome, Outcome.SKIPPED)
+  assert.equal(ea.target, 'dry-run')
+  assert.match(ea.reason, /request asks for a dry run/)
+  assert.equal(eb?.outcome, Outcome.SKIPPED)
+  assert.match(eb.reason, /AUTOCAL_DRY_RUN_TAGS/)
+  assert.equal(ec?.outcome, Outcome.REJECTED, 'a dry run still validates fully')
+  const py = readWithPython(conddb())
+  assert.ok(!py.tags.some(t => t.NAME === 'Wet_tag' || t.NAME === 'Dry_tag'))
+})
+
+test('a request without a destination tag goes to the dead-letter topic', async () => {
+  await h.send({ requestId: 'r/dlq/1', payloadFile: '/x.db', destinationTag: '' })
+  await h.send({ requestId: 'r/dlq/after', payloadFile: file().path, destinationTag: 'After_dlq', synchronization: 'any' })
+  const [event] = await h.outcomeOf('r/dlq/after')
+  assert.equal(event?.outcome, Outcome.UPLOADED, 'the consumer moved on')
+  assert.equal(h.events.filter(e => e.event.requestId === 'r/dlq/1').length, 0)
+})
