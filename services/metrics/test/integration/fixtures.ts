@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createLogger, loadConfig, type Logger } from '@autocal/runtime'
+import { connectRedis, createKafka, createLogger, loadConfig, type Logger } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 
 export function testConfig (overrides: Record<string, string> = {}): Config {
@@ -102,4 +102,26 @@ export async function getJson (url: string): Promise<{ status: number, body: any
 
 export async function scrape (baseUrl: string): Promise<Sample[]> {
   return parseMetrics(await (await fetch(`${baseUrl}/metrics`)).text())
+}
+
+/** Removes what a test left on the shared servers: its Redis keys, topics and consumer groups. */
+export async function cleanUp (config: Config, logger: Logger): Promise<void> {
+  const redis = await connectRedis({ config, logger })
+  try {
+    const keys = await redis.client.keys(`${config.AUTOCAL_REDIS_KEY_PREFIX}*`)
+    if (keys.length > 0) await redis.client.del(...keys)
+  } finally {
+    await redis[Symbol.asyncDispose]()
+  }
+  const admin = createKafka(config, logger, 'metrics-test-cleanup').admin()
+  await admin.connect()
+  try {
+    const prefix = `${config.AUTOCAL_KAFKA_TOPIC_PREFIX}.`
+    const topics = (await admin.listTopics()).filter(t => t.startsWith(prefix))
+    const groups = (await admin.listGroups()).groups.map(g => g.groupId).filter(g => g.startsWith(prefix))
+    if (groups.length > 0) await admin.deleteGroups(groups).catch(() => {})
+    if (topics.length > 0) await admin.deleteTopics({ topics })
+  } finally {
+    await admin.disconnect()
+  }
 }

@@ -7,7 +7,7 @@ import { topics } from '@autocal/contracts'
 import { startProducer } from '@autocal/runtime'
 import { startMetricsService } from '../../src/app.ts'
 import { deadLetter, jobStatus, JobPhase, taskEvent, TaskState } from './events.ts'
-import { quietLogger, scrape, startWebhookReceiver, sumOf, testConfig, until } from './fixtures.ts'
+import { cleanUp, quietLogger, scrape, startWebhookReceiver, sumOf, testConfig, until } from './fixtures.ts'
 
 const hour = 3_600_000
 
@@ -23,6 +23,7 @@ async function setup (t: { after: (fn: () => Promise<void>) => void }, overrides
     await service[Symbol.asyncDispose]()
     await producer[Symbol.asyncDispose]()
     await webhook[Symbol.asyncDispose]()
+    await cleanUp(config, logger)
   })
   return { webhook, producer, service, clock, config }
 }

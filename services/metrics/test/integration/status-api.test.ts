@@ -7,7 +7,7 @@ import { topics } from '@autocal/contracts'
 import { connectRedis, startProducer } from '@autocal/runtime'
 import { startMetricsService } from '../../src/app.ts'
 import { conditionOutcome, conditionRequest, deadLetter, jobStart, jobStatus, JobPhase, Outcome, runEnded, taskEvent, TaskState } from './events.ts'
-import { getJson, quietLogger, scrape, startWebhookReceiver, sumOf, testConfig, until } from './fixtures.ts'
+import { cleanUp, getJson, quietLogger, scrape, startWebhookReceiver, sumOf, testConfig, until } from './fixtures.ts'
 
 const hour = 3_600_000
 
@@ -17,7 +17,10 @@ test('the status API and /metrics show what the topics carried, and agree after 
   const logger = quietLogger()
   await using producer = await startProducer({ config, logger, service: 'test' })
   let service = await startMetricsService(config, logger)
-  t.after(async () => { await service[Symbol.asyncDispose]() })
+  t.after(async () => {
+    await service[Symbol.asyncDispose]()
+    await cleanUp(config, logger)
+  })
   const url = service.url
 
   const now = Date.now()
