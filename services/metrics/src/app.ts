@@ -36,7 +36,7 @@ export async function startMetricsService (config: Config, logger: Logger, optio
     const redis = stack.use(await connectRedis({ config, logger }))
     const producer = stack.use(await startProducer({ config, logger, metrics, service: 'metrics' }))
     const store = createReadModelStore(redis)
-    const lag = stack.use(createLagReader({ config, logger, groups: [config.AUTOCAL_METRICS_GROUP, ...config.AUTOCAL_METRICS_LAG_GROUPS], cacheMs: config.AUTOCAL_METRICS_LAG_CACHE_MS }))
+    const lag = stack.use(createLagReader({ config, logger, groups: [config.AUTOCAL_METRICS_GROUP, ...config.AUTOCAL_METRICS_LAG_GROUPS], discover: config.AUTOCAL_METRICS_LAG_DISCOVER, cacheMs: config.AUTOCAL_METRICS_LAG_CACHE_MS }))
     const instruments = createInstruments({ metrics, store, lag })
     const feed = createChangeFeed()
     const webhook = config.AUTOCAL_MATTERMOST_WEBHOOK_URL

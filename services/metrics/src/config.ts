@@ -13,7 +13,9 @@ export const Config = z.object({
   /** Consumer group of the read model (prefixed like every group). */
   AUTOCAL_METRICS_GROUP: z.string().min(1).default('metrics'),
   /** Consumer groups whose lag /metrics reports (besides AUTOCAL_METRICS_GROUP), comma-separated, unprefixed. */
-  AUTOCAL_METRICS_LAG_GROUPS: list.default(['task-dispatcher', 'job-executor', 'condition-uploader']),
+  AUTOCAL_METRICS_LAG_GROUPS: list.default(['task-dispatcher', 'job-executor', 'condition-uploader', 'condition-uploader-fcsr']),
+  /** Also report the lag of every other group of this deployment the broker lists (see README). */
+  AUTOCAL_METRICS_LAG_DISCOVER: z.stringbool().default(true),
   /** How long a lag reading is reused, so that a scrape does not hammer the broker. */
   AUTOCAL_METRICS_LAG_CACHE_MS: z.coerce.number().int().nonnegative().default(5000),
   /** How often the service checks that its Redis read model is still there (a missing marker triggers a rebuild). */

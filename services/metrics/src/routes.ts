@@ -62,7 +62,8 @@ export function registerRoutes (app: App, deps: RouteDeps): void {
       const logLinks = [...new Set([...view.jobs.map(j => j.logUrl), ...jobs.statuses.map(s => s.logUrl), ...conditions.outcomes.map(o => o.logUrl)].filter(u => u !== ''))]
       tasks.push({ ...view, jobRecords: jobList, logLinks, conditions })
     }
-    return { run, record: record ?? null, blocks: [...blocks.values()], tasks }
+    const { hashes: _hashes, ...runRecord } = record ?? { hashes: [] }
+    return { run, record: record === undefined ? null : runRecord, blocks: [...blocks.values()], tasks }
   })
 
   app.get('/api/v1/events', (req, reply) => {

@@ -14,13 +14,29 @@ export interface LagReader extends AsyncDisposable {
   read: () => Promise<LagRow[]>
 }
 
-export function createLagReader (options: { config: KafkaConfig, logger: Logger, groups: string[], cacheMs: number }): LagReader {
+export interface LagOptions {
+  config: KafkaConfig
+  logger: Logger
+  /** Groups always reported (unprefixed names). */
+  groups: string[]
+  /** Also report every group of this deployment the broker lists: "<prefix>.<name>" (or a name without '.' when there is no prefix). */
+  discover: boolean
+  cacheMs: number
+}
+
+/** Whether a listed group belongs to this deployment; returns its unprefixed name. */
+export function deploymentGroup (groupId: string, prefix: string): string | undefined {
+  const name = prefix === '' ? groupId : (groupId.startsWith(`${prefix}.`) ? groupId.slice(prefix.length + 1) : undefined)
+  return name === undefined || name === '' || name.includes('.') ? undefined : name
+}
+
+export function createLagReader (options: LagOptions): LagReader {
   const { config, logger, cacheMs } = options
   const prefix = config.AUTOCAL_KAFKA_TOPIC_PREFIX
   const log = logger.child({ component: 'consumer-lag' })
   const admin = createKafka(config, logger, 'autocal-metrics-lag').admin()
-  const groups = [...new Set(options.groups)].map(g => prefix === '' ? g : `${prefix}.${g}`)
-  const names = new Map(allTopics.map(t => [topicName(t, prefix), t.name]))
+  const fullName = (g: string): string => prefix === '' ? g : `${prefix}.${g}`
+  const topicNames = new Map(allTopics.map(t => [topicName(t, prefix), t.name]))
   let connected: Promise<void> | undefined
   let cached: { at: number, rows: LagRow[] } | undefined
 
@@ -28,13 +44,21 @@ export function createLagReader (options: { config: KafkaConfig, logger: Logger,
     connected ??= admin.connect()
     await connected
     const high = new Map<string, Map<number, bigint>>()
-    for (const name of names.keys()) {
-      const offsets = await admin.fetchTopicOffsets(name).catch(() => [])
-      high.set(name, new Map(offsets.map(o => [o.partition, BigInt(o.high)])))
+    for (const topic of topicNames.keys()) {
+      const offsets = await admin.fetchTopicOffsets(topic).catch(() => [])
+      high.set(topic, new Map(offsets.map(o => [o.partition, BigInt(o.high)])))
+    }
+    const names = new Set(options.groups)
+    if (options.discover) {
+      for (const g of (await admin.listGroups()).groups) {
+        const name = deploymentGroup(g.groupId, prefix)
+        if (name !== undefined) names.add(name)
+      }
     }
     const rows: LagRow[] = []
-    for (const group of groups) {
-      const committed = await admin.fetchOffsets({ groupId: group, topics: [...names.keys()] }).catch(() => [])
+    for (const name of [...names].sort()) {
+      const group = fullName(name)
+      const committed = await admin.fetchOffsets({ groupId: group, topics: [...topicNames.keys()] }).catch(() => [])
       for (const t of committed) {
         const partitions = t.partitions.filter(p => BigInt(p.offset) >= 0n)
         if (partitions.length === 0) continue
@@ -43,7 +67,7 @@ export function createLagReader (options: { config: KafkaConfig, logger: Logger,
           const h = high.get(t.topic)?.get(p.partition) ?? 0n
           if (h > BigInt(p.offset)) lag += h - BigInt(p.offset)
         }
-        rows.push({ group: prefix === '' ? group : group.slice(prefix.length + 1), topic: names.get(t.topic) ?? t.topic, lag: Number(lag) })
+        rows.push({ group: name, topic: topicNames.get(t.topic) ?? t.topic, lag: Number(lag) })
       }
     }
     return rows

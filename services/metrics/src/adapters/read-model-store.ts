@@ -2,7 +2,8 @@
 // the whole model can be dropped and rebuilt from Kafka. Layout:
 //   metrics:marker                    the model is consistent with the group's committed offsets
 //   metrics:campaigns                 set of campaigns
-//   metrics:tasks:<campaign>          hash "<block id>/<task>" → TaskView JSON
+//   metrics:task:<task key>           TaskView JSON (whole)
+//   metrics:tasks:<campaign>          hash "<block id>/<task>" → TaskView JSON without jobs and outputs (the overview's cells)
 //   metrics:task-counts               hash JSON [subsystem, campaign, task, state] → count
 //   metrics:run:<run>                 RunView JSON;  metrics:run-tasks:<run>  set of task keys
 //   metrics:jobs:<task key>           hash "req:<job id>#<try>" / "st:<job id>#<try>" → JobRequestView / JobStatusView JSON
@@ -47,6 +48,7 @@ export interface ReadModelStore {
   clear: () => Promise<number>
   getTask: (key: string) => Promise<TaskView | undefined>
   saveTask: (view: TaskView, counts: CountDelta[], deadline: number | undefined) => Promise<void>
+  /** The campaign's task views without jobs and outputs. */
   tasksOf: (campaign: string) => Promise<TaskView[]>
   taskCounts: () => Promise<TaskCount[]>
   taskKeysOfRun: (run: number) => Promise<string[]>
@@ -80,12 +82,6 @@ function parse<T> (json: string | null | undefined): T | undefined {
   return json === null || json === undefined ? undefined : JSON.parse(json) as T
 }
 
-/** "<campaign>/<block id>/<task>" → [campaign, "<block id>/<task>"]; the campaign has no '/'. */
-function splitTaskKey (key: string): [string, string] {
-  const i = key.indexOf('/')
-  return [key.slice(0, i), key.slice(i + 1)]
-}
-
 export function createReadModelStore (redis: RedisHandle): ReadModelStore {
   const { client } = redis
   const k = (...parts: Array<string | number>): string => redis.key('metrics', ...parts)
@@ -113,13 +109,11 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
       } while (cursor !== '0')
       return deleted
     },
-    getTask: async key => {
-      const [campaign, field] = splitTaskKey(key)
-      return parse<TaskView>(await client.hget(k('tasks', campaign), field))
-    },
+    getTask: async key => parse<TaskView>(await client.get(k('task', key))),
     saveTask: async (view, counts, deadline) => {
       const multi = client.multi()
-      multi.hset(k('tasks', view.campaign), `${view.blockId}/${view.task}`, JSON.stringify(view))
+      multi.set(k('task', view.key), JSON.stringify(view))
+      multi.hset(k('tasks', view.campaign), `${view.blockId}/${view.task}`, JSON.stringify({ ...view, jobs: [], outputs: [] }))
       multi.sadd(k('campaigns'), view.campaign)
       for (const c of counts) {
         multi.hincrby(k('task-counts'), JSON.stringify([c.labels.subsystem, c.labels.campaign, c.labels.task, c.labels.state]), c.delta)
