@@ -9,7 +9,7 @@ import { applyConditionEvent, conditionRequestView } from './domain/condition-vi
 import { promptDeadline } from './domain/deadlines.ts'
 import { dlqFloodNotification, executorLostNotification, minuteOf, taskFailedNotification } from './domain/notifications.ts'
 import { millisOf, millisOfIso } from './domain/time.ts'
-import type { ReadModelStore } from './adapters/read-model-store.ts'
+import type { PendingDispatch, ReadModelStore } from './adapters/read-model-store.ts'
 import type { Instruments } from './instruments.ts'
 import type { ChangeFeed } from './change-feed.ts'
 import type { Notifier } from './notifier.ts'
@@ -38,6 +38,12 @@ export function createHandlers (deps: HandlerDeps): Handlers {
     return millisOfIso(run?.endTime)
   }
 
+  function observePending (pending: PendingDispatch[], endedMs: number): void {
+    for (const p of pending) {
+      instruments.dispatchLatency.observe({ subsystem: p.subsystem, task: p.task }, Math.max(0, (Date.parse(p.requestedAt) - endedMs) / 1000))
+    }
+  }
+
   return {
     tasks: async (event, meta) => {
       const key = `${event.campaign}/${event.block?.id ?? ''}/${event.task}`
@@ -60,10 +66,7 @@ export function createHandlers (deps: HandlerDeps): Handlers {
       }
       await store.saveRun(d.view)
       if (!d.endedNow) return
-      for (const p of await store.takePendingDispatch(event.run)) {
-        const seconds = (Date.parse(p.requestedAt) - meta.time.getTime()) / 1000
-        instruments.dispatchLatency.observe({ subsystem: p.subsystem, task: p.task }, Math.max(0, seconds))
-      }
+      observePending(await store.takePendingDispatch(event.run), meta.time.getTime())
     },
 
     jobRequests: async (request, meta) => {
@@ -79,9 +82,12 @@ export function createHandlers (deps: HandlerDeps): Handlers {
       const ended = millisOfIso((await store.getRun(lastRun))?.endedEventAt)
       if (ended !== undefined) {
         instruments.dispatchLatency.observe({ subsystem, task }, Math.max(0, (meta.time.getTime() - ended) / 1000))
-      } else {
-        await store.addPendingDispatch(lastRun, { taskKey: d.view.taskKey, attempt: d.view.attempt, subsystem, task, requestedAt: d.view.requestedAt })
+        return
       }
+      // the run's ended event has not been applied yet (topics are consumed in parallel): park the request
+      await store.addPendingDispatch(lastRun, { taskKey: d.view.taskKey, attempt: d.view.attempt, subsystem, task, requestedAt: d.view.requestedAt })
+      const endedMeanwhile = millisOfIso((await store.getRun(lastRun))?.endedEventAt)
+      if (endedMeanwhile !== undefined) observePending(await store.takePendingDispatch(lastRun), endedMeanwhile)
     },
 
     jobStatus: async (status, meta) => {

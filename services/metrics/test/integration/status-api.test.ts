@@ -40,6 +40,10 @@ test('the status API and /metrics show what the topics carried, and agree after 
     taskEvent({ task: 'pedestals', run: 355101, state: TaskState.WAITING, version: 1, atMs: now, subsystem: 'ECAL' })
   ])
   await producer.publish(topics.jobRequests, jobStart('timing-reco', 355100))
+  // a job request seen before its run's ended event is measured when the event arrives
+  await producer.publish(topics.jobRequests, jobStart('pedestals', 355102))
+  await until('pedestals request parked', async () => (await service.store.getJobRequest('prompt/run-355102/pedestals', 'prompt/run-355102/pedestals/1/0#1')) !== undefined)
+  await producer.publish(topics.runs, runEnded(355102, end + 120_000))
   await producer.publishMany(topics.jobStatus, [
     jobStatus('timing-reco', 355100, JobPhase.RUNNING),
     jobStatus('timing-reco', 355100, JobPhase.DONE),
@@ -56,7 +60,7 @@ test('the status API and /metrics show what the topics carried, and agree after 
     const m = await scrape(url)
     return sumOf(m, 'autocal_tasks') === 4 && sumOf(m, 'autocal_tasks', { state: 'done' }) === 2 &&
       sumOf(m, 'autocal_uploads_total') === 1 && sumOf(m, 'autocal_dlq_messages_total') === 1 &&
-      sumOf(m, 'autocal_jobs_finished_total') === 2 && sumOf(m, 'autocal_dispatch_latency_seconds_count') === 1 &&
+      sumOf(m, 'autocal_jobs_finished_total') === 2 && sumOf(m, 'autocal_dispatch_latency_seconds_count') === 2 &&
       sumOf(m, 'autocal_job_duration_seconds_count') === 2
   }
   await until('every event applied', settled)
@@ -106,6 +110,7 @@ test('the status API and /metrics show what the topics carried, and agree after 
   assert.equal(sumOf(m, 'autocal_run_end_to_condition_uploaded_seconds_bucket', { le: '3600' }), 0)
   assert.equal(sumOf(m, 'autocal_run_end_to_condition_uploaded_seconds_bucket', { le: '10800' }), 1)
   assert.equal(sumOf(m, 'autocal_dispatch_latency_seconds_count', { subsystem: 'ECAL', task: 'timing-reco' }), 1)
+  assert.equal(sumOf(m, 'autocal_dispatch_latency_seconds_count', { subsystem: 'ECAL', task: 'pedestals' }), 1)
   assert.ok(m.some(s => s.name === 'autocal_consumer_lag' && s.labels.group === 'metrics' && s.labels.topic === 'autocal.tasks.v1'), 'lag of the metrics group is reported')
   await until('the failed task notified', () => webhook.received.length === 1)
   assert.match(webhook.received[0]?.text ?? '', /task failed.*timing-reco on run-355101.*exit 1/)
@@ -120,7 +125,7 @@ test('the status API and /metrics show what the topics carried, and agree after 
   assert.deepEqual((await getJson(`${url}/api/v1/campaigns`)).body, snapshot.campaigns)
   assert.deepEqual((await getJson(`${url}/api/v1/campaigns/prompt/overview`)).body, snapshot.overview)
   const after = await scrape(url)
-  assert.equal(sumOf(after, 'autocal_dispatch_latency_seconds_count'), 1, 'histograms are reset before a replay')
+  assert.equal(sumOf(after, 'autocal_dispatch_latency_seconds_count'), 2, 'histograms are reset before a replay')
   assert.equal(sumOf(after, 'autocal_notifications_total', { outcome: 'replayed' }), 1, 'a replayed failure does not notify again')
 
   // and a restart with an empty Redis rebuilds as well
