@@ -32,7 +32,7 @@ if (values.group === undefined || values.group === '') {
 
 const logger = createLogger({ service: 'conditions-subscriber', level: 'warn', destination: process.stderr })
 const kafka = createKafka({ AUTOCAL_KAFKA_BROKERS: values.brokers, AUTOCAL_KAFKA_TOPIC_PREFIX: values.prefix }, logger, 'conditions-subscriber')
-const consumer = kafka.consumer({ groupId: values.group, maxWaitTimeInMs: 500 })
+const consumer = kafka.consumer({ groupId: values.group, maxWaitTimeInMs: 500, allowAutoTopicCreation: false })
 await consumer.connect()
 await consumer.subscribe({ topic: topicName(topics.conditions, values.prefix), fromBeginning: values['from-beginning'] })
 await consumer.run({
