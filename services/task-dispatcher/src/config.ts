@@ -16,7 +16,7 @@ export const Config = z.object({
   AUTOCAL_CONTROL_TOKENS: z.string().default('{}'),
   /** How often the planner groups runs, evaluates gates and dispatches. */
   AUTOCAL_DISPATCH_TICK_MS: z.coerce.number().int().positive().default(1000),
-  /** A run is grouped this long after it arrived, so that runs arriving out of order (several partitions) are grouped in run order. */
+  /** Runs are grouped once none arrived for this long (at the latest 10 times this after they arrived), so that runs arriving out of order from several partitions are grouped in run order. */
   AUTOCAL_RUN_SETTLE_MS: z.coerce.number().int().nonnegative().default(10_000),
   /** TTL of the per-campaign planning lease and the per-task lease. */
   AUTOCAL_DISPATCH_LEASE_MS: z.coerce.number().int().positive().default(15_000),

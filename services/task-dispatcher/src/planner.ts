@@ -69,7 +69,7 @@ export function createPlanner (deps: PlannerDeps) {
 
   async function group (c: CampaignTasks): Promise<void> {
     const t = now()
-    const settled = await store.settledPending(c.name, t - deps.settleMs)
+    const settled = await store.settledPending(c.name, t, deps.settleMs, deps.settleMs * 10)
     const lumiRoots = c.roots.filter(r => r.block.kind === 'lumi' && r.block.timeoutS !== undefined)
     if (settled.length === 0 && lumiRoots.length === 0) return
     const facts = await store.runFacts(settled)

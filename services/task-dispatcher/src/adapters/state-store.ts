@@ -87,8 +87,17 @@ export function createStateStore (redis: RedisHandle) {
     groupedBlock: async (campaign: string, task: string, run: number): Promise<string | null> => await r.hget(k('grouped', campaign, task), String(run)),
 
     addPending: async (campaign: string, run: number, arrivalMs: number): Promise<void> => { await r.zadd(k('pending', campaign), 'NX', arrivalMs, String(run)) },
-    settledPending: async (campaign: string, untilMs: number): Promise<number[]> =>
-      (await r.zrangebyscore(k('pending', campaign), '-inf', untilMs)).map(Number).sort((a, b) => a - b),
+    /**
+     * Pending runs ready to be grouped, in run order: all of them once no run
+     * arrived for `settleMs` (a burst of out-of-order arrivals is grouped
+     * as a whole), else those older than `maxWaitMs`.
+     */
+    settledPending: async (campaign: string, nowMs: number, settleMs: number, maxWaitMs: number): Promise<number[]> => {
+      const last = await r.zrevrange(k('pending', campaign), 0, 0, 'WITHSCORES')
+      if (last.length < 2) return []
+      const until = nowMs - Number(last[1]) >= settleMs ? '+inf' : nowMs - maxWaitMs
+      return (await r.zrangebyscore(k('pending', campaign), '-inf', until)).map(Number).sort((a, b) => a - b)
+    },
     removePending: async (campaign: string, runs: number[]): Promise<void> => { if (runs.length > 0) await r.zrem(k('pending', campaign), ...runs.map(String)) },
 
     saveRun: async (run: Run): Promise<void> => {

@@ -1,0 +1,53 @@
+// What the example workflows (deploy/workflows) say should happen to a list of
+// runs, computed here independently of the dispatcher's code: the job
+// requests ("job_id#try") and condition request ids of the prompt campaign.
+import type { Run } from '@autocal/contracts'
+
+export interface Expected { jobs: Set<string>, conditions: Set<string> }
+
+export function expectedPrompt (runs: Run[], golden: Set<number>): Expected {
+  const jobs = new Set<string>()
+  const conditions = new Set<string>()
+  const coll = runs.filter(r => r.runClass === 'collisions2022' && r.global).sort((a, b) => a.run - b.run)
+  const add = (block: string, task: string, n: number, condition = false): void => {
+    for (let j = 0; j < n; j++) jobs.add(`prompt/${block}/${task}/1/${j}#1`)
+    if (condition) conditions.add(`prompt/${block}/${task}/1`)
+  }
+  // ecal-timing.yaml: run blocks, 4 reco jobs, then the calibration with a payload
+  for (const r of coll.filter(r => r.durationS >= 600 && r.recordedLumiPb >= 1 && golden.has(r.run))) {
+    add(`run-${r.run}`, 'timing-reco', 4)
+    add(`run-${r.run}`, 'timing-calib', 1, true)
+  }
+  // ecal-pedestals.yaml
+  for (const r of coll.filter(r => r.durationS >= 300)) add(`run-${r.run}`, 'pedestals', 1, true)
+  // pps-timing.yaml
+  for (const r of coll.filter(r => r.recordedLumiPb >= 1 && golden.has(r.run))) add(`run-${r.run}`, 'pps-timing-calib', 1, true)
+  // ecal-phisym.yaml: one block per fill, closed by a run of a later fill; the last fill stays open
+  const fills = [...new Set(coll.filter(r => r.stableBeam === true && r.recordedLumiPb >= 0.1).map(r => r.fill))]
+  for (const f of fills.slice(0, -1)) add(`fill-${f}`, 'phisym', 2)
+  // ecal-pi0.yaml: 200 /pb buckets per era, closed at the threshold or at the end of the era; the last one stays open
+  let era = ''
+  let seq = 0
+  let sum = 0
+  let open = false
+  const closeBucket = (): void => {
+    add(`lumi-${era}-${String(seq).padStart(4, '0')}`, 'pi0-reco', 4)
+    add(`lumi-${era}-${String(seq).padStart(4, '0')}`, 'pi0-ic', 1, true)
+    open = false
+  }
+  for (const r of coll.filter(r => golden.has(r.run))) {
+    if (r.era !== era) {
+      if (open) closeBucket()
+      era = r.era
+      seq = 0
+    }
+    if (!open) {
+      seq++
+      sum = 0
+      open = true
+    }
+    sum += r.recordedLumiPb
+    if (sum >= 200) closeBucket()
+  }
+  return { jobs, conditions }
+}
