@@ -1,0 +1,126 @@
+// What the run-watcher has already announced, in Redis: the last announced
+// content of every run and the value of every readiness fact. Rebuilt from
+// autocal.runs.v1 when Redis lost it (the topic is the record).
+import { randomUUID } from 'node:crypto'
+import { fromBinary, fromJsonString } from '@bufbuild/protobuf'
+import { RunEventSchema, topics, topicName, contentTypes, headers, type RunEvent } from '@autocal/contracts'
+import { createKafka, headerValue, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
+import { fromContractRun } from '../run-event.ts'
+import type { RunRecord } from '../domain/run-record.ts'
+
+export interface KnownRuns {
+  get: (run: number) => Promise<RunRecord | undefined>
+  set: (record: RunRecord) => Promise<void>
+  getFact: (key: string) => Promise<string | undefined>
+  setFact: (key: string, value: string) => Promise<void>
+  /** Runs known to have ended, highest first, at most `limit`. */
+  endedRuns: (limit: number) => Promise<number[]>
+  getValue: (name: string) => Promise<string | undefined>
+  setValue: (name: string, value: string) => Promise<void>
+}
+
+export function createKnownRuns (redis: RedisHandle): KnownRuns {
+  const runsKey = redis.key('run-watcher', 'runs')
+  const endedKey = redis.key('run-watcher', 'ended')
+  const factsKey = redis.key('run-watcher', 'facts')
+  const valuesKey = redis.key('run-watcher', 'values')
+  return {
+    get: async run => {
+      const text = await redis.client.hget(runsKey, String(run))
+      return text === null ? undefined : JSON.parse(text) as RunRecord
+    },
+    set: async record => {
+      const multi = redis.client.multi().hset(runsKey, String(record.run), JSON.stringify(record))
+      if (record.endMs !== undefined) multi.zadd(endedKey, record.run, String(record.run))
+      await multi.exec()
+    },
+    getFact: async key => await redis.client.hget(factsKey, key) ?? undefined,
+    setFact: async (key, value) => { await redis.client.hset(factsKey, key, value) },
+    endedRuns: async limit => (await redis.client.zrevrange(endedKey, 0, limit - 1)).map(Number),
+    getValue: async name => await redis.client.hget(valuesKey, name) ?? undefined,
+    setValue: async (name, value) => { await redis.client.hset(valuesKey, name, value) }
+  }
+}
+
+/**
+ * Refills the known state from the runs topic when its marker is missing
+ * (first start, or Redis lost its data). Reads every partition up to its high
+ * watermark with a throw-away consumer group.
+ */
+export async function rebuildIfEmpty (redis: RedisHandle, known: KnownRuns, config: KafkaConfig, logger: Logger): Promise<number> {
+  const marker = redis.key('run-watcher', 'rebuilt')
+  if (await redis.client.exists(marker) === 1) return 0
+  const log = logger.child({ component: 'rebuild' })
+  const topic = topicName(topics.runs, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
+  const kafka = createKafka(config, logger, 'autocal-run-watcher-rebuild')
+  const admin = kafka.admin()
+  await admin.connect()
+  const ends = new Map<number, bigint>()
+  try {
+    if (!(await admin.listTopics()).includes(topic)) {
+      await redis.client.set(marker, new Date().toISOString())
+      return 0
+    }
+    for (const p of await admin.fetchTopicOffsets(topic)) {
+      if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high))
+    }
+  } finally {
+    await admin.disconnect()
+  }
+  let applied = 0
+  if (ends.size > 0) {
+    const consumer = kafka.consumer({ groupId: `${config.AUTOCAL_KAFKA_TOPIC_PREFIX}.run-watcher-rebuild-${randomUUID()}`, maxWaitTimeInMs: 200 })
+    await consumer.connect()
+    await consumer.subscribe({ topic, fromBeginning: true })
+    const remaining = new Set(ends.keys())
+    let finish: () => void = () => {}
+    const finished = new Promise<void>(resolve => { finish = resolve })
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          if (message.value === null) continue
+          let event: RunEvent
+          try {
+            event = headerValue(message.headers, headers.contentType) === contentTypes.json
+              ? fromJsonString(RunEventSchema, message.value.toString('utf8'))
+              : fromBinary(RunEventSchema, message.value)
+          } catch {
+            continue // the consumers dead-letter it; it announced nothing
+          }
+          await apply(known, event)
+          applied++
+        }
+        const end = ends.get(batch.partition)
+        if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) {
+          remaining.delete(batch.partition)
+          if (remaining.size === 0) finish()
+        }
+      }
+    })
+    await finished
+    await consumer.disconnect()
+  }
+  await redis.client.set(marker, new Date().toISOString())
+  log.info({ events: applied }, 'known runs rebuilt from the runs topic')
+  return applied
+}
+
+async function apply (known: KnownRuns, event: RunEvent): Promise<void> {
+  switch (event.change.case) {
+    case 'started':
+    case 'updated':
+    case 'ended':
+      if (event.change.value.run !== undefined && event.campaign === '') await known.set(fromContractRun(event.change.value.run))
+      return
+    case 'streamDone':
+      await known.setFact(`${event.run}:stream:${event.change.value.stream}`, String(event.change.value.done))
+      return
+    case 'datasetDone':
+      await known.setFact(`${event.run}:dataset:${event.change.value.primaryDataset}`, String(event.change.value.done))
+      return
+    case 'fcsr':
+      await known.setFact('fcsr', String(event.change.value.fcsr))
+
+    case undefined:
+  }
+}

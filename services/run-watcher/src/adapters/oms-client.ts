@@ -1,0 +1,80 @@
+// A client of the CMS OMS REST API (`<base>/runs`, JSON:API), following
+// pagination with page[offset]/page[limit] until meta.totalResourceCount.
+import { AutocalError, type Logger } from '@autocal/runtime'
+import { runFromOms, type OmsUnits } from '../domain/oms-records.ts'
+import type { RunRecord } from '../domain/run-record.ts'
+import type { TokenSource } from './oidc-token.ts'
+
+export const omsFields = ['run_number', 'fill_number', 'start_time', 'end_time', 'duration', 'last_lumisection_number',
+  'delivered_lumi', 'recorded_lumi', 'b_field', 'stable_beam', 'fill_type_runtime', 'sequence', 'l1_hlt_mode_stripped',
+  'hlt_key', 'era', 'components_out'] as const
+
+export interface OmsClientOptions {
+  /** e.g. https://cmsoms.cern.ch/agg/api/v1 */
+  baseUrl: string
+  pageSize: number
+  timeoutMs: number
+  globalOnly: boolean
+  token?: TokenSource | undefined
+  logger: Logger
+}
+
+export interface OmsPage {
+  runs: RunRecord[]
+  /** Records left out, with the reason (logged by the caller). */
+  skipped: Array<{ record: string, field: string, message: string }>
+}
+
+export function createOmsClient (options: OmsClientOptions): { runsFrom: (firstRun: number) => Promise<OmsPage> } {
+  async function get (url: URL, retried = false): Promise<unknown> {
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (options.token !== undefined) headers.authorization = `Bearer ${await options.token.token()}`
+    let res: Response
+    try {
+      res = await fetch(url, { headers, signal: AbortSignal.timeout(options.timeoutMs) })
+    } catch (err) {
+      throw new AutocalError('AUTOCAL_SOURCE_FAILED', `OMS ${url.pathname}: ${(err as Error).name === 'TimeoutError' ? `no answer in ${options.timeoutMs} ms` : (err as Error).message}`, { cause: err })
+    }
+    if (res.status === 401 && options.token !== undefined && !retried) {
+      options.token.invalidate()
+      return await get(url, true)
+    }
+    if (!res.ok) throw new AutocalError('AUTOCAL_SOURCE_FAILED', `OMS ${url.pathname} answered ${res.status}`)
+    const text = await res.text()
+    try {
+      return JSON.parse(text)
+    } catch {
+      throw new AutocalError('AUTOCAL_SOURCE_FAILED', `OMS ${url.pathname} answered something that is not JSON: ${text.slice(0, 80)}`)
+    }
+  }
+
+  return {
+    runsFrom: async firstRun => {
+      const out: OmsPage = { runs: [], skipped: [] }
+      for (let offset = 0; ; offset += options.pageSize) {
+        const url = new URL(`${options.baseUrl.replace(/\/$/, '')}/runs`)
+        url.searchParams.set('filter[run_number][GE]', String(firstRun))
+        if (options.globalOnly) url.searchParams.set('filter[sequence][EQ]', 'GLOBAL-RUN')
+        url.searchParams.set('sort', 'run_number')
+        url.searchParams.set('page[offset]', String(offset))
+        url.searchParams.set('page[limit]', String(options.pageSize))
+        url.searchParams.set('fields[runs]', omsFields.join(','))
+        url.searchParams.set('include', 'meta')
+        const page = await get(url) as { data?: unknown, meta?: { totalResourceCount?: unknown } }
+        if (!Array.isArray(page.data)) throw new AutocalError('AUTOCAL_SOURCE_FAILED', `OMS page at offset ${offset} has no data array`)
+        for (const [i, item] of (page.data as Array<Record<string, any>>).entries()) {
+          const attributes = item?.attributes
+          const parsed = typeof attributes === 'object' && attributes !== null
+            ? runFromOms(attributes, (item.meta?.row ?? {}) as OmsUnits)
+            : { ok: false as const, error: { field: 'attributes', message: 'missing' } }
+          if (parsed.ok) out.runs.push(parsed.run)
+          else out.skipped.push({ record: `offset ${offset + i} (id ${String(item?.id ?? '?')})`, ...parsed.error })
+        }
+        const total = Number(page.meta?.totalResourceCount)
+        const fetched = offset + page.data.length
+        if (page.data.length < options.pageSize || (Number.isFinite(total) && fetched >= total)) break
+      }
+      return out
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// Reads a run list: an OMS run-table CSV export (as Runs2022-hltmode.csv)
+// or a JSON run list (an array of OMS attribute objects, or an OMS JSON:API
+// response `{ data: [{ attributes }] }`). A malformed record is reported
+// with its line (or index) and field, and left out; the rest is read.
+import { readFile } from 'node:fs/promises'
+import { parseCsv, runFromCsv, runFromOms, type OmsUnits } from '../domain/oms-records.ts'
+import type { RunRecord } from '../domain/run-record.ts'
+
+export interface RecordProblem {
+  /** "line 12" or "record 3". */
+  where: string
+  field: string
+  message: string
+}
+
+export interface RunList {
+  runs: RunRecord[]
+  problems: RecordProblem[]
+}
+
+export function parseRunList (text: string, fileName: string): RunList {
+  const runs: RunRecord[] = []
+  const problems: RecordProblem[] = []
+  if (/\.json$/i.test(fileName) || text.trimStart().startsWith('[') || text.trimStart().startsWith('{')) {
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch (err) {
+      return { runs, problems: [{ where: 'file', field: '', message: `not JSON: ${(err as Error).message}` }] }
+    }
+    const records: unknown[] = Array.isArray(json) ? json : Array.isArray((json as { data?: unknown }).data) ? (json as { data: unknown[] }).data : []
+    if (records.length === 0 && !Array.isArray(json)) problems.push({ where: 'file', field: 'data', message: 'expected an array of runs or { data: [...] }' })
+    records.forEach((item, i) => {
+      const attributes = (typeof item === 'object' && item !== null && 'attributes' in item ? (item as { attributes: unknown }).attributes : item) as Record<string, unknown>
+      const units = (item as { meta?: { row?: OmsUnits } }).meta?.row ?? {}
+      const parsed = typeof attributes === 'object' && attributes !== null ? runFromOms(attributes, units) : { ok: false as const, error: { field: '', message: 'not an object' } }
+      if (parsed.ok) runs.push(parsed.run)
+      else problems.push({ where: `record ${i}`, ...parsed.error })
+    })
+    return { runs, problems }
+  }
+  const { rows, errors } = parseCsv(text)
+  for (const e of errors) problems.push({ where: `line ${e.line}`, field: '', message: e.message })
+  for (const row of rows) {
+    const parsed = runFromCsv(row.values)
+    if (parsed.ok) runs.push(parsed.run)
+    else problems.push({ where: `line ${row.line} (run ${row.values.run_number ?? '?'})`, ...parsed.error })
+  }
+  return { runs, problems }
+}
+
+export async function readRunList (path: string): Promise<RunList> {
+  return parseRunList(await readFile(path, 'utf8'), path)
+}

@@ -1,0 +1,37 @@
+// A client of the Tier-0 data service: run_stream_done, run_dataset_done and
+// firstconditionsaferun, each answering {"result": [...]}.
+import { AutocalError } from '@autocal/runtime'
+
+export function createT0Client (options: { baseUrl: string, timeoutMs: number }): {
+  streamDone: (run: number, stream: string) => Promise<boolean>
+  datasetDone: (run: number, dataset: string) => Promise<boolean>
+  firstConditionSafeRun: () => Promise<number | undefined>
+} {
+  async function result (path: string, params: Record<string, string>): Promise<unknown[]> {
+    const url = new URL(`${options.baseUrl.replace(/\/$/, '')}/${path}`)
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
+    let res: Response
+    try {
+      res = await fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(options.timeoutMs) })
+    } catch (err) {
+      throw new AutocalError('AUTOCAL_SOURCE_FAILED', `Tier-0 ${path}: ${(err as Error).message}`, { cause: err })
+    }
+    if (!res.ok) throw new AutocalError('AUTOCAL_SOURCE_FAILED', `Tier-0 ${path} answered ${res.status}`)
+    let json: unknown
+    try { json = await res.json() } catch { throw new AutocalError('AUTOCAL_SOURCE_FAILED', `Tier-0 ${path} answered something that is not JSON`) }
+    const list = (json as { result?: unknown }).result
+    if (!Array.isArray(list)) throw new AutocalError('AUTOCAL_SOURCE_FAILED', `Tier-0 ${path} answered without a result list`)
+    return list
+  }
+  const truthy = (list: unknown[]): boolean => list.length > 0 && list.every(v => v === true || v === 1 || v === 'true' || (typeof v === 'object' && v !== null && Object.values(v).some(x => x === true)))
+  return {
+    streamDone: async (run, stream) => truthy(await result('run_stream_done', { run: String(run), stream })),
+    datasetDone: async (run, dataset) => truthy(await result('run_dataset_done', { run: String(run), primary_dataset: dataset })),
+    firstConditionSafeRun: async () => {
+      const list = await result('firstconditionsaferun', {})
+      const first = list[0]
+      const value = typeof first === 'number' ? first : typeof first === 'object' && first !== null ? Number(Object.values(first)[0]) : Number(first)
+      return Number.isInteger(value) && value > 0 ? value : undefined
+    }
+  }
+}

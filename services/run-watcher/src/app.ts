@@ -1,0 +1,74 @@
+// The run-watcher's parts, started in order and closed in reverse.
+import { buildHttp, connectRedis, createMetrics, startProducer, type Logger } from '@autocal/runtime'
+import type { Config } from './config.ts'
+import { createKnownRuns, rebuildIfEmpty } from './adapters/known-runs.ts'
+import { createEmitter } from './emitter.ts'
+import { createSourceMetrics, startSourceLoop, type SourceLoop } from './source-loop.ts'
+import { prepareReplay } from './replay.ts'
+import { createOmsClient } from './adapters/oms-client.ts'
+import { clientCredentialsToken } from './adapters/oidc-token.ts'
+import { createOmsPoller } from './oms-poller.ts'
+import { createT0Client } from './adapters/t0-client.ts'
+import { createT0Poller } from './t0-poller.ts'
+import { injectRoutes } from './routes.ts'
+
+export const service = 'run-watcher'
+
+export async function startRunWatcher (config: Config, logger: Logger): Promise<AsyncDisposable & { port: number }> {
+  const stack = new AsyncDisposableStack()
+  try {
+    const metrics = createMetrics({ service })
+    const redis = stack.use(await connectRedis({ config, logger }))
+    const producer = stack.use(await startProducer({ config, logger, service, metrics }))
+    const known = createKnownRuns(redis)
+    await rebuildIfEmpty(redis, known, config, logger)
+    const emitter = createEmitter({ redis, producer, known, logger, registry: metrics.registry })
+    const sourceMetrics = createSourceMetrics(metrics.registry)
+    const loops = new Map<string, SourceLoop>()
+
+    if (config.AUTOCAL_REPLAY_FILE !== undefined) {
+      const replay = await prepareReplay({
+        file: config.AUTOCAL_REPLAY_FILE,
+        scale: config.AUTOCAL_REPLAY_SCALE,
+        fromRun: config.AUTOCAL_REPLAY_FROM_RUN,
+        toRun: config.AUTOCAL_REPLAY_TO_RUN,
+        t0Streams: config.AUTOCAL_REPLAY_T0_STREAMS,
+        emitter,
+        known,
+        logger
+      })
+      loops.set('replay', startSourceLoop({ name: 'replay', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_REPLAY_TICK_MS, work: replay.work, info: replay.info }))
+    }
+    if (config.AUTOCAL_OMS_URL !== undefined) {
+      const token = config.AUTOCAL_OMS_TOKEN_URL !== undefined && config.AUTOCAL_OMS_CLIENT_ID !== undefined && config.AUTOCAL_OMS_CLIENT_SECRET !== undefined
+        ? clientCredentialsToken({ tokenUrl: config.AUTOCAL_OMS_TOKEN_URL, clientId: config.AUTOCAL_OMS_CLIENT_ID, clientSecret: config.AUTOCAL_OMS_CLIENT_SECRET, audience: config.AUTOCAL_OMS_AUDIENCE, timeoutMs: config.AUTOCAL_OMS_TIMEOUT_MS })
+        : undefined
+      const client = createOmsClient({ baseUrl: config.AUTOCAL_OMS_URL, pageSize: config.AUTOCAL_OMS_PAGE_SIZE, timeoutMs: config.AUTOCAL_OMS_TIMEOUT_MS, globalOnly: config.AUTOCAL_OMS_GLOBAL_ONLY, token, logger })
+      const poller = createOmsPoller({ client, firstRun: config.AUTOCAL_OMS_FIRST_RUN, lookbackRuns: config.AUTOCAL_OMS_LOOKBACK_RUNS, emitter, known, logger })
+      loops.set('oms', startSourceLoop({ name: 'oms', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_OMS_POLL_MS, work: poller.work, info: poller.info }))
+    }
+    if (config.AUTOCAL_T0_URL !== undefined) {
+      const client = createT0Client({ baseUrl: config.AUTOCAL_T0_URL, timeoutMs: config.AUTOCAL_T0_TIMEOUT_MS })
+      const poller = createT0Poller({ client, streams: config.AUTOCAL_T0_STREAMS, datasets: config.AUTOCAL_T0_DATASETS, windowRuns: config.AUTOCAL_T0_WINDOW_RUNS, emitter, known, logger })
+      loops.set('t0', startSourceLoop({ name: 't0', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_T0_POLL_MS, work: poller.work, info: poller.info }))
+    }
+    stack.defer(async () => { await Promise.all([...loops.values()].map(async l => { await l.stop() })) })
+
+    const http = await buildHttp({
+      logger,
+      metrics,
+      checks: [redis.check, producer.check],
+      details: () => Object.fromEntries([...loops].map(([name, loop]) => [`source:${name}`, loop.status()]))
+    })
+    await http.register(injectRoutes, { emitter, known, tokens: config.AUTOCAL_INJECT_TOKENS })
+    await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
+    stack.defer(async () => { await http.close() })
+    const address = http.server.address()
+    logger.info({ sources: [...loops.keys()], injection: config.AUTOCAL_INJECT_TOKENS.size > 0 }, 'run-watcher started')
+    const moved = stack.move()
+    return { port: typeof address === 'object' && address !== null ? address.port : 0, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
+  } catch (err) {
+    await stack.disposeAsync()
+    throw err
+  }
+}

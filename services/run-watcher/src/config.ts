@@ -1,0 +1,80 @@
+// Configuration of the run-watcher. Each source is on when its key is set;
+// several can run at once.
+import { existsSync } from 'node:fs'
+import { z } from 'zod'
+import { baseShape, httpShape, kafkaShape, redisShape } from '@autocal/runtime'
+
+const list = z.string().transform(s => s.split(',').map(p => p.trim()).filter(p => p !== ''))
+
+/** "alice:tok1,bob:tok2" → Map(tok1 → alice, tok2 → bob) */
+const tokens = z.string().transform((s, ctx) => {
+  const out = new Map<string, string>()
+  for (const part of s.split(',').map(p => p.trim()).filter(p => p !== '')) {
+    const i = part.indexOf(':')
+    if (i <= 0 || i === part.length - 1) {
+      ctx.addIssue({ code: 'custom', message: 'expected <principal>:<token>[,<principal>:<token>...]' })
+      continue
+    }
+    out.set(part.slice(i + 1), part.slice(0, i))
+  }
+  return out
+})
+
+export const Config = z.object({
+  ...baseShape,
+  ...kafkaShape,
+  ...redisShape,
+  ...httpShape,
+  AUTOCAL_HTTP_PORT: httpShape.AUTOCAL_HTTP_PORT.unwrap().default(8081),
+
+  /** OMS REST API base, e.g. https://cmsoms.cern.ch/agg/api/v1 (the poller is off when unset). */
+  AUTOCAL_OMS_URL: z.url().optional(),
+  AUTOCAL_OMS_POLL_MS: z.coerce.number().int().positive().default(30_000),
+  AUTOCAL_OMS_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
+  AUTOCAL_OMS_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  /** First run to ask OMS for (before any watermark exists). */
+  AUTOCAL_OMS_FIRST_RUN: z.coerce.number().int().positive().default(1),
+  /** Runs below the watermark asked again each round, for late corrections. */
+  AUTOCAL_OMS_LOOKBACK_RUNS: z.coerce.number().int().min(0).default(50),
+  /** Only global runs (filter[sequence][EQ]=GLOBAL-RUN). */
+  AUTOCAL_OMS_GLOBAL_ONLY: z.stringbool().default(true),
+  /** OIDC client credentials (all three, or none). */
+  AUTOCAL_OMS_TOKEN_URL: z.url().optional(),
+  AUTOCAL_OMS_CLIENT_ID: z.string().min(1).optional(),
+  AUTOCAL_OMS_CLIENT_SECRET: z.string().min(1).optional(),
+  AUTOCAL_OMS_AUDIENCE: z.string().min(1).default('cmsoms-prod'),
+
+  /** Tier-0 data service base, e.g. https://cmsweb.cern.ch/t0wmadatasvc/prod (off when unset). */
+  AUTOCAL_T0_URL: z.url().optional(),
+  AUTOCAL_T0_POLL_MS: z.coerce.number().int().positive().default(60_000),
+  AUTOCAL_T0_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
+  /** Streams asked about, e.g. "Express,ALCAPHISYM". */
+  AUTOCAL_T0_STREAMS: list.default([]),
+  AUTOCAL_T0_DATASETS: list.default([]),
+  AUTOCAL_T0_WINDOW_RUNS: z.coerce.number().int().positive().default(200),
+
+  /** Run list to replay: an OMS CSV export or a JSON run list (off when unset). */
+  AUTOCAL_REPLAY_FILE: z.string().min(1).refine(existsSync, 'file does not exist').optional(),
+  /** 0 = everything at once; S = S times faster than the runs happened (52560: a year in ten minutes). */
+  AUTOCAL_REPLAY_SCALE: z.coerce.number().min(0).default(0),
+  AUTOCAL_REPLAY_FROM_RUN: z.coerce.number().int().positive().optional(),
+  AUTOCAL_REPLAY_TO_RUN: z.coerce.number().int().positive().optional(),
+  /** Streams announced done when a replayed run ends (replaying the past: Tier-0 processed it). */
+  AUTOCAL_REPLAY_T0_STREAMS: list.default(['Express', 'ALCAPHISYM']),
+  AUTOCAL_REPLAY_TICK_MS: z.coerce.number().int().positive().default(200),
+
+  /** Tokens allowed to POST /api/v1/runs: "<principal>:<token>,...". Injection is refused when unset. */
+  AUTOCAL_INJECT_TOKENS: tokens.default(new Map())
+}).superRefine((c, ctx) => {
+  const oidc = [c.AUTOCAL_OMS_TOKEN_URL, c.AUTOCAL_OMS_CLIENT_ID, c.AUTOCAL_OMS_CLIENT_SECRET].filter(v => v !== undefined).length
+  if (oidc !== 0 && oidc !== 3) {
+    ctx.addIssue({ code: 'custom', path: ['AUTOCAL_OMS_TOKEN_URL'], message: 'set AUTOCAL_OMS_TOKEN_URL, AUTOCAL_OMS_CLIENT_ID and AUTOCAL_OMS_CLIENT_SECRET together' })
+  }
+  if (c.AUTOCAL_T0_URL !== undefined && c.AUTOCAL_T0_STREAMS.length === 0 && c.AUTOCAL_T0_DATASETS.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['AUTOCAL_T0_STREAMS'], message: 'the Tier-0 poller needs AUTOCAL_T0_STREAMS or AUTOCAL_T0_DATASETS' })
+  }
+  if (c.AUTOCAL_REPLAY_FROM_RUN !== undefined && c.AUTOCAL_REPLAY_TO_RUN !== undefined && c.AUTOCAL_REPLAY_FROM_RUN > c.AUTOCAL_REPLAY_TO_RUN) {
+    ctx.addIssue({ code: 'custom', path: ['AUTOCAL_REPLAY_TO_RUN'], message: 'must not be below AUTOCAL_REPLAY_FROM_RUN' })
+  }
+})
+export type Config = z.infer<typeof Config>

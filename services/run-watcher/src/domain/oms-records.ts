@@ -1,0 +1,206 @@
+// Turning OMS records into runs: rows of an OMS run-table CSV export (as
+// Runs2022-hltmode.csv, header lines repeated inside the file) and JSON:API
+// records of the OMS REST API (`data[].attributes`, units in `meta.row`).
+import { lumiToPb, parseUtc, runClassOf, type FieldError, type Parsed, type RunRecord } from './run-record.ts'
+
+export interface CsvRow {
+  /** 1-based line number in the file. */
+  line: number
+  values: Record<string, string>
+}
+
+/** Splits one CSV line (RFC 4180 quoting, no multi-line fields). */
+export function splitCsvLine (line: string): string[] {
+  const out: string[] = []
+  let field = ''
+  let quoted = false
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]
+    if (quoted) {
+      if (c === '"' && line[i + 1] === '"') { field += '"'; i++ } else if (c === '"') quoted = false
+      else field += c
+    } else if (c === '"') quoted = true
+    else if (c === ',') { out.push(field); field = '' } else field += c
+  }
+  out.push(field)
+  return out
+}
+
+/**
+ * Rows of a CSV export. A line equal to the header (several exports
+ * concatenated) is skipped; a line with the wrong number of fields is
+ * reported, not guessed at.
+ */
+export function parseCsv (text: string): { rows: CsvRow[], errors: Array<{ line: number, message: string }> } {
+  const lines = text.split(/\r?\n/)
+  const headerLine = lines.findIndex(l => l.trim() !== '')
+  if (headerLine < 0) return { rows: [], errors: [{ line: 1, message: 'empty file' }] }
+  const header = splitCsvLine(lines[headerLine]!.trim())
+  const rows: CsvRow[] = []
+  const errors: Array<{ line: number, message: string }> = []
+  for (let i = headerLine + 1; i < lines.length; i++) {
+    const raw = lines[i]!.trim()
+    if (raw === '' || raw === lines[headerLine]!.trim()) continue
+    const values = splitCsvLine(raw)
+    if (values.length !== header.length) {
+      errors.push({ line: i + 1, message: `expected ${header.length} fields (${header.join(',')}), found ${values.length}` })
+      continue
+    }
+    rows.push({ line: i + 1, values: Object.fromEntries(header.map((h, k) => [h, values[k] ?? ''])) })
+  }
+  return { rows, errors }
+}
+
+function fail (field: string, message: string): Parsed {
+  return { ok: false, error: { field, message } }
+}
+
+function integer (v: unknown, field: string, required: boolean): number | FieldError | undefined {
+  if (v === undefined || v === null || v === '') return required ? { field, message: 'missing' } : undefined
+  const n = typeof v === 'number' ? v : Number(String(v).trim())
+  if (!Number.isInteger(n) || n < 0) return { field, message: `expected a non-negative integer, got ${JSON.stringify(v)}` }
+  return n
+}
+
+function decimal (v: unknown, field: string): number | FieldError | undefined {
+  if (v === undefined || v === null || v === '') return undefined
+  const n = typeof v === 'number' ? v : Number(String(v).trim())
+  if (!Number.isFinite(n) || n < 0) return { field, message: `expected a non-negative number, got ${JSON.stringify(v)}` }
+  return n
+}
+
+function isError (v: unknown): v is FieldError {
+  return typeof v === 'object' && v !== null && 'field' in v && 'message' in v
+}
+
+/** "[CTPPS, CTPPS_TOT, PIXEL]" → ["CTPPS", "CTPPS_TOT", "PIXEL"]. */
+function componentList (v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String)
+  const text = String(v ?? '').trim().replace(/^\[/, '').replace(/\]$/, '')
+  return text === '' ? [] : text.split(',').map(s => s.trim()).filter(s => s !== '')
+}
+
+/**
+ * One row of an OMS run-table CSV export. Its luminosity columns are in /pb
+ * (an empty one counts as 0: OMS leaves it empty for runs without beam); its
+ * times are UTC; every run of the export is a global run.
+ */
+export function runFromCsv (values: Record<string, string>): Parsed {
+  const run = integer(values.run_number, 'run_number', true)
+  if (isError(run)) return { ok: false, error: run }
+  const fill = integer(values.fill_number, 'fill_number', false)
+  if (isError(fill)) return { ok: false, error: fill }
+  const startMs = parseUtc(values.start_time ?? '')
+  if (startMs === undefined) return fail('start_time', `expected a UTC time, got ${JSON.stringify(values.start_time ?? '')}`)
+  const endText = values.end_time ?? ''
+  const endMs = parseUtc(endText)
+  if (endText.trim() !== '' && endMs === undefined) return fail('end_time', `expected a UTC time, got ${JSON.stringify(endText)}`)
+  if (endMs !== undefined && endMs < startMs) return fail('end_time', `ends (${endText}) before it starts (${values.start_time})`)
+  const duration = integer(values.duration, 'duration', false)
+  if (isError(duration)) return { ok: false, error: duration }
+  const delivered = decimal(values.delivered_lumi, 'delivered_lumi')
+  if (isError(delivered)) return { ok: false, error: delivered }
+  const recorded = decimal(values.recorded_lumi, 'recorded_lumi')
+  if (isError(recorded)) return { ok: false, error: recorded }
+  const record: RunRecord = {
+    run: run as number,
+    fill: fill ?? 0,
+    era: (values.era ?? '').trim(),
+    startMs,
+    endMs,
+    durationS: duration ?? (endMs === undefined ? 0 : Math.round((endMs - startMs) / 1000)),
+    lastLumisection: 0,
+    deliveredLumiPb: delivered ?? 0,
+    recordedLumiPb: recorded ?? 0,
+    runClass: runClassOf(values.l1_hlt_mode_stripped ?? ''),
+    global: true,
+    fillType: '',
+    hltKey: (values.hlt_key ?? '').trim(),
+    componentsOut: componentList(values.components_out)
+  }
+  return { ok: true, run: record }
+}
+
+/** `meta.row.<field>.units` of an OMS JSON:API record. */
+export type OmsUnits = Record<string, { units?: string | null } | undefined>
+
+/**
+ * One OMS JSON:API run record (`attributes` plus the units from `meta.row`).
+ * Luminosity is converted to /pb with the units the record states.
+ */
+export function runFromOms (attributes: Record<string, unknown>, units: OmsUnits = {}): Parsed {
+  const run = integer(attributes.run_number, 'run_number', true)
+  if (isError(run)) return { ok: false, error: run }
+  const fill = integer(attributes.fill_number, 'fill_number', false)
+  if (isError(fill)) return { ok: false, error: fill }
+  const startMs = typeof attributes.start_time === 'string' ? parseUtc(attributes.start_time) : undefined
+  if (startMs === undefined) return fail('start_time', `expected an ISO-8601 UTC time, got ${JSON.stringify(attributes.start_time ?? null)}`)
+  const endMs = typeof attributes.end_time === 'string' ? parseUtc(attributes.end_time) : undefined
+  if (attributes.end_time !== null && attributes.end_time !== undefined && endMs === undefined) {
+    return fail('end_time', `expected an ISO-8601 UTC time or null, got ${JSON.stringify(attributes.end_time)}`)
+  }
+  const lumi: Record<string, number> = {}
+  for (const field of ['delivered_lumi', 'recorded_lumi'] as const) {
+    const value = decimal(attributes[field], field)
+    if (isError(value)) return { ok: false, error: value }
+    const unit = units[field]?.units ?? undefined
+    const pb = lumiToPb(value ?? 0, unit)
+    if (pb === undefined) return fail(field, `unknown luminosity unit ${JSON.stringify(unit)}`)
+    lumi[field] = pb
+  }
+  const ls = integer(attributes.last_lumisection_number, 'last_lumisection_number', false)
+  if (isError(ls)) return { ok: false, error: ls }
+  const duration = integer(attributes.duration, 'duration', false)
+  if (isError(duration)) return { ok: false, error: duration }
+  const bField = attributes.b_field
+  if (bField !== undefined && bField !== null && typeof bField !== 'number') return fail('b_field', `expected a number (T), got ${JSON.stringify(bField)}`)
+  const stable = attributes.stable_beam
+  if (stable !== undefined && stable !== null && typeof stable !== 'boolean') return fail('stable_beam', `expected true or false, got ${JSON.stringify(stable)}`)
+  const sequence = typeof attributes.sequence === 'string' ? attributes.sequence : undefined
+  const runClass = typeof attributes.l1_hlt_mode_stripped === 'string'
+    ? runClassOf(attributes.l1_hlt_mode_stripped)
+    : typeof attributes.run_class === 'string' ? attributes.run_class.toLowerCase() : ''
+  return {
+    ok: true,
+    run: {
+      run: run as number,
+      fill: fill ?? 0,
+      era: typeof attributes.era === 'string' ? attributes.era : '',
+      startMs,
+      endMs,
+      durationS: duration ?? (endMs === undefined ? 0 : Math.round((endMs - startMs) / 1000)),
+      lastLumisection: ls ?? 0,
+      deliveredLumiPb: lumi.delivered_lumi ?? 0,
+      recordedLumiPb: lumi.recorded_lumi ?? 0,
+      runClass,
+      global: sequence === undefined ? true : sequence === 'GLOBAL-RUN',
+      bFieldT: typeof bField === 'number' ? bField : undefined,
+      stableBeam: typeof stable === 'boolean' ? stable : undefined,
+      fillType: typeof attributes.fill_type_runtime === 'string' ? attributes.fill_type_runtime : '',
+      hltKey: typeof attributes.hlt_key === 'string' ? attributes.hlt_key : '',
+      componentsOut: componentList(attributes.components_out ?? [])
+    }
+  }
+}
+
+/** A known run as OMS attributes (luminosity in /pb), the base a partial correction is applied to. */
+export function omsAttributesOf (r: RunRecord): Record<string, unknown> {
+  return {
+    run_number: r.run,
+    fill_number: r.fill,
+    era: r.era,
+    start_time: new Date(r.startMs).toISOString(),
+    end_time: r.endMs === undefined ? null : new Date(r.endMs).toISOString(),
+    duration: r.durationS,
+    last_lumisection_number: r.lastLumisection,
+    delivered_lumi: r.deliveredLumiPb,
+    recorded_lumi: r.recordedLumiPb,
+    run_class: r.runClass,
+    sequence: r.global ? 'GLOBAL-RUN' : 'LOCAL',
+    b_field: r.bFieldT ?? null,
+    stable_beam: r.stableBeam ?? null,
+    fill_type_runtime: r.fillType,
+    hlt_key: r.hltKey,
+    components_out: r.componentsOut
+  }
+}

@@ -1,0 +1,41 @@
+// The OMS poller: each round asks OMS for the runs from the watermark minus a
+// look-back window (so that late changes of recently ended runs — luminosity
+// corrections — are seen), announces what changed, and moves the watermark
+// to the highest ended run.
+import type { Logger } from '@autocal/runtime'
+import type { Emitter } from './emitter.ts'
+import type { KnownRuns } from './adapters/known-runs.ts'
+import type { createOmsClient } from './adapters/oms-client.ts'
+
+export interface OmsPollerOptions {
+  client: ReturnType<typeof createOmsClient>
+  firstRun: number
+  lookbackRuns: number
+  emitter: Emitter
+  known: KnownRuns
+  logger: Logger
+}
+
+export function createOmsPoller (options: OmsPollerOptions): { work: () => Promise<'again'>, info: () => Record<string, unknown> } {
+  const log = options.logger.child({ component: 'oms' })
+  let watermark: number | undefined
+  return {
+    info: () => ({ watermark }),
+    work: async () => {
+      watermark ??= Number(await options.known.getValue('watermark:oms') ?? options.firstRun)
+      const from = Math.max(options.firstRun, watermark - options.lookbackRuns)
+      const page = await options.client.runsFrom(from)
+      for (const s of page.skipped) log.warn({ source: 'oms', record: s.record, field: s.field, problem: s.message }, 'malformed record skipped')
+      let highestEnded = watermark
+      for (const run of page.runs) {
+        await options.emitter.announceRun(run, { source: 'oms' })
+        if (run.endMs !== undefined && run.run > highestEnded) highestEnded = run.run
+      }
+      if (highestEnded !== watermark) {
+        watermark = highestEnded
+        await options.known.setValue('watermark:oms', String(watermark))
+      }
+      return 'again'
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// Each source runs in its own loop: work, wait, repeat; on an error, retry
+// with exponential backoff. A failing source never stops the others; its
+// state shows in /readyz details and in the metrics.
+import { Counter, Gauge, type Registry } from 'prom-client'
+import { errorMessage, type Logger } from '@autocal/runtime'
+
+export interface SourceStatus {
+  ok: boolean
+  lastSuccess?: string
+  lastError?: string
+  errors: number
+  /** Anything the source wants to show, e.g. its watermark. */
+  info?: Record<string, unknown>
+}
+
+export interface SourceLoop {
+  status: () => SourceStatus
+  stop: () => Promise<void>
+}
+
+export interface SourceMetrics {
+  errors: Counter<'source'>
+  markSuccess: (source: string) => void
+}
+
+export function createSourceMetrics (registry: Registry): SourceMetrics {
+  const lastSuccessMs = new Map<string, number>()
+  // holds the success time; turned into an age when Prometheus scrapes
+  const age = new Gauge({
+    name: 'autocal_source_last_success_age_seconds',
+    help: 'Seconds since the source last succeeded',
+    labelNames: ['source'],
+    registers: [registry],
+    collect () {
+      for (const [source, ms] of lastSuccessMs) this.set({ source }, (Date.now() - ms) / 1000)
+    }
+  })
+  void age
+  return {
+    errors: new Counter({ name: 'autocal_source_errors_total', help: 'Failed polls or reads, by source', labelNames: ['source'], registers: [registry] }),
+    markSuccess: source => { lastSuccessMs.set(source, Date.now()) }
+  }
+}
+
+export interface LoopOptions {
+  name: string
+  logger: Logger
+  metrics: SourceMetrics
+  /** Pause after a successful round; `done` from work ends the loop. */
+  intervalMs: number
+  backoffBaseMs?: number
+  backoffMaxMs?: number
+  /** One round of work; resolves `'done'` when the source has nothing more to do (a finished replay). */
+  work: (signal: AbortSignal) => Promise<'again' | 'done'>
+  info?: () => Record<string, unknown>
+}
+
+export function startSourceLoop (options: LoopOptions): SourceLoop {
+  const { name, logger, metrics } = options
+  const log = logger.child({ component: 'source', source: name })
+  const abort = new AbortController()
+  const status: SourceStatus = { ok: true, errors: 0 }
+  let failures = 0
+  const sleep = async (ms: number): Promise<void> => {
+    await new Promise<void>(resolve => {
+      const t = setTimeout(resolve, ms)
+      abort.signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+    })
+  }
+  const running = (async () => {
+    while (!abort.signal.aborted) {
+      try {
+        const result = await options.work(abort.signal)
+        failures = 0
+        status.ok = true
+        status.lastSuccess = new Date().toISOString()
+        metrics.markSuccess(name)
+        if (result === 'done') { log.info('source finished'); return }
+        await sleep(options.intervalMs)
+      } catch (err) {
+        if (abort.signal.aborted) return
+        failures++
+        status.ok = false
+        status.errors++
+        status.lastError = errorMessage(err)
+        metrics.errors.inc({ source: name })
+        const delay = Math.min(options.backoffMaxMs ?? 60_000, (options.backoffBaseMs ?? 1000) * 2 ** (failures - 1))
+        log.warn({ err, failures, retryInMs: delay }, 'source failed; retrying')
+        await sleep(delay)
+      }
+    }
+  })()
+  return {
+    status: () => ({ ...status, ...(options.info === undefined ? {} : { info: options.info() }) }),
+    stop: async () => { abort.abort(); await running }
+  }
+}
