@@ -1,0 +1,214 @@
+// `autocal`: the operator command line over the task-dispatcher's gRPC
+// ControlService. Errors are one line on stderr and a non-zero exit.
+import { parseArgs } from 'node:util'
+import { toJson, type MessageInitShape } from '@bufbuild/protobuf'
+import { ControlService, GetStatusResponseSchema, TaskEventSchema, TaskState, type SelectorSchema } from '@autocal/contracts'
+
+type SelectorInit = MessageInitShape<typeof SelectorSchema>
+import { createGrpcClient, grpc, type GrpcClient } from '@autocal/runtime'
+// offline validation is the dispatcher's own validator (exported by @autocal/task-dispatcher as '.')
+import { readWorkflowSources, validateSources } from '../../../services/task-dispatcher/src/validation.ts'
+import { renderMatrix, stateNames } from './status-matrix.ts'
+
+export interface Io {
+  stdout: { write: (s: string) => unknown, isTTY?: boolean }
+  stderr: { write: (s: string) => unknown, isTTY?: boolean }
+  env: Record<string, string | undefined>
+}
+
+const usage = `usage: autocal <command> [options]
+
+commands:
+  workflows validate DIR [--remote]   validate workflow files (offline; --remote asks the server)
+  workflows list                      workflows the dispatcher runs
+  runs inject --campaign C (--runs 1,2 | --range A-B) --reason TEXT
+  status --campaign C [--task T]... [--runs ...] [--range A-B] [--subsystem S] [--json]
+  reprocess|skip|cancel --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--subsystem S] --reason TEXT [--wait]
+  watch [--campaign C] [--task T]... [--json]
+
+options:
+  --server HOST:PORT   control API address (env AUTOCAL_CONTROL_URL, default 127.0.0.1:50051)
+  --token TOKEN        bearer token (env AUTOCAL_TOKEN)
+`
+
+class UsageError extends Error {}
+
+const options = {
+  server: { type: 'string' },
+  token: { type: 'string' },
+  campaign: { type: 'string', short: 'c' },
+  task: { type: 'string', short: 't', multiple: true },
+  runs: { type: 'string', short: 'r' },
+  range: { type: 'string' },
+  block: { type: 'string', multiple: true },
+  subsystem: { type: 'string', short: 's' },
+  reason: { type: 'string', short: 'm' },
+  json: { type: 'boolean' },
+  wait: { type: 'boolean' },
+  remote: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+type Values = ReturnType<typeof parseArgs<{ options: typeof options, allowPositionals: true }>>['values']
+
+function runList (text: string | undefined): number[] {
+  if (text === undefined) return []
+  return text.split(',').map(s => s.trim()).filter(s => s !== '').map(s => {
+    if (!/^\d+$/.test(s)) throw new UsageError(`--runs: '${s}' is not a run number`)
+    return Number(s)
+  })
+}
+
+function range (text: string | undefined): [number, number] {
+  if (text === undefined) return [0, 0]
+  const m = /^(\d+)-(\d+)$/.exec(text)
+  if (m === null || Number(m[1]) > Number(m[2])) throw new UsageError(`--range: expected FIRST-LAST with FIRST <= LAST, got '${text}'`)
+  return [Number(m[1]), Number(m[2])]
+}
+
+function selectorOf (v: Values): SelectorInit {
+  const [firstRun, lastRun] = range(v.range)
+  return { campaign: v.campaign ?? '', tasks: v.task ?? [], runs: runList(v.runs), firstRun, lastRun, blockIds: v.block ?? [], subsystem: v.subsystem ?? '' }
+}
+
+function need (value: string | undefined, flag: string): string {
+  if (value === undefined || value.trim() === '') throw new UsageError(`${flag} is required`)
+  return value
+}
+
+/** One line for any error: gRPC status name and details, or the message. */
+export function errorLine (err: unknown): string {
+  const e = err as { code?: number, details?: string, message?: string }
+  if (typeof e.code === 'number' && typeof e.details === 'string') {
+    const name = Object.entries(grpc.status).find(([, v]) => v === e.code)?.[0] ?? String(e.code)
+    const hint = e.code === grpc.status.UNAVAILABLE ? ' (is the task-dispatcher running? --server / AUTOCAL_CONTROL_URL)' : ''
+    return `${name}: ${(e.details.split('\n')[0] ?? '').replace(/\. Resolution note:.*$/, '')}${hint}`
+  }
+  return (e.message ?? String(err)).split('\n')[0] ?? ''
+}
+
+export async function runCli (argv: string[], io: Io): Promise<number> {
+  let client: GrpcClient<typeof ControlService> | undefined
+  const out = (s: string): void => { io.stdout.write(s + '\n') }
+  const progress = (s: string): void => { io.stderr.write(io.stderr.isTTY === true ? `\r\u001b[K${s}` : s + '\n') }
+  try {
+    const { values: v, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+    const [command, sub, ...rest] = positionals
+    if (v.help === true || command === undefined) {
+      io.stdout.write(usage)
+      return command === undefined && v.help !== true ? 2 : 0
+    }
+    const connect = (): GrpcClient<typeof ControlService> => {
+      const address = v.server ?? io.env.AUTOCAL_CONTROL_URL ?? '127.0.0.1:50051'
+      client = createGrpcClient(ControlService, address.replace(/^grpc:\/\//, ''), { token: v.token ?? io.env.AUTOCAL_TOKEN, deadlineMs: 30_000 })
+      return client
+    }
+
+    switch (command) {
+      case 'workflows': {
+        if (sub === 'validate') {
+          const dir = rest[0]
+          if (dir === undefined) throw new UsageError('workflows validate needs a DIR (or a file)')
+          const sources = readWorkflowSources(dir)
+          if (sources.length === 0) throw new Error(`${dir}: no workflow files (*.yaml)`)
+          let errors: string[]
+          let summary: string[]
+          if (v.remote === true || v.server !== undefined) {
+            const res = await connect().validateWorkflows({ files: sources.map(s => ({ name: s.name, content: s.content })) })
+            errors = res.errors
+            summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}: ${w.tasks.join(', ')} (campaigns ${w.campaigns.join(', ')})`)
+          } else {
+            const res = validateSources(sources, io.env)
+            errors = res.errors
+            summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}: ${w.tasks.map(t => t.name).join(', ')} (campaigns ${w.campaigns.map(c => c.name).join(', ')})`)
+          }
+          for (const e of errors) io.stderr.write(e + '\n')
+          if (errors.length > 0) {
+            io.stderr.write(`${errors.length} error(s) in ${sources.length} file(s)\n`)
+            return 1
+          }
+          for (const s of summary) out(s)
+          out(`ok: ${sources.length} file(s) valid`)
+          return 0
+        }
+        if (sub === 'list') {
+          const res = await connect().listWorkflows({})
+          if (v.json === true) out(JSON.stringify(res.workflows.map(w => ({ subsystem: w.subsystem, workflow: w.workflow, file: w.file, version: w.version, tasks: w.tasks, campaigns: w.campaigns }))))
+          else for (const w of res.workflows) out(`${w.subsystem}/${w.workflow}@${w.version} ${w.file}: ${w.tasks.join(', ')} (campaigns ${w.campaigns.join(', ')})`)
+          return 0
+        }
+        throw new UsageError(`unknown workflows command '${sub ?? ''}' (validate, list)`)
+      }
+      case 'runs': {
+        if (sub !== 'inject') throw new UsageError(`unknown runs command '${sub ?? ''}' (inject)`)
+        const [firstRun, lastRun] = range(v.range)
+        const runs = runList(v.runs)
+        if (runs.length === 0 && firstRun === 0) throw new UsageError('runs inject needs --runs or --range')
+        progress(`injecting runs into ${need(v.campaign, '--campaign')}…`)
+        const res = await connect().injectRuns({ campaign: v.campaign ?? '', reason: need(v.reason, '--reason'), runs: { runs, firstRun, lastRun } })
+        progress(`accepted: ${res.runs} run(s) injected into ${v.campaign ?? ''} (command ${res.commandId})\n`)
+        return 0
+      }
+      case 'status': {
+        const res = await connect().getStatus({ selector: selectorOf(v) })
+        if (v.json === true) out(JSON.stringify(toJson(GetStatusResponseSchema, res)))
+        else out(renderMatrix(res, { colour: io.stdout.isTTY === true && io.env.NO_COLOR === undefined }))
+        return 0
+      }
+      case 'reprocess':
+      case 'skip':
+      case 'cancel': {
+        const selector = selectorOf(v)
+        need(v.campaign, '--campaign')
+        const c = connect()
+        const request = { selector, reason: need(v.reason, '--reason') }
+        const res = command === 'reprocess' ? await c.reprocess(request) : command === 'skip' ? await c.skip(request) : await c.cancel(request)
+        out(`${command} accepted: ${res.matched} task(s) matched (command ${res.commandId})`)
+        if (v.wait === true) await waitSettled(c, selector, progress)
+        return 0
+      }
+      case 'watch': {
+        const stream = connect().watchTasks({ selector: selectorOf(v) })
+        await new Promise<void>((resolve, reject) => {
+          stream.on('data', (r: { event?: Parameters<typeof toJson<typeof TaskEventSchema>>[1] }) => {
+            const e = r.event
+            if (e === undefined) return
+            if (v.json === true) out(JSON.stringify(toJson(TaskEventSchema, e)))
+            else out(`${new Date().toISOString()} ${e.campaign}/${e.block?.id ?? ''}/${e.task} ${stateNames[e.previousState] ?? ''} → ${stateNames[e.state] ?? ''} (attempt ${e.attempt}): ${e.reason}`)
+          })
+          stream.on('error', (err: { code?: number }) => { if (err.code === grpc.status.CANCELLED) resolve(); else reject(err) })
+          stream.on('end', () => { resolve() })
+          process.once('SIGINT', () => { stream.cancel() })
+        })
+        return 0
+      }
+      default:
+        throw new UsageError(`unknown command '${command}'`)
+    }
+  } catch (err) {
+    io.stderr.write(`autocal: ${errorLine(err)}\n`)
+    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      io.stderr.write('run `autocal --help` for usage\n')
+      return 2
+    }
+    return 1
+  } finally {
+    client?.close()
+  }
+}
+
+/** Polls the status of the selected tasks until none is new, waiting or processing, printing progress. */
+async function waitSettled (c: GrpcClient<typeof ControlService>, selector: SelectorInit, progress: (s: string) => void): Promise<void> {
+  const active = new Set<number>([TaskState.NEW, TaskState.WAITING, TaskState.PROCESSING])
+  for (;;) {
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    const s = await c.getStatus({ selector })
+    const keys = new Map(s.cells.map(x => [`${x.blockId}/${x.task}`, x.state]))
+    const n = (st: number): number => [...keys.values()].filter(x => x === st).length
+    progress(`${keys.size} task(s): ${n(TaskState.DONE)} done, ${n(TaskState.PROCESSING)} processing, ${n(TaskState.WAITING) + n(TaskState.NEW)} waiting, ${n(TaskState.FAILED)} failed`)
+    if (![...keys.values()].some(x => active.has(x))) {
+      progress('settled\n')
+      return
+    }
+  }
+}

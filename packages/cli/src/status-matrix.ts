@@ -1,0 +1,61 @@
+// The runs × tasks matrix of `autocal status`, as terminal text.
+import { TaskState, type GetStatusResponse } from '@autocal/contracts'
+
+const symbols: Record<number, string> = {
+  [TaskState.UNSPECIFIED]: '?',
+  [TaskState.NEW]: '·',
+  [TaskState.WAITING]: 'w',
+  [TaskState.PROCESSING]: '▶',
+  [TaskState.DONE]: '✓',
+  [TaskState.FAILED]: '✗',
+  [TaskState.SKIPPED]: 's',
+  [TaskState.CANCELLED]: 'c'
+}
+const colours: Record<number, string> = {
+  [TaskState.WAITING]: '33',
+  [TaskState.PROCESSING]: '36',
+  [TaskState.DONE]: '32',
+  [TaskState.FAILED]: '31',
+  [TaskState.SKIPPED]: '90',
+  [TaskState.CANCELLED]: '90'
+}
+
+export const stateNames: Record<number, string> = {
+  [TaskState.UNSPECIFIED]: 'unspecified',
+  [TaskState.NEW]: 'new',
+  [TaskState.WAITING]: 'waiting',
+  [TaskState.PROCESSING]: 'processing',
+  [TaskState.DONE]: 'done',
+  [TaskState.FAILED]: 'failed',
+  [TaskState.SKIPPED]: 'skipped',
+  [TaskState.CANCELLED]: 'cancelled'
+}
+
+/** Renders the matrix: one row per run, one column per task; a cell is the state symbol plus the attempt when > 1. */
+export function renderMatrix (status: GetStatusResponse, options: { colour?: boolean } = {}): string {
+  const cells = new Map(status.cells.map(c => [`${c.run}/${c.task}`, c]))
+  const widths = status.tasks.map(t => Math.max(t.length, 3))
+  const pad = (s: string, n: number): string => s + ' '.repeat(Math.max(0, n - [...s].length))
+  const lines = [`campaign ${status.campaign}: ${status.runs.length} runs × ${status.tasks.length} tasks`]
+  lines.push(pad('run', 8) + status.tasks.map((t, i) => pad(t, (widths[i] as number) + 2)).join(''))
+  for (const run of status.runs) {
+    let line = pad(String(run), 8)
+    status.tasks.forEach((t, i) => {
+      const c = cells.get(`${run}/${t}`)
+      let text = c === undefined ? ' ' : (symbols[c.state] ?? '?') + (c.attempt > 1 ? String(c.attempt) : '')
+      const width = (widths[i] as number) + 2
+      const padded = pad(text, width)
+      text = options.colour === true && c !== undefined && colours[c.state] !== undefined ? `\u001b[${colours[c.state] as string}m${padded}\u001b[0m` : padded
+      line += text
+    })
+    lines.push(line.trimEnd())
+  }
+  const counts = new Map<number, number>()
+  for (const c of status.cells) counts.set(c.state, (counts.get(c.state) ?? 0) + 1)
+  lines.push('')
+  lines.push([...counts].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${symbols[s] ?? '?'} ${stateNames[s] ?? s} ${n}`).join('   ') || 'no tasks yet')
+  const failed = status.cells.filter(c => c.state === TaskState.FAILED)
+  for (const c of failed.slice(0, 10)) lines.push(`✗ ${c.run} ${c.task} (${c.blockId}, attempt ${c.attempt}): ${c.reason}`)
+  if (failed.length > 10) lines.push(`… and ${failed.length - 10} more failed`)
+  return lines.join('\n')
+}
