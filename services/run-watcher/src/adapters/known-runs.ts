@@ -106,21 +106,14 @@ export async function rebuildIfEmpty (redis: RedisHandle, known: KnownRuns, conf
 }
 
 async function apply (known: KnownRuns, event: RunEvent): Promise<void> {
-  switch (event.change.case) {
-    case 'started':
-    case 'updated':
-    case 'ended':
-      if (event.change.value.run !== undefined && event.campaign === '') await known.set(fromContractRun(event.change.value.run))
-      return
-    case 'streamDone':
-      await known.setFact(`${event.run}:stream:${event.change.value.stream}`, String(event.change.value.done))
-      return
-    case 'datasetDone':
-      await known.setFact(`${event.run}:dataset:${event.change.value.primaryDataset}`, String(event.change.value.done))
-      return
-    case 'fcsr':
-      await known.setFact('fcsr', String(event.change.value.fcsr))
-
-    case undefined:
+  const change = event.change
+  if (change.case === 'started' || change.case === 'updated' || change.case === 'ended') {
+    if (change.value.run !== undefined && event.campaign === '') await known.set(fromContractRun(change.value.run))
+  } else if (change.case === 'streamDone') {
+    await known.setFact(`${event.run}:stream:${change.value.stream}`, String(change.value.done))
+  } else if (change.case === 'datasetDone') {
+    await known.setFact(`${event.run}:dataset:${change.value.primaryDataset}`, String(change.value.done))
+  } else if (change.case === 'fcsr') {
+    await known.setFact('fcsr', String(change.value.fcsr))
   }
 }
