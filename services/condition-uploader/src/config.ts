@@ -55,7 +55,9 @@ export const Config = z.object({
   /** For hlt/express/prompt/pcl tags while no FCSR has been seen: accept (recorded) or reject. */
   AUTOCAL_FCSR_WHEN_UNKNOWN: z.enum(['accept', 'reject']).default('accept'),
   /** Redis lease per destination tag, so two replicas never interleave on one tag. */
-  AUTOCAL_TAG_LEASE_MS: z.coerce.number().int().positive().default(60_000)
+  AUTOCAL_TAG_LEASE_MS: z.coerce.number().int().positive().default(30_000),
+  /** How long a request waits for another replica's tag lease before it is retried with the consumer's backoff. */
+  AUTOCAL_TAG_LEASE_WAIT_MS: z.coerce.number().int().min(0).default(10_000)
 }).superRefine((c, ctx) => {
   if (c.AUTOCAL_UPLOAD_TARGET === 'dropbox' && (c.AUTOCAL_DROPBOX_USERNAME === undefined || c.AUTOCAL_DROPBOX_PASSWORD === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['AUTOCAL_DROPBOX_USERNAME'], message: 'AUTOCAL_UPLOAD_TARGET=dropbox needs AUTOCAL_DROPBOX_USERNAME and AUTOCAL_DROPBOX_PASSWORD' })

@@ -9,7 +9,7 @@ import {
   ConditionEventSchema, FcsrPolicy, Outcome, topics,
   type ConditionEvent, type ConditionRequest, type EventMeta, type RunEvent
 } from '@autocal/contracts'
-import { AutocalError, acquireLease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, acquireLease, type Lease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Config } from './config.ts'
 import type { CondDb } from './adapters/conddb-sqlite.ts'
 import type { DropboxClient } from './adapters/dropbox-client.ts'
@@ -21,7 +21,7 @@ import { validatePayload, type Validation } from './domain/payload-validation.ts
 import type { FcsrPolicyName, SinceIov } from './domain/since-rules.ts'
 
 export type HandlerConfig = Pick<Config, 'AUTOCAL_UPLOAD_TARGET' | 'AUTOCAL_DRY_RUN_TAGS' | 'AUTOCAL_FCSR_POLICY' | 'AUTOCAL_FCSR_POLICY_TAGS' |
-'AUTOCAL_FCSR_WHEN_UNKNOWN' | 'AUTOCAL_TAG_LEASE_MS' | 'AUTOCAL_DROPBOX_URL' | 'AUTOCAL_DROPBOX_DATABASE'>
+'AUTOCAL_FCSR_WHEN_UNKNOWN' | 'AUTOCAL_TAG_LEASE_MS' | 'AUTOCAL_TAG_LEASE_WAIT_MS' | 'AUTOCAL_DROPBOX_URL' | 'AUTOCAL_DROPBOX_DATABASE'>
 
 export interface HandlerDeps {
   config: HandlerConfig
@@ -210,16 +210,26 @@ export function createHandlers (deps: HandlerDeps) {
     return true
   }
 
+  /** The tag's lease; waits a while for another replica to finish, then throws to retry with backoff. */
+  async function takeLease (tag: string): Promise<Lease> {
+    const deadline = Date.now() + config.AUTOCAL_TAG_LEASE_WAIT_MS
+    for (;;) {
+      const lease = await acquireLease(redis, `condition-uploader:tag:${tag}`, config.AUTOCAL_TAG_LEASE_MS)
+      if (lease !== null) return lease
+      if (Date.now() >= deadline) {
+        throw new AutocalError('AUTOCAL_HANDLER_FAILED', `tag '${tag}' is being uploaded by another replica (lease held); will retry`, { retryable: true })
+      }
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+  }
+
   async function onConditionRequest (req: ConditionRequest, meta: EventMeta): Promise<void> {
     const tag = req.destinationTag
     if (req.requestId === '' || tag === '' || req.payloadFile === '') {
       throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `condition request ${meta.eventId} lacks request_id, destination_tag or payload_file`, { retryable: false })
     }
     if (await republish(req.requestId, tag)) return
-    const lease = await acquireLease(redis, `condition-uploader:tag:${tag}`, config.AUTOCAL_TAG_LEASE_MS)
-    if (lease === null) {
-      throw new AutocalError('AUTOCAL_HANDLER_FAILED', `tag '${tag}' is being uploaded by another replica; will retry`, { retryable: true })
-    }
+    const lease = await takeLease(tag)
     const keepAlive = setInterval(() => { void lease.extend(config.AUTOCAL_TAG_LEASE_MS).catch(() => {}) }, Math.max(1000, Math.floor(config.AUTOCAL_TAG_LEASE_MS / 3)))
     try {
       if (await republish(req.requestId, tag)) return // finished by another replica while we waited

@@ -22,6 +22,8 @@ export interface Harness extends AsyncDisposable {
   /** Waits for the events of a request (at least `count`) and returns them. */
   outcomeOf: (requestId: string, count?: number) => Promise<ConditionEvent[]>
   get: (path: string) => Promise<any>
+  /** Log lines of the uploaders (JSON). */
+  logs: Array<Record<string, any>>
 }
 
 export const provenance = {
@@ -30,7 +32,7 @@ export const provenance = {
 
 export async function startHarness (dataDir: string, overrides: Record<string, string> = {}, replicas = 1): Promise<Harness> {
   const config = testConfig(dataDir, overrides)
-  const { logger } = memoryLogger()
+  const { logger, lines } = memoryLogger()
   const stack = new AsyncDisposableStack()
   try {
     const producer = stack.use(await startProducer({ config, logger, service: 'test' }))
@@ -52,6 +54,7 @@ export async function startHarness (dataDir: string, overrides: Record<string, s
       producer,
       events,
       get,
+      logs: lines,
       send: async init => {
         const req = create(ConditionRequestSchema, init)
         req.provenance ??= create(ProvenanceSchema, provenance)
