@@ -5,11 +5,8 @@ import assert from 'node:assert/strict'
 import { ControlService, TaskState } from '@autocal/contracts'
 import { createGrpcClient, startProducer } from '@autocal/runtime'
 import { topics } from '@autocal/contracts'
-import { expectedPrompt } from './expected.ts'
+import { FIRST, LAST, expectedPrompt } from './expected.ts'
 import { goldenRuns, realRuns, runEvents, silentLogger, spawnDispatcher, startStandIns, startedJobs, stopDispatcher, testConfig, until } from './fixtures.ts'
-
-export const FIRST = 357380
-export const LAST = 357620
 
 test('runs of the real 2022 run list flow into blocks and job requests as the example workflows say', { timeout: 180_000 }, async t => {
   const config = testConfig()

@@ -3,6 +3,10 @@
 // requests ("job_id#try") and condition request ids of the prompt campaign.
 import type { Run } from '@autocal/contracts'
 
+/** The stretch of the 2022 run list the tests replay: end of Run2022C and start of Run2022D (fills 8120-8133). */
+export const FIRST = 357380
+export const LAST = 357620
+
 export interface Expected { jobs: Set<string>, conditions: Set<string> }
 
 export function expectedPrompt (runs: Run[], golden: Set<number>): Expected {
