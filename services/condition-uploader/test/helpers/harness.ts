@@ -4,7 +4,7 @@
 import { create } from '@bufbuild/protobuf'
 import {
   ConditionRequestSchema, ProvenanceSchema, RunEventSchema, topics,
-  type ConditionEvent, type ConditionRequest, type EventMeta
+  type ConditionEvent, type ConditionRequest, type DeadLetter, type EventMeta
 } from '@autocal/contracts'
 import { startConsumer, startProducer, type Consumer, type Producer } from '@autocal/runtime'
 import type { MessageInitShape } from '@bufbuild/protobuf'
@@ -22,6 +22,7 @@ export interface Harness extends AsyncDisposable {
   /** Waits for the events of a request (at least `count`) and returns them. */
   outcomeOf: (requestId: string, count?: number) => Promise<ConditionEvent[]>
   get: (path: string) => Promise<any>
+  deadLetters: DeadLetter[]
   /** Log lines of the uploaders (JSON). */
   logs: Array<Record<string, any>>
 }
@@ -39,8 +40,17 @@ export async function startHarness (dataDir: string, overrides: Record<string, s
     const uploaders: Uploader[] = []
     for (let i = 0; i < replicas; i++) uploaders.push(stack.use(await startUploader(config, logger)))
     const events: Harness['events'] = []
+    const deadLetters: DeadLetter[] = []
     const collector: Consumer = stack.use(await startConsumer({
-      config, logger, service: 'test', producer, group: 'test-collector', handlers: { conditions: async (event, meta) => { events.push({ event, meta }) } }
+      config,
+      logger,
+      service: 'test',
+      producer,
+      group: 'test-collector',
+      handlers: {
+        conditions: async (event, meta) => { events.push({ event, meta }) },
+        dlq: async letter => { deadLetters.push(letter) }
+      }
     }))
     void collector
     const get = async (path: string): Promise<any> => {
@@ -53,6 +63,7 @@ export async function startHarness (dataDir: string, overrides: Record<string, s
       uploaders,
       producer,
       events,
+      deadLetters,
       get,
       logs: lines,
       send: async init => {

@@ -4,13 +4,13 @@
 // on autocal.conditions.v1.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { create } from '@bufbuild/protobuf'
 import { ConditionRequestSchema, FcsrPolicy, Outcome, topics } from '@autocal/contracts'
 import { writePayloadFile, writeWrongSchemaFile } from '../helpers/conddb-files.ts'
-import { readWithPython } from '../helpers/fixtures.ts'
+import { readWithPython, until } from '../helpers/fixtures.ts'
 import { provenance, startHarness, type Harness } from '../helpers/harness.ts'
 
 let dir: string
@@ -150,7 +150,8 @@ test('the same request delivered three times gives one IOV and one outcome event
 })
 
 test('concurrent requests for one tag, handled by two replicas, land in run order', async () => {
-  const runs = [360100, 360101, 360102, 360105, 360110, 360120, 360131, 360140, 360150, 360161] // after the FCSR of the tests above
+  const runs = realCollisionRuns(10, 357000) // after the FCSR of the tests above
+  assert.equal(runs.length, 10)
   const files = runs.map(run => file({ iovs: [{ since: 1n, data: `constants for ${run}` }] }))
   // all published at once, in run order (the dispatcher's order), keyed by the tag
   await h.producer.publishMany(topics.conditionRequests, runs.map((run, i) => ({
@@ -196,4 +197,12 @@ test('a request without a destination tag goes to the dead-letter topic', async 
   const [event] = await h.outcomeOf('r/dlq/after')
   assert.equal(event?.outcome, Outcome.UPLOADED, 'the consumer moved on')
   assert.equal(h.events.filter(e => e.event.requestId === 'r/dlq/1').length, 0)
+  await until('dead letter', () => h.deadLetters.some(d => /lacks request_id, destination_tag or payload_file/.test(d.reason)))
+  assert.equal(h.deadLetters.find(d => /lacks request_id/.test(d.reason))?.code, 'AUTOCAL_VALIDATION_FAILED')
 })
+
+/** Real 2022 collision runs (the CMS OMS export in /work/shared/realdata), ascending, from `from` on. */
+function realCollisionRuns (count: number, from: number): number[] {
+  const rows = readFileSync('/work/shared/realdata/runs2022_oms_enriched.csv', 'utf8').split('\n').slice(1)
+  return rows.map(r => r.split(',')).filter(c => c[5] === 'collisions2022' && Number(c[0]) >= from).map(c => Number(c[0])).slice(0, count)
+}
