@@ -1,0 +1,117 @@
+// The control API and the `autocal` CLI end to end, against a dispatcher
+// process on real Kafka + Redis: subsystem-scoped tokens, commands through
+// autocal.control.v1, status, injection into a reprocessing campaign, watch,
+// and a rejected cross-subsystem command.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { execFile, spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startProducer } from '@autocal/runtime'
+import { topics } from '@autocal/contracts'
+import { realRuns, repo, runEvents, silentLogger, spawnDispatcher, startStandIns, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
+
+const tokens = {
+  'ecal-token-123': { principal: 'alice', subsystems: ['ECAL'] },
+  'pps-token-456': { principal: 'bob', subsystems: ['PPS'] }
+}
+const cliPath = join(repo, 'packages/cli/src/main.ts')
+
+function cli (args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
+  return new Promise(resolve => {
+    execFile(process.execPath, [cliPath, ...args], { env: { ...process.env, AUTOCAL_TOKEN: '', ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
+    })
+  })
+}
+
+test('the control API and the CLI work end to end with subsystem-scoped tokens', { timeout: 180_000 }, async t => {
+  const config = testConfig()
+  await using standIns = await startStandIns(config)
+  const dispatcher = await spawnDispatcher(config, { AUTOCAL_CONTROL_TOKENS: JSON.stringify(tokens) })
+  t.after(async () => { await stopDispatcher(dispatcher) })
+  const server = { AUTOCAL_CONTROL_URL: `127.0.0.1:${dispatcher.grpcPort}` }
+  const ecal = { ...server, AUTOCAL_TOKEN: 'ecal-token-123' }
+  const pps = { ...server, AUTOCAL_TOKEN: 'pps-token-456' }
+
+  await using producer = await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' })
+  await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357442)))
+  await until('run 357401 calibrated', () => standIns.conditionRequests.some(c => c.requestId === 'prompt/run-357401/timing-calib/1'), 90_000)
+
+  await t.test('status shows the runs × tasks matrix, as text and as JSON', async () => {
+    await until('timing-calib of 357401 done', async () => {
+      const r = await cli(['status', '--campaign', 'prompt', '--task', 'timing-calib', '--json'], ecal)
+      return r.code === 0 && (JSON.parse(r.stdout) as { cells: Array<{ run: number, state: string }> }).cells.some(c => c.run === 357401 && c.state === 'TASK_STATE_DONE')
+    }, 30_000)
+    const text = await cli(['status', '--campaign', 'prompt'], ecal)
+    assert.equal(text.code, 0, text.stderr)
+    assert.match(text.stdout, /^campaign prompt: \d+ runs × 7 tasks/)
+    assert.match(text.stdout, /\n357401 +.*✓/)
+  })
+
+  await t.test('a call without a token is rejected in one line with a non-zero exit', async () => {
+    const r = await cli(['status', '--campaign', 'prompt'], server)
+    assert.equal(r.code, 1)
+    assert.equal(r.stderr.trim(), 'autocal: UNAUTHENTICATED: no bearer token: pass --token or set AUTOCAL_TOKEN')
+  })
+
+  await t.test('an ECAL operator reprocesses an ECAL task and the next attempt is dispatched; watch shows it', async () => {
+    const watch = spawn(process.execPath, [cliPath, 'watch', '--campaign', 'prompt', '--task', 'timing-reco'], { env: { ...process.env, ...ecal } })
+    let watched = ''
+    watch.stdout.on('data', (c: Buffer) => { watched += c.toString() })
+    t.after(() => { watch.kill() })
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    const r = await cli(['reprocess', '--campaign', 'prompt', '--task', 'timing-reco', '--runs', '357401', '--reason', 'timing shift seen in DQM'], ecal)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^reprocess accepted: 1 task\(s\) matched/)
+    await until('attempt 2 dispatched', () => startedJobs(standIns).has('prompt/run-357401/timing-reco/2/0#1'), 30_000)
+    await until('watch printed the reprocess', () => /prompt\/run-357401\/timing-reco done → new \(attempt 2\): reprocess: timing shift seen in DQM/.test(watched), 15_000)
+    const log = readFileSync(dispatcher.log, 'utf8')
+    assert.match(log, /"actor":"alice".*"reason":"timing shift seen in DQM".*"msg":"control command accepted"/)
+  })
+
+  await t.test('a PPS token cannot touch ECAL tasks', async () => {
+    const r = await cli(['skip', '--campaign', 'prompt', '--task', 'timing-reco', '--runs', '357406', '--reason', 'not mine'], pps)
+    assert.equal(r.code, 1)
+    assert.equal(r.stderr.trim(), 'autocal: PERMISSION_DENIED: bob may act for PPS, but skip on campaign prompt touches ECAL')
+    assert.match(readFileSync(dispatcher.log, 'utf8'), /"actor":"bob".*"msg":"control command rejected: forbidden"/)
+  })
+
+  await t.test('a command that would touch several subsystems needs --subsystem', async () => {
+    const denied = await cli(['cancel', '--campaign', 'prompt', '--runs', '357406', '--reason', 'beam issue'], ecal)
+    assert.equal(denied.code, 1)
+    assert.match(denied.stderr, /PERMISSION_DENIED: alice may act for ECAL, but cancel on campaign prompt touches PPS/)
+    const ok = await cli(['cancel', '--campaign', 'prompt', '--runs', '357406', '--subsystem', 'ECAL', '--reason', 'beam issue'], ecal)
+    assert.equal(ok.code, 0, ok.stderr)
+  })
+
+  await t.test('runs injected into a reprocessing campaign are processed there', async () => {
+    const r = await cli(['runs', 'inject', '--campaign', 'ecal-timing-rereco-2022', '--runs', '357401,357406', '--reason', 'rereco with new clustering'], ecal)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /accepted: 2 run\(s\) injected/)
+    await until('rereco dispatched', () => startedJobs(standIns).has('ecal-timing-rereco-2022/run-357406/timing-reco/1/3#1'), 30_000)
+    const denied = await cli(['runs', 'inject', '--campaign', 'pps-timing-rereco-2022', '--runs', '357401', '--reason', 'x'], ecal)
+    assert.equal(denied.code, 1)
+    assert.match(denied.stderr, /PERMISSION_DENIED/)
+    const unknown = await cli(['runs', 'inject', '--campaign', 'ecal-timing-rereco-2022', '--runs', '1', '--reason', 'x'], ecal)
+    assert.equal(unknown.code, 1)
+    assert.equal(unknown.stderr.trim().split('\n').at(-1), 'autocal: INVALID_ARGUMENT: runs unknown to the dispatcher (no run-watcher record): 1')
+  })
+
+  await t.test('workflows validate works offline and through the server, naming file and line', async () => {
+    const offline = await cli(['workflows', 'validate', workflowsDir])
+    assert.equal(offline.code, 0, offline.stderr)
+    assert.match(offline.stdout, /ok: 5 file\(s\) valid/)
+    const remote = await cli(['workflows', 'validate', workflowsDir, '--remote'], ecal)
+    assert.equal(remote.code, 0, remote.stderr)
+    const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+    writeFileSync(join(dir, 'bad.yaml'), 'subsystem: ECAL\nworkflow: bad\ntasks:\n  - name: a\n    run: [x, "{rnu}"]\n    needs: [b]\n')
+    const bad = await cli(['workflows', 'validate', dir])
+    assert.equal(bad.code, 1)
+    assert.match(bad.stderr, /bad\.yaml:5:14 tasks\.0\.run\.1: unknown placeholder \{rnu\}/)
+    assert.match(bad.stderr, /bad\.yaml:6:13 tasks\.0\.needs\.0: task 'a' needs unknown task 'b'/)
+    const list = await cli(['workflows', 'list'], ecal)
+    assert.match(list.stdout, /^ECAL\/pedestals@/m)
+  })
+})
