@@ -75,7 +75,7 @@ export async function startMetricsService (config: Config, logger: Logger, optio
       markerCheckMs: config.AUTOCAL_METRICS_MARKER_CHECK_MS,
       onRebuild: () => {
         instruments.resetHistograms()
-        instruments.rebuilds.inc({})
+        instruments.rebuilds.inc()
         notifier.suppressBefore(now())
       }
     }))

@@ -29,7 +29,7 @@ export function startDeadlineScanner (options: { store: ReadModelStore, notifier
       atRisk++
       await notifier.notify(deadlineNotification(view, status.deadline, status.remainingMs, t))
     }
-    instruments.deadlineAtRisk.set({}, atRisk)
+    instruments.deadlineAtRisk.set(atRisk)
     return atRisk
   }
 

@@ -2,47 +2,21 @@
 // Gauges and counters that must survive a restart are read from the Redis
 // read model at scrape time (collect); histograms live in memory and are
 // reset when the read model is rebuilt (the replay observes them again).
-//
-// prom-client is not a direct dependency of @autocal/metrics (only of the
-// runtime), so the metric classes are taken from the runtime's own metric
-// objects; the shapes used are declared below.
+import { Counter, Gauge, Histogram } from 'prom-client'
 import type { Metrics } from '@autocal/runtime'
 import type { ReadModelStore } from './adapters/read-model-store.ts'
 import type { LagReader } from './adapters/consumer-lag.ts'
 
-type Labels = Record<string, string>
-
-export interface HistogramLike {
-  observe: (labels: Labels, value: number) => void
-  reset: () => void
-}
-interface GaugeLike {
-  set: (labels: Labels, value: number) => void
-  reset: () => void
-}
-interface CounterLike {
-  inc: (labels: Labels, value?: number) => void
-  reset: () => void
-}
-interface MetricInit<T> {
-  name: string
-  help: string
-  labelNames: string[]
-  registers: Array<Metrics['registry']>
-  collect?: (this: T) => Promise<void> | void
-}
-type Ctor<T> = new (init: MetricInit<T> & { buckets?: number[] }) => T
-
 export interface Instruments {
-  runEndToTaskDone: HistogramLike
-  runEndToConditionUploaded: HistogramLike
-  dispatchLatency: HistogramLike
-  jobDuration: HistogramLike
-  notifications: CounterLike
-  controlCommands: CounterLike
-  rebuilds: CounterLike
+  runEndToTaskDone: Histogram<'subsystem' | 'task'>
+  runEndToConditionUploaded: Histogram<'subsystem' | 'tag'>
+  dispatchLatency: Histogram<'subsystem' | 'task'>
+  jobDuration: Histogram<'backend'>
+  notifications: Counter<'kind' | 'outcome'>
+  controlCommands: Counter<'action'>
+  rebuilds: Counter
   /** Tasks whose prompt-hold deadline is within the warning threshold, from the last scan. */
-  deadlineAtRisk: GaugeLike
+  deadlineAtRisk: Gauge
   /** Resets the in-memory histograms before a replay of the topics. */
   resetHistograms: () => void
 }
@@ -53,12 +27,9 @@ const sinceRunEnd = [1, 5, 15, 60, 300, 900, 1800, hour, 3 * hour, 6 * hour, 12 
 export function createInstruments (options: { metrics: Metrics, store: ReadModelStore, lag: LagReader }): Instruments {
   const { metrics, store, lag } = options
   const registers = [metrics.registry]
-  const Histogram = metrics.handlerSeconds.constructor as Ctor<HistogramLike>
-  const Gauge = metrics.consumerLag.constructor as Ctor<GaugeLike>
-  const Counter = metrics.consumed.constructor as Ctor<CounterLike>
 
   const fromCounters = (name: string, help: string, counter: string, label: string): void => {
-    void new Counter({
+    void new Counter<string>({
       name,
       help,
       labelNames: [label],

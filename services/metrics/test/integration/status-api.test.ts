@@ -59,6 +59,7 @@ test('the status API and /metrics show what the topics carried, and agree after 
   async function settled (): Promise<boolean> {
     const m = await scrape(url)
     return sumOf(m, 'autocal_tasks') === 4 && sumOf(m, 'autocal_tasks', { state: 'done' }) === 2 &&
+      sumOf(m, 'autocal_tasks', { state: 'failed' }) === 1 && sumOf(m, 'autocal_tasks', { state: 'waiting' }) === 1 &&
       sumOf(m, 'autocal_uploads_total') === 1 && sumOf(m, 'autocal_dlq_messages_total') === 1 &&
       sumOf(m, 'autocal_jobs_finished_total') === 2 && sumOf(m, 'autocal_dispatch_latency_seconds_count') === 2 &&
       sumOf(m, 'autocal_job_duration_seconds_count') === 2
@@ -111,7 +112,9 @@ test('the status API and /metrics show what the topics carried, and agree after 
   assert.equal(sumOf(m, 'autocal_run_end_to_condition_uploaded_seconds_bucket', { le: '10800' }), 1)
   assert.equal(sumOf(m, 'autocal_dispatch_latency_seconds_count', { subsystem: 'ECAL', task: 'timing-reco' }), 1)
   assert.equal(sumOf(m, 'autocal_dispatch_latency_seconds_count', { subsystem: 'ECAL', task: 'pedestals' }), 1)
-  assert.ok(m.some(s => s.name === 'autocal_consumer_lag' && s.labels.group === 'metrics' && s.labels.topic === 'autocal.tasks.v1'), 'lag of the metrics group is reported')
+  // offsets are committed every second: the lag shows once the group committed on the topic
+  await until('lag of the metrics group reported', async () =>
+    (await scrape(url)).some(s => s.name === 'autocal_consumer_lag' && s.labels.group === 'metrics' && s.labels.topic === 'autocal.tasks.v1'))
   await until('the failed task notified', () => webhook.received.length === 1)
   assert.match(webhook.received[0]?.text ?? '', /task failed.*timing-reco on run-355101.*exit 1/)
 
@@ -124,9 +127,11 @@ test('the status API and /metrics show what the topics carried, and agree after 
   await until('the read model is rebuilt', async () => service.readModel.rebuilds >= 2 && await settled())
   assert.deepEqual((await getJson(`${url}/api/v1/campaigns`)).body, snapshot.campaigns)
   assert.deepEqual((await getJson(`${url}/api/v1/campaigns/prompt/overview`)).body, snapshot.overview)
+  await until('the replayed failure handled', async () => sumOf(await scrape(url), 'autocal_notifications_total', { outcome: 'replayed' }) === 1)
   const after = await scrape(url)
   assert.equal(sumOf(after, 'autocal_dispatch_latency_seconds_count'), 2, 'histograms are reset before a replay')
-  assert.equal(sumOf(after, 'autocal_notifications_total', { outcome: 'replayed' }), 1, 'a replayed failure does not notify again')
+  assert.equal(sumOf(after, 'autocal_notifications_total', { outcome: 'sent' }), 1, 'a replayed failure does not notify again')
+  assert.equal(webhook.received.length, 1)
 
   // and a restart with an empty Redis rebuilds as well
   await service[Symbol.asyncDispose]()
@@ -136,8 +141,11 @@ test('the status API and /metrics show what the topics carried, and agree after 
     const o = await getJson(`${service.url}/api/v1/campaigns/prompt/overview`)
     return o.status === 200 && JSON.stringify(o.body) === JSON.stringify(snapshot.overview)
   })
-  const restarted = await scrape(service.url)
-  assert.equal(sumOf(restarted, 'autocal_uploads_total'), 1)
-  assert.equal(sumOf(restarted, 'autocal_tasks'), 4)
+  const restartedUrl = service.url
+  await until('counters rebuilt after restart', async () => {
+    const restarted = await scrape(restartedUrl)
+    return sumOf(restarted, 'autocal_uploads_total') === 1 && sumOf(restarted, 'autocal_job_failures_total') === 1 && sumOf(restarted, 'autocal_dlq_messages_total') === 1
+  })
+  assert.equal(sumOf(await scrape(restartedUrl), 'autocal_tasks'), 4)
   assert.equal(webhook.received.length, 1)
 })
