@@ -62,7 +62,11 @@ export function createHandlers (deps: HandlerDeps) {
 
   async function onRun (ev: RunEvent, meta: EventMeta): Promise<void> {
     await ensureState()
+    // run events carry deterministic ids (runs/<run>/<change>/<content hash>): a repeat is dropped
+    const seenKey = redis.key('seen', meta.eventId)
+    if (await redis.client.exists(seenKey) === 1) return
     await applyRun(ev)
+    await seenBefore(redis, meta.eventId)
     log.debug({ run: ev.run, change: ev.change.case, campaign: ev.campaign, eventId: meta.eventId }, 'run event')
   }
 
