@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { hostname } from 'node:os'
-import Database from 'better-sqlite3'
+import { openSqlite, type SqliteDatabase } from './sqlite-handles.ts'
 import {
   conddbTimestamp, fromSqliteInteger, parseConddbTimestamp, schemaProblems, toSqliteInteger,
   type IovRow, type PayloadRow, type TagRow
@@ -104,9 +104,9 @@ export function commandOf (requestId: string): string {
 
 export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
   mkdirSync(dirname(path), { recursive: true })
-  const db = new Database(path)
-  db.pragma('busy_timeout = 10000')
-  db.pragma('foreign_keys = ON')
+  const db = openSqlite(path)
+  db.exec('PRAGMA busy_timeout = 10000')
+  db.exec('PRAGMA foreign_keys = ON')
   ensureSchema(db, path)
   const user = options.user ?? 'autocal'
   const host = options.host ?? hostname()
@@ -227,7 +227,7 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
   }
 }
 
-function ensureSchema (db: Database.Database, path: string): void {
+function ensureSchema (db: SqliteDatabase, path: string): void {
   const tableNames = (): string[] => (db.prepare('SELECT name FROM sqlite_master WHERE type = \'table\'').all() as Array<{ name: string }>).map(t => t.name)
   // checked again inside the write lock: two processes may open a new file at once
   db.transaction(() => {

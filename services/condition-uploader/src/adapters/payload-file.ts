@@ -2,7 +2,7 @@
 // with or without TAG.PROTECTION_CODE) read-only. Never throws for a bad
 // file: it reports why it could not read it, or its schema and rows; the
 // domain decides what that means.
-import Database from 'better-sqlite3'
+import { openSqlite, type SqliteDatabase } from './sqlite-handles.ts'
 import {
   fromSqliteInteger, schemaProblems, type IovRow, type PayloadFile, type PayloadRow, type TagRow
 } from '../domain/conddb-format.ts'
@@ -10,9 +10,9 @@ import {
 type Row = Record<string, unknown>
 
 export function readPayloadFile (path: string): PayloadFile {
-  let db: Database.Database
+  let db: SqliteDatabase
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true })
+    db = openSqlite(path, { readonly: true, fileMustExist: true })
   } catch (err) {
     return { kind: 'unreadable', path, reason: (err as Error).message }
   }

@@ -5,7 +5,7 @@
 // by republishing the recorded event instead of being done again.
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import Database from 'better-sqlite3'
+import { openSqlite } from './sqlite-handles.ts'
 
 export interface UploadRecord {
   requestId: string
@@ -71,9 +71,9 @@ CREATE INDEX IF NOT EXISTS upload_step_request ON upload_step (request_id, at);
 
 export function openUploadHistory (path: string): UploadHistory {
   mkdirSync(dirname(path), { recursive: true })
-  const db = new Database(path)
-  db.pragma('busy_timeout = 10000')
-  db.pragma('journal_mode = WAL')
+  const db = openSqlite(path)
+  db.exec('PRAGMA busy_timeout = 10000')
+  db.exec('PRAGMA journal_mode = WAL')
   db.exec(schema)
   const upsert = db.prepare(`INSERT INTO upload (request_id, state, outcome, tag, since, requested_since, payload_hash, target, reason, decisions, iovs, event_id, at, event)
     VALUES (@requestId, @state, @outcome, @tag, @since, @requestedSince, @payloadHash, @target, @reason, @decisions, @iovs, @eventId, @at, @event)
@@ -115,10 +115,12 @@ export function openUploadHistory (path: string): UploadHistory {
     },
     list: filter => {
       const where: string[] = []
-      const args: string[] = []
+      const args: Array<string | number> = []
       if (filter.tag !== undefined) { where.push('tag = ?'); args.push(filter.tag) }
       if (filter.requestId !== undefined) { where.push('request_id = ?'); args.push(filter.requestId) }
-      const sql = `SELECT * FROM upload ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC LIMIT ${Math.max(1, Math.min(filter.limit ?? 100, 1000))}`
+      // a fixed set of SQL texts (statements are cached per text, see sqlite-handles.ts)
+      const sql = `SELECT * FROM upload ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY at DESC LIMIT ?`
+      args.push(Math.max(1, Math.min(filter.limit ?? 100, 1000)))
       return (db.prepare(sql).all(...args) as Array<Record<string, any>>).map(r => {
         const { event: _event, ...rest } = fromRow(r)
         const steps = (selectSteps.all(rest.requestId) as Array<Record<string, string>>)

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { openSqlite } from '../../src/adapters/sqlite-handles.ts'
 
 export const realSchemaFile = '/work/shared/realdata/conddb_v2_sqlite_schema.sql'
 
@@ -53,7 +53,7 @@ export function writePayloadFile (path: string, spec: PayloadFileSpec = {}): str
   const objectType = spec.objectType ?? defaults.objectType
   const sync = spec.synchronization ?? defaults.synchronization
   const iovs = spec.iovs ?? [{ since: 1n, data: 'calibration constants v1' }]
-  const db = new Database(path)
+  const db = openSqlite(path)
   try {
     for (const statement of realSchemaStatements()) {
       db.exec(spec.protectionCode === true && statement.startsWith('CREATE TABLE "TAG"')
@@ -82,7 +82,7 @@ export function writePayloadFile (path: string, spec: PayloadFileSpec = {}): str
 
 /** A SQLite file in some other schema (tables TAGS and IOVS, no PAYLOAD). */
 export function writeWrongSchemaFile (path: string): void {
-  const db = new Database(path)
+  const db = openSqlite(path)
   db.exec('CREATE TABLE TAGS (NAME TEXT PRIMARY KEY, TIME_TYPE TEXT)')
   db.exec('CREATE TABLE IOV (TAG_NAME TEXT, SINCE INTEGER)')
   db.prepare('INSERT INTO TAGS VALUES (?, ?)').run('x', 'Run')

@@ -3,8 +3,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
 import { openCondDb } from '../../src/adapters/conddb-sqlite.ts'
+import { openSqlite } from '../../src/adapters/sqlite-handles.ts'
 import type { PayloadRow } from '../../src/domain/conddb-format.ts'
 import type { DestinationTag } from '../../src/domain/payload-validation.ts'
 import { realSchemaStatements, sha1, tempDir, writePayloadFile } from '../helpers/conddb-files.ts'
@@ -20,7 +20,7 @@ function payload (text: string): PayloadRow {
 test('a new CondDB file gets exactly the CREATE statements of a CMSSW-written file', t => {
   const path = join(tempDir(t), 'conddb.sqlite')
   openCondDb(path).close()
-  const db = new Database(path, { readonly: true })
+  const db = openSqlite(path, { readonly: true })
   const stored = (db.prepare('SELECT sql FROM sqlite_master WHERE type = \'table\' ORDER BY rowid').all() as Array<{ sql: string }>).map(r => r.sql)
   db.close()
   assert.deepEqual(stored, realSchemaStatements())
