@@ -44,8 +44,9 @@ export function createEmitter (deps: { redis: RedisHandle, producer: Producer, k
     announceRun: async (record, origin) => await serial(`run:${record.run}`, async () => {
       // a reprocessing injection is announced for its campaign even when the run is known
       const previous = origin.campaign !== undefined && origin.campaign !== '' ? undefined : await known.get(record.run)
+      const changes = changesOf(previous, record)
       let count = 0
-      for (const change of changesOf(previous, record)) {
+      for (const change of changes) {
         const { event, eventId } = runChangeEvent(change, origin)
         if (await publishOnce(eventId, async () => await producer.publish(topics.runs, event, { eventId }))) {
           emitted.inc({ source: origin.source, kind: change.kind })
@@ -53,7 +54,7 @@ export function createEmitter (deps: { redis: RedisHandle, producer: Producer, k
           log.info({ run: record.run, change: change.kind, source: origin.source, eventId, ...(change.kind === 'updated' ? { fields: change.changedFields } : {}) }, 'run announced')
         }
       }
-      if (origin.campaign === undefined || origin.campaign === '') await known.set(record)
+      if (changes.length > 0 && (origin.campaign === undefined || origin.campaign === '')) await known.set(record)
       return count
     }),
     announceFact: async (fact, origin) => await serial(`fact:${factKey(fact)}`, async () => {

@@ -29,6 +29,21 @@ export function createKafka (config: KafkaConfig, logger: Logger, clientId: stri
   })
 }
 
+/**
+ * Partition offsets of a topic, retried while a just-created topic has no
+ * leader yet ("This server is not the leader for that topic-partition").
+ */
+export async function topicOffsets (admin: Admin, topic: string): Promise<Array<{ partition: number, low: string, high: string }>> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await admin.fetchTopicOffsets(topic)
+    } catch (err) {
+      if (attempt >= 20) throw err
+      await new Promise(resolve => setTimeout(resolve, 250))
+    }
+  }
+}
+
 /** Creates the registry's topics (with their partitions and configs) that do not exist yet. */
 export async function ensureTopics (admin: Admin, prefix: string, logger: Logger): Promise<string[]> {
   const existing = new Set(await admin.listTopics())

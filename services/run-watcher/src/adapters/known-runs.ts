@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import { fromBinary, fromJsonString } from '@bufbuild/protobuf'
 import { RunEventSchema, topics, topicName, contentTypes, headers, type RunEvent } from '@autocal/contracts'
-import { createKafka, headerValue, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
+import { createKafka, headerValue, topicOffsets, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
 import { fromContractRun } from '../run-event.ts'
 import type { RunRecord } from '../domain/run-record.ts'
 
@@ -61,7 +61,7 @@ export async function rebuildIfEmpty (redis: RedisHandle, known: KnownRuns, conf
       await redis.client.set(marker, new Date().toISOString())
       return 0
     }
-    for (const p of await admin.fetchTopicOffsets(topic)) {
+    for (const p of await topicOffsets(admin, topic)) {
       if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high))
     }
   } finally {

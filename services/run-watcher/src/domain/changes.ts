@@ -16,6 +16,8 @@ function same (a: unknown, b: unknown): boolean {
  * run (`previous`), in order:
  * - a run never seen → started (and ended right after, when it has already ended);
  * - a run that now has an end time → ended (other changes travel with it);
+ * - an ended run seen again without an end time → nothing: that record is an
+ *   older view (a replay restarting, a stale page), and a run never un-ends;
  * - any other difference → updated with the names of the changed fields;
  * - nothing changed → no event.
  */
@@ -23,6 +25,7 @@ export function changesOf (previous: RunRecord | undefined, next: RunRecord): Ru
   if (previous === undefined) {
     return next.endMs === undefined ? [{ kind: 'started', run: next }] : [{ kind: 'started', run: next }, { kind: 'ended', run: next }]
   }
+  if (previous.endMs !== undefined && next.endMs === undefined) return []
   const changed = comparedFields.filter(f => !same(previous[f], next[f]))
   if (changed.length === 0) return []
   if (previous.endMs === undefined && next.endMs !== undefined) return [{ kind: 'ended', run: next }]

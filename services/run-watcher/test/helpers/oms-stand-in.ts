@@ -1,0 +1,103 @@
+// A LOCAL STAND-IN of the CMS OMS REST API (runs resource, JSON:API) and of
+// an OIDC token endpoint, for tests: the real OMS cannot be reached here. It
+// serves run records in OMS's response format — data[].attributes,
+// meta.row units, meta.totalResourceCount — with filter[run_number][GE],
+// filter[sequence][EQ], sort, page[offset], page[limit], fields[runs] and
+// bearer authentication, and can be told to fail the next requests.
+import { createServer } from 'node:http'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import type { RunRecord } from '../../src/domain/run-record.ts'
+
+export type Fault = '500' | 'timeout' | 'malformed' | 'not-json'
+
+export interface OmsStandIn extends AsyncDisposable {
+  url: string
+  tokenUrl: string
+  runs: RunRecord[]
+  faults: Fault[]
+  requests: Array<{ path: string, query: URLSearchParams, authorized: boolean }>
+  tokensIssued: number
+  /** Luminosity unit reported in meta (values are converted to it). */
+  lumiUnit: 'pb^{-1}' | 'ub^{-1}'
+}
+
+function attributes (r: RunRecord, factor: number): Record<string, unknown> {
+  return {
+    run_number: r.run,
+    fill_number: r.fill,
+    start_time: new Date(r.startMs).toISOString().replace('.000Z', 'Z'),
+    end_time: r.endMs === undefined ? null : new Date(r.endMs).toISOString().replace('.000Z', 'Z'),
+    duration: r.durationS,
+    last_lumisection_number: r.lastLumisection,
+    delivered_lumi: r.deliveredLumiPb * factor,
+    recorded_lumi: r.recordedLumiPb * factor,
+    b_field: r.bFieldT ?? null,
+    stable_beam: r.stableBeam ?? null,
+    fill_type_runtime: r.fillType,
+    sequence: r.global ? 'GLOBAL-RUN' : 'LOCAL-RUN',
+    l1_hlt_mode_stripped: `${r.runClass}/v1`,
+    hlt_key: r.hltKey,
+    era: r.era,
+    components_out: r.componentsOut
+  }
+}
+
+export async function startOmsStandIn (runs: RunRecord[], secret = 'client-secret'): Promise<OmsStandIn> {
+  const validTokens = new Set<string>()
+  const state: Omit<OmsStandIn, 'url' | 'tokenUrl' | typeof Symbol.asyncDispose> = { runs, faults: [], requests: [], tokensIssued: 0, lumiUnit: 'pb^{-1}' }
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname === '/token' && req.method === 'POST') {
+      let body = ''
+      req.on('data', (c: Buffer) => { body += c.toString() })
+      req.on('end', () => {
+        const form = new URLSearchParams(body)
+        if (form.get('grant_type') !== 'client_credentials' || form.get('client_secret') !== secret) {
+          res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_client"}')
+          return
+        }
+        const token = `tok-${++state.tokensIssued}`
+        validTokens.add(token)
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: 300 }))
+      })
+      return
+    }
+    const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
+    const authorized = auth !== undefined && validTokens.has(auth)
+    state.requests.push({ path: url.pathname, query: url.searchParams, authorized })
+    if (url.pathname !== '/api/v1/runs') { res.writeHead(404).end(); return }
+    if (!authorized) { res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"title":"unauthorized"}]}'); return }
+    const fault = state.faults.shift()
+    if (fault === 'timeout') return // never answers
+    if (fault === '500') { res.writeHead(500).end('{"errors":[{"title":"internal"}]}'); return }
+    if (fault === 'not-json') { res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>'); return }
+    if (fault === 'malformed') { res.writeHead(200, { 'content-type': 'application/json' }).end('{"data": {"oops": true}}'); return }
+    const ge = Number(url.searchParams.get('filter[run_number][GE]') ?? 0)
+    const seq = url.searchParams.get('filter[sequence][EQ]')
+    const offset = Number(url.searchParams.get('page[offset]') ?? 0)
+    const limit = Number(url.searchParams.get('page[limit]') ?? 100)
+    const factor = state.lumiUnit === 'ub^{-1}' ? 1e6 : 1
+    const selected = state.runs.filter(r => r.run >= ge && (seq === null || (seq === 'GLOBAL-RUN') === r.global)).sort((a, b) => a.run - b.run)
+    const page = selected.slice(offset, offset + limit)
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+      data: page.map(r => ({
+        id: String(r.run),
+        type: 'runs',
+        attributes: attributes(r, factor),
+        links: { self: `/api/v1/runs/${r.run}` },
+        meta: { row: { delivered_lumi: { units: state.lumiUnit }, recorded_lumi: { units: state.lumiUnit }, b_field: { units: 'T' } } }
+      })),
+      meta: { totalResourceCount: selected.length },
+      links: {}
+    }))
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${port}/api/v1`,
+    tokenUrl: `http://127.0.0.1:${port}/token`,
+    [Symbol.asyncDispose]: async () => { server.closeAllConnections(); server.close() }
+  })
+}
