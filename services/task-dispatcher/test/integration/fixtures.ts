@@ -179,7 +179,16 @@ function run (argv: string[], env: Record<string, string>): Promise<number> {
  * python scripts), reads its outputs.json and answers JobStatus DONE/FAILED;
  * answers each condition request UPLOADED once its SQLite file exists.
  */
-export async function startStandIns (config: TestConfig, options: { answer?: (r: JobRequest) => boolean } = {}): Promise<Seen & AsyncDisposable & { producer: Producer }> {
+export interface StandInOptions {
+  /** false = never answer this request (the job stays queued). */
+  answer?: (r: JobRequest) => boolean
+  /** true = answer FAILED (exit 3) without running the job. */
+  fail?: (r: JobRequest) => boolean
+  /** The uploader's outcome; default UPLOADED when the payload file exists. */
+  outcome?: (r: ConditionRequest) => { outcome: Outcome, reason: string } | undefined
+}
+
+export async function startStandIns (config: TestConfig, options: StandInOptions = {}): Promise<Seen & AsyncDisposable & { producer: Producer }> {
   const producer = await startProducer({ config, logger: silentLogger, service: 'test-stand-in' })
   const seen: Seen = { requests: [], conditionRequests: [] }
   const answered = new Set<string>()
@@ -196,17 +205,19 @@ export async function startStandIns (config: TestConfig, options: { answer?: (r:
         answered.add(meta.eventId)
         const start = r.action.value
         const runs = r.provenance?.inputRuns ?? []
-        const code = await run(start.argv, {
-          AUTOCAL_CAMPAIGN: r.provenance?.campaign ?? '',
-          AUTOCAL_BLOCK: r.provenance?.blockId ?? '',
-          AUTOCAL_RUNS: runs.join(','),
-          AUTOCAL_JOB: String(r.jobIndex),
-          AUTOCAL_NJOBS: String(start.njobs),
-          AUTOCAL_INPUTS: start.inputs.join(','),
-          AUTOCAL_OUTDIR: start.outdir,
-          AUTOCAL_TASK: r.provenance?.task ?? '',
-          AUTOCAL_ATTEMPT: String(r.provenance?.taskAttempt ?? 1)
-        })
+        const code = options.fail?.(r) === true
+          ? 3
+          : await run(start.argv, {
+            AUTOCAL_CAMPAIGN: r.provenance?.campaign ?? '',
+            AUTOCAL_BLOCK: r.provenance?.blockId ?? '',
+            AUTOCAL_RUNS: runs.join(','),
+            AUTOCAL_JOB: String(r.jobIndex),
+            AUTOCAL_NJOBS: String(start.njobs),
+            AUTOCAL_INPUTS: start.inputs.join(','),
+            AUTOCAL_OUTDIR: start.outdir,
+            AUTOCAL_TASK: r.provenance?.task ?? '',
+            AUTOCAL_ATTEMPT: String(r.provenance?.taskAttempt ?? 1)
+          })
         const manifest = join(start.outdir, 'outputs.json')
         const outputs = code === 0 && existsSync(manifest)
           ? (JSON.parse(readFileSync(manifest, 'utf8')) as { outputs: Array<{ path: string, label?: string }> }).outputs.map(o => {
@@ -232,18 +243,19 @@ export async function startStandIns (config: TestConfig, options: { answer?: (r:
       conditionRequests: async r => {
         seen.conditionRequests.push(r)
         const ok = existsSync(r.payloadFile)
+        const decided = options.outcome?.(r) ?? (ok ? { outcome: Outcome.UPLOADED, reason: '' } : { outcome: Outcome.FAILED, reason: `payload ${r.payloadFile} missing` })
         await producer.publish(topics.conditions, create(ConditionEventSchema, {
           requestId: r.requestId,
-          outcome: ok ? Outcome.UPLOADED : Outcome.FAILED,
+          outcome: decided.outcome,
           tag: r.destinationTag,
           record: r.record,
           since: r.since ?? 0n,
-          reason: ok ? '' : `payload ${r.payloadFile} missing`,
+          reason: decided.reason,
           provenance: r.provenance,
           synchronization: r.synchronization,
           target: 'sqlite:stand-in',
           at: timestampFromDate(new Date())
-        }), { eventId: `conditions/${r.requestId}/${ok ? 'UPLOADED' : 'FAILED'}` })
+        }), { eventId: `conditions/${r.requestId}/${decided.outcome}` })
       }
     }
   })

@@ -1,0 +1,67 @@
+// Job failures and condition rejections end to end: a failed job is requested
+// again with the next try after its backoff; a job that fails beyond its
+// budget fails the task and cancels the attempt's other jobs; a rejected
+// payload fails the task with the uploader's reason; reprocess starts attempt 2.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ControlService, Outcome, TaskState, topics } from '@autocal/contracts'
+import { createGrpcClient, startProducer } from '@autocal/runtime'
+import { realRuns, runEvents, silentLogger, spawnDispatcher, startStandIns, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
+
+const workflow = `subsystem: ECAL
+workflow: retry-demo
+runTypes:
+  collisions: { filter: { runClass: collisions2022 } }
+tasks:
+  - name: flaky
+    block: run
+    jobs: 2
+    run: [python3, ${workflowsDir}/scripts/process_block.py, --step, flaky, --runs, "{runs}", --job, "{job}", --out, "{outdir}"]
+    retries: 1
+    backoff: 1s
+  - name: calib
+    needs: [flaky]
+    run: [python3, ${workflowsDir}/scripts/write_payload.py, --object-type, EcalPedestals, --tag, EcalPedestals_test, --since, "{run}", --out, "{outdir}/p.db"]
+    condition: { tag: EcalPedestals_test_offline, record: EcalPedestalsRcd, sync: offline }
+`
+
+test('failed jobs are retried with backoff within the budget, then fail the task; a rejected payload fails it too', { timeout: 120_000 }, async t => {
+  const config = testConfig()
+  const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+  writeFileSync(join(dir, 'retry-demo.yaml'), workflow)
+  await using standIns = await startStandIns(config, {
+    // run 357401: job 1 fails its first try; run 357406: job 0 fails every try of attempt 1, job 1 never answers
+    fail: r => (r.jobId === 'prompt/run-357401/flaky/1/1' && r.try === 1) || r.jobId === 'prompt/run-357406/flaky/1/0',
+    answer: r => r.jobId !== 'prompt/run-357406/flaky/1/1',
+    outcome: r => r.requestId.startsWith('prompt/run-357438/') ? { outcome: Outcome.REJECTED, reason: 'since 357438 is below the FCSR 357500' } : undefined
+  })
+  const dispatcher = await spawnDispatcher(config, { AUTOCAL_WORKFLOWS_DIR: dir, AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'admin-token-1': { principal: 'ops', subsystems: '*' } }) })
+  t.after(async () => { await stopDispatcher(dispatcher) })
+  const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'admin-token-1' })
+  t.after(() => { client.close() })
+  await using producer = await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' })
+  await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357438)))
+
+  const cell = async (run: number, task: string) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: [task], runs: [run] } })).cells[0]
+  await until('357401 calibrated', async () => (await cell(357401, 'calib'))?.state === TaskState.DONE)
+  assert.ok(startedJobs(standIns).has('prompt/run-357401/flaky/1/1#2'), 'the failed job was requested again with try 2')
+  assert.equal((await cell(357401, 'flaky'))?.state, TaskState.DONE)
+
+  await until('357406 flaky failed', async () => (await cell(357406, 'flaky'))?.state === TaskState.FAILED)
+  assert.match((await cell(357406, 'flaky'))?.reason ?? '', /^job 0 try 2 failed: exit 3; retries exhausted$/)
+  assert.ok(standIns.requests.some(r => r.message.jobId === 'prompt/run-357406/flaky/1/1' && r.message.action.case === 'cancel'), 'the other job of the attempt was cancelled')
+  assert.ok(!startedJobs(standIns).has('prompt/run-357406/flaky/1/0#3'), 'no try beyond the budget')
+
+  await until('357438 calib failed', async () => (await cell(357438, 'calib'))?.state === TaskState.FAILED)
+  assert.equal((await cell(357438, 'calib'))?.reason, 'condition rejected: since 357438 is below the FCSR 357500')
+
+  const r = await client.reprocess({ selector: { campaign: 'prompt', tasks: ['flaky'], runs: [357406] }, reason: 'flaky node drained' })
+  assert.equal(r.matched, 1)
+  await until('attempt 2 done', async () => {
+    const c = await cell(357406, 'flaky')
+    return c?.state === TaskState.DONE && c.attempt === 2
+  })
+})
