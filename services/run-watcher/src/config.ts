@@ -59,8 +59,8 @@ export const Config = z.object({
   AUTOCAL_REPLAY_SCALE: z.coerce.number().min(0).default(0),
   AUTOCAL_REPLAY_FROM_RUN: z.coerce.number().int().positive().optional(),
   AUTOCAL_REPLAY_TO_RUN: z.coerce.number().int().positive().optional(),
-  /** Streams announced done when a replayed run ends (replaying the past: Tier-0 processed it). */
-  AUTOCAL_REPLAY_T0_STREAMS: list.default(['Express', 'ALCAPHISYM']),
+  /** Streams announced done when a replayed run ends (replaying the past: Tier-0 processed it); "none" for none. */
+  AUTOCAL_REPLAY_T0_STREAMS: list.transform(l => l.length === 1 && l[0] === 'none' ? [] : l).default(['Express', 'ALCAPHISYM']),
   AUTOCAL_REPLAY_TICK_MS: z.coerce.number().int().positive().default(200),
 
   /** Tokens allowed to POST /api/v1/runs: "<principal>:<token>,...". Injection is refused when unset. */

@@ -92,11 +92,15 @@ const toInversePb: Record<string, number> = {
   '/ub': 1e-6
 }
 
-/** Converts a luminosity in `unit` to /pb; undefined for a unit we do not know. */
+/**
+ * Converts a luminosity in `unit` to /pb; undefined for a unit we do not know.
+ * Rounded to 12 significant digits, so that the same luminosity reported in
+ * another unit (µb⁻¹ instead of pb⁻¹) gives the same number, not a float
+ * round-off that would look like a correction.
+ */
 export function lumiToPb (value: number, unit: string | undefined): number | undefined {
-  if (unit === undefined || unit === '') return value
-  const factor = toInversePb[unit.trim()]
-  return factor === undefined ? undefined : value * factor
+  const factor = unit === undefined || unit === '' ? 1 : toInversePb[unit.trim()]
+  return factor === undefined ? undefined : Number((value * factor).toPrecision(12))
 }
 
 /** The run class is the part of the L1/HLT mode before '/': "collisions2022/v69" → "collisions2022". */

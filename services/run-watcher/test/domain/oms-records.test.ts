@@ -88,6 +88,7 @@ test('units, times and classes', () => {
   assert.equal(lumiToPb(2, 'pb^{-1}'), 2)
   assert.equal(lumiToPb(2, undefined), 2)
   assert.equal(lumiToPb(2, 'furlong'), undefined)
+  assert.equal(lumiToPb(0.030824 * 1e6, 'ub^{-1}'), 0.030824, 'no float round-off across units')
   assert.equal(parseUtc('2018-11-19T20:36:50Z'), Date.UTC(2018, 10, 19, 20, 36, 50))
   assert.equal(parseUtc('2022-07-01 01:10:12'), Date.UTC(2022, 6, 1, 1, 10, 12))
   assert.equal(parseUtc(''), undefined)

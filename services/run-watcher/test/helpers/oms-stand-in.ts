@@ -16,6 +16,8 @@ export interface OmsStandIn extends AsyncDisposable {
   tokenUrl: string
   runs: RunRecord[]
   faults: Fault[]
+  /** Attributes served instead of the real ones, per run (to serve malformed records). */
+  overrides: Map<number, Record<string, unknown>>
   requests: Array<{ path: string, query: URLSearchParams, authorized: boolean }>
   tokensIssued: number
   /** Luminosity unit reported in meta (values are converted to it). */
@@ -45,7 +47,7 @@ function attributes (r: RunRecord, factor: number): Record<string, unknown> {
 
 export async function startOmsStandIn (runs: RunRecord[], secret = 'client-secret'): Promise<OmsStandIn> {
   const validTokens = new Set<string>()
-  const state: Omit<OmsStandIn, 'url' | 'tokenUrl' | typeof Symbol.asyncDispose> = { runs, faults: [], requests: [], tokensIssued: 0, lumiUnit: 'pb^{-1}' }
+  const state: Omit<OmsStandIn, 'url' | 'tokenUrl' | typeof Symbol.asyncDispose> = { runs, faults: [], overrides: new Map(), requests: [], tokensIssued: 0, lumiUnit: 'pb^{-1}' }
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
     if (url.pathname === '/token' && req.method === 'POST') {
@@ -84,7 +86,7 @@ export async function startOmsStandIn (runs: RunRecord[], secret = 'client-secre
       data: page.map(r => ({
         id: String(r.run),
         type: 'runs',
-        attributes: attributes(r, factor),
+        attributes: { ...attributes(r, factor), ...state.overrides.get(r.run) },
         links: { self: `/api/v1/runs/${r.run}` },
         meta: { row: { delivered_lumi: { units: state.lumiUnit }, recorded_lumi: { units: state.lumiUnit }, b_field: { units: 'T' } } }
       })),

@@ -1,0 +1,35 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { loadConfig } from '@autocal/runtime'
+import { Config } from '../src/config.ts'
+
+test('no source configured is valid: the watcher then only takes injections', () => {
+  const c = loadConfig(Config, {})
+  assert.equal(c.AUTOCAL_OMS_URL, undefined)
+  assert.equal(c.AUTOCAL_HTTP_PORT, 8081)
+  assert.deepEqual(c.AUTOCAL_REPLAY_T0_STREAMS, ['Express', 'ALCAPHISYM'])
+})
+
+test('bad source settings fail at start, each named', () => {
+  assert.throws(() => loadConfig(Config, {
+    AUTOCAL_REPLAY_FILE: '/nonexistent/runs.csv',
+    AUTOCAL_OMS_URL: 'not a url',
+    AUTOCAL_OMS_TOKEN_URL: 'http://127.0.0.1:1/token',
+    AUTOCAL_T0_URL: 'http://127.0.0.1:2',
+    AUTOCAL_INJECT_TOKENS: 'justatoken'
+  }), (err: Error) => {
+    for (const key of ['AUTOCAL_REPLAY_FILE', 'AUTOCAL_OMS_URL', 'AUTOCAL_INJECT_TOKENS']) assert.match(err.message, new RegExp(key))
+    assert.match(err.message, /file does not exist/)
+    assert.match(err.message, /<principal>:<token>/)
+    return true
+  })
+  assert.throws(() => loadConfig(Config, { AUTOCAL_OMS_TOKEN_URL: 'http://127.0.0.1:1/token' }), /together/)
+  assert.throws(() => loadConfig(Config, { AUTOCAL_T0_URL: 'http://127.0.0.1:2' }), /AUTOCAL_T0_STREAMS/)
+})
+
+test('injection tokens map to their principals and "none" turns replayed Tier-0 facts off', () => {
+  const c = loadConfig(Config, { AUTOCAL_INJECT_TOKENS: 'alice:t1, bob:t2', AUTOCAL_REPLAY_T0_STREAMS: 'none' })
+  assert.equal(c.AUTOCAL_INJECT_TOKENS.get('t1'), 'alice')
+  assert.equal(c.AUTOCAL_INJECT_TOKENS.get('t2'), 'bob')
+  assert.deepEqual(c.AUTOCAL_REPLAY_T0_STREAMS, [])
+})

@@ -1,0 +1,206 @@
+// The OMS poller against a local OMS stand-in serving the real run list, the
+// Tier-0 poller against a local Tier-0 stand-in, and HTTP injection.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import { once } from 'node:events'
+import { join } from 'node:path'
+import type { AddressInfo } from 'node:net'
+import { readRunList } from '../../src/adapters/run-list-file.ts'
+import { startOmsStandIn } from '../helpers/oms-stand-in.ts'
+import { collectRuns, quietLogger, realdata, settled, startWatcher, testEnv, until, type Collected } from '../helpers/harness.ts'
+
+const csv = join(realdata, 'Runs2022-hltmode.csv')
+const first = 356300
+const last = 356500
+
+/** What a consumer acts on: per run, the sequence of (change, content hash). */
+function actionable (events: Collected[]): Map<number, string[]> {
+  const out = new Map<number, string[]>()
+  for (const e of events) {
+    const kind = e.event.change.case
+    if (kind !== 'started' && kind !== 'ended' && kind !== 'updated') continue
+    out.set(e.event.run, [...(out.get(e.event.run) ?? []), `${kind}:${e.event.contentHash}`])
+  }
+  return out
+}
+
+test('the OMS poller over an OMS-format server gives the same events as the replay of the same runs, across pages', async () => {
+  const runs = (await readRunList(csv)).runs.filter(r => r.run >= first && r.run <= last)
+  assert.ok(runs.length > 60, 'several pages of runs')
+  const { logger } = quietLogger()
+
+  const replayEnv = testEnv({ AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_FROM_RUN: String(first), AUTOCAL_REPLAY_TO_RUN: String(last) })
+  await using replayed = await collectRuns(replayEnv, logger)
+  {
+    await using _w = await startWatcher(replayEnv, logger)
+    await until('replay ended every run', () => replayed.events.filter(e => e.event.change.case === 'ended').length === runs.length)
+  }
+
+  await using oms = await startOmsStandIn(runs)
+  const omsEnv = testEnv({
+    AUTOCAL_OMS_URL: oms.url,
+    AUTOCAL_OMS_POLL_MS: '300',
+    AUTOCAL_OMS_PAGE_SIZE: '25',
+    AUTOCAL_OMS_FIRST_RUN: String(first),
+    AUTOCAL_OMS_TOKEN_URL: oms.tokenUrl,
+    AUTOCAL_OMS_CLIENT_ID: 'autocal',
+    AUTOCAL_OMS_CLIENT_SECRET: 'client-secret'
+  })
+  await using polled = await collectRuns(omsEnv, logger)
+  await using _watcher = await startWatcher(omsEnv, logger)
+  await until('OMS poller ended every run', () => polled.events.filter(e => e.event.change.case === 'ended').length === runs.length)
+  await settled(() => polled.events.length, 1500)
+  assert.deepEqual(actionable(polled.events), actionable(replayed.events))
+  assert.ok(oms.requests.some(r => r.query.get('page[offset]') === '50'), 'followed pagination')
+  assert.ok(oms.requests.every(r => r.authorized), 'every request carried a valid bearer token')
+  assert.equal(oms.tokensIssued, 1, 'the token is reused until it expires')
+  assert.equal(oms.requests[0]?.query.get('filter[sequence][EQ]'), 'GLOBAL-RUN')
+
+  // a luminosity correction of an already ended run, reported in another unit
+  const corrected = runs[runs.length - 10]!
+  oms.runs = oms.runs.map(r => r.run === corrected.run ? { ...r, recordedLumiPb: r.recordedLumiPb + 0.5 } : r)
+  oms.lumiUnit = 'ub^{-1}'
+  await until('correction announced', () => polled.events.some(e => e.event.change.case === 'updated'))
+  await settled(() => polled.events.length, 1500)
+  const updates = polled.events.filter(e => e.event.change.case === 'updated')
+  assert.equal(updates.length, 1, 'only the corrected run is updated, whatever the unit of the page')
+  const update = updates[0]!.event.change
+  assert.ok(update.case === 'updated')
+  assert.equal(update.value.run?.run, corrected.run)
+  assert.deepEqual(update.value.changedFields, ['recorded_lumi_pb'])
+  assert.ok(Math.abs((update.value.run?.recordedLumiPb ?? 0) - (corrected.recordedLumiPb + 0.5)) < 1e-9)
+})
+
+test('a 500, a timeout, a malformed page and a non-JSON answer are survived and counted', async () => {
+  const runs = (await readRunList(csv)).runs.filter(r => r.run >= first).slice(0, 40)
+  const { logger, lines } = quietLogger()
+  await using oms = await startOmsStandIn(runs)
+  oms.faults.push('500', 'timeout', 'malformed', 'not-json')
+  const env = testEnv({
+    AUTOCAL_OMS_URL: oms.url,
+    AUTOCAL_OMS_POLL_MS: '200',
+    AUTOCAL_OMS_TIMEOUT_MS: '500',
+    AUTOCAL_OMS_FIRST_RUN: String(first),
+    AUTOCAL_OMS_TOKEN_URL: oms.tokenUrl,
+    AUTOCAL_OMS_CLIENT_ID: 'autocal',
+    AUTOCAL_OMS_CLIENT_SECRET: 'client-secret',
+    // a replay runs beside it and is not stopped by the failing OMS
+    AUTOCAL_REPLAY_FILE: csv,
+    AUTOCAL_REPLAY_FROM_RUN: '355100',
+    AUTOCAL_REPLAY_TO_RUN: '355120'
+  })
+  await using collected = await collectRuns(env, logger)
+  await using watcher = await startWatcher(env, logger)
+  const replayRuns = (await readRunList(csv)).runs.filter(r => r.run >= 355100 && r.run <= 355120).length
+  await until('replay finished while OMS failed', () => collected.events.filter(e => e.event.change.case === 'ended' && e.event.run <= 355120).length === replayRuns, 60_000)
+  await until('OMS recovered', () => collected.events.filter(e => e.event.change.case === 'ended' && e.event.run >= first).length === runs.length, 90_000)
+  const res = await fetch(`http://127.0.0.1:${watcher.port}/metrics`)
+  const text = await res.text()
+  assert.match(text, /autocal_source_errors_total\{[^}]*source="oms"[^}]*\} 4/)
+  assert.match(text, /autocal_source_last_success_age_seconds\{[^}]*source="oms"/)
+  const failures = lines.filter(l => l.msg === 'source failed; retrying').map(l => l.err?.message as string)
+  assert.ok(failures.some(m => /answered 500/.test(m)))
+  assert.ok(failures.some(m => /no answer in 500 ms/.test(m)))
+  assert.ok(failures.some(m => /no data array/.test(m)))
+  assert.ok(failures.some(m => /not JSON/.test(m)))
+  const ready = await (await fetch(`http://127.0.0.1:${watcher.port}/readyz`)).json() as { checks: Record<string, any> }
+  assert.equal(ready.checks['source:oms'].details.errors, 4)
+  assert.equal(ready.checks['source:oms'].details.ok, true)
+})
+
+test('a malformed OMS record is skipped with the source, record and field named, and never half-published', async () => {
+  const runs = (await readRunList(csv)).runs.filter(r => r.run >= first).slice(0, 5)
+  const { logger, lines } = quietLogger()
+  await using oms = await startOmsStandIn(runs)
+  oms.overrides.set(runs[2]!.run, { start_time: 'yesterday' })
+  const env = testEnv({ AUTOCAL_OMS_URL: oms.url, AUTOCAL_OMS_POLL_MS: '300', AUTOCAL_OMS_FIRST_RUN: String(first), AUTOCAL_OMS_TOKEN_URL: oms.tokenUrl, AUTOCAL_OMS_CLIENT_ID: 'a', AUTOCAL_OMS_CLIENT_SECRET: 'client-secret' })
+  await using collected = await collectRuns(env, logger)
+  await using _w = await startWatcher(env, logger)
+  await until('four runs ended', () => collected.events.filter(e => e.event.change.case === 'ended').length === 4)
+  await settled(() => collected.events.length)
+  assert.ok(!collected.events.some(e => e.event.run === runs[2]!.run), 'the malformed run is not announced at all')
+  const skipped = lines.find(l => l.msg === 'malformed record skipped')
+  assert.equal(skipped?.source, 'oms')
+  assert.equal(skipped?.field, 'start_time')
+  assert.match(String(skipped?.record), new RegExp(String(runs[2]!.run)))
+})
+
+test('the Tier-0 poller announces stream, dataset and FCSR facts only when they change', async () => {
+  const { logger } = quietLogger()
+  const done = new Set<string>()
+  let fcsr = 355100
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    const reply = (result: unknown[]): void => { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ result })) }
+    if (url.pathname === '/firstconditionsaferun') return reply([fcsr])
+    if (url.pathname === '/run_stream_done') return reply([done.has(`${url.searchParams.get('run')}:${url.searchParams.get('stream')}`)])
+    if (url.pathname === '/run_dataset_done') return reply([done.has(`${url.searchParams.get('run')}:${url.searchParams.get('primary_dataset')}`)])
+    res.writeHead(404).end()
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const t0 = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const env = testEnv({
+    AUTOCAL_REPLAY_FILE: csv,
+    AUTOCAL_REPLAY_FROM_RUN: '355100',
+    AUTOCAL_REPLAY_TO_RUN: '355102',
+    AUTOCAL_REPLAY_T0_STREAMS: 'none',
+    AUTOCAL_T0_URL: t0,
+    AUTOCAL_T0_STREAMS: 'Express',
+    AUTOCAL_T0_DATASETS: 'AlCaPhiSym',
+    AUTOCAL_T0_POLL_MS: '200'
+  })
+  try {
+    await using collected = await collectRuns(env, logger)
+    await using _w = await startWatcher(env, logger)
+    const facts = (kind: string): Collected[] => collected.events.filter(e => e.event.change.case === kind)
+    await until('first facts', () => facts('fcsr').length === 1 && facts('streamDone').filter(e => e.event.change.case === 'streamDone' && e.event.change.value.stream === 'Express').length >= 2)
+    await settled(() => collected.events.length, 1000)
+    const before = collected.events.length
+    assert.ok(facts('streamDone').filter(e => e.event.change.case === 'streamDone' && e.event.change.value.stream === 'Express').every(e => e.event.change.case === 'streamDone' && !e.event.change.value.done))
+    done.add('355101:Express')
+    done.add('355101:AlCaPhiSym')
+    fcsr = 355102
+    await until('changes announced', () => collected.events.length === before + 3)
+    await settled(() => collected.events.length, 1000)
+    assert.equal(collected.events.length, before + 3, 'only the three changed facts')
+    const last = facts('fcsr').at(-1)!.event.change
+    assert.ok(last.case === 'fcsr' && last.value.fcsr === 355102)
+    const stream = facts('streamDone').at(-1)!.event
+    assert.ok(stream.run === 355101 && stream.change.case === 'streamDone' && stream.change.value.done)
+  } finally {
+    server.close()
+  }
+})
+
+test('injection needs a known token and corrects a known run field by field', async () => {
+  const { logger } = quietLogger()
+  const env = testEnv({ AUTOCAL_INJECT_TOKENS: 'alice:s3cret', AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_FROM_RUN: '355100', AUTOCAL_REPLAY_TO_RUN: '355100' })
+  await using collected = await collectRuns(env, logger)
+  await using watcher = await startWatcher(env, logger)
+  await until('replayed', () => collected.events.some(e => e.event.change.case === 'ended'))
+  const url = `http://127.0.0.1:${watcher.port}/api/v1/runs`
+  const post = async (body: unknown, token?: string): Promise<Response> => await fetch(url, {
+    method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) }
+  })
+  assert.equal((await post({ run_number: 355100, recorded_lumi: 1 })).status, 401)
+  assert.equal((await post({ run_number: 355100, recorded_lumi: 1 }, 'wrong')).status, 401)
+  const bad = await post({ run_number: 'x' }, 's3cret')
+  assert.equal(bad.status, 400)
+  assert.match((await bad.json() as { error: string }).error, /runs\[0\]\.run_number/)
+  const ok = await post({ run_number: 355100, recorded_lumi: 2, units: { recorded_lumi: 'fb^{-1}' } }, 's3cret')
+  assert.equal(ok.status, 202)
+  await until('update', () => collected.events.some(e => e.event.change.case === 'updated'))
+  const update = collected.events.find(e => e.event.change.case === 'updated')!.event
+  assert.equal(update.source, 'inject')
+  assert.equal(update.actor, 'alice')
+  assert.ok(update.change.case === 'updated')
+  assert.deepEqual(update.change.value.changedFields, ['recorded_lumi_pb'])
+  assert.equal(update.change.value.run?.recordedLumiPb, 2000)
+  assert.equal(update.change.value.run?.fill, 7920, 'fields left out keep their known values')
+  const fresh = await post({ campaign: 'ecal-rereco', runs: [{ run_number: 999001, fill_number: 1, start_time: '2026-11-01T10:00:00Z', end_time: '2026-11-01T11:00:00Z', recorded_lumi: 3 }] }, 's3cret')
+  assert.equal(fresh.status, 202)
+  await until('injected run', () => collected.events.some(e => e.event.run === 999001 && e.event.change.case === 'ended'))
+  assert.equal(collected.events.find(e => e.event.run === 999001)?.event.campaign, 'ecal-rereco')
+})
