@@ -90,7 +90,7 @@ export function errorLine (err: unknown): string {
 export async function runCli (argv: string[], io: Io): Promise<number> {
   let client: GrpcClient<typeof ControlService> | undefined
   const out = (s: string): void => { io.stdout.write(s + '\n') }
-  const progress = (s: string): void => { io.stderr.write(io.stderr.isTTY === true ? `\r\u001b[K${s}` : s + '\n') }
+  const progress = (s: string, last = false): void => { io.stderr.write(io.stderr.isTTY === true ? `\r\u001b[K${s}${last ? '\n' : ''}` : s + '\n') }
   try {
     const { values: v, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
     const [command, sub, ...rest] = positionals
@@ -146,7 +146,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         if (runs.length === 0 && firstRun === 0) throw new UsageError('runs inject needs --runs or --range')
         progress(`injecting runs into ${need(v.campaign, '--campaign')}…`)
         const res = await connect().injectRuns({ campaign: v.campaign ?? '', reason: need(v.reason, '--reason'), runs: { runs, firstRun, lastRun } })
-        progress(`accepted: ${res.runs} run(s) injected into ${v.campaign ?? ''} (command ${res.commandId})\n`)
+        progress(`accepted: ${res.runs} run(s) injected into ${v.campaign ?? ''} (command ${res.commandId})`, true)
         return 0
       }
       case 'status': {
@@ -162,9 +162,10 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         need(v.campaign, '--campaign')
         const c = connect()
         const request = { selector, reason: need(v.reason, '--reason') }
+        const before = v.wait === true ? await snapshot(c, selector) : new Map<string, string>()
         const res = command === 'reprocess' ? await c.reprocess(request) : command === 'skip' ? await c.skip(request) : await c.cancel(request)
         out(`${command} accepted: ${res.matched} task(s) matched (command ${res.commandId})`)
-        if (v.wait === true) await waitSettled(c, selector, progress)
+        if (v.wait === true) await waitSettled(c, selector, before, progress)
         return 0
       }
       case 'watch': {
@@ -197,18 +198,33 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
   }
 }
 
-/** Polls the status of the selected tasks until none is new, waiting or processing, printing progress. */
-async function waitSettled (c: GrpcClient<typeof ControlService>, selector: SelectorInit, progress: (s: string) => void): Promise<void> {
+/**
+ * Follows the selected tasks after a command until each has changed (or shows
+ * no change for 10 s: the command did not apply to it) and none is new,
+ * waiting or processing, printing progress.
+ */
+async function waitSettled (c: GrpcClient<typeof ControlService>, selector: SelectorInit, before: Map<string, string>, progress: (s: string, last?: boolean) => void): Promise<void> {
   const active = new Set<number>([TaskState.NEW, TaskState.WAITING, TaskState.PROCESSING])
+  const started = Date.now()
   for (;;) {
-    await new Promise(resolve => setTimeout(resolve, 1000))
+    await new Promise(resolve => setTimeout(resolve, 500))
     const s = await c.getStatus({ selector })
-    const keys = new Map(s.cells.map(x => [`${x.blockId}/${x.task}`, x.state]))
-    const n = (st: number): number => [...keys.values()].filter(x => x === st).length
-    progress(`${keys.size} task(s): ${n(TaskState.DONE)} done, ${n(TaskState.PROCESSING)} processing, ${n(TaskState.WAITING) + n(TaskState.NEW)} waiting, ${n(TaskState.FAILED)} failed`)
-    if (![...keys.values()].some(x => active.has(x))) {
-      progress('settled\n')
+    const cells = new Map(s.cells.map(x => [`${x.blockId}/${x.task}`, x]))
+    const states = [...cells.values()].map(x => x.state)
+    const n = (...st: number[]): number => states.filter(x => st.includes(x)).length
+    progress(`${cells.size} task(s): ${n(TaskState.DONE)} done, ${n(TaskState.PROCESSING)} processing, ${n(TaskState.WAITING, TaskState.NEW)} waiting, ${n(TaskState.FAILED)} failed`)
+    const unsettled = [...cells].filter(([key, x]) => {
+      const changed = before.get(key) !== `${x.attempt}/${x.at?.seconds ?? 0n}/${x.at?.nanos ?? 0}`
+      return changed ? active.has(x.state) : Date.now() - started < 10_000
+    })
+    if (unsettled.length === 0) {
+      progress('settled', true)
       return
     }
   }
+}
+
+async function snapshot (c: GrpcClient<typeof ControlService>, selector: SelectorInit): Promise<Map<string, string>> {
+  const s = await c.getStatus({ selector })
+  return new Map(s.cells.map(x => [`${x.blockId}/${x.task}`, `${x.attempt}/${x.at?.seconds ?? 0n}/${x.at?.nanos ?? 0}`]))
 }

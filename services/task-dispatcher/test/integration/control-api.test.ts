@@ -71,6 +71,14 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     assert.match(log, /"actor":"alice".*"reason":"timing shift seen in DQM".*"msg":"control command accepted"/)
   })
 
+  await t.test('reprocess --wait follows the tasks until they settled', async () => {
+    const r = await cli(['reprocess', '--campaign', 'prompt', '--task', 'pedestals', '--runs', '357401', '--reason', 'new pedestal run', '--wait'], ecal)
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /1 task\(s\): \d+ done, \d+ processing, \d+ waiting, 0 failed/)
+    assert.match(r.stderr, /settled\n$/)
+    assert.ok(startedJobs(standIns).has('prompt/run-357401/pedestals/2/0#1'))
+  })
+
   await t.test('a PPS token cannot touch ECAL tasks', async () => {
     const r = await cli(['skip', '--campaign', 'prompt', '--task', 'timing-reco', '--runs', '357406', '--reason', 'not mine'], pps)
     assert.equal(r.code, 1)
