@@ -1,0 +1,100 @@
+// The local backend's processes. A job runs as
+//   /bin/sh -c '"$@"; echo $? > "$AUTOCAL_EXIT_FILE"' autocal-job <argv...>
+// in its own process group (detached), so that a timeout or a cancel kills
+// the whole group, and so that an executor that restarted can learn how a job
+// it did not start ended (the exit file), or that it is still running (the
+// process group is alive). The shell script is a constant: the job's argv is
+// passed as arguments, never pasted into a command string.
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { createReadStream, createWriteStream, existsSync, mkdirSync } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
+import { once } from 'node:events'
+import { constants } from 'node:os'
+import { dirname } from 'node:path'
+
+const wrapper = '"$@"; echo $? > "$AUTOCAL_EXIT_FILE"'
+
+export interface StartedProcess {
+  pid: number
+  /** Resolves when the wrapper exits (only for processes this executor started). */
+  exited: Promise<void>
+}
+
+export interface ProcessSpec {
+  argv: string[]
+  cwd: string
+  env: Record<string, string>
+  logFile: string
+  exitFile: string
+}
+
+export function startProcess (spec: ProcessSpec): StartedProcess {
+  mkdirSync(spec.cwd, { recursive: true })
+  mkdirSync(dirname(spec.logFile), { recursive: true })
+  mkdirSync(dirname(spec.exitFile), { recursive: true })
+  const log = createWriteStream(spec.logFile, { flags: 'a' })
+  const child = spawn('/bin/sh', ['-c', wrapper, 'autocal-job', ...spec.argv], {
+    cwd: spec.cwd,
+    env: { ...spec.env, AUTOCAL_EXIT_FILE: spec.exitFile },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  child.stdout.pipe(log, { end: false })
+  child.stderr.pipe(log, { end: false })
+  const exited = once(child, 'close').then(() => { log.end() }, () => { log.end() })
+  if (child.pid === undefined) throw new Error(`cannot start ${spec.argv[0] ?? '(empty argv)'}`)
+  return { pid: child.pid, exited }
+}
+
+/** True while the process group led by pgid has a member. */
+export function groupAlive (pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Sends a signal to a whole process group; false when it is already gone. */
+export function signalGroup (pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** SIGTERM to the group, SIGKILL after the grace period if anything is left. */
+export async function killGroup (pgid: number, graceMs: number): Promise<void> {
+  if (!signalGroup(pgid, 'SIGTERM')) return
+  const deadline = Date.now() + graceMs
+  while (groupAlive(pgid) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  if (groupAlive(pgid)) signalGroup(pgid, 'SIGKILL')
+  while (groupAlive(pgid) && Date.now() < deadline + 5000) await new Promise(resolve => setTimeout(resolve, 50))
+}
+
+/** The recorded exit status, or undefined while there is none. */
+export async function readExitFile (exitFile: string): Promise<number | undefined> {
+  if (!existsSync(exitFile)) return undefined
+  const text = (await readFile(exitFile, 'utf8')).trim()
+  return text === '' ? undefined : Number(text)
+}
+
+export const signalNumbers: Record<string, number> = constants.signals as unknown as Record<string, number>
+
+export async function fileSummary (path: string): Promise<{ sizeBytes: bigint, sha256: string } | undefined> {
+  let size: number
+  try {
+    const s = await stat(path)
+    if (!s.isFile()) return undefined
+    size = s.size
+  } catch {
+    return undefined
+  }
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
+  return { sizeBytes: BigInt(size), sha256: hash.digest('hex') }
+}

@@ -1,0 +1,13 @@
+// The executor's own Prometheus figures.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+
+export function createExecutorMetrics (registry: Registry) {
+  return {
+    queued: new Gauge({ name: 'autocal_executor_jobs_queued', help: 'Jobs waiting for a slot on this executor', registers: [registry] }),
+    running: new Gauge({ name: 'autocal_executor_jobs_running', help: 'Jobs running on this executor', registers: [registry] }),
+    finished: new Counter({ name: 'autocal_executor_jobs_finished_total', help: 'Jobs finished, by outcome', labelNames: ['outcome'], registers: [registry] }),
+    duration: new Histogram({ name: 'autocal_executor_job_duration_seconds', help: 'Wall time of finished jobs', buckets: [0.1, 0.5, 1, 5, 30, 120, 600, 3600, 14400], registers: [registry] })
+  }
+}
+
+export type ExecutorMetrics = ReturnType<typeof createExecutorMetrics>

@@ -1,0 +1,145 @@
+// The local backend with real processes, on real Kafka and Redis.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { once } from 'node:events'
+import { JobPhase } from '@autocal/contracts'
+import { loadConfig } from '@autocal/runtime'
+import { Config } from '../../src/config.ts'
+import { startJobExecutor } from '../../src/app.ts'
+import { quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
+
+const py = (code: string): string[] => ['python3', '-c', code]
+
+function alive (pid: number): boolean {
+  try { process.kill(pid, 0); return true } catch { return false }
+}
+
+test('a job that writes its declared outputs is done, with sizes and sha256, and its environment', async () => {
+  const env = testEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using executor = await startJobExecutor(loadConfig(Config, env), logger)
+  await bench.request('ok-1', py(`
+import json, os
+open('calib.db', 'wb').write(b'payload-bytes')
+open('env.txt', 'w').write(os.environ['AUTOCAL_RUNS'] + ' ' + os.environ['AUTOCAL_CAMPAIGN'] + ' ' + os.environ['AUTOCAL_JOB'])
+json.dump({'outputs': [{'path': 'calib.db', 'label': 'condition'}, 'env.txt']}, open('outputs.json', 'w'))
+print('hello from the job')`))
+  await until('done', () => bench.final('ok-1') !== undefined)
+  const done = bench.final('ok-1')!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.equal(done.exitCode, 0)
+  assert.deepEqual(done.outputs.map(o => [o.label, o.sizeBytes, o.sha256]), [
+    ['condition', 13n, createHash('sha256').update('payload-bytes').digest('hex')],
+    ['', 15n, createHash('sha256').update('355100 prompt 0').digest('hex')]
+  ])
+  assert.ok(done.outputs[0]!.path.endsWith('/out/ok-1/calib.db'))
+  assert.deepEqual(bench.statuses.filter(s => s.jobId === 'ok-1').map(s => s.phase), [JobPhase.QUEUED, JobPhase.RUNNING, JobPhase.DONE])
+  assert.equal(done.backend, 'local')
+  assert.match(done.backendId, /^\d+$/)
+  const log = await fetch(done.logUrl.replace(/^http:\/\/[^/]+/, `http://127.0.0.1:${executor.port}`))
+  assert.equal(log.status, 200)
+  assert.match(await log.text(), /hello from the job/)
+})
+
+test('a non-zero exit fails with the exit code, and a missing declared output fails with its path', async () => {
+  const env = testEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+  await bench.request('exit-3', py('import sys; sys.exit(3)'))
+  await bench.request('missing', py("import json; json.dump({'outputs': ['nothing.db']}, open('outputs.json', 'w'))"))
+  await until('both finished', () => bench.final('exit-3') !== undefined && bench.final('missing') !== undefined)
+  const failed = bench.final('exit-3')!
+  assert.equal(failed.phase, JobPhase.FAILED)
+  assert.equal(failed.exitCode, 3)
+  assert.equal(failed.reason, 'exit code 3')
+  const missing = bench.final('missing')!
+  assert.equal(missing.phase, JobPhase.FAILED)
+  assert.match(missing.reason, /^declared output missing: .*\/out\/missing\/nothing\.db$/)
+  assert.equal(missing.retryable, false)
+})
+
+test('a timeout kills the whole process group and leaves no orphan', async () => {
+  const env = testEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+  const pids = join(env.AUTOCAL_DATA_DIR!, 'pids.txt')
+  // the job starts a grandchild that would outlive it, then sleeps past its timeout
+  await bench.request('slow', py(`
+import subprocess, time, os
+child = subprocess.Popen(['sleep', '300'])
+open(${JSON.stringify(pids)}, 'w').write(f'{os.getpid()} {child.pid}')
+time.sleep(300)`), { timeoutS: 2 })
+  await until('failed', () => bench.final('slow') !== undefined, 30_000)
+  const failed = bench.final('slow')!
+  assert.equal(failed.phase, JobPhase.FAILED)
+  assert.equal(failed.reason, 'timeout after 2 s (process group killed)')
+  assert.equal(failed.retryable, true)
+  const [jobPid, grandchild] = readFileSync(pids, 'utf8').split(' ').map(Number)
+  assert.equal(alive(jobPid!), false, 'the job process is gone')
+  assert.equal(alive(grandchild!), false, 'its child is gone too')
+})
+
+test('a cancel stops a running job; a redelivered request runs the job only once', async () => {
+  const env = testEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+  const counter = join(env.AUTOCAL_DATA_DIR!, 'runs.txt')
+  await bench.request('long', py('import time; time.sleep(300)'))
+  await until('running', () => bench.statuses.some(s => s.jobId === 'long' && s.phase === JobPhase.RUNNING))
+  await bench.cancel('long', 'operator alice: wrong calibration')
+  await until('cancelled', () => bench.final('long') !== undefined)
+  assert.equal(bench.final('long')!.reason, 'cancelled: operator alice: wrong calibration')
+  assert.equal(bench.final('long')!.retryable, false)
+
+  const argv = py(`open(${JSON.stringify(counter)}, 'a').write('ran\\n')`)
+  await bench.request('twice', argv)
+  await bench.request('twice', argv)
+  await until('done', () => bench.final('twice') !== undefined)
+  await bench.request('twice', argv) // after it finished, too
+  await new Promise(resolve => setTimeout(resolve, 1500))
+  assert.equal(readFileSync(counter, 'utf8'), 'ran\n')
+  assert.equal(bench.statuses.filter(s => s.jobId === 'twice' && s.phase === JobPhase.DONE).length, 1)
+})
+
+test('SIGKILL of the executor mid-job, then a restart: the job is re-attached, finishes once and is reported', async () => {
+  const env = testEnv({ AUTOCAL_INSTANCE_ID: 'exec-killed' })
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  const counter = join(env.AUTOCAL_DATA_DIR!, 'runs.txt')
+  const gate = join(env.AUTOCAL_DATA_DIR!, 'gate')
+  const main = new URL('../../src/index.ts', import.meta.url).pathname
+  const start = (instance: string) => spawn(process.execPath, [main], { env: { ...process.env, ...env, AUTOCAL_INSTANCE_ID: instance, AUTOCAL_LOG_LEVEL: 'warn' }, stdio: 'ignore' })
+  const first = start('exec-a')
+  // the job runs until the test opens its gate
+  await bench.request('survivor', py(`
+import os, time, json
+open(${JSON.stringify(counter)}, 'a').write('ran\\n')
+while not os.path.exists(${JSON.stringify(gate)}): time.sleep(0.05)
+open('result.txt', 'w').write('ok')
+json.dump({'outputs': ['result.txt']}, open('outputs.json', 'w'))`))
+  await until('running', () => bench.statuses.some(s => s.jobId === 'survivor' && s.phase === JobPhase.RUNNING), 60_000)
+  first.kill('SIGKILL')
+  await once(first, 'exit')
+  writeFileSync(gate, '') // the job ends while no executor runs
+  const second = start('exec-b')
+  try {
+    await until('reported', () => bench.final('survivor') !== undefined, 60_000)
+    const done = bench.final('survivor')!
+    assert.equal(done.phase, JobPhase.DONE, done.reason)
+    assert.equal(done.executor, 'exec-b')
+    assert.equal(done.outputs.length, 1)
+    assert.equal(readFileSync(counter, 'utf8'), 'ran\n', 'run exactly once')
+    assert.ok(existsSync(join(env.AUTOCAL_DATA_DIR!, 'out', 'survivor', 'result.txt')))
+  } finally {
+    second.kill('SIGTERM')
+    await once(second, 'exit')
+  }
+})
