@@ -26,8 +26,8 @@ export function expectedPrompt (runs: Run[], golden: Set<number>): Expected {
   for (const r of coll.filter(r => r.durationS >= 300)) add(`run-${r.run}`, 'pedestals', 1, true)
   // pps-timing.yaml
   for (const r of coll.filter(r => r.recordedLumiPb >= 1 && golden.has(r.run))) add(`run-${r.run}`, 'pps-timing-calib', 1, true)
-  // ecal-phisym.yaml: one block per fill, closed by a run of a later fill; the last fill stays open
-  const fills = [...new Set(coll.filter(r => r.stableBeam === true && r.recordedLumiPb >= 0.1).map(r => r.fill))]
+  // ecal-phisym.yaml: one block per fill (runs with ≥ 0.1 /pb), closed by a run of a later fill; the last fill stays open
+  const fills = [...new Set(coll.filter(r => r.recordedLumiPb >= 0.1).map(r => r.fill))]
   for (const f of fills.slice(0, -1)) add(`fill-${f}`, 'phisym', 2)
   // ecal-pi0.yaml: 200 /pb buckets per era, closed at the threshold or at the end of the era; the last one stays open
   let era = ''
