@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { JobRequestSchema, JobStatusSchema, JobPhase, OutputSchema, topics, type JobRequest, type Output } from '@autocal/contracts'
-import { acquireLease, type Lease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import { acquireLease, captureContext, withContext, type Lease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import { manifestName, parseManifest } from './domain/manifest.ts'
 import { decodeShellStatus, outcomeOf } from './domain/outcome.ts'
 import { fileSummary, groupAlive, killGroup, readExitFile, signalNumbers, startProcess } from './adapters/local-process.ts'
@@ -73,7 +73,8 @@ export function createExecutor (o: ExecutorOptions) {
       ...extra
     })
     const name = phase === JobPhase.QUEUED ? 'queued' : phase === JobPhase.RUNNING ? 'running' : phase === JobPhase.DONE ? 'done' : 'failed'
-    await o.producer.publish(topics.jobStatus, status, { eventId: `jobs/${request.jobId}/${request.try}/${name}` })
+    // in the trace of the request, however much later the job ends
+    await withContext(entry.trace, async () => await o.producer.publish(topics.jobStatus, status, { eventId: `jobs/${request.jobId}/${request.try}/${name}` }))
   }
 
   /** A start request: claim it (once), report it queued, run it when a slot is free. */
@@ -92,7 +93,8 @@ export function createExecutor (o: ExecutorOptions) {
       outdir: start.outdir !== '' ? start.outdir : join(o.dataDir, 'jobs', dir),
       logFile: join(o.dataDir, 'logs', 'jobs', `${dir}.${request.try}.log`),
       exitFile: join(o.dataDir, 'run', 'jobs', `${dir}.${request.try}.exit`),
-      deadlineMs: 0
+      deadlineMs: 0,
+      trace: captureContext()
     }
     if (!await o.store.claim(entry)) {
       log.info({ job: request.jobId, try: request.try }, 'request for a job already taken; ignored')

@@ -8,7 +8,7 @@ import {
   JobPhase, Outcome, RunEndedSchema, RunEventSchema, RunSchema, taskKey, topics,
   type ConditionEvent, type ControlCommand, type JobStatus, type Run, type RunEvent
 } from '@autocal/contracts'
-import { seenBefore, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import { captureContext, inSpan, seenBefore, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { EventMeta } from '@autocal/contracts'
 import type { Catalog } from './domain/catalog.ts'
 import { matchTasks, scopeAllows } from './domain/selection.ts'
@@ -43,6 +43,10 @@ export function createHandlers (deps: HandlerDeps) {
         const run = change.value.run
         if (run === undefined) return
         await store.saveRun(run)
+        if (change.case === 'ended' && inSpan()) {
+          // the trace of the run's end: the block's jobs, conditions and task events continue it
+          await redis.client.set(redis.key('td', 'trace', 'run', run.run), JSON.stringify(captureContext()), 'EX', 7 * 24 * 3600)
+        }
         const campaign = ev.campaign === '' ? 'prompt' : ev.campaign
         if (run.endTime !== undefined && catalog.campaigns.has(campaign)) await store.addPending(campaign, run.run, now())
         return

@@ -5,7 +5,7 @@
 // the two, the redelivered trigger recomputes the same transition and writes
 // the same event ids again (consumers drop them); no transition is lost.
 import { taskKey, topics } from '@autocal/contracts'
-import { AutocalError, acquireLease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, acquireLease, inSpan, withContext, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import { transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
 import type { StateStore } from './adapters/state-store.ts'
@@ -29,6 +29,12 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
   const { store, redis, producer, catalog, dataDir, leaseMs } = deps
   const log = deps.logger.child({ component: 'transitions' })
   const now = deps.now ?? Date.now
+
+  async function traceOfRun (run: number | undefined): Promise<Record<string, string> | undefined> {
+    if (run === undefined) return undefined
+    const text = await redis.client.get(redis.key('td', 'trace', 'run', run))
+    return text === null ? undefined : JSON.parse(text) as Record<string, string>
+  }
 
   async function lock (key: string): Promise<NonNullable<Awaited<ReturnType<typeof acquireLease>>>> {
     for (let i = 0; i < 50; i++) {
@@ -96,8 +102,13 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
       result = transition(current, event, now())
       if (!result.changed) return result
       const t = result.task
-      await producer.publish(topics.tasks, toTaskEvent(t), { eventId: `tasks/${key}/${t.version}` })
-      followUp = await perform(current, result)
+      const tr = result
+      // outside a handler (the planner's timer), continue the trace of the block's first run
+      const trace = inSpan() ? undefined : await traceOfRun(t.block.runs[0])
+      followUp = await withContext(trace, async () => {
+        await producer.publish(topics.tasks, toTaskEvent(t), { eventId: `tasks/${key}/${t.version}` })
+        return await perform(current, tr)
+      })
       if (!await store.saveTask(t, current?.version ?? 0)) {
         throw new AutocalError('AUTOCAL_LEASE_LOST', `task ${key} changed while version ${t.version} was being written; retrying`, { retryable: true })
       }

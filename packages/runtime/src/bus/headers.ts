@@ -1,5 +1,5 @@
 // Message headers: CloudEvents attributes (ce_*) and W3C trace context.
-import { context, propagation, type Context, type TextMapGetter } from '@opentelemetry/api'
+import { ROOT_CONTEXT, context, propagation, trace, type Context, type TextMapGetter } from '@opentelemetry/api'
 import { headers as names, contentTypes } from '@autocal/contracts'
 import type { IHeaders } from 'kafkajs'
 
@@ -55,4 +55,26 @@ const getter: TextMapGetter<IHeaders> = {
 /** The producer's trace context, carried in the headers. */
 export function extractContext (h: IHeaders | undefined): Context {
   return propagation.extract(context.active(), h ?? {}, getter)
+}
+
+/**
+ * The active trace context as W3C headers, to keep with a piece of work that
+ * continues later outside the handler that started it (a job that ends
+ * minutes later, a block dispatched by a timer). Empty when tracing is off.
+ */
+export function captureContext (): Record<string, string> {
+  const carrier: Record<string, string> = {}
+  propagation.inject(context.active(), carrier)
+  return carrier
+}
+
+/** Runs fn inside a captured trace context (as is, when there is none). */
+export async function withContext<T> (carrier: Record<string, string> | undefined, fn: () => Promise<T>): Promise<T> {
+  if (carrier === undefined || Object.keys(carrier).length === 0) return await fn()
+  return await context.with(propagation.extract(ROOT_CONTEXT, carrier), fn)
+}
+
+/** True inside a span (e.g. a consumer's `process` span). */
+export function inSpan (): boolean {
+  return trace.getActiveSpan() !== undefined
 }

@@ -24,6 +24,8 @@ export interface JobEntry {
   startedAtMs?: number
   /** Wall-clock deadline (ms since epoch), 0 = none. */
   deadlineMs: number
+  /** Trace context of the request (W3C headers): statuses continue its trace. */
+  trace?: Record<string, string>
 }
 
 const claimScript = `
