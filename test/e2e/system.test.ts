@@ -1,0 +1,214 @@
+// The whole system end to end: the five services as separate processes on
+// the real Kafka and Redis, the example workflows, the local job backend, the
+// SQLite CondDB, and 233 real 2022 runs replayed by the run-watcher. What is
+// expected is computed here, independently of the services' code, from the
+// run list and the certification JSON (read by Python's csv and json modules)
+// and from what the example workflows say in deploy/workflows.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { createInterface } from 'node:readline'
+import { findRealdata, repoRoot, startSystem } from '../../deploy/local/system.ts'
+import { startOtlpReceiver } from '../helpers/otlp-receiver.ts'
+
+const firstRun = 356300
+const lastRun = 356750
+
+interface Expectations {
+  runs: number
+  timing: number[]
+  pedestals: number[]
+  pps: number[]
+  /** φ-symmetry: fills with a selected run, in order (the last one may stay open). */
+  phisymFills: number[]
+  /** π⁰: first run of each luminosity bucket closed by its 200 /pb threshold. */
+  pi0Closed: number[]
+  pi0Runs: number[]
+}
+
+function expectations (realdata: string): Expectations {
+  const py = `
+import csv, json, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1] + '/Runs2022-hltmode.csv')) if r['run_number'] != 'run_number']
+rows = sorted((r for r in rows if ${firstRun} <= int(r['run_number']) <= ${lastRun}), key=lambda r: int(r['run_number']))
+golden = json.load(open(sys.argv[1] + '/Cert_Collisions2022_355100_362760_Golden.json'))
+lumi = lambda r: float(r['recorded_lumi'] or 0)
+dur = lambda r: int(r['duration'] or 0)
+col = [r for r in rows if r['l1_hlt_mode_stripped'].split('/')[0].lower() == 'collisions2022']
+run = lambda r: int(r['run_number'])
+# ecal-timing.yaml: collisions2022, global, >= 600 s, >= 1 /pb, golden
+timing = [run(r) for r in col if dur(r) >= 600 and lumi(r) >= 1 and r['run_number'] in golden]
+# ecal-pedestals.yaml: collisions2022, global, >= 300 s
+pedestals = [run(r) for r in col if dur(r) >= 300]
+# pps-timing.yaml: collisions2022, global, >= 1 /pb, golden
+pps = [run(r) for r in col if lumi(r) >= 1 and r['run_number'] in golden]
+# ecal-phisym.yaml: collisions2022, global, >= 0.1 /pb, per fill
+fills = []
+for r in col:
+  if lumi(r) >= 0.1 and int(r['fill_number']) not in fills: fills.append(int(r['fill_number']))
+# ecal-pi0.yaml: collisions2022, global, golden; buckets of 200 /pb in run order
+pi0 = [r for r in col if r['run_number'] in golden]
+closed, first, acc = [], None, 0.0
+for r in pi0:
+  if first is None: first = run(r)
+  acc += lumi(r)
+  if acc >= 200: closed.append(first); first, acc = None, 0.0
+print(json.dumps({'runs': len(rows), 'timing': timing, 'pedestals': pedestals, 'pps': pps, 'phisymFills': fills, 'pi0Closed': closed, 'pi0Runs': [run(r) for r in pi0]}))`
+  const out = spawnSync('python3', ['-c', py, realdata], { encoding: 'utf8' })
+  assert.equal(out.status, 0, out.stderr)
+  return JSON.parse(out.stdout)
+}
+
+/** The CondDB read by Python's sqlite3: an independent reader of the schema. */
+function conddbIovs (file: string): Record<string, number[]> {
+  const py = `
+import sqlite3, json, sys
+db = sqlite3.connect(sys.argv[1])
+out = {}
+for tag, since in db.execute('SELECT TAG_NAME, SINCE FROM IOV ORDER BY TAG_NAME, SINCE'):
+  out.setdefault(tag, []).append(since)
+print(json.dumps(out))`
+  const res = spawnSync('python3', ['-c', py, file], { encoding: 'utf8' })
+  assert.equal(res.status, 0, res.stderr)
+  return JSON.parse(res.stdout)
+}
+
+async function getJson<T> (url: string): Promise<T> {
+  const res = await fetch(url)
+  assert.equal(res.status, 200, `${url}: ${res.status}`)
+  return await res.json() as T
+}
+
+async function until (what: string, predicate: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+}
+
+interface Cell { run: number, task: string, blockId: string, state: string, attempt: number }
+
+test('233 real runs flow through all five services to exactly the expected conditions', { timeout: 15 * 60_000 }, async t => {
+  const realdata = findRealdata()
+  assert.ok(realdata !== undefined, '../shared/realdata is needed for this test')
+  const expected = expectations(realdata)
+  assert.ok(expected.runs >= 200, `at least 200 runs (${expected.runs})`)
+
+  await using otlp = await startOtlpReceiver()
+  const prefix = `e2e-${randomUUID().slice(0, 8)}`
+  const dataDir = mkdtempSync(join(tmpdir(), 'autocal-e2e-'))
+  const basePort = 20_000 + Math.floor(Math.random() * 90) * 100
+  const system = await startSystem({
+    prefix,
+    dataDir,
+    basePort,
+    env: {
+      AUTOCAL_REALDATA_DIR: realdata,
+      AUTOCAL_OTLP_ENDPOINT: otlp.url,
+      AUTOCAL_LOG_LEVEL: 'info',
+      AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'e2e-admin-token': { principal: 'e2e', subsystems: ['*'] } }),
+      AUTOCAL_RUN_SETTLE_MS: '2000'
+    },
+    serviceEnv: {
+      'run-watcher': {
+        AUTOCAL_REPLAY_FILE: join(realdata, 'Runs2022-hltmode.csv'),
+        AUTOCAL_REPLAY_SCALE: '0',
+        AUTOCAL_REPLAY_FROM_RUN: String(firstRun),
+        AUTOCAL_REPLAY_TO_RUN: String(lastRun)
+      },
+      'job-executor': { AUTOCAL_EXECUTOR_SLOTS: '4' }
+    }
+  })
+  t.after(async () => { await system.stop() })
+
+  // the example downstream subscriber, as a POG would run it
+  const subscriber = spawn(process.execPath, [join(repoRoot, 'services/condition-uploader/src/examples/subscriber.ts'),
+    '--group', `${prefix}.pog-subscriber`, '--prefix', prefix, '--from-beginning'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(() => { subscriber.kill('SIGTERM') })
+  const received: Array<{ requestId: string, tag: string, since: string }> = []
+  createInterface({ input: subscriber.stdout! }).on('line', line => { received.push(JSON.parse(line)) })
+
+  const metricsUrl = system.services.get('metrics')!.httpUrl
+  const uploaderUrl = system.services.get('condition-uploader')!.httpUrl
+  const overview = async (): Promise<Cell[]> => (await getJson<{ cells: Cell[] }>(`${metricsUrl}/api/v1/campaigns/prompt/overview`)).cells
+  const doneRuns = (cells: Cell[], task: string): number[] => [...new Set(cells.filter(c => c.task === task && c.state === 'done').map(c => c.run))].sort((a, b) => a - b)
+  const doneBlocks = (cells: Cell[], task: string): string[] => [...new Set(cells.filter(c => c.task === task && c.state === 'done').map(c => c.blockId))]
+
+  const conditionsExpected = expected.timing.length + expected.pedestals.length + expected.pps.length + expected.pi0Closed.length
+  await until('every eligible task done and every condition uploaded', async () => {
+    const cells = await overview().catch(() => [])
+    return doneRuns(cells, 'timing-calib').length === expected.timing.length &&
+      doneRuns(cells, 'pedestals').length === expected.pedestals.length &&
+      doneRuns(cells, 'pps-timing-calib').length === expected.pps.length &&
+      doneBlocks(cells, 'pi0-ic').length >= expected.pi0Closed.length &&
+      doneBlocks(cells, 'phisym').length >= expected.phisymFills.length - 1 &&
+      received.length >= conditionsExpected
+  }, 10 * 60_000)
+  await new Promise(resolve => setTimeout(resolve, 3000)) // anything extra would show now
+
+  const cells = await overview()
+  // every eligible per-run task is done, for exactly the expected runs
+  assert.deepEqual(doneRuns(cells, 'timing-reco'), expected.timing)
+  assert.deepEqual(doneRuns(cells, 'timing-calib'), expected.timing)
+  assert.deepEqual(doneRuns(cells, 'pedestals'), expected.pedestals)
+  assert.deepEqual(doneRuns(cells, 'pps-timing-calib'), expected.pps)
+  // φ-symmetry: every fill but the last is closed by a later fill's run and done
+  const phisymFills = doneBlocks(cells, 'phisym')
+  for (const fill of expected.phisymFills.slice(0, -1)) assert.ok(phisymFills.includes(`fill-${fill}`), `fill ${fill} processed`)
+  // nothing failed, and ineligible runs were never touched
+  assert.deepEqual(cells.filter(c => c.state === 'failed'), [])
+  const eligible = new Set([...expected.timing, ...expected.pedestals, ...expected.pps, ...expected.pi0Runs])
+  const phisymRuns = new Set(cells.filter(c => c.task === 'phisym').map(c => c.run))
+  const untouched = cells.filter(c => !eligible.has(c.run) && !phisymRuns.has(c.run))
+  assert.deepEqual(untouched, [], 'no task on a run no workflow selects')
+
+  // the CondDB holds exactly one IOV per block, since = the block's first run
+  const iovs = conddbIovs(join(dataDir, 'conddb.sqlite'))
+  assert.deepEqual(iovs.EcalTimeCalibConstants_v01_prompt, expected.timing)
+  assert.deepEqual(iovs.EcalPedestals_pcl, expected.pedestals)
+  assert.deepEqual(iovs.PPSDiamondTimingCalibration_pcl, expected.pps)
+  assert.deepEqual(iovs.EcalIntercalibConstants_pi0_v01_offline, expected.pi0Closed)
+  assert.deepEqual(Object.keys(iovs).sort(), ['EcalIntercalibConstants_pi0_v01_offline', 'EcalPedestals_pcl', 'EcalTimeCalibConstants_v01_prompt', 'PPSDiamondTimingCalibration_pcl'])
+
+  // the subscriber got each new IOV once
+  const perRequest = new Map<string, number>()
+  for (const e of received) perRequest.set(e.requestId, (perRequest.get(e.requestId) ?? 0) + 1)
+  assert.equal(received.length, conditionsExpected)
+  assert.ok([...perRequest.values()].every(n => n === 1), 'each condition event once')
+  const bySubscriber = received.map(e => `${e.tag}@${e.since}`).sort()
+  const byCondDb = Object.entries(iovs).flatMap(([tag, sinces]) => sinces.map(s => `${tag}@${s}`)).sort()
+  assert.deepEqual(bySubscriber, byCondDb)
+
+  // metrics and the status API agree with the CondDB
+  const promText = await (await fetch(`${metricsUrl}/metrics`)).text()
+  const uploaded = Number(/autocal_uploads_total\{[^}]*outcome="uploaded"[^}]*\} (\d+)/.exec(promText)?.[1] ?? /autocal_uploads_total\{[^}]*outcome="OUTCOME_UPLOADED"[^}]*\} (\d+)/.exec(promText)?.[1])
+  assert.equal(uploaded, byCondDb.length)
+  const tags = await getJson<{ tags: Array<{ name: string, iovCount: number }> }>(`${uploaderUrl}/api/v1/tags`)
+  for (const tag of tags.tags) assert.equal(tag.iovCount, iovs[tag.name]?.length, `uploader API on ${tag.name}`)
+  const campaigns = await getJson<{ campaigns: Array<{ campaign: string, states: Record<string, number>, total: number }> }>(`${metricsUrl}/api/v1/campaigns`)
+  const prompt = campaigns.campaigns.find(c => c.campaign === 'prompt')!
+  const doneGauge = [...promText.matchAll(/autocal_tasks\{[^}]*campaign="prompt"[^}]*state="done"[^}]*\} (\d+)/g)].reduce((s, m) => s + Number(m[1]), 0)
+  assert.equal(doneGauge, prompt.states.done, 'the Prometheus task gauge and the status API agree')
+
+  // one trace follows a run from the run-watcher through the dispatcher and the executor to the uploader
+  const services = new Map<string, Set<string>>()
+  for (const span of otlp.spans) services.set(span.traceId, (services.get(span.traceId) ?? new Set()).add(span.service))
+  const linked = [...services.values()].filter(s => ['run-watcher', 'task-dispatcher', 'job-executor', 'condition-uploader'].every(name => s.has(name)))
+  assert.ok(linked.length >= expected.pedestals.length, `traces linking all four services: ${linked.length}`)
+
+  // every service answers its health, readiness and metrics endpoints
+  for (const s of system.services.values()) {
+    assert.equal((await fetch(`${s.httpUrl}/healthz`)).status, 200, `${s.name} /healthz`)
+    assert.equal((await fetch(`${s.httpUrl}/readyz`)).status, 200, `${s.name} /readyz`)
+    assert.match(await (await fetch(`${s.httpUrl}/metrics`)).text(), /autocal_bus_produced_total|autocal_bus_consumed_total/, `${s.name} /metrics`)
+  }
+
+  // and everything stops cleanly on SIGTERM
+  const codes = await system.stop()
+  assert.deepEqual(codes, { 'run-watcher': 0, 'task-dispatcher': 0, 'job-executor': 0, 'condition-uploader': 0, metrics: 0 })
+})
