@@ -3,6 +3,44 @@
 // Written by scripts/write-index.ts (`pnpm gen`); src/gen is never edited by hand.
 
 export {
+  AgentCapabilitiesSchema,
+  AgentJobRefSchema,
+  AgentRegisterSchema,
+  AgentHeartbeatSchema,
+  AgentJobUpdateSchema,
+  AgentLogLinesSchema,
+  AgentServiceConnectRequestSchema,
+  AgentRegisteredSchema,
+  AgentAssignSchema,
+  AgentCancelSchema,
+  AgentServiceConnectResponseSchema,
+  AgentService
+} from './gen/autocal/agent/v1/agent_pb.ts'
+export type {
+  AgentCapabilities,
+  AgentCapabilitiesJson,
+  AgentJobRef,
+  AgentJobRefJson,
+  AgentRegister,
+  AgentRegisterJson,
+  AgentHeartbeat,
+  AgentHeartbeatJson,
+  AgentJobUpdate,
+  AgentJobUpdateJson,
+  AgentLogLines,
+  AgentLogLinesJson,
+  AgentServiceConnectRequest,
+  AgentServiceConnectRequestJson,
+  AgentRegistered,
+  AgentRegisteredJson,
+  AgentAssign,
+  AgentAssignJson,
+  AgentCancel,
+  AgentCancelJson,
+  AgentServiceConnectResponse,
+  AgentServiceConnectResponseJson
+} from './gen/autocal/agent/v1/agent_pb.ts'
+export {
   BlockSchema,
   OutputSchema,
   ProvenanceSchema,
