@@ -25,8 +25,9 @@ if ! command -v helm >/dev/null 2>&1; then
 fi
 
 started=()
+status="$(deploy/local/servers.sh status)"   # read whole: grep -q on a pipe would cut it off (SIGPIPE under pipefail)
 for server in redis kafka; do
-  if ! deploy/local/servers.sh status | grep -q "^$server: running"; then
+  if ! grep -q "^$server: running" <<<"$status"; then
     deploy/local/servers.sh start "$server"
     started+=("$server")
   fi
