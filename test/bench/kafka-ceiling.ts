@@ -3,6 +3,7 @@
 // does on top can only be slower than this.
 import { randomUUID } from 'node:crypto'
 import { Kafka, logLevel } from 'kafkajs'
+import { topicOffsets } from '@autocal/runtime'
 
 export interface CeilingResult {
   sizeBytes: number
@@ -18,6 +19,7 @@ export async function measureCeiling (brokers: string[], sizeBytes: number, mess
   const admin = kafka.admin()
   await admin.connect()
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6, replicationFactor: 1 }] })
+  await topicOffsets(admin, topic) // the partitions have leaders
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   const consumer = kafka.consumer({ groupId: `${topic}-g`, maxWaitTimeInMs: 100 })
   await producer.connect()

@@ -1,0 +1,294 @@
+// `pnpm bench`: autocal's figures on the real local broker, printed as a
+// table and written to test/bench/RESULTS.md. Not part of the tests.
+//
+//   1. the ceiling: raw kafkajs produce → consume of messages of the sizes
+//      autocal's own messages have, on the same broker, in the same run;
+//   2. end-to-end throughput: tasks completed per second through all five
+//      services (a no-op job `true` per task), for 1, 10 and 50 workflows and
+//      1,000 and 10,000 runs, each within a time budget (what it completed in
+//      the budget is reported with the rate), and the ratio to the ceiling;
+//   3. latency: run ended → job requested and run ended → condition uploaded,
+//      p50/p95/p99, at low load (runs arriving about one a second) and at
+//      high load (all runs at once);
+//   4. peak RSS of each service.
+//
+// Options (env): BENCH_BUDGET_S (default 90), BENCH_ONLY=ceiling|throughput|latency.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { randomUUID } from 'node:crypto'
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
+import { timestampFromDate } from '@bufbuild/protobuf/wkt'
+import { ConditionEventSchema, JobRequestSchema, JobState, RunEventSchema, TaskEventSchema, TaskState, BlockKind, JobStatusSchema, JobPhase, Outcome, topicName, topics } from '@autocal/contracts'
+import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs'
+import { repoRoot, startSystem, type System } from '../../deploy/local/system.ts'
+import { writeGeneratedRealdata } from '../../deploy/local/run-generator.ts'
+import { measureCeiling, type CeilingResult } from './kafka-ceiling.ts'
+
+const brokers = ['127.0.0.1:9092']
+const budgetS = Number(process.env.BENCH_BUDGET_S ?? 90)
+const only = process.env.BENCH_ONLY
+
+/** Encoded sizes of typical autocal messages, for the ceiling. */
+function messageSizes (): number[] {
+  const provenance = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-355100', task: 'timing-reco', taskAttempt: 1, inputRuns: [355100] }
+  const run = create(RunEventSchema, { run: 355100, contentHash: 'a'.repeat(32), source: 'replay', change: { case: 'ended', value: { run: { run: 355100, fill: 7920, era: 'Run2022C', startTime: timestampFromDate(new Date()), endTime: timestampFromDate(new Date()), recordedLumiPb: 12.5, deliveredLumiPb: 13, runClass: 'collisions2022', global: true, hltKey: '/cdaq/physics/Run2022/2e34/v1.4.1/HLT/V2', durationS: 3600 } } } })
+  const job = create(JobRequestSchema, { jobId: 'prompt/run-355100/timing-reco/1/0', try: 1, provenance, action: { case: 'start', value: { argv: ['python3', '/x/process_block.py', '--step', 'timing-reco', '--runs', '355100', '--job', '0', '--njobs', '4', '--out', '/data/jobs/prompt/run-355100/timing-reco/a1/j0'], backend: 'local', outdir: '/data/jobs/prompt/run-355100/timing-reco/a1/j0', njobs: 4, timeoutS: 7200 } } })
+  const status = create(JobStatusSchema, { jobId: 'prompt/run-355100/timing-reco/1/0', try: 1, provenance, phase: JobPhase.DONE, exitCode: 0, outputs: [{ path: '/data/jobs/x/timing.root', sizeBytes: 1234n, sha256: 'f'.repeat(64) }], logUrl: 'http://127.0.0.1:8083/jobs/x/log?try=1', backend: 'local', backendId: '12345', executor: 'host-1' })
+  const task = create(TaskEventSchema, { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', task: 'timing-reco', block: { id: 'run-355100', kind: BlockKind.RUN, runs: [355100], era: 'Run2022C' }, state: TaskState.DONE, attempt: 1, version: 5n, reason: 'all 4 jobs done', jobs: [0, 1, 2, 3].map(index => ({ index, state: JobState.DONE, try: 1 })) })
+  const sizes = [toBinary(RunEventSchema, run).length, toBinary(JobRequestSchema, job).length, toBinary(JobStatusSchema, status).length, toBinary(TaskEventSchema, task).length]
+  return [Math.min(...sizes), Math.max(...sizes)]
+}
+
+function benchWorkflows (dir: string, count: number, withCondition: boolean): void {
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  for (let i = 0; i < count; i++) {
+    const lines = [
+      'subsystem: BENCH',
+      `workflow: noop-${String(i).padStart(2, '0')}`,
+      'campaigns: [prompt]',
+      'tasks:',
+      '  - name: noop',
+      '    block: run',
+      '    run: ["true"]'
+    ]
+    if (withCondition) {
+      lines.push(
+        '  - name: payload',
+        '    needs: [noop]',
+        `    run: [python3, "${join(repoRoot, 'deploy/workflows/scripts/write_payload.py')}", --object-type, BenchCalib, --tag, Bench_calib, --since, "{run}", --out, "{outdir}/bench.db"]`,
+        '    condition: { tag: Bench_v1_offline, record: BenchRcd, sync: offline }')
+    }
+    writeFileSync(join(dir, `bench-${i}.yaml`), lines.join('\n') + '\n')
+  }
+}
+
+interface Watch {
+  doneTasks: number
+  firstDoneAt: number
+  lastDoneAt: number
+  runEndedAt: Map<number, number>
+  jobRequestedAt: Map<string, number>
+  uploadedAt: Map<string, number>
+  stop: () => Promise<void>
+}
+
+/** Follows the system's topics: completed tasks, and the times the latencies are measured between. */
+async function watchTopics (prefix: string): Promise<Watch> {
+  const kafka = new Kafka({ clientId: 'autocal-bench', brokers, logLevel: logLevel.NOTHING })
+  const consumer = kafka.consumer({ groupId: `${prefix}.bench-watch`, maxWaitTimeInMs: 100 })
+  await consumer.connect()
+  const names = {
+    tasks: topicName(topics.tasks, prefix),
+    runs: topicName(topics.runs, prefix),
+    jobs: topicName(topics.jobRequests, prefix),
+    conditions: topicName(topics.conditions, prefix)
+  }
+  const admin = kafka.admin()
+  await admin.connect()
+  const existing = new Set(await admin.listTopics())
+  const missing = [topics.tasks, topics.runs, topics.jobRequests, topics.conditions].filter(t => !existing.has(topicName(t, prefix)))
+  if (missing.length > 0) {
+    await admin.createTopics({ waitForLeaders: true, topics: missing.map(t => ({ topic: topicName(t, prefix), numPartitions: t.settings.partitions, configEntries: Object.entries(t.settings.configs).map(([name, value]) => ({ name, value })) })) }).catch(() => {})
+  }
+  await admin.disconnect()
+  await consumer.subscribe({ topics: Object.values(names), fromBeginning: true })
+  const done = new Set<string>()
+  const w: Watch = { doneTasks: 0, firstDoneAt: 0, lastDoneAt: 0, runEndedAt: new Map(), jobRequestedAt: new Map(), uploadedAt: new Map(), stop: async () => { await consumer.disconnect() } }
+  const time = (m: EachBatchPayload['batch']['messages'][number]): number => Date.parse(m.headers?.ce_time?.toString() ?? '') || Number(m.timestamp)
+  await consumer.run({
+    partitionsConsumedConcurrently: 6,
+    eachBatch: async ({ batch }) => {
+      for (const m of batch.messages) {
+        if (m.value === null) continue
+        if (batch.topic === names.tasks) {
+          const e = fromBinary(TaskEventSchema, m.value)
+          const key = `${e.campaign}/${e.block?.id}/${e.task}/${e.attempt}`
+          if (e.state === TaskState.DONE && !done.has(key)) {
+            done.add(key)
+            w.doneTasks++
+            const at = time(m)
+            if (w.firstDoneAt === 0) w.firstDoneAt = at
+            w.lastDoneAt = Math.max(w.lastDoneAt, at)
+          }
+        } else if (batch.topic === names.runs) {
+          const e = fromBinary(RunEventSchema, m.value)
+          if (e.change.case === 'ended' && !w.runEndedAt.has(e.run)) w.runEndedAt.set(e.run, time(m))
+        } else if (batch.topic === names.jobs) {
+          const r = fromBinary(JobRequestSchema, m.value)
+          const block = r.provenance?.blockId ?? ''
+          if (r.action.case === 'start' && !w.jobRequestedAt.has(block)) w.jobRequestedAt.set(block, time(m))
+        } else if (batch.topic === names.conditions) {
+          const e = fromBinary(ConditionEventSchema, m.value)
+          const run = String(e.provenance?.inputRuns[0] ?? '')
+          if (e.outcome === Outcome.UPLOADED && !w.uploadedAt.has(run)) w.uploadedAt.set(run, time(m))
+        }
+      }
+    }
+  })
+  return w
+}
+
+function rss (system: System): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const s of system.services.values()) {
+    try {
+      const status = readFileSync(`/proc/${s.process.pid}/status`, 'utf8')
+      out[s.name] = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
+    } catch {
+      out[s.name] = 0
+    }
+  }
+  return out
+}
+
+interface Run {
+  workflows: number
+  runs: number
+  tasks: number
+  completed: number
+  seconds: number
+  tasksPerSecond: number
+  rssMb: Record<string, number>
+  finished: boolean
+}
+
+async function runSystem (options: { workflows: number, runs: number, withCondition: boolean, scale: number, budgetS: number }): Promise<{ result: Run, watch: Watch }> {
+  const prefix = `bench-${randomUUID().slice(0, 8)}`
+  const dir = mkdtempSync(join(tmpdir(), 'autocal-bench-'))
+  const workflowsDir = join(dir, 'workflows')
+  benchWorkflows(workflowsDir, options.workflows, options.withCondition)
+  const { csv } = writeGeneratedRealdata(join(dir, 'runs'), { runs: options.runs, collisionFraction: 1 })
+  const watch = await watchTopics(prefix)
+  const tasks = options.workflows * options.runs * (options.withCondition ? 2 : 1)
+  const system = await startSystem({
+    prefix,
+    dataDir: join(dir, 'data'),
+    basePort: 30_000 + Math.floor(Math.random() * 90) * 100,
+    workflowsDir,
+    env: { AUTOCAL_LOG_LEVEL: 'warn', AUTOCAL_RUN_SETTLE_MS: '500', AUTOCAL_DISPATCH_TICK_MS: '200' },
+    serviceEnv: {
+      'run-watcher': { AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_SCALE: String(options.scale), AUTOCAL_REPLAY_T0_STREAMS: 'none' },
+      'job-executor': { AUTOCAL_EXECUTOR_SLOTS: '8' }
+    }
+  })
+  const started = Date.now()
+  const deadline = started + options.budgetS * 1000
+  let peak: Record<string, number> = {}
+  while (watch.doneTasks < tasks && Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    peak = rss(system)
+  }
+  const seconds = (Date.now() - started) / 1000
+  await system.stop()
+  await watch.stop()
+  rmSync(dir, { recursive: true, force: true })
+  const completed = watch.doneTasks
+  return {
+    watch,
+    result: {
+      workflows: options.workflows,
+      runs: options.runs,
+      tasks,
+      completed,
+      seconds,
+      tasksPerSecond: completed / Math.max(0.001, (watch.lastDoneAt - started) / 1000),
+      rssMb: peak,
+      finished: completed >= tasks
+    }
+  }
+}
+
+function percentiles (values: number[]): { p50: number, p95: number, p99: number, n: number } {
+  const v = [...values].sort((a, b) => a - b)
+  const at = (q: number): number => v.length === 0 ? Number.NaN : v[Math.min(v.length - 1, Math.floor(q * v.length))]!
+  return { p50: at(0.5), p95: at(0.95), p99: at(0.99), n: v.length }
+}
+
+function latencies (watch: Watch): { dispatch: number[], upload: number[] } {
+  const dispatch: number[] = []
+  const upload: number[] = []
+  for (const [run, ended] of watch.runEndedAt) {
+    const requested = watch.jobRequestedAt.get(`run-${run}`)
+    if (requested !== undefined) dispatch.push((requested - ended) / 1000)
+    const uploaded = watch.uploadedAt.get(String(run))
+    if (uploaded !== undefined) upload.push((uploaded - ended) / 1000)
+  }
+  return { dispatch, upload }
+}
+
+const fmt = (n: number, d = 1): string => Number.isFinite(n) ? n.toFixed(d) : '–'
+
+async function main (): Promise<void> {
+  const lines: string[] = []
+  const say = (line = ''): void => { console.log(line); lines.push(line) }
+  say('# autocal benchmark')
+  say()
+  say(`Machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; Kafka 4.1.1 single node (KRaft) and Redis on 127.0.0.1; ${new Date().toISOString()}.`)
+  say()
+
+  let ceiling: CeilingResult[] = []
+  if (only === undefined || only === 'ceiling' || only === 'throughput') {
+    const sizes = messageSizes()
+    ceiling = []
+    for (const size of sizes) ceiling.push(await measureCeiling(brokers, size, 50_000))
+    say('## Ceiling: raw kafkajs produce → consume (same broker)')
+    say()
+    say('| message size (bytes) | messages | produce (s) | end to end (s) | messages/s |')
+    say('|---:|---:|---:|---:|---:|')
+    for (const c of ceiling) say(`| ${c.sizeBytes} | ${c.messages} | ${fmt(c.produceSeconds, 2)} | ${fmt(c.endToEndSeconds, 2)} | ${fmt(c.messagesPerSecond, 0)} |`)
+    say()
+  }
+
+  const rssRows: Array<[string, Record<string, number>]> = []
+  if (only === undefined || only === 'throughput') {
+    const best = Math.min(...ceiling.map(c => c.messagesPerSecond))
+    say(`## End-to-end throughput (no-op job per task, within ${budgetS} s each)`)
+    say()
+    say('A task costs about 8 messages (run event, task transitions ×3, job request, job status ×3), so the ratio compares tasks/s × 8 with the ceiling\'s messages/s.')
+    say()
+    say('| workflows | runs | tasks | completed | tasks/s | messages/s (≈8/task) | ratio to ceiling |')
+    say('|---:|---:|---:|---:|---:|---:|---:|')
+    for (const runs of [1000, 10_000]) {
+      for (const workflows of [1, 10, 50]) {
+        const { result } = await runSystem({ workflows, runs, withCondition: false, scale: 0, budgetS })
+        rssRows.push([`${workflows} wf × ${runs} runs`, result.rssMb])
+        say(`| ${workflows} | ${runs} | ${result.tasks} | ${result.completed}${result.finished ? '' : ` (budget ${budgetS} s)`} | ${fmt(result.tasksPerSecond)} | ${fmt(result.tasksPerSecond * 8, 0)} | ${fmt((result.tasksPerSecond * 8) / best * 100, 1)} % |`)
+      }
+    }
+    say()
+  }
+
+  if (only === undefined || only === 'latency') {
+    say('## Latency (1 workflow: a no-op task, then a payload task whose CondDB payload is uploaded)')
+    say()
+    say('| load | runs | run ended → job requested p50 / p95 / p99 (s) | run ended → condition uploaded p50 / p95 / p99 (s) |')
+    say('|---|---:|---|---|')
+    // generated runs are ~2 h apart: 7200x brings about one run a second
+    for (const [load, runs, scale] of [['low (≈1 run/s)', 120, 7200], ['high (all at once)', 500, 0]] as const) {
+      const { watch, result } = await runSystem({ workflows: 1, runs, withCondition: true, scale, budgetS: Math.max(budgetS, 240) })
+      rssRows.push([`latency ${load}`, result.rssMb])
+      const l = latencies(watch)
+      const d = percentiles(l.dispatch)
+      const u = percentiles(l.upload)
+      say(`| ${load} | ${runs} | ${fmt(d.p50, 2)} / ${fmt(d.p95, 2)} / ${fmt(d.p99, 2)} (n=${d.n}) | ${fmt(u.p50, 2)} / ${fmt(u.p95, 2)} / ${fmt(u.p99, 2)} (n=${u.n}) |`)
+    }
+    say()
+  }
+
+  if (rssRows.length > 0) {
+    say('## Peak RSS per service (MiB, VmHWM)')
+    say()
+    say('| run | run-watcher | task-dispatcher | job-executor | condition-uploader | metrics |')
+    say('|---|---:|---:|---:|---:|---:|')
+    for (const [name, r] of rssRows) say(`| ${name} | ${fmt(r['run-watcher'] ?? 0, 0)} | ${fmt(r['task-dispatcher'] ?? 0, 0)} | ${fmt(r['job-executor'] ?? 0, 0)} | ${fmt(r['condition-uploader'] ?? 0, 0)} | ${fmt(r.metrics ?? 0, 0)} |`)
+    say()
+  }
+  const file = join(repoRoot, 'test', 'bench', 'RESULTS.md')
+  writeFileSync(file, lines.join('\n') + '\n')
+  console.log(`written to ${file}`)
+  process.exit(0)
+}
+
+await main()
