@@ -176,14 +176,17 @@ async function runSystem (options: { workflows: number, runs: number, withCondit
   const started = Date.now()
   const deadline = started + options.budgetS * 1000
   let peak: Record<string, number> = {}
+  let tick = 0
   while (watch.doneTasks < tasks && Date.now() < deadline) {
     await new Promise(resolve => setTimeout(resolve, 1000))
     peak = rss(system)
+    if (++tick % 10 === 0) console.error(`  … ${Math.round((Date.now() - started) / 1000)} s: runs ended ${watch.runEndedAt.size}, blocks requested ${watch.jobRequestedAt.size}, tasks done ${watch.doneTasks}/${tasks}`)
   }
   const seconds = (Date.now() - started) / 1000
   await system.stop()
   await watch.stop()
-  rmSync(dir, { recursive: true, force: true })
+  if (process.env.BENCH_KEEP === undefined) rmSync(dir, { recursive: true, force: true })
+  else console.error(`  kept ${dir}`)
   const completed = watch.doneTasks
   return {
     watch,
