@@ -1,15 +1,19 @@
 // The job-executor's parts, started in order and closed in reverse.
+import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { buildHttp, connectRedis, createMetrics, startConsumer, startProducer, type Logger } from '@autocal/runtime'
+import { AgentService } from '@autocal/contracts'
+import { buildHttp, connectRedis, createMetrics, grpc, serve, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
+import { createAgentHub, type AgentHub } from './agent-hub.ts'
+import { createStatusPublisher } from './status-publisher.ts'
 import type { Config } from './config.ts'
 import { createJobStore } from './adapters/job-store.ts'
 import { createExecutor } from './executor.ts'
-import { createExecutorMetrics } from './metrics.ts'
+import { createAgentMetrics, createExecutorMetrics } from './metrics.ts'
 import { logRoutes } from './routes.ts'
 
 export const service = 'job-executor'
 
-export async function startJobExecutor (config: Config, logger: Logger): Promise<AsyncDisposable & { port: number, instance: string }> {
+export async function startJobExecutor (config: Config, logger: Logger): Promise<AsyncDisposable & { port: number, grpcPort: number | undefined, instance: string }> {
   const stack = new AsyncDisposableStack()
   try {
     const instance = config.AUTOCAL_INSTANCE_ID ?? `${hostname()}-${process.pid}`
@@ -23,6 +27,36 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     stack.defer(async () => { await http.close() })
     const address = http.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : 0
+    const statuses = createStatusPublisher({ producer, instance, publicUrl: config.AUTOCAL_EXECUTOR_PUBLIC_URL ?? `http://${config.AUTOCAL_HTTP_HOST}:${port}` })
+    let hub: AgentHub | undefined
+    let grpcPort: number | undefined
+    if (config.AUTOCAL_AGENT_TOKENS.length > 0) {
+      const agentHub = createAgentHub({
+        tokens: config.AUTOCAL_AGENT_TOKENS,
+        heartbeatMs: config.AUTOCAL_AGENT_HEARTBEAT_MS,
+        lostAfterMs: config.AUTOCAL_AGENT_LOST_AFTER_MS,
+        store,
+        statuses,
+        logger,
+        metrics: createAgentMetrics(metrics.registry)
+      })
+      hub = agentHub
+      const tls = config.AUTOCAL_AGENT_TLS_CERT_FILE !== undefined && config.AUTOCAL_AGENT_TLS_KEY_FILE !== undefined
+        ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(config.AUTOCAL_AGENT_TLS_CERT_FILE), private_key: readFileSync(config.AUTOCAL_AGENT_TLS_KEY_FILE) }], false)
+        : undefined
+      const server = stack.use(await startGrpc({
+        host: config.AUTOCAL_GRPC_HOST,
+        port: config.AUTOCAL_GRPC_PORT,
+        logger,
+        checks: [redis.check, producer.check],
+        ...(tls === undefined ? {} : { credentials: tls }),
+        services: [serve(AgentService, { connect: async call => { await agentHub.connect(call) } })]
+      }))
+      stack.defer(() => { agentHub.stop() }) // ends the agents' streams before the server shuts down
+      grpcPort = server.port
+      const tick = setInterval(() => { agentHub.reconcile().catch(err => { logger.warn({ err }, 'agent reconcile failed') }) }, config.AUTOCAL_EXECUTOR_RECONCILE_MS)
+      stack.defer(() => { clearInterval(tick) })
+    }
     const executor = createExecutor({
       instance,
       slots: config.AUTOCAL_EXECUTOR_SLOTS,
@@ -32,8 +66,9 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       reconcileMs: config.AUTOCAL_EXECUTOR_RECONCILE_MS,
       store,
       redis,
-      producer,
+      statuses,
       logger,
+      onAgentJob: () => { void hub?.assign() },
       metrics: createExecutorMetrics(metrics.registry),
       baseEnv: Object.fromEntries(['PATH', 'HOME', 'LANG', 'TMPDIR', 'PYTHONPATH'].flatMap(k => process.env[k] === undefined ? [] : [[k, process.env[k]!]]))
     })
@@ -48,16 +83,17 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       metrics,
       handlers: {
         jobRequests: async request => {
-          if (request.action.case === 'cancel') await executor.cancel(request)
-          else await executor.accept(request)
+          if (request.action.case === 'cancel') {
+            await executor.cancel(request)
+            await hub?.reconcile()
+          } else await executor.accept(request)
         }
       }
     }))
-    const checks = [consumer.check]
-    void checks
+    void consumer
     logger.info({ instance, slots: config.AUTOCAL_EXECUTOR_SLOTS }, 'job-executor started')
     const moved = stack.move()
-    return { port, instance, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
+    return { port, grpcPort, instance, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
   } catch (err) {
     await stack.disposeAsync()
     throw err

@@ -17,6 +17,15 @@ export const Config = z.object({
   /** SIGTERM → SIGKILL grace when a job's process group is killed. */
   AUTOCAL_EXECUTOR_KILL_GRACE_MS: z.coerce.number().int().positive().default(5000),
   /** How often leases are renewed, cancels applied and lost executors' jobs taken over. */
-  AUTOCAL_EXECUTOR_RECONCILE_MS: z.coerce.number().int().positive().default(2000)
+  AUTOCAL_EXECUTOR_RECONCILE_MS: z.coerce.number().int().positive().default(2000),
+  /** Bearer tokens agents may present (comma-separated); the agent gRPC endpoint is served only when set. */
+  AUTOCAL_AGENT_TOKENS: z.string().optional().transform(v => (v ?? '').split(',').map(t => t.trim()).filter(t => t !== '')),
+  /** How often agents send heartbeats. */
+  AUTOCAL_AGENT_HEARTBEAT_MS: z.coerce.number().int().positive().default(5000),
+  /** An agent silent for this long is lost: its jobs are queued again. */
+  AUTOCAL_AGENT_LOST_AFTER_MS: z.coerce.number().int().positive().default(20000),
+  /** TLS of the agent endpoint (PEM files); plaintext when unset. */
+  AUTOCAL_AGENT_TLS_CERT_FILE: z.string().optional(),
+  AUTOCAL_AGENT_TLS_KEY_FILE: z.string().optional()
 })
 export type Config = z.infer<typeof Config>

@@ -7,18 +7,15 @@
 //   reconcile() every few seconds: leases renewed, cancels applied, jobs of
 //              dead executors taken over (re-attached, finished, or failed
 //              as retryable when their process is gone)
-import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf'
-import { timestampFromDate } from '@bufbuild/protobuf/wkt'
-import { existsSync } from 'node:fs'
-import { readFile } from 'node:fs/promises'
+import { fromBinary, toBinary } from '@bufbuild/protobuf'
 import { join } from 'node:path'
-import { JobRequestSchema, JobStatusSchema, JobPhase, OutputSchema, topics, type JobRequest, type Output } from '@autocal/contracts'
-import { acquireLease, captureContext, withContext, type Lease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
-import { manifestName, parseManifest } from './domain/manifest.ts'
-import { decodeShellStatus, outcomeOf } from './domain/outcome.ts'
-import { fileSummary, groupAlive, killGroup, readExitFile, signalNumbers, startProcess } from './adapters/local-process.ts'
+import { JobRequestSchema, JobPhase, type JobRequest } from '@autocal/contracts'
+import { acquireLease, captureContext, type Lease, type Logger, type RedisHandle } from '@autocal/runtime'
+import { fileSafe, jobEnvironment } from './domain/job-environment.ts'
+import { concludeProcess, groupAlive, killGroup, readExitFile, startProcess } from './adapters/local-process.ts'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
 import type { ExecutorMetrics } from './metrics.ts'
+import type { StatusExtra, StatusPublisher } from './status-publisher.ts'
 
 export interface ExecutorOptions {
   instance: string
@@ -29,7 +26,9 @@ export interface ExecutorOptions {
   reconcileMs: number
   store: JobStore
   redis: RedisHandle
-  producer: Producer
+  statuses: StatusPublisher
+  /** Called when a job for the agent backend was queued (agents connected to this executor may take it). */
+  onAgentJob?: () => void
   logger: Logger
   metrics: ExecutorMetrics
   /** Environment every job gets (PATH and the like). */
@@ -45,8 +44,6 @@ interface Running {
   timer?: NodeJS.Timeout
 }
 
-const fileSafe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_')
-
 export function createExecutor (o: ExecutorOptions) {
   const log = o.logger.child({ component: 'executor' })
   const queue: Array<{ entry: JobEntry, request: JobRequest }> = []
@@ -54,27 +51,12 @@ export function createExecutor (o: ExecutorOptions) {
   const state = { stopped: false }
   let pumpTimer: NodeJS.Timeout | undefined
 
-  function logUrl (jobId: string, attempt: number): string {
-    return `${o.publicUrl}/jobs/${encodeURIComponent(jobId)}/log?try=${attempt}`
-  }
-
-  async function publish (request: JobRequest, entry: JobEntry, phase: JobPhase, extra: Omit<MessageInitShape<typeof JobStatusSchema>, '$typeName'> = {}): Promise<void> {
-    const status = create(JobStatusSchema, {
-      jobId: request.jobId,
-      try: request.try,
-      provenance: request.provenance,
-      jobIndex: request.jobIndex,
-      phase,
+  async function publish (request: JobRequest, entry: JobEntry, phase: JobPhase, extra: StatusExtra = {}): Promise<void> {
+    await o.statuses.publish(request, entry.trace, phase, {
       backend: 'local',
       backendId: entry.pid === undefined ? '' : String(entry.pid),
-      executor: o.instance,
-      logUrl: logUrl(request.jobId, request.try),
-      at: timestampFromDate(new Date()),
       ...extra
     })
-    const name = phase === JobPhase.QUEUED ? 'queued' : phase === JobPhase.RUNNING ? 'running' : phase === JobPhase.DONE ? 'done' : 'failed'
-    // in the trace of the request, however much later the job ends
-    await withContext(entry.trace, async () => await o.producer.publish(topics.jobStatus, status, { eventId: `jobs/${request.jobId}/${request.try}/${name}` }))
   }
 
   /** A start request: claim it (once), report it queued, run it when a slot is free. */
@@ -94,14 +76,21 @@ export function createExecutor (o: ExecutorOptions) {
       logFile: join(o.dataDir, 'logs', 'jobs', `${dir}.${request.try}.log`),
       exitFile: join(o.dataDir, 'run', 'jobs', `${dir}.${request.try}.exit`),
       deadlineMs: 0,
-      trace: captureContext()
+      queuedAtMs: Date.now(),
+      trace: captureContext(),
+      ...(start.backend === 'agent' ? { backend: 'agent' as const } : {})
     }
     if (!await o.store.claim(entry)) {
       log.info({ job: request.jobId, try: request.try }, 'request for a job already taken; ignored')
       return
     }
+    if (start.backend === 'agent') {
+      await o.statuses.publish(request, entry.trace, JobPhase.QUEUED, { backend: 'agent' })
+      o.onAgentJob?.()
+      return
+    }
     if (start.backend !== '' && start.backend !== 'local') {
-      await publish(request, entry, JobPhase.FAILED, { reason: `backend '${start.backend}' is not available on this executor`, retryable: false })
+      await o.statuses.publish(request, entry.trace, JobPhase.FAILED, { backend: start.backend, reason: `backend '${start.backend}' is not available on this executor`, retryable: false })
       await o.store.finish(key)
       return
     }
@@ -164,28 +153,6 @@ export function createExecutor (o: ExecutorOptions) {
     })()
   }
 
-  function jobEnv (request: JobRequest, entry: JobEntry): Record<string, string> {
-    const start = request.action.case === 'start' ? request.action.value : undefined
-    const p = request.provenance
-    return {
-      ...o.baseEnv,
-      ...start?.env,
-      AUTOCAL_CAMPAIGN: p?.campaign ?? '',
-      AUTOCAL_SUBSYSTEM: p?.subsystem ?? '',
-      AUTOCAL_WORKFLOW: p?.workflow ?? '',
-      AUTOCAL_TASK: p?.task ?? '',
-      AUTOCAL_BLOCK: p?.blockId ?? '',
-      AUTOCAL_ATTEMPT: String(p?.taskAttempt ?? 1),
-      AUTOCAL_RUNS: (p?.inputRuns ?? []).join(','),
-      AUTOCAL_JOB: String(request.jobIndex),
-      AUTOCAL_NJOBS: String(start?.njobs ?? 1),
-      AUTOCAL_INPUTS: (start?.inputs ?? []).join(','),
-      AUTOCAL_OUTDIR: entry.outdir,
-      AUTOCAL_JOB_ID: request.jobId,
-      AUTOCAL_TRY: String(request.try)
-    }
-  }
-
   async function run (entry: JobEntry, request: JobRequest, slot: Lease, slotNumber: number): Promise<void> {
     const start = request.action.case === 'start' ? request.action.value : undefined
     if (start === undefined) return
@@ -204,7 +171,7 @@ export function createExecutor (o: ExecutorOptions) {
     }
     let proc
     try {
-      proc = startProcess({ argv: start.argv, cwd: entry.outdir, env: jobEnv(request, entry), logFile: entry.logFile, exitFile: entry.exitFile })
+      proc = startProcess({ argv: start.argv, cwd: entry.outdir, env: jobEnvironment(request, entry.outdir, o.baseEnv), logFile: entry.logFile, exitFile: entry.exitFile })
     } catch (err) {
       await publish(request, entry, JobPhase.FAILED, { reason: `cannot start: ${(err as Error).message}`, retryable: false })
       await o.store.finish(entry.key)
@@ -238,48 +205,24 @@ export function createExecutor (o: ExecutorOptions) {
     finishing.add(r.entry.key)
     try {
       clearTimeout(r.timer)
-      // the wrapper is gone; make sure nothing of the group is left behind
-      if (groupAlive(r.entry.pid!)) await killGroup(r.entry.pid!, o.killGraceMs)
-      const status = await readExitFile(r.entry.exitFile)
       const start = r.request.action.case === 'start' ? r.request.action.value : undefined
-      const decoded = status === undefined ? { exitCode: null, signal: 'SIGKILL' } : decodeShellStatus(status, signalNumbers)
-      const manifestPath = join(r.entry.outdir, manifestName)
-      const manifest = parseManifest(existsSync(manifestPath) ? await readFile(manifestPath, 'utf8') : undefined, r.entry.outdir)
-      const outputs: Output[] = []
-      const missing: string[] = []
-      if (manifest.ok) {
-        for (const d of manifest.outputs) {
-          const summary = await fileSummary(d.path)
-          if (summary === undefined) missing.push(d.path)
-          else outputs.push(create(OutputSchema, { path: d.path, label: d.label, ...summary }))
-        }
-      }
-      const outcome = outcomeOf({
-        exitCode: decoded.exitCode,
-        signal: decoded.signal,
-        timedOut: r.timedOut === true,
-        timeoutS: start?.timeoutS ?? 0,
-        cancelled: r.cancelled !== undefined,
-        cancelReason: r.cancelled ?? '',
-        missingOutputs: missing,
-        manifestProblem: manifest.ok ? undefined : manifest.reason
-      })
+      const end = await concludeProcess({ pid: r.entry.pid!, exitFile: r.entry.exitFile, outdir: r.entry.outdir, killGraceMs: o.killGraceMs, timedOut: r.timedOut === true, timeoutS: start?.timeoutS ?? 0, cancelled: r.cancelled })
       const durationMs = BigInt(Date.now() - (r.entry.startedAtMs ?? Date.now()))
-      await publish(r.request, r.entry, outcome.phase === 'done' ? JobPhase.DONE : JobPhase.FAILED, {
-        ...(decoded.exitCode === null ? {} : { exitCode: decoded.exitCode }),
-        signal: decoded.signal,
-        reason: outcome.reason,
-        retryable: outcome.retryable,
+      await publish(r.request, r.entry, end.phase === 'done' ? JobPhase.DONE : JobPhase.FAILED, {
+        ...(end.exitCode === undefined ? {} : { exitCode: end.exitCode }),
+        signal: end.signal,
+        reason: end.reason,
+        retryable: end.retryable,
         durationMs,
-        outputs: outcome.phase === 'done' ? outputs : []
+        outputs: end.outputs
       })
-      o.metrics.finished.inc({ outcome: outcome.phase })
+      o.metrics.finished.inc({ outcome: end.phase })
       o.metrics.duration.observe(Number(durationMs) / 1000)
       await o.store.finish(r.entry.key)
       await r.slot.release()
       running.delete(r.entry.key)
       o.metrics.running.set(running.size)
-      log.info({ job: r.request.jobId, try: r.request.try, outcome: outcome.phase, reason: outcome.reason, durationMs: Number(durationMs) }, 'job finished')
+      log.info({ job: r.request.jobId, try: r.request.try, outcome: end.phase, reason: end.reason, durationMs: Number(durationMs) }, 'job finished')
       pump()
     } catch (err) {
       // Redis or Kafka failed: leave the entry; reconcile() finishes it from the exit file
@@ -304,6 +247,7 @@ export function createExecutor (o: ExecutorOptions) {
       }
     }
     for (const entry of await o.store.entries()) {
+      if (entry.backend === 'agent') continue // the agent hub follows these
       if (running.has(entry.key) || queue.some(q => q.entry.key === entry.key)) continue
       const mine = entry.owner === o.instance
       if (!mine && await o.store.isAlive(entry.owner)) continue

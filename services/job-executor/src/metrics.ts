@@ -11,3 +11,12 @@ export function createExecutorMetrics (registry: Registry) {
 }
 
 export type ExecutorMetrics = ReturnType<typeof createExecutorMetrics>
+
+export function createAgentMetrics (registry: Registry) {
+  return {
+    lost: new Counter({ name: 'autocal_agent_lost_total', help: 'Agents declared lost after missed heartbeats (their jobs queued again)', labelNames: ['agent'], registers: [registry] }),
+    heartbeatAge: new Gauge({ name: 'autocal_agent_heartbeat_age_seconds', help: 'Seconds since the last heartbeat of each agent connected to this executor', labelNames: ['agent'], registers: [registry] })
+  }
+}
+
+export type AgentMetrics = ReturnType<typeof createAgentMetrics>

@@ -5,6 +5,7 @@
 //   executor:done:<key>    a finished (job id, try); a redelivered request does nothing
 //   executor:alive:<id>    lease of a live executor instance; a missing one means its jobs are taken over
 //   executor:cancel:<job>  cancel asked for a job, whichever executor runs it
+//   executor:agent:alive:<agent>  liveness of an agent, renewed by its heartbeats (its lease on its jobs)
 //   lease:executor:slot:N  the cluster-wide concurrency slots
 import type { RedisHandle } from '@autocal/runtime'
 
@@ -13,7 +14,13 @@ export interface JobEntry {
   jobId: string
   try: number
   owner: string
-  state: 'queued' | 'running'
+  /** queued → running (local) or queued → assigned (agent; running once the agent says so). */
+  state: 'queued' | 'running' | 'assigned'
+  /** Absent = local. */
+  backend?: 'local' | 'agent'
+  /** Agent the job is assigned to. */
+  agent?: string
+  queuedAtMs?: number
   /** The JobRequest, base64 protobuf. */
   request: string
   outdir: string
@@ -41,10 +48,55 @@ entry.owner = ARGV[3]
 redis.call('hset', KEYS[1], ARGV[1], cjson.encode(entry))
 return 1`
 
+// agent backend: a queued agent job becomes assigned to an agent (and owned by the executor its stream is on)
+const assignScript = `
+local current = redis.call('hget', KEYS[1], ARGV[1])
+if not current then return 0 end
+local entry = cjson.decode(current)
+if entry.state ~= 'queued' then return 0 end
+entry.state = 'assigned'
+entry.agent = ARGV[2]
+entry.owner = ARGV[3]
+redis.call('hset', KEYS[1], ARGV[1], cjson.encode(entry))
+return 1`
+
+// an agent that registers again keeps the jobs still assigned to it
+const reattachScript = `
+local current = redis.call('hget', KEYS[1], ARGV[1])
+if not current then return 0 end
+local entry = cjson.decode(current)
+if entry.agent ~= ARGV[2] then return 0 end
+entry.owner = ARGV[3]
+redis.call('hset', KEYS[1], ARGV[1], cjson.encode(entry))
+return 1`
+
+// a lost agent's job goes back to the queue (unless the agent came back meanwhile)
+const requeueScript = `
+if ARGV[3] == '1' and redis.call('exists', KEYS[2]) == 1 then return 0 end
+local current = redis.call('hget', KEYS[1], ARGV[1])
+if not current then return 0 end
+local entry = cjson.decode(current)
+if entry.agent ~= ARGV[2] then return 0 end
+entry.state = 'queued'
+entry.agent = nil
+redis.call('hset', KEYS[1], ARGV[1], cjson.encode(entry))
+return 1`
+
+// a queued job that is cancelled before any agent took it
+const dropQueuedScript = `
+local current = redis.call('hget', KEYS[1], ARGV[1])
+if not current then return 0 end
+local entry = cjson.decode(current)
+if entry.state ~= 'queued' then return 0 end
+redis.call('hdel', KEYS[1], ARGV[1])
+redis.call('set', KEYS[2], '1', 'EX', 604800)
+return 1`
+
 export function createJobStore (redis: RedisHandle, instance: string) {
   const jobsKey = redis.key('executor', 'jobs')
   const doneKey = (key: string): string => redis.key('executor', 'done', key)
   const aliveKey = (id: string): string => redis.key('executor', 'alive', id)
+  const agentAliveKey = (agent: string): string => redis.key('executor', 'agent', 'alive', agent)
   const cancelKey = (jobId: string): string => redis.key('executor', 'cancel', jobId)
   return {
     /** Records the job as ours unless it was claimed or finished before: true when we got it. */
@@ -62,6 +114,21 @@ export function createJobStore (redis: RedisHandle, instance: string) {
     heartbeat: async (ttlMs: number): Promise<void> => { await redis.client.set(aliveKey(instance), String(Date.now()), 'PX', ttlMs) },
     retire: async (): Promise<void> => { await redis.client.del(aliveKey(instance)) },
     isAlive: async (owner: string): Promise<boolean> => (await redis.client.exists(aliveKey(owner))) === 1,
+    get: async (key: string): Promise<JobEntry | undefined> => {
+      const v = await redis.client.hget(jobsKey, key)
+      return v === null ? undefined : JSON.parse(v) as JobEntry
+    },
+    assignToAgent: async (key: string, agent: string): Promise<boolean> =>
+      (await redis.client.eval(assignScript, 1, jobsKey, key, agent, instance)) === 1,
+    reattachToAgent: async (key: string, agent: string): Promise<boolean> =>
+      (await redis.client.eval(reattachScript, 1, jobsKey, key, agent, instance)) === 1,
+    /** Back to the queue; with onlyIfLost, only while the agent's liveness key is missing. */
+    requeueFromAgent: async (key: string, agent: string, onlyIfLost: boolean): Promise<boolean> =>
+      (await redis.client.eval(requeueScript, 2, jobsKey, agentAliveKey(agent), key, agent, onlyIfLost ? '1' : '0')) === 1,
+    dropQueued: async (key: string): Promise<boolean> =>
+      (await redis.client.eval(dropQueuedScript, 2, jobsKey, doneKey(key), key)) === 1,
+    agentHeartbeat: async (agent: string, ttlMs: number): Promise<void> => { await redis.client.set(agentAliveKey(agent), String(Date.now()), 'PX', ttlMs) },
+    agentAlive: async (agent: string): Promise<boolean> => (await redis.client.exists(agentAliveKey(agent))) === 1,
     requestCancel: async (jobId: string, reason: string): Promise<void> => { await redis.client.set(cancelKey(jobId), reason, 'EX', 24 * 3600) },
     cancelReason: async (jobId: string): Promise<string | undefined> => await redis.client.get(cancelKey(jobId)) ?? undefined
   }

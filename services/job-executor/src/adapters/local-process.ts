@@ -11,7 +11,11 @@ import { createReadStream, createWriteStream, existsSync, mkdirSync } from 'node
 import { readFile, stat } from 'node:fs/promises'
 import { once } from 'node:events'
 import { constants } from 'node:os'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
+import { create } from '@bufbuild/protobuf'
+import { OutputSchema, type Output } from '@autocal/contracts'
+import { manifestName, parseManifest } from '../domain/manifest.ts'
+import { decodeShellStatus, outcomeOf } from '../domain/outcome.ts'
 
 const wrapper = '"$@"; echo $? > "$AUTOCAL_EXIT_FILE"'
 
@@ -97,4 +101,52 @@ export async function fileSummary (path: string): Promise<{ sizeBytes: bigint, s
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer)
   return { sizeBytes: BigInt(size), sha256: hash.digest('hex') }
+}
+
+export interface ProcessConclusion {
+  phase: 'done' | 'failed'
+  exitCode: number | undefined
+  signal: string
+  reason: string
+  retryable: boolean
+  outputs: Output[]
+}
+
+/**
+ * How a job's process group ended, read from its exit file and its outputs
+ * manifest; kills what is left of the group first.
+ */
+export async function concludeProcess (p: { pid: number, exitFile: string, outdir: string, killGraceMs: number, timedOut: boolean, timeoutS: number, cancelled: string | undefined }): Promise<ProcessConclusion> {
+  if (groupAlive(p.pid)) await killGroup(p.pid, p.killGraceMs)
+  const status = await readExitFile(p.exitFile)
+  const decoded = status === undefined ? { exitCode: null, signal: 'SIGKILL' } : decodeShellStatus(status, signalNumbers)
+  const manifestPath = join(p.outdir, manifestName)
+  const manifest = parseManifest(existsSync(manifestPath) ? await readFile(manifestPath, 'utf8') : undefined, p.outdir)
+  const outputs: Output[] = []
+  const missing: string[] = []
+  if (manifest.ok) {
+    for (const d of manifest.outputs) {
+      const summary = await fileSummary(d.path)
+      if (summary === undefined) missing.push(d.path)
+      else outputs.push(create(OutputSchema, { path: d.path, label: d.label, ...summary }))
+    }
+  }
+  const outcome = outcomeOf({
+    exitCode: decoded.exitCode,
+    signal: decoded.signal,
+    timedOut: p.timedOut,
+    timeoutS: p.timeoutS,
+    cancelled: p.cancelled !== undefined,
+    cancelReason: p.cancelled ?? '',
+    missingOutputs: missing,
+    manifestProblem: manifest.ok ? undefined : manifest.reason
+  })
+  return {
+    phase: outcome.phase,
+    exitCode: decoded.exitCode ?? undefined,
+    signal: decoded.signal,
+    reason: outcome.reason,
+    retryable: outcome.retryable,
+    outputs: outcome.phase === 'done' ? outputs : []
+  }
 }
