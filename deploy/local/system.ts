@@ -221,7 +221,12 @@ async function main (): Promise<void> {
   console.log(`autocal: run source = ${source.description}`)
   const system = await startSystem({
     serviceEnv: { 'run-watcher': source.env },
-    env: { AUTOCAL_LOG_LEVEL: process.env.AUTOCAL_LOG_LEVEL ?? 'info', AUTOCAL_REALDATA_DIR: source.realdataDir }
+    env: {
+      AUTOCAL_LOG_LEVEL: process.env.AUTOCAL_LOG_LEVEL ?? 'info',
+      AUTOCAL_REALDATA_DIR: source.realdataDir,
+      // the local demo's one operator token, for every subsystem; a deployment sets its own scoped tokens
+      AUTOCAL_CONTROL_TOKENS: process.env.AUTOCAL_CONTROL_TOKENS ?? JSON.stringify({ 'dev-admin': { principal: 'developer', subsystems: '*' } })
+    }
   })
   const { ports } = system
   console.log(`

@@ -111,7 +111,7 @@ test('233 real runs flow through all five services to exactly the expected condi
       AUTOCAL_REALDATA_DIR: realdata,
       AUTOCAL_OTLP_ENDPOINT: otlp.url,
       AUTOCAL_LOG_LEVEL: 'info',
-      AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'e2e-admin-token': { principal: 'e2e', subsystems: ['*'] } }),
+      AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'e2e-admin-token': { principal: 'e2e', subsystems: '*' } }),
       AUTOCAL_RUN_SETTLE_MS: '2000'
     },
     serviceEnv: {
@@ -200,6 +200,18 @@ test('233 real runs flow through all five services to exactly the expected condi
   for (const span of otlp.spans) services.set(span.traceId, (services.get(span.traceId) ?? new Set()).add(span.service))
   const linked = [...services.values()].filter(s => ['run-watcher', 'task-dispatcher', 'job-executor', 'condition-uploader'].every(name => s.has(name)))
   assert.ok(linked.length >= expected.pedestals.length, `traces linking all four services: ${linked.length}`)
+
+  // the operator CLI sees the same matrix through the dispatcher's control API
+  const cli = spawnSync(process.execPath, [join(repoRoot, 'packages/cli/src/main.ts'), 'status', '--campaign', 'prompt', '--json',
+    '--server', `127.0.0.1:${system.ports.dispatcherGrpc}`, '--token', 'e2e-admin-token'], { encoding: 'utf8' })
+  assert.equal(cli.status, 0, cli.stderr)
+  const matrix = JSON.parse(cli.stdout) as { cells: Array<{ run: number, task: string, state: string }> }
+  const cliTiming = [...new Set(matrix.cells.filter(c => c.task === 'timing-calib' && c.state === 'TASK_STATE_DONE').map(c => c.run))].sort((a, b) => a - b)
+  assert.deepEqual(cliTiming, expected.timing)
+  const denied = spawnSync(process.execPath, [join(repoRoot, 'packages/cli/src/main.ts'), 'status', '--campaign', 'prompt',
+    '--server', `127.0.0.1:${system.ports.dispatcherGrpc}`, '--token', 'not-a-token'], { encoding: 'utf8' })
+  assert.equal(denied.status, 1)
+  assert.match(denied.stderr, /^autocal: UNAUTHENTICATED/)
 
   // every service answers its health, readiness and metrics endpoints
   for (const s of system.services.values()) {
