@@ -1,10 +1,11 @@
 // The run-watcher's parts, started in order and closed in reverse.
 import { buildHttp, connectRedis, createMetrics, startProducer, type Logger } from '@autocal/runtime'
 import type { Config } from './config.ts'
-import { createKnownRuns, rebuildIfEmpty } from './adapters/known-runs.ts'
+import { createKnownRuns, rebuildIfEmpty, type KnownRuns } from './adapters/known-runs.ts'
 import { createEmitter } from './emitter.ts'
 import { createSourceMetrics, startSourceLoop, type SourceLoop } from './source-loop.ts'
-import { prepareReplay } from './replay.ts'
+import { prepareReplay, readReplayFile } from './replay.ts'
+import { generateRuns } from './domain/run-generator.ts'
 import { createOmsClient } from './adapters/oms-client.ts'
 import { clientCredentialsToken } from './adapters/oidc-token.ts'
 import { createOmsPoller } from './oms-poller.ts'
@@ -22,13 +23,15 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     const producer = stack.use(await startProducer({ config, logger, service, metrics }))
     const known = createKnownRuns(redis)
     await rebuildIfEmpty(redis, known, config, logger)
-    const emitter = createEmitter({ redis, producer, known, logger, registry: metrics.registry })
+    const emitter = createEmitter({ redis, producer, known, logger, registry: metrics.registry, instance: config.AUTOCAL_INSTANCE_ID })
     const sourceMetrics = createSourceMetrics(metrics.registry)
     const loops = new Map<string, SourceLoop>()
 
     if (config.AUTOCAL_REPLAY_FILE !== undefined) {
       const replay = await prepareReplay({
-        file: config.AUTOCAL_REPLAY_FILE,
+        source: 'replay',
+        id: config.AUTOCAL_REPLAY_FILE,
+        runs: await readReplayFile(config.AUTOCAL_REPLAY_FILE, logger),
         scale: config.AUTOCAL_REPLAY_SCALE,
         fromRun: config.AUTOCAL_REPLAY_FROM_RUN,
         toRun: config.AUTOCAL_REPLAY_TO_RUN,
@@ -38,6 +41,28 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
         logger
       })
       loops.set('replay', startSourceLoop({ name: 'replay', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_REPLAY_TICK_MS, work: replay.work, info: replay.info }))
+    }
+    if (config.AUTOCAL_GENERATOR_RUNS > 0) {
+      const options = {
+        runs: config.AUTOCAL_GENERATOR_RUNS,
+        seed: config.AUTOCAL_GENERATOR_SEED,
+        firstRun: config.AUTOCAL_GENERATOR_FIRST_RUN,
+        firstFill: config.AUTOCAL_GENERATOR_FIRST_FILL,
+        startMs: await generatorStart(config.AUTOCAL_GENERATOR_START, known),
+        collisionFraction: config.AUTOCAL_GENERATOR_COLLISION_FRACTION,
+        runsPerEra: config.AUTOCAL_GENERATOR_RUNS_PER_ERA
+      }
+      const generator = await prepareReplay({
+        source: 'generator',
+        id: Object.values(options).join(':'),
+        runs: generateRuns(options),
+        scale: config.AUTOCAL_GENERATOR_SCALE,
+        t0Streams: config.AUTOCAL_REPLAY_T0_STREAMS,
+        emitter,
+        known,
+        logger
+      })
+      loops.set('generator', startSourceLoop({ name: 'generator', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_REPLAY_TICK_MS, work: generator.work, info: generator.info }))
     }
     if (config.AUTOCAL_OMS_URL !== undefined) {
       const token = config.AUTOCAL_OMS_TOKEN_URL !== undefined && config.AUTOCAL_OMS_CLIENT_ID !== undefined && config.AUTOCAL_OMS_CLIENT_SECRET !== undefined
@@ -71,4 +96,14 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     await stack.disposeAsync()
     throw err
   }
+}
+
+/** The generator's start time; "now" is fixed at the first start so that a restart generates the same runs. */
+async function generatorStart (start: string, known: KnownRuns): Promise<number> {
+  if (start !== 'now') return Date.parse(start)
+  const saved = await known.getValue('generator:start')
+  if (saved !== undefined) return Number(saved)
+  const now = Math.floor(Date.now() / 1000) * 1000
+  await known.setValue('generator:start', String(now))
+  return now
 }

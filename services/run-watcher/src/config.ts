@@ -63,6 +63,18 @@ export const Config = z.object({
   AUTOCAL_REPLAY_T0_STREAMS: list.transform(l => l.length === 1 && l[0] === 'none' ? [] : l).default(['Express', 'ALCAPHISYM']),
   AUTOCAL_REPLAY_TICK_MS: z.coerce.number().int().positive().default(200),
 
+  /** Built-in run generator: N made-up runs, replayed like a run list (off when 0). */
+  AUTOCAL_GENERATOR_RUNS: z.coerce.number().int().min(0).default(0),
+  AUTOCAL_GENERATOR_SEED: z.coerce.number().int().default(2022),
+  AUTOCAL_GENERATOR_FIRST_RUN: z.coerce.number().int().positive().default(400_000),
+  AUTOCAL_GENERATOR_FIRST_FILL: z.coerce.number().int().positive().default(9000),
+  /** Start of the first generated run: an ISO-8601 time, or "now" (fixed at the first start, kept in Redis). */
+  AUTOCAL_GENERATOR_START: z.union([z.literal('now'), z.iso.datetime({ offset: true })]).default('2022-07-05T00:00:00Z'),
+  /** Like AUTOCAL_REPLAY_SCALE; 1 = in real time. */
+  AUTOCAL_GENERATOR_SCALE: z.coerce.number().min(0).default(0),
+  AUTOCAL_GENERATOR_COLLISION_FRACTION: z.coerce.number().min(0).max(1).default(0.6),
+  AUTOCAL_GENERATOR_RUNS_PER_ERA: z.coerce.number().int().positive().default(400),
+
   /** Tokens allowed to POST /api/v1/runs: "<principal>:<token>,...". Injection is refused when unset. */
   AUTOCAL_INJECT_TOKENS: tokens.default(new Map())
 }).superRefine((c, ctx) => {

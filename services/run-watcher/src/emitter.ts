@@ -1,11 +1,16 @@
 // The one place where the run-watcher announces anything. Every source hands
-// its records here; only what changed is published, with a deterministic
-// event id; a short Redis lease per event id keeps a second replica from
-// publishing the same event at the same moment, and the known state is
-// updated only after the publish succeeded (a crash in between re-announces
-// the same event id, which consumers drop as a duplicate).
-import { acquireLease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
-import { topics } from '@autocal/contracts'
+// its records here, one at a time or as a batch; only what changed is
+// published, with a deterministic event id. Per batch:
+//   1. the known content of its runs and facts is read from Redis,
+//   2. the changes are decided in memory, item by item, in order,
+//   3. each event id is claimed with SET NX PX (a claim held by a second
+//      replica means it is publishing that very event: this one skips it),
+//   4. the claimed events are published in one Kafka send (in order),
+//   5. the known state is written, only after the publish succeeded.
+// A crash between 4 and 5 re-announces the same event ids, which consumers
+// drop as duplicates; the claim expires so that such an event is not lost.
+import type { Logger, Producer, RedisHandle } from '@autocal/runtime'
+import { topics, type RunEvent } from '@autocal/contracts'
 import { Counter } from 'prom-client'
 import type { Registry } from 'prom-client'
 import { changesOf } from './domain/changes.ts'
@@ -13,62 +18,98 @@ import type { RunRecord } from './domain/run-record.ts'
 import { factEvent, factKey, factValue, runChangeEvent, type Fact, type Origin } from './run-event.ts'
 import type { KnownRuns } from './adapters/known-runs.ts'
 
+export type Announcement = { kind: 'run', record: RunRecord } | { kind: 'fact', fact: Fact }
+
 export interface Emitter {
-  /** Announces a run record; returns the number of events published. */
+  /** Announces records and facts in order; returns the number of events published. */
+  announce: (items: readonly Announcement[], origin: Origin) => Promise<number>
+  /** Announces one run record; returns the number of events published. */
   announceRun: (record: RunRecord, origin: Origin) => Promise<number>
   /** Announces a readiness fact if its value changed; returns 1 if published. */
   announceFact: (fact: Fact, origin: Origin) => Promise<number>
 }
 
-export function createEmitter (deps: { redis: RedisHandle, producer: Producer, known: KnownRuns, logger: Logger, registry: Registry }): Emitter {
+/** How long a claim on an event id keeps other replicas from publishing it. */
+const claimTtlMs = 60_000
+/** Events per Kafka send. */
+const sendChunk = 500
+
+interface Pending { event: RunEvent, eventId: string, change: string, run: number, fields?: string[] }
+
+export function createEmitter (deps: { redis: RedisHandle, producer: Producer, known: KnownRuns, logger: Logger, registry: Registry, instance?: string | undefined }): Emitter {
   const { redis, producer, known, logger } = deps
   const log = logger.child({ component: 'emitter' })
-  const emitted = new Counter({ name: 'autocal_runs_emitted_total', help: 'Run events published, by source and kind', labelNames: ['source', 'kind'], registers: [deps.registry] })
-  // one run at a time in this process: two sources never interleave on one run
-  const chains = new Map<string, Promise<unknown>>()
-  async function serial<T> (key: string, work: () => Promise<T>): Promise<T> {
-    const previous = chains.get(key) ?? Promise.resolve()
-    const next = previous.then(work, work)
-    chains.set(key, next)
-    try { return await next } finally { if (chains.get(key) === next) chains.delete(key) }
+  const emitted = new Counter({ name: 'autocal_runs_emitted_total', help: 'Run events published, by change and source', labelNames: ['change', 'source'], registers: [deps.registry] })
+  const holder = deps.instance ?? `${process.pid}`
+  // one batch at a time in this process: two sources never interleave on one run
+  let queue: Promise<unknown> = Promise.resolve()
+  async function serial<T> (work: () => Promise<T>): Promise<T> {
+    const next = queue.then(work, work)
+    queue = next.catch(() => {})
+    return await next
   }
 
-  async function publishOnce (eventId: string, publish: () => Promise<unknown>): Promise<boolean> {
-    const claim = await acquireLease(redis, `run-watcher:emit:${eventId}`, 60_000)
-    if (claim === null) return false // another replica is publishing this very event
-    await publish()
-    return true
-  }
-
-  return {
-    announceRun: async (record, origin) => await serial(`run:${record.run}`, async () => {
-      // a reprocessing injection is announced for its campaign even when the run is known
-      const previous = origin.campaign !== undefined && origin.campaign !== '' ? undefined : await known.get(record.run)
-      const changes = changesOf(previous, record)
-      let count = 0
-      for (const change of changes) {
-        const { event, eventId } = runChangeEvent(change, origin)
-        if (await publishOnce(eventId, async () => await producer.publish(topics.runs, event, { eventId }))) {
-          emitted.inc({ source: origin.source, kind: change.kind })
-          count++
-          log.info({ run: record.run, change: change.kind, source: origin.source, eventId, ...(change.kind === 'updated' ? { fields: change.changedFields } : {}) }, 'run announced')
-        }
-      }
-      if (changes.length > 0 && (origin.campaign === undefined || origin.campaign === '')) await known.set(record)
-      return count
-    }),
-    announceFact: async (fact, origin) => await serial(`fact:${factKey(fact)}`, async () => {
-      const key = factKey(fact)
-      const value = factValue(fact)
-      if (await known.getFact(key) === value) return 0
-      const { event, eventId } = factEvent(fact, origin)
-      const published = await publishOnce(eventId, async () => await producer.publish(topics.runs, event, { eventId }))
-      await known.setFact(key, value)
-      if (published) {
-        emitted.inc({ source: origin.source, kind: fact.kind })
-        log.info({ run: fact.run, fact: key, value, source: origin.source }, 'readiness fact announced')
-      }
-      return published ? 1 : 0
+  async function claim (ids: string[]): Promise<boolean[]> {
+    if (ids.length === 0) return []
+    const pipe = redis.client.pipeline()
+    for (const id of ids) pipe.set(redis.key('run-watcher', 'claim', id), holder, 'PX', claimTtlMs, 'NX')
+    const results = await pipe.exec() ?? []
+    return results.map(([err, ok]) => {
+      if (err !== null) throw err
+      return ok === 'OK'
     })
+  }
+
+  async function announceBatch (items: readonly Announcement[], origin: Origin): Promise<number> {
+    // a reprocessing injection is announced for its campaign even when the run is known,
+    // and leaves the known state of the live runs alone
+    const forCampaign = origin.campaign !== undefined && origin.campaign !== ''
+    const runNumbers = [...new Set(items.flatMap(i => i.kind === 'run' ? [i.record.run] : []))]
+    const factKeys = [...new Set(items.flatMap(i => i.kind === 'fact' ? [factKey(i.fact)] : []))]
+    const runs = forCampaign ? new Map<number, RunRecord>() : await known.getMany(runNumbers)
+    const facts = await known.getFacts(factKeys)
+    const changedRuns = new Map<number, RunRecord>()
+    const changedFacts = new Map<string, string>()
+    const pending: Pending[] = []
+    for (const item of items) {
+      if (item.kind === 'run') {
+        const changes = changesOf(runs.get(item.record.run), item.record)
+        for (const change of changes) {
+          const { event, eventId } = runChangeEvent(change, origin)
+          pending.push({ event, eventId, change: change.kind, run: change.run.run, ...(change.kind === 'updated' ? { fields: change.changedFields } : {}) })
+        }
+        if (changes.length > 0 && !forCampaign) {
+          runs.set(item.record.run, item.record)
+          changedRuns.set(item.record.run, item.record)
+        }
+      } else {
+        const key = factKey(item.fact)
+        const value = factValue(item.fact)
+        if (facts.get(key) === value) continue
+        facts.set(key, value)
+        changedFacts.set(key, value)
+        const { event, eventId } = factEvent(item.fact, origin)
+        pending.push({ event, eventId, change: item.fact.kind, run: item.fact.run })
+      }
+    }
+    const claimed = await claim(pending.map(p => p.eventId))
+    const mine = pending.filter((_, i) => claimed[i] === true)
+    for (let i = 0; i < mine.length; i += sendChunk) {
+      const chunk = mine.slice(i, i + sendChunk)
+      await producer.publishMany(topics.runs, chunk.map(p => ({ message: p.event, options: { eventId: p.eventId } })))
+      for (const p of chunk) {
+        emitted.inc({ change: p.change, source: origin.source })
+        log.info({ run: p.run, change: p.change, source: origin.source, eventId: p.eventId, ...(p.fields === undefined ? {} : { fields: p.fields }) }, 'run announced')
+      }
+    }
+    await known.save([...changedRuns.values()], changedFacts)
+    return mine.length
+  }
+
+  const announce = async (items: readonly Announcement[], origin: Origin): Promise<number> => items.length === 0 ? 0 : await serial(async () => await announceBatch(items, origin))
+  return {
+    announce,
+    announceRun: async (record, origin) => await announce([{ kind: 'run', record }], origin),
+    announceFact: async (fact, origin) => await announce([{ kind: 'fact', fact }], origin)
   }
 }

@@ -26,11 +26,9 @@ export function createOmsPoller (options: OmsPollerOptions): { work: () => Promi
       const from = Math.max(options.firstRun, watermark - options.lookbackRuns)
       const page = await options.client.runsFrom(from)
       for (const s of page.skipped) log.warn({ source: 'oms', record: s.record, field: s.field, problem: s.message }, 'malformed record skipped')
+      await options.emitter.announce(page.runs.map(record => ({ kind: 'run', record })), { source: 'oms' })
       let highestEnded = watermark
-      for (const run of page.runs) {
-        await options.emitter.announceRun(run, { source: 'oms' })
-        if (run.endMs !== undefined && run.run > highestEnded) highestEnded = run.run
-      }
+      for (const run of page.runs) if (run.endMs !== undefined && run.run > highestEnded) highestEnded = run.run
       if (highestEnded !== watermark) {
         watermark = highestEnded
         await options.known.setValue('watermark:oms', String(watermark))

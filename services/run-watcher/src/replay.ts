@@ -1,16 +1,21 @@
-// The run-list replay source: announces the runs of a file in run order,
-// all at once (scale 0) or at a time scale. Its progress (when the replay
-// began, how many steps are done) is kept in Redis so that a restart
-// continues where it stopped; re-announcing a step is harmless anyway
-// (unchanged runs announce nothing).
+// The run-list replay source (and the built-in generator, which replays runs
+// it made up): announces runs in run order, all at once (scale 0) or at a
+// time scale. Its progress (when the replay began, how many steps are done)
+// is kept in Redis so that a restart continues where it stopped;
+// re-announcing a step is harmless anyway (unchanged runs announce nothing).
 import type { Logger } from '@autocal/runtime'
 import { dueSteps, replaySchedule, type ReplayStep } from './domain/replay-schedule.ts'
+import type { RunRecord } from './domain/run-record.ts'
 import { readRunList } from './adapters/run-list-file.ts'
-import type { Emitter } from './emitter.ts'
+import type { Announcement, Emitter } from './emitter.ts'
 import type { KnownRuns } from './adapters/known-runs.ts'
 
 export interface ReplayOptions {
-  file: string
+  /** Source name on the events and in /readyz: "replay" or "generator". */
+  source: string
+  /** What is replayed (a file path, the generator's settings): part of the progress key. */
+  id: string
+  runs: readonly RunRecord[]
   scale: number
   fromRun?: number | undefined
   toRun?: number | undefined
@@ -27,29 +32,38 @@ export interface Replay {
   info: () => Record<string, unknown>
 }
 
+/** Steps announced per batch (one Kafka send, a few Redis round trips). */
+const batchSteps = 250
+
+/** Reads a run list file, logging each malformed record with its line and field. */
+export async function readReplayFile (file: string, logger: Logger): Promise<RunRecord[]> {
+  const list = await readRunList(file)
+  for (const p of list.problems) logger.warn({ source: 'replay', file, record: p.where, field: p.field, problem: p.message }, 'malformed record skipped')
+  return list.runs
+}
+
 export async function prepareReplay (options: ReplayOptions): Promise<Replay> {
-  const log = options.logger.child({ component: 'replay', file: options.file })
-  const list = await readRunList(options.file)
-  for (const p of list.problems) log.warn({ source: 'replay', record: p.where, field: p.field, problem: p.message }, 'malformed record skipped')
-  const runs = list.runs.filter(r => (options.fromRun === undefined || r.run >= options.fromRun) && (options.toRun === undefined || r.run <= options.toRun))
+  const { source } = options
+  const log = options.logger.child({ component: source })
+  const runs = options.runs.filter(r => (options.fromRun === undefined || r.run >= options.fromRun) && (options.toRun === undefined || r.run <= options.toRun))
   const steps: ReplayStep[] = replaySchedule(runs, options.scale)
-  const progressKey = `replay:${options.file}:${options.scale}:${options.fromRun ?? ''}-${options.toRun ?? ''}`
+  const progressKey = `${source}:${options.id}:${options.scale}:${options.fromRun ?? ''}-${options.toRun ?? ''}`
   const saved = await options.known.getValue(progressKey)
   const progress = saved === undefined ? { beganMs: Date.now(), done: 0 } : JSON.parse(saved) as { beganMs: number, done: number }
-  log.info({ runs: runs.length, steps: steps.length, skippedRecords: list.problems.length, scale: options.scale, resumeAt: progress.done }, 'replay ready')
+  log.info({ source, runs: runs.length, steps: steps.length, scale: options.scale, resumeAt: progress.done }, 'replay ready')
   return {
-    info: () => ({ file: options.file, runs: runs.length, stepsDone: progress.done, steps: steps.length }),
+    info: () => ({ replaying: options.id, runs: runs.length, stepsDone: progress.done, steps: steps.length }),
     work: async () => {
       const due = dueSteps(steps, progress.done, Date.now() - progress.beganMs)
-      for (const step of due) {
-        await options.emitter.announceRun(step.run, { source: 'replay' })
-        if (step.phase === 'end') {
-          for (const stream of options.t0Streams) {
-            await options.emitter.announceFact({ kind: 'stream_done', run: step.run.run, stream, done: true }, { source: 'replay' })
-          }
-        }
-        progress.done++
-        if (progress.done % 100 === 0 || progress.done === steps.length) await options.known.setValue(progressKey, JSON.stringify(progress))
+      for (let i = 0; i < due.length; i += batchSteps) {
+        const batch = due.slice(i, i + batchSteps)
+        const items: Announcement[] = batch.flatMap(step => [
+          { kind: 'run' as const, record: step.run },
+          ...(step.phase === 'end' ? options.t0Streams.map(stream => ({ kind: 'fact' as const, fact: { kind: 'stream_done' as const, run: step.run.run, stream, done: true } })) : [])
+        ])
+        await options.emitter.announce(items, { source })
+        progress.done += batch.length
+        await options.known.setValue(progressKey, JSON.stringify(progress))
       }
       return progress.done >= steps.length ? 'done' : 'again'
     }

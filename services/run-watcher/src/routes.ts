@@ -40,8 +40,7 @@ export async function injectRoutes (app: FastifyInstance, options: InjectRoutesO
       if (!parsed.ok) return await reply.code(400).send({ error: `runs[${i}].${parsed.error.field}: ${parsed.error.message}` })
       records.push(parsed.run)
     }
-    let events = 0
-    for (const record of records) events += await options.emitter.announceRun(record, { source: 'inject', actor, campaign })
+    const events = await options.emitter.announce(records.map(record => ({ kind: 'run', record })), { source: 'inject', actor, campaign })
     req.log.info({ actor, runs: records.map(r => r.run), campaign, events }, 'runs injected')
     return await reply.code(202).send({ runs: records.length, events })
   })

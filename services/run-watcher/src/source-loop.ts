@@ -36,9 +36,14 @@ export function createSourceMetrics (registry: Registry): SourceMetrics {
     }
   })
   void age
+  const at = new Gauge({ name: 'autocal_source_last_success_seconds', help: 'Unix time (s) of the last success of the source', labelNames: ['source'], registers: [registry] })
   return {
     errors: new Counter({ name: 'autocal_source_errors_total', help: 'Failed polls or reads, by source', labelNames: ['source'], registers: [registry] }),
-    markSuccess: source => { lastSuccessMs.set(source, Date.now()) }
+    markSuccess: source => {
+      const now = Date.now()
+      lastSuccessMs.set(source, now)
+      at.set({ source }, now / 1000)
+    }
   }
 }
 
@@ -61,6 +66,7 @@ export function startSourceLoop (options: LoopOptions): SourceLoop {
   const abort = new AbortController()
   const status: SourceStatus = { ok: true, errors: 0 }
   let failures = 0
+  metrics.errors.inc({ source: name }, 0) // shown at 0 before the first failure
   const sleep = async (ms: number): Promise<void> => {
     await new Promise<void>(resolve => {
       const t = setTimeout(resolve, ms)

@@ -11,6 +11,11 @@ import type { RunRecord } from '../domain/run-record.ts'
 export interface KnownRuns {
   get: (run: number) => Promise<RunRecord | undefined>
   set: (record: RunRecord) => Promise<void>
+  /** The known content of several runs (absent = never announced). */
+  getMany: (runs: readonly number[]) => Promise<Map<number, RunRecord>>
+  getFacts: (keys: readonly string[]) => Promise<Map<string, string>>
+  /** Writes announced runs and fact values in one round trip. */
+  save: (records: readonly RunRecord[], facts: ReadonlyMap<string, string>) => Promise<void>
   getFact: (key: string) => Promise<string | undefined>
   setFact: (key: string, value: string) => Promise<void>
   /** Runs known to have ended, highest first, at most `limit`. */
@@ -32,6 +37,30 @@ export function createKnownRuns (redis: RedisHandle): KnownRuns {
     set: async record => {
       const multi = redis.client.multi().hset(runsKey, String(record.run), JSON.stringify(record))
       if (record.endMs !== undefined) multi.zadd(endedKey, record.run, String(record.run))
+      await multi.exec()
+    },
+    getMany: async runs => {
+      const out = new Map<number, RunRecord>()
+      if (runs.length === 0) return out
+      const texts = await redis.client.hmget(runsKey, ...runs.map(String))
+      runs.forEach((run, i) => { const t = texts[i]; if (t !== null && t !== undefined) out.set(run, JSON.parse(t) as RunRecord) })
+      return out
+    },
+    getFacts: async keys => {
+      const out = new Map<string, string>()
+      if (keys.length === 0) return out
+      const values = await redis.client.hmget(factsKey, ...keys)
+      keys.forEach((key, i) => { const v = values[i]; if (v !== null && v !== undefined) out.set(key, v) })
+      return out
+    },
+    save: async (records, facts) => {
+      if (records.length === 0 && facts.size === 0) return
+      const multi = redis.client.multi()
+      for (const record of records) {
+        multi.hset(runsKey, String(record.run), JSON.stringify(record))
+        if (record.endMs !== undefined) multi.zadd(endedKey, record.run, String(record.run))
+      }
+      if (facts.size > 0) multi.hset(factsKey, Object.fromEntries(facts))
       await multi.exec()
     },
     getFact: async key => await redis.client.hget(factsKey, key) ?? undefined,
