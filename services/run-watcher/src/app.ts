@@ -42,7 +42,11 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
       })
       loops.set('replay', startSourceLoop({ name: 'replay', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_REPLAY_TICK_MS, work: replay.work, info: replay.info }))
     }
-    if (config.AUTOCAL_GENERATOR_RUNS > 0) {
+    // the generator stands in for a run list: with a file to replay it stays off
+    // (deploy/local/system.ts passes its own environment, AUTOCAL_GENERATOR_RUNS included, with the file it generated)
+    if (config.AUTOCAL_GENERATOR_RUNS > 0 && config.AUTOCAL_REPLAY_FILE !== undefined) {
+      logger.warn({ generatorRuns: config.AUTOCAL_GENERATOR_RUNS, replayFile: config.AUTOCAL_REPLAY_FILE }, 'AUTOCAL_GENERATOR_RUNS ignored: AUTOCAL_REPLAY_FILE is set')
+    } else if (config.AUTOCAL_GENERATOR_RUNS > 0) {
       const options = {
         runs: config.AUTOCAL_GENERATOR_RUNS,
         seed: config.AUTOCAL_GENERATOR_SEED,
@@ -89,9 +93,10 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
     stack.defer(async () => { await http.close() })
     const address = http.server.address()
-    logger.info({ sources: [...loops.keys()], injection: config.AUTOCAL_INJECT_TOKENS.size > 0 }, 'run-watcher started')
+    const port = typeof address === 'object' && address !== null ? address.port : 0
+    logger.info({ sources: [...loops.keys()], injection: config.AUTOCAL_INJECT_TOKENS.size > 0, port }, 'run-watcher started')
     const moved = stack.move()
-    return { port: typeof address === 'object' && address !== null ? address.port : 0, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
+    return { port, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
   } catch (err) {
     await stack.disposeAsync()
     throw err

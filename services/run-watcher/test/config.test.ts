@@ -33,3 +33,15 @@ test('injection tokens map to their principals and "none" turns replayed Tier-0 
   assert.equal(c.AUTOCAL_INJECT_TOKENS.get('t2'), 'bob')
   assert.deepEqual(c.AUTOCAL_REPLAY_T0_STREAMS, [])
 })
+
+test('the generator is off by default, and its start is a time or "now"', () => {
+  assert.equal(loadConfig(Config, {}).AUTOCAL_GENERATOR_RUNS, 0)
+  const c = loadConfig(Config, { AUTOCAL_GENERATOR_RUNS: '500', AUTOCAL_GENERATOR_START: 'now', AUTOCAL_GENERATOR_SCALE: '600' })
+  assert.equal(c.AUTOCAL_GENERATOR_RUNS, 500)
+  assert.equal(c.AUTOCAL_GENERATOR_START, 'now')
+  assert.throws(() => loadConfig(Config, { AUTOCAL_GENERATOR_START: 'yesterday', AUTOCAL_GENERATOR_RUNS: '-1' }), (err: Error) => {
+    assert.match(err.message, /AUTOCAL_GENERATOR_START/)
+    assert.match(err.message, /AUTOCAL_GENERATOR_RUNS/)
+    return true
+  })
+})

@@ -1,0 +1,91 @@
+// The built-in run generator, in the service started as a process
+// (`node services/run-watcher/src/index.ts`, configured only through env), on
+// real Kafka and Redis.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createInterface } from 'node:readline'
+import { generateRuns } from '../../src/domain/run-generator.ts'
+import { collectRuns, quietLogger, settled, testEnv, until, type Collected } from '../helpers/harness.ts'
+
+const entry = new URL('../../src/index.ts', import.meta.url).pathname
+
+/** Starts the service as a process; resolves with its HTTP port once it has started. */
+async function startProcess (env: Record<string, string>): Promise<{ child: ChildProcess, port: number, lines: Array<Record<string, any>> }> {
+  const child = spawn(process.execPath, [entry], { env: { ...process.env, AUTOCAL_LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const lines: Array<Record<string, any>> = []
+  let port = 0
+  createInterface({ input: child.stdout! }).on('line', line => {
+    try {
+      const entry = JSON.parse(line) as Record<string, any>
+      lines.push(entry)
+      if (entry.msg === 'run-watcher started') port = entry.port
+    } catch { /* not a log line */ }
+  })
+  await until('the process started', () => {
+    if (child.exitCode !== null) throw new Error(`run-watcher exited with ${child.exitCode}`)
+    return port !== 0
+  })
+  return { child, port, lines }
+}
+
+async function stopProcess (child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode
+  const exited = once(child, 'exit')
+  child.kill('SIGTERM')
+  const [code] = await exited as [number | null]
+  return code
+}
+
+const ended = (events: Collected[]): Collected[] => events.filter(e => e.event.change.case === 'ended')
+
+test('the generator source announces its runs once, and a restarted process announces nothing again', async t => {
+  const env = testEnv({ AUTOCAL_GENERATOR_RUNS: '60', AUTOCAL_GENERATOR_SEED: '11', AUTOCAL_REPLAY_T0_STREAMS: 'ALCAPHISYM' })
+  const expected = generateRuns({ runs: 60, seed: 11 })
+  const { logger } = quietLogger()
+  await using collector = await collectRuns(env, logger)
+
+  const first = await startProcess(env)
+  t.after(async () => { await stopProcess(first.child) })
+  await until('every generated run ended', () => ended(collector.events).length === expected.length)
+  const ready = await fetch(`http://127.0.0.1:${first.port}/readyz`)
+  assert.equal(ready.status, 200)
+  const report = await ready.json() as { checks: Record<string, any> }
+  assert.equal(report.checks['source:generator']?.details.info.stepsDone, expected.length)
+  const metrics = await (await fetch(`http://127.0.0.1:${first.port}/metrics`)).text()
+  assert.match(metrics, /autocal_runs_emitted_total\{(?=[^}]*change="ended")(?=[^}]*source="generator")[^}]*\} 60/)
+  assert.equal(await stopProcess(first.child), 0, 'SIGTERM exits 0')
+
+  for (const want of expected) {
+    const got = ended(collector.events).filter(e => e.event.run === want.run)
+    assert.equal(got.length, 1, `run ${want.run}: one ended event`)
+    const run = got[0]!.event.change.value
+    assert.ok(run !== undefined && 'run' in run && run.run !== undefined)
+    assert.equal(run.run.fill, want.fill)
+    assert.equal(run.run.era, want.era)
+    assert.equal(run.run.runClass, want.runClass)
+    assert.equal(run.run.recordedLumiPb, want.recordedLumiPb)
+    assert.equal(got[0]!.event.source, 'generator')
+  }
+  assert.equal(collector.events.filter(e => e.event.change.case === 'streamDone').length, expected.length, 'ALCAPHISYM done once per run')
+
+  const before = collector.events.length
+  const second = await startProcess(env)
+  t.after(async () => { await stopProcess(second.child) })
+  await until('the second process finished its generator', () => second.lines.some(l => l.msg === 'source finished' && l.source === 'generator'))
+  await settled(() => collector.events.length)
+  assert.equal(await stopProcess(second.child), 0)
+  assert.equal(collector.events.length, before, 'a restart announces nothing again')
+})
+
+test('a bad setting stops the process at start with every bad key named', async () => {
+  const child = spawn(process.execPath, [entry], { env: { ...process.env, AUTOCAL_REPLAY_FILE: '/nonexistent/runs.csv', AUTOCAL_OMS_URL: 'cmsoms', AUTOCAL_HTTP_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (b: Buffer) => { output += b.toString() })
+  child.stderr.on('data', (b: Buffer) => { output += b.toString() })
+  const [code] = await once(child, 'exit') as [number | null]
+  assert.equal(code, 1)
+  assert.match(output, /AUTOCAL_REPLAY_FILE/)
+  assert.match(output, /AUTOCAL_OMS_URL/)
+})
