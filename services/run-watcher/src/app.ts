@@ -26,6 +26,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     const emitter = createEmitter({ redis, producer, known, logger, registry: metrics.registry, instance: config.AUTOCAL_INSTANCE_ID })
     const sourceMetrics = createSourceMetrics(metrics.registry)
     const loops = new Map<string, SourceLoop>()
+    const backoff = { backoffBaseMs: config.AUTOCAL_SOURCE_BACKOFF_MS, backoffMaxMs: config.AUTOCAL_SOURCE_BACKOFF_MAX_MS }
 
     if (config.AUTOCAL_REPLAY_FILE !== undefined) {
       const replay = await prepareReplay({
@@ -40,7 +41,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
         known,
         logger
       })
-      loops.set('replay', startSourceLoop({ name: 'replay', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_REPLAY_TICK_MS, work: replay.work, info: replay.info }))
+      loops.set('replay', startSourceLoop({ ...backoff, name: 'replay', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_REPLAY_TICK_MS, work: replay.work, info: replay.info }))
     }
     // the generator stands in for a run list: with a file to replay it stays off
     // (deploy/local/system.ts passes its own environment, AUTOCAL_GENERATOR_RUNS included, with the file it generated)
@@ -66,7 +67,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
         known,
         logger
       })
-      loops.set('generator', startSourceLoop({ name: 'generator', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_REPLAY_TICK_MS, work: generator.work, info: generator.info }))
+      loops.set('generator', startSourceLoop({ ...backoff, name: 'generator', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_REPLAY_TICK_MS, work: generator.work, info: generator.info }))
     }
     if (config.AUTOCAL_OMS_URL !== undefined) {
       const token = config.AUTOCAL_OMS_TOKEN_URL !== undefined && config.AUTOCAL_OMS_CLIENT_ID !== undefined && config.AUTOCAL_OMS_CLIENT_SECRET !== undefined
@@ -74,12 +75,12 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
         : undefined
       const client = createOmsClient({ baseUrl: config.AUTOCAL_OMS_URL, pageSize: config.AUTOCAL_OMS_PAGE_SIZE, timeoutMs: config.AUTOCAL_OMS_TIMEOUT_MS, globalOnly: config.AUTOCAL_OMS_GLOBAL_ONLY, token, logger })
       const poller = createOmsPoller({ client, firstRun: config.AUTOCAL_OMS_FIRST_RUN, lookbackRuns: config.AUTOCAL_OMS_LOOKBACK_RUNS, emitter, known, logger })
-      loops.set('oms', startSourceLoop({ name: 'oms', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_OMS_POLL_MS, work: poller.work, info: poller.info }))
+      loops.set('oms', startSourceLoop({ ...backoff, name: 'oms', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_OMS_POLL_MS, work: poller.work, info: poller.info }))
     }
     if (config.AUTOCAL_T0_URL !== undefined) {
       const client = createT0Client({ baseUrl: config.AUTOCAL_T0_URL, timeoutMs: config.AUTOCAL_T0_TIMEOUT_MS })
       const poller = createT0Poller({ client, streams: config.AUTOCAL_T0_STREAMS, datasets: config.AUTOCAL_T0_DATASETS, windowRuns: config.AUTOCAL_T0_WINDOW_RUNS, emitter, known, logger })
-      loops.set('t0', startSourceLoop({ name: 't0', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_T0_POLL_MS, work: poller.work, info: poller.info }))
+      loops.set('t0', startSourceLoop({ ...backoff, name: 't0', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_T0_POLL_MS, work: poller.work, info: poller.info }))
     }
     stack.defer(async () => { await Promise.all([...loops.values()].map(async l => { await l.stop() })) })
 

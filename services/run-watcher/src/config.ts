@@ -75,6 +75,10 @@ export const Config = z.object({
   AUTOCAL_GENERATOR_COLLISION_FRACTION: z.coerce.number().min(0).max(1).default(0.6),
   AUTOCAL_GENERATOR_RUNS_PER_ERA: z.coerce.number().int().positive().default(400),
 
+  /** Retry of a failed source round: first pause, doubled each failure up to the maximum. */
+  AUTOCAL_SOURCE_BACKOFF_MS: z.coerce.number().int().positive().default(1000),
+  AUTOCAL_SOURCE_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(60_000),
+
   /** Tokens allowed to POST /api/v1/runs: "<principal>:<token>,...". Injection is refused when unset. */
   AUTOCAL_INJECT_TOKENS: tokens.default(new Map())
 }).superRefine((c, ctx) => {

@@ -3,7 +3,7 @@
 // response `{ data: [{ attributes }] }`). A malformed record is reported
 // with its line (or index) and field, and left out; the rest is read.
 import { readFile } from 'node:fs/promises'
-import { parseCsv, runFromCsv, runFromOms, type OmsUnits } from '../domain/oms-records.ts'
+import { parseCsv, requiredCsvColumns, runFromCsv, runFromOms, type OmsUnits } from '../domain/oms-records.ts'
 import type { RunRecord } from '../domain/run-record.ts'
 
 export interface RecordProblem {
@@ -40,6 +40,9 @@ export function parseRunList (text: string, fileName: string): RunList {
     return { runs, problems }
   }
   const { rows, errors } = parseCsv(text)
+  const columns = new Set(rows.flatMap(r => Object.keys(r.values)).slice(0, 64))
+  const missing = rows.length === 0 ? [] : requiredCsvColumns.filter(c => !columns.has(c))
+  if (missing.length > 0) return { runs, problems: [{ where: 'line 1', field: missing.join(','), message: `not a run list: no ${missing.join(', ')} column` }] }
   for (const e of errors) problems.push({ where: `line ${e.line}`, field: '', message: e.message })
   for (const row of rows) {
     const parsed = runFromCsv(row.values)

@@ -86,11 +86,26 @@ function componentList (v: unknown): string[] {
 }
 
 /**
- * One row of an OMS run-table CSV export. Its luminosity columns are in /pb
- * (an empty one counts as 0: OMS leaves it empty for runs without beam); its
- * times are UTC; every run of the export is a global run.
+ * Columns of a CSV export under their other names: the enriched 2022 list
+ * (runs2022_oms_enriched.csv) says `duration_s`, `delivered_lumi_pb`,
+ * `recorded_lumi_pb` and has `run_class` and `stable_beam_ls_count`.
  */
-export function runFromCsv (values: Record<string, string>): Parsed {
+const csvAliases: Record<string, string> = { duration_s: 'duration', delivered_lumi_pb: 'delivered_lumi', recorded_lumi_pb: 'recorded_lumi' }
+
+/** Columns a CSV run list must have. */
+export const requiredCsvColumns = ['run_number', 'start_time'] as const
+
+/**
+ * One row of an OMS run-table CSV export (or of the enriched 2022 list). Its
+ * luminosity columns are in /pb (an empty one counts as 0: OMS leaves it
+ * empty for runs without beam); its times are UTC; every run of the export is
+ * a global run. A `stable_beam_ls_count` column gives `stable_beam`.
+ */
+export function runFromCsv (row: Record<string, string>): Parsed {
+  const values: Record<string, string> = { ...row }
+  for (const [alias, name] of Object.entries(csvAliases)) if (values[name] === undefined && row[alias] !== undefined) values[name] = row[alias]
+  const stableLs = integer(values.stable_beam_ls_count, 'stable_beam_ls_count', false)
+  if (isError(stableLs)) return { ok: false, error: stableLs }
   const run = integer(values.run_number, 'run_number', true)
   if (isError(run)) return { ok: false, error: run }
   const fill = integer(values.fill_number, 'fill_number', false)
@@ -117,8 +132,9 @@ export function runFromCsv (values: Record<string, string>): Parsed {
     lastLumisection: 0,
     deliveredLumiPb: delivered ?? 0,
     recordedLumiPb: recorded ?? 0,
-    runClass: runClassOf(values.l1_hlt_mode_stripped ?? ''),
+    runClass: values.run_class !== undefined && values.run_class.trim() !== '' ? values.run_class.trim().toLowerCase() : runClassOf(values.l1_hlt_mode_stripped ?? ''),
     global: true,
+    stableBeam: stableLs === undefined ? undefined : stableLs > 0,
     fillType: '',
     hltKey: (values.hlt_key ?? '').trim(),
     componentsOut: componentList(values.components_out)

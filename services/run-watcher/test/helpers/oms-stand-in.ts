@@ -2,8 +2,11 @@
 // an OIDC token endpoint, for tests: the real OMS cannot be reached here. It
 // serves run records in OMS's response format — data[].attributes,
 // meta.row units, meta.totalResourceCount — with filter[run_number][GE],
-// filter[sequence][EQ], sort, page[offset], page[limit], fields[runs] and
-// bearer authentication, and can be told to fail the next requests.
+// filter[run_number][LE], filter[sequence][EQ], sort (run_number or
+// -run_number), page[offset], page[limit], fields[runs] (only the asked
+// attributes are served) and bearer authentication (tokens from its OIDC
+// client-credentials endpoint; revokeTokens() makes them expire at once), and
+// can be told to fail the next requests.
 import { createServer } from 'node:http'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
@@ -20,6 +23,8 @@ export interface OmsStandIn extends AsyncDisposable {
   overrides: Map<number, Record<string, unknown>>
   requests: Array<{ path: string, query: URLSearchParams, authorized: boolean }>
   tokensIssued: number
+  /** Every token issued so far stops being valid (as when it expires early). */
+  revokeTokens: () => void
   /** Luminosity unit reported in meta (values are converted to it). */
   lumiUnit: 'pb^{-1}' | 'ub^{-1}'
 }
@@ -47,7 +52,7 @@ function attributes (r: RunRecord, factor: number): Record<string, unknown> {
 
 export async function startOmsStandIn (runs: RunRecord[], secret = 'client-secret'): Promise<OmsStandIn> {
   const validTokens = new Set<string>()
-  const state: Omit<OmsStandIn, 'url' | 'tokenUrl' | typeof Symbol.asyncDispose> = { runs, faults: [], overrides: new Map(), requests: [], tokensIssued: 0, lumiUnit: 'pb^{-1}' }
+  const state: Omit<OmsStandIn, 'url' | 'tokenUrl' | 'revokeTokens' | typeof Symbol.asyncDispose> = { runs, faults: [], overrides: new Map(), requests: [], tokensIssued: 0, lumiUnit: 'pb^{-1}' }
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
     if (url.pathname === '/token' && req.method === 'POST') {
@@ -76,17 +81,22 @@ export async function startOmsStandIn (runs: RunRecord[], secret = 'client-secre
     if (fault === 'not-json') { res.writeHead(200, { 'content-type': 'text/html' }).end('<html>maintenance</html>'); return }
     if (fault === 'malformed') { res.writeHead(200, { 'content-type': 'application/json' }).end('{"data": {"oops": true}}'); return }
     const ge = Number(url.searchParams.get('filter[run_number][GE]') ?? 0)
+    const le = Number(url.searchParams.get('filter[run_number][LE]') ?? Infinity)
     const seq = url.searchParams.get('filter[sequence][EQ]')
     const offset = Number(url.searchParams.get('page[offset]') ?? 0)
     const limit = Number(url.searchParams.get('page[limit]') ?? 100)
+    const descending = url.searchParams.get('sort') === '-run_number'
+    const fields = url.searchParams.get('fields[runs]')?.split(',')
     const factor = state.lumiUnit === 'ub^{-1}' ? 1e6 : 1
-    const selected = state.runs.filter(r => r.run >= ge && (seq === null || (seq === 'GLOBAL-RUN') === r.global)).sort((a, b) => a.run - b.run)
+    const selected = state.runs.filter(r => r.run >= ge && r.run <= le && (seq === null || (seq === 'GLOBAL-RUN') === r.global))
+      .sort((a, b) => descending ? b.run - a.run : a.run - b.run)
     const page = selected.slice(offset, offset + limit)
+    const project = (a: Record<string, unknown>): Record<string, unknown> => fields === undefined ? a : Object.fromEntries(Object.entries(a).filter(([k]) => fields.includes(k)))
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
       data: page.map(r => ({
         id: String(r.run),
         type: 'runs',
-        attributes: { ...attributes(r, factor), ...state.overrides.get(r.run) },
+        attributes: project({ ...attributes(r, factor), ...state.overrides.get(r.run) }),
         links: { self: `/api/v1/runs/${r.run}` },
         meta: { row: { delivered_lumi: { units: state.lumiUnit }, recorded_lumi: { units: state.lumiUnit }, b_field: { units: 'T' } } }
       })),
@@ -98,6 +108,7 @@ export async function startOmsStandIn (runs: RunRecord[], secret = 'client-secre
   await once(server, 'listening')
   const { port } = server.address() as AddressInfo
   return Object.assign(state, {
+    revokeTokens: () => { validTokens.clear() },
     url: `http://127.0.0.1:${port}/api/v1`,
     tokenUrl: `http://127.0.0.1:${port}/token`,
     [Symbol.asyncDispose]: async () => { server.closeAllConnections(); server.close() }

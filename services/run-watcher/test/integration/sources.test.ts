@@ -48,7 +48,7 @@ test('the OMS poller over an OMS-format server gives the same events as the repl
     AUTOCAL_OMS_CLIENT_SECRET: 'client-secret'
   })
   await using polled = await collectRuns(omsEnv, logger)
-  await using _watcher = await startWatcher(omsEnv, logger)
+  await using watcher = await startWatcher(omsEnv, logger)
   await until('OMS poller ended every run', () => polled.events.filter(e => e.event.change.case === 'ended').length === runs.length)
   await settled(() => polled.events.length, 1500)
   assert.deepEqual(actionable(polled.events), actionable(replayed.events))
@@ -61,6 +61,7 @@ test('the OMS poller over an OMS-format server gives the same events as the repl
   const corrected = runs[runs.length - 10]!
   oms.runs = oms.runs.map(r => r.run === corrected.run ? { ...r, recordedLumiPb: r.recordedLumiPb + 0.5 } : r)
   oms.lumiUnit = 'ub^{-1}'
+  oms.revokeTokens() // and the token expires early: the next request is refused with 401
   await until('correction announced', () => polled.events.some(e => e.event.change.case === 'updated'))
   await settled(() => polled.events.length, 1500)
   const updates = polled.events.filter(e => e.event.change.case === 'updated')
@@ -70,6 +71,10 @@ test('the OMS poller over an OMS-format server gives the same events as the repl
   assert.equal(update.value.run?.run, corrected.run)
   assert.deepEqual(update.value.changedFields, ['recorded_lumi_pb'])
   assert.ok(Math.abs((update.value.run?.recordedLumiPb ?? 0) - (corrected.recordedLumiPb + 0.5)) < 1e-9)
+  assert.equal(oms.tokensIssued, 2, 'a token refused with 401 is fetched again')
+  assert.ok(oms.requests.some(r => !r.authorized), 'one request was refused')
+  const metrics = await (await fetch(`http://127.0.0.1:${watcher.port}/metrics`)).text()
+  assert.match(metrics, /autocal_source_errors_total\{[^}]*source="oms"[^}]*\} 0/, 'a refreshed token is not a failure')
 })
 
 test('a 500, a timeout, a malformed page and a non-JSON answer are survived and counted', async () => {
@@ -81,6 +86,7 @@ test('a 500, a timeout, a malformed page and a non-JSON answer are survived and 
     AUTOCAL_OMS_URL: oms.url,
     AUTOCAL_OMS_POLL_MS: '200',
     AUTOCAL_OMS_TIMEOUT_MS: '500',
+    AUTOCAL_SOURCE_BACKOFF_MS: '100',
     AUTOCAL_OMS_FIRST_RUN: String(first),
     AUTOCAL_OMS_TOKEN_URL: oms.tokenUrl,
     AUTOCAL_OMS_CLIENT_ID: 'autocal',
