@@ -16,6 +16,8 @@ import { injectRoutes } from './routes.ts'
 export const service = 'run-watcher'
 
 export async function startRunWatcher (config: Config, logger: Logger): Promise<AsyncDisposable & { port: number }> {
+  // a run list that cannot be read fails the start before anything is connected
+  const replayRuns = config.AUTOCAL_REPLAY_FILE === undefined ? undefined : await readReplayFile(config.AUTOCAL_REPLAY_FILE, logger)
   const stack = new AsyncDisposableStack()
   try {
     const metrics = createMetrics({ service })
@@ -28,11 +30,11 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     const loops = new Map<string, SourceLoop>()
     const backoff = { backoffBaseMs: config.AUTOCAL_SOURCE_BACKOFF_MS, backoffMaxMs: config.AUTOCAL_SOURCE_BACKOFF_MAX_MS }
 
-    if (config.AUTOCAL_REPLAY_FILE !== undefined) {
+    if (config.AUTOCAL_REPLAY_FILE !== undefined && replayRuns !== undefined) {
       const replay = await prepareReplay({
         source: 'replay',
         id: config.AUTOCAL_REPLAY_FILE,
-        runs: await readReplayFile(config.AUTOCAL_REPLAY_FILE, logger),
+        runs: replayRuns,
         scale: config.AUTOCAL_REPLAY_SCALE,
         fromRun: config.AUTOCAL_REPLAY_FROM_RUN,
         toRun: config.AUTOCAL_REPLAY_TO_RUN,

@@ -11,5 +11,8 @@ if (unknown.length > 0) logger.debug({ keys: unknown }, 'environment keys this s
 
 await using stack = new AsyncDisposableStack()
 stack.use(startTelemetry({ service, endpoint: config.AUTOCAL_OTLP_ENDPOINT }))
-stack.use(await startRunWatcher(config, logger))
+stack.use(await startRunWatcher(config, logger).catch((err: unknown) => {
+  logger.fatal({ err }, 'run-watcher did not start')
+  process.exit(1)
+}))
 await closeOnSignal(stack, { logger, graceMs: config.AUTOCAL_SHUTDOWN_GRACE_MS })

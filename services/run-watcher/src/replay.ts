@@ -3,7 +3,7 @@
 // time scale. Its progress (when the replay began, how many steps are done)
 // is kept in Redis so that a restart continues where it stopped;
 // re-announcing a step is harmless anyway (unchanged runs announce nothing).
-import type { Logger } from '@autocal/runtime'
+import { AutocalError, type Logger } from '@autocal/runtime'
 import { dueSteps, replaySchedule, type ReplayStep } from './domain/replay-schedule.ts'
 import type { RunRecord } from './domain/run-record.ts'
 import { readRunList } from './adapters/run-list-file.ts'
@@ -35,9 +35,16 @@ export interface Replay {
 /** Steps announced per batch (one Kafka send, a few Redis round trips). */
 const batchSteps = 250
 
-/** Reads a run list file, logging each malformed record with its line and field. */
+/**
+ * Reads a run list file, logging each malformed record with its line and
+ * field. A file with no run at all is a configuration error (at start).
+ */
 export async function readReplayFile (file: string, logger: Logger): Promise<RunRecord[]> {
   const list = await readRunList(file)
+  if (list.runs.length === 0) {
+    const why = list.problems.slice(0, 3).map(p => `${p.where}${p.field === '' ? '' : ` ${p.field}`}: ${p.message}`).join('; ')
+    throw new AutocalError('AUTOCAL_CONFIG_INVALID', `AUTOCAL_REPLAY_FILE ${file} holds no run${why === '' ? '' : ` (${why})`}`)
+  }
   for (const p of list.problems) logger.warn({ source: 'replay', file, record: p.where, field: p.field, problem: p.message }, 'malformed record skipped')
   return list.runs
 }

@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { generateRuns } from '../../src/domain/run-generator.ts'
-import { collectRuns, quietLogger, settled, testEnv, until, type Collected } from '../helpers/harness.ts'
+import { join } from 'node:path'
+import { collectRuns, quietLogger, realdata, settled, testEnv, until, type Collected } from '../helpers/harness.ts'
 
 const entry = new URL('../../src/index.ts', import.meta.url).pathname
 
@@ -79,13 +80,22 @@ test('the generator source announces its runs once, and a restarted process anno
   assert.equal(collector.events.length, before, 'a restart announces nothing again')
 })
 
-test('a bad setting stops the process at start with every bad key named', async () => {
-  const child = spawn(process.execPath, [entry], { env: { ...process.env, AUTOCAL_REPLAY_FILE: '/nonexistent/runs.csv', AUTOCAL_OMS_URL: 'cmsoms', AUTOCAL_HTTP_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] })
+async function failedStart (env: Record<string, string>): Promise<{ code: number | null, output: string }> {
+  const child = spawn(process.execPath, [entry], { env: { ...process.env, AUTOCAL_HTTP_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (b: Buffer) => { output += b.toString() })
   child.stderr.on('data', (b: Buffer) => { output += b.toString() })
   const [code] = await once(child, 'exit') as [number | null]
-  assert.equal(code, 1)
-  assert.match(output, /AUTOCAL_REPLAY_FILE/)
-  assert.match(output, /AUTOCAL_OMS_URL/)
+  return { code, output }
+}
+
+test('a bad setting stops the process at start with every bad key named', async () => {
+  const bad = await failedStart({ AUTOCAL_REPLAY_FILE: '/nonexistent/runs.csv', AUTOCAL_OMS_URL: 'cmsoms' })
+  assert.equal(bad.code, 1)
+  assert.match(bad.output, /AUTOCAL_REPLAY_FILE/)
+  assert.match(bad.output, /AUTOCAL_OMS_URL/)
+  // a file that is there but is no run list (the golden JSON) fails the start too
+  const notRuns = await failedStart(testEnv({ AUTOCAL_REPLAY_FILE: join(realdata, 'Cert_Collisions2022_355100_362760_Golden.json') }))
+  assert.equal(notRuns.code, 1)
+  assert.match(notRuns.output, /AUTOCAL_REPLAY_FILE .*Golden\.json holds no run/)
 })
