@@ -34,7 +34,7 @@ export function testEnv (extra: Record<string, string> = {}): Record<string, str
 export interface Bench extends AsyncDisposable {
   producer: Producer
   statuses: JobStatus[]
-  request: (jobId: string, argv: string[], extra?: { try?: number, timeoutS?: number, outdir?: string }) => Promise<void>
+  request: (jobId: string, argv: string[], extra?: { try?: number, timeoutS?: number, outdir?: string, backend?: string }) => Promise<void>
   cancel: (jobId: string, reason: string) => Promise<void>
   final: (jobId: string) => JobStatus | undefined
 }
@@ -54,7 +54,7 @@ export async function startBench (env: Record<string, string>, logger: Logger): 
         try: extra.try ?? 1,
         jobIndex: 0,
         provenance: provenance(jobId),
-        action: { case: 'start', value: { argv, backend: 'local', timeoutS: extra.timeoutS ?? 0, outdir: extra.outdir ?? join(env.AUTOCAL_DATA_DIR!, 'out', jobId), njobs: 1 } }
+        action: { case: 'start', value: { argv, backend: extra.backend ?? 'local', timeoutS: extra.timeoutS ?? 0, outdir: extra.outdir ?? join(env.AUTOCAL_DATA_DIR!, 'out', jobId), njobs: 1 } }
       }))
     },
     cancel: async (jobId, reason) => {

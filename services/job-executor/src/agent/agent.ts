@@ -1,0 +1,292 @@
+// The autocal-agent: keeps one stream to the executor (reconnecting with
+// backoff), runs the jobs it is assigned with the local backend (process
+// groups, exit files, outputs manifest), streams their state and log text,
+// and sends heartbeats. Its jobs are kept in a state file, so that after a
+// reconnect, or a restart of the agent itself, it re-registers the jobs it
+// still has: the executor re-attaches them, or tells it to stop them when
+// they were given to another agent meanwhile.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf'
+import { AgentService, AgentServiceConnectRequestSchema, JobPhase, JobRequestSchema, JobStatusSchema, type AgentServiceConnectResponse, type JobRequest } from '@autocal/contracts'
+import { createGrpcClient, grpc, type Logger } from '@autocal/runtime'
+import { fileSafe, jobEnvironment } from '../domain/job-environment.ts'
+import { concludeProcess, groupAlive, killGroup, readExitFile, startProcess } from '../adapters/local-process.ts'
+import type { AgentConfig } from './config.ts'
+
+interface AgentJob {
+  key: string
+  jobId: string
+  try: number
+  /** JobRequest, base64 protobuf. */
+  request: string
+  outdir: string
+  logFile: string
+  exitFile: string
+  pid?: number
+  startedAtMs?: number
+  deadlineMs: number
+  /** Bytes of the log already sent. */
+  sentOffset: number
+  cancelled?: string
+  timedOut?: boolean
+  /** Final JobStatus (base64 protobuf) not yet delivered. */
+  final?: string
+}
+
+type ConnectInit = MessageInitShape<typeof AgentServiceConnectRequestSchema>['message']
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+export async function startAgent (config: AgentConfig, logger: Logger): Promise<AsyncDisposable & { jobs: () => string[] }> {
+  const log = logger.child({ component: 'agent', agent: config.AUTOCAL_AGENT_ID })
+  const home = join(config.AUTOCAL_DATA_DIR, 'agent', fileSafe(config.AUTOCAL_AGENT_ID))
+  const stateFile = join(home, 'jobs.json')
+  mkdirSync(home, { recursive: true })
+  const jobs = new Map<string, AgentJob>()
+  if (existsSync(stateFile)) for (const j of JSON.parse(readFileSync(stateFile, 'utf8')) as AgentJob[]) jobs.set(j.key, j)
+  const baseEnv = Object.fromEntries(['PATH', 'HOME', 'LANG', 'TMPDIR', 'PYTHONPATH'].flatMap(k => process.env[k] === undefined ? [] : [[k, process.env[k]!]]))
+  const state = { stopped: false }
+  const timers = new Map<string, NodeJS.Timeout>()
+
+  function persist (): void {
+    writeFileSync(`${stateFile}.tmp`, JSON.stringify([...jobs.values()]))
+    renameSync(`${stateFile}.tmp`, stateFile)
+  }
+
+  const credentials = config.AUTOCAL_AGENT_TLS_CA_FILE === undefined
+    ? undefined
+    : grpc.credentials.createSsl(config.AUTOCAL_AGENT_TLS_CA_FILE === 'system' ? null : readFileSync(config.AUTOCAL_AGENT_TLS_CA_FILE))
+  const client = createGrpcClient(AgentService, config.AUTOCAL_AGENT_EXECUTOR, { token: config.AUTOCAL_AGENT_TOKEN, ...(credentials === undefined ? {} : { credentials }) })
+
+  // the current stream, once registered
+  let stream: ReturnType<typeof client.connect> | undefined
+  let registered = false
+  const send = (message: ConnectInit): boolean => {
+    if (stream === undefined || !registered || stream.destroyed || stream.writableEnded) return false
+    stream.write(create(AgentServiceConnectRequestSchema, { message } as MessageInitShape<typeof AgentServiceConnectRequestSchema>))
+    return true
+  }
+
+  function flushLog (job: AgentJob, all: boolean): void {
+    if (!existsSync(job.logFile)) return
+    const size = statSync(job.logFile).size
+    if (size <= job.sentOffset) return
+    const buffer = Buffer.alloc(size - job.sentOffset)
+    const fd = openSync(job.logFile, 'r')
+    try { readSync(fd, buffer, 0, buffer.length, job.sentOffset) } finally { closeSync(fd) }
+    // whole lines only, unless the job ended
+    const end = all ? buffer.length : buffer.lastIndexOf(0x0a) + 1
+    if (end <= 0) return
+    if (send({ case: 'logLines', value: { jobId: job.jobId, try: job.try, text: buffer.subarray(0, end).toString('utf8') } })) job.sentOffset += end
+  }
+
+  function deliverFinal (job: AgentJob): void {
+    if (job.final === undefined) return
+    flushLog(job, true)
+    if (send({ case: 'jobUpdate', value: { status: fromBinary(JobStatusSchema, Buffer.from(job.final, 'base64')) } })) {
+      jobs.delete(job.key)
+      persist()
+    }
+  }
+
+  const finishing = new Set<string>()
+  async function finish (job: AgentJob): Promise<void> {
+    if (finishing.has(job.key) || job.final !== undefined) return
+    finishing.add(job.key)
+    try {
+      clearTimeout(timers.get(job.key))
+      const request = fromBinary(JobRequestSchema, Buffer.from(job.request, 'base64'))
+      const start = request.action.case === 'start' ? request.action.value : undefined
+      const end = await concludeProcess({ pid: job.pid!, exitFile: job.exitFile, outdir: job.outdir, killGraceMs: config.AUTOCAL_AGENT_KILL_GRACE_MS, timedOut: job.timedOut === true, timeoutS: start?.timeoutS ?? 0, cancelled: job.cancelled })
+      const status = create(JobStatusSchema, {
+        jobId: job.jobId,
+        try: job.try,
+        phase: end.phase === 'done' ? JobPhase.DONE : JobPhase.FAILED,
+        ...(end.exitCode === undefined ? {} : { exitCode: end.exitCode }),
+        signal: end.signal,
+        reason: end.reason,
+        retryable: end.retryable,
+        durationMs: BigInt(Date.now() - (job.startedAtMs ?? Date.now())),
+        outputs: end.outputs,
+        backend: 'local',
+        backendId: String(job.pid)
+      })
+      job.final = Buffer.from(toBinary(JobStatusSchema, status)).toString('base64')
+      persist()
+      log.info({ job: job.jobId, try: job.try, outcome: end.phase, reason: end.reason }, 'job finished')
+      deliverFinal(job)
+    } finally {
+      finishing.delete(job.key)
+    }
+  }
+
+  function armTimeout (job: AgentJob): void {
+    if (job.deadlineMs <= 0) return
+    timers.set(job.key, setTimeout(() => {
+      job.timedOut = true
+      persist()
+      log.warn({ job: job.jobId, try: job.try }, 'job timed out; killing its process group')
+      void killGroup(job.pid!, config.AUTOCAL_AGENT_KILL_GRACE_MS)
+    }, Math.max(0, job.deadlineMs - Date.now())))
+  }
+
+  /** Follows a job this process did not start (from before a restart of the agent). */
+  async function watch (job: AgentJob): Promise<void> {
+    while (!state.stopped && jobs.has(job.key) && job.final === undefined) {
+      if ((await readExitFile(job.exitFile)) !== undefined || !groupAlive(job.pid!)) {
+        await finish(job)
+        return
+      }
+      await sleep(200)
+    }
+  }
+
+  function run (request: JobRequest): void {
+    const key = `${request.jobId}#${request.try}`
+    if (jobs.has(key) || request.action.case !== 'start') return
+    const start = request.action.value
+    const safe = fileSafe(request.jobId)
+    const job: AgentJob = {
+      key,
+      jobId: request.jobId,
+      try: request.try,
+      request: Buffer.from(toBinary(JobRequestSchema, request)).toString('base64'),
+      outdir: start.outdir !== '' ? start.outdir : join(home, 'jobs', safe, String(request.try)),
+      logFile: join(home, 'logs', `${safe}.${request.try}.log`),
+      exitFile: join(home, 'run', `${safe}.${request.try}.exit`),
+      deadlineMs: 0,
+      sentOffset: 0
+    }
+    rmSync(job.exitFile, { force: true })
+    jobs.set(key, job)
+    try {
+      if (start.argv.length === 0) throw new Error('empty argv')
+      const env = { ...jobEnvironment(request, job.outdir, baseEnv), AUTOCAL_AGENT: config.AUTOCAL_AGENT_ID }
+      const proc = startProcess({ argv: start.argv, cwd: job.outdir, env, logFile: job.logFile, exitFile: job.exitFile })
+      job.pid = proc.pid
+      job.startedAtMs = Date.now()
+      job.deadlineMs = start.timeoutS > 0 ? job.startedAtMs + start.timeoutS * 1000 : 0
+      persist()
+      armTimeout(job)
+      void proc.exited.then(async () => { await finish(job) })
+      send({ case: 'jobUpdate', value: { status: { jobId: job.jobId, try: job.try, phase: JobPhase.RUNNING, backend: 'local', backendId: String(proc.pid) } } })
+      log.info({ job: job.jobId, try: job.try, pid: proc.pid }, 'job started')
+    } catch (err) {
+      const status = create(JobStatusSchema, { jobId: job.jobId, try: job.try, phase: JobPhase.FAILED, reason: `cannot start: ${(err as Error).message}`, retryable: false })
+      job.final = Buffer.from(toBinary(JobStatusSchema, status)).toString('base64')
+      persist()
+      deliverFinal(job)
+    }
+  }
+
+  function stopJob (jobId: string, attempt: number, reason: string, forget: boolean): void {
+    const job = jobs.get(`${jobId}#${attempt}`)
+    if (job === undefined) return
+    job.cancelled = reason
+    persist()
+    if (job.pid !== undefined && groupAlive(job.pid)) void killGroup(job.pid, config.AUTOCAL_AGENT_KILL_GRACE_MS)
+    if (forget) {
+      // no longer ours: nobody wants its result
+      clearTimeout(timers.get(job.key))
+      jobs.delete(job.key)
+      persist()
+    }
+  }
+
+  function onMessage (m: AgentServiceConnectResponse): void {
+    const msg = m.message
+    if (msg.case === 'registered') {
+      registered = true
+      for (const c of msg.value.cancel) {
+        log.warn({ job: c.jobId, try: c.try }, 'job no longer assigned to this agent; stopped')
+        stopJob(c.jobId, c.try, 'assigned elsewhere', true)
+      }
+      for (const job of [...jobs.values()]) {
+        flushLog(job, false)
+        deliverFinal(job)
+      }
+    } else if (msg.case === 'assign' && msg.value.request !== undefined) {
+      run(msg.value.request)
+    } else if (msg.case === 'cancel') {
+      stopJob(msg.value.jobId, msg.value.try, msg.value.reason, false)
+    }
+  }
+
+  /** One stream, until it breaks; true when it got as far as registering. */
+  async function session (): Promise<boolean> {
+    registered = false
+    const s = client.connect()
+    stream = s
+    let heartbeat: NodeJS.Timeout | undefined
+    const ended = new Promise<void>(resolve => {
+      s.on('data', (m: AgentServiceConnectResponse) => {
+        if (m.message.case === 'registered') {
+          clearInterval(heartbeat)
+          heartbeat = setInterval(() => {
+            send({ case: 'heartbeat', value: { running: jobs.size } })
+            for (const job of jobs.values()) flushLog(job, false)
+          }, Math.max(100, Math.min(m.message.value.heartbeatIntervalMs, 5000)))
+        }
+        onMessage(m)
+      })
+      s.on('error', (err: grpc.ServiceError) => {
+        if (err.code === grpc.status.UNAUTHENTICATED) log.error({ err: err.details }, 'executor rejected this agent\'s token')
+        else log.warn({ err: err.details }, 'stream to the executor failed')
+        resolve()
+      })
+      s.on('end', () => { resolve() })
+      s.on('close', () => { resolve() })
+    })
+    s.write(create(AgentServiceConnectRequestSchema, {
+      message: {
+        case: 'register',
+        value: {
+          agentId: config.AUTOCAL_AGENT_ID,
+          capabilities: { backends: ['local'], slots: config.AUTOCAL_AGENT_SLOTS, pool: config.AUTOCAL_AGENT_POOL, hostname: hostname() },
+          jobs: [...jobs.values()].map(j => ({ jobId: j.jobId, try: j.try }))
+        }
+      }
+    }))
+    await ended
+    clearInterval(heartbeat)
+    const was = registered
+    registered = false
+    stream = undefined
+    if (!s.destroyed) s.cancel()
+    return was
+  }
+
+  // jobs from before a restart of the agent
+  for (const job of jobs.values()) {
+    if (job.final !== undefined || job.pid === undefined) continue
+    armTimeout(job)
+    void watch(job)
+  }
+
+  const loop = (async () => {
+    let backoff = 500
+    while (!state.stopped) {
+      const ok = await session().catch(() => false)
+      if (state.stopped) break
+      if (ok) backoff = 500
+      log.info({ retryInMs: backoff }, 'disconnected from the executor; reconnecting')
+      await sleep(backoff)
+      backoff = Math.min(backoff * 2, config.AUTOCAL_AGENT_BACKOFF_MAX_MS)
+    }
+  })()
+
+  return {
+    jobs: () => [...jobs.keys()],
+    [Symbol.asyncDispose]: async () => {
+      state.stopped = true
+      stream?.end()
+      stream?.cancel()
+      for (const t of timers.values()) clearTimeout(t)
+      await loop
+      client.close()
+      // running jobs keep running; the agent re-registers them when it starts again
+    }
+  }
+}

@@ -1,0 +1,150 @@
+// The agent backend over real gRPC on loopback: executors in this process,
+// autocal-agent as real child processes, on the real Kafka and Redis.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { create } from '@bufbuild/protobuf'
+import { AgentService, AgentServiceConnectRequestSchema, JobPhase } from '@autocal/contracts'
+import { createGrpcClient, grpc, loadConfig } from '@autocal/runtime'
+import { Config } from '../../src/config.ts'
+import { startJobExecutor } from '../../src/app.ts'
+import { quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
+
+const py = (code: string): string[] => ['python3', '-c', code]
+const agentMain = new URL('../../src/agent.ts', import.meta.url).pathname
+
+function agentEnv (extra: Record<string, string> = {}): Record<string, string> {
+  return testEnv({ AUTOCAL_AGENT_TOKENS: 'agent-secret', AUTOCAL_GRPC_PORT: '0', AUTOCAL_AGENT_HEARTBEAT_MS: '200', AUTOCAL_AGENT_LOST_AFTER_MS: '1500', ...extra })
+}
+
+function startAgent (env: Record<string, string>, grpcPort: number, id: string, token = 'agent-secret'): ChildProcess {
+  return spawn(process.execPath, [agentMain], {
+    env: { ...process.env, AUTOCAL_DATA_DIR: env.AUTOCAL_DATA_DIR!, AUTOCAL_AGENT_EXECUTOR: `127.0.0.1:${grpcPort}`, AUTOCAL_AGENT_TOKEN: token, AUTOCAL_AGENT_ID: id, AUTOCAL_AGENT_SLOTS: '2', AUTOCAL_LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? 'warn' },
+    stdio: process.env.AGENT_LOG_LEVEL === undefined ? 'ignore' : 'inherit'
+  })
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  return typeof address === 'object' && address !== null ? address.port : 0
+}
+
+test('an agent registers, runs a job with outputs and streams its log to the executor', async t => {
+  const env = agentEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using executor = await startJobExecutor(loadConfig(Config, env), logger)
+  const agent = startAgent(env, executor.grpcPort!, 'agent-a')
+  t.after(async () => { await stop(agent) })
+  await bench.request('remote-1', py(`
+import json, os
+print('hello from', os.environ['AUTOCAL_AGENT'], flush=True)
+open('calib.db', 'w').write('x')
+json.dump({'outputs': [{'path': 'calib.db', 'label': 'condition'}]}, open('outputs.json', 'w'))`), { backend: 'agent' })
+  await until('done', () => bench.final('remote-1') !== undefined)
+  const done = bench.final('remote-1')!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.equal(done.backend, 'agent')
+  assert.match(done.backendId, /^agent-a\/\d+$/)
+  assert.equal(done.outputs[0]?.label, 'condition')
+  assert.equal(done.outputs[0]?.sizeBytes, 1n)
+  assert.deepEqual(bench.statuses.filter(s => s.jobId === 'remote-1').map(s => s.phase), [JobPhase.QUEUED, JobPhase.RUNNING, JobPhase.DONE])
+  const log = await fetch(`http://127.0.0.1:${executor.port}/jobs/${encodeURIComponent('remote-1')}/log?try=1`)
+  assert.equal(log.status, 200)
+  assert.equal(await log.text(), 'hello from agent-a\n')
+  const metrics = await (await fetch(`http://127.0.0.1:${executor.port}/metrics`)).text()
+  assert.match(metrics, /autocal_agent_heartbeat_age_seconds\{agent="agent-a"[^}]*\} [\d.]+/)
+})
+
+test('an agent killed mid-job is declared lost, and its job is queued again and finished by another agent', async t => {
+  const env = agentEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using executor = await startJobExecutor(loadConfig(Config, env), logger)
+  const pgidFile = join(env.AUTOCAL_DATA_DIR!, 'pgid-agent-a')
+  const a = startAgent(env, executor.grpcPort!, 'agent-a')
+  t.after(async () => {
+    await stop(a)
+    // the process group agent-a left behind (nothing on its host kills it once the agent is gone)
+    if (existsSync(pgidFile)) try { process.kill(-Number(readFileSync(pgidFile, 'utf8')), 'SIGKILL') } catch {}
+  })
+  await bench.request('orphaned', py(`
+import os, time, json
+if os.environ['AUTOCAL_AGENT'] == 'agent-a':
+    open(${JSON.stringify(pgidFile)}, 'w').write(str(os.getpgid(0)))
+    time.sleep(300)
+open('result.txt', 'w').write(os.environ['AUTOCAL_AGENT'])
+json.dump({'outputs': ['result.txt']}, open('outputs.json', 'w'))`), { backend: 'agent', outdir: join(env.AUTOCAL_DATA_DIR!, 'out', 'orphaned') })
+  await until('running on agent-a', () => bench.statuses.some(s => s.jobId === 'orphaned' && s.phase === JobPhase.RUNNING) && existsSync(pgidFile))
+  a.kill('SIGKILL')
+  await once(a, 'exit')
+  const b = startAgent(env, executor.grpcPort!, 'agent-b')
+  t.after(async () => { await stop(b) })
+  await until('done', () => bench.final('orphaned') !== undefined)
+  const done = bench.final('orphaned')!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.match(done.backendId, /^agent-b\//)
+  assert.equal(readFileSync(join(env.AUTOCAL_DATA_DIR!, 'out', 'orphaned', 'result.txt'), 'utf8'), 'agent-b')
+  const metrics = await (await fetch(`http://127.0.0.1:${executor.port}/metrics`)).text()
+  assert.match(metrics, /autocal_agent_lost_total\{agent="agent-a"[^}]*\} 1/)
+})
+
+test('an agent reconnects to a restarted executor and its running job is re-attached, reported once', async t => {
+  const port = await freePort()
+  const env = agentEnv({ AUTOCAL_GRPC_PORT: String(port), AUTOCAL_AGENT_LOST_AFTER_MS: '10000' })
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  const counter = join(env.AUTOCAL_DATA_DIR!, 'runs.txt')
+  const gate = join(env.AUTOCAL_DATA_DIR!, 'gate')
+  const first = await startJobExecutor(loadConfig(Config, { ...env, AUTOCAL_INSTANCE_ID: 'exec-1' }), logger)
+  const agent = startAgent(env, port, 'agent-a')
+  t.after(async () => { await stop(agent) })
+  await bench.request('through-restart', py(`
+import os, time
+open(${JSON.stringify(counter)}, 'a').write('ran\\n')
+print('before', flush=True)
+while not os.path.exists(${JSON.stringify(gate)}): time.sleep(0.05)
+print('after', flush=True)`), { backend: 'agent' })
+  await until('running', () => bench.statuses.some(s => s.jobId === 'through-restart' && s.phase === JobPhase.RUNNING))
+  await first[Symbol.asyncDispose]()
+  await using second = await startJobExecutor(loadConfig(Config, { ...env, AUTOCAL_INSTANCE_ID: 'exec-2' }), logger)
+  await until('agent back', async () => /autocal_agent_heartbeat_age_seconds\{agent="agent-a"[^}]*\}/.test(await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text()))
+  writeFileSync(gate, '')
+  await until('done', () => bench.final('through-restart') !== undefined)
+  const done = bench.final('through-restart')!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.equal(done.executor, 'exec-2')
+  assert.equal(readFileSync(counter, 'utf8'), 'ran\n', 'run exactly once')
+  assert.equal(bench.statuses.filter(s => s.jobId === 'through-restart' && s.phase === JobPhase.DONE).length, 1)
+  const log = await (await fetch(`http://127.0.0.1:${second.port}/jobs/through-restart/log`)).text()
+  assert.equal(log, 'before\nafter\n')
+})
+
+test('an agent with a bad token is rejected', async () => {
+  const env = agentEnv()
+  const logger = quietLogger()
+  await using executor = await startJobExecutor(loadConfig(Config, env), logger)
+  for (const token of ['wrong', undefined]) {
+    const client = createGrpcClient(AgentService, `127.0.0.1:${executor.grpcPort}`, token === undefined ? {} : { token })
+    const stream = client.connect()
+    stream.write(create(AgentServiceConnectRequestSchema, { message: { case: 'register', value: { agentId: 'intruder' } } }))
+    const err = await new Promise<grpc.ServiceError>(resolve => stream.on('error', resolve))
+    assert.equal(err.code, grpc.status.UNAUTHENTICATED)
+    assert.match(err.details, /agent token missing or not accepted/)
+    client.close()
+  }
+})
