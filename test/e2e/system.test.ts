@@ -195,12 +195,6 @@ test('233 real runs flow through all five services to exactly the expected condi
   const doneGauge = [...promText.matchAll(/autocal_tasks\{[^}]*campaign="prompt"[^}]*state="done"[^}]*\} (\d+)/g)].reduce((s, m) => s + Number(m[1]), 0)
   assert.equal(doneGauge, prompt.states.done, 'the Prometheus task gauge and the status API agree')
 
-  // one trace follows a run from the run-watcher through the dispatcher and the executor to the uploader
-  const services = new Map<string, Set<string>>()
-  for (const span of otlp.spans) services.set(span.traceId, (services.get(span.traceId) ?? new Set()).add(span.service))
-  const linked = [...services.values()].filter(s => ['run-watcher', 'task-dispatcher', 'job-executor', 'condition-uploader'].every(name => s.has(name)))
-  assert.ok(linked.length >= expected.pedestals.length, `traces linking all four services: ${linked.length}`)
-
   // the operator CLI sees the same matrix through the dispatcher's control API
   const cli = spawnSync(process.execPath, [join(repoRoot, 'packages/cli/src/main.ts'), 'status', '--campaign', 'prompt', '--json',
     '--server', `127.0.0.1:${system.ports.dispatcherGrpc}`, '--token', 'e2e-admin-token'], { encoding: 'utf8' })
@@ -223,4 +217,11 @@ test('233 real runs flow through all five services to exactly the expected condi
   // and everything stops cleanly on SIGTERM
   const codes = await system.stop()
   assert.deepEqual(codes, { 'run-watcher': 0, 'task-dispatcher': 0, 'job-executor': 0, 'condition-uploader': 0, metrics: 0 })
+
+  // (after the stop: every service has flushed its spans) one trace follows a run from the run-watcher through the dispatcher and the executor to the uploader
+  const services = new Map<string, Set<string>>()
+  for (const span of otlp.spans) services.set(span.traceId, (services.get(span.traceId) ?? new Set()).add(span.service))
+  const linked = [...services.values()].filter(s => ['run-watcher', 'task-dispatcher', 'job-executor', 'condition-uploader'].every(name => s.has(name)))
+  assert.ok(linked.length >= expected.pedestals.length, `traces linking all four services: ${linked.length}`)
+
 })

@@ -28,7 +28,8 @@ export function startTelemetry (options: TelemetryOptions): Telemetry {
   const processors = options.exporter !== undefined
     ? [new SimpleSpanProcessor(options.exporter)]
     : options.endpoint !== undefined
-      ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: options.endpoint }), { scheduledDelayMillis: 500 })]
+      // a burst (a run list replayed at once) must not overflow the queue and drop spans
+      ? [new BatchSpanProcessor(new OTLPTraceExporter({ url: options.endpoint }), { scheduledDelayMillis: 500, maxQueueSize: 65_536, maxExportBatchSize: 4096 })]
       : []
   if (processors.length === 0) {
     return { enabled: false, flush: async () => {}, [Symbol.asyncDispose]: async () => {} }

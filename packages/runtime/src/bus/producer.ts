@@ -71,26 +71,36 @@ export async function startProducer (options: ProducerOptions): Promise<Producer
     return { msg: { key: opts.key ?? topic.key(message), value, headers }, eventId }
   }
 
+  /**
+   * One `send <topic>` span per message, even in a batch: each message starts
+   * (or continues) its own trace, so a batch of run events does not fold
+   * unrelated runs into one trace.
+   */
   async function send (topic: Topic<any>, encoded: Array<{ msg: Message, eventId: string }>): Promise<string[]> {
     const name = nameOf(topic)
-    return await tracer.startActiveSpan(`send ${name}`, {
-      kind: SpanKind.PRODUCER,
-      attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': name, 'messaging.batch.message_count': encoded.length, 'messaging.operation.type': 'send' }
-    }, async span => {
-      try {
-        // the send span is the parent of every consumer's process span
-        for (const e of encoded) injectContext(e.msg.headers as Record<string, string>, context.active())
-        await producer.send({ topic: name, acks: -1, compression: CompressionTypes.None, messages: encoded.map(e => e.msg) })
-        metrics?.produced.inc({ topic: topic.name }, encoded.length)
-        return encoded.map(e => e.eventId)
-      } catch (err) {
+    const parent = context.active()
+    const spans = encoded.map(e => {
+      const span = tracer.startSpan(`send ${name}`, {
+        kind: SpanKind.PRODUCER,
+        attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': name, 'messaging.message.id': e.eventId, 'messaging.operation.type': 'send' }
+      }, parent)
+      // the send span is the parent of every consumer's process span
+      injectContext(e.msg.headers as Record<string, string>, trace.setSpan(parent, span))
+      return span
+    })
+    try {
+      await producer.send({ topic: name, acks: -1, compression: CompressionTypes.None, messages: encoded.map(e => e.msg) })
+      metrics?.produced.inc({ topic: topic.name }, encoded.length)
+      return encoded.map(e => e.eventId)
+    } catch (err) {
+      for (const span of spans) {
         span.recordException(err as Error)
         span.setStatus({ code: SpanStatusCode.ERROR })
-        throw err
-      } finally {
-        span.end()
       }
-    })
+      throw err
+    } finally {
+      for (const span of spans) span.end()
+    }
   }
 
   return {
