@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openSqlite } from '../../src/adapters/sqlite-handles.ts'
 
-export const realSchemaFile = '/work/shared/realdata/conddb_v2_sqlite_schema.sql'
+/** ../shared/realdata beside the repository (or $AUTOCAL_REALDATA_DIR). */
+export const realdataDir = process.env.AUTOCAL_REALDATA_DIR ?? new URL('../../../../../shared/realdata', import.meta.url).pathname
+export const realSchemaFile = `${realdataDir}/conddb_v2_sqlite_schema.sql`
 
 /** The CREATE statements of the real CMSSW-written file, in file order. */
 export function realSchemaStatements (): string[] {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { create } from '@bufbuild/protobuf'
 import { ConditionRequestSchema, FcsrPolicy, Outcome, topics } from '@autocal/contracts'
-import { writePayloadFile, writeWrongSchemaFile } from '../helpers/conddb-files.ts'
+import { realdataDir, writePayloadFile, writeWrongSchemaFile } from '../helpers/conddb-files.ts'
 import { readWithPython, until } from '../helpers/fixtures.ts'
 import { provenance, startHarness, type Harness } from '../helpers/harness.ts'
 
@@ -203,6 +203,6 @@ test('a request without a destination tag goes to the dead-letter topic', async 
 
 /** Real 2022 collision runs (the CMS OMS export in /work/shared/realdata), ascending, from `from` on. */
 function realCollisionRuns (count: number, from: number): number[] {
-  const rows = readFileSync('/work/shared/realdata/runs2022_oms_enriched.csv', 'utf8').split('\n').slice(1)
+  const rows = readFileSync(`${realdataDir}/runs2022_oms_enriched.csv`, 'utf8').split('\n').slice(1)
   return rows.map(r => r.split(',')).filter(c => c[5] === 'collisions2022' && Number(c[0]) >= from).map(c => Number(c[0])).slice(0, count)
 }

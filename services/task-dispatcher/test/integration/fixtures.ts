@@ -16,7 +16,7 @@ import {
 import { baseShape, createLogger, kafkaShape, loadConfig, redisShape, startConsumer, startProducer, type Producer } from '@autocal/runtime'
 
 export const repo = resolve(import.meta.dirname, '../../../..')
-export const realdata = process.env.AUTOCAL_REALDATA_DIR ?? '/work/shared/realdata'
+export const realdata = process.env.AUTOCAL_REALDATA_DIR ?? new URL('../../../../../shared/realdata', import.meta.url).pathname
 export const workflowsDir = join(repo, 'deploy/workflows')
 
 const TestConfig = z.object({ ...baseShape, ...kafkaShape, ...redisShape })
