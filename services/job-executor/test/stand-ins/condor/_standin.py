@@ -1,0 +1,151 @@
+# STAND-IN for HTCondor's command-line tools (HTCondor cannot run here).
+# Reproduces the argument formats and the -json ClassAd output the
+# job-executor uses: condor_submit -terse <file>; condor_q <id> -json
+# -attributes a,b; condor_history <id> -json -limit 1 -attributes a,b;
+# condor_rm <id>. Jobs really run (as local processes); state is kept in
+# $CONDOR_STANDIN_DIR. Fault injection by submit description attributes:
+#   +StandinHold = "reason"   the job is held at once with that HoldReason
+#   +StandinHoldCode = 13     its HoldReasonCode
+# allowed_execute_duration holds the job with code 47, as HTCondor does.
+import json, os, re, signal, subprocess, sys, time
+
+STATE = os.environ.get('CONDOR_STANDIN_DIR') or sys.exit('CONDOR_STANDIN_DIR is not set (stand-in)')
+os.makedirs(STATE, exist_ok=True)
+
+def job_file(cluster): return os.path.join(STATE, f'{cluster}.json')
+
+def load(cluster):
+    try:
+        with open(job_file(cluster)) as f: return json.load(f)
+    except FileNotFoundError: return None
+
+def save(job):
+    with open(job_file(job['ClusterId']) + '.tmp', 'w') as f: json.dump(job, f)
+    os.replace(job_file(job['ClusterId']) + '.tmp', job_file(job['ClusterId']))
+
+def new_syntax(value):
+    """HTCondor 'new syntax' list: "a 'b c' d""e" -> [a, b c, d"e]"""
+    value = value.strip()
+    if not (value.startswith('"') and value.endswith('"')): return value.split()
+    value = value[1:-1].replace('""', '"')
+    items, cur, i, quoted, has = [], '', 0, False, False
+    while i < len(value):
+        c = value[i]
+        if quoted:
+            if c == "'" and value[i+1:i+2] == "'": cur += "'"; i += 1
+            elif c == "'": quoted = False
+            else: cur += c
+        elif c == "'": quoted = True; has = True
+        elif c.isspace():
+            if cur or has: items.append(cur)
+            cur, has = '', False
+        else: cur += c
+        i += 1
+    if cur or has: items.append(cur)
+    return items
+
+def refresh(job):
+    """Advance a running job: finished, or over its allowed execute duration."""
+    if job['JobStatus'] != 2: return job
+    if os.path.exists(job['exitfile']):
+        code = int(open(job['exitfile']).read().strip() or '0')
+        job['JobStatus'] = 4
+        if code < 0: job.update(ExitBySignal=True, ExitSignal=-code)
+        else: job.update(ExitBySignal=False, ExitCode=code)
+        job['CompletionDate'] = int(time.time())
+        save(job)
+    elif job.get('duration', 0) > 0 and time.time() - job['JobStartDate'] > job['duration']:
+        kill(job)
+        d = job['duration']
+        job.update(JobStatus=5, HoldReason=f'The job exceeded allowed execute duration of {d // 86400}+{d // 3600 % 24:02d}:{d // 60 % 60:02d}:{d % 60:02d}', HoldReasonCode=47, HoldReasonSubCode=0)
+        save(job)
+    return job
+
+def kill(job):
+    try: os.killpg(job['pid'], signal.SIGKILL)
+    except (ProcessLookupError, KeyError): pass
+
+def ad(job, attributes):
+    out = {k: v for k, v in job.items() if k[0].isupper()}
+    if attributes: out = {k: v for k, v in out.items() if k in attributes}
+    return out
+
+def print_ads(ads):
+    if not ads: return  # HTCondor prints nothing when no job matched
+    print('[')
+    print(',\n'.join(json.dumps(a, indent=2) for a in ads))
+    print(']')
+
+def parse_query_args(argv):
+    ids, attributes, i = [], None, 0
+    while i < len(argv):
+        a = argv[i]
+        if a == '-json': pass
+        elif a in ('-attributes', '-af'): attributes = argv[i+1].split(','); i += 1
+        elif a in ('-limit', '-match'): i += 1
+        elif a.startswith('-'): sys.exit(f'{os.path.basename(sys.argv[0])}: unknown option {a} (stand-in)')
+        else: ids.append(a)
+        i += 1
+    return ids, attributes
+
+def cluster_of(id_):
+    m = re.fullmatch(r'(\d+)(?:\.(\d+))?', id_)
+    if not m: sys.exit(f'Invalid job id {id_}')
+    return int(m.group(1))
+
+def submit(argv):
+    if argv[:1] != ['-terse'] or len(argv) != 2: sys.exit('usage (stand-in): condor_submit -terse <submit file>')
+    desc = {}
+    for line in open(argv[1]):
+        line = line.strip()
+        if not line or line.startswith('#') or line.startswith('queue'): continue
+        k, _, v = line.partition('=')
+        desc[k.strip().lower()] = v.strip()
+    exe = desc.get('executable', '')
+    if not os.path.isabs(exe) or not os.path.exists(exe):
+        sys.exit(f'\nERROR: Executable file {exe} does not exist')
+    counter = os.path.join(STATE, 'next-cluster')
+    cluster = int(open(counter).read()) if os.path.exists(counter) else 1
+    open(counter, 'w').write(str(cluster + 1))
+    now = int(time.time())
+    job = {'ClusterId': cluster, 'ProcId': 0, 'QDate': now, 'Cmd': exe, 'Iwd': desc.get('initialdir', os.getcwd())}
+    if '+autocaljobid' in desc: job['AutocalJobId'] = desc['+autocaljobid'].strip('"')
+    if '+standinhold' in desc:
+        job.update(JobStatus=5, HoldReason=desc['+standinhold'].strip('"'), HoldReasonCode=int(desc.get('+standinholdcode', '0')), HoldReasonSubCode=0)
+        save(job)
+    else:
+        env = dict(item.split('=', 1) for item in new_syntax(desc.get('environment', '""')))
+        env.setdefault('PATH', '/usr/bin:/bin')
+        exitfile = os.path.join(STATE, f'{cluster}.exit')
+        wrapper = 'import subprocess, sys\nr = subprocess.call(sys.argv[2:])\nopen(sys.argv[1], "w").write(str(r))'
+        os.makedirs(job['Iwd'], exist_ok=True)
+        p = subprocess.Popen([sys.executable, '-c', wrapper, exitfile, exe] + new_syntax(desc.get('arguments', '""')),
+                             cwd=job['Iwd'], env=env, start_new_session=True,
+                             stdout=open(desc['output'], 'a') if 'output' in desc else subprocess.DEVNULL,
+                             stderr=open(desc['error'], 'a') if 'error' in desc else subprocess.DEVNULL)
+        job.update(JobStatus=2, JobStartDate=now, pid=p.pid, exitfile=exitfile, duration=int(desc.get('allowed_execute_duration', '0')))
+        save(job)
+    print(f'{cluster}.0 - {cluster}.0')
+
+def q(argv, history):
+    ids, attributes = parse_query_args(argv)
+    out = []
+    for id_ in ids:
+        job = load(cluster_of(id_))
+        if job is None: continue
+        job = refresh(job)
+        in_queue = job['JobStatus'] not in (3, 4)
+        if in_queue != history: out.append(ad(job, attributes))
+    print_ads(out)
+
+def rm(argv):
+    if len(argv) != 1: sys.exit('usage (stand-in): condor_rm <cluster>[.<proc>]')
+    cluster = cluster_of(argv[0])
+    job = load(cluster)
+    if job is None or refresh(job)['JobStatus'] in (3, 4):
+        print(f"Couldn't find/remove all jobs in cluster {cluster}", file=sys.stderr)
+        sys.exit(1)
+    kill(job)
+    job.update(JobStatus=3, RemoveReason=f"via condor_rm (by user {os.environ.get('USER', 'autocal')})")
+    save(job)
+    print(f'All jobs in cluster {cluster} have been marked for removal')
