@@ -5,6 +5,8 @@ import { AgentService } from '@autocal/contracts'
 import { buildHttp, connectRedis, createMetrics, grpc, serve, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
 import { createAgentHub, type AgentHub } from './agent-hub.ts'
 import { createStatusPublisher } from './status-publisher.ts'
+import { createBatchJobs } from './batch-jobs.ts'
+import { batchBackends } from './backends.ts'
 import type { Config } from './config.ts'
 import { createJobStore } from './adapters/job-store.ts'
 import { createExecutor } from './executor.ts'
@@ -57,8 +59,11 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       const tick = setInterval(() => { agentHub.reconcile().catch(err => { logger.warn({ err }, 'agent reconcile failed') }) }, config.AUTOCAL_EXECUTOR_RECONCILE_MS)
       stack.defer(() => { clearInterval(tick) })
     }
+    const baseEnv = Object.fromEntries(['PATH', 'HOME', 'LANG', 'TMPDIR', 'PYTHONPATH'].flatMap(k => process.env[k] === undefined ? [] : [[k, process.env[k]!]]))
+    const batch = createBatchJobs({ backends: batchBackends(config, baseEnv), store, statuses, logger, instance })
     const executor = createExecutor({
       instance,
+      batch,
       slots: config.AUTOCAL_EXECUTOR_SLOTS,
       dataDir: config.AUTOCAL_DATA_DIR,
       publicUrl: config.AUTOCAL_EXECUTOR_PUBLIC_URL ?? `http://${config.AUTOCAL_HTTP_HOST}:${port}`,
@@ -70,7 +75,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       logger,
       onAgentJob: () => { void hub?.assign() },
       metrics: createExecutorMetrics(metrics.registry),
-      baseEnv: Object.fromEntries(['PATH', 'HOME', 'LANG', 'TMPDIR', 'PYTHONPATH'].flatMap(k => process.env[k] === undefined ? [] : [[k, process.env[k]!]]))
+      baseEnv
     })
     stack.defer(async () => { await executor.stop() })
     await executor.startReconciling()

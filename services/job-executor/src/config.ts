@@ -18,6 +18,16 @@ export const Config = z.object({
   AUTOCAL_EXECUTOR_KILL_GRACE_MS: z.coerce.number().int().positive().default(5000),
   /** How often leases are renewed, cancels applied and lost executors' jobs taken over. */
   AUTOCAL_EXECUTOR_RECONCILE_MS: z.coerce.number().int().positive().default(2000),
+  /** Backends this executor runs jobs on (comma-separated): local, agent, htcondor, kubernetes. */
+  AUTOCAL_EXECUTOR_BACKENDS: z.string().default('local,agent').transform(v => v.split(',').map(b => b.trim()).filter(b => b !== '')),
+  /** Directory of condor_submit, condor_q, condor_history, condor_rm; PATH when unset. */
+  AUTOCAL_CONDOR_BIN_DIR: z.string().optional(),
+  /** Namespace of the kubernetes backend's Jobs. */
+  AUTOCAL_KUBE_NAMESPACE: z.string().default('autocal'),
+  /** API server URL; the default kubeconfig (in-cluster or ~/.kube/config) when unset. */
+  AUTOCAL_KUBE_SERVER: z.url().optional(),
+  /** File holding the bearer token for AUTOCAL_KUBE_SERVER. */
+  AUTOCAL_KUBE_TOKEN_FILE: z.string().optional(),
   /** Bearer tokens agents may present (comma-separated); the agent gRPC endpoint is served only when set. */
   AUTOCAL_AGENT_TOKENS: z.string().optional().transform(v => (v ?? '').split(',').map(t => t.trim()).filter(t => t !== '')),
   /** How often agents send heartbeats. */

@@ -16,6 +16,7 @@ import { concludeProcess, groupAlive, killGroup, readExitFile, startProcess } fr
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
 import type { ExecutorMetrics } from './metrics.ts'
 import type { StatusExtra, StatusPublisher } from './status-publisher.ts'
+import type { BatchJobs } from './batch-jobs.ts'
 
 export interface ExecutorOptions {
   instance: string
@@ -27,6 +28,8 @@ export interface ExecutorOptions {
   store: JobStore
   redis: RedisHandle
   statuses: StatusPublisher
+  /** Jobs on batch backends (htcondor, kubernetes). */
+  batch?: BatchJobs
   /** Called when a job for the agent backend was queued (agents connected to this executor may take it). */
   onAgentJob?: () => void
   logger: Logger
@@ -78,7 +81,7 @@ export function createExecutor (o: ExecutorOptions) {
       deadlineMs: 0,
       queuedAtMs: Date.now(),
       trace: captureContext(),
-      ...(start.backend === 'agent' ? { backend: 'agent' as const } : {})
+      ...(start.backend === 'agent' || start.backend === 'htcondor' || start.backend === 'kubernetes' ? { backend: start.backend } : {})
     }
     if (!await o.store.claim(entry)) {
       log.info({ job: request.jobId, try: request.try }, 'request for a job already taken; ignored')
@@ -87,6 +90,10 @@ export function createExecutor (o: ExecutorOptions) {
     if (start.backend === 'agent') {
       await o.statuses.publish(request, entry.trace, JobPhase.QUEUED, { backend: 'agent' })
       o.onAgentJob?.()
+      return
+    }
+    if ((start.backend === 'htcondor' || start.backend === 'kubernetes') && o.batch !== undefined) {
+      await o.batch.accept(entry, request)
       return
     }
     if (start.backend !== '' && start.backend !== 'local') {
@@ -236,6 +243,7 @@ export function createExecutor (o: ExecutorOptions) {
   /** Renews leases, applies cancels, and takes over the jobs of executors that died. */
   async function reconcile (): Promise<void> {
     await o.store.heartbeat(o.reconcileMs * 4)
+    await o.batch?.reconcile()
     for (const r of running.values()) {
       await r.slot.extend(Math.max(30_000, o.reconcileMs * 6))
       if (r.cancelled === undefined) {
@@ -247,7 +255,7 @@ export function createExecutor (o: ExecutorOptions) {
       }
     }
     for (const entry of await o.store.entries()) {
-      if (entry.backend === 'agent') continue // the agent hub follows these
+      if (entry.backend !== undefined && entry.backend !== 'local') continue // the agent hub and batch jobs follow these
       if (running.has(entry.key) || queue.some(q => q.entry.key === entry.key)) continue
       const mine = entry.owner === o.instance
       if (!mine && await o.store.isAlive(entry.owner)) continue

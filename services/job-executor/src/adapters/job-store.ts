@@ -17,7 +17,11 @@ export interface JobEntry {
   /** queued → running (local) or queued → assigned (agent; running once the agent says so). */
   state: 'queued' | 'running' | 'assigned'
   /** Absent = local. */
-  backend?: 'local' | 'agent'
+  backend?: 'local' | 'agent' | 'htcondor' | 'kubernetes'
+  /** Id of the job in its batch system (HTCondor job id, Kubernetes Job name). */
+  backendId?: string
+  /** RUNNING was reported (batch backends). */
+  runningReported?: boolean
   /** Agent the job is assigned to. */
   agent?: string
   queuedAtMs?: number

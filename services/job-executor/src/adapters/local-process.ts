@@ -120,17 +120,7 @@ export async function concludeProcess (p: { pid: number, exitFile: string, outdi
   if (groupAlive(p.pid)) await killGroup(p.pid, p.killGraceMs)
   const status = await readExitFile(p.exitFile)
   const decoded = status === undefined ? { exitCode: null, signal: 'SIGKILL' } : decodeShellStatus(status, signalNumbers)
-  const manifestPath = join(p.outdir, manifestName)
-  const manifest = parseManifest(existsSync(manifestPath) ? await readFile(manifestPath, 'utf8') : undefined, p.outdir)
-  const outputs: Output[] = []
-  const missing: string[] = []
-  if (manifest.ok) {
-    for (const d of manifest.outputs) {
-      const summary = await fileSummary(d.path)
-      if (summary === undefined) missing.push(d.path)
-      else outputs.push(create(OutputSchema, { path: d.path, label: d.label, ...summary }))
-    }
-  }
+  const { outputs, missing, problem } = await readOutputs(p.outdir)
   const outcome = outcomeOf({
     exitCode: decoded.exitCode,
     signal: decoded.signal,
@@ -139,7 +129,7 @@ export async function concludeProcess (p: { pid: number, exitFile: string, outdi
     cancelled: p.cancelled !== undefined,
     cancelReason: p.cancelled ?? '',
     missingOutputs: missing,
-    manifestProblem: manifest.ok ? undefined : manifest.reason
+    manifestProblem: problem
   })
   return {
     phase: outcome.phase,
@@ -149,4 +139,19 @@ export async function concludeProcess (p: { pid: number, exitFile: string, outdi
     retryable: outcome.retryable,
     outputs: outcome.phase === 'done' ? outputs : []
   }
+}
+
+/** The outputs a job declared in its manifest, with size and sha256; declared paths that do not exist. */
+export async function readOutputs (outdir: string): Promise<{ outputs: Output[], missing: string[], problem: string | undefined }> {
+  const manifestPath = join(outdir, manifestName)
+  const manifest = parseManifest(existsSync(manifestPath) ? await readFile(manifestPath, 'utf8') : undefined, outdir)
+  const outputs: Output[] = []
+  const missing: string[] = []
+  if (!manifest.ok) return { outputs, missing, problem: manifest.reason }
+  for (const d of manifest.outputs) {
+    const summary = await fileSummary(d.path)
+    if (summary === undefined) missing.push(d.path)
+    else outputs.push(create(OutputSchema, { path: d.path, label: d.label, ...summary }))
+  }
+  return { outputs, missing, problem: undefined }
 }

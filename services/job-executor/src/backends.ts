@@ -1,0 +1,75 @@
+// The batch backends enabled by configuration, bound to job requests.
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { readFileSync } from 'node:fs'
+import type { JobRequest } from '@autocal/contracts'
+import type { Config } from './config.ts'
+import { jobEnvironment } from './domain/job-environment.ts'
+import { createCondorBackend } from './adapters/htcondor.ts'
+import { createKubeBackend } from './adapters/kubernetes.ts'
+import type { JobEntry } from './adapters/job-store.ts'
+import type { BatchBackend } from './batch-jobs.ts'
+
+const startOf = (request: JobRequest) => {
+  if (request.action.case !== 'start') throw new Error(`job ${request.jobId}: not a start request`)
+  if (request.action.value.argv.length === 0) throw new Error(`job ${request.jobId}: empty argv`)
+  return request.action.value
+}
+
+export function batchBackends (config: Config, baseEnv: Record<string, string>): Partial<Record<'htcondor' | 'kubernetes', BatchBackend>> {
+  const out: Partial<Record<'htcondor' | 'kubernetes', BatchBackend>> = {}
+  if (config.AUTOCAL_EXECUTOR_BACKENDS.includes('htcondor')) {
+    const condor = createCondorBackend({ binDir: config.AUTOCAL_CONDOR_BIN_DIR })
+    out.htcondor = {
+      submit: async (entry: JobEntry, request: JobRequest) => {
+        const start = startOf(request)
+        mkdirSync(dirname(entry.logFile), { recursive: true })
+        return await condor.submit({
+          jobId: request.jobId,
+          argv: start.argv,
+          env: jobEnvironment(request, entry.outdir, baseEnv),
+          outdir: entry.outdir,
+          stdout: entry.logFile,
+          stderr: entry.logFile,
+          timeoutS: start.timeoutS,
+          cpus: start.resources?.cpus ?? 0,
+          memoryMb: start.resources?.memoryMb ?? 0,
+          diskMb: start.resources?.diskMb ?? 0
+        })
+      },
+      state: condor.state,
+      cancel: condor.cancel
+    }
+  }
+  if (config.AUTOCAL_EXECUTOR_BACKENDS.includes('kubernetes')) {
+    const kube = createKubeBackend({
+      namespace: config.AUTOCAL_KUBE_NAMESPACE,
+      server: config.AUTOCAL_KUBE_SERVER,
+      token: config.AUTOCAL_KUBE_TOKEN_FILE === undefined ? undefined : readFileSync(config.AUTOCAL_KUBE_TOKEN_FILE, 'utf8').trim()
+    })
+    out.kubernetes = {
+      submit: async (entry: JobEntry, request: JobRequest) => {
+        const start = startOf(request)
+        if (start.image === '') throw new Error(`job ${request.jobId}: the kubernetes backend needs an image`)
+        const p = request.provenance
+        return await kube.submit({
+          jobId: request.jobId,
+          try: request.try,
+          image: start.image,
+          argv: start.argv,
+          env: jobEnvironment(request, entry.outdir, {}),
+          cpus: start.resources?.cpus ?? 0,
+          memoryMb: start.resources?.memoryMb ?? 0,
+          timeoutS: start.timeoutS,
+          campaign: p?.campaign ?? '',
+          block: p?.blockId ?? '',
+          task: p?.task ?? '',
+          jobIndex: request.jobIndex
+        })
+      },
+      state: kube.state,
+      cancel: kube.cancel
+    }
+  }
+  return out
+}

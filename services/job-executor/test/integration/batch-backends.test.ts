@@ -1,0 +1,81 @@
+// Job requests for the htcondor and kubernetes backends through the whole
+// executor (real Kafka and Redis), against the STAND-INS of the HTCondor tools
+// (test/stand-ins/condor) and of the Kubernetes API (test/stand-ins/kube-api.ts).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { JobPhase } from '@autocal/contracts'
+import { loadConfig } from '@autocal/runtime'
+import { Config } from '../../src/config.ts'
+import { startJobExecutor } from '../../src/app.ts'
+import { kubeJobName } from '../../src/domain/kube-job.ts'
+import { quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
+import { startKubeStandIn } from '../stand-ins/kube-api.ts'
+
+const py = (code: string): string[] => ['python3', '-c', code]
+
+test('htcondor jobs through the executor: done with outputs and log, refused when unsubmittable, cancelled with condor_rm', async () => {
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'local,htcondor', AUTOCAL_CONDOR_BIN_DIR: new URL('../stand-ins/condor/', import.meta.url).pathname })
+  process.env.CONDOR_STANDIN_DIR = join(env.AUTOCAL_DATA_DIR!, 'schedd') // the stand-in's state
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using executor = await startJobExecutor(loadConfig(Config, env), logger)
+  // one line: a submit description cannot hold line breaks
+  await bench.request('condor-ok', py("import json, os; print('on the batch system', os.environ['AUTOCAL_RUNS']); open('calib.db', 'w').write('abc'); json.dump({'outputs': [{'path': 'calib.db', 'label': 'condition'}]}, open('outputs.json', 'w'))"), { backend: 'htcondor' })
+  await bench.request('condor-multiline', py('import sys\nsys.exit(0)'), { backend: 'htcondor' })
+  await bench.request('condor-long', py('import time; time.sleep(60)'), { backend: 'htcondor' })
+  await until('running', () => bench.statuses.some(s => s.jobId === 'condor-long' && s.phase === JobPhase.RUNNING))
+  await bench.cancel('condor-long', 'operator: wrong input')
+  await until('both ended', () => bench.final('condor-ok') !== undefined && bench.final('condor-long') !== undefined)
+  const done = bench.final('condor-ok')!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.equal(done.backend, 'htcondor')
+  assert.match(done.backendId, /^\d+\.0$/)
+  assert.equal(done.outputs[0]?.sizeBytes, 3n)
+  assert.deepEqual(bench.statuses.filter(s => s.jobId === 'condor-ok').map(s => s.phase), [JobPhase.QUEUED, JobPhase.RUNNING, JobPhase.DONE])
+  const log = await (await fetch(`http://127.0.0.1:${executor.port}/jobs/condor-ok/log`)).text()
+  assert.equal(log, 'on the batch system 355100\n')
+  await until('multiline refused', () => bench.final('condor-multiline') !== undefined)
+  assert.match(bench.final('condor-multiline')!.reason, /^submission to htcondor failed: a submit description cannot hold a line break/)
+  const cancelled = bench.final('condor-long')!
+  assert.equal(cancelled.reason, 'cancelled: operator: wrong input')
+  assert.equal(cancelled.retryable, false)
+})
+
+test('kubernetes jobs through the executor: a Job is created, followed to completion, and an evicted pod fails retryable', async () => {
+  await using api = await startKubeStandIn()
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'kubernetes', AUTOCAL_KUBE_SERVER: api.url })
+  const tokenFile = join(env.AUTOCAL_DATA_DIR!, 'kube-token')
+  writeFileSync(tokenFile, api.token)
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, { ...env, AUTOCAL_KUBE_TOKEN_FILE: tokenFile }), logger)
+  const request = async (jobId: string) => {
+    const { create } = await import('@bufbuild/protobuf')
+    const { JobRequestSchema, topics } = await import('@autocal/contracts')
+    await bench.producer.publish(topics.jobRequests, create(JobRequestSchema, {
+      jobId,
+      try: 1,
+      provenance: { campaign: 'prompt', blockId: 'Run2022C-355100', task: 'ecal-timing', taskAttempt: 1, inputRuns: [355100] },
+      action: { case: 'start', value: { argv: ['python3', 'fit.py'], image: 'registry.cern.ch/autocal/fit:1', backend: 'kubernetes', timeoutS: 600, outdir: join(env.AUTOCAL_DATA_DIR!, 'out', jobId) } }
+    }))
+  }
+  await request('kube-ok')
+  await request('kube-evicted')
+  const ok = kubeJobName('kube-ok', 1)
+  const evicted = kubeJobName('kube-evicted', 1)
+  await until('jobs created', () => api.jobs.has(ok) && api.jobs.has(evicted))
+  assert.equal(api.jobs.get(ok)!.job.spec.activeDeadlineSeconds, 600)
+  api.setJobStatus(ok, { active: 1 })
+  await until('running', () => bench.statuses.some(s => s.jobId === 'kube-ok' && s.phase === JobPhase.RUNNING))
+  api.setJobStatus(ok, { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] })
+  api.setJobStatus(evicted, { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' }] })
+  api.setPods(evicted, [{ status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: ephemeral-storage.' } }])
+  await until('both ended', () => bench.final('kube-ok') !== undefined && bench.final('kube-evicted') !== undefined)
+  assert.equal(bench.final('kube-ok')!.phase, JobPhase.DONE)
+  assert.equal(bench.final('kube-ok')!.backendId, ok)
+  const failed = bench.final('kube-evicted')!
+  assert.equal(failed.reason, 'pod evicted: The node was low on resource: ephemeral-storage.')
+  assert.equal(failed.retryable, true)
+})
