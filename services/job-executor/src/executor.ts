@@ -62,6 +62,13 @@ export function createExecutor (o: ExecutorOptions) {
     })
   }
 
+  // keys this process holds (from its claim or adoption to the end of the job): reconcile leaves them alone
+  const owned = new Set<string>()
+  async function release (key: string): Promise<void> {
+    await o.store.finish(key)
+    owned.delete(key)
+  }
+
   /** A start request: claim it (once), report it queued, run it when a slot is free. */
   async function accept (request: JobRequest): Promise<void> {
     if (request.action.case !== 'start') return
@@ -83,10 +90,14 @@ export function createExecutor (o: ExecutorOptions) {
       trace: captureContext(),
       ...(start.backend === 'agent' || start.backend === 'htcondor' || start.backend === 'kubernetes' ? { backend: start.backend } : {})
     }
+    if (owned.has(key)) return
+    owned.add(key) // before the claim lands in Redis, so that no reconcile pass can see it unowned
     if (!await o.store.claim(entry)) {
+      owned.delete(key)
       log.info({ job: request.jobId, try: request.try }, 'request for a job already taken; ignored')
       return
     }
+    if (start.backend === 'agent' || start.backend === 'htcondor' || start.backend === 'kubernetes') owned.delete(key) // followed elsewhere
     if (start.backend === 'agent') {
       await o.statuses.publish(request, entry.trace, JobPhase.QUEUED, { backend: 'agent' })
       o.onAgentJob?.()
@@ -98,7 +109,7 @@ export function createExecutor (o: ExecutorOptions) {
     }
     if (start.backend !== '' && start.backend !== 'local') {
       await o.statuses.publish(request, entry.trace, JobPhase.FAILED, { backend: start.backend, reason: `backend '${start.backend}' is not available on this executor`, retryable: false })
-      await o.store.finish(key)
+      await release(key)
       return
     }
     await publish(request, entry, JobPhase.QUEUED)
@@ -115,7 +126,7 @@ export function createExecutor (o: ExecutorOptions) {
     if (i >= 0) {
       const [q] = queue.splice(i, 1)
       await publish(q!.request, q!.entry, JobPhase.FAILED, { reason: `cancelled${reason === '' ? '' : `: ${reason}`}`, retryable: false })
-      await o.store.finish(q!.entry.key)
+      await release(q!.entry.key)
     }
     for (const r of running.values()) {
       if (r.request.jobId === request.jobId && r.cancelled === undefined) {
@@ -166,13 +177,13 @@ export function createExecutor (o: ExecutorOptions) {
     const cancelReason = await o.store.cancelReason(request.jobId)
     if (cancelReason !== undefined) {
       await publish(request, entry, JobPhase.FAILED, { reason: `cancelled${cancelReason === '' ? '' : `: ${cancelReason}`}`, retryable: false })
-      await o.store.finish(entry.key)
+      await release(entry.key)
       await slot.release()
       return
     }
     if (start.argv.length === 0) {
       await publish(request, entry, JobPhase.FAILED, { reason: 'empty argv', retryable: false })
-      await o.store.finish(entry.key)
+      await release(entry.key)
       await slot.release()
       return
     }
@@ -181,7 +192,7 @@ export function createExecutor (o: ExecutorOptions) {
       proc = startProcess({ argv: start.argv, cwd: entry.outdir, env: jobEnvironment(request, entry.outdir, o.baseEnv), logFile: entry.logFile, exitFile: entry.exitFile })
     } catch (err) {
       await publish(request, entry, JobPhase.FAILED, { reason: `cannot start: ${(err as Error).message}`, retryable: false })
-      await o.store.finish(entry.key)
+      await release(entry.key)
       await slot.release()
       return
     }
@@ -225,7 +236,7 @@ export function createExecutor (o: ExecutorOptions) {
       })
       o.metrics.finished.inc({ outcome: end.phase })
       o.metrics.duration.observe(Number(durationMs) / 1000)
-      await o.store.finish(r.entry.key)
+      await release(r.entry.key)
       await r.slot.release()
       running.delete(r.entry.key)
       o.metrics.running.set(running.size)
@@ -235,6 +246,7 @@ export function createExecutor (o: ExecutorOptions) {
       // Redis or Kafka failed: leave the entry; reconcile() finishes it from the exit file
       log.error({ err, job: r.request.jobId }, 'could not report a finished job; will retry')
       running.delete(r.entry.key)
+      owned.delete(r.entry.key) // reconcile adopts it again and reads its exit file
     } finally {
       finishing.delete(r.entry.key)
     }
@@ -256,11 +268,13 @@ export function createExecutor (o: ExecutorOptions) {
     }
     for (const entry of await o.store.entries()) {
       if (entry.backend !== undefined && entry.backend !== 'local') continue // the agent hub and batch jobs follow these
-      if (running.has(entry.key) || queue.some(q => q.entry.key === entry.key)) continue
+      if (owned.has(entry.key) || running.has(entry.key) || queue.some(q => q.entry.key === entry.key)) continue
       const mine = entry.owner === o.instance
+      if (mine && await o.store.get(entry.key) === undefined) continue // finished since the list was read
       if (!mine && await o.store.isAlive(entry.owner)) continue
       if (!mine && !await o.store.takeOver(entry)) continue
       entry.owner = o.instance
+      owned.add(entry.key)
       await adopt(entry)
     }
   }
@@ -287,7 +301,7 @@ export function createExecutor (o: ExecutorOptions) {
     }
     log.warn({ job: entry.jobId, try: entry.try, pid: entry.pid }, 'job of a lost executor has no process and no exit status; failed as retryable')
     await publish(request, entry, JobPhase.FAILED, { reason: 'executor lost: the job process is gone without an exit status', retryable: true })
-    await o.store.finish(entry.key)
+    await release(entry.key)
     await slot.release()
   }
 
