@@ -2,7 +2,7 @@
 // autocal-agent as real child processes, on the real Kafka and Redis.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -21,9 +21,9 @@ function agentEnv (extra: Record<string, string> = {}): Record<string, string> {
   return testEnv({ AUTOCAL_AGENT_TOKENS: 'agent-secret', AUTOCAL_GRPC_PORT: '0', AUTOCAL_AGENT_HEARTBEAT_MS: '200', AUTOCAL_AGENT_LOST_AFTER_MS: '1500', ...extra })
 }
 
-function startAgent (env: Record<string, string>, grpcPort: number, id: string, token = 'agent-secret'): ChildProcess {
+function startAgent (env: Record<string, string>, grpcPort: number, id: string, token = 'agent-secret', extra: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, [agentMain], {
-    env: { ...process.env, AUTOCAL_DATA_DIR: env.AUTOCAL_DATA_DIR!, AUTOCAL_AGENT_EXECUTOR: `127.0.0.1:${grpcPort}`, AUTOCAL_AGENT_TOKEN: token, AUTOCAL_AGENT_ID: id, AUTOCAL_AGENT_SLOTS: '2', AUTOCAL_LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, ...extra, AUTOCAL_DATA_DIR: env.AUTOCAL_DATA_DIR!, AUTOCAL_AGENT_EXECUTOR: `127.0.0.1:${grpcPort}`, AUTOCAL_AGENT_TOKEN: token, AUTOCAL_AGENT_ID: id, AUTOCAL_AGENT_SLOTS: '2', AUTOCAL_LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? 'warn' },
     stdio: process.env.AGENT_LOG_LEVEL === undefined ? 'ignore' : 'inherit'
   })
 }
@@ -147,4 +147,21 @@ test('an agent with a bad token is rejected', async () => {
     assert.match(err.details, /agent token missing or not accepted/)
     client.close()
   }
+})
+
+test('an agent dials the executor over TLS, trusting the executor\'s certificate', async t => {
+  const base = agentEnv()
+  const cert = join(base.AUTOCAL_DATA_DIR!, 'executor.crt')
+  const key = join(base.AUTOCAL_DATA_DIR!, 'executor.key')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
+  const env = { ...base, AUTOCAL_AGENT_TLS_CERT_FILE: cert, AUTOCAL_AGENT_TLS_KEY_FILE: key }
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using executor = await startJobExecutor(loadConfig(Config, env), logger)
+  const agent = startAgent(env, executor.grpcPort!, 'agent-tls', 'agent-secret', { AUTOCAL_AGENT_TLS_CA_FILE: cert })
+  t.after(async () => { await stop(agent) })
+  await bench.request('over-tls', py('print("secure")'), { backend: 'agent' })
+  await until('done', () => bench.final('over-tls') !== undefined)
+  assert.equal(bench.final('over-tls')!.phase, JobPhase.DONE)
+  assert.match(bench.final('over-tls')!.backendId, /^agent-tls\//)
 })

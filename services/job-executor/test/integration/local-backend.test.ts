@@ -143,3 +143,25 @@ json.dump({'outputs': ['result.txt']}, open('outputs.json', 'w'))`))
     await once(second, 'exit')
   }
 })
+
+test('the log endpoint gives the last lines with tail, and follows a running job until it ends', async () => {
+  const env = testEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using executor = await startJobExecutor(loadConfig(Config, env), logger)
+  const gate = join(env.AUTOCAL_DATA_DIR!, 'gate')
+  await bench.request('chatty', py(`
+import os, time
+for i in range(5): print('line', i, flush=True)
+while not os.path.exists(${JSON.stringify(gate)}): time.sleep(0.05)
+print('the end', flush=True)`))
+  const url = `http://127.0.0.1:${executor.port}/jobs/chatty/log`
+  await until('five lines', async () => (await (await fetch(url)).text()).includes('line 4'))
+  assert.equal(await (await fetch(`${url}?tail=2`)).text(), 'line 3\nline 4\n')
+  const followed = fetch(`${url}?follow=1`).then(async r => await r.text())
+  writeFileSync(gate, '')
+  assert.equal(await followed, 'line 0\nline 1\nline 2\nline 3\nline 4\nthe end\n')
+  assert.equal((await fetch(`http://127.0.0.1:${executor.port}/jobs/nothing/log`)).status, 404)
+  assert.equal((await fetch(`${url}?tail=-1`)).status, 400)
+  await until('done', () => bench.final('chatty') !== undefined)
+})
