@@ -96,7 +96,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       }
     }))
     void consumer
-    logger.info({ instance, slots: config.AUTOCAL_EXECUTOR_SLOTS }, 'job-executor started')
+    logger.info({ executor: instance, slots: config.AUTOCAL_EXECUTOR_SLOTS, backends: config.AUTOCAL_EXECUTOR_BACKENDS, agentPort: grpcPort }, 'job-executor started')
     const moved = stack.move()
     return { port, grpcPort, instance, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
   } catch (err) {

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { create } from '@bufbuild/protobuf'
 import { JobRequestSchema, type JobStatus } from '@autocal/contracts'
-import { createLogger, loadConfig, startConsumer, startProducer, type Logger, type Producer } from '@autocal/runtime'
+import { connectRedis, createLogger, loadConfig, startConsumer, startProducer, type Logger, type Producer } from '@autocal/runtime'
 import { topics } from '@autocal/contracts'
 import { Config } from '../../src/config.ts'
 
@@ -61,7 +61,18 @@ export async function startBench (env: Record<string, string>, logger: Logger): 
       await producer.publish(topics.jobRequests, create(JobRequestSchema, { jobId, try: 1, provenance: provenance(jobId), action: { case: 'cancel', value: { reason } } }))
     },
     final: jobId => statuses.find(s => s.jobId === jobId && (s.phase === 3 || s.phase === 4)),
-    [Symbol.asyncDispose]: async () => { await consumer[Symbol.asyncDispose](); await producer[Symbol.asyncDispose]() }
+    [Symbol.asyncDispose]: async () => {
+      await consumer[Symbol.asyncDispose]()
+      await producer[Symbol.asyncDispose]()
+      // the test's own keys only (unique prefix); the Redis is shared
+      await using redis = await connectRedis({ config, logger })
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.client.scan(cursor, 'MATCH', `${config.AUTOCAL_REDIS_KEY_PREFIX}*`, 'COUNT', 500)
+        cursor = next
+        if (keys.length > 0) await redis.client.del(...keys)
+      } while (cursor !== '0')
+    }
   }
 }
 
