@@ -3,7 +3,9 @@
 // (test/stand-ins/condor) and of the Kubernetes API (test/stand-ins/kube-api.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { JobPhase } from '@autocal/contracts'
 import { loadConfig } from '@autocal/runtime'
@@ -78,4 +80,28 @@ test('kubernetes jobs through the executor: a Job is created, followed to comple
   const failed = bench.final('kube-evicted')!
   assert.equal(failed.reason, 'pod evicted: The node was low on resource: ephemeral-storage.')
   assert.equal(failed.retryable, true)
+})
+
+test('an executor SIGKILLed while an HTCondor job runs: another executor follows the same HTCondor job to its end, nothing submitted twice', async () => {
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'htcondor', AUTOCAL_CONDOR_BIN_DIR: new URL('../stand-ins/condor/', import.meta.url).pathname })
+  const schedd = join(env.AUTOCAL_DATA_DIR!, 'schedd')
+  process.env.CONDOR_STANDIN_DIR = schedd
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  const gate = join(env.AUTOCAL_DATA_DIR!, 'gate')
+  const main = new URL('../../src/index.ts', import.meta.url).pathname
+  const first = spawn(process.execPath, [main], { env: { ...process.env, ...env, AUTOCAL_INSTANCE_ID: 'exec-doomed', AUTOCAL_LOG_LEVEL: 'warn' }, stdio: 'ignore' })
+  // waits for the gate, on one line (a submit description cannot hold line breaks)
+  await bench.request('condor-survivor', py(`import os, time; [time.sleep(0.05) for _ in iter(lambda: os.path.exists(${JSON.stringify(gate)}), True)]`), { backend: 'htcondor' })
+  await until('running', () => bench.statuses.some(s => s.jobId === 'condor-survivor' && s.phase === JobPhase.RUNNING), 60_000)
+  first.kill('SIGKILL')
+  await once(first, 'exit')
+  writeFileSync(gate, '')
+  await using _second = await startJobExecutor(loadConfig(Config, { ...env, AUTOCAL_INSTANCE_ID: 'exec-heir' }), logger)
+  await until('reported', () => bench.final('condor-survivor') !== undefined, 60_000)
+  const done = bench.final('condor-survivor')!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.equal(done.executor, 'exec-heir')
+  assert.equal(done.backendId, '1.0')
+  assert.equal(readFileSync(join(schedd, 'next-cluster'), 'utf8'), '2', 'condor_submit ran once')
 })
