@@ -49,14 +49,14 @@ function benchWorkflows (dir: string, count: number, withCondition: boolean): vo
       `workflow: noop-${String(i).padStart(2, '0')}`,
       'campaigns: [prompt]',
       'tasks:',
-      '  - name: noop',
+      `  - name: noop-${String(i).padStart(2, '0')}`,
       '    block: run',
       '    run: ["true"]'
     ]
     if (withCondition) {
       lines.push(
-        '  - name: payload',
-        '    needs: [noop]',
+        `  - name: payload-${String(i).padStart(2, '0')}`,
+        `    needs: [noop-${String(i).padStart(2, '0')}]`,
         `    run: [python3, "${join(repoRoot, 'deploy/workflows/scripts/write_payload.py')}", --object-type, BenchCalib, --tag, Bench_calib, --since, "{run}", --out, "{outdir}/bench.db"]`,
         '    condition: { tag: Bench_v1_offline, record: BenchRcd, sync: offline }')
     }
