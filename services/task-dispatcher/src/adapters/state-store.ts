@@ -26,7 +26,14 @@ export interface RunFactsRecord {
 
 // KEYS: task, ver, tasks set, active set. ARGV: expected version, new version, json, member, active(1/0), mode ("cas" | "newer")
 const saveScript = `
-local cur = tonumber(redis.call('get', KEYS[2]) or '0')
+-- the stored version is the one inside the stored task (the TaskEvent JSON),
+-- so that a partial loss of keys can never leave a version without its task
+local cur = 0
+local stored = redis.call('get', KEYS[1])
+if stored then
+  local ok, task = pcall(cjson.decode, stored)
+  if ok and task.version then cur = tonumber(task.version) or 0 end
+end
 if ARGV[6] == 'cas' and cur ~= tonumber(ARGV[1]) then return 0 end
 if ARGV[6] == 'newer' and cur >= tonumber(ARGV[2]) then return 2 end
 redis.call('set', KEYS[1], ARGV[3])
