@@ -223,5 +223,4 @@ test('233 real runs flow through all five services to exactly the expected condi
   for (const span of otlp.spans) services.set(span.traceId, (services.get(span.traceId) ?? new Set()).add(span.service))
   const linked = [...services.values()].filter(s => ['run-watcher', 'task-dispatcher', 'job-executor', 'condition-uploader'].every(name => s.has(name)))
   assert.ok(linked.length >= expected.pedestals.length, `traces linking all four services: ${linked.length}`)
-
 })
