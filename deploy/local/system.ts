@@ -34,8 +34,9 @@ export function portsFrom (base: number): Ports {
     executor: base + 3,
     uploader: base + 4,
     metrics: base + 5,
-    dispatcherGrpc: base + 51,
-    executorGrpc: base + 52
+    // the default deployment keeps the services' own gRPC defaults
+    dispatcherGrpc: base === 8080 ? 50051 : base + 51,
+    executorGrpc: base === 8080 ? 50052 : base + 52
   }
 }
 
