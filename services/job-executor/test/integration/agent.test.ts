@@ -66,8 +66,8 @@ json.dump({'outputs': [{'path': 'calib.db', 'label': 'condition'}]}, open('outpu
   const log = await fetch(`http://127.0.0.1:${executor.port}/jobs/${encodeURIComponent('remote-1')}/log?try=1`)
   assert.equal(log.status, 200)
   assert.equal(await log.text(), 'hello from agent-a\n')
-  const metrics = await (await fetch(`http://127.0.0.1:${executor.port}/metrics`)).text()
-  assert.match(metrics, /autocal_agent_heartbeat_age_seconds\{agent="agent-a"[^}]*\} [\d.]+/)
+  // the job may end before the agent's first heartbeat: wait for it
+  await until('heartbeat age reported', async () => /autocal_agent_heartbeat_age_seconds\{agent="agent-a"[^}]*\} [\d.]+/.test(await (await fetch(`http://127.0.0.1:${executor.port}/metrics`)).text()))
 })
 
 test('an agent killed mid-job is declared lost, and its job is queued again and finished by another agent', async t => {
