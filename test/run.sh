@@ -24,16 +24,10 @@ if ! command -v helm >/dev/null 2>&1; then
   go install helm.sh/helm/v3/cmd/helm@v3.22.0 >&2
 fi
 
-started=()
-status="$(deploy/local/servers.sh status)"   # read whole: grep -q on a pipe would cut it off (SIGPIPE under pipefail)
-for server in redis kafka; do
-  if ! grep -q "^$server: running" <<<"$status"; then
-    deploy/local/servers.sh start "$server"
-    started+=("$server")
-  fi
-done
+# Kafka and Redis: started unless they run; on exit only those started here are stopped
+started="$(deploy/local/servers.sh ensure)"   # read whole, not piped into grep -q: that would cut it off (SIGPIPE under pipefail)
 stop_started() {
-  for server in "${started[@]}"; do deploy/local/servers.sh stop "$server" || true; done
+  for server in $started; do deploy/local/servers.sh stop "$server" || true; done
 }
 trap stop_started EXIT
 

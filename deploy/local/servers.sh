@@ -6,6 +6,11 @@
 # not an error. Readiness is waited for, never slept for.
 #
 #   deploy/local/servers.sh start|stop|status|reset [kafka|redis]
+#   deploy/local/servers.sh ensure
+#
+# `ensure` starts Redis and Kafka where they are not running and prints the
+# names of those it started, one a line, so that a script can stop just those
+# on exit and leave running the servers someone else started.
 #
 # Environment: AUTOCAL_STATE_DIR (default <repo>/.autocal), AUTOCAL_KAFKA_PORT
 # (9092), AUTOCAL_KAFKA_CONTROLLER_PORT (9093), AUTOCAL_REDIS_PORT (6390),
@@ -117,9 +122,14 @@ case "$cmd" in
   stop)
     case "$which" in kafka) stop_pid kafka "$STATE/kafka/kafka.pid" ;; redis) stop_pid redis "$STATE/redis/redis.pid" ;;
       all) stop_pid kafka "$STATE/kafka/kafka.pid"; stop_pid redis "$STATE/redis/redis.pid" ;; *) log "unknown server '$which'"; exit 2 ;; esac ;;
+  ensure)
+    # start output goes to stderr: stdout carries only the names of the servers started
+    for server in redis kafka; do
+      if ! alive "$STATE/$server/$server.pid"; then "${server}_start" >&2; echo "$server"; fi
+    done ;;
   status)
     status_of kafka "$STATE/kafka/kafka.pid" "$KAFKA_PORT"; status_of redis "$STATE/redis/redis.pid" "$REDIS_PORT" ;;
   reset)
     "$0" stop all; rm -rf "$STATE/kafka" "$STATE/redis"; log "state under $STATE removed" ;;
-  *) echo "usage: $0 start|stop|status|reset [kafka|redis]" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|reset [kafka|redis] | ensure" >&2; exit 2 ;;
 esac
