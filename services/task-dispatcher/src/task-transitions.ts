@@ -8,7 +8,7 @@ import { taskKey, topics } from '@autocal/contracts'
 import { AutocalError, acquireLease, inSpan, withContext, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import { transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
-import type { StateStore } from './adapters/state-store.ts'
+import { notReady, type StateStore } from './adapters/state-store.ts'
 import { cancelJob, conditionRequest, startJob } from './effects.ts'
 import { toTaskEvent } from './task-event.ts'
 
@@ -95,6 +95,9 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
     let followUp: TaskEventInput | undefined
     let result: Transition | undefined
     try {
+      // after a loss of the read model (a FLUSHALL) a missing task may exist in
+      // Kafka: decide nothing until the model is rebuilt (the trigger is retried)
+      if (!await store.hasMarker()) throw notReady()
       const current = await store.getTask(key)
       const event = make(current)
       if (event === undefined) return undefined

@@ -13,7 +13,7 @@
 //   http:<taskKey>              last answer of the task's HTTP gate
 import { fromJsonString, toJsonString } from '@bufbuild/protobuf'
 import { RunSchema, taskKey, type Run } from '@autocal/contracts'
-import type { RedisHandle } from '@autocal/runtime'
+import { AutocalError, type RedisHandle } from '@autocal/runtime'
 import type { BlockState } from '../domain/block-grouping.ts'
 import { isTerminal, type Task } from '../domain/task-state.ts'
 import { taskFromJson, taskToJson } from '../task-event.ts'
@@ -24,8 +24,11 @@ export interface RunFactsRecord {
   datasets: Set<string>
 }
 
-// KEYS: task, ver, tasks set, active set. ARGV: expected version, new version, json, member, active(1/0), mode ("cas" | "newer")
+// KEYS: task, ver, tasks set, active set, marker. ARGV: expected version, new version, json, member, active(1/0), mode ("cas" | "newer")
 const saveScript = `
+-- a live write needs a complete model: after a loss of keys it would write a
+-- task the rebuild then cannot order (recovery writes with "newer", before the marker)
+if ARGV[6] == 'cas' and redis.call('exists', KEYS[5]) == 0 then return -1 end
 -- the stored version is the one inside the stored task (the TaskEvent JSON),
 -- so that a partial loss of keys can never leave a version without its task
 local cur = 0
@@ -44,6 +47,11 @@ return 1`
 
 export type StateStore = ReturnType<typeof createStateStore>
 
+/** The read model is incomplete (lost, being rebuilt): the caller retries once it is back. */
+export function notReady (): AutocalError {
+  return new AutocalError('AUTOCAL_NOT_READY', 'the read model is being rebuilt from Kafka', { retryable: true })
+}
+
 export function createStateStore (redis: RedisHandle) {
   const r = redis.client
   const k = (...parts: Array<string | number>): string => redis.key('td', ...parts)
@@ -51,8 +59,9 @@ export function createStateStore (redis: RedisHandle) {
 
   async function save (t: Task, expected: number, mode: 'cas' | 'newer'): Promise<boolean> {
     const key = keyOf(t)
-    const res = await r.eval(saveScript, 4, k('task', key), k('ver', key), k('tasks', t.campaign), k('active', t.campaign),
+    const res = await r.eval(saveScript, 5, k('task', key), k('ver', key), k('tasks', t.campaign), k('active', t.campaign), k('marker'),
       String(expected), String(t.version), taskToJson(t), key, isTerminal(t.state) ? '0' : '1', mode)
+    if (res === -1) throw notReady()
     return res !== 0
   }
 
@@ -75,7 +84,7 @@ export function createStateStore (redis: RedisHandle) {
       }
       return out
     },
-    /** Writes the task if the stored version is still `expected` (0 = none). */
+    /** Writes the task if the stored version is still `expected` (0 = none); throws a retryable error when the model is incomplete. */
     saveTask: async (t: Task, expected: number): Promise<boolean> => await save(t, expected, 'cas'),
     /** Writes the task unless a version at least as new is stored (recovery). */
     restoreTask: async (t: Task): Promise<boolean> => await save(t, 0, 'newer'),
