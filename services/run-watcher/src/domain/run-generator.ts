@@ -5,8 +5,8 @@
 // cosmics or circulating beam; the era letter advances every `runsPerEra`
 // runs. The runs look like 2022 runs (classes collisions2022…, eras
 // Run2022A…) so that the example workflows select them. Deterministic for a
-// seed, and the same sequence as deploy/local/run-generator.ts for the same
-// options, so the CSV it writes and this source agree.
+// seed. deploy/local/run-generator.ts writes these runs as an OMS CSV, so the
+// CSV and this source agree.
 import type { RunRecord } from './run-record.ts'
 
 export interface GeneratorOptions {
