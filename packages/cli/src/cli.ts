@@ -2,13 +2,13 @@
 // ControlService. Errors are one line on stderr and a non-zero exit.
 import { parseArgs } from 'node:util'
 import { toJson, type MessageInitShape } from '@bufbuild/protobuf'
-import { ControlService, GetStatusResponseSchema, TaskEventSchema, TaskState, type SelectorSchema } from '@autocal/contracts'
+import { ControlService, GetStatusResponseSchema, TaskEventSchema, TaskState, taskStateName, type SelectorSchema } from '@autocal/contracts'
 
 type SelectorInit = MessageInitShape<typeof SelectorSchema>
 import { createGrpcClient, grpc, type GrpcClient } from '@autocal/runtime'
 // offline validation is the dispatcher's own validator (exported by @autocal/task-dispatcher as '.')
 import { readWorkflowSources, validateSources } from '../../../services/task-dispatcher/src/validation.ts'
-import { renderMatrix, stateNames } from './status-matrix.ts'
+import { renderMatrix } from './status-matrix.ts'
 
 export interface Io {
   stdout: { write: (s: string) => unknown, isTTY?: boolean }
@@ -175,7 +175,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
             const e = r.event
             if (e === undefined) return
             if (v.json === true) out(JSON.stringify(toJson(TaskEventSchema, e)))
-            else out(`${new Date().toISOString()} ${e.campaign}/${e.block?.id ?? ''}/${e.task} ${stateNames[e.previousState] ?? ''} → ${stateNames[e.state] ?? ''} (attempt ${e.attempt}): ${e.reason}`)
+            else out(`${new Date().toISOString()} ${e.campaign}/${e.block?.id ?? ''}/${e.task} ${taskStateName(e.previousState) ?? ''} → ${taskStateName(e.state) ?? ''} (attempt ${e.attempt}): ${e.reason}`)
           })
           stream.on('error', (err: { code?: number }) => { if (err.code === grpc.status.CANCELLED) resolve(); else reject(err) })
           stream.on('end', () => { resolve() })

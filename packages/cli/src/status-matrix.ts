@@ -1,5 +1,5 @@
 // The runs × tasks matrix of `autocal status`, as terminal text.
-import { TaskState, type GetStatusResponse } from '@autocal/contracts'
+import { TaskState, taskStateName, type GetStatusResponse } from '@autocal/contracts'
 
 const symbols: Record<number, string> = {
   [TaskState.UNSPECIFIED]: '?',
@@ -18,17 +18,6 @@ const colours: Record<number, string> = {
   [TaskState.FAILED]: '31',
   [TaskState.SKIPPED]: '90',
   [TaskState.CANCELLED]: '90'
-}
-
-export const stateNames: Record<number, string> = {
-  [TaskState.UNSPECIFIED]: 'unspecified',
-  [TaskState.NEW]: 'new',
-  [TaskState.WAITING]: 'waiting',
-  [TaskState.PROCESSING]: 'processing',
-  [TaskState.DONE]: 'done',
-  [TaskState.FAILED]: 'failed',
-  [TaskState.SKIPPED]: 'skipped',
-  [TaskState.CANCELLED]: 'cancelled'
 }
 
 /** Renders the matrix: one row per run, one column per task; a cell is the state symbol plus the attempt when > 1. */
@@ -53,7 +42,7 @@ export function renderMatrix (status: GetStatusResponse, options: { colour?: boo
   const counts = new Map<number, number>()
   for (const c of status.cells) counts.set(c.state, (counts.get(c.state) ?? 0) + 1)
   lines.push('')
-  lines.push([...counts].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${symbols[s] ?? '?'} ${stateNames[s] ?? s} ${n}`).join('   ') || 'no tasks yet')
+  lines.push([...counts].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${symbols[s] ?? '?'} ${taskStateName(s) ?? s} ${n}`).join('   ') || 'no tasks yet')
   const failed = status.cells.filter(c => c.state === TaskState.FAILED)
   for (const c of failed.slice(0, 10)) lines.push(`✗ ${c.run} ${c.task} (${c.blockId}, attempt ${c.attempt}): ${c.reason}`)
   if (failed.length > 10) lines.push(`… and ${failed.length - 10} more failed`)

@@ -1,5 +1,6 @@
 // Writes src/index.ts: explicit named exports of every generated message,
-// enum and service, plus the topic registry. Run by `pnpm gen` after buf generate.
+// enum and service, plus the hand-written topic registry and task state names.
+// Run by `pnpm gen` after buf generate.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
@@ -9,7 +10,7 @@ const genFiles = readdirSync(join(src, 'gen'), { recursive: true, encoding: 'utf
 
 const lines = [
   '// Public surface of @autocal/contracts: the generated messages, their schemas and',
-  '// JSON types, the gRPC service descriptor and the topic registry.',
+  '// JSON types, the gRPC service descriptor, the topic registry and the task state names.',
   '// Written by scripts/write-index.ts (`pnpm gen`); src/gen is never edited by hand.',
   ''
 ]
@@ -28,4 +29,6 @@ for (const file of genFiles) {
 }
 lines.push("export { topics, allTopics, topicName, taskKey, headers, contentTypes } from './topics.ts'")
 lines.push("export type { Topic, Topics, TopicId, TopicSettings, EventMeta } from './topics.ts'")
+lines.push("export { taskStateNames, taskStateName } from './task-states.ts'")
+lines.push("export type { TaskStateName } from './task-states.ts'")
 writeFileSync(join(src, 'index.ts'), lines.join('\n') + '\n')

@@ -1,5 +1,5 @@
 // Public surface of @autocal/contracts: the generated messages, their schemas and
-// JSON types, the gRPC service descriptor and the topic registry.
+// JSON types, the gRPC service descriptor, the topic registry and the task state names.
 // Written by scripts/write-index.ts (`pnpm gen`); src/gen is never edited by hand.
 
 export {
@@ -249,3 +249,5 @@ export type {
 } from './gen/grpc/health/v1/health_pb.ts'
 export { topics, allTopics, topicName, taskKey, headers, contentTypes } from './topics.ts'
 export type { Topic, Topics, TopicId, TopicSettings, EventMeta } from './topics.ts'
+export { taskStateNames, taskStateName } from './task-states.ts'
+export type { TaskStateName } from './task-states.ts'

@@ -1,22 +1,10 @@
 // The read model of one task (campaign, block, task): the latest TaskEvent,
 // flattened to JSON-friendly data, and what applying a new event means for
 // the counters, the histograms and the notifications.
-import { JobState, TaskState, type Output, type TaskEvent } from '@autocal/contracts'
+import { JobState, taskStateName, taskStateNames, type Output, type TaskEvent, type TaskStateName } from '@autocal/contracts'
 import { isoOf, millisOfIso } from './time.ts'
 
-export const stateNames = ['unspecified', 'new', 'waiting', 'processing', 'done', 'failed', 'skipped', 'cancelled'] as const
-export type StateName = typeof stateNames[number]
-
-const stateByNumber: Record<number, StateName> = {
-  [TaskState.UNSPECIFIED]: 'unspecified',
-  [TaskState.NEW]: 'new',
-  [TaskState.WAITING]: 'waiting',
-  [TaskState.PROCESSING]: 'processing',
-  [TaskState.DONE]: 'done',
-  [TaskState.FAILED]: 'failed',
-  [TaskState.SKIPPED]: 'skipped',
-  [TaskState.CANCELLED]: 'cancelled'
-}
+export type StateName = TaskStateName
 
 const jobStateByNumber: Record<number, string> = {
   [JobState.UNSPECIFIED]: 'unspecified',
@@ -28,12 +16,15 @@ const jobStateByNumber: Record<number, string> = {
 
 const blockKinds = ['unspecified', 'run', 'fill', 'lumi', 'era']
 
+/** The name of a task state; a state this version does not know counts as unspecified. */
 export function stateName (state: number): StateName {
-  return stateByNumber[state] ?? 'unspecified'
+  return taskStateName(state) ?? 'unspecified'
 }
 
+const allStateNames: readonly string[] = Object.values(taskStateNames)
+
 export function isStateName (s: string): s is StateName {
-  return (stateNames as readonly string[]).includes(s)
+  return allStateNames.includes(s)
 }
 
 export interface OutputView {
