@@ -65,6 +65,15 @@ export function toGrpcError (err: unknown): Partial<grpc.StatusObject> & Error {
   return Object.assign(new Error(errorMessage(err)), { code, details: errorMessage(err) })
 }
 
+/**
+ * Ends a server stream with the gRPC status of err (see toGrpcError). grpc-js
+ * sends a stream's status only from the stream's 'error' event; destroy()
+ * closes the stream without one, and the client waits for ever.
+ */
+export function failStream (call: grpc.ServerDuplexStream<any, any>, err: unknown): void {
+  call.emit('error', toGrpcError(err))
+}
+
 function implement (service: DescService, impl: Record<string, (...args: any[]) => any>, logger: Logger): grpc.UntypedServiceImplementation {
   const out: grpc.UntypedServiceImplementation = {}
   for (const method of service.methods) {
@@ -96,7 +105,7 @@ function implement (service: DescService, impl: Record<string, (...args: any[]) 
       case 'client_streaming':
       case 'bidi_streaming':
         out[method.localName] = (call: grpc.ServerDuplexStream<any, any>) => {
-          fn(call).catch((err: unknown) => { call.destroy(toGrpcError(err)) })
+          fn(call).catch((err: unknown) => { failStream(call, err) })
         }
         break
     }

@@ -13,7 +13,7 @@ import { appendFileSync, mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { create, fromBinary, type MessageInitShape } from '@bufbuild/protobuf'
 import { AgentCapabilitiesSchema, AgentServiceConnectResponseSchema, JobPhase, JobRequestSchema, type AgentCapabilities, type AgentServiceConnectRequest, type AgentServiceConnectResponse, type JobRequest } from '@autocal/contracts'
-import { AutocalError, bearerToken, toGrpcError, type grpc, type Logger } from '@autocal/runtime'
+import { AutocalError, bearerToken, failStream, type grpc, type Logger } from '@autocal/runtime'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
 import type { StatusPublisher } from './status-publisher.ts'
 import type { AgentMetrics } from './metrics.ts'
@@ -40,9 +40,6 @@ interface Session {
   jobs: Set<string>
   cancelsSent: Set<string>
 }
-
-// grpc-js sends a stream's status only through its 'error' event (destroy() would drop it)
-const fail = (call: Call, err: AutocalError): void => { call.emit('error', toGrpcError(err)) }
 
 const requestOf = (entry: JobEntry): JobRequest => fromBinary(JobRequestSchema, Buffer.from(entry.request, 'base64'))
 
@@ -159,7 +156,7 @@ export function createAgentHub (o: AgentHubOptions) {
       if (Date.now() - s.lastHeartbeatMs > o.lostAfterMs) {
         log.warn({ agent: s.agent }, 'agent missed its heartbeats; stream closed')
         sessions.delete(s.agent)
-        fail(s.call, new AutocalError('AUTOCAL_NOT_READY', `agent ${s.agent} missed its heartbeats`))
+        failStream(s.call, new AutocalError('AUTOCAL_NOT_READY', `agent ${s.agent} missed its heartbeats`))
       }
     }
     const lost = new Set<string>()
@@ -197,7 +194,7 @@ export function createAgentHub (o: AgentHubOptions) {
     const token = bearerToken(call.metadata)
     if (token === undefined || !o.tokens.includes(token)) {
       log.warn({ peer: call.getPeer() }, 'agent rejected: bad or missing token')
-      fail(call, new AutocalError('AUTOCAL_UNAUTHENTICATED', 'agent token missing or not accepted'))
+      failStream(call, new AutocalError('AUTOCAL_UNAUTHENTICATED', 'agent token missing or not accepted'))
       return
     }
     let session: Session | undefined
@@ -221,7 +218,7 @@ export function createAgentHub (o: AgentHubOptions) {
           return
         }
         if (session === undefined) {
-          fail(call, new AutocalError('AUTOCAL_VALIDATION_FAILED', 'first message must be register'))
+          failStream(call, new AutocalError('AUTOCAL_VALIDATION_FAILED', 'first message must be register'))
           return
         }
         if (msg.case === 'heartbeat') {

@@ -1,7 +1,9 @@
 // The HTTP and gRPC servers every service has, with their health semantics.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { ControlService, HealthCheckResponse_ServingStatus, Health, TaskState } from '@autocal/contracts'
+import { once } from 'node:events'
+import { create } from '@bufbuild/protobuf'
+import { AgentService, AgentServiceConnectRequestSchema, ControlService, HealthCheckResponse_ServingStatus, Health, TaskState } from '@autocal/contracts'
 import { buildHttp, type Check } from '../../src/http.ts'
 import { createMetrics } from '../../src/metrics.ts'
 import { connectRedis } from '../../src/redis/connect.ts'
@@ -95,5 +97,45 @@ test('a gRPC service from the contracts serves typed calls, maps errors and answ
   } finally {
     good.close()
     anonymous.close()
+  }
+})
+
+test('a bidi-streaming handler that throws ends the stream with its gRPC status', async () => {
+  const { logger } = memoryLogger()
+  let plainError = false
+  await using server = await startGrpc({
+    host: '127.0.0.1',
+    port: 0,
+    logger,
+    services: [serve(AgentService, {
+      connect: async call => {
+        await once(call, 'data') // fails on the first message, as a handler checking it would
+        if (plainError) throw new Error('disk full')
+        throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'first message must be register')
+      }
+    })]
+  })
+  const client = createGrpcClient(AgentService, `127.0.0.1:${server.port}`)
+  // the error the client's stream ends with; a stream that ends without one fails the test instead of hanging it
+  const streamError = async (): Promise<grpc.ServiceError> => {
+    const stream = client.connect()
+    stream.on('data', () => {})
+    stream.write(create(AgentServiceConnectRequestSchema, { message: { case: 'heartbeat', value: {} } }))
+    return await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { stream.cancel(); reject(new Error('no status after 5 s')) }, 5000)
+      stream.on('error', err => { clearTimeout(timer); resolve(err as grpc.ServiceError) })
+      stream.on('end', () => { clearTimeout(timer); reject(new Error('stream ended without an error status')) })
+    })
+  }
+  try {
+    const invalid = await streamError()
+    assert.equal(invalid.code, grpc.status.INVALID_ARGUMENT)
+    assert.equal(invalid.details, 'first message must be register')
+    plainError = true
+    const internal = await streamError()
+    assert.equal(internal.code, grpc.status.INTERNAL)
+    assert.equal(internal.details, 'disk full')
+  } finally {
+    client.close()
   }
 })
