@@ -70,7 +70,7 @@ export function toGrpcError (err: unknown): Partial<grpc.StatusObject> & Error {
  * sends a stream's status only from the stream's 'error' event; destroy()
  * closes the stream without one, and the client waits for ever.
  */
-export function failStream (call: grpc.ServerDuplexStream<any, any>, err: unknown): void {
+export function failStream (call: grpc.ServerWritableStream<any, any> | grpc.ServerDuplexStream<any, any>, err: unknown): void {
   call.emit('error', toGrpcError(err))
 }
 
@@ -99,7 +99,7 @@ function implement (service: DescService, impl: Record<string, (...args: any[]) 
               call.write(response)
             }
           }
-          run().then(() => { if (!call.cancelled) call.end() }, (err: unknown) => { call.destroy(toGrpcError(err)) })
+          run().then(() => { if (!call.cancelled) call.end() }, (err: unknown) => { failStream(call, err) })
         }
         break
       case 'client_streaming':

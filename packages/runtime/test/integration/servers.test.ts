@@ -53,6 +53,7 @@ test('/readyz turns 503 while shutting down', async () => {
 test('a gRPC service from the contracts serves typed calls, maps errors and answers grpc.health.v1', async () => {
   const { logger } = memoryLogger()
   let ready = true
+  let watchFails = false
   await using server = await startGrpc({
     host: '127.0.0.1',
     port: 0,
@@ -71,6 +72,7 @@ test('a gRPC service from the contracts serves typed calls, maps errors and answ
       validateWorkflows: async () => ({ ok: true }),
       watchTasks: async function * () {
         for (let version = 1n; version <= 3n; version++) yield { event: { task: 't', version } }
+        if (watchFails) throw new AutocalError('AUTOCAL_NOT_FOUND', 'campaign gone')
       }
     })]
   })
@@ -88,6 +90,18 @@ test('a gRPC service from the contracts serves typed calls, maps errors and answ
     const versions: bigint[] = []
     for await (const r of good.watchTasks({})) versions.push(r.event?.version ?? 0n)
     assert.deepEqual(versions, [1n, 2n, 3n])
+    // a stream that fails after some messages ends with the error's status (the client would otherwise wait for ever)
+    watchFails = true
+    const seen: bigint[] = []
+    const failing = good.watchTasks({})
+    failing.on('data', r => { seen.push(r.event?.version ?? 0n) })
+    const [failed] = await Promise.race([
+      once(failing, 'error') as Promise<[grpc.ServiceError]>,
+      new Promise<never>((_resolve, reject) => setTimeout(() => { failing.cancel(); reject(new Error('no status after 5 s')) }, 5000).unref())
+    ])
+    assert.equal(failed.code, grpc.status.NOT_FOUND)
+    assert.equal(failed.details, 'campaign gone')
+    assert.deepEqual(seen, [1n, 2n, 3n])
 
     const health = createGrpcClient(Health, address)
     assert.equal((await health.check({})).status, HealthCheckResponse_ServingStatus.SERVING)
