@@ -12,7 +12,9 @@
 //      high load (all runs at once);
 //   4. peak RSS of each service.
 //
-// Options (env): BENCH_BUDGET_S (default 90), BENCH_ONLY=ceiling|throughput|latency.
+// Options (env): BENCH_BUDGET_S (default 90), BENCH_ONLY=ceiling|throughput|latency,
+// BENCH_CASES=1x1000,10x1000 (throughput cases as workflows x runs; default all six),
+// BENCH_PROFILE=task-dispatcher (writes a CPU profile of that service).
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -21,7 +23,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { ConditionEventSchema, JobRequestSchema, JobState, RunEventSchema, TaskEventSchema, TaskState, BlockKind, JobStatusSchema, JobPhase, Outcome, topicName, topics } from '@autocal/contracts'
 import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs'
-import { repoRoot, startSystem, type System } from '../../deploy/local/system.ts'
+import { repoRoot, startSystem, type ServiceName, type System } from '../../deploy/local/system.ts'
 import { writeGeneratedRealdata } from '../../deploy/local/run-generator.ts'
 import { measureCeiling, type CeilingResult } from './kafka-ceiling.ts'
 
@@ -143,6 +145,20 @@ function rss (system: System): Record<string, number> {
   return out
 }
 
+/** CPU seconds (user + system) each service has used so far, from /proc. */
+function cpuSeconds (system: System): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const s of system.services.values()) {
+    try {
+      const fields = readFileSync(`/proc/${s.process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+      out[s.name] = (Number(fields[11]) + Number(fields[12])) / 100
+    } catch {
+      out[s.name] = 0
+    }
+  }
+  return out
+}
+
 interface Run {
   workflows: number
   runs: number
@@ -170,7 +186,9 @@ async function runSystem (options: { workflows: number, runs: number, withCondit
     env: { AUTOCAL_LOG_LEVEL: 'warn', AUTOCAL_RUN_SETTLE_MS: '500', AUTOCAL_DISPATCH_TICK_MS: '200' },
     serviceEnv: {
       'run-watcher': { AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_SCALE: String(options.scale), AUTOCAL_REPLAY_T0_STREAMS: 'none' },
-      'job-executor': { AUTOCAL_EXECUTOR_SLOTS: '8' }
+      'job-executor': { AUTOCAL_EXECUTOR_SLOTS: '8' },
+      // BENCH_PROFILE=<service>: a V8 CPU profile of that service, in BENCH_PROFILE_DIR (default /tmp/autocal-profiles)
+      ...(process.env.BENCH_PROFILE === undefined ? {} : { [process.env.BENCH_PROFILE as ServiceName]: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR ?? '/tmp/autocal-profiles'}` } })
     }
   })
   const started = Date.now()
@@ -183,6 +201,7 @@ async function runSystem (options: { workflows: number, runs: number, withCondit
     if (++tick % 10 === 0) console.error(`  … ${Math.round((Date.now() - started) / 1000)} s: runs ended ${watch.runEndedAt.size}, blocks requested ${watch.jobRequestedAt.size}, tasks done ${watch.doneTasks}/${tasks}`)
   }
   const seconds = (Date.now() - started) / 1000
+  console.error(`  CPU seconds in ${Math.round(seconds)} s: ${Object.entries(cpuSeconds(system)).map(([name, cpu]) => `${name} ${cpu.toFixed(1)}`).join(', ')}`)
   await system.stop()
   await watch.stop()
   if (process.env.BENCH_KEEP === undefined) rmSync(dir, { recursive: true, force: true })
@@ -253,12 +272,11 @@ async function main (): Promise<void> {
     say()
     say('| workflows | runs | tasks | completed | tasks/s | messages/s (≈8/task) | ratio to ceiling |')
     say('|---:|---:|---:|---:|---:|---:|---:|')
-    for (const runs of [1000, 10_000]) {
-      for (const workflows of [1, 10, 50]) {
-        const { result } = await runSystem({ workflows, runs, withCondition: false, scale: 0, budgetS })
-        rssRows.push([`${workflows} wf × ${runs} runs`, result.rssMb])
-        say(`| ${workflows} | ${runs} | ${result.tasks} | ${result.completed}${result.finished ? '' : ` (budget ${budgetS} s)`} | ${fmt(result.tasksPerSecond)} | ${fmt(result.tasksPerSecond * 8, 0)} | ${fmt((result.tasksPerSecond * 8) / best * 100, 1)} % |`)
-      }
+    const cases = (process.env.BENCH_CASES ?? '1x1000,10x1000,50x1000,1x10000,10x10000,50x10000').split(',').map(c => c.split('x').map(Number) as [number, number])
+    for (const [workflows, runs] of cases) {
+      const { result } = await runSystem({ workflows, runs, withCondition: false, scale: 0, budgetS })
+      rssRows.push([`${workflows} wf × ${runs} runs`, result.rssMb])
+      say(`| ${workflows} | ${runs} | ${result.tasks} | ${result.completed}${result.finished ? '' : ` (budget ${budgetS} s)`} | ${fmt(result.tasksPerSecond)} | ${fmt(result.tasksPerSecond * 8, 0)} | ${fmt((result.tasksPerSecond * 8) / best * 100, 1)} % |`)
     }
     say()
   }

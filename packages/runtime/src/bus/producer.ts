@@ -1,7 +1,8 @@
 // The typed producer. `publish(topics.runs, runEvent)` serialises the message
 // with its schema, keys it with the registry's key function, stamps the
 // headers and trace context, and waits for all in-sync replicas (idempotent
-// producer: a retried send is written once).
+// producer: a retried send is written once). Concurrent publishes share
+// requests to the broker (see enqueue).
 import { randomUUID } from 'node:crypto'
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api'
 import { toBinary, toJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
@@ -71,6 +72,38 @@ export async function startProducer (options: ProducerOptions): Promise<Producer
     return { msg: { key: opts.key ?? topic.key(message), value, headers }, eventId }
   }
 
+  // Sends are coalesced: while one request is in flight, the messages of
+  // every publish that comes meanwhile wait and go out together in the next
+  // request (one in flight, so the order of messages on a partition is the
+  // order of the publish calls). No delay is added to a lone publish.
+  interface Pending { topic: string, messages: Message[], done: (err?: unknown) => void }
+  let queue: Pending[] = []
+  let flushing = false
+
+  async function flush (): Promise<void> {
+    flushing = true
+    while (queue.length > 0) {
+      const batch = queue
+      queue = []
+      const byTopic = new Map<string, Message[]>()
+      for (const p of batch) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), ...p.messages])
+      try {
+        await producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
+        for (const p of batch) p.done()
+      } catch (err) {
+        for (const p of batch) p.done(err)
+      }
+    }
+    flushing = false
+  }
+
+  async function enqueue (topic: string, messages: Message[]): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      queue.push({ topic, messages, done: err => { if (err === undefined) resolve(); else reject(err) } })
+      if (!flushing) void flush()
+    })
+  }
+
   /**
    * One `send <topic>` span per message, even in a batch: each message starts
    * (or continues) its own trace, so a batch of run events does not fold
@@ -89,7 +122,7 @@ export async function startProducer (options: ProducerOptions): Promise<Producer
       return span
     })
     try {
-      await producer.send({ topic: name, acks: -1, compression: CompressionTypes.None, messages: encoded.map(e => e.msg) })
+      await enqueue(name, encoded.map(e => e.msg))
       metrics?.produced.inc({ topic: topic.name }, encoded.length)
       return encoded.map(e => e.eventId)
     } catch (err) {

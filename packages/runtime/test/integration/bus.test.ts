@@ -194,3 +194,26 @@ test('closing the consumer commits the offsets of the messages it handled', asyn
   await consumer[Symbol.asyncDispose]()
   assert.equal(await committedOffset(config, 'close', 'runs'), 5)
 })
+
+test('concurrent publishes share requests and keep their order per key', async () => {
+  const config = testConfig()
+  const { logger } = memoryLogger()
+  await using producer = await startProducer({ config, logger, service: 'test' })
+  const got = new Map<number, number[]>()
+  await using _consumer = await startConsumer({
+    config,
+    logger,
+    service: 'test',
+    group: 'coalesced',
+    producer,
+    handlers: { runs: async m => { got.set(m.run, [...(got.get(m.run) ?? []), Number(m.contentHash)]) } }
+  })
+  // 10 runs (keys) × 50 versions each, published without waiting for one another
+  const sends: Array<Promise<string>> = []
+  for (let v = 0; v < 50; v++) {
+    for (let run = 1; run <= 10; run++) sends.push(producer.publish(topics.runs, create(RunEventSchema, { run, contentHash: String(v), source: 'test' })))
+  }
+  assert.equal(new Set(await Promise.all(sends)).size, 500, 'each publish resolves with its own event id')
+  await until('500 messages', () => [...got.values()].reduce((n, v) => n + v.length, 0) >= 500)
+  for (let run = 1; run <= 10; run++) assert.deepEqual(got.get(run), Array.from({ length: 50 }, (_, v) => v), `run ${run} in publish order`)
+})
