@@ -20,6 +20,10 @@ export const Config = z.object({
   AUTOCAL_RUN_SETTLE_MS: z.coerce.number().int().nonnegative().default(10_000),
   /** TTL of the per-campaign planning lease and the per-task lease. */
   AUTOCAL_DISPATCH_LEASE_MS: z.coerce.number().int().positive().default(15_000),
+  /** Transitions of different tasks the planner applies at once. */
+  AUTOCAL_DISPATCH_PARALLEL: z.coerce.number().int().positive().default(32),
+  /** Settled runs grouped into blocks per planner tick at most (a backlog is dispatched while it is grouped). */
+  AUTOCAL_DISPATCH_RUNS_PER_TICK: z.coerce.number().int().positive().default(200),
   /** How long an HTTP gate answer is trusted before asking again (a yes is kept). */
   AUTOCAL_HTTP_GATE_RECHECK_MS: z.coerce.number().int().positive().default(30_000)
 })

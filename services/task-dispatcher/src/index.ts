@@ -47,7 +47,7 @@ const grpcServer = stack.use(await startGrpc({
   checks,
   services: [controlService({ catalog, store, producer, tokens, logger, taskEvents, workflowsDir: loaded.dir, env: process.env })]
 }))
-const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
+const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
 stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))
 const consumer = stack.use(await startConsumer({
   config,

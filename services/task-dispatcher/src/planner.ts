@@ -1,6 +1,6 @@
 // The planner: every tick, for each campaign under the campaign's Redis lease
 // (one replica plans a campaign at a time), it groups the runs that settled
-// into blocks, plans tasks on new blocks, closes timed-out buckets, evaluates
+// into blocks (at most runsPerTick runs a tick), plans tasks on new blocks, closes timed-out buckets, evaluates
 // the gates of new and waiting tasks (dispatching those whose gates opened,
 // within the concurrency limits) and requests failed jobs again once their
 // backoff passed. All state changes go through task-transitions.ts.
@@ -27,6 +27,10 @@ export interface PlannerDeps {
   logger: Logger
   settleMs: number
   leaseMs: number
+  /** Transitions of different tasks applied at once (tasks with a concurrency limit go one by one). */
+  parallel: number
+  /** Settled runs grouped per tick at most, so that a large backlog is dispatched while it is grouped. */
+  runsPerTick: number
   httpRecheckMs: number
   /** Resolves when the read model is complete (rebuilds it from Kafka when needed). */
   ensureState: () => Promise<void>
@@ -34,6 +38,27 @@ export interface PlannerDeps {
 }
 
 export type Planner = ReturnType<typeof createPlanner>
+
+/**
+ * Calls `fn` on every item, at most `limit` at a time; when some fail, the
+ * others still run and the first error is thrown at the end.
+ */
+export async function inParallel<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  let failure: { err: unknown } | undefined
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T
+      try {
+        await fn(item)
+      } catch (err) {
+        failure ??= { err }
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  if (failure !== undefined) throw failure.err
+}
 
 export function createPlanner (deps: PlannerDeps) {
   const { store, redis, catalog, golden, transitions } = deps
@@ -60,7 +85,7 @@ export function createPlanner (deps: PlannerDeps) {
     for (const d of downstreamOf(c, root.name)) {
       const others = rootsOf(c, d).filter(r => r !== root.name)
       let ready = true
-      for (const o of others) if ((await store.blocks(c.name, o)).get(b.id)?.closed !== true) ready = false
+      for (const o of others) if ((await store.block(c.name, o, b.id))?.closed !== true) ready = false
       if (!ready) continue
       const dspec = specOf(c.name, d)
       await transitions.apply(taskKey(c.name, b.id, d.name), cur => cur === undefined ? { kind: 'plan', spec: dspec, block: b, ...(runEndedAtMs === undefined ? {} : { runEndedAtMs }) } : undefined)
@@ -69,13 +94,16 @@ export function createPlanner (deps: PlannerDeps) {
 
   async function group (c: CampaignTasks): Promise<void> {
     const t = now()
-    const settled = await store.settledPending(c.name, t, deps.settleMs, deps.settleMs * 10)
+    const settled = (await store.settledPending(c.name, t, deps.settleMs, deps.settleMs * 10)).slice(0, deps.runsPerTick)
     const lumiRoots = c.roots.filter(r => r.block.kind === 'lumi' && r.block.timeoutS !== undefined)
     if (settled.length === 0 && lumiRoots.length === 0) return
     const facts = await store.runFacts(settled)
     for (const root of c.roots) {
       if (settled.length === 0 && !lumiRoots.includes(root)) continue
+      // grouping is in run order and in memory; then every block that changed
+      // is planned once, in its final state, several blocks at a time
       const blocks = await store.blocks(c.name, root.name)
+      const changed = new Map<string, BlockState>()
       for (const run of settled) {
         const f = facts.get(run)
         if (f === undefined) continue
@@ -83,14 +111,15 @@ export function createPlanner (deps: PlannerDeps) {
         const d = groupRun(blocks, root.block, { run, fill: f.run.fill, era: f.run.era, recordedLumiPb: f.run.recordedLumiPb }, t)
         for (const b of d.changed) {
           blocks.set(b.id, b)
-          await planBlock(c, root, b)
+          changed.set(b.id, b)
         }
         if (d.late) log.warn({ campaign: c.name, task: root.name, run, block: d.blockId }, 'late run: block of its own')
       }
       for (const b of closeTimedOut(blocks.values(), root.block, t)) {
         blocks.set(b.id, b)
-        await planBlock(c, root, b)
+        changed.set(b.id, b)
       }
+      await inParallel([...changed.values()], deps.parallel, async b => { await planBlock(c, root, b) })
     }
     await store.removePending(c.name, settled)
   }
@@ -107,19 +136,22 @@ export function createPlanner (deps: PlannerDeps) {
   }
 
   async function evaluate (c: CampaignTasks): Promise<void> {
-    const tasks = await store.getTasks(await store.activeKeys(c.name))
+    // only the tasks that may move: new or waiting ones, and processing ones
+    // with a failed job due again (the processing ones are only counted)
+    const t0 = now()
+    const tasks = await store.getTasks([...new Set([...await store.openKeys(c.name), ...await store.retriesDue(c.name, t0)])])
     const order = new Map(c.tasks.map((d, i) => [d.name, i]))
     tasks.sort((a, b) => (a.block.runs[0] ?? 0) - (b.block.runs[0] ?? 0) || (order.get(a.task) ?? 0) - (order.get(b.task) ?? 0))
     const processing = new Map<string, number>()
-    for (const t of tasks) if (t.state === 'processing') processing.set(t.task, (processing.get(t.task) ?? 0) + 1)
+    for (const key of await store.processingKeys(c.name)) {
+      const task = key.slice(key.lastIndexOf('/') + 1)
+      processing.set(task, (processing.get(task) ?? 0) + 1)
+    }
     const waiting = tasks.filter(t => t.state === 'new' || t.state === 'waiting')
     const facts = await store.runFacts([...new Set(waiting.flatMap(t => t.block.runs))])
     const readiness = new Map<number, RunReadiness>()
     for (const [run, f] of facts) readiness.set(run, { durationS: f.run.durationS, recordedLumiPb: f.run.recordedLumiPb, streamsDone: f.streams, datasetsDone: f.datasets })
-    const t0 = now()
-    for (const t of tasks) {
-      const def = catalog.task(c.name, t.task)
-      if (def === undefined) continue
+    async function evaluateTask (t: Task, def: TaskDef): Promise<void> {
       const key = store.keyOf(t)
       if (t.state === 'new' || t.state === 'waiting') {
         const upstream = await store.getTasks(def.needs.map(n => taskKey(c.name, t.block.id, n)))
@@ -132,7 +164,7 @@ export function createPlanner (deps: PlannerDeps) {
           ...(httpGate === undefined ? {} : { httpOpen: httpGate }),
           processing: processing.get(t.task) ?? 0
         })
-        if (t.state === 'waiting' && pending.join() === t.pendingGates.join()) continue
+        if (t.state === 'waiting' && pending.join() === t.pendingGates.join()) return
         const spec = specOf(c.name, def)
         const tr = await transitions.apply(key, cur => cur !== undefined && cur.version === t.version ? { kind: 'gates', spec, pending } : undefined)
         if (tr?.changed === true && tr.task.state === 'processing') processing.set(t.task, (processing.get(t.task) ?? 0) + 1)
@@ -140,6 +172,16 @@ export function createPlanner (deps: PlannerDeps) {
         await transitions.apply(key, () => ({ kind: 'retry-due' }))
       }
     }
+    // tasks with a concurrency limit one by one, in block order (each start
+    // counts against the next); the others several at a time
+    const limited: Array<[Task, TaskDef]> = []
+    const free: Array<[Task, TaskDef]> = []
+    for (const t of tasks) {
+      const def = catalog.task(c.name, t.task)
+      if (def !== undefined) (def.concurrency === undefined ? free : limited).push([t, def])
+    }
+    await inParallel(free, deps.parallel, async ([t, def]) => { await evaluateTask(t, def) })
+    await inParallel(limited, 1, async ([t, def]) => { await evaluateTask(t, def) })
   }
 
   async function planCampaign (c: CampaignTasks): Promise<void> {

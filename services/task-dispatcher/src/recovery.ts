@@ -3,7 +3,10 @@
 // version of every task (and so every block and which runs were grouped); the
 // runs topic gives the run records, Tier-0 facts and the ended runs of each
 // campaign, which go back to pending (runs already in a block are skipped by
-// the grouping). One replica rebuilds under a lease; the others wait.
+// the grouping). What is left of the old model is deleted first: a partial
+// loss (keys deleted one by one while the dispatcher writes) can leave a task
+// without its set memberships. One replica rebuilds under a lease; the others
+// wait, and live transitions are refused until the marker is back.
 import { randomUUID } from 'node:crypto'
 import { fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
 import { contentTypes, headers, topicName, topics, type RunEvent, type TaskEvent, type Topic } from '@autocal/contracts'
@@ -98,6 +101,7 @@ export function createRecovery (deps: RecoveryDeps) {
     }
     const started = Date.now()
     try {
+      const cleared = await store.clearModel()
       const latest = new Map<string, TaskEvent>()
       const tasks = await readTopic(config, deps.logger, topics.tasks, async ev => {
         const key = topics.tasks.key(ev)
@@ -112,7 +116,7 @@ export function createRecovery (deps: RecoveryDeps) {
       }
       const runs = await readTopic(config, deps.logger, topics.runs, deps.applyRun)
       await store.setMarker()
-      log.info({ taskMessages: tasks, tasks: latest.size, runMessages: runs, ms: Date.now() - started }, 'read model rebuilt from kafka')
+      log.info({ clearedKeys: cleared, taskMessages: tasks, tasks: latest.size, runMessages: runs, ms: Date.now() - started }, 'read model rebuilt from kafka')
     } finally {
       await lease.release().catch(() => false)
     }

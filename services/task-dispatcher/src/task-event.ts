@@ -1,6 +1,6 @@
 // Task (the state machine's plain data) ↔ TaskEvent (the message on
 // autocal.tasks.v1, also the Redis read model's JSON form).
-import { create, fromJsonString, toJsonString } from '@bufbuild/protobuf'
+import { create } from '@bufbuild/protobuf'
 import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
 import { BlockKind, BlockSchema, JobState, OutputSchema, TaskEventSchema, TaskJobSchema, TaskState, type Block, type TaskEvent } from '@autocal/contracts'
 import type { BlockKindName, BlockState } from './domain/block-grouping.ts'
@@ -121,6 +121,3 @@ export function fromTaskEvent (ev: TaskEvent): Task {
   if (ev.runEndedAt !== undefined) t.runEndedAtMs = ms(ev.runEndedAt)
   return t
 }
-
-export const taskToJson = (t: Task): string => toJsonString(TaskEventSchema, toTaskEvent(t))
-export const taskFromJson = (json: string): Task => fromTaskEvent(fromJsonString(TaskEventSchema, json))

@@ -1,14 +1,16 @@
 // Applies one state-machine transition to one task, safely with several
-// replicas: under the task's Redis lease, from the stored version, publishing
+// replicas: under the task's Redis lease (taken with the read of the task,
+// released with its write: two round trips), from the stored version, publishing
 // the TaskEvent (eventId tasks/<key>/<version>) and the effects before the
 // compare-and-set of the read model. Kafka first: if the process dies between
 // the two, the redelivered trigger recomputes the same transition and writes
 // the same event ids again (consumers drop them); no transition is lost.
+import { randomUUID } from 'node:crypto'
 import { taskKey, topics } from '@autocal/contracts'
-import { AutocalError, acquireLease, inSpan, withContext, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, inSpan, withContext, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import { transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
-import { notReady, type StateStore } from './adapters/state-store.ts'
+import type { StateStore } from './adapters/state-store.ts'
 import { cancelJob, conditionRequest, startJob } from './effects.ts'
 import { toTaskEvent } from './task-event.ts'
 
@@ -36,10 +38,11 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
     return text === null ? undefined : JSON.parse(text) as Record<string, string>
   }
 
-  async function lock (key: string): Promise<NonNullable<Awaited<ReturnType<typeof acquireLease>>>> {
+  /** Takes the task's lease and reads it, waiting a little while another replica holds it. */
+  async function take (key: string, token: string): Promise<Task | undefined> {
     for (let i = 0; i < 50; i++) {
-      const lease = await acquireLease(redis, `td:task:${key}`, leaseMs)
-      if (lease !== null) return lease
+      const taken = await store.takeTask(key, token, leaseMs)
+      if (taken !== 'busy') return taken.task
       await new Promise(resolve => setTimeout(resolve, 50 + Math.random() * 50))
     }
     throw new AutocalError('AUTOCAL_LEASE_LOST', `task ${key} is locked by another replica`, { retryable: true })
@@ -91,17 +94,23 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
    * to do). Returns the transition, or undefined when there was none.
    */
   async function apply (key: string, make: (task: Task | undefined) => TaskEventInput | undefined): Promise<Transition | undefined> {
-    const lease = await lock(key)
+    // after a loss of the read model (a FLUSHALL) a missing task may exist in
+    // Kafka: take() refuses until the model is rebuilt (the trigger is retried)
+    const token = randomUUID()
+    const current = await take(key, token)
     let followUp: TaskEventInput | undefined
     let result: Transition | undefined
+    let written = false
     try {
-      // after a loss of the read model (a FLUSHALL) a missing task may exist in
-      // Kafka: decide nothing until the model is rebuilt (the trigger is retried)
-      if (!await store.hasMarker()) throw notReady()
-      const current = await store.getTask(key)
       const event = make(current)
       if (event === undefined) return undefined
-      if (current === undefined && event.kind !== 'plan') return undefined
+      if (current === undefined && event.kind !== 'plan') {
+        // every job, condition and command names a task this model planned: a
+        // missing one means a part of the model was lost and is about to be
+        // rebuilt (keys deleted one by one leave the marker for a moment), so
+        // the trigger is retried rather than dropped (at worst it ends in the DLQ)
+        throw new AutocalError('AUTOCAL_NOT_FOUND', `no task ${key} in the read model for a ${event.kind} event; retrying in case the model is being rebuilt`, { retryable: true })
+      }
       result = transition(current, event, now())
       if (!result.changed) return result
       const t = result.task
@@ -112,12 +121,13 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
         await producer.publish(topics.tasks, toTaskEvent(t), { eventId: `tasks/${key}/${t.version}` })
         return await perform(current, tr)
       })
-      if (!await store.saveTask(t, current?.version ?? 0)) {
+      written = true // putTask releases the lease, whatever its answer
+      if (!await store.putTask(t, current?.version ?? 0, token)) {
         throw new AutocalError('AUTOCAL_LEASE_LOST', `task ${key} changed while version ${t.version} was being written; retrying`, { retryable: true })
       }
       log.debug({ key, state: t.state, version: t.version, reason: t.reason }, 'task transition')
     } finally {
-      await lease.release().catch(() => false)
+      if (!written) await store.releaseTask(key, token).catch(() => undefined)
     }
     if (followUp !== undefined) {
       const next = followUp

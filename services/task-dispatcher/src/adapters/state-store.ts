@@ -2,9 +2,12 @@
 // Kafka (tasks topic + runs topic, see recovery.ts); the marker key says the
 // model is complete. Keys (under AUTOCAL_REDIS_KEY_PREFIX + "td:"):
 //   marker                      the model is complete (absent → rebuild from Kafka)
-//   task:<taskKey>              TaskEvent JSON of the latest version
-//   ver:<taskKey>               its version (compare-and-set guard)
-//   tasks:<campaign>            set of task keys;   active:<campaign>  those not in a final state
+//   task:<taskKey>              the latest version of the task (Task JSON, task-state.ts)
+//   ver:<taskKey>               its version (for operators; the guard reads the task's own)
+//   tasks:<campaign>            set of task keys
+//   open:<campaign>             those new or waiting (the planner evaluates their gates)
+//   processing:<campaign>       those processing (counted against concurrency limits)
+//   retry-at:<campaign>         zset task key → when its first failed job is due again
 //   blocks:<campaign>:<task>    hash block id → BlockState JSON (root tasks)
 //   grouped:<campaign>:<task>   hash run → block id (root tasks)
 //   pending:<campaign>          zset run → arrival ms (ended runs not grouped yet)
@@ -13,10 +16,10 @@
 //   http:<taskKey>              last answer of the task's HTTP gate
 import { fromJsonString, toJsonString } from '@bufbuild/protobuf'
 import { RunSchema, taskKey, type Run } from '@autocal/contracts'
-import { AutocalError, type RedisHandle } from '@autocal/runtime'
+import { createHash } from 'node:crypto'
+import { AutocalError, Lease, type RedisHandle } from '@autocal/runtime'
 import type { BlockState } from '../domain/block-grouping.ts'
 import { isTerminal, type Task } from '../domain/task-state.ts'
-import { taskFromJson, taskToJson } from '../task-event.ts'
 
 export interface RunFactsRecord {
   run: Run
@@ -24,26 +27,61 @@ export interface RunFactsRecord {
   datasets: Set<string>
 }
 
-// KEYS: task, ver, tasks set, active set, marker. ARGV: expected version, new version, json, member, active(1/0), mode ("cas" | "newer")
-const saveScript = `
+// A transition is two round trips (task-transitions.ts): take the task (its
+// lease and its stored JSON in one script) and put it back (compare-and-set
+// write and lease release in one script). Scripts run by their SHA1.
+interface Script { text: string, sha: string }
+const script = (text: string): Script => ({ text, sha: createHash('sha1').update(text).digest('hex') })
+
+// KEYS: lease, marker, task. ARGV: token, lease ms.
+// Returns {0} when another holder has the lease, {-1} when the model is
+// incomplete (lease not kept), else {1} or {1, task JSON}.
+const takeScript = script(`
+if not redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {0} end
+if redis.call('exists', KEYS[2]) == 0 then
+  redis.call('del', KEYS[1])
+  return {-1}
+end
+local task = redis.call('get', KEYS[3])
+if task then return {1, task} end
+return {1}`)
+
+// KEYS: task, ver, tasks set, open set, processing set, retry-at zset, marker[, lease].
+// ARGV: expected version, new version, json, member, "open" | "processing" | "final",
+//       retry due ms ("" = none), mode ("cas" | "newer")[, lease token]
+const saveScript = script(`
 -- a live write needs a complete model: after a loss of keys it would write a
 -- task the rebuild then cannot order (recovery writes with "newer", before the marker)
-if ARGV[6] == 'cas' and redis.call('exists', KEYS[5]) == 0 then return -1 end
--- the stored version is the one inside the stored task (the TaskEvent JSON),
--- so that a partial loss of keys can never leave a version without its task
+local function release ()
+  if KEYS[8] and redis.call('get', KEYS[8]) == ARGV[8] then redis.call('del', KEYS[8]) end
+end
+if ARGV[7] == 'cas' and redis.call('exists', KEYS[7]) == 0 then
+  release()
+  return -1
+end
+-- the stored version is the one inside the stored task, so that a partial
+-- loss of keys can never leave a version without its task
 local cur = 0
 local stored = redis.call('get', KEYS[1])
 if stored then
   local ok, task = pcall(cjson.decode, stored)
   if ok and task.version then cur = tonumber(task.version) or 0 end
 end
-if ARGV[6] == 'cas' and cur ~= tonumber(ARGV[1]) then return 0 end
-if ARGV[6] == 'newer' and cur >= tonumber(ARGV[2]) then return 2 end
-redis.call('set', KEYS[1], ARGV[3])
-redis.call('set', KEYS[2], ARGV[2])
-redis.call('sadd', KEYS[3], ARGV[4])
-if ARGV[5] == '1' then redis.call('sadd', KEYS[4], ARGV[4]) else redis.call('srem', KEYS[4], ARGV[4]) end
-return 1`
+local result = 1
+if ARGV[7] == 'cas' and cur ~= tonumber(ARGV[1]) then
+  result = 0
+elseif ARGV[7] == 'newer' and cur >= tonumber(ARGV[2]) then
+  result = 2
+else
+  redis.call('set', KEYS[1], ARGV[3])
+  redis.call('set', KEYS[2], ARGV[2])
+  redis.call('sadd', KEYS[3], ARGV[4])
+  if ARGV[5] == 'open' then redis.call('sadd', KEYS[4], ARGV[4]) else redis.call('srem', KEYS[4], ARGV[4]) end
+  if ARGV[5] == 'processing' then redis.call('sadd', KEYS[5], ARGV[4]) else redis.call('srem', KEYS[5], ARGV[4]) end
+  if ARGV[6] ~= '' then redis.call('zadd', KEYS[6], ARGV[6], ARGV[4]) else redis.call('zrem', KEYS[6], ARGV[4]) end
+end
+release()
+return result`)
 
 export type StateStore = ReturnType<typeof createStateStore>
 
@@ -57,10 +95,24 @@ export function createStateStore (redis: RedisHandle) {
   const k = (...parts: Array<string | number>): string => redis.key('td', ...parts)
   const keyOf = (t: Pick<Task, 'campaign' | 'task' | 'block'>): string => taskKey(t.campaign, t.block.id, t.task)
 
-  async function save (t: Task, expected: number, mode: 'cas' | 'newer'): Promise<boolean> {
+  async function run (s: Script, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      return await r.evalsha(s.sha, keys.length, ...keys, ...args)
+    } catch (err) {
+      if (!String(err).includes('NOSCRIPT')) throw err
+      return await r.eval(s.text, keys.length, ...keys, ...args)
+    }
+  }
+
+  const leaseKey = (key: string): string => redis.key('lease', `td:task:${key}`)
+
+  async function save (t: Task, expected: number, mode: 'cas' | 'newer', token?: string): Promise<boolean> {
     const key = keyOf(t)
-    const res = await r.eval(saveScript, 5, k('task', key), k('ver', key), k('tasks', t.campaign), k('active', t.campaign), k('marker'),
-      String(expected), String(t.version), taskToJson(t), key, isTerminal(t.state) ? '0' : '1', mode)
+    const keys = [k('task', key), k('ver', key), k('tasks', t.campaign), k('open', t.campaign), k('processing', t.campaign), k('retry-at', t.campaign), k('marker')]
+    const stateClass = t.state === 'new' || t.state === 'waiting' ? 'open' : isTerminal(t.state) ? 'final' : 'processing'
+    const retries = t.state === 'processing' ? t.jobs.flatMap(j => j.state === 'failed' && j.retryAtMs !== undefined ? [j.retryAtMs] : []) : []
+    const args = [String(expected), String(t.version), JSON.stringify(t), key, stateClass, retries.length === 0 ? '' : String(Math.min(...retries)), mode]
+    const res = await run(saveScript, token === undefined ? keys : [...keys, leaseKey(key)], token === undefined ? args : [...args, token])
     if (res === -1) throw notReady()
     return res !== 0
   }
@@ -73,27 +125,49 @@ export function createStateStore (redis: RedisHandle) {
 
     getTask: async (key: string): Promise<Task | undefined> => {
       const json = await r.get(k('task', key))
-      return json === null ? undefined : taskFromJson(json)
+      return json === null ? undefined : JSON.parse(json) as Task
     },
     getTasks: async (keys: string[]): Promise<Task[]> => {
       if (keys.length === 0) return []
       const out: Task[] = []
       for (let i = 0; i < keys.length; i += 500) {
         const values = await r.mget(...keys.slice(i, i + 500).map(key => k('task', key)))
-        for (const v of values) if (v !== null) out.push(taskFromJson(v))
+        for (const v of values) if (v !== null) out.push(JSON.parse(v) as Task)
       }
       return out
     },
-    /** Writes the task if the stored version is still `expected` (0 = none); throws a retryable error when the model is incomplete. */
-    saveTask: async (t: Task, expected: number): Promise<boolean> => await save(t, expected, 'cas'),
+    /**
+     * Takes the task's lease (token, ttl) and reads the task: 'busy' when
+     * another holder has the lease; throws a retryable error when the model
+     * is incomplete (after a Redis loss, before the rebuild).
+     */
+    takeTask: async (key: string, token: string, leaseMs: number): Promise<'busy' | { task: Task | undefined }> => {
+      const [taken, json] = await run(takeScript, [leaseKey(key), k('marker'), k('task', key)], [token, String(leaseMs)]) as [number, string | undefined]
+      if (taken === -1) throw notReady()
+      if (taken === 0) return 'busy'
+      return { task: json === undefined ? undefined : JSON.parse(json) as Task }
+    },
+    /** Writes the task if the stored version is still `expected` (0 = none) and releases its lease; throws a retryable error when the model is incomplete. */
+    putTask: async (t: Task, expected: number, token: string): Promise<boolean> => await save(t, expected, 'cas', token),
+    /** Releases the task's lease without writing (if it is still ours). */
+    releaseTask: async (key: string, token: string): Promise<void> => { await new Lease(r, leaseKey(key), token).release() },
     /** Writes the task unless a version at least as new is stored (recovery). */
     restoreTask: async (t: Task): Promise<boolean> => await save(t, 0, 'newer'),
     taskKeys: async (campaign: string): Promise<string[]> => await r.smembers(k('tasks', campaign)),
-    activeKeys: async (campaign: string): Promise<string[]> => await r.smembers(k('active', campaign)),
+    /** Keys of the campaign's tasks that are new or waiting. */
+    openKeys: async (campaign: string): Promise<string[]> => await r.smembers(k('open', campaign)),
+    /** Keys of the campaign's processing tasks. */
+    processingKeys: async (campaign: string): Promise<string[]> => await r.smembers(k('processing', campaign)),
+    /** Keys of the processing tasks with a failed job due to be retried by `nowMs`. */
+    retriesDue: async (campaign: string, nowMs: number): Promise<string[]> => await r.zrangebyscore(k('retry-at', campaign), '-inf', nowMs),
 
     blocks: async (campaign: string, task: string): Promise<Map<string, BlockState>> => {
       const all = await r.hgetall(k('blocks', campaign, task))
       return new Map(Object.entries(all).map(([id, json]) => [id, JSON.parse(json) as BlockState]))
+    },
+    block: async (campaign: string, task: string, id: string): Promise<BlockState | undefined> => {
+      const json = await r.hget(k('blocks', campaign, task), id)
+      return json === null ? undefined : JSON.parse(json) as BlockState
     },
     saveBlock: async (campaign: string, task: string, b: BlockState): Promise<void> => {
       const multi = r.multi().hset(k('blocks', campaign, task), b.id, JSON.stringify(b))
@@ -154,14 +228,19 @@ export function createStateStore (redis: RedisHandle) {
       else await r.set(k('http', key), '0', 'PX', ttlMs)
     },
 
-    /** Deletes every key of this model (tests; stands for a Redis FLUSHALL). */
-    wipe: async (): Promise<number> => {
+    /**
+     * Deletes what is left of an incomplete model (the rebuild starts from
+     * nothing: a partial loss can leave a task without its set memberships).
+     * The runs' trace contexts are kept: they are not part of the model.
+     */
+    clearModel: async (): Promise<number> => {
       let n = 0
       let cursor = '0'
       do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', `${redis.key('')}*`, 'COUNT', 1000)
+        const [next, keys] = await r.scan(cursor, 'MATCH', k('*'), 'COUNT', 1000)
         cursor = next
-        if (keys.length > 0) n += await r.del(...keys)
+        const model = keys.filter(key => !key.startsWith(k('trace', '')))
+        if (model.length > 0) n += await r.del(...model)
       } while (cursor !== '0')
       return n
     }

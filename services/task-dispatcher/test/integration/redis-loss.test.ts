@@ -1,6 +1,6 @@
 // The Redis read model is lost mid-stream (every key of the dispatcher's
-// prefix deleted: this stands for a FLUSHALL, which the shared test Redis
-// must not get): the dispatcher rebuilds it from Kafka and loses nothing; a
+// prefix deleted at once: this stands for a FLUSHALL, which the shared test
+// Redis must not get): the dispatcher rebuilds it from Kafka and loses nothing; a
 // restart afterwards re-runs no finished task.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -11,19 +11,18 @@ import { createStateStore } from '../../src/adapters/state-store.ts'
 import { loadWorkflows } from '../../src/adapters/workflow-files.ts'
 import { buildCatalog, specOf } from '../../src/domain/catalog.ts'
 import { createTaskTransitions } from '../../src/task-transitions.ts'
-import { readTopic } from '../../src/recovery.ts'
+import { createRecovery, readTopic } from '../../src/recovery.ts'
 import { FIRST, LAST, expectedPrompt } from './expected.ts'
 import { goldenRuns, realRuns, runEvents, silentLogger, spawnDispatcher, startStandIns, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
 
+// One atomic deletion, as FLUSHALL is (the dispatcher never sees half a model).
+const deleteScript = `
+local keys = redis.call('keys', ARGV[1])
+for i = 1, #keys, 1000 do redis.call('del', unpack(keys, i, math.min(i + 999, #keys))) end
+return #keys`
+
 async function deletePrefix ({ client: redis }: RedisHandle, prefix: string): Promise<number> {
-  let n = 0
-  let cursor = '0'
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-    cursor = next
-    if (keys.length > 0) n += await redis.del(...keys)
-  } while (cursor !== '0')
-  return n
+  return Number(await redis.eval(deleteScript, 0, `${prefix}*`))
 }
 
 test('a Redis loss mid-stream loses no task and a restart re-runs no finished task', { timeout: 240_000 }, async t => {
@@ -62,7 +61,7 @@ test('a Redis loss mid-stream loses no task and a restart re-runs no finished ta
 // The window between the loss and the rebuild: a job status or a planner
 // decision arriving then must not act on the missing task (a job status
 // would be dropped, a plan would publish a version 1 over a later one).
-test('while the read model is missing, a transition is refused as retryable and publishes nothing', { timeout: 60_000 }, async () => {
+test('while the read model is missing, a transition is refused as retryable and publishes nothing; a partial loss is rebuilt whole', { timeout: 60_000 }, async () => {
   const config = testConfig()
   await using redis = await connectRedis({ config, logger: silentLogger })
   await using producer = await startProducer({ config, logger: silentLogger, service: 'test-task-dispatcher' })
@@ -83,5 +82,13 @@ test('while the read model is missing, a transition is refused as retryable and 
   await store.setMarker()
   const tr = await transitions.apply(key, plan)
   assert.equal(tr?.changed, true)
+  assert.equal((await store.getTask(key))?.version, 1)
+  assert.deepEqual(await store.openKeys(campaign.name), [key])
+
+  // a partial loss: the marker and the set of open tasks are gone, the task itself is left
+  await redis.client.del(redis.key('td', 'marker'), redis.key('td', 'open', campaign.name))
+  const recovery = createRecovery({ config, logger: silentLogger, store, redis, catalog, applyRun: async () => {} })
+  await recovery.ensureState()
+  assert.deepEqual(await store.openKeys(campaign.name), [key], 'the rebuilt model has the task among the open ones again')
   assert.equal((await store.getTask(key))?.version, 1)
 })
