@@ -10,7 +10,7 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf'
 import { join } from 'node:path'
 import { JobRequestSchema, JobPhase, type JobRequest } from '@autocal/contracts'
-import { acquireLease, captureContext, type Lease, type Logger, type RedisHandle } from '@autocal/runtime'
+import { acquireLease, captureContext, Lease, type Logger, type RedisHandle } from '@autocal/runtime'
 import { fileSafe, jobEnvironment } from './domain/job-environment.ts'
 import { concludeProcess, groupAlive, killGroup, readExitFile, startProcess } from './adapters/local-process.ts'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
@@ -64,8 +64,9 @@ export function createExecutor (o: ExecutorOptions) {
 
   // keys this process holds (from its claim or adoption to the end of the job): reconcile leaves them alone
   const owned = new Set<string>()
-  async function release (key: string): Promise<void> {
-    await o.store.finish(key)
+  async function release (key: string, slot?: Lease): Promise<void> {
+    // adopt() may run a job without a real slot lease (all were taken): nothing to free then
+    await o.store.finish(key, slot instanceof Lease ? slot : undefined)
     owned.delete(key)
   }
 
@@ -137,11 +138,7 @@ export function createExecutor (o: ExecutorOptions) {
   }
 
   async function freeSlot (): Promise<{ lease: Lease, slot: number } | undefined> {
-    for (let slot = 0; slot < o.slots; slot++) {
-      const lease = await acquireLease(o.redis, `executor:slot:${slot}`, Math.max(30_000, o.reconcileMs * 6))
-      if (lease !== null) return { lease, slot }
-    }
-    return undefined
+    return await o.store.takeFreeSlot(o.slots, Math.max(30_000, o.reconcileMs * 6))
   }
 
   let pumping = false
@@ -177,14 +174,12 @@ export function createExecutor (o: ExecutorOptions) {
     const cancelReason = await o.store.cancelReason(request.jobId)
     if (cancelReason !== undefined) {
       await publish(request, entry, JobPhase.FAILED, { reason: `cancelled${cancelReason === '' ? '' : `: ${cancelReason}`}`, retryable: false })
-      await release(entry.key)
-      await slot.release()
+      await release(entry.key, slot)
       return
     }
     if (start.argv.length === 0) {
       await publish(request, entry, JobPhase.FAILED, { reason: 'empty argv', retryable: false })
-      await release(entry.key)
-      await slot.release()
+      await release(entry.key, slot)
       return
     }
     let proc
@@ -192,8 +187,7 @@ export function createExecutor (o: ExecutorOptions) {
       proc = startProcess({ argv: start.argv, cwd: entry.outdir, env: jobEnvironment(request, entry.outdir, o.baseEnv), logFile: entry.logFile, exitFile: entry.exitFile })
     } catch (err) {
       await publish(request, entry, JobPhase.FAILED, { reason: `cannot start: ${(err as Error).message}`, retryable: false })
-      await release(entry.key)
-      await slot.release()
+      await release(entry.key, slot)
       return
     }
     const startedAtMs = Date.now()
@@ -236,8 +230,7 @@ export function createExecutor (o: ExecutorOptions) {
       })
       o.metrics.finished.inc({ outcome: end.phase })
       o.metrics.duration.observe(Number(durationMs) / 1000)
-      await release(r.entry.key)
-      await r.slot.release()
+      await release(r.entry.key, r.slot)
       running.delete(r.entry.key)
       o.metrics.running.set(running.size)
       log.info({ job: r.request.jobId, try: r.request.try, outcome: end.phase, reason: end.reason, durationMs: Number(durationMs) }, 'job finished')
@@ -301,8 +294,7 @@ export function createExecutor (o: ExecutorOptions) {
     }
     log.warn({ job: entry.jobId, try: entry.try, pid: entry.pid }, 'job of a lost executor has no process and no exit status; failed as retryable')
     await publish(request, entry, JobPhase.FAILED, { reason: 'executor lost: the job process is gone without an exit status', retryable: true })
-    await release(entry.key)
-    await slot.release()
+    await release(entry.key, slot)
   }
 
   /** Waits for a process this executor did not start (it cannot wait() for it). */

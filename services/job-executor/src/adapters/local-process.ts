@@ -7,7 +7,7 @@
 // passed as arguments, never pasted into a command string.
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { createReadStream, createWriteStream, existsSync, mkdirSync } from 'node:fs'
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { once } from 'node:events'
 import { constants } from 'node:os'
@@ -33,21 +33,45 @@ export interface ProcessSpec {
   exitFile: string
 }
 
+// Directories already created by this process (the log and exit-file
+// directories are shared by every job): one mkdir syscall less per job.
+const madeDirs = new Set<string>()
+function ensureDir (dir: string): void {
+  if (madeDirs.has(dir)) return
+  mkdirSync(dir, { recursive: true })
+  madeDirs.add(dir)
+}
+
 export function startProcess (spec: ProcessSpec): StartedProcess {
   mkdirSync(spec.cwd, { recursive: true })
-  mkdirSync(dirname(spec.logFile), { recursive: true })
-  mkdirSync(dirname(spec.exitFile), { recursive: true })
-  const log = createWriteStream(spec.logFile, { flags: 'a' })
-  const child = spawn('/bin/sh', ['-c', wrapper, 'autocal-job', ...spec.argv], {
-    cwd: spec.cwd,
-    env: { ...spec.env, AUTOCAL_EXIT_FILE: spec.exitFile },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  child.stdout.pipe(log, { end: false })
-  child.stderr.pipe(log, { end: false })
-  const exited = once(child, 'close').then(() => { log.end() }, () => { log.end() })
+  // The job writes straight into its log file (opened for appending) rather
+  // than through pipes to this process: no pipes to create and drain per job,
+  // and the log keeps filling if the executor restarts while the job runs.
+  let log: number
+  try {
+    ensureDir(dirname(spec.logFile))
+    ensureDir(dirname(spec.exitFile))
+    log = openSync(spec.logFile, 'a')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+    madeDirs.clear() // a directory was removed since: create them again
+    ensureDir(dirname(spec.logFile))
+    ensureDir(dirname(spec.exitFile))
+    log = openSync(spec.logFile, 'a')
+  }
+  let child
+  try {
+    child = spawn('/bin/sh', ['-c', wrapper, 'autocal-job', ...spec.argv], {
+      cwd: spec.cwd,
+      env: { ...spec.env, AUTOCAL_EXIT_FILE: spec.exitFile },
+      detached: true,
+      stdio: ['ignore', log, log]
+    })
+  } finally {
+    closeSync(log) // the child has its own copy
+  }
   if (child.pid === undefined) throw new Error(`cannot start ${spec.argv[0] ?? '(empty argv)'}`)
+  const exited = once(child, 'close').then(() => {}, () => {})
   return { pid: child.pid, exited }
 }
 
