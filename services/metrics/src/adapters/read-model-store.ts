@@ -13,6 +13,7 @@
 //   metrics:pending-dispatch:<run>    hash job requests waiting for the run's ended event
 //   metrics:once:<id>                 de-duplication of dead letters and notifications
 //   metrics:minute:<name>:<minute>    per-minute counters (notification rate, dead-letter flood)
+import { createHash } from 'node:crypto'
 import type { RedisHandle } from '@autocal/runtime'
 import type { CountDelta, StateName, TaskView } from '../domain/task-view.ts'
 import type { RunView } from '../domain/run-view.ts'
@@ -82,6 +83,36 @@ function parse<T> (json: string | null | undefined): T | undefined {
   return json === null || json === undefined ? undefined : JSON.parse(json) as T
 }
 
+// The writes of one message go to Redis as one EVALSHA: atomic like the
+// MULTI/EXEC they replace, but a single command with a single reply, which
+// the client's auto-pipelining sends together with the other partitions'
+// commands (a MULTI is always a write of its own).
+interface Script { text: string, sha: string }
+const script = (text: string): Script => ({ text, sha: createHash('sha1').update(text).digest('hex') })
+
+// KEYS: task, tasks:<campaign>, campaigns, task-counts, deadlines, run-tasks:<run>...
+// ARGV: task JSON, overview field, overview JSON, campaign, task key, deadline ('' = none), then (count field, delta) pairs
+const saveTaskScript = script(`
+redis.call('set', KEYS[1], ARGV[1])
+redis.call('hset', KEYS[2], ARGV[2], ARGV[3])
+redis.call('sadd', KEYS[3], ARGV[4])
+for i = 7, #ARGV, 2 do redis.call('hincrby', KEYS[4], ARGV[i], ARGV[i + 1]) end
+for i = 6, #KEYS do redis.call('sadd', KEYS[i], ARGV[5]) end
+if ARGV[6] == '' then redis.call('zrem', KEYS[5], ARGV[5]) else redis.call('zadd', KEYS[5], ARGV[6], ARGV[5]) end
+return 1`)
+
+// KEYS: a view hash, counters; ARGV: field ('' = none), JSON, then (counter field, increment) pairs
+const saveViewScript = script(`
+if ARGV[1] ~= '' then redis.call('hset', KEYS[1], ARGV[1], ARGV[2]) end
+for i = 3, #ARGV, 2 do redis.call('hincrby', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1`)
+
+// KEYS: pending-dispatch:<run>; its fields and values, deleted
+const takeHashScript = script(`
+local all = redis.call('hgetall', KEYS[1])
+redis.call('del', KEYS[1])
+return all`)
+
 export function createReadModelStore (redis: RedisHandle): ReadModelStore {
   const { client } = redis
   const k = (...parts: Array<string | number>): string => redis.key('metrics', ...parts)
@@ -91,8 +122,20 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
     return Object.entries(all).filter(([f]) => f.startsWith(prefix)).map(([, v]) => JSON.parse(v) as T)
   }
 
-  function addCounters (multi: ReturnType<typeof client.multi>, counters: CounterIncrement[]): void {
-    for (const c of counters) multi.hincrby(k('counters'), JSON.stringify([c.name, c.label]), c.by ?? 1)
+  async function run (s: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
+    try {
+      return await client.evalsha(s.sha, keys.length, ...keys, ...args)
+    } catch (err) {
+      if (!String(err).includes('NOSCRIPT')) throw err
+      return await client.eval(s.text, keys.length, ...keys, ...args)
+    }
+  }
+
+  const counterArgs = (counters: CounterIncrement[]): Array<string | number> =>
+    counters.flatMap(c => [JSON.stringify([c.name, c.label]), c.by ?? 1])
+
+  async function saveView (key: string, field: string, view: unknown, counters: CounterIncrement[]): Promise<void> {
+    await run(saveViewScript, [key, k('counters')], [field, field === '' ? '' : JSON.stringify(view), ...counterArgs(counters)])
   }
 
   return {
@@ -111,17 +154,12 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
     },
     getTask: async key => parse<TaskView>(await client.get(k('task', key))),
     saveTask: async (view, counts, deadline) => {
-      const multi = client.multi()
-      multi.set(k('task', view.key), JSON.stringify(view))
-      multi.hset(k('tasks', view.campaign), `${view.blockId}/${view.task}`, JSON.stringify({ ...view, jobs: [], outputs: [] }))
-      multi.sadd(k('campaigns'), view.campaign)
-      for (const c of counts) {
-        multi.hincrby(k('task-counts'), JSON.stringify([c.labels.subsystem, c.labels.campaign, c.labels.task, c.labels.state]), c.delta)
-      }
-      for (const run of view.runs) multi.sadd(k('run-tasks', run), view.key)
-      if (deadline === undefined) multi.zrem(k('deadlines'), view.key)
-      else multi.zadd(k('deadlines'), deadline, view.key)
-      await multi.exec()
+      await run(saveTaskScript,
+        [k('task', view.key), k('tasks', view.campaign), k('campaigns'), k('task-counts'), k('deadlines'), ...view.runs.map(r => k('run-tasks', r))],
+        [
+          JSON.stringify(view), `${view.blockId}/${view.task}`, JSON.stringify({ ...view, jobs: [], outputs: [] }), view.campaign, view.key, deadline ?? '',
+          ...counts.flatMap(c => [JSON.stringify([c.labels.subsystem, c.labels.campaign, c.labels.task, c.labels.state]), c.delta])
+        ])
     },
     tasksOf: async campaign => Object.values(await client.hgetall(k('tasks', campaign))).map(v => JSON.parse(v) as TaskView),
     taskCounts: async () => Object.entries(await client.hgetall(k('task-counts'))).map(([field, n]) => {
@@ -139,12 +177,7 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
     getJobRequest: async (taskKey, entry) => parse<JobRequestView>(await client.hget(k('jobs', taskKey), `req:${entry}`)),
     saveJobRequest: async (view, entry) => { await client.hset(k('jobs', view.taskKey), `req:${entry}`, JSON.stringify(view)) },
     getJobStatus: async (taskKey, entry) => parse<JobStatusView>(await client.hget(k('jobs', taskKey), `st:${entry}`)),
-    saveJobStatus: async (view, entry, counters) => {
-      const multi = client.multi()
-      multi.hset(k('jobs', view.taskKey), `st:${entry}`, JSON.stringify(view))
-      addCounters(multi, counters)
-      await multi.exec()
-    },
+    saveJobStatus: async (view, entry, counters) => { await saveView(k('jobs', view.taskKey), `st:${entry}`, view, counters) },
     jobsOf: async taskKey => {
       const all = await client.hgetall(k('jobs', taskKey))
       const requests: JobRequestView[] = []
@@ -157,12 +190,7 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
     },
     saveConditionRequest: async view => { await client.hset(k('conditions', view.taskKey), `req:${view.requestId}`, JSON.stringify(view)) },
     getConditionOutcome: async (taskKey, requestId) => parse<ConditionOutcomeView>(await client.hget(k('conditions', taskKey), `out:${requestId}`)),
-    saveConditionOutcome: async (view, counters) => {
-      const multi = client.multi()
-      multi.hset(k('conditions', view.taskKey), `out:${view.requestId}`, JSON.stringify(view))
-      addCounters(multi, counters)
-      await multi.exec()
-    },
+    saveConditionOutcome: async (view, counters) => { await saveView(k('conditions', view.taskKey), `out:${view.requestId}`, view, counters) },
     conditionsOf: async taskKey => ({
       requests: await hashValues<ConditionRequestView>(k('conditions', taskKey), 'req:'),
       outcomes: await hashValues<ConditionOutcomeView>(k('conditions', taskKey), 'out:')
@@ -171,11 +199,7 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
       const [name, label] = JSON.parse(field) as [string, string]
       return { name, label, count: Number(n) }
     }),
-    increment: async counters => {
-      const multi = client.multi()
-      addCounters(multi, counters)
-      await multi.exec()
-    },
+    increment: async counters => { await saveView(k('counters'), '', undefined, counters) },
     claimOnce: async (id, ttlSeconds) => (await client.set(k('once', id), '1', 'EX', ttlSeconds, 'NX')) === 'OK',
     release: async id => { await client.del(k('once', id)) },
     countInMinute: async (name, minute) => {
@@ -186,11 +210,11 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
     addPendingDispatch: async (run, pending) => {
       await client.hset(k('pending-dispatch', run), `${pending.taskKey}#${pending.attempt}`, JSON.stringify(pending))
     },
-    takePendingDispatch: async run => {
-      const key = k('pending-dispatch', run)
-      const results = await client.multi().hgetall(key).del(key).exec()
-      const all = (results?.[0]?.[1] ?? {}) as Record<string, string>
-      return Object.values(all).map(v => JSON.parse(v) as PendingDispatch)
+    takePendingDispatch: async runNumber => {
+      const flat = await run(takeHashScript, [k('pending-dispatch', runNumber)], []) as string[]
+      const pending: PendingDispatch[] = []
+      for (let i = 1; i < flat.length; i += 2) pending.push(JSON.parse(flat[i]!) as PendingDispatch)
+      return pending
     },
     deadlinesBetween: async (from, to) => {
       await client.zremrangebyscore(k('deadlines'), '-inf', `(${from}`)
