@@ -25,7 +25,7 @@ if ! command -v helm >/dev/null 2>&1; then
 fi
 
 # Kafka and Redis: started unless they run; on exit only those started here are stopped
-started="$(deploy/local/servers.sh ensure)"   # read whole, not piped into grep -q: that would cut it off (SIGPIPE under pipefail)
+started="$(deploy/local/servers.sh ensure)"   # the names of the servers it started, one a line
 stop_started() {
   for server in $started; do deploy/local/servers.sh stop "$server" || true; done
 }
