@@ -145,13 +145,20 @@ export async function startSystem (options: SystemOptions = {}): Promise<System>
     metrics: { AUTOCAL_HTTP_PORT: String(ports.metrics) }
   }
   const services = new Map<ServiceName, RunningService>()
+  // their own process groups do not die with the launcher: if it exits without stop(), stop them
+  process.once('exit', () => { for (const s of services.values()) s.process.kill('SIGTERM') })
 
   async function start (name: ServiceName): Promise<RunningService> {
     const logFile = join(dataDir, 'logs', `${name}.log`)
     const child = spawn(process.execPath, ['src/index.ts'], {
       cwd: join(repoRoot, 'services', name),
       env: { ...process.env, ...env, ...perService[name], ...options.serviceEnv?.[name] },
-      stdio: options.logTo === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe']
+      stdio: options.logTo === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
+      // a process group of its own: a Ctrl-C in the terminal reaches only the
+      // launcher, which stops the services one by one (a service that got the
+      // terminal's SIGINT and then our SIGTERM would take it as a second signal
+      // and exit at once, without its graceful close)
+      detached: true
     })
     if (options.logTo !== 'inherit') {
       const out = createWriteStream(logFile, { flags: 'a' })
