@@ -232,6 +232,10 @@ async function main (): Promise<void> {
     env: {
       AUTOCAL_LOG_LEVEL: process.env.AUTOCAL_LOG_LEVEL ?? 'info',
       AUTOCAL_REALDATA_DIR: source.realdataDir,
+      // replayed at 8640x, runs arrive almost back to back: the dispatcher's
+      // default 10 s settle would group them only at its limit (100 s); 2 s
+      // groups them within 20 s and still in run order
+      AUTOCAL_RUN_SETTLE_MS: process.env.AUTOCAL_RUN_SETTLE_MS ?? '2000',
       // the local demo's one operator token, for every subsystem; a deployment sets its own scoped tokens
       AUTOCAL_CONTROL_TOKENS: process.env.AUTOCAL_CONTROL_TOKENS ?? JSON.stringify({ 'dev-admin': { principal: 'developer', subsystems: '*' } })
     }
