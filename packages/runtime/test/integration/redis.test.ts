@@ -4,6 +4,8 @@ import assert from 'node:assert/strict'
 import { connectRedis } from '../../src/redis/connect.ts'
 import { acquireLease, leaseHolder } from '../../src/redis/lease.ts'
 import { forget, seenBefore } from '../../src/redis/idempotency.ts'
+import { redisScript, runScript } from '../../src/redis/script.ts'
+import { randomUUID } from 'node:crypto'
 import { memoryLogger, testConfig } from '../fixtures.ts'
 
 test('only one of two clients holds a lease, and the other gets it after release', async () => {
@@ -50,4 +52,19 @@ test('seenBefore is true only from the second time, across clients', async () =>
   await forget(a, 'ev-1')
   assert.equal(await seenBefore(b, 'ev-1'), false)
   assert.ok(a.key('seen', 'x').startsWith(config.AUTOCAL_REDIS_KEY_PREFIX))
+})
+
+test('a script runs by its digest, and is loaded when Redis does not know it', async () => {
+  const config = testConfig()
+  const { logger } = memoryLogger()
+  await using redis = await connectRedis({ config, logger })
+  // a text of its own, so that no other test has loaded it already
+  const counter = redisScript(`-- ${randomUUID()}\nreturn redis.call('incrby', KEYS[1], ARGV[1])`)
+  const key = redis.key('script-test')
+  assert.equal(await redis.client.script('EXISTS', counter.sha).then(r => (r as number[])[0]), 0, 'not loaded yet')
+  assert.equal(await runScript(redis.client, counter, [key], [2]), 2)
+  assert.equal(await redis.client.script('EXISTS', counter.sha).then(r => (r as number[])[0]), 1, 'loaded by the first call')
+  assert.equal(await runScript(redis.client, counter, [key], [3]), 5)
+  await assert.rejects(runScript(redis.client, redisScript('return redis.call(\'nosuchcommand\')'), [], []), /nosuchcommand|Unknown Redis command/i, 'a script error is not taken for NOSCRIPT')
+  await redis.client.del(key)
 })

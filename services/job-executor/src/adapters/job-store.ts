@@ -7,8 +7,8 @@
 //   executor:cancel:<job>  cancel asked for a job, whichever executor runs it
 //   executor:agent:alive:<agent>  liveness of an agent, renewed by its heartbeats (its lease on its jobs)
 //   lease:executor:slot:N  the cluster-wide concurrency slots
-import { createHash, randomUUID } from 'node:crypto'
-import { Lease, type RedisHandle } from '@autocal/runtime'
+import { randomUUID } from 'node:crypto'
+import { Lease, redisScript, runScript, type RedisHandle, type RedisScript } from '@autocal/runtime'
 
 export interface JobEntry {
   key: string
@@ -112,21 +112,11 @@ for i = 1, #KEYS do
 end
 return 0`
 
-interface Script { text: string, sha: string }
-const script = (text: string): Script => ({ text, sha: createHash('sha1').update(text).digest('hex') })
-const finishJob = script(finishScript)
-const takeSlot = script(takeSlotScript)
+const finishJob = redisScript(finishScript)
+const takeSlot = redisScript(takeSlotScript)
 
 export function createJobStore (redis: RedisHandle, instance: string) {
-  // EVALSHA sends the script's digest, not its text; loaded once on NOSCRIPT
-  async function run (s: Script, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await redis.client.evalsha(s.sha, keys.length, ...keys, ...args)
-    } catch (err) {
-      if (!String(err).includes('NOSCRIPT')) throw err
-      return await redis.client.eval(s.text, keys.length, ...keys, ...args)
-    }
-  }
+  const run = async (s: RedisScript, keys: string[], args: Array<string | number>): Promise<unknown> => await runScript(redis.client, s, keys, args)
   const slotKey = (slot: number): string => redis.key('lease', `executor:slot:${slot}`)
   const jobsKey = redis.key('executor', 'jobs')
   const doneKey = (key: string): string => redis.key('executor', 'done', key)

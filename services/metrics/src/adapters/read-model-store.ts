@@ -13,8 +13,7 @@
 //   metrics:pending-dispatch:<run>    hash job requests waiting for the run's ended event
 //   metrics:once:<id>                 de-duplication of dead letters and notifications
 //   metrics:minute:<name>:<minute>    per-minute counters (notification rate, dead-letter flood)
-import { createHash } from 'node:crypto'
-import type { RedisHandle } from '@autocal/runtime'
+import { redisScript, runScript, type RedisHandle, type RedisScript } from '@autocal/runtime'
 import type { CountDelta, StateName, TaskView } from '../domain/task-view.ts'
 import type { RunView } from '../domain/run-view.ts'
 import type { JobRequestView, JobStatusView } from '../domain/job-view.ts'
@@ -87,12 +86,10 @@ function parse<T> (json: string | null | undefined): T | undefined {
 // MULTI/EXEC they replace, but a single command with a single reply, which
 // the client's auto-pipelining sends together with the other partitions'
 // commands (a MULTI is always a write of its own).
-interface Script { text: string, sha: string }
-const script = (text: string): Script => ({ text, sha: createHash('sha1').update(text).digest('hex') })
 
 // KEYS: task, tasks:<campaign>, campaigns, task-counts, deadlines, run-tasks:<run>...
 // ARGV: task JSON, overview field, overview JSON, campaign, task key, deadline ('' = none), then (count field, delta) pairs
-const saveTaskScript = script(`
+const saveTaskScript = redisScript(`
 redis.call('set', KEYS[1], ARGV[1])
 redis.call('hset', KEYS[2], ARGV[2], ARGV[3])
 redis.call('sadd', KEYS[3], ARGV[4])
@@ -102,13 +99,13 @@ if ARGV[6] == '' then redis.call('zrem', KEYS[5], ARGV[5]) else redis.call('zadd
 return 1`)
 
 // KEYS: a view hash, counters; ARGV: field ('' = none), JSON, then (counter field, increment) pairs
-const saveViewScript = script(`
+const saveViewScript = redisScript(`
 if ARGV[1] ~= '' then redis.call('hset', KEYS[1], ARGV[1], ARGV[2]) end
 for i = 3, #ARGV, 2 do redis.call('hincrby', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return 1`)
 
 // KEYS: pending-dispatch:<run>; its fields and values, deleted
-const takeHashScript = script(`
+const takeHashScript = redisScript(`
 local all = redis.call('hgetall', KEYS[1])
 redis.call('del', KEYS[1])
 return all`)
@@ -122,14 +119,7 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
     return Object.entries(all).filter(([f]) => f.startsWith(prefix)).map(([, v]) => JSON.parse(v) as T)
   }
 
-  async function run (s: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
-    try {
-      return await client.evalsha(s.sha, keys.length, ...keys, ...args)
-    } catch (err) {
-      if (!String(err).includes('NOSCRIPT')) throw err
-      return await client.eval(s.text, keys.length, ...keys, ...args)
-    }
-  }
+  const run = async (s: RedisScript, keys: string[], args: Array<string | number>): Promise<unknown> => await runScript(client, s, keys, args)
 
   const counterArgs = (counters: CounterIncrement[]): Array<string | number> =>
     counters.flatMap(c => [JSON.stringify([c.name, c.label]), c.by ?? 1])

@@ -16,8 +16,7 @@
 //   http:<taskKey>              last answer of the task's HTTP gate
 import { fromJsonString, toJsonString } from '@bufbuild/protobuf'
 import { RunSchema, taskKey, type Run } from '@autocal/contracts'
-import { createHash } from 'node:crypto'
-import { AutocalError, Lease, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, Lease, redisScript, runScript, type RedisHandle, type RedisScript } from '@autocal/runtime'
 import type { BlockState } from '../domain/block-grouping.ts'
 import { isTerminal, type Task } from '../domain/task-state.ts'
 
@@ -30,13 +29,11 @@ export interface RunFactsRecord {
 // A transition is two round trips (task-transitions.ts): take the task (its
 // lease and its stored JSON in one script) and put it back (compare-and-set
 // write and lease release in one script). Scripts run by their SHA1.
-interface Script { text: string, sha: string }
-const script = (text: string): Script => ({ text, sha: createHash('sha1').update(text).digest('hex') })
 
 // KEYS: lease, marker, task. ARGV: token, lease ms.
 // Returns {0} when another holder has the lease, {-1} when the model is
 // incomplete (lease not kept), else {1} or {1, task JSON}.
-const takeScript = script(`
+const takeScript = redisScript(`
 if not redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {0} end
 if redis.call('exists', KEYS[2]) == 0 then
   redis.call('del', KEYS[1])
@@ -49,7 +46,7 @@ return {1}`)
 // KEYS: task, ver, tasks set, open set, processing set, retry-at zset, marker[, lease].
 // ARGV: expected version, new version, json, member, "open" | "processing" | "final",
 //       retry due ms ("" = none), mode ("cas" | "newer")[, lease token]
-const saveScript = script(`
+const saveScript = redisScript(`
 -- a live write needs a complete model: after a loss of keys it would write a
 -- task the rebuild then cannot order (recovery writes with "newer", before the marker)
 local function release ()
@@ -95,14 +92,7 @@ export function createStateStore (redis: RedisHandle) {
   const k = (...parts: Array<string | number>): string => redis.key('td', ...parts)
   const keyOf = (t: Pick<Task, 'campaign' | 'task' | 'block'>): string => taskKey(t.campaign, t.block.id, t.task)
 
-  async function run (s: Script, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await r.evalsha(s.sha, keys.length, ...keys, ...args)
-    } catch (err) {
-      if (!String(err).includes('NOSCRIPT')) throw err
-      return await r.eval(s.text, keys.length, ...keys, ...args)
-    }
-  }
+  const run = async (s: RedisScript, keys: string[], args: Array<string | number>): Promise<unknown> => await runScript(r, s, keys, args)
 
   const leaseKey = (key: string): string => redis.key('lease', `td:task:${key}`)
 
