@@ -15,7 +15,10 @@ export const errorCodes = [
   'AUTOCAL_SOURCE_FAILED',
   'AUTOCAL_BACKEND_FAILED',
   'AUTOCAL_UPLOAD_FAILED',
-  'AUTOCAL_SHUTTING_DOWN'
+  'AUTOCAL_SHUTTING_DOWN',
+  // the handler cannot take the message now (back-pressure): the bus retries it
+  // for as long as that lasts, without counting attempts, and never dead-letters it
+  'AUTOCAL_BUSY'
 ] as const
 
 export type ErrorCode = typeof errorCodes[number]

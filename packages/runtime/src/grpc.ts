@@ -59,7 +59,8 @@ export function toGrpcError (err: unknown): Partial<grpc.StatusObject> & Error {
         AUTOCAL_WORKFLOW_INVALID: grpc.status.INVALID_ARGUMENT,
         AUTOCAL_CONFIG_INVALID: grpc.status.INVALID_ARGUMENT,
         AUTOCAL_NOT_READY: grpc.status.UNAVAILABLE,
-        AUTOCAL_SHUTTING_DOWN: grpc.status.UNAVAILABLE
+        AUTOCAL_SHUTTING_DOWN: grpc.status.UNAVAILABLE,
+        AUTOCAL_BUSY: grpc.status.RESOURCE_EXHAUSTED
       } as Partial<Record<string, grpc.status>>)[err.code] ?? grpc.status.INTERNAL
     : grpc.status.INTERNAL
   return Object.assign(new Error(errorMessage(err)), { code, details: errorMessage(err) })

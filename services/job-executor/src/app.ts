@@ -65,6 +65,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       instance,
       batch,
       slots: config.AUTOCAL_EXECUTOR_SLOTS,
+      maxQueued: config.AUTOCAL_EXECUTOR_MAX_QUEUED,
       dataDir: config.AUTOCAL_DATA_DIR,
       publicUrl: config.AUTOCAL_EXECUTOR_PUBLIC_URL ?? `http://${config.AUTOCAL_HTTP_HOST}:${port}`,
       killGraceMs: config.AUTOCAL_EXECUTOR_KILL_GRACE_MS,

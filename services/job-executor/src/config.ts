@@ -12,6 +12,8 @@ export const Config = z.object({
   AUTOCAL_GRPC_PORT: grpcShape.AUTOCAL_GRPC_PORT.unwrap().default(50052),
   /** Jobs that may run at once on the local backend, across all executors sharing this Redis. */
   AUTOCAL_EXECUTOR_SLOTS: z.coerce.number().int().positive().default(4),
+  /** Local jobs waiting for a slot in this executor at most; further requests stay in Kafka until there is room. */
+  AUTOCAL_EXECUTOR_MAX_QUEUED: z.coerce.number().int().positive().default(100),
   /** Base URL of this executor's HTTP server as others reach it (for log links). */
   AUTOCAL_EXECUTOR_PUBLIC_URL: z.url().optional(),
   /** SIGTERM → SIGKILL grace when a job's process group is killed. */

@@ -10,7 +10,7 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf'
 import { join } from 'node:path'
 import { JobRequestSchema, JobPhase, type JobRequest } from '@autocal/contracts'
-import { acquireLease, captureContext, Lease, type Logger, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, acquireLease, captureContext, Lease, type Logger, type RedisHandle } from '@autocal/runtime'
 import { fileSafe, jobEnvironment } from './domain/job-environment.ts'
 import { concludeProcess, groupAlive, killGroup, readExitFile, startProcess } from './adapters/local-process.ts'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
@@ -18,9 +18,13 @@ import type { ExecutorMetrics } from './metrics.ts'
 import type { StatusExtra, StatusPublisher } from './status-publisher.ts'
 import type { BatchJobs } from './batch-jobs.ts'
 
+type StartJob = Extract<JobRequest['action'], { case: 'start' }>['value']
+
 export interface ExecutorOptions {
   instance: string
   slots: number
+  /** Local jobs waiting for a slot here at most (back-pressure: more requests wait in Kafka). */
+  maxQueued: number
   dataDir: string
   publicUrl: string
   killGraceMs: number
@@ -70,6 +74,8 @@ export function createExecutor (o: ExecutorOptions) {
     owned.delete(key)
   }
 
+  let accepting = 0 // local start requests between the queue-length check and their place in the queue
+
   /** A start request: claim it (once), report it queued, run it when a slot is free. */
   async function accept (request: JobRequest): Promise<void> {
     if (request.action.case !== 'start') return
@@ -92,6 +98,24 @@ export function createExecutor (o: ExecutorOptions) {
       ...(start.backend === 'agent' || start.backend === 'htcondor' || start.backend === 'kubernetes' ? { backend: start.backend } : {})
     }
     if (owned.has(key)) return
+    const local = start.backend === '' || start.backend === 'local'
+    if (local && queue.length + accepting >= o.maxQueued) {
+      // back-pressure: the request stays uncommitted in Kafka (the bus offers it
+      // again) instead of a long queue in memory that reports every job queued
+      // before the first ones run
+      throw new AutocalError('AUTOCAL_BUSY', `${queue.length + accepting} local jobs already wait for a slot`)
+    }
+    // requests of other partitions are accepted meanwhile: count this one at once
+    if (local) accepting++
+    try {
+      await claimAndQueue(request, start, entry)
+    } finally {
+      if (local) accepting--
+    }
+  }
+
+  async function claimAndQueue (request: JobRequest, start: StartJob, entry: JobEntry): Promise<void> {
+    const { key } = entry
     owned.add(key) // before the claim lands in Redis, so that no reconcile pass can see it unowned
     if (!await o.store.claim(entry)) {
       owned.delete(key)

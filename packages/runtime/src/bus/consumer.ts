@@ -2,7 +2,8 @@
 // topic. A message is decoded with its topic's schema, handled inside a span
 // whose parent is the producer's, and its offset is resolved only after the
 // handler resolved: an error is retried in place with backoff (the offset
-// stays uncommitted); an undecodable message, a non-retryable error or
+// stays uncommitted; an AUTOCAL_BUSY error, back-pressure, is retried without
+// limit and without counting attempts); an undecodable message, a non-retryable error or
 // exhausted retries send the message to the DLQ with the reason, and the
 // consumer moves on.
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
@@ -144,6 +145,7 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
       return
     }
     const parent = extractContext(message.headers)
+    let busyWaits = 0
     for (let attempt = 1; ; attempt++) {
       const started = performance.now()
       const outcome = await tracer.startActiveSpan(`process ${topic}`, {
@@ -173,6 +175,15 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
       if (outcome === undefined) {
         metrics?.consumed.inc({ topic: meta.topic, group: groupId })
         return
+      }
+      if (errorCode(outcome) === 'AUTOCAL_BUSY') {
+        // back-pressure, not a failure: wait (heartbeating) and offer the
+        // message again, as long as it takes; the offset stays uncommitted
+        attempt--
+        busyWaits++
+        if (busyWaits === 1) log.debug({ topic, partition, offset: message.offset, reason: errorMessage(outcome) }, 'handler busy; waiting')
+        await pauseWithHeartbeat(payload, Math.min(1000, config.AUTOCAL_KAFKA_RETRY_BASE_MS * busyWaits))
+        continue
       }
       metrics?.handlerErrors.inc({ topic: meta.topic, group: groupId })
       const retryable = isRetryable(outcome)

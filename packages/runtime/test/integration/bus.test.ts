@@ -183,6 +183,34 @@ test('a throwing handler is retried and its message is not committed until it su
   await until('committed', async () => await committedOffset(config, 'retry', 'runs') === 1)
 })
 
+test('a busy handler is offered the message again past the attempt limit, and nothing is dead-lettered', async () => {
+  const config = testConfig({ AUTOCAL_KAFKA_MAX_ATTEMPTS: '2', AUTOCAL_KAFKA_RETRY_BASE_MS: '20' })
+  const { logger } = memoryLogger()
+  await using producer = await startProducer({ config, logger, service: 'test' })
+  let offers = 0
+  let done = false
+  const dead: string[] = []
+  await using _d = await startConsumer({ config, logger, service: 'test', group: 'dlq-busy', producer, handlers: { dlq: async m => { dead.push(m.reason) } } })
+  await using _c = await startConsumer({
+    config,
+    logger,
+    service: 'test',
+    group: 'busy',
+    producer,
+    handlers: {
+      runs: async () => {
+        if (++offers <= 10) throw new AutocalError('AUTOCAL_BUSY', 'queue full')
+        done = true
+      }
+    }
+  })
+  await producer.publish(topics.runs, create(RunEventSchema, { run: 8 }))
+  await until('handled after 10 busy answers', () => done)
+  assert.equal(offers, 11)
+  await until('committed', async () => await committedOffset(config, 'busy', 'runs') === 1)
+  assert.deepEqual(dead, [], 'busy is not a failure: nothing in the DLQ')
+})
+
 test('closing the consumer commits the offsets of the messages it handled', async () => {
   const config = testConfig()
   const { logger } = memoryLogger()

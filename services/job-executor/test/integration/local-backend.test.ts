@@ -165,3 +165,24 @@ print('the end', flush=True)`))
   assert.equal((await fetch(`${url}?tail=-1`)).status, 400)
   await until('done', () => bench.final('chatty') !== undefined)
 })
+
+test('back-pressure: requests beyond the queue limit wait in Kafka and all run, none dead-lettered', async () => {
+  const env = testEnv({ AUTOCAL_EXECUTOR_SLOTS: '1', AUTOCAL_EXECUTOR_MAX_QUEUED: '1', AUTOCAL_KAFKA_RETRY_BASE_MS: '50', AUTOCAL_KAFKA_MAX_ATTEMPTS: '2' })
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+  const jobs = ['bp-0', 'bp-1', 'bp-2', 'bp-3', 'bp-4', 'bp-5']
+  for (const id of jobs) await bench.request(id, py('import time; time.sleep(0.3)'))
+  await until('all six done', () => jobs.every(id => bench.final(id)?.phase === JobPhase.DONE), 30_000)
+  // accepted (reported queued) and not yet done: one running and one waiting
+  // at most (+1 for statuses of different partitions read a moment apart);
+  // without back-pressure all six are accepted at once
+  let outstanding = 0
+  let most = 0
+  for (const s of bench.statuses) {
+    if (s.phase === JobPhase.QUEUED) most = Math.max(most, ++outstanding)
+    if (s.phase === JobPhase.DONE) outstanding--
+  }
+  assert.ok(most <= 3, `at most 3 jobs accepted and unfinished at once, saw ${most}: ${bench.statuses.map(s => `${s.jobId}:${s.phase}`).join(' ')}`)
+  assert.deepEqual(jobs.map(id => bench.statuses.filter(s => s.jobId === id && s.phase === JobPhase.RUNNING).length), [1, 1, 1, 1, 1, 1], 'each ran once')
+})
