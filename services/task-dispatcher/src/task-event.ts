@@ -1,5 +1,5 @@
 // Task (the state machine's plain data) ↔ TaskEvent (the message on
-// autocal.tasks.v1, also the Redis read model's JSON form).
+// autocal.tasks.v1). The Redis read model stores the Task itself, as JSON.
 import { create } from '@bufbuild/protobuf'
 import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
 import { BlockKind, BlockSchema, JobState, OutputSchema, TaskEventSchema, TaskJobSchema, TaskState, type Block, type TaskEvent } from '@autocal/contracts'

@@ -47,17 +47,18 @@ export function startProcess (spec: ProcessSpec): StartedProcess {
   // The job writes straight into its log file (opened for appending) rather
   // than through pipes to this process: no pipes to create and drain per job,
   // and the log keeps filling if the executor restarts while the job runs.
-  let log: number
-  try {
+  const openLog = (): number => {
     ensureDir(dirname(spec.logFile))
     ensureDir(dirname(spec.exitFile))
-    log = openSync(spec.logFile, 'a')
+    return openSync(spec.logFile, 'a')
+  }
+  let log: number
+  try {
+    log = openLog()
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
     madeDirs.clear() // a directory was removed since: create them again
-    ensureDir(dirname(spec.logFile))
-    ensureDir(dirname(spec.exitFile))
-    log = openSync(spec.logFile, 'a')
+    log = openLog()
   }
   let child
   try {

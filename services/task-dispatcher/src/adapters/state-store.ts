@@ -3,7 +3,6 @@
 // model is complete. Keys (under AUTOCAL_REDIS_KEY_PREFIX + "td:"):
 //   marker                      the model is complete (absent → rebuild from Kafka)
 //   task:<taskKey>              the latest version of the task (Task JSON, task-state.ts)
-//   ver:<taskKey>               its version (for operators; the guard reads the task's own)
 //   tasks:<campaign>            set of task keys
 //   open:<campaign>             those new or waiting (the planner evaluates their gates)
 //   processing:<campaign>       those processing (counted against concurrency limits)
@@ -43,21 +42,20 @@ local task = redis.call('get', KEYS[3])
 if task then return {1, task} end
 return {1}`)
 
-// KEYS: task, ver, tasks set, open set, processing set, retry-at zset, marker[, lease].
+// KEYS: task, tasks set, open set, processing set, retry-at zset, marker[, lease].
 // ARGV: expected version, new version, json, member, "open" | "processing" | "final",
 //       retry due ms ("" = none), mode ("cas" | "newer")[, lease token]
 const saveScript = redisScript(`
 -- a live write needs a complete model: after a loss of keys it would write a
 -- task the rebuild then cannot order (recovery writes with "newer", before the marker)
 local function release ()
-  if KEYS[8] and redis.call('get', KEYS[8]) == ARGV[8] then redis.call('del', KEYS[8]) end
+  if KEYS[7] and redis.call('get', KEYS[7]) == ARGV[8] then redis.call('del', KEYS[7]) end
 end
-if ARGV[7] == 'cas' and redis.call('exists', KEYS[7]) == 0 then
+if ARGV[7] == 'cas' and redis.call('exists', KEYS[6]) == 0 then
   release()
   return -1
 end
--- the stored version is the one inside the stored task, so that a partial
--- loss of keys can never leave a version without its task
+-- the version is the one inside the stored task (no separate key to get out of step)
 local cur = 0
 local stored = redis.call('get', KEYS[1])
 if stored then
@@ -71,11 +69,10 @@ elseif ARGV[7] == 'newer' and cur >= tonumber(ARGV[2]) then
   result = 2
 else
   redis.call('set', KEYS[1], ARGV[3])
-  redis.call('set', KEYS[2], ARGV[2])
-  redis.call('sadd', KEYS[3], ARGV[4])
-  if ARGV[5] == 'open' then redis.call('sadd', KEYS[4], ARGV[4]) else redis.call('srem', KEYS[4], ARGV[4]) end
-  if ARGV[5] == 'processing' then redis.call('sadd', KEYS[5], ARGV[4]) else redis.call('srem', KEYS[5], ARGV[4]) end
-  if ARGV[6] ~= '' then redis.call('zadd', KEYS[6], ARGV[6], ARGV[4]) else redis.call('zrem', KEYS[6], ARGV[4]) end
+  redis.call('sadd', KEYS[2], ARGV[4])
+  if ARGV[5] == 'open' then redis.call('sadd', KEYS[3], ARGV[4]) else redis.call('srem', KEYS[3], ARGV[4]) end
+  if ARGV[5] == 'processing' then redis.call('sadd', KEYS[4], ARGV[4]) else redis.call('srem', KEYS[4], ARGV[4]) end
+  if ARGV[6] ~= '' then redis.call('zadd', KEYS[5], ARGV[6], ARGV[4]) else redis.call('zrem', KEYS[5], ARGV[4]) end
 end
 release()
 return result`)
@@ -98,7 +95,7 @@ export function createStateStore (redis: RedisHandle) {
 
   async function save (t: Task, expected: number, mode: 'cas' | 'newer', token?: string): Promise<boolean> {
     const key = keyOf(t)
-    const keys = [k('task', key), k('ver', key), k('tasks', t.campaign), k('open', t.campaign), k('processing', t.campaign), k('retry-at', t.campaign), k('marker')]
+    const keys = [k('task', key), k('tasks', t.campaign), k('open', t.campaign), k('processing', t.campaign), k('retry-at', t.campaign), k('marker')]
     const stateClass = t.state === 'new' || t.state === 'waiting' ? 'open' : isTerminal(t.state) ? 'final' : 'processing'
     const retries = t.state === 'processing' ? t.jobs.flatMap(j => j.state === 'failed' && j.retryAtMs !== undefined ? [j.retryAtMs] : []) : []
     const args = [String(expected), String(t.version), JSON.stringify(t), key, stateClass, retries.length === 0 ? '' : String(Math.min(...retries)), mode]
