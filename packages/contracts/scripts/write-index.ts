@@ -31,4 +31,6 @@ lines.push("export { topics, allTopics, topicName, taskKey, headers, contentType
 lines.push("export type { Topic, Topics, TopicId, TopicSettings, EventMeta } from './topics.ts'")
 lines.push("export { taskStateNames, taskStateName } from './task-states.ts'")
 lines.push("export type { TaskStateName } from './task-states.ts'")
+lines.push("export { nameKinds, nameProblem, isValidName, runLimit, runProblem } from './names.ts'")
+lines.push("export type { NameKind } from './names.ts'")
 writeFileSync(join(src, 'index.ts'), lines.join('\n') + '\n')

@@ -251,3 +251,5 @@ export { topics, allTopics, topicName, taskKey, headers, contentTypes } from './
 export type { Topic, Topics, TopicId, TopicSettings, EventMeta } from './topics.ts'
 export { taskStateNames, taskStateName } from './task-states.ts'
 export type { TaskStateName } from './task-states.ts'
+export { nameKinds, nameProblem, isValidName, runLimit, runProblem } from './names.ts'
+export type { NameKind } from './names.ts'

@@ -15,7 +15,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file autocal/conditions/requests/v1/requests.proto.
  */
 export const file_autocal_conditions_requests_v1_requests: GenFile = /*@__PURE__*/
-  fileDesc("Ci1hdXRvY2FsL2NvbmRpdGlvbnMvcmVxdWVzdHMvdjEvcmVxdWVzdHMucHJvdG8SHmF1dG9jYWwuY29uZGl0aW9ucy5yZXF1ZXN0cy52MSLzAwoQQ29uZGl0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEjEKCnByb3ZlbmFuY2UYAiABKAsyHS5hdXRvY2FsLmNvbW1vbi52MS5Qcm92ZW5hbmNlEhQKDHBheWxvYWRfZmlsZRgDIAEoCRIRCglpbnB1dF90YWcYBCABKAkSFwoPZGVzdGluYXRpb25fdGFnGAUgASgJEhwKFGRlc3RpbmF0aW9uX2RhdGFiYXNlGAYgASgJEg4KBnJlY29yZBgHIAEoCRIXCg9zeW5jaHJvbml6YXRpb24YCCABKAkSEgoFc2luY2UYCSABKARIAIgBARIRCgl1c2VyX3RleHQYCiABKAkSPwoLZmNzcl9wb2xpY3kYCyABKA4yKi5hdXRvY2FsLmNvbmRpdGlvbnMucmVxdWVzdHMudjEuRmNzclBvbGljeRIPCgdkcnlfcnVuGAwgASgIEkwKBmNoZWNrcxgNIAMoCzI8LmF1dG9jYWwuY29uZGl0aW9ucy5yZXF1ZXN0cy52MS5Db25kaXRpb25SZXF1ZXN0LkNoZWNrc0VudHJ5Eg8KB2xvZ191cmwYDiABKAkaLQoLQ2hlY2tzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIICgZfc2luY2UqVwoKRmNzclBvbGljeRIbChdGQ1NSX1BPTElDWV9VTlNQRUNJRklFRBAAEhQKEEZDU1JfUE9MSUNZX01PVkUQARIWChJGQ1NSX1BPTElDWV9SRUpFQ1QQAmIGcHJvdG8z", [file_autocal_common_v1_common]);
+  fileDesc("Ci1hdXRvY2FsL2NvbmRpdGlvbnMvcmVxdWVzdHMvdjEvcmVxdWVzdHMucHJvdG8SHmF1dG9jYWwuY29uZGl0aW9ucy5yZXF1ZXN0cy52MSLABAoQQ29uZGl0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEjEKCnByb3ZlbmFuY2UYAiABKAsyHS5hdXRvY2FsLmNvbW1vbi52MS5Qcm92ZW5hbmNlEhQKDHBheWxvYWRfZmlsZRgDIAEoCRIRCglpbnB1dF90YWcYBCABKAkSFwoPZGVzdGluYXRpb25fdGFnGAUgASgJEhwKFGRlc3RpbmF0aW9uX2RhdGFiYXNlGAYgASgJEg4KBnJlY29yZBgHIAEoCRIXCg9zeW5jaHJvbml6YXRpb24YCCABKAkSEgoFc2luY2UYCSABKARIAIgBARIRCgl1c2VyX3RleHQYCiABKAkSPwoLZmNzcl9wb2xpY3kYCyABKA4yKi5hdXRvY2FsLmNvbmRpdGlvbnMucmVxdWVzdHMudjEuRmNzclBvbGljeRIPCgdkcnlfcnVuGAwgASgIEkwKBmNoZWNrcxgNIAMoCzI8LmF1dG9jYWwuY29uZGl0aW9ucy5yZXF1ZXN0cy52MS5Db25kaXRpb25SZXF1ZXN0LkNoZWNrc0VudHJ5Eg8KB2xvZ191cmwYDiABKAkSGAoQb3B0aW9uYWxfcGF5bG9hZBgPIAEoCBIdChVleHBlY3RlZF9wYXlsb2FkX2hhc2gYECABKAkSEgoKb3V0cHV0X2RpchgRIAEoCRotCgtDaGVja3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQggKBl9zaW5jZSpXCgpGY3NyUG9saWN5EhsKF0ZDU1JfUE9MSUNZX1VOU1BFQ0lGSUVEEAASFAoQRkNTUl9QT0xJQ1lfTU9WRRABEhYKEkZDU1JfUE9MSUNZX1JFSkVDVBACYgZwcm90bzM", [file_autocal_common_v1_common]);
 
 /**
  * Upload one payload file (CondDB SQLite, tables TAG/IOV/PAYLOAD) to a tag:
@@ -115,6 +115,31 @@ export type ConditionRequest = Message<"autocal.conditions.requests.v1.Condition
    * @generated from field: string log_url = 14;
    */
   logUrl: string;
+
+  /**
+   * The condition is optional: a job that produced no payload file, or a file
+   * with the input tag and no IOV, ends as SKIPPED "no new payload" instead of
+   * REJECTED (several PCL harvesters write nothing when nothing changed).
+   *
+   * @generated from field: bool optional_payload = 15;
+   */
+  optionalPayload: boolean;
+
+  /**
+   * When set, the upload is refused unless the payload's hash is exactly this
+   * one (promotion prep → prod uploads the payload that was validated).
+   *
+   * @generated from field: string expected_payload_hash = 16;
+   */
+  expectedPayloadHash: string;
+
+  /**
+   * Directory the payload file must resolve inside (the job's output
+   * directory); empty = the uploader's configured output root.
+   *
+   * @generated from field: string output_dir = 17;
+   */
+  outputDir: string;
 };
 
 /**
@@ -215,6 +240,31 @@ export type ConditionRequestJson = {
    * @generated from field: string log_url = 14;
    */
   logUrl?: string;
+
+  /**
+   * The condition is optional: a job that produced no payload file, or a file
+   * with the input tag and no IOV, ends as SKIPPED "no new payload" instead of
+   * REJECTED (several PCL harvesters write nothing when nothing changed).
+   *
+   * @generated from field: bool optional_payload = 15;
+   */
+  optionalPayload?: boolean;
+
+  /**
+   * When set, the upload is refused unless the payload's hash is exactly this
+   * one (promotion prep → prod uploads the payload that was validated).
+   *
+   * @generated from field: string expected_payload_hash = 16;
+   */
+  expectedPayloadHash?: string;
+
+  /**
+   * Directory the payload file must resolve inside (the job's output
+   * directory); empty = the uploader's configured output root.
+   *
+   * @generated from field: string output_dir = 17;
+   */
+  outputDir?: string;
 };
 
 /**
