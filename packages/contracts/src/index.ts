@@ -41,6 +41,13 @@ export type {
   AgentServiceConnectResponseJson
 } from './gen/autocal/agent/v1/agent_pb.ts'
 export {
+  AuditRecordSchema
+} from './gen/autocal/audit/v1/audit_pb.ts'
+export type {
+  AuditRecord,
+  AuditRecordJson
+} from './gen/autocal/audit/v1/audit_pb.ts'
+export {
   BlockSchema,
   OutputSchema,
   ProvenanceSchema,

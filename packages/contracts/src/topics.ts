@@ -10,6 +10,7 @@ import { ConditionRequestSchema } from './gen/autocal/conditions/requests/v1/req
 import { ConditionEventSchema } from './gen/autocal/conditions/v1/conditions_pb.ts'
 import { ControlCommandSchema } from './gen/autocal/control/v1/control_pb.ts'
 import { DeadLetterSchema } from './gen/autocal/dlq/v1/dlq_pb.ts'
+import { AuditRecordSchema } from './gen/autocal/audit/v1/audit_pb.ts'
 import type { Block } from './gen/autocal/common/v1/common_pb.ts'
 
 /** Kafka settings a topic is created with. */
@@ -52,7 +53,8 @@ export const topics = {
   conditionRequests: topic('autocal.conditions.requests.v1', ConditionRequestSchema, r => r.destinationTag),
   conditions: topic('autocal.conditions.v1', ConditionEventSchema, e => e.tag),
   control: topic('autocal.control.v1', ControlCommandSchema, c => c.selector?.campaign ?? ''),
-  dlq: topic('autocal.dlq.v1', DeadLetterSchema, d => d.topic, { partitions: 1 })
+  dlq: topic('autocal.dlq.v1', DeadLetterSchema, d => d.topic, { partitions: 1 }),
+  audit: topic('autocal.audit.v1', AuditRecordSchema, a => a.subsystem, { partitions: 1, configs: { 'retention.ms': '-1' } })
 } as const
 
 export type Topics = typeof topics
