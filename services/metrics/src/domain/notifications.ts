@@ -1,6 +1,7 @@
 // What deserves a notification, its text, its identity (for de-duplication)
 // and whether it may go out now (age and per-minute rate limit).
 import type { TaskView } from './task-view.ts'
+import { mattermostText as safe } from './markdown.ts'
 
 export type NotificationKind = 'task-failed' | 'deadline-near' | 'executor-lost' | 'dlq-flood'
 
@@ -15,14 +16,14 @@ export interface Notification {
 
 function where (v: TaskView): string {
   const runs = v.runs.length === 1 ? `run ${v.runs[0]}` : `runs ${v.runs[0] ?? '?'}–${v.runs[v.runs.length - 1] ?? '?'}`
-  return `${v.subsystem} ${v.campaign} · ${v.task} on ${v.blockId} (${runs})`
+  return `${safe(v.subsystem)} ${safe(v.campaign)} · ${safe(v.task)} on ${safe(v.blockId)} (${runs})`
 }
 
 export function taskFailedNotification (v: TaskView, at: number): Notification {
   return {
     kind: 'task-failed',
     identity: `task-failed/${v.key}/${v.attempt}`,
-    text: `:x: **task failed** ${where(v)}, attempt ${v.attempt}: ${v.reason === '' ? 'no reason given' : v.reason}`,
+    text: `:x: **task failed** ${where(v)}, attempt ${v.attempt}: ${v.reason === '' ? 'no reason given' : safe(v.reason)}`,
     at
   }
 }
@@ -33,7 +34,7 @@ export function deadlineNotification (v: TaskView, deadline: number, remainingMs
     kind: 'deadline-near',
     identity: `deadline-near/${v.key}`,
     text: `:warning: **prompt hold ends in ${hours} h** (${new Date(deadline).toISOString()}) and ${where(v)} is ${v.state}` +
-      (v.conditionTag === '' ? '' : ` (tag ${v.conditionTag}, ${v.conditionSync})`),
+      (v.conditionTag === '' ? '' : ` (tag ${safe(v.conditionTag)}, ${safe(v.conditionSync)})`),
     at
   }
 }
@@ -42,7 +43,7 @@ export function executorLostNotification (who: string, reason: string, jobId: st
   return {
     kind: 'executor-lost',
     identity: `executor-lost/${who}`,
-    text: `:rotating_light: **executor/agent lost**: ${who} (job ${jobId}: ${reason})`,
+    text: `:rotating_light: **executor/agent lost**: ${safe(who)} (job ${safe(jobId)}: ${safe(reason)})`,
     at
   }
 }
@@ -53,7 +54,7 @@ export function dlqFloodNotification (count: number, threshold: number, minute: 
   return {
     kind: 'dlq-flood',
     identity: `dlq-flood/${minute}`,
-    text: `:rotating_light: **dead-letter flood**: ${count} messages dead-lettered within a minute (latest from ${topic}); a consumer or producer may be broken`,
+    text: `:rotating_light: **dead-letter flood**: ${count} messages dead-lettered within a minute (latest from ${safe(topic)}); a consumer or producer may be broken`,
     at: minute * 60_000
   }
 }

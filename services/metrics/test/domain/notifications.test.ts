@@ -14,6 +14,15 @@ test('a failed task notification names the task, block, runs, attempt and reason
   assert.deepEqual(mattermostPayload(n, { username: 'autocal' }), { text: n.text, username: 'autocal' })
 })
 
+test('a failed task notification carries the job\'s reason as text: no mention, link or control character acts', () => {
+  const v = taskViewOf(taskEvent({ state: TaskState.FAILED, version: 4, attempt: 1, reason: 'exit 3 @channel [x](https://evil.example)\u001b[2J' }))
+  const { text } = taskFailedNotification(v, 0)
+  assert.doesNotMatch(text, /@channel/)
+  assert.equal(text.includes('\u001b'), false)
+  assert.doesNotMatch(text, /[^\\]\[x\]/)
+  assert.match(text, /exit 3 @\u200bchannel \\\[x\\\]\\\(https:\/\/evil\.example\\\)\\u001b\\\[2J$/)
+})
+
 test('a notification is sent when new and within the rate; otherwise it says why not', () => {
   assert.deepEqual(sendDecision({ firstTime: true, sentThisMinute: 1, perMinute: 3 }), { kind: 'send' })
   assert.deepEqual(sendDecision({ firstTime: true, sentThisMinute: 3, perMinute: 3 }), { kind: 'send' })
