@@ -7,7 +7,17 @@
 # Environment: AUTOCAL_REPLAY_SCALE (time scale of the real run list replay,
 # default 8640), AUTOCAL_GENERATOR_RUNS (runs of the built-in generator when
 # ../shared/realdata is absent), AUTOCAL_REALDATA_DIR, AUTOCAL_LOG_LEVEL.
+#
+#   bash deploy/run.sh            # the system
+#   bash deploy/run.sh --jaeger   # the same, traced into a local Jaeger (UI on http://127.0.0.1:16686/)
 set -euo pipefail
+jaeger=no
+for arg in "$@"; do
+  case "$arg" in
+    --jaeger) jaeger=yes ;;
+    *) echo "usage: bash deploy/run.sh [--jaeger]" >&2; exit 2 ;;
+  esac
+done
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 . deploy/local/toolchain.sh
@@ -19,6 +29,14 @@ stop_started() {
   for server in $started; do deploy/local/servers.sh stop "$server" || true; done
 }
 trap stop_started EXIT
+
+if [ "$jaeger" = yes ]; then
+  # Jaeger built from its Go module when missing (about 3 minutes once), in-memory store, loopback only
+  bash deploy/local/jaeger.sh start
+  export AUTOCAL_OTLP_ENDPOINT="http://127.0.0.1:${JAEGER_OTLP_HTTP_PORT:-4318}/v1/traces"
+  export AUTOCAL_TRACES_UI="http://127.0.0.1:${JAEGER_QUERY_PORT:-16686}/"
+  trap 'bash deploy/local/jaeger.sh stop; stop_started' EXIT
+fi
 trap ':' INT TERM   # the system below handles Ctrl-C itself; this shell waits for it
 
 node deploy/local/system.ts &

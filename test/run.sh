@@ -24,6 +24,10 @@ if ! command -v helm >/dev/null 2>&1; then
   go install helm.sh/helm/v3/cmd/helm@v3.22.0 >&2
 fi
 
+# Jaeger, for the trace tests (the e2e test reads a run's trace back through Jaeger's query API):
+# built from its Go module into the tools cache when missing (about 3 minutes once)
+export AUTOCAL_JAEGER_BIN="$(bash deploy/local/jaeger.sh path)"
+
 # Kafka and Redis: started unless they run; on exit only those started here are stopped
 started="$(deploy/local/servers.sh ensure)"   # the names of the servers it started, one a line
 stop_started() {

@@ -241,6 +241,7 @@ async function main (): Promise<void> {
     }
   })
   const { ports } = system
+  const tracesLine = process.env.AUTOCAL_TRACES_UI === undefined ? '' : `\n  traces (Jaeger)    ${process.env.AUTOCAL_TRACES_UI}search?service=run-watcher`
   console.log(`
 autocal is up: five services on the local Kafka (127.0.0.1:9092) and Redis (127.0.0.1:6390).
 
@@ -252,7 +253,7 @@ autocal is up: five services on the local Kafka (127.0.0.1:9092) and Redis (127.
   job logs           http://127.0.0.1:${ports.executor}/jobs/<job id>/log
   CLI                node packages/cli/src/main.ts status --campaign prompt --server 127.0.0.1:${ports.dispatcherGrpc} --token dev-admin
   service logs       ${join(system.dataDir, 'logs')}/<service>.log
-  CondDB             ${join(system.dataDir, 'conddb.sqlite')}
+  CondDB             ${join(system.dataDir, 'conddb.sqlite')}${tracesLine}
 
 Ctrl-C stops everything cleanly.`)
   const stopping = new Promise<NodeJS.Signals>(resolve => {

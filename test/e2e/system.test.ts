@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { findRealdata, repoRoot, startSystem } from '../../deploy/local/system.ts'
-import { startOtlpReceiver } from '../helpers/otlp-receiver.ts'
+import { startJaeger, type JaegerTrace } from '../helpers/jaeger.ts'
 
 const firstRun = 356300
 const lastRun = 356750
@@ -99,7 +99,7 @@ test('233 real runs flow through all five services to exactly the expected condi
   const expected = expectations(realdata)
   assert.ok(expected.runs >= 200, `at least 200 runs (${expected.runs})`)
 
-  await using otlp = await startOtlpReceiver()
+  await using jaeger = await startJaeger()
   const prefix = `e2e-${randomUUID().slice(0, 8)}`
   const dataDir = mkdtempSync(join(tmpdir(), 'autocal-e2e-'))
   const basePort = 20_000 + Math.floor(Math.random() * 90) * 100
@@ -109,7 +109,7 @@ test('233 real runs flow through all five services to exactly the expected condi
     basePort,
     env: {
       AUTOCAL_REALDATA_DIR: realdata,
-      AUTOCAL_OTLP_ENDPOINT: otlp.url,
+      AUTOCAL_OTLP_ENDPOINT: jaeger.otlpUrl,
       AUTOCAL_LOG_LEVEL: 'info',
       AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'e2e-admin-token': { principal: 'e2e', subsystems: '*' } }),
       AUTOCAL_RUN_SETTLE_MS: '2000'
@@ -218,9 +218,25 @@ test('233 real runs flow through all five services to exactly the expected condi
   const codes = await system.stop()
   assert.deepEqual(codes, { 'run-watcher': 0, 'task-dispatcher': 0, 'job-executor': 0, 'condition-uploader': 0, metrics: 0 })
 
-  // (after the stop: every service has flushed its spans) one trace follows a run from the run-watcher through the dispatcher and the executor to the uploader
-  const services = new Map<string, Set<string>>()
-  for (const span of otlp.spans) services.set(span.traceId, (services.get(span.traceId) ?? new Set()).add(span.service))
-  const linked = [...services.values()].filter(s => ['run-watcher', 'task-dispatcher', 'job-executor', 'condition-uploader'].every(name => s.has(name)))
-  assert.ok(linked.length >= expected.pedestals.length, `traces linking all four services: ${linked.length}`)
+  // (after the stop: every service has flushed its spans) read back through Jaeger's own query API: one trace
+  // follows a run from the run-watcher through the dispatcher and the executor to the uploader and its condition event
+  const four = ['run-watcher', 'task-dispatcher', 'job-executor', 'condition-uploader']
+  assert.deepEqual((await jaeger.services()).filter(s => four.includes(s)).sort(), [...four].sort(), 'Jaeger knows every service')
+  const traces: JaegerTrace[] = await jaeger.traces('condition-uploader', 2000)
+  const linked = traces.filter(t => four.every(name => t.spans.some(s => s.service === name)))
+  assert.ok(linked.length >= expected.pedestals.length, `traces linking all four services in Jaeger: ${linked.length}`)
+  // a pedestals run's trace, span by span: discovery → planning → job request → job status → condition request → condition event
+  const firstPedestal = expected.pedestals[0]!
+  const runTrace = linked.find(t => t.spans.some(s => s.service === 'run-watcher' && s.tags['messaging.kafka.message.key'] === String(firstPedestal)))
+  assert.ok(runTrace !== undefined, `a trace from the discovery of run ${firstPedestal} to its condition`)
+  const ops = new Set(runTrace.spans.map(s => `${s.service} ${s.operationName.replace(`${prefix}.`, '')}`))
+  for (const op of ['run-watcher send autocal.runs.v1', 'task-dispatcher process autocal.runs.v1', 'task-dispatcher send autocal.jobs.requests.v1',
+    'job-executor process autocal.jobs.requests.v1', 'job-executor send autocal.jobs.status.v1', 'task-dispatcher send autocal.conditions.requests.v1',
+    'condition-uploader process autocal.conditions.requests.v1', 'condition-uploader send autocal.conditions.v1']) {
+    assert.ok(ops.has(op), `trace ${runTrace.traceId} has '${op}' (has: ${[...ops].sort().join('; ')})`)
+  }
+  // every span but the root has its parent in the same trace: one tree, not pieces
+  const ids = new Set(runTrace.spans.map(s => s.spanId))
+  const orphans = runTrace.spans.filter(s => s.parentSpanId !== '' && !ids.has(s.parentSpanId))
+  assert.deepEqual(orphans.map(s => `${s.service} ${s.operationName}`), [], 'no span of the run\'s trace misses its parent')
 })

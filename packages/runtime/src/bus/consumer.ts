@@ -157,6 +157,7 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
           'messaging.destination.partition.id': String(partition),
           'messaging.kafka.offset': Number(message.offset),
           'messaging.message.id': meta.eventId,
+          'messaging.kafka.message.key': meta.key,
           'messaging.operation.type': 'process'
         }
       }, parent, async span => {

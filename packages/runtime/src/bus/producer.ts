@@ -115,7 +115,7 @@ export async function startProducer (options: ProducerOptions): Promise<Producer
     const spans = encoded.map(e => {
       const span = tracer.startSpan(`send ${name}`, {
         kind: SpanKind.PRODUCER,
-        attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': name, 'messaging.message.id': e.eventId, 'messaging.operation.type': 'send' }
+        attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': name, 'messaging.message.id': e.eventId, 'messaging.operation.type': 'send', 'messaging.kafka.message.key': String(e.msg.key ?? '') }
       }, parent)
       // the send span is the parent of every consumer's process span
       injectContext(e.msg.headers as Record<string, string>, trace.setSpan(parent, span))
