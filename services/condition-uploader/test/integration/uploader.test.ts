@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { create } from '@bufbuild/protobuf'
 import { ConditionRequestSchema, FcsrPolicy, Outcome, topics } from '@autocal/contracts'
-import { realdataDir, writePayloadFile, writeWrongSchemaFile } from '../helpers/conddb-files.ts'
+import { realdataDir, writeHostileFile, writePayloadFile, writeWrongSchemaFile } from '../helpers/conddb-files.ts'
 import { readWithPython, until } from '../helpers/fixtures.ts'
 import { provenance, startHarness, type Harness } from '../helpers/harness.ts'
 
@@ -93,7 +93,10 @@ test('each rejection reason comes from a real bad file', async () => {
   writeFileSync(text, 'not sqlite at all\n'.repeat(100))
   const wrong = join(dir, 'wrong-schema.db')
   writeWrongSchemaFile(wrong)
+  const bomb = join(dir, 'bomb.db')
+  writeHostileFile(bomb, 'bomb', 400_000_000)
   const cases = [
+    { id: 'r/bad/bomb', path: bomb, tag: 'T_bomb', check: 'hostile-file', reason: /bomb\.db is refused unread: table TAG has generated or hidden column\(s\) NOTE/ },
     { id: 'r/bad/empty-iov', path: file({ iovs: [] }).path, tag: 'T_empty', check: 'empty-iov', reason: /has no IOV/ },
     { id: 'r/bad/schema', path: wrong, tag: 'T_schema', check: 'schema', reason: /table TAG is missing; .*table PAYLOAD is missing/ },
     { id: 'r/bad/unreadable', path: text, tag: 'T_text', check: 'unreadable', reason: /not readable as SQLite/ },
