@@ -170,7 +170,7 @@ export function checkSynchronization<T extends SinceIov> (input: SyncInput<T>): 
     return {
       kind: 'rejected',
       rule: 'append-only',
-      reason: `since ${show(head.since)} of ${sync} tag '${tag}' is not after its last since ${show(destination.lastSince)}: a ${sync} tag only takes appends`
+      reason: `since ${show(head.since)} of ${sync} tag '${tag}' is not after its last since ${show(destination.lastSince)}: ${sync === 'offline' ? 'an' : 'a'} ${sync} tag only takes appends`
     }
   }
   if (rule.atOrBelowLast === 'insert' && destination?.lastSince !== undefined && head.since <= destination.lastSince) {
