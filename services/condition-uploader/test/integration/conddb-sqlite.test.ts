@@ -139,7 +139,11 @@ test('inside its write transaction the CondDB refuses what the synchronization r
   assert.ok(second.kind === 'rejected' && second.rule === 'write-once')
 
   const pcl = conddb.upload({
-    tag: { ...tag, name: 'Ecal_new_pcl' }, iovs: [{ since: 366000n, payloadHash: p.hash }], payloads: [p], requestId: 'p/1', userText: '',
+    tag: { ...tag, name: 'Ecal_new_pcl' },
+    iovs: [{ since: 366000n, payloadHash: p.hash }],
+    payloads: [p],
+    requestId: 'p/1',
+    userText: '',
     sync: { requestedSince: 366000n, fileFirstSince: 1n, fcsr: 367000n, policy: 'move', whenFcsrUnknown: 'accept' }
   })
   assert.ok(pcl.kind === 'rejected' && pcl.rule === 'fcsr')
