@@ -117,8 +117,11 @@ export function createHandlers (deps: HandlerDeps) {
       },
       file,
       destination,
-      // the upload service's tag state is not known before a session: it enforces write-once and append-only itself
-      destinationState: sqlite ? { exists: destination !== undefined, lastSince: destination === undefined ? undefined : conddb.lastSince(tag) } : undefined,
+      // the upload service's tag state is not known before a session: it enforces write-once and append-only itself;
+      // a request that already wrote here (redelivered after a crash) is answered by the CondDB's plan, not refused
+      destinationState: sqlite && !conddb.wroteBy(tag, req.requestId)
+        ? { exists: destination !== undefined, lastSince: destination === undefined ? undefined : conddb.lastSince(tag) }
+        : undefined,
       fcsr: known,
       policy,
       whenFcsrUnknown: config.AUTOCAL_FCSR_WHEN_UNKNOWN

@@ -94,6 +94,8 @@ export interface CondDb {
   getTag: (name: string) => TagRow | undefined
   /** Largest since of the tag (compared as uint64); undefined when it has no IOV. */
   lastSince: (tag: string) => bigint | undefined
+  /** True when this request already inserted IOVs into the tag (a redelivery after a crash). */
+  wroteBy: (tag: string, requestId: string) => boolean
   listTags: () => TagSummary[]
   listIovs: (tag: string) => IovRow[]
   tagLog: (tag: string) => TagLogRow[]
@@ -227,6 +229,7 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
     path,
     getTag,
     lastSince,
+    wroteBy: (tagName, requestId) => selectByCommand.get(tagName, commandOf(requestId)) !== undefined,
     listTags: () => {
       const tags = (db.prepare('SELECT * FROM TAG ORDER BY NAME').safeIntegers(true).all() as Array<Record<string, unknown>>)
         .map(r => tagFromRow({ PROTECTION_CODE: null, ...r }))

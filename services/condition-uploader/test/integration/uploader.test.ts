@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { create } from '@bufbuild/protobuf'
 import { ConditionRequestSchema, FcsrPolicy, Outcome, topics } from '@autocal/contracts'
+import { openCondDb } from '../../src/adapters/conddb-sqlite.ts'
 import { realdataDir, writeHostileFile, writePayloadFile, writeWrongSchemaFile } from '../helpers/conddb-files.ts'
 import { readWithPython, until } from '../helpers/fixtures.ts'
 import { provenance, startHarness, type Harness } from '../helpers/harness.ts'
@@ -160,6 +161,29 @@ test('the same request delivered three times gives one IOV and one outcome event
   const py = readWithPython(conddb())
   assert.equal(py.iovs.filter(i => i.TAG_NAME === 'Triple_tag').length, 1)
   assert.equal(py.iovs.filter(i => i.TAG_NAME === 'Triple_any').length, 1)
+})
+
+test('a request that wrote its IOV before a crash (outcome not recorded) is UPLOADED on redelivery, not refused by append-only or write-once', async () => {
+  for (const sync of ['offline', 'mc']) {
+    const f = file({ iovs: [{ since: 1n, data: `crash ${sync}` }] })
+    const requestId = `r/crash/${sync}`
+    // what the crashed attempt left behind: the IOV in the CondDB, nothing in the history
+    const db = openCondDb(conddb())
+    const hash = f.hashes[0]!
+    const done = db.upload({
+      tag: { name: `Crash_${sync}`, timeType: 'Run', objectType: 'EcalTimeCalibConstants', synchronization: sync, description: '', exists: false },
+      iovs: [{ since: 361000n, payloadHash: hash }],
+      payloads: [{ hash, objectType: 'EcalTimeCalibConstants', data: Buffer.from(`crash ${sync}`), streamerInfo: Buffer.from('{}'), version: '3.2', insertionTime: '2022-07-10 10:00:00.000000' }],
+      requestId,
+      userText: ''
+    })
+    db.close()
+    assert.equal(done.kind, 'done')
+    await h.send({ requestId, payloadFile: f.path, destinationTag: `Crash_${sync}`, synchronization: sync, since: 361000n })
+    const [event] = await h.outcomeOf(requestId)
+    assert.equal(event?.outcome, Outcome.UPLOADED, `${sync}: ${event?.reason}`)
+    assert.equal(readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === `Crash_${sync}`).length, 1)
+  }
 })
 
 test('concurrent requests for one tag, handled by two replicas, land in run order', async () => {

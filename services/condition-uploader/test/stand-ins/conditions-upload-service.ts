@@ -195,7 +195,10 @@ export async function startUploadServiceStandIn (options: { username?: string, p
             const fcsr = fcsrSynchronizations.has(sync) ? fcsrRun << 32n : 0n
             if (first.sentSince < fcsr) {
               if (sync === 'pcl') { refuse(`since ${stored(first.sentSince)} is below the first condition-safe run ${fcsrRun} of pcl tag ${tag}`); return }
-              for (const iov of sent) if (iov.sentSince < fcsr) iov.sentSince = fcsr // SYNCHRONIZE
+              // SYNCHRONIZE: the last IOV below the FCSR starts at it, the earlier ones are hidden
+              const below = sent.filter(i => i.sentSince < fcsr)
+              sent.splice(0, below.length, { ...below.at(-1)!, sentSince: fcsr })
+              if (sent[1] !== undefined && sent[1].sentSince === fcsr) sent.shift()
             }
           }
           if (existing !== undefined && sync === 'mc') { refuse(`tag ${tag} has synchronization mc: it is written only when created`); return }
