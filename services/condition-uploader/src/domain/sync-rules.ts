@@ -5,7 +5,9 @@
 // Sources (cms-sw/cmssw):
 // - CondCore/Utilities/scripts/conditionUploadTest.py, CMS's acceptance test
 //   of the service: per synchronization the sequence of uploads and whether
-//   each is CREATE, APPEND, INSERT, SYNCHRONIZE (moved to the FCSR) or FAIL.
+//   each is CREATE, APPEND, INSERT, SYNCHRONIZE (moved to the FCSR) or FAIL;
+//   its newer version runs them on Run, Lumi and Time tags (no FCSR-bound
+//   synchronizations for Time).
 // - CondCore/Utilities/python/CondDBFW/uploads.py, the public upload client:
 //   Run sinces sent as `run << 32`; `filter_iovs_by_fcsr` moves a since below
 //   the service's FCSR up to it and refuses it for an offline tag; no FCSR
