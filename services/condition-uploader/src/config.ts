@@ -57,7 +57,11 @@ export const Config = z.object({
   /** Redis lease per destination tag, so two replicas never interleave on one tag. */
   AUTOCAL_TAG_LEASE_MS: z.coerce.number().int().positive().default(30_000),
   /** How long a request waits for another replica's tag lease before it is retried with the consumer's backoff. */
-  AUTOCAL_TAG_LEASE_WAIT_MS: z.coerce.number().int().min(0).default(10_000)
+  AUTOCAL_TAG_LEASE_WAIT_MS: z.coerce.number().int().min(0).default(10_000),
+  /** Payload files must resolve inside this directory (and inside the request's output_dir); default <AUTOCAL_DATA_DIR>/jobs, where the job-executor puts job outputs. */
+  AUTOCAL_OUTPUT_ROOT: z.string().min(1).optional(),
+  /** Largest payload file read, in bytes; larger ones are refused unread. */
+  AUTOCAL_PAYLOAD_MAX_BYTES: z.coerce.number().int().positive().default(256 * 1024 * 1024)
 }).superRefine((c, ctx) => {
   if (c.AUTOCAL_UPLOAD_TARGET === 'dropbox' && (c.AUTOCAL_DROPBOX_USERNAME === undefined || c.AUTOCAL_DROPBOX_PASSWORD === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['AUTOCAL_DROPBOX_USERNAME'], message: 'AUTOCAL_UPLOAD_TARGET=dropbox needs AUTOCAL_DROPBOX_USERNAME and AUTOCAL_DROPBOX_PASSWORD' })
@@ -71,4 +75,9 @@ export function conddbPath (config: Config): string {
 
 export function historyPath (config: Config): string {
   return config.AUTOCAL_UPLOAD_HISTORY_PATH ?? join(config.AUTOCAL_DATA_DIR, 'condition-uploads.sqlite')
+}
+
+/** The directory payload files must resolve inside: AUTOCAL_OUTPUT_ROOT, else the job-executor's <AUTOCAL_DATA_DIR>/jobs. */
+export function outputRoot (config: Pick<Config, 'AUTOCAL_OUTPUT_ROOT' | 'AUTOCAL_DATA_DIR'>): string {
+  return config.AUTOCAL_OUTPUT_ROOT ?? join(config.AUTOCAL_DATA_DIR, 'jobs')
 }

@@ -10,10 +10,11 @@ import {
   type ConditionEvent, type ConditionRequest, type EventMeta, type RunEvent
 } from '@autocal/contracts'
 import { AutocalError, acquireLease, type Lease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
-import type { Config } from './config.ts'
+import { outputRoot, type Config } from './config.ts'
 import type { CondDb } from './adapters/conddb-sqlite.ts'
 import type { DropboxClient } from './adapters/dropbox-client.ts'
 import type { FcsrStore } from './adapters/fcsr-store.ts'
+import { resolvePayloadPath } from './adapters/output-path.ts'
 import { readPayloadFile } from './adapters/payload-file.ts'
 import type { UploadHistory } from './adapters/upload-history.ts'
 import type { PayloadFile } from './domain/conddb-format.ts'
@@ -21,7 +22,8 @@ import { validatePayload, type Validation } from './domain/payload-validation.ts
 import type { FcsrPolicyName, SinceIov } from './domain/since-rules.ts'
 
 export type HandlerConfig = Pick<Config, 'AUTOCAL_UPLOAD_TARGET' | 'AUTOCAL_DRY_RUN_TAGS' | 'AUTOCAL_FCSR_POLICY' | 'AUTOCAL_FCSR_POLICY_TAGS' |
-'AUTOCAL_FCSR_WHEN_UNKNOWN' | 'AUTOCAL_TAG_LEASE_MS' | 'AUTOCAL_TAG_LEASE_WAIT_MS' | 'AUTOCAL_DROPBOX_URL' | 'AUTOCAL_DROPBOX_DATABASE'>
+'AUTOCAL_FCSR_WHEN_UNKNOWN' | 'AUTOCAL_TAG_LEASE_MS' | 'AUTOCAL_TAG_LEASE_WAIT_MS' | 'AUTOCAL_DROPBOX_URL' | 'AUTOCAL_DROPBOX_DATABASE' |
+'AUTOCAL_DATA_DIR' | 'AUTOCAL_OUTPUT_ROOT' | 'AUTOCAL_PAYLOAD_MAX_BYTES'>
 
 export interface HandlerDeps {
   config: HandlerConfig
@@ -32,6 +34,7 @@ export interface HandlerDeps {
   history: UploadHistory
   fcsr: FcsrStore
   dropbox?: DropboxClient | undefined
+  /** Reads a payload file (default: the hardened SQLite reader with AUTOCAL_PAYLOAD_MAX_BYTES). */
   readFile?: (path: string) => PayloadFile
 }
 
@@ -67,7 +70,8 @@ interface Result {
 
 export function createHandlers (deps: HandlerDeps) {
   const { config, logger, producer, redis, conddb, history, fcsr } = deps
-  const readFile = deps.readFile ?? readPayloadFile
+  const readFile = deps.readFile ?? ((path: string) => readPayloadFile(path, { maxFileBytes: config.AUTOCAL_PAYLOAD_MAX_BYTES }))
+  const root = outputRoot(config)
   const log = logger.child({ component: 'handlers' })
   const sqliteTarget = `sqlite:${conddb.path}`
   const dropboxTarget = `dropbox:${config.AUTOCAL_DROPBOX_URL}`
@@ -80,21 +84,52 @@ export function createHandlers (deps: HandlerDeps) {
     return config.AUTOCAL_FCSR_POLICY
   }
 
+  /** The payload file, read only when it resolves inside the job's output directory and the output root. */
+  function payloadFileOf (req: ConditionRequest): PayloadFile | { kind: 'outside', reason: string } {
+    const where = resolvePayloadPath(req.payloadFile, req.outputDir, root)
+    if (where.kind === 'missing') return { kind: 'missing', path: req.payloadFile }
+    if (where.kind === 'outside') return where
+    return readFile(where.resolved)
+  }
+
   async function process (req: ConditionRequest): Promise<Result> {
     const tag = req.destinationTag
-    const file = readFile(req.payloadFile)
-    const destination = config.AUTOCAL_UPLOAD_TARGET === 'sqlite' ? conddb.getTag(tag) : undefined
+    const base = { since: req.since ?? 0n, payloadHash: '', objectType: '', synchronization: req.synchronization, timeType: '', decisions: [], iovs: [] }
+    const file = payloadFileOf(req)
+    if (file.kind === 'outside') {
+      history.step(req.requestId, 'validated', `rejected (output-dir): ${file.reason}`)
+      return { ...base, outcome: Outcome.REJECTED, target: targetName(), reason: `output-dir: ${file.reason}` }
+    }
+    const sqlite = config.AUTOCAL_UPLOAD_TARGET === 'sqlite'
+    const destination = sqlite ? conddb.getTag(tag) : undefined
     const policy = policyFor(tag, req.fcsrPolicy)
     const known = await fcsr.get()
     const v: Validation = validatePayload({
-      request: { requestId: req.requestId, destinationTag: tag, inputTag: req.inputTag, synchronization: req.synchronization, since: req.since, checks: req.checks },
+      request: {
+        requestId: req.requestId,
+        destinationTag: tag,
+        inputTag: req.inputTag,
+        synchronization: req.synchronization,
+        since: req.since,
+        checks: req.checks,
+        optionalPayload: req.optionalPayload,
+        expectedPayloadHash: req.expectedPayloadHash
+      },
       file,
       destination,
+      // the upload service's tag state is not known before a session: it enforces write-once and append-only itself;
+      // a request that already wrote here (redelivered after a crash) is answered by the CondDB's plan, not refused
+      destinationState: sqlite && !conddb.wroteBy(tag, req.requestId)
+        ? { exists: destination !== undefined, lastSince: destination === undefined ? undefined : conddb.lastSince(tag) }
+        : undefined,
       fcsr: known,
       policy,
       whenFcsrUnknown: config.AUTOCAL_FCSR_WHEN_UNKNOWN
     })
-    const base = { since: req.since ?? 0n, payloadHash: '', objectType: '', synchronization: req.synchronization, timeType: '', decisions: [], iovs: [] }
+    if (v.kind === 'no-payload') {
+      history.step(req.requestId, 'validated', v.reason)
+      return { ...base, outcome: Outcome.SKIPPED, target: targetName(), reason: v.reason }
+    }
     if (v.kind === 'rejected') {
       history.step(req.requestId, 'validated', `rejected (${v.check}): ${v.reason}`)
       return { ...base, outcome: Outcome.REJECTED, target: targetName(), reason: `${v.check}: ${v.reason}` }
@@ -117,8 +152,12 @@ export function createHandlers (deps: HandlerDeps) {
     }
     if (config.AUTOCAL_UPLOAD_TARGET === 'sqlite') {
       try {
-        const r = conddb.upload({ tag: v.tag, iovs: v.iovs, payloads: v.payloads, requestId: req.requestId, userText: req.userText })
+        const r = conddb.upload({ tag: v.tag, iovs: v.iovs, payloads: v.payloads, requestId: req.requestId, userText: req.userText, sync: v.sync })
         if (r.kind === 'conflict') return { ...valid, outcome: Outcome.REJECTED, target: sqliteTarget, reason: `object-type: ${r.reason}` }
+        if (r.kind === 'rejected') {
+          history.step(req.requestId, 'sqlite', `rejected (${r.rule}) at write time: ${r.reason}`)
+          return { ...valid, outcome: Outcome.REJECTED, target: sqliteTarget, reason: `${r.rule}: ${r.reason}` }
+        }
         history.step(req.requestId, 'sqlite', `${r.appended.length} IOV(s) appended, ${r.plan.payloadsToStore.length} payload(s) stored, ${r.plan.alreadyPresent.length} already present${r.tagCreated ? ', tag created' : ''}`)
         if (r.appended.length > 0 || r.byThisRequest) {
           return { ...valid, outcome: Outcome.UPLOADED, target: sqliteTarget, reason: v.decisions.join('; ') }
@@ -137,7 +176,7 @@ export function createHandlers (deps: HandlerDeps) {
       inputTag: v.inputTag,
       iovs: v.iovs,
       payloads: v.payloads,
-      since: req.since,
+      since: v.sync.requestedSince,
       userText: req.userText,
       fcsrPolicy: policy
     })

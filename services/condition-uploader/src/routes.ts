@@ -6,6 +6,7 @@ import type { UploadHistory } from './adapters/upload-history.ts'
 import type { FcsrStore } from './adapters/fcsr-store.ts'
 import { friendlySince, type TagRow } from './domain/conddb-format.ts'
 import { isPayloadHash } from './domain/payload-hash.ts'
+import { iovAtRun, parseRun } from './domain/iov-at.ts'
 
 type App = Awaited<ReturnType<typeof buildHttp>>
 
@@ -44,19 +45,25 @@ export async function conditionRoutes (app: App, deps: RouteDeps): Promise<void>
     return { tag: tagJson(tag), log: conddb.tagLog(tag.name) }
   })
 
-  app.get<{ Params: { tag: string } }>('/api/v1/tags/:tag/iovs', async (req, reply) => {
+  /** All IOVs of a tag; with `?at=<run>` only the one valid at that run (404 if none, 400 for a bad run or a tag not indexed by run). */
+  app.get<{ Params: { tag: string }, Querystring: { at?: string } }>('/api/v1/tags/:tag/iovs', async (req, reply) => {
     const tag = conddb.getTag(req.params.tag)
     if (tag === undefined) return await reply.code(404).send({ error: `no tag '${req.params.tag}' in ${conddb.path}` })
-    return {
-      tag: tag.name,
-      timeType: tag.timeType,
-      iovs: conddb.listIovs(tag.name).map(i => ({
-        since: i.since.toString(),
-        sinceText: friendlySince(tag.timeType, i.since),
-        payloadHash: i.payloadHash,
-        insertionTime: i.insertionTime
-      }))
+    const iovJson = (i: { since: bigint, payloadHash: string, insertionTime: string }) => ({
+      since: i.since.toString(),
+      sinceText: friendlySince(tag.timeType, i.since),
+      payloadHash: i.payloadHash,
+      insertionTime: i.insertionTime
+    })
+    if (req.query.at !== undefined) {
+      const run = parseRun(req.query.at)
+      if (run.kind === 'bad') return await reply.code(400).send({ error: run.reason })
+      const at = iovAtRun(tag.name, tag.timeType, conddb.listIovs(tag.name), run.run)
+      if (at.kind === 'bad-request') return await reply.code(400).send({ error: at.reason })
+      if (at.kind === 'none') return await reply.code(404).send({ error: at.reason })
+      return { tag: tag.name, timeType: tag.timeType, run: run.run.toString(), iov: iovJson(at.iov) }
     }
+    return { tag: tag.name, timeType: tag.timeType, iovs: conddb.listIovs(tag.name).map(iovJson) }
   })
 
   app.get<{ Params: { hash: string } }>('/api/v1/payloads/:hash', async (req, reply) => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { loadConfig } from '@autocal/runtime'
-import { Config, conddbPath, historyPath } from '../src/config.ts'
+import { Config, conddbPath, historyPath, outputRoot } from '../src/config.ts'
 
 test('defaults are the embedded setup: port 8084, sqlite target, CondDB and history in the data directory', () => {
   const c = loadConfig(Config, { AUTOCAL_DATA_DIR: '/data' })
@@ -11,6 +11,10 @@ test('defaults are the embedded setup: port 8084, sqlite target, CondDB and hist
   assert.equal(historyPath(c), '/data/condition-uploads.sqlite')
   assert.equal(c.AUTOCAL_FCSR_POLICY, 'move')
   assert.deepEqual(c.AUTOCAL_DRY_RUN_TAGS, [])
+  assert.equal(outputRoot(c), '/data/jobs')
+  assert.equal(c.AUTOCAL_PAYLOAD_MAX_BYTES, 256 * 1024 * 1024)
+  assert.equal(outputRoot(loadConfig(Config, { AUTOCAL_DATA_DIR: '/data', AUTOCAL_OUTPUT_ROOT: '/eos/jobs' })), '/eos/jobs')
+  assert.throws(() => loadConfig(Config, { AUTOCAL_PAYLOAD_MAX_BYTES: '0' }), /AUTOCAL_PAYLOAD_MAX_BYTES/)
 })
 
 test('per-tag FCSR policies and dry-run tags are read from comma-separated lists', () => {

@@ -4,7 +4,9 @@
 // use, payloads deduplicated by hash, IOVs appended with a TAG_LOG row per
 // change, all in one IMMEDIATE transaction that re-reads the tag first, so
 // that two writers (even two processes) never append the same
-// (tag, since, payload hash) twice.
+// (tag, since, payload hash) twice, and that the synchronization rules
+// (domain/sync-rules.ts) are checked against the tag's synchronization and
+// last since as they are at the moment of writing.
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { hostname } from 'node:os'
@@ -13,8 +15,9 @@ import {
   conddbTimestamp, fromSqliteInteger, parseConddbTimestamp, schemaProblems, toSqliteInteger,
   type IovRow, type PayloadRow, type TagRow
 } from '../domain/conddb-format.ts'
-import type { DestinationTag } from '../domain/payload-validation.ts'
+import type { DestinationTag, SyncFacts } from '../domain/payload-validation.ts'
 import type { SinceIov } from '../domain/since-rules.ts'
+import { checkSynchronization, type SyncRuleName } from '../domain/sync-rules.ts'
 import { planUpload, type UploadPlan } from '../domain/upload-plan.ts'
 import { iovFromRow, tagFromRow } from './payload-file.ts'
 
@@ -63,6 +66,12 @@ export interface UploadInput {
   payloads: readonly PayloadRow[]
   requestId: string
   userText: string
+  /**
+   * Facts for the synchronization rules (validation's); default: the IOVs'
+   * own sinces, no FCSR known, policy move. Write-once and append-only are
+   * enforced whatever is given.
+   */
+  sync?: SyncFacts
 }
 
 export type UploadResult =
@@ -77,10 +86,16 @@ export type UploadResult =
   }
   /** The tag changed under us (created by another writer with another type). */
   | { kind: 'conflict', reason: string }
+  /** Refused by a synchronization rule, checked against the tag as it is inside the write transaction. */
+  | { kind: 'rejected', rule: SyncRuleName, reason: string }
 
 export interface CondDb {
   readonly path: string
   getTag: (name: string) => TagRow | undefined
+  /** Largest since of the tag (compared as uint64); undefined when it has no IOV. */
+  lastSince: (tag: string) => bigint | undefined
+  /** True when this request already inserted IOVs into the tag (a redelivery after a crash). */
+  wroteBy: (tag: string, requestId: string) => boolean
   listTags: () => TagSummary[]
   listIovs: (tag: string) => IovRow[]
   tagLog: (tag: string) => TagLogRow[]
@@ -130,6 +145,17 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
   const touchTag = db.prepare('UPDATE TAG SET MODIFICATION_TIME = ? WHERE NAME = ?')
   const selectByCommand = db.prepare('SELECT 1 FROM TAG_LOG WHERE TAG_NAME = ? AND COMMAND = ? AND ACTION LIKE \'% iov(s) inserted.\' LIMIT 1')
 
+  const selectSinces = db.prepare('SELECT SINCE FROM IOV WHERE TAG_NAME = ?').safeIntegers(true)
+  function lastSince (tag: string): bigint | undefined {
+    // not MAX(SINCE): a since above 2^63 is stored negative, so compare as uint64
+    let last: bigint | undefined
+    for (const r of selectSinces.all(tag) as Array<{ SINCE: bigint }>) {
+      const since = fromSqliteInteger(r.SINCE)
+      if (last === undefined || since > last) last = since
+    }
+    return last
+  }
+
   function getTag (name: string): TagRow | undefined {
     const row = selectTag.get(name) as Record<string, unknown> | undefined
     return row === undefined ? undefined : tagFromRow({ PROTECTION_CODE: null, ...row })
@@ -148,6 +174,23 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
     const { tag, requestId, userText } = input
     const command = commandOf(requestId)
     let existing = getTag(tag.name)
+    let iovs: readonly SinceIov[] = input.iovs
+    // a redelivery of a request that already wrote here is answered by the plan below, not refused again
+    const wroteBefore = existing !== undefined && selectByCommand.get(tag.name, command) !== undefined
+    if (!wroteBefore && iovs.length > 0) {
+      const facts = input.sync ?? { requestedSince: undefined, fileFirstSince: iovs[0]!.since, fcsr: undefined, policy: 'move' as const, whenFcsrUnknown: 'accept' as const }
+      const rules = checkSynchronization({
+        tag: tag.name,
+        synchronization: existing?.synchronization ?? tag.synchronization,
+        timeType: tag.timeType,
+        iovs,
+        destination: { exists: existing !== undefined, lastSince: existing === undefined ? undefined : lastSince(tag.name) },
+        fcsrSource: 'tier0',
+        ...facts
+      })
+      if (rules.kind === 'rejected') return { kind: 'rejected', rule: rules.rule, reason: rules.reason }
+      iovs = rules.iovs
+    }
     let tagCreated = false
     if (existing === undefined) {
       const created = nextTime(tag.name)
@@ -162,7 +205,7 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
     const rows = (selectIovs.all(tag.name) as Array<Record<string, unknown>>).map(iovFromRow)
     const payloadHashes = new Set(input.payloads.map(p => p.hash))
     const stored = new Set([...payloadHashes].filter(h => selectPayload.get(h) !== undefined))
-    const plan = planUpload(input.iovs, rows, stored)
+    const plan = planUpload(iovs, rows, stored)
     const byHash = new Map(input.payloads.map(p => [p.hash, p]))
     for (const hash of plan.payloadsToStore) {
       const p = byHash.get(hash)
@@ -185,6 +228,8 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
   return {
     path,
     getTag,
+    lastSince,
+    wroteBy: (tagName, requestId) => selectByCommand.get(tagName, commandOf(requestId)) !== undefined,
     listTags: () => {
       const tags = (db.prepare('SELECT * FROM TAG ORDER BY NAME').safeIntegers(true).all() as Array<Record<string, unknown>>)
         .map(r => tagFromRow({ PROTECTION_CODE: null, ...r }))

@@ -1,17 +1,26 @@
 // Client of the CMS conditions upload service ("dropbox"), current
 // session-based protocol, as CMS's uploadConditions.py speaks it:
 //   1. get_upload_session   (takes the destination tag's lock)
-//   2. get_fcsr             (Run/Lumi tags; IOVs before it are moved up or refused)
+//   2. get_fcsr             (Run/Lumi tags; the synchronization rules of
+//                            domain/sync-rules.ts applied with the service's FCSR)
 //   3. check_hashes         (which payloads the server lacks)
 //   4. store_payload        (once per missing payload; base64 DATA body)
 //   5. upload_metadata      (tag row + IOVs; the server writes, closes the session, releases the lock)
 //   6. close_upload_session (after any client-side error once a session is open)
 // Every request is retried up to `retries` times on 502/503/504, network
 // errors, timeouts and a tag lock held by another session.
+// Since encoding, as CMS's public client speaks it (cms-sw/cmssw
+// CondCore/Utilities/python/CondDBFW/uploads.py): the IOV sinces and the
+// metadata `since` of a Run tag are sent in the Lumi form `run << 32`
+// ("convert sinces to lumi-based sinces with lumi-section = 0"), and the
+// FCSR the service returns is compared with them in that same form
+// (`if fcsr > self.data_to_send["since"]`). Lumi and Time sinces go as they
+// are; Time tags get no FCSR check.
 import { Buffer } from 'node:buffer'
 import { conddbTimestamp, type PayloadRow, type TagRow } from '../domain/conddb-format.ts'
 import type { DestinationTag } from '../domain/payload-validation.ts'
-import { applyServerFcsr, type FcsrPolicyName, type SinceIov } from '../domain/since-rules.ts'
+import type { FcsrPolicyName, SinceIov } from '../domain/since-rules.ts'
+import { checkSynchronization, hasFcsr } from '../domain/sync-rules.ts'
 
 export interface DropboxOptions {
   /** Base URL, e.g. https://cms-conddb-dev.cern.ch/cmsDbCondUpload/ */
@@ -31,6 +40,7 @@ export interface DropboxUpload {
   inputTag: TagRow
   iovs: readonly SinceIov[]
   payloads: readonly PayloadRow[]
+  /** The requested since in the tag's encoding (a Run tag: the run); undefined = the first IOV's. */
   since: bigint | undefined
   userText: string
   fcsrPolicy: FcsrPolicyName
@@ -70,6 +80,23 @@ export function parseWithBigInts (text: string): unknown {
     typeof value === 'number' && !Number.isSafeInteger(value) && context?.source !== undefined && /^-?\d+$/.test(context.source)
       ? BigInt(context.source)
       : value) as (this: unknown, key: string, value: unknown) => unknown)
+}
+
+/** A since of the tag as the service takes it: a Run since in the Lumi form `run << 32` (uploads.py); others unchanged. */
+export function toServiceSince (timeType: string, since: bigint): bigint {
+  return timeType === 'Run' ? since << 32n : since
+}
+
+/** A since the service speaks back in the tag's own encoding (a Run tag: `since >> 32`). */
+export function fromServiceSince (timeType: string, since: bigint): bigint {
+  return timeType === 'Run' ? since >> 32n : since
+}
+
+/** How a since in the service's encoding reads: a Run tag's Lumi form as its run (uploads.py friendly_since), a Lumi one as run:lumisection. */
+function showServiceSince (timeType: string, since: bigint): string {
+  if (timeType === 'Run') return (since & 0xffffffffn) === 0n ? String(since >> 32n) : `${since >> 32n}:${since & 0xffffffffn}`
+  if (timeType === 'Lumi') return `${since >> 32n}:${since & 0xffffffffn}`
+  return since.toString()
 }
 
 export function createDropboxClient (options: DropboxOptions) {
@@ -139,9 +166,11 @@ export function createDropboxClient (options: DropboxOptions) {
       const sid = sessionId
       const notes: string[] = [`upload session ${sid}`]
 
-      let iovs: SinceIov[] = [...u.iovs]
+      const timeType = u.tag.timeType
+      let iovs: SinceIov[] = u.iovs.map(i => ({ since: toServiceSince(timeType, i.since), payloadHash: i.payloadHash }))
+      let since = u.since === undefined ? iovs[0]?.since : toServiceSince(timeType, u.since)
       let requestedSince: bigint | undefined
-      if (u.tag.timeType === 'Run' || u.tag.timeType === 'Lumi') {
+      if (hasFcsr(timeType)) {
         const reply = await call('get_fcsr', {
           database, upload_session_id: sid, destinationTag: u.tag.name, sourceTagSync: u.tag.synchronization.toUpperCase()
         })
@@ -149,15 +178,31 @@ export function createDropboxClient (options: DropboxOptions) {
         if (fcsr === undefined) throw new DropboxError('get_fcsr', 'refused', 'get_fcsr answered without an fcsr')
         const sync = reply.fcsr_changed === true && typeof reply.new_sync === 'string' ? reply.new_sync.toLowerCase() : u.tag.synchronization
         if (sync !== u.tag.synchronization) notes.push(`synchronization changed by the service to '${sync}'`)
-        const decision = applyServerFcsr({ tag: u.tag.name, timeType: u.tag.timeType, synchronization: sync, iovs, fcsr, policy: u.fcsrPolicy })
+        const decision = checkSynchronization({
+          tag: u.tag.name,
+          synchronization: sync,
+          timeType,
+          iovs,
+          requestedSince: undefined, // checked against the payload file before the session
+          fileFirstSince: iovs[0]?.since ?? 0n,
+          destination: undefined, // the service checks write-once and append-only against its own tag
+          fcsr,
+          fcsrSource: 'service',
+          policy: u.fcsrPolicy,
+          whenFcsrUnknown: 'accept',
+          show: s => showServiceSince(timeType, s)
+        })
         if (decision.kind === 'rejected') {
           await close(sid)
           closed = true
-          return { kind: 'rejected', reason: decision.reason, sessionId: sid }
+          return { kind: 'rejected', reason: `${decision.rule}: ${decision.reason}`, sessionId: sid }
         }
-        notes.push(decision.note)
+        notes.push(...decision.notes)
         iovs = decision.iovs
-        if (decision.kind === 'moved') requestedSince = decision.requestedSince
+        if (decision.movedFrom !== undefined) {
+          requestedSince = fromServiceSince(timeType, decision.movedFrom)
+          since = iovs[0]?.since
+        }
       }
 
       const needed = [...new Set(iovs.map(i => i.payloadHash))]
@@ -198,13 +243,14 @@ export function createDropboxClient (options: DropboxOptions) {
           modification_time: t.modificationTime
         },
         iovs: iovs.map(i => ({ tag_name: t.name, since: i.since, payload_hash: i.payloadHash, insertion_time: now })),
-        since: u.since ?? null,
+        since: since ?? null,
         userText: u.userText,
         fcsr_filter: u.tag.synchronization
       }
       await call('upload_metadata', { database, upload_session_id: sid }, jsonWithBigInts(metadata))
       closed = true // the service closes the session and releases the lock itself
-      return { kind: 'uploaded', sessionId: sid, iovs, ...(requestedSince === undefined ? {} : { requestedSince }), notes, storedPayloads: stored }
+      const written = iovs.map(i => ({ since: fromServiceSince(timeType, i.since), payloadHash: i.payloadHash }))
+      return { kind: 'uploaded', sessionId: sid, iovs: written, ...(requestedSince === undefined ? {} : { requestedSince }), notes, storedPayloads: stored }
     } catch (err) {
       if (sessionId !== undefined && !closed) await close(sessionId)
       const reason = (err as Error).message

@@ -37,7 +37,11 @@ export interface PayloadRow {
 
 /** What an adapter read from a payload file: either why it could not, or its schema and rows. */
 export type PayloadFile =
+  /** No file at the path (a job that wrote nothing). */
+  | { kind: 'missing', path: string }
   | { kind: 'unreadable', path: string, reason: string }
+  /** Read would be unsafe: over the size cap, generated or extra columns, a blob longer than the file. */
+  | { kind: 'refused', path: string, reason: string }
   | {
     kind: 'read'
     path: string
@@ -77,9 +81,6 @@ export type TimeType = typeof timeTypes[number]
 
 export const synchronizations = ['any', 'validation', 'mc', 'runmc', 'hlt', 'express', 'prompt', 'pcl', 'offline'] as const
 export type Synchronization = typeof synchronizations[number]
-
-/** Synchronizations whose IOVs may only start at or after the first condition-safe run. */
-export const fcsrSynchronizations: ReadonlySet<string> = new Set(['hlt', 'express', 'prompt', 'pcl'])
 
 export function isTimeType (s: string): s is TimeType {
   return (timeTypes as readonly string[]).includes(s)

@@ -6,7 +6,8 @@ import {
   type PayloadFile, type PayloadRow, type TagRow
 } from './conddb-format.ts'
 import { isPayloadHash, payloadHash } from './payload-hash.ts'
-import { applyFcsr, requestedSinceFor, startAt, type FcsrPolicyName, type SinceIov } from './since-rules.ts'
+import { fcsrSince, requestedSinceFor, startAt, type FcsrPolicyName, type SinceIov } from './since-rules.ts'
+import { checkSynchronization } from './sync-rules.ts'
 
 /** What the upload request asks (the metadata half of CMS's name.db + name.txt). */
 export interface RequestFacts {
@@ -19,6 +20,10 @@ export interface RequestFacts {
   since?: bigint | undefined
   /** Value checks declared by the workflow, e.g. { min_size_bytes: '10' }. */
   checks: Record<string, string>
+  /** No file, or the input tag without IOV, is "no new payload" (SKIPPED), not a refusal. */
+  optionalPayload?: boolean
+  /** When non-empty, every payload uploaded must have exactly this hash (promotion of a validated payload). */
+  expectedPayloadHash?: string
 }
 
 export interface ValidationInput {
@@ -26,6 +31,12 @@ export interface ValidationInput {
   file: PayloadFile
   /** The destination tag as the target has it; undefined when it does not exist there or the target cannot tell. */
   destination: TagRow | undefined
+  /**
+   * What the target knows of the destination tag: whether it exists and its
+   * last since. Undefined when the target cannot tell (the upload service):
+   * write-once and append-only are then left to it.
+   */
+  destinationState?: { exists: boolean, lastSince: bigint | undefined } | undefined
   /** First condition-safe run; undefined when unknown. */
   fcsr: number | undefined
   policy: FcsrPolicyName
@@ -34,7 +45,8 @@ export interface ValidationInput {
 
 export const rejectionChecks = [
   'unreadable', 'schema', 'input-tag', 'empty-iov', 'missing-payload', 'object-type', 'payload-hash',
-  'time-type', 'synchronization', 'protected', 'check', 'since', 'fcsr'
+  'time-type', 'synchronization', 'protected', 'check', 'since', 'fcsr', 'before-first-iov', 'write-once', 'append-only',
+  'expected-hash', 'hostile-file', 'output-dir'
 ] as const
 export type RejectionCheck = typeof rejectionChecks[number]
 
@@ -49,8 +61,20 @@ export interface DestinationTag {
   exists: boolean
 }
 
+/** What the sync rules need again at write time (the local CondDB re-checks them inside its transaction). */
+export interface SyncFacts {
+  requestedSince: bigint | undefined
+  fileFirstSince: bigint
+  /** FCSR as a since of the tag's time type; undefined = unknown or none. */
+  fcsr: bigint | undefined
+  policy: FcsrPolicyName
+  whenFcsrUnknown: 'accept' | 'reject'
+}
+
 export type Validation =
   | { kind: 'rejected', check: RejectionCheck, reason: string }
+  /** An optional condition whose job wrote nothing new: SKIPPED, not refused. */
+  | { kind: 'no-payload', reason: string }
   | {
     kind: 'valid'
     tag: DestinationTag
@@ -63,16 +87,28 @@ export type Validation =
     requestedSince?: bigint
     /** What was decided about the since, in words (recorded with the upload). */
     decisions: string[]
+    /** Facts for re-checking the sync rules at write time. */
+    sync: SyncFacts
   }
 
 function reject (check: RejectionCheck, reason: string): Validation {
   return { kind: 'rejected', check, reason }
 }
 
+/**
+ * Validates a payload file against its request and the synchronization rules
+ * (sync-rules.ts). Returns valid (what to write), rejected (check + reason)
+ * or no-payload (an optional condition with nothing new). Never throws.
+ */
 export function validatePayload (input: ValidationInput): Validation {
   const { request, file, destination } = input
   const where = `payload file ${file.path}`
+  if (file.kind === 'missing') {
+    if (request.optionalPayload === true) return { kind: 'no-payload', reason: `no new payload: the job wrote no file ${file.path}` }
+    return reject('unreadable', `${where} does not exist`)
+  }
   if (file.kind === 'unreadable') return reject('unreadable', `${where} is not readable as SQLite: ${file.reason}`)
+  if (file.kind === 'refused') return reject('hostile-file', `${where} is refused unread: ${file.reason}`)
 
   const problems = schemaProblems(file.columns)
   if (problems.length > 0) return reject('schema', `${where} is not in the CondDB v2 schema: ${problems.join('; ')}`)
@@ -94,7 +130,10 @@ export function validatePayload (input: ValidationInput): Validation {
   if (!isTimeType(inputTag.timeType)) return reject('time-type', `${tagWhere} has unknown time type '${inputTag.timeType}'`)
 
   const iovs = latestPerSince(file.iovs.filter(i => i.tagName === inputTag.name))
-  if (iovs.length === 0) return reject('empty-iov', `${tagWhere} has no IOV`)
+  if (iovs.length === 0) {
+    if (request.optionalPayload === true) return { kind: 'no-payload', reason: `no new payload: ${tagWhere} has no IOV` }
+    return reject('empty-iov', `${tagWhere} has no IOV`)
+  }
 
   const payloads = new Map(file.payloads.map(p => [p.hash, p]))
   for (const iov of iovs) {
@@ -154,21 +193,44 @@ export function validatePayload (input: ValidationInput): Validation {
   const checked = checkValues(request.checks, tag, planned, payloads)
   if (checked !== undefined) return reject('check', `${tagWhere}: ${checked}`)
 
-  const fcsr = applyFcsr({
-    tag: dest, timeType: tag.timeType, synchronization, iovs: planned, fcsr: input.fcsr, policy: input.policy, whenUnknown: input.whenFcsrUnknown
+  const sync: SyncFacts = {
+    requestedSince: askedSince,
+    fileFirstSince: iovs[0]!.since,
+    fcsr: input.fcsr === undefined ? undefined : fcsrSince(tag.timeType, input.fcsr),
+    policy: input.policy,
+    whenFcsrUnknown: input.whenFcsrUnknown
+  }
+  const rules = checkSynchronization({
+    tag: dest,
+    synchronization,
+    timeType: tag.timeType,
+    iovs: planned,
+    destination: input.destinationState,
+    fcsrSource: 'tier0',
+    ...sync
   })
-  if (fcsr.kind === 'rejected') return reject('fcsr', fcsr.reason)
-  decisions.push(fcsr.note)
+  if (rules.kind === 'rejected') return reject(rules.rule === 'synchronization' ? 'synchronization' : rules.rule, rules.reason)
+  decisions.push(...rules.notes)
 
-  const used = [...new Set(fcsr.iovs.map(i => i.payloadHash))].map(h => payloads.get(h)!)
+  const expected = request.expectedPayloadHash ?? ''
+  if (expected !== '') {
+    const other = rules.iovs.find(i => i.payloadHash !== expected.toLowerCase())
+    if (other !== undefined) {
+      return reject('expected-hash', `${tagWhere}: payload hash ${other.payloadHash} (IOV since ${friendlySince(tag.timeType, other.since)}) is not the expected payload hash ${expected}`)
+    }
+    decisions.push(`payload hash is the expected ${expected}`)
+  }
+
+  const used = [...new Set(rules.iovs.map(i => i.payloadHash))].map(h => payloads.get(h)!)
   return {
     kind: 'valid',
     tag,
     inputTag,
-    iovs: fcsr.iovs,
+    iovs: rules.iovs,
     payloads: used,
-    ...(fcsr.kind === 'moved' ? { requestedSince: askedSince ?? fcsr.requestedSince } : {}),
-    decisions
+    ...(rules.movedFrom === undefined ? {} : { requestedSince: askedSince ?? rules.movedFrom }),
+    decisions,
+    sync
   }
 }
 

@@ -58,7 +58,13 @@ test('each bad file is rejected by its own check with a reason naming what and w
     { name: 'corrupted hash', input: input({ file: file({ payloads: [{ ...bad, data: Buffer.from('tampered') }] }) }), check: 'payload-hash', reason: /does not match SHA-1\(object type \+ data\)/ },
     { name: 'destination of another time type', input: input({ destination: tag({ name: 'Dest', timeType: 'Lumi' }) }), check: 'time-type', reason: /time type Lumi/ },
     { name: 'protected destination', input: input({ destination: tag({ name: 'Dest', protectionCode: 1 }) }), check: 'protected', reason: /protected/ },
-    { name: 'before the FCSR, policy reject', input: input({ fcsr: 355200, policy: 'reject' }), check: 'fcsr', reason: /since 355100 is before the first condition-safe run 355200 of prompt tag 'Dest'/ },
+    { name: 'before the FCSR, policy reject', input: input({ fcsr: 355200, policy: 'reject' }), check: 'fcsr', reason: /since 355100 of prompt tag 'Dest' is before the first condition-safe run 355200 \(FCSR policy reject\)/ },
+    { name: 'pcl before the FCSR under policy move', input: input({ fcsr: 355200, policy: 'move' }, { synchronization: 'pcl' }), check: 'fcsr', reason: /since 355100 of pcl tag 'Dest' is before the first condition-safe run 355200: a pcl tag refuses it/ },
+    { name: 'a requested since before the file\'s first IOV', input: input({}, { since: 0n }), check: 'before-first-iov', reason: /requested since 0 of prompt tag 'Dest' is before the first IOV 1 of the payload file/ },
+    { name: 'an offline tag at its last since', input: input({ destination: tag({ name: 'Dest', synchronization: 'offline' }), destinationState: { exists: true, lastSince: 355100n } }), check: 'append-only', reason: /since 355100 of offline tag 'Dest' is not after its last since 355100/ },
+    { name: 'an existing mc tag', input: input({ destination: tag({ name: 'Dest', synchronization: 'mc' }), destinationState: { exists: true, lastSince: 1n } }), check: 'write-once', reason: /mc tag 'Dest' already exists \(last since 1\)/ },
+    { name: 'another payload than the expected one', input: input({}, { expectedPayloadHash: 'a'.repeat(40) }), check: 'expected-hash', reason: new RegExp(`payload hash ${payload('constants').hash} \\(IOV since 355100\\) is not the expected payload hash ${'a'.repeat(40)}`) },
+    { name: 'a missing file of a required condition', input: input({ file: { kind: 'missing', path: '/x/none.db' } }), check: 'unreadable', reason: /payload file \/x\/none\.db does not exist/ },
     { name: 'a failed value check', input: input({}, { checks: { min_size_bytes: '1000' } }), check: 'check', reason: /min_size_bytes=1000 failed/ },
     { name: 'an unknown value check', input: input({}, { checks: { colour: 'blue' } }), check: 'check', reason: /unknown check 'colour'/ },
     { name: 'unknown synchronization', input: input({}, { synchronization: 'weekly' }), check: 'synchronization', reason: /'weekly'/ }
@@ -104,4 +110,18 @@ test('the latest insertion of a since supersedes older rows of the file', () => 
   }))
   assert.ok(v.kind === 'valid')
   assert.deepEqual(v.iovs.map(i => i.payloadHash), [p2.hash])
+})
+
+test('an optional condition without a file, or with the input tag and no IOV, is "no new payload"; the expected hash passes when it matches', () => {
+  const none = validatePayload(input({ file: { kind: 'missing', path: '/x/none.db' } }, { optionalPayload: true }))
+  assert.deepEqual(none, { kind: 'no-payload', reason: 'no new payload: the job wrote no file /x/none.db' })
+  const empty = validatePayload(input({ file: file({ iovs: [] }) }, { optionalPayload: true }))
+  assert.ok(empty.kind === 'no-payload')
+  assert.match(empty.reason, /^no new payload: payload file \/x\/timing\.db, tag 'In' has no IOV/)
+  const notOptional = validatePayload(input({ file: file({ iovs: [] }) }))
+  assert.ok(notOptional.kind === 'rejected' && notOptional.check === 'empty-iov')
+  const hash = payload('constants').hash
+  const expected = validatePayload(input({}, { expectedPayloadHash: hash }))
+  assert.ok(expected.kind === 'valid')
+  assert.ok(expected.decisions.includes(`payload hash is the expected ${hash}`))
 })

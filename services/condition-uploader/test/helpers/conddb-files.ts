@@ -82,6 +82,43 @@ export function writePayloadFile (path: string, spec: PayloadFileSpec = {}): str
   }
 }
 
+/**
+ * Hostile variants of a CMSSW-written payload file (issue 12), each a small
+ * file: `bomb` adds to TAG a generated column `zeroblob(bytes)`, which costs
+ * nothing on disk and `bytes` of memory per row to whoever reads it with
+ * `SELECT *`.
+ */
+export type HostileKind = 'bomb' | 'extra-column' | 'generated-data' | 'payload-view'
+
+export function writeHostileFile (path: string, kind: HostileKind, bytes = 400_000_000): void {
+  writePayloadFile(path, { iovs: [{ since: 1n, data: 'looks harmless' }] })
+  const db = openSqlite(path)
+  db.exec('PRAGMA foreign_keys = OFF') // IOV references PAYLOAD, which some variants replace
+  try {
+    switch (kind) {
+      case 'bomb':
+        db.exec(`ALTER TABLE TAG ADD COLUMN "NOTE" BLOB GENERATED ALWAYS AS (zeroblob(${bytes})) VIRTUAL`)
+        break
+      case 'extra-column':
+        db.exec('ALTER TABLE IOV ADD COLUMN "COMMENT" TEXT')
+        break
+      case 'generated-data':
+        db.exec(`CREATE TABLE P2 ("HASH" TEXT, "OBJECT_TYPE" TEXT NOT NULL, "DATA" BLOB GENERATED ALWAYS AS (zeroblob(${bytes})) VIRTUAL,
+          "STREAMER_INFO" BLOB NOT NULL, "VERSION" TEXT NOT NULL, "INSERTION_TIME" TIMESTAMP NOT NULL, PRIMARY KEY("HASH"))`)
+        db.exec('INSERT INTO P2 (HASH, OBJECT_TYPE, STREAMER_INFO, VERSION, INSERTION_TIME) SELECT HASH, OBJECT_TYPE, STREAMER_INFO, VERSION, INSERTION_TIME FROM PAYLOAD')
+        db.exec('DROP TABLE PAYLOAD')
+        db.exec('ALTER TABLE P2 RENAME TO PAYLOAD')
+        break
+      case 'payload-view':
+        db.exec('ALTER TABLE PAYLOAD RENAME TO P_REAL')
+        db.exec(`CREATE VIEW PAYLOAD AS SELECT HASH, OBJECT_TYPE, zeroblob(${bytes}) AS DATA, STREAMER_INFO, VERSION, INSERTION_TIME FROM P_REAL`)
+        break
+    }
+  } finally {
+    db.close()
+  }
+}
+
 /** A SQLite file in some other schema (tables TAGS and IOVS, no PAYLOAD). */
 export function writeWrongSchemaFile (path: string): void {
   const db = openSqlite(path)

@@ -1,7 +1,9 @@
 // Test fixtures: a configuration for the local Kafka + Redis under a unique
-// topic and key prefix and a temporary data directory; a quiet logger; polling.
+// topic and key prefix and a temporary data directory (its parent is the
+// output root payload files must be in); a quiet logger; polling.
 import { randomUUID } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
+import { dirname } from 'node:path'
 import { Writable } from 'node:stream'
 import { createLogger, loadConfig, type Logger } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
@@ -16,6 +18,8 @@ export function testConfig (dataDir: string, overrides: Record<string, string> =
     AUTOCAL_KAFKA_RETRY_BASE_MS: '50',
     AUTOCAL_KAFKA_MAX_ATTEMPTS: '20',
     AUTOCAL_DATA_DIR: dataDir,
+    // tests write payload files beside the data directory: that directory is the output root
+    AUTOCAL_OUTPUT_ROOT: dirname(dataDir),
     AUTOCAL_HTTP_PORT: '0',
     AUTOCAL_LOG_LEVEL: 'warn',
     ...overrides

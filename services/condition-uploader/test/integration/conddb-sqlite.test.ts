@@ -115,3 +115,39 @@ test('64-bit Time sinces are written and read back exactly, also by python', t =
   assert.deepEqual(readWithPython(path).iovs.map(i => i.SINCE).sort(), [String(since), String(high)].sort())
   assert.equal(conddb.listTags()[0]?.lastSince, high)
 })
+
+test('inside its write transaction the CondDB refuses what the synchronization rules refuse, read from the tag as it is then', t => {
+  const path = join(tempDir(t), 'conddb.sqlite')
+  const conddb = openCondDb(path)
+  t.after(() => { conddb.close() })
+  const p = payload('offline constants')
+  const offline: DestinationTag = { ...tag, name: 'Ecal_offline', synchronization: 'offline' }
+  const at = (since: bigint, requestId: string, over: Partial<DestinationTag> = {}) =>
+    conddb.upload({ tag: { ...offline, ...over }, iovs: [{ since, payloadHash: p.hash }], payloads: [p], requestId, userText: '' })
+  assert.equal(at(1000n, 'r/1').kind, 'done')
+  assert.equal(conddb.lastSince('Ecal_offline'), 1000n)
+  // the caller thinks the tag is any (validated before another writer created it offline): the tag's own synchronization applies
+  const below = at(500n, 'r/2', { synchronization: 'any' })
+  assert.deepEqual(below, { kind: 'rejected', rule: 'append-only', reason: "since 500 of offline tag 'Ecal_offline' is not after its last since 1000: an offline tag only takes appends" })
+  assert.equal(at(1000n, 'r/3').kind, 'rejected')
+  const redelivered = at(1000n, 'r/1')
+  assert.ok(redelivered.kind === 'done' && redelivered.byThisRequest, 'a redelivery of the request that wrote is not refused')
+
+  const mc: DestinationTag = { ...tag, name: 'Ecal_mc', synchronization: 'mc' }
+  assert.equal(conddb.upload({ tag: mc, iovs: [{ since: 1n, payloadHash: p.hash }], payloads: [p], requestId: 'm/1', userText: '' }).kind, 'done')
+  const second = conddb.upload({ tag: mc, iovs: [{ since: 200n, payloadHash: p.hash }], payloads: [p], requestId: 'm/2', userText: '' })
+  assert.ok(second.kind === 'rejected' && second.rule === 'write-once')
+
+  const pcl = conddb.upload({
+    tag: { ...tag, name: 'Ecal_new_pcl' },
+    iovs: [{ since: 366000n, payloadHash: p.hash }],
+    payloads: [p],
+    requestId: 'p/1',
+    userText: '',
+    sync: { requestedSince: 366000n, fileFirstSince: 1n, fcsr: 367000n, policy: 'move', whenFcsrUnknown: 'accept' }
+  })
+  assert.ok(pcl.kind === 'rejected' && pcl.rule === 'fcsr')
+  const py = readWithPython(path)
+  assert.deepEqual(py.iovs.map(i => [i.TAG_NAME, i.SINCE]), [['Ecal_mc', '1'], ['Ecal_offline', '1000']])
+  assert.ok(!py.tags.some(x => x.NAME === 'Ecal_new_pcl'), 'a refused upload creates no tag')
+})

@@ -111,20 +111,70 @@ test('a lock released while retrying lets the upload through', async t => {
   assert.equal(r.kind, 'uploaded')
 })
 
-test('the service FCSR moves a pcl since forward and refuses an offline one, closing the session', async t => {
+test('a Run tag speaks the Lumi form: since 367100 with the service FCSR at 367000 goes as 367100 << 32 and is stored at 367100', async t => {
   const { standIn, client } = await setup(t)
-  standIn.setFcsr(355500n)
-  const p = payload('moved')
-  const moved = await client.upload(upload(p))
-  assert.ok(moved.kind === 'uploaded')
-  assert.equal(moved.requestedSince, 355100n)
-  assert.deepEqual(standIn.iovs.map(i => i.since), [355500n])
+  standIn.setFcsr(367000n)
+  const p = payload('run 367100')
+  const r = await client.upload(upload(p, { iovs: [{ since: 367100n, payloadHash: p.hash }], since: 367100n }))
+  assert.ok(r.kind === 'uploaded', r.kind === 'uploaded' ? '' : r.reason)
+  assert.deepEqual(r.iovs.map(i => i.since), [367100n])
+  assert.equal(r.requestedSince, undefined)
+  assert.deepEqual(standIn.iovs.map(i => [i.since, i.sentSince]), [[367100n, 367100n << 32n]])
+  assert.deepEqual(standIn.metadataSinces, [367100n << 32n])
+  assert.ok(r.notes.some(n => /since 367100 is at or after the service's first condition-safe run 367000/.test(n)), r.notes.join('; '))
+})
 
-  standIn.steps.length = 0
-  const offline = await client.upload(upload(p, { tag: { name: 'Offline_tag', timeType: 'Run', objectType, synchronization: 'offline', description: '', exists: false } }))
-  assert.ok(offline.kind === 'rejected')
-  assert.match(offline.reason, /offline tag cannot be uploaded below it/)
+test('below the service FCSR a pcl since is refused and the session closed; a prompt one is moved up to it', async t => {
+  const { standIn, client } = await setup(t)
+  standIn.setFcsr(367000n)
+  const p = payload('run 366900')
+  const pcl = await client.upload(upload(p, { iovs: [{ since: 366900n, payloadHash: p.hash }], since: 366900n }))
+  assert.ok(pcl.kind === 'rejected')
+  assert.match(pcl.reason, /^fcsr: since 366900 of pcl tag 'PPSDiamondTimingCalibration_pcl' is before the service's first condition-safe run 367000: a pcl tag refuses it/)
   assert.deepEqual(stepsOf(standIn), ['get_upload_session 200', 'get_fcsr 200', 'close_upload_session 200'])
+  assert.equal(standIn.iovs.length, 0)
+
+  const prompt = await client.upload(upload(p, {
+    tag: { name: 'PPSDiamondTimingCalibration_prompt', timeType: 'Run', objectType, synchronization: 'prompt', description: '', exists: false },
+    iovs: [{ since: 366900n, payloadHash: p.hash }],
+    since: 366900n
+  }))
+  assert.ok(prompt.kind === 'uploaded', prompt.kind === 'uploaded' ? '' : prompt.reason)
+  assert.equal(prompt.requestedSince, 366900n)
+  assert.deepEqual(standIn.iovs.map(i => [i.tag, i.since, i.sentSince]), [['PPSDiamondTimingCalibration_prompt', 367000n, 367000n << 32n]])
+  assert.deepEqual(standIn.metadataSinces, [367000n << 32n])
+})
+
+test('the service keeps offline tags append-only and mc tags write-once, and has no FCSR for them', async t => {
+  const { standIn, client } = await setup(t)
+  standIn.setFcsr(367000n)
+  const p = payload('offline')
+  const at = (name: string, synchronization: string, since: bigint) => upload(p, {
+    tag: { name, timeType: 'Run', objectType, synchronization, description: '', exists: false }, iovs: [{ since, payloadHash: p.hash }], since
+  })
+  const results = []
+  for (const since of [1n, 1000n, 500n, 1000n, 2000n]) results.push(await client.upload(at('Offline_tag', 'offline', since)))
+  assert.deepEqual(results.map(r => r.kind), ['uploaded', 'uploaded', 'rejected', 'rejected', 'uploaded'])
+  assert.match(results[2]!.kind === 'rejected' ? results[2]!.reason : '', /upload_metadata answered HTTP 400: since 500 is not after the last since 1000 of offline tag Offline_tag/)
+  assert.deepEqual(standIn.iovs.filter(i => i.tag === 'Offline_tag').map(i => i.since), [1n, 1000n, 2000n])
+
+  assert.equal((await client.upload(at('Mc_tag', 'mc', 1n))).kind, 'uploaded')
+  const again = await client.upload(at('Mc_tag', 'mc', 200n))
+  assert.ok(again.kind === 'rejected')
+  assert.match(again.reason, /written only when created/)
+  assert.equal(standIn.locks.size, 0)
+})
+
+test('a tag whose synchronization changed at the service is checked with the service\'s synchronization', async t => {
+  const { standIn, client } = await setup(t)
+  standIn.setFcsr(367000n)
+  const p = payload('changed')
+  const any = upload(p, { tag: { name: 'Changed_tag', timeType: 'Run', objectType, synchronization: 'any', description: '', exists: false }, iovs: [{ since: 1n, payloadHash: p.hash }], since: 1n })
+  assert.equal((await client.upload(any)).kind, 'uploaded')
+  standIn.setSynchronization('Changed_tag', 'pcl')
+  const r = await client.upload({ ...any, iovs: [{ since: 200n, payloadHash: p.hash }], since: 200n })
+  assert.ok(r.kind === 'rejected')
+  assert.match(r.reason, /since 200 of pcl tag 'Changed_tag' is before the service's first condition-safe run 367000/)
 })
 
 test('wrong credentials fail at the session step with the service error', async t => {

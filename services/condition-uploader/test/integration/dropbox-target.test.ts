@@ -108,3 +108,34 @@ test('an attempt interrupted after opening an upload is not sent again', async (
   assert.match(event.reason, /may have completed, so it is not sent again/)
   assert.equal(standIn.steps.length, from)
 })
+
+test('a Run tag at 367100 with the service FCSR at 367000 is UPLOADED at 367100 (sent as 367100 << 32); below it a pcl tag is REJECTED', async () => {
+  standIn.setFcsr(367000n)
+  const from = standIn.steps.length
+  await h.send({ requestId: 'r/db/lumi-form', payloadFile: file('run 367100').path, destinationTag: 'PPS_fcsr_pcl', synchronization: 'pcl', since: 367100n })
+  const [uploaded] = await h.outcomeOf('r/db/lumi-form')
+  assert.equal(uploaded?.outcome, Outcome.UPLOADED, uploaded?.reason)
+  assert.equal(uploaded.since, 367100n)
+  assert.deepEqual(standIn.iovs.filter(i => i.tag === 'PPS_fcsr_pcl').map(i => [i.since, i.sentSince]), [[367100n, 367100n << 32n]])
+  assert.equal(standIn.metadataSinces.at(-1), 367100n << 32n)
+  assert.match(uploaded.reason, /since 367100 is at or after the service's first condition-safe run 367000/)
+
+  const below = standIn.steps.length
+  await h.send({ requestId: 'r/db/below', payloadFile: file('run 366900').path, destinationTag: 'PPS_fcsr_pcl', synchronization: 'pcl', since: 366900n })
+  const [refused] = await h.outcomeOf('r/db/below')
+  assert.equal(refused?.outcome, Outcome.REJECTED)
+  assert.match(refused.reason, /^service: fcsr: since 366900 of pcl tag 'PPS_fcsr_pcl' is before the service's first condition-safe run 367000: a pcl tag refuses it/)
+  assert.deepEqual(sessionSteps(below), ['get_upload_session 200', 'get_fcsr 200', 'close_upload_session 200'])
+  assert.equal(standIn.iovs.filter(i => i.tag === 'PPS_fcsr_pcl').length, 1)
+  assert.ok(from < below)
+})
+
+test('with the Tier-0 FCSR known, a pcl since below it is REJECTED before any session is opened', async () => {
+  await h.sendFcsr(368000)
+  const from = standIn.steps.length
+  await h.send({ requestId: 'r/db/pre-session', payloadFile: file('run 367500').path, destinationTag: 'PPS_pre_pcl', synchronization: 'pcl', since: 367500n })
+  const [refused] = await h.outcomeOf('r/db/pre-session')
+  assert.equal(refused?.outcome, Outcome.REJECTED)
+  assert.match(refused.reason, /^fcsr: since 367500 of pcl tag 'PPS_pre_pcl' is before the first condition-safe run 368000: a pcl tag refuses it/)
+  assert.equal(standIn.steps.length, from, 'no request reached the service')
+})

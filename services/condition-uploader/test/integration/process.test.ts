@@ -6,7 +6,8 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
-import { join } from 'node:path'
+import { mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { create } from '@bufbuild/protobuf'
 import { ConditionRequestSchema, topics, type ConditionEventJson } from '@autocal/contracts'
@@ -55,7 +56,9 @@ test('the service process uploads a request, the example subscriber prints the n
   const complaints = lines(subscriber, 'stderr')
   t.after(() => { if (printed.length === 0) t.diagnostic(complaints.join('\n')) })
 
-  const payload = join(dir, 'timing.db')
+  // under the default output root, <AUTOCAL_DATA_DIR>/jobs, where job outputs are
+  const payload = join(dir, 'data', 'jobs', 'prompt', 'run-361000', 'timing-calib', 'a1', 'j0', 'timing.db')
+  mkdirSync(dirname(payload), { recursive: true })
   const [hash] = writePayloadFile(payload, { iovs: [{ since: 1n, data: 'from a process' }] })
   const { logger } = memoryLogger()
   await using producer = await startProducer({ config, logger, service: 'test' })

@@ -67,3 +67,36 @@ test('tags, IOVs, payload metadata and upload history are served with 64-bit val
   assert.equal((await app.inject(`/api/v1/payloads/${'0'.repeat(40)}`)).statusCode, 404)
   assert.equal((await app.inject('/api/v1/fcsr')).json().fcsr, null)
 })
+
+test('?at=<run> answers the IOV valid at that run: its since, payload hash and insertion time; 404 before the first, 400 for a bad run', async t => {
+  const dir = tempDir(t)
+  const conddb = openCondDb(join(dir, 'conddb.sqlite'))
+  const history = openUploadHistory(join(dir, 'history.sqlite'))
+  t.after(() => { conddb.close(); history.close() })
+  const payloadOf = (text: string) => {
+    const data = Buffer.from(text)
+    return { hash: sha1('EcalPedestals', data), objectType: 'EcalPedestals', data, streamerInfo: Buffer.from('{}'), version: '3.2', insertionTime: '2022-07-10 10:00:00.000000' }
+  }
+  const tag = { name: 'EcalPedestals_prompt', timeType: 'Run', objectType: 'EcalPedestals', synchronization: 'prompt', description: '', exists: false }
+  const [a, b] = [payloadOf('pedestals a'), payloadOf('pedestals b')]
+  assert.equal(conddb.upload({ tag, iovs: [{ since: 355100n, payloadHash: a.hash }], payloads: [a], requestId: 'r/1', userText: '' }).kind, 'done')
+  assert.equal(conddb.upload({ tag, iovs: [{ since: 355400n, payloadHash: b.hash }], payloads: [b], requestId: 'r/2', userText: '' }).kind, 'done')
+  const { logger } = memoryLogger()
+  const app = await buildHttp({ logger, metrics: createMetrics({ service: 'test' }), checks: [] })
+  t.after(async () => { await app.close() })
+  await app.register(conditionRoutes, { conddb, history })
+
+  const at = (run: string) => app.inject(`/api/v1/tags/EcalPedestals_prompt/iovs?at=${run}`)
+  const mid = (await at('355300')).json()
+  assert.deepEqual({ run: mid.run, since: mid.iov.since, sinceText: mid.iov.sinceText, hash: mid.iov.payloadHash }, { run: '355300', since: '355100', sinceText: '355100', hash: a.hash })
+  assert.match(mid.iov.insertionTime, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/)
+  assert.equal((await at('355400')).json().iov.payloadHash, b.hash)
+  const before = await at('355000')
+  assert.equal(before.statusCode, 404)
+  assert.match(before.json().error, /no IOV valid at run 355000/)
+  const bad = await at('0')
+  assert.equal(bad.statusCode, 400)
+  assert.match(bad.json().error, /run 0 is out of range/)
+  assert.equal((await at('x1')).statusCode, 400)
+  assert.equal((await app.inject('/api/v1/tags/Nope/iovs?at=355300')).statusCode, 404)
+})

@@ -4,12 +4,13 @@
 // on autocal.conditions.v1.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { create } from '@bufbuild/protobuf'
 import { ConditionRequestSchema, FcsrPolicy, Outcome, topics } from '@autocal/contracts'
-import { realdataDir, writePayloadFile, writeWrongSchemaFile } from '../helpers/conddb-files.ts'
+import { openCondDb } from '../../src/adapters/conddb-sqlite.ts'
+import { realdataDir, writeHostileFile, writePayloadFile, writeWrongSchemaFile } from '../helpers/conddb-files.ts'
 import { readWithPython, until } from '../helpers/fixtures.ts'
 import { provenance, startHarness, type Harness } from '../helpers/harness.ts'
 
@@ -93,13 +94,16 @@ test('each rejection reason comes from a real bad file', async () => {
   writeFileSync(text, 'not sqlite at all\n'.repeat(100))
   const wrong = join(dir, 'wrong-schema.db')
   writeWrongSchemaFile(wrong)
+  const bomb = join(dir, 'bomb.db')
+  writeHostileFile(bomb, 'bomb', 400_000_000)
   const cases = [
+    { id: 'r/bad/bomb', path: bomb, tag: 'T_bomb', check: 'hostile-file', reason: /bomb\.db is refused unread: table TAG has generated or hidden column\(s\) NOTE/ },
     { id: 'r/bad/empty-iov', path: file({ iovs: [] }).path, tag: 'T_empty', check: 'empty-iov', reason: /has no IOV/ },
     { id: 'r/bad/schema', path: wrong, tag: 'T_schema', check: 'schema', reason: /table TAG is missing; .*table PAYLOAD is missing/ },
     { id: 'r/bad/unreadable', path: text, tag: 'T_text', check: 'unreadable', reason: /not readable as SQLite/ },
     { id: 'r/bad/object-type', path: file({ objectType: 'EcalTimeCalibConstants' }).path, tag: 'EcalPedestals_pcl', check: 'object-type', reason: /destination tag 'EcalPedestals_pcl' holds 'EcalPedestals'/ },
     { id: 'r/bad/hash', path: file({ iovs: [{ since: 1n, data: 'x', hash: 'f'.repeat(40) }] }).path, tag: 'T_hash', check: 'payload-hash', reason: /does not match SHA-1\(object type \+ data\)/ },
-    { id: 'r/bad/fcsr', path: file().path, tag: 'Strict_prompt', sync: 'prompt', check: 'fcsr', reason: /since 355100 is before the first condition-safe run 355400 of prompt tag 'Strict_prompt' \(FCSR policy reject\)/ },
+    { id: 'r/bad/fcsr', path: file().path, tag: 'Strict_prompt', sync: 'prompt', check: 'fcsr', reason: /since 355100 of prompt tag 'Strict_prompt' is before the first condition-safe run 355400 \(FCSR policy reject\)/ },
     { id: 'r/bad/fcsr-request', path: file().path, tag: 'Other_prompt', sync: 'prompt', policy: FcsrPolicy.REJECT, check: 'fcsr', reason: /before the first condition-safe run 355400/ }
   ]
   for (const c of cases) {
@@ -123,7 +127,7 @@ test('a since before the FCSR on a prompt tag under policy move is moved forward
   assert.equal(event?.outcome, Outcome.UPLOADED, event?.reason)
   assert.equal(event.since, 355400n)
   assert.equal(event.requestedSince, 355100n)
-  assert.match(event.reason, /since 355100 moved forward to the first condition-safe run 355400 \(FCSR policy move\)/)
+  assert.match(event.reason, /since 355100 moved forward to the first condition-safe run 355400/)
   assert.deepEqual(readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === 'Moved_prompt').map(i => i.SINCE), ['355400'])
   const uploads = await h.get('/api/v1/uploads?tag=Moved_prompt')
   assert.equal(uploads.body.uploads[0].requestedSince, '355100')
@@ -141,12 +145,45 @@ test('the same request delivered three times gives one IOV and one outcome event
   const ids = new Set(h.events.filter(e => e.event.requestId === 'r/triple/1').map(e => e.meta.eventId))
   assert.deepEqual([...ids], ['conditions/r/triple/1/UPLOADED'])
   assert.equal(readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === 'Triple_tag').length, 1)
-  // another request with the same (tag, since, payload) appends nothing
+  // another request with the same (tag, since, payload): an offline tag only takes appends (CMS refuses it)
   await h.send({ ...init, requestId: 'r/triple/2' })
   const [other] = await h.outcomeOf('r/triple/2')
-  assert.equal(other?.outcome, Outcome.SKIPPED)
-  assert.match(other.reason, /already present/)
-  assert.equal(readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === 'Triple_tag').length, 1)
+  assert.equal(other?.outcome, Outcome.REJECTED)
+  assert.match(other.reason, /^append-only: since 360000 of offline tag 'Triple_tag' is not after its last since 360000/)
+  // on an any tag (insertions allowed) the same IOV again appends nothing either
+  const anyInit = { ...init, requestId: 'r/triple/3', destinationTag: 'Triple_any', synchronization: 'any' }
+  await h.send(anyInit)
+  assert.equal((await h.outcomeOf('r/triple/3'))[0]?.outcome, Outcome.UPLOADED)
+  await h.send({ ...anyInit, requestId: 'r/triple/4' })
+  const [again] = await h.outcomeOf('r/triple/4')
+  assert.equal(again?.outcome, Outcome.SKIPPED)
+  assert.match(again.reason, /already present/)
+  const py = readWithPython(conddb())
+  assert.equal(py.iovs.filter(i => i.TAG_NAME === 'Triple_tag').length, 1)
+  assert.equal(py.iovs.filter(i => i.TAG_NAME === 'Triple_any').length, 1)
+})
+
+test('a request that wrote its IOV before a crash (outcome not recorded) is UPLOADED on redelivery, not refused by append-only or write-once', async () => {
+  for (const sync of ['offline', 'mc']) {
+    const f = file({ iovs: [{ since: 1n, data: `crash ${sync}` }] })
+    const requestId = `r/crash/${sync}`
+    // what the crashed attempt left behind: the IOV in the CondDB, nothing in the history
+    const db = openCondDb(conddb())
+    const hash = f.hashes[0]!
+    const done = db.upload({
+      tag: { name: `Crash_${sync}`, timeType: 'Run', objectType: 'EcalTimeCalibConstants', synchronization: sync, description: '', exists: false },
+      iovs: [{ since: 361000n, payloadHash: hash }],
+      payloads: [{ hash, objectType: 'EcalTimeCalibConstants', data: Buffer.from(`crash ${sync}`), streamerInfo: Buffer.from('{}'), version: '3.2', insertionTime: '2022-07-10 10:00:00.000000' }],
+      requestId,
+      userText: ''
+    })
+    db.close()
+    assert.equal(done.kind, 'done')
+    await h.send({ requestId, payloadFile: f.path, destinationTag: `Crash_${sync}`, synchronization: sync, since: 361000n })
+    const [event] = await h.outcomeOf(requestId)
+    assert.equal(event?.outcome, Outcome.UPLOADED, `${sync}: ${event?.reason}`)
+    assert.equal(readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === `Crash_${sync}`).length, 1)
+  }
 })
 
 test('concurrent requests for one tag, handled by two replicas, land in run order', async () => {
@@ -189,6 +226,65 @@ test('a dry run validates and writes nothing, by request flag or by tag configur
   assert.equal(ec?.outcome, Outcome.REJECTED, 'a dry run still validates fully')
   const py = readWithPython(conddb())
   assert.ok(!py.tags.some(t => t.NAME === 'Wet_tag' || t.NAME === 'Dry_tag'))
+})
+
+test('an optional condition with no file, or a file with the tag and no IOV, is SKIPPED "no new payload"; a required one is REJECTED', async () => {
+  const empty = file({ iovs: [] })
+  await h.send({ requestId: 'r/opt/none', payloadFile: join(dir, 'never-written.db'), destinationTag: 'Opt_pcl', synchronization: 'pcl', optionalPayload: true })
+  await h.send({ requestId: 'r/opt/empty', payloadFile: empty.path, destinationTag: 'Opt_pcl', synchronization: 'pcl', optionalPayload: true })
+  await h.send({ requestId: 'r/opt/required', payloadFile: join(dir, 'never-written.db'), destinationTag: 'Opt_pcl', synchronization: 'pcl' })
+  const [none] = await h.outcomeOf('r/opt/none')
+  assert.equal(none?.outcome, Outcome.SKIPPED)
+  assert.equal(none.reason, `no new payload: the job wrote no file ${join(dir, 'never-written.db')}`)
+  const [noIov] = await h.outcomeOf('r/opt/empty')
+  assert.equal(noIov?.outcome, Outcome.SKIPPED)
+  assert.match(noIov.reason, /^no new payload: payload file .*, tag 'EcalTimeCalibConstants_test' has no IOV/)
+  const [required] = await h.outcomeOf('r/opt/required')
+  assert.equal(required?.outcome, Outcome.REJECTED)
+  assert.match(required.reason, /^unreadable: payload file .*never-written\.db does not exist/)
+  assert.ok(!readWithPython(conddb()).tags.some(t => t.NAME === 'Opt_pcl'))
+})
+
+test('an expected payload hash refuses any other payload and lets the expected one through', async () => {
+  const f = file({ iovs: [{ since: 1n, data: 'validated on prep' }] })
+  const other = file({ iovs: [{ since: 1n, data: 'something else' }] })
+  await h.send({ requestId: 'r/hash/other', payloadFile: other.path, destinationTag: 'Promoted_any', synchronization: 'any', since: 370000n, expectedPayloadHash: f.hashes[0]! })
+  const [refused] = await h.outcomeOf('r/hash/other')
+  assert.equal(refused?.outcome, Outcome.REJECTED)
+  assert.match(refused.reason, new RegExp(`^expected-hash: .*payload hash ${other.hashes[0]} \\(IOV since 370000\\) is not the expected payload hash ${f.hashes[0]}`))
+  await h.send({ requestId: 'r/hash/same', payloadFile: f.path, destinationTag: 'Promoted_any', synchronization: 'any', since: 370000n, expectedPayloadHash: f.hashes[0]! })
+  const [uploaded] = await h.outcomeOf('r/hash/same')
+  assert.equal(uploaded?.outcome, Outcome.UPLOADED, uploaded?.reason)
+  assert.deepEqual(readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === 'Promoted_any').map(i => i.PAYLOAD_HASH), [f.hashes[0]])
+})
+
+test('a payload file outside the job output directory or the output root is REJECTED, also through a symlink', async () => {
+  const jobA = join(dir, 'jobs', 'a')
+  const jobB = join(dir, 'jobs', 'b')
+  mkdirSync(jobA, { recursive: true })
+  mkdirSync(jobB, { recursive: true })
+  writePayloadFile(join(jobB, 'theirs.db'), { iovs: [{ since: 1n, data: 'job b' }] })
+  symlinkSync(join(jobB, 'theirs.db'), join(jobA, 'mine.db'))
+  const outside = mkdtempSync(join(tmpdir(), 'uploader-outside-'))
+  writePayloadFile(join(outside, 'x.db'), { iovs: [{ since: 1n, data: 'outside' }] })
+  symlinkSync(join(outside, 'x.db'), join(jobA, 'escape.db'))
+  try {
+    await h.send({ requestId: 'r/out/other-job', payloadFile: join(jobB, 'theirs.db'), outputDir: jobA, destinationTag: 'Confined_any', synchronization: 'any' })
+    await h.send({ requestId: 'r/out/symlink', payloadFile: join(jobA, 'mine.db'), outputDir: jobA, destinationTag: 'Confined_any', synchronization: 'any' })
+    await h.send({ requestId: 'r/out/root', payloadFile: join(jobA, 'escape.db'), destinationTag: 'Confined_any', synchronization: 'any' })
+    await h.send({ requestId: 'r/out/dotdot', payloadFile: join(jobA, '..', 'b', 'theirs.db'), outputDir: jobA, destinationTag: 'Confined_any', synchronization: 'any' })
+    for (const id of ['r/out/other-job', 'r/out/symlink', 'r/out/root', 'r/out/dotdot']) {
+      const [event] = await h.outcomeOf(id)
+      assert.equal(event?.outcome, Outcome.REJECTED, `${id}: ${event?.reason}`)
+      assert.match(event.reason, /^output-dir: payload file .* is outside the job's output directory/, id)
+    }
+    assert.match((await h.outcomeOf('r/out/symlink'))[0]!.reason, /mine\.db \(resolves to .*jobs\/b\/theirs\.db\) is outside the job's output directory .*jobs\/a/)
+    assert.match((await h.outcomeOf('r/out/root'))[0]!.reason, /not under the output root/)
+    await h.send({ requestId: 'r/out/own', payloadFile: join(jobB, 'theirs.db'), outputDir: jobB, destinationTag: 'Confined_any', synchronization: 'any' })
+    assert.equal((await h.outcomeOf('r/out/own'))[0]?.outcome, Outcome.UPLOADED)
+  } finally {
+    rmSync(outside, { recursive: true, force: true })
+  }
 })
 
 test('a request without a destination tag goes to the dead-letter topic', async () => {

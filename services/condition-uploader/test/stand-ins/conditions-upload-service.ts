@@ -1,12 +1,27 @@
 // STAND-IN of the CMS conditions upload service (cms-conddb.cern.ch
-// cmsDbCondUpload), which cannot be reached from here. It follows the
-// current session-based protocol that CMS's uploadConditions.py speaks
-// (see /work/shared/realdata/README.md): get_upload_session (tag lock),
-// get_fcsr, check_hashes, store_payload, upload_metadata (writes, closes,
-// unlocks), close_upload_session. JSON replies; errors carry `error` and a
-// base64 `log_data`. It records every request, can hold a tag's lock for
-// another session and can be told to fail chosen steps (e.g. 503 twice).
-// It is a test fixture, not an implementation of the service.
+// cmsDbCondUpload), which cannot be reached from here. A test fixture, not
+// an implementation of the service. What it follows:
+// - the session protocol of CMS's public client, CondDBFW's uploads.py in
+//   cms-sw/cmssw (CondCore/Utilities/python/CondDBFW/uploads.py; also
+//   /work/shared/realdata/README.md): get_upload_session (base64 body, tag
+//   lock), get_fcsr, check_hashes, store_payload, upload_metadata (writes,
+//   closes, unlocks), close_upload_session; JSON replies, errors carry
+//   `error` and a base64 `log_data`.
+// - the since encoding of that client: it sends the IOV sinces and the
+//   metadata since of a Run tag as `run << 32` and compares them with the
+//   FCSR get_fcsr returns, so the service speaks Lumi form for Run tags: this
+//   stand-in answers get_fcsr with `fcsr_run << 32` and stores a Run tag's
+//   IOV at `since >> 32`.
+// - the service's rules as CMS's acceptance test of it shows them
+//   (CondCore/Utilities/scripts/conditionUploadTest.py): an mc tag takes
+//   only the upload that creates it; runmc and offline tags only appends
+//   (since > last since); a pcl since below the FCSR FAILs; hlt, express and
+//   prompt sinces below it are moved up to it (SYNCHRONIZE); the other
+//   synchronizations have no FCSR (offline CREATE at since 1 passes), so
+//   get_fcsr answers 0 for them. A tag changed to another synchronization
+//   after creation (the test's setSynchronizationType) is `setSynchronization`.
+// It records every request, can hold a tag's lock for another session and
+// can be told to fail chosen steps (e.g. 503 twice).
 import { createHash, randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -20,9 +35,19 @@ export interface StandInStep {
 
 export interface StandInIov {
   tag: string
+  /** The since as the tag stores it (a Run tag: the run). */
   since: bigint
+  /** The since as the client sent it (a Run tag: `run << 32`). */
+  sentSince: bigint
   payloadHash: string
   session: string
+}
+
+export interface StandInTag {
+  timeType: string
+  synchronization: string
+  /** Largest since stored, in the tag's encoding. */
+  lastSince: bigint | undefined
 }
 
 export interface StandInFault {
@@ -40,19 +65,30 @@ export interface UploadServiceStandIn extends AsyncDisposable {
   payloads: Map<string, { objectType: string, data: Buffer }>
   /** Tag → session holding its lock. */
   locks: Map<string, string>
+  /** Tags the service has, as written by upload_metadata. */
+  tags: Map<string, StandInTag>
+  /** The metadata `since` of every upload_metadata request, as sent. */
+  metadataSinces: Array<bigint | null>
   /** Makes the next request(s) to a step fail with a status. */
   fail: (fault: StandInFault) => void
   /** Another session takes the tag's lock. */
   lockByOtherSession: (tag: string) => string
-  /** Sets the FCSR the service reports (a since of the tag's time type). */
-  setFcsr: (fcsr: bigint) => void
+  /** Sets the first condition-safe run (a run number; reported as `run << 32`). */
+  setFcsr: (run: bigint) => void
+  /** Changes a tag's synchronization, as conditionUploadTest.py's setSynchronizationType does in the database. */
+  setSynchronization: (tag: string, synchronization: string) => void
   close: () => Promise<void>
 }
 
+const fcsrSynchronizations = new Set(['hlt', 'express', 'prompt', 'pcl'])
+
+/** @param options.fcsr the first condition-safe run (a run number). */
 export async function startUploadServiceStandIn (options: { username?: string, password?: string, fcsr?: bigint } = {}): Promise<UploadServiceStandIn> {
   const username = options.username ?? 'cmsuser'
   const password = options.password ?? 'secret'
-  let fcsr = options.fcsr ?? 1n
+  let fcsrRun = options.fcsr ?? 1n
+  const tags = new Map<string, StandInTag>()
+  const metadataSinces: Array<bigint | null> = []
   const steps: StandInStep[] = []
   const iovs: StandInIov[] = []
   const payloads = new Map<string, { objectType: string, data: Buffer }>()
@@ -111,10 +147,16 @@ export async function startUploadServiceStandIn (options: { username?: string, p
         return
       }
       switch (step) {
-        case 'get_fcsr':
+        case 'get_fcsr': {
           if (q.get('destinationTag') !== session.tag) { error(res, step, sid, 400, 'destinationTag differs from the session\'s'); return }
-          reply(res, step, sid, 200, { fcsr, fcsr_changed: false, new_sync: (q.get('sourceTagSync') ?? '').toLowerCase() })
+          const asked = (q.get('sourceTagSync') ?? '').toLowerCase()
+          const existing = tags.get(session.tag)
+          const sync = existing?.synchronization ?? asked
+          // Lumi form, as uploads.py compares it: `if fcsr > self.data_to_send["since"]`
+          const fcsr = fcsrSynchronizations.has(sync) ? fcsrRun << 32n : 0n
+          reply(res, step, sid, 200, { fcsr, fcsr_changed: sync !== asked, new_sync: sync })
           return
+        }
         case 'check_hashes': {
           const hashes = JSON.parse(raw.toString('utf8')) as string[]
           reply(res, step, sid, 200, { hashes_not_found: hashes.filter(h => !payloads.has(h)) })
@@ -131,12 +173,46 @@ export async function startUploadServiceStandIn (options: { username?: string, p
           return
         }
         case 'upload_metadata': {
-          const metadata = parseWithBigInts(raw.toString('utf8')) as { destinationTags: Record<string, unknown>, iovs: Array<{ since: bigint | number, payload_hash: string }> }
+          const metadata = parseWithBigInts(raw.toString('utf8')) as {
+            destinationTags: Record<string, unknown>
+            inputTagData: { time_type: string, synchronization: string }
+            iovs: Array<{ since: bigint | number, payload_hash: string }>
+            since: bigint | number | null
+          }
+          metadataSinces.push(metadata.since === null ? null : BigInt(metadata.since))
           const tag = Object.keys(metadata.destinationTags)[0] ?? ''
           if (tag !== session.tag) { error(res, step, sid, 400, 'destination tag differs from the session\'s'); return }
           const unknown = metadata.iovs.filter(i => !payloads.has(i.payload_hash))
           if (unknown.length > 0) { error(res, step, sid, 400, `payloads not stored: ${unknown.map(i => i.payload_hash).join(', ')}`); return }
-          for (const iov of metadata.iovs) iovs.push({ tag, since: BigInt(iov.since), payloadHash: iov.payload_hash, session: sid! })
+          const existing = tags.get(tag)
+          const timeType = existing?.timeType ?? metadata.inputTagData.time_type
+          const sync = existing?.synchronization ?? metadata.inputTagData.synchronization.toLowerCase()
+          const sent = metadata.iovs.map(i => ({ sentSince: BigInt(i.since), payloadHash: i.payload_hash })).sort((a, b) => (a.sentSince < b.sentSince ? -1 : 1))
+          const first = sent[0]
+          const stored = (since: bigint): bigint => (timeType === 'Run' ? since >> 32n : since)
+          const refuse = (why: string): void => { error(res, step, sid, 400, why); session.open = false; locks.delete(tag) }
+          if (first !== undefined && timeType !== 'Time') {
+            const fcsr = fcsrSynchronizations.has(sync) ? fcsrRun << 32n : 0n
+            if (first.sentSince < fcsr) {
+              if (sync === 'pcl') { refuse(`since ${stored(first.sentSince)} is below the first condition-safe run ${fcsrRun} of pcl tag ${tag}`); return }
+              // SYNCHRONIZE: the last IOV below the FCSR starts at it, the earlier ones are hidden
+              const below = sent.filter(i => i.sentSince < fcsr)
+              sent.splice(0, below.length, { ...below.at(-1)!, sentSince: fcsr })
+              if (sent[1] !== undefined && sent[1].sentSince === fcsr) sent.shift()
+            }
+          }
+          if (existing !== undefined && sync === 'mc') { refuse(`tag ${tag} has synchronization mc: it is written only when created`); return }
+          if (existing?.lastSince !== undefined && first !== undefined && (sync === 'offline' || sync === 'runmc') && stored(first.sentSince) <= existing.lastSince) {
+            refuse(`since ${stored(first.sentSince)} is not after the last since ${existing.lastSince} of ${sync} tag ${tag}`)
+            return
+          }
+          const state = existing ?? { timeType, synchronization: sync, lastSince: undefined }
+          tags.set(tag, state)
+          for (const iov of sent) {
+            const since = stored(iov.sentSince)
+            iovs.push({ tag, since, sentSince: iov.sentSince, payloadHash: iov.payloadHash, session: sid! })
+            if (state.lastSince === undefined || since > state.lastSince) state.lastSince = since
+          }
           session.open = false
           locks.delete(tag)
           reply(res, step, sid, 200, { message: `${metadata.iovs.length} iov(s) inserted into ${tag}`, log_data: log(['upload complete']) })
@@ -167,6 +243,8 @@ export async function startUploadServiceStandIn (options: { username?: string, p
     iovs,
     payloads,
     locks,
+    tags,
+    metadataSinces,
     fail: f => { faults.push({ times: 1, error: `stand-in fault: HTTP ${f.status}`, ...f }) },
     lockByOtherSession: tag => {
       const id = `other-${randomUUID().slice(0, 8)}`
@@ -174,7 +252,12 @@ export async function startUploadServiceStandIn (options: { username?: string, p
       locks.set(tag, id)
       return id
     },
-    setFcsr: f => { fcsr = f },
+    setFcsr: run => { fcsrRun = run },
+    setSynchronization: (tag, synchronization) => {
+      const t = tags.get(tag)
+      if (t === undefined) throw new Error(`stand-in has no tag ${tag}`)
+      t.synchronization = synchronization
+    },
     close,
     [Symbol.asyncDispose]: close
   }
