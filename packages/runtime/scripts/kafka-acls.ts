@@ -48,9 +48,14 @@ export function aclEntries (prefix: string): AclEntry[] {
     const namespace = prefix === '' ? 'autocal.' : `${prefix}.autocal.`
     entries.push(entry(principal, AclResourceTypes.TOPIC, namespace, AclOperationTypes.CREATE, ResourcePatternTypes.PREFIXED))
     entries.push(entry(principal, AclResourceTypes.TOPIC, namespace, AclOperationTypes.DESCRIBE, ResourcePatternTypes.PREFIXED))
-    // consumer groups are not a trust boundary (the topics are): any group name
-    entries.push(entry(principal, AclResourceTypes.GROUP, '*', AclOperationTypes.READ))
+    // a service's consumer groups start with its name (task-dispatcher, task-dispatcher-recovery-…);
+    // it deletes its own throw-away groups (recovery, read-model rebuild)
+    const groups = prefix === '' ? principal : `${prefix}.${principal}`
+    entries.push(entry(principal, AclResourceTypes.GROUP, groups, AclOperationTypes.READ, ResourcePatternTypes.PREFIXED))
+    entries.push(entry(principal, AclResourceTypes.GROUP, groups, AclOperationTypes.DELETE, ResourcePatternTypes.PREFIXED))
   }
+  // metrics reports every group's lag
+  entries.push(entry('metrics', AclResourceTypes.GROUP, '*', AclOperationTypes.DESCRIBE))
   return entries
 }
 
