@@ -78,7 +78,11 @@ kafka_jars() {
 
 secure_init() {
   if [ -f "$SEC/.complete" ]; then write_client_env; return; fi
-  command -v openssl >/dev/null || { log "openssl is needed for secure mode"; exit 1; }
+  if ! command -v openssl >/dev/null; then
+    log "installing openssl (Debian package) for the certificates of secure mode"
+    if [ "$(id -u)" = 0 ]; then apt-get install -y openssl >&2 || { apt-get update >&2 && apt-get install -y openssl >&2; }
+    else sudo apt-get install -y openssl >&2; fi
+  fi
   log "secure mode: making a CA, a server certificate and principals' passwords under $SEC"
   rm -rf "$SEC"; mkdir -p "$SEC/tls" "$SEC/secrets"; chmod 700 "$SEC" "$SEC/secrets"
   local tls="$SEC/tls"

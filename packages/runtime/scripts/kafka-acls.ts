@@ -63,7 +63,11 @@ async function main (): Promise<void> {
   const { values } = parseArgs({ options: { prefix: { type: 'string', default: '' }, print: { type: 'boolean', default: false } } })
   const entries = aclEntries(values.prefix)
   if (values.print) {
-    for (const e of entries) console.log(JSON.stringify(e))
+    const nameOf = (table: object, value: number): string => Object.entries(table).find(([, v]) => v === value)?.[0] ?? String(value)
+    for (const e of entries) {
+      console.log([e.principal, nameOf(AclOperationTypes, e.operation), nameOf(AclResourceTypes, e.resourceType), e.resourceName,
+        nameOf(ResourcePatternTypes, e.resourcePatternType)].join(' '))
+    }
     return
   }
   const config = loadConfig(z.object(kafkaShape), connectionEnv())
