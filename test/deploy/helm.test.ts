@@ -9,6 +9,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { parseAllDocuments } from 'yaml'
+import kafkajs from 'kafkajs'
+import { aclEntries } from '../../packages/runtime/scripts/kafka-acls.ts'
 
 const chart = new URL('../../helm/autocal', import.meta.url).pathname
 const helm = process.env.AUTOCAL_HELM ?? 'helm'
@@ -195,4 +197,22 @@ test('the values schema refuses a plaintext SASL mechanism and a Redis CA withou
   const redis = run(['template', 'cal', chart, '--set', 'redis.tls.caSecret=redis-ca'])
   assert.notEqual(redis.status, 0)
   assert.match(redis.stderr, /url/)
+})
+
+test('the chart\'s Strimzi KafkaUsers carry exactly the ACL table the local servers apply, for plain and prefixed topics', () => {
+  const { AclOperationTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs
+  const nameOf = (table: object, value: number): string => (Object.entries(table).find(([, v]) => v === value)?.[0] ?? String(value)).toLowerCase()
+  for (const prefix of ['', 'ci-1']) {
+    const users = render('kafka.strimzi.users=true', `kafka.topicPrefix=${prefix}`).filter(d => d.kind === 'KafkaUser')
+    assert.deepEqual(users.map(u => u.metadata.name).sort(), ['condition-uploader', 'job-executor', 'metrics', 'run-watcher', 'task-dispatcher'])
+    const chartAcls = users.flatMap(u => u.spec.authorization.acls.flatMap((a: any) => a.operations.map((op: string) =>
+      `User:${u.metadata.name} ${op.toLowerCase()} ${a.resource.type} ${a.resource.name} ${a.resource.patternType === 'prefix' ? 'prefixed' : 'literal'}`)))
+    const localAcls = aclEntries(prefix).map(e =>
+      `${e.principal} ${nameOf(AclOperationTypes, e.operation)} ${nameOf(AclResourceTypes, e.resourceType)} ${e.resourceName} ${nameOf(ResourcePatternTypes, e.resourcePatternType)}`)
+    assert.deepEqual(chartAcls.sort(), localAcls.sort())
+    for (const u of users) assert.equal(u.spec.authentication.type, 'scram-sha-512')
+    const writers = chartAcls.filter(a => / write topic .*autocal\.(jobs\.requests|conditions\.requests|control)\.v1 /.test(a))
+    assert.deepEqual([...new Set(writers.map(a => a.split(' ')[0]))], ['User:task-dispatcher'])
+  }
+  assert.equal(render().filter(d => d.kind === 'KafkaUser').length, 0)
 })
