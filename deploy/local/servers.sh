@@ -136,9 +136,14 @@ ENV
 
 # the mode a server's state was made in must be the one asked for
 check_mode() { # check_mode <server>
-  local f="$STATE/$1/mode"
-  if [ -f "$f" ] && [ "$(cat "$f")" != "$MODE" ]; then
-    log "$1 under $STATE runs or was formatted in $(cat "$f") mode, not $MODE: use another AUTOCAL_STATE_DIR or 'reset' it"
+  local f="$STATE/$1/mode" current=''
+  if [ -f "$f" ]; then current="$(cat "$f")"
+  # state from before secure mode existed is plain
+  elif [ "$1" = kafka ] && [ -f "$STATE/kafka/data/meta.properties" ]; then current=plain
+  elif [ "$1" = redis ] && alive "$STATE/redis/redis.pid"; then current=plain
+  fi
+  if [ -n "$current" ] && [ "$current" != "$MODE" ]; then
+    log "$1 under $STATE runs or was formatted in $current mode, not $MODE: use another AUTOCAL_STATE_DIR or 'reset' it"
     exit 1
   fi
 }
