@@ -155,7 +155,9 @@ export function connectionProblems (config: Values): string[] {
   for (const key of ['AUTOCAL_KAFKA_TLS_CA_FILE', 'AUTOCAL_KAFKA_TLS_CERT_FILE', 'AUTOCAL_KAFKA_TLS_KEY_FILE', 'AUTOCAL_KAFKA_PASSWORD_FILE',
     'AUTOCAL_REDIS_PASSWORD_FILE', 'AUTOCAL_REDIS_TLS_CA_FILE', 'AUTOCAL_REDIS_TLS_CERT_FILE', 'AUTOCAL_REDIS_TLS_KEY_FILE']) {
     const path = config[key]
-    if (typeof path === 'string' && unreadable(path)) problems.push(`${key}: cannot read ${path}`)
+    if (typeof path !== 'string') continue
+    if (unreadable(path)) problems.push(`${key}: cannot read ${path}`)
+    else if (key.endsWith('_PASSWORD_FILE') && secretOf(undefined, path) === '') problems.push(`${key}: ${path} is empty`)
   }
   return problems
 }

@@ -104,6 +104,7 @@ const halfConfigured: Array<[string, Record<string, string>, string[]]> = [
   ['a Redis user without a password', { AUTOCAL_REDIS_USERNAME: 'u' }, ['AUTOCAL_REDIS_USERNAME', 'AUTOCAL_REDIS_PASSWORD']],
   ['a Redis CA file with a plaintext URL', { AUTOCAL_REDIS_TLS_CA_FILE: '/etc/hostname' }, ['AUTOCAL_REDIS_TLS_CA_FILE', 'AUTOCAL_REDIS_URL']],
   ['a Redis password file that does not exist', { AUTOCAL_REDIS_PASSWORD_FILE: '/nonexistent/pw' }, ['AUTOCAL_REDIS_PASSWORD_FILE']],
+  ['an empty password file', { AUTOCAL_REDIS_PASSWORD_FILE: '/dev/null' }, ['AUTOCAL_REDIS_PASSWORD_FILE', 'empty']],
   ['Redis credentials in the URL and in a key', { AUTOCAL_REDIS_URL: 'redis://u:p@127.0.0.1:6390', AUTOCAL_REDIS_PASSWORD: 'p' }, ['AUTOCAL_REDIS_URL', 'AUTOCAL_REDIS_PASSWORD']]
 ]
 
