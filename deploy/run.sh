@@ -6,7 +6,9 @@
 #
 # Environment: AUTOCAL_REPLAY_SCALE (time scale of the real run list replay,
 # default 8640), AUTOCAL_GENERATOR_RUNS (runs of the built-in generator when
-# ../shared/realdata is absent), AUTOCAL_REALDATA_DIR, AUTOCAL_LOG_LEVEL.
+# ../shared/realdata is absent), AUTOCAL_REALDATA_DIR, AUTOCAL_LOG_LEVEL,
+# AUTOCAL_SECURE=1 (servers with SASL_SSL/ACLs and Redis TLS/AUTH; each
+# service connects as its own principal).
 #
 #   bash deploy/run.sh            # the system
 #   bash deploy/run.sh --jaeger   # the same, traced into a local Jaeger (UI on http://127.0.0.1:16686/)
@@ -29,6 +31,10 @@ stop_started() {
   for server in $started; do deploy/local/servers.sh stop "$server" || true; done
 }
 trap stop_started EXIT
+# AUTOCAL_SECURE=1: SASL_SSL Kafka and TLS + ACL Redis; each service connects as its own principal
+if [ "${AUTOCAL_SECURE:-0}" = 1 ]; then
+  set -a; . "${AUTOCAL_STATE_DIR:-$repo/.autocal}/client.env"; set +a
+fi
 
 if [ "$jaeger" = yes ]; then
   # Jaeger built from its Go module when missing (about 3 minutes once), in-memory store, loopback only

@@ -3,7 +3,8 @@
 # pnpm, the workspace's packages, Kafka's jars, redis-server), starts the local
 # Kafka and Redis (unless they already run), runs `pnpm test` (typecheck, lint,
 # buf lint + breaking, unit, integration and end-to-end tests) and stops the
-# servers it started.
+# servers it started. The servers run in secure mode (SASL_SSL, Redis TLS and
+# AUTH) unless AUTOCAL_SECURE=0.
 #
 #   bash test/run.sh            # everything
 #   bash test/run.sh unit       # only `pnpm test:unit` (no servers needed)
@@ -28,11 +29,20 @@ fi
 # built from its Go module into the tools cache when missing (about 3 minutes once)
 export AUTOCAL_JAEGER_BIN="$(bash deploy/local/jaeger.sh path)"
 
-# Kafka and Redis: started unless they run; on exit only those started here are stopped
+# Kafka and Redis: started unless they run; on exit only those started here are stopped.
+# Secure by default: Kafka's only client listener is SASL_SSL (SCRAM-SHA-512,
+# ACLs) and Redis takes TLS + an ACL user; every test client, and every
+# service a test spawns, connects with the admin principal's keys of
+# <state>/client.env (AUTOCAL_SECURE=0 runs the suite on plaintext servers).
+export AUTOCAL_SECURE="${AUTOCAL_SECURE:-1}"
 started="$(deploy/local/servers.sh ensure)"   # the names of the servers it started, one a line
 stop_started() {
   for server in $started; do deploy/local/servers.sh stop "$server" || true; done
 }
 trap stop_started EXIT
+if [ "$AUTOCAL_SECURE" = 1 ]; then
+  set -a; . "${AUTOCAL_STATE_DIR:-$repo/.autocal}/client.env"; set +a
+  echo "test: Kafka over SASL_SSL at $AUTOCAL_KAFKA_BROKERS as $AUTOCAL_KAFKA_USERNAME, Redis at $AUTOCAL_REDIS_URL as $AUTOCAL_REDIS_USERNAME" >&2
+fi
 
 pnpm test

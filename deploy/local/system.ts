@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs'
 import { once } from 'node:events'
-import { join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { writeGeneratedRealdata } from './run-generator.ts'
 
 export const repoRoot = resolve(new URL('../..', import.meta.url).pathname)
@@ -44,6 +44,30 @@ export function portsFrom (base: number): Ports {
 export function findRealdata (): string | undefined {
   const candidates = [process.env.AUTOCAL_REALDATA_DIR, resolve(repoRoot, '../shared/realdata')]
   return candidates.find(d => d !== undefined && d !== '' && existsSync(join(d, 'Runs2022-hltmode.csv')))
+}
+
+/**
+ * The connection keys that make a service connect as its own principal on
+ * the secure local servers (servers.sh --secure): when the environment names
+ * the admin's password files (<state>/secure/secrets/kafka-autocal-admin,
+ * redis-autocal-admin), the service's own files beside them replace them.
+ * The servers' ACLs cover the plain topic names and the autocal: keys, so
+ * this applies to the unprefixed system only; a prefixed one (tests) keeps
+ * the environment's principal. Returns {} when there is nothing to replace.
+ */
+export function servicePrincipalEnv (name: ServiceName, env: Record<string, string | undefined>, prefix: string): Record<string, string> {
+  if (prefix !== '') return {}
+  const out: Record<string, string> = {}
+  const own = (file: string | undefined, kind: 'kafka' | 'redis'): string | undefined => {
+    if (file === undefined || basename(file) !== `${kind}-autocal-admin`) return undefined
+    const candidate = join(dirname(file), `${kind}-${name}`)
+    return existsSync(candidate) ? candidate : undefined
+  }
+  const kafka = own(env.AUTOCAL_KAFKA_PASSWORD_FILE, 'kafka')
+  if (kafka !== undefined && env.AUTOCAL_KAFKA_USERNAME !== undefined) Object.assign(out, { AUTOCAL_KAFKA_USERNAME: name, AUTOCAL_KAFKA_PASSWORD_FILE: kafka })
+  const redis = own(env.AUTOCAL_REDIS_PASSWORD_FILE, 'redis')
+  if (redis !== undefined && env.AUTOCAL_REDIS_USERNAME !== undefined) Object.assign(out, { AUTOCAL_REDIS_USERNAME: name, AUTOCAL_REDIS_PASSWORD_FILE: redis })
+  return out
 }
 
 export interface SystemOptions {
@@ -152,7 +176,7 @@ export async function startSystem (options: SystemOptions = {}): Promise<System>
     const logFile = join(dataDir, 'logs', `${name}.log`)
     const child = spawn(process.execPath, ['src/index.ts'], {
       cwd: join(repoRoot, 'services', name),
-      env: { ...process.env, ...env, ...perService[name], ...options.serviceEnv?.[name] },
+      env: { ...process.env, ...env, ...servicePrincipalEnv(name, { ...process.env, ...env }, prefix), ...perService[name], ...options.serviceEnv?.[name] },
       stdio: options.logTo === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'pipe', 'pipe'],
       // a process group of its own: a Ctrl-C in the terminal reaches only the
       // launcher, which stops the services one by one (a service that got the
@@ -243,7 +267,7 @@ async function main (): Promise<void> {
   const { ports } = system
   const tracesLine = process.env.AUTOCAL_TRACES_UI === undefined ? '' : `\n  traces (Jaeger)    ${process.env.AUTOCAL_TRACES_UI}search?service=run-watcher`
   console.log(`
-autocal is up: five services on the local Kafka (127.0.0.1:9092) and Redis (127.0.0.1:6390).
+autocal is up: five services on the local Kafka (${process.env.AUTOCAL_KAFKA_BROKERS ?? '127.0.0.1:9092'}${process.env.AUTOCAL_KAFKA_SASL_MECHANISM === undefined ? '' : ', SASL_SSL, one principal per service'}) and Redis (${process.env.AUTOCAL_REDIS_URL ?? 'redis://127.0.0.1:6390'}).
 
   dashboard          http://127.0.0.1:${ports.metrics}/
   status API         http://127.0.0.1:${ports.metrics}/api/v1/campaigns

@@ -1,10 +1,16 @@
 // The Helm chart: lints, renders every service as a Deployment + Service with
 // the probes, ports and environment the services expect, and its values
-// schema rejects bad values.
+// schema rejects bad values. Least privilege (issue 12): a default-deny
+// NetworkPolicy and one per service, a ServiceAccount per service without an
+// API token (but the executor's with the kubernetes backend, bound to a Role
+// on Jobs and Pods), one Secret per service, Kafka SASL_SSL and Redis AUTH/TLS
+// with each service's own credentials as files.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { parseAllDocuments } from 'yaml'
+import kafkajs from 'kafkajs'
+import { aclEntries } from '../../packages/runtime/scripts/kafka-acls.ts'
 
 const chart = new URL('../../helm/autocal', import.meta.url).pathname
 const helm = process.env.AUTOCAL_HELM ?? 'helm'
@@ -16,7 +22,11 @@ function run (args: string[]): { status: number | null, stdout: string, stderr: 
 }
 
 function render (...set: string[]): Array<Record<string, any>> {
-  const r = run(['template', 'cal', chart, ...set.flatMap(s => ['--set', s])])
+  return renderWith([], ...set)
+}
+
+function renderWith (files: string[], ...set: string[]): Array<Record<string, any>> {
+  const r = run(['template', 'cal', chart, '--namespace', 'autocal', ...files.flatMap(f => ['-f', f]), ...set.flatMap(s => ['--set', s])])
   assert.equal(r.status, 0, r.stderr)
   return parseAllDocuments(r.stdout).map(d => d.toJSON()).filter(Boolean)
 }
@@ -66,4 +76,143 @@ test('the OKD Route is rendered only when enabled', () => {
   const route = render('route.enabled=true', 'route.host=autocal.example.cern.ch').find(d => d.kind === 'Route')
   assert.equal(route?.spec.host, 'autocal.example.cern.ch')
   assert.equal(route?.spec.to.name, 'cal-autocal-metrics')
+})
+
+const names = ['run-watcher', 'task-dispatcher', 'job-executor', 'condition-uploader', 'metrics']
+const ports: Record<string, number[]> = {
+  'run-watcher': [8081], 'task-dispatcher': [8082, 50051], 'job-executor': [8083, 50052], 'condition-uploader': [8084], metrics: [8085]
+}
+const production = new URL('../../helm/autocal/values-production.yaml', import.meta.url).pathname
+
+function byKind (docs: Array<Record<string, any>>, kind: string): Map<string, Record<string, any>> {
+  return new Map(docs.filter(d => d.kind === kind).map(d => [d.metadata.name as string, d]))
+}
+
+test('a default-deny NetworkPolicy covers the release; each service may receive only on its own ports and send only to Kafka, Redis, DNS and tracing', () => {
+  const policies = byKind(render(), 'NetworkPolicy')
+  const deny = policies.get('cal-autocal-default-deny')
+  assert.deepEqual(deny?.spec.podSelector, { matchLabels: { 'app.kubernetes.io/instance': 'cal' } })
+  assert.deepEqual(deny?.spec.policyTypes, ['Ingress', 'Egress'])
+  assert.equal(deny?.spec.ingress, undefined)
+  assert.equal(deny?.spec.egress, undefined)
+  for (const name of names) {
+    const policy = policies.get(`cal-autocal-${name}`)
+    assert.ok(policy !== undefined, `NetworkPolicy of ${name}`)
+    assert.deepEqual(policy.spec.podSelector.matchLabels, { 'app.kubernetes.io/instance': 'cal', 'app.kubernetes.io/component': name })
+    assert.deepEqual(policy.spec.policyTypes, ['Ingress', 'Egress'])
+    const ingressPorts = policy.spec.ingress.flatMap((r: any) => r.ports.map((p: any) => p.port))
+    assert.deepEqual(ingressPorts.sort((a: number, b: number) => a - b), ports[name], `${name} is reachable on its own ports only`)
+    for (const rule of policy.spec.egress) assert.ok(Array.isArray(rule.ports) && rule.ports.length > 0, `${name}: no egress rule without ports`)
+    const egressPorts = new Set(policy.spec.egress.flatMap((r: any) => r.ports.map((p: any) => p.port)))
+    assert.deepEqual([...egressPorts].sort((a: any, b: any) => a - b), [53, 4318, 5353, 6379, 9092, 9093], `${name} egress`)
+  }
+  assert.equal(byKind(render('networkPolicy.enabled=false'), 'NetworkPolicy').size, 0)
+})
+
+test('every service has its own ServiceAccount without an API token; the executor gets one, and a namespaced Role on Jobs and Pods, only with the kubernetes backend', () => {
+  const docs = render()
+  const accounts = byKind(docs, 'ServiceAccount')
+  for (const d of byKind(docs, 'Deployment').values()) {
+    const name = d.metadata.labels['app.kubernetes.io/component'] as string
+    assert.equal(d.spec.template.spec.serviceAccountName, `cal-autocal-${name}`)
+    assert.equal(d.spec.template.spec.automountServiceAccountToken, false, name)
+    assert.equal(accounts.get(`cal-autocal-${name}`)?.automountServiceAccountToken, false, name)
+  }
+  assert.equal(accounts.size, 5)
+  assert.equal(docs.filter(d => /Role/.test(d.kind)).length, 0, 'no RBAC without the kubernetes backend')
+
+  const kube = render('services.jobExecutor.kubernetes.enabled=true')
+  const deployments = byKind(kube, 'Deployment')
+  for (const [name, d] of deployments) {
+    assert.equal(d.spec.template.spec.automountServiceAccountToken, name === 'cal-autocal-job-executor', name)
+  }
+  const executorEnv = deployments.get('cal-autocal-job-executor')?.spec.template.spec.containers[0].env
+  assert.ok(executorEnv.some((e: any) => e.name === 'AUTOCAL_KUBE_NAMESPACE' && e.value === 'autocal'))
+  assert.equal(kube.filter(d => d.kind === 'ClusterRole' || d.kind === 'ClusterRoleBinding').length, 0, 'namespaced only')
+  const role = byKind(kube, 'Role').get('cal-autocal-job-executor')
+  const granted = role?.spec === undefined ? role?.rules : role.spec.rules
+  assert.deepEqual(granted.map((r: any) => `${r.apiGroups[0]}/${r.resources[0]}`).sort(), ['/pods', '/pods/log', 'batch/jobs', 'batch/jobs/status'])
+  for (const rule of granted) assert.ok(!rule.verbs.includes('*') && !rule.resources.includes('*') && !rule.resources.includes('secrets'))
+  const binding = byKind(kube, 'RoleBinding').get('cal-autocal-job-executor')
+  assert.deepEqual(binding?.subjects, [{ kind: 'ServiceAccount', name: 'cal-autocal-job-executor', namespace: 'autocal' }])
+  assert.equal(binding?.roleRef.kind, 'Role')
+  const policy = byKind(kube, 'NetworkPolicy').get('cal-autocal-job-executor')
+  assert.ok(policy?.spec.egress.some((r: any) => r.ports.some((p: any) => p.port === 6443)), 'the executor may reach the API server')
+})
+
+test('each service reads only its own Secret; there is no Secret shared by every pod', () => {
+  const plain = byKind(render(), 'Deployment')
+  for (const d of plain.values()) assert.equal(d.spec.template.spec.containers[0].envFrom, undefined, 'no Secret without one configured')
+  const docs = render('services.taskDispatcher.secretEnv.AUTOCAL_CONTROL_TOKENS=dispatcher-only', 'services.metrics.secretEnv.AUTOCAL_MATTERMOST_WEBHOOK_URL=https://mm/hook',
+    'services.runWatcher.existingSecret=ops-run-watcher')
+  const secrets = byKind(docs, 'Secret')
+  assert.deepEqual([...secrets.keys()].sort(), ['cal-autocal-metrics', 'cal-autocal-task-dispatcher'])
+  assert.deepEqual(Object.keys(secrets.get('cal-autocal-task-dispatcher')?.stringData), ['AUTOCAL_CONTROL_TOKENS'])
+  assert.deepEqual(Object.keys(secrets.get('cal-autocal-metrics')?.stringData), ['AUTOCAL_MATTERMOST_WEBHOOK_URL'])
+  const refs = new Map([...byKind(docs, 'Deployment')].map(([name, d]) => [name, (d.spec.template.spec.containers[0].envFrom ?? []).map((e: any) => e.secretRef.name)]))
+  assert.deepEqual(Object.fromEntries(refs), {
+    'cal-autocal-run-watcher': ['ops-run-watcher'],
+    'cal-autocal-task-dispatcher': ['cal-autocal-task-dispatcher'],
+    'cal-autocal-job-executor': [],
+    'cal-autocal-condition-uploader': [],
+    'cal-autocal-metrics': ['cal-autocal-metrics']
+  })
+  const shared = run(['template', 'cal', chart, '--set', 'existingSecret=autocal-secrets'])
+  assert.notEqual(shared.status, 0)
+  assert.match(shared.stderr, /existingSecret/)
+})
+
+test('Kafka SASL_SSL and Redis AUTH/TLS: each service connects as its own principal with its password as a file from its own Secret', () => {
+  const docs = renderWith([production])
+  for (const [deployment, d] of byKind(docs, 'Deployment')) {
+    const name = deployment.replace('cal-autocal-', '')
+    const pod = d.spec.template.spec
+    const c = pod.containers[0]
+    const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]))
+    assert.equal(env.AUTOCAL_KAFKA_SASL_MECHANISM, 'scram-sha-512')
+    assert.equal(env.AUTOCAL_KAFKA_TLS, 'true')
+    assert.equal(env.AUTOCAL_KAFKA_USERNAME, name)
+    assert.equal(env.AUTOCAL_REDIS_USERNAME, name)
+    assert.equal(env.AUTOCAL_KAFKA_CREATE_TOPICS, 'false')
+    assert.match(env.AUTOCAL_REDIS_URL, /^rediss:\/\//)
+    assert.equal(env.AUTOCAL_KAFKA_PASSWORD, undefined, 'no password in the environment')
+    assert.equal(env.AUTOCAL_REDIS_PASSWORD, undefined, 'no password in the environment')
+    const volumes = Object.fromEntries(pod.volumes.filter((v: any) => v.secret !== undefined).map((v: any) => [v.name, v.secret.secretName]))
+    assert.deepEqual(volumes, { 'kafka-ca': 'autocal-kafka-cluster-ca-cert', 'kafka-user': name, 'redis-user': `${name}-redis`, 'redis-ca': 'autocal-redis-ca' })
+    const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.name, m.mountPath]))
+    assert.ok(env.AUTOCAL_KAFKA_PASSWORD_FILE.startsWith(`${mounts['kafka-user']}/`))
+    assert.ok(env.AUTOCAL_REDIS_PASSWORD_FILE.startsWith(`${mounts['redis-user']}/`))
+    assert.ok(env.AUTOCAL_KAFKA_TLS_CA_FILE.startsWith(`${mounts['kafka-ca']}/`))
+    assert.ok(env.AUTOCAL_REDIS_TLS_CA_FILE.startsWith(`${mounts['redis-ca']}/`))
+    assert.deepEqual(c.envFrom, [{ secretRef: { name: `autocal-${name}` } }])
+  }
+  const lint = run(['lint', chart, '-f', production])
+  assert.equal(lint.status, 0, lint.stdout + lint.stderr)
+})
+
+test('the values schema refuses a plaintext SASL mechanism and a Redis CA without rediss://', () => {
+  const plain = run(['template', 'cal', chart, '--set', 'kafka.sasl.mechanism=plain'])
+  assert.notEqual(plain.status, 0)
+  assert.match(plain.stderr, /mechanism/)
+  const redis = run(['template', 'cal', chart, '--set', 'redis.tls.caSecret=redis-ca'])
+  assert.notEqual(redis.status, 0)
+  assert.match(redis.stderr, /url/)
+})
+
+test('the chart\'s Strimzi KafkaUsers carry exactly the ACL table the local servers apply, for plain and prefixed topics', () => {
+  const { AclOperationTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs
+  const nameOf = (table: object, value: number): string => (Object.entries(table).find(([, v]) => v === value)?.[0] ?? String(value)).toLowerCase()
+  for (const prefix of ['', 'ci-1']) {
+    const users = render('kafka.strimzi.users=true', `kafka.topicPrefix=${prefix}`).filter(d => d.kind === 'KafkaUser')
+    assert.deepEqual(users.map(u => u.metadata.name).sort(), ['condition-uploader', 'job-executor', 'metrics', 'run-watcher', 'task-dispatcher'])
+    const chartAcls = users.flatMap(u => u.spec.authorization.acls.flatMap((a: any) => a.operations.map((op: string) =>
+      `User:${u.metadata.name} ${op.toLowerCase()} ${a.resource.type} ${a.resource.name} ${a.resource.patternType === 'prefix' ? 'prefixed' : 'literal'}`)))
+    const localAcls = aclEntries(prefix).map(e =>
+      `${e.principal} ${nameOf(AclOperationTypes, e.operation)} ${nameOf(AclResourceTypes, e.resourceType)} ${e.resourceName} ${nameOf(ResourcePatternTypes, e.resourcePatternType)}`)
+    assert.deepEqual(chartAcls.sort(), localAcls.sort())
+    for (const u of users) assert.equal(u.spec.authentication.type, 'scram-sha-512')
+    const writers = chartAcls.filter(a => / write topic .*autocal\.(jobs\.requests|conditions\.requests|control)\.v1 /.test(a))
+    assert.deepEqual([...new Set(writers.map(a => a.split(' ')[0]))], ['User:task-dispatcher'])
+  }
+  assert.equal(render().filter(d => d.kind === 'KafkaUser').length, 0)
 })

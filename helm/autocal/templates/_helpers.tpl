@@ -40,6 +40,104 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{/*
+Kafka and Redis connection security of one service: environment. Arguments:
+root context, the service's values. Secrets are files (mounted by
+autocal.securityVolumes), never environment values.
+*/}}
+{{- define "autocal.securityEnv" -}}
+{{- $root := index . 0 -}}
+{{- $svc := index . 1 -}}
+{{- $kafka := $root.Values.kafka -}}
+{{- $redis := $root.Values.redis -}}
+{{- if or $kafka.tls.enabled $kafka.tls.caSecret $kafka.sasl.mechanism }}
+- name: AUTOCAL_KAFKA_TLS
+  value: "true"
+{{- end }}
+{{- if $kafka.tls.caSecret }}
+- name: AUTOCAL_KAFKA_TLS_CA_FILE
+  value: /etc/autocal/kafka-ca/{{ $kafka.tls.caKey }}
+{{- end }}
+{{- if $kafka.sasl.mechanism }}
+- name: AUTOCAL_KAFKA_SASL_MECHANISM
+  value: {{ $kafka.sasl.mechanism | quote }}
+- name: AUTOCAL_KAFKA_USERNAME
+  value: {{ $svc.credentials.kafkaUser | quote }}
+- name: AUTOCAL_KAFKA_PASSWORD_FILE
+  value: /etc/autocal/kafka-user/{{ $svc.credentials.passwordKey }}
+{{- end }}
+{{- if $redis.auth.enabled }}
+{{- with $svc.credentials.redisUser }}
+- name: AUTOCAL_REDIS_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+- name: AUTOCAL_REDIS_PASSWORD_FILE
+  value: /etc/autocal/redis-user/{{ $svc.credentials.passwordKey }}
+{{- end }}
+{{- if $redis.tls.caSecret }}
+- name: AUTOCAL_REDIS_TLS_CA_FILE
+  value: /etc/autocal/redis-ca/{{ $redis.tls.caKey }}
+{{- end }}
+{{- end -}}
+
+{{/* The volumes of autocal.securityEnv's files, and their mounts. Arguments as above. */}}
+{{- define "autocal.securityVolumes" -}}
+{{- $root := index . 0 -}}
+{{- $svc := index . 1 -}}
+{{- with $root.Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  secret:
+    secretName: {{ . }}
+    items: [{ key: {{ $root.Values.kafka.tls.caKey }}, path: {{ $root.Values.kafka.tls.caKey }} }]
+{{- end }}
+{{- if $root.Values.kafka.sasl.mechanism }}
+- name: kafka-user
+  secret:
+    secretName: {{ $svc.credentials.kafkaSecret }}
+    items: [{ key: {{ $svc.credentials.passwordKey }}, path: {{ $svc.credentials.passwordKey }} }]
+{{- end }}
+{{- if $root.Values.redis.auth.enabled }}
+- name: redis-user
+  secret:
+    secretName: {{ $svc.credentials.redisSecret }}
+    items: [{ key: {{ $svc.credentials.passwordKey }}, path: {{ $svc.credentials.passwordKey }} }]
+{{- end }}
+{{- with $root.Values.redis.tls.caSecret }}
+- name: redis-ca
+  secret:
+    secretName: {{ . }}
+    items: [{ key: {{ $root.Values.redis.tls.caKey }}, path: {{ $root.Values.redis.tls.caKey }} }]
+{{- end }}
+{{- end -}}
+
+{{- define "autocal.securityMounts" -}}
+{{- $root := index . 0 -}}
+{{- if $root.Values.kafka.tls.caSecret }}
+- { name: kafka-ca, mountPath: /etc/autocal/kafka-ca, readOnly: true }
+{{- end }}
+{{- if $root.Values.kafka.sasl.mechanism }}
+- { name: kafka-user, mountPath: /etc/autocal/kafka-user, readOnly: true }
+{{- end }}
+{{- if $root.Values.redis.auth.enabled }}
+- { name: redis-user, mountPath: /etc/autocal/redis-user, readOnly: true }
+{{- end }}
+{{- if $root.Values.redis.tls.caSecret }}
+- { name: redis-ca, mountPath: /etc/autocal/redis-ca, readOnly: true }
+{{- end }}
+{{- end -}}
+
+{{/* The Secret of a service's own AUTOCAL_* keys: its existing one, or the one rendered from secretEnv, or none. */}}
+{{- define "autocal.serviceSecretName" -}}
+{{- $root := index . 0 -}}
+{{- $svc := index . 1 -}}
+{{- $name := index . 2 -}}
+{{- if $svc.existingSecret -}}
+{{ $svc.existingSecret }}
+{{- else if $svc.secretEnv -}}
+{{ include "autocal.fullname" $root }}-{{ $name }}
+{{- end -}}
+{{- end -}}
+
+{{/*
 One service: Deployment + Service. Arguments: root context, service key in
 values, directory name under services/, and whether it has a gRPC port.
 */}}
@@ -48,6 +146,11 @@ values, directory name under services/, and whether it has a gRPC port.
 {{- $key := index . 1 -}}
 {{- $name := index . 2 -}}
 {{- $svc := index $root.Values.services $key -}}
+{{- $kube := false -}}
+{{- if and (eq $name "job-executor") $svc.kubernetes -}}
+{{- $kube = $svc.kubernetes.enabled -}}
+{{- end -}}
+{{- $secret := include "autocal.serviceSecretName" (list $root $svc $name) -}}
 {{- if $svc.enabled }}
 apiVersion: apps/v1
 kind: Deployment
@@ -77,6 +180,9 @@ spec:
       imagePullSecrets:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+      serviceAccountName: {{ include "autocal.fullname" $root }}-{{ $name }}
+      # no Kubernetes API token in the pod, except the executor's when its kubernetes backend is on
+      automountServiceAccountToken: {{ $kube }}
       securityContext:
         {{- toYaml $root.Values.podSecurityContext | nindent 8 }}
       # SIGTERM → stop consuming, finish in-flight work, commit; then exit
@@ -91,6 +197,11 @@ spec:
             {{- toYaml $root.Values.securityContext | nindent 12 }}
           env:
             {{- include "autocal.commonEnv" $root | nindent 12 }}
+            {{- include "autocal.securityEnv" (list $root $svc) | nindent 12 }}
+            {{- if $kube }}
+            - name: AUTOCAL_KUBE_NAMESPACE
+              value: {{ $root.Release.Namespace | quote }}
+            {{- end }}
             - name: AUTOCAL_HTTP_PORT
               value: {{ $svc.httpPort | quote }}
             {{- if $svc.grpcPort }}
@@ -107,11 +218,11 @@ spec:
             - name: {{ $k }}
               value: {{ $v | quote }}
             {{- end }}
-          {{- if $root.Values.existingSecret }}
+          {{- with $secret }}
+          # this service's own Secret only
           envFrom:
             - secretRef:
-                name: {{ $root.Values.existingSecret }}
-                optional: true
+                name: {{ . }}
           {{- end }}
           ports:
             - name: http
@@ -133,6 +244,7 @@ spec:
               mountPath: {{ $root.Values.data.mountPath }}
             - name: tmp
               mountPath: /tmp
+            {{- include "autocal.securityMounts" (list $root) | nindent 12 }}
             {{- if eq $name "task-dispatcher" }}
             - name: workflows
               mountPath: /etc/autocal/workflows
@@ -144,6 +256,7 @@ spec:
             claimName: {{ $root.Values.data.persistentVolumeClaim }}
         - name: tmp
           emptyDir: {}
+        {{- include "autocal.securityVolumes" (list $root $svc) | nindent 8 }}
         {{- if eq $name "task-dispatcher" }}
         - name: workflows
           configMap:
@@ -170,5 +283,129 @@ spec:
       port: {{ $svc.grpcPort }}
       targetPort: grpc
     {{- end }}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "autocal.fullname" $root }}-{{ $name }}
+  labels:
+    {{- include "autocal.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ $name }}
+automountServiceAccountToken: {{ $kube }}
+{{- if and $svc.secretEnv (not $svc.existingSecret) }}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ include "autocal.fullname" $root }}-{{ $name }}
+  labels:
+    {{- include "autocal.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ $name }}
+type: Opaque
+stringData:
+  {{- range $k, $v := $svc.secretEnv }}
+  {{ $k }}: {{ $v | quote }}
+  {{- end }}
+{{- end }}
+{{- if $kube }}
+---
+# the kubernetes backend: create, watch and delete the jobs' Jobs, read their pods and logs; this namespace only
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: {{ include "autocal.fullname" $root }}-{{ $name }}
+  labels:
+    {{- include "autocal.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ $name }}
+rules:
+  - apiGroups: [batch]
+    resources: [jobs]
+    verbs: [create, get, list, watch, delete]
+  - apiGroups: [batch]
+    resources: [jobs/status]
+    verbs: [get]
+  - apiGroups: [""]
+    resources: [pods]
+    verbs: [get, list, watch]
+  - apiGroups: [""]
+    resources: [pods/log]
+    verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: {{ include "autocal.fullname" $root }}-{{ $name }}
+  labels:
+    {{- include "autocal.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ $name }}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {{ include "autocal.fullname" $root }}-{{ $name }}
+subjects:
+  - kind: ServiceAccount
+    name: {{ include "autocal.fullname" $root }}-{{ $name }}
+    namespace: {{ $root.Release.Namespace }}
+{{- end }}
+{{- if $root.Values.networkPolicy.enabled }}
+---
+# {{ $name }}: ingress only to its own ports; egress only to Kafka, Redis, DNS and its own destinations
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: {{ include "autocal.fullname" $root }}-{{ $name }}
+  labels:
+    {{- include "autocal.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ $name }}
+spec:
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/instance: {{ $root.Release.Name }}
+      app.kubernetes.io/component: {{ $name }}
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - ports:
+        - { protocol: TCP, port: {{ $svc.httpPort }} }
+        {{- if $svc.grpcPort }}
+        - { protocol: TCP, port: {{ $svc.grpcPort }} }
+        {{- end }}
+      from:
+        - podSelector:
+            matchLabels:
+              app.kubernetes.io/instance: {{ $root.Release.Name }}
+        {{- with $root.Values.networkPolicy.ingressFrom }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+  egress:
+    {{- $destinations := list "kafka" "redis" "dns" }}
+    {{- if $root.Values.otlpEndpoint }}{{ $destinations = append $destinations "otlp" }}{{ end }}
+    {{- range $dest := $destinations }}
+    {{- $rule := index $root.Values.networkPolicy $dest }}
+    - ports:
+        {{- range $rule.ports }}
+        - { protocol: TCP, port: {{ . }} }
+        {{- if eq $dest "dns" }}
+        - { protocol: UDP, port: {{ . }} }
+        {{- end }}
+        {{- end }}
+      {{- with $rule.to }}
+      to:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    {{- end }}
+    {{- if $kube }}
+    - ports:
+        {{- range $root.Values.networkPolicy.kubeApiServer.ports }}
+        - { protocol: TCP, port: {{ . }} }
+        {{- end }}
+      {{- with $root.Values.networkPolicy.kubeApiServer.to }}
+      to:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    {{- end }}
+    {{- with $svc.egress }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+{{- end }}
 {{- end }}
 {{- end -}}

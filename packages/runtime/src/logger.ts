@@ -9,6 +9,7 @@ export const redactPaths = [
   '*.password', '*.token', '*.secret', '*.authorization', '*.Authorization', '*.webhookUrl', '*.clientSecret',
   '*.AUTOCAL_OMS_CLIENT_SECRET', '*.AUTOCAL_MATTERMOST_WEBHOOK_URL', '*.AUTOCAL_CONTROL_TOKENS', '*.AUTOCAL_INJECT_TOKENS',
   '*.AUTOCAL_AGENT_TOKEN', '*.AUTOCAL_DROPBOX_PASSWORD', '*.AUTOCAL_EXECUTOR_AGENT_TOKENS',
+  '*.AUTOCAL_KAFKA_PASSWORD', '*.AUTOCAL_REDIS_PASSWORD', '*.sasl.password', 'config.*_PASSWORD',
   'headers.authorization', 'req.headers.authorization', 'config.*_TOKEN', 'config.*_TOKENS', 'config.*_SECRET'
 ]
 

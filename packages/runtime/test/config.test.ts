@@ -1,8 +1,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { z } from 'zod'
 import { AutocalError } from '../src/errors.ts'
-import { baseShape, httpShape, kafkaShape, loadConfig, redisShape, unknownKeys } from '../src/config.ts'
+import { baseShape, connectionEnv, httpShape, kafkaShape, loadConfig, redisShape, unknownKeys } from '../src/config.ts'
+import { kafkaSecurity } from '../src/bus/kafka.ts'
+import { redisSecurity } from '../src/redis/connect.ts'
 
 const Config = z.object({ ...baseShape, ...kafkaShape, ...redisShape, ...httpShape, AUTOCAL_MAX_JOBS: z.coerce.number().int().positive().default(5) })
 
@@ -52,3 +57,64 @@ test('an empty value counts as unset and takes the default', () => {
 test('unknown AUTOCAL_ keys are reported for a warning', () => {
   assert.deepEqual(unknownKeys(Config, { AUTOCAL_HTTP_PROT: '1', AUTOCAL_HTTP_PORT: '2', PATH: '/bin' }), ['AUTOCAL_HTTP_PROT'])
 })
+
+test('the connection keys are copied from an environment and nothing else', () => {
+  assert.deepEqual(connectionEnv({ AUTOCAL_KAFKA_BROKERS: 'k:1', AUTOCAL_KAFKA_USERNAME: 'u', AUTOCAL_HTTP_PORT: '1', AUTOCAL_REDIS_URL: '', PATH: '/bin' }),
+    { AUTOCAL_KAFKA_BROKERS: 'k:1', AUTOCAL_KAFKA_USERNAME: 'u' })
+})
+
+test('a complete SASL_SSL and Redis AUTH/TLS configuration loads and reads its secrets from files', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'autocal-config-'))
+  t.after(() => rmSync(dir, { recursive: true, force: true }))
+  const file = (name: string, text: string): string => { writeFileSync(join(dir, name), text); return join(dir, name) }
+  const config = loadConfig(Config, {
+    AUTOCAL_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+    AUTOCAL_KAFKA_USERNAME: 'task-dispatcher',
+    AUTOCAL_KAFKA_PASSWORD_FILE: file('kafka-password', 'k-secret\n'),
+    AUTOCAL_KAFKA_TLS_CA_FILE: file('ca.crt', 'CA PEM'),
+    AUTOCAL_REDIS_URL: 'rediss://127.0.0.1:6390',
+    AUTOCAL_REDIS_USERNAME: 'task-dispatcher',
+    AUTOCAL_REDIS_PASSWORD_FILE: file('redis-password', 'r-secret\n'),
+    AUTOCAL_REDIS_TLS_CA_FILE: join(dir, 'ca.crt')
+  })
+  const kafka = kafkaSecurity(config)
+  assert.deepEqual(kafka.sasl, { mechanism: 'scram-sha-512', username: 'task-dispatcher', password: 'k-secret' })
+  assert.deepEqual(kafka.ssl, { rejectUnauthorized: true, ca: ['CA PEM'] })
+  const redis = redisSecurity(config)
+  assert.equal(redis.username, 'task-dispatcher')
+  assert.equal(redis.password, 'r-secret')
+  assert.deepEqual(redis.tls, { rejectUnauthorized: true, ca: ['CA PEM'] })
+})
+
+test('without security keys the clients are plaintext and unauthenticated, as on the embedded local servers', () => {
+  const config = loadConfig(Config, {})
+  assert.deepEqual(kafkaSecurity(config), {})
+  assert.deepEqual(redisSecurity(config), {})
+})
+
+// each row: a half-configured connection and the keys its error must name
+const halfConfigured: Array<[string, Record<string, string>, string[]]> = [
+  ['a Kafka user without a password', { AUTOCAL_KAFKA_SASL_MECHANISM: 'scram-sha-512', AUTOCAL_KAFKA_USERNAME: 'u', AUTOCAL_KAFKA_TLS: 'true' }, ['AUTOCAL_KAFKA_USERNAME', 'AUTOCAL_KAFKA_PASSWORD_FILE']],
+  ['a Kafka mechanism without a user', { AUTOCAL_KAFKA_SASL_MECHANISM: 'scram-sha-512', AUTOCAL_KAFKA_PASSWORD: 'p', AUTOCAL_KAFKA_TLS: 'true' }, ['AUTOCAL_KAFKA_USERNAME', 'AUTOCAL_KAFKA_PASSWORD']],
+  ['a Kafka user without a mechanism', { AUTOCAL_KAFKA_USERNAME: 'u', AUTOCAL_KAFKA_PASSWORD: 'p' }, ['AUTOCAL_KAFKA_SASL_MECHANISM']],
+  ['SASL without TLS', { AUTOCAL_KAFKA_SASL_MECHANISM: 'scram-sha-512', AUTOCAL_KAFKA_USERNAME: 'u', AUTOCAL_KAFKA_PASSWORD: 'p' }, ['AUTOCAL_KAFKA_SASL_MECHANISM', 'AUTOCAL_KAFKA_TLS']],
+  ['a password given twice', { AUTOCAL_KAFKA_SASL_MECHANISM: 'scram-sha-512', AUTOCAL_KAFKA_USERNAME: 'u', AUTOCAL_KAFKA_PASSWORD: 'p', AUTOCAL_KAFKA_PASSWORD_FILE: '/etc/hostname', AUTOCAL_KAFKA_TLS: 'true' }, ['AUTOCAL_KAFKA_PASSWORD', 'AUTOCAL_KAFKA_PASSWORD_FILE']],
+  ['a Kafka CA file that does not exist', { AUTOCAL_KAFKA_TLS_CA_FILE: '/nonexistent/ca.crt' }, ['AUTOCAL_KAFKA_TLS_CA_FILE', '/nonexistent/ca.crt']],
+  ['half a Kafka client certificate', { AUTOCAL_KAFKA_TLS_CERT_FILE: '/etc/hostname' }, ['AUTOCAL_KAFKA_TLS_CERT_FILE', 'AUTOCAL_KAFKA_TLS_KEY_FILE']],
+  ['a Redis user without a password', { AUTOCAL_REDIS_USERNAME: 'u' }, ['AUTOCAL_REDIS_USERNAME', 'AUTOCAL_REDIS_PASSWORD']],
+  ['a Redis CA file with a plaintext URL', { AUTOCAL_REDIS_TLS_CA_FILE: '/etc/hostname' }, ['AUTOCAL_REDIS_TLS_CA_FILE', 'AUTOCAL_REDIS_URL']],
+  ['a Redis password file that does not exist', { AUTOCAL_REDIS_PASSWORD_FILE: '/nonexistent/pw' }, ['AUTOCAL_REDIS_PASSWORD_FILE']],
+  ['an empty password file', { AUTOCAL_REDIS_PASSWORD_FILE: '/dev/null' }, ['AUTOCAL_REDIS_PASSWORD_FILE', 'empty']],
+  ['Redis credentials in the URL and in a key', { AUTOCAL_REDIS_URL: 'redis://u:p@127.0.0.1:6390', AUTOCAL_REDIS_PASSWORD: 'p' }, ['AUTOCAL_REDIS_URL', 'AUTOCAL_REDIS_PASSWORD']]
+]
+
+for (const [what, env, keys] of halfConfigured) {
+  test(`half-configured security fails at start naming the keys: ${what}`, () => {
+    assert.throws(() => loadConfig(Config, env), (err: unknown) => {
+      assert.ok(err instanceof AutocalError)
+      assert.equal(err.code, 'AUTOCAL_CONFIG_INVALID')
+      for (const key of keys) assert.ok(err.message.includes(key), `message names ${key}: ${err.message}`)
+      return true
+    })
+  })
+}

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { z } from 'zod'
-import { baseShape, kafkaShape, loadConfig, redisShape } from '../src/config.ts'
+import { baseShape, connectionEnv, kafkaShape, loadConfig, redisShape } from '../src/config.ts'
 import { createLogger, type Logger } from '../src/logger.ts'
 
 export const TestConfig = z.object({ ...baseShape, ...kafkaShape, ...redisShape })
@@ -12,8 +12,7 @@ export type TestConfig = z.infer<typeof TestConfig>
 export function testConfig (overrides: Record<string, string> = {}): TestConfig {
   const id = `t-${randomUUID().slice(0, 8)}`
   return loadConfig(TestConfig, {
-    AUTOCAL_KAFKA_BROKERS: process.env.AUTOCAL_KAFKA_BROKERS ?? '127.0.0.1:9092',
-    AUTOCAL_REDIS_URL: process.env.AUTOCAL_REDIS_URL ?? 'redis://127.0.0.1:6390',
+    ...connectionEnv(), // the servers and credentials of this test run (defaults: the embedded local ones)
     AUTOCAL_KAFKA_TOPIC_PREFIX: id,
     AUTOCAL_REDIS_KEY_PREFIX: `${id}:`,
     AUTOCAL_KAFKA_RETRY_BASE_MS: '50',

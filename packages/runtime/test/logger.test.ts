@@ -12,3 +12,11 @@ test('secrets are redacted from log lines', () => {
   assert.equal(lines[0]?.msg, 'polled')
   assert.equal(lines[0]?.service, 'test')
 })
+
+test('Kafka and Redis passwords in a logged configuration are redacted', () => {
+  const { logger, lines } = memoryLogger()
+  logger.info({ config: { AUTOCAL_KAFKA_PASSWORD: 'kafka-pw', AUTOCAL_REDIS_PASSWORD: 'redis-pw', AUTOCAL_KAFKA_USERNAME: 'metrics' }, kafka: { sasl: { password: 'sasl-pw' } } }, 'started')
+  const line = JSON.stringify(lines[0])
+  assert.doesNotMatch(line, /kafka-pw|redis-pw|sasl-pw/)
+  assert.equal(lines[0]?.config.AUTOCAL_KAFKA_USERNAME, 'metrics')
+})

@@ -1,11 +1,50 @@
 // The kafkajs client of a service and the creation of the registry's topics.
-import { Kafka, logLevel, type Admin, type LogEntry } from 'kafkajs'
+import { readFileSync } from 'node:fs'
+import type { ConnectionOptions } from 'node:tls'
+import { Kafka, logLevel, type Admin, type LogEntry, type SASLOptions } from 'kafkajs'
 import { allTopics, topicName } from '@autocal/contracts'
+import { secretOf } from '../config.ts'
 import type { Logger } from '../logger.ts'
 
 export interface KafkaConfig {
   AUTOCAL_KAFKA_BROKERS: string
   AUTOCAL_KAFKA_TOPIC_PREFIX: string
+  AUTOCAL_KAFKA_TLS?: boolean | undefined
+  AUTOCAL_KAFKA_TLS_CA_FILE?: string | undefined
+  AUTOCAL_KAFKA_TLS_CERT_FILE?: string | undefined
+  AUTOCAL_KAFKA_TLS_KEY_FILE?: string | undefined
+  AUTOCAL_KAFKA_SASL_MECHANISM?: 'scram-sha-512' | 'scram-sha-256' | undefined
+  AUTOCAL_KAFKA_USERNAME?: string | undefined
+  AUTOCAL_KAFKA_PASSWORD?: string | undefined
+  AUTOCAL_KAFKA_PASSWORD_FILE?: string | undefined
+}
+
+/**
+ * The kafkajs `ssl` and `sasl` options of a configuration: TLS when
+ * AUTOCAL_KAFKA_TLS or any TLS file is set (CA, client certificate), SCRAM
+ * when a mechanism is set. The combinations were checked by loadConfig
+ * (connectionProblems), so a half-configured client never gets here; files
+ * are read once, at client creation.
+ */
+export function kafkaSecurity (config: KafkaConfig): { ssl?: ConnectionOptions, sasl?: SASLOptions } {
+  const out: { ssl?: ConnectionOptions, sasl?: SASLOptions } = {}
+  const ca = config.AUTOCAL_KAFKA_TLS_CA_FILE
+  const cert = config.AUTOCAL_KAFKA_TLS_CERT_FILE
+  const key = config.AUTOCAL_KAFKA_TLS_KEY_FILE
+  if (config.AUTOCAL_KAFKA_TLS === true || ca !== undefined || cert !== undefined || key !== undefined) {
+    out.ssl = {
+      rejectUnauthorized: true,
+      ...(ca === undefined ? {} : { ca: [readFileSync(ca, 'utf8')] }),
+      ...(cert === undefined || key === undefined ? {} : { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') })
+    }
+  }
+  const mechanism = config.AUTOCAL_KAFKA_SASL_MECHANISM
+  if (mechanism !== undefined) {
+    const username = config.AUTOCAL_KAFKA_USERNAME ?? ''
+    const password = secretOf(config.AUTOCAL_KAFKA_PASSWORD, config.AUTOCAL_KAFKA_PASSWORD_FILE) ?? ''
+    out.sasl = { mechanism, username, password }
+  }
+  return out
 }
 
 const levels: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
@@ -17,6 +56,7 @@ export function createKafka (config: KafkaConfig, logger: Logger, clientId: stri
   return new Kafka({
     clientId,
     brokers: config.AUTOCAL_KAFKA_BROKERS.split(','),
+    ...kafkaSecurity(config),
     connectionTimeout: 3000,
     retry: { initialRetryTime: 200, retries: 8, maxRetryTime: 5000 },
     logLevel: logLevel.WARN,

@@ -14,7 +14,8 @@
 import { parseArgs } from 'node:util'
 import { fromBinary, fromJsonString, toJson } from '@bufbuild/protobuf'
 import { ConditionEventSchema, contentTypes, headers, topicName, topics, type ConditionEventJson } from '@autocal/contracts'
-import { createKafka, createLogger, headerValue } from '@autocal/runtime'
+import { connectionEnv, createKafka, createLogger, headerValue, kafkaShape, loadConfig } from '@autocal/runtime'
+import { z } from 'zod'
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +32,9 @@ if (values.group === undefined || values.group === '') {
 }
 
 const logger = createLogger({ service: 'conditions-subscriber', level: 'warn', destination: process.stderr })
-const kafka = createKafka({ AUTOCAL_KAFKA_BROKERS: values.brokers, AUTOCAL_KAFKA_TOPIC_PREFIX: values.prefix }, logger, 'conditions-subscriber')
+// TLS and SASL settings (AUTOCAL_KAFKA_TLS_*, AUTOCAL_KAFKA_SASL_MECHANISM, …) come from the environment
+const config = loadConfig(z.object(kafkaShape), { ...connectionEnv(), AUTOCAL_KAFKA_BROKERS: values.brokers, AUTOCAL_KAFKA_TOPIC_PREFIX: values.prefix })
+const kafka = createKafka(config, logger, 'conditions-subscriber')
 const consumer = kafka.consumer({ groupId: values.group, maxWaitTimeInMs: 500, allowAutoTopicCreation: false })
 await consumer.connect()
 await consumer.subscribe({ topic: topicName(topics.conditions, values.prefix), fromBeginning: values['from-beginning'] })

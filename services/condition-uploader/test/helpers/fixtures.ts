@@ -5,14 +5,13 @@ import { randomUUID } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
 import { dirname } from 'node:path'
 import { Writable } from 'node:stream'
-import { createLogger, loadConfig, type Logger } from '@autocal/runtime'
+import { connectionEnv, createLogger, loadConfig, type Logger } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 
 export function testConfig (dataDir: string, overrides: Record<string, string> = {}): Config {
   const id = `t-${randomUUID().slice(0, 8)}`
   return loadConfig(Config, {
-    AUTOCAL_KAFKA_BROKERS: process.env.AUTOCAL_KAFKA_BROKERS ?? '127.0.0.1:9092',
-    AUTOCAL_REDIS_URL: process.env.AUTOCAL_REDIS_URL ?? 'redis://127.0.0.1:6390',
+    ...connectionEnv(), // the servers and credentials of this test run (defaults: the embedded local ones)
     AUTOCAL_KAFKA_TOPIC_PREFIX: id,
     AUTOCAL_REDIS_KEY_PREFIX: `${id}:`,
     AUTOCAL_KAFKA_RETRY_BASE_MS: '50',

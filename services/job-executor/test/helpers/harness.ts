@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { create } from '@bufbuild/protobuf'
 import { JobRequestSchema, type JobStatus } from '@autocal/contracts'
-import { connectRedis, createLogger, loadConfig, startConsumer, startProducer, type Logger, type Producer } from '@autocal/runtime'
+import { connectRedis, connectionEnv, createLogger, loadConfig, startConsumer, startProducer, type Logger, type Producer } from '@autocal/runtime'
 import { topics } from '@autocal/contracts'
 import { Config } from '../../src/config.ts'
 
@@ -20,6 +20,7 @@ export function quietLogger (): Logger {
 export function testEnv (extra: Record<string, string> = {}): Record<string, string> {
   const id = `t-${randomUUID().slice(0, 8)}`
   return {
+    ...connectionEnv(), // the servers and credentials of this test run
     AUTOCAL_KAFKA_TOPIC_PREFIX: id,
     AUTOCAL_REDIS_KEY_PREFIX: `${id}:`,
     AUTOCAL_HTTP_PORT: '0',

@@ -5,14 +5,13 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { connectRedis, createKafka, createLogger, loadConfig, type Logger } from '@autocal/runtime'
+import { connectRedis, connectionEnv, createKafka, createLogger, loadConfig, type Logger } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 
 export function testConfig (overrides: Record<string, string> = {}): Config {
   const id = `t-${randomUUID().slice(0, 8)}`
   return loadConfig(Config, {
-    AUTOCAL_KAFKA_BROKERS: process.env.AUTOCAL_KAFKA_BROKERS ?? '127.0.0.1:9092',
-    AUTOCAL_REDIS_URL: process.env.AUTOCAL_REDIS_URL ?? 'redis://127.0.0.1:6390',
+    ...connectionEnv(), // the servers and credentials of this test run (defaults: the embedded local ones)
     AUTOCAL_KAFKA_TOPIC_PREFIX: id,
     AUTOCAL_REDIS_KEY_PREFIX: `${id}:`,
     AUTOCAL_HTTP_PORT: '0',

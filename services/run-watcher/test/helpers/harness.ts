@@ -2,7 +2,7 @@
 // prefix, and a consumer that collects what it announced.
 import { randomUUID } from 'node:crypto'
 import { Writable } from 'node:stream'
-import { loadConfig, createLogger, createMetrics, startConsumer, startProducer, type Logger } from '@autocal/runtime'
+import { connectionEnv, loadConfig, createLogger, createMetrics, startConsumer, startProducer, type Logger } from '@autocal/runtime'
 import type { RunEvent, EventMeta } from '@autocal/contracts'
 import { Config } from '../../src/config.ts'
 import { startRunWatcher } from '../../src/app.ts'
@@ -17,7 +17,7 @@ export function quietLogger (): { logger: Logger, lines: Array<Record<string, an
 
 export function testEnv (extra: Record<string, string> = {}): Record<string, string> {
   const id = `t-${randomUUID().slice(0, 8)}`
-  return { AUTOCAL_KAFKA_TOPIC_PREFIX: id, AUTOCAL_REDIS_KEY_PREFIX: `${id}:`, AUTOCAL_HTTP_PORT: '0', AUTOCAL_REPLAY_TICK_MS: '20', ...extra }
+  return { ...connectionEnv(), AUTOCAL_KAFKA_TOPIC_PREFIX: id, AUTOCAL_REDIS_KEY_PREFIX: `${id}:`, AUTOCAL_HTTP_PORT: '0', AUTOCAL_REPLAY_TICK_MS: '20', ...extra }
 }
 
 export async function startWatcher (env: Record<string, string>, logger: Logger): Promise<AsyncDisposable & { port: number }> {

@@ -13,7 +13,7 @@ import {
   ConditionEventSchema, JobPhase, JobStatusSchema, Outcome, RunEventSchema, RunSchema,
   topics, type ConditionRequest, type JobRequest, type Run, type RunEvent
 } from '@autocal/contracts'
-import { baseShape, createLogger, kafkaShape, loadConfig, redisShape, startConsumer, startProducer, type Producer } from '@autocal/runtime'
+import { baseShape, connectionEnv, createLogger, kafkaShape, loadConfig, redisShape, startConsumer, startProducer, type Producer } from '@autocal/runtime'
 
 export const repo = resolve(import.meta.dirname, '../../../..')
 export const realdata = process.env.AUTOCAL_REALDATA_DIR ?? new URL('../../../../../shared/realdata', import.meta.url).pathname
@@ -25,6 +25,7 @@ export type TestConfig = z.infer<typeof TestConfig>
 export function testConfig (): TestConfig {
   const id = `t-td-${randomUUID().slice(0, 8)}`
   return loadConfig(TestConfig, {
+    ...connectionEnv(), // the servers and credentials of this test run
     AUTOCAL_KAFKA_TOPIC_PREFIX: id,
     AUTOCAL_REDIS_KEY_PREFIX: `${id}:`,
     AUTOCAL_KAFKA_RETRY_BASE_MS: '100',
