@@ -275,7 +275,7 @@ autocal is up: five services on the local Kafka (${process.env.AUTOCAL_KAFKA_BRO
   Prometheus         http://127.0.0.1:${ports.metrics}/metrics   (each service also has /metrics, /healthz, /readyz)
   conditions         http://127.0.0.1:${ports.uploader}/api/v1/tags
   job logs           http://127.0.0.1:${ports.executor}/jobs/<job id>/log
-  CLI                node packages/cli/src/main.ts status --campaign prompt --server 127.0.0.1:${ports.dispatcherGrpc} --token dev-admin
+  CLI                AUTOCAL_TOKEN=dev-admin bin/autocal status --campaign prompt${ports.dispatcherGrpc === 50051 ? '' : ` --server 127.0.0.1:${ports.dispatcherGrpc}`}   (bin/autocal finds Node 24 itself; put bin/ on PATH to type autocal)
   service logs       ${join(system.dataDir, 'logs')}/<service>.log
   CondDB             ${join(system.dataDir, 'conddb.sqlite')}${tracesLine}
 
