@@ -28,6 +28,11 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     const emitter = createEmitter({ redis, producer, known, logger, registry: metrics.registry, instance: config.AUTOCAL_INSTANCE_ID })
     const sourceMetrics = createSourceMetrics(metrics.registry)
     const loops = new Map<string, SourceLoop>()
+    // the replay's Tier-0 facts stand in for a Tier-0: with the real poller, it alone says the FCSR
+    const fcsrDelayMs = config.AUTOCAL_REPLAY_FCSR_DELAY_HOURS === false || config.AUTOCAL_T0_URL !== undefined ? undefined : config.AUTOCAL_REPLAY_FCSR_DELAY_HOURS * 3600_000
+    if (config.AUTOCAL_T0_URL !== undefined && config.AUTOCAL_REPLAY_FCSR_DELAY_HOURS !== false && (config.AUTOCAL_REPLAY_FILE !== undefined || config.AUTOCAL_GENERATOR_RUNS > 0)) {
+      logger.info({ t0: config.AUTOCAL_T0_URL }, 'replayed FCSR facts off: the Tier-0 poller announces the FCSR')
+    }
     const backoff = { backoffBaseMs: config.AUTOCAL_SOURCE_BACKOFF_MS, backoffMaxMs: config.AUTOCAL_SOURCE_BACKOFF_MAX_MS }
 
     if (config.AUTOCAL_REPLAY_FILE !== undefined && replayRuns !== undefined) {
@@ -39,6 +44,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
         fromRun: config.AUTOCAL_REPLAY_FROM_RUN,
         toRun: config.AUTOCAL_REPLAY_TO_RUN,
         t0Streams: config.AUTOCAL_REPLAY_T0_STREAMS,
+        fcsrDelayMs,
         emitter,
         known,
         logger
@@ -65,6 +71,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
         runs: generateRuns(options),
         scale: config.AUTOCAL_GENERATOR_SCALE,
         t0Streams: config.AUTOCAL_REPLAY_T0_STREAMS,
+        fcsrDelayMs,
         emitter,
         known,
         logger

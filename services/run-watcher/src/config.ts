@@ -62,6 +62,12 @@ export const Config = z.object({
   /** Streams announced done when a replayed run ends (replaying the past: Tier-0 processed it); "none" for none. */
   AUTOCAL_REPLAY_T0_STREAMS: list.transform(l => l.length === 1 && l[0] === 'none' ? [] : l).default(['Express', 'ALCAPHISYM']),
   AUTOCAL_REPLAY_TICK_MS: z.coerce.number().int().positive().default(200),
+  /**
+   * Tier-0's prompt delay in hours: the replay (and the generator) announce the
+   * first condition-safe run as Tier-0 would, this long after each run's end;
+   * "none" for no FCSR facts. Off while the Tier-0 poller (AUTOCAL_T0_URL) runs.
+   */
+  AUTOCAL_REPLAY_FCSR_DELAY_HOURS: z.union([z.literal('none').transform(() => false as const), z.coerce.number().min(0).max(24 * 365)]).default(48),
 
   /** Built-in run generator: N made-up runs, replayed like a run list (off when 0). */
   AUTOCAL_GENERATOR_RUNS: z.coerce.number().int().min(0).default(0),

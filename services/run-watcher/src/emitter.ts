@@ -14,6 +14,7 @@ import { topics, type RunEvent } from '@autocal/contracts'
 import { Counter } from 'prom-client'
 import type { Registry } from 'prom-client'
 import { changesOf } from './domain/changes.ts'
+import { fcsrAdvances } from './domain/fcsr.ts'
 import type { RunRecord } from './domain/run-record.ts'
 import { factEvent, factKey, factValue, runChangeEvent, type Fact, type Origin } from './run-event.ts'
 import type { KnownRuns } from './adapters/known-runs.ts'
@@ -85,7 +86,9 @@ export function createEmitter (deps: { redis: RedisHandle, producer: Producer, k
       } else {
         const key = factKey(item.fact)
         const value = factValue(item.fact)
-        if (facts.get(key) === value) continue
+        const before = facts.get(key)
+        if (before === value) continue
+        if (item.fact.kind === 'fcsr' && !fcsrAdvances(before === undefined ? undefined : Number(before), item.fact.run)) continue
         facts.set(key, value)
         changedFacts.set(key, value)
         const { event, eventId } = factEvent(item.fact, origin)

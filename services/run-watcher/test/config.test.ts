@@ -45,3 +45,10 @@ test('the generator is off by default, and its start is a time or "now"', () => 
     return true
   })
 })
+
+test('the replay announces the FCSR 48 h behind by default; hours or "none" set it, anything else is refused', () => {
+  assert.equal(loadConfig(Config, {}).AUTOCAL_REPLAY_FCSR_DELAY_HOURS, 48)
+  assert.equal(loadConfig(Config, { AUTOCAL_REPLAY_FCSR_DELAY_HOURS: '24' }).AUTOCAL_REPLAY_FCSR_DELAY_HOURS, 24)
+  assert.equal(loadConfig(Config, { AUTOCAL_REPLAY_FCSR_DELAY_HOURS: 'none' }).AUTOCAL_REPLAY_FCSR_DELAY_HOURS, false)
+  assert.throws(() => loadConfig(Config, { AUTOCAL_REPLAY_FCSR_DELAY_HOURS: 'two days' }), /AUTOCAL_REPLAY_FCSR_DELAY_HOURS/)
+})

@@ -7,6 +7,7 @@ import { RunEventSchema, topics, topicName, contentTypes, headers, type RunEvent
 import { createKafka, headerValue, topicOffsets, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
 import { fromContractRun } from '../run-event.ts'
 import type { RunRecord } from '../domain/run-record.ts'
+import { fcsrAdvances } from '../domain/fcsr.ts'
 
 export interface KnownRuns {
   get: (run: number) => Promise<RunRecord | undefined>
@@ -143,6 +144,8 @@ async function apply (known: KnownRuns, event: RunEvent): Promise<void> {
   } else if (change.case === 'datasetDone') {
     await known.setFact(`${event.run}:dataset:${change.value.primaryDataset}`, String(change.value.done))
   } else if (change.case === 'fcsr') {
-    await known.setFact('fcsr', String(change.value.fcsr))
+    // partitions are read in any order: keep the highest (the FCSR only moves forward)
+    const before = await known.getFact('fcsr')
+    if (fcsrAdvances(before === undefined ? undefined : Number(before), change.value.fcsr)) await known.setFact('fcsr', String(change.value.fcsr))
   }
 }
