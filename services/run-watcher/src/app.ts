@@ -1,11 +1,12 @@
 // The run-watcher's parts, started in order and closed in reverse.
-import { buildHttp, connectRedis, createMetrics, startProducer, type Logger } from '@autocal/runtime'
+import { AutocalError, buildHttp, connectRedis, createMetrics, startProducer, type Logger } from '@autocal/runtime'
 import type { Config } from './config.ts'
 import { createKnownRuns, rebuildIfEmpty, type KnownRuns } from './adapters/known-runs.ts'
 import { createEmitter } from './emitter.ts'
 import { createSourceMetrics, startSourceLoop, type SourceLoop } from './source-loop.ts'
 import { prepareReplay, readReplayFile } from './replay.ts'
 import { generateRuns } from './domain/run-generator.ts'
+import { recordProblem } from './domain/run-record.ts'
 import { createOmsClient } from './adapters/oms-client.ts'
 import { clientCredentialsToken } from './adapters/oidc-token.ts'
 import { createOmsPoller } from './oms-poller.ts'
@@ -65,10 +66,16 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
         collisionFraction: config.AUTOCAL_GENERATOR_COLLISION_FRACTION,
         runsPerEra: config.AUTOCAL_GENERATOR_RUNS_PER_ERA
       }
+      const generated = generateRuns(options)
+      // the generator's settings make its runs: one that breaks the contract is a configuration error
+      for (const run of generated) {
+        const problem = recordProblem(run)
+        if (problem !== undefined) throw new AutocalError('AUTOCAL_CONFIG_INVALID', `AUTOCAL_GENERATOR_FIRST_RUN / AUTOCAL_GENERATOR_RUNS: generated run ${run.run}: ${problem.field}: ${problem.message}`)
+      }
       const generator = await prepareReplay({
         source: 'generator',
         id: Object.values(options).join(':'),
-        runs: generateRuns(options),
+        runs: generated,
         scale: config.AUTOCAL_GENERATOR_SCALE,
         t0Streams: config.AUTOCAL_REPLAY_T0_STREAMS,
         fcsrDelayMs,

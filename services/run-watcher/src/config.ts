@@ -3,6 +3,10 @@
 import { existsSync } from 'node:fs'
 import { z } from 'zod'
 import { baseShape, httpShape, kafkaShape, redisShape } from '@autocal/runtime'
+import { runLimit } from '@autocal/contracts'
+
+/** A run number setting: 1 ≤ run < 2^32, as on every topic. */
+const runNumber = z.coerce.number().int().positive().lt(runLimit, 'a run number must be below 2^32')
 
 const list = z.string().transform(s => s.split(',').map(p => p.trim()).filter(p => p !== ''))
 
@@ -33,7 +37,7 @@ export const Config = z.object({
   AUTOCAL_OMS_PAGE_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
   AUTOCAL_OMS_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   /** First run to ask OMS for (before any watermark exists). */
-  AUTOCAL_OMS_FIRST_RUN: z.coerce.number().int().positive().default(1),
+  AUTOCAL_OMS_FIRST_RUN: runNumber.default(1),
   /** Runs below the watermark asked again each round, for late corrections. */
   AUTOCAL_OMS_LOOKBACK_RUNS: z.coerce.number().int().min(0).default(50),
   /** Only global runs (filter[sequence][EQ]=GLOBAL-RUN). */
@@ -57,8 +61,8 @@ export const Config = z.object({
   AUTOCAL_REPLAY_FILE: z.string().min(1).refine(existsSync, 'file does not exist').optional(),
   /** 0 = everything at once; S = S times faster than the runs happened (52560: a year in ten minutes). */
   AUTOCAL_REPLAY_SCALE: z.coerce.number().min(0).default(0),
-  AUTOCAL_REPLAY_FROM_RUN: z.coerce.number().int().positive().optional(),
-  AUTOCAL_REPLAY_TO_RUN: z.coerce.number().int().positive().optional(),
+  AUTOCAL_REPLAY_FROM_RUN: runNumber.optional(),
+  AUTOCAL_REPLAY_TO_RUN: runNumber.optional(),
   /** Streams announced done when a replayed run ends (replaying the past: Tier-0 processed it); "none" for none. */
   AUTOCAL_REPLAY_T0_STREAMS: list.transform(l => l.length === 1 && l[0] === 'none' ? [] : l).default(['Express', 'ALCAPHISYM']),
   AUTOCAL_REPLAY_TICK_MS: z.coerce.number().int().positive().default(200),
@@ -72,7 +76,7 @@ export const Config = z.object({
   /** Built-in run generator: N made-up runs, replayed like a run list (off when 0). */
   AUTOCAL_GENERATOR_RUNS: z.coerce.number().int().min(0).default(0),
   AUTOCAL_GENERATOR_SEED: z.coerce.number().int().default(2022),
-  AUTOCAL_GENERATOR_FIRST_RUN: z.coerce.number().int().positive().default(400_000),
+  AUTOCAL_GENERATOR_FIRST_RUN: runNumber.default(400_000),
   AUTOCAL_GENERATOR_FIRST_FILL: z.coerce.number().int().positive().default(9000),
   /** Start of the first generated run: an ISO-8601 time, or "now" (fixed at the first start, kept in Redis). */
   AUTOCAL_GENERATOR_START: z.union([z.literal('now'), z.iso.datetime({ offset: true })]).default('2022-07-05T00:00:00Z'),

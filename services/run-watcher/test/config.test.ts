@@ -52,3 +52,11 @@ test('the replay announces the FCSR 48 h behind by default; hours or "none" set 
   assert.equal(loadConfig(Config, { AUTOCAL_REPLAY_FCSR_DELAY_HOURS: 'none' }).AUTOCAL_REPLAY_FCSR_DELAY_HOURS, false)
   assert.throws(() => loadConfig(Config, { AUTOCAL_REPLAY_FCSR_DELAY_HOURS: 'two days' }), /AUTOCAL_REPLAY_FCSR_DELAY_HOURS/)
 })
+
+test('run number settings are refused at 2^32 and above, as on every topic', () => {
+  assert.throws(() => loadConfig(Config, { AUTOCAL_GENERATOR_FIRST_RUN: String(2 ** 32), AUTOCAL_OMS_FIRST_RUN: String(2 ** 32 + 5), AUTOCAL_REPLAY_TO_RUN: '0' }), (err: Error) => {
+    for (const key of ['AUTOCAL_GENERATOR_FIRST_RUN', 'AUTOCAL_OMS_FIRST_RUN', 'AUTOCAL_REPLAY_TO_RUN']) assert.match(err.message, new RegExp(key))
+    return true
+  })
+  assert.equal(loadConfig(Config, { AUTOCAL_GENERATOR_FIRST_RUN: String(2 ** 32 - 1) }).AUTOCAL_GENERATOR_FIRST_RUN, 2 ** 32 - 1)
+})

@@ -110,4 +110,8 @@ test('a bad setting stops the process at start with every bad key named', async 
   const notRuns = await failedStart(testEnv({ AUTOCAL_REPLAY_FILE: join(realdata, 'Cert_Collisions2022_355100_362760_Golden.json') }))
   assert.equal(notRuns.code, 1)
   assert.match(notRuns.output, /AUTOCAL_REPLAY_FILE .*Golden\.json holds no run/)
+  // a generator whose runs would pass 2^32 fails the start, naming the run and the rule
+  const beyond = await failedStart(testEnv({ AUTOCAL_GENERATOR_RUNS: '60', AUTOCAL_GENERATOR_FIRST_RUN: String(2 ** 32 - 10) }))
+  assert.equal(beyond.code, 1)
+  assert.match(beyond.output, /AUTOCAL_GENERATOR_FIRST_RUN .*run_number: run 42949\d+ is out of range/)
 })
