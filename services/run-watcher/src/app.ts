@@ -13,12 +13,13 @@ import { createOmsPoller } from './oms-poller.ts'
 import { createT0Client } from './adapters/t0-client.ts'
 import { createT0Poller } from './t0-poller.ts'
 import { injectRoutes } from './routes.ts'
+import { createRecordReporter } from './refused-records.ts'
 
 export const service = 'run-watcher'
 
 export async function startRunWatcher (config: Config, logger: Logger): Promise<AsyncDisposable & { port: number }> {
   // a run list that cannot be read fails the start before anything is connected
-  const replayRuns = config.AUTOCAL_REPLAY_FILE === undefined ? undefined : await readReplayFile(config.AUTOCAL_REPLAY_FILE, logger)
+  const replayList = config.AUTOCAL_REPLAY_FILE === undefined ? undefined : await readReplayFile(config.AUTOCAL_REPLAY_FILE)
   const stack = new AsyncDisposableStack()
   try {
     const metrics = createMetrics({ service })
@@ -28,6 +29,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     await rebuildIfEmpty(redis, known, config, logger)
     const emitter = createEmitter({ redis, producer, known, logger, registry: metrics.registry, instance: config.AUTOCAL_INSTANCE_ID })
     const sourceMetrics = createSourceMetrics(metrics.registry)
+    const reporter = createRecordReporter({ redis, producer, logger, registry: metrics.registry, service })
     const loops = new Map<string, SourceLoop>()
     // the replay's Tier-0 facts stand in for a Tier-0: with the real poller, it alone says the FCSR
     const fcsrDelayMs = config.AUTOCAL_REPLAY_FCSR_DELAY_HOURS === false || config.AUTOCAL_T0_URL !== undefined ? undefined : config.AUTOCAL_REPLAY_FCSR_DELAY_HOURS * 3600_000
@@ -36,11 +38,12 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     }
     const backoff = { backoffBaseMs: config.AUTOCAL_SOURCE_BACKOFF_MS, backoffMaxMs: config.AUTOCAL_SOURCE_BACKOFF_MAX_MS }
 
-    if (config.AUTOCAL_REPLAY_FILE !== undefined && replayRuns !== undefined) {
+    if (config.AUTOCAL_REPLAY_FILE !== undefined && replayList !== undefined) {
+      await reporter.report('replay', replayList.problems)
       const replay = await prepareReplay({
         source: 'replay',
         id: config.AUTOCAL_REPLAY_FILE,
-        runs: replayRuns,
+        runs: replayList.runs,
         scale: config.AUTOCAL_REPLAY_SCALE,
         fromRun: config.AUTOCAL_REPLAY_FROM_RUN,
         toRun: config.AUTOCAL_REPLAY_TO_RUN,
@@ -90,7 +93,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
         ? clientCredentialsToken({ tokenUrl: config.AUTOCAL_OMS_TOKEN_URL, clientId: config.AUTOCAL_OMS_CLIENT_ID, clientSecret: config.AUTOCAL_OMS_CLIENT_SECRET, audience: config.AUTOCAL_OMS_AUDIENCE, timeoutMs: config.AUTOCAL_OMS_TIMEOUT_MS })
         : undefined
       const client = createOmsClient({ baseUrl: config.AUTOCAL_OMS_URL, pageSize: config.AUTOCAL_OMS_PAGE_SIZE, timeoutMs: config.AUTOCAL_OMS_TIMEOUT_MS, globalOnly: config.AUTOCAL_OMS_GLOBAL_ONLY, token, logger })
-      const poller = createOmsPoller({ client, firstRun: config.AUTOCAL_OMS_FIRST_RUN, lookbackRuns: config.AUTOCAL_OMS_LOOKBACK_RUNS, emitter, known, logger })
+      const poller = createOmsPoller({ client, firstRun: config.AUTOCAL_OMS_FIRST_RUN, lookbackRuns: config.AUTOCAL_OMS_LOOKBACK_RUNS, emitter, reporter, known, logger })
       loops.set('oms', startSourceLoop({ ...backoff, name: 'oms', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_OMS_POLL_MS, work: poller.work, info: poller.info }))
     }
     if (config.AUTOCAL_T0_URL !== undefined) {

@@ -6,7 +6,7 @@
 import { AutocalError, type Logger } from '@autocal/runtime'
 import { dueSteps, replaySchedule, type ReplayStep } from './domain/replay-schedule.ts'
 import type { RunRecord } from './domain/run-record.ts'
-import { readRunList } from './adapters/run-list-file.ts'
+import { readRunList, type RunList } from './adapters/run-list-file.ts'
 import type { Announcement, Emitter } from './emitter.ts'
 import type { KnownRuns } from './adapters/known-runs.ts'
 
@@ -42,17 +42,17 @@ export interface Replay {
 const batchSteps = 250
 
 /**
- * Reads a run list file, logging each malformed record with its line and
- * field. A file with no run at all is a configuration error (at start).
+ * Reads a run list file: its runs and the records it could not read (with
+ * line and field; the caller reports them). A file with no run at all is a
+ * configuration error (at start).
  */
-export async function readReplayFile (file: string, logger: Logger): Promise<RunRecord[]> {
+export async function readReplayFile (file: string): Promise<RunList> {
   const list = await readRunList(file)
   if (list.runs.length === 0) {
     const why = list.problems.slice(0, 3).map(p => `${p.where}${p.field === '' ? '' : ` ${p.field}`}: ${p.message}`).join('; ')
     throw new AutocalError('AUTOCAL_CONFIG_INVALID', `AUTOCAL_REPLAY_FILE ${file} holds no run${why === '' ? '' : ` (${why})`}`)
   }
-  for (const p of list.problems) logger.warn({ source: 'replay', file, record: p.where, field: p.field, problem: p.message }, 'malformed record skipped')
-  return list.runs
+  return list
 }
 
 export async function prepareReplay (options: ReplayOptions): Promise<Replay> {

@@ -6,6 +6,9 @@ import { createServer } from 'node:http'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
+import { createMetrics, loadConfig, startConsumer, startProducer } from '@autocal/runtime'
+import type { DeadLetter } from '@autocal/contracts'
+import { Config } from '../../src/config.ts'
 import { readRunList } from '../../src/adapters/run-list-file.ts'
 import { startOmsStandIn } from '../helpers/oms-stand-in.ts'
 import { collectRuns, quietLogger, realdata, settled, startWatcher, testEnv, until, type Collected } from '../helpers/harness.ts'
@@ -60,7 +63,7 @@ test('the OMS poller over an OMS-format server gives the same events as the repl
   // a luminosity correction of an already ended run, reported in another unit
   const corrected = runs[runs.length - 10]!
   oms.runs = oms.runs.map(r => r.run === corrected.run ? { ...r, recordedLumiPb: r.recordedLumiPb + 0.5 } : r)
-  oms.lumiUnit = 'ub^{-1}'
+  oms.lumiUnit = '{\\mu}b^{-1}' // as a real OMS record writes µb⁻¹
   oms.revokeTokens() // and the token expires early: the next request is refused with 401
   await until('correction announced', () => polled.events.some(e => e.event.change.case === 'updated'))
   await settled(() => polled.events.length, 1500)
@@ -115,21 +118,42 @@ test('a 500, a timeout, a malformed page and a non-JSON answer are survived and 
   assert.equal(ready.checks['source:oms'].details.ok, true)
 })
 
-test('a malformed OMS record is skipped with the source, record and field named, and never half-published', async () => {
+test('an OMS record that cannot be read is reported once (metric, log with field and value, dead letter), not on every poll, and never half-published', async () => {
   const runs = (await readRunList(csv)).runs.filter(r => r.run >= first).slice(0, 5)
   const { logger, lines } = quietLogger()
   await using oms = await startOmsStandIn(runs)
   oms.overrides.set(runs[2]!.run, { start_time: 'yesterday' })
-  const env = testEnv({ AUTOCAL_OMS_URL: oms.url, AUTOCAL_OMS_POLL_MS: '300', AUTOCAL_OMS_FIRST_RUN: String(first), AUTOCAL_OMS_TOKEN_URL: oms.tokenUrl, AUTOCAL_OMS_CLIENT_ID: 'a', AUTOCAL_OMS_CLIENT_SECRET: 'client-secret' })
+  oms.overrides.set(runs[3]!.run, { era: '../../etc/cron.d/x' })
+  const env = testEnv({ AUTOCAL_OMS_URL: oms.url, AUTOCAL_OMS_POLL_MS: '100', AUTOCAL_OMS_FIRST_RUN: String(first), AUTOCAL_OMS_TOKEN_URL: oms.tokenUrl, AUTOCAL_OMS_CLIENT_ID: 'a', AUTOCAL_OMS_CLIENT_SECRET: 'client-secret' })
+  const letters: DeadLetter[] = []
+  const config = loadConfig(Config, env)
+  await using producer = await startProducer({ config, logger, service: 'test' })
+  await using _dlq = await startConsumer({ config, logger, service: 'test', group: 'dlq-reader', producer, metrics: createMetrics({ service: 'test' }), handlers: { dlq: async letter => { letters.push(letter) } } })
   await using collected = await collectRuns(env, logger)
-  await using _w = await startWatcher(env, logger)
-  await until('four runs ended', () => collected.events.filter(e => e.event.change.case === 'ended').length === 4)
-  await settled(() => collected.events.length)
-  assert.ok(!collected.events.some(e => e.event.run === runs[2]!.run), 'the malformed run is not announced at all')
-  const skipped = lines.find(l => l.msg === 'malformed record skipped')
-  assert.equal(skipped?.source, 'oms')
-  assert.equal(skipped?.field, 'start_time')
-  assert.match(String(skipped?.record), new RegExp(String(runs[2]!.run)))
+  await using watcher = await startWatcher(env, logger)
+  await until('three runs ended', () => collected.events.filter(e => e.event.change.case === 'ended').length === 3)
+  const rounds = (): number => oms.requests.length
+  const after = rounds()
+  await until('five more polls', () => rounds() >= after + 5)
+  await until('two dead letters', () => letters.length >= 2)
+  await settled(() => letters.length + collected.events.length)
+  for (const bad of [runs[2]!.run, runs[3]!.run]) assert.ok(!collected.events.some(e => e.event.run === bad), `run ${bad} is not announced at all`)
+
+  const refused = lines.filter(l => l.msg === 'source record refused')
+  assert.deepEqual(refused.map(l => [l.source, l.run, l.field, l.value]).sort(), [
+    ['oms', String(runs[2]!.run), 'start_time', '"yesterday"'],
+    ['oms', String(runs[3]!.run), 'era', '"../../etc/cron.d/x"']
+  ], 'each logged once, with the field and its value, whatever the number of polls')
+  assert.equal(letters.length, 2, 'one dead letter per run and problem')
+  const letter = letters.find(l => l.headers.field === 'era')!
+  assert.equal(letter.topic, 'source:oms')
+  assert.equal(letter.code, 'AUTOCAL_VALIDATION_FAILED')
+  assert.equal(letter.headers.run, String(runs[3]!.run))
+  assert.match(letter.reason, /era "\.\.\/\.\.\/etc\/cron\.d\/x" is not a valid name/)
+  assert.equal((JSON.parse(new TextDecoder().decode(letter.value)) as { attributes: { era: string } }).attributes.era, '../../etc/cron.d/x', 'the record is kept in the dead letter')
+  const metrics = await (await fetch(`http://127.0.0.1:${watcher.port}/metrics`)).text()
+  assert.match(metrics, /autocal_run_records_refused_total\{(?=[^}]*source="oms")(?=[^}]*field="start_time")[^}]*\} 1\n/)
+  assert.match(metrics, /autocal_run_records_refused_total\{(?=[^}]*source="oms")(?=[^}]*field="era")[^}]*\} 1\n/)
 })
 
 test('the Tier-0 poller announces stream, dataset and FCSR facts only when they change', async () => {
