@@ -59,7 +59,7 @@ test('replaying the real run list emits exactly one ended event per run with its
     assert.equal(timestampDate(run.startTime!).toISOString(), new Date(want.start).toISOString())
     assert.equal(timestampDate(run.endTime!).toISOString(), new Date(want.end).toISOString())
     assert.equal(got[0]!.meta.key, String(want.run))
-    assert.match(got[0]!.meta.eventId, new RegExp(`^runs/${want.run}/ended/[0-9a-f]{32}$`))
+    assert.match(got[0]!.meta.eventId, new RegExp(`^runs/${want.run}/2/ended/[0-9a-f]{32}$`), 'the second change of the run (after started)')
   }
   // in run order: the runs topic is keyed by run, so compare the order of first sight per partition-free list
   const startedOrder = collector.events.filter(e => e.event.change.case === 'started').map(e => e.event.run)
@@ -93,8 +93,11 @@ test('replaying twice, restarting mid-way, or losing Redis adds no duplicate', a
   assert.equal(collector.events.length, afterTwo, 'a second replay announces nothing')
 
   // Redis loses its data (this prefix's keys; the server is shared): the state is rebuilt from Kafka
+  let sequences: Record<string, string>
   {
     await using redis = await connectRedis({ config: loadConfig(Config, env), logger })
+    sequences = await redis.client.hgetall(redis.key('run-watcher', 'sequences'))
+    assert.equal(sequences[`run:${runs[0]!.run}`], '2', 'started and ended: two changes of the run')
     const keys = await redis.client.keys(`${env.AUTOCAL_REDIS_KEY_PREFIX}*`)
     assert.ok(keys.length > 0)
     await redis.client.del(...keys)
@@ -104,6 +107,10 @@ test('replaying twice, restarting mid-way, or losing Redis adds no duplicate', a
   await fourth[Symbol.asyncDispose]()
   assert.equal(collector.events.length, afterTwo, 'a restart on an empty Redis announces nothing')
   assert.equal(lines.filter(l => l.msg === 'known runs rebuilt from the runs topic').at(-1)?.events, afterTwo, 'the known state was rebuilt from every event')
+  {
+    await using redis = await connectRedis({ config: loadConfig(Config, env), logger })
+    assert.deepEqual(await redis.client.hgetall(redis.key('run-watcher', 'sequences')), sequences, 'the change sequence numbers were rebuilt from the event ids')
+  }
 
   const ended = endedByRun(collector.events)
   for (const r of runs) assert.equal(ended.get(r.run)?.length, 1, `run ${r.run}: exactly one ended event`)

@@ -16,6 +16,8 @@ import { collectRuns, quietLogger, realdata, settled, startWatcher, testEnv, unt
 const csv = join(realdata, 'Runs2022-hltmode.csv')
 const first = 356300
 const last = 356500
+const adminToken = 'admin-token-0001'
+const injectTokens = `admin:${adminToken}`
 
 /** What a consumer acts on: per run, the sequence of (change, content hash). */
 function actionable (events: Collected[]): Map<number, string[]> {
@@ -233,4 +235,27 @@ test('injection needs a known token and corrects a known run field by field', as
   assert.equal(fresh.status, 202)
   await until('injected run', () => collected.events.some(e => e.event.run === 999001 && e.event.change.case === 'ended'))
   assert.equal(collected.events.find(e => e.event.run === 999001)?.event.campaign, 'ecal-rereco')
+})
+
+test('a correction that returns to an earlier value within a minute (A → B → A) is delivered as a third event', async () => {
+  const { logger } = quietLogger()
+  const env = testEnv({ AUTOCAL_INJECT_TOKENS: injectTokens, AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_FROM_RUN: '355100', AUTOCAL_REPLAY_TO_RUN: '355100' })
+  await using collected = await collectRuns(env, logger)
+  await using watcher = await startWatcher(env, logger)
+  await until('replayed', () => collected.events.some(e => e.event.change.case === 'ended'))
+  const updates = (): Collected[] => collected.events.filter(e => e.event.change.case === 'updated')
+  for (const [i, lumi] of [1.5, 2.5, 1.5].entries()) {
+    const res = await fetch(`http://127.0.0.1:${watcher.port}/api/v1/runs`, {
+      method: 'POST', body: JSON.stringify({ run_number: 355100, recorded_lumi: lumi }), headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }
+    })
+    assert.equal(res.status, 202)
+    assert.deepEqual(await res.json(), { runs: 1, events: 1 }, `correction ${i + 1} announced`)
+    await until(`update ${i + 1} delivered`, () => updates().length === i + 1)
+  }
+  await settled(() => collected.events.length)
+  const seen = updates().map(e => e.event.change.case === 'updated' ? e.event.change.value.run?.recordedLumiPb : undefined)
+  assert.deepEqual(seen, [1.5, 2.5, 1.5], 'A → B → A, every change delivered')
+  const ids = updates().map(e => e.meta.eventId)
+  assert.equal(new Set(ids).size, 3, ids.join(' '))
+  assert.equal(updates()[0]!.event.contentHash, updates()[2]!.event.contentHash, 'same content, told apart by its sequence number')
 })
