@@ -12,13 +12,16 @@ import { clientCredentialsToken } from './adapters/oidc-token.ts'
 import { createOmsPoller } from './oms-poller.ts'
 import { createT0Client } from './adapters/t0-client.ts'
 import { createT0Poller } from './t0-poller.ts'
+import { readFile } from 'node:fs/promises'
 import { injectRoutes } from './routes.ts'
+import { parseInjectTokens, type InjectToken } from './domain/inject-tokens.ts'
 import { createRecordReporter } from './refused-records.ts'
 
 export const service = 'run-watcher'
 
 export async function startRunWatcher (config: Config, logger: Logger): Promise<AsyncDisposable & { port: number }> {
   // a run list that cannot be read fails the start before anything is connected
+  const tokens = await injectTokensOf(config)
   const replayList = config.AUTOCAL_REPLAY_FILE === undefined ? undefined : await readReplayFile(config.AUTOCAL_REPLAY_FILE)
   const stack = new AsyncDisposableStack()
   try {
@@ -109,12 +112,12 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
       checks: [redis.check, producer.check],
       details: () => Object.fromEntries([...loops].map(([name, loop]) => [`source:${name}`, loop.status()]))
     })
-    await http.register(injectRoutes, { emitter, known, tokens: config.AUTOCAL_INJECT_TOKENS })
+    await http.register(injectRoutes, { emitter, known, tokens, producer, service: `autocal/${service}` })
     await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
     stack.defer(async () => { await http.close() })
     const address = http.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : 0
-    logger.info({ sources: [...loops.keys()], injection: config.AUTOCAL_INJECT_TOKENS.size > 0, port }, 'run-watcher started')
+    logger.info({ sources: [...loops.keys()], injection: tokens.length > 0, port }, 'run-watcher started')
     const moved = stack.move()
     return { port, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
   } catch (err) {
@@ -131,4 +134,14 @@ async function generatorStart (start: string, known: KnownRuns): Promise<number>
   const now = Math.floor(Date.now() / 1000) * 1000
   await known.setValue('generator:start', String(now))
   return now
+}
+
+/** The injection tokens, from AUTOCAL_INJECT_TOKENS or the file AUTOCAL_INJECT_TOKENS_FILE (read at start; a bad file fails the start). */
+async function injectTokensOf (config: Config): Promise<InjectToken[]> {
+  const file = config.AUTOCAL_INJECT_TOKENS_FILE
+  const text = file === undefined ? config.AUTOCAL_INJECT_TOKENS : await readFile(file, 'utf8')
+  if (text === undefined) return []
+  const parsed = parseInjectTokens(text, file === undefined ? 'AUTOCAL_INJECT_TOKENS' : `AUTOCAL_INJECT_TOKENS_FILE ${file}`)
+  if (typeof parsed === 'string') throw new AutocalError('AUTOCAL_CONFIG_INVALID', parsed)
+  return parsed
 }

@@ -4,25 +4,12 @@ import { existsSync } from 'node:fs'
 import { z } from 'zod'
 import { baseShape, httpShape, kafkaShape, redisShape } from '@autocal/runtime'
 import { runLimit } from '@autocal/contracts'
+import { parseInjectTokens } from './domain/inject-tokens.ts'
 
 /** A run number setting: 1 ≤ run < 2^32, as on every topic. */
 const runNumber = z.coerce.number().int().positive().lt(runLimit, 'a run number must be below 2^32')
 
 const list = z.string().transform(s => s.split(',').map(p => p.trim()).filter(p => p !== ''))
-
-/** "alice:tok1,bob:tok2" → Map(tok1 → alice, tok2 → bob) */
-const tokens = z.string().transform((s, ctx) => {
-  const out = new Map<string, string>()
-  for (const part of s.split(',').map(p => p.trim()).filter(p => p !== '')) {
-    const i = part.indexOf(':')
-    if (i <= 0 || i === part.length - 1) {
-      ctx.addIssue({ code: 'custom', message: 'expected <principal>:<token>[,<principal>:<token>...]' })
-      continue
-    }
-    out.set(part.slice(i + 1), part.slice(0, i))
-  }
-  return out
-})
 
 export const Config = z.object({
   ...baseShape,
@@ -89,9 +76,21 @@ export const Config = z.object({
   AUTOCAL_SOURCE_BACKOFF_MS: z.coerce.number().int().positive().default(1000),
   AUTOCAL_SOURCE_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(60_000),
 
-  /** Tokens allowed to POST /api/v1/runs: "<principal>:<token>,...". Injection is refused when unset. */
-  AUTOCAL_INJECT_TOKENS: tokens.default(new Map())
+  /**
+   * Tokens allowed to POST /api/v1/runs, in the control API's format:
+   * {"<token>": {"principal": "alice", "subsystems": "*"}} (only "*" tokens may
+   * inject run facts). Or AUTOCAL_INJECT_TOKENS_FILE: a file holding that JSON.
+   * Injection is refused when neither is set.
+   */
+  AUTOCAL_INJECT_TOKENS: z.string().optional(),
+  AUTOCAL_INJECT_TOKENS_FILE: z.string().min(1).refine(existsSync, 'file does not exist').optional()
 }).superRefine((c, ctx) => {
+  if (c.AUTOCAL_INJECT_TOKENS !== undefined && c.AUTOCAL_INJECT_TOKENS_FILE !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['AUTOCAL_INJECT_TOKENS_FILE'], message: 'set AUTOCAL_INJECT_TOKENS or AUTOCAL_INJECT_TOKENS_FILE, not both' })
+  } else if (c.AUTOCAL_INJECT_TOKENS !== undefined) {
+    const parsed = parseInjectTokens(c.AUTOCAL_INJECT_TOKENS, 'AUTOCAL_INJECT_TOKENS')
+    if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', path: ['AUTOCAL_INJECT_TOKENS'], message: parsed })
+  }
   const oidc = [c.AUTOCAL_OMS_TOKEN_URL, c.AUTOCAL_OMS_CLIENT_ID, c.AUTOCAL_OMS_CLIENT_SECRET].filter(v => v !== undefined).length
   if (oidc !== 0 && oidc !== 3) {
     ctx.addIssue({ code: 'custom', path: ['AUTOCAL_OMS_TOKEN_URL'], message: 'set AUTOCAL_OMS_TOKEN_URL, AUTOCAL_OMS_CLIENT_ID and AUTOCAL_OMS_CLIENT_SECRET together' })
