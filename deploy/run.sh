@@ -6,7 +6,9 @@
 #
 # Environment: AUTOCAL_REPLAY_SCALE (time scale of the real run list replay,
 # default 8640), AUTOCAL_GENERATOR_RUNS (runs of the built-in generator when
-# ../shared/realdata is absent), AUTOCAL_REALDATA_DIR, AUTOCAL_LOG_LEVEL.
+# ../shared/realdata is absent), AUTOCAL_REPLAY_FCSR_DELAY_HOURS (the replayed
+# first condition-safe run trails run ends by this much, default 48; none = off),
+# AUTOCAL_REALDATA_DIR, AUTOCAL_LOG_LEVEL.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
