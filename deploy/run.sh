@@ -6,9 +6,10 @@
 #
 # Environment: AUTOCAL_REPLAY_SCALE (time scale of the real run list replay,
 # default 8640), AUTOCAL_GENERATOR_RUNS (runs of the built-in generator when
-# ../shared/realdata is absent), AUTOCAL_REALDATA_DIR, AUTOCAL_LOG_LEVEL,
-# AUTOCAL_SECURE=1 (servers with SASL_SSL/ACLs and Redis TLS/AUTH; each
-# service connects as its own principal).
+# ../shared/realdata is absent), AUTOCAL_REPLAY_FCSR_DELAY_HOURS (the replayed
+# first condition-safe run trails run ends by this much, default 48; none = off),
+# AUTOCAL_REALDATA_DIR, AUTOCAL_LOG_LEVEL, AUTOCAL_SECURE=1 (servers with
+# SASL_SSL/ACLs and Redis TLS/AUTH; each service connects as its own principal).
 #
 #   bash deploy/run.sh            # the system
 #   bash deploy/run.sh --jaeger   # the same, traced into a local Jaeger (UI on http://127.0.0.1:16686/)

@@ -235,7 +235,7 @@ export function runSource (scale: string, generatedRuns: number): { env: Record<
     return {
       env: { AUTOCAL_REPLAY_FILE: join(realdata, 'Runs2022-hltmode.csv'), AUTOCAL_REPLAY_SCALE: scale },
       realdataDir: realdata,
-      description: `the real 2022 run list ${join(realdata, 'Runs2022-hltmode.csv')}, replayed ${scale}x faster than it happened`
+      description: `the real 2022 run list ${join(realdata, 'Runs2022-hltmode.csv')}, replayed ${scale}x faster than it happened, with Tier-0's facts (streams done, the FCSR ${process.env.AUTOCAL_REPLAY_FCSR_DELAY_HOURS ?? '48'} h behind)`
     }
   }
   const dir = join(repoRoot, '.autocal', 'generated')
@@ -243,7 +243,7 @@ export function runSource (scale: string, generatedRuns: number): { env: Record<
   return {
     env: { AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_SCALE: scale },
     realdataDir: dir,
-    description: `${generatedRuns} runs from the built-in generator (../shared/realdata not found), replayed ${scale}x faster than real time`
+    description: `${generatedRuns} runs from the built-in generator (../shared/realdata not found), replayed ${scale}x faster than real time, with Tier-0's facts (streams done, the FCSR ${process.env.AUTOCAL_REPLAY_FCSR_DELAY_HOURS ?? '48'} h behind)`
   }
 }
 

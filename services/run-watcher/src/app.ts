@@ -1,23 +1,28 @@
 // The run-watcher's parts, started in order and closed in reverse.
-import { buildHttp, connectRedis, createMetrics, startProducer, type Logger } from '@autocal/runtime'
+import { AutocalError, buildHttp, connectRedis, createMetrics, startProducer, type Logger } from '@autocal/runtime'
 import type { Config } from './config.ts'
 import { createKnownRuns, rebuildIfEmpty, type KnownRuns } from './adapters/known-runs.ts'
 import { createEmitter } from './emitter.ts'
 import { createSourceMetrics, startSourceLoop, type SourceLoop } from './source-loop.ts'
 import { prepareReplay, readReplayFile } from './replay.ts'
 import { generateRuns } from './domain/run-generator.ts'
+import { recordProblem } from './domain/run-record.ts'
 import { createOmsClient } from './adapters/oms-client.ts'
 import { clientCredentialsToken } from './adapters/oidc-token.ts'
 import { createOmsPoller } from './oms-poller.ts'
 import { createT0Client } from './adapters/t0-client.ts'
 import { createT0Poller } from './t0-poller.ts'
+import { readFile } from 'node:fs/promises'
 import { injectRoutes } from './routes.ts'
+import { parseInjectTokens, type InjectToken } from './domain/inject-tokens.ts'
+import { createRecordReporter } from './refused-records.ts'
 
 export const service = 'run-watcher'
 
 export async function startRunWatcher (config: Config, logger: Logger): Promise<AsyncDisposable & { port: number }> {
   // a run list that cannot be read fails the start before anything is connected
-  const replayRuns = config.AUTOCAL_REPLAY_FILE === undefined ? undefined : await readReplayFile(config.AUTOCAL_REPLAY_FILE, logger)
+  const tokens = await injectTokensOf(config)
+  const replayList = config.AUTOCAL_REPLAY_FILE === undefined ? undefined : await readReplayFile(config.AUTOCAL_REPLAY_FILE)
   const stack = new AsyncDisposableStack()
   try {
     const metrics = createMetrics({ service })
@@ -27,18 +32,26 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     await rebuildIfEmpty(redis, known, config, logger)
     const emitter = createEmitter({ redis, producer, known, logger, registry: metrics.registry, instance: config.AUTOCAL_INSTANCE_ID })
     const sourceMetrics = createSourceMetrics(metrics.registry)
+    const reporter = createRecordReporter({ redis, producer, logger, registry: metrics.registry, service })
     const loops = new Map<string, SourceLoop>()
+    // the replay's Tier-0 facts stand in for a Tier-0: with the real poller, it alone says the FCSR
+    const fcsrDelayMs = config.AUTOCAL_REPLAY_FCSR_DELAY_HOURS === false || config.AUTOCAL_T0_URL !== undefined ? undefined : config.AUTOCAL_REPLAY_FCSR_DELAY_HOURS * 3600_000
+    if (config.AUTOCAL_T0_URL !== undefined && config.AUTOCAL_REPLAY_FCSR_DELAY_HOURS !== false && (config.AUTOCAL_REPLAY_FILE !== undefined || config.AUTOCAL_GENERATOR_RUNS > 0)) {
+      logger.info({ t0: config.AUTOCAL_T0_URL }, 'replayed FCSR facts off: the Tier-0 poller announces the FCSR')
+    }
     const backoff = { backoffBaseMs: config.AUTOCAL_SOURCE_BACKOFF_MS, backoffMaxMs: config.AUTOCAL_SOURCE_BACKOFF_MAX_MS }
 
-    if (config.AUTOCAL_REPLAY_FILE !== undefined && replayRuns !== undefined) {
+    if (config.AUTOCAL_REPLAY_FILE !== undefined && replayList !== undefined) {
+      await reporter.report('replay', replayList.problems)
       const replay = await prepareReplay({
         source: 'replay',
         id: config.AUTOCAL_REPLAY_FILE,
-        runs: replayRuns,
+        runs: replayList.runs,
         scale: config.AUTOCAL_REPLAY_SCALE,
         fromRun: config.AUTOCAL_REPLAY_FROM_RUN,
         toRun: config.AUTOCAL_REPLAY_TO_RUN,
         t0Streams: config.AUTOCAL_REPLAY_T0_STREAMS,
+        fcsrDelayMs,
         emitter,
         known,
         logger
@@ -59,12 +72,19 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
         collisionFraction: config.AUTOCAL_GENERATOR_COLLISION_FRACTION,
         runsPerEra: config.AUTOCAL_GENERATOR_RUNS_PER_ERA
       }
+      const generated = generateRuns(options)
+      // the generator's settings make its runs: one that breaks the contract is a configuration error
+      for (const run of generated) {
+        const problem = recordProblem(run)
+        if (problem !== undefined) throw new AutocalError('AUTOCAL_CONFIG_INVALID', `AUTOCAL_GENERATOR_FIRST_RUN / AUTOCAL_GENERATOR_RUNS: generated run ${run.run}: ${problem.field}: ${problem.message}`)
+      }
       const generator = await prepareReplay({
         source: 'generator',
         id: Object.values(options).join(':'),
-        runs: generateRuns(options),
+        runs: generated,
         scale: config.AUTOCAL_GENERATOR_SCALE,
         t0Streams: config.AUTOCAL_REPLAY_T0_STREAMS,
+        fcsrDelayMs,
         emitter,
         known,
         logger
@@ -76,7 +96,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
         ? clientCredentialsToken({ tokenUrl: config.AUTOCAL_OMS_TOKEN_URL, clientId: config.AUTOCAL_OMS_CLIENT_ID, clientSecret: config.AUTOCAL_OMS_CLIENT_SECRET, audience: config.AUTOCAL_OMS_AUDIENCE, timeoutMs: config.AUTOCAL_OMS_TIMEOUT_MS })
         : undefined
       const client = createOmsClient({ baseUrl: config.AUTOCAL_OMS_URL, pageSize: config.AUTOCAL_OMS_PAGE_SIZE, timeoutMs: config.AUTOCAL_OMS_TIMEOUT_MS, globalOnly: config.AUTOCAL_OMS_GLOBAL_ONLY, token, logger })
-      const poller = createOmsPoller({ client, firstRun: config.AUTOCAL_OMS_FIRST_RUN, lookbackRuns: config.AUTOCAL_OMS_LOOKBACK_RUNS, emitter, known, logger })
+      const poller = createOmsPoller({ client, firstRun: config.AUTOCAL_OMS_FIRST_RUN, lookbackRuns: config.AUTOCAL_OMS_LOOKBACK_RUNS, emitter, reporter, known, logger })
       loops.set('oms', startSourceLoop({ ...backoff, name: 'oms', logger, metrics: sourceMetrics, intervalMs: config.AUTOCAL_OMS_POLL_MS, work: poller.work, info: poller.info }))
     }
     if (config.AUTOCAL_T0_URL !== undefined) {
@@ -92,12 +112,12 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
       checks: [redis.check, producer.check],
       details: () => Object.fromEntries([...loops].map(([name, loop]) => [`source:${name}`, loop.status()]))
     })
-    await http.register(injectRoutes, { emitter, known, tokens: config.AUTOCAL_INJECT_TOKENS })
+    await http.register(injectRoutes, { emitter, known, tokens, producer, service: `autocal/${service}` })
     await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
     stack.defer(async () => { await http.close() })
     const address = http.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : 0
-    logger.info({ sources: [...loops.keys()], injection: config.AUTOCAL_INJECT_TOKENS.size > 0, port }, 'run-watcher started')
+    logger.info({ sources: [...loops.keys()], injection: tokens.length > 0, port }, 'run-watcher started')
     const moved = stack.move()
     return { port, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
   } catch (err) {
@@ -114,4 +134,14 @@ async function generatorStart (start: string, known: KnownRuns): Promise<number>
   const now = Math.floor(Date.now() / 1000) * 1000
   await known.setValue('generator:start', String(now))
   return now
+}
+
+/** The injection tokens, from AUTOCAL_INJECT_TOKENS or the file AUTOCAL_INJECT_TOKENS_FILE (read at start; a bad file fails the start). */
+async function injectTokensOf (config: Config): Promise<InjectToken[]> {
+  const file = config.AUTOCAL_INJECT_TOKENS_FILE
+  const text = file === undefined ? config.AUTOCAL_INJECT_TOKENS : await readFile(file, 'utf8')
+  if (text === undefined) return []
+  const parsed = parseInjectTokens(text, file === undefined ? 'AUTOCAL_INJECT_TOKENS' : `AUTOCAL_INJECT_TOKENS_FILE ${file}`)
+  if (typeof parsed === 'string') throw new AutocalError('AUTOCAL_CONFIG_INVALID', parsed)
+  return parsed
 }

@@ -1,19 +1,24 @@
 // The one place where the run-watcher announces anything. Every source hands
 // its records here, one at a time or as a batch; only what changed is
-// published, with a deterministic event id. Per batch:
-//   1. the known content of its runs and facts is read from Redis,
+// published, with an event id made of the run, the change's number in its
+// subject's change sequence and the content hash (domain/event-identity.ts),
+// so that every distinct change is delivered, even one back to an earlier
+// value. Per batch:
+//   1. the known content of its runs and facts, and their sequence numbers, are read from Redis,
 //   2. the changes are decided in memory, item by item, in order,
 //   3. each event id is claimed with SET NX PX (a claim held by a second
 //      replica means it is publishing that very event: this one skips it),
 //   4. the claimed events are published in one Kafka send (in order),
-//   5. the known state is written, only after the publish succeeded.
-// A crash between 4 and 5 re-announces the same event ids, which consumers
+//   5. the known state (and sequence numbers) is written, only after the publish succeeded.
+// A crash between 4 and 5 re-announces the same event ids (same numbers, same content), which consumers
 // drop as duplicates; the claim expires so that such an event is not lost.
 import type { Logger, Producer, RedisHandle } from '@autocal/runtime'
 import { topics, type RunEvent } from '@autocal/contracts'
 import { Counter } from 'prom-client'
 import type { Registry } from 'prom-client'
 import { changesOf } from './domain/changes.ts'
+import { fcsrAdvances } from './domain/fcsr.ts'
+import { campaignSubject, factSubject, runSubject } from './domain/event-identity.ts'
 import type { RunRecord } from './domain/run-record.ts'
 import { factEvent, factKey, factValue, runChangeEvent, type Fact, type Origin } from './run-event.ts'
 import type { KnownRuns } from './adapters/known-runs.ts'
@@ -68,14 +73,24 @@ export function createEmitter (deps: { redis: RedisHandle, producer: Producer, k
     const factKeys = [...new Set(items.flatMap(i => i.kind === 'fact' ? [factKey(i.fact)] : []))]
     const runs = forCampaign ? new Map<number, RunRecord>() : await known.getMany(runNumbers)
     const facts = await known.getFacts(factKeys)
+    const subjectOfRun = (run: number): string => forCampaign ? campaignSubject(origin.campaign ?? '', run) : runSubject(run)
+    const sequences = await known.getSequences([...runNumbers.map(subjectOfRun), ...factKeys.map(factSubject)])
     const changedRuns = new Map<number, RunRecord>()
     const changedFacts = new Map<string, string>()
+    const changedSequences = new Map<string, number>()
+    /** The next number of a subject's change sequence (every distinct change its own event id). */
+    const next = (subject: string): number => {
+      const n = (sequences.get(subject) ?? 0) + 1
+      sequences.set(subject, n)
+      changedSequences.set(subject, n)
+      return n
+    }
     const pending: Pending[] = []
     for (const item of items) {
       if (item.kind === 'run') {
         const changes = changesOf(runs.get(item.record.run), item.record)
         for (const change of changes) {
-          const { event, eventId } = runChangeEvent(change, origin)
+          const { event, eventId } = runChangeEvent(change, origin, next(subjectOfRun(change.run.run)))
           pending.push({ event, eventId, change: change.kind, run: change.run.run, ...(change.kind === 'updated' ? { fields: change.changedFields } : {}) })
         }
         if (changes.length > 0 && !forCampaign) {
@@ -85,10 +100,12 @@ export function createEmitter (deps: { redis: RedisHandle, producer: Producer, k
       } else {
         const key = factKey(item.fact)
         const value = factValue(item.fact)
-        if (facts.get(key) === value) continue
+        const before = facts.get(key)
+        if (before === value) continue
+        if (item.fact.kind === 'fcsr' && !fcsrAdvances(before === undefined ? undefined : Number(before), item.fact.run)) continue
         facts.set(key, value)
         changedFacts.set(key, value)
-        const { event, eventId } = factEvent(item.fact, origin)
+        const { event, eventId } = factEvent(item.fact, origin, next(factSubject(key)))
         pending.push({ event, eventId, change: item.fact.kind, run: item.fact.run })
       }
     }
@@ -102,7 +119,7 @@ export function createEmitter (deps: { redis: RedisHandle, producer: Producer, k
         log.info({ run: p.run, change: p.change, source: origin.source, eventId: p.eventId, ...(p.fields === undefined ? {} : { fields: p.fields }) }, 'run announced')
       }
     }
-    await known.save([...changedRuns.values()], changedFacts)
+    await known.save([...changedRuns.values()], changedFacts, changedSequences)
     return mine.length
   }
 

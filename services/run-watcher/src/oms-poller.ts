@@ -4,6 +4,7 @@
 // to the highest ended run.
 import type { Logger } from '@autocal/runtime'
 import type { Emitter } from './emitter.ts'
+import type { RecordReporter } from './refused-records.ts'
 import type { KnownRuns } from './adapters/known-runs.ts'
 import type { createOmsClient } from './adapters/oms-client.ts'
 
@@ -12,12 +13,12 @@ export interface OmsPollerOptions {
   firstRun: number
   lookbackRuns: number
   emitter: Emitter
+  reporter: RecordReporter
   known: KnownRuns
   logger: Logger
 }
 
 export function createOmsPoller (options: OmsPollerOptions): { work: () => Promise<'again'>, info: () => Record<string, unknown> } {
-  const log = options.logger.child({ component: 'oms' })
   let watermark: number | undefined
   return {
     info: () => ({ watermark }),
@@ -25,7 +26,8 @@ export function createOmsPoller (options: OmsPollerOptions): { work: () => Promi
       watermark ??= Number(await options.known.getValue('watermark:oms') ?? options.firstRun)
       const from = Math.max(options.firstRun, watermark - options.lookbackRuns)
       const page = await options.client.runsFrom(from)
-      for (const s of page.skipped) log.warn({ source: 'oms', record: s.record, field: s.field, problem: s.message }, 'malformed record skipped')
+      // reported once per run and problem, not every round
+      await options.reporter.report('oms', page.skipped)
       await options.emitter.announce(page.runs.map(record => ({ kind: 'run', record })), { source: 'oms' })
       let highestEnded = watermark
       for (const run of page.runs) if (run.endMs !== undefined && run.run > highestEnded) highestEnded = run.run

@@ -5,6 +5,7 @@ import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
 import { RunSchema, RunEventSchema, type Run, type RunEvent } from '@autocal/contracts'
 import { canonical, type RunRecord } from './domain/run-record.ts'
 import type { RunChange } from './domain/changes.ts'
+import { runEventId } from './domain/event-identity.ts'
 
 export function contentHash (text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 32)
@@ -58,8 +59,12 @@ export interface Origin {
   campaign?: string
 }
 
-/** The RunEvent announcing one change, with its content hash and deterministic event id. */
-export function runChangeEvent (change: RunChange, origin: Origin): { event: RunEvent, eventId: string } {
+/**
+ * The RunEvent announcing one change, with its content hash and its event id
+ * (domain/event-identity.ts): `sequence` is the change's number in the run's
+ * change sequence (1 for the first change ever announced of the run).
+ */
+export function runChangeEvent (change: RunChange, origin: Origin, sequence: number): { event: RunEvent, eventId: string } {
   const hash = contentHash(canonical(change.run))
   const run = toContractRun(change.run)
   const common = { run: change.run.run, contentHash: hash, source: origin.source, actor: origin.actor ?? '', campaign: origin.campaign ?? '' }
@@ -68,8 +73,7 @@ export function runChangeEvent (change: RunChange, origin: Origin): { event: Run
     : change.kind === 'ended'
       ? create(RunEventSchema, { ...common, change: { case: 'ended', value: { run } } })
       : create(RunEventSchema, { ...common, change: { case: 'updated', value: { run, changedFields: change.changedFields } } })
-  // the campaign is part of the identity: injecting a run into a reprocessing campaign is news even when prompt saw it
-  return { event, eventId: `runs/${change.run.run}/${change.kind}/${hash}${origin.campaign === undefined || origin.campaign === '' ? '' : `/${origin.campaign}`}` }
+  return { event, eventId: runEventId(change.run.run, sequence, change.kind, hash, origin.campaign ?? '') }
 }
 
 export type Fact =
@@ -90,7 +94,8 @@ export function factValue (fact: Fact): string {
   return fact.kind === 'fcsr' ? String(fact.run) : String(fact.done)
 }
 
-export function factEvent (fact: Fact, origin: Origin): { event: RunEvent, eventId: string } {
+/** The RunEvent announcing a fact's value; `sequence` is the change's number in the fact's change sequence. */
+export function factEvent (fact: Fact, origin: Origin, sequence: number): { event: RunEvent, eventId: string } {
   const hash = contentHash(`${factKey(fact)}=${factValue(fact)}`)
   const common = { run: fact.run, contentHash: hash, source: origin.source, actor: origin.actor ?? '' }
   const event = fact.kind === 'stream_done'
@@ -98,5 +103,5 @@ export function factEvent (fact: Fact, origin: Origin): { event: RunEvent, event
     : fact.kind === 'dataset_done'
       ? create(RunEventSchema, { ...common, change: { case: 'datasetDone', value: { primaryDataset: fact.dataset, done: fact.done } } })
       : create(RunEventSchema, { ...common, change: { case: 'fcsr', value: { fcsr: fact.run } } })
-  return { event, eventId: `runs/${fact.run}/${fact.kind}/${hash}` }
+  return { event, eventId: runEventId(fact.run, sequence, fact.kind, hash) }
 }

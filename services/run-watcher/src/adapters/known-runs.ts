@@ -7,6 +7,8 @@ import { RunEventSchema, topics, topicName, contentTypes, headers, type RunEvent
 import { createKafka, headerValue, topicOffsets, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
 import { fromContractRun } from '../run-event.ts'
 import type { RunRecord } from '../domain/run-record.ts'
+import { fcsrAdvances } from '../domain/fcsr.ts'
+import { campaignSubject, factSubject, runSubject, sequenceOf } from '../domain/event-identity.ts'
 
 export interface KnownRuns {
   get: (run: number) => Promise<RunRecord | undefined>
@@ -14,8 +16,12 @@ export interface KnownRuns {
   /** The known content of several runs (absent = never announced). */
   getMany: (runs: readonly number[]) => Promise<Map<number, RunRecord>>
   getFacts: (keys: readonly string[]) => Promise<Map<string, string>>
-  /** Writes announced runs and fact values in one round trip. */
-  save: (records: readonly RunRecord[], facts: ReadonlyMap<string, string>) => Promise<void>
+  /** The last change sequence number of each subject (domain/event-identity.ts); absent = none announced. */
+  getSequences: (subjects: readonly string[]) => Promise<Map<string, number>>
+  /** Raises a subject's sequence number to at least `n` (the rebuild). */
+  raiseSequence: (subject: string, n: number) => Promise<void>
+  /** Writes announced runs, fact values and change sequence numbers in one round trip. */
+  save: (records: readonly RunRecord[], facts: ReadonlyMap<string, string>, sequences?: ReadonlyMap<string, number>) => Promise<void>
   getFact: (key: string) => Promise<string | undefined>
   setFact: (key: string, value: string) => Promise<void>
   /** Runs known to have ended, highest first, at most `limit`. */
@@ -29,6 +35,7 @@ export function createKnownRuns (redis: RedisHandle): KnownRuns {
   const endedKey = redis.key('run-watcher', 'ended')
   const factsKey = redis.key('run-watcher', 'facts')
   const valuesKey = redis.key('run-watcher', 'values')
+  const sequencesKey = redis.key('run-watcher', 'sequences')
   return {
     get: async run => {
       const text = await redis.client.hget(runsKey, String(run))
@@ -53,9 +60,21 @@ export function createKnownRuns (redis: RedisHandle): KnownRuns {
       keys.forEach((key, i) => { const v = values[i]; if (v !== null && v !== undefined) out.set(key, v) })
       return out
     },
-    save: async (records, facts) => {
-      if (records.length === 0 && facts.size === 0) return
+    getSequences: async subjects => {
+      const out = new Map<string, number>()
+      if (subjects.length === 0) return out
+      const values = await redis.client.hmget(sequencesKey, ...subjects)
+      subjects.forEach((subject, i) => { const v = values[i]; if (v !== null && v !== undefined) out.set(subject, Number(v)) })
+      return out
+    },
+    raiseSequence: async (subject, n) => {
+      const current = Number(await redis.client.hget(sequencesKey, subject) ?? 0)
+      if (n > current) await redis.client.hset(sequencesKey, subject, String(n))
+    },
+    save: async (records, facts, sequences = new Map()) => {
+      if (records.length === 0 && facts.size === 0 && sequences.size === 0) return
       const multi = redis.client.multi()
+      if (sequences.size > 0) multi.hset(sequencesKey, Object.fromEntries([...sequences].map(([k, v]) => [k, String(v)])))
       for (const record of records) {
         multi.hset(runsKey, String(record.run), JSON.stringify(record))
         if (record.endMs !== undefined) multi.zadd(endedKey, record.run, String(record.run))
@@ -116,7 +135,7 @@ export async function rebuildIfEmpty (redis: RedisHandle, known: KnownRuns, conf
           } catch {
             continue // the consumers dead-letter it; it announced nothing
           }
-          await apply(known, event)
+          await apply(known, event, headerValue(message.headers, headers.id))
           applied++
         }
         const end = ends.get(batch.partition)
@@ -134,8 +153,19 @@ export async function rebuildIfEmpty (redis: RedisHandle, known: KnownRuns, conf
   return applied
 }
 
-async function apply (known: KnownRuns, event: RunEvent): Promise<void> {
+async function apply (known: KnownRuns, event: RunEvent, eventId: string | undefined): Promise<void> {
   const change = event.change
+  const sequence = eventId === undefined ? undefined : sequenceOf(eventId)
+  if (sequence !== undefined) {
+    const subject = change.case === 'streamDone'
+      ? factSubject(`${event.run}:stream:${change.value.stream}`)
+      : change.case === 'datasetDone'
+        ? factSubject(`${event.run}:dataset:${change.value.primaryDataset}`)
+        : change.case === 'fcsr'
+          ? factSubject('fcsr')
+          : event.campaign === '' ? runSubject(event.run) : campaignSubject(event.campaign, event.run)
+    await known.raiseSequence(subject, sequence)
+  }
   if (change.case === 'started' || change.case === 'updated' || change.case === 'ended') {
     if (change.value.run !== undefined && event.campaign === '') await known.set(fromContractRun(change.value.run))
   } else if (change.case === 'streamDone') {
@@ -143,6 +173,8 @@ async function apply (known: KnownRuns, event: RunEvent): Promise<void> {
   } else if (change.case === 'datasetDone') {
     await known.setFact(`${event.run}:dataset:${change.value.primaryDataset}`, String(change.value.done))
   } else if (change.case === 'fcsr') {
-    await known.setFact('fcsr', String(change.value.fcsr))
+    // partitions are read in any order: keep the highest (the FCSR only moves forward)
+    const before = await known.getFact('fcsr')
+    if (fcsrAdvances(before === undefined ? undefined : Number(before), change.value.fcsr)) await known.setFact('fcsr', String(change.value.fcsr))
   }
 }

@@ -4,6 +4,7 @@ import { AutocalError, type Logger } from '@autocal/runtime'
 import { runFromOms, type OmsUnits } from '../domain/oms-records.ts'
 import type { RunRecord } from '../domain/run-record.ts'
 import type { TokenSource } from './oidc-token.ts'
+import type { RefusedRecord } from '../refused-records.ts'
 
 export const omsFields = ['run_number', 'fill_number', 'start_time', 'end_time', 'duration', 'last_lumisection_number',
   'delivered_lumi', 'recorded_lumi', 'b_field', 'stable_beam', 'fill_type_runtime', 'sequence', 'l1_hlt_mode_stripped',
@@ -21,8 +22,8 @@ export interface OmsClientOptions {
 
 export interface OmsPage {
   runs: RunRecord[]
-  /** Records left out, with the reason (logged by the caller). */
-  skipped: Array<{ record: string, field: string, message: string }>
+  /** Records left out, with the reason (reported by the caller). */
+  skipped: RefusedRecord[]
 }
 
 export function createOmsClient (options: OmsClientOptions): { runsFrom: (firstRun: number) => Promise<OmsPage> } {
@@ -68,7 +69,17 @@ export function createOmsClient (options: OmsClientOptions): { runsFrom: (firstR
             ? runFromOms(attributes, (item.meta?.row ?? {}) as OmsUnits)
             : { ok: false as const, error: { field: 'attributes', message: 'missing' } }
           if (parsed.ok) out.runs.push(parsed.run)
-          else out.skipped.push({ record: `offset ${offset + i} (id ${String(item?.id ?? '?')})`, ...parsed.error })
+          else {
+            const record: Record<string, unknown> = typeof attributes === 'object' && attributes !== null ? attributes : {}
+            const run = record.run_number ?? item?.id
+            out.skipped.push({
+              where: `offset ${offset + i} (id ${String(item?.id ?? '?')})`,
+              ...parsed.error,
+              run: run === undefined || run === null ? undefined : String(run),
+              value: Object.hasOwn(record, parsed.error.field) ? record[parsed.error.field] : undefined,
+              raw: item
+            })
+          }
         }
         const total = Number(page.meta?.totalResourceCount)
         const fetched = offset + page.data.length

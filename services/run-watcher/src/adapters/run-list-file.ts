@@ -11,6 +11,12 @@ export interface RecordProblem {
   where: string
   field: string
   message: string
+  /** The record's run number as written, when it has one. */
+  run?: string | undefined
+  /** The value of the field as written. */
+  value?: unknown
+  /** The record as read. */
+  raw?: unknown
 }
 
 export interface RunList {
@@ -35,7 +41,11 @@ export function parseRunList (text: string, fileName: string): RunList {
       const units = (item as { meta?: { row?: OmsUnits } }).meta?.row ?? {}
       const parsed = typeof attributes === 'object' && attributes !== null ? runFromOms(attributes, units) : { ok: false as const, error: { field: '', message: 'not an object' } }
       if (parsed.ok) runs.push(parsed.run)
-      else problems.push({ where: `record ${i}`, ...parsed.error })
+      else {
+        const record = typeof attributes === 'object' && attributes !== null ? attributes : {}
+        const run = record.run_number
+        problems.push({ where: `record ${i}`, ...parsed.error, run: run === undefined || run === null ? undefined : String(run), value: Object.hasOwn(record, parsed.error.field) ? record[parsed.error.field] : undefined, raw: item })
+      }
     })
     return { runs, problems }
   }
@@ -47,7 +57,7 @@ export function parseRunList (text: string, fileName: string): RunList {
   for (const row of rows) {
     const parsed = runFromCsv(row.values)
     if (parsed.ok) runs.push(parsed.run)
-    else problems.push({ where: `line ${row.line} (run ${row.values.run_number ?? '?'})`, ...parsed.error })
+    else problems.push({ where: `line ${row.line} (run ${row.values.run_number ?? '?'})`, ...parsed.error, run: row.values.run_number, value: Object.hasOwn(row.values, parsed.error.field) ? row.values[parsed.error.field] : undefined, raw: row.values })
   }
   return { runs, problems }
 }

@@ -1,7 +1,7 @@
 // Turning OMS records into runs: rows of an OMS run-table CSV export (as
 // Runs2022-hltmode.csv, header lines repeated inside the file) and JSON:API
 // records of the OMS REST API (`data[].attributes`, units in `meta.row`).
-import { lumiToPb, parseUtc, runClassOf, type FieldError, type Parsed, type RunRecord } from './run-record.ts'
+import { lumiToPb, parseUtc, recordProblem, runClassOf, type FieldError, type Parsed, type RunRecord } from './run-record.ts'
 
 export interface CsvRow {
   /** 1-based line number in the file. */
@@ -53,6 +53,12 @@ export function parseCsv (text: string): { rows: CsvRow[], errors: Array<{ line:
 
 function fail (field: string, message: string): Parsed {
   return { ok: false, error: { field, message } }
+}
+
+/** A record read whole is still refused when it breaks the contract or the name grammar (see recordProblem). */
+function checked (run: RunRecord): Parsed {
+  const problem = recordProblem(run)
+  return problem === undefined ? { ok: true, run } : { ok: false, error: problem }
 }
 
 function integer (v: unknown, field: string, required: boolean): number | FieldError | undefined {
@@ -139,7 +145,7 @@ export function runFromCsv (row: Record<string, string>): Parsed {
     hltKey: (values.hlt_key ?? '').trim(),
     componentsOut: componentList(values.components_out)
   }
-  return { ok: true, run: record }
+  return checked(record)
 }
 
 /** `meta.row.<field>.units` of an OMS JSON:API record. */
@@ -181,27 +187,24 @@ export function runFromOms (attributes: Record<string, unknown>, units: OmsUnits
   const runClass = typeof attributes.l1_hlt_mode_stripped === 'string'
     ? runClassOf(attributes.l1_hlt_mode_stripped)
     : typeof attributes.run_class === 'string' ? attributes.run_class.toLowerCase() : ''
-  return {
-    ok: true,
-    run: {
-      run: run as number,
-      fill: fill ?? 0,
-      era: typeof attributes.era === 'string' ? attributes.era : '',
-      startMs,
-      endMs,
-      durationS: duration ?? (endMs === undefined ? 0 : Math.round((endMs - startMs) / 1000)),
-      lastLumisection: ls ?? 0,
-      deliveredLumiPb: lumi.delivered_lumi ?? 0,
-      recordedLumiPb: lumi.recorded_lumi ?? 0,
-      runClass,
-      global: sequence === undefined ? true : sequence === 'GLOBAL-RUN',
-      bFieldT: typeof bField === 'number' ? bField : undefined,
-      stableBeam: typeof stable === 'boolean' ? stable : undefined,
-      fillType: typeof attributes.fill_type_runtime === 'string' ? attributes.fill_type_runtime : '',
-      hltKey: typeof attributes.hlt_key === 'string' ? attributes.hlt_key : '',
-      componentsOut: componentList(attributes.components_out ?? [])
-    }
-  }
+  return checked({
+    run: run as number,
+    fill: fill ?? 0,
+    era: typeof attributes.era === 'string' ? attributes.era : '',
+    startMs,
+    endMs,
+    durationS: duration ?? (endMs === undefined ? 0 : Math.round((endMs - startMs) / 1000)),
+    lastLumisection: ls ?? 0,
+    deliveredLumiPb: lumi.delivered_lumi ?? 0,
+    recordedLumiPb: lumi.recorded_lumi ?? 0,
+    runClass,
+    global: sequence === undefined ? true : sequence === 'GLOBAL-RUN',
+    bFieldT: typeof bField === 'number' ? bField : undefined,
+    stableBeam: typeof stable === 'boolean' ? stable : undefined,
+    fillType: typeof attributes.fill_type_runtime === 'string' ? attributes.fill_type_runtime : '',
+    hltKey: typeof attributes.hlt_key === 'string' ? attributes.hlt_key : '',
+    componentsOut: componentList(attributes.components_out ?? [])
+  })
 }
 
 /** A known run as OMS attributes (luminosity in /pb), the base a partial correction is applied to. */

@@ -33,7 +33,7 @@ test('a JSON run list of OMS attributes, or an OMS JSON:API answer with units, i
   const list = parseRunList(JSON.stringify([attrs, { ...attrs, run_number: 355101, start_time: 'soon' }]), 'runs.json')
   assert.equal(list.runs.length, 1)
   assert.equal(list.runs[0]?.recordedLumiPb, 2500)
-  assert.deepEqual(list.problems, [{ where: 'record 1', field: 'start_time', message: 'expected an ISO-8601 UTC time, got "soon"' }])
+  assert.deepEqual(list.problems.map(p => ({ where: p.where, field: p.field, message: p.message, run: p.run, value: p.value })), [{ where: 'record 1', field: 'start_time', message: 'expected an ISO-8601 UTC time, got "soon"', run: '355101', value: 'soon' }])
   const api = parseRunList(JSON.stringify({ data: [{ id: '355100', type: 'runs', attributes: attrs, meta: { row: { recorded_lumi: { units: 'nb^{-1}' }, delivered_lumi: { units: 'nb^{-1}' } } } }] }), 'page.json')
   assert.equal(api.runs[0]?.recordedLumiPb, 2.5)
   assert.equal(api.runs[0]?.deliveredLumiPb, 2.6)
@@ -46,4 +46,20 @@ test('a file that is not a run list says so instead of giving no runs', () => {
   assert.match(csv.problems[0]?.message ?? '', /no run_number, start_time column/)
   const json = parseRunList('{"runs": 3', 'broken.json')
   assert.match(json.problems[0]?.message ?? '', /not JSON/)
+})
+
+test('a record a run list cannot read is reported with its run, field and value, and the record itself', () => {
+  const csv = ['run_number,fill_number,start_time,end_time,era',
+    '355100,7920,2022-07-05 14:27:44,2022-07-05 15:00:00,Run2022C',
+    '355101,7920,2022-07-05 15:10:00,2022-07-05 16:00:00,../../etc/cron.d/x',
+    '4294967296,7920,2022-07-05 16:10:00,2022-07-05 17:00:00,Run2022C'].join('\n')
+  const list = parseRunList(csv, 'runs.csv')
+  assert.deepEqual(list.runs.map(r => r.run), [355100])
+  assert.deepEqual(list.problems.map(p => [p.where, p.run, p.field, p.value]), [
+    ['line 3 (run 355101)', '355101', 'era', '../../etc/cron.d/x'],
+    ['line 4 (run 4294967296)', '4294967296', 'run_number', '4294967296']
+  ])
+  assert.equal((list.problems[0]?.raw as Record<string, string>).start_time, '2022-07-05 15:10:00')
+  const json = parseRunList(JSON.stringify([{ run_number: 355102, start_time: '2022-07-05T17:10:00Z', era: 'Run2022C', recorded_lumi: 2, units: 'x' }, { run_number: 0, start_time: '2022-07-05T17:10:00Z' }]), 'runs.json')
+  assert.deepEqual(json.problems.map(p => [p.where, p.run, p.field, p.value]), [['record 1', '0', 'run_number', 0]])
 })

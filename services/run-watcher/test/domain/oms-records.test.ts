@@ -95,3 +95,73 @@ test('units, times and classes', () => {
   assert.equal(runClassOf('Collisions2022/v69'), 'collisions2022')
   assert.equal(runClassOf(''), '')
 })
+
+test('luminosity units as OMS writes them, and as people type them, convert to /pb', () => {
+  // [spelling, value, /pb]: OMS writes LaTeX; `{\mu}b^{-1}` is how a real OMS record spells µb⁻¹
+  const table: Array<[string | undefined, number, number | undefined]> = [
+    ['{\\mu}b^{-1}', 1_500_000, 1.5],
+    [JSON.parse('"{\\\\mu}b^{-1}"') as string, 30_824, 0.030824], // the JSON text of a real OMS answer
+    ['pb^{-1}', 2, 2],
+    ['fb^{-1}', 2, 2000],
+    ['nb^{-1}', 2000, 2],
+    ['mb^{-1}', 2e9, 2],
+    ['b^{-1}', 2e12, 2],
+    ['ub^{-1}', 2e6, 2],
+    ['µb^{-1}', 2e6, 2], // U+00B5
+    ['μb^{-1}', 2e6, 2], // U+03BC
+    ['\\mub^{-1}', 2e6, 2],
+    ['/pb', 2, 2],
+    ['1/fb', 2, 2000],
+    ['pb-1', 2, 2],
+    ['fb^-1', 2, 2000],
+    [' pb^{-1} ', 2, 2],
+    [undefined, 2, 2],
+    ['', 2, 2],
+    // not units: own properties of the table only, no inherited names
+    ['constructor', 2, undefined],
+    ['__proto__', 2, undefined],
+    ['toString', 2, undefined],
+    ['hasOwnProperty', 2, undefined],
+    ['10^{30}cm^{-2}s^{-1}', 2, undefined], // an instantaneous luminosity unit
+    ['barn', 2, undefined]
+  ]
+  for (const [unit, value, pb] of table) assert.equal(lumiToPb(value, unit), pb, `${JSON.stringify(unit)}`)
+})
+
+test('a real OMS record with {\\mu}b^{-1} units is read, and an inherited name is refused naming the field', () => {
+  const attributes = { run_number: 355100, fill_number: 7920, start_time: '2022-07-05T14:27:44Z', end_time: '2022-07-05T15:00:00Z', recorded_lumi: 30824.1, delivered_lumi: 31912.5, era: 'Run2022C' }
+  const parsed = runFromOms(attributes, { recorded_lumi: { units: '{\\mu}b^{-1}' }, delivered_lumi: { units: '{\\mu}b^{-1}' } })
+  assert.ok(parsed.ok, JSON.stringify(parsed))
+  assert.equal(parsed.run.recordedLumiPb, 0.0308241)
+  const bad = runFromOms(attributes, { recorded_lumi: { units: 'constructor' } })
+  assert.deepEqual(bad, { ok: false, error: { field: 'recorded_lumi', message: 'unknown luminosity unit "constructor"' } })
+})
+
+test('every record is checked against the run range and the name grammar, naming the field', () => {
+  const base = { run_number: '355100', fill_number: '7920', start_time: '2022-07-05 14:27:44', end_time: '2022-07-05 15:00:00', era: 'Run2022C' }
+  const table: Array<[string, Record<string, string>, string | undefined, RegExp | undefined]> = [
+    ['a valid run', {}, undefined, undefined],
+    ['run 0', { run_number: '0' }, 'run_number', /out of range/],
+    ['run 2^32', { run_number: String(2 ** 32) }, 'run_number', /1 ≤ run < 2\^32/],
+    ['run 2^32 - 1', { run_number: String(2 ** 32 - 1) }, undefined, undefined],
+    ['an era that leaves the data directory', { era: '../../../../etc/cron.d/x' }, 'era', /era .* is not a valid name/],
+    ['an era with a slash', { era: 'Run2022/C' }, 'era', /not a valid name/],
+    ['an era with a control character', { era: 'Run2022C\u001b[31m' }, 'era', /not a valid name/],
+    ['no era (unknown) is allowed', { era: '' }, undefined, undefined],
+    ['a fill beyond uint32', { fill_number: String(2 ** 32) }, 'fill_number', /0 ≤ fill_number < 2\^32/],
+    ['a duration beyond uint32', { duration: String(2 ** 32) }, 'duration', /out of range/]
+  ]
+  for (const [name, change, field, message] of table) {
+    const csv = runFromCsv({ ...base, ...change })
+    const oms = runFromOms(Object.fromEntries(Object.entries({ ...base, ...change }).map(([k, v]) => [k, k.endsWith('_time') ? `${v.replace(' ', 'T')}Z` : /^\d+$/.test(v) ? Number(v) : v])))
+    for (const [source, parsed] of [['csv', csv], ['oms', oms]] as const) {
+      if (field === undefined) {
+        assert.ok(parsed.ok, `${name} (${source}): ${JSON.stringify(parsed)}`)
+      } else {
+        assert.ok(!parsed.ok, `${name} (${source}) refused`)
+        assert.equal(parsed.error.field, field, `${name} (${source})`)
+        assert.match(parsed.error.message, message!, `${name} (${source})`)
+      }
+    }
+  }
+})

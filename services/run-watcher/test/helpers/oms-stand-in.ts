@@ -25,8 +25,8 @@ export interface OmsStandIn extends AsyncDisposable {
   tokensIssued: number
   /** Every token issued so far stops being valid (as when it expires early). */
   revokeTokens: () => void
-  /** Luminosity unit reported in meta (values are converted to it). */
-  lumiUnit: 'pb^{-1}' | 'ub^{-1}'
+  /** Luminosity unit reported in meta, spelled as OMS writes it (values are converted to it): `{\mu}b^{-1}` is µb⁻¹. */
+  lumiUnit: 'pb^{-1}' | '{\\mu}b^{-1}'
 }
 
 function attributes (r: RunRecord, factor: number): Record<string, unknown> {
@@ -87,7 +87,7 @@ export async function startOmsStandIn (runs: RunRecord[], secret = 'client-secre
     const limit = Number(url.searchParams.get('page[limit]') ?? 100)
     const descending = url.searchParams.get('sort') === '-run_number'
     const fields = url.searchParams.get('fields[runs]')?.split(',')
-    const factor = state.lumiUnit === 'ub^{-1}' ? 1e6 : 1
+    const factor = state.lumiUnit === '{\\mu}b^{-1}' ? 1e6 : 1
     const selected = state.runs.filter(r => r.run >= ge && r.run <= le && (seq === null || (seq === 'GLOBAL-RUN') === r.global))
       .sort((a, b) => descending ? b.run - a.run : a.run - b.run)
     const page = selected.slice(offset, offset + limit)

@@ -70,6 +70,18 @@ test('the generator source announces its runs once, and a restarted process anno
     assert.equal(got[0]!.event.source, 'generator')
   }
   assert.equal(collector.events.filter(e => e.event.change.case === 'streamDone').length, expected.length, 'ALCAPHISYM done once per run')
+  // Tier-0's first condition-safe run, 48 h of generated time behind: it advances over the generated runs
+  const fcsr = collector.events.flatMap(e => e.event.change.case === 'fcsr' ? [e.event] : [])
+  assert.ok(new Set(fcsr.map(e => e.run)).size > 1, `the FCSR advanced (${fcsr.map(e => e.run).join(', ')})`)
+  assert.equal(new Set(fcsr.map(e => e.run)).size, fcsr.length, 'each FCSR announced once')
+  for (const e of fcsr) {
+    assert.ok(expected.some(r => r.run === e.run), `FCSR ${e.run} is a generated run`)
+    assert.equal(e.source, 'generator')
+  }
+  const lastEnd = Math.max(...expected.map(r => r.endMs ?? 0))
+  const highest = Math.max(...fcsr.map(e => e.run))
+  assert.ok(expected.some(r => r.run < highest && (r.endMs ?? 0) + 48 * 3600_000 <= lastEnd), 'the FCSR is past every run locked 48 h before the last end')
+  assert.ok(expected.filter(r => r.run >= highest).every(r => (r.endMs ?? 0) + 48 * 3600_000 > lastEnd), 'no run at or above the FCSR is locked yet')
 
   const before = collector.events.length
   const second = await startProcess(env)
@@ -98,4 +110,8 @@ test('a bad setting stops the process at start with every bad key named', async 
   const notRuns = await failedStart(testEnv({ AUTOCAL_REPLAY_FILE: join(realdata, 'Cert_Collisions2022_355100_362760_Golden.json') }))
   assert.equal(notRuns.code, 1)
   assert.match(notRuns.output, /AUTOCAL_REPLAY_FILE .*Golden\.json holds no run/)
+  // a generator whose runs would pass 2^32 fails the start, naming the run and the rule
+  const beyond = await failedStart(testEnv({ AUTOCAL_GENERATOR_RUNS: '60', AUTOCAL_GENERATOR_FIRST_RUN: String(2 ** 32 - 10) }))
+  assert.equal(beyond.code, 1)
+  assert.match(beyond.output, /AUTOCAL_GENERATOR_FIRST_RUN .*run_number: run 42949\d+ is out of range/)
 })

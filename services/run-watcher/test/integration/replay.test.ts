@@ -59,7 +59,7 @@ test('replaying the real run list emits exactly one ended event per run with its
     assert.equal(timestampDate(run.startTime!).toISOString(), new Date(want.start).toISOString())
     assert.equal(timestampDate(run.endTime!).toISOString(), new Date(want.end).toISOString())
     assert.equal(got[0]!.meta.key, String(want.run))
-    assert.match(got[0]!.meta.eventId, new RegExp(`^runs/${want.run}/ended/[0-9a-f]{32}$`))
+    assert.match(got[0]!.meta.eventId, new RegExp(`^runs/${want.run}/2/ended/[0-9a-f]{32}$`), 'the second change of the run (after started)')
   }
   // in run order: the runs topic is keyed by run, so compare the order of first sight per partition-free list
   const startedOrder = collector.events.filter(e => e.event.change.case === 'started').map(e => e.event.run)
@@ -93,8 +93,11 @@ test('replaying twice, restarting mid-way, or losing Redis adds no duplicate', a
   assert.equal(collector.events.length, afterTwo, 'a second replay announces nothing')
 
   // Redis loses its data (this prefix's keys; the server is shared): the state is rebuilt from Kafka
+  let sequences: Record<string, string>
   {
     await using redis = await connectRedis({ config: loadConfig(Config, env), logger })
+    sequences = await redis.client.hgetall(redis.key('run-watcher', 'sequences'))
+    assert.equal(sequences[`run:${runs[0]!.run}`], '2', 'started and ended: two changes of the run')
     const keys = await redis.client.keys(`${env.AUTOCAL_REDIS_KEY_PREFIX}*`)
     assert.ok(keys.length > 0)
     await redis.client.del(...keys)
@@ -104,6 +107,10 @@ test('replaying twice, restarting mid-way, or losing Redis adds no duplicate', a
   await fourth[Symbol.asyncDispose]()
   assert.equal(collector.events.length, afterTwo, 'a restart on an empty Redis announces nothing')
   assert.equal(lines.filter(l => l.msg === 'known runs rebuilt from the runs topic').at(-1)?.events, afterTwo, 'the known state was rebuilt from every event')
+  {
+    await using redis = await connectRedis({ config: loadConfig(Config, env), logger })
+    assert.deepEqual(await redis.client.hgetall(redis.key('run-watcher', 'sequences')), sequences, 'the change sequence numbers were rebuilt from the event ids')
+  }
 
   const ended = endedByRun(collector.events)
   for (const r of runs) assert.equal(ended.get(r.run)?.length, 1, `run ${r.run}: exactly one ended event`)
@@ -121,9 +128,43 @@ test('at a time scale, a run is started first and ended later', async () => {
   await using _watcher = await startWatcher(env, logger)
   await until('three runs ended', () => endedByRun(collector.events).size === 3, 120_000)
   for (const run of [355870, 355871, 355872]) {
-    const mine = collector.events.filter(e => e.event.run === run && e.event.change.case !== 'streamDone').map(e => e.event.change.case)
+    const mine = collector.events.filter(e => e.event.run === run && ['started', 'updated', 'ended'].includes(e.event.change.case ?? '')).map(e => e.event.change.case)
     assert.deepEqual(mine, ['started', 'ended'], `run ${run}`)
     const started = collector.events.find(e => e.event.run === run && e.event.change.case === 'started')!
     assert.ok(started.event.change.case === 'started' && started.event.change.value.run?.endTime === undefined, 'a started run has no end yet')
+  }
+})
+
+test('the replay announces the first condition-safe run as Tier-0 would: it advances run by run, 48 h of replayed time behind each run end', async () => {
+  // 82 runs of 2022-07-05..08 (about 69 h, plus 48 h for the last to lock) at 36000x: about 12 s
+  const runs = expectedRuns().filter(r => r.run >= 355100 && r.run <= 355300)
+  const env = testEnv({ AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_SCALE: '36000', AUTOCAL_REPLAY_FROM_RUN: '355100', AUTOCAL_REPLAY_TO_RUN: '355300' })
+  const { logger } = quietLogger()
+  await using collector = await collectRuns(env, logger)
+  {
+    await using _watcher = await startWatcher(env, logger)
+    const fcsrs = (): number[] => collector.events.flatMap(e => e.event.change.case === 'fcsr' ? [e.event.change.value.fcsr] : [])
+    await until('the last run is the FCSR', () => fcsrs().includes(runs.at(-1)!.run), 120_000)
+    await settled(() => collector.events.length)
+  }
+  const fcsr = collector.events.filter(e => e.event.change.case === 'fcsr')
+  const values = fcsr.map(e => e.event.change.case === 'fcsr' ? e.event.change.value.fcsr : 0)
+  // 2022 runs end in run order and each starts before the one below it locks: each becomes the FCSR once, in turn
+  assert.deepEqual([...values].sort((a, b) => a - b), runs.map(r => r.run), 'every run of the list was the FCSR exactly once')
+  for (const e of fcsr) {
+    assert.equal(e.event.run, e.event.change.case === 'fcsr' ? e.event.change.value.fcsr : -1, 'RunEvent.run is the FCSR')
+    assert.equal(e.event.source, 'replay')
+  }
+  // announced in replayed time order: the FCSR moves past run r only once every run that ended
+  // within 48 h after r's end has been announced ended
+  const endedAt = new Map(collector.events.filter(e => e.event.change.case === 'ended').map(e => [e.event.run, e.meta.time.getTime()]))
+  for (const [i, r] of runs.entries()) {
+    const next = runs[i + 1]
+    if (next === undefined) break
+    const movedAt = fcsr.find(e => e.event.run === next.run)!.meta.time.getTime()
+    const lockMs = Date.parse(r.end) + 48 * 3600_000
+    const endedBefore = runs.filter(o => Date.parse(o.end) < lockMs)
+    assert.ok(endedBefore.length > i + 1, `run ${r.run}: runs ended in the 48 h after it`)
+    for (const o of endedBefore) assert.ok(endedAt.get(o.run)! <= movedAt, `FCSR ${next.run} announced after run ${o.run} (ended ${o.end}) ended, within 48 h of run ${r.run}'s end (${r.end})`)
   }
 })

@@ -6,6 +6,11 @@ import { createServer } from 'node:http'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
+import { createMetrics, loadConfig, startConsumer, startProducer } from '@autocal/runtime'
+import type { AuditRecord, DeadLetter } from '@autocal/contracts'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { Config } from '../../src/config.ts'
 import { readRunList } from '../../src/adapters/run-list-file.ts'
 import { startOmsStandIn } from '../helpers/oms-stand-in.ts'
 import { collectRuns, quietLogger, realdata, settled, startWatcher, testEnv, until, type Collected } from '../helpers/harness.ts'
@@ -13,6 +18,9 @@ import { collectRuns, quietLogger, realdata, settled, startWatcher, testEnv, unt
 const csv = join(realdata, 'Runs2022-hltmode.csv')
 const first = 356300
 const last = 356500
+const adminToken = 'admin-token-0001'
+const ecalToken = 'ecal-token-0002'
+const injectTokens = JSON.stringify({ [adminToken]: { principal: 'run-coordinator', subsystems: '*' }, [ecalToken]: { principal: 'ecal-shifter', subsystems: ['ECAL'] } })
 
 /** What a consumer acts on: per run, the sequence of (change, content hash). */
 function actionable (events: Collected[]): Map<number, string[]> {
@@ -60,7 +68,7 @@ test('the OMS poller over an OMS-format server gives the same events as the repl
   // a luminosity correction of an already ended run, reported in another unit
   const corrected = runs[runs.length - 10]!
   oms.runs = oms.runs.map(r => r.run === corrected.run ? { ...r, recordedLumiPb: r.recordedLumiPb + 0.5 } : r)
-  oms.lumiUnit = 'ub^{-1}'
+  oms.lumiUnit = '{\\mu}b^{-1}' // as a real OMS record writes µb⁻¹
   oms.revokeTokens() // and the token expires early: the next request is refused with 401
   await until('correction announced', () => polled.events.some(e => e.event.change.case === 'updated'))
   await settled(() => polled.events.length, 1500)
@@ -115,21 +123,42 @@ test('a 500, a timeout, a malformed page and a non-JSON answer are survived and 
   assert.equal(ready.checks['source:oms'].details.ok, true)
 })
 
-test('a malformed OMS record is skipped with the source, record and field named, and never half-published', async () => {
+test('an OMS record that cannot be read is reported once (metric, log with field and value, dead letter), not on every poll, and never half-published', async () => {
   const runs = (await readRunList(csv)).runs.filter(r => r.run >= first).slice(0, 5)
   const { logger, lines } = quietLogger()
   await using oms = await startOmsStandIn(runs)
   oms.overrides.set(runs[2]!.run, { start_time: 'yesterday' })
-  const env = testEnv({ AUTOCAL_OMS_URL: oms.url, AUTOCAL_OMS_POLL_MS: '300', AUTOCAL_OMS_FIRST_RUN: String(first), AUTOCAL_OMS_TOKEN_URL: oms.tokenUrl, AUTOCAL_OMS_CLIENT_ID: 'a', AUTOCAL_OMS_CLIENT_SECRET: 'client-secret' })
+  oms.overrides.set(runs[3]!.run, { era: '../../etc/cron.d/x' })
+  const env = testEnv({ AUTOCAL_OMS_URL: oms.url, AUTOCAL_OMS_POLL_MS: '100', AUTOCAL_OMS_FIRST_RUN: String(first), AUTOCAL_OMS_TOKEN_URL: oms.tokenUrl, AUTOCAL_OMS_CLIENT_ID: 'a', AUTOCAL_OMS_CLIENT_SECRET: 'client-secret' })
+  const letters: DeadLetter[] = []
+  const config = loadConfig(Config, env)
+  await using producer = await startProducer({ config, logger, service: 'test' })
+  await using _dlq = await startConsumer({ config, logger, service: 'test', group: 'dlq-reader', producer, metrics: createMetrics({ service: 'test' }), handlers: { dlq: async letter => { letters.push(letter) } } })
   await using collected = await collectRuns(env, logger)
-  await using _w = await startWatcher(env, logger)
-  await until('four runs ended', () => collected.events.filter(e => e.event.change.case === 'ended').length === 4)
-  await settled(() => collected.events.length)
-  assert.ok(!collected.events.some(e => e.event.run === runs[2]!.run), 'the malformed run is not announced at all')
-  const skipped = lines.find(l => l.msg === 'malformed record skipped')
-  assert.equal(skipped?.source, 'oms')
-  assert.equal(skipped?.field, 'start_time')
-  assert.match(String(skipped?.record), new RegExp(String(runs[2]!.run)))
+  await using watcher = await startWatcher(env, logger)
+  await until('three runs ended', () => collected.events.filter(e => e.event.change.case === 'ended').length === 3)
+  const rounds = (): number => oms.requests.length
+  const after = rounds()
+  await until('five more polls', () => rounds() >= after + 5)
+  await until('two dead letters', () => letters.length >= 2)
+  await settled(() => letters.length + collected.events.length)
+  for (const bad of [runs[2]!.run, runs[3]!.run]) assert.ok(!collected.events.some(e => e.event.run === bad), `run ${bad} is not announced at all`)
+
+  const refused = lines.filter(l => l.msg === 'source record refused')
+  assert.deepEqual(refused.map(l => [l.source, l.run, l.field, l.value]).sort(), [
+    ['oms', String(runs[2]!.run), 'start_time', '"yesterday"'],
+    ['oms', String(runs[3]!.run), 'era', '"../../etc/cron.d/x"']
+  ], 'each logged once, with the field and its value, whatever the number of polls')
+  assert.equal(letters.length, 2, 'one dead letter per run and problem')
+  const letter = letters.find(l => l.headers.field === 'era')!
+  assert.equal(letter.topic, 'source:oms')
+  assert.equal(letter.code, 'AUTOCAL_VALIDATION_FAILED')
+  assert.equal(letter.headers.run, String(runs[3]!.run))
+  assert.match(letter.reason, /era "\.\.\/\.\.\/etc\/cron\.d\/x" is not a valid name/)
+  assert.equal((JSON.parse(new TextDecoder().decode(letter.value)) as { attributes: { era: string } }).attributes.era, '../../etc/cron.d/x', 'the record is kept in the dead letter')
+  const metrics = await (await fetch(`http://127.0.0.1:${watcher.port}/metrics`)).text()
+  assert.match(metrics, /autocal_run_records_refused_total\{(?=[^}]*source="oms")(?=[^}]*field="start_time")[^}]*\} 1\n/)
+  assert.match(metrics, /autocal_run_records_refused_total\{(?=[^}]*source="oms")(?=[^}]*field="era")[^}]*\} 1\n/)
 })
 
 test('the Tier-0 poller announces stream, dataset and FCSR facts only when they change', async () => {
@@ -180,33 +209,97 @@ test('the Tier-0 poller announces stream, dataset and FCSR facts only when they 
   }
 })
 
-test('injection needs a known token and corrects a known run field by field', async () => {
-  const { logger } = quietLogger()
-  const env = testEnv({ AUTOCAL_INJECT_TOKENS: 'alice:s3cret', AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_FROM_RUN: '355100', AUTOCAL_REPLAY_TO_RUN: '355100' })
+test('injection needs a token for every subsystem, read from a file; every request is logged with its peer and audited; a campaign goes to the control API', async t => {
+  const { logger, lines } = quietLogger()
+  const dir = mkdtempSync(join(tmpdir(), 'autocal-inject-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const tokenFile = join(dir, 'inject-tokens.json')
+  writeFileSync(tokenFile, injectTokens, { mode: 0o600 })
+  const env = testEnv({ AUTOCAL_INJECT_TOKENS_FILE: tokenFile, AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_FROM_RUN: '355100', AUTOCAL_REPLAY_TO_RUN: '355100' })
+  const config = loadConfig(Config, env)
+  const audits: AuditRecord[] = []
+  await using producer = await startProducer({ config, logger, service: 'test' })
+  await using _audit = await startConsumer({ config, logger, service: 'test', group: 'audit-reader', producer, metrics: createMetrics({ service: 'test' }), handlers: { audit: async record => { audits.push(record) } } })
   await using collected = await collectRuns(env, logger)
   await using watcher = await startWatcher(env, logger)
   await until('replayed', () => collected.events.some(e => e.event.change.case === 'ended'))
   const url = `http://127.0.0.1:${watcher.port}/api/v1/runs`
-  const post = async (body: unknown, token?: string): Promise<Response> => await fetch(url, {
-    method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) }
-  })
-  assert.equal((await post({ run_number: 355100, recorded_lumi: 1 })).status, 401)
-  assert.equal((await post({ run_number: 355100, recorded_lumi: 1 }, 'wrong')).status, 401)
-  const bad = await post({ run_number: 'x' }, 's3cret')
-  assert.equal(bad.status, 400)
-  assert.match((await bad.json() as { error: string }).error, /runs\[0\]\.run_number/)
-  const ok = await post({ run_number: 355100, recorded_lumi: 2, units: { recorded_lumi: 'fb^{-1}' } }, 's3cret')
+  const post = async (body: unknown, token?: string): Promise<{ status: number, error?: string }> => {
+    const res = await fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } })
+    return { status: res.status, ...(await res.json() as { error?: string }) }
+  }
+  const refusals: Array<[unknown, string | undefined, number, RegExp]> = [
+    [{ run_number: 355100, recorded_lumi: 1 }, undefined, 401, /missing bearer token/],
+    [{ run_number: 355100, recorded_lumi: 1 }, 'wrong-token-9999', 401, /unknown token/],
+    // a subsystem's token may not rewrite a run every subsystem acts on
+    [{ run_number: 355100, recorded_lumi: 1 }, ecalToken, 403, /ecal-shifter may act for ECAL, but run facts are shared by every subsystem/],
+    [{ campaign: 'ecal-rereco', runs: [{ run_number: 999001, fill_number: 1, start_time: '2026-11-01T10:00:00Z' }] }, adminToken, 400, /run facts only: inject runs into a campaign through the control API \(autocal runs inject/],
+    [{ run_number: 'x' }, adminToken, 400, /runs\[0\]\.run_number: .*\(source: inject\)/],
+    [{ run_number: 2 ** 32, start_time: '2026-11-01T10:00:00Z' }, adminToken, 400, /runs\[0\]\.run_number: run 4294967296 is out of range/],
+    [{ run_number: 999002, start_time: '2026-11-01T10:00:00Z', era: '../../../../etc/cron.d/x' }, adminToken, 400, /runs\[0\]\.era: era .* is not a valid name/],
+    [{ run_number: 355100, recorded_lumi: 2, units: { recorded_lumi: 'constructor' } }, adminToken, 400, /runs\[0\]\.recorded_lumi: unknown luminosity unit "constructor"/]
+  ]
+  for (const [body, token, status, error] of refusals) {
+    const res = await post(body, token)
+    assert.equal(res.status, status, JSON.stringify(body))
+    assert.match(res.error ?? '', error)
+  }
+  const ok = await post({ run_number: 355100, recorded_lumi: 2, units: { recorded_lumi: 'fb^{-1}' } }, adminToken)
   assert.equal(ok.status, 202)
   await until('update', () => collected.events.some(e => e.event.change.case === 'updated'))
   const update = collected.events.find(e => e.event.change.case === 'updated')!.event
   assert.equal(update.source, 'inject')
-  assert.equal(update.actor, 'alice')
+  assert.equal(update.actor, 'run-coordinator')
   assert.ok(update.change.case === 'updated')
   assert.deepEqual(update.change.value.changedFields, ['recorded_lumi_pb'])
   assert.equal(update.change.value.run?.recordedLumiPb, 2000)
   assert.equal(update.change.value.run?.fill, 7920, 'fields left out keep their known values')
-  const fresh = await post({ campaign: 'ecal-rereco', runs: [{ run_number: 999001, fill_number: 1, start_time: '2026-11-01T10:00:00Z', end_time: '2026-11-01T11:00:00Z', recorded_lumi: 3 }] }, 's3cret')
-  assert.equal(fresh.status, 202)
-  await until('injected run', () => collected.events.some(e => e.event.run === 999001 && e.event.change.case === 'ended'))
-  assert.equal(collected.events.find(e => e.event.run === 999001)?.event.campaign, 'ecal-rereco')
+  assert.ok(!collected.events.some(e => [999001, 999002, 2 ** 32].includes(e.event.run)), 'nothing refused was announced')
+  assert.ok(!collected.events.some(e => e.event.campaign !== ''), 'no campaign event from the run-watcher')
+
+  // logged with the peer
+  const refused = lines.filter(l => l.msg === 'run injection refused')
+  assert.deepEqual(refused.map(l => l.status), [401, 401, 403, 400, 400, 400, 400, 400])
+  for (const l of refused) assert.match(l.peer, /^ipv4:127\.0\.0\.1:\d+$|^ipv6:\[::1\]:\d+$/)
+  // audited: one record per request, accepted or refused
+  await until('nine audit records', () => audits.length === 9)
+  assert.deepEqual(audits.map(a => [a.principal, a.accepted, a.action, a.service]), [
+    ['anonymous', false, 'runs.inject', 'autocal/run-watcher'],
+    ['anonymous', false, 'runs.inject', 'autocal/run-watcher'],
+    ['ecal-shifter', false, 'runs.inject', 'autocal/run-watcher'],
+    ...Array.from({ length: 5 }, () => ['run-coordinator', false, 'runs.inject', 'autocal/run-watcher']),
+    ['run-coordinator', true, 'runs.inject', 'autocal/run-watcher']
+  ])
+  assert.match(audits[2]!.reason, /shared by every subsystem/)
+  assert.equal(audits[8]!.target, 'runs 355100')
+  assert.deepEqual(audits[8]!.details, { runs: '1', events: '1' })
+  for (const a of audits) {
+    assert.match(a.peer, /^ipv4:127\.0\.0\.1:\d+$|^ipv6:\[::1\]:\d+$/)
+    const text = JSON.stringify(a, (_k, v: unknown) => typeof v === 'bigint' ? String(v) : v)
+    assert.ok(!text.includes(adminToken) && !text.includes('wrong-token-9999'), 'no token in an audit record')
+  }
+  assert.ok(!lines.some(l => JSON.stringify(l).includes(adminToken)), 'no token in the logs')
+})
+
+test('a correction that returns to an earlier value within a minute (A → B → A) is delivered as a third event', async () => {
+  const { logger } = quietLogger()
+  const env = testEnv({ AUTOCAL_INJECT_TOKENS: injectTokens, AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_FROM_RUN: '355100', AUTOCAL_REPLAY_TO_RUN: '355100' })
+  await using collected = await collectRuns(env, logger)
+  await using watcher = await startWatcher(env, logger)
+  await until('replayed', () => collected.events.some(e => e.event.change.case === 'ended'))
+  const updates = (): Collected[] => collected.events.filter(e => e.event.change.case === 'updated')
+  for (const [i, lumi] of [1.5, 2.5, 1.5].entries()) {
+    const res = await fetch(`http://127.0.0.1:${watcher.port}/api/v1/runs`, {
+      method: 'POST', body: JSON.stringify({ run_number: 355100, recorded_lumi: lumi }), headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }
+    })
+    assert.equal(res.status, 202)
+    assert.deepEqual(await res.json(), { runs: 1, events: 1 }, `correction ${i + 1} announced`)
+    await until(`update ${i + 1} delivered`, () => updates().length === i + 1)
+  }
+  await settled(() => collected.events.length)
+  const seen = updates().map(e => e.event.change.case === 'updated' ? e.event.change.value.run?.recordedLumiPb : undefined)
+  assert.deepEqual(seen, [1.5, 2.5, 1.5], 'A → B → A, every change delivered')
+  const ids = updates().map(e => e.meta.eventId)
+  assert.equal(new Set(ids).size, 3, ids.join(' '))
+  assert.equal(updates()[0]!.event.contentHash, updates()[2]!.event.contentHash, 'same content, told apart by its sequence number')
 })
