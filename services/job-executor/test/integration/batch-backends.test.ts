@@ -12,7 +12,7 @@ import { loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { startJobExecutor } from '../../src/app.ts'
 import { kubeJobName } from '../../src/domain/kube-job.ts'
-import { quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
+import { asReader, outdirOf, quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
 import { startKubeStandIn } from '../stand-ins/kube-api.ts'
 
 const py = (code: string): string[] => ['python3', '-c', code]
@@ -36,7 +36,7 @@ test('htcondor jobs through the executor: done with outputs and log, refused whe
   assert.match(done.backendId, /^\d+\.0$/)
   assert.equal(done.outputs[0]?.sizeBytes, 3n)
   assert.deepEqual(bench.statuses.filter(s => s.jobId === 'condor-ok').map(s => s.phase), [JobPhase.QUEUED, JobPhase.RUNNING, JobPhase.DONE])
-  const log = await (await fetch(`http://127.0.0.1:${executor.port}/jobs/condor-ok/log`)).text()
+  const log = await (await fetch(`http://127.0.0.1:${executor.port}/jobs/condor-ok/log`, asReader)).text()
   assert.equal(log, 'on the batch system 355100\n')
   await until('multiline refused', () => bench.final('condor-multiline') !== undefined)
   assert.match(bench.final('condor-multiline')!.reason, /^submission to htcondor failed: a submit description cannot hold a line break/)
@@ -47,20 +47,20 @@ test('htcondor jobs through the executor: done with outputs and log, refused whe
 
 test('kubernetes jobs through the executor: a Job is created, followed to completion, and an evicted pod fails retryable', async () => {
   await using api = await startKubeStandIn()
-  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'kubernetes', AUTOCAL_KUBE_SERVER: api.url })
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'kubernetes', AUTOCAL_KUBE_SERVER: api.url, AUTOCAL_KUBE_IMAGES: 'registry.cern.ch/autocal/*', AUTOCAL_KUBE_SERVICE_ACCOUNT: 'ecal-jobs' })
   const tokenFile = join(env.AUTOCAL_DATA_DIR!, 'kube-token')
   writeFileSync(tokenFile, api.token)
   const logger = quietLogger()
   await using bench = await startBench(env, logger)
   await using _executor = await startJobExecutor(loadConfig(Config, { ...env, AUTOCAL_KUBE_TOKEN_FILE: tokenFile }), logger)
-  const request = async (jobId: string) => {
+  const request = async (jobId: string, image = 'registry.cern.ch/autocal/fit:1') => {
     const { create } = await import('@bufbuild/protobuf')
     const { JobRequestSchema, topics } = await import('@autocal/contracts')
     await bench.producer.publish(topics.jobRequests, create(JobRequestSchema, {
       jobId,
       try: 1,
-      provenance: { campaign: 'prompt', blockId: 'Run2022C-355100', task: 'ecal-timing', taskAttempt: 1, inputRuns: [355100] },
-      action: { case: 'start', value: { argv: ['python3', 'fit.py'], image: 'registry.cern.ch/autocal/fit:1', backend: 'kubernetes', timeoutS: 600, outdir: join(env.AUTOCAL_DATA_DIR!, 'out', jobId) } }
+      provenance: { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-355100', task: 'ecal-timing', taskAttempt: 1, inputRuns: [355100] },
+      action: { case: 'start', value: { argv: ['python3', 'fit.py'], image, backend: 'kubernetes', timeoutS: 600, outdir: outdirOf(env, jobId) } }
     }))
   }
   await request('kube-ok')
@@ -69,6 +69,10 @@ test('kubernetes jobs through the executor: a Job is created, followed to comple
   const evicted = kubeJobName('kube-evicted', 1)
   await until('jobs created', () => api.jobs.has(ok) && api.jobs.has(evicted))
   assert.equal(api.jobs.get(ok)!.job.spec.activeDeadlineSeconds, 600)
+  const pod = api.jobs.get(ok)!.job.spec.template.spec
+  assert.equal(pod.serviceAccountName, 'ecal-jobs')
+  assert.equal(pod.automountServiceAccountToken, false)
+  assert.equal(pod.containers[0].securityContext.allowPrivilegeEscalation, false)
   api.setJobStatus(ok, { active: 1 })
   await until('running', () => bench.statuses.some(s => s.jobId === 'kube-ok' && s.phase === JobPhase.RUNNING))
   api.setJobStatus(ok, { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] })
