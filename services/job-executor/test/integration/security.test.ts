@@ -73,8 +73,8 @@ test('outputs outside the job\'s output directory fail the job: an absolute path
   const logger = quietLogger()
   await using bench = await startBench(env, logger)
   await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
-  await bench.request('names-passwd', py(`import json; json.dump({'outputs': [{'path': '/etc/passwd', 'label': 'condition'}]}, open('outputs.json', 'w'))`))
-  await bench.request('climbs-out', py(`import json; json.dump({'outputs': ['../names-passwd/outputs.json']}, open('outputs.json', 'w'))`))
+  await bench.request('names-passwd', py('import json; json.dump({\'outputs\': [{\'path\': \'/etc/passwd\', \'label\': \'condition\'}]}, open(\'outputs.json\', \'w\'))'))
+  await bench.request('climbs-out', py('import json; json.dump({\'outputs\': [\'../names-passwd/outputs.json\']}, open(\'outputs.json\', \'w\'))'))
   await bench.request('links-out', py(`
 import json, os
 os.symlink('/etc/passwd', 'calib.db')
@@ -121,7 +121,7 @@ test('a request with a name outside the grammar, an output directory outside the
   await until('four dead letters', () => letters.length >= 4)
   const reasons = letters.map(l => l.reason).sort()
   assert.deepEqual(reasons, [
-    `job era-traversal: provenance.campaign: campaign "../../../../etc/cron.d" is not a valid name: expected letters, digits, _ . - (at most 100, starting with a letter or digit), e.g. prompt`,
+    'job era-traversal: provenance.campaign: campaign "../../../../etc/cron.d" is not a valid name: expected letters, digits, _ . - (at most 100, starting with a letter or digit), e.g. prompt',
     'job foreign-image: image "docker.io/someone/miner:latest" is not in the executor\'s allow-list (AUTOCAL_KUBE_IMAGES)',
     `job outdir-dotdot: outdir ${JSON.stringify(join(env.AUTOCAL_DATA_DIR!, 'jobs', '..', '..', 'elsewhere'))} is not inside the executor's jobs directory ${join(env.AUTOCAL_DATA_DIR!, 'jobs')}`,
     `job outdir-escape: outdir "/etc/cron.d" is not inside the executor's jobs directory ${join(env.AUTOCAL_DATA_DIR!, 'jobs')}`
