@@ -77,6 +77,8 @@ export function createBatchJobs (o: { backends: Partial<Record<'htcondor' | 'kub
       return
     }
     if (state.phase === 'failed') {
+      // removed first (a throw leaves it for the next pass): no retry may run beside it
+      if (state.remove === true) await backend.cancel(entry.backendId)
       await fail(entry, request, state.reason, state.retryable, { ...(state.exitCode === undefined ? {} : { exitCode: state.exitCode }), ...(state.signal === undefined ? {} : { signal: state.signal }) })
       return
     }

@@ -65,7 +65,7 @@ test('an evicted pod and a deadline fail the job as retryable; cancel deletes th
   const evicted = await kube.submit(spec(1))
   api.setJobStatus(evicted, { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] })
   api.setPods(evicted, [{ status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 91Mi.' } }])
-  assert.deepEqual(await kube.state(evicted), { phase: 'failed', reason: 'pod evicted: The node was low on resource: memory. Threshold quantity: 100Mi, available: 91Mi.', retryable: true })
+  assert.deepEqual(await kube.state(evicted), { phase: 'failed', reason: 'pod evicted: The node was low on resource: memory. Threshold quantity: 100Mi, available: 91Mi.', retryable: true, remove: true })
 
   const slow = await kube.submit(spec(2, { timeoutS: 60 }))
   api.setJobStatus(slow, { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }] })

@@ -84,6 +84,8 @@ test('kubernetes jobs through the executor: a Job is created, followed to comple
   const failed = bench.final('kube-evicted')!
   assert.equal(failed.reason, 'pod evicted: The node was low on resource: ephemeral-storage.')
   assert.equal(failed.retryable, true)
+  assert.equal(api.jobs.has(evicted), false, 'the failed Job was deleted before its failure was reported')
+  assert.equal(api.jobs.has(ok), true, 'a completed Job is left to its TTL')
 })
 
 test('an executor SIGKILLed while an HTCondor job runs: another executor follows the same HTCondor job to its end, nothing submitted twice', async () => {
@@ -108,4 +110,20 @@ test('an executor SIGKILLed while an HTCondor job runs: another executor follows
   assert.equal(done.executor, 'exec-heir')
   assert.equal(done.backendId, '1.0')
   assert.equal(readFileSync(join(schedd, 'next-cluster'), 'utf8'), '2', 'condor_submit ran once')
+})
+
+test('a held HTCondor job is removed before its failure is reported, so that no retry runs beside it when the pool releases it', async () => {
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'htcondor', AUTOCAL_CONDOR_BIN_DIR: new URL('../stand-ins/condor/', import.meta.url).pathname })
+  const schedd = join(env.AUTOCAL_DATA_DIR!, 'schedd')
+  process.env.CONDOR_STANDIN_DIR = schedd
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+  // over its allowed execute duration, HTCondor holds the job (HoldReasonCode 47); it stays in the queue
+  await bench.request('condor-held', py('import time; time.sleep(120)'), { backend: 'htcondor', timeoutS: 1 })
+  await until('failed', () => bench.final('condor-held') !== undefined, 60_000)
+  const failed = bench.final('condor-held')!
+  assert.match(failed.reason, /^held by HTCondor: The job exceeded allowed execute duration of .* \(HoldReasonCode 47\)$/)
+  const job = JSON.parse(readFileSync(join(schedd, `${failed.backendId.split('.')[0]}.json`), 'utf8')) as { JobStatus: number, RemoveReason?: string }
+  assert.equal(job.JobStatus, 3, 'removed (condor_rm) before the failure was reported')
 })
