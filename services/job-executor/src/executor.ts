@@ -279,7 +279,6 @@ export function createExecutor (o: ExecutorOptions) {
 
   /** Renews leases, applies cancels, and takes over the jobs of executors that died. */
   async function reconcile (): Promise<void> {
-    await o.store.heartbeat(o.reconcileMs * 4)
     await o.batch?.reconcile()
     for (const r of running.values()) {
       await r.slot.extend(Math.max(30_000, o.reconcileMs * 6))
@@ -340,8 +339,17 @@ export function createExecutor (o: ExecutorOptions) {
     }
   }
 
+  // The heartbeat has a timer of its own: a reconcile pass may wait minutes
+  // on a busy batch system (condor_q, the Kubernetes API), and an executor
+  // whose heartbeat waited behind it would look dead to the others, which
+  // would take over its live jobs.
+  let heartbeatTimer: NodeJS.Timeout | undefined
+  const heartbeat = async (): Promise<void> => { await o.store.heartbeat(o.reconcileMs * 4) }
+
   let reconcileTimer: NodeJS.Timeout | undefined
   async function startReconciling (): Promise<void> {
+    await heartbeat()
+    heartbeatTimer = setInterval(() => { heartbeat().catch(err => { log.warn({ err }, 'heartbeat failed') }) }, o.reconcileMs)
     await reconcile()
     const loop = (): void => {
       reconcileTimer = setTimeout(() => {
@@ -360,6 +368,7 @@ export function createExecutor (o: ExecutorOptions) {
     /** Stops taking jobs. Running processes keep running; the next executor re-attaches them. */
     stop: async (): Promise<void> => {
       state.stopped = true
+      clearInterval(heartbeatTimer)
       clearTimeout(reconcileTimer)
       clearTimeout(pumpTimer)
       for (const r of running.values()) clearTimeout(r.timer)

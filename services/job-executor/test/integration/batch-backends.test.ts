@@ -3,15 +3,16 @@
 // (test/stand-ins/condor) and of the Kubernetes API (test/stand-ins/kube-api.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { JobPhase } from '@autocal/contracts'
-import { loadConfig } from '@autocal/runtime'
+import { connectRedis, loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { startJobExecutor } from '../../src/app.ts'
 import { kubeJobName } from '../../src/domain/kube-job.ts'
+import { createJobStore } from '../../src/adapters/job-store.ts'
 import { asReader, outdirOf, quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
 import { startKubeStandIn } from '../stand-ins/kube-api.ts'
 
@@ -126,4 +127,34 @@ test('a held HTCondor job is removed before its failure is reported, so that no 
   assert.match(failed.reason, /^held by HTCondor: The job exceeded allowed execute duration of .* \(HoldReasonCode 47\)$/)
   const job = JSON.parse(readFileSync(join(schedd, `${failed.backendId.split('.')[0]}.json`), 'utf8')) as { JobStatus: number, RemoveReason?: string }
   assert.equal(job.JobStatus, 3, 'removed (condor_rm) before the failure was reported')
+})
+
+test('the executor\'s heartbeat does not wait behind a slow condor_q: the others never see it dead while it polls', async () => {
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'local,htcondor', AUTOCAL_CONDOR_BIN_DIR: new URL('../stand-ins/condor/', import.meta.url).pathname, AUTOCAL_EXECUTOR_RECONCILE_MS: '300' })
+  const schedd = join(env.AUTOCAL_DATA_DIR!, 'schedd')
+  process.env.CONDOR_STANDIN_DIR = schedd
+  process.env.CONDOR_STANDIN_QUERY_DELAY_S = '3' // ten heartbeat periods, more than twice the liveness TTL (4 × 300 ms)
+  const logger = quietLogger()
+  try {
+    await using bench = await startBench(env, logger)
+    const config = loadConfig(Config, env)
+    await using executor = await startJobExecutor(config, logger)
+    await using redis = await connectRedis({ config, logger })
+    const observer = createJobStore(redis, 'observer')
+    const queries = join(schedd, 'slow-queries')
+    await bench.request('condor-slow-poll', py('import time; time.sleep(30)'), { backend: 'htcondor' })
+    await until('a slow condor_q started', () => existsSync(queries) && readFileSync(queries, 'utf8').includes('start'))
+    let samples = 0
+    let dead = 0
+    while (!readFileSync(queries, 'utf8').includes('end')) {
+      samples++
+      if (!await observer.isAlive(executor.instance)) dead++
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    assert.ok(samples >= 20, `sampled throughout the slow query (${samples} samples)`)
+    assert.equal(dead, 0, `the executor looked dead in ${dead} of ${samples} samples while condor_q was slow`)
+    await bench.cancel('condor-slow-poll', 'test over')
+  } finally {
+    delete process.env.CONDOR_STANDIN_QUERY_DELAY_S
+  }
 })

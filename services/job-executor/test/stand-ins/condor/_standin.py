@@ -7,6 +7,8 @@
 #   +StandinHold = "reason"   the job is held at once with that HoldReason
 #   +StandinHoldCode = 13     its HoldReasonCode
 # allowed_execute_duration holds the job with code 47, as HTCondor does.
+# A busy schedd: CONDOR_STANDIN_QUERY_DELAY_S makes condor_q answer that much
+# later (each such query notes 'start' and 'end' in $CONDOR_STANDIN_DIR/slow-queries).
 import json, os, re, signal, subprocess, sys, time
 
 STATE = os.environ.get('CONDOR_STANDIN_DIR') or sys.exit('CONDOR_STANDIN_DIR is not set (stand-in)')
@@ -129,6 +131,11 @@ def submit(argv):
 
 def q(argv, history):
     ids, attributes = parse_query_args(argv)
+    delay = float(os.environ.get('CONDOR_STANDIN_QUERY_DELAY_S', '0'))
+    if delay > 0 and not history:
+        with open(os.path.join(STATE, 'slow-queries'), 'a') as f: f.write('start\n')
+        time.sleep(delay)
+        with open(os.path.join(STATE, 'slow-queries'), 'a') as f: f.write('end\n')
     out = []
     for id_ in ids:
         job = load(cluster_of(id_))
