@@ -26,6 +26,7 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>):
         mkdirSync(dirname(entry.logFile), { recursive: true })
         return await condor.submit({
           jobId: request.jobId,
+          try: request.try,
           argv: start.argv,
           env: jobEnvironment(request, entry.outdir, baseEnv),
           outdir: entry.outdir,
@@ -38,6 +39,7 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>):
         })
       },
       state: condor.state,
+      find: condor.find,
       cancel: condor.cancel
     }
   }
@@ -71,6 +73,7 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>):
         })
       },
       state: kube.state,
+      find: kube.find,
       cancel: kube.cancel
     }
   }

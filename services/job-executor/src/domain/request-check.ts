@@ -19,19 +19,20 @@ export function imageAllowed (image: string, allowed: readonly string[]): boolea
   return allowed.some(a => a.endsWith('*') ? image.startsWith(a.slice(0, -1)) : image === a)
 }
 
-const printable = /^[\x21-\x7e]+$/
+/** Job ids as the dispatcher makes them (`<campaign>/<block>/<task>/<attempt>/<job>`), and no quote, backslash or space. */
+const jobIdRe = /^[A-Za-z0-9_.\/:@+#-]{1,400}$/
 
 /**
  * Why the request may not be acted on, naming the field and value; undefined
- * when it may. Rules: job id printable ASCII without spaces (at most 400),
+ * when it may. Rules: job id of letters, digits and _ . / : @ + # - (at most 400),
  * try ≥ 1; provenance campaign, task, subsystem and block id (and workflow
  * when given) per `nameProblem` of @autocal/contracts; for a start: a
  * non-empty argv, an output directory (when given) absolute, normalised and
  * strictly inside `jobsDir`, and a kubernetes image from `images`.
  */
 export function requestProblem (request: JobRequest, rules: RequestRules): string | undefined {
-  if (request.jobId === '' || request.jobId.length > 400 || !printable.test(request.jobId)) {
-    return `job_id ${JSON.stringify(request.jobId.slice(0, 100))} must be 1–400 printable characters without spaces`
+  if (!jobIdRe.test(request.jobId)) {
+    return `job_id ${JSON.stringify(request.jobId.slice(0, 100))} must be 1–400 of letters, digits and _ . / : @ + # -`
   }
   if (request.try < 1) return `job ${request.jobId}: try must be at least 1`
   const p = request.provenance

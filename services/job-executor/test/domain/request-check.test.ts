@@ -48,6 +48,7 @@ test('a request that breaks a rule is refused, naming the field and the value', 
     [{ jobId: '' }, /job_id "" must be/],
     [{ jobId: 'a b' }, /job_id "a b" must be/],
     [{ jobId: 'a\u001b[2Jb' }, /job_id/],
+    [{ jobId: 'a"b' }, /job_id "a\\"b" must be/],
     [{ try: 0 }, /try must be at least 1/]
   ]
   for (const [over, reason] of cases) assert.match(requestProblem(request(over), rules) ?? 'passed', reason, JSON.stringify(over))

@@ -3,16 +3,18 @@
 // (test/stand-ins/condor) and of the Kubernetes API (test/stand-ins/kube-api.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import { JobPhase } from '@autocal/contracts'
+import { dirname, join } from 'node:path'
+import { create, toBinary } from '@bufbuild/protobuf'
+import { JobPhase, JobRequestSchema } from '@autocal/contracts'
 import { connectRedis, loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { startJobExecutor } from '../../src/app.ts'
 import { kubeJobName } from '../../src/domain/kube-job.ts'
-import { createJobStore } from '../../src/adapters/job-store.ts'
+import { createJobStore, type JobEntry } from '../../src/adapters/job-store.ts'
+import { createCondorBackend } from '../../src/adapters/htcondor.ts'
 import { asReader, outdirOf, quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
 import { startKubeStandIn } from '../stand-ins/kube-api.ts'
 
@@ -157,4 +159,38 @@ test('the executor\'s heartbeat does not wait behind a slow condor_q: the others
   } finally {
     delete process.env.CONDOR_STANDIN_QUERY_DELAY_S
   }
+})
+
+test('an executor that died between condor_submit and recording the id: its heir finds the submitted job by its attributes and follows it, submitting nothing again', async () => {
+  const binDir = new URL('../stand-ins/condor/', import.meta.url).pathname
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'htcondor', AUTOCAL_CONDOR_BIN_DIR: binDir })
+  const schedd = join(env.AUTOCAL_DATA_DIR!, 'schedd')
+  process.env.CONDOR_STANDIN_DIR = schedd
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  const config = loadConfig(Config, env)
+  const jobId = 'prompt/run-355100/condor-window/1/0'
+  const outdir = outdirOf(env, 'condor-window')
+  const request = create(JobRequestSchema, {
+    jobId,
+    try: 1,
+    provenance: { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-355100', task: 'condor-window', taskAttempt: 1, inputRuns: [355100] },
+    action: { case: 'start', value: { argv: py("print('submitted once')"), backend: 'htcondor', outdir } }
+  })
+  // what the dead executor left behind: its claim, marked as submitting, and the job in the schedd
+  const logFile = join(env.AUTOCAL_DATA_DIR!, 'logs', 'jobs', 'prompt_run-355100_condor-window_1_0.1.log')
+  mkdirSync(dirname(logFile), { recursive: true })
+  {
+    await using redis = await connectRedis({ config, logger })
+    const entry: JobEntry = { key: `${jobId}#1`, jobId, try: 1, owner: 'exec-dead', state: 'queued', backend: 'htcondor', request: Buffer.from(toBinary(JobRequestSchema, request)).toString('base64'), outdir, logFile, exitFile: join(env.AUTOCAL_DATA_DIR!, 'run', 'jobs', 'x.exit'), deadlineMs: 0, queuedAtMs: Date.now(), submittingAtMs: Date.now() }
+    assert.equal(await createJobStore(redis, 'exec-dead').claim(entry), true)
+  }
+  const submitted = await createCondorBackend({ binDir }).submit({ jobId, try: 1, argv: py("print('submitted once')"), env: {}, outdir, stdout: logFile, stderr: logFile, timeoutS: 0, cpus: 0, memoryMb: 0, diskMb: 0 })
+  await using _heir = await startJobExecutor(config, logger)
+  await until('reported', () => bench.final(jobId) !== undefined, 60_000)
+  const done = bench.final(jobId)!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.equal(done.backendId, submitted)
+  assert.equal(readFileSync(join(schedd, 'next-cluster'), 'utf8'), '2', 'condor_submit ran once')
+  assert.equal(readFileSync(logFile, 'utf8'), 'submitted once\n')
 })
