@@ -20,7 +20,7 @@ export function imageAllowed (image: string, allowed: readonly string[]): boolea
 }
 
 /** Job ids as the dispatcher makes them (`<campaign>/<block>/<task>/<attempt>/<job>`), and no quote, backslash or space. */
-const jobIdRe = /^[A-Za-z0-9_.\/:@+#-]{1,400}$/
+const jobIdRe = /^[A-Za-z0-9_./:@+#-]{1,400}$/
 
 /**
  * Why the request may not be acted on, naming the field and value; undefined
