@@ -1,6 +1,9 @@
 // The executor's side of the agent protocol (autocal.agent.v1.AgentService).
 // An agent dials in with a bearer token, registers its capabilities and the
-// jobs it still has, then keeps one stream open:
+// jobs it still has, then keeps one stream open. Each token belongs to one
+// agent id: registering under another id is refused (PERMISSION_DENIED), and
+// an update for a job not assigned to the agent is refused (not published,
+// logged with the peer, autocal_agent_refused_total).
 //   agent → executor  heartbeats (renew its liveness key in Redis: its lease on
 //                     its jobs), job updates (RUNNING, DONE, FAILED), log text
 //   executor → agent  assignments of queued agent jobs (atomically in Redis, so
@@ -10,16 +13,18 @@
 // were connected to; a live agent that reconnects (to any executor) within the
 // window keeps its jobs.
 import { appendFileSync, mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, isAbsolute, normalize } from 'node:path'
 import { create, fromBinary, type MessageInitShape } from '@bufbuild/protobuf'
 import { AgentCapabilitiesSchema, AgentServiceConnectResponseSchema, JobPhase, JobRequestSchema, type AgentCapabilities, type AgentServiceConnectRequest, type AgentServiceConnectResponse, type JobRequest } from '@autocal/contracts'
 import { AutocalError, bearerToken, failStream, type grpc, type Logger } from '@autocal/runtime'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
 import type { StatusPublisher } from './status-publisher.ts'
 import type { AgentMetrics } from './metrics.ts'
+import { isInside } from './domain/manifest.ts'
 
 export interface AgentHubOptions {
-  tokens: string[]
+  /** The agent id a presented token belongs to (constant-time check), or undefined. */
+  agentOf: (token: string | undefined) => string | undefined
   heartbeatMs: number
   /** No heartbeat for this long: the agent is lost. */
   lostAfterMs: number
@@ -82,12 +87,25 @@ export function createAgentHub (o: AgentHubOptions) {
     if (st === undefined) return
     const key = `${st.jobId}#${st.try}`
     const entry = await o.store.get(key)
-    if (entry === undefined || entry.agent !== s.agent) {
-      log.warn({ agent: s.agent, job: st.jobId, try: st.try }, 'update for a job not assigned to this agent; ignored')
+    if (entry === undefined || entry.agent !== s.agent || entry.state === 'queued') {
+      log.warn({ agent: s.agent, peer: s.call.getPeer(), job: st.jobId, try: st.try }, 'update for a job not assigned to this agent; refused')
+      o.metrics.refused.inc({ agent: s.agent, reason: 'not assigned' })
       return
     }
     const request = requestOf(entry)
     const backendId = `${s.agent}/${st.backendId}`
+    const outdir = request.action.case === 'start' ? request.action.value.outdir : ''
+    const outside = outdir === '' ? undefined : st.outputs.find(out => !isAbsolute(out.path) || !isInside(normalize(outdir), normalize(out.path)))
+    if (st.phase === JobPhase.DONE && outside !== undefined) {
+      // the agent checked its outputs with realpath; one that did not is not trusted with them
+      log.warn({ agent: s.agent, peer: s.call.getPeer(), job: st.jobId, path: outside.path }, 'agent reported an output outside the job\'s output directory')
+      o.metrics.refused.inc({ agent: s.agent, reason: 'output outside outdir' })
+      await o.statuses.publish(request, entry.trace, JobPhase.FAILED, { backend: 'agent', backendId, reason: `output ${outside.path} is outside the job's output directory ${outdir}`, retryable: false, durationMs: st.durationMs })
+      await o.store.finish(key)
+      s.jobs.delete(key)
+      await assign()
+      return
+    }
     if (st.phase === JobPhase.RUNNING) {
       await o.statuses.publish(request, entry.trace, JobPhase.RUNNING, { backend: 'agent', backendId })
       return
@@ -192,8 +210,9 @@ export function createAgentHub (o: AgentHubOptions) {
   /** The Connect stream of one agent. */
   async function connect (call: Call): Promise<void> {
     const token = bearerToken(call.metadata)
-    if (token === undefined || !o.tokens.includes(token)) {
-      log.warn({ peer: call.getPeer() }, 'agent rejected: bad or missing token')
+    const tokenAgent = o.agentOf(token)
+    if (tokenAgent === undefined) {
+      log.warn({ peer: call.getPeer(), reason: token === undefined ? 'missing token' : 'unknown token' }, 'agent rejected: bad or missing token')
       failStream(call, new AutocalError('AUTOCAL_UNAUTHENTICATED', 'agent token missing or not accepted'))
       return
     }
@@ -208,6 +227,13 @@ export function createAgentHub (o: AgentHubOptions) {
       chain = chain.then(async () => {
         const msg = m.message
         if (msg.case === 'register') {
+          if (msg.value.agentId !== tokenAgent) {
+            log.warn({ peer: call.getPeer(), agent: tokenAgent, claimed: msg.value.agentId }, 'agent rejected: registered under another agent\'s id')
+            o.metrics.refused.inc({ agent: tokenAgent, reason: 'other agent id' })
+            failStream(call, new AutocalError('AUTOCAL_FORBIDDEN', `the token of agent ${tokenAgent} cannot register as ${JSON.stringify(msg.value.agentId.slice(0, 100))}`))
+            return
+          }
+          if (session !== undefined) return // registered once per stream
           const jobs = msg.value.jobs
           session = await register(call, msg.value.agentId, msg.value.capabilities ?? create(AgentCapabilitiesSchema), jobs)
           for (const key of session.jobs) {

@@ -1,8 +1,9 @@
 // The job-executor's parts, started in order and closed in reverse.
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
+import { join, resolve } from 'node:path'
 import { AgentService } from '@autocal/contracts'
-import { buildHttp, connectRedis, createMetrics, grpc, serve, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
+import { AutocalError, buildHttp, connectRedis, createMetrics, grpc, serve, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
 import { createAgentHub, type AgentHub } from './agent-hub.ts'
 import { createStatusPublisher } from './status-publisher.ts'
 import { createBatchJobs } from './batch-jobs.ts'
@@ -12,6 +13,31 @@ import { createJobStore } from './adapters/job-store.ts'
 import { createExecutor } from './executor.ts'
 import { createAgentMetrics, createExecutorMetrics } from './metrics.ts'
 import { logRoutes } from './routes.ts'
+import { baseEnvironment } from './domain/job-environment.ts'
+import { requestProblem } from './domain/request-check.ts'
+import { parseTokenList, tokenChecker } from './domain/tokens.ts'
+import { prepareJobTree, resolveJobUser } from './adapters/job-user.ts'
+
+const configError = (message: string, cause?: unknown): AutocalError => new AutocalError('AUTOCAL_CONFIG_INVALID', message, { retryable: false, cause })
+
+/** A file named by configuration key `key`, read at start: a clear error naming the key when it cannot be. */
+function readConfigFile (key: string, path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw configError(`${key}=${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err)
+  }
+}
+
+/** The agents' [id, token] pairs: AUTOCAL_AGENT_TOKENS and the entries of AUTOCAL_AGENT_TOKENS_FILE. */
+function agentTokens (config: Config): Array<[string, string]> {
+  if (config.AUTOCAL_AGENT_TOKENS_FILE === undefined) return config.AUTOCAL_AGENT_TOKENS
+  const parsed = parseTokenList(readConfigFile('AUTOCAL_AGENT_TOKENS_FILE', config.AUTOCAL_AGENT_TOKENS_FILE).toString('utf8'), '=', 'AUTOCAL_AGENT_TOKENS_FILE')
+  if (!parsed.ok) throw configError(parsed.problem)
+  const all = parseTokenList([...config.AUTOCAL_AGENT_TOKENS, ...parsed.entries].map(([id, t]) => `${id}=${t}`).join('\n'), '=', 'AUTOCAL_AGENT_TOKENS + AUTOCAL_AGENT_TOKENS_FILE')
+  if (!all.ok) throw configError(all.problem)
+  return all.entries
+}
 
 export const service = 'job-executor'
 
@@ -19,12 +45,20 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
   const stack = new AsyncDisposableStack()
   try {
     const instance = config.AUTOCAL_INSTANCE_ID ?? `${hostname()}-${process.pid}`
+    const dataDir = resolve(config.AUTOCAL_DATA_DIR)
+    const jobsDir = resolve(config.AUTOCAL_EXECUTOR_JOBS_DIR ?? join(dataDir, 'jobs'))
+    const jobUser = config.AUTOCAL_EXECUTOR_BACKENDS.includes('local') ? resolveJobUser(config.AUTOCAL_EXECUTOR_JOB_USER, 'AUTOCAL_EXECUTOR_JOB_USER') : undefined
+    if (jobUser !== undefined) prepareJobTree(jobUser, dataDir, [jobsDir, join(dataDir, 'run', 'jobs')])
+    else if (config.AUTOCAL_EXECUTOR_BACKENDS.includes('local')) logger.warn('the executor does not run as root: local jobs run as its own user and can read its environment (/proc/<pid>/environ)')
+    const tokens = agentTokens(config)
+    const readToken = tokenChecker(config.AUTOCAL_READ_TOKENS)
+    if (config.AUTOCAL_READ_TOKENS.length === 0 && !config.AUTOCAL_READ_PUBLIC) logger.warn('neither AUTOCAL_READ_TOKENS nor AUTOCAL_READ_PUBLIC is set: job logs are served to nobody')
     const metrics = createMetrics({ service })
     const redis = stack.use(await connectRedis({ config, logger }))
     const producer = stack.use(await startProducer({ config, logger, service, metrics }))
     const store = createJobStore(redis, instance)
     const http = await buildHttp({ logger, metrics, checks: [redis.check, producer.check] })
-    await http.register(logRoutes, { dataDir: config.AUTOCAL_DATA_DIR, store })
+    await http.register(logRoutes, { dataDir, store, logger, reader: config.AUTOCAL_READ_PUBLIC ? 'public' : readToken })
     await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
     stack.defer(async () => { await http.close() })
     const address = http.server.address()
@@ -32,9 +66,9 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     const statuses = createStatusPublisher({ producer, instance, publicUrl: config.AUTOCAL_EXECUTOR_PUBLIC_URL ?? `http://${config.AUTOCAL_HTTP_HOST}:${port}` })
     let hub: AgentHub | undefined
     let grpcPort: number | undefined
-    if (config.AUTOCAL_AGENT_TOKENS.length > 0) {
+    if (tokens.length > 0) {
       const agentHub = createAgentHub({
-        tokens: config.AUTOCAL_AGENT_TOKENS,
+        agentOf: tokenChecker(tokens),
         heartbeatMs: config.AUTOCAL_AGENT_HEARTBEAT_MS,
         lostAfterMs: config.AUTOCAL_AGENT_LOST_AFTER_MS,
         store,
@@ -43,9 +77,14 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
         metrics: createAgentMetrics(metrics.registry)
       })
       hub = agentHub
+      // TLS unless explicitly insecure (the config refuses half a TLS setup)
       const tls = config.AUTOCAL_AGENT_TLS_CERT_FILE !== undefined && config.AUTOCAL_AGENT_TLS_KEY_FILE !== undefined
-        ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(config.AUTOCAL_AGENT_TLS_CERT_FILE), private_key: readFileSync(config.AUTOCAL_AGENT_TLS_KEY_FILE) }], false)
+        ? grpc.ServerCredentials.createSsl(
+          config.AUTOCAL_AGENT_TLS_CLIENT_CA_FILE === undefined ? null : readConfigFile('AUTOCAL_AGENT_TLS_CLIENT_CA_FILE', config.AUTOCAL_AGENT_TLS_CLIENT_CA_FILE),
+          [{ cert_chain: readConfigFile('AUTOCAL_AGENT_TLS_CERT_FILE', config.AUTOCAL_AGENT_TLS_CERT_FILE), private_key: readConfigFile('AUTOCAL_AGENT_TLS_KEY_FILE', config.AUTOCAL_AGENT_TLS_KEY_FILE) }],
+          config.AUTOCAL_AGENT_TLS_CLIENT_CA_FILE !== undefined)
         : undefined
+      if (tls === undefined) logger.warn('agent endpoint without TLS (AUTOCAL_AGENT_INSECURE=true): agent tokens travel in clear text')
       const server = stack.use(await startGrpc({
         host: config.AUTOCAL_GRPC_HOST,
         port: config.AUTOCAL_GRPC_PORT,
@@ -59,14 +98,17 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       const tick = setInterval(() => { agentHub.reconcile().catch(err => { logger.warn({ err }, 'agent reconcile failed') }) }, config.AUTOCAL_EXECUTOR_RECONCILE_MS)
       stack.defer(() => { clearInterval(tick) })
     }
-    const baseEnv = Object.fromEntries(['PATH', 'HOME', 'LANG', 'TMPDIR', 'PYTHONPATH'].flatMap(k => process.env[k] === undefined ? [] : [[k, process.env[k]!]]))
+    // allow-listed basics only, never the executor's own AUTOCAL_* keys or secrets
+    const baseEnv = baseEnvironment(config.AUTOCAL_EXECUTOR_JOB_ENV, process.env)
     const batch = createBatchJobs({ backends: batchBackends(config, baseEnv), store, statuses, logger, instance })
     const executor = createExecutor({
       instance,
       batch,
       slots: config.AUTOCAL_EXECUTOR_SLOTS,
       maxQueued: config.AUTOCAL_EXECUTOR_MAX_QUEUED,
-      dataDir: config.AUTOCAL_DATA_DIR,
+      dataDir,
+      jobsDir,
+      jobUser,
       publicUrl: config.AUTOCAL_EXECUTOR_PUBLIC_URL ?? `http://${config.AUTOCAL_HTTP_HOST}:${port}`,
       killGraceMs: config.AUTOCAL_EXECUTOR_KILL_GRACE_MS,
       reconcileMs: config.AUTOCAL_EXECUTOR_RECONCILE_MS,
@@ -80,6 +122,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     })
     stack.defer(async () => { await executor.stop() })
     await executor.startReconciling()
+    const rules = { jobsDir, images: config.AUTOCAL_KUBE_IMAGES }
     const consumer = stack.use(await startConsumer({
       config,
       logger,
@@ -89,6 +132,12 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       metrics,
       handlers: {
         jobRequests: async request => {
+          const problem = requestProblem(request, rules)
+          if (problem !== undefined) {
+            // a fault of the message: the bus dead-letters it with this reason
+            logger.warn({ job: request.jobId, reason: problem }, 'job request refused')
+            throw new AutocalError('AUTOCAL_VALIDATION_FAILED', problem, { retryable: false })
+          }
           if (request.action.case === 'cancel') {
             await executor.cancel(request)
             await hub?.reconcile()

@@ -1,10 +1,10 @@
 // The batch backends enabled by configuration, bound to job requests.
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { readFileSync } from 'node:fs'
 import type { JobRequest } from '@autocal/contracts'
 import type { Config } from './config.ts'
 import { jobEnvironment } from './domain/job-environment.ts'
+import { imageAllowed } from './domain/request-check.ts'
 import { createCondorBackend } from './adapters/htcondor.ts'
 import { createKubeBackend } from './adapters/kubernetes.ts'
 import type { JobEntry } from './adapters/job-store.ts'
@@ -26,6 +26,7 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>):
         mkdirSync(dirname(entry.logFile), { recursive: true })
         return await condor.submit({
           jobId: request.jobId,
+          try: request.try,
           argv: start.argv,
           env: jobEnvironment(request, entry.outdir, baseEnv),
           outdir: entry.outdir,
@@ -38,6 +39,7 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>):
         })
       },
       state: condor.state,
+      find: condor.find,
       cancel: condor.cancel
     }
   }
@@ -51,6 +53,7 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>):
       submit: async (entry: JobEntry, request: JobRequest) => {
         const start = startOf(request)
         if (start.image === '') throw new Error(`job ${request.jobId}: the kubernetes backend needs an image`)
+        if (!imageAllowed(start.image, config.AUTOCAL_KUBE_IMAGES)) throw new Error(`job ${request.jobId}: image ${start.image} is not in AUTOCAL_KUBE_IMAGES`)
         const p = request.provenance
         return await kube.submit({
           jobId: request.jobId,
@@ -64,10 +67,13 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>):
           campaign: p?.campaign ?? '',
           block: p?.blockId ?? '',
           task: p?.task ?? '',
-          jobIndex: request.jobIndex
+          jobIndex: request.jobIndex,
+          serviceAccount: config.AUTOCAL_KUBE_SERVICE_ACCOUNT,
+          runAsUser: config.AUTOCAL_KUBE_RUN_AS_USER
         })
       },
       state: kube.state,
+      find: kube.find,
       cancel: kube.cancel
     }
   }

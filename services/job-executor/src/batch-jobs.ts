@@ -13,6 +13,8 @@ import type { StatusPublisher } from './status-publisher.ts'
 export interface BatchBackend {
   submit: (entry: JobEntry, request: JobRequest) => Promise<string>
   state: (id: string) => Promise<BatchState | undefined>
+  /** The batch system's id of the job submitted for (job id, try), if any. */
+  find: (jobId: string, attempt: number) => Promise<string | undefined>
   cancel: (id: string) => Promise<void>
 }
 
@@ -37,6 +39,11 @@ export function createBatchJobs (o: { backends: Partial<Record<'htcondor' | 'kub
     }
     submitting.add(entry.key)
     try {
+      // recorded before the side effect: whoever takes the entry over looks the job up before submitting again
+      if (entry.submittingAtMs === undefined) {
+        entry.submittingAtMs = Date.now()
+        await o.store.update(entry)
+      }
       await o.statuses.publish(request, entry.trace, JobPhase.QUEUED, { backend: entry.backend! })
       try {
         entry.backendId = await backend.submit(entry, request)
@@ -77,6 +84,8 @@ export function createBatchJobs (o: { backends: Partial<Record<'htcondor' | 'kub
       return
     }
     if (state.phase === 'failed') {
+      // removed first (a throw leaves it for the next pass): no retry may run beside it
+      if (state.remove === true) await backend.cancel(entry.backendId)
       await fail(entry, request, state.reason, state.retryable, { ...(state.exitCode === undefined ? {} : { exitCode: state.exitCode }), ...(state.signal === undefined ? {} : { signal: state.signal }) })
       return
     }
@@ -103,8 +112,19 @@ export function createBatchJobs (o: { backends: Partial<Record<'htcondor' | 'kub
         log.info({ job: entry.jobId, try: entry.try, id: entry.backendId }, 'batch job of a lost executor taken over')
       }
       if (entry.backendId === undefined) {
-        // claimed but the submission did not get recorded (the executor died in between): submit now
-        await accept(entry, requestOf(entry))
+        // claimed, but no submission recorded: the executor died before or after submitting
+        try {
+          const found = entry.submittingAtMs === undefined ? undefined : await backendOf(entry)?.find(entry.jobId, entry.try)
+          if (found === undefined) await accept(entry, requestOf(entry))
+          else {
+            entry.backendId = found
+            entry.startedAtMs ??= Date.now()
+            await o.store.update(entry)
+            log.info({ job: entry.jobId, try: entry.try, id: found }, 'submission of a lost executor found; followed, not submitted again')
+          }
+        } catch (err) {
+          log.warn({ err, job: entry.jobId }, 'could not look up a batch job before submitting it; retrying')
+        }
         continue
       }
       try {

@@ -1,6 +1,20 @@
 // Configuration of the job-executor.
 import { z } from 'zod'
 import { baseShape, grpcShape, httpShape, kafkaShape, redisShape } from '@autocal/runtime'
+import { defaultPassedEnv, passedEnvProblem } from './domain/job-environment.ts'
+import { parseTokenList } from './domain/tokens.ts'
+
+const list = z.string().transform(v => v.split(',').map(b => b.trim()).filter(b => b !== ''))
+
+/** "<name><sep><token>,…" → [name, token] pairs; a bad entry is a config error naming the key. */
+const tokenList = (sep: '=' | ':', key: string) => z.string().transform((v, ctx) => {
+  const parsed = parseTokenList(v, sep, key)
+  if (!parsed.ok) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem })
+    return z.NEVER
+  }
+  return parsed.entries
+})
 
 export const Config = z.object({
   ...baseShape,
@@ -22,6 +36,17 @@ export const Config = z.object({
   AUTOCAL_EXECUTOR_RECONCILE_MS: z.coerce.number().int().positive().default(2000),
   /** Backends this executor runs jobs on (comma-separated): local, agent, htcondor, kubernetes. */
   AUTOCAL_EXECUTOR_BACKENDS: z.string().default('local,agent').transform(v => v.split(',').map(b => b.trim()).filter(b => b !== '')),
+  /** Directory every job's output directory must be inside; <AUTOCAL_DATA_DIR>/jobs when unset. */
+  AUTOCAL_EXECUTOR_JOBS_DIR: z.string().min(1).optional(),
+  /** User local jobs run as (name, uid or uid:gid); `nobody` when the executor runs as root. */
+  AUTOCAL_EXECUTOR_JOB_USER: z.string().min(1).optional(),
+  /** Variables of the executor's environment passed to jobs (comma-separated); never AUTOCAL_* keys or secrets. */
+  AUTOCAL_EXECUTOR_JOB_ENV: list.default(defaultPassedEnv).superRefine((names, ctx) => {
+    for (const name of names) {
+      const problem = passedEnvProblem(name)
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+    }
+  }),
   /** Directory of condor_submit, condor_q, condor_history, condor_rm; PATH when unset. */
   AUTOCAL_CONDOR_BIN_DIR: z.string().optional(),
   /** Namespace of the kubernetes backend's Jobs. */
@@ -30,14 +55,49 @@ export const Config = z.object({
   AUTOCAL_KUBE_SERVER: z.url().optional(),
   /** File holding the bearer token for AUTOCAL_KUBE_SERVER. */
   AUTOCAL_KUBE_TOKEN_FILE: z.string().optional(),
-  /** Bearer tokens agents may present (comma-separated); the agent gRPC endpoint is served only when set. */
-  AUTOCAL_AGENT_TOKENS: z.string().optional().transform(v => (v ?? '').split(',').map(t => t.trim()).filter(t => t !== '')),
+  /** Images the kubernetes backend may run (comma-separated): exact references, or prefixes ending in `*`. */
+  AUTOCAL_KUBE_IMAGES: list.default([]),
+  /** ServiceAccount of the job pods (it should have no rights; its token is not mounted anyway). */
+  AUTOCAL_KUBE_SERVICE_ACCOUNT: z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'expected a DNS-1123 name').default('autocal-job'),
+  /** uid (and gid) the job containers run as: never root. */
+  AUTOCAL_KUBE_RUN_AS_USER: z.coerce.number().int().positive().default(65534),
+  /** Agents and their tokens: "<agent id>=<token>,…"; the agent gRPC endpoint is served only when set. */
+  AUTOCAL_AGENT_TOKENS: tokenList('=', 'AUTOCAL_AGENT_TOKENS').default([]),
+  /** A file with the same "<agent id>=<token>" entries, one per line (read at start; added to AUTOCAL_AGENT_TOKENS). */
+  AUTOCAL_AGENT_TOKENS_FILE: z.string().min(1).optional(),
   /** How often agents send heartbeats. */
   AUTOCAL_AGENT_HEARTBEAT_MS: z.coerce.number().int().positive().default(5000),
   /** An agent silent for this long is lost: its jobs are queued again. */
   AUTOCAL_AGENT_LOST_AFTER_MS: z.coerce.number().int().positive().default(20000),
-  /** TLS of the agent endpoint (PEM files); plaintext when unset. */
-  AUTOCAL_AGENT_TLS_CERT_FILE: z.string().optional(),
-  AUTOCAL_AGENT_TLS_KEY_FILE: z.string().optional()
+  /** TLS of the agent endpoint (PEM files): both, or AUTOCAL_AGENT_INSECURE=true. */
+  AUTOCAL_AGENT_TLS_CERT_FILE: z.string().min(1).optional(),
+  AUTOCAL_AGENT_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** CA (PEM) that agents' client certificates must be signed by; client certificates are required when set. */
+  AUTOCAL_AGENT_TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
+  /** Serve the agent endpoint without TLS (tokens travel in clear text): only on a trusted network. */
+  AUTOCAL_AGENT_INSECURE: z.stringbool().default(false),
+  /** Tokens that may read job logs: "<principal>:<token>,…". */
+  AUTOCAL_READ_TOKENS: tokenList(':', 'AUTOCAL_READ_TOKENS').default([]),
+  /** Serve job logs without a token. */
+  AUTOCAL_READ_PUBLIC: z.stringbool().default(false)
+}).superRefine((c, ctx) => {
+  const cert = c.AUTOCAL_AGENT_TLS_CERT_FILE !== undefined
+  const key = c.AUTOCAL_AGENT_TLS_KEY_FILE !== undefined
+  if (cert !== key) {
+    ctx.addIssue({ code: 'custom', path: [cert ? 'AUTOCAL_AGENT_TLS_KEY_FILE' : 'AUTOCAL_AGENT_TLS_CERT_FILE'], message: 'half-configured TLS: set AUTOCAL_AGENT_TLS_CERT_FILE and AUTOCAL_AGENT_TLS_KEY_FILE together' })
+  }
+  if (cert && key && c.AUTOCAL_AGENT_INSECURE) {
+    ctx.addIssue({ code: 'custom', path: ['AUTOCAL_AGENT_INSECURE'], message: 'AUTOCAL_AGENT_INSECURE=true contradicts AUTOCAL_AGENT_TLS_CERT_FILE / AUTOCAL_AGENT_TLS_KEY_FILE: choose one' })
+  }
+  if (c.AUTOCAL_AGENT_TLS_CLIENT_CA_FILE !== undefined && !(cert && key)) {
+    ctx.addIssue({ code: 'custom', path: ['AUTOCAL_AGENT_TLS_CLIENT_CA_FILE'], message: 'client certificates need TLS: set AUTOCAL_AGENT_TLS_CERT_FILE and AUTOCAL_AGENT_TLS_KEY_FILE too' })
+  }
+  const agents = c.AUTOCAL_AGENT_TOKENS.length > 0 || c.AUTOCAL_AGENT_TOKENS_FILE !== undefined
+  if (agents && !cert && !key && !c.AUTOCAL_AGENT_INSECURE) {
+    ctx.addIssue({ code: 'custom', path: ['AUTOCAL_AGENT_TLS_CERT_FILE'], message: 'the agent endpoint needs TLS: set AUTOCAL_AGENT_TLS_CERT_FILE and AUTOCAL_AGENT_TLS_KEY_FILE, or AUTOCAL_AGENT_INSECURE=true on a trusted network' })
+  }
+  if (c.AUTOCAL_EXECUTOR_BACKENDS.includes('kubernetes') && c.AUTOCAL_KUBE_IMAGES.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['AUTOCAL_KUBE_IMAGES'], message: 'the kubernetes backend needs the list of images it may run' })
+  }
 })
 export type Config = z.infer<typeof Config>

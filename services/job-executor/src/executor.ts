@@ -12,8 +12,9 @@ import { join } from 'node:path'
 import { JobRequestSchema, JobPhase, type JobRequest } from '@autocal/contracts'
 import { AutocalError, acquireLease, captureContext, Lease, type Logger, type RedisHandle } from '@autocal/runtime'
 import { fileSafe, jobEnvironment } from './domain/job-environment.ts'
-import { concludeProcess, groupAlive, killGroup, readExitFile, startProcess } from './adapters/local-process.ts'
+import { concludeProcess, confineDirectory, groupAlive, killGroup, readExitFile, startProcess } from './adapters/local-process.ts'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
+import type { JobUser } from './adapters/job-user.ts'
 import type { ExecutorMetrics } from './metrics.ts'
 import type { StatusExtra, StatusPublisher } from './status-publisher.ts'
 import type { BatchJobs } from './batch-jobs.ts'
@@ -26,6 +27,10 @@ export interface ExecutorOptions {
   /** Local jobs waiting for a slot here at most (back-pressure: more requests wait in Kafka). */
   maxQueued: number
   dataDir: string
+  /** Every output directory is inside it; default output directories are made here. */
+  jobsDir: string
+  /** Local jobs run as this user (the executor is root); undefined = as the executor's own. */
+  jobUser?: JobUser | undefined
   publicUrl: string
   killGraceMs: number
   reconcileMs: number
@@ -38,7 +43,7 @@ export interface ExecutorOptions {
   onAgentJob?: () => void
   logger: Logger
   metrics: ExecutorMetrics
-  /** Environment every job gets (PATH and the like). */
+  /** Environment every job gets (PATH and the like, from the allow-list). */
   baseEnv: Record<string, string>
 }
 
@@ -89,7 +94,7 @@ export function createExecutor (o: ExecutorOptions) {
       owner: o.instance,
       state: 'queued',
       request: Buffer.from(toBinary(JobRequestSchema, request)).toString('base64'),
-      outdir: start.outdir !== '' ? start.outdir : join(o.dataDir, 'jobs', dir),
+      outdir: start.outdir !== '' ? start.outdir : join(o.jobsDir, dir),
       logFile: join(o.dataDir, 'logs', 'jobs', `${dir}.${request.try}.log`),
       exitFile: join(o.dataDir, 'run', 'jobs', `${dir}.${request.try}.exit`),
       deadlineMs: 0,
@@ -208,7 +213,10 @@ export function createExecutor (o: ExecutorOptions) {
     }
     let proc
     try {
-      proc = startProcess({ argv: start.argv, cwd: entry.outdir, env: jobEnvironment(request, entry.outdir, o.baseEnv), logFile: entry.logFile, exitFile: entry.exitFile })
+      await confineDirectory(o.jobsDir, entry.outdir)
+      // a job user cannot use the executor's HOME: its output directory is its home
+      const env = jobEnvironment(request, entry.outdir, o.jobUser === undefined ? o.baseEnv : { ...o.baseEnv, HOME: entry.outdir })
+      proc = startProcess({ argv: start.argv, cwd: entry.outdir, env, logFile: entry.logFile, exitFile: entry.exitFile, user: o.jobUser })
     } catch (err) {
       await publish(request, entry, JobPhase.FAILED, { reason: `cannot start: ${(err as Error).message}`, retryable: false })
       await release(entry.key, slot)
@@ -271,7 +279,6 @@ export function createExecutor (o: ExecutorOptions) {
 
   /** Renews leases, applies cancels, and takes over the jobs of executors that died. */
   async function reconcile (): Promise<void> {
-    await o.store.heartbeat(o.reconcileMs * 4)
     await o.batch?.reconcile()
     for (const r of running.values()) {
       await r.slot.extend(Math.max(30_000, o.reconcileMs * 6))
@@ -332,8 +339,17 @@ export function createExecutor (o: ExecutorOptions) {
     }
   }
 
+  // The heartbeat has a timer of its own: a reconcile pass may wait minutes
+  // on a busy batch system (condor_q, the Kubernetes API), and an executor
+  // whose heartbeat waited behind it would look dead to the others, which
+  // would take over its live jobs.
+  let heartbeatTimer: NodeJS.Timeout | undefined
+  const heartbeat = async (): Promise<void> => { await o.store.heartbeat(o.reconcileMs * 4) }
+
   let reconcileTimer: NodeJS.Timeout | undefined
   async function startReconciling (): Promise<void> {
+    await heartbeat()
+    heartbeatTimer = setInterval(() => { heartbeat().catch(err => { log.warn({ err }, 'heartbeat failed') }) }, o.reconcileMs)
     await reconcile()
     const loop = (): void => {
       reconcileTimer = setTimeout(() => {
@@ -352,6 +368,7 @@ export function createExecutor (o: ExecutorOptions) {
     /** Stops taking jobs. Running processes keep running; the next executor re-attaches them. */
     stop: async (): Promise<void> => {
       state.stopped = true
+      clearInterval(heartbeatTimer)
       clearTimeout(reconcileTimer)
       clearTimeout(pumpTimer)
       for (const r of running.values()) clearTimeout(r.timer)

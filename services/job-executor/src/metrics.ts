@@ -15,6 +15,7 @@ export type ExecutorMetrics = ReturnType<typeof createExecutorMetrics>
 export function createAgentMetrics (registry: Registry) {
   return {
     lost: new Counter({ name: 'autocal_agent_lost_total', help: 'Agents declared lost after missed heartbeats (their jobs queued again)', labelNames: ['agent'], registers: [registry] }),
+    refused: new Counter({ name: 'autocal_agent_refused_total', help: 'Agent messages refused: registration under another id, updates for jobs not assigned to the agent, outputs outside the output directory', labelNames: ['agent', 'reason'], registers: [registry] }),
     heartbeatAge: new Gauge({ name: 'autocal_agent_heartbeat_age_seconds', help: 'Seconds since the last heartbeat of each agent connected to this executor', labelNames: ['agent'], registers: [registry] })
   }
 }

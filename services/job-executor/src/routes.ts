@@ -1,10 +1,14 @@
 // GET /jobs/:id/log?try=N&tail=LINES&follow=1
 // The job id is URL-encoded (it contains '/'). `tail` returns the last lines;
 // `follow` keeps the response open and streams new lines until the job ends.
+// Served only to a bearer read token (AUTOCAL_READ_TOKENS) unless the
+// deployment made logs public (AUTOCAL_READ_PUBLIC=true); a refusal is 401,
+// logged with the peer.
 import { createReadStream, existsSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
+import type { Logger } from '@autocal/runtime'
 import type { JobStore } from './adapters/job-store.ts'
 
 const fileSafe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_')
@@ -12,11 +16,24 @@ const fileSafe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_')
 export interface LogRoutesOptions {
   dataDir: string
   store: JobStore
+  logger: Logger
+  /** 'public', or the check of a presented bearer token: the principal it belongs to, or undefined. */
+  reader: 'public' | ((token: string | undefined) => string | undefined)
 }
+
+const bearer = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1]
 
 export async function logRoutes (app: FastifyInstance, options: LogRoutesOptions): Promise<void> {
   app.get<{ Params: { id: string }, Querystring: { try?: string, tail?: string, follow?: string } }>('/jobs/:id/log', async (req, reply) => {
     const jobId = req.params.id
+    if (options.reader !== 'public') {
+      const token = bearer(req.headers.authorization)
+      const principal = options.reader(token)
+      if (principal === undefined) {
+        options.logger.warn({ peer: req.ip, job: jobId, reason: token === undefined ? 'missing bearer token' : 'unknown token' }, 'job log request refused')
+        return await reply.code(401).header('www-authenticate', 'Bearer').send({ error: token === undefined ? 'a read token is needed (Authorization: Bearer <token>)' : 'token not accepted' })
+      }
+    }
     const attempt = req.query.try === undefined ? 1 : Number(req.query.try)
     if (!Number.isInteger(attempt) || attempt < 1) return await reply.code(400).send({ error: 'try: expected a positive integer' })
     const tail = req.query.tail === undefined ? undefined : Number(req.query.tail)

@@ -6,7 +6,7 @@ import { accessSync, constants as fsConstants, mkdirSync, writeFileSync } from '
 import { delimiter, isAbsolute, join } from 'node:path'
 import { constants } from 'node:os'
 import { condorState, type BatchState, type CondorAd } from '../domain/batch-state.ts'
-import { parseTerseSubmit, submitDescription, type CondorJobSpec } from '../domain/condor-submit.ts'
+import { condorConstraint, parseTerseSubmit, submitDescription, type CondorJobSpec } from '../domain/condor-submit.ts'
 
 const attributes = 'ClusterId,ProcId,JobStatus,ExitCode,ExitBySignal,ExitSignal,HoldReason,HoldReasonCode,RemoveReason'
 
@@ -57,6 +57,18 @@ export function createCondorBackend (o: { binDir?: string | undefined, env?: Rec
       const ad = await query('condor_q', [id, '-json', '-attributes', attributes]) ??
         await query('condor_history', [id, '-json', '-limit', '1', '-attributes', attributes])
       return ad === undefined ? undefined : condorState(ad, signalName)
+    },
+    /**
+     * The HTCondor id of the job submitted for (job id, try), in the queue or
+     * in the history (by the AutocalJobId and AutocalTry attributes), or
+     * undefined when there is none: looked up before any resubmission.
+     */
+    find: async (jobId: string, attempt: number): Promise<string | undefined> => {
+      const constraint = condorConstraint(jobId, attempt)
+      const ad = await query('condor_q', ['-constraint', constraint, '-json', '-attributes', 'ClusterId,ProcId']) ??
+        await query('condor_history', ['-constraint', constraint, '-json', '-limit', '1', '-attributes', 'ClusterId,ProcId'])
+      const found = ad as { ClusterId?: number, ProcId?: number } | undefined
+      return found?.ClusterId === undefined ? undefined : `${found.ClusterId}.${found.ProcId ?? 0}`
     },
     cancel: async (id: string): Promise<void> => { await run('condor_rm', [id]) }
   }

@@ -21,6 +21,8 @@ export interface JobEntry {
   backend?: 'local' | 'agent' | 'htcondor' | 'kubernetes'
   /** Id of the job in its batch system (HTCondor job id, Kubernetes Job name). */
   backendId?: string
+  /** Set (and stored) before a batch submission: an heir looks the job up before submitting it again. */
+  submittingAtMs?: number
   /** RUNNING was reported (batch backends). */
   runningReported?: boolean
   /** Agent the job is assigned to. */

@@ -78,6 +78,17 @@ export function createKubeBackend (o: KubeOptions) {
         throw describe(err, `logs of job ${name}`)
       }
     },
+    /** The Job's name when the Job of (job id, try) exists: looked up before any resubmission. */
+    find: async (jobId: string, attempt: number): Promise<string | undefined> => {
+      const name = kubeJobName(jobId, attempt)
+      try {
+        await batch.readNamespacedJobStatus({ name, namespace })
+        return name
+      } catch (err) {
+        if (statusCode(err) === 404) return undefined
+        throw describe(err, `read job ${name}`)
+      }
+    },
     cancel: async (name: string): Promise<void> => {
       try {
         await batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' })

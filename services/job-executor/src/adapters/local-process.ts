@@ -4,17 +4,20 @@
 // the whole group, and so that an executor that restarted can learn how a job
 // it did not start ended (the exit file), or that it is still running (the
 // process group is alive). The shell script is a constant: the job's argv is
-// passed as arguments, never pasted into a command string.
+// passed as arguments, never pasted into a command string. With a job user
+// (the executor runs as root), the whole group runs as that user: its output
+// directory and its exit file are the only things made writable for it.
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, createReadStream, existsSync, mkdirSync, openSync } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
+import { chownSync, closeSync, constants as fsConstants, createReadStream, existsSync, mkdirSync, openSync } from 'node:fs'
+import { lstat, open, readFile, realpath, stat } from 'node:fs/promises'
 import { once } from 'node:events'
 import { constants } from 'node:os'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
+import type { JobUser } from './job-user.ts'
 import { create } from '@bufbuild/protobuf'
 import { OutputSchema, type Output } from '@autocal/contracts'
-import { manifestName, parseManifest } from '../domain/manifest.ts'
+import { isInside, manifestMaxBytes, manifestName, parseManifest } from '../domain/manifest.ts'
 import { decodeShellStatus, outcomeOf } from '../domain/outcome.ts'
 
 const wrapper = '"$@"; echo $? > "$AUTOCAL_EXIT_FILE"'
@@ -31,6 +34,8 @@ export interface ProcessSpec {
   env: Record<string, string>
   logFile: string
   exitFile: string
+  /** Run as this user (the executor is root); undefined = as the executor's own user. */
+  user?: JobUser | undefined
 }
 
 // Directories already created by this process (the log and exit-file
@@ -44,6 +49,7 @@ function ensureDir (dir: string): void {
 
 export function startProcess (spec: ProcessSpec): StartedProcess {
   mkdirSync(spec.cwd, { recursive: true })
+  if (spec.user !== undefined) chownSync(spec.cwd, spec.user.uid, spec.user.gid) // its one writable directory
   // The job writes straight into its log file (opened for appending) rather
   // than through pipes to this process: no pipes to create and drain per job,
   // and the log keeps filling if the executor restarts while the job runs.
@@ -60,13 +66,19 @@ export function startProcess (spec: ProcessSpec): StartedProcess {
     madeDirs.clear() // a directory was removed since: create them again
     log = openLog()
   }
+  if (spec.user !== undefined) {
+    // the wrapper (running as the job user) writes the exit status into this one file
+    closeSync(openSync(spec.exitFile, 'w'))
+    chownSync(spec.exitFile, spec.user.uid, spec.user.gid)
+  }
   let child
   try {
     child = spawn('/bin/sh', ['-c', wrapper, 'autocal-job', ...spec.argv], {
       cwd: spec.cwd,
       env: { ...spec.env, AUTOCAL_EXIT_FILE: spec.exitFile },
       detached: true,
-      stdio: ['ignore', log, log]
+      stdio: ['ignore', log, log],
+      ...(spec.user === undefined ? {} : { uid: spec.user.uid, gid: spec.user.gid })
     })
   } finally {
     closeSync(log) // the child has its own copy
@@ -74,6 +86,28 @@ export function startProcess (spec: ProcessSpec): StartedProcess {
   if (child.pid === undefined) throw new Error(`cannot start ${spec.argv[0] ?? '(empty argv)'}`)
   const exited = once(child, 'close').then(() => {}, () => {})
   return { pid: child.pid, exited }
+}
+
+/**
+ * Checks that `dir` really lies inside `root` (symbolic links resolved, as far
+ * as the path exists): a job's output directory may not lead out of the jobs
+ * directory through a link. Throws naming both.
+ */
+export async function confineDirectory (root: string, dir: string): Promise<void> {
+  const realRoot = await realpath(root)
+  let existing = dir
+  let rest = ''
+  for (;;) {
+    try {
+      const real = await realpath(existing)
+      if (!isInside(realRoot, join(real, rest))) throw new Error(`output directory ${dir} resolves to ${join(real, rest)}, outside ${realRoot}`)
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(existing) === existing) throw err
+      rest = join(basename(existing), rest)
+      existing = dirname(existing)
+    }
+  }
 }
 
 /** True while the process group led by pgid has a member. */
@@ -166,17 +200,64 @@ export async function concludeProcess (p: { pid: number, exitFile: string, outdi
   }
 }
 
-/** The outputs a job declared in its manifest, with size and sha256; declared paths that do not exist. */
+/**
+ * The manifest's text, or undefined when there is none. It must be a regular
+ * file in the output directory itself (opened without following a symbolic
+ * link: a link to /etc/shadow is refused, its content never read) and at most
+ * manifestMaxBytes long.
+ */
+async function readManifest (path: string): Promise<{ text: string | undefined } | { problem: string }> {
+  let handle
+  try {
+    handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return { text: undefined }
+    if (code === 'ELOOP') return { problem: `${manifestName} is a symbolic link; it must be a file in the output directory` }
+    return { problem: `${manifestName} cannot be read (${code ?? 'error'})` }
+  }
+  try {
+    const s = await handle.stat()
+    if (!s.isFile()) return { problem: `${manifestName} is not a regular file` }
+    if (s.size > manifestMaxBytes) return { problem: `${manifestName} is larger than ${manifestMaxBytes} bytes` }
+    return { text: await handle.readFile('utf8') }
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * The outputs a job declared in its manifest, with size and sha256; declared
+ * paths that do not exist. Every output must resolve (symbolic links
+ * followed, by realpath) inside the real output directory, else the manifest
+ * is unusable (`problem`): a job reports only its own files.
+ */
 export async function readOutputs (outdir: string): Promise<{ outputs: Output[], missing: string[], problem: string | undefined }> {
-  const manifestPath = join(outdir, manifestName)
-  const manifest = parseManifest(existsSync(manifestPath) ? await readFile(manifestPath, 'utf8') : undefined, outdir)
   const outputs: Output[] = []
   const missing: string[] = []
+  const read = await readManifest(join(outdir, manifestName))
+  if ('problem' in read) return { outputs, missing, problem: read.problem }
+  const manifest = parseManifest(read.text, outdir)
   if (!manifest.ok) return { outputs, missing, problem: manifest.reason }
+  if (manifest.outputs.length === 0) return { outputs, missing, problem: undefined }
+  const realOutdir = await realpath(outdir)
   for (const d of manifest.outputs) {
-    const summary = await fileSummary(d.path)
+    let real: string
+    try {
+      real = await realpath(d.path)
+    } catch {
+      // a dangling link is as missing as no file; a link out of the directory is refused below even then
+      const link = await lstat(d.path).catch(() => undefined)
+      if (link?.isSymbolicLink() === true) return { outputs: [], missing: [], problem: `${manifestName}: output ${d.path} is a symbolic link that does not resolve inside the job's output directory` }
+      missing.push(d.path)
+      continue
+    }
+    if (!isInside(realOutdir, real)) {
+      return { outputs: [], missing: [], problem: `${manifestName}: output ${d.path} resolves to ${real}, outside the job's output directory ${realOutdir}` }
+    }
+    const summary = await fileSummary(real)
     if (summary === undefined) missing.push(d.path)
-    else outputs.push(create(OutputSchema, { path: d.path, label: d.label, ...summary }))
+    else outputs.push(create(OutputSchema, { path: real, label: d.label, ...summary }))
   }
   return { outputs, missing, problem: undefined }
 }

@@ -11,8 +11,9 @@ import { join } from 'node:path'
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf'
 import { AgentService, AgentServiceConnectRequestSchema, JobPhase, JobRequestSchema, JobStatusSchema, type AgentServiceConnectResponse, type JobRequest } from '@autocal/contracts'
 import { createGrpcClient, grpc, type Logger } from '@autocal/runtime'
-import { fileSafe, jobEnvironment } from '../domain/job-environment.ts'
+import { baseEnvironment, fileSafe, jobEnvironment } from '../domain/job-environment.ts'
 import { concludeProcess, groupAlive, killGroup, readExitFile, startProcess } from '../adapters/local-process.ts'
+import { prepareJobTree, resolveJobUser } from '../adapters/job-user.ts'
 import type { AgentConfig } from './config.ts'
 
 interface AgentJob {
@@ -46,7 +47,11 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
   mkdirSync(home, { recursive: true })
   const jobs = new Map<string, AgentJob>()
   if (existsSync(stateFile)) for (const j of JSON.parse(readFileSync(stateFile, 'utf8')) as AgentJob[]) jobs.set(j.key, j)
-  const baseEnv = Object.fromEntries(['PATH', 'HOME', 'LANG', 'TMPDIR', 'PYTHONPATH'].flatMap(k => process.env[k] === undefined ? [] : [[k, process.env[k]!]]))
+  // allow-listed basics only: never the agent's token or other AUTOCAL_* keys
+  const baseEnv = baseEnvironment(config.AUTOCAL_AGENT_JOB_ENV, process.env)
+  const jobUser = resolveJobUser(config.AUTOCAL_AGENT_JOB_USER, 'AUTOCAL_AGENT_JOB_USER')
+  if (jobUser !== undefined) prepareJobTree(jobUser, config.AUTOCAL_DATA_DIR, [join(home, 'jobs'), join(home, 'run')])
+  else log.warn('the agent does not run as root: jobs run as its own user and can read its environment (its token)')
   const state = { stopped: false }
   const timers = new Map<string, NodeJS.Timeout>()
 
@@ -55,10 +60,16 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     renameSync(`${stateFile}.tmp`, stateFile)
   }
 
+  // TLS unless explicitly insecure (the config refuses half a TLS setup)
   const credentials = config.AUTOCAL_AGENT_TLS_CA_FILE === undefined
     ? undefined
-    : grpc.credentials.createSsl(config.AUTOCAL_AGENT_TLS_CA_FILE === 'system' ? null : readFileSync(config.AUTOCAL_AGENT_TLS_CA_FILE))
-  const client = createGrpcClient(AgentService, config.AUTOCAL_AGENT_EXECUTOR, { token: config.AUTOCAL_AGENT_TOKEN, ...(credentials === undefined ? {} : { credentials }) })
+    : grpc.credentials.createSsl(
+      config.AUTOCAL_AGENT_TLS_CA_FILE === 'system' ? null : readFileSync(config.AUTOCAL_AGENT_TLS_CA_FILE),
+      config.AUTOCAL_AGENT_TLS_KEY_FILE === undefined ? null : readFileSync(config.AUTOCAL_AGENT_TLS_KEY_FILE),
+      config.AUTOCAL_AGENT_TLS_CERT_FILE === undefined ? null : readFileSync(config.AUTOCAL_AGENT_TLS_CERT_FILE))
+  if (credentials === undefined) log.warn('dialling the executor without TLS (AUTOCAL_AGENT_INSECURE=true): the token travels in clear text')
+  const token = config.AUTOCAL_AGENT_TOKEN ?? readFileSync(config.AUTOCAL_AGENT_TOKEN_FILE!, 'utf8').trim()
+  const client = createGrpcClient(AgentService, config.AUTOCAL_AGENT_EXECUTOR, { token, ...(credentials === undefined ? {} : { credentials }) })
 
   // the current stream, once registered
   let stream: ReturnType<typeof client.connect> | undefined
@@ -163,8 +174,8 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     jobs.set(key, job)
     try {
       if (start.argv.length === 0) throw new Error('empty argv')
-      const env = { ...jobEnvironment(request, job.outdir, baseEnv), AUTOCAL_AGENT: config.AUTOCAL_AGENT_ID }
-      const proc = startProcess({ argv: start.argv, cwd: job.outdir, env, logFile: job.logFile, exitFile: job.exitFile })
+      const env = { ...jobEnvironment(request, job.outdir, jobUser === undefined ? baseEnv : { ...baseEnv, HOME: job.outdir }), AUTOCAL_AGENT: config.AUTOCAL_AGENT_ID }
+      const proc = startProcess({ argv: start.argv, cwd: job.outdir, env, logFile: job.logFile, exitFile: job.exitFile, user: jobUser })
       job.pid = proc.pid
       job.startedAtMs = Date.now()
       job.deadlineMs = start.timeoutS > 0 ? job.startedAtMs + start.timeoutS * 1000 : 0

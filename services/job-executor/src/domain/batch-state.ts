@@ -11,6 +11,12 @@ export interface BatchState {
   signal?: string
   reason: string
   retryable: boolean
+  /**
+   * The failed job still occupies the batch system (a held HTCondor job that
+   * the pool may release, a failed or never-starting Kubernetes Job): remove it
+   * before the failure is reported, so that no retry runs beside it.
+   */
+  remove?: true
 }
 
 export interface CondorAd {
@@ -38,7 +44,8 @@ export function condorState (ad: CondorAd, signalName: (n: number) => string = n
     case 5: return {
       phase: 'failed',
       reason: `held by HTCondor: ${ad.HoldReason ?? 'no reason given'}${ad.HoldReasonCode === undefined ? '' : ` (HoldReasonCode ${ad.HoldReasonCode})`}`,
-      retryable: !permanentHolds.has(ad.HoldReasonCode ?? 0)
+      retryable: !permanentHolds.has(ad.HoldReasonCode ?? 0),
+      remove: true // a held job stays in the queue: released later, it would run beside the retry
     }
     default: return { phase: 'failed', reason: `unknown HTCondor JobStatus ${String(ad.JobStatus)}`, retryable: true }
   }
@@ -55,26 +62,55 @@ export interface KubePodStatus {
   phase?: string
   reason?: string
   message?: string
-  containerStatuses?: Array<{ state?: { terminated?: { exitCode: number, signal?: number, reason?: string } } }>
+  conditions?: Array<{ type: string, status: string, reason?: string, message?: string, lastTransitionTime?: string | Date }>
+  containerStatuses?: Array<{ state?: { terminated?: { exitCode: number, signal?: number, reason?: string }, waiting?: { reason?: string, message?: string } } }>
 }
 
-export function kubeState (job: KubeJobStatus, pods: KubePodStatus[] = []): BatchState {
+// a container waiting for one of these will not start by itself: its image cannot be pulled or its spec is wrong
+const neverStarts = new Map([
+  ['ErrImagePull', true], ['ImagePullBackOff', true], ['InvalidImageName', false],
+  ['CreateContainerConfigError', false], ['CreateContainerError', true]
+])
+
+/** How long a pod may stay unschedulable before its job is reported as one that cannot start. */
+export const unschedulableAfterMs = 5 * 60_000
+
+/**
+ * A Kubernetes Job's state from its status and its pods' statuses. A job that
+ * cannot start (an image that cannot be pulled, a bad container spec, a pod
+ * unschedulable for longer than `unschedulableMs`) fails with the reason
+ * Kubernetes gives, at once rather than at its deadline; every failed Job is
+ * to be removed (`remove`).
+ */
+export function kubeState (job: KubeJobStatus, pods: KubePodStatus[] = [], nowMs = Date.now(), unschedulableMs = unschedulableAfterMs): BatchState {
   const condition = (type: string) => job.conditions?.find(c => c.type === type && c.status === 'True')
   const terminated = pods.map(p => p.containerStatuses?.[0]?.state?.terminated).find(t => t !== undefined)
   const evicted = pods.find(p => p.reason === 'Evicted')
   if (condition('Complete') !== undefined) return { phase: 'done', exitCode: 0, reason: '', retryable: false }
   const failed = condition('Failed')
   if (failed !== undefined) {
-    if (evicted !== undefined) return { phase: 'failed', reason: `pod evicted: ${evicted.message ?? 'no message'}`, retryable: true }
-    if (failed.reason === 'DeadlineExceeded') return { phase: 'failed', reason: `timeout: ${failed.message ?? 'activeDeadlineSeconds exceeded'}`, retryable: true }
+    if (evicted !== undefined) return { phase: 'failed', reason: `pod evicted: ${evicted.message ?? 'no message'}`, retryable: true, remove: true }
+    if (failed.reason === 'DeadlineExceeded') return { phase: 'failed', reason: `timeout: ${failed.message ?? 'activeDeadlineSeconds exceeded'}`, retryable: true, remove: true }
     return {
       phase: 'failed',
       ...(terminated === undefined ? {} : { exitCode: terminated.exitCode }),
       reason: `kubernetes job failed: ${failed.reason ?? 'unknown'}${terminated === undefined ? '' : ` (exit code ${terminated.exitCode})`}`,
-      retryable: true
+      retryable: true,
+      remove: true
     }
   }
-  if (evicted !== undefined && (job.active ?? 0) === 0) return { phase: 'failed', reason: `pod evicted: ${evicted.message ?? 'no message'}`, retryable: true }
+  if (evicted !== undefined && (job.active ?? 0) === 0) return { phase: 'failed', reason: `pod evicted: ${evicted.message ?? 'no message'}`, retryable: true, remove: true }
+  for (const pod of pods) {
+    const waiting = pod.containerStatuses?.map(c => c.state?.waiting).find(w => w?.reason !== undefined && neverStarts.has(w.reason))
+    if (waiting !== undefined) {
+      return { phase: 'failed', reason: `cannot start: ${waiting.reason!}${waiting.message === undefined ? '' : `: ${waiting.message}`}`, retryable: neverStarts.get(waiting.reason!)!, remove: true }
+    }
+    const unschedulable = pod.conditions?.find(c => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable')
+    const since = unschedulable?.lastTransitionTime === undefined ? undefined : new Date(unschedulable.lastTransitionTime).getTime()
+    if (unschedulable !== undefined && since !== undefined && nowMs - since >= unschedulableMs) {
+      return { phase: 'failed', reason: `cannot start: unschedulable for ${Math.round((nowMs - since) / 1000)} s: ${unschedulable.message ?? 'no message'}`, retryable: true, remove: true }
+    }
+  }
   if ((job.active ?? 0) > 0) return { phase: 'running', reason: '', retryable: false }
   return { phase: 'queued', reason: '', retryable: false }
 }

@@ -13,8 +13,21 @@ export const condorArguments = (args: string[]): string => `"${args.map(quoteIte
 export const condorEnvironment = (env: Record<string, string>): string =>
   `"${Object.entries(env).map(([k, v]) => quoteItem(`${k}=${v}`)).join(' ')}"`
 
+/** A ClassAd string literal: in double quotes, backslash and double quote escaped with a backslash. */
+export const classAdString = (s: string): string => `"${s.replace(/[\\"]/g, c => `\\${c}`)}"`
+
+/**
+ * The constraint that finds the HTCondor job of one (autocal job id, try),
+ * from the attributes every submit description carries: how an executor that
+ * took over a job whose submission was never recorded learns whether it was
+ * submitted, before submitting it again.
+ */
+export const condorConstraint = (jobId: string, attempt: number): string => `AutocalJobId == ${classAdString(jobId)} && AutocalTry == ${attempt}`
+
 export interface CondorJobSpec {
   jobId: string
+  /** The try of the job (a new try is a new HTCondor job). */
+  try: number
   argv: string[]
   env: Record<string, string>
   outdir: string
@@ -42,7 +55,8 @@ export function submitDescription (s: CondorJobSpec): string {
     `log = ${s.eventLog}`,
     'getenv = false',
     'should_transfer_files = NO',
-    `+AutocalJobId = "${s.jobId.replace(/"/g, '""')}"`
+    `+AutocalJobId = ${classAdString(s.jobId)}`,
+    `+AutocalTry = ${s.try}`
   ]
   for (const [k, v] of Object.entries(s.attributes ?? {})) lines.push(`+${k} = ${v}`)
   if (s.cpus > 0) lines.push(`request_cpus = ${s.cpus}`)

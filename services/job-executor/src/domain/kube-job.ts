@@ -1,4 +1,8 @@
-// The batch/v1 Job manifest of one autocal job. Pure.
+// The batch/v1 Job manifest of one autocal job. Pure. The pod holds no
+// credentials and no privileges: its own ServiceAccount without an automounted
+// token, non-root, no privilege escalation, every capability dropped, the
+// runtime's default seccomp profile (the Kubernetes "restricted" Pod Security
+// Standard).
 import { createHash } from 'node:crypto'
 
 export interface KubeJobSpec {
@@ -14,6 +18,10 @@ export interface KubeJobSpec {
   block: string
   task: string
   jobIndex: number
+  /** The pods' own ServiceAccount (no rights; its token is not mounted). */
+  serviceAccount: string
+  /** uid and gid of the job container (never 0). */
+  runAsUser: number
 }
 
 /** A DNS-1123 name from the job id and try (job ids contain '/'). */
@@ -53,13 +61,28 @@ export function kubeJobManifest (s: KubeJobSpec) {
         metadata: { labels },
         spec: {
           restartPolicy: 'Never',
+          serviceAccountName: s.serviceAccount,
+          automountServiceAccountToken: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: s.runAsUser,
+            runAsGroup: s.runAsUser,
+            seccompProfile: { type: 'RuntimeDefault' }
+          },
           containers: [{
             name: 'job',
             image: s.image,
             command: s.argv.slice(0, 1),
             args: s.argv.slice(1),
             env: Object.entries(s.env).map(([n, value]) => ({ name: n, value })),
-            resources
+            resources,
+            securityContext: {
+              runAsNonRoot: true,
+              allowPrivilegeEscalation: false,
+              privileged: false,
+              capabilities: { drop: ['ALL'] },
+              seccompProfile: { type: 'RuntimeDefault' }
+            }
           }]
         }
       }

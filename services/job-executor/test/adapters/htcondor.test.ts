@@ -16,6 +16,7 @@ function setup () {
   const condor = createCondorBackend({ binDir, env: { CONDOR_STANDIN_DIR: join(dir, 'schedd') } })
   const spec = (name: string, argv: string[], extra: { timeoutS?: number, attributes?: Record<string, string> } = {}) => ({
     jobId: `prompt/b1/${name}/1/0`,
+    try: 1,
     argv,
     env: { AUTOCAL_JOB: '0', AUTOCAL_RUNS: '355100,355101', GREETING: "it's a \"test\"" },
     outdir: join(dir, name),
@@ -48,6 +49,19 @@ test('a job submitted to HTCondor runs with its arguments and environment and co
   const sub = readFileSync(join(dir, 'ok', 'autocal.sub'), 'utf8')
   assert.match(sub, /^executable = \/.*python3$/m)
   assert.match(sub, /^request_memory = 2000$/m)
+  assert.match(sub, /^\+AutocalJobId = "prompt\/b1\/ok\/1\/0"$/m)
+  assert.match(sub, /^\+AutocalTry = 1$/m)
+})
+
+test('a submitted job is found by its autocal job id and try, in the queue and after it left it', async () => {
+  const { condor, spec } = setup()
+  assert.equal(await condor.find('prompt/b1/found/1/0', 1), undefined, 'nothing submitted yet')
+  const id = await condor.submit(spec('found', ['python3', '-c', 'print(1)']))
+  assert.equal(await condor.find('prompt/b1/found/1/0', 1), id)
+  assert.equal(await condor.find('prompt/b1/found/1/0', 2), undefined, 'another try is another job')
+  assert.equal(await condor.find('prompt/b1/other/1/0', 1), undefined)
+  await final(condor, id)
+  assert.equal(await condor.find('prompt/b1/found/1/0', 1), id, 'found in the history once it completed')
 })
 
 test('a non-zero exit, a held job and a job over its allowed duration fail with HTCondor\'s reason', async () => {

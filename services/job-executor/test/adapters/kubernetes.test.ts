@@ -17,7 +17,9 @@ const spec = (jobIndex: number, extra: { timeoutS?: number } = {}) => ({
   campaign: 'prompt',
   block: 'Run2022C-355100',
   task: 'ecal-timing',
-  jobIndex
+  jobIndex,
+  serviceAccount: 'autocal-job',
+  runAsUser: 65534
 })
 
 test('a Job is created with image, argv, env, resources, deadline and labels; it runs, completes and has logs', async () => {
@@ -37,6 +39,14 @@ test('a Job is created with image, argv, env, resources, deadline and labels; it
   assert.equal(job.metadata.labels['autocal.cern.ch/block'], 'Run2022C-355100')
   assert.equal(job.metadata.labels['autocal.cern.ch/task'], 'ecal-timing')
   assert.equal(job.metadata.annotations['autocal.cern.ch/job-id'], 'prompt/Run2022C-355100/ecal-timing/1/0')
+  // the pod holds no credentials and no privileges (Pod Security Standard "restricted")
+  const pod = job.spec.template.spec
+  assert.equal(pod.serviceAccountName, 'autocal-job')
+  assert.equal(pod.automountServiceAccountToken, false)
+  assert.deepEqual(pod.securityContext, { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } })
+  assert.deepEqual(container.securityContext, { runAsNonRoot: true, allowPrivilegeEscalation: false, privileged: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } })
+  assert.equal(pod.volumes, undefined, 'no secret or token volume')
+  assert.ok(container.env.every((e: { name: string }) => !/TOKEN|PASSWORD|SECRET/.test(e.name)))
 
   assert.equal((await kube.state(name))?.phase, 'queued')
   api.setJobStatus(name, { active: 1 })
@@ -55,7 +65,7 @@ test('an evicted pod and a deadline fail the job as retryable; cancel deletes th
   const evicted = await kube.submit(spec(1))
   api.setJobStatus(evicted, { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] })
   api.setPods(evicted, [{ status: { phase: 'Failed', reason: 'Evicted', message: 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 91Mi.' } }])
-  assert.deepEqual(await kube.state(evicted), { phase: 'failed', reason: 'pod evicted: The node was low on resource: memory. Threshold quantity: 100Mi, available: 91Mi.', retryable: true })
+  assert.deepEqual(await kube.state(evicted), { phase: 'failed', reason: 'pod evicted: The node was low on resource: memory. Threshold quantity: 100Mi, available: 91Mi.', retryable: true, remove: true })
 
   const slow = await kube.submit(spec(2, { timeoutS: 60 }))
   api.setJobStatus(slow, { failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }] })

@@ -1,7 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeShellStatus, outcomeOf, type ProcessEnd } from '../../src/domain/outcome.ts'
-import { parseManifest } from '../../src/domain/manifest.ts'
 
 const clean: ProcessEnd = { exitCode: 0, signal: '', timedOut: false, timeoutS: 0, cancelled: false, cancelReason: '', missingOutputs: [] }
 
@@ -23,13 +22,4 @@ test('outcomes, from the most to the least specific cause', () => {
 test('a shell status above 128 is a signal', () => {
   assert.deepEqual(decodeShellStatus(137, { SIGKILL: 9 }), { exitCode: null, signal: 'SIGKILL' })
   assert.deepEqual(decodeShellStatus(1, { SIGKILL: 9 }), { exitCode: 1, signal: '' })
-})
-
-test('the manifest names outputs relative to the output directory', () => {
-  assert.deepEqual(parseManifest(undefined, '/o'), { ok: true, outputs: [] })
-  assert.deepEqual(parseManifest('{"outputs": [{"path": "a.db", "label": "condition"}, "sub/b.root", "/abs/c"]}', '/o'),
-    { ok: true, outputs: [{ path: '/o/a.db', label: 'condition' }, { path: '/o/sub/b.root', label: '' }, { path: '/abs/c', label: '' }] })
-  assert.match((parseManifest('{', '/o') as { reason: string }).reason, /not JSON/)
-  assert.match((parseManifest('{"outputs": [{"label": "x"}]}', '/o') as { reason: string }).reason, /outputs\[0\]\.path/)
-  assert.match((parseManifest('[]', '/o') as { reason: string }).reason, /expected \{"outputs"/)
 })

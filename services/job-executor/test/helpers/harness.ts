@@ -1,7 +1,7 @@
 // Test harness: an executor under a unique topic and key prefix, a producer
 // of job requests and a collector of job statuses, on the real Kafka + Redis.
 import { randomUUID } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -17,6 +17,10 @@ export function quietLogger (): Logger {
   return createLogger({ service: 'job-executor', level: 'warn', destination: new Writable({ write (_c, _e, done) { done() } }) })
 }
 
+/** The read token of the tests' executors (AUTOCAL_READ_TOKENS), and fetch options presenting it. */
+export const readToken = 'test-reader-token-1'
+export const asReader = { headers: { authorization: `Bearer ${readToken}` } }
+
 export function testEnv (extra: Record<string, string> = {}): Record<string, string> {
   const id = `t-${randomUUID().slice(0, 8)}`
   return {
@@ -28,14 +32,31 @@ export function testEnv (extra: Record<string, string> = {}): Record<string, str
     AUTOCAL_EXECUTOR_RECONCILE_MS: '300',
     AUTOCAL_EXECUTOR_KILL_GRACE_MS: '1000',
     AUTOCAL_INSTANCE_ID: `exec-${randomUUID().slice(0, 6)}`,
+    AUTOCAL_READ_TOKENS: `tester:${readToken}`,
     ...extra
   }
 }
 
+/**
+ * A directory under the test's data directory that jobs may write to (they
+ * run as an unprivileged user when the tests run as root, and cannot write
+ * anywhere else but their own output directory).
+ */
+export function scratchDir (env: Record<string, string>): string {
+  const dir = join(env.AUTOCAL_DATA_DIR!, 'scratch')
+  mkdirSync(dir, { recursive: true })
+  chmodSync(dir, 0o1777)
+  chmodSync(env.AUTOCAL_DATA_DIR!, 0o711)
+  return dir
+}
+
+/** The output directory of a test job, inside the executor's jobs directory. */
+export const outdirOf = (env: Record<string, string>, jobId: string): string => join(env.AUTOCAL_DATA_DIR!, 'jobs', 'out', jobId)
+
 export interface Bench extends AsyncDisposable {
   producer: Producer
   statuses: JobStatus[]
-  request: (jobId: string, argv: string[], extra?: { try?: number, timeoutS?: number, outdir?: string, backend?: string }) => Promise<void>
+  request: (jobId: string, argv: string[], extra?: { try?: number, timeoutS?: number, outdir?: string, backend?: string, pool?: string }) => Promise<void>
   cancel: (jobId: string, reason: string) => Promise<void>
   final: (jobId: string) => JobStatus | undefined
 }
@@ -44,8 +65,14 @@ export async function startBench (env: Record<string, string>, logger: Logger): 
   const config = loadConfig(Config, env)
   const producer = await startProducer({ config, logger, service: 'test' })
   const statuses: JobStatus[] = []
-  const consumer = await startConsumer({ config, logger, service: 'test', group: `status-${randomUUID().slice(0, 6)}`, producer, handlers: { jobStatus: async s => { statuses.push(s) } } })
-  const provenance = (jobId: string) => ({ subsystem: 'ECAL', campaign: 'prompt', workflow: 'test', blockId: `run-${jobId}`, task: 't', taskAttempt: 1, inputRuns: [355100] })
+  let consumer
+  try {
+    consumer = await startConsumer({ config, logger, service: 'test', group: `status-${randomUUID().slice(0, 6)}`, producer, handlers: { jobStatus: async s => { statuses.push(s) } } })
+  } catch (err) {
+    await producer[Symbol.asyncDispose]() // a failed start leaves nothing open
+    throw err
+  }
+  const provenance = (jobId: string) => ({ subsystem: 'ECAL', campaign: 'prompt', workflow: 'test', blockId: `run-${jobId.replace(/[^A-Za-z0-9_.-]+/g, '_')}`, task: 't', taskAttempt: 1, inputRuns: [355100] })
   return {
     producer,
     statuses,
@@ -55,7 +82,7 @@ export async function startBench (env: Record<string, string>, logger: Logger): 
         try: extra.try ?? 1,
         jobIndex: 0,
         provenance: provenance(jobId),
-        action: { case: 'start', value: { argv, backend: extra.backend ?? 'local', timeoutS: extra.timeoutS ?? 0, outdir: extra.outdir ?? join(env.AUTOCAL_DATA_DIR!, 'out', jobId), njobs: 1 } }
+        action: { case: 'start', value: { argv, backend: extra.backend ?? 'local', timeoutS: extra.timeoutS ?? 0, outdir: extra.outdir ?? outdirOf(env, jobId), njobs: 1, pool: extra.pool ?? '' } }
       }))
     },
     cancel: async (jobId, reason) => {

@@ -7,21 +7,24 @@ import { once } from 'node:events'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { create } from '@bufbuild/protobuf'
-import { AgentService, AgentServiceConnectRequestSchema, JobPhase } from '@autocal/contracts'
+import { create, type MessageInitShape } from '@bufbuild/protobuf'
+import { AgentService, AgentServiceConnectRequestSchema, JobPhase, type AgentServiceConnectResponse } from '@autocal/contracts'
 import { createGrpcClient, grpc, loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { startJobExecutor } from '../../src/app.ts'
-import { quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
+import { asReader, outdirOf, quietLogger, scratchDir, startBench, testEnv, until } from '../helpers/harness.ts'
 
 const py = (code: string): string[] => ['python3', '-c', code]
 const agentMain = new URL('../../src/agent.ts', import.meta.url).pathname
 
+/** One token per agent id (the executor's AUTOCAL_AGENT_TOKENS). */
+const tokens: Record<string, string> = { 'agent-a': 'agent-a-secret', 'agent-b': 'agent-b-secret', 'agent-tls': 'agent-tls-secret' }
+
 function agentEnv (extra: Record<string, string> = {}): Record<string, string> {
-  return testEnv({ AUTOCAL_AGENT_TOKENS: 'agent-secret', AUTOCAL_GRPC_PORT: '0', AUTOCAL_AGENT_HEARTBEAT_MS: '200', AUTOCAL_AGENT_LOST_AFTER_MS: '1500', ...extra })
+  return testEnv({ AUTOCAL_AGENT_TOKENS: Object.entries(tokens).map(([id, t]) => `${id}=${t}`).join(','), AUTOCAL_AGENT_INSECURE: 'true', AUTOCAL_GRPC_PORT: '0', AUTOCAL_AGENT_HEARTBEAT_MS: '200', AUTOCAL_AGENT_LOST_AFTER_MS: '1500', ...extra })
 }
 
-function startAgent (env: Record<string, string>, grpcPort: number, id: string, token = 'agent-secret', extra: Record<string, string> = {}): ChildProcess {
+function startAgent (env: Record<string, string>, grpcPort: number, id: string, token = tokens[id]!, extra: Record<string, string> = { AUTOCAL_AGENT_INSECURE: 'true' }): ChildProcess {
   return spawn(process.execPath, [agentMain], {
     env: { ...process.env, ...extra, AUTOCAL_DATA_DIR: env.AUTOCAL_DATA_DIR!, AUTOCAL_AGENT_EXECUTOR: `127.0.0.1:${grpcPort}`, AUTOCAL_AGENT_TOKEN: token, AUTOCAL_AGENT_ID: id, AUTOCAL_AGENT_SLOTS: '2', AUTOCAL_LOG_LEVEL: process.env.AGENT_LOG_LEVEL ?? 'warn' },
     stdio: process.env.AGENT_LOG_LEVEL === undefined ? 'ignore' : 'inherit'
@@ -63,7 +66,7 @@ json.dump({'outputs': [{'path': 'calib.db', 'label': 'condition'}]}, open('outpu
   assert.equal(done.outputs[0]?.label, 'condition')
   assert.equal(done.outputs[0]?.sizeBytes, 1n)
   assert.deepEqual(bench.statuses.filter(s => s.jobId === 'remote-1').map(s => s.phase), [JobPhase.QUEUED, JobPhase.RUNNING, JobPhase.DONE])
-  const log = await fetch(`http://127.0.0.1:${executor.port}/jobs/${encodeURIComponent('remote-1')}/log?try=1`)
+  const log = await fetch(`http://127.0.0.1:${executor.port}/jobs/${encodeURIComponent('remote-1')}/log?try=1`, asReader)
   assert.equal(log.status, 200)
   assert.equal(await log.text(), 'hello from agent-a\n')
   // the job may end before the agent's first heartbeat: wait for it
@@ -75,7 +78,7 @@ test('an agent killed mid-job is declared lost, and its job is queued again and 
   const logger = quietLogger()
   await using bench = await startBench(env, logger)
   await using executor = await startJobExecutor(loadConfig(Config, env), logger)
-  const pgidFile = join(env.AUTOCAL_DATA_DIR!, 'pgid-agent-a')
+  const pgidFile = join(scratchDir(env), 'pgid-agent-a')
   const a = startAgent(env, executor.grpcPort!, 'agent-a')
   t.after(async () => {
     await stop(a)
@@ -88,7 +91,7 @@ if os.environ['AUTOCAL_AGENT'] == 'agent-a':
     open(${JSON.stringify(pgidFile)}, 'w').write(str(os.getpgid(0)))
     time.sleep(300)
 open('result.txt', 'w').write(os.environ['AUTOCAL_AGENT'])
-json.dump({'outputs': ['result.txt']}, open('outputs.json', 'w'))`), { backend: 'agent', outdir: join(env.AUTOCAL_DATA_DIR!, 'out', 'orphaned') })
+json.dump({'outputs': ['result.txt']}, open('outputs.json', 'w'))`), { backend: 'agent', outdir: outdirOf(env, 'orphaned') })
   await until('running on agent-a', () => bench.statuses.some(s => s.jobId === 'orphaned' && s.phase === JobPhase.RUNNING) && existsSync(pgidFile))
   a.kill('SIGKILL')
   await once(a, 'exit')
@@ -98,7 +101,7 @@ json.dump({'outputs': ['result.txt']}, open('outputs.json', 'w'))`), { backend: 
   const done = bench.final('orphaned')!
   assert.equal(done.phase, JobPhase.DONE, done.reason)
   assert.match(done.backendId, /^agent-b\//)
-  assert.equal(readFileSync(join(env.AUTOCAL_DATA_DIR!, 'out', 'orphaned', 'result.txt'), 'utf8'), 'agent-b')
+  assert.equal(readFileSync(join(outdirOf(env, 'orphaned'), 'result.txt'), 'utf8'), 'agent-b')
   const metrics = await (await fetch(`http://127.0.0.1:${executor.port}/metrics`)).text()
   assert.match(metrics, /autocal_agent_lost_total\{agent="agent-a"[^}]*\} 1/)
 })
@@ -108,7 +111,7 @@ test('an agent reconnects to a restarted executor and its running job is re-atta
   const env = agentEnv({ AUTOCAL_GRPC_PORT: String(port), AUTOCAL_AGENT_LOST_AFTER_MS: '10000' })
   const logger = quietLogger()
   await using bench = await startBench(env, logger)
-  const counter = join(env.AUTOCAL_DATA_DIR!, 'runs.txt')
+  const counter = join(scratchDir(env), 'runs.txt')
   const gate = join(env.AUTOCAL_DATA_DIR!, 'gate')
   const first = await startJobExecutor(loadConfig(Config, { ...env, AUTOCAL_INSTANCE_ID: 'exec-1' }), logger)
   const agent = startAgent(env, port, 'agent-a')
@@ -130,7 +133,7 @@ print('after', flush=True)`), { backend: 'agent' })
   assert.equal(done.executor, 'exec-2')
   assert.equal(readFileSync(counter, 'utf8'), 'ran\n', 'run exactly once')
   assert.equal(bench.statuses.filter(s => s.jobId === 'through-restart' && s.phase === JobPhase.DONE).length, 1)
-  const log = await (await fetch(`http://127.0.0.1:${second.port}/jobs/through-restart/log`)).text()
+  const log = await (await fetch(`http://127.0.0.1:${second.port}/jobs/through-restart/log`, asReader)).text()
   assert.equal(log, 'before\nafter\n')
 })
 
@@ -154,14 +157,102 @@ test('an agent dials the executor over TLS, trusting the executor\'s certificate
   const cert = join(base.AUTOCAL_DATA_DIR!, 'executor.crt')
   const key = join(base.AUTOCAL_DATA_DIR!, 'executor.key')
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
-  const env = { ...base, AUTOCAL_AGENT_TLS_CERT_FILE: cert, AUTOCAL_AGENT_TLS_KEY_FILE: key }
+  const env = { ...base, AUTOCAL_AGENT_INSECURE: '', AUTOCAL_AGENT_TLS_CERT_FILE: cert, AUTOCAL_AGENT_TLS_KEY_FILE: key }
   const logger = quietLogger()
   await using bench = await startBench(env, logger)
   await using executor = await startJobExecutor(loadConfig(Config, env), logger)
-  const agent = startAgent(env, executor.grpcPort!, 'agent-tls', 'agent-secret', { AUTOCAL_AGENT_TLS_CA_FILE: cert })
+  const agent = startAgent(env, executor.grpcPort!, 'agent-tls', tokens['agent-tls'], { AUTOCAL_AGENT_TLS_CA_FILE: cert })
   t.after(async () => { await stop(agent) })
   await bench.request('over-tls', py('print("secure")'), { backend: 'agent' })
   await until('done', () => bench.final('over-tls') !== undefined)
   assert.equal(bench.final('over-tls')!.phase, JobPhase.DONE)
   assert.match(bench.final('over-tls')!.backendId, /^agent-tls\//)
+})
+
+/** A hand-driven agent on a raw stream: registers, records what the executor sends, sends what the test says. */
+function rawAgent (grpcPort: number, id: string, token: string, pool = '') {
+  const client = createGrpcClient(AgentService, `127.0.0.1:${grpcPort}`, { token })
+  const stream = client.connect()
+  const received: AgentServiceConnectResponse[] = []
+  const failed = new Promise<grpc.ServiceError>(resolve => stream.on('error', resolve))
+  stream.on('data', (m: AgentServiceConnectResponse) => { received.push(m) })
+  const send = (message: MessageInitShape<typeof AgentServiceConnectRequestSchema>['message']): void => {
+    stream.write(create(AgentServiceConnectRequestSchema, { message } as MessageInitShape<typeof AgentServiceConnectRequestSchema>))
+  }
+  send({ case: 'register', value: { agentId: id, capabilities: { backends: ['local'], slots: 1, pool } } })
+  return { received, failed, send, close: () => { stream.cancel(); client.close() } }
+}
+
+test('a token holder cannot register as another agent', async () => {
+  const env = agentEnv()
+  const logger = quietLogger()
+  await using executor = await startJobExecutor(loadConfig(Config, env), logger)
+  const forger = rawAgent(executor.grpcPort!, 'agent-b', tokens['agent-a']!)
+  const err = await forger.failed
+  forger.close()
+  assert.equal(err.code, grpc.status.PERMISSION_DENIED)
+  assert.equal(err.details, 'the token of agent agent-a cannot register as "agent-b"')
+  assert.equal(forger.received.filter(m => m.message.case === 'registered').length, 0)
+  assert.match(await (await fetch(`http://127.0.0.1:${executor.port}/metrics`)).text(), /autocal_agent_refused_total\{agent="agent-a",reason="other agent id"[^}]*\} 1/)
+})
+
+test('an agent cannot report results for a job it was not assigned, nor outputs outside the job\'s output directory', async t => {
+  const env = agentEnv({ AUTOCAL_AGENT_LOST_AFTER_MS: '30000' })
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using executor = await startJobExecutor(loadConfig(Config, env), logger)
+  const a = rawAgent(executor.grpcPort!, 'agent-a', tokens['agent-a']!, 'pool-a')
+  const b = rawAgent(executor.grpcPort!, 'agent-b', tokens['agent-b']!, 'pool-b')
+  t.after(() => { a.close(); b.close() })
+  const assigned = (agent: typeof a, jobId: string) => agent.received.some(m => m.message.case === 'assign' && m.message.value.request?.jobId === jobId)
+  await bench.request('for-a', py('print(1)'), { backend: 'agent', pool: 'pool-a' })
+  await bench.request('for-b', py('print(1)'), { backend: 'agent', pool: 'pool-b' })
+  await until('assigned', () => assigned(a, 'for-a') && assigned(b, 'for-b'))
+
+  // agent-b forges the result of agent-a's job: refused, not published
+  b.send({ case: 'jobUpdate', value: { status: { jobId: 'for-a', try: 1, phase: JobPhase.DONE, exitCode: 0, outputs: [{ path: join(outdirOf(env, 'for-a'), 'forged.db'), label: 'condition' }] } } })
+  await until('refused', async () => /autocal_agent_refused_total\{agent="agent-b",reason="not assigned"[^}]*\} 1/.test(await (await fetch(`http://127.0.0.1:${executor.port}/metrics`)).text()))
+  // then agent-a reports its job: the only result of it (a forged DONE would precede it on the job's partition)
+  a.send({ case: 'jobUpdate', value: { status: { jobId: 'for-a', try: 1, phase: JobPhase.DONE, exitCode: 0, backendId: '4242' } } })
+  await until('for-a done', () => bench.final('for-a') !== undefined)
+  assert.equal(bench.final('for-a')!.backendId, 'agent-a/4242')
+  assert.equal(bench.statuses.filter(s => s.jobId === 'for-a' && (s.phase === JobPhase.DONE || s.phase === JobPhase.FAILED)).length, 1)
+  assert.deepEqual(bench.final('for-a')!.outputs, [])
+
+  // agent-b reports its own job with another subsystem's payload as output: the job fails
+  b.send({ case: 'jobUpdate', value: { status: { jobId: 'for-b', try: 1, phase: JobPhase.DONE, exitCode: 0, outputs: [{ path: '/etc/passwd', label: 'condition' }] } } })
+  await until('for-b ended', () => bench.final('for-b') !== undefined)
+  const failed = bench.final('for-b')!
+  assert.equal(failed.phase, JobPhase.FAILED)
+  assert.equal(failed.reason, `output /etc/passwd is outside the job's output directory ${outdirOf(env, 'for-b')}`)
+  assert.equal(failed.retryable, false)
+  assert.deepEqual(failed.outputs, [])
+})
+
+test('half-configured TLS, or none without AUTOCAL_AGENT_INSECURE, is refused at start on the executor and on the agent', async () => {
+  const env = testEnv({ AUTOCAL_AGENT_TOKENS: 'agent-a=agent-a-secret' })
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ AUTOCAL_AGENT_TLS_CERT_FILE: '/x/executor.crt' }, /half-configured TLS: set AUTOCAL_AGENT_TLS_CERT_FILE and AUTOCAL_AGENT_TLS_KEY_FILE together\n {2}→ at AUTOCAL_AGENT_TLS_KEY_FILE/],
+    [{ AUTOCAL_AGENT_TLS_KEY_FILE: '/x/executor.key' }, /half-configured TLS: set AUTOCAL_AGENT_TLS_CERT_FILE and AUTOCAL_AGENT_TLS_KEY_FILE together\n {2}→ at AUTOCAL_AGENT_TLS_CERT_FILE/],
+    [{}, /the agent endpoint needs TLS: set AUTOCAL_AGENT_TLS_CERT_FILE and AUTOCAL_AGENT_TLS_KEY_FILE, or AUTOCAL_AGENT_INSECURE=true/]
+  ]
+  for (const [extra, message] of cases) {
+    assert.throws(() => loadConfig(Config, { ...env, ...extra }), (err: Error) => { assert.match(err.message, message); return true }, JSON.stringify(extra))
+  }
+  assert.doesNotThrow(() => loadConfig(Config, { ...env, AUTOCAL_AGENT_INSECURE: 'true' }))
+
+  // the agent process itself: exits 1 at start, naming the keys
+  const agentCases: Array<[Record<string, string>, RegExp]> = [
+    [{ AUTOCAL_AGENT_TLS_CA_FILE: 'system', AUTOCAL_AGENT_TLS_CERT_FILE: '/x/agent.crt' }, /half-configured TLS: set AUTOCAL_AGENT_TLS_CERT_FILE and AUTOCAL_AGENT_TLS_KEY_FILE together\n {2}→ at AUTOCAL_AGENT_TLS_KEY_FILE/],
+    [{}, /set AUTOCAL_AGENT_TLS_CA_FILE \(a CA file or `system`\), or AUTOCAL_AGENT_INSECURE=true on a trusted network\n {2}→ at AUTOCAL_AGENT_TLS_CA_FILE/]
+  ]
+  for (const [extra, message] of agentCases) {
+    const child = spawn(process.execPath, [agentMain], { env: { PATH: process.env.PATH, AUTOCAL_DATA_DIR: env.AUTOCAL_DATA_DIR!, AUTOCAL_AGENT_TOKEN: 'agent-a-secret', AUTOCAL_AGENT_ID: 'agent-a', ...extra }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout!.on('data', (c: Buffer) => { out += c.toString() })
+    child.stderr!.on('data', (c: Buffer) => { out += c.toString() })
+    const [code] = await once(child, 'exit') as [number | null]
+    assert.equal(code, 1, out)
+    assert.match(out, message)
+  }
 })

@@ -3,16 +3,19 @@
 // (test/stand-ins/condor) and of the Kubernetes API (test/stand-ins/kube-api.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import { JobPhase } from '@autocal/contracts'
-import { loadConfig } from '@autocal/runtime'
+import { dirname, join } from 'node:path'
+import { create, toBinary } from '@bufbuild/protobuf'
+import { JobPhase, JobRequestSchema } from '@autocal/contracts'
+import { connectRedis, loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { startJobExecutor } from '../../src/app.ts'
 import { kubeJobName } from '../../src/domain/kube-job.ts'
-import { quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
+import { createJobStore, type JobEntry } from '../../src/adapters/job-store.ts'
+import { createCondorBackend } from '../../src/adapters/htcondor.ts'
+import { asReader, outdirOf, quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
 import { startKubeStandIn } from '../stand-ins/kube-api.ts'
 
 const py = (code: string): string[] => ['python3', '-c', code]
@@ -36,7 +39,7 @@ test('htcondor jobs through the executor: done with outputs and log, refused whe
   assert.match(done.backendId, /^\d+\.0$/)
   assert.equal(done.outputs[0]?.sizeBytes, 3n)
   assert.deepEqual(bench.statuses.filter(s => s.jobId === 'condor-ok').map(s => s.phase), [JobPhase.QUEUED, JobPhase.RUNNING, JobPhase.DONE])
-  const log = await (await fetch(`http://127.0.0.1:${executor.port}/jobs/condor-ok/log`)).text()
+  const log = await (await fetch(`http://127.0.0.1:${executor.port}/jobs/condor-ok/log`, asReader)).text()
   assert.equal(log, 'on the batch system 355100\n')
   await until('multiline refused', () => bench.final('condor-multiline') !== undefined)
   assert.match(bench.final('condor-multiline')!.reason, /^submission to htcondor failed: a submit description cannot hold a line break/)
@@ -47,20 +50,20 @@ test('htcondor jobs through the executor: done with outputs and log, refused whe
 
 test('kubernetes jobs through the executor: a Job is created, followed to completion, and an evicted pod fails retryable', async () => {
   await using api = await startKubeStandIn()
-  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'kubernetes', AUTOCAL_KUBE_SERVER: api.url })
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'kubernetes', AUTOCAL_KUBE_SERVER: api.url, AUTOCAL_KUBE_IMAGES: 'registry.cern.ch/autocal/*', AUTOCAL_KUBE_SERVICE_ACCOUNT: 'ecal-jobs' })
   const tokenFile = join(env.AUTOCAL_DATA_DIR!, 'kube-token')
   writeFileSync(tokenFile, api.token)
   const logger = quietLogger()
   await using bench = await startBench(env, logger)
   await using _executor = await startJobExecutor(loadConfig(Config, { ...env, AUTOCAL_KUBE_TOKEN_FILE: tokenFile }), logger)
-  const request = async (jobId: string) => {
+  const request = async (jobId: string, image = 'registry.cern.ch/autocal/fit:1') => {
     const { create } = await import('@bufbuild/protobuf')
     const { JobRequestSchema, topics } = await import('@autocal/contracts')
     await bench.producer.publish(topics.jobRequests, create(JobRequestSchema, {
       jobId,
       try: 1,
-      provenance: { campaign: 'prompt', blockId: 'Run2022C-355100', task: 'ecal-timing', taskAttempt: 1, inputRuns: [355100] },
-      action: { case: 'start', value: { argv: ['python3', 'fit.py'], image: 'registry.cern.ch/autocal/fit:1', backend: 'kubernetes', timeoutS: 600, outdir: join(env.AUTOCAL_DATA_DIR!, 'out', jobId) } }
+      provenance: { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-355100', task: 'ecal-timing', taskAttempt: 1, inputRuns: [355100] },
+      action: { case: 'start', value: { argv: ['python3', 'fit.py'], image, backend: 'kubernetes', timeoutS: 600, outdir: outdirOf(env, jobId) } }
     }))
   }
   await request('kube-ok')
@@ -69,6 +72,10 @@ test('kubernetes jobs through the executor: a Job is created, followed to comple
   const evicted = kubeJobName('kube-evicted', 1)
   await until('jobs created', () => api.jobs.has(ok) && api.jobs.has(evicted))
   assert.equal(api.jobs.get(ok)!.job.spec.activeDeadlineSeconds, 600)
+  const pod = api.jobs.get(ok)!.job.spec.template.spec
+  assert.equal(pod.serviceAccountName, 'ecal-jobs')
+  assert.equal(pod.automountServiceAccountToken, false)
+  assert.equal(pod.containers[0].securityContext.allowPrivilegeEscalation, false)
   api.setJobStatus(ok, { active: 1 })
   await until('running', () => bench.statuses.some(s => s.jobId === 'kube-ok' && s.phase === JobPhase.RUNNING))
   api.setJobStatus(ok, { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] })
@@ -80,6 +87,8 @@ test('kubernetes jobs through the executor: a Job is created, followed to comple
   const failed = bench.final('kube-evicted')!
   assert.equal(failed.reason, 'pod evicted: The node was low on resource: ephemeral-storage.')
   assert.equal(failed.retryable, true)
+  assert.equal(api.jobs.has(evicted), false, 'the failed Job was deleted before its failure was reported')
+  assert.equal(api.jobs.has(ok), true, 'a completed Job is left to its TTL')
 })
 
 test('an executor SIGKILLed while an HTCondor job runs: another executor follows the same HTCondor job to its end, nothing submitted twice', async () => {
@@ -104,4 +113,84 @@ test('an executor SIGKILLed while an HTCondor job runs: another executor follows
   assert.equal(done.executor, 'exec-heir')
   assert.equal(done.backendId, '1.0')
   assert.equal(readFileSync(join(schedd, 'next-cluster'), 'utf8'), '2', 'condor_submit ran once')
+})
+
+test('a held HTCondor job is removed before its failure is reported, so that no retry runs beside it when the pool releases it', async () => {
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'htcondor', AUTOCAL_CONDOR_BIN_DIR: new URL('../stand-ins/condor/', import.meta.url).pathname })
+  const schedd = join(env.AUTOCAL_DATA_DIR!, 'schedd')
+  process.env.CONDOR_STANDIN_DIR = schedd
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+  // over its allowed execute duration, HTCondor holds the job (HoldReasonCode 47); it stays in the queue
+  await bench.request('condor-held', py('import time; time.sleep(120)'), { backend: 'htcondor', timeoutS: 1 })
+  await until('failed', () => bench.final('condor-held') !== undefined, 60_000)
+  const failed = bench.final('condor-held')!
+  assert.match(failed.reason, /^held by HTCondor: The job exceeded allowed execute duration of .* \(HoldReasonCode 47\)$/)
+  const job = JSON.parse(readFileSync(join(schedd, `${failed.backendId.split('.')[0]}.json`), 'utf8')) as { JobStatus: number, RemoveReason?: string }
+  assert.equal(job.JobStatus, 3, 'removed (condor_rm) before the failure was reported')
+})
+
+test('the executor\'s heartbeat does not wait behind a slow condor_q: the others never see it dead while it polls', async () => {
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'local,htcondor', AUTOCAL_CONDOR_BIN_DIR: new URL('../stand-ins/condor/', import.meta.url).pathname, AUTOCAL_EXECUTOR_RECONCILE_MS: '300' })
+  const schedd = join(env.AUTOCAL_DATA_DIR!, 'schedd')
+  process.env.CONDOR_STANDIN_DIR = schedd
+  process.env.CONDOR_STANDIN_QUERY_DELAY_S = '3' // ten heartbeat periods, more than twice the liveness TTL (4 × 300 ms)
+  const logger = quietLogger()
+  try {
+    await using bench = await startBench(env, logger)
+    const config = loadConfig(Config, env)
+    await using executor = await startJobExecutor(config, logger)
+    await using redis = await connectRedis({ config, logger })
+    const observer = createJobStore(redis, 'observer')
+    const queries = join(schedd, 'slow-queries')
+    await bench.request('condor-slow-poll', py('import time; time.sleep(30)'), { backend: 'htcondor' })
+    await until('a slow condor_q started', () => existsSync(queries) && readFileSync(queries, 'utf8').includes('start'))
+    let samples = 0
+    let dead = 0
+    while (!readFileSync(queries, 'utf8').includes('end')) {
+      samples++
+      if (!await observer.isAlive(executor.instance)) dead++
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    assert.ok(samples >= 20, `sampled throughout the slow query (${samples} samples)`)
+    assert.equal(dead, 0, `the executor looked dead in ${dead} of ${samples} samples while condor_q was slow`)
+    await bench.cancel('condor-slow-poll', 'test over')
+  } finally {
+    delete process.env.CONDOR_STANDIN_QUERY_DELAY_S
+  }
+})
+
+test('an executor that died between condor_submit and recording the id: its heir finds the submitted job by its attributes and follows it, submitting nothing again', async () => {
+  const binDir = new URL('../stand-ins/condor/', import.meta.url).pathname
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'htcondor', AUTOCAL_CONDOR_BIN_DIR: binDir })
+  const schedd = join(env.AUTOCAL_DATA_DIR!, 'schedd')
+  process.env.CONDOR_STANDIN_DIR = schedd
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  const config = loadConfig(Config, env)
+  const jobId = 'prompt/run-355100/condor-window/1/0'
+  const outdir = outdirOf(env, 'condor-window')
+  const request = create(JobRequestSchema, {
+    jobId,
+    try: 1,
+    provenance: { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-355100', task: 'condor-window', taskAttempt: 1, inputRuns: [355100] },
+    action: { case: 'start', value: { argv: py("print('submitted once')"), backend: 'htcondor', outdir } }
+  })
+  // what the dead executor left behind: its claim, marked as submitting, and the job in the schedd
+  const logFile = join(env.AUTOCAL_DATA_DIR!, 'logs', 'jobs', 'prompt_run-355100_condor-window_1_0.1.log')
+  mkdirSync(dirname(logFile), { recursive: true })
+  {
+    await using redis = await connectRedis({ config, logger })
+    const entry: JobEntry = { key: `${jobId}#1`, jobId, try: 1, owner: 'exec-dead', state: 'queued', backend: 'htcondor', request: Buffer.from(toBinary(JobRequestSchema, request)).toString('base64'), outdir, logFile, exitFile: join(env.AUTOCAL_DATA_DIR!, 'run', 'jobs', 'x.exit'), deadlineMs: 0, queuedAtMs: Date.now(), submittingAtMs: Date.now() }
+    assert.equal(await createJobStore(redis, 'exec-dead').claim(entry), true)
+  }
+  const submitted = await createCondorBackend({ binDir }).submit({ jobId, try: 1, argv: py("print('submitted once')"), env: {}, outdir, stdout: logFile, stderr: logFile, timeoutS: 0, cpus: 0, memoryMb: 0, diskMb: 0 })
+  await using _heir = await startJobExecutor(config, logger)
+  await until('reported', () => bench.final(jobId) !== undefined, 60_000)
+  const done = bench.final(jobId)!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.equal(done.backendId, submitted)
+  assert.equal(readFileSync(join(schedd, 'next-cluster'), 'utf8'), '2', 'condor_submit ran once')
+  assert.equal(readFileSync(logFile, 'utf8'), 'submitted once\n')
 })

@@ -10,7 +10,7 @@ import { JobPhase } from '@autocal/contracts'
 import { loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { startJobExecutor } from '../../src/app.ts'
-import { quietLogger, startBench, testEnv, until } from '../helpers/harness.ts'
+import { outdirOf, asReader, quietLogger, scratchDir, startBench, testEnv, until } from '../helpers/harness.ts'
 
 const py = (code: string): string[] => ['python3', '-c', code]
 
@@ -41,7 +41,7 @@ print('hello from the job')`))
   assert.deepEqual(bench.statuses.filter(s => s.jobId === 'ok-1').map(s => s.phase), [JobPhase.QUEUED, JobPhase.RUNNING, JobPhase.DONE])
   assert.equal(done.backend, 'local')
   assert.match(done.backendId, /^\d+$/)
-  const log = await fetch(done.logUrl.replace(/^http:\/\/[^/]+/, `http://127.0.0.1:${executor.port}`))
+  const log = await fetch(done.logUrl.replace(/^http:\/\/[^/]+/, `http://127.0.0.1:${executor.port}`), asReader)
   assert.equal(log.status, 200)
   assert.match(await log.text(), /hello from the job/)
 })
@@ -69,7 +69,7 @@ test('a timeout kills the whole process group and leaves no orphan', async () =>
   const logger = quietLogger()
   await using bench = await startBench(env, logger)
   await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
-  const pids = join(env.AUTOCAL_DATA_DIR!, 'pids.txt')
+  const pids = join(scratchDir(env), 'pids.txt')
   // the job starts a grandchild that would outlive it, then sleeps past its timeout
   await bench.request('slow', py(`
 import subprocess, time, os
@@ -91,7 +91,7 @@ test('a cancel stops a running job; a redelivered request runs the job only once
   const logger = quietLogger()
   await using bench = await startBench(env, logger)
   await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
-  const counter = join(env.AUTOCAL_DATA_DIR!, 'runs.txt')
+  const counter = join(scratchDir(env), 'runs.txt')
   await bench.request('long', py('import time; time.sleep(300)'))
   await until('running', () => bench.statuses.some(s => s.jobId === 'long' && s.phase === JobPhase.RUNNING))
   await bench.cancel('long', 'operator alice: wrong calibration')
@@ -113,7 +113,7 @@ test('SIGKILL of the executor mid-job, then a restart: the job is re-attached, f
   const env = testEnv({ AUTOCAL_INSTANCE_ID: 'exec-killed' })
   const logger = quietLogger()
   await using bench = await startBench(env, logger)
-  const counter = join(env.AUTOCAL_DATA_DIR!, 'runs.txt')
+  const counter = join(scratchDir(env), 'runs.txt')
   const gate = join(env.AUTOCAL_DATA_DIR!, 'gate')
   const main = new URL('../../src/index.ts', import.meta.url).pathname
   const start = (instance: string) => spawn(process.execPath, [main], { env: { ...process.env, ...env, AUTOCAL_INSTANCE_ID: instance, AUTOCAL_LOG_LEVEL: 'warn' }, stdio: 'ignore' })
@@ -137,7 +137,7 @@ json.dump({'outputs': ['result.txt']}, open('outputs.json', 'w'))`))
     assert.equal(done.executor, 'exec-b')
     assert.equal(done.outputs.length, 1)
     assert.equal(readFileSync(counter, 'utf8'), 'ran\n', 'run exactly once')
-    assert.ok(existsSync(join(env.AUTOCAL_DATA_DIR!, 'out', 'survivor', 'result.txt')))
+    assert.ok(existsSync(join(outdirOf(env, 'survivor'), 'result.txt')))
   } finally {
     second.kill('SIGTERM')
     await once(second, 'exit')
@@ -156,13 +156,13 @@ for i in range(5): print('line', i, flush=True)
 while not os.path.exists(${JSON.stringify(gate)}): time.sleep(0.05)
 print('the end', flush=True)`))
   const url = `http://127.0.0.1:${executor.port}/jobs/chatty/log`
-  await until('five lines', async () => (await (await fetch(url)).text()).includes('line 4'))
-  assert.equal(await (await fetch(`${url}?tail=2`)).text(), 'line 3\nline 4\n')
-  const followed = fetch(`${url}?follow=1`).then(async r => await r.text())
+  await until('five lines', async () => (await (await fetch(url, asReader)).text()).includes('line 4'))
+  assert.equal(await (await fetch(`${url}?tail=2`, asReader)).text(), 'line 3\nline 4\n')
+  const followed = fetch(`${url}?follow=1`, asReader).then(async r => await r.text())
   writeFileSync(gate, '')
   assert.equal(await followed, 'line 0\nline 1\nline 2\nline 3\nline 4\nthe end\n')
-  assert.equal((await fetch(`http://127.0.0.1:${executor.port}/jobs/nothing/log`)).status, 404)
-  assert.equal((await fetch(`${url}?tail=-1`)).status, 400)
+  assert.equal((await fetch(`http://127.0.0.1:${executor.port}/jobs/nothing/log`, asReader)).status, 404)
+  assert.equal((await fetch(`${url}?tail=-1`, asReader)).status, 400)
   await until('done', () => bench.final('chatty') !== undefined)
 })
 

@@ -7,6 +7,8 @@
 #   +StandinHold = "reason"   the job is held at once with that HoldReason
 #   +StandinHoldCode = 13     its HoldReasonCode
 # allowed_execute_duration holds the job with code 47, as HTCondor does.
+# A busy schedd: CONDOR_STANDIN_QUERY_DELAY_S makes condor_q answer that much
+# later (each such query notes 'start' and 'end' in $CONDOR_STANDIN_DIR/slow-queries).
 import json, os, re, signal, subprocess, sys, time
 
 STATE = os.environ.get('CONDOR_STANDIN_DIR') or sys.exit('CONDOR_STANDIN_DIR is not set (stand-in)')
@@ -76,12 +78,22 @@ def print_ads(ads):
     print(',\n'.join(json.dumps(a, indent=2) for a in ads))
     print(']')
 
+def parse_constraint(expr):
+    """The subset of ClassAd constraints the executor writes: Attr == "string" or Attr == 123, joined by &&."""
+    terms = []
+    for part in expr.split('&&'):
+        m = re.fullmatch(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*==\s*(?:"((?:[^"\\]|\\.)*)"|(-?\d+))\s*', part)
+        if not m: sys.exit(f'{os.path.basename(sys.argv[0])}: constraint {expr!r}: only Attr == "s" / Attr == n joined by && (stand-in)')
+        terms.append((m.group(1), re.sub(r'\\(.)', r'\1', m.group(2)) if m.group(2) is not None else int(m.group(3))))
+    return terms
+
 def parse_query_args(argv):
     ids, attributes, i = [], None, 0
     while i < len(argv):
         a = argv[i]
         if a == '-json': pass
         elif a in ('-attributes', '-af'): attributes = argv[i+1].split(','); i += 1
+        elif a == '-constraint': ids.append(parse_constraint(argv[i+1])); i += 1
         elif a in ('-limit', '-match'): i += 1
         elif a.startswith('-'): sys.exit(f'{os.path.basename(sys.argv[0])}: unknown option {a} (stand-in)')
         else: ids.append(a)
@@ -109,7 +121,8 @@ def submit(argv):
     open(counter, 'w').write(str(cluster + 1))
     now = int(time.time())
     job = {'ClusterId': cluster, 'ProcId': 0, 'QDate': now, 'Cmd': exe, 'Iwd': desc.get('initialdir', os.getcwd())}
-    if '+autocaljobid' in desc: job['AutocalJobId'] = desc['+autocaljobid'].strip('"')
+    if '+autocaljobid' in desc: job['AutocalJobId'] = re.sub(r'\\(.)', r'\1', desc['+autocaljobid'][1:-1])
+    if '+autocaltry' in desc: job['AutocalTry'] = int(desc['+autocaltry'])
     if '+standinhold' in desc:
         job.update(JobStatus=5, HoldReason=desc['+standinhold'].strip('"'), HoldReasonCode=int(desc.get('+standinholdcode', '0')), HoldReasonSubCode=0)
         save(job)
@@ -129,8 +142,19 @@ def submit(argv):
 
 def q(argv, history):
     ids, attributes = parse_query_args(argv)
+    delay = float(os.environ.get('CONDOR_STANDIN_QUERY_DELAY_S', '0'))
+    if delay > 0 and not history:
+        with open(os.path.join(STATE, 'slow-queries'), 'a') as f: f.write('start\n')
+        time.sleep(delay)
+        with open(os.path.join(STATE, 'slow-queries'), 'a') as f: f.write('end\n')
     out = []
     for id_ in ids:
+        if isinstance(id_, list):  # a constraint: every job that matches it
+            for name in sorted(os.listdir(STATE)):
+                if not re.fullmatch(r'\d+\.json', name): continue
+                job = refresh(load(int(name[:-5])))
+                if all(job.get(k) == v for k, v in id_) and (job['JobStatus'] not in (3, 4)) != history: out.append(ad(job, attributes))
+            continue
         job = load(cluster_of(id_))
         if job is None: continue
         job = refresh(job)
