@@ -1,5 +1,5 @@
 // Public surface of @autocal/runtime: thin helpers over the chosen libraries.
-export { AutocalError, errorCodes, isRetryable, errorCode, errorMessage } from './errors.ts'
+export { AutocalError, errorCodes, isRetryable, isInfrastructureError, errorCode, errorMessage } from './errors.ts'
 export type { ErrorCode, AutocalErrorOptions } from './errors.ts'
 export { loadConfig, unknownKeys, baseShape, kafkaShape, redisShape, httpShape, grpcShape, portSchema } from './config.ts'
 export { createLogger, redactPaths } from './logger.ts'
@@ -25,5 +25,5 @@ export { buildHttp, runChecks } from './http.ts'
 export type { Check, HttpOptions, ReadinessReport } from './http.ts'
 export { definitionOf, startGrpc, serve, createGrpcClient, bearerToken, toGrpcError, failStream, grpc } from './grpc.ts'
 export type { GrpcServer, GrpcServerOptions, GrpcClient, GrpcClientOptions, CallOptions, ServiceImplementation } from './grpc.ts'
-export { closeOnSignal, lifecycle } from './shutdown.ts'
+export { closeOnSignal, failProcess, lifecycle } from './shutdown.ts'
 export type { ShutdownOptions } from './shutdown.ts'
