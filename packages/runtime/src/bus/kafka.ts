@@ -23,8 +23,11 @@ export function createKafka (config: KafkaConfig, logger: Logger, clientId: stri
     logLevel: logLevel.WARN,
     logCreator: () => ({ level, log: entry }: { level: number, log: LogEntry['log'] }) => {
       const { message, ...rest } = entry
-      // kafkajs reports routine rebalances as errors; they are info for us
-      const lvl = /rebalanc/i.test(message) ? 'info' : (levels[level] ?? 'info')
+      // kafkajs reports routine rebalances as errors; they are info for us, and
+      // a partition whose leader is being elected (waitForTopics probes it) is debug
+      const lvl = /rebalanc/i.test(message)
+        ? 'info'
+        : /not the leader|LEADER_NOT_AVAILABLE|leader is not available/i.test(String(rest.error)) ? 'debug' : (levels[level] ?? 'info')
       log[lvl]({ kafka: rest }, message)
     }
   })
