@@ -193,6 +193,7 @@ export async function runDlq (sub: string | undefined, ids: string[], o: DlqOpti
     }
     case 'redrive':
       return await redrive(setup, ids, o, io)
+    case undefined:
     default:
       throw new DlqUsageError(sub === undefined ? 'dlq needs list, show or redrive' : `unknown dlq command '${sub}' (list, show, redrive)`)
   }
