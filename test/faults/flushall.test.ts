@@ -5,12 +5,12 @@
 import { test } from 'node:test'
 import { Redis } from 'ioredis'
 import { TaskState } from '@autocal/contracts'
-import { assertFigures, printFigures, settle, startFaultSystem, startOwnServers, taskStates } from './harness.ts'
+import { assertFigures, printFigures, settle, startFaultSystem, startOwnServers, taskStates, scenarioTimeoutMs, drainTimeoutMs } from './harness.ts'
 
 const first = Number(process.env.FAULTS_FLUSH_FIRST ?? 356300)
 const last = Number(process.env.FAULTS_FLUSH_LAST ?? 356750)
 
-test('FLUSHALL mid-replay loses no task, starts no job twice, writes no IOV twice and dead-letters nothing', { timeout: 20 * 60_000 }, async () => {
+test('FLUSHALL mid-replay loses no task, starts no job twice, writes no IOV twice and dead-letters nothing', { timeout: scenarioTimeoutMs }, async () => {
   await using servers = await startOwnServers()
   await using fs = await startFaultSystem({ name: 'flushall', first, last, redisUrl: servers.redisUrl })
   // mid-replay: a third of the expected tasks done
@@ -26,7 +26,7 @@ test('FLUSHALL mid-replay loses no task, starts no job twice, writes no IOV twic
   await redis.quit()
   fs.log(`FLUSHALL (${keys} keys) with a third of the tasks done`)
   const recoverMs = [await fs.untilAllReady(120_000)]
-  const figures = await settle(fs, 'FLUSHALL mid-replay', [`FLUSHALL of ${keys} keys`], recoverMs, 8 * 60_000)
+  const figures = await settle(fs, 'FLUSHALL mid-replay', [`FLUSHALL of ${keys} keys`], recoverMs, drainTimeoutMs)
   printFigures(figures, fs.log)
   assertFigures(figures)
 })

@@ -36,6 +36,10 @@ const quiet = createLogger({ service: 'faults', level: 'fatal' })
 
 export { serviceNames, type ServiceName, type System }
 
+/** Bound of one scenario (FAULTS_TIMEOUT_MS) and of its drain after the faults (FAULTS_DRAIN_MS); the soak raises both. */
+export const scenarioTimeoutMs = Number(process.env.FAULTS_TIMEOUT_MS ?? 20 * 60_000)
+export const drainTimeoutMs = Number(process.env.FAULTS_DRAIN_MS ?? 8 * 60_000)
+
 /** A free TCP port on 127.0.0.1 (bound once and released). */
 export async function freePort (): Promise<number> {
   return await new Promise((resolve, reject) => {

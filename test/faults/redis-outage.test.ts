@@ -6,13 +6,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { TaskState } from '@autocal/contracts'
-import { assertFigures, printFigures, serviceNames, settle, startFaultSystem, startOwnServers, taskStates } from './harness.ts'
+import { assertFigures, printFigures, serviceNames, settle, startFaultSystem, startOwnServers, taskStates, scenarioTimeoutMs, drainTimeoutMs } from './harness.ts'
 
 const first = Number(process.env.FAULTS_REDIS_FIRST ?? 356300)
 const last = Number(process.env.FAULTS_REDIS_LAST ?? 356750)
 const outageMs = Number(process.env.FAULTS_REDIS_OUTAGE_MS ?? 90_000)
 
-test('Redis stopped for 90 s mid-replay and started empty loses no task, starts no job twice, writes no IOV twice and dead-letters nothing', { timeout: 20 * 60_000 }, async () => {
+test('Redis stopped for 90 s mid-replay and started empty loses no task, starts no job twice, writes no IOV twice and dead-letters nothing', { timeout: scenarioTimeoutMs }, async () => {
   await using servers = await startOwnServers()
   await using fs = await startFaultSystem({ name: 'redis-outage', first, last, redisUrl: servers.redisUrl })
   const third = Math.ceil(fs.expected.tasks.length / 3)
@@ -38,7 +38,7 @@ test('Redis stopped for 90 s mid-replay and started empty loses no task, starts 
   await servers.start('redis')
   fs.log(`Redis started again, empty; /readyz 503 seen during the outage on: ${notReady.join(', ')}`)
   const recoverMs = [await fs.untilAllReady(180_000)]
-  const figures = await settle(fs, 'Redis down 90 s, back empty', [`Redis stopped ${outageMs / 1000} s, restarted empty`], recoverMs, 8 * 60_000)
+  const figures = await settle(fs, 'Redis down 90 s, back empty', [`Redis stopped ${outageMs / 1000} s, restarted empty`], recoverMs, drainTimeoutMs)
   printFigures(figures, fs.log)
   // every service holds a Redis connection: each must have said so
   assert.deepEqual(notReady.sort(), [...serviceNames].sort(), 'every service answered /readyz 503 during the outage')

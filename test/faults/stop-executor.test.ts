@@ -4,14 +4,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { TaskState } from '@autocal/contracts'
-import { assertFigures, printFigures, settle, startFaultSystem, taskStates } from './harness.ts'
+import { assertFigures, printFigures, settle, startFaultSystem, taskStates, scenarioTimeoutMs, drainTimeoutMs } from './harness.ts'
 
 const first = Number(process.env.FAULTS_STOP_FIRST ?? 356300)
 const last = Number(process.env.FAULTS_STOP_LAST ?? 356750)
 // the executor heartbeats every AUTOCAL_EXECUTOR_RECONCILE_MS (2 s) with a TTL of 4 × that; the session is 10 s
 const stoppedMs = Number(process.env.FAULTS_STOP_MS ?? 25_000)
 
-test('an executor SIGSTOPped longer than its heartbeat, then continued, loses no task and starts no job twice', { timeout: 20 * 60_000 }, async () => {
+test('an executor SIGSTOPped longer than its heartbeat, then continued, loses no task and starts no job twice', { timeout: scenarioTimeoutMs }, async () => {
   await using fs = await startFaultSystem({ name: 'stop-executor', first, last })
   const third = Math.ceil(fs.expected.tasks.length / 3)
   for (;;) {
@@ -27,7 +27,7 @@ test('an executor SIGSTOPped longer than its heartbeat, then continued, loses no
   executor.process.kill('SIGCONT')
   fs.log('job-executor continued')
   const recoverMs = [await fs.untilAllReady(120_000)]
-  const figures = await settle(fs, 'executor SIGSTOP', [`SIGSTOP job-executor ${stoppedMs / 1000} s`], recoverMs, 8 * 60_000)
+  const figures = await settle(fs, 'executor SIGSTOP', [`SIGSTOP job-executor ${stoppedMs / 1000} s`], recoverMs, drainTimeoutMs)
   printFigures(figures, fs.log)
   assertFigures(figures)
 })
