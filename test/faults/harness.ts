@@ -38,7 +38,7 @@ export { serviceNames, type ServiceName, type System }
 
 /** Bound of one scenario (FAULTS_TIMEOUT_MS) and of its drain after the faults (FAULTS_DRAIN_MS); the soak raises both. */
 export const scenarioTimeoutMs = Number(process.env.FAULTS_TIMEOUT_MS ?? 20 * 60_000)
-export const drainTimeoutMs = Number(process.env.FAULTS_DRAIN_MS ?? 8 * 60_000)
+export const drainTimeoutMs = Number(process.env.FAULTS_DRAIN_MS ?? 4 * 60_000)
 
 /** A free TCP port on 127.0.0.1 (bound once and released). */
 export async function freePort (): Promise<number> {
