@@ -9,6 +9,7 @@ import { createGrpcClient, grpc, type GrpcClient } from '@autocal/runtime'
 // offline validation is the dispatcher's own validator (exported by @autocal/task-dispatcher as '.')
 import { readWorkflowSources, validateSources } from '../../../services/task-dispatcher/src/validation.ts'
 import { renderMatrix } from './status-matrix.ts'
+import { DlqUsageError, runDlq } from './dlq.ts'
 
 export interface Io {
   stdout: { write: (s: string) => unknown, isTTY?: boolean }
@@ -25,6 +26,10 @@ commands:
   status --campaign C [--task T]... [--runs ...] [--range A-B] [--subsystem S] [--json]
   reprocess|skip|cancel --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--subsystem S] --reason TEXT [--wait]
   watch [--campaign C] [--task T]... [--json]
+  dlq list [--topic T] [--json]       dead letters (Kafka directly: --brokers, --prefix)
+  dlq show ID... [--json]             one dead letter with its decoded value (ID = PARTITION/OFFSET)
+  dlq redrive (ID... | --all [--topic T]) --reason TEXT [--actor NAME]
+                                      send dead letters back to their topic, once each, audited
 
 options:
   --server HOST:PORT   control API address (env AUTOCAL_CONTROL_URL, default 127.0.0.1:50051)
@@ -46,6 +51,11 @@ const options = {
   json: { type: 'boolean' },
   wait: { type: 'boolean' },
   remote: { type: 'boolean' },
+  brokers: { type: 'string' },
+  prefix: { type: 'string' },
+  topic: { type: 'string' },
+  actor: { type: 'string' },
+  all: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -183,12 +193,14 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         })
         return 0
       }
+      case 'dlq':
+        return await runDlq(sub, rest, { brokers: v.brokers, prefix: v.prefix, topic: v.topic, actor: v.actor, reason: v.reason, all: v.all, json: v.json }, { out, err: s => { io.stderr.write(s + '\n') }, env: io.env })
       default:
         throw new UsageError(`unknown command '${command}'`)
     }
   } catch (err) {
     io.stderr.write(`autocal: ${errorLine(err)}\n`)
-    if (err instanceof UsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof DlqUsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       io.stderr.write('run `autocal --help` for usage\n')
       return 2
     }

@@ -1,4 +1,5 @@
-// The HTTP server every service has: /healthz (the process lives), /readyz
+// The HTTP server every service has: /healthz (the process lives and no part
+// of it failed for good), /readyz
 // (its dependencies answer and it is not shutting down) and /metrics
 // (Prometheus). Services register their own routes on the returned app.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
@@ -52,7 +53,11 @@ export async function runChecks (checks: Check[], timeoutMs = 2000): Promise<Rea
 
 export async function buildHttp (options: HttpOptions): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true })
-  app.get('/healthz', async () => ({ status: 'ok' }))
+  // liveness: 503 once a part of the process failed for good (failProcess)
+  app.get('/healthz', async (_req, reply) => {
+    if (lifecycle.failed !== undefined) return await reply.code(503).send({ status: 'failed', reason: lifecycle.failed })
+    return { status: 'ok' }
+  })
   app.get('/readyz', async (_req, reply) => {
     const report = await runChecks(options.checks, options.checkTimeoutMs)
     const details = options.details?.() ?? {}

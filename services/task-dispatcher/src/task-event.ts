@@ -75,7 +75,8 @@ export function toTaskEvent (t: Task): TaskEvent {
     pendingGates: t.pendingGates,
     workflowVersion: t.workflowVersion,
     conditionSync: t.conditionSync,
-    commandId: t.commandId
+    commandId: t.commandId,
+    appliedCommands: t.appliedCommands ?? []
   })
   if (t.runEndedAtMs !== undefined) ev.runEndedAt = timestampFromMs(t.runEndedAtMs)
   return ev
@@ -118,6 +119,7 @@ export function fromTaskEvent (ev: TaskEvent): Task {
     pendingGates: [...ev.pendingGates],
     commandId: ev.commandId
   }
+  if (ev.appliedCommands.length > 0) t.appliedCommands = [...ev.appliedCommands]
   if (ev.runEndedAt !== undefined) t.runEndedAtMs = ms(ev.runEndedAt)
   return t
 }

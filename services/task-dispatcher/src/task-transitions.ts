@@ -10,6 +10,7 @@ import { taskKey, topics } from '@autocal/contracts'
 import { AutocalError, inSpan, withContext, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import { transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
+import { alreadyApplied, isOperatorEvent, recordCommand } from './domain/commands.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { cancelJob, conditionRequest, startJob } from './effects.ts'
 import { toTaskEvent } from './task-event.ts'
@@ -111,8 +112,14 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
         // the trigger is retried rather than dropped (at worst it ends in the DLQ)
         throw new AutocalError('AUTOCAL_NOT_FOUND', `no task ${key} in the read model for a ${event.kind} event; retrying in case the model is being rebuilt`, { retryable: true })
       }
+      if (alreadyApplied(current, event) && current !== undefined) {
+        // a redelivered command (a crash or a retryable error part-way through
+        // its tasks): this task has had it; once per (command, task)
+        return { task: current, effects: [], changed: false, ignored: 'command already applied to this task' }
+      }
       result = transition(current, event, now())
       if (!result.changed) return result
+      if (isOperatorEvent(event)) result = { ...result, task: recordCommand(result.task, event.commandId) }
       const t = result.task
       const tr = result
       // outside a handler (the planner's timer), continue the trace of the block's first run

@@ -2,10 +2,14 @@
 // topic. A message is decoded with its topic's schema, handled inside a span
 // whose parent is the producer's, and its offset is resolved only after the
 // handler resolved: an error is retried in place with backoff (the offset
-// stays uncommitted; an AUTOCAL_BUSY error, back-pressure, is retried without
-// limit and without counting attempts); an undecodable message, a non-retryable error or
+// stays uncommitted). Two kinds of failure are not the message's fault and are
+// retried without limit and without counting attempts: an AUTOCAL_BUSY error
+// (back-pressure) and an infrastructure error (Kafka or Redis unreachable or
+// not ready, see isInfrastructureError), during which the consumer's readiness
+// check fails (/readyz 503). An undecodable message, a non-retryable error or
 // exhausted retries send the message to the DLQ with the reason, and the
-// consumer moves on.
+// consumer moves on. A consumer that kafkajs cannot restart fails the
+// process's liveness and asks for a shutdown with a non-zero exit.
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import { create, fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
@@ -13,7 +17,8 @@ import { DeadLetterSchema, contentTypes, headers as names, topicName, topics, ty
 import type { Consumer as KafkaConsumer, EachBatchPayload, KafkaMessage } from 'kafkajs'
 import { createKafka, type KafkaConfig } from './kafka.ts'
 import { extractContext, headerValue, headersAsStrings } from './headers.ts'
-import { AutocalError, errorCode, errorMessage, isRetryable } from '../errors.ts'
+import { AutocalError, errorCode, errorMessage, isInfrastructureError, isRetryable } from '../errors.ts'
+import { failProcess } from '../shutdown.ts'
 import type { Producer } from './producer.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
@@ -76,10 +81,18 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
 
   let joined = false
   let crashed: string | undefined
+  // partitions whose message in flight waits out an outage: topic/partition → reason
+  const outages = new Map<string, string>()
   consumer.on(consumer.events.GROUP_JOIN, () => { joined = true; crashed = undefined })
   consumer.on(consumer.events.CRASH, e => {
     crashed = errorMessage(e.payload.error)
-    if (!e.payload.restart) log.error({ err: e.payload.error }, 'consumer crashed and will not restart')
+    if (!e.payload.restart) {
+      // kafkajs gave up on this consumer (e.g. a coordinator error during a
+      // broker roll): a live process that consumes nothing must not look
+      // healthy; fail liveness and let the service close and exit non-zero
+      log.error({ err: e.payload.error }, 'consumer crashed and will not restart')
+      failProcess(`consumer ${groupId} crashed and cannot restart: ${crashed}`)
+    }
   })
 
   await consumer.connect()
@@ -145,57 +158,82 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
       return
     }
     const parent = extractContext(message.headers)
+    const handler = entry.handler
+    const where = `${topic}/${partition}`
     let busyWaits = 0
-    for (let attempt = 1; ; attempt++) {
-      const started = performance.now()
-      const outcome = await tracer.startActiveSpan(`process ${topic}`, {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'messaging.system': 'kafka',
-          'messaging.destination.name': topic,
-          'messaging.consumer.group.name': groupId,
-          'messaging.destination.partition.id': String(partition),
-          'messaging.kafka.offset': Number(message.offset),
-          'messaging.message.id': meta.eventId,
-          'messaging.kafka.message.key': meta.key,
-          'messaging.operation.type': 'process'
+    let outageWaits = 0
+    try {
+      await attemptUntilDone()
+    } finally {
+      outages.delete(where)
+    }
+
+    async function attemptUntilDone (): Promise<void> {
+      for (let attempt = 1; ; attempt++) {
+        const started = performance.now()
+        const outcome = await tracer.startActiveSpan(`process ${topic}`, {
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            'messaging.system': 'kafka',
+            'messaging.destination.name': topic,
+            'messaging.consumer.group.name': groupId,
+            'messaging.destination.partition.id': String(partition),
+            'messaging.kafka.offset': Number(message.offset),
+            'messaging.message.id': meta.eventId,
+            'messaging.kafka.message.key': meta.key,
+            'messaging.operation.type': 'process'
+          }
+        }, parent, async span => {
+          try {
+            await handler(decoded, meta)
+            return undefined
+          } catch (err) {
+            span.recordException(err as Error)
+            span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) })
+            return err
+          } finally {
+            span.end()
+          }
+        })
+        metrics?.handlerSeconds.observe({ topic: meta.topic, group: groupId }, (performance.now() - started) / 1000)
+        if (outcome === undefined) {
+          metrics?.consumed.inc({ topic: meta.topic, group: groupId })
+          if (outageWaits > 0) log.info({ topic, partition, offset: message.offset, outageWaits }, 'outage over; message handled')
+          return
         }
-      }, parent, async span => {
-        try {
-          await entry.handler(decoded, meta)
-          return undefined
-        } catch (err) {
-          span.recordException(err as Error)
-          span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) })
-          return err
-        } finally {
-          span.end()
+        if (isInfrastructureError(outcome)) {
+        // an outage of Kafka or Redis, not a fault of this message: wait it
+        // out as long as it lasts (readiness 503 meanwhile), attempts not counted
+          attempt--
+          outageWaits++
+          outages.set(where, errorMessage(outcome))
+          const delay = Math.min(config.AUTOCAL_KAFKA_RETRY_MAX_MS, 5000, config.AUTOCAL_KAFKA_RETRY_BASE_MS * 2 ** Math.min(outageWaits - 1, 10))
+          if (outageWaits === 1 || outageWaits % 20 === 0) {
+            log.warn({ err: outcome, topic, partition, offset: message.offset, outageWaits, retryInMs: delay }, 'infrastructure unavailable; waiting it out')
+          }
+          await pauseWithHeartbeat(payload, delay)
+          continue
         }
-      })
-      metrics?.handlerSeconds.observe({ topic: meta.topic, group: groupId }, (performance.now() - started) / 1000)
-      if (outcome === undefined) {
-        metrics?.consumed.inc({ topic: meta.topic, group: groupId })
-        return
-      }
-      if (errorCode(outcome) === 'AUTOCAL_BUSY') {
+        if (errorCode(outcome) === 'AUTOCAL_BUSY') {
         // back-pressure, not a failure: wait (heartbeating) and offer the
         // message again, as long as it takes; the offset stays uncommitted
-        attempt--
-        busyWaits++
-        if (busyWaits === 1) log.debug({ topic, partition, offset: message.offset, reason: errorMessage(outcome) }, 'handler busy; waiting')
-        await pauseWithHeartbeat(payload, Math.min(1000, config.AUTOCAL_KAFKA_RETRY_BASE_MS * busyWaits))
-        continue
+          attempt--
+          busyWaits++
+          if (busyWaits === 1) log.debug({ topic, partition, offset: message.offset, reason: errorMessage(outcome) }, 'handler busy; waiting')
+          await pauseWithHeartbeat(payload, Math.min(1000, config.AUTOCAL_KAFKA_RETRY_BASE_MS * busyWaits))
+          continue
+        }
+        metrics?.handlerErrors.inc({ topic: meta.topic, group: groupId })
+        const retryable = isRetryable(outcome)
+        if (!retryable || attempt >= config.AUTOCAL_KAFKA_MAX_ATTEMPTS) {
+          const why = retryable ? `gave up after ${attempt} attempts: ${errorMessage(outcome)}` : errorMessage(outcome)
+          await deadLetter(topic, partition, message, errorCode(outcome), why, attempt)
+          return
+        }
+        const delay = Math.min(config.AUTOCAL_KAFKA_RETRY_MAX_MS, config.AUTOCAL_KAFKA_RETRY_BASE_MS * 2 ** (attempt - 1))
+        log.warn({ err: outcome, topic, partition, offset: message.offset, attempt, retryInMs: delay }, 'handler failed; retrying')
+        await pauseWithHeartbeat(payload, delay)
       }
-      metrics?.handlerErrors.inc({ topic: meta.topic, group: groupId })
-      const retryable = isRetryable(outcome)
-      if (!retryable || attempt >= config.AUTOCAL_KAFKA_MAX_ATTEMPTS) {
-        const why = retryable ? `gave up after ${attempt} attempts: ${errorMessage(outcome)}` : errorMessage(outcome)
-        await deadLetter(topic, partition, message, errorCode(outcome), why, attempt)
-        return
-      }
-      const delay = Math.min(config.AUTOCAL_KAFKA_RETRY_MAX_MS, config.AUTOCAL_KAFKA_RETRY_BASE_MS * 2 ** (attempt - 1))
-      log.warn({ err: outcome, topic, partition, offset: message.offset, attempt, retryInMs: delay }, 'handler failed; retrying')
-      await pauseWithHeartbeat(payload, delay)
     }
   }
 
@@ -237,6 +275,10 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
       check: async () => {
         if (crashed !== undefined) throw new Error(`consumer crashed: ${crashed}`)
         if (!joined) throw new Error('consumer has not joined its group yet')
+        if (outages.size > 0) {
+          const some = [...outages].slice(0, 3).map(([at, reason]) => `${at}: ${reason}`).join('; ')
+          throw new Error(`waiting out an outage on ${outages.size} partition(s) (${some})`)
+        }
       }
     },
     [Symbol.asyncDispose]: async () => {

@@ -5,6 +5,7 @@ import { Kafka, logLevel, type Admin, type LogEntry, type SASLOptions } from 'ka
 import { allTopics, topicName } from '@autocal/contracts'
 import { secretOf } from '../config.ts'
 import type { Logger } from '../logger.ts'
+import { AutocalError, errorMessage } from '../errors.ts'
 
 export interface KafkaConfig {
   AUTOCAL_KAFKA_BROKERS: string
@@ -62,8 +63,11 @@ export function createKafka (config: KafkaConfig, logger: Logger, clientId: stri
     logLevel: logLevel.WARN,
     logCreator: () => ({ level, log: entry }: { level: number, log: LogEntry['log'] }) => {
       const { message, ...rest } = entry
-      // kafkajs reports routine rebalances as errors; they are info for us
-      const lvl = /rebalanc/i.test(message) ? 'info' : (levels[level] ?? 'info')
+      // kafkajs reports routine rebalances as errors; they are info for us, and
+      // a partition whose leader is being elected (waitForTopics probes it) is debug
+      const lvl = /rebalanc/i.test(message)
+        ? 'info'
+        : /not the leader|LEADER_NOT_AVAILABLE|leader is not available/i.test(String(rest.error)) ? 'debug' : (levels[level] ?? 'info')
       log[lvl]({ kafka: rest }, message)
     }
   })
@@ -84,24 +88,94 @@ export async function topicOffsets (admin: Admin, topic: string): Promise<Array<
   }
 }
 
-/** Creates the registry's topics (with their partitions and configs) that do not exist yet. */
-export async function ensureTopics (admin: Admin, prefix: string, logger: Logger): Promise<string[]> {
+/**
+ * Creates the registry's topics (with their partitions and configs) that do
+ * not exist yet, then waits until every registry topic is usable: known to the
+ * broker with all its partitions led. Another replica (or another service)
+ * may create the same topics at the same moment: a topic that "already
+ * exists" is fine, and the wait covers the topics it created and whose
+ * leaders are not elected yet (the UNKNOWN_TOPIC_OR_PARTITION a service met
+ * right after start). Returns the names this call created. Throws
+ * AUTOCAL_UNAVAILABLE naming the topics still unusable after `waitMs`
+ * (default 30 s), and rethrows any other creation error.
+ */
+export async function ensureTopics (admin: Admin, prefix: string, logger: Logger, waitMs = 30_000): Promise<string[]> {
   const existing = new Set(await admin.listTopics())
   const missing = allTopics.filter(t => !existing.has(topicName(t, prefix)))
-  if (missing.length === 0) return []
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: missing.map(t => ({
-      topic: topicName(t, prefix),
-      numPartitions: t.settings.partitions,
-      replicationFactor: -1,
-      configEntries: Object.entries(t.settings.configs).map(([name, value]) => ({ name, value }))
-    }))
-  }).catch((err: unknown) => {
-    // another replica may have created them at the same moment
-    if (!(err instanceof Error && /already exists/i.test(err.message))) throw err
-  })
-  const created = missing.map(t => topicName(t, prefix))
-  logger.info({ topics: created }, 'topics created')
+  let created: string[] = []
+  if (missing.length > 0) {
+    const names = missing.map(t => topicName(t, prefix))
+    try {
+      // false: every one of them already existed (kafkajs swallows that case)
+      const madeAll = await admin.createTopics({
+        waitForLeaders: false,
+        topics: missing.map(t => ({
+          topic: topicName(t, prefix),
+          numPartitions: t.settings.partitions,
+          replicationFactor: -1,
+          configEntries: Object.entries(t.settings.configs).map(([name, value]) => ({ name, value }))
+        }))
+      })
+      created = madeAll ? names : []
+    } catch (err) {
+      // the broker answers per topic: the ones another creator made first say
+      // TOPIC_ALREADY_EXISTS; any other answer is a real failure
+      const errors = (err as { errors?: Array<{ type?: string, topic?: string, message?: string }> }).errors
+      if (!Array.isArray(errors)) throw err
+      const others = errors.filter(e => e.type !== 'TOPIC_ALREADY_EXISTS')
+      if (others.length > 0) {
+        throw new AutocalError('AUTOCAL_CONFIG_INVALID', `the broker refused to create topics: ${others.map(e => `${e.topic ?? '?'}: ${e.message ?? e.type ?? '?'}`).join('; ')}`, { cause: err })
+      }
+      const theirs = new Set(errors.map(e => e.topic))
+      created = names.filter(n => !theirs.has(n))
+    }
+    if (created.length > 0) logger.info({ topics: created }, 'topics created')
+  }
+  await waitForTopics(admin, allTopics.map(t => ({ name: topicName(t, prefix), partitions: t.settings.partitions })), waitMs)
   return created
+}
+
+/**
+ * Resolves when each topic is known to the broker with at least `partitions`
+ * partitions, each led by a broker that answers for it: metadata alone can
+ * name a leader that has not taken the partition over yet ("This server is
+ * not the leader for that topic-partition"), so the wait also lists every
+ * partition's offsets. Polls 100 ms → 1 s apart; throws AUTOCAL_UNAVAILABLE
+ * naming what is missing after `waitMs`.
+ */
+export async function waitForTopics (admin: Admin, wanted: Array<{ name: string, partitions: number }>, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs
+  let pending = wanted
+  for (let pause = 100; ; pause = Math.min(1000, pause * 2)) {
+    let problem: string
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: pending.map(w => w.name) })
+      const byName = new Map(topics.map(t => [t.name, t.partitions]))
+      const unusable: string[] = []
+      const next: typeof wanted = []
+      for (const w of pending) {
+        const led = (byName.get(w.name) ?? []).filter(p => p.leader >= 0 && p.partitionErrorCode === 0).length
+        if (led < w.partitions) {
+          unusable.push(`${w.name} (${led} of ${w.partitions} partitions led)`)
+          next.push(w)
+          continue
+        }
+        try {
+          await admin.fetchTopicOffsets(w.name)
+        } catch (err) {
+          unusable.push(`${w.name} (${errorMessage(err)})`)
+          next.push(w)
+        }
+      }
+      pending = next
+      if (pending.length === 0) return
+      problem = unusable.join(', ')
+    } catch (err) {
+      problem = errorMessage(err)
+    }
+    if (Date.now() + pause > deadline) {
+      throw new AutocalError('AUTOCAL_UNAVAILABLE', `topics not usable after ${waitMs} ms: ${problem}`)
+    }
+    await new Promise(resolve => setTimeout(resolve, pause))
+  }
 }

@@ -82,3 +82,20 @@ test('SIGTERM stops the consumer, commits the handled offsets and exits 0', asyn
   await admin.disconnect()
   assert.equal(offsets[0]?.partitions.reduce((s, p) => s + Math.max(0, Number(p.offset)), 0), 6)
 })
+
+test('a consumer that cannot restart closes the service gracefully and exits 1', async t => {
+  const config = testConfig()
+  // INVALID_SESSION_TIMEOUT at join: kafkajs crashes the consumer with restart false
+  const env = { AUTOCAL_KAFKA_TOPIC_PREFIX: config.AUTOCAL_KAFKA_TOPIC_PREFIX, AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX, AUTOCAL_LOG_LEVEL: 'info', AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: '1000' }
+  const out = join(mkdtempSync(join(tmpdir(), 'autocal-')), 'handled.txt')
+  const child = spawn(process.execPath, [script], { env: { ...process.env, ...env, TEST_OUT: out }, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(() => child.kill('SIGKILL'))
+  let log = ''
+  child.stdout?.on('data', (d: Buffer) => { log += d.toString() })
+  const [code] = await once(child, 'exit')
+  assert.equal(code, 1)
+  const lines = log.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as { msg: string, exitCode?: number, reason?: string })
+  assert.ok(lines.some(l => l.msg === 'consumer crashed and will not restart'))
+  assert.match(lines.find(l => l.msg === 'failed for good: shutting down to be restarted')?.reason ?? '', /cannot restart/)
+  assert.equal(lines.find(l => l.msg === 'stopped')?.exitCode, 1, 'closed gracefully before exiting')
+})

@@ -56,6 +56,8 @@ export interface Task {
   runEndedAtMs?: number
   /** Control command that caused the transition. */
   commandId: string
+  /** Control commands already applied to this task, oldest first (see domain/commands.ts). */
+  appliedCommands?: string[]
 }
 
 /** What the state machine needs to know of the task's definition. */

@@ -1,0 +1,427 @@
+// The fault suite's harness: the system of the e2e test (the five services as
+// processes on real Kafka and Redis, the example workflows, the local job
+// backend, the SQLite CondDB) replaying a range of the real 2022 run list,
+// servers of a scenario's own when the scenario stops or wipes them, and the
+// figures every scenario prints and asserts:
+//
+// - tasks expected / done / lost: expected from the run list, the
+//   certification JSON and what the example workflows select (computed with
+//   Python's csv and json, independently of the services' code), done = the
+//   latest TaskEvent of each key on the tasks topic (the log of record);
+// - job starts per (task, attempt, job, try): counted where the job program
+//   itself starts. A probe `sitecustomize.py` on the job's PYTHONPATH (the
+//   executor passes PYTHONPATH through to jobs) appends one line per start of
+//   a python3 job program to a ledger file: a test probe, labelled as such;
+//   it sees real process starts, not the executor's own account of them;
+// - IOVs per (tag, since): the CondDB read with Python's sqlite3;
+// - DLQ entries: the dead-letter topic's size;
+// - time to recover: per fault, until every service answers /readyz 200 again;
+//   and the drain, from the end of the fault schedule to every expected task done.
+import assert from 'node:assert/strict'
+import { execFile, spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { fromBinary } from '@bufbuild/protobuf'
+import { TaskEventSchema, TaskState, topicName, topics } from '@autocal/contracts'
+import { createKafka, createLogger } from '@autocal/runtime'
+import { findRealdata, repoRoot, serviceNames, startSystem, type ServiceName, type System } from '../../deploy/local/system.ts'
+
+const run = promisify(execFile)
+const servers = join(repoRoot, 'deploy/local/servers.sh')
+const quiet = createLogger({ service: 'faults', level: 'fatal' })
+
+export { serviceNames, type ServiceName, type System }
+
+/** Bound of one scenario (FAULTS_TIMEOUT_MS) and of its drain after the faults (FAULTS_DRAIN_MS); the soak raises both. */
+export const scenarioTimeoutMs = Number(process.env.FAULTS_TIMEOUT_MS ?? 20 * 60_000)
+export const drainTimeoutMs = Number(process.env.FAULTS_DRAIN_MS ?? 4 * 60_000)
+
+/** A free TCP port on 127.0.0.1 (bound once and released). */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
+    })
+  })
+}
+
+export interface OwnServers extends AsyncDisposable {
+  redisUrl: string
+  /** Set when the scenario has a broker of its own. */
+  brokers?: string
+  start: (which: 'redis' | 'kafka') => Promise<void>
+  stop: (which: 'redis' | 'kafka') => Promise<void>
+}
+
+/**
+ * A Redis (and, with `kafka`, a broker) of the scenario's own: own ports and
+ * state directory, through deploy/local/servers.sh. Never the shared ones.
+ */
+export async function startOwnServers (options: { kafka?: boolean } = {}): Promise<OwnServers> {
+  const state = mkdtempSync(join(tmpdir(), 'autocal-faults-servers-'))
+  const redisPort = await freePort()
+  const kafkaPort = await freePort()
+  const controllerPort = await freePort()
+  const env = { ...process.env, AUTOCAL_STATE_DIR: state, AUTOCAL_REDIS_PORT: String(redisPort), AUTOCAL_KAFKA_PORT: String(kafkaPort), AUTOCAL_KAFKA_CONTROLLER_PORT: String(controllerPort) }
+  const start = async (which: 'redis' | 'kafka'): Promise<void> => { await run('bash', [servers, 'start', which], { env, timeout: 180_000 }) }
+  const stop = async (which: 'redis' | 'kafka'): Promise<void> => { await run('bash', [servers, 'stop', which], { env, timeout: 120_000 }) }
+  await start('redis')
+  if (options.kafka === true) await start('kafka')
+  const own: OwnServers = {
+    redisUrl: `redis://127.0.0.1:${redisPort}`,
+    start,
+    stop,
+    [Symbol.asyncDispose]: async () => {
+      if (options.kafka === true) await stop('kafka').catch(() => undefined)
+      await stop('redis').catch(() => undefined)
+      rmSync(state, { recursive: true, force: true })
+    }
+  }
+  if (options.kafka === true) own.brokers = `127.0.0.1:${kafkaPort}`
+  return own
+}
+
+// ---- what the example workflows should do with a range of runs -------------
+
+export interface Expected {
+  runs: number
+  /** Task keys without the campaign (block/task) that must end done. */
+  tasks: string[]
+  /** IOVs the CondDB must hold, as "tag@since". */
+  iovs: string[]
+}
+
+/**
+ * The tasks and IOVs the example workflows must produce for the runs in
+ * [first, last], computed with Python from the run list and the certification
+ * JSON, as the e2e test does (ecal-timing, ecal-pedestals, pps-timing per run;
+ * ecal-phisym per fill, every fill but the last closed by a later one; ecal-pi0
+ * per 200 /pb bucket of certified runs).
+ */
+export function expectations (realdata: string, first: number, last: number): Expected {
+  const py = `
+import csv, json, sys
+first, last = int(sys.argv[2]), int(sys.argv[3])
+rows = [r for r in csv.DictReader(open(sys.argv[1] + '/Runs2022-hltmode.csv')) if r['run_number'] != 'run_number']
+rows = sorted((r for r in rows if first <= int(r['run_number']) <= last), key=lambda r: int(r['run_number']))
+golden = json.load(open(sys.argv[1] + '/Cert_Collisions2022_355100_362760_Golden.json'))
+lumi = lambda r: float(r['recorded_lumi'] or 0)
+dur = lambda r: int(r['duration'] or 0)
+col = [r for r in rows if r['l1_hlt_mode_stripped'].split('/')[0].lower() == 'collisions2022']
+run = lambda r: int(r['run_number'])
+tasks, iovs = [], []
+for r in col:
+  if dur(r) >= 600 and lumi(r) >= 1 and r['run_number'] in golden:
+    tasks += ['run-%d/timing-reco' % run(r), 'run-%d/timing-calib' % run(r)]; iovs.append('EcalTimeCalibConstants_v01_prompt@%d' % run(r))
+  if dur(r) >= 300:
+    tasks.append('run-%d/pedestals' % run(r)); iovs.append('EcalPedestals_pcl@%d' % run(r))
+  if lumi(r) >= 1 and r['run_number'] in golden:
+    tasks.append('run-%d/pps-timing-calib' % run(r)); iovs.append('PPSDiamondTimingCalibration_pcl@%d' % run(r))
+fills = []
+for r in col:
+  if lumi(r) >= 0.1 and int(r['fill_number']) not in fills: fills.append(int(r['fill_number']))
+tasks += ['fill-%d/phisym' % f for f in fills[:-1]]
+first_run, acc = None, 0.0
+for r in (r for r in col if r['run_number'] in golden):
+  if first_run is None: first_run = run(r)
+  acc += lumi(r)
+  if acc >= 200: iovs.append('EcalIntercalibConstants_pi0_v01_offline@%d' % first_run); first_run, acc = None, 0.0
+print(json.dumps({'runs': len(rows), 'tasks': tasks, 'iovs': iovs}))`
+  const out = spawnSync('python3', ['-c', py, realdata, String(first), String(last)], { encoding: 'utf8' })
+  assert.equal(out.status, 0, out.stderr)
+  return JSON.parse(out.stdout) as Expected
+}
+
+// ---- the system under faults -------------------------------------------------
+
+export interface FaultSystem extends AsyncDisposable {
+  system: System
+  prefix: string
+  dataDir: string
+  brokers: string
+  redisUrl: string
+  expected: Expected
+  ledger: string
+  /** SIGKILLs (or signals) a service and starts it again; resolves with the ms until it was ready. */
+  restart: (name: ServiceName, signal?: NodeJS.Signals) => Promise<number>
+  /** Ms until every service answers /readyz 200 (polling), or throws after timeoutMs. */
+  untilAllReady: (timeoutMs: number) => Promise<number>
+  log: (line: string) => void
+}
+
+export interface FaultSystemOptions {
+  name: string
+  first: number
+  last: number
+  redisUrl?: string
+  brokers?: string
+  env?: Record<string, string>
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>
+}
+
+/** The job-start probe: a sitecustomize.py that appends "<campaign>/<block>/<task> <attempt> <job> <try> <pid>" per start. */
+function writeProbe (dir: string, ledger: string): void {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'sitecustomize.py'), `# autocal fault suite: test probe (not part of autocal). Counts starts of job programs.
+import os
+if os.environ.get('AUTOCAL_JOB_ID'):
+    e = os.environ
+    line = '%s/%s/%s %s %s %s %d\\n' % (e.get('AUTOCAL_CAMPAIGN'), e.get('AUTOCAL_BLOCK'), e.get('AUTOCAL_TASK'), e.get('AUTOCAL_ATTEMPT'), e.get('AUTOCAL_JOB'), e.get('AUTOCAL_TRY'), os.getpid())
+    fd = os.open(${JSON.stringify(ledger)}, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, line.encode())
+    os.close(fd)
+`)
+}
+
+export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSystem> {
+  const realdata = findRealdata()
+  assert.ok(realdata !== undefined, '../shared/realdata (or AUTOCAL_REALDATA_DIR) is needed for the fault suite')
+  const expected = expectations(realdata, o.first, o.last)
+  const prefix = `faults-${o.name}-${randomUUID().slice(0, 6)}`
+  const dataDir = mkdtempSync(join(tmpdir(), `autocal-faults-${o.name}-`))
+  const probe = join(dataDir, 'probe')
+  const ledger = join(dataDir, 'job-starts.txt')
+  writeProbe(probe, ledger)
+  const brokers = o.brokers ?? '127.0.0.1:9092'
+  const redisUrl = o.redisUrl ?? 'redis://127.0.0.1:6390'
+  const basePort = 20_000 + Math.floor(Math.random() * 400) * 100
+  const started = Date.now()
+  // progress lines go to the test's output and, with FAULTS_LOG_FILE, to a file (node --test shows output at the end)
+  const log = (line: string): void => {
+    const text = `[faults ${o.name} +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}`
+    console.log(text)
+    if (process.env.FAULTS_LOG_FILE !== undefined) appendFileSync(process.env.FAULTS_LOG_FILE, text + '\n')
+  }
+  const system = await startSystem({
+    prefix,
+    dataDir,
+    basePort,
+    readyTimeoutMs: 120_000,
+    env: {
+      AUTOCAL_REALDATA_DIR: realdata,
+      AUTOCAL_LOG_LEVEL: 'info',
+      AUTOCAL_KAFKA_BROKERS: brokers,
+      AUTOCAL_REDIS_URL: redisUrl,
+      AUTOCAL_RUN_SETTLE_MS: '2000',
+      // a killed member's partitions move on after this (the broker's minimum is 6 s)
+      AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: '10000',
+      AUTOCAL_SHUTDOWN_GRACE_MS: '8000',
+      ...o.env
+    },
+    serviceEnv: {
+      ...o.serviceEnv,
+      'run-watcher': {
+        AUTOCAL_REPLAY_FILE: join(realdata, 'Runs2022-hltmode.csv'),
+        AUTOCAL_REPLAY_SCALE: '0',
+        AUTOCAL_REPLAY_FROM_RUN: String(o.first),
+        AUTOCAL_REPLAY_TO_RUN: String(o.last),
+        ...o.serviceEnv?.['run-watcher']
+      },
+      'job-executor': { AUTOCAL_EXECUTOR_SLOTS: '4', PYTHONPATH: probe, ...o.serviceEnv?.['job-executor'] }
+    }
+  })
+  log(`system up: ${expected.runs} runs ${o.first}–${o.last}, ${expected.tasks.length} tasks and ${expected.iovs.length} IOVs expected; prefix ${prefix}, data ${dataDir}`)
+
+  async function readyAll (): Promise<boolean> {
+    const answers = await Promise.all(serviceNames.map(async name => {
+      const s = system.services.get(name)
+      if (s === undefined) return false
+      return await fetch(`${s.httpUrl}/readyz`, { signal: AbortSignal.timeout(3000) }).then(r => r.status === 200, () => false)
+    }))
+    return answers.every(Boolean)
+  }
+
+  return {
+    system,
+    prefix,
+    dataDir,
+    brokers,
+    redisUrl,
+    expected,
+    ledger,
+    log,
+    restart: async (name, signal = 'SIGKILL') => {
+      await system.stopService(name, signal)
+      const t0 = Date.now()
+      await system.start(name)
+      return Date.now() - t0
+    },
+    untilAllReady: async timeoutMs => {
+      const t0 = Date.now()
+      while (!(await readyAll())) {
+        if (Date.now() - t0 > timeoutMs) throw new Error(`services not all ready after ${timeoutMs} ms`)
+        await new Promise(resolve => setTimeout(resolve, 500))
+      }
+      return Date.now() - t0
+    },
+    [Symbol.asyncDispose]: async () => {
+      const codes = await system.stop()
+      log(`system stopped: ${Object.entries(codes).map(([n, c]) => `${n}=${c}`).join(' ')}`)
+      if (process.env.FAULTS_KEEP_DATA !== '1') rmSync(dataDir, { recursive: true, force: true })
+    }
+  }
+}
+
+// ---- the figures ----------------------------------------------------------------
+
+/** Every message of a topic up to its current end (a group of its own, deleted afterwards). */
+async function readTopic (brokers: string, prefix: string, topic: string): Promise<Array<Buffer | null>> {
+  const kafka = createKafka({ AUTOCAL_KAFKA_BROKERS: brokers, AUTOCAL_KAFKA_TOPIC_PREFIX: prefix }, quiet, 'autocal-faults')
+  const admin = kafka.admin()
+  await admin.connect()
+  const values: Array<Buffer | null> = []
+  const groupId = `${prefix}.faults-reader-${randomUUID().slice(0, 6)}`
+  try {
+    const ends = new Map((await admin.fetchTopicOffsets(topic)).filter(o => BigInt(o.high) > BigInt(o.low)).map(o => [o.partition, BigInt(o.high)]))
+    if (ends.size === 0) return []
+    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200, sessionTimeout: 10_000, maxBytes: 64 << 20 })
+    await consumer.connect()
+    try {
+      await consumer.subscribe({ topics: [topic], fromBeginning: true })
+      await new Promise<void>((resolve, reject) => {
+        consumer.run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            const end = ends.get(batch.partition)
+            if (end === undefined) return
+            for (const m of batch.messages) if (BigInt(m.offset) < end) values.push(m.value)
+            if (BigInt(batch.lastOffset()) + 1n >= end) ends.delete(batch.partition)
+            if (ends.size === 0) resolve()
+          }
+        }).catch(reject)
+      })
+    } finally {
+      await consumer.disconnect()
+    }
+    await admin.deleteGroups([groupId]).catch(() => undefined)
+  } finally {
+    await admin.disconnect()
+  }
+  return values
+}
+
+export interface Figures {
+  scenario: string
+  faults: string[]
+  tasksExpected: number
+  tasksDone: number
+  tasksLost: string[]
+  tasksFailed: string[]
+  jobStarts: number
+  duplicateStarts: Array<{ job: string, starts: number }>
+  iovs: number
+  iovsExpected: number
+  duplicateIovs: Array<{ iov: string, count: number }>
+  missingIovs: string[]
+  deadLetters: number
+  recoverMs: number[]
+  drainMs: number
+}
+
+/** The latest state of every task key of the prompt campaign (block/task → state), from the tasks topic. */
+export async function taskStates (fs: FaultSystem): Promise<Map<string, { state: TaskState, reason: string }>> {
+  const latest = new Map<string, { version: bigint, state: TaskState, reason: string }>()
+  for (const value of await readTopic(fs.brokers, fs.prefix, topicName(topics.tasks, fs.prefix))) {
+    if (value === null) continue
+    const ev = fromBinary(TaskEventSchema, value)
+    if (ev.campaign !== 'prompt') continue
+    const key = `${ev.block?.id ?? ''}/${ev.task}`
+    const cur = latest.get(key)
+    if (cur === undefined || ev.version > cur.version) latest.set(key, { version: ev.version, state: ev.state, reason: ev.reason })
+  }
+  return new Map([...latest].map(([k, v]) => [k, { state: v.state, reason: v.reason }]))
+}
+
+/** "tag@since" of every IOV in the CondDB, with repeats (Python's sqlite3: an independent reader). */
+function conddbIovs (file: string): string[] {
+  if (!existsSync(file)) return []
+  const py = `
+import sqlite3, json, sys
+db = sqlite3.connect(sys.argv[1])
+print(json.dumps(['%s@%d' % (t, s) for t, s in db.execute('SELECT TAG_NAME, SINCE FROM IOV ORDER BY TAG_NAME, SINCE')]))`
+  const res = spawnSync('python3', ['-c', py, file], { encoding: 'utf8' })
+  assert.equal(res.status, 0, res.stderr)
+  return JSON.parse(res.stdout) as string[]
+}
+
+function counts (items: string[]): Map<string, number> {
+  const m = new Map<string, number>()
+  for (const i of items) m.set(i, (m.get(i) ?? 0) + 1)
+  return m
+}
+
+/** Waits until every expected task is done (or the deadline), then gathers the figures. */
+export async function settle (fs: FaultSystem, scenario: string, faults: string[], recoverMs: number[], timeoutMs: number): Promise<Figures> {
+  const t0 = Date.now()
+  const expected = new Set(fs.expected.tasks)
+  let states = await taskStates(fs)
+  let lastLog = 0
+  while (true) {
+    const done = [...expected].filter(k => states.get(k)?.state === TaskState.DONE).length
+    if (done === expected.size || Date.now() - t0 > timeoutMs) break
+    if (Date.now() - lastLog > 15_000) {
+      fs.log(`draining: ${done}/${expected.size} expected tasks done`)
+      lastLog = Date.now()
+    }
+    await new Promise(resolve => setTimeout(resolve, 3000))
+    states = await taskStates(fs)
+  }
+  const drainMs = Date.now() - t0
+  // what was still on its way when the tasks were done shows now
+  await new Promise(resolve => setTimeout(resolve, 3000))
+  states = await taskStates(fs)
+  const starts = existsSync(fs.ledger) ? readFileSync(fs.ledger, 'utf8').split('\n').filter(l => l !== '').map(l => l.split(' ').slice(0, 4).join(' ')) : []
+  const iovs = conddbIovs(join(fs.dataDir, 'conddb.sqlite'))
+  const iovCounts = counts(iovs)
+  const dlq = await readTopic(fs.brokers, fs.prefix, topicName(topics.dlq, fs.prefix))
+  return {
+    scenario,
+    faults,
+    tasksExpected: expected.size,
+    tasksDone: [...expected].filter(k => states.get(k)?.state === TaskState.DONE).length,
+    tasksLost: [...expected].filter(k => states.get(k)?.state !== TaskState.DONE),
+    tasksFailed: [...states].filter(([, s]) => s.state === TaskState.FAILED).map(([k, s]) => `${k}: ${s.reason}`),
+    jobStarts: starts.length,
+    duplicateStarts: [...counts(starts)].filter(([, n]) => n > 1).map(([job, n]) => ({ job, starts: n })),
+    iovs: iovs.length,
+    iovsExpected: fs.expected.iovs.length,
+    duplicateIovs: [...iovCounts].filter(([, n]) => n > 1).map(([iov, count]) => ({ iov, count })),
+    missingIovs: fs.expected.iovs.filter(i => !iovCounts.has(i)),
+    deadLetters: dlq.length,
+    recoverMs,
+    drainMs
+  }
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`
+
+/** Prints the figures of a scenario as a block of lines. */
+export function printFigures (f: Figures, log: (line: string) => void): void {
+  const sorted = [...f.recoverMs].sort((a, b) => a - b)
+  log([
+    `figures of scenario "${f.scenario}"`,
+    `  faults              ${f.faults.length}: ${f.faults.join(', ')}`,
+    `  tasks               expected ${f.tasksExpected}, done ${f.tasksDone}, lost ${f.tasksLost.length}${f.tasksLost.length > 0 ? ` (${f.tasksLost.slice(0, 5).join(', ')}${f.tasksLost.length > 5 ? ', …' : ''})` : ''}, failed ${f.tasksFailed.length}`,
+    `  job starts          ${f.jobStarts} per (task, attempt, job, try); duplicates ${f.duplicateStarts.length}${f.duplicateStarts.length > 0 ? ` (${f.duplicateStarts.slice(0, 5).map(d => `${d.job} ×${d.starts}`).join(', ')})` : ''}`,
+    `  IOVs                ${f.iovs} per (tag, since), expected ${f.iovsExpected}; duplicates ${f.duplicateIovs.length}${f.duplicateIovs.length > 0 ? ` (${f.duplicateIovs.slice(0, 5).map(d => `${d.iov} ×${d.count}`).join(', ')})` : ''}; missing ${f.missingIovs.length}`,
+    `  DLQ entries         ${f.deadLetters}`,
+    `  time to recover     ${sorted.length === 0 ? '-' : `median ${seconds(sorted[Math.floor(sorted.length / 2)] ?? 0)}, max ${seconds(sorted.at(-1) ?? 0)} (until every service is ready again)`}; drain after the last fault ${seconds(f.drainMs)}`
+  ].join('\n'))
+}
+
+/** The suite's promise: nothing lost, nothing started twice, no IOV twice, nothing dead-lettered. */
+export function assertFigures (f: Figures): void {
+  assert.deepEqual(f.tasksLost, [], 'no task lost')
+  assert.deepEqual(f.duplicateStarts, [], 'no job started twice')
+  assert.deepEqual(f.duplicateIovs, [], 'no IOV written twice')
+  assert.equal(f.deadLetters, 0, 'no dead letter')
+  assert.deepEqual(f.missingIovs, [], 'every expected IOV written')
+  assert.deepEqual(f.tasksFailed, [], 'no task failed')
+}
