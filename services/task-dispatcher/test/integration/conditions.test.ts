@@ -33,8 +33,9 @@ function cli (args: string[], env: Record<string, string>): Promise<{ code: numb
 }
 
 // A workflow of this test: per run, a pedestal payload whose upload needs a
-// sign-off, and a task that writes no payload (an optional condition).
-const workflow = `subsystem: ECAL
+// sign-off, a task that writes no payload (an optional condition), and a
+// timing payload uploaded only once its validation task (failing on run `bad`) is done.
+const workflow = (bad: number): string => `subsystem: ECAL
 workflow: signoff
 runTypes:
   collisions: { filter: { runClass: collisions2022, global: true } }
@@ -54,15 +55,24 @@ tasks:
     run: [python3, -c, "import json, os, sys; d = sys.argv[1]; os.makedirs(d, exist_ok=True); json.dump(dict(outputs=[]), open(os.path.join(d, 'outputs.json'), 'w'))", "{outdir}"]
     retries: 0
     condition: { tag: EcalLaserAPDPNRatios_nothing_offline, record: EcalLaserAPDPNRatiosRcd, sync: offline, optional: true }
+  - name: timing
+    block: run
+    run: [python3, ${script}, --object-type, EcalTimeCalibConstants, --tag, EcalTimeCalibConstants_calib, --since, "{run}", --out, "{outdir}/timing.db"]
+    retries: 0
+    condition: { tag: EcalTimeCalibConstants_validated_offline, record: EcalTimeCalibConstantsRcd, sync: offline, validatedBy: hlt-validation }
+  - name: hlt-validation
+    needs: [timing]
+    retries: 0
+    run: [python3, -c, "import json, os, sys; d = sys.argv[2]; os.makedirs(d, exist_ok=True); json.dump(dict(outputs=[]), open(os.path.join(d, 'outputs.json'), 'w')); sys.exit(3 if sys.argv[1] == '${bad}' else 0)", "{run}", "{outdir}"]
 `
 
 test('sign-off, reject, promote and the IOV at a run work end to end through the CLI with the real condition-uploader', { timeout: 240_000 }, async t => {
   const config = testConfig()
-  const workflows = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
-  writeFileSync(join(workflows, 'signoff.yaml'), workflow)
   const runs = realRuns(357400, 357480).filter(r => r.runClass === 'collisions2022').slice(0, 3)
   assert.equal(runs.length, 3)
   const [a, b, c] = runs.map(r => r.run) as [number, number, number]
+  const workflows = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+  writeFileSync(join(workflows, 'signoff.yaml'), workflow(b))
 
   await using standIns = await startStandIns(config, { uploader: false })
   const uploaderConfig = loadConfig(UploaderConfig, {
@@ -217,6 +227,20 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     const sent = standIns.conditionRequests.find(x => x.requestId === `prompt/run-${a}/laser/1`)
     assert.deepEqual({ file: sent?.payloadFile, optional: sent?.optionalPayload, dryRun: sent?.dryRun }, { file: '', optional: true, dryRun: false })
     assert.match(sent?.outputDir ?? '', new RegExp(`/jobs/prompt/run-${a}/laser/a1/j0$`))
+  })
+
+  await t.test('a payload is uploaded once its validation task is done, and not at all when the validation fails', async () => {
+    await until('the validated upload of run a', async () => (await stateOf(a, 'hlt-validation'))?.state === 'TASK_STATE_DONE', 60_000)
+    const sent = standIns.conditionRequests.find(x => x.requestId === `prompt/run-${a}/hlt-validation/1`)
+    assert.match(sent?.payloadFile ?? '', new RegExp(`/jobs/prompt/run-${a}/timing/a1/j0/timing\\.db$`))
+    assert.equal(sent?.destinationTag, 'EcalTimeCalibConstants_validated_offline')
+    assert.equal(outcomes.find(e => e.requestId === sent?.requestId)?.outcome, Outcome.UPLOADED)
+    // the calibration itself uploads nothing
+    assert.equal((await stateOf(a, 'timing'))?.state, 'TASK_STATE_DONE')
+    assert.equal(standIns.conditionRequests.some(x => x.requestId.includes('/timing/')), false)
+    await until('the failed validation of run b', async () => (await stateOf(b, 'hlt-validation'))?.state === 'TASK_STATE_FAILED', 60_000)
+    assert.match((await stateOf(b, 'hlt-validation'))?.reason ?? '', /^job 0 try 1 failed: exit 3; retries exhausted; nothing uploaded to EcalTimeCalibConstants_validated_offline$/)
+    assert.equal(standIns.conditionRequests.some(x => x.requestId === `prompt/run-${b}/hlt-validation/1`), false)
   })
 
   // needs the condition-uploader's side of issue 11 (optional_payload → SKIPPED "no new payload"), written on another branch
