@@ -16,7 +16,7 @@ import { AutocalError, bearerToken, serve, type Logger, type Producer, type grpc
 import type { Catalog } from './domain/catalog.ts'
 import { authorise, matchTasks, matchesSelector, scopeAllows, type Principal } from './domain/selection.ts'
 import { parseRequestId, promotionProblem, promotionRequestId, signOffProblem } from './domain/sign-off.ts'
-import type { Task } from './domain/task-state.ts'
+import { uploadRequestId, type Task } from './domain/task-state.ts'
 import type { Env, Workflow } from './domain/workflow.ts'
 import { validateSources } from './adapters/workflow-files.ts'
 import type { StateStore } from './adapters/state-store.ts'
@@ -183,7 +183,7 @@ export function controlService (deps: ControlApiDeps) {
           if (t.state !== 'awaiting-signoff' || !scopeAllows(p.subsystems, t.subsystem) || (req.subsystem !== '' && t.subsystem !== req.subsystem)) continue
           const def = catalog.task(t.campaign, t.task)
           conditions.push(create(PendingConditionSchema, {
-            requestId: `${t.campaign}/${t.block.id}/${t.task}/${t.attempt}`,
+            requestId: uploadRequestId(t),
             subsystem: t.subsystem,
             campaign: t.campaign,
             blockId: t.block.id,

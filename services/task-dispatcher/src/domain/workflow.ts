@@ -547,7 +547,11 @@ export function uploadsOf (tasks: readonly TaskDef[], campaign: CampaignDef): Ma
 function dependsOn (task: TaskDef, upstream: string, tasks: readonly TaskDef[], seen = new Set<string>()): boolean {
   if (seen.has(task.name)) return false
   seen.add(task.name)
-  return task.needs.some(n => n === upstream || (tasks.find(t => t.name === n) !== undefined && dependsOn(tasks.find(t => t.name === n) as TaskDef, upstream, tasks, seen)))
+  return task.needs.some(n => {
+    if (n === upstream) return true
+    const next = tasks.find(t => t.name === n)
+    return next !== undefined && dependsOn(next, upstream, tasks, seen)
+  })
 }
 
 /** `validatedBy`: a task of the file that needs the calibration (directly or not), has no condition of its own and validates one condition. */
