@@ -2,7 +2,9 @@
 // ControlService. Errors are one line on stderr and a non-zero exit.
 import { parseArgs } from 'node:util'
 import { toJson, type MessageInitShape } from '@bufbuild/protobuf'
-import { ControlService, GetStatusResponseSchema, TaskEventSchema, TaskState, taskStateName, type SelectorSchema } from '@autocal/contracts'
+import {
+  ControlService, GetStatusResponseSchema, ListPendingConditionsResponseSchema, TaskEventSchema, TaskState, nameProblem, runProblem, taskStateName, type SelectorSchema
+} from '@autocal/contracts'
 
 type SelectorInit = MessageInitShape<typeof SelectorSchema>
 import { createGrpcClient, grpc, type GrpcClient } from '@autocal/runtime'
@@ -30,10 +32,15 @@ commands:
   dlq show ID... [--json]             one dead letter with its decoded value (ID = PARTITION/OFFSET)
   dlq redrive (ID... | --all [--topic T]) --reason TEXT [--actor NAME]
                                       send dead letters back to their topic, once each, audited
+  conditions pending [--campaign C] [--subsystem S] [--json]     uploads waiting for sign-off
+  conditions approve|reject --request ID --reason TEXT           sign-off of a checked payload
+  conditions promote --request ID [--database DB] --reason TEXT  upload the recorded payload again (prep → prod)
+  conditions at TAG RUN [--uploader URL] [--json]                the IOV and payload hash valid at RUN
 
 options:
   --server HOST:PORT   control API address (env AUTOCAL_CONTROL_URL, default 127.0.0.1:50051)
   --token TOKEN        bearer token (env AUTOCAL_TOKEN)
+  --uploader URL       condition-uploader HTTP API (env AUTOCAL_UPLOADER_URL, default http://127.0.0.1:8084)
 `
 
 class UsageError extends Error {}
@@ -56,6 +63,9 @@ const options = {
   topic: { type: 'string' },
   actor: { type: 'string' },
   all: { type: 'boolean' },
+  request: { type: 'string' },
+  database: { type: 'string' },
+  uploader: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -195,6 +205,8 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
       }
       case 'dlq':
         return await runDlq(sub, rest, { brokers: v.brokers, prefix: v.prefix, topic: v.topic, actor: v.actor, reason: v.reason, all: v.all, json: v.json }, { out, err: s => { io.stderr.write(s + '\n') }, env: io.env })
+      case 'conditions':
+        return await conditionsCommand(sub, rest, v, io, connect)
       default:
         throw new UsageError(`unknown command '${command}'`)
     }
@@ -208,6 +220,77 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
   } finally {
     client?.close()
   }
+}
+
+/** `autocal conditions …`: sign-off, promotion, the pending list (gRPC) and the IOV at a run (the uploader's HTTP API). */
+async function conditionsCommand (sub: string | undefined, rest: string[], v: Values, io: Io, connect: () => GrpcClient<typeof ControlService>): Promise<number> {
+  const out = (s: string): void => { io.stdout.write(s + '\n') }
+  switch (sub) {
+    case 'pending': {
+      const res = await connect().listPendingConditions({ campaign: v.campaign ?? '', subsystem: v.subsystem ?? '' })
+      if (v.json === true) out(JSON.stringify(toJson(ListPendingConditionsResponseSchema, res)))
+      else if (res.conditions.length === 0) out('no condition upload waits for sign-off')
+      else for (const c of res.conditions) out(`${c.requestId}  ${c.subsystem}  ${c.tag} (${c.synchronization})  since ${c.since}  payload ${c.payloadHash}${c.destinationDatabase === '' ? '' : `  → ${c.destinationDatabase}`}`)
+      return 0
+    }
+    case 'approve':
+    case 'reject': {
+      const request = { requestId: need(v.request, '--request'), reason: need(v.reason, '--reason') }
+      const c = connect()
+      const res = sub === 'approve' ? await c.approveCondition(request) : await c.rejectCondition(request)
+      out(`${sub === 'approve' ? 'approved' : 'rejected'}: ${request.requestId} payload ${res.payloadHash} (command ${res.commandId})`)
+      return 0
+    }
+    case 'promote': {
+      const res = await connect().promoteCondition({ requestId: need(v.request, '--request'), reason: need(v.reason, '--reason'), destinationDatabase: v.database ?? '' })
+      out(`promotion requested: ${res.promotionRequestId} payload ${res.payloadHash} to ${v.database ?? "the uploader's default target"} (command ${res.commandId})`)
+      return 0
+    }
+    case 'at': {
+      const [tag, runText] = rest
+      if (tag === undefined || runText === undefined) throw new UsageError('conditions at needs a TAG and a RUN')
+      const problem = nameProblem('tag', tag) ?? (/^\d+$/.test(runText) ? runProblem(Number(runText)) : `run '${runText}' is not a run number`)
+      if (problem !== undefined) throw new UsageError(problem)
+      const base = (v.uploader ?? io.env.AUTOCAL_UPLOADER_URL ?? 'http://127.0.0.1:8084').replace(/\/+$/, '')
+      const url = `${base}/api/v1/tags/${encodeURIComponent(tag)}/iovs?at=${runText}`
+      let res: Response
+      try {
+        res = await fetch(url, { signal: AbortSignal.timeout(30_000) })
+      } catch (err) {
+        throw new Error(`cannot reach the condition-uploader at ${base} (--uploader / AUTOCAL_UPLOADER_URL): ${(err as Error).message}`, { cause: err })
+      }
+      const body = await res.json().catch(() => ({})) as IovsAnswer
+      if (!res.ok) throw new Error(`${url}: HTTP ${res.status}${body.error === undefined ? '' : `: ${body.error}`}`)
+      const iov = iovAt(body, Number(runText))
+      if ('problem' in iov) throw new Error(`${tag} at run ${runText}: ${iov.problem}`)
+      if (v.json === true) out(JSON.stringify({ tag, run: Number(runText), timeType: body.timeType ?? '', ...iov }))
+      else out(`${tag} at run ${runText}: IOV since ${iov.since}${iov.sinceText === undefined || iov.sinceText === iov.since ? '' : ` (${iov.sinceText})`}, payload ${iov.payloadHash}`)
+      return 0
+    }
+    case undefined:
+    default:
+      throw new UsageError(`unknown conditions command '${sub ?? ''}' (pending, approve, reject, promote, at)`)
+  }
+}
+
+interface IovJson { since: string, sinceText?: string, payloadHash: string, insertionTime?: string }
+interface IovsAnswer { tag?: string, timeType?: string, error?: string, iov?: IovJson | null, iovs?: IovJson[] }
+
+/**
+ * The IOV valid at a run from the uploader's answer to `GET /api/v1/tags/:tag/iovs?at=RUN`:
+ * its `iov` when it gives one; otherwise (an uploader that lists every IOV) the IOV with
+ * the greatest since at or before the run: the run itself for a Run tag,
+ * `(run << 32) | 1` (its first lumisection) for a Lumi tag. A Time tag needs the
+ * uploader's own answer (a run's start time is not known here).
+ */
+export function iovAt (answer: IovsAnswer, run: number): IovJson | { problem: string } {
+  if (answer.iov !== undefined) return answer.iov === null ? { problem: 'no IOV covers this run' } : answer.iov
+  const timeType = answer.timeType ?? 'Run'
+  if (timeType !== 'Run' && timeType !== 'Lumi') return { problem: `the uploader gave no IOV for the run, and a ${timeType} tag's sinces are not runs` }
+  const at = timeType === 'Lumi' ? (BigInt(run) << 32n) | 1n : BigInt(run)
+  let best: IovJson | undefined
+  for (const i of answer.iovs ?? []) if (BigInt(i.since) <= at && (best === undefined || BigInt(i.since) > BigInt(best.since))) best = i
+  return best ?? { problem: 'no IOV covers this run (every since is later)' }
 }
 
 /**

@@ -9,7 +9,8 @@ const symbols: Record<number, string> = {
   [TaskState.DONE]: '✓',
   [TaskState.FAILED]: '✗',
   [TaskState.SKIPPED]: 's',
-  [TaskState.CANCELLED]: 'c'
+  [TaskState.CANCELLED]: 'c',
+  [TaskState.AWAITING_SIGNOFF]: 'a'
 }
 const colours: Record<number, string> = {
   [TaskState.WAITING]: '33',
@@ -17,7 +18,8 @@ const colours: Record<number, string> = {
   [TaskState.DONE]: '32',
   [TaskState.FAILED]: '31',
   [TaskState.SKIPPED]: '90',
-  [TaskState.CANCELLED]: '90'
+  [TaskState.CANCELLED]: '90',
+  [TaskState.AWAITING_SIGNOFF]: '35'
 }
 
 /** Renders the matrix: one row per run, one column per task; a cell is the state symbol plus the attempt when > 1. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
 import { GetStatusResponseSchema, TaskState } from '@autocal/contracts'
 import { renderMatrix } from '../src/status-matrix.ts'
-import { errorLine, runCli } from '../src/cli.ts'
+import { errorLine, iovAt, runCli } from '../src/cli.ts'
 
 function io () {
   const out: string[] = []
@@ -51,3 +51,37 @@ test('help prints the usage and exits 0', async () => {
   assert.equal(await runCli(['--help'], streams), 0)
   assert.match(out.join(''), /^usage: autocal <command>/)
 })
+
+test('conditions commands without their required options are usage errors', async () => {
+  const { io: streams, err } = io()
+  assert.equal(await runCli(['conditions', 'approve', '--reason', 'ok'], streams), 2)
+  assert.equal(err[0], 'autocal: --request is required\n')
+  assert.equal(await runCli(['conditions', 'reject', '--request', 'prompt/run-1/t/1'], io().io), 2)
+  assert.equal(await runCli(['conditions', 'at', 'EcalPedestals_pcl'], io().io), 2)
+  const bad = io()
+  assert.equal(await runCli(['conditions', 'at', '../x', '361000'], bad.io), 2)
+  assert.match(bad.err[0] ?? '', /tag "\.\.\/x" is not a valid name/)
+  const run = io()
+  assert.equal(await runCli(['conditions', 'at', 'EcalPedestals_pcl', '0'], run.io), 2)
+  assert.match(run.err[0] ?? '', /run 0 is out of range/)
+  assert.equal(await runCli(['conditions', 'sign'], io().io), 2)
+})
+
+const iovs = [{ since: '355100', payloadHash: 'a' }, { since: '355200', payloadHash: 'b' }, { since: '355300', payloadHash: 'c' }]
+const lumi = (run: number, ls: number): string => String((BigInt(run) << 32n) | BigInt(ls))
+const atTable: Array<{ name: string, answer: Parameters<typeof iovAt>[0], run: number, expect: string }> = [
+  { name: 'the uploader\'s own answer is taken as it is', answer: { timeType: 'Time', iov: { since: '7000000000000000000', payloadHash: 't' } }, run: 355150, expect: 't' },
+  { name: 'a run inside an IOV gets that IOV', answer: { timeType: 'Run', iovs }, run: 355250, expect: 'b' },
+  { name: 'a run at a since gets the IOV starting there', answer: { timeType: 'Run', iovs }, run: 355200, expect: 'b' },
+  { name: 'a run after the last since gets the last IOV', answer: { timeType: 'Run', iovs }, run: 999999, expect: 'c' },
+  { name: 'a run before the first since has no IOV', answer: { timeType: 'Run', iovs }, run: 355000, expect: 'no IOV covers this run (every since is later)' },
+  { name: 'a Lumi tag compares (run << 32) | lumisection', answer: { timeType: 'Lumi', iovs: [{ since: lumi(355100, 1), payloadHash: 'a' }, { since: lumi(355100, 40), payloadHash: 'b' }, { since: lumi(355101, 1), payloadHash: 'c' }] }, run: 355100, expect: 'a' },
+  { name: 'a Time tag without the uploader\'s answer cannot be answered', answer: { timeType: 'Time', iovs }, run: 355250, expect: 'the uploader gave no IOV for the run, and a Time tag\'s sinces are not runs' },
+  { name: 'a null answer means no IOV', answer: { timeType: 'Run', iov: null }, run: 355250, expect: 'no IOV covers this run' }
+]
+for (const row of atTable) {
+  test(`conditions at: ${row.name}`, () => {
+    const r = iovAt(row.answer, row.run)
+    assert.equal('problem' in r ? r.problem : r.payloadHash, row.expect)
+  })
+}

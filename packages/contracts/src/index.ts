@@ -89,6 +89,9 @@ export {
   ReprocessSchema,
   SkipSchema,
   CancelSchema,
+  ApproveConditionSchema,
+  RejectConditionSchema,
+  PromoteConditionSchema,
   ControlCommandSchema,
   InjectRunsRequestSchema,
   InjectRunsResponseSchema,
@@ -109,6 +112,15 @@ export {
   ValidateWorkflowsResponseSchema,
   WatchTasksRequestSchema,
   WatchTasksResponseSchema,
+  ListPendingConditionsRequestSchema,
+  PendingConditionSchema,
+  ListPendingConditionsResponseSchema,
+  ApproveConditionRequestSchema,
+  ApproveConditionResponseSchema,
+  RejectConditionRequestSchema,
+  RejectConditionResponseSchema,
+  PromoteConditionRequestSchema,
+  PromoteConditionResponseSchema,
   ControlService
 } from './gen/autocal/control/v1/control_pb.ts'
 export type {
@@ -122,6 +134,12 @@ export type {
   SkipJson,
   Cancel,
   CancelJson,
+  ApproveCondition,
+  ApproveConditionJson,
+  RejectCondition,
+  RejectConditionJson,
+  PromoteCondition,
+  PromoteConditionJson,
   ControlCommand,
   ControlCommandJson,
   InjectRunsRequest,
@@ -161,7 +179,25 @@ export type {
   WatchTasksRequest,
   WatchTasksRequestJson,
   WatchTasksResponse,
-  WatchTasksResponseJson
+  WatchTasksResponseJson,
+  ListPendingConditionsRequest,
+  ListPendingConditionsRequestJson,
+  PendingCondition,
+  PendingConditionJson,
+  ListPendingConditionsResponse,
+  ListPendingConditionsResponseJson,
+  ApproveConditionRequest,
+  ApproveConditionRequestJson,
+  ApproveConditionResponse,
+  ApproveConditionResponseJson,
+  RejectConditionRequest,
+  RejectConditionRequestJson,
+  RejectConditionResponse,
+  RejectConditionResponseJson,
+  PromoteConditionRequest,
+  PromoteConditionRequestJson,
+  PromoteConditionResponse,
+  PromoteConditionResponseJson
 } from './gen/autocal/control/v1/control_pb.ts'
 export {
   DeadLetterSchema
@@ -227,6 +263,7 @@ export type {
 export {
   TaskJobSchema,
   TaskEventSchema,
+  TaskConditionSchema,
   TaskState,
   TaskStateSchema,
   JobState,
@@ -237,6 +274,8 @@ export type {
   TaskJobJson,
   TaskEvent,
   TaskEventJson,
+  TaskCondition,
+  TaskConditionJson,
   TaskStateJson,
   JobStateJson
 } from './gen/autocal/tasks/v1/tasks_pb.ts'

@@ -13,7 +13,8 @@ export const taskStateNames = {
   [TaskState.DONE]: 'done',
   [TaskState.FAILED]: 'failed',
   [TaskState.SKIPPED]: 'skipped',
-  [TaskState.CANCELLED]: 'cancelled'
+  [TaskState.CANCELLED]: 'cancelled',
+  [TaskState.AWAITING_SIGNOFF]: 'awaiting-signoff'
 } as const satisfies Record<typeof TaskState[keyof typeof TaskState], string>
 
 export type TaskStateName = typeof taskStateNames[keyof typeof taskStateNames]

@@ -8,12 +8,15 @@ import { randomUUID } from 'node:crypto'
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
 import {
-  CancelSchema, ControlCommandSchema, ControlService, InjectRunsSchema, ReprocessSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
+  ApproveConditionSchema, AuditRecordSchema, CancelSchema, ControlCommandSchema, ControlService, InjectRunsSchema, PendingConditionSchema, PromoteConditionSchema,
+  RejectConditionSchema, ReprocessSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
   topics, type ControlCommand, type Selector, type TaskEvent
 } from '@autocal/contracts'
 import { AutocalError, bearerToken, serve, type Logger, type Producer, type grpc } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
-import { authorise, matchTasks, matchesSelector, type Principal } from './domain/selection.ts'
+import { authorise, matchTasks, matchesSelector, scopeAllows, type Principal } from './domain/selection.ts'
+import { parseRequestId, promotionProblem, promotionRequestId, signOffProblem } from './domain/sign-off.ts'
+import { uploadRequestId, type Task } from './domain/task-state.ts'
 import type { Env, Workflow } from './domain/workflow.ts'
 import { validateSources } from './adapters/workflow-files.ts'
 import type { StateStore } from './adapters/state-store.ts'
@@ -33,6 +36,14 @@ export interface ControlApiDeps {
 
 export function workflowInfo (w: Workflow): ReturnType<typeof create<typeof WorkflowInfoSchema>> {
   return create(WorkflowInfoSchema, { subsystem: w.subsystem, workflow: w.workflow, file: w.file, version: w.version, tasks: w.tasks.map(t => t.name), campaigns: w.campaigns.map(c => c.name) })
+}
+
+/** What an audit record says about a condition: its tag, since, synchronization and payload hash. */
+function conditionDetails (t: Task, requestId: string, database: string | undefined): Record<string, string> {
+  const d: Record<string, string> = { request_id: requestId, tag: t.conditionTag, synchronization: t.conditionSync, payload_hash: t.condition?.payloadHash ?? '', state: t.state }
+  if (t.condition?.since !== undefined) d.since = t.condition.since
+  if (database !== undefined) d.destination_database = database
+  return d
 }
 
 export function controlService (deps: ControlApiDeps) {
@@ -92,7 +103,117 @@ export function controlService (deps: ControlApiDeps) {
     return { commandId: cmd.commandId, matched: matched.length }
   }
 
+  /**
+   * One AuditRecord on autocal.audit.v1 per condition decision (approve,
+   * reject, promote), accepted or refused, with the payload hash in details.
+   */
+  async function audit (entry: { call: { getPeer: () => string }, principal: string, action: string, subsystem: string, target: string, accepted: boolean, reason: string, commandId: string, details: Record<string, string> }): Promise<void> {
+    const record = create(AuditRecordSchema, {
+      id: randomUUID(),
+      at: timestampFromDate(new Date()),
+      principal: entry.principal,
+      peer: entry.call.getPeer(),
+      service: 'autocal/task-dispatcher',
+      action: entry.action,
+      subsystem: entry.subsystem,
+      target: entry.target,
+      accepted: entry.accepted,
+      reason: entry.reason,
+      commandId: entry.commandId,
+      details: entry.details
+    })
+    await producer.publish(topics.audit, record, { eventId: `audit/${record.id}` })
+  }
+
+  type ConditionAction = 'approveCondition' | 'rejectCondition' | 'promoteCondition'
+  const auditAction: Record<ConditionAction, string> = { approveCondition: 'conditions.approve', rejectCondition: 'conditions.reject', promoteCondition: 'conditions.promote' }
+
+  /**
+   * Approve, reject or promote: authenticate, find the task of the request id,
+   * check the scope (the task's subsystem) and that the decision applies now,
+   * write the command (keyed by the task's campaign), and audit the decision
+   * whatever its fate. Errors are the gRPC answer; the audit record names them.
+   */
+  async function conditionCommand (req: { requestId: string, reason: string, destinationDatabase?: string }, call: { metadata: grpc.Metadata, getPeer: () => string }, kind: ConditionAction): Promise<{ commandId: string, payloadHash: string, promotionRequestId: string }> {
+    let principal = 'anonymous'
+    let subsystem = ''
+    let details: Record<string, string> = { request_id: req.requestId }
+    try {
+      const p = principalOf(call)
+      principal = p.principal
+      const parts = parseRequestId(req.requestId)
+      if ('problem' in parts) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', parts.problem)
+      const task = await store.getTask(`${parts.campaign}/${parts.block}/${parts.task}`)
+      if (task === undefined) throw new AutocalError('AUTOCAL_NOT_FOUND', `no task for request ${req.requestId}`)
+      subsystem = task.subsystem
+      details = conditionDetails(task, req.requestId, req.destinationDatabase)
+      if (!scopeAllows(p.subsystems, task.subsystem)) throw new AutocalError('AUTOCAL_FORBIDDEN', `${p.principal} may act for ${p.subsystems.join(', ')}, but request ${req.requestId} is a condition of ${task.subsystem}`)
+      if (req.reason.trim() === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a reason is required (--reason): every decision on a condition is audited with who and why')
+      const problem = kind === 'promoteCondition' ? promotionProblem(task, req.requestId) : signOffProblem(task, req.requestId)
+      if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', problem)
+      const payloadHash = task.condition?.payloadHash ?? ''
+      const selector = create(SelectorSchema, { campaign: task.campaign, tasks: [task.task], blockIds: [task.block.id], subsystem: task.subsystem })
+      const action: ControlCommand['action'] = kind === 'approveCondition'
+        ? { case: kind, value: create(ApproveConditionSchema, { requestId: req.requestId, payloadHash }) }
+        : kind === 'rejectCondition'
+          ? { case: kind, value: create(RejectConditionSchema, { requestId: req.requestId, payloadHash }) }
+          : { case: kind, value: create(PromoteConditionSchema, { requestId: req.requestId, payloadHash, destinationDatabase: req.destinationDatabase ?? '' }) }
+      const cmd = create(ControlCommandSchema, { commandId: randomUUID(), actor: p.principal, subsystem: task.subsystem, reason: req.reason, selector, at: timestampFromDate(new Date()), action })
+      await producer.publish(topics.control, cmd, { eventId: `control/${cmd.commandId}` })
+      const promoted = kind === 'promoteCondition' ? promotionRequestId(req.requestId, cmd.commandId) : ''
+      if (promoted !== '') details.promotion_request_id = promoted
+      log.info({ actor: p.principal, commandId: cmd.commandId, action: kind, requestId: req.requestId, payloadHash, reason: req.reason }, 'condition decision accepted')
+      await audit({ call, principal, action: auditAction[kind], subsystem, target: req.requestId, accepted: true, reason: req.reason, commandId: cmd.commandId, details })
+      return { commandId: cmd.commandId, payloadHash, promotionRequestId: promoted }
+    } catch (err) {
+      const refusal = (err as Error).message
+      log.warn({ actor: principal, action: kind, requestId: req.requestId, refused: refusal }, 'condition decision refused')
+      await audit({ call, principal, action: auditAction[kind], subsystem, target: req.requestId, accepted: false, reason: `refused: ${refusal}${req.reason.trim() === '' ? '' : ` (operator's reason: ${req.reason})`}`, commandId: '', details })
+      throw err
+    }
+  }
+
   return serve(ControlService, {
+    listPendingConditions: async (req, call) => {
+      const p = principalOf(call)
+      const campaigns = req.campaign === '' ? [...catalog.campaigns.keys()] : [campaignOf(req.campaign).name]
+      const conditions = []
+      for (const c of campaigns) {
+        for (const t of await store.getTasks(await store.taskKeys(c))) {
+          if (t.state !== 'awaiting-signoff' || !scopeAllows(p.subsystems, t.subsystem) || (req.subsystem !== '' && t.subsystem !== req.subsystem)) continue
+          const def = catalog.task(t.campaign, t.task)
+          conditions.push(create(PendingConditionSchema, {
+            requestId: uploadRequestId(t),
+            subsystem: t.subsystem,
+            campaign: t.campaign,
+            blockId: t.block.id,
+            task: t.task,
+            runs: t.block.runs,
+            tag: t.conditionTag,
+            synchronization: t.conditionSync,
+            payloadHash: t.condition?.payloadHash ?? '',
+            since: BigInt(t.condition?.since ?? '0'),
+            destinationDatabase: def?.upload?.destinationDatabase ?? '',
+            reason: t.condition?.reason ?? '',
+            at: timestampFromMs(t.atMs)
+          }))
+        }
+      }
+      conditions.sort((a, b) => a.requestId.localeCompare(b.requestId))
+      return { conditions }
+    },
+    approveCondition: async (req, call) => {
+      const r = await conditionCommand(req, call, 'approveCondition')
+      return { commandId: r.commandId, payloadHash: r.payloadHash }
+    },
+    rejectCondition: async (req, call) => {
+      const r = await conditionCommand(req, call, 'rejectCondition')
+      return { commandId: r.commandId, payloadHash: r.payloadHash }
+    },
+    promoteCondition: async (req, call) => {
+      const r = await conditionCommand(req, call, 'promoteCondition')
+      return { commandId: r.commandId, payloadHash: r.payloadHash, promotionRequestId: r.promotionRequestId }
+    },
     injectRuns: async (req, call) => {
       const p = principalOf(call)
       const c = campaignOf(req.campaign)

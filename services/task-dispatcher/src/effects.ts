@@ -7,11 +7,11 @@ import {
   type ConditionRequest, type JobRequest, type Provenance
 } from '@autocal/contracts'
 import { fillTemplate, fillText, type TemplateValues } from './domain/templates.ts'
-import type { Task } from './domain/task-state.ts'
+import { checkRequestId, uploadRequestId, type Task } from './domain/task-state.ts'
 import type { TaskDef } from './domain/workflow.ts'
 
 export const jobIdOf = (t: Task, index: number): string => `${t.campaign}/${t.block.id}/${t.task}/${t.attempt}/${index}`
-export const requestIdOf = (t: Task): string => `${t.campaign}/${t.block.id}/${t.task}/${t.attempt}`
+export const requestIdOf = uploadRequestId
 export const outdirOf = (dataDir: string, t: Task, index: number): string => `${dataDir}/jobs/${t.campaign}/${t.block.id}/${t.task}/a${t.attempt}/j${index}`
 
 export function provenanceOf (t: Task): Provenance {
@@ -70,25 +70,55 @@ export function cancelJob (t: Task, index: number, tryNo: number, reason: string
   return { message, eventId: `jobs.requests/${jobId}/${tryNo}/cancel` }
 }
 
-/** The condition request of a task whose jobs are done, or why there is none. */
-export function conditionRequest (t: Task, def: TaskDef): { message: ConditionRequest, eventId: string } | { missing: string } {
-  const cond = def.condition
-  if (cond === undefined) return { missing: 'task has no condition' }
-  const payload = t.outputs.find(o => o.label === 'condition') ?? t.outputs.find(o => o.path.endsWith('.db'))
-  if (payload === undefined) return { missing: 'no job output is labelled "condition" or ends in .db' }
-  const requestId = requestIdOf(t)
+export interface ConditionRequestOptions {
+  /** The dry run that checks the payload before a sign-off (request id "<upload id>/check"). */
+  check: boolean
+  /** Refuse the upload unless the payload has this hash ('' = any). */
+  expectedPayloadHash: string
+  /** A promotion: its own request id and destination database, never a dry run. */
+  promotion?: { requestId: string, destinationDatabase: string }
+}
+
+/**
+ * The condition request of a task whose jobs are done, or why there is none.
+ * `payloadTask` is the task whose job outputs hold the payload: the task
+ * itself, or the calibration a validation task validates (`validatedBy`).
+ * The payload is the output labelled "condition" (else the first *.db);
+ * `output_dir` is the output directory of the job that wrote it, as the
+ * job-executor was told to use it (StartJob.outdir). An optional condition
+ * without a payload output is still requested (payload_file empty,
+ * optional_payload set): the uploader answers SKIPPED "no new payload".
+ * The since is the block's first run (`since: block`), or unset for the IOVs'
+ * own sinces (`since: payload`, Time and Lumi tags).
+ */
+export function conditionRequest (t: Task, def: TaskDef, payloadTask: Task, dataDir: string, options: ConditionRequestOptions): { message: ConditionRequest, eventId: string } | { missing: string } {
+  const upload = def.upload
+  if (upload === undefined) return { missing: 'task uploads no condition' }
+  const payload = payloadTask.outputs.find(o => o.label === 'condition') ?? payloadTask.outputs.find(o => o.path.endsWith('.db'))
+  const from = payloadTask.task === t.task ? '' : ` of task '${payloadTask.task}'`
+  if (payload === undefined && !upload.optional) return { missing: `no job output${from} is labelled "condition" or ends in .db` }
+  const writer = payload === undefined ? undefined : payloadTask.jobs.find(j => j.outputs.some(o => o.path === payload.path))
+  const requestId = options.promotion?.requestId ?? (options.check ? checkRequestId(t) : uploadRequestId(t))
   const message = create(ConditionRequestSchema, {
     requestId,
     provenance: provenanceOf(t),
-    payloadFile: payload.path,
-    inputTag: cond.inputTag,
-    destinationTag: cond.tag,
-    record: cond.record,
-    synchronization: cond.sync,
-    since: BigInt(t.block.runs[0] ?? 1),
-    userText: `autocal ${t.subsystem} ${t.workflow}/${t.task} campaign ${t.campaign} block ${t.block.id} attempt ${t.attempt}`,
-    fcsrPolicy: cond.fcsrPolicy === 'reject' ? FcsrPolicy.REJECT : FcsrPolicy.MOVE,
-    logUrl: t.jobs[0]?.logUrl ?? ''
+    payloadFile: payload?.path ?? '',
+    inputTag: upload.inputTag,
+    destinationTag: upload.tag,
+    destinationDatabase: options.promotion?.destinationDatabase ?? upload.destinationDatabase,
+    record: upload.record,
+    synchronization: upload.sync,
+    userText: `autocal ${t.subsystem} ${t.workflow}/${t.task} campaign ${t.campaign} block ${t.block.id} attempt ${t.attempt}` +
+      (payloadTask.task === t.task ? '' : ` (payload of ${payloadTask.task}, validated by ${t.task})`) +
+      (options.promotion === undefined ? '' : ` promoted from ${uploadRequestId(t)}`),
+    fcsrPolicy: upload.fcsrPolicy === 'reject' ? FcsrPolicy.REJECT : FcsrPolicy.MOVE,
+    dryRun: options.promotion === undefined && (options.check || upload.dryRun),
+    checks: upload.checks,
+    logUrl: (writer ?? payloadTask.jobs[0])?.logUrl ?? '',
+    optionalPayload: upload.optional,
+    expectedPayloadHash: options.expectedPayloadHash,
+    outputDir: outdirOf(dataDir, payloadTask, writer?.index ?? 0)
   })
+  if (upload.since === 'block') message.since = BigInt(t.block.runs[0] ?? 1)
   return { message, eventId: `conditions.requests/${requestId}` }
 }

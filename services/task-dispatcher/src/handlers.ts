@@ -6,11 +6,13 @@ import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import {
   JobPhase, Outcome, RunEndedSchema, RunEventSchema, RunSchema, taskKey, topics,
-  type ConditionEvent, type ControlCommand, type JobStatus, type Run, type RunEvent
+  type ConditionEvent, type ControlCommand, type JobStatus, type PromoteCondition, type Run, type RunEvent
 } from '@autocal/contracts'
 import { captureContext, inSpan, seenBefore, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { EventMeta } from '@autocal/contracts'
-import type { Catalog } from './domain/catalog.ts'
+import { specOf, type Catalog } from './domain/catalog.ts'
+import { promotionProblem, promotionRequestId, requestKey } from './domain/sign-off.ts'
+import { conditionRequest } from './effects.ts'
 import { matchTasks, scopeAllows } from './domain/selection.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import type { TaskTransitions } from './task-transitions.ts'
@@ -23,13 +25,15 @@ export interface HandlerDeps {
   transitions: TaskTransitions
   logger: Logger
   ensureState: () => Promise<void>
+  /** Root of the job output directories (AUTOCAL_DATA_DIR), for the output_dir of promotions. */
+  dataDir: string
   now?: () => number
 }
 
 export type Handlers = ReturnType<typeof createHandlers>
 
 export function createHandlers (deps: HandlerDeps) {
-  const { store, redis, producer, catalog, transitions, ensureState } = deps
+  const { store, redis, producer, catalog, transitions, ensureState, dataDir } = deps
   const log = deps.logger.child({ component: 'handlers' })
   const now = deps.now ?? Date.now
 
@@ -81,7 +85,7 @@ export function createHandlers (deps: HandlerDeps) {
     const phase = ({ [JobPhase.QUEUED]: 'queued', [JobPhase.RUNNING]: 'running', [JobPhase.DONE]: 'done', [JobPhase.FAILED]: 'failed' } as const)[s.phase as 1 | 2 | 3 | 4]
     if (phase === undefined) return
     const def = catalog.task(p.campaign, p.task)
-    const spec = { retries: def?.retries ?? 0, backoffS: def?.backoffS ?? 30 }
+    const spec = { retries: def?.retries ?? 0, backoffS: def?.backoffS ?? 30, signOff: def === undefined ? false : specOf(p.campaign, def).signOff }
     const reason = s.reason !== '' ? s.reason : s.exitCode !== undefined ? `exit ${s.exitCode}` : s.signal
     const tr = await transitions.apply(taskKey(p.campaign, p.blockId, p.task), () => ({
       kind: 'job',
@@ -99,12 +103,20 @@ export function createHandlers (deps: HandlerDeps) {
 
   async function onCondition (ev: ConditionEvent): Promise<void> {
     await ensureState()
+    // request ids: <campaign>/<block>/<task>/<attempt> (upload), …/check (dry run before a sign-off),
+    // …/promote/<command id> (a promotion: recorded by the uploader, the task does not change)
     const parts = ev.requestId.split('/')
-    if (parts.length !== 4) return
-    const [campaign, block, task, attempt] = parts as [string, string, string, string]
     const outcome = ({ [Outcome.UPLOADED]: 'uploaded', [Outcome.SKIPPED]: 'skipped', [Outcome.REJECTED]: 'rejected', [Outcome.FAILED]: 'failed' } as const)[ev.outcome as 1 | 2 | 3 | 4]
-    if (outcome === undefined) return
-    await transitions.apply(taskKey(campaign, block, task), () => ({ kind: 'condition', attempt: Number(attempt), outcome, reason: ev.reason }))
+    if (outcome === undefined || parts.length < 4) return
+    const [campaign, block, task, attempt] = parts as [string, string, string, string]
+    if (parts[4] === 'promote') {
+      log.info({ requestId: ev.requestId, outcome, tag: ev.tag, target: ev.target, payloadHash: ev.payloadHash, reason: ev.reason }, 'promotion outcome')
+      return
+    }
+    if (parts.length > 5 || (parts.length === 5 && parts[4] !== 'check')) return
+    await transitions.apply(taskKey(campaign, block, task), () => ({
+      kind: 'condition', attempt: Number(attempt), outcome, reason: ev.reason, requestId: ev.requestId, payloadHash: ev.payloadHash, since: ev.since, target: ev.target
+    }))
   }
 
   async function onControl (cmd: ControlCommand): Promise<void> {
@@ -153,10 +165,52 @@ export function createHandlers (deps: HandlerDeps) {
         log.info({ ...base, matched: tasks.length, changed }, `control command applied: ${action.case}`)
         break
       }
+      case 'approveCondition':
+      case 'rejectCondition': {
+        const key = requestKey(action.value.requestId)
+        if (key === undefined) break
+        const decision = action.case === 'approveCondition' ? 'approve' : 'reject'
+        const tr = await transitions.apply(key, () => ({ kind: 'sign-off', decision, requestId: action.value.requestId, payloadHash: action.value.payloadHash, actor: cmd.actor, reason: cmd.reason, commandId: cmd.commandId }))
+        log.info({ ...base, requestId: action.value.requestId, payloadHash: action.value.payloadHash, changed: tr?.changed, ignored: tr?.ignored }, `control command applied: ${decision}`)
+        break
+      }
+      case 'promoteCondition': {
+        await promote(cmd, action.value)
+        break
+      }
       case undefined:
         log.warn(base, 'control command without an action ignored')
     }
     await seenBefore(redis, `control/${cmd.commandId}`)
+  }
+
+  /** Publishes the promotion's ConditionRequest: the recorded upload again, to another database, with the recorded payload hash. */
+  async function promote (cmd: ControlCommand, p: PromoteCondition): Promise<void> {
+    const key = requestKey(p.requestId)
+    const task = key === undefined ? undefined : await store.getTask(key)
+    const def = task === undefined ? undefined : catalog.task(task.campaign, task.task)
+    const refused = promotionProblem(task, p.requestId, p.payloadHash) ?? (def === undefined ? 'no workflow defines this task any more' : undefined)
+    if (refused !== undefined || task === undefined || def === undefined) {
+      log.warn({ commandId: cmd.commandId, actor: cmd.actor, requestId: p.requestId, refused }, 'promotion not applied')
+      return
+    }
+    const payloadFrom = def.upload?.payloadFrom ?? task.task
+    const payloadTask = payloadFrom === task.task ? task : await store.getTask(taskKey(task.campaign, task.block.id, payloadFrom))
+    if (payloadTask === undefined) {
+      log.warn({ commandId: cmd.commandId, requestId: p.requestId }, `promotion not applied: task '${payloadFrom}' with the payload is gone`)
+      return
+    }
+    const req = conditionRequest(task, def, payloadTask, dataDir, {
+      check: false,
+      expectedPayloadHash: p.payloadHash,
+      promotion: { requestId: promotionRequestId(p.requestId, cmd.commandId), destinationDatabase: p.destinationDatabase }
+    })
+    if ('missing' in req) {
+      log.warn({ commandId: cmd.commandId, requestId: p.requestId, missing: req.missing }, 'promotion not applied')
+      return
+    }
+    await producer.publish(topics.conditionRequests, req.message, { eventId: req.eventId })
+    log.info({ commandId: cmd.commandId, actor: cmd.actor, requestId: req.message.requestId, payloadHash: p.payloadHash, database: p.destinationDatabase }, 'control command applied: promotion requested')
   }
 
   return { applyRun, onRun, onJobStatus, onCondition, onControl }

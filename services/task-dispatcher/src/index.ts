@@ -33,7 +33,7 @@ const producer = stack.use(await startProducer({ config, logger, service, metric
 const store = createStateStore(redis)
 const transitions = createTaskTransitions({ store, redis, producer, catalog, logger, dataDir: config.AUTOCAL_DATA_DIR, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
 const recovery = createRecovery({ config, logger, store, redis, catalog, applyRun: async ev => { await handlers.applyRun(ev) } })
-const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState })
+const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR })
 await recovery.ensureState()
 const checks = [redis.check, producer.check]
 const http = stack.use(await buildHttp({ logger, metrics, checks }))

@@ -2,7 +2,7 @@
 // autocal.tasks.v1). The Redis read model stores the Task itself, as JSON.
 import { create } from '@bufbuild/protobuf'
 import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
-import { BlockKind, BlockSchema, JobState, OutputSchema, TaskEventSchema, TaskJobSchema, TaskState, type Block, type TaskEvent } from '@autocal/contracts'
+import { BlockKind, BlockSchema, JobState, OutputSchema, TaskConditionSchema, TaskEventSchema, TaskJobSchema, TaskState, type Block, type TaskEvent } from '@autocal/contracts'
 import type { BlockKindName, BlockState } from './domain/block-grouping.ts'
 import type { JobStateName, Task, TaskOutput, TaskStateName } from './domain/task-state.ts'
 
@@ -13,7 +13,8 @@ const taskStates: Record<TaskStateName, TaskState> = {
   done: TaskState.DONE,
   failed: TaskState.FAILED,
   skipped: TaskState.SKIPPED,
-  cancelled: TaskState.CANCELLED
+  cancelled: TaskState.CANCELLED,
+  'awaiting-signoff': TaskState.AWAITING_SIGNOFF
 }
 const jobStates: Record<JobStateName, JobState> = { idle: JobState.IDLE, running: JobState.RUNNING, done: JobState.DONE, failed: JobState.FAILED }
 const blockKinds: Record<BlockKindName, BlockKind> = { run: BlockKind.RUN, fill: BlockKind.FILL, lumi: BlockKind.LUMI, era: BlockKind.ERA }
@@ -79,6 +80,10 @@ export function toTaskEvent (t: Task): TaskEvent {
     appliedCommands: t.appliedCommands ?? []
   })
   if (t.runEndedAtMs !== undefined) ev.runEndedAt = timestampFromMs(t.runEndedAtMs)
+  if (t.condition !== undefined) {
+    const { since, ...c } = t.condition
+    ev.condition = create(TaskConditionSchema, { ...c, ...(since === undefined ? {} : { since: BigInt(since) }) })
+  }
   return ev
 }
 
@@ -121,5 +126,11 @@ export function fromTaskEvent (ev: TaskEvent): Task {
   }
   if (ev.appliedCommands.length > 0) t.appliedCommands = [...ev.appliedCommands]
   if (ev.runEndedAt !== undefined) t.runEndedAtMs = ms(ev.runEndedAt)
+  const c = ev.condition
+  if (c !== undefined) {
+    const outcome = (['uploaded', 'skipped', 'rejected', 'failed'] as const).find(o => o === c.outcome) ?? ''
+    t.condition = { requestId: c.requestId, outcome, payloadHash: c.payloadHash, target: c.target, reason: c.reason, signedOffBy: c.signedOffBy, signOffReason: c.signOffReason }
+    if (c.since !== undefined) t.condition.since = String(c.since)
+  }
   return t
 }

@@ -12,7 +12,7 @@ import type { Catalog } from './domain/catalog.ts'
 import { transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
 import { alreadyApplied, isOperatorEvent, recordCommand } from './domain/commands.ts'
 import type { StateStore } from './adapters/state-store.ts'
-import { cancelJob, conditionRequest, startJob } from './effects.ts'
+import { cancelJob, conditionRequest, requestIdOf, startJob } from './effects.ts'
 import { toTaskEvent } from './task-event.ts'
 
 export interface TaskTransitionsDeps {
@@ -71,12 +71,18 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
           cancels.push(cancelJob(before ?? t, e.index, e.try, e.reason))
           break
         case 'request-condition': {
-          const req = def === undefined ? { missing: 'no workflow defines this task any more' } : conditionRequest(t, def)
+          const payloadFrom = def?.upload?.payloadFrom ?? t.task
+          const payloadTask = payloadFrom === t.task ? t : (await store.getTasks([taskKey(t.campaign, t.block.id, payloadFrom)]))[0]
+          const req = def === undefined
+            ? { missing: 'no workflow defines this task any more' }
+            : payloadTask === undefined
+              ? { missing: `task '${payloadFrom}' whose payload this task validates is not known on block ${t.block.id}` }
+              : conditionRequest(t, def, payloadTask, dataDir, { check: e.check, expectedPayloadHash: e.expectedPayloadHash })
           if ('missing' in req) {
-            followUp = { kind: 'condition', attempt: t.attempt, outcome: 'failed', reason: req.missing }
+            followUp = { kind: 'condition', attempt: t.attempt, outcome: 'failed', reason: req.missing, requestId: t.condition?.requestId ?? requestIdOf(t) }
           } else {
             await producer.publish(topics.conditionRequests, req.message, { eventId: req.eventId })
-            log.info({ campaign: t.campaign, block: t.block.id, task: t.task, attempt: t.attempt, tag: req.message.destinationTag, since: String(req.message.since) }, 'condition upload requested')
+            log.info({ campaign: t.campaign, block: t.block.id, task: t.task, attempt: t.attempt, requestId: req.message.requestId, tag: req.message.destinationTag, since: req.message.since === undefined ? 'payload' : String(req.message.since), dryRun: req.message.dryRun }, e.check ? 'payload check requested' : 'condition upload requested')
           }
           break
         }

@@ -70,6 +70,10 @@ test('a gRPC service from the contracts serves typed calls, maps errors and answ
       getStatus: async () => ({ campaign: 'prompt', runs: [1], tasks: ['t'], cells: [{ run: 1, task: 't', state: TaskState.DONE }] }),
       listWorkflows: async () => ({}),
       validateWorkflows: async () => ({ ok: true }),
+      listPendingConditions: async () => ({}),
+      approveCondition: async () => ({}),
+      rejectCondition: async () => ({}),
+      promoteCondition: async () => ({}),
       watchTasks: async function * () {
         for (let version = 1n; version <= 3n; version++) yield { event: { task: 't', version } }
         if (watchFails) throw new AutocalError('AUTOCAL_NOT_FOUND', 'campaign gone')

@@ -17,7 +17,7 @@ import { fromJsonString, toJsonString } from '@bufbuild/protobuf'
 import { RunSchema, taskKey, type Run } from '@autocal/contracts'
 import { AutocalError, Lease, redisScript, runScript, type RedisHandle, type RedisScript } from '@autocal/runtime'
 import type { BlockState } from '../domain/block-grouping.ts'
-import { isTerminal, type Task } from '../domain/task-state.ts'
+import type { Task } from '../domain/task-state.ts'
 
 export interface RunFactsRecord {
   run: Run
@@ -96,7 +96,8 @@ export function createStateStore (redis: RedisHandle) {
   async function save (t: Task, expected: number, mode: 'cas' | 'newer', token?: string): Promise<boolean> {
     const key = keyOf(t)
     const keys = [k('task', key), k('tasks', t.campaign), k('open', t.campaign), k('processing', t.campaign), k('retry-at', t.campaign), k('marker')]
-    const stateClass = t.state === 'new' || t.state === 'waiting' ? 'open' : isTerminal(t.state) ? 'final' : 'processing'
+    // a task awaiting sign-off runs no job: it is neither planned nor counted against concurrency
+    const stateClass = t.state === 'new' || t.state === 'waiting' ? 'open' : t.state === 'processing' ? 'processing' : 'final'
     const retries = t.state === 'processing' ? t.jobs.flatMap(j => j.state === 'failed' && j.retryAtMs !== undefined ? [j.retryAtMs] : []) : []
     const args = [String(expected), String(t.version), JSON.stringify(t), key, stateClass, retries.length === 0 ? '' : String(Math.min(...retries)), mode]
     const res = await run(saveScript, token === undefined ? keys : [...keys, leaseKey(key)], token === undefined ? args : [...args, token])

@@ -4,7 +4,7 @@
 // a root task.
 import type { Run } from '@autocal/contracts'
 import { matchesFilter, type FilterDecision, type GoldenRuns } from './run-filter.ts'
-import type { RunType, TaskDef, Workflow } from './workflow.ts'
+import { uploadsOf, type RunType, type TaskDef, type Workflow } from './workflow.ts'
 import type { TaskSpec } from './task-state.ts'
 
 export interface CampaignTasks {
@@ -21,6 +21,7 @@ export interface CampaignTasks {
 export interface Catalog {
   workflows: Workflow[]
   campaigns: Map<string, CampaignTasks>
+  /** A task as it runs in a campaign (its `upload` is the campaign's). */
   task: (campaign: string, task: string) => TaskDef | undefined
 }
 
@@ -32,7 +33,12 @@ export function buildCatalog (workflows: Workflow[]): Catalog {
       campaigns.set(c.name, entry)
       if (!entry.subsystems.includes(w.subsystem)) entry.subsystems.push(w.subsystem)
       const types = w.runTypes.filter(r => c.runTypes.includes(r.name))
-      for (const t of topological(w.tasks)) {
+      const uploads = uploadsOf(w.tasks, c)
+      for (const declared of topological(w.tasks)) {
+        // one TaskDef per campaign: the upload (tag, dry run, database) is the campaign's
+        const upload = uploads.get(declared.name)
+        const { upload: _u, ...rest } = declared
+        const t: TaskDef = upload === undefined ? rest : { ...rest, upload }
         const rts = types.filter(r => r.tasks.includes(t.name))
         if (rts.length === 0) continue
         // a downstream task is active only when all its upstream tasks are
@@ -114,7 +120,8 @@ export function specOf (campaign: string, def: TaskDef): TaskSpec {
     jobs: def.jobs,
     retries: def.retries,
     backoffS: def.backoffS,
-    conditionTag: def.condition?.tag ?? '',
-    conditionSync: def.condition?.sync ?? ''
+    conditionTag: def.upload?.tag ?? '',
+    conditionSync: def.upload?.sync ?? '',
+    signOff: def.upload !== undefined && def.upload.signOff && !def.upload.dryRun
   }
 }

@@ -8,6 +8,8 @@
 //                      └──────────gates open───────────────►    │   └─jobs done + condition─► (upload) ──► done | failed
 //                                                                └─job failed, budget left─► (retry with backoff)
 //                                                                └─job failed, no budget──► failed
+//   sign-off: jobs done + condition with signOff ─► (dry-run check) ─► awaiting-signoff ─approve─► (upload) ─► done | failed
+//                                                                                      └─reject──► failed
 //   operators: reprocess (any → new, attempt + 1), skip (→ skipped), cancel (→ cancelled)
 //
 // Every transition bumps `version` by one; a redelivered or stale event
@@ -15,7 +17,7 @@
 // machine is idempotent under at-least-once delivery.
 import type { BlockState } from './block-grouping.ts'
 
-export type TaskStateName = 'new' | 'waiting' | 'processing' | 'done' | 'failed' | 'skipped' | 'cancelled'
+export type TaskStateName = 'new' | 'waiting' | 'processing' | 'awaiting-signoff' | 'done' | 'failed' | 'skipped' | 'cancelled'
 export type JobStateName = 'idle' | 'running' | 'done' | 'failed'
 
 export interface TaskOutput { path: string, sizeBytes: number, sha256: string, label: string }
@@ -31,6 +33,28 @@ export interface TaskJob {
   /** When a failed job is requested again. */
   retryAtMs?: number
 }
+
+/** Where the task's condition upload stands (TaskCondition in tasks.proto). */
+export interface TaskCondition {
+  /** request_id of the last ConditionRequest (uploadRequestId, with "/check" for the dry run before a sign-off). */
+  requestId: string
+  /** '' while under way. */
+  outcome: '' | ConditionOutcome
+  payloadHash: string
+  /** IOV start the uploader reported, decimal (64-bit: Time and Lumi sinces exceed 2^53). */
+  since?: string
+  target: string
+  reason: string
+  signedOffBy: string
+  signOffReason: string
+}
+
+export type ConditionOutcome = 'uploaded' | 'skipped' | 'rejected' | 'failed'
+
+/** Request id of a task attempt's upload: "<campaign>/<block id>/<task>/<attempt>" (names never contain "/"). */
+export const uploadRequestId = (t: Pick<Task, 'campaign' | 'block' | 'task' | 'attempt'>): string => `${t.campaign}/${t.block.id}/${t.task}/${t.attempt}`
+/** Request id of the dry run that checks a payload before its sign-off. */
+export const checkRequestId = (t: Pick<Task, 'campaign' | 'block' | 'task' | 'attempt'>): string => `${uploadRequestId(t)}/check`
 
 export interface Task {
   subsystem: string
@@ -58,6 +82,8 @@ export interface Task {
   commandId: string
   /** Control commands already applied to this task, oldest first (see domain/commands.ts). */
   appliedCommands?: string[]
+  /** The condition upload, once requested. */
+  condition?: TaskCondition
 }
 
 /** What the state machine needs to know of the task's definition. */
@@ -72,20 +98,29 @@ export interface TaskSpec {
   backoffS: number
   conditionTag: string
   conditionSync: string
+  /** The upload waits for an operator's sign-off after a dry run that checks the payload. */
+  signOff: boolean
 }
 
 export type TaskEventInput =
   | { kind: 'plan', spec: TaskSpec, block: BlockState, runEndedAtMs?: number }
   | { kind: 'gates', spec: TaskSpec, pending: string[] }
-  | { kind: 'job', spec: Pick<TaskSpec, 'retries' | 'backoffS'>, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string }
+  | { kind: 'job', spec: Pick<TaskSpec, 'retries' | 'backoffS'> & { signOff?: boolean }, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string }
   | { kind: 'retry-due' }
-  | { kind: 'condition', attempt: number, outcome: 'uploaded' | 'skipped' | 'rejected' | 'failed', reason: string }
+  | { kind: 'condition', attempt: number, outcome: ConditionOutcome, reason: string, requestId?: string, payloadHash?: string, since?: bigint, target?: string }
+  | { kind: 'sign-off', decision: 'approve' | 'reject', requestId: string, payloadHash: string, actor: string, reason: string, commandId: string }
   | { kind: 'reprocess' | 'skip' | 'cancel', actor: string, reason: string, commandId: string }
 
 export type Effect =
   | { kind: 'start-job', index: number, try: number }
   | { kind: 'cancel-job', index: number, try: number, reason: string }
-  | { kind: 'request-condition' }
+  | {
+    kind: 'request-condition'
+    /** A dry run that checks the payload before a sign-off (request id "<upload id>/check"). */
+    check: boolean
+    /** The upload is refused unless the payload has this hash ('' = any): the hash that was checked and signed off. */
+    expectedPayloadHash: string
+  }
 
 export interface Transition {
   task: Task
@@ -101,6 +136,8 @@ export const isTerminal = (s: TaskStateName): boolean => terminal.has(s)
 function next (task: Task, state: TaskStateName, reason: string, nowMs: number, patch: Partial<Task> = {}): Task {
   return { ...task, ...patch, previousState: task.state, state, reason, version: task.version + 1, atMs: nowMs, actor: patch.actor ?? '', commandId: patch.commandId ?? '' }
 }
+
+const emptyCondition = (requestId: string): TaskCondition => ({ requestId, outcome: '', payloadHash: '', target: '', reason: '', signedOffBy: '', signOffReason: '' })
 
 const same = (task: Task, ignored: string): Transition => ({ task, effects: [], changed: false, ignored })
 
@@ -195,11 +232,20 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
             return { task: next(task, 'processing', `job ${event.index} done; ${left} left`, nowMs, { jobs }), effects: [], changed: true }
           }
           const outputs = jobs.flatMap(j => j.outputs)
+          if (task.conditionTag !== '' && event.spec.signOff === true) {
+            // processing → processing (check): all jobs done; the payload is checked by a dry run before its sign-off
+            const condition = emptyCondition(checkRequestId(task))
+            return {
+              task: next(task, 'processing', `all ${jobs.length} job(s) done; payload check (dry run) for ${task.conditionTag} requested before sign-off`, nowMs, { jobs, outputs, condition }),
+              effects: [{ kind: 'request-condition', check: true, expectedPayloadHash: '' }],
+              changed: true
+            }
+          }
           if (task.conditionTag !== '') {
             // processing → processing (upload): all jobs done; the condition-uploader must confirm
             return {
-              task: next(task, 'processing', `all ${jobs.length} job(s) done; condition upload to ${task.conditionTag} requested`, nowMs, { jobs, outputs }),
-              effects: [{ kind: 'request-condition' }],
+              task: next(task, 'processing', `all ${jobs.length} job(s) done; condition upload to ${task.conditionTag} requested`, nowMs, { jobs, outputs, condition: emptyCondition(uploadRequestId(task)) }),
+              effects: [{ kind: 'request-condition', check: false, expectedPayloadHash: '' }],
               changed: true
             }
           }
@@ -216,7 +262,7 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
           }
           // processing → failed: retries exhausted; the attempt's other jobs are cancelled
           const jobs = withJob({ ...job, state: 'failed', reason: event.reason, logUrl: event.logUrl || job.logUrl })
-          const failed = next(task, 'failed', `${reason}; retries exhausted`, nowMs, { jobs })
+          const failed = next(task, 'failed', `${reason}; retries exhausted${task.conditionTag === '' ? '' : `; nothing uploaded to ${task.conditionTag}`}`, nowMs, { jobs })
           return { task: failed, effects: cancelRunning({ ...task, jobs }, 'another job of the task failed'), changed: true }
         }
       }
@@ -244,31 +290,76 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
       if (task.state !== 'processing' || event.attempt !== task.attempt || task.jobs.some(j => j.state !== 'done') || task.conditionTag === '') {
         return same(task, `condition outcome for attempt ${event.attempt} does not apply (task ${task.state}, attempt ${task.attempt})`)
       }
+      // a task written before conditions were tracked has no request id: its upload is the only request
+      const expected = task.condition?.requestId ?? uploadRequestId(task)
+      const requestId = event.requestId ?? uploadRequestId(task)
+      if (requestId !== expected) return same(task, `condition outcome of request ${requestId}, the task waits for ${expected}`)
+      const condition: TaskCondition = {
+        ...(task.condition ?? emptyCondition(requestId)),
+        outcome: event.outcome,
+        payloadHash: event.payloadHash ?? '',
+        target: event.target ?? '',
+        reason: event.reason
+      }
+      if (event.since !== undefined) condition.since = String(event.since)
+      if (requestId === checkRequestId(task)) {
+        if (event.outcome === 'rejected' || event.outcome === 'failed') {
+          // processing → failed: the payload check before the sign-off refused the payload; nothing is uploaded
+          return { task: next(task, 'failed', `payload check ${event.outcome}: ${event.reason || 'no reason given'}; nothing uploaded to ${task.conditionTag}`, nowMs, { condition }), effects: [], changed: true }
+        }
+        if (condition.payloadHash === '') {
+          // processing → done: the check found nothing to upload (an optional condition without a new payload)
+          return { task: next(task, 'done', `condition ${event.outcome}${event.reason === '' ? '' : `: ${event.reason}`}`, nowMs, { condition }), effects: [], changed: true }
+        }
+        // processing → awaiting-signoff: the payload is valid; the upload waits for an operator's approve or reject
+        return { task: next(task, 'awaiting-signoff', `payload ${condition.payloadHash} checked for ${task.conditionTag}: waiting for sign-off (autocal conditions approve|reject --request ${uploadRequestId(task)})`, nowMs, { condition }), effects: [], changed: true }
+      }
       if (event.outcome === 'uploaded' || event.outcome === 'skipped') {
         // processing → done: the condition-uploader confirmed the payload
-        return { task: next(task, 'done', `condition ${event.outcome}${event.reason === '' ? '' : `: ${event.reason}`}`, nowMs), effects: [], changed: true }
+        return { task: next(task, 'done', `condition ${event.outcome}${event.reason === '' ? '' : `: ${event.reason}`}`, nowMs, { condition }), effects: [], changed: true }
       }
       // processing → failed: the condition-uploader rejected the payload or could not write it
-      return { task: next(task, 'failed', `condition ${event.outcome}: ${event.reason || 'no reason given'}`, nowMs), effects: [], changed: true }
+      return { task: next(task, 'failed', `condition ${event.outcome}: ${event.reason || 'no reason given'}`, nowMs, { condition }), effects: [], changed: true }
+    }
+
+    case 'sign-off': {
+      if (task.state !== 'awaiting-signoff') return same(task, `sign-off of a ${task.state} task`)
+      if (event.requestId !== uploadRequestId(task)) return same(task, `sign-off of request ${event.requestId}, the task waits for ${uploadRequestId(task)}`)
+      const checked = task.condition?.payloadHash ?? ''
+      if (event.payloadHash !== '' && event.payloadHash !== checked) return same(task, `sign-off of payload ${event.payloadHash}, the checked payload is ${checked}`)
+      const signed = { signedOffBy: event.actor, signOffReason: event.reason }
+      if (event.decision === 'reject') {
+        // awaiting-signoff → failed: the operator refused the payload; nothing is uploaded
+        const condition = { ...(task.condition ?? emptyCondition(uploadRequestId(task))), ...signed }
+        return { task: next(task, 'failed', `sign-off rejected by ${event.actor}: ${event.reason}; payload ${checked} not uploaded to ${task.conditionTag}`, nowMs, { condition, actor: event.actor, commandId: event.commandId }), effects: [], changed: true }
+      }
+      // awaiting-signoff → processing (upload): approved; the upload must carry exactly the checked payload
+      const condition = { ...emptyCondition(uploadRequestId(task)), ...signed }
+      return {
+        task: next(task, 'processing', `sign-off approved by ${event.actor}: ${event.reason}; upload of payload ${checked} to ${task.conditionTag} requested`, nowMs, { condition, actor: event.actor, commandId: event.commandId }),
+        effects: [{ kind: 'request-condition', check: false, expectedPayloadHash: checked }],
+        changed: true
+      }
     }
 
     case 'reprocess': {
       // any → new with the next attempt (running jobs of the old attempt are cancelled)
       const effects = task.state === 'processing' ? cancelRunning(task, `reprocess: ${event.reason}`) : []
-      const t = next(task, 'new', `reprocess: ${event.reason}`, nowMs, { attempt: task.attempt + 1, jobs: [], outputs: [], pendingGates: [], actor: event.actor, commandId: event.commandId })
+      const { condition: _c, ...rest } = task
+      const t = next(rest, 'new', `reprocess: ${event.reason}`, nowMs, { attempt: task.attempt + 1, jobs: [], outputs: [], pendingGates: [], actor: event.actor, commandId: event.commandId })
       return { task: t, effects, changed: true }
     }
 
     case 'skip': {
       if (task.state === 'done' || task.state === 'skipped') return same(task, `task is already ${task.state}`)
-      // new|waiting|processing|failed|cancelled → skipped (running jobs are cancelled)
+      // new|waiting|processing|awaiting-signoff|failed|cancelled → skipped (running jobs are cancelled)
       const effects = task.state === 'processing' ? cancelRunning(task, `skip: ${event.reason}`) : []
       return { task: next(task, 'skipped', `skip: ${event.reason}`, nowMs, { actor: event.actor, commandId: event.commandId, pendingGates: [] }), effects, changed: true }
     }
 
     case 'cancel': {
       if (isTerminal(task.state)) return same(task, `task is already ${task.state}`)
-      // new|waiting|processing → cancelled (running jobs are cancelled)
+      // new|waiting|processing|awaiting-signoff → cancelled (running jobs are cancelled)
       const effects = task.state === 'processing' ? cancelRunning(task, `cancel: ${event.reason}`) : []
       return { task: next(task, 'cancelled', `cancel: ${event.reason}`, nowMs, { actor: event.actor, commandId: event.commandId, pendingGates: [] }), effects, changed: true }
     }

@@ -5,11 +5,30 @@
 import { createHash } from 'node:crypto'
 import { LineCounter, isCollection, parseDocument, type Document } from 'yaml'
 import { z } from 'zod'
+import { nameProblem } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
 export type Backend = typeof backends[number]
 export const synchronizations = ['any', 'validation', 'mc', 'runmc', 'hlt', 'express', 'prompt', 'pcl', 'offline'] as const
+export type Synchronization = typeof synchronizations[number]
+/**
+ * Synchronizations of the tags that data taking and prompt reconstruction read
+ * (they have a first condition-safe run). A campaign writes to such a tag only
+ * when it opts in (`conditions.writePromptTags: true`): DESIGN §4 rule 9.
+ */
+export const promptLikeSynchronizations: ReadonlySet<string> = new Set(['hlt', 'express', 'prompt', 'pcl'])
+/** The campaign of live runs; every other campaign is a reprocessing (runs injected) and defaults to dry-run uploads. */
+export const promptCampaign = 'prompt'
+/** Value checks a condition may declare (YAML key → the condition-uploader's check name). */
+export const checkNames = {
+  minSizeBytes: 'min_size_bytes',
+  maxSizeBytes: 'max_size_bytes',
+  maxIovs: 'max_iovs',
+  objectType: 'object_type',
+  timeType: 'time_type',
+  synchronization: 'synchronization'
+} as const
 /** Placeholders an argv template (and an HTTP gate URL) may use. */
 export const placeholders = ['run', 'runs', 'fill', 'era', 'block', 'job', 'njobs', 'inputs', 'outdir', 'campaign', 'task', 'attempt', 'workflowDir'] as const
 
@@ -46,9 +65,40 @@ export interface Gates {
 export interface ConditionDef {
   tag: string
   record: string
-  sync: typeof synchronizations[number]
+  sync: Synchronization
   inputTag: string
   fcsrPolicy: 'move' | 'reject'
+  /** Dry run whatever the campaign says; undefined = the campaign's setting. */
+  dryRun?: boolean
+  /** Destination database; '' = the campaign's, else the uploader's default target. */
+  destinationDatabase: string
+  /** Value checks in the uploader's names, e.g. { min_size_bytes: '10', time_type: 'Time' }. */
+  checks: Record<string, string>
+  /** A job that produced no new payload ends the task done (SKIPPED "no new payload") instead of failed. */
+  optional: boolean
+  /** Where the IOV since comes from: the block's first run, or the payload file's own IOVs (Time and Lumi tags). */
+  since: 'block' | 'payload'
+  /** The upload waits for an operator's sign-off (after a dry run that checks the payload). */
+  signOff: boolean
+  /** Task whose success gates the upload; it uploads this task's payload once it is done. */
+  validatedBy?: string
+}
+
+/** A task's condition upload in one campaign: the task's condition with the campaign's target applied. */
+export interface Upload {
+  /** Task whose job outputs hold the payload (the task itself, or the task a validation task validates). */
+  payloadFrom: string
+  tag: string
+  record: string
+  sync: Synchronization
+  inputTag: string
+  fcsrPolicy: 'move' | 'reject'
+  dryRun: boolean
+  destinationDatabase: string
+  checks: Record<string, string>
+  optional: boolean
+  since: 'block' | 'payload'
+  signOff: boolean
 }
 
 export interface TaskDef {
@@ -72,11 +122,30 @@ export interface TaskDef {
   timeoutS: number
   /** Most blocks of this task processing at once in one campaign. */
   concurrency?: number
+  /** The condition declared on this task (its payload). */
   condition?: ConditionDef
+  /**
+   * The upload this task performs in a campaign (set by the catalog, which
+   * holds one TaskDef per campaign): its own condition, or the condition of the
+   * task it validates (`validatedBy`); undefined = the task uploads nothing.
+   */
+  upload?: Upload
 }
 
 export interface RunType { name: string, filter: RunFilter, tasks: string[] }
-export interface CampaignDef { name: string, runTypes: string[] }
+/** Where a campaign's conditions go (`campaigns[].conditions`). */
+export interface CampaignConditions {
+  /** Dry run every upload; undefined = the default (false for prompt, true for a reprocessing campaign). */
+  dryRun?: boolean
+  /** Destination database of every upload of the campaign; '' = the condition's, else the uploader's default. */
+  destinationDatabase: string
+  /** Destination per task name, replacing the task's tag (and synchronization) in this campaign. */
+  tags: Record<string, { tag: string, sync: Synchronization, inputTag?: string, fcsrPolicy?: 'move' | 'reject' }>
+  /** The campaign may write to hlt, express, prompt and pcl tags. */
+  writePromptTags: boolean
+}
+
+export interface CampaignDef { name: string, runTypes: string[], conditions: CampaignConditions }
 
 export interface Workflow {
   file: string
@@ -99,6 +168,8 @@ export interface WorkflowSource {
 
 const nameRe = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 const name = z.string().regex(nameRe, 'expected a name of letters, digits, . _ - (no spaces or slashes)')
+const tagName = z.string().superRefine((v, ctx) => { const p = nameProblem('tag', v); if (p !== undefined) ctx.addIssue({ code: 'custom', message: p }) })
+const recordName = z.string().superRefine((v, ctx) => { const p = nameProblem('record', v); if (p !== undefined) ctx.addIssue({ code: 'custom', message: p }) })
 const duration = z.union([z.string(), z.number()]).refine(v => parseDuration(v) !== undefined, 'expected a duration such as 90s, 30m, 2h, 3d or a number of seconds')
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1))])
 
@@ -148,18 +219,44 @@ const TaskSchema = z.strictObject({
   timeout: duration.default('2h'),
   concurrency: z.number().int().positive().optional(),
   condition: z.strictObject({
-    tag: z.string().min(1),
-    record: z.string().min(1),
+    tag: tagName,
+    record: recordName,
     sync: z.enum(synchronizations),
-    inputTag: z.string().optional(),
-    fcsrPolicy: z.enum(['move', 'reject']).default('move')
+    inputTag: tagName.optional(),
+    fcsrPolicy: z.enum(['move', 'reject']).default('move'),
+    dryRun: z.boolean().optional(),
+    destinationDatabase: z.string().min(1).optional(),
+    checks: z.strictObject({
+      minSizeBytes: z.number().int().nonnegative().optional(),
+      maxSizeBytes: z.number().int().nonnegative().optional(),
+      maxIovs: z.number().int().positive().optional(),
+      objectType: z.string().min(1).optional(),
+      timeType: z.enum(['Run', 'Time', 'Lumi']).optional(),
+      synchronization: z.enum(synchronizations).optional()
+    }).optional(),
+    optional: z.boolean().default(false),
+    since: z.enum(['block', 'payload']).optional(),
+    signOff: z.enum(['required', 'none']).default('none'),
+    validatedBy: name.optional()
   }).optional()
+})
+
+const CampaignConditionsSchema = z.strictObject({
+  dryRun: z.boolean().optional(),
+  destinationDatabase: z.string().min(1).optional(),
+  tags: z.record(z.string(), z.strictObject({
+    tag: tagName,
+    sync: z.enum(synchronizations),
+    inputTag: tagName.optional(),
+    fcsrPolicy: z.enum(['move', 'reject']).optional()
+  })).optional(),
+  writePromptTags: z.boolean().default(false)
 })
 
 const WorkflowSchema = z.strictObject({
   subsystem: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'expected an upper-case subsystem name such as ECAL or PPS'),
   workflow: name,
-  campaigns: z.array(z.union([name, z.strictObject({ name, runTypes: z.array(z.string()).optional() })])).min(1).default(['prompt']),
+  campaigns: z.array(z.union([name, z.strictObject({ name, runTypes: z.array(z.string()).optional(), conditions: CampaignConditionsSchema.optional() })])).min(1).default(['prompt']),
   runTypes: z.record(z.string(), z.strictObject({ filter: FilterSchema.optional(), tasks: z.array(z.string()).optional() })).optional(),
   tasks: z.array(TaskSchema).min(1, 'expected at least one task')
 })
@@ -264,6 +361,35 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
     return out
   }
 
+  const conditionOf = (c: NonNullable<z.infer<typeof TaskSchema>['condition']>, path: Path): ConditionDef => {
+    const checks: Record<string, string> = {}
+    for (const [key, check] of Object.entries(checkNames)) {
+      const value = c.checks?.[key as keyof typeof checkNames]
+      if (value !== undefined) checks[check] = String(value)
+    }
+    if (c.checks?.minSizeBytes !== undefined && c.checks.maxSizeBytes !== undefined && c.checks.minSizeBytes > c.checks.maxSizeBytes) at([...path, 'checks', 'maxSizeBytes'], `maxSizeBytes ${c.checks.maxSizeBytes} is below minSizeBytes ${c.checks.minSizeBytes}`)
+    if (c.checks?.synchronization !== undefined && c.checks.synchronization !== c.sync) at([...path, 'checks', 'synchronization'], `the check expects synchronization ${c.checks.synchronization} but the condition's sync is ${c.sync}`)
+    // a block's first run is a Run since: Time and Lumi payloads keep the sinces of their own IOVs
+    const timeType = c.checks?.timeType
+    const payloadSinces = timeType === 'Time' || timeType === 'Lumi'
+    if (c.since === 'block' && payloadSinces) at([...path, 'since'], `since: block gives the block's first run as the since, but the payload's time type is ${timeType as string}; use since: payload (the IOVs' own sinces)`)
+    const def: ConditionDef = {
+      tag: c.tag,
+      record: c.record,
+      sync: c.sync,
+      inputTag: c.inputTag ?? '',
+      fcsrPolicy: c.fcsrPolicy,
+      destinationDatabase: c.destinationDatabase ?? '',
+      checks,
+      optional: c.optional,
+      since: c.since ?? (payloadSinces ? 'payload' : 'block'),
+      signOff: c.signOff === 'required'
+    }
+    if (c.dryRun !== undefined) def.dryRun = c.dryRun
+    if (c.validatedBy !== undefined) def.validatedBy = c.validatedBy
+    return def
+  }
+
   const names = new Map<string, number>()
   spec.tasks.forEach((t, i) => {
     if (names.has(t.name)) at(['tasks', i, 'name'], `task '${t.name}' is declared twice (first as tasks.${names.get(t.name) as number})`)
@@ -317,7 +443,7 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
     if (t.image !== undefined) task.image = t.image
     if (t.pool !== undefined) task.pool = t.pool
     if (t.concurrency !== undefined) task.concurrency = t.concurrency
-    if (t.condition !== undefined) task.condition = { ...t.condition, inputTag: t.condition.inputTag ?? '' }
+    if (t.condition !== undefined) task.condition = conditionOf(t.condition, [...path, 'condition'])
     if (t.backend === 'kubernetes' && t.image === undefined) at([...path, 'image'], 'the kubernetes backend needs an `image`')
     return task
   })
@@ -349,10 +475,100 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
     const cn = typeof c === 'string' ? c : c.name
     const rts = typeof c === 'string' || c.runTypes === undefined ? runTypes.map(r => r.name) : c.runTypes
     rts.forEach((r, j) => { if (!runTypes.some(x => x.name === r)) at(['campaigns', i, 'runTypes', j], `unknown run type '${r}', expected one of ${runTypes.map(x => x.name).join(', ')}`) })
-    return { name: cn, runTypes: rts }
+    const cc = typeof c === 'string' ? undefined : c.conditions
+    const conditions: CampaignConditions = { destinationDatabase: cc?.destinationDatabase ?? '', tags: {}, writePromptTags: cc?.writePromptTags ?? false }
+    if (cc?.dryRun !== undefined) conditions.dryRun = cc.dryRun
+    for (const [tn, target] of Object.entries(cc?.tags ?? {})) {
+      const task = tasks.find(x => x.name === tn)
+      if (task === undefined) at(['campaigns', i, 'conditions', 'tags', tn], `campaign '${cn}' gives a tag to unknown task '${tn}'`)
+      else if (task.condition === undefined) at(['campaigns', i, 'conditions', 'tags', tn], `campaign '${cn}' gives a tag to task '${tn}', which has no condition`)
+      const entry: CampaignConditions['tags'][string] = { tag: target.tag, sync: target.sync }
+      if (target.inputTag !== undefined) entry.inputTag = target.inputTag
+      if (target.fcsrPolicy !== undefined) entry.fcsrPolicy = target.fcsrPolicy
+      conditions.tags[tn] = entry
+    }
+    return { name: cn, runTypes: rts, conditions }
   })
+  checkValidators(tasks, at)
+  if (errors.length === 0) {
+    // DESIGN §4 rule 9: a campaign never writes to a prompt-like tag unless it says so
+    campaigns.forEach((c, i) => {
+      if (c.conditions.writePromptTags) return
+      const active = new Set(runTypes.filter(r => c.runTypes.includes(r.name)).flatMap(r => r.tasks))
+      for (const [uploader, u] of uploadsOf(tasks, c)) {
+        if (!active.has(uploader) || u.dryRun || !promptLikeSynchronizations.has(u.sync)) continue
+        const where: Path = c.conditions.tags[u.payloadFrom] !== undefined
+          ? ['campaigns', i, 'conditions', 'tags', u.payloadFrom, 'sync']
+          : ['tasks', names.get(u.payloadFrom) as number, 'condition', 'sync']
+        // the campaign's entry is where the fix goes; a file without `campaigns` (prompt by default) has none
+        const campaignPath: Path = doc.getIn(['campaigns', i], true) === undefined ? where : ['campaigns', i]
+        at(campaignPath, `campaign '${c.name}' would write task '${u.payloadFrom}' payloads to ${u.sync} tag ${u.tag} (sync at ${positionOf(doc, lineCounter, where)}); ` +
+          `give the campaign an offline tag (conditions.tags.${u.payloadFrom}: { tag: …, sync: offline }), make it a dry run (conditions.dryRun: true), or opt in with conditions.writePromptTags: true`)
+      }
+    })
+  }
   if (errors.length > 0) return { errors }
   return { errors, workflow: { file: source.name, subsystem: spec.subsystem, workflow: spec.workflow, version, campaigns, runTypes, tasks } }
+}
+
+/**
+ * The uploads of a campaign, keyed by the task that performs each: a task's
+ * own condition, or, with `validatedBy`, the validation task that gates it.
+ * The campaign's target applies: its tag per task, its destination database,
+ * and its dry-run setting (default: false for prompt, true for a reprocessing
+ * campaign); a condition that says `dryRun: true` stays a dry run.
+ */
+export function uploadsOf (tasks: readonly TaskDef[], campaign: CampaignDef): Map<string, Upload> {
+  const out = new Map<string, Upload>()
+  const cc = campaign.conditions
+  for (const t of tasks) {
+    const c = t.condition
+    if (c === undefined) continue
+    const target = cc.tags[t.name]
+    out.set(c.validatedBy ?? t.name, {
+      payloadFrom: t.name,
+      tag: target?.tag ?? c.tag,
+      record: c.record,
+      sync: target?.sync ?? c.sync,
+      inputTag: target?.inputTag ?? c.inputTag,
+      fcsrPolicy: target?.fcsrPolicy ?? c.fcsrPolicy,
+      dryRun: c.dryRun === true || (cc.dryRun ?? campaign.name !== promptCampaign),
+      destinationDatabase: cc.destinationDatabase !== '' ? cc.destinationDatabase : c.destinationDatabase,
+      checks: c.checks,
+      optional: c.optional,
+      since: c.since,
+      signOff: c.signOff
+    })
+  }
+  return out
+}
+
+/** Whether `task` needs `upstream`, directly or through other tasks. */
+function dependsOn (task: TaskDef, upstream: string, tasks: readonly TaskDef[], seen = new Set<string>()): boolean {
+  if (seen.has(task.name)) return false
+  seen.add(task.name)
+  return task.needs.some(n => {
+    if (n === upstream) return true
+    const next = tasks.find(t => t.name === n)
+    return next !== undefined && dependsOn(next, upstream, tasks, seen)
+  })
+}
+
+/** `validatedBy`: a task of the file that needs the calibration (directly or not), has no condition of its own and validates one condition. */
+function checkValidators (tasks: readonly TaskDef[], at: (path: Path, message: string) => void): void {
+  const validating = new Map<string, string>()
+  tasks.forEach((t, i) => {
+    const v = t.condition?.validatedBy
+    if (v === undefined) return
+    const path: Path = ['tasks', i, 'condition', 'validatedBy']
+    const validator = tasks.find(x => x.name === v)
+    if (validator === undefined) at(path, `task '${t.name}' is validated by unknown task '${v}'`)
+    else if (v === t.name) at(path, `task '${t.name}' cannot validate its own condition`)
+    else if (!dependsOn(validator, t.name, tasks)) at(path, `validation task '${v}' must need '${t.name}' (directly or through other tasks): it runs on the payload before the upload`)
+    else if (validator.condition !== undefined) at(path, `validation task '${v}' has a condition of its own; a task uploads one payload`)
+    else if (validating.has(v)) at(path, `validation task '${v}' already validates the condition of '${validating.get(v) as string}'`)
+    validating.set(v, t.name)
+  })
 }
 
 /** Block rule of the root upstream task (a task with needs runs on its first upstream's blocks). */

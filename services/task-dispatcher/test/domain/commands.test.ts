@@ -6,7 +6,7 @@ import type { BlockState } from '../../src/domain/block-grouping.ts'
 import { fromTaskEvent, toTaskEvent } from '../../src/task-event.ts'
 
 const block: BlockState = { id: 'run-355100', kind: 'run', runs: [355100], fill: 8000, era: 'Run2022C', recordedLumiPb: 1, closed: true, closedReason: 'single-run', openedAtMs: 0 }
-const spec: TaskSpec = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', workflowVersion: 'v', task: 'timing-reco', jobs: 1, retries: 1, backoffS: 10, conditionTag: '', conditionSync: '' }
+const spec: TaskSpec = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', workflowVersion: 'v', task: 'timing-reco', jobs: 1, retries: 1, backoffS: 10, conditionTag: '', conditionSync: '', signOff: false }
 const planned: Task = transition(undefined, { kind: 'plan', spec, block }, 0).task
 const op = (kind: 'reprocess' | 'skip' | 'cancel', commandId: string): TaskEventInput => ({ kind, actor: 'alice', reason: 'r', commandId })
 

@@ -4,7 +4,7 @@ import { transition, type Task, type TaskEventInput, type TaskSpec, type TaskSta
 import type { BlockState } from '../../src/domain/block-grouping.ts'
 
 const block: BlockState = { id: 'run-355100', kind: 'run', runs: [355100], fill: 8000, era: 'Run2022C', recordedLumiPb: 1, closed: true, closedReason: 'single-run', openedAtMs: 0 }
-const spec: TaskSpec = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', workflowVersion: 'v', task: 'timing-reco', jobs: 2, retries: 1, backoffS: 10, conditionTag: '', conditionSync: '' }
+const spec: TaskSpec = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', workflowVersion: 'v', task: 'timing-reco', jobs: 2, retries: 1, backoffS: 10, conditionTag: '', conditionSync: '', signOff: false }
 const condSpec: TaskSpec = { ...spec, task: 'timing-calib', jobs: 1, conditionTag: 'EcalTimeCalibConstants_v01_prompt', conditionSync: 'prompt' }
 const budget = { retries: 1, backoffS: 10 }
 const op = (kind: 'reprocess' | 'skip' | 'cancel'): TaskEventInput => ({ kind, actor: 'alice', reason: 'test', commandId: 'c1' })
@@ -20,11 +20,20 @@ function run (events: TaskEventInput[], s = spec, now = 1000): { task: Task, eff
   for (const e of events) {
     const r = transition(task, e, now)
     task = r.task
-    effects.push(...r.effects.map(x => x.kind === 'request-condition' ? x.kind : `${x.kind}:${x.index}:${x.try}`))
+    effects.push(...r.effects.map(x => x.kind === 'request-condition' ? (x.check ? 'check-condition' : x.expectedPayloadHash === '' ? x.kind : `${x.kind}:${x.expectedPayloadHash}`) : `${x.kind}:${x.index}:${x.try}`))
   }
   return { task, effects }
 }
 const processing: TaskEventInput[] = [{ kind: 'gates', spec, pending: [] }]
+
+// sign-off: the jobs' done report carries the task's signOff (from its upload in the campaign)
+const signed = { ...condSpec, signOff: true }
+const signedDone: TaskEventInput = { ...job(0, 'done'), spec: { ...budget, signOff: true } } as TaskEventInput
+const upload = 'prompt/run-355100/timing-calib/1'
+const check = `${upload}/check`
+const checked = (hash = 'h1'): TaskEventInput => ({ kind: 'condition', attempt: 1, outcome: 'skipped', reason: 'dry run: valid', requestId: check, payloadHash: hash, since: 355100n, target: 'dry-run' })
+const decide = (decision: 'approve' | 'reject', payloadHash = 'h1', requestId = upload): TaskEventInput => ({ kind: 'sign-off', decision, requestId, payloadHash, actor: 'alice', reason: 'looks right', commandId: 'c2' })
+const toSignOff: TaskEventInput[] = [{ kind: 'gates', spec: signed, pending: [] }, signedDone, checked()]
 
 const table: Array<{ name: string, events: TaskEventInput[], spec?: TaskSpec, state: TaskStateName, attempt?: number, effects?: string[], now?: number }> = [
   { name: 'a planned task is new', events: [], state: 'new' },
@@ -51,6 +60,20 @@ const table: Array<{ name: string, events: TaskEventInput[], spec?: TaskSpec, st
   { name: 'a skipped task can be reprocessed', events: [op('skip'), op('reprocess')], state: 'new', attempt: 2 },
   { name: 'a job report of an older attempt changes nothing', events: [...processing, op('reprocess'), { kind: 'gates', spec, pending: [] }, job(0, 'done', 1, 1), job(1, 'done', 1, 1)], state: 'processing', attempt: 2 },
   { name: 'a redelivered job report changes nothing', events: [...processing, job(0, 'done'), job(0, 'done')], state: 'processing' },
+  { name: 'a task whose upload needs sign-off asks for a dry-run check when its jobs are done', spec: signed, events: [{ kind: 'gates', spec: signed, pending: [] }, signedDone], state: 'processing', effects: ['start-job:0:1', 'check-condition'] },
+  { name: 'a checked payload waits for sign-off', spec: signed, events: toSignOff, state: 'awaiting-signoff' },
+  { name: 'a payload refused by the check fails the task without sign-off', spec: signed, events: [{ kind: 'gates', spec: signed, pending: [] }, signedDone, { kind: 'condition', attempt: 1, outcome: 'rejected', reason: 'empty-iov', requestId: check }], state: 'failed' },
+  { name: 'a check that finds no new payload ends the task done without sign-off', spec: signed, events: [{ kind: 'gates', spec: signed, pending: [] }, signedDone, checked('')], state: 'done' },
+  { name: 'an approved payload is uploaded with the checked hash', spec: signed, events: [...toSignOff, decide('approve')], state: 'processing', effects: ['start-job:0:1', 'check-condition', 'request-condition:h1'] },
+  { name: 'an approved payload is done when the uploader confirms the upload', spec: signed, events: [...toSignOff, decide('approve'), { kind: 'condition', attempt: 1, outcome: 'uploaded', reason: '', requestId: upload, payloadHash: 'h1' }], state: 'done' },
+  { name: 'the check outcome repeated after the approval changes nothing', spec: signed, events: [...toSignOff, decide('approve'), checked()], state: 'processing' },
+  { name: 'a rejected payload fails the task and uploads nothing', spec: signed, events: [...toSignOff, decide('reject')], state: 'failed', effects: ['start-job:0:1', 'check-condition'] },
+  { name: 'a sign-off of another payload hash changes nothing', spec: signed, events: [...toSignOff, decide('approve', 'other')], state: 'awaiting-signoff' },
+  { name: 'a sign-off of another attempt changes nothing', spec: signed, events: [...toSignOff, decide('approve', 'h1', 'prompt/run-355100/timing-calib/2')], state: 'awaiting-signoff' },
+  { name: 'a sign-off of a task not awaiting one changes nothing', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done'), decide('approve')], state: 'processing' },
+  { name: 'a task awaiting sign-off can be reprocessed', spec: signed, events: [...toSignOff, op('reprocess')], state: 'new', attempt: 2 },
+  { name: 'a task awaiting sign-off can be cancelled', spec: signed, events: [...toSignOff, op('cancel')], state: 'cancelled' },
+  { name: 'an upload outcome while the check is awaited changes nothing', spec: signed, events: [{ kind: 'gates', spec: signed, pending: [] }, signedDone, { kind: 'condition', attempt: 1, outcome: 'uploaded', reason: '', requestId: upload }], state: 'processing' },
   { name: 'a condition outcome of another attempt changes nothing', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done'), { kind: 'condition', attempt: 7, outcome: 'uploaded', reason: '' }], state: 'processing' }
 ]
 
@@ -115,4 +138,26 @@ test('a block change of a planned task is a transition that keeps the state', ()
   assert.equal(r.task.state, 'new')
   assert.equal(r.task.reason, 'block closed: next-fill')
   assert.equal(transition(r.task, { kind: 'plan', spec, block: r.task.block }, 2).changed, false)
+})
+
+test('the sign-off path records the checked payload, who signed it off and the uploaded since', () => {
+  let t = run(toSignOff, signed).task
+  assert.deepEqual(t.condition, { requestId: check, outcome: 'skipped', payloadHash: 'h1', since: '355100', target: 'dry-run', reason: 'dry run: valid', signedOffBy: '', signOffReason: '' })
+  assert.match(t.reason, /payload h1 checked for EcalTimeCalibConstants_v01_prompt: waiting for sign-off \(autocal conditions approve\|reject --request prompt\/run-355100\/timing-calib\/1\)/)
+  t = transition(t, decide('approve'), 2000).task
+  assert.equal(t.actor, 'alice')
+  assert.equal(t.condition?.requestId, upload)
+  assert.equal(t.condition?.signedOffBy, 'alice')
+  t = transition(t, { kind: 'condition', attempt: 1, outcome: 'uploaded', reason: 'ok', requestId: upload, payloadHash: 'h1', since: 355100n, target: 'sqlite:/x' }, 3000).task
+  assert.equal(t.state, 'done')
+  assert.equal(t.condition?.outcome, 'uploaded')
+  assert.equal(t.condition?.signedOffBy, 'alice')
+  const rejected = transition(run(toSignOff, signed).task, decide('reject'), 2000).task
+  assert.equal(rejected.reason, 'sign-off rejected by alice: looks right; payload h1 not uploaded to EcalTimeCalibConstants_v01_prompt')
+})
+
+test('a task whose jobs fail says that its condition was not uploaded', () => {
+  const t = run([{ kind: 'gates', spec: condSpec, pending: [] }, { ...job(0, 'failed'), spec: { retries: 0, backoffS: 1 } } as TaskEventInput], condSpec).task
+  assert.equal(t.state, 'failed')
+  assert.match(t.reason, /retries exhausted; nothing uploaded to EcalTimeCalibConstants_v01_prompt$/)
 })

@@ -1,7 +1,8 @@
 /* eslint-disable no-template-curly-in-string -- workflow files use ${VAR} expansion */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { expandEnv, validateWorkflow, validateWorkflowSet } from '../../src/domain/workflow.ts'
+import { expandEnv, uploadsOf, validateWorkflow, validateWorkflowSet } from '../../src/domain/workflow.ts'
+import { buildCatalog, specOf } from '../../src/domain/catalog.ts'
 import { parseDuration } from '../../src/domain/duration.ts'
 import { fillTemplate } from '../../src/domain/templates.ts'
 
@@ -20,7 +21,7 @@ const check = (content: string, env = {}): string[] => validateWorkflow({ name: 
 test('a valid workflow has no errors and resolved defaults', () => {
   const r = validateWorkflow({ name: 'w.yaml', content: base, dir: '/wf' })
   assert.deepEqual(r.errors, [])
-  assert.deepEqual(r.workflow?.campaigns, [{ name: 'prompt', runTypes: ['all'] }])
+  assert.deepEqual(r.workflow?.campaigns, [{ name: 'prompt', runTypes: ['all'], conditions: { destinationDatabase: '', tags: {}, writePromptTags: false } }])
   assert.deepEqual(r.workflow?.runTypes[0]?.filter.global, true)
   assert.equal(r.workflow?.tasks[1]?.block.kind, 'run')
   assert.equal(r.workflow?.tasks[0]?.timeoutS, 7200)
@@ -75,4 +76,117 @@ test('durations parse units', () => {
 test('argv templates fill placeholders and spread whole-argument lists', () => {
   const v = { run: '1', runs: ['1', '2'], fill: '9', era: 'E', block: 'fill-9', job: '0', njobs: '2', inputs: ['/a', '/b'], outdir: '/o', campaign: 'prompt', task: 't', attempt: '1', workflowDir: '/w' }
   assert.deepEqual(fillTemplate(['x', '{runs}', '--in={inputs}', '{outdir}/f.db', '{inputs}'], v), ['x', '1', '2', '--in=/a,/b', '/o/f.db', '/a', '/b'])
+})
+
+// conditions: per-campaign targets, dry runs, the prompt-tag opt-in, checks, since, sign-off, validation
+const chain = (condition: string, campaigns = ''): string => `subsystem: ECAL
+workflow: timing
+${campaigns}tasks:
+  - name: calib
+    run: [python3, calib.py, --out, "{outdir}/c.db"]
+    condition: ${condition}
+  - name: rereco
+    needs: [calib]
+    run: [python3, rereco.py, "{inputs}"]
+  - name: hlt-validation
+    needs: [rereco]
+    run: [python3, hlt.py, "{inputs}"]
+`
+const offline = '{ tag: EcalTimeCalibConstants_v01_offline, record: EcalTimeCalibConstantsRcd, sync: offline }'
+const prompt = '{ tag: EcalTimeCalibConstants_v01_prompt, record: EcalTimeCalibConstantsRcd, sync: prompt }'
+const twoCampaigns = (rereco: string, promptEntry = '{ name: prompt, conditions: { writePromptTags: true } }'): string => `campaigns:\n  - ${promptEntry}\n  - ${rereco}\n`
+
+const conditionErrors: Array<{ name: string, content: string, expect: RegExp }> = [
+  {
+    name: 'a prompt campaign writing to a prompt tag without the opt-in is an error at the campaign',
+    content: chain(prompt, 'campaigns: [prompt]\n'),
+    expect: /^w\.yaml:3:13 campaigns\.0: campaign 'prompt' would write task 'calib' payloads to prompt tag EcalTimeCalibConstants_v01_prompt \(sync at 7:99\); .*opt in with conditions\.writePromptTags: true$/
+  },
+  {
+    name: 'a file without campaigns (prompt) writing to a pcl tag names the sync of the condition',
+    content: chain(prompt.replace('sync: prompt', 'sync: pcl')),
+    expect: /^w\.yaml:6:99 tasks\.0\.condition\.sync: campaign 'prompt' would write task 'calib' payloads to pcl tag/
+  },
+  {
+    name: 'a reprocessing campaign that uploads to the prompt tag is an error',
+    content: chain(prompt, twoCampaigns('{ name: rereco-2022, conditions: { dryRun: false } }')),
+    expect: /^w\.yaml:5:5 campaigns\.1: campaign 'rereco-2022' would write task 'calib' payloads to prompt tag EcalTimeCalibConstants_v01_prompt/
+  },
+  {
+    name: 'a campaign tag that is prompt-like without the opt-in is an error naming the campaign tag',
+    content: chain(offline, twoCampaigns('{ name: rereco-2022, conditions: { dryRun: false, tags: { calib: { tag: EcalX_hlt, sync: hlt } } } }')),
+    expect: /campaigns\.1: campaign 'rereco-2022' would write task 'calib' payloads to hlt tag EcalX_hlt \(sync at 5:94\)/
+  },
+  { name: 'a campaign tag for an unknown task is an error', content: chain(offline, twoCampaigns('{ name: r, conditions: { tags: { nope: { tag: T, sync: offline } } } }')), expect: /campaigns\.1\.conditions\.tags\.nope: campaign 'r' gives a tag to unknown task 'nope'/ },
+  { name: 'a campaign tag for a task without condition is an error', content: chain(offline, twoCampaigns('{ name: r, conditions: { tags: { rereco: { tag: T, sync: offline } } } }')), expect: /campaign 'r' gives a tag to task 'rereco', which has no condition/ },
+  { name: 'a tag name outside the grammar is an error', content: chain(offline.replace('EcalTimeCalibConstants_v01_offline', '"../x"')), expect: /tasks\.0\.condition\.tag: tag "\.\.\/x" is not a valid name/ },
+  { name: 'since: block on a Time payload is an error', content: chain(offline.replace(' }', ', since: block, checks: { timeType: Time } }')), expect: /tasks\.0\.condition\.since: since: block gives the block's first run as the since, but the payload's time type is Time; use since: payload/ },
+  { name: 'an unknown check is an error', content: chain(offline.replace(' }', ', checks: { minSize: 3 } }')), expect: /tasks\.0\.condition\.checks: Unrecognized key: "minSize"/ },
+  { name: 'a check of another synchronization than the condition is an error', content: chain(offline.replace(' }', ', checks: { synchronization: pcl } }')), expect: /tasks\.0\.condition\.checks\.synchronization: the check expects synchronization pcl but the condition's sync is offline/ },
+  { name: 'min above max size is an error', content: chain(offline.replace(' }', ', checks: { minSizeBytes: 10, maxSizeBytes: 5 } }')), expect: /checks\.maxSizeBytes: maxSizeBytes 5 is below minSizeBytes 10/ },
+  { name: 'signOff takes required or none', content: chain(offline.replace(' }', ', signOff: yes }')), expect: /tasks\.0\.condition\.signOff: / },
+  { name: 'a validation task that is unknown is an error', content: chain(offline.replace(' }', ', validatedBy: hlt }')), expect: /tasks\.0\.condition\.validatedBy: task 'calib' is validated by unknown task 'hlt'/ },
+  { name: 'a validation task must need the calibration', content: chain(offline.replace(' }', ', validatedBy: other }')) + '  - { name: other, run: [x] }\n', expect: /validation task 'other' must need 'calib' \(directly or through other tasks\)/ },
+  { name: 'a task cannot validate its own condition', content: chain(offline.replace(' }', ', validatedBy: calib }')), expect: /task 'calib' cannot validate its own condition/ }
+]
+
+for (const row of conditionErrors) {
+  test(row.name, () => {
+    const errors = check(row.content)
+    assert.ok(errors.some(e => row.expect.test(e)), `expected ${String(row.expect)} in:\n${errors.join('\n')}`)
+  })
+}
+
+function uploads (content: string, campaign: string): ReturnType<typeof uploadsOf> {
+  const r = validateWorkflow({ name: 'w.yaml', content, dir: '/wf' })
+  assert.deepEqual(r.errors, [])
+  const c = r.workflow?.campaigns.find(x => x.name === campaign)
+  assert.ok(r.workflow !== undefined && c !== undefined)
+  return uploadsOf(r.workflow.tasks, c)
+}
+
+const targetTable: Array<{ name: string, condition: string, campaigns: string, campaign: string, expect: Record<string, unknown> }> = [
+  { name: 'the prompt campaign uploads to the task\'s tag', condition: prompt, campaigns: twoCampaigns('rereco'), campaign: 'prompt', expect: { tag: 'EcalTimeCalibConstants_v01_prompt', sync: 'prompt', dryRun: false } },
+  { name: 'a reprocessing campaign is a dry run by default', condition: prompt, campaigns: twoCampaigns('rereco'), campaign: 'rereco', expect: { tag: 'EcalTimeCalibConstants_v01_prompt', dryRun: true } },
+  { name: 'a reprocessing campaign writes to its own offline tag and database', condition: prompt, campaigns: twoCampaigns('{ name: rereco, conditions: { dryRun: false, destinationDatabase: "sqlite:rereco.db", tags: { calib: { tag: Ecal_rereco_offline, sync: offline } } } }'), campaign: 'rereco', expect: { tag: 'Ecal_rereco_offline', sync: 'offline', dryRun: false, destinationDatabase: 'sqlite:rereco.db' } },
+  { name: 'a condition that says dryRun stays a dry run in the prompt campaign', condition: prompt.replace(' }', ', dryRun: true }'), campaigns: twoCampaigns('rereco'), campaign: 'prompt', expect: { dryRun: true } },
+  { name: 'checks become the uploader\'s check names', condition: offline.replace(' }', ', checks: { minSizeBytes: 10, maxIovs: 1, objectType: EcalTimeCalibConstants, timeType: Run, synchronization: offline } }'), campaigns: '', campaign: 'prompt', expect: { checks: { min_size_bytes: '10', max_iovs: '1', object_type: 'EcalTimeCalibConstants', time_type: 'Run', synchronization: 'offline' } } },
+  { name: 'a Run payload takes the block\'s first run as since', condition: offline, campaigns: '', campaign: 'prompt', expect: { since: 'block' } },
+  { name: 'a Time payload keeps the sinces of its own IOVs', condition: offline.replace(' }', ', checks: { timeType: Time } }'), campaigns: '', campaign: 'prompt', expect: { since: 'payload' } },
+  { name: 'a Lumi payload keeps the sinces of its own IOVs', condition: offline.replace(' }', ', checks: { timeType: Lumi } }'), campaigns: '', campaign: 'prompt', expect: { since: 'payload' } },
+  { name: 'since: payload is kept for a Run payload that asks for it', condition: offline.replace(' }', ', since: payload }'), campaigns: '', campaign: 'prompt', expect: { since: 'payload' } },
+  { name: 'optional and sign-off are carried', condition: offline.replace(' }', ', optional: true, signOff: required }'), campaigns: '', campaign: 'prompt', expect: { optional: true, signOff: true } }
+]
+
+for (const row of targetTable) {
+  test(row.name, () => {
+    const u = uploads(chain(row.condition, row.campaigns), row.campaign).get('calib')
+    assert.ok(u !== undefined)
+    for (const [k, v] of Object.entries(row.expect)) assert.deepEqual(u[k as keyof typeof u], v, k)
+  })
+}
+
+test('a condition validated by another task is uploaded by that task, with the calibration\'s payload', () => {
+  const content = chain(offline.replace(' }', ', validatedBy: hlt-validation, signOff: required }'))
+  const map = uploads(content, 'prompt')
+  assert.deepEqual([...map.keys()], ['hlt-validation'])
+  assert.equal(map.get('hlt-validation')?.payloadFrom, 'calib')
+  const wf = validateWorkflow({ name: 'w.yaml', content, dir: '/wf' }).workflow
+  assert.ok(wf !== undefined)
+  const catalog = buildCatalog([wf])
+  const calib = catalog.task('prompt', 'calib')
+  const validation = catalog.task('prompt', 'hlt-validation')
+  assert.ok(calib !== undefined && validation !== undefined)
+  assert.equal(specOf('prompt', calib).conditionTag, '', 'the calibration itself uploads nothing')
+  assert.deepEqual({ tag: specOf('prompt', validation).conditionTag, signOff: specOf('prompt', validation).signOff }, { tag: 'EcalTimeCalibConstants_v01_offline', signOff: true })
+})
+
+test('a sign-off in a dry-run campaign is no sign-off (nothing is written)', () => {
+  const content = chain(offline.replace(' }', ', signOff: required }'), twoCampaigns('rereco'))
+  const wf = validateWorkflow({ name: 'w.yaml', content, dir: '/wf' }).workflow
+  assert.ok(wf !== undefined)
+  const catalog = buildCatalog([wf])
+  assert.equal(specOf('prompt', catalog.task('prompt', 'calib') as never).signOff, true)
+  assert.equal(specOf('rereco', catalog.task('rereco', 'calib') as never).signOff, false)
+  assert.equal(catalog.task('rereco', 'calib')?.upload?.dryRun, true)
 })

@@ -48,7 +48,7 @@ test('a reprocess redelivered after a retryable error on one of its tasks moves 
       return await real.apply(key, make)
     }
   }
-  const handlers = createHandlers({ store, redis, producer, catalog, transitions: flaky, logger: silentLogger, ensureState: async () => {} })
+  const handlers = createHandlers({ store, redis, producer, catalog, transitions: flaky, logger: silentLogger, ensureState: async () => {}, dataDir: config.AUTOCAL_DATA_DIR })
   const command = create(ControlCommandSchema, { commandId: 'cmd-reprocess-1', actor: 'alice', subsystem: root.subsystem, reason: 'bad pedestals', selector: { campaign: campaign.name, runs, tasks: [root.name] }, action: { case: 'reprocess', value: {} } })
   await assert.rejects(handlers.onControl(command), /locked by another replica/)
   const [moved, other] = touched as [string, string]

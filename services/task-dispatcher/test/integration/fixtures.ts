@@ -1,6 +1,7 @@
 // Fixtures of the dispatcher's integration tests: the real 2022 run list as
-// RunEvents, dispatcher child processes, and a stand-in executor + uploader
-// that run the example workflows' real scripts and answer over Kafka.
+// RunEvents, dispatcher child processes, and a stand-in executor (+ uploader,
+// unless a test runs the real one) that run the example workflows' real
+// scripts and answer over Kafka.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
 import { createWriteStream, mkdtempSync, readFileSync, existsSync } from 'node:fs'
@@ -187,6 +188,8 @@ export interface StandInOptions {
   fail?: (r: JobRequest) => boolean
   /** The uploader's outcome; default UPLOADED when the payload file exists. */
   outcome?: (r: ConditionRequest) => { outcome: Outcome, reason: string } | undefined
+  /** false = only record the condition requests; the real condition-uploader answers them. */
+  uploader?: boolean
 }
 
 export async function startStandIns (config: TestConfig, options: StandInOptions = {}): Promise<Seen & AsyncDisposable & { producer: Producer }> {
@@ -243,6 +246,7 @@ export async function startStandIns (config: TestConfig, options: StandInOptions
       },
       conditionRequests: async r => {
         seen.conditionRequests.push(r)
+        if (options.uploader === false) return
         const ok = existsSync(r.payloadFile)
         const decided = options.outcome?.(r) ?? (ok ? { outcome: Outcome.UPLOADED, reason: '' } : { outcome: Outcome.FAILED, reason: `payload ${r.payloadFile} missing` })
         await producer.publish(topics.conditions, create(ConditionEventSchema, {

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file autocal/control/v1/control.proto.
  */
 export const file_autocal_control_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("CiBhdXRvY2FsL2NvbnRyb2wvdjEvY29udHJvbC5wcm90bxISYXV0b2NhbC5jb250cm9sLnYxIoQBCghTZWxlY3RvchIQCghjYW1wYWlnbhgBIAEoCRINCgV0YXNrcxgCIAMoCRIMCgRydW5zGAMgAygNEhEKCWZpcnN0X3J1bhgEIAEoDRIQCghsYXN0X3J1bhgFIAEoDRIRCglibG9ja19pZHMYBiADKAkSEQoJc3Vic3lzdGVtGAcgASgJImYKCkluamVjdFJ1bnMSDAoEcnVucxgBIAMoDRIRCglmaXJzdF9ydW4YAiABKA0SEAoIbGFzdF9ydW4YAyABKA0SJQoHcmVjb3JkcxgEIAMoCzIULmF1dG9jYWwucnVucy52MS5SdW4iCwoJUmVwcm9jZXNzIgYKBFNraXAiCAoGQ2FuY2VsIvsCCg5Db250cm9sQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEg0KBWFjdG9yGAIgASgJEhEKCXN1YnN5c3RlbRgDIAEoCRIOCgZyZWFzb24YBCABKAkSLgoIc2VsZWN0b3IYBSABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3ISJgoCYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKC2luamVjdF9ydW5zGAogASgLMh4uYXV0b2NhbC5jb250cm9sLnYxLkluamVjdFJ1bnNIABIyCglyZXByb2Nlc3MYCyABKAsyHS5hdXRvY2FsLmNvbnRyb2wudjEuUmVwcm9jZXNzSAASKAoEc2tpcBgMIAEoCzIYLmF1dG9jYWwuY29udHJvbC52MS5Ta2lwSAASLAoGY2FuY2VsGA0gASgLMhouYXV0b2NhbC5jb250cm9sLnYxLkNhbmNlbEgAQggKBmFjdGlvbiJjChFJbmplY3RSdW5zUmVxdWVzdBIQCghjYW1wYWlnbhgBIAEoCRIOCgZyZWFzb24YAiABKAkSLAoEcnVucxgDIAEoCzIeLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zIjYKEkluamVjdFJ1bnNSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEgwKBHJ1bnMYAiABKA0iUgoQUmVwcm9jZXNzUmVxdWVzdBIuCghzZWxlY3RvchgBIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvchIOCgZyZWFzb24YAiABKAkiOAoRUmVwcm9jZXNzUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIPCgdtYXRjaGVkGAIgASgNIk0KC1NraXBSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yEg4KBnJlYXNvbhgCIAEoCSIzCgxTa2lwUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIPCgdtYXRjaGVkGAIgASgNIk8KDUNhbmNlbFJlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3ISDgoGcmVhc29uGAIgASgJIjUKDkNhbmNlbFJlc3BvbnNlEhIKCmNvbW1hbmRfaWQYASABKAkSDwoHbWF0Y2hlZBgCIAEoDSJCChBHZXRTdGF0dXNSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yIq4BCgpTdGF0dXNDZWxsEgsKA3J1bhgBIAEoDRIMCgR0YXNrGAIgASgJEhAKCGJsb2NrX2lkGAMgASgJEioKBXN0YXRlGAQgASgOMhsuYXV0b2NhbC50YXNrcy52MS5UYXNrU3RhdGUSDwoHYXR0ZW1wdBgFIAEoDRImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAcgASgJInEKEUdldFN0YXR1c1Jlc3BvbnNlEhAKCGNhbXBhaWduGAEgASgJEgwKBHJ1bnMYAiADKA0SDQoFdGFza3MYAyADKAkSLQoFY2VsbHMYBCADKAsyHi5hdXRvY2FsLmNvbnRyb2wudjEuU3RhdHVzQ2VsbCJ0CgxXb3JrZmxvd0luZm8SEQoJc3Vic3lzdGVtGAEgASgJEhAKCHdvcmtmbG93GAIgASgJEgwKBGZpbGUYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRINCgV0YXNrcxgFIAMoCRIRCgljYW1wYWlnbnMYBiADKAkiFgoUTGlzdFdvcmtmbG93c1JlcXVlc3QiTAoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEjMKCXdvcmtmbG93cxgBIAMoCzIgLmF1dG9jYWwuY29udHJvbC52MS5Xb3JrZmxvd0luZm8iLQoMV29ya2Zsb3dGaWxlEgwKBG5hbWUYASABKAkSDwoHY29udGVudBgCIAEoCSJLChhWYWxpZGF0ZVdvcmtmbG93c1JlcXVlc3QSLwoFZmlsZXMYASADKAsyIC5hdXRvY2FsLmNvbnRyb2wudjEuV29ya2Zsb3dGaWxlImwKGVZhbGlkYXRlV29ya2Zsb3dzUmVzcG9uc2USCgoCb2sYASABKAgSDgoGZXJyb3JzGAIgAygJEjMKCXdvcmtmbG93cxgDIAMoCzIgLmF1dG9jYWwuY29udHJvbC52MS5Xb3JrZmxvd0luZm8iQwoRV2F0Y2hUYXNrc1JlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3IiQAoSV2F0Y2hUYXNrc1Jlc3BvbnNlEioKBWV2ZW50GAEgASgLMhsuYXV0b2NhbC50YXNrcy52MS5UYXNrRXZlbnQy9AUKDkNvbnRyb2xTZXJ2aWNlElsKCkluamVjdFJ1bnMSJS5hdXRvY2FsLmNvbnRyb2wudjEuSW5qZWN0UnVuc1JlcXVlc3QaJi5hdXRvY2FsLmNvbnRyb2wudjEuSW5qZWN0UnVuc1Jlc3BvbnNlElgKCVJlcHJvY2VzcxIkLmF1dG9jYWwuY29udHJvbC52MS5SZXByb2Nlc3NSZXF1ZXN0GiUuYXV0b2NhbC5jb250cm9sLnYxLlJlcHJvY2Vzc1Jlc3BvbnNlEkkKBFNraXASHy5hdXRvY2FsLmNvbnRyb2wudjEuU2tpcFJlcXVlc3QaIC5hdXRvY2FsLmNvbnRyb2wudjEuU2tpcFJlc3BvbnNlEk8KBkNhbmNlbBIhLmF1dG9jYWwuY29udHJvbC52MS5DYW5jZWxSZXF1ZXN0GiIuYXV0b2NhbC5jb250cm9sLnYxLkNhbmNlbFJlc3BvbnNlElgKCUdldFN0YXR1cxIkLmF1dG9jYWwuY29udHJvbC52MS5HZXRTdGF0dXNSZXF1ZXN0GiUuYXV0b2NhbC5jb250cm9sLnYxLkdldFN0YXR1c1Jlc3BvbnNlEmQKDUxpc3RXb3JrZmxvd3MSKC5hdXRvY2FsLmNvbnRyb2wudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaKS5hdXRvY2FsLmNvbnRyb2wudjEuTGlzdFdvcmtmbG93c1Jlc3BvbnNlEnAKEVZhbGlkYXRlV29ya2Zsb3dzEiwuYXV0b2NhbC5jb250cm9sLnYxLlZhbGlkYXRlV29ya2Zsb3dzUmVxdWVzdBotLmF1dG9jYWwuY29udHJvbC52MS5WYWxpZGF0ZVdvcmtmbG93c1Jlc3BvbnNlEl0KCldhdGNoVGFza3MSJS5hdXRvY2FsLmNvbnRyb2wudjEuV2F0Y2hUYXNrc1JlcXVlc3QaJi5hdXRvY2FsLmNvbnRyb2wudjEuV2F0Y2hUYXNrc1Jlc3BvbnNlMAFiBnByb3RvMw", [file_autocal_runs_v1_runs, file_autocal_tasks_v1_tasks, file_google_protobuf_timestamp]);
+  fileDesc("CiBhdXRvY2FsL2NvbnRyb2wvdjEvY29udHJvbC5wcm90bxISYXV0b2NhbC5jb250cm9sLnYxIoQBCghTZWxlY3RvchIQCghjYW1wYWlnbhgBIAEoCRINCgV0YXNrcxgCIAMoCRIMCgRydW5zGAMgAygNEhEKCWZpcnN0X3J1bhgEIAEoDRIQCghsYXN0X3J1bhgFIAEoDRIRCglibG9ja19pZHMYBiADKAkSEQoJc3Vic3lzdGVtGAcgASgJImYKCkluamVjdFJ1bnMSDAoEcnVucxgBIAMoDRIRCglmaXJzdF9ydW4YAiABKA0SEAoIbGFzdF9ydW4YAyABKA0SJQoHcmVjb3JkcxgEIAMoCzIULmF1dG9jYWwucnVucy52MS5SdW4iCwoJUmVwcm9jZXNzIgYKBFNraXAiCAoGQ2FuY2VsIjwKEEFwcHJvdmVDb25kaXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRIUCgxwYXlsb2FkX2hhc2gYAiABKAkiOwoPUmVqZWN0Q29uZGl0aW9uEhIKCnJlcXVlc3RfaWQYASABKAkSFAoMcGF5bG9hZF9oYXNoGAIgASgJIloKEFByb21vdGVDb25kaXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRIcChRkZXN0aW5hdGlvbl9kYXRhYmFzZRgCIAEoCRIUCgxwYXlsb2FkX2hhc2gYAyABKAkiwgQKDkNvbnRyb2xDb21tYW5kEhIKCmNvbW1hbmRfaWQYASABKAkSDQoFYWN0b3IYAiABKAkSEQoJc3Vic3lzdGVtGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCghzZWxlY3RvchgFIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvchImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoLaW5qZWN0X3J1bnMYCiABKAsyHi5hdXRvY2FsLmNvbnRyb2wudjEuSW5qZWN0UnVuc0gAEjIKCXJlcHJvY2VzcxgLIAEoCzIdLmF1dG9jYWwuY29udHJvbC52MS5SZXByb2Nlc3NIABIoCgRza2lwGAwgASgLMhguYXV0b2NhbC5jb250cm9sLnYxLlNraXBIABIsCgZjYW5jZWwYDSABKAsyGi5hdXRvY2FsLmNvbnRyb2wudjEuQ2FuY2VsSAASQQoRYXBwcm92ZV9jb25kaXRpb24YDiABKAsyJC5hdXRvY2FsLmNvbnRyb2wudjEuQXBwcm92ZUNvbmRpdGlvbkgAEj8KEHJlamVjdF9jb25kaXRpb24YDyABKAsyIy5hdXRvY2FsLmNvbnRyb2wudjEuUmVqZWN0Q29uZGl0aW9uSAASQQoRcHJvbW90ZV9jb25kaXRpb24YECABKAsyJC5hdXRvY2FsLmNvbnRyb2wudjEuUHJvbW90ZUNvbmRpdGlvbkgAQggKBmFjdGlvbiJjChFJbmplY3RSdW5zUmVxdWVzdBIQCghjYW1wYWlnbhgBIAEoCRIOCgZyZWFzb24YAiABKAkSLAoEcnVucxgDIAEoCzIeLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zIjYKEkluamVjdFJ1bnNSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEgwKBHJ1bnMYAiABKA0iUgoQUmVwcm9jZXNzUmVxdWVzdBIuCghzZWxlY3RvchgBIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvchIOCgZyZWFzb24YAiABKAkiOAoRUmVwcm9jZXNzUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIPCgdtYXRjaGVkGAIgASgNIk0KC1NraXBSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yEg4KBnJlYXNvbhgCIAEoCSIzCgxTa2lwUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIPCgdtYXRjaGVkGAIgASgNIk8KDUNhbmNlbFJlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3ISDgoGcmVhc29uGAIgASgJIjUKDkNhbmNlbFJlc3BvbnNlEhIKCmNvbW1hbmRfaWQYASABKAkSDwoHbWF0Y2hlZBgCIAEoDSJCChBHZXRTdGF0dXNSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yIq4BCgpTdGF0dXNDZWxsEgsKA3J1bhgBIAEoDRIMCgR0YXNrGAIgASgJEhAKCGJsb2NrX2lkGAMgASgJEioKBXN0YXRlGAQgASgOMhsuYXV0b2NhbC50YXNrcy52MS5UYXNrU3RhdGUSDwoHYXR0ZW1wdBgFIAEoDRImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAcgASgJInEKEUdldFN0YXR1c1Jlc3BvbnNlEhAKCGNhbXBhaWduGAEgASgJEgwKBHJ1bnMYAiADKA0SDQoFdGFza3MYAyADKAkSLQoFY2VsbHMYBCADKAsyHi5hdXRvY2FsLmNvbnRyb2wudjEuU3RhdHVzQ2VsbCJ0CgxXb3JrZmxvd0luZm8SEQoJc3Vic3lzdGVtGAEgASgJEhAKCHdvcmtmbG93GAIgASgJEgwKBGZpbGUYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRINCgV0YXNrcxgFIAMoCRIRCgljYW1wYWlnbnMYBiADKAkiFgoUTGlzdFdvcmtmbG93c1JlcXVlc3QiTAoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEjMKCXdvcmtmbG93cxgBIAMoCzIgLmF1dG9jYWwuY29udHJvbC52MS5Xb3JrZmxvd0luZm8iLQoMV29ya2Zsb3dGaWxlEgwKBG5hbWUYASABKAkSDwoHY29udGVudBgCIAEoCSJLChhWYWxpZGF0ZVdvcmtmbG93c1JlcXVlc3QSLwoFZmlsZXMYASADKAsyIC5hdXRvY2FsLmNvbnRyb2wudjEuV29ya2Zsb3dGaWxlImwKGVZhbGlkYXRlV29ya2Zsb3dzUmVzcG9uc2USCgoCb2sYASABKAgSDgoGZXJyb3JzGAIgAygJEjMKCXdvcmtmbG93cxgDIAMoCzIgLmF1dG9jYWwuY29udHJvbC52MS5Xb3JrZmxvd0luZm8iQwoRV2F0Y2hUYXNrc1JlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3IiQAoSV2F0Y2hUYXNrc1Jlc3BvbnNlEioKBWV2ZW50GAEgASgLMhsuYXV0b2NhbC50YXNrcy52MS5UYXNrRXZlbnQiQwocTGlzdFBlbmRpbmdDb25kaXRpb25zUmVxdWVzdBIQCghjYW1wYWlnbhgBIAEoCRIRCglzdWJzeXN0ZW0YAiABKAkimgIKEFBlbmRpbmdDb25kaXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRIRCglzdWJzeXN0ZW0YAiABKAkSEAoIY2FtcGFpZ24YAyABKAkSEAoIYmxvY2tfaWQYBCABKAkSDAoEdGFzaxgFIAEoCRIMCgRydW5zGAYgAygNEgsKA3RhZxgHIAEoCRIXCg9zeW5jaHJvbml6YXRpb24YCCABKAkSFAoMcGF5bG9hZF9oYXNoGAkgASgJEg0KBXNpbmNlGAogASgEEhwKFGRlc3RpbmF0aW9uX2RhdGFiYXNlGAsgASgJEg4KBnJlYXNvbhgMIAEoCRImCgJhdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWQodTGlzdFBlbmRpbmdDb25kaXRpb25zUmVzcG9uc2USOAoKY29uZGl0aW9ucxgBIAMoCzIkLmF1dG9jYWwuY29udHJvbC52MS5QZW5kaW5nQ29uZGl0aW9uIj0KF0FwcHJvdmVDb25kaXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkQKGEFwcHJvdmVDb25kaXRpb25SZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEhQKDHBheWxvYWRfaGFzaBgCIAEoCSI8ChZSZWplY3RDb25kaXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkMKF1JlamVjdENvbmRpdGlvblJlc3BvbnNlEhIKCmNvbW1hbmRfaWQYASABKAkSFAoMcGF5bG9hZF9oYXNoGAIgASgJIlsKF1Byb21vdGVDb25kaXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEhwKFGRlc3RpbmF0aW9uX2RhdGFiYXNlGAMgASgJImIKGFByb21vdGVDb25kaXRpb25SZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEhwKFHByb21vdGlvbl9yZXF1ZXN0X2lkGAIgASgJEhQKDHBheWxvYWRfaGFzaBgDIAEoCTK8CQoOQ29udHJvbFNlcnZpY2USWwoKSW5qZWN0UnVucxIlLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zUmVxdWVzdBomLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zUmVzcG9uc2USWAoJUmVwcm9jZXNzEiQuYXV0b2NhbC5jb250cm9sLnYxLlJlcHJvY2Vzc1JlcXVlc3QaJS5hdXRvY2FsLmNvbnRyb2wudjEuUmVwcm9jZXNzUmVzcG9uc2USSQoEU2tpcBIfLmF1dG9jYWwuY29udHJvbC52MS5Ta2lwUmVxdWVzdBogLmF1dG9jYWwuY29udHJvbC52MS5Ta2lwUmVzcG9uc2USTwoGQ2FuY2VsEiEuYXV0b2NhbC5jb250cm9sLnYxLkNhbmNlbFJlcXVlc3QaIi5hdXRvY2FsLmNvbnRyb2wudjEuQ2FuY2VsUmVzcG9uc2USWAoJR2V0U3RhdHVzEiQuYXV0b2NhbC5jb250cm9sLnYxLkdldFN0YXR1c1JlcXVlc3QaJS5hdXRvY2FsLmNvbnRyb2wudjEuR2V0U3RhdHVzUmVzcG9uc2USZAoNTGlzdFdvcmtmbG93cxIoLmF1dG9jYWwuY29udHJvbC52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBopLmF1dG9jYWwuY29udHJvbC52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2UScAoRVmFsaWRhdGVXb3JrZmxvd3MSLC5hdXRvY2FsLmNvbnRyb2wudjEuVmFsaWRhdGVXb3JrZmxvd3NSZXF1ZXN0Gi0uYXV0b2NhbC5jb250cm9sLnYxLlZhbGlkYXRlV29ya2Zsb3dzUmVzcG9uc2USXQoKV2F0Y2hUYXNrcxIlLmF1dG9jYWwuY29udHJvbC52MS5XYXRjaFRhc2tzUmVxdWVzdBomLmF1dG9jYWwuY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UwARJ8ChVMaXN0UGVuZGluZ0NvbmRpdGlvbnMSMC5hdXRvY2FsLmNvbnRyb2wudjEuTGlzdFBlbmRpbmdDb25kaXRpb25zUmVxdWVzdBoxLmF1dG9jYWwuY29udHJvbC52MS5MaXN0UGVuZGluZ0NvbmRpdGlvbnNSZXNwb25zZRJtChBBcHByb3ZlQ29uZGl0aW9uEisuYXV0b2NhbC5jb250cm9sLnYxLkFwcHJvdmVDb25kaXRpb25SZXF1ZXN0GiwuYXV0b2NhbC5jb250cm9sLnYxLkFwcHJvdmVDb25kaXRpb25SZXNwb25zZRJqCg9SZWplY3RDb25kaXRpb24SKi5hdXRvY2FsLmNvbnRyb2wudjEuUmVqZWN0Q29uZGl0aW9uUmVxdWVzdBorLmF1dG9jYWwuY29udHJvbC52MS5SZWplY3RDb25kaXRpb25SZXNwb25zZRJtChBQcm9tb3RlQ29uZGl0aW9uEisuYXV0b2NhbC5jb250cm9sLnYxLlByb21vdGVDb25kaXRpb25SZXF1ZXN0GiwuYXV0b2NhbC5jb250cm9sLnYxLlByb21vdGVDb25kaXRpb25SZXNwb25zZWIGcHJvdG8z", [file_autocal_runs_v1_runs, file_autocal_tasks_v1_tasks, file_google_protobuf_timestamp]);
 
 /**
  * Which tasks a command applies to. Empty lists match everything within the campaign.
@@ -246,6 +246,165 @@ export const CancelSchema: GenMessage<Cancel, {jsonType: CancelJson}> = /*@__PUR
   messageDesc(file_autocal_control_v1_control, 4);
 
 /**
+ * Sign-off of a condition upload waiting in TASK_STATE_AWAITING_SIGNOFF: the
+ * dispatcher sends the ConditionRequest (with expected_payload_hash = the
+ * checked payload's hash). The selector names the task (campaign, tasks[0], block_ids[0]).
+ *
+ * @generated from message autocal.control.v1.ApproveCondition
+ */
+export type ApproveCondition = Message<"autocal.control.v1.ApproveCondition"> & {
+  /**
+   * Request id of the upload, "<campaign>/<block id>/<task>/<attempt>".
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * Payload hash the operator approved (as shown by `autocal conditions pending`).
+   *
+   * @generated from field: string payload_hash = 2;
+   */
+  payloadHash: string;
+};
+
+/**
+ * Sign-off of a condition upload waiting in TASK_STATE_AWAITING_SIGNOFF: the
+ * dispatcher sends the ConditionRequest (with expected_payload_hash = the
+ * checked payload's hash). The selector names the task (campaign, tasks[0], block_ids[0]).
+ *
+ * @generated from message autocal.control.v1.ApproveCondition
+ */
+export type ApproveConditionJson = {
+  /**
+   * Request id of the upload, "<campaign>/<block id>/<task>/<attempt>".
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId?: string;
+
+  /**
+   * Payload hash the operator approved (as shown by `autocal conditions pending`).
+   *
+   * @generated from field: string payload_hash = 2;
+   */
+  payloadHash?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.ApproveCondition.
+ * Use `create(ApproveConditionSchema)` to create a new message.
+ */
+export const ApproveConditionSchema: GenMessage<ApproveCondition, {jsonType: ApproveConditionJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 5);
+
+/**
+ * Refusal of a condition upload waiting for sign-off: the task ends failed with the reason.
+ *
+ * @generated from message autocal.control.v1.RejectCondition
+ */
+export type RejectCondition = Message<"autocal.control.v1.RejectCondition"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string payload_hash = 2;
+   */
+  payloadHash: string;
+};
+
+/**
+ * Refusal of a condition upload waiting for sign-off: the task ends failed with the reason.
+ *
+ * @generated from message autocal.control.v1.RejectCondition
+ */
+export type RejectConditionJson = {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId?: string;
+
+  /**
+   * @generated from field: string payload_hash = 2;
+   */
+  payloadHash?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.RejectCondition.
+ * Use `create(RejectConditionSchema)` to create a new message.
+ */
+export const RejectConditionSchema: GenMessage<RejectCondition, {jsonType: RejectConditionJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 6);
+
+/**
+ * Upload the payload a task uploaded (or validated) again to another database
+ * (prep -> prod), refused unless its hash is exactly the recorded one.
+ *
+ * @generated from message autocal.control.v1.PromoteCondition
+ */
+export type PromoteCondition = Message<"autocal.control.v1.PromoteCondition"> & {
+  /**
+   * Request id of the recorded upload, "<campaign>/<block id>/<task>/<attempt>".
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * Destination database; empty = the uploader's default target.
+   *
+   * @generated from field: string destination_database = 2;
+   */
+  destinationDatabase: string;
+
+  /**
+   * The recorded payload hash the promotion must upload.
+   *
+   * @generated from field: string payload_hash = 3;
+   */
+  payloadHash: string;
+};
+
+/**
+ * Upload the payload a task uploaded (or validated) again to another database
+ * (prep -> prod), refused unless its hash is exactly the recorded one.
+ *
+ * @generated from message autocal.control.v1.PromoteCondition
+ */
+export type PromoteConditionJson = {
+  /**
+   * Request id of the recorded upload, "<campaign>/<block id>/<task>/<attempt>".
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId?: string;
+
+  /**
+   * Destination database; empty = the uploader's default target.
+   *
+   * @generated from field: string destination_database = 2;
+   */
+  destinationDatabase?: string;
+
+  /**
+   * The recorded payload hash the promotion must upload.
+   *
+   * @generated from field: string payload_hash = 3;
+   */
+  payloadHash?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.PromoteCondition.
+ * Use `create(PromoteConditionSchema)` to create a new message.
+ */
+export const PromoteConditionSchema: GenMessage<PromoteCondition, {jsonType: PromoteConditionJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 7);
+
+/**
  * @generated from message autocal.control.v1.ControlCommand
  */
 export type ControlCommand = Message<"autocal.control.v1.ControlCommand"> & {
@@ -312,6 +471,24 @@ export type ControlCommand = Message<"autocal.control.v1.ControlCommand"> & {
      */
     value: Cancel;
     case: "cancel";
+  } | {
+    /**
+     * @generated from field: autocal.control.v1.ApproveCondition approve_condition = 14;
+     */
+    value: ApproveCondition;
+    case: "approveCondition";
+  } | {
+    /**
+     * @generated from field: autocal.control.v1.RejectCondition reject_condition = 15;
+     */
+    value: RejectCondition;
+    case: "rejectCondition";
+  } | {
+    /**
+     * @generated from field: autocal.control.v1.PromoteCondition promote_condition = 16;
+     */
+    value: PromoteCondition;
+    case: "promoteCondition";
   } | { case: undefined; value?: undefined };
 };
 
@@ -374,6 +551,21 @@ export type ControlCommandJson = {
    * @generated from field: autocal.control.v1.Cancel cancel = 13;
    */
   cancel?: CancelJson;
+
+  /**
+   * @generated from field: autocal.control.v1.ApproveCondition approve_condition = 14;
+   */
+  approveCondition?: ApproveConditionJson;
+
+  /**
+   * @generated from field: autocal.control.v1.RejectCondition reject_condition = 15;
+   */
+  rejectCondition?: RejectConditionJson;
+
+  /**
+   * @generated from field: autocal.control.v1.PromoteCondition promote_condition = 16;
+   */
+  promoteCondition?: PromoteConditionJson;
 };
 
 /**
@@ -381,7 +573,7 @@ export type ControlCommandJson = {
  * Use `create(ControlCommandSchema)` to create a new message.
  */
 export const ControlCommandSchema: GenMessage<ControlCommand, {jsonType: ControlCommandJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 5);
+  messageDesc(file_autocal_control_v1_control, 8);
 
 /**
  * @generated from message autocal.control.v1.InjectRunsRequest
@@ -428,7 +620,7 @@ export type InjectRunsRequestJson = {
  * Use `create(InjectRunsRequestSchema)` to create a new message.
  */
 export const InjectRunsRequestSchema: GenMessage<InjectRunsRequest, {jsonType: InjectRunsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 6);
+  messageDesc(file_autocal_control_v1_control, 9);
 
 /**
  * @generated from message autocal.control.v1.InjectRunsResponse
@@ -465,7 +657,7 @@ export type InjectRunsResponseJson = {
  * Use `create(InjectRunsResponseSchema)` to create a new message.
  */
 export const InjectRunsResponseSchema: GenMessage<InjectRunsResponse, {jsonType: InjectRunsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 7);
+  messageDesc(file_autocal_control_v1_control, 10);
 
 /**
  * @generated from message autocal.control.v1.ReprocessRequest
@@ -502,7 +694,7 @@ export type ReprocessRequestJson = {
  * Use `create(ReprocessRequestSchema)` to create a new message.
  */
 export const ReprocessRequestSchema: GenMessage<ReprocessRequest, {jsonType: ReprocessRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 8);
+  messageDesc(file_autocal_control_v1_control, 11);
 
 /**
  * @generated from message autocal.control.v1.ReprocessResponse
@@ -543,7 +735,7 @@ export type ReprocessResponseJson = {
  * Use `create(ReprocessResponseSchema)` to create a new message.
  */
 export const ReprocessResponseSchema: GenMessage<ReprocessResponse, {jsonType: ReprocessResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 9);
+  messageDesc(file_autocal_control_v1_control, 12);
 
 /**
  * @generated from message autocal.control.v1.SkipRequest
@@ -580,7 +772,7 @@ export type SkipRequestJson = {
  * Use `create(SkipRequestSchema)` to create a new message.
  */
 export const SkipRequestSchema: GenMessage<SkipRequest, {jsonType: SkipRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 10);
+  messageDesc(file_autocal_control_v1_control, 13);
 
 /**
  * @generated from message autocal.control.v1.SkipResponse
@@ -617,7 +809,7 @@ export type SkipResponseJson = {
  * Use `create(SkipResponseSchema)` to create a new message.
  */
 export const SkipResponseSchema: GenMessage<SkipResponse, {jsonType: SkipResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 11);
+  messageDesc(file_autocal_control_v1_control, 14);
 
 /**
  * @generated from message autocal.control.v1.CancelRequest
@@ -654,7 +846,7 @@ export type CancelRequestJson = {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest, {jsonType: CancelRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 12);
+  messageDesc(file_autocal_control_v1_control, 15);
 
 /**
  * @generated from message autocal.control.v1.CancelResponse
@@ -691,7 +883,7 @@ export type CancelResponseJson = {
  * Use `create(CancelResponseSchema)` to create a new message.
  */
 export const CancelResponseSchema: GenMessage<CancelResponse, {jsonType: CancelResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 13);
+  messageDesc(file_autocal_control_v1_control, 16);
 
 /**
  * @generated from message autocal.control.v1.GetStatusRequest
@@ -718,7 +910,7 @@ export type GetStatusRequestJson = {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest, {jsonType: GetStatusRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 14);
+  messageDesc(file_autocal_control_v1_control, 17);
 
 /**
  * One cell of the runs x tasks matrix.
@@ -809,7 +1001,7 @@ export type StatusCellJson = {
  * Use `create(StatusCellSchema)` to create a new message.
  */
 export const StatusCellSchema: GenMessage<StatusCell, {jsonType: StatusCellJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 15);
+  messageDesc(file_autocal_control_v1_control, 18);
 
 /**
  * @generated from message autocal.control.v1.GetStatusResponse
@@ -866,7 +1058,7 @@ export type GetStatusResponseJson = {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse, {jsonType: GetStatusResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 16);
+  messageDesc(file_autocal_control_v1_control, 19);
 
 /**
  * @generated from message autocal.control.v1.WorkflowInfo
@@ -943,7 +1135,7 @@ export type WorkflowInfoJson = {
  * Use `create(WorkflowInfoSchema)` to create a new message.
  */
 export const WorkflowInfoSchema: GenMessage<WorkflowInfo, {jsonType: WorkflowInfoJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 17);
+  messageDesc(file_autocal_control_v1_control, 20);
 
 /**
  * @generated from message autocal.control.v1.ListWorkflowsRequest
@@ -962,7 +1154,7 @@ export type ListWorkflowsRequestJson = {
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest, {jsonType: ListWorkflowsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 18);
+  messageDesc(file_autocal_control_v1_control, 21);
 
 /**
  * @generated from message autocal.control.v1.ListWorkflowsResponse
@@ -989,7 +1181,7 @@ export type ListWorkflowsResponseJson = {
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse, {jsonType: ListWorkflowsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 19);
+  messageDesc(file_autocal_control_v1_control, 22);
 
 /**
  * @generated from message autocal.control.v1.WorkflowFile
@@ -1026,7 +1218,7 @@ export type WorkflowFileJson = {
  * Use `create(WorkflowFileSchema)` to create a new message.
  */
 export const WorkflowFileSchema: GenMessage<WorkflowFile, {jsonType: WorkflowFileJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 20);
+  messageDesc(file_autocal_control_v1_control, 23);
 
 /**
  * @generated from message autocal.control.v1.ValidateWorkflowsRequest
@@ -1053,7 +1245,7 @@ export type ValidateWorkflowsRequestJson = {
  * Use `create(ValidateWorkflowsRequestSchema)` to create a new message.
  */
 export const ValidateWorkflowsRequestSchema: GenMessage<ValidateWorkflowsRequest, {jsonType: ValidateWorkflowsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 21);
+  messageDesc(file_autocal_control_v1_control, 24);
 
 /**
  * @generated from message autocal.control.v1.ValidateWorkflowsResponse
@@ -1104,7 +1296,7 @@ export type ValidateWorkflowsResponseJson = {
  * Use `create(ValidateWorkflowsResponseSchema)` to create a new message.
  */
 export const ValidateWorkflowsResponseSchema: GenMessage<ValidateWorkflowsResponse, {jsonType: ValidateWorkflowsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 22);
+  messageDesc(file_autocal_control_v1_control, 25);
 
 /**
  * @generated from message autocal.control.v1.WatchTasksRequest
@@ -1131,7 +1323,7 @@ export type WatchTasksRequestJson = {
  * Use `create(WatchTasksRequestSchema)` to create a new message.
  */
 export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest, {jsonType: WatchTasksRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 23);
+  messageDesc(file_autocal_control_v1_control, 26);
 
 /**
  * @generated from message autocal.control.v1.WatchTasksResponse
@@ -1158,7 +1350,500 @@ export type WatchTasksResponseJson = {
  * Use `create(WatchTasksResponseSchema)` to create a new message.
  */
 export const WatchTasksResponseSchema: GenMessage<WatchTasksResponse, {jsonType: WatchTasksResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 24);
+  messageDesc(file_autocal_control_v1_control, 27);
+
+/**
+ * @generated from message autocal.control.v1.ListPendingConditionsRequest
+ */
+export type ListPendingConditionsRequest = Message<"autocal.control.v1.ListPendingConditionsRequest"> & {
+  /**
+   * Empty = every campaign.
+   *
+   * @generated from field: string campaign = 1;
+   */
+  campaign: string;
+
+  /**
+   * Empty = every subsystem the token covers.
+   *
+   * @generated from field: string subsystem = 2;
+   */
+  subsystem: string;
+};
+
+/**
+ * @generated from message autocal.control.v1.ListPendingConditionsRequest
+ */
+export type ListPendingConditionsRequestJson = {
+  /**
+   * Empty = every campaign.
+   *
+   * @generated from field: string campaign = 1;
+   */
+  campaign?: string;
+
+  /**
+   * Empty = every subsystem the token covers.
+   *
+   * @generated from field: string subsystem = 2;
+   */
+  subsystem?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.ListPendingConditionsRequest.
+ * Use `create(ListPendingConditionsRequestSchema)` to create a new message.
+ */
+export const ListPendingConditionsRequestSchema: GenMessage<ListPendingConditionsRequest, {jsonType: ListPendingConditionsRequestJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 28);
+
+/**
+ * One condition upload waiting for sign-off, or an upload that can be promoted.
+ *
+ * @generated from message autocal.control.v1.PendingCondition
+ */
+export type PendingCondition = Message<"autocal.control.v1.PendingCondition"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string subsystem = 2;
+   */
+  subsystem: string;
+
+  /**
+   * @generated from field: string campaign = 3;
+   */
+  campaign: string;
+
+  /**
+   * @generated from field: string block_id = 4;
+   */
+  blockId: string;
+
+  /**
+   * @generated from field: string task = 5;
+   */
+  task: string;
+
+  /**
+   * @generated from field: repeated uint32 runs = 6;
+   */
+  runs: number[];
+
+  /**
+   * @generated from field: string tag = 7;
+   */
+  tag: string;
+
+  /**
+   * @generated from field: string synchronization = 8;
+   */
+  synchronization: string;
+
+  /**
+   * Hash of the checked payload (dry run of the upload).
+   *
+   * @generated from field: string payload_hash = 9;
+   */
+  payloadHash: string;
+
+  /**
+   * Since the check reported (64-bit; JSON string).
+   *
+   * @generated from field: uint64 since = 10;
+   */
+  since: bigint;
+
+  /**
+   * @generated from field: string destination_database = 11;
+   */
+  destinationDatabase: string;
+
+  /**
+   * The check's reason, e.g. "dry run ...: valid, 1 IOV(s) not written; ...".
+   *
+   * @generated from field: string reason = 12;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 13;
+   */
+  at?: Timestamp | undefined;
+};
+
+/**
+ * One condition upload waiting for sign-off, or an upload that can be promoted.
+ *
+ * @generated from message autocal.control.v1.PendingCondition
+ */
+export type PendingConditionJson = {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId?: string;
+
+  /**
+   * @generated from field: string subsystem = 2;
+   */
+  subsystem?: string;
+
+  /**
+   * @generated from field: string campaign = 3;
+   */
+  campaign?: string;
+
+  /**
+   * @generated from field: string block_id = 4;
+   */
+  blockId?: string;
+
+  /**
+   * @generated from field: string task = 5;
+   */
+  task?: string;
+
+  /**
+   * @generated from field: repeated uint32 runs = 6;
+   */
+  runs?: number[];
+
+  /**
+   * @generated from field: string tag = 7;
+   */
+  tag?: string;
+
+  /**
+   * @generated from field: string synchronization = 8;
+   */
+  synchronization?: string;
+
+  /**
+   * Hash of the checked payload (dry run of the upload).
+   *
+   * @generated from field: string payload_hash = 9;
+   */
+  payloadHash?: string;
+
+  /**
+   * Since the check reported (64-bit; JSON string).
+   *
+   * @generated from field: uint64 since = 10;
+   */
+  since?: string;
+
+  /**
+   * @generated from field: string destination_database = 11;
+   */
+  destinationDatabase?: string;
+
+  /**
+   * The check's reason, e.g. "dry run ...: valid, 1 IOV(s) not written; ...".
+   *
+   * @generated from field: string reason = 12;
+   */
+  reason?: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 13;
+   */
+  at?: TimestampJson;
+};
+
+/**
+ * Describes the message autocal.control.v1.PendingCondition.
+ * Use `create(PendingConditionSchema)` to create a new message.
+ */
+export const PendingConditionSchema: GenMessage<PendingCondition, {jsonType: PendingConditionJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 29);
+
+/**
+ * @generated from message autocal.control.v1.ListPendingConditionsResponse
+ */
+export type ListPendingConditionsResponse = Message<"autocal.control.v1.ListPendingConditionsResponse"> & {
+  /**
+   * @generated from field: repeated autocal.control.v1.PendingCondition conditions = 1;
+   */
+  conditions: PendingCondition[];
+};
+
+/**
+ * @generated from message autocal.control.v1.ListPendingConditionsResponse
+ */
+export type ListPendingConditionsResponseJson = {
+  /**
+   * @generated from field: repeated autocal.control.v1.PendingCondition conditions = 1;
+   */
+  conditions?: PendingConditionJson[];
+};
+
+/**
+ * Describes the message autocal.control.v1.ListPendingConditionsResponse.
+ * Use `create(ListPendingConditionsResponseSchema)` to create a new message.
+ */
+export const ListPendingConditionsResponseSchema: GenMessage<ListPendingConditionsResponse, {jsonType: ListPendingConditionsResponseJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 30);
+
+/**
+ * @generated from message autocal.control.v1.ApproveConditionRequest
+ */
+export type ApproveConditionRequest = Message<"autocal.control.v1.ApproveConditionRequest"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * @generated from message autocal.control.v1.ApproveConditionRequest
+ */
+export type ApproveConditionRequestJson = {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId?: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.ApproveConditionRequest.
+ * Use `create(ApproveConditionRequestSchema)` to create a new message.
+ */
+export const ApproveConditionRequestSchema: GenMessage<ApproveConditionRequest, {jsonType: ApproveConditionRequestJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 31);
+
+/**
+ * @generated from message autocal.control.v1.ApproveConditionResponse
+ */
+export type ApproveConditionResponse = Message<"autocal.control.v1.ApproveConditionResponse"> & {
+  /**
+   * @generated from field: string command_id = 1;
+   */
+  commandId: string;
+
+  /**
+   * The approved payload hash.
+   *
+   * @generated from field: string payload_hash = 2;
+   */
+  payloadHash: string;
+};
+
+/**
+ * @generated from message autocal.control.v1.ApproveConditionResponse
+ */
+export type ApproveConditionResponseJson = {
+  /**
+   * @generated from field: string command_id = 1;
+   */
+  commandId?: string;
+
+  /**
+   * The approved payload hash.
+   *
+   * @generated from field: string payload_hash = 2;
+   */
+  payloadHash?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.ApproveConditionResponse.
+ * Use `create(ApproveConditionResponseSchema)` to create a new message.
+ */
+export const ApproveConditionResponseSchema: GenMessage<ApproveConditionResponse, {jsonType: ApproveConditionResponseJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 32);
+
+/**
+ * @generated from message autocal.control.v1.RejectConditionRequest
+ */
+export type RejectConditionRequest = Message<"autocal.control.v1.RejectConditionRequest"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * @generated from message autocal.control.v1.RejectConditionRequest
+ */
+export type RejectConditionRequestJson = {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId?: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.RejectConditionRequest.
+ * Use `create(RejectConditionRequestSchema)` to create a new message.
+ */
+export const RejectConditionRequestSchema: GenMessage<RejectConditionRequest, {jsonType: RejectConditionRequestJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 33);
+
+/**
+ * @generated from message autocal.control.v1.RejectConditionResponse
+ */
+export type RejectConditionResponse = Message<"autocal.control.v1.RejectConditionResponse"> & {
+  /**
+   * @generated from field: string command_id = 1;
+   */
+  commandId: string;
+
+  /**
+   * @generated from field: string payload_hash = 2;
+   */
+  payloadHash: string;
+};
+
+/**
+ * @generated from message autocal.control.v1.RejectConditionResponse
+ */
+export type RejectConditionResponseJson = {
+  /**
+   * @generated from field: string command_id = 1;
+   */
+  commandId?: string;
+
+  /**
+   * @generated from field: string payload_hash = 2;
+   */
+  payloadHash?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.RejectConditionResponse.
+ * Use `create(RejectConditionResponseSchema)` to create a new message.
+ */
+export const RejectConditionResponseSchema: GenMessage<RejectConditionResponse, {jsonType: RejectConditionResponseJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 34);
+
+/**
+ * @generated from message autocal.control.v1.PromoteConditionRequest
+ */
+export type PromoteConditionRequest = Message<"autocal.control.v1.PromoteConditionRequest"> & {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * Destination database, e.g. "oracle://cms_orcon_prod/CMS_CONDITIONS"; empty = the uploader's default target.
+   *
+   * @generated from field: string destination_database = 3;
+   */
+  destinationDatabase: string;
+};
+
+/**
+ * @generated from message autocal.control.v1.PromoteConditionRequest
+ */
+export type PromoteConditionRequestJson = {
+  /**
+   * @generated from field: string request_id = 1;
+   */
+  requestId?: string;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason?: string;
+
+  /**
+   * Destination database, e.g. "oracle://cms_orcon_prod/CMS_CONDITIONS"; empty = the uploader's default target.
+   *
+   * @generated from field: string destination_database = 3;
+   */
+  destinationDatabase?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.PromoteConditionRequest.
+ * Use `create(PromoteConditionRequestSchema)` to create a new message.
+ */
+export const PromoteConditionRequestSchema: GenMessage<PromoteConditionRequest, {jsonType: PromoteConditionRequestJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 35);
+
+/**
+ * @generated from message autocal.control.v1.PromoteConditionResponse
+ */
+export type PromoteConditionResponse = Message<"autocal.control.v1.PromoteConditionResponse"> & {
+  /**
+   * @generated from field: string command_id = 1;
+   */
+  commandId: string;
+
+  /**
+   * Request id of the promotion's ConditionRequest: "<request_id>/promote/<command id>".
+   *
+   * @generated from field: string promotion_request_id = 2;
+   */
+  promotionRequestId: string;
+
+  /**
+   * The payload hash it must upload.
+   *
+   * @generated from field: string payload_hash = 3;
+   */
+  payloadHash: string;
+};
+
+/**
+ * @generated from message autocal.control.v1.PromoteConditionResponse
+ */
+export type PromoteConditionResponseJson = {
+  /**
+   * @generated from field: string command_id = 1;
+   */
+  commandId?: string;
+
+  /**
+   * Request id of the promotion's ConditionRequest: "<request_id>/promote/<command id>".
+   *
+   * @generated from field: string promotion_request_id = 2;
+   */
+  promotionRequestId?: string;
+
+  /**
+   * The payload hash it must upload.
+   *
+   * @generated from field: string payload_hash = 3;
+   */
+  payloadHash?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.PromoteConditionResponse.
+ * Use `create(PromoteConditionResponseSchema)` to create a new message.
+ */
+export const PromoteConditionResponseSchema: GenMessage<PromoteConditionResponse, {jsonType: PromoteConditionResponseJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 36);
 
 /**
  * @generated from service autocal.control.v1.ControlService
@@ -1227,6 +1912,40 @@ export const ControlService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchTasksRequestSchema;
     output: typeof WatchTasksResponseSchema;
+  },
+  /**
+   * Condition uploads waiting for sign-off.
+   *
+   * @generated from rpc autocal.control.v1.ControlService.ListPendingConditions
+   */
+  listPendingConditions: {
+    methodKind: "unary";
+    input: typeof ListPendingConditionsRequestSchema;
+    output: typeof ListPendingConditionsResponseSchema;
+  },
+  /**
+   * @generated from rpc autocal.control.v1.ControlService.ApproveCondition
+   */
+  approveCondition: {
+    methodKind: "unary";
+    input: typeof ApproveConditionRequestSchema;
+    output: typeof ApproveConditionResponseSchema;
+  },
+  /**
+   * @generated from rpc autocal.control.v1.ControlService.RejectCondition
+   */
+  rejectCondition: {
+    methodKind: "unary";
+    input: typeof RejectConditionRequestSchema;
+    output: typeof RejectConditionResponseSchema;
+  },
+  /**
+   * @generated from rpc autocal.control.v1.ControlService.PromoteCondition
+   */
+  promoteCondition: {
+    methodKind: "unary";
+    input: typeof PromoteConditionRequestSchema;
+    output: typeof PromoteConditionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_autocal_control_v1_control, 0);

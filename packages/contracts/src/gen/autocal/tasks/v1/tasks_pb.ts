@@ -19,7 +19,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file autocal/tasks/v1/tasks.proto.
  */
 export const file_autocal_tasks_v1_tasks: GenFile = /*@__PURE__*/
-  fileDesc("ChxhdXRvY2FsL3Rhc2tzL3YxL3Rhc2tzLnByb3RvEhBhdXRvY2FsLnRhc2tzLnYxIssBCgdUYXNrSm9iEg0KBWluZGV4GAEgASgNEikKBXN0YXRlGAIgASgOMhouYXV0b2NhbC50YXNrcy52MS5Kb2JTdGF0ZRILCgN0cnkYAyABKA0SDgoGcmVhc29uGAQgASgJEioKB291dHB1dHMYBSADKAsyGS5hdXRvY2FsLmNvbW1vbi52MS5PdXRwdXQSDwoHbG9nX3VybBgGIAEoCRIsCghyZXRyeV9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiiAUKCVRhc2tFdmVudBIRCglzdWJzeXN0ZW0YASABKAkSEAoIY2FtcGFpZ24YAiABKAkSEAoId29ya2Zsb3cYAyABKAkSDAoEdGFzaxgEIAEoCRInCgVibG9jaxgFIAEoCzIYLmF1dG9jYWwuY29tbW9uLnYxLkJsb2NrEioKBXN0YXRlGAYgASgOMhsuYXV0b2NhbC50YXNrcy52MS5UYXNrU3RhdGUSMwoOcHJldmlvdXNfc3RhdGUYByABKA4yGy5hdXRvY2FsLnRhc2tzLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAggASgNEg8KB3ZlcnNpb24YCSABKAQSDgoGcmVhc29uGAogASgJEg0KBWFjdG9yGAsgASgJEiYKAmF0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgRqb2JzGA4gAygLMhkuYXV0b2NhbC50YXNrcy52MS5UYXNrSm9iEioKB291dHB1dHMYDyADKAsyGS5hdXRvY2FsLmNvbW1vbi52MS5PdXRwdXQSFQoNY29uZGl0aW9uX3RhZxgQIAEoCRIVCg1wZW5kaW5nX2dhdGVzGBEgAygJEhgKEHdvcmtmbG93X3ZlcnNpb24YEiABKAkSMAoMcnVuX2VuZGVkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5jb25kaXRpb25fc3luYxgUIAEoCRISCgpjb21tYW5kX2lkGBUgASgJEhgKEGFwcGxpZWRfY29tbWFuZHMYHiADKAkqzAEKCVRhc2tTdGF0ZRIaChZUQVNLX1NUQVRFX1VOU1BFQ0lGSUVEEAASEgoOVEFTS19TVEFURV9ORVcQARIWChJUQVNLX1NUQVRFX1dBSVRJTkcQAhIZChVUQVNLX1NUQVRFX1BST0NFU1NJTkcQAxITCg9UQVNLX1NUQVRFX0RPTkUQBBIVChFUQVNLX1NUQVRFX0ZBSUxFRBAFEhYKElRBU0tfU1RBVEVfU0tJUFBFRBAGEhgKFFRBU0tfU1RBVEVfQ0FOQ0VMTEVEEAcqegoISm9iU3RhdGUSGQoVSk9CX1NUQVRFX1VOU1BFQ0lGSUVEEAASEgoOSk9CX1NUQVRFX0lETEUQARIVChFKT0JfU1RBVEVfUlVOTklORxACEhIKDkpPQl9TVEFURV9ET05FEAMSFAoQSk9CX1NUQVRFX0ZBSUxFRBAEYgZwcm90bzM", [file_autocal_common_v1_common, file_google_protobuf_timestamp]);
+  fileDesc("ChxhdXRvY2FsL3Rhc2tzL3YxL3Rhc2tzLnByb3RvEhBhdXRvY2FsLnRhc2tzLnYxIssBCgdUYXNrSm9iEg0KBWluZGV4GAEgASgNEikKBXN0YXRlGAIgASgOMhouYXV0b2NhbC50YXNrcy52MS5Kb2JTdGF0ZRILCgN0cnkYAyABKA0SDgoGcmVhc29uGAQgASgJEioKB291dHB1dHMYBSADKAsyGS5hdXRvY2FsLmNvbW1vbi52MS5PdXRwdXQSDwoHbG9nX3VybBgGIAEoCRIsCghyZXRyeV9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAivAUKCVRhc2tFdmVudBIRCglzdWJzeXN0ZW0YASABKAkSEAoIY2FtcGFpZ24YAiABKAkSEAoId29ya2Zsb3cYAyABKAkSDAoEdGFzaxgEIAEoCRInCgVibG9jaxgFIAEoCzIYLmF1dG9jYWwuY29tbW9uLnYxLkJsb2NrEioKBXN0YXRlGAYgASgOMhsuYXV0b2NhbC50YXNrcy52MS5UYXNrU3RhdGUSMwoOcHJldmlvdXNfc3RhdGUYByABKA4yGy5hdXRvY2FsLnRhc2tzLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAggASgNEg8KB3ZlcnNpb24YCSABKAQSDgoGcmVhc29uGAogASgJEg0KBWFjdG9yGAsgASgJEiYKAmF0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgRqb2JzGA4gAygLMhkuYXV0b2NhbC50YXNrcy52MS5UYXNrSm9iEioKB291dHB1dHMYDyADKAsyGS5hdXRvY2FsLmNvbW1vbi52MS5PdXRwdXQSFQoNY29uZGl0aW9uX3RhZxgQIAEoCRIVCg1wZW5kaW5nX2dhdGVzGBEgAygJEhgKEHdvcmtmbG93X3ZlcnNpb24YEiABKAkSMAoMcnVuX2VuZGVkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5jb25kaXRpb25fc3luYxgUIAEoCRISCgpjb21tYW5kX2lkGBUgASgJEjIKCWNvbmRpdGlvbhgWIAEoCzIfLmF1dG9jYWwudGFza3MudjEuVGFza0NvbmRpdGlvbhIYChBhcHBsaWVkX2NvbW1hbmRzGB4gAygJIucBCg1UYXNrQ29uZGl0aW9uEhIKCnJlcXVlc3RfaWQYASABKAkSDwoHb3V0Y29tZRgCIAEoCRIUCgxwYXlsb2FkX2hhc2gYAyABKAkSEgoFc2luY2UYBCABKARIAIgBARIOCgZ0YXJnZXQYBSABKAkSDgoGcmVhc29uGAYgASgJEhwKFGRlc3RpbmF0aW9uX2RhdGFiYXNlGAcgASgJEg8KB2RyeV9ydW4YCCABKAgSFQoNc2lnbmVkX29mZl9ieRgJIAEoCRIXCg9zaWduX29mZl9yZWFzb24YCiABKAlCCAoGX3NpbmNlKu0BCglUYXNrU3RhdGUSGgoWVEFTS19TVEFURV9VTlNQRUNJRklFRBAAEhIKDlRBU0tfU1RBVEVfTkVXEAESFgoSVEFTS19TVEFURV9XQUlUSU5HEAISGQoVVEFTS19TVEFURV9QUk9DRVNTSU5HEAMSEwoPVEFTS19TVEFURV9ET05FEAQSFQoRVEFTS19TVEFURV9GQUlMRUQQBRIWChJUQVNLX1NUQVRFX1NLSVBQRUQQBhIYChRUQVNLX1NUQVRFX0NBTkNFTExFRBAHEh8KG1RBU0tfU1RBVEVfQVdBSVRJTkdfU0lHTk9GRhAIKnoKCEpvYlN0YXRlEhkKFUpPQl9TVEFURV9VTlNQRUNJRklFRBAAEhIKDkpPQl9TVEFURV9JRExFEAESFQoRSk9CX1NUQVRFX1JVTk5JTkcQAhISCg5KT0JfU1RBVEVfRE9ORRADEhQKEEpPQl9TVEFURV9GQUlMRUQQBGIGcHJvdG8z", [file_autocal_common_v1_common, file_google_protobuf_timestamp]);
 
 /**
  * The task's view of one of its jobs.
@@ -250,6 +250,13 @@ export type TaskEvent = Message<"autocal.tasks.v1.TaskEvent"> & {
   commandId: string;
 
   /**
+   * The task's condition upload, once one was requested; unset otherwise.
+   *
+   * @generated from field: autocal.tasks.v1.TaskCondition condition = 22;
+   */
+  condition?: TaskCondition | undefined;
+
+  /**
    * Control commands already applied to this task, oldest first (the last 16):
    * a redelivered command is applied once per (command, task).
    *
@@ -388,6 +395,13 @@ export type TaskEventJson = {
   commandId?: string;
 
   /**
+   * The task's condition upload, once one was requested; unset otherwise.
+   *
+   * @generated from field: autocal.tasks.v1.TaskCondition condition = 22;
+   */
+  condition?: TaskConditionJson;
+
+  /**
    * Control commands already applied to this task, oldest first (the last 16):
    * a redelivered command is applied once per (command, task).
    *
@@ -402,6 +416,167 @@ export type TaskEventJson = {
  */
 export const TaskEventSchema: GenMessage<TaskEvent, {jsonType: TaskEventJson}> = /*@__PURE__*/
   messageDesc(file_autocal_tasks_v1_tasks, 1);
+
+/**
+ * Where a task's condition upload stands: the last ConditionRequest sent for
+ * it and the uploader's answer (autocal.conditions.v1).
+ *
+ * @generated from message autocal.tasks.v1.TaskCondition
+ */
+export type TaskCondition = Message<"autocal.tasks.v1.TaskCondition"> & {
+  /**
+   * request_id of the last ConditionRequest: "<campaign>/<block id>/<task>/<attempt>" for the upload,
+   * with "/check" appended for the dry run that precedes a sign-off.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The uploader's outcome: "uploaded", "skipped", "rejected", "failed"; empty while under way.
+   *
+   * @generated from field: string outcome = 2;
+   */
+  outcome: string;
+
+  /**
+   * SHA-1 of object type + data of the (first) payload, as the uploader computed it.
+   *
+   * @generated from field: string payload_hash = 3;
+   */
+  payloadHash: string;
+
+  /**
+   * IOV start the uploader reported (64-bit; JSON string); unset while under way.
+   *
+   * @generated from field: optional uint64 since = 4;
+   */
+  since?: bigint | undefined;
+
+  /**
+   * Where it went: "sqlite:<path>", "dropbox:<url>", "dry-run".
+   *
+   * @generated from field: string target = 5;
+   */
+  target: string;
+
+  /**
+   * The uploader's reason.
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+
+  /**
+   * Destination database asked for; empty = the uploader's default.
+   *
+   * @generated from field: string destination_database = 7;
+   */
+  destinationDatabase: string;
+
+  /**
+   * The request was a dry run (the campaign's or the condition's setting, or the check before a sign-off).
+   *
+   * @generated from field: bool dry_run = 8;
+   */
+  dryRun: boolean;
+
+  /**
+   * Who signed the upload off, and why (empty without sign-off).
+   *
+   * @generated from field: string signed_off_by = 9;
+   */
+  signedOffBy: string;
+
+  /**
+   * @generated from field: string sign_off_reason = 10;
+   */
+  signOffReason: string;
+};
+
+/**
+ * Where a task's condition upload stands: the last ConditionRequest sent for
+ * it and the uploader's answer (autocal.conditions.v1).
+ *
+ * @generated from message autocal.tasks.v1.TaskCondition
+ */
+export type TaskConditionJson = {
+  /**
+   * request_id of the last ConditionRequest: "<campaign>/<block id>/<task>/<attempt>" for the upload,
+   * with "/check" appended for the dry run that precedes a sign-off.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId?: string;
+
+  /**
+   * The uploader's outcome: "uploaded", "skipped", "rejected", "failed"; empty while under way.
+   *
+   * @generated from field: string outcome = 2;
+   */
+  outcome?: string;
+
+  /**
+   * SHA-1 of object type + data of the (first) payload, as the uploader computed it.
+   *
+   * @generated from field: string payload_hash = 3;
+   */
+  payloadHash?: string;
+
+  /**
+   * IOV start the uploader reported (64-bit; JSON string); unset while under way.
+   *
+   * @generated from field: optional uint64 since = 4;
+   */
+  since?: string;
+
+  /**
+   * Where it went: "sqlite:<path>", "dropbox:<url>", "dry-run".
+   *
+   * @generated from field: string target = 5;
+   */
+  target?: string;
+
+  /**
+   * The uploader's reason.
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason?: string;
+
+  /**
+   * Destination database asked for; empty = the uploader's default.
+   *
+   * @generated from field: string destination_database = 7;
+   */
+  destinationDatabase?: string;
+
+  /**
+   * The request was a dry run (the campaign's or the condition's setting, or the check before a sign-off).
+   *
+   * @generated from field: bool dry_run = 8;
+   */
+  dryRun?: boolean;
+
+  /**
+   * Who signed the upload off, and why (empty without sign-off).
+   *
+   * @generated from field: string signed_off_by = 9;
+   */
+  signedOffBy?: string;
+
+  /**
+   * @generated from field: string sign_off_reason = 10;
+   */
+  signOffReason?: string;
+};
+
+/**
+ * Describes the message autocal.tasks.v1.TaskCondition.
+ * Use `create(TaskConditionSchema)` to create a new message.
+ */
+export const TaskConditionSchema: GenMessage<TaskCondition, {jsonType: TaskConditionJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_tasks_v1_tasks, 2);
 
 /**
  * @generated from enum autocal.tasks.v1.TaskState
@@ -456,6 +631,14 @@ export const TaskState = {
    * @generated from enum value: TASK_STATE_CANCELLED = 7;
    */
   CANCELLED: 7,
+
+  /**
+   * Its payload was validated (a dry run of the upload) and waits for an
+   * operator's sign-off (`autocal conditions approve|reject`) before it is uploaded.
+   *
+   * @generated from enum value: TASK_STATE_AWAITING_SIGNOFF = 8;
+   */
+  AWAITING_SIGNOFF: 8,
 } as const;
 
 /**
@@ -466,7 +649,7 @@ export type TaskState = (typeof TaskState)[keyof typeof TaskState] | UnknownEnum
 /**
  * @generated from enum autocal.tasks.v1.TaskState
  */
-export type TaskStateJson = "TASK_STATE_UNSPECIFIED" | "TASK_STATE_NEW" | "TASK_STATE_WAITING" | "TASK_STATE_PROCESSING" | "TASK_STATE_DONE" | "TASK_STATE_FAILED" | "TASK_STATE_SKIPPED" | "TASK_STATE_CANCELLED";
+export type TaskStateJson = "TASK_STATE_UNSPECIFIED" | "TASK_STATE_NEW" | "TASK_STATE_WAITING" | "TASK_STATE_PROCESSING" | "TASK_STATE_DONE" | "TASK_STATE_FAILED" | "TASK_STATE_SKIPPED" | "TASK_STATE_CANCELLED" | "TASK_STATE_AWAITING_SIGNOFF";
 
 /**
  * Describes the enum autocal.tasks.v1.TaskState.

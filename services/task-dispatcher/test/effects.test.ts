@@ -1,0 +1,103 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { FcsrPolicy } from '@autocal/contracts'
+import { conditionRequest } from '../src/effects.ts'
+import { buildCatalog } from '../src/domain/catalog.ts'
+import { transition, type Task, type TaskOutput } from '../src/domain/task-state.ts'
+import { validateWorkflow } from '../src/domain/workflow.ts'
+import type { BlockState } from '../src/domain/block-grouping.ts'
+
+const wf = (condition: string, campaigns = 'campaigns: [{ name: prompt, conditions: { writePromptTags: true } }, { name: rereco, conditions: { dryRun: false, destinationDatabase: "oracle://prep", tags: { calib: { tag: EcalT_rereco_offline, sync: offline } } } }]\n'): ReturnType<typeof buildCatalog> => {
+  const r = validateWorkflow({
+    name: 'w.yaml',
+    dir: '/wf',
+    content: `subsystem: ECAL
+workflow: timing
+${campaigns}tasks:
+  - name: calib
+    jobs: 2
+    run: [x, "{outdir}"]
+    condition: ${condition}
+  - name: hlt-validation
+    needs: [calib]
+    run: [x, "{inputs}"]
+`
+  })
+  assert.deepEqual(r.errors, [])
+  return buildCatalog([r.workflow!])
+}
+const base = '{ tag: EcalT_prompt, record: EcalTRcd, sync: prompt, inputTag: EcalT_calib'
+const block: BlockState = { id: 'fill-8102', kind: 'fill', runs: [355100, 355101], fill: 8102, era: 'Run2022C', recordedLumiPb: 3, closed: true, closedReason: 'next-fill', openedAtMs: 0 }
+const payload: TaskOutput = { path: '/data/jobs/prompt/fill-8102/calib/a1/j1/t.db', sizeBytes: 10, sha256: 's', label: 'condition' }
+
+function doneTask (campaign: string, name: string, outputs: TaskOutput[][]): Task {
+  const t = transition(undefined, { kind: 'plan', spec: { subsystem: 'ECAL', campaign, workflow: 'timing', workflowVersion: 'v', task: name, jobs: outputs.length, retries: 0, backoffS: 1, conditionTag: 'x', conditionSync: 'prompt', signOff: false }, block }, 0).task
+  return { ...t, state: 'done', outputs: outputs.flat(), jobs: outputs.map((o, index) => ({ index, state: 'done', try: 1, reason: '', outputs: o, logUrl: `http://log/${index}` })) }
+}
+
+test('the request carries the condition\'s checks, since, output directory and the campaign\'s target', () => {
+  const catalog = wf(`${base}, checks: { minSizeBytes: 5, timeType: Run }, optional: true }`)
+  const t = doneTask('prompt', 'calib', [[], [payload]])
+  const r = conditionRequest(t, catalog.task('prompt', 'calib')!, t, '/data', { check: false, expectedPayloadHash: '' })
+  assert.ok(!('missing' in r))
+  const m = r.message
+  assert.deepEqual({ id: m.requestId, file: m.payloadFile, tag: m.destinationTag, db: m.destinationDatabase, since: m.since, dryRun: m.dryRun, checks: m.checks, optional: m.optionalPayload, dir: m.outputDir, log: m.logUrl, policy: m.fcsrPolicy, input: m.inputTag },
+    { id: 'prompt/fill-8102/calib/1', file: payload.path, tag: 'EcalT_prompt', db: '', since: 355100n, dryRun: false, checks: { min_size_bytes: '5', time_type: 'Run' }, optional: true, dir: '/data/jobs/prompt/fill-8102/calib/a1/j1', log: 'http://log/1', policy: FcsrPolicy.MOVE, input: 'EcalT_calib' })
+  assert.equal(r.eventId, 'conditions.requests/prompt/fill-8102/calib/1')
+})
+
+test('a Time payload on a fill block is sent without a since (the IOVs\' own sinces)', () => {
+  const catalog = wf(`${base}, checks: { timeType: Time } }`)
+  const t = doneTask('prompt', 'calib', [[payload]])
+  const r = conditionRequest(t, catalog.task('prompt', 'calib')!, t, '/data', { check: false, expectedPayloadHash: '' })
+  assert.ok(!('missing' in r))
+  assert.equal(r.message.since, undefined)
+})
+
+test('a reprocessing campaign writes to its own tag and database', () => {
+  const catalog = wf(`${base} }`)
+  const t = doneTask('rereco', 'calib', [[payload]])
+  const r = conditionRequest(t, catalog.task('rereco', 'calib')!, t, '/data', { check: false, expectedPayloadHash: '' })
+  assert.ok(!('missing' in r))
+  assert.deepEqual([r.message.destinationTag, r.message.synchronization, r.message.destinationDatabase, r.message.dryRun], ['EcalT_rereco_offline', 'offline', 'oracle://prep', false])
+})
+
+test('the check before a sign-off is a dry run with its own id; the approved upload carries the checked hash', () => {
+  const catalog = wf(`${base}, signOff: required }`)
+  const t = doneTask('prompt', 'calib', [[payload]])
+  const check = conditionRequest(t, catalog.task('prompt', 'calib')!, t, '/data', { check: true, expectedPayloadHash: '' })
+  const upload = conditionRequest(t, catalog.task('prompt', 'calib')!, t, '/data', { check: false, expectedPayloadHash: 'h1' })
+  assert.ok(!('missing' in check) && !('missing' in upload))
+  assert.deepEqual([check.message.requestId, check.message.dryRun, check.eventId], ['prompt/fill-8102/calib/1/check', true, 'conditions.requests/prompt/fill-8102/calib/1/check'])
+  assert.deepEqual([upload.message.requestId, upload.message.dryRun, upload.message.expectedPayloadHash], ['prompt/fill-8102/calib/1', false, 'h1'])
+})
+
+test('a promotion has its own id and database, is never a dry run and carries the recorded hash', () => {
+  const catalog = wf(`${base} }`, 'campaigns: [{ name: prompt, conditions: { writePromptTags: true, dryRun: true } }]\n')
+  const t = doneTask('prompt', 'calib', [[payload]])
+  const r = conditionRequest(t, catalog.task('prompt', 'calib')!, t, '/data', { check: false, expectedPayloadHash: 'h1', promotion: { requestId: 'prompt/fill-8102/calib/1/promote/c1', destinationDatabase: 'oracle://prod' } })
+  assert.ok(!('missing' in r))
+  assert.deepEqual([r.message.requestId, r.message.destinationDatabase, r.message.dryRun, r.message.expectedPayloadHash], ['prompt/fill-8102/calib/1/promote/c1', 'oracle://prod', false, 'h1'])
+  assert.match(r.message.userText, /promoted from prompt\/fill-8102\/calib\/1$/)
+})
+
+test('a validation task uploads the payload of the task it validates', () => {
+  const catalog = wf(`${base}, validatedBy: hlt-validation }`)
+  const calib = doneTask('prompt', 'calib', [[payload]])
+  const validation = doneTask('prompt', 'hlt-validation', [[{ path: '/data/v/report.json', sizeBytes: 1, sha256: 'v', label: '' }]])
+  const def = catalog.task('prompt', 'hlt-validation')!
+  const r = conditionRequest(validation, def, calib, '/data', { check: false, expectedPayloadHash: '' })
+  assert.ok(!('missing' in r))
+  assert.deepEqual([r.message.requestId, r.message.payloadFile, r.message.outputDir, r.message.destinationTag], ['prompt/fill-8102/hlt-validation/1', payload.path, '/data/jobs/prompt/fill-8102/calib/a1/j0', 'EcalT_prompt'])
+  assert.match(r.message.userText, /\(payload of calib, validated by hlt-validation\)/)
+})
+
+test('no payload output: an optional condition is still requested (no new payload), a required one is missing', () => {
+  const optional = wf(`${base}, optional: true }`)
+  const t = doneTask('prompt', 'calib', [[{ path: '/data/x/log.txt', sizeBytes: 1, sha256: 'l', label: '' }]])
+  const r = conditionRequest(t, optional.task('prompt', 'calib')!, t, '/data', { check: false, expectedPayloadHash: '' })
+  assert.ok(!('missing' in r))
+  assert.deepEqual([r.message.payloadFile, r.message.optionalPayload, r.message.outputDir], ['', true, '/data/jobs/prompt/fill-8102/calib/a1/j0'])
+  const required = wf(`${base} }`)
+  assert.deepEqual(conditionRequest(t, required.task('prompt', 'calib')!, t, '/data', { check: false, expectedPayloadHash: '' }), { missing: 'no job output is labelled "condition" or ends in .db' })
+})
