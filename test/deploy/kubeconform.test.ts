@@ -64,7 +64,12 @@ const everything = [
   '--set', 'services.jobExecutor.kubernetes.enabled=true',
   '--set', 'kafka.strimzi.users=true',
   '--set', 'services.taskDispatcher.secretEnv.AUTOCAL_CONTROL_TOKENS=t',
-  '--set-file', 'workflows.ecal-timing\\.yaml=deploy/workflows/ecal-timing.yaml'
+  '--set-file', 'workflows.ecal-timing\\.yaml=deploy/workflows/ecal-timing.yaml',
+  '--set-file', 'workflowFiles.scripts/process_block\\.py=deploy/workflows/scripts/process_block.py',
+  '--set', 'services.jobExecutor.autoscaling.enabled=true', '--set', 'services.conditionUploader.autoscaling.enabled=true',
+  '--set', 'grpcExternal.type=NodePort', '--set', 'grpcExternal.nodePorts.taskDispatcher=30051',
+  '--set', 'route.agents.enabled=true', '--set', 'route.agents.host=agents.apps.okd.example.cern.ch',
+  '--set', 'services.jobExecutor.agentTls.secret=autocal-agent-tls'
 ]
 
 for (const [name, files] of [['default', []], ['production', ['-f', production]]] as const) {
@@ -74,7 +79,7 @@ for (const [name, files] of [['default', []], ['production', ['-f', production]]
     assert.deepEqual(invalid.map(r => `${r.kind}/${r.name}: ${r.status} ${r.msg}`), [])
     assert.equal(status, 0)
     const kinds = new Set(resources.filter(r => r.status === 'statusValid').map(r => r.kind))
-    for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'ConfigMap', 'NetworkPolicy', 'Role', 'RoleBinding', 'Route']) {
+    for (const kind of ['Deployment', 'Service', 'ServiceAccount', 'ConfigMap', 'NetworkPolicy', 'Role', 'RoleBinding', 'Route', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']) {
       assert.ok(kinds.has(kind), `${kind} rendered and checked`)
     }
   })
