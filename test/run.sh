@@ -24,6 +24,15 @@ if ! command -v helm >/dev/null 2>&1; then
   echo "test: installing helm v3.22.0 with go install" >&2
   go install helm.sh/helm/v3/cmd/helm@v3.22.0 >&2
 fi
+# kubeconform and the Kubernetes API's OpenAPI document, for the chart's schema check
+# (test/deploy/kubeconform.test.ts): both from Go modules, downloaded once into Go's
+# module cache; nothing is fetched while the tests run
+if ! command -v kubeconform >/dev/null 2>&1; then
+  echo "test: installing kubeconform v0.7.0 with go install" >&2
+  go install github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0 >&2
+fi
+kube_dir="$(go mod download -json k8s.io/kubernetes@v1.34.1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s);if(m.Error)throw new Error(m.Error);console.log(m.Dir)})')"
+export AUTOCAL_KUBE_OPENAPI="$kube_dir/api/openapi-spec/swagger.json"
 
 # Jaeger, for the trace tests (the e2e test reads a run's trace back through Jaeger's query API):
 # built from its Go module into the tools cache when missing (about 3 minutes once)

@@ -216,3 +216,87 @@ test('the chart\'s Strimzi KafkaUsers carry exactly the ACL table the local serv
   }
   assert.equal(render().filter(d => d.kind === 'KafkaUser').length, 0)
 })
+
+test('a startupProbe on every service covers its configured start time, so liveness does not kill a long rebuild of state', () => {
+  const docs = render()
+  const expected: Record<string, number> = { 'run-watcher': 120, 'task-dispatcher': 600, 'job-executor': 180, 'condition-uploader': 300, metrics: 600 }
+  for (const [deployment, d] of byKind(docs, 'Deployment')) {
+    const c = d.spec.template.spec.containers[0]
+    const name = deployment.replace('cal-autocal-', '')
+    assert.equal(c.startupProbe.httpGet.path, '/healthz')
+    assert.ok(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold >= expected[name]!, `${name}: ${c.startupProbe.periodSeconds}s × ${c.startupProbe.failureThreshold}`)
+    assert.ok(c.livenessProbe.periodSeconds * (c.livenessProbe.failureThreshold ?? 3) < expected[name]!, `${name}: liveness alone would kill a start of ${expected[name]}s`)
+  }
+  const longer = byKind(render('services.taskDispatcher.startupSeconds=1800'), 'Deployment').get('cal-autocal-task-dispatcher')
+  const probe = longer?.spec.template.spec.containers[0].startupProbe
+  assert.equal(probe.periodSeconds * probe.failureThreshold, 1800)
+})
+
+test('a PodDisruptionBudget per service selects exactly its pods; HPAs on consumer lag only for the stateless consumers, when enabled', () => {
+  const docs = render()
+  const pdbs = byKind(docs, 'PodDisruptionBudget')
+  assert.equal(pdbs.size, 5)
+  for (const [name, d] of byKind(docs, 'Deployment')) {
+    assert.deepEqual(pdbs.get(name)?.spec.selector.matchLabels, d.spec.selector.matchLabels)
+    assert.equal(pdbs.get(name)?.spec.maxUnavailable, 1)
+  }
+  assert.equal(byKind(render('podDisruptionBudget.enabled=false'), 'PodDisruptionBudget').size, 0)
+  assert.equal(byKind(docs, 'HorizontalPodAutoscaler').size, 0)
+
+  for (const prefix of ['', 'ci-1']) {
+    const hpas = byKind(render('services.jobExecutor.autoscaling.enabled=true', 'services.conditionUploader.autoscaling.enabled=true', `kafka.topicPrefix=${prefix}`), 'HorizontalPodAutoscaler')
+    assert.deepEqual([...hpas.keys()].sort(), ['cal-autocal-condition-uploader', 'cal-autocal-job-executor'])
+    const hpa = hpas.get('cal-autocal-job-executor')
+    assert.equal(hpa?.apiVersion, 'autoscaling/v2')
+    assert.deepEqual(hpa?.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: 'cal-autocal-job-executor' })
+    const metric = hpa?.spec.metrics[0]
+    assert.equal(metric.type, 'External')
+    assert.equal(metric.external.metric.name, 'autocal_consumer_lag')
+    // the consumer's group id: the service name, prefixed like the topics (packages/runtime/src/bus/consumer.ts)
+    assert.deepEqual(metric.external.metric.selector.matchLabels, { group: prefix === '' ? 'job-executor' : `${prefix}.job-executor` })
+    assert.equal(metric.external.target.type, 'AverageValue')
+  }
+  const unknown = run(['template', 'cal', chart, '--set', 'services.taskDispatcher.autoscaling.enabled=true'])
+  assert.notEqual(unknown.status, 0, 'the dispatcher is not autoscaled on lag')
+})
+
+test('the executor\'s log links point at a URL its config accepts: its in-cluster Service by default, or services.jobExecutor.publicUrl', async () => {
+  const { Config } = await import('../../services/job-executor/src/config.ts')
+  const envOf = (docs: Array<Record<string, any>>): Record<string, string> => Object.fromEntries(byKind(docs, 'Deployment').get('cal-autocal-job-executor')?.spec.template.spec.containers[0].env
+    .filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]))
+  const env = envOf(render())
+  assert.equal(env.AUTOCAL_EXECUTOR_PUBLIC_URL, 'http://cal-autocal-job-executor.autocal.svc:8083')
+  assert.equal(Config.parse(env).AUTOCAL_EXECUTOR_PUBLIC_URL, 'http://cal-autocal-job-executor.autocal.svc:8083')
+  const service = byKind(render(), 'Service').get('cal-autocal-job-executor')
+  assert.ok(service?.spec.ports.some((p: any) => p.port === 8083), 'the Service serves that port')
+  assert.equal(envOf(render('services.jobExecutor.publicUrl=https://autocal-logs.example.cern.ch')).AUTOCAL_EXECUTOR_PUBLIC_URL, 'https://autocal-logs.example.cern.ch')
+  assert.notEqual(run(['template', 'cal', chart, '--set', 'services.jobExecutor.publicUrl=logs.example']).status, 0)
+})
+
+test('gRPC from outside: a NodePort/LoadBalancer Service per gRPC service, or a TLS passthrough Route to the executor that serves TLS itself', () => {
+  const external = byKind(render('grpcExternal.type=NodePort', 'grpcExternal.nodePorts.jobExecutor=30052'), 'Service')
+  const dispatcher = external.get('cal-autocal-task-dispatcher-grpc')
+  const executor = external.get('cal-autocal-job-executor-grpc')
+  assert.equal(dispatcher?.spec.type, 'NodePort')
+  assert.deepEqual(dispatcher?.spec.ports.map((p: any) => [p.port, p.targetPort]), [[50051, 'grpc']])
+  assert.deepEqual(executor?.spec.ports.map((p: any) => [p.port, p.nodePort]), [[50052, 30052]])
+  assert.deepEqual(executor?.spec.selector, { 'app.kubernetes.io/instance': 'cal', 'app.kubernetes.io/component': 'job-executor' })
+  assert.equal(external.size, 7, 'only the two gRPC services get one')
+  assert.equal([...byKind(render(), 'Service').keys()].filter(n => n.endsWith('-grpc')).length, 0)
+  assert.equal(byKind(render('grpcExternal.type=LoadBalancer'), 'Service').get('cal-autocal-task-dispatcher-grpc')?.spec.type, 'LoadBalancer')
+
+  const docs = render('route.agents.enabled=true', 'route.agents.host=agents.apps.okd.example.cern.ch', 'services.jobExecutor.agentTls.secret=autocal-agent-tls')
+  const route = byKind(docs, 'Route').get('cal-autocal-job-executor-grpc')
+  assert.equal(route?.spec.tls.termination, 'passthrough')
+  assert.equal(route?.spec.host, 'agents.apps.okd.example.cern.ch')
+  assert.equal(route?.spec.port.targetPort, 'grpc')
+  const pod = byKind(docs, 'Deployment').get('cal-autocal-job-executor')?.spec.template.spec
+  const env = Object.fromEntries(pod.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]))
+  const mount = pod.containers[0].volumeMounts.find((m: any) => m.name === 'agent-tls')
+  assert.equal(pod.volumes.find((v: any) => v.name === 'agent-tls')?.secret.secretName, 'autocal-agent-tls')
+  assert.equal(env.AUTOCAL_AGENT_TLS_CERT_FILE, `${mount.mountPath}/tls.crt`)
+  assert.equal(env.AUTOCAL_AGENT_TLS_KEY_FILE, `${mount.mountPath}/tls.key`)
+  const plaintext = run(['template', 'cal', chart, '--set', 'route.agents.enabled=true', '--set', 'route.agents.host=a.example.cern.ch'])
+  assert.notEqual(plaintext.status, 0)
+  assert.match(plaintext.stderr, /agentTls/)
+})

@@ -174,7 +174,7 @@ spec:
         prometheus.io/scrape: "true"
         prometheus.io/port: {{ $svc.httpPort | quote }}
         prometheus.io/path: /metrics
-        checksum/workflows: {{ toJson $root.Values.workflows | sha256sum }}
+        checksum/workflows: {{ list $root.Values.workflows $root.Values.workflowFiles | toJson | sha256sum }}
     spec:
       {{- with $root.Values.imagePullSecrets }}
       imagePullSecrets:
@@ -212,7 +212,18 @@ spec:
             {{- end }}
             {{- if eq $name "task-dispatcher" }}
             - name: AUTOCAL_WORKFLOWS_DIR
-              value: /etc/autocal/workflows
+              value: {{ include "autocal.workflowDir" $root }}
+            {{- end }}
+            {{- if eq $name "job-executor" }}
+            # the base of the jobs' log_url links (the status API and dashboard show them)
+            - name: AUTOCAL_EXECUTOR_PUBLIC_URL
+              value: {{ $svc.publicUrl | default (printf "http://%s-%s.%s.svc:%v" (include "autocal.fullname" $root) $name $root.Release.Namespace $svc.httpPort) | quote }}
+            {{- if $svc.agentTls.secret }}
+            - name: AUTOCAL_AGENT_TLS_CERT_FILE
+              value: /etc/autocal/agent-tls/tls.crt
+            - name: AUTOCAL_AGENT_TLS_KEY_FILE
+              value: /etc/autocal/agent-tls/tls.key
+            {{- end }}
             {{- end }}
             {{- range $k, $v := $svc.env }}
             - name: {{ $k }}
@@ -231,6 +242,12 @@ spec:
             - name: grpc
               containerPort: {{ $svc.grpcPort }}
             {{- end }}
+          # liveness starts once the service has answered once: a long rebuild of
+          # state at start (read models, FCSR, task state from Kafka) is not killed
+          startupProbe:
+            httpGet: { path: /healthz, port: http }
+            periodSeconds: 5
+            failureThreshold: {{ div (add $svc.startupSeconds 4) 5 }}
           livenessProbe:
             httpGet: { path: /healthz, port: http }
             periodSeconds: 10
@@ -245,10 +262,14 @@ spec:
             - name: tmp
               mountPath: /tmp
             {{- include "autocal.securityMounts" (list $root) | nindent 12 }}
-            {{- if eq $name "task-dispatcher" }}
+            {{- if or (eq $name "task-dispatcher") (eq $name "job-executor") }}
+            # workflow files, their scripts ({workflowDir}/scripts, run by the executor's local backend) and data files
             - name: workflows
-              mountPath: /etc/autocal/workflows
+              mountPath: {{ include "autocal.workflowDir" $root }}
               readOnly: true
+            {{- end }}
+            {{- if and (eq $name "job-executor") $svc.agentTls.secret }}
+            - { name: agent-tls, mountPath: /etc/autocal/agent-tls, readOnly: true }
             {{- end }}
       volumes:
         - name: data
@@ -257,10 +278,16 @@ spec:
         - name: tmp
           emptyDir: {}
         {{- include "autocal.securityVolumes" (list $root $svc) | nindent 8 }}
-        {{- if eq $name "task-dispatcher" }}
+        {{- if or (eq $name "task-dispatcher") (eq $name "job-executor") }}
         - name: workflows
           configMap:
             name: {{ include "autocal.fullname" $root }}-workflows
+            {{- include "autocal.workflowItems" $root | nindent 12 }}
+        {{- end }}
+        {{- if and (eq $name "job-executor") $svc.agentTls.secret }}
+        - name: agent-tls
+          secret:
+            secretName: {{ $svc.agentTls.secret }}
         {{- end }}
 ---
 apiVersion: v1
@@ -283,6 +310,82 @@ spec:
       port: {{ $svc.grpcPort }}
       targetPort: grpc
     {{- end }}
+{{- if and $svc.grpcPort $root.Values.grpcExternal.type }}
+---
+# {{ $name }}'s gRPC port from outside the cluster (grpcExternal.type)
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "autocal.fullname" $root }}-{{ $name }}-grpc
+  labels:
+    {{- include "autocal.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ $name }}
+  {{- with $root.Values.grpcExternal.annotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  type: {{ $root.Values.grpcExternal.type }}
+  selector:
+    app.kubernetes.io/instance: {{ $root.Release.Name }}
+    app.kubernetes.io/component: {{ $name }}
+  ports:
+    - name: grpc
+      port: {{ $svc.grpcPort }}
+      targetPort: grpc
+      {{- $nodePort := index $root.Values.grpcExternal.nodePorts $key }}
+      {{- if and (eq $root.Values.grpcExternal.type "NodePort") $nodePort }}
+      nodePort: {{ $nodePort }}
+      {{- end }}
+{{- end }}
+{{- if $root.Values.podDisruptionBudget.enabled }}
+---
+# voluntary disruptions (node drains) take at most maxUnavailable pods of {{ $name }} at a time
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "autocal.fullname" $root }}-{{ $name }}
+  labels:
+    {{- include "autocal.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ $name }}
+spec:
+  maxUnavailable: {{ $root.Values.podDisruptionBudget.maxUnavailable }}
+  selector:
+    matchLabels:
+      app.kubernetes.io/instance: {{ $root.Release.Name }}
+      app.kubernetes.io/component: {{ $name }}
+{{- end }}
+{{- if and $svc.autoscaling $svc.autoscaling.enabled }}
+---
+# scale on the consumer lag of {{ $name }}'s group: the autocal_consumer_lag gauge
+# (metrics service, labels group and topic) served as an external metric by a
+# metrics adapter (prometheus-adapter, or KEDA's); see the README
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "autocal.fullname" $root }}-{{ $name }}
+  labels:
+    {{- include "autocal.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: {{ $name }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "autocal.fullname" $root }}-{{ $name }}
+  minReplicas: {{ $svc.autoscaling.minReplicas }}
+  maxReplicas: {{ $svc.autoscaling.maxReplicas }}
+  metrics:
+    - type: External
+      external:
+        metric:
+          name: autocal_consumer_lag
+          selector:
+            matchLabels:
+              group: {{ ternary $name (printf "%s.%s" $root.Values.kafka.topicPrefix $name) (eq $root.Values.kafka.topicPrefix "") | quote }}
+        target:
+          type: AverageValue
+          averageValue: {{ $svc.autoscaling.lagPerReplica | quote }}
+{{- end }}
 ---
 apiVersion: v1
 kind: ServiceAccount
@@ -407,5 +510,28 @@ spec:
     {{- toYaml . | nindent 4 }}
     {{- end }}
 {{- end }}
+{{- end }}
+{{- end -}}
+
+
+{{/* Where the workflow volume is mounted: AUTOCAL_WORKFLOWS_DIR, and {workflowDir} of the tasks. */}}
+{{- define "autocal.workflowDir" -}}
+/etc/autocal/workflows
+{{- end -}}
+
+{{/*
+The workflow volume's items: workflows.<file> at the top, workflowFiles.<path>
+(e.g. scripts/process_block.py, certification/<golden>.json) at its path. A
+ConfigMap key cannot hold "/": those keys are stored with "__" for "/".
+*/}}
+{{- define "autocal.workflowItems" -}}
+{{- if or .Values.workflows .Values.workflowFiles -}}
+items:
+  {{- range $file, $_ := .Values.workflows }}
+  - { key: {{ $file | quote }}, path: {{ $file | quote }} }
+  {{- end }}
+  {{- range $path, $_ := .Values.workflowFiles }}
+  - { key: {{ replace "/" "__" $path | quote }}, path: {{ $path | quote }} }
+  {{- end }}
 {{- end }}
 {{- end -}}
