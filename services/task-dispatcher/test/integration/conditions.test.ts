@@ -81,6 +81,8 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     AUTOCAL_KAFKA_RETRY_BASE_MS: '100',
     AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: '6000',
     AUTOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'autocal-uploader-')),
+    // the jobs write under the dispatcher's data dir: the uploader takes payloads only from there
+    AUTOCAL_OUTPUT_ROOT: join(config.AUTOCAL_DATA_DIR, 'jobs'),
     AUTOCAL_HTTP_PORT: '0',
     AUTOCAL_LOG_LEVEL: 'warn'
   })
@@ -244,7 +246,7 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
   })
 
   // needs the condition-uploader's side of issue 11 (optional_payload → SKIPPED "no new payload"), written on another branch
-  await t.test('an optional condition without a new payload ends done with "no new payload"', { todo: 'needs the condition-uploader change for optional_payload (issue 11)' }, async () => {
+  await t.test('an optional condition without a new payload ends done with "no new payload"', async () => {
     await until('the laser outcome', () => outcomes.some(e => e.requestId === `prompt/run-${a}/laser/1`), 30_000)
     assert.equal(outcomes.find(e => e.requestId === `prompt/run-${a}/laser/1`)?.outcome, Outcome.SKIPPED)
     await until('the laser task is done', async () => (await stateOf(a, 'laser'))?.state === 'TASK_STATE_DONE', 30_000)
