@@ -1,4 +1,5 @@
 // The run-watcher's parts, started in order and closed in reverse.
+import { readFile } from 'node:fs/promises'
 import { AutocalError, buildHttp, connectRedis, createMetrics, startProducer, type Logger } from '@autocal/runtime'
 import type { Config } from './config.ts'
 import { createKnownRuns, rebuildIfEmpty, type KnownRuns } from './adapters/known-runs.ts'
@@ -12,7 +13,6 @@ import { clientCredentialsToken } from './adapters/oidc-token.ts'
 import { createOmsPoller } from './oms-poller.ts'
 import { createT0Client } from './adapters/t0-client.ts'
 import { createT0Poller } from './t0-poller.ts'
-import { readFile } from 'node:fs/promises'
 import { injectRoutes } from './routes.ts'
 import { parseInjectTokens, type InjectToken } from './domain/inject-tokens.ts'
 import { createRecordReporter } from './refused-records.ts'

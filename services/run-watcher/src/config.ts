@@ -3,13 +3,22 @@
 import { existsSync } from 'node:fs'
 import { z } from 'zod'
 import { baseShape, httpShape, kafkaShape, redisShape } from '@autocal/runtime'
-import { runLimit } from '@autocal/contracts'
+import { isValidName, runLimit } from '@autocal/contracts'
 import { parseInjectTokens } from './domain/inject-tokens.ts'
 
 /** A run number setting: 1 ≤ run < 2^32, as on every topic. */
 const runNumber = z.coerce.number().int().positive().lt(runLimit, 'a run number must be below 2^32')
 
 const list = z.string().transform(s => s.split(',').map(p => p.trim()).filter(p => p !== ''))
+
+/**
+ * Tier-0 stream and primary dataset names (Express, ALCAPHISYM, ZeroBias …):
+ * they become parts of Redis keys and event content, so they follow the
+ * generic name grammar of @autocal/contracts (letters, digits, _ . -).
+ */
+const t0Names = list.superRefine((names, ctx) => {
+  for (const n of names) if (n !== 'none' && !isValidName('workflow', n)) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(n.slice(0, 60))} is not a valid stream or dataset name: expected letters, digits, _ . - (at most 100, starting with a letter or digit)` })
+})
 
 export const Config = z.object({
   ...baseShape,
@@ -40,8 +49,8 @@ export const Config = z.object({
   AUTOCAL_T0_POLL_MS: z.coerce.number().int().positive().default(60_000),
   AUTOCAL_T0_TIMEOUT_MS: z.coerce.number().int().positive().default(15_000),
   /** Streams asked about, e.g. "Express,ALCAPHISYM". */
-  AUTOCAL_T0_STREAMS: list.default([]),
-  AUTOCAL_T0_DATASETS: list.default([]),
+  AUTOCAL_T0_STREAMS: t0Names.default([]),
+  AUTOCAL_T0_DATASETS: t0Names.default([]),
   AUTOCAL_T0_WINDOW_RUNS: z.coerce.number().int().positive().default(200),
 
   /** Run list to replay: an OMS CSV export or a JSON run list (off when unset). */
@@ -51,7 +60,7 @@ export const Config = z.object({
   AUTOCAL_REPLAY_FROM_RUN: runNumber.optional(),
   AUTOCAL_REPLAY_TO_RUN: runNumber.optional(),
   /** Streams announced done when a replayed run ends (replaying the past: Tier-0 processed it); "none" for none. */
-  AUTOCAL_REPLAY_T0_STREAMS: list.transform(l => l.length === 1 && l[0] === 'none' ? [] : l).default(['Express', 'ALCAPHISYM']),
+  AUTOCAL_REPLAY_T0_STREAMS: t0Names.transform(l => l.length === 1 && l[0] === 'none' ? [] : l).default(['Express', 'ALCAPHISYM']),
   AUTOCAL_REPLAY_TICK_MS: z.coerce.number().int().positive().default(200),
   /**
    * Tier-0's prompt delay in hours: the replay (and the generator) announce the

@@ -64,3 +64,12 @@ test('run number settings are refused at 2^32 and above, as on every topic', () 
   })
   assert.equal(loadConfig(Config, { AUTOCAL_GENERATOR_FIRST_RUN: String(2 ** 32 - 1) }).AUTOCAL_GENERATOR_FIRST_RUN, 2 ** 32 - 1)
 })
+
+test('Tier-0 stream and dataset names follow the name grammar', () => {
+  assert.deepEqual(loadConfig(Config, { AUTOCAL_T0_URL: 'http://127.0.0.1:2', AUTOCAL_T0_STREAMS: 'Express, ALCAPHISYM', AUTOCAL_T0_DATASETS: 'ZeroBias' }).AUTOCAL_T0_DATASETS, ['ZeroBias'])
+  assert.throws(() => loadConfig(Config, { AUTOCAL_T0_URL: 'http://127.0.0.1:2', AUTOCAL_T0_STREAMS: 'Express,../x', AUTOCAL_REPLAY_T0_STREAMS: 'a/b' }), (err: Error) => {
+    assert.match(err.message, /"\.\.\/x" is not a valid stream or dataset name[\s\S]*AUTOCAL_T0_STREAMS/)
+    assert.match(err.message, /"a\/b" is not a valid stream/)
+    return true
+  })
+})

@@ -1,6 +1,7 @@
 // A client of the Tier-0 data service: run_stream_done, run_dataset_done and
 // firstconditionsaferun, each answering {"result": [...]}.
 import { AutocalError } from '@autocal/runtime'
+import { runProblem } from '@autocal/contracts'
 
 export function createT0Client (options: { baseUrl: string, timeoutMs: number }): {
   streamDone: (run: number, stream: string) => Promise<boolean>
@@ -28,10 +29,15 @@ export function createT0Client (options: { baseUrl: string, timeoutMs: number })
     streamDone: async (run, stream) => truthy(await result('run_stream_done', { run: String(run), stream })),
     datasetDone: async (run, dataset) => truthy(await result('run_dataset_done', { run: String(run), primary_dataset: dataset })),
     firstConditionSafeRun: async () => {
+      // [{"run_id": N}] (T0WmaDataSvc), or [N]; run_id null = no FCSR (every known run locked)
       const list = await result('firstconditionsaferun', {})
       const first = list[0]
-      const value = typeof first === 'number' ? first : typeof first === 'object' && first !== null ? Number(Object.values(first)[0]) : Number(first)
-      return Number.isInteger(value) && value > 0 ? value : undefined
+      const raw = typeof first === 'object' && first !== null ? Object.values(first)[0] : first
+      if (raw === undefined || raw === null) return undefined
+      const value = typeof raw === 'number' ? raw : Number(raw)
+      const problem = runProblem(value)
+      if (problem !== undefined) throw new AutocalError('AUTOCAL_SOURCE_FAILED', `Tier-0 firstconditionsaferun answered ${JSON.stringify(raw).slice(0, 40)}: ${problem}`)
+      return value
     }
   }
 }

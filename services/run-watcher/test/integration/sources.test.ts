@@ -168,7 +168,8 @@ test('the Tier-0 poller announces stream, dataset and FCSR facts only when they 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
     const reply = (result: unknown[]): void => { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ result })) }
-    if (url.pathname === '/firstconditionsaferun') return reply([fcsr])
+    // T0WmaDataSvc's FirstConditionSafeRun answers [{"run_id": N}]
+    if (url.pathname === '/firstconditionsaferun') return reply([{ run_id: fcsr }])
     if (url.pathname === '/run_stream_done') return reply([done.has(`${url.searchParams.get('run')}:${url.searchParams.get('stream')}`)])
     if (url.pathname === '/run_dataset_done') return reply([done.has(`${url.searchParams.get('run')}:${url.searchParams.get('primary_dataset')}`)])
     res.writeHead(404).end()
@@ -188,7 +189,7 @@ test('the Tier-0 poller announces stream, dataset and FCSR facts only when they 
   })
   try {
     await using collected = await collectRuns(env, logger)
-    await using _w = await startWatcher(env, logger)
+    await using w = await startWatcher(env, logger)
     const facts = (kind: string): Collected[] => collected.events.filter(e => e.event.change.case === kind)
     await until('first facts', () => facts('fcsr').length === 1 && facts('streamDone').filter(e => e.event.change.case === 'streamDone' && e.event.change.value.stream === 'Express').length >= 2)
     await settled(() => collected.events.length, 1000)
@@ -204,6 +205,10 @@ test('the Tier-0 poller announces stream, dataset and FCSR facts only when they 
     assert.ok(last.case === 'fcsr' && last.value.fcsr === 355102)
     const stream = facts('streamDone').at(-1)!.event
     assert.ok(stream.run === 355101 && stream.change.case === 'streamDone' && stream.change.value.done)
+    // an FCSR outside the run range is a failed round (counted, retried), never announced
+    fcsr = 2 ** 32
+    await until('a failed round', async () => /autocal_source_errors_total\{[^}]*source="t0"[^}]*\} [1-9]/.test(await (await fetch(`http://127.0.0.1:${w.port}/metrics`)).text()))
+    assert.equal(facts('fcsr').length, 2, 'no FCSR beyond 2^32 announced')
   } finally {
     server.close()
   }
