@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { JobRequestSchema, JobPhase, type JobRequest } from '@autocal/contracts'
 import { AutocalError, acquireLease, captureContext, Lease, type Logger, type RedisHandle } from '@autocal/runtime'
 import { fileSafe, jobEnvironment } from './domain/job-environment.ts'
-import { concludeProcess, confineDirectory, groupAlive, killGroup, readExitFile, startProcess } from './adapters/local-process.ts'
+import { concludeProcess, confineDirectory, groupAlive, killGroup, readExitFile, readPidFile, startProcess } from './adapters/local-process.ts'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
 import type { JobUser } from './adapters/job-user.ts'
 import type { ExecutorMetrics } from './metrics.ts'
@@ -211,6 +211,9 @@ export function createExecutor (o: ExecutorOptions) {
       await release(entry.key, slot)
       return
     }
+    // recorded before the side effect: an heir reads the pid file before starting it again
+    Object.assign(entry, { state: 'starting', slot: slotNumber })
+    await o.store.update(entry)
     let proc
     try {
       await confineDirectory(o.jobsDir, entry.outdir)
@@ -306,7 +309,19 @@ export function createExecutor (o: ExecutorOptions) {
   /** A job whose executor is gone (or ours, from before a restart). */
   async function adopt (entry: JobEntry): Promise<void> {
     const request = fromBinary(JobRequestSchema, Buffer.from(entry.request, 'base64'))
-    if (entry.state === 'queued' || entry.pid === undefined) {
+    if (entry.state === 'starting' && entry.pid === undefined) {
+      // its executor died around the spawn: started if the wrapper wrote its pid
+      const pid = await readPidFile(entry.exitFile)
+      if (pid !== undefined) {
+        const start = request.action.case === 'start' ? request.action.value : undefined
+        const startedAtMs = Date.now()
+        Object.assign(entry, { state: 'running', pid, startedAtMs, deadlineMs: (start?.timeoutS ?? 0) > 0 ? startedAtMs + start!.timeoutS * 1000 : 0 })
+        await o.store.update(entry)
+        log.info({ job: entry.jobId, try: entry.try, pid }, 'job of a lost executor was started before it died: followed, not started again')
+        await publish(request, entry, JobPhase.RUNNING) // as its executor would have (same event id if it did)
+      }
+    }
+    if (entry.state === 'queued' || entry.state === 'starting' || entry.pid === undefined) {
       log.info({ job: entry.jobId, try: entry.try }, 'queued job of a lost executor taken over')
       queue.push({ entry, request })
       pump()
