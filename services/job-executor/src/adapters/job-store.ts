@@ -15,6 +15,8 @@ export interface JobEntry {
   jobId: string
   try: number
   owner: string
+  /** Pod (process namespace) of a local job's process; only an executor there can see it. */
+  host?: string
   /**
    * queued → starting → running (local: 'starting' is stored before the
    * process is spawned, so an heir checks the pid file before starting it

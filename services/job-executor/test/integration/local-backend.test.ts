@@ -243,3 +243,34 @@ json.dump({'outputs': ['result.txt']}, open('outputs.json', 'w'))`)
   assert.equal(readFileSync(counter, 'utf8'), 'ran\n', 'started once')
   assert.deepEqual(bench.statuses.filter(s => s.jobId === jobId).map(s => s.phase), [JobPhase.RUNNING, JobPhase.DONE])
 })
+
+test('an executor stopped for longer than its heartbeat: one in another pod reports its job lost (never follows a pid of another pod), and the stopped one kills the job when it continues', async t => {
+  const env = testEnv({ AUTOCAL_EXECUTOR_RECONCILE_MS: '300' })
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  const pidFile = join(scratchDir(env), 'pid')
+  const main = new URL('../../src/index.ts', import.meta.url).pathname
+  const stopped = spawn(process.execPath, [main], { env: { ...process.env, ...env, AUTOCAL_INSTANCE_ID: 'exec-stopped', AUTOCAL_EXECUTOR_HOST: 'pod-a', AUTOCAL_LOG_LEVEL: 'warn' }, stdio: 'ignore' })
+  t.after(async () => {
+    stopped.kill('SIGCONT')
+    stopped.kill('SIGTERM')
+    if (stopped.exitCode === null) await once(stopped, 'exit')
+  })
+  await bench.request('outlives', py(`
+import os, time
+open(${JSON.stringify(pidFile)}, 'w').write(str(os.getpid()))
+time.sleep(120)`))
+  await until('running in pod-a', () => bench.statuses.some(s => s.jobId === 'outlives' && s.phase === JobPhase.RUNNING) && existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '')
+  const jobPid = Number(readFileSync(pidFile, 'utf8'))
+  stopped.kill('SIGSTOP') // longer than its liveness TTL (4 × 300 ms): it looks dead
+  await using _other = await startJobExecutor(loadConfig(Config, { ...env, AUTOCAL_INSTANCE_ID: 'exec-other', AUTOCAL_EXECUTOR_HOST: 'pod-b' }), logger)
+  await until('reported lost by pod-b', () => bench.final('outlives') !== undefined)
+  const lost = bench.final('outlives')!
+  assert.equal(lost.phase, JobPhase.FAILED)
+  assert.equal(lost.reason, 'executor lost: its pod pod-a is gone or unreachable; the job\'s process cannot be followed from pod-b')
+  assert.equal(lost.retryable, true)
+  assert.equal(alive(jobPid), true, 'still running in the stopped executor\'s pod')
+  stopped.kill('SIGCONT')
+  await until('the continued executor killed the job it no longer owns', () => !alive(jobPid), 30_000)
+  assert.equal(bench.statuses.filter(s => s.jobId === 'outlives' && (s.phase === JobPhase.DONE || s.phase === JobPhase.FAILED)).length, 1, 'reported once')
+})
