@@ -103,6 +103,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     const batch = createBatchJobs({ backends: batchBackends(config, baseEnv), store, statuses, logger, instance })
     const executor = createExecutor({
       instance,
+      host: config.AUTOCAL_EXECUTOR_HOST ?? hostname(),
       batch,
       slots: config.AUTOCAL_EXECUTOR_SLOTS,
       maxQueued: config.AUTOCAL_EXECUTOR_MAX_QUEUED,

@@ -38,6 +38,8 @@ export const Config = z.object({
   AUTOCAL_EXECUTOR_BACKENDS: z.string().default('local,agent').transform(v => v.split(',').map(b => b.trim()).filter(b => b !== '')),
   /** Directory every job's output directory must be inside; <AUTOCAL_DATA_DIR>/jobs when unset. */
   AUTOCAL_EXECUTOR_JOBS_DIR: z.string().min(1).optional(),
+  /** Name of the pod (process namespace) local jobs run in; the host name when unset. */
+  AUTOCAL_EXECUTOR_HOST: z.string().min(1).optional(),
   /** User local jobs run as (name, uid or uid:gid); `nobody` when the executor runs as root. */
   AUTOCAL_EXECUTOR_JOB_USER: z.string().min(1).optional(),
   /** Variables of the executor's environment passed to jobs (comma-separated); never AUTOCAL_* keys or secrets. */

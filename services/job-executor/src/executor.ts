@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { JobRequestSchema, JobPhase, type JobRequest } from '@autocal/contracts'
 import { AutocalError, acquireLease, captureContext, Lease, type Logger, type RedisHandle } from '@autocal/runtime'
 import { fileSafe, jobEnvironment } from './domain/job-environment.ts'
-import { concludeProcess, confineDirectory, groupAlive, killGroup, readExitFile, startProcess } from './adapters/local-process.ts'
+import { concludeProcess, confineDirectory, groupAlive, killGroup, readExitFile, readPidFile, startProcess } from './adapters/local-process.ts'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
 import type { JobUser } from './adapters/job-user.ts'
 import type { ExecutorMetrics } from './metrics.ts'
@@ -23,6 +23,8 @@ type StartJob = Extract<JobRequest['action'], { case: 'start' }>['value']
 
 export interface ExecutorOptions {
   instance: string
+  /** The pod (process namespace) this executor's processes live in: only an executor of the same pod can see them. */
+  host: string
   slots: number
   /** Local jobs waiting for a slot here at most (back-pressure: more requests wait in Kafka). */
   maxQueued: number
@@ -92,6 +94,7 @@ export function createExecutor (o: ExecutorOptions) {
       jobId: request.jobId,
       try: request.try,
       owner: o.instance,
+      host: o.host,
       state: 'queued',
       request: Buffer.from(toBinary(JobRequestSchema, request)).toString('base64'),
       outdir: start.outdir !== '' ? start.outdir : join(o.jobsDir, dir),
@@ -211,6 +214,9 @@ export function createExecutor (o: ExecutorOptions) {
       await release(entry.key, slot)
       return
     }
+    // recorded before the side effect: an heir reads the pid file before starting it again
+    Object.assign(entry, { state: 'starting', slot: slotNumber })
+    await o.store.update(entry)
     let proc
     try {
       await confineDirectory(o.jobsDir, entry.outdir)
@@ -280,7 +286,8 @@ export function createExecutor (o: ExecutorOptions) {
   /** Renews leases, applies cancels, and takes over the jobs of executors that died. */
   async function reconcile (): Promise<void> {
     await o.batch?.reconcile()
-    for (const r of running.values()) {
+    for (const r of [...running.values()]) {
+      if (await fenced(r)) continue
       await r.slot.extend(Math.max(30_000, o.reconcileMs * 6))
       if (r.cancelled === undefined) {
         const reason = await o.store.cancelReason(r.request.jobId)
@@ -303,10 +310,54 @@ export function createExecutor (o: ExecutorOptions) {
     }
   }
 
+  /**
+   * A job this executor runs that another executor took over while this one
+   * looked dead (stopped, cut off): one of the same pod follows the process
+   * now (this one lets go), one of another pod reported it lost and a retry
+   * may run (this one kills it). True when it was let go.
+   */
+  async function fenced (r: Running): Promise<boolean> {
+    if (finishing.has(r.entry.key)) return false
+    const current = await o.store.get(r.entry.key)
+    if (current?.owner === o.instance) return false
+    if (current === undefined && !await o.store.isDone(r.entry.key)) return false
+    running.delete(r.entry.key)
+    owned.delete(r.entry.key)
+    clearTimeout(r.timer)
+    finishing.add(r.entry.key) // its exit is not ours to report
+    if (current === undefined) {
+      log.warn({ job: r.entry.jobId, try: r.entry.try, pid: r.entry.pid }, 'job reported by another executor while this one looked dead; its process group is killed')
+      await killGroup(r.entry.pid!, o.killGraceMs)
+    } else log.warn({ job: r.entry.jobId, try: r.entry.try, owner: current.owner }, 'job taken over by another executor while this one looked dead; let go')
+    await r.slot.release().catch(() => false)
+    o.metrics.running.set(running.size)
+    return true
+  }
+
   /** A job whose executor is gone (or ours, from before a restart). */
   async function adopt (entry: JobEntry): Promise<void> {
     const request = fromBinary(JobRequestSchema, Buffer.from(entry.request, 'base64'))
-    if (entry.state === 'queued' || entry.pid === undefined) {
+    if (entry.host !== undefined && entry.host !== o.host && entry.state !== 'queued') {
+      // its process lives in another pod: invisible from here (a pid here is another process)
+      log.warn({ job: entry.jobId, try: entry.try, host: entry.host }, 'job of a lost executor in another pod; failed as retryable')
+      await publish(request, entry, JobPhase.FAILED, { reason: `executor lost: its pod ${entry.host} is gone or unreachable; the job's process cannot be followed from ${o.host}`, retryable: true })
+      await release(entry.key)
+      return
+    }
+    entry.host = o.host
+    if (entry.state === 'starting' && entry.pid === undefined) {
+      // its executor died around the spawn: started if the wrapper wrote its pid
+      const pid = await readPidFile(entry.exitFile)
+      if (pid !== undefined) {
+        const start = request.action.case === 'start' ? request.action.value : undefined
+        const startedAtMs = Date.now()
+        Object.assign(entry, { state: 'running', pid, startedAtMs, deadlineMs: (start?.timeoutS ?? 0) > 0 ? startedAtMs + start!.timeoutS * 1000 : 0 })
+        await o.store.update(entry)
+        log.info({ job: entry.jobId, try: entry.try, pid }, 'job of a lost executor was started before it died: followed, not started again')
+        await publish(request, entry, JobPhase.RUNNING) // as its executor would have (same event id if it did)
+      }
+    }
+    if (entry.state === 'queued' || entry.state === 'starting' || entry.pid === undefined) {
       log.info({ job: entry.jobId, try: entry.try }, 'queued job of a lost executor taken over')
       queue.push({ entry, request })
       pump()

@@ -15,8 +15,14 @@ export interface JobEntry {
   jobId: string
   try: number
   owner: string
-  /** queued → running (local) or queued → assigned (agent; running once the agent says so). */
-  state: 'queued' | 'running' | 'assigned'
+  /** Pod (process namespace) of a local job's process; only an executor there can see it. */
+  host?: string
+  /**
+   * queued → starting → running (local: 'starting' is stored before the
+   * process is spawned, so an heir checks the pid file before starting it
+   * again) or queued → assigned (agent; running once the agent says so).
+   */
+  state: 'queued' | 'starting' | 'running' | 'assigned'
   /** Absent = local. */
   backend?: 'local' | 'agent' | 'htcondor' | 'kubernetes'
   /** Id of the job in its batch system (HTCondor job id, Kubernetes Job name). */

@@ -1,5 +1,5 @@
 // The local backend's processes. A job runs as
-//   /bin/sh -c '"$@"; echo $? > "$AUTOCAL_EXIT_FILE"' autocal-job <argv...>
+//   /bin/sh -c 'echo $$ > "$AUTOCAL_PID_FILE"; "$@"; echo $? > "$AUTOCAL_EXIT_FILE"' autocal-job <argv...>
 // in its own process group (detached), so that a timeout or a cancel kills
 // the whole group, and so that an executor that restarted can learn how a job
 // it did not start ended (the exit file), or that it is still running (the
@@ -20,7 +20,12 @@ import { OutputSchema, type Output } from '@autocal/contracts'
 import { isInside, manifestMaxBytes, manifestName, parseManifest } from '../domain/manifest.ts'
 import { decodeShellStatus, outcomeOf } from '../domain/outcome.ts'
 
-const wrapper = '"$@"; echo $? > "$AUTOCAL_EXIT_FILE"'
+// the pid file (the group's id, first thing) tells an executor that took over
+// a job recorded as 'starting' whether it was started before its executor died
+const wrapper = 'echo $$ > "$AUTOCAL_PID_FILE"; "$@"; echo $? > "$AUTOCAL_EXIT_FILE"'
+
+/** The pid file that goes with an exit file (`….exit` → `….pid`). */
+export const pidFileOf = (exitFile: string): string => exitFile.replace(/(\.exit)?$/, '.pid')
 
 export interface StartedProcess {
   pid: number
@@ -66,16 +71,19 @@ export function startProcess (spec: ProcessSpec): StartedProcess {
     madeDirs.clear() // a directory was removed since: create them again
     log = openLog()
   }
+  const pidFile = pidFileOf(spec.exitFile)
+  closeSync(openSync(pidFile, 'w')) // emptied: a pid in it is this start's
   if (spec.user !== undefined) {
-    // the wrapper (running as the job user) writes the exit status into this one file
+    // the wrapper (running as the job user) writes the pid and exit status into these files only
     closeSync(openSync(spec.exitFile, 'w'))
     chownSync(spec.exitFile, spec.user.uid, spec.user.gid)
+    chownSync(pidFile, spec.user.uid, spec.user.gid)
   }
   let child
   try {
     child = spawn('/bin/sh', ['-c', wrapper, 'autocal-job', ...spec.argv], {
       cwd: spec.cwd,
-      env: { ...spec.env, AUTOCAL_EXIT_FILE: spec.exitFile },
+      env: { ...spec.env, AUTOCAL_EXIT_FILE: spec.exitFile, AUTOCAL_PID_FILE: pidFile },
       detached: true,
       stdio: ['ignore', log, log],
       ...(spec.user === undefined ? {} : { uid: spec.user.uid, gid: spec.user.gid })
@@ -137,6 +145,13 @@ export async function killGroup (pgid: number, graceMs: number): Promise<void> {
   while (groupAlive(pgid) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
   if (groupAlive(pgid)) signalGroup(pgid, 'SIGKILL')
   while (groupAlive(pgid) && Date.now() < deadline + 5000) await new Promise(resolve => setTimeout(resolve, 50))
+}
+
+/** The process group id the wrapper recorded for the exit file's job, or undefined when it never started. */
+export async function readPidFile (exitFile: string): Promise<number | undefined> {
+  const text = await readFile(pidFileOf(exitFile), 'utf8').catch(() => '')
+  const pid = Number(text.trim())
+  return text.trim() !== '' && Number.isInteger(pid) && pid > 1 ? pid : undefined
 }
 
 /** The recorded exit status, or undefined while there is none. */

@@ -6,10 +6,13 @@ import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { once } from 'node:events'
-import { JobPhase } from '@autocal/contracts'
-import { loadConfig } from '@autocal/runtime'
+import { create, toBinary } from '@bufbuild/protobuf'
+import { JobPhase, JobRequestSchema } from '@autocal/contracts'
+import { connectRedis, loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { startJobExecutor } from '../../src/app.ts'
+import { createJobStore, type JobEntry } from '../../src/adapters/job-store.ts'
+import { startProcess } from '../../src/adapters/local-process.ts'
 import { outdirOf, asReader, quietLogger, scratchDir, startBench, testEnv, until } from '../helpers/harness.ts'
 
 const py = (code: string): string[] => ['python3', '-c', code]
@@ -185,4 +188,89 @@ test('back-pressure: requests beyond the queue limit wait in Kafka and all run, 
   }
   assert.ok(most <= 3, `at most 3 jobs accepted and unfinished at once, saw ${most}: ${bench.statuses.map(s => `${s.jobId}:${s.phase}`).join(' ')}`)
   assert.deepEqual(jobs.map(id => bench.statuses.filter(s => s.jobId === id && s.phase === JobPhase.RUNNING).length), [1, 1, 1, 1, 1, 1], 'each ran once')
+})
+
+test('an executor that died between recording "starting" and recording the pid: its heir finds the started job by its pid file and does not start it again', async t => {
+  const env = testEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  const config = loadConfig(Config, env)
+  const counter = join(scratchDir(env), 'runs.txt')
+  const gate = join(env.AUTOCAL_DATA_DIR!, 'gate')
+  const jobId = 'half-started'
+  t.after(() => { writeFileSync(gate, '') }) // the job this test starts itself ends, whatever happens
+  const outdir = outdirOf(env, jobId)
+  const argv = py(`
+import os, time, json
+open(${JSON.stringify(counter)}, 'a').write('ran\\n')
+while not os.path.exists(${JSON.stringify(gate)}): time.sleep(0.05)
+open('result.txt', 'w').write('ok')
+json.dump({'outputs': ['result.txt']}, open('outputs.json', 'w'))`)
+  const request = create(JobRequestSchema, {
+    jobId,
+    try: 1,
+    provenance: { subsystem: 'ECAL', campaign: 'prompt', workflow: 'test', blockId: 'run-355100', task: 't', taskAttempt: 1, inputRuns: [355100] },
+    action: { case: 'start', value: { argv, backend: 'local', outdir } }
+  })
+  // what the dead executor left behind: its entry in state 'starting' (no pid yet), and the process it spawned
+  const entry: JobEntry = {
+    key: `${jobId}#1`,
+    jobId,
+    try: 1,
+    owner: 'exec-dead',
+    state: 'starting',
+    slot: 0,
+    request: Buffer.from(toBinary(JobRequestSchema, request)).toString('base64'),
+    outdir,
+    logFile: join(env.AUTOCAL_DATA_DIR!, 'logs', 'jobs', `${jobId}.1.log`),
+    exitFile: join(env.AUTOCAL_DATA_DIR!, 'run', 'jobs', `${jobId}.1.exit`),
+    deadlineMs: 0,
+    queuedAtMs: Date.now()
+  }
+  {
+    await using redis = await connectRedis({ config, logger })
+    assert.equal(await createJobStore(redis, 'exec-dead').claim(entry), true)
+  }
+  startProcess({ argv, cwd: outdir, env: {}, logFile: entry.logFile, exitFile: entry.exitFile })
+  await until('the job is running', () => existsSync(counter))
+  await using _heir = await startJobExecutor(config, logger)
+  await until('the heir reports it running', () => bench.statuses.some(s => s.jobId === jobId && s.phase === JobPhase.RUNNING))
+  writeFileSync(gate, '')
+  await until('reported', () => bench.final(jobId) !== undefined)
+  const done = bench.final(jobId)!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.equal(done.outputs.length, 1)
+  assert.equal(readFileSync(counter, 'utf8'), 'ran\n', 'started once')
+  assert.deepEqual(bench.statuses.filter(s => s.jobId === jobId).map(s => s.phase), [JobPhase.RUNNING, JobPhase.DONE])
+})
+
+test('an executor stopped for longer than its heartbeat: one in another pod reports its job lost (never follows a pid of another pod), and the stopped one kills the job when it continues', async t => {
+  const env = testEnv({ AUTOCAL_EXECUTOR_RECONCILE_MS: '300' })
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  const pidFile = join(scratchDir(env), 'pid')
+  const main = new URL('../../src/index.ts', import.meta.url).pathname
+  const stopped = spawn(process.execPath, [main], { env: { ...process.env, ...env, AUTOCAL_INSTANCE_ID: 'exec-stopped', AUTOCAL_EXECUTOR_HOST: 'pod-a', AUTOCAL_LOG_LEVEL: 'warn' }, stdio: 'ignore' })
+  t.after(async () => {
+    stopped.kill('SIGCONT')
+    stopped.kill('SIGTERM')
+    if (stopped.exitCode === null) await once(stopped, 'exit')
+  })
+  await bench.request('outlives', py(`
+import os, time
+open(${JSON.stringify(pidFile)}, 'w').write(str(os.getpid()))
+time.sleep(120)`))
+  await until('running in pod-a', () => bench.statuses.some(s => s.jobId === 'outlives' && s.phase === JobPhase.RUNNING) && existsSync(pidFile) && readFileSync(pidFile, 'utf8') !== '')
+  const jobPid = Number(readFileSync(pidFile, 'utf8'))
+  stopped.kill('SIGSTOP') // longer than its liveness TTL (4 × 300 ms): it looks dead
+  await using _other = await startJobExecutor(loadConfig(Config, { ...env, AUTOCAL_INSTANCE_ID: 'exec-other', AUTOCAL_EXECUTOR_HOST: 'pod-b' }), logger)
+  await until('reported lost by pod-b', () => bench.final('outlives') !== undefined)
+  const lost = bench.final('outlives')!
+  assert.equal(lost.phase, JobPhase.FAILED)
+  assert.equal(lost.reason, 'executor lost: its pod pod-a is gone or unreachable; the job\'s process cannot be followed from pod-b')
+  assert.equal(lost.retryable, true)
+  assert.equal(alive(jobPid), true, 'still running in the stopped executor\'s pod')
+  stopped.kill('SIGCONT')
+  await until('the continued executor killed the job it no longer owns', () => !alive(jobPid), 30_000)
+  assert.equal(bench.statuses.filter(s => s.jobId === 'outlives' && (s.phase === JobPhase.DONE || s.phase === JobPhase.FAILED)).length, 1, 'reported once')
 })

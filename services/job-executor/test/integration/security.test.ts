@@ -20,7 +20,7 @@ import { asReader, outdirOf, quietLogger, readToken, scratchDir, startBench, tes
 
 const py = (code: string): string[] => ['python3', '-c', code]
 const asRoot = process.getuid?.() === 0
-const jobVariables = ['AUTOCAL_CAMPAIGN', 'AUTOCAL_SUBSYSTEM', 'AUTOCAL_WORKFLOW', 'AUTOCAL_TASK', 'AUTOCAL_BLOCK', 'AUTOCAL_ATTEMPT', 'AUTOCAL_RUNS', 'AUTOCAL_JOB', 'AUTOCAL_NJOBS', 'AUTOCAL_INPUTS', 'AUTOCAL_OUTDIR', 'AUTOCAL_JOB_ID', 'AUTOCAL_TRY', 'AUTOCAL_EXIT_FILE']
+const jobVariables = ['AUTOCAL_CAMPAIGN', 'AUTOCAL_SUBSYSTEM', 'AUTOCAL_WORKFLOW', 'AUTOCAL_TASK', 'AUTOCAL_BLOCK', 'AUTOCAL_ATTEMPT', 'AUTOCAL_RUNS', 'AUTOCAL_JOB', 'AUTOCAL_NJOBS', 'AUTOCAL_INPUTS', 'AUTOCAL_OUTDIR', 'AUTOCAL_JOB_ID', 'AUTOCAL_TRY', 'AUTOCAL_EXIT_FILE', 'AUTOCAL_PID_FILE']
 
 test('a job sees no secret of the executor, cannot read its /proc environ, and cannot write the CondDB, the data directory or the executor\'s state', {
   skip: asRoot ? false : 'jobs run as another user only when the executor runs as root (CI runs the tests as root)'
