@@ -252,7 +252,12 @@ async function main (): Promise<void> {
   const source = runSource(process.env.AUTOCAL_REPLAY_SCALE ?? '8640', Number(process.env.AUTOCAL_GENERATOR_RUNS ?? '500'))
   console.log(`autocal: run source = ${source.description}`)
   const system = await startSystem({
-    serviceEnv: { 'run-watcher': source.env },
+    serviceEnv: {
+      'run-watcher': source.env,
+      // the demo listens on 127.0.0.1 only: its job logs are readable without a token, so the dashboard's log
+      // links work; a deployment sets AUTOCAL_READ_TOKENS instead (see services/job-executor)
+      'job-executor': { AUTOCAL_READ_PUBLIC: process.env.AUTOCAL_READ_PUBLIC ?? 'true' }
+    },
     env: {
       AUTOCAL_LOG_LEVEL: process.env.AUTOCAL_LOG_LEVEL ?? 'info',
       AUTOCAL_REALDATA_DIR: source.realdataDir,
