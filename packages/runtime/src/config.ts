@@ -62,7 +62,16 @@ export const redisShape = {
   AUTOCAL_REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   /** PEM client certificate and key for Redis (tls-auth-clients); both or neither. */
   AUTOCAL_REDIS_TLS_CERT_FILE: z.string().min(1).optional(),
-  AUTOCAL_REDIS_TLS_KEY_FILE: z.string().min(1).optional()
+  AUTOCAL_REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * Redis Sentinels, host:port,host:port…: the client asks them for the
+   * primary of AUTOCAL_REDIS_SENTINEL_NAME and follows it through failovers.
+   * AUTOCAL_REDIS_URL then gives only the scheme (rediss:// = TLS to the
+   * primary and to the Sentinels) and the database number.
+   */
+  AUTOCAL_REDIS_SENTINELS: z.string().regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port…]').optional(),
+  /** The Sentinels' name of the primary (sentinel monitor <name> …). */
+  AUTOCAL_REDIS_SENTINEL_NAME: z.string().min(1).optional()
 }
 
 /**
@@ -75,7 +84,8 @@ export const connectionKeys = [
   'AUTOCAL_KAFKA_BROKERS', 'AUTOCAL_KAFKA_TLS', 'AUTOCAL_KAFKA_TLS_CA_FILE', 'AUTOCAL_KAFKA_TLS_CERT_FILE',
   'AUTOCAL_KAFKA_TLS_KEY_FILE', 'AUTOCAL_KAFKA_SASL_MECHANISM', 'AUTOCAL_KAFKA_USERNAME', 'AUTOCAL_KAFKA_PASSWORD',
   'AUTOCAL_KAFKA_PASSWORD_FILE', 'AUTOCAL_REDIS_URL', 'AUTOCAL_REDIS_USERNAME', 'AUTOCAL_REDIS_PASSWORD',
-  'AUTOCAL_REDIS_PASSWORD_FILE', 'AUTOCAL_REDIS_TLS_CA_FILE', 'AUTOCAL_REDIS_TLS_CERT_FILE', 'AUTOCAL_REDIS_TLS_KEY_FILE'
+  'AUTOCAL_REDIS_PASSWORD_FILE', 'AUTOCAL_REDIS_TLS_CA_FILE', 'AUTOCAL_REDIS_TLS_CERT_FILE', 'AUTOCAL_REDIS_TLS_KEY_FILE',
+  'AUTOCAL_REDIS_SENTINELS', 'AUTOCAL_REDIS_SENTINEL_NAME'
 ] as const
 
 /**
@@ -148,6 +158,7 @@ export function connectionProblems (config: Values): string[] {
     const tlsFiles = ['AUTOCAL_REDIS_TLS_CA_FILE', 'AUTOCAL_REDIS_TLS_CERT_FILE', 'AUTOCAL_REDIS_TLS_KEY_FILE'].filter(k => set(config, k))
     if (tlsFiles.length > 0 && !url.startsWith('rediss://')) problems.push(`${tlsFiles.join(', ')} set but AUTOCAL_REDIS_URL is not rediss:// (TLS)`)
     pair('AUTOCAL_REDIS_TLS_CERT_FILE', 'AUTOCAL_REDIS_TLS_KEY_FILE', 'a Redis client certificate')
+    pair('AUTOCAL_REDIS_SENTINELS', 'AUTOCAL_REDIS_SENTINEL_NAME', 'Redis Sentinel (the Sentinels and the name of the primary they monitor)')
     if (/^rediss?:\/\/[^/]*@/.test(url) && (set(config, 'AUTOCAL_REDIS_PASSWORD') || set(config, 'AUTOCAL_REDIS_PASSWORD_FILE'))) {
       problems.push('AUTOCAL_REDIS_URL carries credentials and AUTOCAL_REDIS_PASSWORD(_FILE) is set: give them once')
     }
