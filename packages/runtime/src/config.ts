@@ -26,6 +26,12 @@ export const kafkaShape = {
   AUTOCAL_KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
   /** Create missing topics from the registry at start. */
   AUTOCAL_KAFKA_CREATE_TOPICS: z.stringbool().default(true),
+  /** Replicas of each topic the services create (unset = the broker's default.replication.factor). */
+  AUTOCAL_KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).optional(),
+  /** min.insync.replicas of each topic the services create (unset = the broker's default); at most the replication factor. */
+  AUTOCAL_KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).optional(),
+  /** retention.ms of the topics rebuilds read from the beginning (runs, tasks, conditions); -1 = forever; unset = the broker's default. */
+  AUTOCAL_KAFKA_REBUILD_RETENTION_MS: z.coerce.number().int().min(-1).optional(),
   /** Handler attempts before a message goes to the DLQ. */
   AUTOCAL_KAFKA_MAX_ATTEMPTS: z.coerce.number().int().positive().default(8),
   AUTOCAL_KAFKA_RETRY_BASE_MS: z.coerce.number().int().positive().default(200),
