@@ -92,12 +92,15 @@ test('through a Sentinel failover mid-stream, a consumer de-duplicating in Redis
     AUTOCAL_REDIS_SENTINEL_NAME: master,
     // the production retry policy: a failover takes seconds
     AUTOCAL_KAFKA_MAX_ATTEMPTS: '8',
-    AUTOCAL_KAFKA_RETRY_BASE_MS: '200'
+    AUTOCAL_KAFKA_RETRY_BASE_MS: '200',
+    // the Redis here is this test's own, plaintext and without AUTH (empty = unset)
+    AUTOCAL_REDIS_USERNAME: '',
+    AUTOCAL_REDIS_PASSWORD: '',
+    AUTOCAL_REDIS_PASSWORD_FILE: '',
+    AUTOCAL_REDIS_TLS_CA_FILE: '',
+    AUTOCAL_REDIS_TLS_CERT_FILE: '',
+    AUTOCAL_REDIS_TLS_KEY_FILE: ''
   })
-  delete config.AUTOCAL_REDIS_USERNAME
-  delete config.AUTOCAL_REDIS_PASSWORD
-  delete config.AUTOCAL_REDIS_PASSWORD_FILE
-  delete config.AUTOCAL_REDIS_TLS_CA_FILE
   const { logger } = memoryLogger()
   await using redis = await connectRedis({ config, logger })
   await using producer = await startProducer({ config, logger, service: 'test' })
