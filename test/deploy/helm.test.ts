@@ -342,3 +342,32 @@ test('redis.sentinels gives every service the Sentinels and the primary\'s name,
   assert.match(unnamed.stderr, /sentinelName/)
   assert.notEqual(run(['template', 'cal', chart, '--set', 'redis.sentinels=no-port', '--set', 'redis.sentinelName=m']).status, 0)
 })
+
+test('the command NOTES.txt prints for adding workflows works as printed, in bash', async () => {
+  const { cpSync, mkdtempSync, renameSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  // helm renders NOTES.txt only on install/upgrade against a cluster: render it as an ordinary template of a copy
+  const dir = mkdtempSync(join(tmpdir(), 'autocal-notes-'))
+  try {
+    cpSync(chart, join(dir, 'autocal'), { recursive: true })
+    renameSync(join(dir, 'autocal/templates/NOTES.txt'), join(dir, 'autocal/templates/notes.txt'))
+    const r = run(['template', 'cal', join(dir, 'autocal'), '--namespace', 'autocal', '--show-only', 'templates/notes.txt', '--debug'])
+    const printed = (r.stdout + r.stderr).split('\n')
+    const start = printed.findIndex(l => l.trim().startsWith('helm upgrade'))
+    assert.ok(start >= 0, 'NOTES prints a helm upgrade command when there are no workflows')
+    let command = ''
+    for (const line of printed.slice(start)) {
+      command += line.trim().replace(/\\$/, '') + ' '
+      if (!line.trimEnd().endsWith('\\')) break
+    }
+    // run it as printed; `helm upgrade … --reuse-values` becomes `helm template` (no cluster here)
+    const script = `helm () { shift; args=(); for a in "$@"; do [ "$a" = --reuse-values ] || args+=("$a"); done; command ${helm} template "\${args[@]}"; }\n${command}`
+    const out = spawnSync('bash', ['-c', script], { encoding: 'utf8', cwd: new URL('../..', import.meta.url).pathname })
+    assert.equal(out.status, 0, out.stderr)
+    const workflows = parseAllDocuments(out.stdout).map(d => d.toJSON()).find(d => d?.kind === 'ConfigMap')
+    assert.deepEqual(Object.keys(workflows?.data).sort(), ['ecal-timing.yaml', 'scripts__process_block.py'])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
