@@ -173,7 +173,7 @@ test('Kafka SASL_SSL and Redis AUTH/TLS: each service connects as its own princi
     assert.equal(env.AUTOCAL_KAFKA_TLS, 'true')
     assert.equal(env.AUTOCAL_KAFKA_USERNAME, name)
     assert.equal(env.AUTOCAL_REDIS_USERNAME, name)
-    assert.equal(env.AUTOCAL_KAFKA_CREATE_TOPICS, 'false')
+    assert.equal(env.AUTOCAL_KAFKA_CREATE_TOPICS, 'true', 'the services create the replicated topics')
     assert.match(env.AUTOCAL_REDIS_URL, /^rediss:\/\//)
     assert.equal(env.AUTOCAL_KAFKA_PASSWORD, undefined, 'no password in the environment')
     assert.equal(env.AUTOCAL_REDIS_PASSWORD, undefined, 'no password in the environment')
@@ -299,4 +299,75 @@ test('gRPC from outside: a NodePort/LoadBalancer Service per gRPC service, or a 
   const plaintext = run(['template', 'cal', chart, '--set', 'route.agents.enabled=true', '--set', 'route.agents.host=a.example.cern.ch'])
   assert.notEqual(plaintext.status, 0)
   assert.match(plaintext.stderr, /agentTls/)
+})
+
+test('the production values make every service create replicated topics: 3 replicas, min.insync.replicas 2, rebuild topics kept forever; the defaults leave it to the broker', async () => {
+  const { topicPolicy, topicCreations, rebuildTopics } = await import('@autocal/runtime')
+  const { allTopics } = await import('@autocal/contracts')
+  // the keys as a service's configuration reads them (the executor's Config holds the runtime's kafkaShape)
+  const { Config } = await import('../../services/job-executor/src/config.ts')
+  const policies = (docs: Array<Record<string, any>>): Array<ReturnType<typeof topicPolicy>> => [...byKind(docs, 'Deployment').values()].map(d => {
+    const env = Object.fromEntries(d.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e && e.name.startsWith('AUTOCAL_KAFKA_')).map((e: any) => [e.name, e.value]))
+    return topicPolicy(Config.parse(env))
+  })
+  const production = policies(renderWith([new URL('../../helm/autocal/values-production.yaml', import.meta.url).pathname]))
+  assert.equal(production.length, 5)
+  for (const policy of production) {
+    assert.deepEqual(policy, { replicationFactor: 3, minInsyncReplicas: 2, rebuildRetentionMs: -1 })
+    for (const request of topicCreations(allTopics, '', policy)) {
+      const configs = Object.fromEntries((request.configEntries ?? []).map(e => [e.name, e.value]))
+      assert.equal(request.replicationFactor, 3)
+      assert.equal(configs['min.insync.replicas'], '2')
+      if (rebuildTopics.some(t => t.name === request.topic)) assert.equal(configs['retention.ms'], '-1', request.topic)
+    }
+  }
+  for (const policy of policies(render())) assert.deepEqual(policy, { replicationFactor: undefined, minInsyncReplicas: undefined, rebuildRetentionMs: undefined })
+  const impossible = run(['template', 'cal', chart, '--set', 'kafka.topics.replicationFactor=2', '--set', 'kafka.topics.minInsyncReplicas=3'])
+  assert.notEqual(impossible.status, 0)
+  assert.match(impossible.stderr, /minInsyncReplicas \(3\) is above kafka.topics.replicationFactor \(2\)/)
+})
+
+test('redis.sentinels gives every service the Sentinels and the primary\'s name, which its configuration accepts', async () => {
+  const { Config } = await import('../../services/job-executor/src/config.ts')
+  const docs = render('redis.sentinels=sentinel-0.autocal-redis:26379\\,sentinel-1.autocal-redis:26379', 'redis.sentinelName=autocal')
+  for (const d of byKind(docs, 'Deployment').values()) {
+    const env = Object.fromEntries(d.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]))
+    assert.equal(env.AUTOCAL_REDIS_SENTINELS, 'sentinel-0.autocal-redis:26379,sentinel-1.autocal-redis:26379')
+    assert.equal(env.AUTOCAL_REDIS_SENTINEL_NAME, 'autocal')
+  }
+  const env = Object.fromEntries(byKind(docs, 'Deployment').get('cal-autocal-job-executor')?.spec.template.spec.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]))
+  assert.equal(Config.parse(env).AUTOCAL_REDIS_SENTINEL_NAME, 'autocal')
+  const unnamed = run(['template', 'cal', chart, '--set', 'redis.sentinels=s:26379'])
+  assert.notEqual(unnamed.status, 0)
+  assert.match(unnamed.stderr, /sentinelName/)
+  assert.notEqual(run(['template', 'cal', chart, '--set', 'redis.sentinels=no-port', '--set', 'redis.sentinelName=m']).status, 0)
+})
+
+test('the command NOTES.txt prints for adding workflows works as printed, in bash', async () => {
+  const { cpSync, mkdtempSync, renameSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  // helm renders NOTES.txt only on install/upgrade against a cluster: render it as an ordinary template of a copy
+  const dir = mkdtempSync(join(tmpdir(), 'autocal-notes-'))
+  try {
+    cpSync(chart, join(dir, 'autocal'), { recursive: true })
+    renameSync(join(dir, 'autocal/templates/NOTES.txt'), join(dir, 'autocal/templates/notes.txt'))
+    const r = run(['template', 'cal', join(dir, 'autocal'), '--namespace', 'autocal', '--show-only', 'templates/notes.txt', '--debug'])
+    const printed = (r.stdout + r.stderr).split('\n')
+    const start = printed.findIndex(l => l.trim().startsWith('helm upgrade'))
+    assert.ok(start >= 0, 'NOTES prints a helm upgrade command when there are no workflows')
+    let command = ''
+    for (const line of printed.slice(start)) {
+      command += line.trim().replace(/\\$/, '') + ' '
+      if (!line.trimEnd().endsWith('\\')) break
+    }
+    // run it as printed; `helm upgrade … --reuse-values` becomes `helm template` (no cluster here)
+    const script = `helm () { shift; args=(); for a in "$@"; do [ "$a" = --reuse-values ] || args+=("$a"); done; command ${helm} template "\${args[@]}"; }\n${command}`
+    const out = spawnSync('bash', ['-c', script], { encoding: 'utf8', cwd: new URL('../..', import.meta.url).pathname })
+    assert.equal(out.status, 0, out.stderr)
+    const workflows = parseAllDocuments(out.stdout).map(d => d.toJSON()).find(d => d?.kind === 'ConfigMap')
+    assert.deepEqual(Object.keys(workflows?.data).sort(), ['ecal-timing.yaml', 'scripts__process_block.py'])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -19,10 +19,35 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   value: {{ .Values.kafka.topicPrefix | quote }}
 - name: AUTOCAL_KAFKA_CREATE_TOPICS
   value: {{ .Values.kafka.createTopics | quote }}
+{{- with .Values.kafka.topics }}
+{{- if and (not (kindIs "invalid" .replicationFactor)) (not (kindIs "invalid" .minInsyncReplicas)) }}
+{{- if gt (int .minInsyncReplicas) (int .replicationFactor) }}
+{{- fail (printf "kafka.topics.minInsyncReplicas (%v) is above kafka.topics.replicationFactor (%v): no write could be acknowledged" .minInsyncReplicas .replicationFactor) }}
+{{- end }}
+{{- end }}
+{{- if not (kindIs "invalid" .replicationFactor) }}
+- name: AUTOCAL_KAFKA_REPLICATION_FACTOR
+  value: {{ .replicationFactor | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" .minInsyncReplicas) }}
+- name: AUTOCAL_KAFKA_MIN_INSYNC_REPLICAS
+  value: {{ .minInsyncReplicas | quote }}
+{{- end }}
+{{- if not (kindIs "invalid" .rebuildRetentionMs) }}
+- name: AUTOCAL_KAFKA_REBUILD_RETENTION_MS
+  value: {{ .rebuildRetentionMs | int64 | quote }}
+{{- end }}
+{{- end }}
 - name: AUTOCAL_REDIS_URL
   value: {{ .Values.redis.url | quote }}
 - name: AUTOCAL_REDIS_KEY_PREFIX
   value: {{ .Values.redis.keyPrefix | quote }}
+{{- if .Values.redis.sentinels }}
+- name: AUTOCAL_REDIS_SENTINELS
+  value: {{ .Values.redis.sentinels | quote }}
+- name: AUTOCAL_REDIS_SENTINEL_NAME
+  value: {{ required "redis.sentinelName: the name of the primary the Sentinels monitor" .Values.redis.sentinelName | quote }}
+{{- end }}
 - name: AUTOCAL_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 - name: AUTOCAL_SHUTDOWN_GRACE_MS

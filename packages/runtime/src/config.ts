@@ -26,6 +26,12 @@ export const kafkaShape = {
   AUTOCAL_KAFKA_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
   /** Create missing topics from the registry at start. */
   AUTOCAL_KAFKA_CREATE_TOPICS: z.stringbool().default(true),
+  /** Replicas of each topic the services create (unset = the broker's default.replication.factor). */
+  AUTOCAL_KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).optional(),
+  /** min.insync.replicas of each topic the services create (unset = the broker's default); at most the replication factor. */
+  AUTOCAL_KAFKA_MIN_INSYNC_REPLICAS: z.coerce.number().int().min(1).optional(),
+  /** retention.ms of the topics rebuilds read from the beginning (runs, tasks, conditions); -1 = forever; unset = the broker's default. */
+  AUTOCAL_KAFKA_REBUILD_RETENTION_MS: z.coerce.number().int().min(-1).optional(),
   /** Handler attempts before a message goes to the DLQ. */
   AUTOCAL_KAFKA_MAX_ATTEMPTS: z.coerce.number().int().positive().default(8),
   AUTOCAL_KAFKA_RETRY_BASE_MS: z.coerce.number().int().positive().default(200),
@@ -62,7 +68,16 @@ export const redisShape = {
   AUTOCAL_REDIS_TLS_CA_FILE: z.string().min(1).optional(),
   /** PEM client certificate and key for Redis (tls-auth-clients); both or neither. */
   AUTOCAL_REDIS_TLS_CERT_FILE: z.string().min(1).optional(),
-  AUTOCAL_REDIS_TLS_KEY_FILE: z.string().min(1).optional()
+  AUTOCAL_REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * Redis Sentinels, host:port,host:port…: the client asks them for the
+   * primary of AUTOCAL_REDIS_SENTINEL_NAME and follows it through failovers.
+   * AUTOCAL_REDIS_URL then gives only the scheme (rediss:// = TLS to the
+   * primary and to the Sentinels) and the database number.
+   */
+  AUTOCAL_REDIS_SENTINELS: z.string().regex(/^[^\s,:]+:\d{1,5}(,[^\s,:]+:\d{1,5})*$/, 'expected host:port[,host:port…]').optional(),
+  /** The Sentinels' name of the primary (sentinel monitor <name> …). */
+  AUTOCAL_REDIS_SENTINEL_NAME: z.string().min(1).optional()
 }
 
 /**
@@ -75,7 +90,8 @@ export const connectionKeys = [
   'AUTOCAL_KAFKA_BROKERS', 'AUTOCAL_KAFKA_TLS', 'AUTOCAL_KAFKA_TLS_CA_FILE', 'AUTOCAL_KAFKA_TLS_CERT_FILE',
   'AUTOCAL_KAFKA_TLS_KEY_FILE', 'AUTOCAL_KAFKA_SASL_MECHANISM', 'AUTOCAL_KAFKA_USERNAME', 'AUTOCAL_KAFKA_PASSWORD',
   'AUTOCAL_KAFKA_PASSWORD_FILE', 'AUTOCAL_REDIS_URL', 'AUTOCAL_REDIS_USERNAME', 'AUTOCAL_REDIS_PASSWORD',
-  'AUTOCAL_REDIS_PASSWORD_FILE', 'AUTOCAL_REDIS_TLS_CA_FILE', 'AUTOCAL_REDIS_TLS_CERT_FILE', 'AUTOCAL_REDIS_TLS_KEY_FILE'
+  'AUTOCAL_REDIS_PASSWORD_FILE', 'AUTOCAL_REDIS_TLS_CA_FILE', 'AUTOCAL_REDIS_TLS_CERT_FILE', 'AUTOCAL_REDIS_TLS_KEY_FILE',
+  'AUTOCAL_REDIS_SENTINELS', 'AUTOCAL_REDIS_SENTINEL_NAME'
 ] as const
 
 /**
@@ -148,6 +164,7 @@ export function connectionProblems (config: Values): string[] {
     const tlsFiles = ['AUTOCAL_REDIS_TLS_CA_FILE', 'AUTOCAL_REDIS_TLS_CERT_FILE', 'AUTOCAL_REDIS_TLS_KEY_FILE'].filter(k => set(config, k))
     if (tlsFiles.length > 0 && !url.startsWith('rediss://')) problems.push(`${tlsFiles.join(', ')} set but AUTOCAL_REDIS_URL is not rediss:// (TLS)`)
     pair('AUTOCAL_REDIS_TLS_CERT_FILE', 'AUTOCAL_REDIS_TLS_KEY_FILE', 'a Redis client certificate')
+    pair('AUTOCAL_REDIS_SENTINELS', 'AUTOCAL_REDIS_SENTINEL_NAME', 'Redis Sentinel (the Sentinels and the name of the primary they monitor)')
     if (/^rediss?:\/\/[^/]*@/.test(url) && (set(config, 'AUTOCAL_REDIS_PASSWORD') || set(config, 'AUTOCAL_REDIS_PASSWORD_FILE'))) {
       problems.push('AUTOCAL_REDIS_URL carries credentials and AUTOCAL_REDIS_PASSWORD(_FILE) is set: give them once')
     }

@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { AutocalError } from '../src/errors.ts'
 import { baseShape, connectionEnv, httpShape, kafkaShape, loadConfig, redisShape, unknownKeys } from '../src/config.ts'
 import { kafkaSecurity } from '../src/bus/kafka.ts'
-import { redisSecurity } from '../src/redis/connect.ts'
+import { redisSecurity, redisTarget } from '../src/redis/connect.ts'
 
 const Config = z.object({ ...baseShape, ...kafkaShape, ...redisShape, ...httpShape, AUTOCAL_MAX_JOBS: z.coerce.number().int().positive().default(5) })
 
@@ -118,3 +118,21 @@ for (const [what, env, keys] of halfConfigured) {
     })
   })
 }
+
+test('the Redis target: the URL\'s host, or the Sentinels and the primary\'s name with the URL\'s scheme and db', () => {
+  const base = { AUTOCAL_REDIS_KEY_PREFIX: 'autocal:' }
+  const table: Array<[Record<string, string>, Record<string, unknown>]> = [
+    [{ AUTOCAL_REDIS_URL: 'redis://autocal-redis:6379' }, { host: 'autocal-redis', port: 6379, db: 0 }],
+    [{ AUTOCAL_REDIS_URL: 'redis://h/2' }, { host: 'h', port: 6379, db: 2 }],
+    [{ AUTOCAL_REDIS_URL: 'redis://u:p%40ss@h:1' }, { host: 'h', port: 1, db: 0, username: 'u', password: 'p@ss' }],
+    [{ AUTOCAL_REDIS_URL: 'redis://ignored:6379/1', AUTOCAL_REDIS_SENTINELS: 's1:26379,10.0.0.2:26380', AUTOCAL_REDIS_SENTINEL_NAME: 'autocal' },
+      { sentinels: [{ host: 's1', port: 26379 }, { host: '10.0.0.2', port: 26380 }], name: 'autocal', db: 1, failoverDetector: true }],
+    [{ AUTOCAL_REDIS_URL: 'rediss://x', AUTOCAL_REDIS_SENTINELS: 's:26379', AUTOCAL_REDIS_SENTINEL_NAME: 'm' },
+      { sentinels: [{ host: 's', port: 26379 }], name: 'm', db: 0, failoverDetector: true, enableTLSForSentinelMode: true }]
+  ]
+  for (const [env, expected] of table) assert.deepEqual(redisTarget({ ...base, ...env } as any), expected, JSON.stringify(env))
+  assert.throws(() => loadConfig(Config, { AUTOCAL_REDIS_SENTINELS: 's:26379' }), /AUTOCAL_REDIS_SENTINELS is set without AUTOCAL_REDIS_SENTINEL_NAME/)
+  assert.throws(() => loadConfig(Config, { AUTOCAL_REDIS_SENTINEL_NAME: 'm' }), /AUTOCAL_REDIS_SENTINEL_NAME is set without AUTOCAL_REDIS_SENTINELS/)
+  assert.throws(() => loadConfig(Config, { AUTOCAL_REDIS_SENTINELS: 's1,s2', AUTOCAL_REDIS_SENTINEL_NAME: 'm' }), /host:port\[,host:port…\][\s\S]*AUTOCAL_REDIS_SENTINELS/)
+  assert.deepEqual(connectionEnv({ AUTOCAL_REDIS_SENTINELS: 's:1', AUTOCAL_REDIS_SENTINEL_NAME: 'm', OTHER: 'x' }), { AUTOCAL_REDIS_SENTINELS: 's:1', AUTOCAL_REDIS_SENTINEL_NAME: 'm' })
+})

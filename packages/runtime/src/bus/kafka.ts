@@ -1,8 +1,8 @@
 // The kafkajs client of a service and the creation of the registry's topics.
 import { readFileSync } from 'node:fs'
 import type { ConnectionOptions } from 'node:tls'
-import { Kafka, logLevel, type Admin, type LogEntry, type SASLOptions } from 'kafkajs'
-import { allTopics, topicName } from '@autocal/contracts'
+import { Kafka, logLevel, type Admin, type ITopicConfig, type LogEntry, type SASLOptions } from 'kafkajs'
+import { allTopics, topicName, topics, type Topic } from '@autocal/contracts'
 import { secretOf } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import { AutocalError, errorMessage } from '../errors.ts'
@@ -18,6 +18,18 @@ export interface KafkaConfig {
   AUTOCAL_KAFKA_USERNAME?: string | undefined
   AUTOCAL_KAFKA_PASSWORD?: string | undefined
   AUTOCAL_KAFKA_PASSWORD_FILE?: string | undefined
+  AUTOCAL_KAFKA_REPLICATION_FACTOR?: number | undefined
+  AUTOCAL_KAFKA_MIN_INSYNC_REPLICAS?: number | undefined
+  AUTOCAL_KAFKA_REBUILD_RETENTION_MS?: number | undefined
+}
+
+/** The topic policy of a configuration. */
+export function topicPolicy (config: KafkaConfig): TopicPolicy {
+  return {
+    replicationFactor: config.AUTOCAL_KAFKA_REPLICATION_FACTOR,
+    minInsyncReplicas: config.AUTOCAL_KAFKA_MIN_INSYNC_REPLICAS,
+    rebuildRetentionMs: config.AUTOCAL_KAFKA_REBUILD_RETENTION_MS
+  }
 }
 
 /**
@@ -89,17 +101,64 @@ export async function topicOffsets (admin: Admin, topic: string): Promise<Array<
 }
 
 /**
- * Creates the registry's topics (with their partitions and configs) that do
- * not exist yet, then waits until every registry topic is usable: known to the
- * broker with all its partitions led. Another replica (or another service)
- * may create the same topics at the same moment: a topic that "already
- * exists" is fine, and the wait covers the topics it created and whose
- * leaders are not elected yet (the UNKNOWN_TOPIC_OR_PARTITION a service met
- * right after start). Returns the names this call created. Throws
- * AUTOCAL_UNAVAILABLE naming the topics still unusable after `waitMs`
- * (default 30 s), and rethrows any other creation error.
+ * How topics are created on a multi-broker cluster (AUTOCAL_KAFKA_REPLICATION_FACTOR,
+ * AUTOCAL_KAFKA_MIN_INSYNC_REPLICAS, AUTOCAL_KAFKA_REBUILD_RETENTION_MS); unset
+ * = the broker's defaults (default.replication.factor, min.insync.replicas,
+ * log.retention.*).
  */
-export async function ensureTopics (admin: Admin, prefix: string, logger: Logger, waitMs = 30_000): Promise<string[]> {
+export interface TopicPolicy {
+  replicationFactor?: number | undefined
+  minInsyncReplicas?: number | undefined
+  /** retention.ms of the topics that rebuilds read from the beginning (rebuildTopics); -1 = forever. */
+  rebuildRetentionMs?: number | undefined
+}
+
+/**
+ * The topics read from their beginning to rebuild state: runs (the
+ * run-watcher's known runs, the uploader's FCSR), tasks (the dispatcher's
+ * recovery; compacted), conditions (the metrics read model with the other
+ * topics). Their retention bounds how far back a rebuild reaches.
+ */
+export const rebuildTopics: readonly Topic[] = [topics.runs, topics.tasks, topics.conditions]
+
+/**
+ * The kafkajs creation request of registry topics under a policy: the
+ * registry's partitions and configs, the replication factor (-1 = the
+ * broker's default), min.insync.replicas on every topic, and the rebuild
+ * retention on rebuildTopics. Throws when min.insync.replicas exceeds the
+ * replication factor (no write could ever be acknowledged with acks=all).
+ */
+export function topicCreations (wanted: readonly Topic[], prefix: string, policy: TopicPolicy = {}): ITopicConfig[] {
+  const { replicationFactor, minInsyncReplicas, rebuildRetentionMs } = policy
+  if (replicationFactor !== undefined && minInsyncReplicas !== undefined && minInsyncReplicas > replicationFactor) {
+    throw new Error(`AUTOCAL_KAFKA_MIN_INSYNC_REPLICAS=${minInsyncReplicas} is above AUTOCAL_KAFKA_REPLICATION_FACTOR=${replicationFactor}: no write could be acknowledged`)
+  }
+  return wanted.map(t => {
+    const configs: Record<string, string> = { ...t.settings.configs }
+    if (minInsyncReplicas !== undefined) configs['min.insync.replicas'] = String(minInsyncReplicas)
+    if (rebuildRetentionMs !== undefined && rebuildTopics.includes(t)) configs['retention.ms'] = String(rebuildRetentionMs)
+    return {
+      topic: topicName(t, prefix),
+      numPartitions: t.settings.partitions,
+      replicationFactor: replicationFactor ?? -1,
+      configEntries: Object.entries(configs).map(([name, value]) => ({ name, value }))
+    }
+  })
+}
+
+/**
+ * Creates the registry's topics (with their partitions and configs, under
+ * `policy`) that do not exist yet, then waits until every registry topic is
+ * usable: known to the broker with all its partitions led. Another replica (or
+ * another service) may create the same topics at the same moment: a topic that
+ * "already exists" is fine, and the wait covers the topics it created and
+ * whose leaders are not elected yet (the UNKNOWN_TOPIC_OR_PARTITION a service
+ * met right after start). Returns the names this call created. Throws an error
+ * naming AUTOCAL_KAFKA_REPLICATION_FACTOR when the cluster has fewer brokers
+ * than replicas asked for, AUTOCAL_UNAVAILABLE naming the topics still
+ * unusable after `waitMs` (default 30 s), and rethrows any other creation error.
+ */
+export async function ensureTopics (admin: Admin, prefix: string, logger: Logger, policy: TopicPolicy = {}, waitMs = 30_000): Promise<string[]> {
   const existing = new Set(await admin.listTopics())
   const missing = allTopics.filter(t => !existing.has(topicName(t, prefix)))
   let created: string[] = []
@@ -107,17 +166,14 @@ export async function ensureTopics (admin: Admin, prefix: string, logger: Logger
     const names = missing.map(t => topicName(t, prefix))
     try {
       // false: every one of them already existed (kafkajs swallows that case)
-      const madeAll = await admin.createTopics({
-        waitForLeaders: false,
-        topics: missing.map(t => ({
-          topic: topicName(t, prefix),
-          numPartitions: t.settings.partitions,
-          replicationFactor: -1,
-          configEntries: Object.entries(t.settings.configs).map(([name, value]) => ({ name, value }))
-        }))
-      })
+      const madeAll = await admin.createTopics({ waitForLeaders: false, topics: topicCreations(missing, prefix, policy) })
       created = madeAll ? names : []
     } catch (err) {
+      const all = [err, ...((err as { errors?: unknown[] }).errors ?? [])] as Array<{ type?: string, message?: string }>
+      const invalid = all.find(e => e.type === 'INVALID_REPLICATION_FACTOR' || /replication factor/i.test(e.message ?? ''))
+      if (invalid !== undefined) {
+        throw new AutocalError('AUTOCAL_CONFIG_INVALID', `cannot create topics with AUTOCAL_KAFKA_REPLICATION_FACTOR=${policy.replicationFactor ?? 'broker default'}: ${invalid.message ?? invalid.type} (the cluster has fewer brokers than replicas asked for)`, { cause: err })
+      }
       // the broker answers per topic: the ones another creator made first say
       // TOPIC_ALREADY_EXISTS; any other answer is a real failure
       const errors = (err as { errors?: Array<{ type?: string, topic?: string, message?: string }> }).errors

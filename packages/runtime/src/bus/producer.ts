@@ -8,7 +8,7 @@ import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api'
 import { toBinary, toJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
 import { contentTypes, topicName, type Topic } from '@autocal/contracts'
 import { CompressionTypes, type Producer as KafkaProducer, type Message } from 'kafkajs'
-import { createKafka, ensureTopics, type KafkaConfig } from './kafka.ts'
+import { createKafka, ensureTopics, topicPolicy, type KafkaConfig } from './kafka.ts'
 import { eventHeaders, injectContext } from './headers.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
@@ -54,7 +54,7 @@ export async function startProducer (options: ProducerOptions): Promise<Producer
   const admin = kafka.admin()
   await producer.connect()
   await admin.connect()
-  if (config.AUTOCAL_KAFKA_CREATE_TOPICS) await ensureTopics(admin, config.AUTOCAL_KAFKA_TOPIC_PREFIX, log)
+  if (config.AUTOCAL_KAFKA_CREATE_TOPICS) await ensureTopics(admin, config.AUTOCAL_KAFKA_TOPIC_PREFIX, log, topicPolicy(config))
   const source = `autocal/${service}`
   const nameOf = (t: Topic<any>): string => topicName(t, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
 

@@ -15,6 +15,8 @@ export interface RedisConfig {
   AUTOCAL_REDIS_TLS_CA_FILE?: string | undefined
   AUTOCAL_REDIS_TLS_CERT_FILE?: string | undefined
   AUTOCAL_REDIS_TLS_KEY_FILE?: string | undefined
+  AUTOCAL_REDIS_SENTINELS?: string | undefined
+  AUTOCAL_REDIS_SENTINEL_NAME?: string | undefined
 }
 
 /**
@@ -38,6 +40,40 @@ export function redisSecurity (config: RedisConfig): Pick<RedisOptions, 'usernam
   return out
 }
 
+/**
+ * Where the client connects: AUTOCAL_REDIS_URL's host, or, with
+ * AUTOCAL_REDIS_SENTINELS and AUTOCAL_REDIS_SENTINEL_NAME, the primary the
+ * Sentinels name (ioredis asks them at each (re)connection and checks the
+ * role of the server it reaches). TLS (rediss://) then also applies to the
+ * Sentinels. Returns the ioredis options (without AUTH/TLS: redisSecurity).
+ * Throws on a Sentinel list without a name (loadConfig refuses it first).
+ */
+export function redisTarget (config: RedisConfig): RedisOptions {
+  const url = new URL(config.AUTOCAL_REDIS_URL)
+  const db = url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0
+  if (config.AUTOCAL_REDIS_SENTINELS === undefined) {
+    return { host: url.hostname, port: url.port === '' ? 6379 : Number(url.port), db, ...credentialsOf(url) }
+  }
+  const name = config.AUTOCAL_REDIS_SENTINEL_NAME
+  if (name === undefined) throw new Error('AUTOCAL_REDIS_SENTINELS is set without AUTOCAL_REDIS_SENTINEL_NAME')
+  const sentinels = config.AUTOCAL_REDIS_SENTINELS.split(',').map(hostPort => {
+    const at = hostPort.lastIndexOf(':')
+    return { host: hostPort.slice(0, at), port: Number(hostPort.slice(at + 1)) }
+  })
+  const tls = url.protocol === 'rediss:'
+  // failoverDetector: reconnect on the Sentinels' +switch-master at once, not
+  // only when the old primary drops the connection or answers READONLY
+  return { sentinels, name, db, failoverDetector: true, ...credentialsOf(url), ...(tls ? { enableTLSForSentinelMode: true } : {}) }
+}
+
+// user:password in the URL (redis://user:pass@host), as ioredis reads them
+function credentialsOf (url: URL): Pick<RedisOptions, 'username' | 'password'> {
+  return {
+    ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
+    ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) })
+  }
+}
+
 export interface RedisHandle extends AsyncDisposable {
   client: Redis
   /** A key under this deployment's prefix: key('lease', 'job', id) → "autocal:lease:job:<id>". */
@@ -48,8 +84,16 @@ export interface RedisHandle extends AsyncDisposable {
 export async function connectRedis (options: { config: RedisConfig, logger: Logger }): Promise<RedisHandle> {
   const { config, logger } = options
   const log = logger.child({ component: 'redis' })
-  const client = new Redis(config.AUTOCAL_REDIS_URL, {
-    ...redisSecurity(config),
+  const security = redisSecurity(config)
+  const client = new Redis({
+    ...redisTarget(config),
+    ...security,
+    // TLS to the Sentinels too, with the same CA and client certificate
+    ...(config.AUTOCAL_REDIS_SENTINELS !== undefined && security.tls !== undefined ? { sentinelTLS: security.tls } : {}),
+    // after a failover the old primary answers writes with READONLY until the
+    // client reconnects (to the new primary, through the Sentinels): reconnect
+    // and send the command again instead of failing it
+    reconnectOnError: err => err.message.startsWith('READONLY') ? 2 : false,
     lazyConnect: true,
     maxRetriesPerRequest: 3,
     // commands issued in the same tick go out in one write: with many tasks
@@ -76,7 +120,12 @@ export async function connectRedis (options: { config: RedisConfig, logger: Logg
       }
     },
     [Symbol.asyncDispose]: async () => {
-      await client.quit().catch(() => client.disconnect())
+      // QUIT only on a live connection: on a lost one it would wait in the
+      // offline queue for a reconnection that may never come
+      if (client.status !== 'ready') { client.disconnect(); return }
+      await client.quit().catch(() => undefined)
+      // and the connector's own connections (the Sentinels' failover detector)
+      client.disconnect()
     }
   }
 }
