@@ -42,8 +42,8 @@ const staticFiles: Record<string, { type: string, path: string }> = {
   'style.css': { type: 'text/css; charset=utf-8', path: join(here, 'static', 'style.css') }
 }
 const vendorFiles: Record<string, { type: string, path: string }> = {
-  // preact + hooks + htm in one ES module
-  'preact-htm.js': { type: 'text/javascript; charset=utf-8', path: fileURLToPath(import.meta.resolve('htm/preact/standalone.module.js')) },
+  // preact + hooks + htm in one ES module (the export's import condition: standalone.mjs)
+  'preact-htm.js': { type: 'text/javascript; charset=utf-8', path: fileURLToPath(import.meta.resolve('htm/preact/standalone')) },
   // Chart.js' UMD build (sets window.Chart); the package's exports name only its ESM entry, the UMD file is beside it
   'chart.umd.min.js': { type: 'text/javascript; charset=utf-8', path: join(dirname(fileURLToPath(import.meta.resolve('chart.js'))), 'chart.umd.min.js') }
 }
@@ -116,7 +116,7 @@ export function registerConsole (app: App, deps: ConsoleDeps): void {
     const summaries = summariseCampaigns(await store.taskCounts())
     const campaign = one('campaign') ?? (summaries.some(s => s.campaign === 'prompt') ? 'prompt' : summaries[0]?.campaign ?? 'prompt')
     const summary = summaries.find(s => s.campaign === campaign)
-    const base = { campaign, campaigns: summaries.map(s => s.campaign), summary: summary ?? null, holdHours: policy.holdMs / 3_600_000 }
+    const base = { campaign, campaigns: summaries.map(s => s.campaign), summary: summary ?? null, holdHours: policy.holdMs / 3_600_000, now: new Date(now()).toISOString() }
     if (summary === undefined) return { ...base, tasks: [], subsystems: [], rows: [], next: null, totalRuns: 0 }
     // Pages go down the campaign's run index; rows whose tasks all fail the filter are skipped, so a
     // filtered page may read several chunks. Only the chunk's tasks are read from Redis.

@@ -33,6 +33,10 @@ export interface HoldView {
 
 export interface OverviewRow {
   run: number
+  fill: number
+  era: string
+  /** End of the run (ISO), from its tasks' runEndedAt, when known. */
+  endedAt?: string
   cells: OverviewCell[]
   /** The most urgent prompt hold of the run's unfinished tasks, when one is near or missed. */
   hold?: HoldView
@@ -63,6 +67,8 @@ export function overviewRows (runs: number[], views: TaskView[], filter: Overvie
     if (shown.length === 0) continue
     const row: OverviewRow = {
       run,
+      fill: all[0]?.fill ?? 0,
+      era: all[0]?.era ?? '',
       cells: shown.map(v => {
         const cell: OverviewCell = { run, task: v.task, subsystem: v.subsystem, workflow: v.workflow, blockId: v.blockId, blockKind: v.blockKind, state: v.state, attempt: v.attempt, version: v.version, reason: v.reason, pendingGates: v.pendingGates }
         if (v.at !== undefined) cell.at = v.at
@@ -70,6 +76,8 @@ export function overviewRows (runs: number[], views: TaskView[], filter: Overvie
         return cell
       })
     }
+    const ended = all.find(v => v.blockKind === 'run' && v.runEndedAt !== undefined)?.runEndedAt
+    if (ended !== undefined) row.endedAt = ended
     for (const v of all) {
       const s = deadlineStatus(v, now, policy)
       if (s.kind !== 'warn' && s.kind !== 'missed') continue

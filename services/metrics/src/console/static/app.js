@@ -119,13 +119,14 @@ function Overview ({ params }) {
   }
   const st = data.summary?.states ?? {}
   const atRisk = data.rows.filter(r => r.hold !== undefined).length
+  const now = Date.parse(data.now)
   return html`
     <h1>Processing overview <span class="muted">· campaign ${data.campaign}</span></h1>
     <div class="counts">
       <div class="count"><b>${data.totalRuns}</b><span>runs</span></div>
       <div class="count"><b>${data.summary?.total ?? 0}</b><span>tasks</span></div>
       ${states.filter(s => (st[s] ?? 0) > 0).map(s => html`<div class="count ${s}"><b>${st[s]}</b><span>${s}</span></div>`)}
-      <div class="count warn"><b>${atRisk}</b><span>hold near (page)</span></div>
+      <div class="count warn"><b>${atRisk}</b><span>hold near or missed (this page)</span></div>
     </div>
     <form class="filters" onSubmit=${onSubmit}>
       <label>campaign<select name="campaign" value=${data.campaign}>${data.campaigns.map(c => html`<option value=${c}>${c}</option>`)}</select></label>
@@ -141,10 +142,11 @@ function Overview ({ params }) {
       ? html`<p class="muted">No runs match.</p>`
       : html`
       <table class="matrix">
-        <thead><tr><th>run</th><th>prompt hold</th>${data.tasks.map(t => html`<th class="task" title="${t.subsystem} / ${t.workflow}">${t.subsystem} · ${t.task}</th>`)}</tr></thead>
+        <thead><tr><th>run</th><th>fill</th><th>era</th><th>ended</th><th>prompt hold</th>${data.tasks.map(t => html`<th class="task" title="${t.subsystem} / ${t.workflow} / ${t.task}"><small>${t.subsystem} · ${t.workflow}</small>${t.task}</th>`)}</tr></thead>
         <tbody>${data.rows.map(r => html`
           <tr data-run=${r.run}>
             <td><a href=${hrefOf(`/runs/${r.run}`)}><b>${r.run}</b></a></td>
+            <td>${r.fill || ''}</td><td>${r.era}</td><td class="muted">${r.endedAt === undefined ? '' : `${duration(now - Date.parse(r.endedAt))} ago`}</td>
             <td><${Hold} hold=${r.hold} /></td>
             ${data.tasks.map(t => {
               const c = r.cells.find(x => x.task === t.task)
@@ -229,7 +231,7 @@ function History ({ taskKey, version }) {
   return html`
     <table class="wide history">
       <thead><tr><th>when</th><th>from</th><th>to</th><th>attempt</th><th>who</th><th>why</th></tr></thead>
-      <tbody>${rows.map(t => html`<tr><td>${time(t.at)}</td><td><${State} s=${t.previousState} /></td><td><${State} s=${t.state} /></td><td>${t.attempt}</td><td>${t.actor || 'dispatcher'}</td><td>${t.reason}</td></tr>`)}</tbody>
+      <tbody>${rows.map(t => html`<tr><td>${time(t.at)}</td><td>${t.previousState === 'unspecified' ? '—' : html`<${State} s=${t.previousState} />`}</td><td><${State} s=${t.state} /></td><td>${t.attempt}</td><td>${t.actor || 'dispatcher'}</td><td>${t.reason}</td></tr>`)}</tbody>
     </table>`
 }
 
@@ -271,7 +273,7 @@ function RunPage ({ run, params }) {
       ${field('stable beam', r.stableBeam === undefined ? undefined : (r.stableBeam ? 'yes' : 'no'))}
       ${field('delivered', r.deliveredLumiPb === undefined ? undefined : `${r.deliveredLumiPb.toFixed(3)} /pb`)}
       ${field('recorded', r.recordedLumiPb === undefined ? undefined : `${r.recordedLumiPb.toFixed(3)} /pb`)}
-      ${field('lumisections', r.lastLumisection)}${field('start', time(r.startTime))}${field('end', time(r.endTime))}
+      ${field('lumisections', r.lastLumisection || undefined)}${field('start', time(r.startTime))}${field('end', time(r.endTime))}
       ${field('duration', r.durationS ? duration(r.durationS * 1000) : undefined)}
       ${field('Tier-0 streams done', (r.streamsDone ?? []).join(', '))}
     </div>
@@ -283,11 +285,13 @@ function RunPage ({ run, params }) {
 }
 
 // ---------------------------------------------------------------- conditions
+const shownIovs = 50
+
 function IovChart ({ timeline }) {
   const canvas = useRef(null)
   useEffect(() => {
     if (canvas.current === null || timeline.iovs.length === 0) return
-    const iovs = timeline.iovs
+    const iovs = timeline.iovs.slice(-shownIovs)
     const last = iovs.at(-1)
     const openEnd = Math.max(last.since + 1, timeline.fcsr ?? 0, ...last.inputRuns) + Math.max(50, Math.round((last.since - iovs[0].since) * 0.05))
     const labels = iovs.map(i => `since ${i.since}`)
@@ -305,13 +309,19 @@ function IovChart ({ timeline }) {
         indexAxis: 'y',
         animation: false,
         maintainAspectRatio: false,
-        scales: { x: { type: 'linear', title: { display: true, text: 'run' }, ticks: { callback: v => String(v) } }, y: { type: 'category', labels } },
+        scales: {
+          x: { type: 'linear', beginAtZero: false, min: Math.min(iovs[0].since, ...iovs.map(i => i.requestedSince ?? i.since)) - 5, max: openEnd, title: { display: true, text: 'run' }, ticks: { callback: v => String(v) } },
+          y: { type: 'category', labels }
+        },
         plugins: { legend: { position: 'bottom' }, tooltip: { callbacks: { label: c => c.datasetIndex === 0 ? `runs ${iovs[c.dataIndex].since} – ${iovs[c.dataIndex].until ?? 'open'}` : `run ${c.raw.x}` } } }
       }
     })
     return () => chart.destroy()
   }, [timeline])
-  return html`<div class="card chart"><canvas ref=${canvas} id="iov-chart"></canvas></div>`
+  const n = Math.min(shownIovs, timeline.iovs.length)
+  return html`
+    <div class="card chart" style=${`height: ${Math.min(900, 90 + 16 * n)}px`}><canvas ref=${canvas} id="iov-chart"></canvas></div>
+    ${timeline.iovs.length > shownIovs ? html`<p class="muted">The chart shows the newest ${shownIovs} of ${timeline.iovs.length} IOVs; the table lists all.</p>` : null}`
 }
 
 function Conditions ({ params }) {
@@ -339,7 +349,7 @@ function Conditions ({ params }) {
       <table class="wide iovs"><thead><tr><th>since</th><th>until</th><th>requested since</th><th>from runs</th><th>uploaded</th><th>payload</th></tr></thead>
         <tbody>${[...timeline.iovs].reverse().map(i => html`<tr>
           <td><b>${i.since}</b></td><td>${i.until ?? 'open'}</td>
-          <td>${i.moved ? html`<span class="moved">${i.requestedSince} → ${i.since} (FCSR)</span>` : (i.requestedSince ?? '—')}</td>
+          <td>${i.moved ? html`<span class="moved">${i.requestedSince} → ${i.since} (FCSR)</span>` : html`<span class="muted">${i.requestedSince ?? '—'}</span>`}</td>
           <td>${i.inputRuns.map((r, n) => html`${n > 0 ? ', ' : ''}<a href=${hrefOf(`/runs/${r}`)}>${r}</a>`)}</td>
           <td>${time(i.at)}</td><td class="mono" title=${i.payloadHash}>${i.payloadHash.slice(0, 12)}…</td></tr>`)}</tbody></table>
       <h2>Rejected uploads</h2>
@@ -413,4 +423,6 @@ function App () {
 }
 
 startChangeFeed()
-render(html`<${App} />`, document.getElementById('app'))
+const root = document.getElementById('app')
+root.textContent = ''
+render(html`<${App} />`, root)
