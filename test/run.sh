@@ -25,6 +25,9 @@ if ! command -v helm >/dev/null 2>&1; then
   go install helm.sh/helm/v3/cmd/helm@v3.22.0 >&2
 fi
 
+# Chromium, for the metrics console's browser tests: Debian's package, driven by playwright-core (no downloaded browser build)
+command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) >&2
+
 # Jaeger, for the trace tests (the e2e test reads a run's trace back through Jaeger's query API):
 # built from its Go module into the tools cache when missing (about 3 minutes once)
 export AUTOCAL_JAEGER_BIN="$(bash deploy/local/jaeger.sh path)"
