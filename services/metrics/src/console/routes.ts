@@ -118,22 +118,31 @@ export function registerConsole (app: App, deps: ConsoleDeps): void {
     const summary = summaries.find(s => s.campaign === campaign)
     const base = { campaign, campaigns: summaries.map(s => s.campaign), summary: summary ?? null, holdHours: policy.holdMs / 3_600_000, now: new Date(now()).toISOString() }
     if (summary === undefined) return { ...base, tasks: [], subsystems: [], rows: [], next: null, totalRuns: 0 }
-    // Pages go down the campaign's run index; rows whose tasks all fail the filter are skipped, so a
-    // filtered page may read several chunks. Only the chunk's tasks are read from Redis.
+    // Unfiltered, pages go down the campaign's run index and read only the page's tasks. A filter on
+    // task, state or subsystem reads the campaign's slim task views (one hash) and pages the matching runs.
+    const f = filter.filter
+    const below = before
+    const inRange = (r: number): boolean => (below === undefined || r < below) && (f.fromRun === undefined || r >= f.fromRun) && (f.toRun === undefined || r <= f.toRun)
     const rows = []
     let columns: ReturnType<typeof taskColumns> = []
-    const chunk = Math.max(limit, 100)
-    let exhausted = false
-    while (rows.length < limit + 1 && !exhausted) {
-      const runs = (await views.runsPage(campaign, before, chunk)).filter(r => filter.filter.fromRun === undefined || r >= filter.filter.fromRun)
-      const inRange = runs.filter(r => filter.filter.toRun === undefined || r <= filter.filter.toRun)
-      exhausted = runs.length < chunk || (filter.filter.fromRun !== undefined && runs.length === 0)
-      if (runs.length === 0) break
-      before = runs.at(-1)
-      const keys = [...new Set((await Promise.all(inRange.map(async r => await store.taskKeysOfRun(r)))).flat())].filter(key => key.startsWith(`${campaign}/`))
-      const tasks = (await Promise.all(keys.map(async key => await store.getTask(key)))).filter(v => v !== undefined)
-      columns = [...columns, ...taskColumns(tasks)]
-      rows.push(...overviewRows(inRange, tasks, filter.filter, now(), policy))
+    if (f.tasks.length > 0 || f.states.length > 0 || f.subsystems.length > 0) {
+      const tasks = await store.tasksOf(campaign)
+      const runs = [...new Set(tasks.flatMap(v => v.runs))].filter(inRange).sort((a, b) => b - a)
+      columns = taskColumns(tasks)
+      rows.push(...overviewRows(runs, tasks, f, now(), policy).slice(0, limit + 1))
+    } else {
+      const chunk = Math.max(limit, 100)
+      for (;;) {
+        const chunkRuns = await views.runsPage(campaign, before, chunk)
+        if (chunkRuns.length === 0) break
+        before = chunkRuns.at(-1)
+        const runs = chunkRuns.filter(inRange)
+        const keys = [...new Set((await Promise.all(runs.map(async r => await store.taskKeysOfRun(r)))).flat())].filter(key => key.startsWith(`${campaign}/`))
+        const tasks = (await Promise.all(keys.map(async key => await store.getTask(key)))).filter(v => v !== undefined)
+        columns = [...columns, ...taskColumns(tasks)]
+        rows.push(...overviewRows(runs, tasks, f, now(), policy))
+        if (rows.length > limit || chunkRuns.length < chunk || (f.fromRun !== undefined && before !== undefined && before <= f.fromRun)) break
+      }
     }
     const page = rows.slice(0, limit)
     const shown = new Set(page.flatMap(r => r.cells.map(c => c.task)))

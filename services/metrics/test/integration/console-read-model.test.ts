@@ -8,7 +8,7 @@ import { startMetricsService } from '../../src/app.ts'
 import { deadLetter, taskEvent, TaskState } from './events.ts'
 import { cleanUp, getJson, quietLogger, testConfig, until } from './fixtures.ts'
 
-test('a marker of the layout before the console makes the running service rebuild, and the console answers the same afterwards', { timeout: 120_000 }, async t => {
+test('the console pages runs newest first with and without filters; a marker of the layout before the console makes the running service rebuild, and the console answers the same afterwards', { timeout: 120_000 }, async t => {
   const config = testConfig()
   const logger = quietLogger()
   const producer = await startProducer({ config, logger, service: 'test' })
@@ -33,6 +33,20 @@ test('a marker of the layout before the console makes the running service rebuil
   const history = (await getJson(`${service.url}/console/api/tasks/history?key=${encodeURIComponent('prompt/run-356382/timing-reco')}`)).body
   assert.deepEqual(before.rows.map((r: any) => [r.run, r.cells[0].state]), [[356383, 'done'], [356382, 'failed'], [356381, 'done']])
   assert.deepEqual(history.transitions.map((x: any) => [x.version, x.state]), [[1, 'waiting'], [2, 'failed']])
+
+  // paging and run ranges, with and without a filter that scans the campaign
+  const page = async (q: string) => (await getJson(`${service.url}/console/api/overview?campaign=prompt&${q}`)).body
+  const runsOf = (body: any) => [body.rows.map((r: any) => r.run), body.next]
+  assert.deepEqual(runsOf(await page('limit=1')), [[356383], 356383])
+  assert.deepEqual(runsOf(await page('limit=1&before=356383')), [[356382], 356382])
+  assert.deepEqual(runsOf(await page('limit=2&before=356382')), [[356381], null])
+  assert.deepEqual(runsOf(await page('fromRun=356382&toRun=356382')), [[356382], null])
+  assert.deepEqual(runsOf(await page('state=done&limit=1')), [[356383], 356383])
+  assert.deepEqual(runsOf(await page('state=done&limit=1&before=356383')), [[356381], null])
+  assert.deepEqual(runsOf(await page('state=done&toRun=356382')), [[356381], null])
+  assert.equal((await fetch(`${service.url}/console/api/overview?limit=0`)).status, 400)
+  assert.equal((await fetch(`${service.url}/console/api/overview?before=x`)).status, 400)
+  assert.equal((await fetch(`${service.url}/console/api/overview?state=lost`)).status, 400)
 
   // what the service before the console wrote: a marker without the layout version
   const rebuilds = service.readModel.rebuilds
