@@ -245,6 +245,15 @@ test('the console shows real runs newest first with live updates, a failed task,
     action: { case: 'start', value: { argv: ['python3', '-c', jobScript, String(jobRun.run)], backend: 'local', njobs: 1, outdir: jobOutdir } }
   }))
 
+  // the failed task's job: a real process that writes to stderr and exits 3
+  await producer.publish(topics.jobRequests, create(JobRequestSchema, {
+    jobId: `prompt/run-${failedRun.run}/timing-reco/1/0`,
+    try: 1,
+    jobIndex: 0,
+    provenance: provenance('timing-reco', failedRun.run),
+    action: { case: 'start', value: { argv: ['python3', '-c', 'import sys; print("reading ALCAPHISYM"); sys.stderr.write("no hits in EB+ for run " + sys.argv[1] + "\\n"); sys.exit(3)', String(failedRun.run)], backend: 'local', njobs: 1, outdir: join(dataDir, 'jobs', `run-${failedRun.run}`, 'timing-reco') } }
+  }))
+
   await until('every run in the read model', async () => (await getJson(`${service.url}/console/api/overview?campaign=prompt&limit=100`)).body.totalRuns === 60, 60_000)
   await until('the dead letter', async () => (await getJson(`${service.url}/console/api/health`)).body.deadLetters.length === 1, 60_000)
   await until('the job running', async () => (await getJson(`${service.url}/api/v1/runs/${jobRun.run}`)).body.tasks.some((x: any) => x.jobRecords.some((j: any) => j.status?.phase === 'running')), 60_000)
@@ -280,7 +289,7 @@ test('the console shows real runs newest first with live updates, a failed task,
 
   // paging: the older runs continue where the page ended
   await page.click('text=older runs →')
-  await page.waitForFunction("location.hash.includes('before=')")
+  await page.waitForURL(/before=/)
   await page.waitForSelector(`table.matrix tbody tr[data-run="${runs[0]!.run}"]`)
   const olderRuns = await page.$$eval('table.matrix tbody tr', rows => rows.map(r => Number(r.getAttribute('data-run'))))
   assert.deepEqual(olderRuns, runs.slice(0, 11).map(r => r.run).reverse()) // the live run took a place on the first page
@@ -290,9 +299,9 @@ test('the console shows real runs newest first with live updates, a failed task,
   await page.waitForSelector('table.matrix tbody tr')
   await page.selectOption('select[name="state"]', 'failed')
   await page.click('button[type="submit"]')
-  await page.waitForFunction("location.hash.includes('state=failed')")
+  await page.waitForURL(/state=failed/)
   await page.reload()
-  await page.waitForFunction("document.querySelectorAll('table.matrix tbody tr').length === 1")
+  await until('one row', async () => await page.locator('table.matrix tbody tr').count() === 1)
   assert.deepEqual(await page.$$eval('table.matrix tbody tr', rows => rows.map(r => Number(r.getAttribute('data-run')))), [failedRun.run])
   assert.equal(await page.inputValue('select[name="state"]'), 'failed')
 
@@ -305,6 +314,13 @@ test('the console shows real runs newest first with live updates, a failed task,
   assert.match(meta, new RegExp(`recorded${failedRun.recordedLumiPb.toFixed(3)} /pb`))
   const history = await page.$$eval(`[data-task="prompt/run-${failedRun.run}/timing-reco"] table.history tbody tr`, rows => rows.map(r => r.textContent ?? ''))
   assert.match(history.at(-1)!, /processing.*failed.*task-dispatcher.*exit code 3; retries exhausted/)
+  await until('the failed job', async () => (await getJson(`${service.url}/api/v1/runs/${failedRun.run}`)).body.tasks.some((x: any) => x.jobRecords.some((j: any) => j.status?.phase === 'failed')), 60_000)
+  await page.reload()
+  await page.waitForSelector(`[data-task="prompt/run-${failedRun.run}/timing-reco"] button.log-button`)
+  assert.match(await page.textContent(`[data-task="prompt/run-${failedRun.run}/timing-reco"] table.jobs`) ?? '', /failed\s*local\s*\d+\s*executor-console-test.*3\s*exit code 3/)
+  await page.click(`[data-task="prompt/run-${failedRun.run}/timing-reco"] button.log-button`)
+  await page.waitForSelector(`pre.log >> text=no hits in EB+ for run ${failedRun.run}`)
+  await page.waitForSelector('text=end of log')
   await shoot(page, 'run-failed')
 
   // the running job's log, followed in the page through the executor's log route, and its plots
@@ -321,7 +337,8 @@ test('the console shows real runs newest first with live updates, a failed task,
   await until('the job done', async () => (await getJson(`${service.url}/api/v1/runs/${jobRun.run}`)).body.tasks.some((x: any) => x.jobRecords.some((j: any) => j.status?.phase === 'done')), 30_000)
   await page.reload()
   await page.waitForSelector('.plots img')
-  await page.waitForFunction("[...document.querySelectorAll('.plots img')].filter(i => i.complete && i.naturalWidth > 0).length === 2")
+  // (no waitForFunction: the console's Content-Security-Policy forbids the eval it uses)
+  await until('both plots loaded', async () => (await page.$$eval('.plots img', imgs => imgs.filter(i => (i as unknown as { complete: boolean, naturalWidth: number }).complete && (i as unknown as { naturalWidth: number }).naturalWidth > 0).length)) === 2)
   assert.deepEqual(await page.$$eval('.plots img', imgs => imgs.map(i => (i as unknown as { naturalWidth: number }).naturalWidth).sort()), [170, 400])
   await page.click('button.log-button')
   await page.waitForSelector('text=end of log')
@@ -331,7 +348,10 @@ test('the console shows real runs newest first with live updates, a failed task,
   await page.goto(`${service.url}/console/#/conditions?tag=${tag}`)
   await page.waitForSelector('table.iovs tbody tr')
   // the chart as Chart.js holds it: one floating bar per IOV, a cross where the FCSR moved the requested since
-  const chart = await page.evaluate("(c => ({ iovs: c.data.datasets[0].data.length, moved: c.data.datasets[1].data.map(p => p.x) }))(Chart.getChart('iov-chart'))") as { iovs: number, moved: number[] }
+  const chart = await page.evaluate(() => {
+    const c = (globalThis as unknown as { Chart: { getChart: (id: string) => { data: { datasets: Array<{ data: Array<{ x: number } | number[]>, length: number }> } } } }).Chart.getChart('iov-chart')
+    return { iovs: c.data.datasets[0]!.data.length, moved: (c.data.datasets[1]!.data as Array<{ x: number }>).map(p => p.x) }
+  })
   const uploaded = runs.filter(r => r !== failedRun && r !== rejectedRun && r.run < runs.at(-3)!.run)
   assert.equal(await page.locator('table.iovs tbody tr').count(), uploaded.length)
   assert.equal(chart.iovs, Math.min(50, uploaded.length)) // the chart shows the newest 50

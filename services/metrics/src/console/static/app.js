@@ -193,7 +193,7 @@ function Jobs ({ records }) {
   const [open, setOpen] = useState(null)
   if (records.length === 0) return html`<p class="muted">No jobs yet.</p>`
   return html`
-    <table class="wide">
+    <table class="wide jobs">
       <thead><tr><th>job</th><th>try</th><th>phase</th><th>backend</th><th>backend id</th><th>executor</th><th>duration</th><th>exit</th><th>reason</th><th>log</th></tr></thead>
       <tbody>${records.map(j => {
         const s = j.status ?? {}
