@@ -34,6 +34,9 @@ fi
 kube_dir="$(go mod download -json k8s.io/kubernetes@v1.34.1 | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const m=JSON.parse(s);if(m.Error)throw new Error(m.Error);console.log(m.Dir)})')"
 export AUTOCAL_KUBE_OPENAPI="$kube_dir/api/openapi-spec/swagger.json"
 
+# Chromium, for the metrics console's browser tests: Debian's package, driven by playwright-core (no downloaded browser build)
+command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) >&2
+
 # Jaeger, for the trace tests (the e2e test reads a run's trace back through Jaeger's query API):
 # built from its Go module into the tools cache when missing (about 3 minutes once)
 export AUTOCAL_JAEGER_BIN="$(bash deploy/local/jaeger.sh path)"

@@ -12,6 +12,9 @@ import { createHandlers } from './handlers.ts'
 import { registerRoutes } from './routes.ts'
 import { startDeadlineScanner, type DeadlineScanner } from './deadline-scanner.ts'
 import { startReadModel, type ReadModel } from './read-model.ts'
+import { createConsoleStore } from './adapters/console-store.ts'
+import { withConsoleViews } from './console/recorder.ts'
+import { registerConsole } from './console/routes.ts'
 
 export interface MetricsService extends AsyncDisposable {
   /** http://host:port the HTTP server listens on. */
@@ -53,14 +56,16 @@ export async function startMetricsService (config: Config, logger: Logger, optio
       ...(config.AUTOCAL_MATTERMOST_CHANNEL === undefined ? {} : { channel: config.AUTOCAL_MATTERMOST_CHANNEL })
     })
     const policy = { holdMs: config.AUTOCAL_PROMPT_HOLD_HOURS * hourMs, warnMs: config.AUTOCAL_DEADLINE_WARN_HOURS * hourMs }
-    const handlers = createHandlers({
+    const consoleStore = createConsoleStore(redis)
+    const handlers = withConsoleViews(createHandlers({
       store, instruments, feed, notifier, logger, topicPrefix: config.AUTOCAL_KAFKA_TOPIC_PREFIX, holdMs: policy.holdMs, dlqFloodPerMinute: config.AUTOCAL_DLQ_FLOOD_PER_MINUTE
-    })
+    }), { store, console: consoleStore })
 
     const checks: Check[] = [redis.check, producer.check]
     const http = await buildHttp({ logger, metrics, checks })
     stack.defer(async () => { await http.close() })
     registerRoutes(http, { store, feed })
+    registerConsole(http, { store, console: consoleStore, lag, policy, now, filesRoot: config.AUTOCAL_METRICS_FILES_ROOT ?? config.AUTOCAL_DATA_DIR })
     const url = await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
 
     const deadlines = stack.use(startDeadlineScanner({ store, notifier, instruments, logger, policy, now, everyMs: config.AUTOCAL_DEADLINE_SCAN_MS }))

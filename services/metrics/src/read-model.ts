@@ -27,6 +27,21 @@ export interface ReadModelOptions {
   onRebuild: () => void
 }
 
+/**
+ * Version of the read model's layout. A marker of an older version (or none) means the model lacks
+ * keys this code reads (version 2: the console's indexes), so it is rebuilt from Kafka like a lost one.
+ */
+export const readModelVersion = 2
+
+function isCurrent (marker: string | null): boolean {
+  if (marker === null) return false
+  try {
+    return (JSON.parse(marker) as { model?: number }).model === readModelVersion
+  } catch {
+    return false
+  }
+}
+
 export async function startReadModel (options: ReadModelOptions): Promise<ReadModel> {
   const { config, logger, metrics, producer, store, handlers, group } = options
   const log = logger.child({ component: 'read-model' })
@@ -53,11 +68,11 @@ export async function startReadModel (options: ReadModelOptions): Promise<ReadMo
   }
 
   async function open (): Promise<Consumer> {
-    if (await store.getMarker() === null) {
+    if (!isCurrent(await store.getMarker())) {
       const deleted = await store.clear()
       options.onRebuild()
       await resetGroup()
-      await store.setMarker(JSON.stringify({ group: groupId, since: new Date().toISOString() }))
+      await store.setMarker(JSON.stringify({ group: groupId, since: new Date().toISOString(), model: readModelVersion }))
       rebuilds++
       log.info({ group: groupId, deleted }, 'read model missing: rebuilding from the beginning of every topic')
     }
@@ -70,7 +85,7 @@ export async function startReadModel (options: ReadModelOptions): Promise<ReadMo
   const timer = setInterval(() => {
     if (stopping) return
     current = current.then(async () => {
-      if (stopping || await store.getMarker() !== null) return
+      if (stopping || isCurrent(await store.getMarker())) return
       log.warn('read model marker vanished: restarting the consumer to rebuild')
       await consumer?.[Symbol.asyncDispose]()
       consumer = undefined
