@@ -149,6 +149,8 @@ export interface FaultSystem extends AsyncDisposable {
   redisUrl: string
   expected: Expected
   ledger: string
+  /** Services that exited on their own and were started again by the harness's supervisor. */
+  supervisorRestarts: string[]
   /** SIGKILLs (or signals) a service and starts it again; resolves with the ms until it was ready. */
   restart: (name: ServiceName, signal?: NodeJS.Signals) => Promise<number>
   /** Ms until every service answers /readyz 200 (polling), or throws after timeoutMs. */
@@ -229,6 +231,24 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
   })
   log(`system up: ${expected.runs} runs ${o.first}–${o.last}, ${expected.tasks.length} tasks and ${expected.iovs.length} IOVs expected; prefix ${prefix}, data ${dataDir}`)
 
+  // The supervisor a deployment has (a Kubernetes Deployment restarts a pod
+  // whose process exits): a service that exits on its own — e.g. a consumer
+  // kafkajs will not restart after a broker outage fails the process, which
+  // exits 1 — is started again. A service the scenario stops or kills is not
+  // (stopService takes it out of the system first).
+  const supervisorRestarts: string[] = []
+  let closing = false
+  function supervise (name: ServiceName): void {
+    const s = system.services.get(name)
+    s?.process.once('exit', (code, signal) => {
+      if (closing || system.services.get(name)?.process !== s.process) return
+      supervisorRestarts.push(`${name} (exit ${code ?? signal})`)
+      log(`${name} exited on its own (${code ?? signal}); the supervisor starts it again`)
+      system.start(name).then(() => { supervise(name) }, (err: unknown) => { log(`${name} could not be started again: ${(err as Error).message}`) })
+    })
+  }
+  for (const name of serviceNames) supervise(name)
+
   async function readyAll (): Promise<boolean> {
     const answers = await Promise.all(serviceNames.map(async name => {
       const s = system.services.get(name)
@@ -247,10 +267,12 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
     expected,
     ledger,
     log,
+    supervisorRestarts,
     restart: async (name, signal = 'SIGKILL') => {
       await system.stopService(name, signal)
       const t0 = Date.now()
       await system.start(name)
+      supervise(name)
       return Date.now() - t0
     },
     untilAllReady: async timeoutMs => {
@@ -262,6 +284,7 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
       return Date.now() - t0
     },
     [Symbol.asyncDispose]: async () => {
+      closing = true
       const codes = await system.stop()
       log(`system stopped: ${Object.entries(codes).map(([n, c]) => `${n}=${c}`).join(' ')}`)
       if (process.env.FAULTS_KEEP_DATA !== '1') rmSync(dataDir, { recursive: true, force: true })
@@ -323,6 +346,7 @@ export interface Figures {
   deadLetters: number
   recoverMs: number[]
   drainMs: number
+  supervisorRestarts: string[]
 }
 
 /** The latest state of every task key of the prompt campaign (block/task → state), from the tasks topic. */
@@ -396,7 +420,8 @@ export async function settle (fs: FaultSystem, scenario: string, faults: string[
     missingIovs: fs.expected.iovs.filter(i => !iovCounts.has(i)),
     deadLetters: dlq.length,
     recoverMs,
-    drainMs
+    drainMs,
+    supervisorRestarts: [...fs.supervisorRestarts]
   }
 }
 
@@ -412,6 +437,7 @@ export function printFigures (f: Figures, log: (line: string) => void): void {
     `  job starts          ${f.jobStarts} per (task, attempt, job, try); duplicates ${f.duplicateStarts.length}${f.duplicateStarts.length > 0 ? ` (${f.duplicateStarts.slice(0, 5).map(d => `${d.job} ×${d.starts}`).join(', ')})` : ''}`,
     `  IOVs                ${f.iovs} per (tag, since), expected ${f.iovsExpected}; duplicates ${f.duplicateIovs.length}${f.duplicateIovs.length > 0 ? ` (${f.duplicateIovs.slice(0, 5).map(d => `${d.iov} ×${d.count}`).join(', ')})` : ''}; missing ${f.missingIovs.length}`,
     `  DLQ entries         ${f.deadLetters}`,
+    `  supervisor restarts ${f.supervisorRestarts.length}${f.supervisorRestarts.length > 0 ? ` (${f.supervisorRestarts.join(', ')})` : ''}`,
     `  time to recover     ${sorted.length === 0 ? '-' : `median ${seconds(sorted[Math.floor(sorted.length / 2)] ?? 0)}, max ${seconds(sorted.at(-1) ?? 0)} (until every service is ready again)`}; drain after the last fault ${seconds(f.drainMs)}`
   ].join('\n'))
 }
