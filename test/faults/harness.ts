@@ -103,7 +103,7 @@ export interface Expected {
  * [first, last], computed with Python from the run list and the certification
  * JSON, as the e2e test does (ecal-timing, ecal-pedestals, pps-timing per run;
  * ecal-phisym per fill, every fill but the last closed by a later one; ecal-pi0
- * per 200 /pb bucket of certified runs).
+ * per 200 /pb bucket of certified runs, closed early at the end of an era).
  */
 export function expectations (realdata: string, first: number, last: number): Expected {
   const py = `
@@ -128,9 +128,12 @@ fills = []
 for r in col:
   if lumi(r) >= 0.1 and int(r['fill_number']) not in fills: fills.append(int(r['fill_number']))
 tasks += ['fill-%d/phisym' % f for f in fills[:-1]]
-first_run, acc = None, 0.0
+# a bucket closes at 200 /pb, or with what it has when a certified run of another era comes (closeAtEraEnd)
+first_run, acc, era = None, 0.0, None
 for r in (r for r in col if r['run_number'] in golden):
-  if first_run is None: first_run = run(r)
+  if first_run is not None and r['era'] != era:
+    iovs.append('EcalIntercalibConstants_pi0_v01_offline@%d' % first_run); first_run, acc = None, 0.0
+  if first_run is None: first_run, era = run(r), r['era']
   acc += lumi(r)
   if acc >= 200: iovs.append('EcalIntercalibConstants_pi0_v01_offline@%d' % first_run); first_run, acc = None, 0.0
 print(json.dumps({'runs': len(rows), 'tasks': tasks, 'iovs': iovs}))`
@@ -435,7 +438,7 @@ export function printFigures (f: Figures, log: (line: string) => void): void {
     `  faults              ${f.faults.length}: ${f.faults.join(', ')}`,
     `  tasks               expected ${f.tasksExpected}, done ${f.tasksDone}, lost ${f.tasksLost.length}${f.tasksLost.length > 0 ? ` (${f.tasksLost.slice(0, 5).join(', ')}${f.tasksLost.length > 5 ? ', …' : ''})` : ''}, failed ${f.tasksFailed.length}`,
     `  job starts          ${f.jobStarts} per (task, attempt, job, try); duplicates ${f.duplicateStarts.length}${f.duplicateStarts.length > 0 ? ` (${f.duplicateStarts.slice(0, 5).map(d => `${d.job} ×${d.starts}`).join(', ')})` : ''}`,
-    `  IOVs                ${f.iovs} per (tag, since), expected ${f.iovsExpected}; duplicates ${f.duplicateIovs.length}${f.duplicateIovs.length > 0 ? ` (${f.duplicateIovs.slice(0, 5).map(d => `${d.iov} ×${d.count}`).join(', ')})` : ''}; missing ${f.missingIovs.length}`,
+    `  IOVs                ${f.iovs} per (tag, since), expected ${f.iovsExpected}; duplicates ${f.duplicateIovs.length}${f.duplicateIovs.length > 0 ? ` (${f.duplicateIovs.slice(0, 5).map(d => `${d.iov} ×${d.count}`).join(', ')})` : ''}; missing ${f.missingIovs.length}${f.missingIovs.length > 0 ? ` (${f.missingIovs.slice(0, 5).join(', ')})` : ''}`,
     `  DLQ entries         ${f.deadLetters}`,
     `  supervisor restarts ${f.supervisorRestarts.length}${f.supervisorRestarts.length > 0 ? ` (${f.supervisorRestarts.join(', ')})` : ''}`,
     `  time to recover     ${sorted.length === 0 ? '-' : `median ${seconds(sorted[Math.floor(sorted.length / 2)] ?? 0)}, max ${seconds(sorted.at(-1) ?? 0)} (until every service is ready again)`}; drain after the last fault ${seconds(f.drainMs)}`
