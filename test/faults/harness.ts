@@ -252,13 +252,17 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
   }
   for (const name of serviceNames) supervise(name)
 
+  // the services not ready at the last look, with their /readyz answer
+  let unready: string[] = []
   async function readyAll (): Promise<boolean> {
     const answers = await Promise.all(serviceNames.map(async name => {
       const s = system.services.get(name)
-      if (s === undefined) return false
-      return await fetch(`${s.httpUrl}/readyz`, { signal: AbortSignal.timeout(3000) }).then(r => r.status === 200, () => false)
+      if (s === undefined) return `${name}: not running`
+      return await fetch(`${s.httpUrl}/readyz`, { signal: AbortSignal.timeout(3000) })
+        .then(async r => r.status === 200 ? undefined : `${name}: ${r.status} ${(await r.text()).slice(0, 300)}`, (err: unknown) => `${name}: ${(err as Error).message}`)
     }))
-    return answers.every(Boolean)
+    unready = answers.filter(a => a !== undefined)
+    return unready.length === 0
   }
 
   return {
@@ -281,7 +285,7 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
     untilAllReady: async timeoutMs => {
       const t0 = Date.now()
       while (!(await readyAll())) {
-        if (Date.now() - t0 > timeoutMs) throw new Error(`services not all ready after ${timeoutMs} ms`)
+        if (Date.now() - t0 > timeoutMs) throw new Error(`services not all ready after ${timeoutMs} ms: ${unready.join('; ')}`)
         await new Promise(resolve => setTimeout(resolve, 500))
       }
       return Date.now() - t0
