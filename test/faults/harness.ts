@@ -103,7 +103,7 @@ export interface Expected {
  * [first, last], computed with Python from the run list and the certification
  * JSON, as the e2e test does (ecal-timing, ecal-pedestals, pps-timing per run;
  * ecal-phisym per fill, every fill but the last closed by a later one; ecal-pi0
- * per 200 /pb bucket of certified runs).
+ * per 200 /pb bucket of certified runs, closed early at the end of an era).
  */
 export function expectations (realdata: string, first: number, last: number): Expected {
   const py = `
@@ -128,9 +128,12 @@ fills = []
 for r in col:
   if lumi(r) >= 0.1 and int(r['fill_number']) not in fills: fills.append(int(r['fill_number']))
 tasks += ['fill-%d/phisym' % f for f in fills[:-1]]
-first_run, acc = None, 0.0
+# a bucket closes at 200 /pb, or with what it has when a certified run of another era comes (closeAtEraEnd)
+first_run, acc, era = None, 0.0, None
 for r in (r for r in col if r['run_number'] in golden):
-  if first_run is None: first_run = run(r)
+  if first_run is not None and r['era'] != era:
+    iovs.append('EcalIntercalibConstants_pi0_v01_offline@%d' % first_run); first_run, acc = None, 0.0
+  if first_run is None: first_run, era = run(r), r['era']
   acc += lumi(r)
   if acc >= 200: iovs.append('EcalIntercalibConstants_pi0_v01_offline@%d' % first_run); first_run, acc = None, 0.0
 print(json.dumps({'runs': len(rows), 'tasks': tasks, 'iovs': iovs}))`
@@ -149,6 +152,8 @@ export interface FaultSystem extends AsyncDisposable {
   redisUrl: string
   expected: Expected
   ledger: string
+  /** Services that exited on their own and were started again by the harness's supervisor. */
+  supervisorRestarts: string[]
   /** SIGKILLs (or signals) a service and starts it again; resolves with the ms until it was ready. */
   restart: (name: ServiceName, signal?: NodeJS.Signals) => Promise<number>
   /** Ms until every service answers /readyz 200 (polling), or throws after timeoutMs. */
@@ -229,13 +234,35 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
   })
   log(`system up: ${expected.runs} runs ${o.first}–${o.last}, ${expected.tasks.length} tasks and ${expected.iovs.length} IOVs expected; prefix ${prefix}, data ${dataDir}`)
 
+  // The supervisor a deployment has (a Kubernetes Deployment restarts a pod
+  // whose process exits): a service that exits on its own — e.g. a consumer
+  // kafkajs will not restart after a broker outage fails the process, which
+  // exits 1 — is started again. A service the scenario stops or kills is not
+  // (stopService takes it out of the system first).
+  const supervisorRestarts: string[] = []
+  let closing = false
+  function supervise (name: ServiceName): void {
+    const s = system.services.get(name)
+    s?.process.once('exit', (code, signal) => {
+      if (closing || system.services.get(name)?.process !== s.process) return
+      supervisorRestarts.push(`${name} (exit ${code ?? signal})`)
+      log(`${name} exited on its own (${code ?? signal}); the supervisor starts it again`)
+      system.start(name).then(() => { supervise(name) }, (err: unknown) => { log(`${name} could not be started again: ${(err as Error).message}`) })
+    })
+  }
+  for (const name of serviceNames) supervise(name)
+
+  // the services not ready at the last look, with their /readyz answer
+  let unready: string[] = []
   async function readyAll (): Promise<boolean> {
     const answers = await Promise.all(serviceNames.map(async name => {
       const s = system.services.get(name)
-      if (s === undefined) return false
-      return await fetch(`${s.httpUrl}/readyz`, { signal: AbortSignal.timeout(3000) }).then(r => r.status === 200, () => false)
+      if (s === undefined) return `${name}: not running`
+      return await fetch(`${s.httpUrl}/readyz`, { signal: AbortSignal.timeout(3000) })
+        .then(async r => r.status === 200 ? undefined : `${name}: ${r.status} ${(await r.text()).slice(0, 300)}`, (err: unknown) => `${name}: ${(err as Error).message}`)
     }))
-    return answers.every(Boolean)
+    unready = answers.filter(a => a !== undefined)
+    return unready.length === 0
   }
 
   return {
@@ -247,21 +274,24 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
     expected,
     ledger,
     log,
+    supervisorRestarts,
     restart: async (name, signal = 'SIGKILL') => {
       await system.stopService(name, signal)
       const t0 = Date.now()
       await system.start(name)
+      supervise(name)
       return Date.now() - t0
     },
     untilAllReady: async timeoutMs => {
       const t0 = Date.now()
       while (!(await readyAll())) {
-        if (Date.now() - t0 > timeoutMs) throw new Error(`services not all ready after ${timeoutMs} ms`)
+        if (Date.now() - t0 > timeoutMs) throw new Error(`services not all ready after ${timeoutMs} ms: ${unready.join('; ')}`)
         await new Promise(resolve => setTimeout(resolve, 500))
       }
       return Date.now() - t0
     },
     [Symbol.asyncDispose]: async () => {
+      closing = true
       const codes = await system.stop()
       log(`system stopped: ${Object.entries(codes).map(([n, c]) => `${n}=${c}`).join(' ')}`)
       if (process.env.FAULTS_KEEP_DATA !== '1') rmSync(dataDir, { recursive: true, force: true })
@@ -323,6 +353,7 @@ export interface Figures {
   deadLetters: number
   recoverMs: number[]
   drainMs: number
+  supervisorRestarts: string[]
 }
 
 /** The latest state of every task key of the prompt campaign (block/task → state), from the tasks topic. */
@@ -396,7 +427,8 @@ export async function settle (fs: FaultSystem, scenario: string, faults: string[
     missingIovs: fs.expected.iovs.filter(i => !iovCounts.has(i)),
     deadLetters: dlq.length,
     recoverMs,
-    drainMs
+    drainMs,
+    supervisorRestarts: [...fs.supervisorRestarts]
   }
 }
 
@@ -410,8 +442,9 @@ export function printFigures (f: Figures, log: (line: string) => void): void {
     `  faults              ${f.faults.length}: ${f.faults.join(', ')}`,
     `  tasks               expected ${f.tasksExpected}, done ${f.tasksDone}, lost ${f.tasksLost.length}${f.tasksLost.length > 0 ? ` (${f.tasksLost.slice(0, 5).join(', ')}${f.tasksLost.length > 5 ? ', …' : ''})` : ''}, failed ${f.tasksFailed.length}`,
     `  job starts          ${f.jobStarts} per (task, attempt, job, try); duplicates ${f.duplicateStarts.length}${f.duplicateStarts.length > 0 ? ` (${f.duplicateStarts.slice(0, 5).map(d => `${d.job} ×${d.starts}`).join(', ')})` : ''}`,
-    `  IOVs                ${f.iovs} per (tag, since), expected ${f.iovsExpected}; duplicates ${f.duplicateIovs.length}${f.duplicateIovs.length > 0 ? ` (${f.duplicateIovs.slice(0, 5).map(d => `${d.iov} ×${d.count}`).join(', ')})` : ''}; missing ${f.missingIovs.length}`,
+    `  IOVs                ${f.iovs} per (tag, since), expected ${f.iovsExpected}; duplicates ${f.duplicateIovs.length}${f.duplicateIovs.length > 0 ? ` (${f.duplicateIovs.slice(0, 5).map(d => `${d.iov} ×${d.count}`).join(', ')})` : ''}; missing ${f.missingIovs.length}${f.missingIovs.length > 0 ? ` (${f.missingIovs.slice(0, 5).join(', ')})` : ''}`,
     `  DLQ entries         ${f.deadLetters}`,
+    `  supervisor restarts ${f.supervisorRestarts.length}${f.supervisorRestarts.length > 0 ? ` (${f.supervisorRestarts.join(', ')})` : ''}`,
     `  time to recover     ${sorted.length === 0 ? '-' : `median ${seconds(sorted[Math.floor(sorted.length / 2)] ?? 0)}, max ${seconds(sorted.at(-1) ?? 0)} (until every service is ready again)`}; drain after the last fault ${seconds(f.drainMs)}`
   ].join('\n'))
 }

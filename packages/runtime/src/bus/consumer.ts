@@ -202,8 +202,8 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
           return
         }
         if (isInfrastructureError(outcome)) {
-        // an outage of Kafka or Redis, not a fault of this message: wait it
-        // out as long as it lasts (readiness 503 meanwhile), attempts not counted
+          // an outage of Kafka or Redis, not a fault of this message: wait it
+          // out as long as it lasts (readiness 503 meanwhile), attempts not counted
           attempt--
           outageWaits++
           outages.set(where, errorMessage(outcome))
@@ -215,8 +215,8 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
           continue
         }
         if (errorCode(outcome) === 'AUTOCAL_BUSY') {
-        // back-pressure, not a failure: wait (heartbeating) and offer the
-        // message again, as long as it takes; the offset stays uncommitted
+          // back-pressure, not a failure: wait (heartbeating) and offer the
+          // message again, as long as it takes; the offset stays uncommitted
           attempt--
           busyWaits++
           if (busyWaits === 1) log.debug({ topic, partition, offset: message.offset, reason: errorMessage(outcome) }, 'handler busy; waiting')
