@@ -25,6 +25,12 @@ export async function freePort (): Promise<number> {
 
 export interface OwnRedis extends AsyncDisposable {
   url: string
+  /**
+   * Config keys that point a client at this server: its URL, and the Redis
+   * security keys of the test run's environment emptied (empty = unset): this
+   * server is plaintext without AUTH, whatever the suite's shared servers are.
+   */
+  config: Record<string, string>
   port: number
   start: () => Promise<void>
   stop: () => Promise<void>
@@ -34,12 +40,23 @@ export interface OwnRedis extends AsyncDisposable {
 export async function startOwnRedis (): Promise<OwnRedis> {
   const port = await freePort()
   const state = mkdtempSync(join(tmpdir(), 'autocal-redis-'))
-  const env = { ...process.env, AUTOCAL_STATE_DIR: state, AUTOCAL_REDIS_PORT: String(port) }
+  // plaintext whatever the suite runs on (test/run.sh exports AUTOCAL_SECURE=1 for its shared servers)
+  const env = { ...process.env, AUTOCAL_SECURE: '0', AUTOCAL_STATE_DIR: state, AUTOCAL_REDIS_PORT: String(port) }
   const start = async (): Promise<void> => { await run('bash', [servers, 'start', 'redis'], { env }) }
   const stop = async (): Promise<void> => { await run('bash', [servers, 'stop', 'redis'], { env }) }
   await start()
+  const url = `redis://127.0.0.1:${port}`
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url,
+    config: {
+      AUTOCAL_REDIS_URL: url,
+      AUTOCAL_REDIS_USERNAME: '',
+      AUTOCAL_REDIS_PASSWORD: '',
+      AUTOCAL_REDIS_PASSWORD_FILE: '',
+      AUTOCAL_REDIS_TLS_CA_FILE: '',
+      AUTOCAL_REDIS_TLS_CERT_FILE: '',
+      AUTOCAL_REDIS_TLS_KEY_FILE: ''
+    },
     port,
     start,
     stop,

@@ -20,7 +20,7 @@ import { startOwnRedis } from '../own-redis.ts'
 test('a message whose handler meets a Redis outage longer than the retry budget is handled after Redis returns, and nothing is dead-lettered', async () => {
   await using server = await startOwnRedis()
   // retry budget: a single attempt; the outage lasts for several
-  const config = testConfig({ AUTOCAL_REDIS_URL: server.url, AUTOCAL_KAFKA_MAX_ATTEMPTS: '1', AUTOCAL_KAFKA_RETRY_BASE_MS: '50', AUTOCAL_KAFKA_RETRY_MAX_MS: '200' })
+  const config = testConfig({ ...server.config, AUTOCAL_KAFKA_MAX_ATTEMPTS: '1', AUTOCAL_KAFKA_RETRY_BASE_MS: '50', AUTOCAL_KAFKA_RETRY_MAX_MS: '200' })
   const { logger } = memoryLogger('test', 'error')
   await using redis = await connectRedis({ config, logger })
   await using producer = await startProducer({ config, logger, service: 'test' })
