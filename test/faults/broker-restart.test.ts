@@ -11,7 +11,7 @@ const downMs = Number(process.env.FAULTS_BROKER_DOWN_MS ?? 20_000)
 
 test('the broker stopped and restarted mid-replay loses no task, starts no job twice, writes no IOV twice and dead-letters nothing', { timeout: scenarioTimeoutMs }, async () => {
   await using servers = await startOwnServers({ kafka: true })
-  await using fs = await startFaultSystem({ name: 'broker', first, last, redisUrl: servers.redisUrl, brokers: servers.brokers! })
+  await using fs = await startFaultSystem({ name: 'broker', first, last, connection: servers.connection })
   const third = Math.ceil(fs.expected.tasks.length / 3)
   for (;;) {
     const states = await taskStates(fs)

@@ -12,7 +12,7 @@ const last = Number(process.env.FAULTS_FLUSH_LAST ?? 356750)
 
 test('FLUSHALL mid-replay loses no task, starts no job twice, writes no IOV twice and dead-letters nothing', { timeout: scenarioTimeoutMs }, async () => {
   await using servers = await startOwnServers()
-  await using fs = await startFaultSystem({ name: 'flushall', first, last, redisUrl: servers.redisUrl })
+  await using fs = await startFaultSystem({ name: 'flushall', first, last, connection: servers.connection })
   // mid-replay: a third of the expected tasks done
   const third = Math.ceil(fs.expected.tasks.length / 3)
   for (;;) {

@@ -27,7 +27,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { fromBinary } from '@bufbuild/protobuf'
 import { TaskEventSchema, TaskState, topicName, topics } from '@autocal/contracts'
-import { createKafka, createLogger } from '@autocal/runtime'
+import { z } from 'zod'
+import { connectionEnv, connectionKeys, createKafka, createLogger, kafkaShape, loadConfig } from '@autocal/runtime'
 import { findRealdata, repoRoot, serviceNames, startSystem, type ServiceName, type System } from '../../deploy/local/system.ts'
 
 const run = promisify(execFile)
@@ -56,6 +57,8 @@ export interface OwnServers extends AsyncDisposable {
   redisUrl: string
   /** Set when the scenario has a broker of its own. */
   brokers?: string
+  /** Connection keys that point the system at these servers (the others stay the test run's). */
+  connection: Record<string, string>
   start: (which: 'redis' | 'kafka') => Promise<void>
   stop: (which: 'redis' | 'kafka') => Promise<void>
 }
@@ -64,18 +67,28 @@ export interface OwnServers extends AsyncDisposable {
  * A Redis (and, with `kafka`, a broker) of the scenario's own: own ports and
  * state directory, through deploy/local/servers.sh. Never the shared ones.
  */
+/** The security keys of one server kind emptied (empty = unset): the scenario's own servers are plaintext without AUTH. */
+const plain = (kind: 'KAFKA' | 'REDIS'): Record<string, string> =>
+  Object.fromEntries(connectionKeys.filter(k => k.startsWith(`AUTOCAL_${kind}_`) && !/_(BROKERS|URL)$/.test(k)).map(k => [k, '']))
+
 export async function startOwnServers (options: { kafka?: boolean } = {}): Promise<OwnServers> {
   const state = mkdtempSync(join(tmpdir(), 'autocal-faults-servers-'))
   const redisPort = await freePort()
   const kafkaPort = await freePort()
   const controllerPort = await freePort()
-  const env = { ...process.env, AUTOCAL_STATE_DIR: state, AUTOCAL_REDIS_PORT: String(redisPort), AUTOCAL_KAFKA_PORT: String(kafkaPort), AUTOCAL_KAFKA_CONTROLLER_PORT: String(controllerPort) }
+  // plaintext whatever the suite's shared servers are (test/run.sh exports AUTOCAL_SECURE=1 for those)
+  const env = { ...process.env, AUTOCAL_SECURE: '0', AUTOCAL_STATE_DIR: state, AUTOCAL_REDIS_PORT: String(redisPort), AUTOCAL_KAFKA_PORT: String(kafkaPort), AUTOCAL_KAFKA_CONTROLLER_PORT: String(controllerPort) }
   const start = async (which: 'redis' | 'kafka'): Promise<void> => { await run('bash', [servers, 'start', which], { env, timeout: 180_000 }) }
   const stop = async (which: 'redis' | 'kafka'): Promise<void> => { await run('bash', [servers, 'stop', which], { env, timeout: 120_000 }) }
   await start('redis')
   if (options.kafka === true) await start('kafka')
   const own: OwnServers = {
     redisUrl: `redis://127.0.0.1:${redisPort}`,
+    connection: {
+      AUTOCAL_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+      ...plain('REDIS'),
+      ...(options.kafka === true ? { AUTOCAL_KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`, ...plain('KAFKA') } : {})
+    },
     start,
     stop,
     [Symbol.asyncDispose]: async () => {
@@ -150,6 +163,8 @@ export interface FaultSystem extends AsyncDisposable {
   dataDir: string
   brokers: string
   redisUrl: string
+  /** The connection keys the services got. */
+  connection: Record<string, string>
   expected: Expected
   ledger: string
   /** Services that exited on their own and were started again by the harness's supervisor. */
@@ -165,8 +180,8 @@ export interface FaultSystemOptions {
   name: string
   first: number
   last: number
-  redisUrl?: string
-  brokers?: string
+  /** Connection keys over the test run's own (connectionEnv): e.g. OwnServers.connection. */
+  connection?: Record<string, string>
   env?: Record<string, string>
   serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>
 }
@@ -194,8 +209,10 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
   const probe = join(dataDir, 'probe')
   const ledger = join(dataDir, 'job-starts.txt')
   writeProbe(probe, ledger)
-  const brokers = o.brokers ?? '127.0.0.1:9092'
-  const redisUrl = o.redisUrl ?? 'redis://127.0.0.1:6390'
+  // the test run's servers and credentials (secure under test/run.sh), or the scenario's own
+  const connection = { ...connectionEnv(), ...o.connection }
+  const brokers = connection.AUTOCAL_KAFKA_BROKERS ?? '127.0.0.1:9092'
+  const redisUrl = connection.AUTOCAL_REDIS_URL ?? 'redis://127.0.0.1:6390'
   const basePort = 20_000 + Math.floor(Math.random() * 400) * 100
   const started = Date.now()
   // progress lines go to the test's output and, with FAULTS_LOG_FILE, to a file (node --test shows output at the end)
@@ -212,8 +229,7 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
     env: {
       AUTOCAL_REALDATA_DIR: realdata,
       AUTOCAL_LOG_LEVEL: 'info',
-      AUTOCAL_KAFKA_BROKERS: brokers,
-      AUTOCAL_REDIS_URL: redisUrl,
+      ...connection,
       AUTOCAL_RUN_SETTLE_MS: '2000',
       // a killed member's partitions move on after this (the broker's minimum is 6 s)
       AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: '10000',
@@ -271,6 +287,7 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
     dataDir,
     brokers,
     redisUrl,
+    connection,
     expected,
     ledger,
     log,
@@ -302,8 +319,8 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
 // ---- the figures ----------------------------------------------------------------
 
 /** Every message of a topic up to its current end (a group of its own, deleted afterwards). */
-async function readTopic (brokers: string, prefix: string, topic: string): Promise<Array<Buffer | null>> {
-  const kafka = createKafka({ AUTOCAL_KAFKA_BROKERS: brokers, AUTOCAL_KAFKA_TOPIC_PREFIX: prefix }, quiet, 'autocal-faults')
+async function readTopic (connection: Record<string, string>, prefix: string, topic: string): Promise<Array<Buffer | null>> {
+  const kafka = createKafka(loadConfig(z.object(kafkaShape), { ...connection, AUTOCAL_KAFKA_TOPIC_PREFIX: prefix }), quiet, 'autocal-faults')
   const admin = kafka.admin()
   await admin.connect()
   const values: Array<Buffer | null> = []
@@ -359,7 +376,7 @@ export interface Figures {
 /** The latest state of every task key of the prompt campaign (block/task → state), from the tasks topic. */
 export async function taskStates (fs: FaultSystem): Promise<Map<string, { state: TaskState, reason: string }>> {
   const latest = new Map<string, { version: bigint, state: TaskState, reason: string }>()
-  for (const value of await readTopic(fs.brokers, fs.prefix, topicName(topics.tasks, fs.prefix))) {
+  for (const value of await readTopic(fs.connection, fs.prefix, topicName(topics.tasks, fs.prefix))) {
     if (value === null) continue
     const ev = fromBinary(TaskEventSchema, value)
     if (ev.campaign !== 'prompt') continue
@@ -411,7 +428,7 @@ export async function settle (fs: FaultSystem, scenario: string, faults: string[
   const starts = existsSync(fs.ledger) ? readFileSync(fs.ledger, 'utf8').split('\n').filter(l => l !== '').map(l => l.split(' ').slice(0, 4).join(' ')) : []
   const iovs = conddbIovs(join(fs.dataDir, 'conddb.sqlite'))
   const iovCounts = counts(iovs)
-  const dlq = await readTopic(fs.brokers, fs.prefix, topicName(topics.dlq, fs.prefix))
+  const dlq = await readTopic(fs.connection, fs.prefix, topicName(topics.dlq, fs.prefix))
   return {
     scenario,
     faults,

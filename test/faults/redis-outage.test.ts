@@ -20,7 +20,7 @@ const window = 'window: a job started or finished during a Redis outage is never
 
 test('Redis stopped for 90 s mid-replay and started empty loses no task, starts no job twice, writes no IOV twice and dead-letters nothing', { timeout: scenarioTimeoutMs, todo: window }, async () => {
   await using servers = await startOwnServers()
-  await using fs = await startFaultSystem({ name: 'redis-outage', first, last, redisUrl: servers.redisUrl })
+  await using fs = await startFaultSystem({ name: 'redis-outage', first, last, connection: servers.connection })
   const third = Math.ceil(fs.expected.tasks.length / 3)
   for (;;) {
     const states = await taskStates(fs)
