@@ -201,11 +201,13 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     const sent = standIns.conditionRequests.find(x => x.requestId === promotionId)
     assert.deepEqual({ db: sent?.destinationDatabase, expected: sent?.expectedPayloadHash, dryRun: sent?.dryRun, tag: sent?.destinationTag, since: sent?.since },
       { db: 'oracle://cms_orcon_prod/CMS_CONDITIONS', expected: hashA, dryRun: false, tag: 'EcalPedestals_signoff_offline', since: BigInt(a) })
-    // the embedded target is one local CondDB: the same IOV is already there
+    // the embedded target is one local CondDB, where the approved IOV is already the tag's last since: an offline tag
+    // takes only appends, so the uploader refuses the promotion as CMS would, naming the payload it refused
     await until('the promotion outcome', () => outcomes.some(e => e.requestId === promotionId), 30_000)
     const event = outcomes.find(e => e.requestId === promotionId)
     assert.equal(event?.payloadHash, hashA)
-    assert.ok(event?.outcome === Outcome.SKIPPED || event?.outcome === Outcome.UPLOADED, `promotion outcome ${String(event?.outcome)}: ${event?.reason ?? ''}`)
+    assert.equal(event?.outcome, Outcome.REJECTED, event?.reason)
+    assert.equal(event?.reason, `append-only: since ${a} of offline tag 'EcalPedestals_signoff_offline' is not after its last since ${a}: an offline tag only takes appends`)
     const audit = audits.find(x => x.action === 'conditions.promote')
     assert.deepEqual({ accepted: audit?.accepted, hash: audit?.details.payload_hash, db: audit?.details.destination_database, id: audit?.details.promotion_request_id },
       { accepted: true, hash: hashA, db: 'oracle://cms_orcon_prod/CMS_CONDITIONS', id: promotionId })
@@ -221,7 +223,10 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     assert.equal(at.stdout, `EcalPedestals_signoff_offline at run ${a + 1000}: IOV since ${a}, payload ${hashA}\n`)
     const before = await cli(['conditions', 'at', 'EcalPedestals_signoff_offline', String(a - 1)], ecal)
     assert.equal(before.code, 1)
-    assert.match(before.stderr, /no IOV covers this run/)
+    assert.equal(before.stderr, `autocal: tag 'EcalPedestals_signoff_offline' has no IOV valid at run ${a - 1} (its first since is after it, or it has none)\n`)
+    const unknown = await cli(['conditions', 'at', 'EcalPedestals_never_written', String(a)], ecal)
+    assert.equal(unknown.code, 1)
+    assert.match(unknown.stderr, /^autocal: no tag 'EcalPedestals_never_written' in \S+conddb\.sqlite\n$/)
   })
 
   await t.test('an optional condition without a payload file is requested as such', async () => {
