@@ -118,13 +118,16 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
   }
   const upload = (run: number): string => `prompt/run-${run}/pedestals/1`
 
-  await until('the three payloads wait for sign-off', async () => (await pending()).length === 3, 120_000)
+  // the pedestals go to an offline tag: uploads, and so their checks and sign-offs, come in since order
+  // (upload-order.ts): run a's payload waits for sign-off, b's and c's wait for a's upload
+  const waitsForA = `all 1 job(s) done; upload waits for run-${a}'s upload to EcalPedestals_signoff_offline: an offline tag takes only appends`
+  await until('the first payload waits for sign-off, the later ones for its upload', async () =>
+    (await pending()).length === 1 && (await stateOf(b, 'pedestals'))?.reason === waitsForA && (await stateOf(c, 'pedestals'))?.reason === waitsForA, 120_000)
   const waiting = await pending()
-  assert.deepEqual(waiting.map(p => p.requestId), [a, b, c].map(upload))
-  for (const p of waiting) {
-    assert.match(p.payloadHash, /^[0-9a-f]{40}$/)
-    assert.equal(p.tag, 'EcalPedestals_signoff_offline')
-  }
+  assert.deepEqual(waiting.map(p => p.requestId), [upload(a)])
+  assert.match(waiting[0]!.payloadHash, /^[0-9a-f]{40}$/)
+  assert.equal(waiting[0]!.tag, 'EcalPedestals_signoff_offline')
+  assert.equal(standIns.conditionRequests.some(r => r.requestId.startsWith(`prompt/run-${b}/pedestals/`) || r.requestId.startsWith(`prompt/run-${c}/pedestals/`)), false)
   const hashA = waiting[0]!.payloadHash
 
   await t.test('a payload needing sign-off is checked by a dry run and waits, visibly', async () => {
@@ -137,7 +140,7 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     assert.equal(outcomes.find(e => e.requestId === `${upload(a)}/check`)?.target, 'dry-run')
     assert.equal(standIns.conditionRequests.some(r => r.requestId === upload(a)), false, 'nothing uploaded before the sign-off')
     const text = await cli(['status', '--campaign', 'prompt', '--task', 'pedestals'], ecal)
-    assert.match(text.stdout, /a awaiting-signoff 3/)
+    assert.match(text.stdout, /a awaiting-signoff 1/)
   })
 
   await t.test('a PPS operator cannot sign off an ECAL payload; the refusal is audited', async () => {
@@ -172,6 +175,9 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
   })
 
   await t.test('reject ends the task failed with the reason and uploads nothing', async () => {
+    // a's upload is done: b's payload is checked and waits for sign-off, c's waits for b
+    await until('the second payload waits for sign-off', async () => (await pending()).map(p => p.requestId).join() === upload(b), 60_000)
+    assert.equal((await stateOf(c, 'pedestals'))?.reason, `all 1 job(s) done; upload waits for run-${b}'s upload to EcalPedestals_signoff_offline: an offline tag takes only appends`)
     const r = await cli(['conditions', 'reject', '--request', upload(b), '--reason', 'noisy channels in EB+12'], ecal)
     assert.equal(r.code, 0, r.stderr)
     await until('the rejected task fails', async () => (await stateOf(b, 'pedestals'))?.state === 'TASK_STATE_FAILED', 60_000)
@@ -179,7 +185,8 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     assert.match(s?.reason ?? '', /^sign-off rejected by alice: noisy channels in EB\+12; payload [0-9a-f]{40} not uploaded to EcalPedestals_signoff_offline$/)
     assert.equal(standIns.conditionRequests.some(x => x.requestId === upload(b)), false)
     await until('the reject audit record', () => audits.some(x => x.action === 'conditions.reject' && x.accepted))
-    assert.deepEqual((await pending()).map(p => p.requestId), [upload(c)])
+    // b ended: c's payload is checked now
+    await until('the third payload waits for sign-off', async () => (await pending()).map(p => p.requestId).join() === upload(c), 60_000)
   })
 
   await t.test('a decision on a task that no longer waits is refused and audited', async () => {
