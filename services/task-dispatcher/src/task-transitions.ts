@@ -10,7 +10,7 @@ import { taskKey, topics } from '@autocal/contracts'
 import { AutocalError, inSpan, withContext, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import { isTerminal, transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
-import { isAppendOnly, nextWaitingUploads, uploadBlocker, uploadWaiting } from './domain/upload-order.ts'
+import { deadEnds, isAppendOnly, nextWaitingUploads, uploadBlocker, uploadWaiting } from './domain/upload-order.ts'
 import { specOf } from './domain/catalog.ts'
 import { alreadyApplied, isOperatorEvent, recordCommand } from './domain/commands.ts'
 import type { StateStore } from './adapters/state-store.ts'
@@ -166,7 +166,17 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
    */
   async function uploadWaitsFor (task: Task): Promise<string | undefined> {
     if (!isAppendOnly(task.conditionSync)) return undefined
-    return uploadBlocker(task, await blocksOf(task.campaign, task.task))?.block.id
+    const siblings = await blocksOf(task.campaign, task.task)
+    return uploadBlocker(task, siblings, await stalledBlocks(task.campaign, task.task, siblings))?.block.id
+  }
+
+  /** Blocks whose new or waiting `taskName` task cannot run: a task it needs ended failed, skipped or cancelled. */
+  async function stalledBlocks (campaign: string, taskName: string, siblings: readonly Task[]): Promise<Set<string>> {
+    const needs = catalog.task(campaign, taskName)?.needs ?? []
+    const waiting = siblings.filter(s => s.state === 'new' || s.state === 'waiting')
+    if (needs.length === 0 || waiting.length === 0) return new Set()
+    const upstream = await store.getTasks(waiting.flatMap(s => needs.map(n => taskKey(campaign, s.block.id, n))))
+    return new Set(upstream.filter(u => deadEnds.has(u.state)).map(u => u.block.id))
   }
 
   /**
@@ -181,7 +191,7 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
       for (const w of nextWaitingUploads(siblings)) {
         const def = catalog.task(w.campaign, w.task)
         const signOff = def === undefined ? false : specOf(w.campaign, def).signOff
-        const waitsFor = uploadBlocker(w, siblings)?.block.id
+        const waitsFor = uploadBlocker(w, siblings, await stalledBlocks(campaign, name, siblings))?.block.id
         await apply(store.keyOf(w), cur => cur !== undefined && uploadWaiting(cur) ? { kind: 'upload-due', spec: { signOff }, ...(waitsFor === undefined ? {} : { waitsFor }) } : undefined)
       }
     }

@@ -8,6 +8,9 @@
 // (done, failed, skipped, cancelled). Pure: data in, decisions out.
 import { isTerminal, type Task } from './task-state.ts'
 
+/** States of a needed task after which a task waiting for it cannot run (without a reprocess). */
+export const deadEnds: ReadonlySet<string> = new Set(['failed', 'skipped', 'cancelled'])
+
 /** Synchronizations whose tags take IOVs only in since order (append-only; mc: write-once). */
 const appendOnly: ReadonlySet<string> = new Set(['offline', 'runmc', 'mc'])
 
@@ -28,14 +31,18 @@ function before (a: Ordered, b: Ordered): boolean {
  * tasks; only those of the same campaign and task name count), the earliest
  * block before `task`'s block whose task is not terminal. Undefined when the
  * upload may go out now: the tag is not append-only, or every earlier block's
- * task is terminal.
+ * task is terminal. `stalled`: blocks whose new or waiting task cannot run
+ * because a task it needs ended failed, skipped or cancelled (only a
+ * reprocess moves it, and its upload would then come after the later ones
+ * anyway): they do not hold later uploads.
  */
-export function uploadBlocker<T extends Ordered> (task: Ordered & Pick<Task, 'conditionSync'>, siblings: readonly T[]): T | undefined {
+export function uploadBlocker<T extends Ordered> (task: Ordered & Pick<Task, 'conditionSync'>, siblings: readonly T[], stalled: ReadonlySet<string> = new Set()): T | undefined {
   if (!isAppendOnly(task.conditionSync)) return undefined
   let blocker: T | undefined
   for (const s of siblings) {
     if (s.campaign !== task.campaign || s.task !== task.task || s.block.id === task.block.id) continue
     if (!before(s, task) || isTerminal(s.state)) continue
+    if ((s.state === 'new' || s.state === 'waiting') && stalled.has(s.block.id)) continue
     if (blocker === undefined || before(s, blocker)) blocker = s
   }
   return blocker

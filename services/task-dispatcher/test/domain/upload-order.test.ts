@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { isAppendOnly, nextWaitingUploads, uploadBlocker, uploadWaitReason, uploadWaiting } from '../../src/domain/upload-order.ts'
+import { deadEnds, isAppendOnly, nextWaitingUploads, uploadBlocker, uploadWaitReason, uploadWaiting } from '../../src/domain/upload-order.ts'
 import type { BlockState } from '../../src/domain/block-grouping.ts'
 import type { Task, TaskStateName } from '../../src/domain/task-state.ts'
 
@@ -35,6 +35,15 @@ for (const row of table) {
     assert.equal(uploadBlocker(row.task ?? me, row.siblings)?.block.id, row.blocker)
   })
 }
+
+test('a stalled earlier block (a needed task failed, skipped or cancelled) does not hold; a processing one still does', () => {
+  const stalled = new Set(['lumi-0001'])
+  assert.equal(uploadBlocker(me, [task('lumi-0001', 356309, 'waiting')], stalled), undefined)
+  assert.equal(uploadBlocker(me, [task('lumi-0001', 356309, 'new')], stalled), undefined)
+  assert.equal(uploadBlocker(me, [task('lumi-0001', 356309, 'processing')], stalled)?.block.id, 'lumi-0001')
+  assert.equal(uploadBlocker(me, [task('lumi-0001', 356309, 'waiting'), task('lumi-0000', 356200, 'waiting')], stalled)?.block.id, 'lumi-0000')
+  assert.deepEqual([...deadEnds].sort(), ['cancelled', 'failed', 'skipped'])
+})
 
 test('the wait reason names the block, the tag and the rule', () => {
   assert.equal(uploadWaitReason({ conditionTag: 'EcalIntercalibConstants_pi0_v01_offline', conditionSync: 'offline' }, 'run-356309'),
