@@ -12,6 +12,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { createInterface } from 'node:readline'
+import { z } from 'zod'
+import { create } from '@bufbuild/protobuf'
+import { RunEventSchema, topics } from '@autocal/contracts'
+import { connectionEnv, createLogger, kafkaShape, loadConfig, startProducer } from '@autocal/runtime'
 import { findRealdata, repoRoot, startSystem } from '../../deploy/local/system.ts'
 import { startJaeger, type JaegerTrace } from '../helpers/jaeger.ts'
 
@@ -28,6 +32,8 @@ interface Expectations {
   /** π⁰: first run of each luminosity bucket closed by its 200 /pb threshold. */
   pi0Closed: number[]
   pi0Runs: number[]
+  /** The first condition-safe run of this test (published before the system starts). */
+  fcsr: number
 }
 
 function expectations (realdata: string): Expectations {
@@ -57,7 +63,9 @@ for r in pi0:
   if first is None: first = run(r)
   acc += lumi(r)
   if acc >= 200: closed.append(first); first, acc = None, 0.0
-print(json.dumps({'runs': len(rows), 'timing': timing, 'pedestals': pedestals, 'pps': pps, 'phisymFills': fills, 'pi0Closed': closed, 'pi0Runs': [run(r) for r in pi0]}))`
+# the FCSR of this test: the middle pedestals run, so that pcl, prompt and offline uploads fall on both sides of it
+fcsr = pedestals[len(pedestals) // 2]
+print(json.dumps({'runs': len(rows), 'timing': timing, 'pedestals': pedestals, 'pps': pps, 'phisymFills': fills, 'pi0Closed': closed, 'pi0Runs': [run(r) for r in pi0], 'fcsr': fcsr}))`
   const out = spawnSync('python3', ['-c', py, realdata], { encoding: 'utf8' })
   assert.equal(out.status, 0, out.stderr)
   return JSON.parse(out.stdout)
@@ -93,14 +101,32 @@ async function until (what: string, predicate: () => Promise<boolean> | boolean,
 
 interface Cell { run: number, task: string, blockId: string, state: string, attempt: number }
 
-test('233 real runs flow through all five services to exactly the expected conditions', { timeout: 15 * 60_000 }, async t => {
+test('233 real runs flow through all five services to exactly the expected conditions, moved or refused by the FCSR', { timeout: 15 * 60_000 }, async t => {
   const realdata = findRealdata()
   assert.ok(realdata !== undefined, '../shared/realdata is needed for this test')
   const expected = expectations(realdata)
   assert.ok(expected.runs >= 200, `at least 200 runs (${expected.runs})`)
 
+  // The FCSR, deterministically: the replay's own FCSR facts are off (AUTOCAL_REPLAY_FCSR_DELAY_HOURS=none) and one
+  // fcsr fact is on the runs topic before any service starts. The uploader reads the runs topic from its beginning,
+  // and no condition request exists before the run-watcher (started after that fact) has replayed runs and their
+  // jobs have run; the FCSR cannot move afterwards (nothing else publishes one). So every pcl and prompt upload is
+  // judged against this one FCSR, whatever order the blocks finish in, and the test checks below that the uploader
+  // knew it (GET /api/v1/fcsr, and no event says "no first condition-safe run known yet").
+  const { pcl: pclBelow, prompt: promptBelow } = {
+    pcl: [...expected.pedestals, ...expected.pps].filter(r => r < expected.fcsr),
+    prompt: expected.timing.filter(r => r < expected.fcsr)
+  }
+  assert.ok(pclBelow.length > 0 && promptBelow.length > 0 && expected.timing.some(r => r >= expected.fcsr), `the FCSR ${expected.fcsr} splits the runs`)
+
   await using jaeger = await startJaeger()
   const prefix = `e2e-${randomUUID().slice(0, 8)}`
+  {
+    const config = loadConfig(z.object(kafkaShape), { ...connectionEnv(), AUTOCAL_KAFKA_TOPIC_PREFIX: prefix })
+    await using producer = await startProducer({ config, logger: createLogger({ service: 'e2e-tier0', level: 'warn' }), service: 'e2e-tier0' })
+    await producer.publish(topics.runs, create(RunEventSchema, { run: expected.fcsr, source: 'e2e-tier0', contentHash: `fcsr-${expected.fcsr}`, change: { case: 'fcsr', value: { fcsr: expected.fcsr } } }),
+      { eventId: `runs/${expected.fcsr}/fcsr/e2e` })
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'autocal-e2e-'))
   const basePort = 20_000 + Math.floor(Math.random() * 90) * 100
   const system = await startSystem({
@@ -119,7 +145,8 @@ test('233 real runs flow through all five services to exactly the expected condi
         AUTOCAL_REPLAY_FILE: join(realdata, 'Runs2022-hltmode.csv'),
         AUTOCAL_REPLAY_SCALE: '0',
         AUTOCAL_REPLAY_FROM_RUN: String(firstRun),
-        AUTOCAL_REPLAY_TO_RUN: String(lastRun)
+        AUTOCAL_REPLAY_TO_RUN: String(lastRun),
+        AUTOCAL_REPLAY_FCSR_DELAY_HOURS: 'none'
       },
       'job-executor': { AUTOCAL_EXECUTOR_SLOTS: '4' }
     }
@@ -130,7 +157,7 @@ test('233 real runs flow through all five services to exactly the expected condi
   const subscriber = spawn(process.execPath, [join(repoRoot, 'services/condition-uploader/src/examples/subscriber.ts'),
     '--group', `${prefix}.pog-subscriber`, '--prefix', prefix, '--from-beginning'], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.after(() => { subscriber.kill('SIGTERM') })
-  const received: Array<{ requestId: string, tag: string, since: string }> = []
+  const received: Array<{ requestId: string, tag: string, since: string, requestedSince?: string }> = []
   createInterface({ input: subscriber.stdout! }).on('line', line => { received.push(JSON.parse(line)) })
 
   const metricsUrl = system.services.get('metrics')!.httpUrl
@@ -138,13 +165,16 @@ test('233 real runs flow through all five services to exactly the expected condi
   const overview = async (): Promise<Cell[]> => (await getJson<{ cells: Cell[] }>(`${metricsUrl}/api/v1/campaigns/prompt/overview`)).cells
   const doneRuns = (cells: Cell[], task: string): number[] => [...new Set(cells.filter(c => c.task === task && c.state === 'done').map(c => c.run))].sort((a, b) => a - b)
   const doneBlocks = (cells: Cell[], task: string): string[] => [...new Set(cells.filter(c => c.task === task && c.state === 'done').map(c => c.blockId))]
+  const endedRuns = (cells: Cell[], task: string): number[] => [...new Set(cells.filter(c => c.task === task && (c.state === 'done' || c.state === 'failed')).map(c => c.run))]
 
-  const conditionsExpected = expected.timing.length + expected.pedestals.length + expected.pps.length + expected.pi0Closed.length
-  await until('every eligible task done and every condition uploaded', async () => {
+  // pcl uploads below the FCSR are refused: no IOV, no event for the subscriber (it prints UPLOADED only)
+  const above = (runs: number[]): number[] => runs.filter(r => r >= expected.fcsr)
+  const conditionsExpected = expected.timing.length + above(expected.pedestals).length + above(expected.pps).length + expected.pi0Closed.length
+  await until('every eligible task ended and every condition uploaded', async () => {
     const cells = await overview().catch(() => [])
     return doneRuns(cells, 'timing-calib').length === expected.timing.length &&
-      doneRuns(cells, 'pedestals').length === expected.pedestals.length &&
-      doneRuns(cells, 'pps-timing-calib').length === expected.pps.length &&
+      endedRuns(cells, 'pedestals').length === expected.pedestals.length &&
+      endedRuns(cells, 'pps-timing-calib').length === expected.pps.length &&
       doneBlocks(cells, 'pi0-ic').length >= expected.pi0Closed.length &&
       doneBlocks(cells, 'phisym').length >= expected.phisymFills.length - 1 &&
       received.length >= conditionsExpected
@@ -155,24 +185,43 @@ test('233 real runs flow through all five services to exactly the expected condi
   // every eligible per-run task is done, for exactly the expected runs
   assert.deepEqual(doneRuns(cells, 'timing-reco'), expected.timing)
   assert.deepEqual(doneRuns(cells, 'timing-calib'), expected.timing)
-  assert.deepEqual(doneRuns(cells, 'pedestals'), expected.pedestals)
-  assert.deepEqual(doneRuns(cells, 'pps-timing-calib'), expected.pps)
+  assert.deepEqual(doneRuns(cells, 'pedestals'), above(expected.pedestals))
+  assert.deepEqual(doneRuns(cells, 'pps-timing-calib'), above(expected.pps))
   // φ-symmetry: every fill but the last is closed by a later fill's run and done
   const phisymFills = doneBlocks(cells, 'phisym')
   for (const fill of expected.phisymFills.slice(0, -1)) assert.ok(phisymFills.includes(`fill-${fill}`), `fill ${fill} processed`)
-  // nothing failed, and ineligible runs were never touched
-  assert.deepEqual(cells.filter(c => c.state === 'failed'), [])
+  // only the pcl uploads below the FCSR failed, and ineligible runs were never touched
+  const failed = cells.filter(c => c.state === 'failed')
+  assert.deepEqual(failed.map(c => `${c.task}@${c.run}`).sort(), [
+    ...expected.pedestals.filter(r => r < expected.fcsr).map(r => `pedestals@${r}`),
+    ...expected.pps.filter(r => r < expected.fcsr).map(r => `pps-timing-calib@${r}`)
+  ].sort())
   const eligible = new Set([...expected.timing, ...expected.pedestals, ...expected.pps, ...expected.pi0Runs])
   const phisymRuns = new Set(cells.filter(c => c.task === 'phisym').map(c => c.run))
   const untouched = cells.filter(c => !eligible.has(c.run) && !phisymRuns.has(c.run))
   assert.deepEqual(untouched, [], 'no task on a run no workflow selects')
 
-  // the CondDB holds exactly one IOV per block, since = the block's first run
+  // the CondDB: pcl tags hold one IOV per run at or above the FCSR; the prompt tag one per timing run, those
+  // below the FCSR moved up to it; the offline tag one per closed π⁰ bucket at its first run, FCSR or not
   const iovs = conddbIovs(join(dataDir, 'conddb.sqlite'))
-  assert.deepEqual(iovs.EcalTimeCalibConstants_v01_prompt, expected.timing)
-  assert.deepEqual(iovs.EcalPedestals_pcl, expected.pedestals)
-  assert.deepEqual(iovs.PPSDiamondTimingCalibration_pcl, expected.pps)
+  assert.deepEqual(iovs.EcalTimeCalibConstants_v01_prompt, expected.timing.map(r => Math.max(r, expected.fcsr)).sort((a, b) => a - b))
+  assert.deepEqual(iovs.EcalPedestals_pcl, above(expected.pedestals))
+  assert.deepEqual(iovs.PPSDiamondTimingCalibration_pcl, above(expected.pps))
   assert.deepEqual(iovs.EcalIntercalibConstants_pi0_v01_offline, expected.pi0Closed)
+  assert.ok(expected.pi0Closed.some(r => r < expected.fcsr), 'an offline IOV below the FCSR, written as asked')
+
+  // the uploader knew the FCSR, and its events say what it did: pcl refused, prompt moved (the asked since kept)
+  assert.equal((await getJson<{ fcsr: number | string }>(`${uploaderUrl}/api/v1/fcsr`)).fcsr.toString(), String(expected.fcsr))
+  const uploads = await getJson<{ uploads: Array<{ requestId: string, outcome: string, tag: string, since: string, requestedSince: string | null, reason: string }> }>(`${uploaderUrl}/api/v1/uploads?limit=1000`)
+  assert.deepEqual(uploads.uploads.filter(u => /no first condition-safe run known/.test(u.reason)), [], 'every upload knew the FCSR')
+  const refused = uploads.uploads.filter(u => u.outcome === 'REJECTED')
+  assert.deepEqual(refused.map(u => `${u.tag}@${u.since}`).sort(), [
+    ...expected.pedestals.filter(r => r < expected.fcsr).map(r => `EcalPedestals_pcl@${r}`),
+    ...expected.pps.filter(r => r < expected.fcsr).map(r => `PPSDiamondTimingCalibration_pcl@${r}`)
+  ].sort())
+  for (const u of refused) assert.match(u.reason, new RegExp(`^fcsr: since ${u.since} of pcl tag '${u.tag}' is before the first condition-safe run ${expected.fcsr}: a pcl tag refuses it`))
+  const moved = uploads.uploads.filter(u => u.tag === 'EcalTimeCalibConstants_v01_prompt' && u.requestedSince !== null)
+  assert.deepEqual(moved.map(u => [Number(u.requestedSince), Number(u.since)]).sort((a, b) => a[0]! - b[0]!), promptBelow.map(r => [r, expected.fcsr]))
   assert.deepEqual(Object.keys(iovs).sort(), ['EcalIntercalibConstants_pi0_v01_offline', 'EcalPedestals_pcl', 'EcalTimeCalibConstants_v01_prompt', 'PPSDiamondTimingCalibration_pcl'])
 
   // the subscriber got each new IOV once
@@ -180,6 +229,9 @@ test('233 real runs flow through all five services to exactly the expected condi
   for (const e of received) perRequest.set(e.requestId, (perRequest.get(e.requestId) ?? 0) + 1)
   assert.equal(received.length, conditionsExpected)
   assert.ok([...perRequest.values()].every(n => n === 1), 'each condition event once')
+  // the prompt IOVs moved to the FCSR keep the asked since in their condition event
+  assert.deepEqual(received.filter(e => e.requestedSince !== undefined).map(e => `${e.tag}@${e.requestedSince}->${e.since}`).sort(),
+    promptBelow.map(r => `EcalTimeCalibConstants_v01_prompt@${r}->${expected.fcsr}`).sort())
   const bySubscriber = received.map(e => `${e.tag}@${e.since}`).sort()
   const byCondDb = Object.entries(iovs).flatMap(([tag, sinces]) => sinces.map(s => `${tag}@${s}`)).sort()
   assert.deepEqual(bySubscriber, byCondDb)
@@ -199,7 +251,13 @@ test('233 real runs flow through all five services to exactly the expected condi
   const cli = spawnSync(process.execPath, [join(repoRoot, 'packages/cli/src/main.ts'), 'status', '--campaign', 'prompt', '--json',
     '--server', `127.0.0.1:${system.ports.dispatcherGrpc}`, '--token', 'e2e-admin-token'], { encoding: 'utf8' })
   assert.equal(cli.status, 0, cli.stderr)
-  const matrix = JSON.parse(cli.stdout) as { cells: Array<{ run: number, task: string, state: string }> }
+  const matrix = JSON.parse(cli.stdout) as { cells: Array<{ run: number, task: string, state: string, reason?: string }> }
+  // the failed tasks say why: the uploader's refusal
+  const failedByCli = matrix.cells.filter(c => c.state === 'TASK_STATE_FAILED')
+  assert.equal(failedByCli.length, failed.length)
+  for (const c of failedByCli) {
+    assert.match(c.reason ?? '', new RegExp(`^condition rejected: fcsr: since ${c.run} of pcl tag '\\w+' is before the first condition-safe run ${expected.fcsr}: a pcl tag refuses it`), `${c.task}@${c.run}`)
+  }
   const cliTiming = [...new Set(matrix.cells.filter(c => c.task === 'timing-calib' && c.state === 'TASK_STATE_DONE').map(c => c.run))].sort((a, b) => a - b)
   assert.deepEqual(cliTiming, expected.timing)
   const denied = spawnSync(process.execPath, [join(repoRoot, 'packages/cli/src/main.ts'), 'status', '--campaign', 'prompt',

@@ -260,6 +260,8 @@ async function conditionsCommand (sub: string | undefined, rest: string[], v: Va
         throw new Error(`cannot reach the condition-uploader at ${base} (--uploader / AUTOCAL_UPLOADER_URL): ${(err as Error).message}`, { cause: err })
       }
       const body = await res.json().catch(() => ({})) as IovsAnswer
+      // 404: no such tag, or no IOV valid at the run; the uploader's own sentence says which
+      if (res.status === 404) throw new Error(body.error ?? `${tag} at run ${runText}: the condition-uploader at ${base} knows no such tag or IOV`)
       if (!res.ok) throw new Error(`${url}: HTTP ${res.status}${body.error === undefined ? '' : `: ${body.error}`}`)
       const iov = iovAt(body, Number(runText))
       if ('problem' in iov) throw new Error(`${tag} at run ${runText}: ${iov.problem}`)

@@ -86,6 +86,8 @@ export function createHandlers (deps: HandlerDeps) {
 
   /** The payload file, read only when it resolves inside the job's output directory and the output root. */
   function payloadFileOf (req: ConditionRequest): PayloadFile | { kind: 'outside', reason: string } {
+    // an optional condition whose job wrote no payload is sent without a file (onConditionRequest lets only those through)
+    if (req.payloadFile === '') return { kind: 'missing', path: '' }
     const where = resolvePayloadPath(req.payloadFile, req.outputDir, root)
     if (where.kind === 'missing') return { kind: 'missing', path: req.payloadFile }
     if (where.kind === 'outside') return where
@@ -132,7 +134,7 @@ export function createHandlers (deps: HandlerDeps) {
     }
     if (v.kind === 'rejected') {
       history.step(req.requestId, 'validated', `rejected (${v.check}): ${v.reason}`)
-      return { ...base, outcome: Outcome.REJECTED, target: targetName(), reason: `${v.check}: ${v.reason}` }
+      return { ...base, payloadHash: v.payloadHash ?? '', outcome: Outcome.REJECTED, target: targetName(), reason: `${v.check}: ${v.reason}` }
     }
     history.step(req.requestId, 'validated', `${v.iovs.length} IOV(s); ${v.decisions.join('; ')}`)
     const first = v.iovs[0]!
@@ -264,8 +266,9 @@ export function createHandlers (deps: HandlerDeps) {
 
   async function onConditionRequest (req: ConditionRequest, meta: EventMeta): Promise<void> {
     const tag = req.destinationTag
-    if (req.requestId === '' || tag === '' || req.payloadFile === '') {
-      throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `condition request ${meta.eventId} lacks request_id, destination_tag or payload_file`, { retryable: false })
+    if (req.requestId === '' || tag === '' || (req.payloadFile === '' && !req.optionalPayload)) {
+      // an optional condition may come without a payload file: it is answered SKIPPED "no new payload" (payload-validation.ts)
+      throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `condition request ${meta.eventId} lacks request_id, destination_tag or payload_file (a payload_file is required unless optional_payload is set)`, { retryable: false })
     }
     if (await republish(req.requestId, tag)) return
     const lease = await takeLease(tag)
@@ -287,7 +290,7 @@ export function createHandlers (deps: HandlerDeps) {
           reason: `an earlier attempt of request ${req.requestId} was interrupted after opening an upload to ${targetName()}; it may have completed, so it is not sent again: check tag '${tag}' and reprocess if needed`
         }
       } else {
-        history.step(req.requestId, 'received', `event ${meta.eventId}, payload file ${req.payloadFile}`)
+        history.step(req.requestId, 'received', `event ${meta.eventId}, payload file ${req.payloadFile === '' ? '(none: optional payload)' : req.payloadFile}`)
         result = await process(req)
       }
       const event = eventOf(req, result)

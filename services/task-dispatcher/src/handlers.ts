@@ -87,7 +87,11 @@ export function createHandlers (deps: HandlerDeps) {
     const def = catalog.task(p.campaign, p.task)
     const spec = { retries: def?.retries ?? 0, backoffS: def?.backoffS ?? 30, signOff: def === undefined ? false : specOf(p.campaign, def).signOff }
     const reason = s.reason !== '' ? s.reason : s.exitCode !== undefined ? `exit ${s.exitCode}` : s.signal
-    const tr = await transitions.apply(taskKey(p.campaign, p.blockId, p.task), () => ({
+    const key = taskKey(p.campaign, p.blockId, p.task)
+    // an upload to an append-only tag waits for the earlier blocks' tasks (domain/upload-order.ts)
+    const current = phase === 'done' && def?.upload !== undefined ? await store.getTask(key) : undefined
+    const waitsFor = current === undefined ? undefined : await transitions.uploadWaitsFor(current)
+    const tr = await transitions.apply(key, () => ({
       kind: 'job',
       spec,
       attempt: p.taskAttempt,
@@ -96,7 +100,8 @@ export function createHandlers (deps: HandlerDeps) {
       phase,
       outputs: s.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),
       reason,
-      logUrl: s.logUrl
+      logUrl: s.logUrl,
+      ...(waitsFor === undefined ? {} : { uploadWaitsFor: waitsFor })
     }))
     if (tr?.changed === false) log.debug({ jobId: s.jobId, try: s.try, phase, ignored: tr.ignored }, 'job status ignored')
   }

@@ -11,6 +11,7 @@ import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type Campaig
 import { pendingGates, type RunReadiness } from './domain/gates.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import type { Task } from './domain/task-state.ts'
+import { isAppendOnly, uploadWaiting } from './domain/upload-order.ts'
 import type { TaskDef } from './domain/workflow.ts'
 import { fillText } from './domain/templates.ts'
 import { templateValues } from './effects.ts'
@@ -143,10 +144,18 @@ export function createPlanner (deps: PlannerDeps) {
     const order = new Map(c.tasks.map((d, i) => [d.name, i]))
     tasks.sort((a, b) => (a.block.runs[0] ?? 0) - (b.block.runs[0] ?? 0) || (order.get(a.task) ?? 0) - (order.get(b.task) ?? 0))
     const processing = new Map<string, number>()
-    for (const key of await store.processingKeys(c.name)) {
+    const processingKeys = await store.processingKeys(c.name)
+    for (const key of processingKeys) {
       const task = key.slice(key.lastIndexOf('/') + 1)
       processing.set(task, (processing.get(task) ?? 0) + 1)
     }
+    // uploads to append-only tags waiting for an earlier block: the push when a task ends releases them; this
+    // catches one left waiting when the earlier block ended while its own last job was being recorded
+    const appendOnlyTasks = c.tasks.filter(d => d.upload !== undefined && isAppendOnly(d.upload.sync)).map(d => d.name)
+    const waitingUploads = appendOnlyTasks.length === 0
+      ? []
+      : (await store.getTasks(processingKeys.filter(k => appendOnlyTasks.some(n => k.endsWith(`/${n}`))))).filter(uploadWaiting)
+    if (waitingUploads.length > 0) await transitions.releaseWaitingUploads(c.name, waitingUploads.map(t => t.task))
     const waiting = tasks.filter(t => t.state === 'new' || t.state === 'waiting')
     const facts = await store.runFacts([...new Set(waiting.flatMap(t => t.block.runs))])
     const readiness = new Map<number, RunReadiness>()

@@ -9,7 +9,9 @@ import { randomUUID } from 'node:crypto'
 import { taskKey, topics } from '@autocal/contracts'
 import { AutocalError, inSpan, withContext, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
-import { transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
+import { isTerminal, transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
+import { deadEnds, isAppendOnly, nextWaitingUploads, uploadBlocker, uploadWaiting } from './domain/upload-order.ts'
+import { specOf } from './domain/catalog.ts'
 import { alreadyApplied, isOperatorEvent, recordCommand } from './domain/commands.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { cancelJob, conditionRequest, requestIdOf, startJob } from './effects.ts'
@@ -146,8 +148,54 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
       const next = followUp
       await apply(key, () => next)
     }
+    // push: a task that ended may let the next block's waiting upload to the same append-only tag go out
+    if (result.changed && isTerminal(result.task.state) && (current === undefined || !isTerminal(current.state)) && isAppendOnly(result.task.conditionSync)) {
+      await releaseWaitingUploads(result.task.campaign, [result.task.task])
+    }
     return result
   }
 
-  return { apply }
+  /** Every task of the campaign named `task` (all blocks), for the upload order of append-only tags. */
+  async function blocksOf (campaign: string, task: string): Promise<Task[]> {
+    return await store.getTasks((await store.taskKeys(campaign)).filter(k => k.endsWith(`/${task}`)))
+  }
+
+  /**
+   * The block whose task `task`'s upload must wait for (domain/upload-order.ts),
+   * or undefined when it may go out now. Reads the other blocks' tasks.
+   */
+  async function uploadWaitsFor (task: Task): Promise<string | undefined> {
+    if (!isAppendOnly(task.conditionSync)) return undefined
+    const siblings = await blocksOf(task.campaign, task.task)
+    return uploadBlocker(task, siblings, await stalledBlocks(task.campaign, task.task, siblings))?.block.id
+  }
+
+  /** Blocks whose new or waiting `taskName` task cannot run: a task it needs ended failed, skipped or cancelled. */
+  async function stalledBlocks (campaign: string, taskName: string, siblings: readonly Task[]): Promise<Set<string>> {
+    const needs = catalog.task(campaign, taskName)?.needs ?? []
+    const waiting = siblings.filter(s => s.state === 'new' || s.state === 'waiting')
+    if (needs.length === 0 || waiting.length === 0) return new Set()
+    const upstream = await store.getTasks(waiting.flatMap(s => needs.map(n => taskKey(campaign, s.block.id, n))))
+    return new Set(upstream.filter(u => deadEnds.has(u.state)).map(u => u.block.id))
+  }
+
+  /**
+   * Sends the earliest waiting upload of each named task of the campaign
+   * whose earlier blocks have all ended, or refreshes what it waits for.
+   * Called when a task ends (push) and by the planner's tick for the waits
+   * two concurrent handlers could leave behind.
+   */
+  async function releaseWaitingUploads (campaign: string, taskNames: readonly string[]): Promise<void> {
+    for (const name of new Set(taskNames)) {
+      const siblings = await blocksOf(campaign, name)
+      for (const w of nextWaitingUploads(siblings)) {
+        const def = catalog.task(w.campaign, w.task)
+        const signOff = def === undefined ? false : specOf(w.campaign, def).signOff
+        const waitsFor = uploadBlocker(w, siblings, await stalledBlocks(campaign, name, siblings))?.block.id
+        await apply(store.keyOf(w), cur => cur !== undefined && uploadWaiting(cur) ? { kind: 'upload-due', spec: { signOff }, ...(waitsFor === undefined ? {} : { waitsFor }) } : undefined)
+      }
+    }
+  }
+
+  return { apply, uploadWaitsFor, releaseWaitingUploads }
 }

@@ -72,7 +72,8 @@ export interface SyncFacts {
 }
 
 export type Validation =
-  | { kind: 'rejected', check: RejectionCheck, reason: string }
+  /** `payloadHash`: the first IOV's payload when the refusal came after the file's IOVs were read (the event names what was refused). */
+  | { kind: 'rejected', check: RejectionCheck, reason: string, payloadHash?: string }
   /** An optional condition whose job wrote nothing new: SKIPPED, not refused. */
   | { kind: 'no-payload', reason: string }
   | {
@@ -91,8 +92,8 @@ export type Validation =
     sync: SyncFacts
   }
 
-function reject (check: RejectionCheck, reason: string): Validation {
-  return { kind: 'rejected', check, reason }
+function reject (check: RejectionCheck, reason: string, payloadHash?: string): Validation {
+  return payloadHash === undefined ? { kind: 'rejected', check, reason } : { kind: 'rejected', check, reason, payloadHash }
 }
 
 /**
@@ -104,8 +105,8 @@ export function validatePayload (input: ValidationInput): Validation {
   const { request, file, destination } = input
   const where = `payload file ${file.path}`
   if (file.kind === 'missing') {
-    if (request.optionalPayload === true) return { kind: 'no-payload', reason: `no new payload: the job wrote no file ${file.path}` }
-    return reject('unreadable', `${where} does not exist`)
+    if (request.optionalPayload === true) return { kind: 'no-payload', reason: file.path === '' ? 'no new payload: the job wrote no payload file' : `no new payload: the job wrote no file ${file.path}` }
+    return reject('unreadable', file.path === '' ? 'the request names no payload file' : `${where} does not exist`)
   }
   if (file.kind === 'unreadable') return reject('unreadable', `${where} is not readable as SQLite: ${file.reason}`)
   if (file.kind === 'refused') return reject('hostile-file', `${where} is refused unread: ${file.reason}`)
@@ -209,14 +210,14 @@ export function validatePayload (input: ValidationInput): Validation {
     fcsrSource: 'tier0',
     ...sync
   })
-  if (rules.kind === 'rejected') return reject(rules.rule === 'synchronization' ? 'synchronization' : rules.rule, rules.reason)
+  if (rules.kind === 'rejected') return reject(rules.rule === 'synchronization' ? 'synchronization' : rules.rule, rules.reason, planned[0]?.payloadHash ?? iovs[0]!.payloadHash)
   decisions.push(...rules.notes)
 
   const expected = request.expectedPayloadHash ?? ''
   if (expected !== '') {
     const other = rules.iovs.find(i => i.payloadHash !== expected.toLowerCase())
     if (other !== undefined) {
-      return reject('expected-hash', `${tagWhere}: payload hash ${other.payloadHash} (IOV since ${friendlySince(tag.timeType, other.since)}) is not the expected payload hash ${expected}`)
+      return reject('expected-hash', `${tagWhere}: payload hash ${other.payloadHash} (IOV since ${friendlySince(tag.timeType, other.since)}) is not the expected payload hash ${expected}`, other.payloadHash)
     }
     decisions.push(`payload hash is the expected ${expected}`)
   }

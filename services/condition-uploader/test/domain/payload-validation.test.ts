@@ -75,6 +75,9 @@ test('each bad file is rejected by its own check with a reason naming what and w
     assert.ok(v.kind === 'rejected')
     assert.equal(v.check, c.check, c.name)
     assert.match(v.reason, c.reason, c.name)
+    // a refusal by the synchronization rules or the expected hash names the payload it refused
+    const named = ['append-only', 'expected-hash', 'fcsr', 'write-once', 'before-first-iov'].includes(c.check)
+    assert.equal(v.payloadHash, named ? payload('constants').hash : undefined, c.name)
   }
 })
 
@@ -115,6 +118,11 @@ test('the latest insertion of a since supersedes older rows of the file', () => 
 test('an optional condition without a file, or with the input tag and no IOV, is "no new payload"; the expected hash passes when it matches', () => {
   const none = validatePayload(input({ file: { kind: 'missing', path: '/x/none.db' } }, { optionalPayload: true }))
   assert.deepEqual(none, { kind: 'no-payload', reason: 'no new payload: the job wrote no file /x/none.db' })
+  // the dispatcher sends an optional condition whose job listed no payload without a file
+  const noFile = validatePayload(input({ file: { kind: 'missing', path: '' } }, { optionalPayload: true }))
+  assert.deepEqual(noFile, { kind: 'no-payload', reason: 'no new payload: the job wrote no payload file' })
+  const noFileRequired = validatePayload(input({ file: { kind: 'missing', path: '' } }))
+  assert.ok(noFileRequired.kind === 'rejected' && noFileRequired.check === 'unreadable' && noFileRequired.reason === 'the request names no payload file')
   const empty = validatePayload(input({ file: file({ iovs: [] }) }, { optionalPayload: true }))
   assert.ok(empty.kind === 'no-payload')
   assert.match(empty.reason, /^no new payload: payload file \/x\/timing\.db, tag 'In' has no IOV/)

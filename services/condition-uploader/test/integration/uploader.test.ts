@@ -233,9 +233,13 @@ test('an optional condition with no file, or a file with the tag and no IOV, is 
   await h.send({ requestId: 'r/opt/none', payloadFile: join(dir, 'never-written.db'), destinationTag: 'Opt_pcl', synchronization: 'pcl', optionalPayload: true })
   await h.send({ requestId: 'r/opt/empty', payloadFile: empty.path, destinationTag: 'Opt_pcl', synchronization: 'pcl', optionalPayload: true })
   await h.send({ requestId: 'r/opt/required', payloadFile: join(dir, 'never-written.db'), destinationTag: 'Opt_pcl', synchronization: 'pcl' })
+  // what the dispatcher sends when the job listed no payload: no file at all, optional_payload set
+  await h.send({ requestId: 'r/opt/no-file', payloadFile: '', outputDir: dir, destinationTag: 'Opt_pcl', synchronization: 'pcl', optionalPayload: true })
   const [none] = await h.outcomeOf('r/opt/none')
   assert.equal(none?.outcome, Outcome.SKIPPED)
   assert.equal(none.reason, `no new payload: the job wrote no file ${join(dir, 'never-written.db')}`)
+  const [noFile] = await h.outcomeOf('r/opt/no-file')
+  assert.deepEqual({ outcome: noFile?.outcome, reason: noFile?.reason }, { outcome: Outcome.SKIPPED, reason: 'no new payload: the job wrote no payload file' })
   const [noIov] = await h.outcomeOf('r/opt/empty')
   assert.equal(noIov?.outcome, Outcome.SKIPPED)
   assert.match(noIov.reason, /^no new payload: payload file .*, tag 'EcalTimeCalibConstants_test' has no IOV/)
@@ -287,13 +291,14 @@ test('a payload file outside the job output directory or the output root is REJE
   }
 })
 
-test('a request without a destination tag goes to the dead-letter topic', async () => {
+test('a request without a destination tag, or a required one without a payload file, goes to the dead-letter topic', async () => {
   await h.send({ requestId: 'r/dlq/1', payloadFile: '/x.db', destinationTag: '' })
+  await h.send({ requestId: 'r/dlq/no-file', payloadFile: '', destinationTag: 'Nofile_any', synchronization: 'any' })
   await h.send({ requestId: 'r/dlq/after', payloadFile: file().path, destinationTag: 'After_dlq', synchronization: 'any' })
   const [event] = await h.outcomeOf('r/dlq/after')
   assert.equal(event?.outcome, Outcome.UPLOADED, 'the consumer moved on')
-  assert.equal(h.events.filter(e => e.event.requestId === 'r/dlq/1').length, 0)
-  await until('dead letter', () => h.deadLetters.some(d => /lacks request_id, destination_tag or payload_file/.test(d.reason)))
+  assert.equal(h.events.filter(e => e.event.requestId === 'r/dlq/1' || e.event.requestId === 'r/dlq/no-file').length, 0)
+  await until('dead letters', () => h.deadLetters.filter(d => /lacks request_id, destination_tag or payload_file/.test(d.reason)).length === 2)
   assert.equal(h.deadLetters.find(d => /lacks request_id/.test(d.reason))?.code, 'AUTOCAL_VALIDATION_FAILED')
 })
 

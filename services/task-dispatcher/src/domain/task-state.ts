@@ -8,6 +8,7 @@
 //                      └──────────gates open───────────────►    │   └─jobs done + condition─► (upload) ──► done | failed
 //                                                                └─job failed, budget left─► (retry with backoff)
 //                                                                └─job failed, no budget──► failed
+//   append-only tag (offline, runmc, mc): jobs done ─► (upload waits for an earlier block's task to end) ─upload-due─► (upload)
 //   sign-off: jobs done + condition with signOff ─► (dry-run check) ─► awaiting-signoff ─approve─► (upload) ─► done | failed
 //                                                                                      └─reject──► failed
 //   operators: reprocess (any → new, attempt + 1), skip (→ skipped), cancel (→ cancelled)
@@ -16,6 +17,7 @@
 // (another attempt, another try, a job already done) changes nothing, so the
 // machine is idempotent under at-least-once delivery.
 import type { BlockState } from './block-grouping.ts'
+import { uploadWaitReason, uploadWaiting } from './upload-order.ts'
 
 export type TaskStateName = 'new' | 'waiting' | 'processing' | 'awaiting-signoff' | 'done' | 'failed' | 'skipped' | 'cancelled'
 export type JobStateName = 'idle' | 'running' | 'done' | 'failed'
@@ -105,7 +107,10 @@ export interface TaskSpec {
 export type TaskEventInput =
   | { kind: 'plan', spec: TaskSpec, block: BlockState, runEndedAtMs?: number }
   | { kind: 'gates', spec: TaskSpec, pending: string[] }
-  | { kind: 'job', spec: Pick<TaskSpec, 'retries' | 'backoffS'> & { signOff?: boolean }, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string }
+  /** `uploadWaitsFor`: the block whose task must end before this task's upload to an append-only tag (upload-order.ts). */
+  | { kind: 'job', spec: Pick<TaskSpec, 'retries' | 'backoffS'> & { signOff?: boolean }, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string, uploadWaitsFor?: string }
+  /** A waiting upload looked at again (an earlier block's task ended): sent, or still waiting for `waitsFor`. */
+  | { kind: 'upload-due', spec: { signOff: boolean }, waitsFor?: string }
   | { kind: 'retry-due' }
   | { kind: 'condition', attempt: number, outcome: ConditionOutcome, reason: string, requestId?: string, payloadHash?: string, since?: bigint, target?: string }
   | { kind: 'sign-off', decision: 'approve' | 'reject', requestId: string, payloadHash: string, actor: string, reason: string, commandId: string }
@@ -148,6 +153,24 @@ function cancelRunning (task: Task, reason: string): Effect[] {
 
 function freshJobs (n: number): TaskJob[] {
   return Array.from({ length: n }, (_, index) => ({ index, state: 'idle', try: 1, reason: '', outputs: [], logUrl: '' }))
+}
+
+/** processing → processing: the payload check before a sign-off, or the upload, is requested (the condition-uploader must confirm). */
+function requestUpload (task: Task, why: string, signOff: boolean, nowMs: number, patch: Partial<Task>): Transition {
+  if (signOff) {
+    // processing → processing (check): the payload is checked by a dry run before its sign-off
+    return {
+      task: next(task, 'processing', `${why}; payload check (dry run) for ${task.conditionTag} requested before sign-off`, nowMs, { ...patch, condition: emptyCondition(checkRequestId(task)) }),
+      effects: [{ kind: 'request-condition', check: true, expectedPayloadHash: '' }],
+      changed: true
+    }
+  }
+  // processing → processing (upload): the condition-uploader must confirm
+  return {
+    task: next(task, 'processing', `${why}; condition upload to ${task.conditionTag} requested`, nowMs, { ...patch, condition: emptyCondition(uploadRequestId(task)) }),
+    effects: [{ kind: 'request-condition', check: false, expectedPayloadHash: '' }],
+    changed: true
+  }
 }
 
 export function transition (task: Task | undefined, event: TaskEventInput, nowMs: number): Transition {
@@ -232,23 +255,11 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
             return { task: next(task, 'processing', `job ${event.index} done; ${left} left`, nowMs, { jobs }), effects: [], changed: true }
           }
           const outputs = jobs.flatMap(j => j.outputs)
-          if (task.conditionTag !== '' && event.spec.signOff === true) {
-            // processing → processing (check): all jobs done; the payload is checked by a dry run before its sign-off
-            const condition = emptyCondition(checkRequestId(task))
-            return {
-              task: next(task, 'processing', `all ${jobs.length} job(s) done; payload check (dry run) for ${task.conditionTag} requested before sign-off`, nowMs, { jobs, outputs, condition }),
-              effects: [{ kind: 'request-condition', check: true, expectedPayloadHash: '' }],
-              changed: true
-            }
+          if (task.conditionTag !== '' && event.uploadWaitsFor !== undefined) {
+            // processing (upload waits): all jobs done; an earlier block's upload to this append-only tag comes first
+            return { task: next(task, 'processing', `all ${jobs.length} job(s) done; ${uploadWaitReason(task, event.uploadWaitsFor)}`, nowMs, { jobs, outputs }), effects: [], changed: true }
           }
-          if (task.conditionTag !== '') {
-            // processing → processing (upload): all jobs done; the condition-uploader must confirm
-            return {
-              task: next(task, 'processing', `all ${jobs.length} job(s) done; condition upload to ${task.conditionTag} requested`, nowMs, { jobs, outputs, condition: emptyCondition(uploadRequestId(task)) }),
-              effects: [{ kind: 'request-condition', check: false, expectedPayloadHash: '' }],
-              changed: true
-            }
-          }
+          if (task.conditionTag !== '') return requestUpload(task, `all ${jobs.length} job(s) done`, event.spec.signOff === true, nowMs, { jobs, outputs })
           // processing → done: all jobs done, no condition to upload
           return { task: next(task, 'done', `all ${jobs.length} job(s) done`, nowMs, { jobs, outputs }), effects: [], changed: true }
         }
@@ -267,6 +278,17 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
         }
       }
       break
+    }
+
+    case 'upload-due': {
+      if (!uploadWaiting(task)) return same(task, `no upload waits (task is ${task.state})`)
+      if (event.waitsFor !== undefined) {
+        // processing (upload waits): still an earlier block's upload first
+        const reason = `all ${task.jobs.length} job(s) done; ${uploadWaitReason(task, event.waitsFor)}`
+        if (reason === task.reason) return same(task, 'upload still waits for the same block')
+        return { task: next(task, 'processing', reason, nowMs), effects: [], changed: true }
+      }
+      return requestUpload(task, 'earlier blocks\' uploads ended', event.spec.signOff, nowMs, {})
     }
 
     case 'retry-due': {

@@ -6,6 +6,7 @@ import type { BlockState } from '../../src/domain/block-grouping.ts'
 const block: BlockState = { id: 'run-355100', kind: 'run', runs: [355100], fill: 8000, era: 'Run2022C', recordedLumiPb: 1, closed: true, closedReason: 'single-run', openedAtMs: 0 }
 const spec: TaskSpec = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', workflowVersion: 'v', task: 'timing-reco', jobs: 2, retries: 1, backoffS: 10, conditionTag: '', conditionSync: '', signOff: false }
 const condSpec: TaskSpec = { ...spec, task: 'timing-calib', jobs: 1, conditionTag: 'EcalTimeCalibConstants_v01_prompt', conditionSync: 'prompt' }
+const offSpec: TaskSpec = { ...spec, task: 'pi0-ic', jobs: 1, conditionTag: 'EcalIntercalibConstants_pi0_v01_offline', conditionSync: 'offline' }
 const budget = { retries: 1, backoffS: 10 }
 const op = (kind: 'reprocess' | 'skip' | 'cancel'): TaskEventInput => ({ kind, actor: 'alice', reason: 'test', commandId: 'c1' })
 const job = (index: number, phase: 'queued' | 'running' | 'done' | 'failed', t = 1, attempt = 1): TaskEventInput =>
@@ -74,7 +75,13 @@ const table: Array<{ name: string, events: TaskEventInput[], spec?: TaskSpec, st
   { name: 'a task awaiting sign-off can be reprocessed', spec: signed, events: [...toSignOff, op('reprocess')], state: 'new', attempt: 2 },
   { name: 'a task awaiting sign-off can be cancelled', spec: signed, events: [...toSignOff, op('cancel')], state: 'cancelled' },
   { name: 'an upload outcome while the check is awaited changes nothing', spec: signed, events: [{ kind: 'gates', spec: signed, pending: [] }, signedDone, { kind: 'condition', attempt: 1, outcome: 'uploaded', reason: '', requestId: upload }], state: 'processing' },
-  { name: 'a condition outcome of another attempt changes nothing', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done'), { kind: 'condition', attempt: 7, outcome: 'uploaded', reason: '' }], state: 'processing' }
+  { name: 'a condition outcome of another attempt changes nothing', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done'), { kind: 'condition', attempt: 7, outcome: 'uploaded', reason: '' }], state: 'processing' },
+  // append-only tags: the upload waits for an earlier block (upload-order.ts), then goes out on upload-due
+  { name: 'an upload to an append-only tag waits when an earlier block is not over', spec: offSpec, events: [{ kind: 'gates', spec: offSpec, pending: [] }, { ...job(0, 'done'), uploadWaitsFor: 'run-355000' } as TaskEventInput], state: 'processing', effects: ['start-job:0:1'] },
+  { name: 'a waiting upload goes out on upload-due once nothing earlier is open', spec: offSpec, events: [{ kind: 'gates', spec: offSpec, pending: [] }, { ...job(0, 'done'), uploadWaitsFor: 'run-355000' } as TaskEventInput, { kind: 'upload-due', spec: { signOff: false } }], state: 'processing', effects: ['start-job:0:1', 'request-condition'] },
+  { name: 'a waiting upload needing sign-off is checked first on upload-due', spec: offSpec, events: [{ kind: 'gates', spec: offSpec, pending: [] }, { ...job(0, 'done'), uploadWaitsFor: 'run-355000' } as TaskEventInput, { kind: 'upload-due', spec: { signOff: true } }], state: 'processing', effects: ['start-job:0:1', 'check-condition'] },
+  { name: 'upload-due on a task whose upload was already requested changes nothing', spec: offSpec, events: [{ kind: 'gates', spec: offSpec, pending: [] }, job(0, 'done'), { kind: 'upload-due', spec: { signOff: false } }], state: 'processing', effects: ['start-job:0:1', 'request-condition'] },
+  { name: 'a waiting upload is done once its upload is confirmed', spec: offSpec, events: [{ kind: 'gates', spec: offSpec, pending: [] }, { ...job(0, 'done'), uploadWaitsFor: 'run-355000' } as TaskEventInput, { kind: 'upload-due', spec: { signOff: false } }, { kind: 'condition', attempt: 1, outcome: 'uploaded', reason: '' }], state: 'done', effects: ['start-job:0:1', 'request-condition'] },
 ]
 
 for (const row of table) {
@@ -160,4 +167,16 @@ test('a task whose jobs fail says that its condition was not uploaded', () => {
   const t = run([{ kind: 'gates', spec: condSpec, pending: [] }, { ...job(0, 'failed'), spec: { retries: 0, backoffS: 1 } } as TaskEventInput], condSpec).task
   assert.equal(t.state, 'failed')
   assert.match(t.reason, /retries exhausted; nothing uploaded to EcalTimeCalibConstants_v01_prompt$/)
+})
+
+test('a waiting upload names the block it waits for, and a second upload-due naming another block says so', () => {
+  const { task } = run([{ kind: 'gates', spec: offSpec, pending: [] }, { ...job(0, 'done'), uploadWaitsFor: 'run-355000' } as TaskEventInput], offSpec)
+  assert.equal(task.reason, "all 1 job(s) done; upload waits for run-355000's upload to EcalIntercalibConstants_pi0_v01_offline: an offline tag takes only appends")
+  assert.equal(task.condition, undefined)
+  const same = transition(task, { kind: 'upload-due', spec: { signOff: false }, waitsFor: 'run-355000' }, 2000)
+  assert.equal(same.changed, false)
+  const other = transition(task, { kind: 'upload-due', spec: { signOff: false }, waitsFor: 'run-355050' }, 2000)
+  assert.equal(other.changed, true)
+  assert.deepEqual(other.effects, [])
+  assert.match(other.task.reason, /upload waits for run-355050's upload/)
 })

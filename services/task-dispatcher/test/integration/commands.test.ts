@@ -39,6 +39,7 @@ test('a reprocess redelivered after a retryable error on one of its tasks moves 
   const touched: string[] = []
   let failed = false
   const flaky: TaskTransitions = {
+    ...real,
     apply: async (key, make) => {
       touched.push(key)
       if (touched.length === 2 && !failed) {

@@ -118,13 +118,16 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
   }
   const upload = (run: number): string => `prompt/run-${run}/pedestals/1`
 
-  await until('the three payloads wait for sign-off', async () => (await pending()).length === 3, 120_000)
+  // the pedestals go to an offline tag: uploads, and so their checks and sign-offs, come in since order
+  // (upload-order.ts): run a's payload waits for sign-off, b's and c's wait for a's upload
+  const waitsForA = `all 1 job(s) done; upload waits for run-${a}'s upload to EcalPedestals_signoff_offline: an offline tag takes only appends`
+  await until('the first payload waits for sign-off, the later ones for its upload', async () =>
+    (await pending()).length === 1 && (await stateOf(b, 'pedestals'))?.reason === waitsForA && (await stateOf(c, 'pedestals'))?.reason === waitsForA, 120_000)
   const waiting = await pending()
-  assert.deepEqual(waiting.map(p => p.requestId), [a, b, c].map(upload))
-  for (const p of waiting) {
-    assert.match(p.payloadHash, /^[0-9a-f]{40}$/)
-    assert.equal(p.tag, 'EcalPedestals_signoff_offline')
-  }
+  assert.deepEqual(waiting.map(p => p.requestId), [upload(a)])
+  assert.match(waiting[0]!.payloadHash, /^[0-9a-f]{40}$/)
+  assert.equal(waiting[0]!.tag, 'EcalPedestals_signoff_offline')
+  assert.equal(standIns.conditionRequests.some(r => r.requestId.startsWith(`prompt/run-${b}/pedestals/`) || r.requestId.startsWith(`prompt/run-${c}/pedestals/`)), false)
   const hashA = waiting[0]!.payloadHash
 
   await t.test('a payload needing sign-off is checked by a dry run and waits, visibly', async () => {
@@ -137,7 +140,7 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     assert.equal(outcomes.find(e => e.requestId === `${upload(a)}/check`)?.target, 'dry-run')
     assert.equal(standIns.conditionRequests.some(r => r.requestId === upload(a)), false, 'nothing uploaded before the sign-off')
     const text = await cli(['status', '--campaign', 'prompt', '--task', 'pedestals'], ecal)
-    assert.match(text.stdout, /a awaiting-signoff 3/)
+    assert.match(text.stdout, /a awaiting-signoff 1/)
   })
 
   await t.test('a PPS operator cannot sign off an ECAL payload; the refusal is audited', async () => {
@@ -172,6 +175,9 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
   })
 
   await t.test('reject ends the task failed with the reason and uploads nothing', async () => {
+    // a's upload is done: b's payload is checked and waits for sign-off, c's waits for b
+    await until('the second payload waits for sign-off', async () => (await pending()).map(p => p.requestId).join() === upload(b), 60_000)
+    assert.equal((await stateOf(c, 'pedestals'))?.reason, `all 1 job(s) done; upload waits for run-${b}'s upload to EcalPedestals_signoff_offline: an offline tag takes only appends`)
     const r = await cli(['conditions', 'reject', '--request', upload(b), '--reason', 'noisy channels in EB+12'], ecal)
     assert.equal(r.code, 0, r.stderr)
     await until('the rejected task fails', async () => (await stateOf(b, 'pedestals'))?.state === 'TASK_STATE_FAILED', 60_000)
@@ -179,7 +185,8 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     assert.match(s?.reason ?? '', /^sign-off rejected by alice: noisy channels in EB\+12; payload [0-9a-f]{40} not uploaded to EcalPedestals_signoff_offline$/)
     assert.equal(standIns.conditionRequests.some(x => x.requestId === upload(b)), false)
     await until('the reject audit record', () => audits.some(x => x.action === 'conditions.reject' && x.accepted))
-    assert.deepEqual((await pending()).map(p => p.requestId), [upload(c)])
+    // b ended: c's payload is checked now
+    await until('the third payload waits for sign-off', async () => (await pending()).map(p => p.requestId).join() === upload(c), 60_000)
   })
 
   await t.test('a decision on a task that no longer waits is refused and audited', async () => {
@@ -201,11 +208,13 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     const sent = standIns.conditionRequests.find(x => x.requestId === promotionId)
     assert.deepEqual({ db: sent?.destinationDatabase, expected: sent?.expectedPayloadHash, dryRun: sent?.dryRun, tag: sent?.destinationTag, since: sent?.since },
       { db: 'oracle://cms_orcon_prod/CMS_CONDITIONS', expected: hashA, dryRun: false, tag: 'EcalPedestals_signoff_offline', since: BigInt(a) })
-    // the embedded target is one local CondDB: the same IOV is already there
+    // the embedded target is one local CondDB, where the approved IOV is already the tag's last since: an offline tag
+    // takes only appends, so the uploader refuses the promotion as CMS would, naming the payload it refused
     await until('the promotion outcome', () => outcomes.some(e => e.requestId === promotionId), 30_000)
     const event = outcomes.find(e => e.requestId === promotionId)
     assert.equal(event?.payloadHash, hashA)
-    assert.ok(event?.outcome === Outcome.SKIPPED || event?.outcome === Outcome.UPLOADED, `promotion outcome ${String(event?.outcome)}: ${event?.reason ?? ''}`)
+    assert.equal(event?.outcome, Outcome.REJECTED, event?.reason)
+    assert.equal(event?.reason, `append-only: since ${a} of offline tag 'EcalPedestals_signoff_offline' is not after its last since ${a}: an offline tag only takes appends`)
     const audit = audits.find(x => x.action === 'conditions.promote')
     assert.deepEqual({ accepted: audit?.accepted, hash: audit?.details.payload_hash, db: audit?.details.destination_database, id: audit?.details.promotion_request_id },
       { accepted: true, hash: hashA, db: 'oracle://cms_orcon_prod/CMS_CONDITIONS', id: promotionId })
@@ -221,7 +230,10 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     assert.equal(at.stdout, `EcalPedestals_signoff_offline at run ${a + 1000}: IOV since ${a}, payload ${hashA}\n`)
     const before = await cli(['conditions', 'at', 'EcalPedestals_signoff_offline', String(a - 1)], ecal)
     assert.equal(before.code, 1)
-    assert.match(before.stderr, /no IOV covers this run/)
+    assert.equal(before.stderr, `autocal: tag 'EcalPedestals_signoff_offline' has no IOV valid at run ${a - 1} (its first since is after it, or it has none)\n`)
+    const unknown = await cli(['conditions', 'at', 'EcalPedestals_never_written', String(a)], ecal)
+    assert.equal(unknown.code, 1)
+    assert.match(unknown.stderr, /^autocal: no tag 'EcalPedestals_never_written' in \S+conddb\.sqlite\n$/)
   })
 
   await t.test('an optional condition without a payload file is requested as such', async () => {

@@ -190,12 +190,53 @@ export interface StandInOptions {
   outcome?: (r: ConditionRequest) => { outcome: Outcome, reason: string } | undefined
   /** false = only record the condition requests; the real condition-uploader answers them. */
   uploader?: boolean
+  /** A promise = run this job only once it resolves (the handler returns at once: other jobs go on meanwhile). */
+  hold?: (r: JobRequest) => Promise<void> | undefined
 }
 
 export async function startStandIns (config: TestConfig, options: StandInOptions = {}): Promise<Seen & AsyncDisposable & { producer: Producer }> {
   const producer = await startProducer({ config, logger: silentLogger, service: 'test-stand-in' })
   const seen: Seen = { requests: [], conditionRequests: [] }
   const answered = new Set<string>()
+  async function runJob (r: JobRequest): Promise<void> {
+    if (r.action.case !== 'start') return
+    const start = r.action.value
+    const runs = r.provenance?.inputRuns ?? []
+    const code = options.fail?.(r) === true
+      ? 3
+      : await run(start.argv, {
+        AUTOCAL_CAMPAIGN: r.provenance?.campaign ?? '',
+        AUTOCAL_BLOCK: r.provenance?.blockId ?? '',
+        AUTOCAL_RUNS: runs.join(','),
+        AUTOCAL_JOB: String(r.jobIndex),
+        AUTOCAL_NJOBS: String(start.njobs),
+        AUTOCAL_INPUTS: start.inputs.join(','),
+        AUTOCAL_OUTDIR: start.outdir,
+        AUTOCAL_TASK: r.provenance?.task ?? '',
+        AUTOCAL_ATTEMPT: String(r.provenance?.taskAttempt ?? 1)
+      })
+    const manifest = join(start.outdir, 'outputs.json')
+    const outputs = code === 0 && existsSync(manifest)
+      ? (JSON.parse(readFileSync(manifest, 'utf8')) as { outputs: Array<{ path: string, label?: string }> }).outputs.map(o => {
+          const path = isAbsolute(o.path) ? o.path : join(start.outdir, o.path)
+          const data = readFileSync(path)
+          return { path, sizeBytes: BigInt(data.length), sha256: createHash('sha256').update(data).digest('hex'), label: o.label ?? '' }
+        })
+      : []
+    await producer.publish(topics.jobStatus, create(JobStatusSchema, {
+      jobId: r.jobId,
+      try: r.try,
+      provenance: r.provenance,
+      jobIndex: r.jobIndex,
+      phase: code === 0 ? JobPhase.DONE : JobPhase.FAILED,
+      exitCode: code,
+      reason: code === 0 ? '' : `exit ${code}`,
+      outputs,
+      backend: 'local',
+      executor: 'test-stand-in',
+      at: timestampFromDate(new Date())
+    }), { eventId: `jobs/${r.jobId}/${r.try}/${code === 0 ? 'DONE' : 'FAILED'}` })
+  }
   const consumer = await startConsumer({
     config: { ...config, AUTOCAL_KAFKA_PARTITIONS_CONCURRENCY: 6 },
     logger: silentLogger,
@@ -207,42 +248,12 @@ export async function startStandIns (config: TestConfig, options: StandInOptions
         seen.requests.push({ message: r, eventId: meta.eventId })
         if (r.action.case !== 'start' || answered.has(meta.eventId) || options.answer?.(r) === false) return
         answered.add(meta.eventId)
-        const start = r.action.value
-        const runs = r.provenance?.inputRuns ?? []
-        const code = options.fail?.(r) === true
-          ? 3
-          : await run(start.argv, {
-            AUTOCAL_CAMPAIGN: r.provenance?.campaign ?? '',
-            AUTOCAL_BLOCK: r.provenance?.blockId ?? '',
-            AUTOCAL_RUNS: runs.join(','),
-            AUTOCAL_JOB: String(r.jobIndex),
-            AUTOCAL_NJOBS: String(start.njobs),
-            AUTOCAL_INPUTS: start.inputs.join(','),
-            AUTOCAL_OUTDIR: start.outdir,
-            AUTOCAL_TASK: r.provenance?.task ?? '',
-            AUTOCAL_ATTEMPT: String(r.provenance?.taskAttempt ?? 1)
-          })
-        const manifest = join(start.outdir, 'outputs.json')
-        const outputs = code === 0 && existsSync(manifest)
-          ? (JSON.parse(readFileSync(manifest, 'utf8')) as { outputs: Array<{ path: string, label?: string }> }).outputs.map(o => {
-              const path = isAbsolute(o.path) ? o.path : join(start.outdir, o.path)
-              const data = readFileSync(path)
-              return { path, sizeBytes: BigInt(data.length), sha256: createHash('sha256').update(data).digest('hex'), label: o.label ?? '' }
-            })
-          : []
-        await producer.publish(topics.jobStatus, create(JobStatusSchema, {
-          jobId: r.jobId,
-          try: r.try,
-          provenance: r.provenance,
-          jobIndex: r.jobIndex,
-          phase: code === 0 ? JobPhase.DONE : JobPhase.FAILED,
-          exitCode: code,
-          reason: code === 0 ? '' : `exit ${code}`,
-          outputs,
-          backend: 'local',
-          executor: 'test-stand-in',
-          at: timestampFromDate(new Date())
-        }), { eventId: `jobs/${r.jobId}/${r.try}/${code === 0 ? 'DONE' : 'FAILED'}` })
+        const held = options.hold?.(r)
+        if (held !== undefined) {
+          void held.then(async () => { await runJob(r) })
+          return
+        }
+        await runJob(r)
       },
       conditionRequests: async r => {
         seen.conditionRequests.push(r)
