@@ -243,6 +243,8 @@ export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSys
         AUTOCAL_REPLAY_SCALE: '0',
         AUTOCAL_REPLAY_FROM_RUN: String(o.first),
         AUTOCAL_REPLAY_TO_RUN: String(o.last),
+        // no Tier-0 FCSR from the replay: the expected IOVs are every block's (the FCSR's effect is the e2e test's subject)
+        AUTOCAL_REPLAY_FCSR_DELAY_HOURS: 'none',
         ...o.serviceEnv?.['run-watcher']
       },
       'job-executor': { AUTOCAL_EXECUTOR_SLOTS: '4', PYTHONPATH: probe, ...o.serviceEnv?.['job-executor'] }
