@@ -8,6 +8,8 @@ export interface LagRow {
   group: string
   topic: string
   lag: number
+  /** Sum of the committed offsets over the same partitions (moves when the group consumes). */
+  committed: number
 }
 
 export interface LagReader extends AsyncDisposable {
@@ -63,11 +65,13 @@ export function createLagReader (options: LagOptions): LagReader {
         const partitions = t.partitions.filter(p => BigInt(p.offset) >= 0n)
         if (partitions.length === 0) continue
         let lag = 0n
+        let committedSum = 0n
         for (const p of partitions) {
+          committedSum += BigInt(p.offset)
           const h = high.get(t.topic)?.get(p.partition) ?? 0n
           if (h > BigInt(p.offset)) lag += h - BigInt(p.offset)
         }
-        rows.push({ group: name, topic: topicNames.get(t.topic) ?? t.topic, lag: Number(lag) })
+        rows.push({ group: name, topic: topicNames.get(t.topic) ?? t.topic, lag: Number(lag), committed: Number(committedSum) })
       }
     }
     return rows
