@@ -1,6 +1,7 @@
 // Consumer lag of the autocal consumer groups: committed offsets (admin
 // fetchOffsets) against the topics' high watermarks, summed per group and
-// topic. Readings are cached briefly so that scrapes do not load the broker.
+// topic over every partition (a partition the group has not committed on yet
+// counts from its low watermark) of the topics the group committed on. Readings are cached briefly so that scrapes do not load the broker.
 import { allTopics, topicName } from '@autocal/contracts'
 import { createKafka, type KafkaConfig, type Logger } from '@autocal/runtime'
 
@@ -45,10 +46,10 @@ export function createLagReader (options: LagOptions): LagReader {
   async function measure (): Promise<LagRow[]> {
     connected ??= admin.connect()
     await connected
-    const high = new Map<string, Map<number, bigint>>()
+    const high = new Map<string, Map<number, { high: bigint, low: bigint }>>()
     for (const topic of topicNames.keys()) {
       const offsets = await admin.fetchTopicOffsets(topic).catch(() => [])
-      high.set(topic, new Map(offsets.map(o => [o.partition, BigInt(o.high)])))
+      high.set(topic, new Map(offsets.map(o => [o.partition, { high: BigInt(o.high), low: BigInt(o.low) }])))
     }
     const names = new Set(options.groups)
     if (options.discover) {
@@ -62,14 +63,16 @@ export function createLagReader (options: LagOptions): LagReader {
       const group = fullName(name)
       const committed = await admin.fetchOffsets({ groupId: group, topics: [...topicNames.keys()] }).catch(() => [])
       for (const t of committed) {
-        const partitions = t.partitions.filter(p => BigInt(p.offset) >= 0n)
-        if (partitions.length === 0) continue
+        // a group that committed on none of the topic's partitions does not consume it: no row
+        if (!t.partitions.some(p => BigInt(p.offset) >= 0n)) continue
         let lag = 0n
         let committedSum = 0n
-        for (const p of partitions) {
-          committedSum += BigInt(p.offset)
-          const h = high.get(t.topic)?.get(p.partition) ?? 0n
-          if (h > BigInt(p.offset)) lag += h - BigInt(p.offset)
+        for (const [partition, w] of high.get(t.topic) ?? new Map<number, { high: bigint, low: bigint }>()) {
+          const offset = BigInt(t.partitions.find(p => p.partition === partition)?.offset ?? -1)
+          // a partition the group has not committed on yet: everything still there is behind
+          const from = offset >= 0n ? offset : w.low
+          if (offset >= 0n) committedSum += offset
+          if (w.high > from) lag += w.high - from
         }
         rows.push({ group: name, topic: topicNames.get(t.topic) ?? t.topic, lag: Number(lag), committed: Number(committedSum) })
       }
