@@ -25,6 +25,10 @@ if ! command -v helm >/dev/null 2>&1; then
   go install helm.sh/helm/v3/cmd/helm@v3.22.0 >&2
 fi
 
+# promtool, for the alert rules (check rules + rule unit tests): built from its Go module into the
+# tools cache when missing (several minutes once)
+export AUTOCAL_PROMTOOL="$(bash deploy/local/promtool.sh path)"
+
 # Jaeger, for the trace tests (the e2e test reads a run's trace back through Jaeger's query API):
 # built from its Go module into the tools cache when missing (about 3 minutes once)
 export AUTOCAL_JAEGER_BIN="$(bash deploy/local/jaeger.sh path)"
