@@ -2,8 +2,10 @@
 # promtool, Prometheus's checker of rule files (`check rules`) and runner of
 # rule unit tests (`test rules`), built from its Go module (there is no other
 # way to get it here): `go get -tool` in a small tool module in the tools
-# cache, then `go build` (several minutes once: it pulls Prometheus's whole
-# dependency graph; later runs reuse the binary).
+# cache, then `go build` with Prometheus's own `remove_all_sd` build tag, which
+# leaves out the cloud service-discovery plugins (Azure, AWS, GCE, …) that rule
+# checks never use. Several minutes once (25 min were seen here on 2 cores
+# shared with other builds); later runs reuse the binary and Go's caches.
 #
 #   deploy/local/promtool.sh path      # builds it when missing, prints the binary's path
 #
@@ -24,7 +26,7 @@ build() {
   rm -rf "$mod"; mkdir -p "$mod"
   (cd "$mod" && go mod init autocal-tools/promtool >/dev/null 2>&1 \
     && go get -tool "github.com/prometheus/prometheus/cmd/promtool@v$PROMETHEUS_MODULE_VERSION" >&2 \
-    && go build -o "$BIN.tmp" github.com/prometheus/prometheus/cmd/promtool >&2)
+    && go build -tags remove_all_sd -o "$BIN.tmp" github.com/prometheus/prometheus/cmd/promtool >&2)
   mv "$BIN.tmp" "$BIN"
 }
 
