@@ -69,7 +69,7 @@ export async function startMetricsService (config: Config, logger: Logger, optio
     registerRoutes(http, { store, feed })
     const url = await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
 
-    const consumers = stack.use(startConsumerWatch({ lag, notifier, metrics, logger, now, stallMs: config.AUTOCAL_ALERT_STALL_SECONDS * 1000, everyMs: config.AUTOCAL_ALERT_SCAN_MS }))
+    const consumers = stack.use(startConsumerWatch({ lag, notifier, metrics, logger, now, stallMs: config.AUTOCAL_ALERT_STALL_SECONDS * 1000, lagWindowMs: config.AUTOCAL_ALERT_LAG_GROWING_MINUTES * 60_000, lagMin: config.AUTOCAL_ALERT_LAG_MIN, everyMs: config.AUTOCAL_ALERT_SCAN_MS }))
     const deadlines = stack.use(startDeadlineScanner({ store, notifier, instruments, logger, policy, now, everyMs: config.AUTOCAL_DEADLINE_SCAN_MS }))
     const readModel = stack.use(await startReadModel({
       config,

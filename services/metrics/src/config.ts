@@ -71,6 +71,9 @@ export const Config = z.object({
   AUTOCAL_NOTIFY_DIGEST_MS: z.coerce.number().int().positive().default(60_000),
   /** A consumer group with a backlog and no committed progress for this long notifies (consumer-stalled). */
   AUTOCAL_ALERT_STALL_SECONDS: z.coerce.number().positive().default(120),
+  /** A consumer lag that grew over this many minutes, and is at least AUTOCAL_ALERT_LAG_MIN, notifies (lag-growing). */
+  AUTOCAL_ALERT_LAG_GROWING_MINUTES: z.coerce.number().positive().default(10),
+  AUTOCAL_ALERT_LAG_MIN: z.coerce.number().int().positive().default(50),
   /** How often the consumer groups are checked for stalls (also at every scrape). */
   AUTOCAL_ALERT_SCAN_MS: z.coerce.number().int().positive().default(15_000),
   /** Dead letters within one minute that count as a flood (and notify). */

@@ -47,7 +47,11 @@ export function createLagReader (options: LagOptions): LagReader {
     connected ??= admin.connect()
     await connected
     const high = new Map<string, Map<number, { high: bigint, low: bigint }>>()
+    // only topics that exist: asking for the offsets of a missing one would have the broker auto-create it
+    // (with its default partition count) before the services create it
+    const existing = new Set(await admin.listTopics())
     for (const topic of topicNames.keys()) {
+      if (!existing.has(topic)) continue
       const offsets = await admin.fetchTopicOffsets(topic).catch(() => [])
       high.set(topic, new Map(offsets.map(o => [o.partition, { high: BigInt(o.high), low: BigInt(o.low) }])))
     }
@@ -61,7 +65,7 @@ export function createLagReader (options: LagOptions): LagReader {
     const rows: LagRow[] = []
     for (const name of [...names].sort()) {
       const group = fullName(name)
-      const committed = await admin.fetchOffsets({ groupId: group, topics: [...topicNames.keys()] }).catch(() => [])
+      const committed = await admin.fetchOffsets({ groupId: group, topics: [...topicNames.keys()].filter(t => existing.has(t)) }).catch(() => [])
       for (const t of committed) {
         // a group that committed on none of the topic's partitions does not consume it: no row
         if (!t.partitions.some(p => BigInt(p.offset) >= 0n)) continue

@@ -3,11 +3,13 @@
 // autocal_consumer_stalled_seconds{group,topic} (the input of the Prometheus
 // rules AutocalNoExecutorConsuming and AutocalConsumerStalled) and, once a
 // stall reaches `stallMs`, sends one consumer-stalled notification per
-// episode. Checked every `everyMs` and at every scrape.
+// episode; a lag that grew over `lagWindowMs` to at least `lagMin` sends one
+// lag-growing notification per backlog (rule AutocalConsumerLagGrowing).
+// Checked every `everyMs` and at every scrape.
 import { Gauge } from 'prom-client'
 import type { Logger, Metrics } from '@autocal/runtime'
-import { observeConsumer, type StallState } from '../domain/consumer-stall.ts'
-import { consumerStalledNotification } from '../domain/notifications.ts'
+import { lagGrowth, observeConsumer, trimLagSamples, type LagSample, type StallState } from '../domain/consumer-stall.ts'
+import { consumerStalledNotification, lagGrowingNotification } from '../domain/notifications.ts'
 import type { LagReader } from '../adapters/consumer-lag.ts'
 import type { Notifier } from '../notifier.ts'
 
@@ -23,6 +25,9 @@ export interface ConsumerWatchOptions {
   logger: Logger
   /** A stall this long (ms) notifies. */
   stallMs: number
+  /** A lag that grew over this window (ms) and is at least `lagMin` notifies lag-growing. */
+  lagWindowMs: number
+  lagMin: number
   everyMs: number
   now?: () => number
 }
@@ -33,6 +38,7 @@ export function startConsumerWatch (options: ConsumerWatchOptions): ConsumerWatc
   const now = options.now ?? Date.now
   const states = new Map<string, StallState>()
   const stalled = new Map<string, { group: string, topic: string, stalledMs: number }>()
+  const history = new Map<string, { samples: LagSample[], backlogSince: number | undefined }>()
 
   async function checkOnce (): Promise<Array<{ group: string, topic: string, stalledMs: number }>> {
     const t = now()
@@ -45,6 +51,14 @@ export function startConsumerWatch (options: ConsumerWatchOptions): ConsumerWatc
       const o = observeConsumer(states.get(key), r, t)
       states.set(key, o.state)
       stalled.set(key, { group: r.group, topic: r.topic, stalledMs: o.stalledMs })
+      const h = history.get(key) ?? { samples: [], backlogSince: undefined }
+      h.samples = trimLagSamples([...h.samples, { at: t, lag: r.lag }], t, options.lagWindowMs)
+      h.backlogSince = r.lag > 0 ? (h.backlogSince ?? t) : undefined
+      history.set(key, h)
+      const growth = lagGrowth(h.samples, options.lagWindowMs, options.lagMin)
+      if (growth.growing) {
+        await notifier.notify(lagGrowingNotification({ group: r.group, topic: r.topic, from: growth.from, to: growth.to, backlogSince: h.backlogSince ?? t }, t))
+      }
       if (o.stalledMs < stallMs) continue
       reached.push({ group: r.group, topic: r.topic, stalledMs: o.stalledMs })
       await notifier.notify(consumerStalledNotification({ group: r.group, topic: r.topic, lag: r.lag, since: o.state.since, stalledMs: o.stalledMs }, t))
@@ -53,6 +67,7 @@ export function startConsumerWatch (options: ConsumerWatchOptions): ConsumerWatc
       if (!present.has(key)) {
         states.delete(key)
         stalled.delete(key)
+        history.delete(key)
       }
     }
     return reached

@@ -37,3 +37,33 @@ export function observeConsumer (previous: StallState | undefined, reading: Cons
   }
   return { state: previous, stalledMs: Math.max(0, now - previous.since) }
 }
+
+export interface LagSample {
+  at: number
+  lag: number
+}
+
+export type LagGrowth =
+  | { growing: false }
+  | { growing: true, from: LagSample, to: LagSample }
+
+/**
+ * Whether a group's lag on a topic has grown over the last `windowMs`, the
+ * rule AutocalConsumerLagGrowing expresses: the readings reach back at least
+ * `windowMs`, the lag stayed above 0 within it, the last one is at least
+ * `minLag` and above the one at the window's start. `samples` oldest first.
+ */
+export function lagGrowth (samples: readonly LagSample[], windowMs: number, minLag: number): LagGrowth {
+  const last = samples[samples.length - 1]
+  if (last === undefined || last.lag < minLag) return { growing: false }
+  const startIndex = samples.findLastIndex(s => s.at <= last.at - windowMs)
+  if (startIndex < 0) return { growing: false }
+  const from = samples[startIndex] as LagSample
+  if (samples.slice(startIndex).some(s => s.lag <= 0) || last.lag <= from.lag) return { growing: false }
+  return { growing: true, from, to: last }
+}
+
+/** Drops the samples no longer needed to judge growth over `windowMs` at `now` (keeps the last one at or before the window's start). */
+export function trimLagSamples (samples: readonly LagSample[], now: number, windowMs: number): LagSample[] {
+  return samples.slice(Math.max(0, samples.findLastIndex(s => s.at <= now - windowMs)))
+}

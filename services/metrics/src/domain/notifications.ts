@@ -16,6 +16,7 @@ export const notificationKinds = {
   'upload-rejected': 'failures',
   'executor-lost': 'experts',
   'consumer-stalled': 'experts',
+  'lag-growing': 'experts',
   'dlq-entry': 'experts',
   'dlq-flood': 'experts'
 } as const
@@ -110,6 +111,17 @@ export function consumerStalledNotification (s: { group: string, topic: string, 
     kind: 'consumer-stalled',
     identity: `consumer-stalled/${s.group}/${s.topic}/${s.since}`,
     text: `:rotating_light: ${what}`,
+    at
+  }
+}
+
+/** A group's lag on a topic grew over a window (`from` → `to`); identity: group, topic and the start of the backlog (one per episode). */
+export function lagGrowingNotification (g: { group: string, topic: string, from: { at: number, lag: number }, to: { at: number, lag: number }, backlogSince: number }, at: number): Notification {
+  const minutes = Math.round((g.to.at - g.from.at) / 60_000)
+  return {
+    kind: 'lag-growing',
+    identity: `lag-growing/${g.group}/${g.topic}/${g.backlogSince}`,
+    text: `:chart_with_upwards_trend: **consumer lag growing**: group ${safe(g.group)} on ${safe(g.topic)} went from ${g.from.lag} to ${g.to.lag} messages behind in ${minutes} min`,
     at
   }
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { TaskState } from '@autocal/contracts'
-import { consumerStalledNotification, deadlineMissedNotification, digestText, dlqEntryNotification, dlqFloodNotification, isFresh, mattermostPayload, sendDecision, taskFailedNotification, uploadRejectedNotification } from '../../src/domain/notifications.ts'
+import { consumerStalledNotification, lagGrowingNotification, deadlineMissedNotification, digestText, dlqEntryNotification, dlqFloodNotification, isFresh, mattermostPayload, sendDecision, taskFailedNotification, uploadRejectedNotification } from '../../src/domain/notifications.ts'
 import { isExecutorLost } from '../../src/domain/job-view.ts'
 import { taskViewOf } from '../../src/domain/task-view.ts'
 import { taskEvent } from './samples.ts'
@@ -80,4 +80,10 @@ test('a digest lists the held-back texts, at most maxLines, and counts the rest'
   assert.equal(digestText([]), undefined)
   assert.equal(digestText(['a']), ':bookmark_tabs: **digest**: 1 notification held back by the rate limit\n- a')
   assert.equal(digestText(['a', 'b', 'c'], 2), ':bookmark_tabs: **digest**: 3 notifications held back by the rate limit\n- a\n- b\n- … and 1 more')
+})
+
+test('a growing lag names the group, topic and growth, with one identity per backlog', () => {
+  const n = lagGrowingNotification({ group: 'task-dispatcher', topic: 'autocal.jobs.status.v1', from: { at: 0, lag: 60 }, to: { at: 600_000, lag: 160 }, backlogSince: 42 }, 600_000)
+  assert.equal(n.identity, 'lag-growing/task-dispatcher/autocal.jobs.status.v1/42')
+  assert.equal(n.text, ':chart_with_upwards_trend: **consumer lag growing**: group task-dispatcher on autocal.jobs.status.v1 went from 60 to 160 messages behind in 10 min')
 })
