@@ -15,16 +15,15 @@ async function setup (t: { after: (fn: () => Promise<void>) => void }, overrides
   const webhook = await startWebhookReceiver()
   const config = testConfig({ AUTOCAL_MATTERMOST_WEBHOOK_URL: webhook.url, AUTOCAL_MATTERMOST_CHANNEL: 'ecal-alerts', ...overrides })
   const logger = quietLogger()
-  const producer = await startProducer({ config, logger, service: 'test' })
+  // released in reverse order, each even when a later one fails to start (a dangling receiver would keep the file running)
+  const stack = new AsyncDisposableStack()
+  t.after(async () => { await stack.disposeAsync() })
+  stack.defer(async () => { await cleanUp(config, logger) })
+  stack.use(webhook)
+  const producer = stack.use(await startProducer({ config, logger, service: 'test' }))
   // a fixed clock: all sends fall in one rate-limit minute
   const clock = Date.now()
-  const service = await startMetricsService(config, logger, { now: () => clock })
-  t.after(async () => {
-    await service[Symbol.asyncDispose]()
-    await producer[Symbol.asyncDispose]()
-    await webhook[Symbol.asyncDispose]()
-    await cleanUp(config, logger)
-  })
+  const service = stack.use(await startMetricsService(config, logger, { now: () => clock }))
   return { webhook, producer, service, clock, config }
 }
 

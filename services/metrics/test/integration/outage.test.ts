@@ -32,8 +32,11 @@ function jobRequest (run: number, outdir: string) {
 }
 
 test('every executor stopped while jobs are queued: the stall alert input and one experts notification within 2 minutes', async t => {
-  const failures = await startWebhookReceiver()
-  const experts = await startWebhookReceiver()
+  // released in reverse order, each even when a later one fails to start
+  const stack = new AsyncDisposableStack()
+  t.after(async () => { await stack.disposeAsync() })
+  const failures = stack.use(await startWebhookReceiver())
+  const experts = stack.use(await startWebhookReceiver())
   const routes = [{ name: 'experts', audiences: ['experts'], webhook: experts.url, channel: 'autocal-experts' }]
   const config = testConfig({
     AUTOCAL_MATTERMOST_WEBHOOK_URL: failures.url,
@@ -43,8 +46,12 @@ test('every executor stopped while jobs are queued: the stall alert input and on
   })
   const logger = quietLogger()
   const dataDir = mkdtempSync(join(tmpdir(), 'autocal-outage-'))
-  const producer = await startProducer({ config, logger, service: 'test' })
-  const service = await startMetricsService(config, logger)
+  stack.defer(async () => {
+    await cleanUp(config, logger)
+    rmSync(dataDir, { recursive: true, force: true })
+  })
+  const producer = stack.use(await startProducer({ config, logger, service: 'test' }))
+  const service = stack.use(await startMetricsService(config, logger))
   const executor = spawn(process.execPath, ['src/index.ts'], {
     cwd: new URL('../../../job-executor', import.meta.url).pathname,
     env: {
@@ -59,17 +66,9 @@ test('every executor stopped while jobs are queued: the stall alert input and on
     },
     stdio: ['ignore', 'ignore', 'pipe']
   })
+  stack.defer(() => { if (executor.exitCode === null && executor.signalCode === null) executor.kill('SIGKILL') })
   let executorStderr = ''
   executor.stderr.on('data', (c: Buffer) => { executorStderr += c.toString() })
-  t.after(async () => {
-    if (executor.exitCode === null && executor.signalCode === null) executor.kill('SIGKILL')
-    await service[Symbol.asyncDispose]()
-    await producer[Symbol.asyncDispose]()
-    await failures[Symbol.asyncDispose]()
-    await experts[Symbol.asyncDispose]()
-    await cleanUp(config, logger)
-    rmSync(dataDir, { recursive: true, force: true })
-  })
 
   // the executor consumes: its group commits on the job requests topic and has no backlog
   await producer.publish(topics.jobRequests, jobRequest(355100, dataDir))
