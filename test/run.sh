@@ -37,6 +37,10 @@ export AUTOCAL_KUBE_OPENAPI="$kube_dir/api/openapi-spec/swagger.json"
 # Chromium, for the metrics console's browser tests: Debian's package, driven by playwright-core (no downloaded browser build)
 command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) >&2
 
+# promtool, for the alert rules (check rules + rule unit tests): built from its Go module into the
+# tools cache when missing (several minutes once)
+export AUTOCAL_PROMTOOL="$(bash deploy/local/promtool.sh path)"
+
 # Jaeger, for the trace tests (the e2e test reads a run's trace back through Jaeger's query API):
 # built from its Go module into the tools cache when missing (about 3 minutes once)
 export AUTOCAL_JAEGER_BIN="$(bash deploy/local/jaeger.sh path)"

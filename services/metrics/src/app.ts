@@ -7,7 +7,9 @@ import { createLagReader } from './adapters/consumer-lag.ts'
 import { createMattermost } from './adapters/mattermost.ts'
 import { createInstruments } from './instruments.ts'
 import { createChangeFeed } from './change-feed.ts'
-import { createNotifier } from './notifier.ts'
+import { createNotifier, type Notifier } from './notifier.ts'
+import { startConsumerWatch, type ConsumerWatch } from './alerts/consumer-watch.ts'
+import { defaultRouteName } from './domain/routing.ts'
 import { createHandlers } from './handlers.ts'
 import { registerRoutes } from './routes.ts'
 import { startDeadlineScanner, type DeadlineScanner } from './deadline-scanner.ts'
@@ -22,6 +24,8 @@ export interface MetricsService extends AsyncDisposable {
   store: ReadModelStore
   readModel: ReadModel
   deadlines: DeadlineScanner
+  notifier: Notifier
+  consumers: ConsumerWatch
 }
 
 const hourMs = 3_600_000
@@ -43,18 +47,20 @@ export async function startMetricsService (config: Config, logger: Logger, optio
     const instruments = createInstruments({ metrics, store, lag })
     const feed = createChangeFeed()
     const webhook = config.AUTOCAL_MATTERMOST_WEBHOOK_URL
-    const notifier = createNotifier({
+    const hook = (url: string | undefined) => url === undefined ? undefined : createMattermost({ url })
+    const notifier = stack.use(createNotifier({
       store,
       instruments,
       logger,
       now,
-      mattermost: webhook === undefined ? undefined : createMattermost({ url: webhook }),
+      destinations: config.AUTOCAL_NOTIFY_ROUTES.map(route => ({ route: { ...route, ...(route.channel === undefined && route.webhook === undefined && config.AUTOCAL_MATTERMOST_CHANNEL !== undefined ? { channel: config.AUTOCAL_MATTERMOST_CHANNEL } : {}) }, mattermost: hook(route.webhook ?? webhook) })),
+      fallback: { route: { name: defaultRouteName, ...(config.AUTOCAL_MATTERMOST_CHANNEL === undefined ? {} : { channel: config.AUTOCAL_MATTERMOST_CHANNEL }) }, mattermost: hook(webhook) },
       perMinute: config.AUTOCAL_NOTIFY_RATE_PER_MINUTE,
       dedupSeconds: config.AUTOCAL_NOTIFY_DEDUP_SECONDS,
       maxAgeMs: config.AUTOCAL_NOTIFY_MAX_AGE_MINUTES * 60_000,
-      username: config.AUTOCAL_MATTERMOST_USERNAME,
-      ...(config.AUTOCAL_MATTERMOST_CHANNEL === undefined ? {} : { channel: config.AUTOCAL_MATTERMOST_CHANNEL })
-    })
+      digestMs: config.AUTOCAL_NOTIFY_DIGEST_MS,
+      username: config.AUTOCAL_MATTERMOST_USERNAME
+    }))
     const policy = { holdMs: config.AUTOCAL_PROMPT_HOLD_HOURS * hourMs, warnMs: config.AUTOCAL_DEADLINE_WARN_HOURS * hourMs }
     const consoleStore = createConsoleStore(redis)
     const handlers = withConsoleViews(createHandlers({
@@ -68,6 +74,7 @@ export async function startMetricsService (config: Config, logger: Logger, optio
     registerConsole(http, { store, console: consoleStore, lag, policy, now, filesRoot: config.AUTOCAL_METRICS_FILES_ROOT ?? config.AUTOCAL_DATA_DIR })
     const url = await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
 
+    const consumers = stack.use(startConsumerWatch({ lag, notifier, metrics, logger, now, stallMs: config.AUTOCAL_ALERT_STALL_SECONDS * 1000, lagWindowMs: config.AUTOCAL_ALERT_LAG_GROWING_MINUTES * 60_000, lagMin: config.AUTOCAL_ALERT_LAG_MIN, everyMs: config.AUTOCAL_ALERT_SCAN_MS }))
     const deadlines = stack.use(startDeadlineScanner({ store, notifier, instruments, logger, policy, now, everyMs: config.AUTOCAL_DEADLINE_SCAN_MS }))
     const readModel = stack.use(await startReadModel({
       config,
@@ -87,7 +94,7 @@ export async function startMetricsService (config: Config, logger: Logger, optio
     checks.push(readModel.check)
     logger.info({ url, group: config.AUTOCAL_METRICS_GROUP }, 'metrics service listening')
     const moved = stack.move()
-    return { url, store, readModel, deadlines, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
+    return { url, store, readModel, deadlines, notifier, consumers, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
   } catch (err) {
     await stack.disposeAsync()
     throw err

@@ -1,6 +1,36 @@
 // Configuration of the metrics service: the shared shapes plus its own keys.
 import { z } from 'zod'
 import { baseShape, httpShape, kafkaShape, portSchema, redisShape } from '@autocal/runtime'
+import { notificationKinds, type NotificationKind } from './domain/notifications.ts'
+import { routeProblems, type Route } from './domain/routing.ts'
+
+const kind = z.string().refine((k): k is NotificationKind => k in notificationKinds, { error: i => `unknown notification kind '${String(i.input)}' (known: ${Object.keys(notificationKinds).join(', ')})` })
+const route = z.strictObject({
+  name: z.string().min(1),
+  kinds: z.array(kind).optional(),
+  audiences: z.array(z.enum(['failures', 'experts'])).optional(),
+  subsystems: z.array(z.string().min(1)).optional(),
+  webhook: z.url().optional(),
+  channel: z.string().min(1).optional()
+})
+/** AUTOCAL_NOTIFY_ROUTES: a JSON array of routes (domain/routing.ts), checked at start. */
+const routes = z.string().transform((s, ctx) => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(s)
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `not JSON: ${(err as Error).message}` })
+    return z.NEVER
+  }
+  const r = z.array(route).safeParse(parsed)
+  if (!r.success) {
+    ctx.addIssue({ code: 'custom', message: z.prettifyError(r.error) })
+    return z.NEVER
+  }
+  const problems = routeProblems(r.data as Route[])
+  for (const message of problems) ctx.addIssue({ code: 'custom', message })
+  return problems.length > 0 ? z.NEVER : r.data as Route[]
+})
 
 const list = z.string().transform(s => s.split(',').map(x => x.trim()).filter(x => x !== ''))
 
@@ -37,6 +67,17 @@ export const Config = z.object({
   /** Warn when a prompt-synchronised task is not done and its deadline is this close. */
   AUTOCAL_DEADLINE_WARN_HOURS: z.coerce.number().positive().default(6),
   AUTOCAL_DEADLINE_SCAN_MS: z.coerce.number().int().positive().default(60_000),
+  /** Routes of notifications by kind, audience and subsystem to webhooks/channels (JSON array, see README); none: everything to the default webhook. */
+  AUTOCAL_NOTIFY_ROUTES: routes.default([]),
+  /** How often the notifications held back by the rate limit are posted as one digest per route. */
+  AUTOCAL_NOTIFY_DIGEST_MS: z.coerce.number().int().positive().default(60_000),
+  /** A consumer group with a backlog and no committed progress for this long notifies (consumer-stalled). */
+  AUTOCAL_ALERT_STALL_SECONDS: z.coerce.number().positive().default(120),
+  /** A consumer lag that grew over this many minutes, and is at least AUTOCAL_ALERT_LAG_MIN, notifies (lag-growing). */
+  AUTOCAL_ALERT_LAG_GROWING_MINUTES: z.coerce.number().positive().default(10),
+  AUTOCAL_ALERT_LAG_MIN: z.coerce.number().int().positive().default(50),
+  /** How often the consumer groups are checked for stalls (also at every scrape). */
+  AUTOCAL_ALERT_SCAN_MS: z.coerce.number().int().positive().default(15_000),
   /** Dead letters within one minute that count as a flood (and notify). */
   AUTOCAL_DLQ_FLOOD_PER_MINUTE: z.coerce.number().int().positive().default(20)
 })

@@ -7,7 +7,7 @@ import { applyRunEvent } from './domain/run-view.ts'
 import { applyJobRequest, applyJobStatus, jobEntryId } from './domain/job-view.ts'
 import { applyConditionEvent, conditionRequestView } from './domain/condition-view.ts'
 import { promptDeadline } from './domain/deadlines.ts'
-import { dlqFloodNotification, executorLostNotification, minuteOf, taskFailedNotification } from './domain/notifications.ts'
+import { dlqEntryNotification, dlqFloodNotification, executorLostNotification, minuteOf, taskFailedNotification, uploadRejectedNotification } from './domain/notifications.ts'
 import { millisOf, millisOfIso } from './domain/time.ts'
 import type { PendingDispatch, ReadModelStore } from './adapters/read-model-store.ts'
 import type { Instruments } from './instruments.ts'
@@ -121,12 +121,17 @@ export function createHandlers (deps: HandlerDeps): Handlers {
         }
       }
       feed.publish({ type: 'condition', condition: d.view })
+      if (d.view.outcome === 'rejected') {
+        const subsystem = event.provenance?.subsystem ?? (await store.getTask(taskKey))?.subsystem ?? ''
+        await notifier.notify(uploadRejectedNotification(d.view, subsystem, millisOfIso(d.view.at) ?? meta.time.getTime()))
+      }
     },
 
     dlq: async (letter, meta) => {
       if (!(await store.claimOnce(`dlq/${meta.eventId}`, 30 * 24 * 3600))) return
       const topic = topicPrefix !== '' && letter.topic.startsWith(`${topicPrefix}.`) ? letter.topic.slice(topicPrefix.length + 1) : letter.topic
       await store.increment([{ name: 'dlq', label: topic }])
+      await notifier.notify(dlqEntryNotification({ eventId: meta.eventId, topic, group: letter.consumerGroup, reason: letter.reason }, meta.time.getTime()))
       const minute = minuteOf(meta.time.getTime())
       const flood = dlqFloodNotification(await store.countInMinute('dlq', minute), deps.dlqFloodPerMinute, minute, topic)
       if (flood !== undefined) await notifier.notify(flood)

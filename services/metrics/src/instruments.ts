@@ -17,6 +17,8 @@ export interface Instruments {
   rebuilds: Counter
   /** Tasks whose prompt-hold deadline is within the warning threshold, from the last scan. */
   deadlineAtRisk: Gauge
+  /** Prompt-synchronised tasks not done whose hold ended within the last hold period, from the last scan. */
+  deadlineMissed: Gauge
   /** Resets the in-memory histograms before a replay of the topics. */
   resetHistograms: () => void
 }
@@ -88,6 +90,7 @@ export function createInstruments (options: { metrics: Metrics, store: ReadModel
     controlCommands: new Counter({ name: 'autocal_control_commands_total', help: 'Operator commands seen on the control topic since start', labelNames: ['action'], registers }),
     rebuilds: new Counter({ name: 'autocal_read_model_rebuilds_total', help: 'Rebuilds of the Redis read model from Kafka since start', labelNames: [], registers }),
     deadlineAtRisk: new Gauge({ name: 'autocal_prompt_deadline_at_risk', help: 'Prompt-synchronised tasks not done within the warning threshold of their prompt hold', labelNames: [], registers }),
+    deadlineMissed: new Gauge({ name: 'autocal_prompt_deadline_missed', help: 'Prompt-synchronised tasks not done whose prompt hold ended within the last hold period', labelNames: [], registers }),
     resetHistograms: () => {
       for (const h of [runEndToTaskDone, runEndToConditionUploaded, dispatchLatency, jobDuration]) h.reset()
     }

@@ -1,6 +1,7 @@
 // Consumer lag of the autocal consumer groups: committed offsets (admin
 // fetchOffsets) against the topics' high watermarks, summed per group and
-// topic. Readings are cached briefly so that scrapes do not load the broker.
+// topic over every partition (a partition the group has not committed on yet
+// counts from its low watermark) of the topics the group committed on. Readings are cached briefly so that scrapes do not load the broker.
 import { allTopics, topicName } from '@autocal/contracts'
 import { createKafka, type KafkaConfig, type Logger } from '@autocal/runtime'
 
@@ -8,6 +9,8 @@ export interface LagRow {
   group: string
   topic: string
   lag: number
+  /** Sum of the committed offsets over the same partitions (moves when the group consumes). */
+  committed: number
 }
 
 export interface LagReader extends AsyncDisposable {
@@ -43,10 +46,14 @@ export function createLagReader (options: LagOptions): LagReader {
   async function measure (): Promise<LagRow[]> {
     connected ??= admin.connect()
     await connected
-    const high = new Map<string, Map<number, bigint>>()
+    const high = new Map<string, Map<number, { high: bigint, low: bigint }>>()
+    // only topics that exist: asking for the offsets of a missing one would have the broker auto-create it
+    // (with its default partition count) before the services create it
+    const existing = new Set(await admin.listTopics())
     for (const topic of topicNames.keys()) {
+      if (!existing.has(topic)) continue
       const offsets = await admin.fetchTopicOffsets(topic).catch(() => [])
-      high.set(topic, new Map(offsets.map(o => [o.partition, BigInt(o.high)])))
+      high.set(topic, new Map(offsets.map(o => [o.partition, { high: BigInt(o.high), low: BigInt(o.low) }])))
     }
     const names = new Set(options.groups)
     if (options.discover) {
@@ -58,16 +65,20 @@ export function createLagReader (options: LagOptions): LagReader {
     const rows: LagRow[] = []
     for (const name of [...names].sort()) {
       const group = fullName(name)
-      const committed = await admin.fetchOffsets({ groupId: group, topics: [...topicNames.keys()] }).catch(() => [])
+      const committed = await admin.fetchOffsets({ groupId: group, topics: [...topicNames.keys()].filter(t => existing.has(t)) }).catch(() => [])
       for (const t of committed) {
-        const partitions = t.partitions.filter(p => BigInt(p.offset) >= 0n)
-        if (partitions.length === 0) continue
+        // a group that committed on none of the topic's partitions does not consume it: no row
+        if (!t.partitions.some(p => BigInt(p.offset) >= 0n)) continue
         let lag = 0n
-        for (const p of partitions) {
-          const h = high.get(t.topic)?.get(p.partition) ?? 0n
-          if (h > BigInt(p.offset)) lag += h - BigInt(p.offset)
+        let committedSum = 0n
+        for (const [partition, w] of high.get(t.topic) ?? new Map<number, { high: bigint, low: bigint }>()) {
+          const offset = BigInt(t.partitions.find(p => p.partition === partition)?.offset ?? -1)
+          // a partition the group has not committed on yet: everything still there is behind
+          const from = offset >= 0n ? offset : w.low
+          if (offset >= 0n) committedSum += offset
+          if (w.high > from) lag += w.high - from
         }
-        rows.push({ group: name, topic: topicNames.get(t.topic) ?? t.topic, lag: Number(lag) })
+        rows.push({ group: name, topic: topicNames.get(t.topic) ?? t.topic, lag: Number(lag), committed: Number(committedSum) })
       }
     }
     return rows

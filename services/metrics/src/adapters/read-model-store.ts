@@ -76,6 +76,10 @@ export interface ReadModelStore {
   takePendingDispatch: (run: number) => Promise<PendingDispatch[]>
   /** Task keys whose deadline lies in [from, to]; those before `from` are dropped from the index. */
   deadlinesBetween: (from: number, to: number) => Promise<string[]>
+  /** Appends notification texts to a route's digest (held back by the rate limit). */
+  pushDigest: (route: string, ...texts: string[]) => Promise<void>
+  /** Takes (reads and empties, atomically) a route's digest, oldest first. */
+  takeDigest: (route: string) => Promise<string[]>
 }
 
 function parse<T> (json: string | null | undefined): T | undefined {
@@ -209,6 +213,13 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
     deadlinesBetween: async (from, to) => {
       await client.zremrangebyscore(k('deadlines'), '-inf', `(${from}`)
       return await client.zrangebyscore(k('deadlines'), from, to)
+    },
+    pushDigest: async (route, ...texts) => {
+      if (texts.length > 0) await client.rpush(k('digest', route), ...texts)
+    },
+    takeDigest: async route => {
+      const [[, texts]] = await client.multi().lrange(k('digest', route), 0, -1).del(k('digest', route)).exec() as [[unknown, string[]], unknown]
+      return texts
     }
   }
 }

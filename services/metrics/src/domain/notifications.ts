@@ -3,10 +3,30 @@
 import type { TaskView } from './task-view.ts'
 import { mattermostText as safe } from './markdown.ts'
 
-export type NotificationKind = 'task-failed' | 'deadline-near' | 'executor-lost' | 'dlq-flood'
+/**
+ * Every kind of notification, with its audience: `failures` are the public
+ * failures channel's (a task, an upload or a prompt hold of a subsystem),
+ * `experts` the low-level channel's (executors, consumers, dead letters).
+ * Routes (domain/routing.ts) select by kind and subsystem.
+ */
+export const notificationKinds = {
+  'task-failed': 'failures',
+  'deadline-near': 'failures',
+  'deadline-missed': 'failures',
+  'upload-rejected': 'failures',
+  'executor-lost': 'experts',
+  'consumer-stalled': 'experts',
+  'lag-growing': 'experts',
+  'dlq-entry': 'experts',
+  'dlq-flood': 'experts'
+} as const
+
+export type NotificationKind = keyof typeof notificationKinds
 
 export interface Notification {
   kind: NotificationKind
+  /** The subsystem the fact belongs to ('' for the system as a whole: executors, consumers, dead letters). */
+  subsystem?: string
   /** Same identity = same notification: sent once. */
   identity: string
   text: string
@@ -22,6 +42,7 @@ function where (v: TaskView): string {
 export function taskFailedNotification (v: TaskView, at: number): Notification {
   return {
     kind: 'task-failed',
+    subsystem: v.subsystem,
     identity: `task-failed/${v.key}/${v.attempt}`,
     text: `:x: **task failed** ${where(v)}, attempt ${v.attempt}: ${v.reason === '' ? 'no reason given' : safe(v.reason)}`,
     at
@@ -32,9 +53,75 @@ export function deadlineNotification (v: TaskView, deadline: number, remainingMs
   const hours = (remainingMs / 3_600_000).toFixed(1)
   return {
     kind: 'deadline-near',
+    subsystem: v.subsystem,
     identity: `deadline-near/${v.key}`,
     text: `:warning: **prompt hold ends in ${hours} h** (${new Date(deadline).toISOString()}) and ${where(v)} is ${v.state}` +
       (v.conditionTag === '' ? '' : ` (tag ${safe(v.conditionTag)}, ${safe(v.conditionSync)})`),
+    at
+  }
+}
+
+/** A prompt-synchronised task past its hold and not done: the condition missed prompt reconstruction. */
+export function deadlineMissedNotification (v: TaskView, deadline: number, at: number): Notification {
+  const hours = ((at - deadline) / 3_600_000).toFixed(1)
+  return {
+    kind: 'deadline-missed',
+    subsystem: v.subsystem,
+    identity: `deadline-missed/${v.key}`,
+    text: `:rotating_light: **prompt hold missed** ${hours} h ago (${new Date(deadline).toISOString()}): ${where(v)} is ${v.state}` +
+      (v.conditionTag === '' ? '' : ` (tag ${safe(v.conditionTag)}, ${safe(v.conditionSync)})`),
+    at
+  }
+}
+
+/** The uploader refused a condition payload (validation: retrying will not help). One per request id. */
+export function uploadRejectedNotification (c: { requestId: string, tag: string, since: string, reason: string }, subsystem: string, at: number): Notification {
+  return {
+    kind: 'upload-rejected',
+    subsystem,
+    identity: `upload-rejected/${c.requestId}`,
+    text: `:no_entry: **upload rejected** ${safe(subsystem)} tag ${safe(c.tag)} since ${safe(c.since)} (request ${safe(c.requestId)}): ${c.reason === '' ? 'no reason given' : safe(c.reason)}`,
+    at
+  }
+}
+
+/** One message dead-lettered (identity: its event id), with the reason the consumer gave. */
+export function dlqEntryNotification (letter: { eventId: string, topic: string, group: string, reason: string }, at: number): Notification {
+  return {
+    kind: 'dlq-entry',
+    identity: `dlq-entry/${letter.eventId}`,
+    text: `:inbox_tray: **dead letter** from ${safe(letter.topic)}` + (letter.group === '' ? '' : ` (group ${safe(letter.group)})`) +
+      `: ${letter.reason === '' ? 'no reason given' : safe(letter.reason)}`,
+    at
+  }
+}
+
+/**
+ * A consumer group with a backlog that has not committed for `stalledMs`;
+ * identity: group, topic and the start of the stall (one per episode). On
+ * the job-executor group and the job requests topic it says that no executor
+ * takes jobs.
+ */
+export function consumerStalledNotification (s: { group: string, topic: string, lag: number, since: number, stalledMs: number }, at: number): Notification {
+  const seconds = Math.round(s.stalledMs / 1000)
+  const what = /(^|\.)job-executor$/.test(s.group) && s.topic.endsWith('autocal.jobs.requests.v1')
+    ? `**no executor takes jobs**: ${s.lag} job request${s.lag === 1 ? '' : 's'} waiting on ${safe(s.topic)} and nothing consumed for ${seconds} s`
+    : `**consumer stalled**: group ${safe(s.group)} is ${s.lag} message${s.lag === 1 ? '' : 's'} behind on ${safe(s.topic)} and has consumed nothing for ${seconds} s`
+  return {
+    kind: 'consumer-stalled',
+    identity: `consumer-stalled/${s.group}/${s.topic}/${s.since}`,
+    text: `:rotating_light: ${what}`,
+    at
+  }
+}
+
+/** A group's lag on a topic grew over a window (`from` → `to`); identity: group, topic and the start of the backlog (one per episode). */
+export function lagGrowingNotification (g: { group: string, topic: string, from: { at: number, lag: number }, to: { at: number, lag: number }, backlogSince: number }, at: number): Notification {
+  const minutes = Math.round((g.to.at - g.from.at) / 60_000)
+  return {
+    kind: 'lag-growing',
+    identity: `lag-growing/${g.group}/${g.topic}/${g.backlogSince}`,
+    text: `:chart_with_upwards_trend: **consumer lag growing**: group ${safe(g.group)} on ${safe(g.topic)} went from ${g.from.lag} to ${g.to.lag} messages behind in ${minutes} min`,
     at
   }
 }
@@ -57,6 +144,18 @@ export function dlqFloodNotification (count: number, threshold: number, minute: 
     text: `:rotating_light: **dead-letter flood**: ${count} messages dead-lettered within a minute (latest from ${safe(topic)}); a consumer or producer may be broken`,
     at: minute * 60_000
   }
+}
+
+/**
+ * The digest that replaces the notifications a route's rate limit held back:
+ * one message with their texts (at most `maxLines`, then a count of the rest).
+ * Undefined when nothing was held back.
+ */
+export function digestText (texts: string[], maxLines = 30): string | undefined {
+  if (texts.length === 0) return undefined
+  const shown = texts.slice(0, maxLines).map(t => `- ${t}`)
+  const rest = texts.length - shown.length
+  return [`:bookmark_tabs: **digest**: ${texts.length} notification${texts.length === 1 ? '' : 's'} held back by the rate limit`, ...shown, ...(rest > 0 ? [`- … and ${rest} more`] : [])].join('\n')
 }
 
 export function minuteOf (ms: number): number {

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { TaskState } from '@autocal/contracts'
-import { dlqFloodNotification, isFresh, mattermostPayload, sendDecision, taskFailedNotification } from '../../src/domain/notifications.ts'
+import { consumerStalledNotification, lagGrowingNotification, deadlineMissedNotification, digestText, dlqEntryNotification, dlqFloodNotification, isFresh, mattermostPayload, sendDecision, taskFailedNotification, uploadRejectedNotification } from '../../src/domain/notifications.ts'
 import { isExecutorLost } from '../../src/domain/job-view.ts'
 import { taskViewOf } from '../../src/domain/task-view.ts'
 import { taskEvent } from './samples.ts'
@@ -53,4 +53,37 @@ test('executor and agent losses are recognised from the failure reason', () => {
     ['declared output missing: /lost/agent.db', false]
   ]
   for (const [reason, lost] of cases) assert.equal(isExecutorLost(reason), lost, reason)
+})
+
+test('new kinds name what happened, carry untrusted text escaped and have one identity per fact', () => {
+  const missed = deadlineMissedNotification(taskViewOf(taskEvent({ state: TaskState.FAILED, version: 4 })), 0, 2 * 3_600_000)
+  assert.equal(missed.identity, 'deadline-missed/prompt/run-355100/timing-calib')
+  assert.equal(missed.subsystem, 'ECAL')
+  assert.match(missed.text, /prompt hold missed\*\* 2\.0 h ago \(1970-01-01T00:00:00\.000Z\): ECAL prompt · timing-calib on run-355100 \(run 355100\) is failed/)
+
+  const rejected = uploadRejectedNotification({ requestId: 'r-1', tag: 'EcalTiming_v1', since: '355100', reason: 'payload @here empty' }, 'ECAL', 0)
+  assert.equal(rejected.identity, 'upload-rejected/r-1')
+  assert.match(rejected.text, /upload rejected\*\* ECAL tag EcalTiming\\_v1 since 355100 \(request r-1\): payload @\u200bhere empty/)
+
+  const letter = dlqEntryNotification({ eventId: 'e-9', topic: 'autocal.jobs.status.v1', group: 'task-dispatcher', reason: 'decode failed' }, 0)
+  assert.equal(letter.identity, 'dlq-entry/e-9')
+  assert.match(letter.text, /dead letter\*\* from autocal\.jobs\.status\.v1 \(group task-dispatcher\): decode failed/)
+
+  const stall = { group: 'job-executor', topic: 'autocal.jobs.requests.v1', lag: 3, since: 1000, stalledMs: 125_400 }
+  const noExecutor = consumerStalledNotification(stall, 0)
+  assert.equal(noExecutor.identity, 'consumer-stalled/job-executor/autocal.jobs.requests.v1/1000')
+  assert.match(noExecutor.text, /no executor takes jobs\*\*: 3 job requests waiting on autocal\.jobs\.requests\.v1 and nothing consumed for 125 s/)
+  assert.match(consumerStalledNotification({ ...stall, group: 'task-dispatcher', topic: 'autocal.runs.v1', lag: 1 }, 0).text, /consumer stalled\*\*: group task-dispatcher is 1 message behind on autocal\.runs\.v1/)
+})
+
+test('a digest lists the held-back texts, at most maxLines, and counts the rest', () => {
+  assert.equal(digestText([]), undefined)
+  assert.equal(digestText(['a']), ':bookmark_tabs: **digest**: 1 notification held back by the rate limit\n- a')
+  assert.equal(digestText(['a', 'b', 'c'], 2), ':bookmark_tabs: **digest**: 3 notifications held back by the rate limit\n- a\n- b\n- … and 1 more')
+})
+
+test('a growing lag names the group, topic and growth, with one identity per backlog', () => {
+  const n = lagGrowingNotification({ group: 'task-dispatcher', topic: 'autocal.jobs.status.v1', from: { at: 0, lag: 60 }, to: { at: 600_000, lag: 160 }, backlogSince: 42 }, 600_000)
+  assert.equal(n.identity, 'lag-growing/task-dispatcher/autocal.jobs.status.v1/42')
+  assert.equal(n.text, ':chart_with_upwards_trend: **consumer lag growing**: group task-dispatcher on autocal.jobs.status.v1 went from 60 to 160 messages behind in 10 min')
 })

@@ -115,8 +115,9 @@ test('the status API and /metrics show what the topics carried, and agree after 
   // offsets are committed every second: the lag shows once the group committed on the topic
   await until('lag of the metrics group reported', async () =>
     (await scrape(url)).some(s => s.name === 'autocal_consumer_lag' && s.labels.group === 'metrics' && s.labels.topic === 'autocal.tasks.v1'))
-  await until('the failed task notified', () => webhook.received.length === 1)
-  assert.match(webhook.received[0]?.text ?? '', /task failed.*timing-reco on run-355101.*exit 1/)
+  await until('the failed task and the dead letter notified', () => webhook.received.length === 2)
+  assert.equal(webhook.received.filter(r => /task failed.*timing-reco on run-355101.*exit 1/.test(r.text)).length, 1)
+  assert.equal(webhook.received.filter(r => /dead letter\*\* from autocal\.runs\.v1/.test(r.text)).length, 1)
 
   // lose the read model: every key under the prefix goes; the running service rebuilds from Kafka
   const snapshot = { campaigns: campaigns.body, overview: overview.body }
@@ -127,11 +128,11 @@ test('the status API and /metrics show what the topics carried, and agree after 
   await until('the read model is rebuilt', async () => service.readModel.rebuilds >= 2 && await settled())
   assert.deepEqual((await getJson(`${url}/api/v1/campaigns`)).body, snapshot.campaigns)
   assert.deepEqual((await getJson(`${url}/api/v1/campaigns/prompt/overview`)).body, snapshot.overview)
-  await until('the replayed failure handled', async () => sumOf(await scrape(url), 'autocal_notifications_total', { outcome: 'replayed' }) === 1)
+  await until('the replayed failure and dead letter handled', async () => sumOf(await scrape(url), 'autocal_notifications_total', { outcome: 'replayed' }) === 2)
   const after = await scrape(url)
   assert.equal(sumOf(after, 'autocal_dispatch_latency_seconds_count'), 2, 'histograms are reset before a replay')
-  assert.equal(sumOf(after, 'autocal_notifications_total', { outcome: 'sent' }), 1, 'a replayed failure does not notify again')
-  assert.equal(webhook.received.length, 1)
+  assert.equal(sumOf(after, 'autocal_notifications_total', { outcome: 'sent' }), 2, 'a replayed failure or dead letter does not notify again')
+  assert.equal(webhook.received.length, 2)
 
   // and a restart with an empty Redis rebuilds as well
   await service[Symbol.asyncDispose]()
@@ -147,5 +148,5 @@ test('the status API and /metrics show what the topics carried, and agree after 
     return sumOf(restarted, 'autocal_uploads_total') === 1 && sumOf(restarted, 'autocal_job_failures_total') === 1 && sumOf(restarted, 'autocal_dlq_messages_total') === 1
   })
   assert.equal(sumOf(await scrape(restartedUrl), 'autocal_tasks'), 4)
-  assert.equal(webhook.received.length, 1)
+  assert.equal(webhook.received.length, 2)
 })
