@@ -21,7 +21,6 @@ import assert from 'node:assert/strict'
 import { execFile, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -29,6 +28,7 @@ import { fromBinary } from '@bufbuild/protobuf'
 import { TaskEventSchema, TaskState, topicName, topics } from '@autocal/contracts'
 import { z } from 'zod'
 import { connectionEnv, connectionKeys, createKafka, createLogger, kafkaShape, loadConfig } from '@autocal/runtime'
+import { freePort } from '../helpers/free-port.ts'
 import { findRealdata, repoRoot, serviceNames, startSystem, type ServiceName, type System } from '../../deploy/local/system.ts'
 
 const run = promisify(execFile)
@@ -40,18 +40,6 @@ export { serviceNames, type ServiceName, type System }
 /** Bound of one scenario (FAULTS_TIMEOUT_MS) and of its drain after the faults (FAULTS_DRAIN_MS); the soak raises both. */
 export const scenarioTimeoutMs = Number(process.env.FAULTS_TIMEOUT_MS ?? 20 * 60_000)
 export const drainTimeoutMs = Number(process.env.FAULTS_DRAIN_MS ?? 4 * 60_000)
-
-/** A free TCP port on 127.0.0.1 (bound once and released). */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
-    })
-  })
-}
 
 export interface OwnServers extends AsyncDisposable {
   redisUrl: string

@@ -3,9 +3,9 @@
 // (OTLP/HTTP in, in-memory store), read back through Jaeger's own query API
 // (`/api/services`, `/api/traces`), the API its UI uses.
 import { spawn, spawnSync } from 'node:child_process'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
+import { freePort } from './free-port.ts'
 
 const repoRoot = new URL('../..', import.meta.url).pathname
 
@@ -35,15 +35,6 @@ export interface Jaeger extends AsyncDisposable {
   traces: (service: string, limit?: number) => Promise<JaegerTrace[]>
   /** One whole trace by id. */
   trace: (traceId: string) => Promise<JaegerTrace>
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  if (address === null || typeof address === 'string') throw new Error('no free port')
-  return address.port
 }
 
 /** Path of the Jaeger binary: $AUTOCAL_JAEGER_BIN, else built (once) by deploy/local/jaeger.sh. */

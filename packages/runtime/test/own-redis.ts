@@ -3,25 +3,13 @@
 // shared one.
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { freePort } from '../../../test/helpers/free-port.ts'
 
 const servers = new URL('../../../deploy/local/servers.sh', import.meta.url).pathname
 const run = promisify(execFile)
-
-/** A free TCP port on 127.0.0.1 (bound once and released). */
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => { resolve(typeof address === 'object' && address !== null ? address.port : 0) })
-    })
-  })
-}
 
 export interface OwnRedis extends AsyncDisposable {
   url: string

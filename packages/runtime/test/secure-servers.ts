@@ -4,10 +4,10 @@
 // the suite runs on. Stopped and removed by its dispose.
 import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { parseEnv, promisify } from 'node:util'
+import { freePort } from '../../../test/helpers/free-port.ts'
 
 const run = promisify(execFile)
 const servers = new URL('../../../deploy/local/servers.sh', import.meta.url).pathname
@@ -17,15 +17,6 @@ export interface SecureServers extends AsyncDisposable {
   env: Record<string, string>
   /** The connection keys of a service principal (its own SCRAM and Redis users). */
   envOf: (principal: string) => Record<string, string>
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise(resolve => server.close(resolve))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 export async function startSecureServers (): Promise<SecureServers> {

@@ -10,7 +10,6 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { create } from '@bufbuild/protobuf'
@@ -21,20 +20,12 @@ import { seenBefore } from '../../src/redis/idempotency.ts'
 import { startProducer } from '../../src/bus/producer.ts'
 import { startConsumer } from '../../src/bus/consumer.ts'
 import { memoryLogger, testConfig, until } from '../fixtures.ts'
+import { freePort } from '../../../../test/helpers/free-port.ts'
 
 const master = 'autocal-test'
 let dir = ''
 const processes: ChildProcess[] = []
 let ports = { primary: 0, replica: 0, sentinel: 0 }
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    }).on('error', reject)
-  })
-}
 
 function start (args: string[]): void {
   const child = spawn('redis-server', args, { stdio: 'ignore' })
