@@ -18,7 +18,7 @@ import { authorise, matchTasks, matchesSelector, scopeAllows, type Principal } f
 import { parseRequestId, promotionProblem, promotionRequestId, signOffProblem } from './domain/sign-off.ts'
 import { uploadRequestId, type Task } from './domain/task-state.ts'
 import type { Env, Workflow } from './domain/workflow.ts'
-import { validateSources } from './adapters/workflow-files.ts'
+import { goldenRootsOf, validateSources } from './adapters/workflow-files.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { stateOf } from './task-event.ts'
 
@@ -259,7 +259,9 @@ export function controlService (deps: ControlApiDeps) {
     },
     validateWorkflows: async (req, call) => {
       principalOf(call)
-      const result = validateSources(req.files.map(f => ({ name: f.name, content: f.content, dir: deps.workflowsDir })), deps.env)
+      // Caller-supplied YAML: nothing from the dispatcher's environment is expanded (an empty environment:
+      // allow-listed variables take their ${VAR:-default}); only the real-data directory confines golden files.
+      const result = validateSources(req.files.map(f => ({ name: f.name, content: f.content, dir: deps.workflowsDir })), {}, '', goldenRootsOf(deps.env))
       return { ok: result.errors.length === 0, errors: result.errors, workflows: result.workflows.map(workflowInfo) }
     },
     watchTasks: async function * (req, call) {

@@ -22,24 +22,47 @@ export function readWorkflowSources (path: string): WorkflowSource[] {
   return files.map(f => ({ name: f, content: readFileSync(f, 'utf8'), dir: resolve(f, '..') }))
 }
 
-/** Validates sources, loading the golden JSON files they name (errors name the file and line that referenced them). */
-export function validateSources (sources: WorkflowSource[], env: Env, dir = ''): LoadedWorkflows {
+/** The directories besides the workflow directory a golden JSON may lie in: the real-data directory, when `env` names one. */
+export function goldenRootsOf (env: Env): string[] {
+  const dir = env.AUTOCAL_REALDATA_DIR
+  return dir === undefined || dir === '' ? [] : [resolve(dir)]
+}
+
+/**
+ * Validates sources, loading the golden JSON files they name (errors name the file and line that referenced them,
+ * never the file's content). `env` is what `${VAR}` expands from (allow-listed names only); `goldenRoots` are the
+ * directories a golden JSON may lie in besides the workflow's own (default: {@link goldenRootsOf} `env`).
+ */
+export function validateSources (sources: WorkflowSource[], env: Env, dir = '', goldenRoots: readonly string[] = goldenRootsOf(env)): LoadedWorkflows {
   const golden = new Map<string, Set<number>>()
   const problems = new Map<string, string | undefined>()
   const checkGolden = (path: string): string | undefined => {
     if (problems.has(path)) return problems.get(path)
     let problem: string | undefined
+    // The messages name the path and the kind of fault only: JSON.parse and the run checks quote the content.
+    let text: string | undefined
     try {
-      const runs = goldenRunsOf(JSON.parse(readFileSync(path, 'utf8')))
-      if (typeof runs === 'string') problem = `golden JSON ${path}: ${runs}`
-      else golden.set(path, runs)
+      text = readFileSync(path, 'utf8')
     } catch (err) {
-      problem = `cannot read golden JSON ${path}: ${(err as Error).message}`
+      problem = `cannot read golden JSON ${path} (${(err as NodeJS.ErrnoException).code ?? 'read error'})`
+    }
+    if (text !== undefined) {
+      let json: unknown
+      try {
+        json = JSON.parse(text)
+      } catch {
+        problem = `golden JSON ${path} is not valid JSON`
+      }
+      if (problem === undefined) {
+        const runs = goldenRunsOf(json)
+        if (typeof runs === 'string') problem = `golden JSON ${path} is not a certification file (expected {"<run>": [[first_ls, last_ls], ...]})`
+        else golden.set(path, runs)
+      }
     }
     problems.set(path, problem)
     return problem
   }
-  const { workflows, errors } = validateWorkflowSet(sources, env, { checkGolden })
+  const { workflows, errors } = validateWorkflowSet(sources, env, { checkGolden, goldenRoots })
   return { workflows, errors, golden, dir }
 }
 

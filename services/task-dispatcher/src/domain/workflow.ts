@@ -3,7 +3,7 @@
 // the dispatcher works with. Pure: file contents and the environment come in,
 // a workflow or a list of errors goes out.
 import { createHash } from 'node:crypto'
-import { LineCounter, isCollection, parseDocument, type Document } from 'yaml'
+import { LineCounter, isAlias, isCollection, parseDocument, visit, type Document } from 'yaml'
 import { z } from 'zod'
 import { nameProblem } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
@@ -274,19 +274,52 @@ export type Env = Record<string, string | undefined>
 export interface ValidateOptions {
   /** Checks a referenced golden JSON (absolute path); returns what is wrong with it, or undefined. */
   checkGolden?: (path: string) => string | undefined
+  /**
+   * Absolute directories a golden JSON may lie in besides the workflow file's own directory
+   * (the dispatcher passes its AUTOCAL_REALDATA_DIR). Paths are compared after `.`/`..` are resolved.
+   */
+  goldenRoots?: readonly string[]
 }
 
-/** Expands ${VAR} and ${VAR:-default}; undefined names are reported. */
-export function expandEnv (text: string, env: Env): { value: string, missing: string[] } {
+/** Prefix of the environment variables a workflow may expand (besides {@link workflowVariables}). */
+export const workflowVariablePrefix = 'AUTOCAL_WF_'
+/** Single variables a workflow may expand: the real-data directory the example workflows' golden JSON lives in. */
+export const workflowVariables: readonly string[] = ['AUTOCAL_REALDATA_DIR']
+
+/** Whether a workflow may expand `${name}` (rule: issue 12, no server secret reaches a workflow). */
+export function isWorkflowVariable (name: string): boolean {
+  return name.startsWith(workflowVariablePrefix) || workflowVariables.includes(name)
+}
+
+/**
+ * Expands ${VAR} and ${VAR:-default}. Names outside the allow-list ({@link isWorkflowVariable}) are never
+ * looked up: they are reported in `forbidden` and expand to ''. Unset allowed names without a default are
+ * reported in `missing`. Callers report names only, never the expanded value.
+ */
+export function expandEnv (text: string, env: Env): { value: string, missing: string[], forbidden: string[] } {
   const missing: string[] = []
+  const forbidden: string[] = []
   const value = text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_all, key: string, fallback: string | undefined) => {
-    const v = env[key]
+    if (!isWorkflowVariable(key)) {
+      forbidden.push(key)
+      return ''
+    }
+    const v = Object.hasOwn(env, key) ? env[key] : undefined
     if (v !== undefined && v !== '') return v
     if (fallback !== undefined) return fallback
     missing.push(key)
     return ''
   })
-  return { value, missing }
+  return { value, missing, forbidden }
+}
+
+const forbiddenText = (names: string[]): string =>
+  `environment variable ${names.join(', ')} may not be used in a workflow (allowed: ${workflowVariablePrefix}* and ${workflowVariables.join(', ')})`
+
+/** Whether absolute path `p` is `root` or lies below it (both normalised absolute paths). */
+function isWithin (p: string, root: string): boolean {
+  const r = joinPath('/', root)
+  return p === r || p.startsWith(r.endsWith('/') ? r : `${r}/`)
 }
 
 function joinPath (dir: string, p: string): string {
@@ -316,7 +349,10 @@ export function blockRuleText (rule: BlockRule): string {
 
 const list = (v: string | string[] | undefined): string[] => v === undefined ? [] : Array.isArray(v) ? v : [v]
 
-/** Parses and validates one workflow file. */
+/** Alias expansions a workflow file may make when converted (the yaml library's resource-exhaustion guard). */
+const maxAliasCount = 100
+
+/** Parses and validates one workflow file. Every YAML problem, an alias bomb included, is reported as file:line:col. */
 export function validateWorkflow (source: WorkflowSource, env: Env = {}, options: ValidateOptions = {}): ValidationResult {
   const lineCounter = new LineCounter()
   const doc = parseDocument(source.content, { lineCounter, prettyErrors: false, uniqueKeys: true })
@@ -328,7 +364,19 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
     errors.push(`${source.name}:${line}:${col} (yaml): ${e.message.split('\n')[0] ?? e.message}`)
   }
   if (errors.length > 0) return { errors }
-  const parsed = WorkflowSchema.safeParse(doc.toJS())
+  let js: unknown
+  try {
+    js = doc.toJS({ maxAliasCount })
+  } catch (err) {
+    // The yaml library throws (a ReferenceError for an alias bomb) instead of listing the error: report it at the first alias.
+    let pos = 0
+    visit(doc, { Alias: (_key, node) => { if (isAlias(node) && node.range !== undefined && node.range !== null) pos = node.range[0]; return visit.BREAK } })
+    const { line, col } = lineCounter.linePos(pos)
+    const why = /alias count/i.test((err as Error).message) ? `too many alias expansions (more than ${maxAliasCount}): nested aliases are refused (a YAML alias bomb)` : `cannot be read: ${(err as Error).message.split('\n')[0] ?? ''}`
+    errors.push(`${source.name}:${line}:${col} (yaml): ${why}`)
+    return { errors }
+  }
+  const parsed = WorkflowSchema.safeParse(js)
   if (!parsed.success) {
     for (const issue of parsed.error.issues) at(issue.path as Path, issue.message)
     return { errors }
@@ -350,12 +398,19 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
       if (f.bField.min !== undefined && f.bField.max !== undefined && f.bField.min > f.bField.max) at([...path, 'bField'], `min ${f.bField.min} is above max ${f.bField.max}`)
     }
     if (f.golden !== undefined) {
-      const { value, missing } = expandEnv(f.golden, env)
-      if (missing.length > 0) at([...path, 'golden'], `environment variable ${missing.join(', ')} is not set (use \${VAR:-default} for a default)`)
+      const { value, missing, forbidden } = expandEnv(f.golden, env)
+      if (forbidden.length > 0) at([...path, 'golden'], forbiddenText(forbidden))
+      else if (missing.length > 0) at([...path, 'golden'], `environment variable ${missing.join(', ')} is not set (use \${VAR:-default} for a default)`)
       else {
         out.golden = joinPath(source.dir, value)
-        const problem = options.checkGolden?.(out.golden)
-        if (problem !== undefined) at([...path, 'golden'], problem)
+        const roots = [source.dir, ...(options.goldenRoots ?? [])].filter(r => r.startsWith('/'))
+        if (!roots.some(r => isWithin(out.golden as string, r))) {
+          at([...path, 'golden'], `the golden JSON must lie in the workflow directory${roots.length > 1 ? ' or the real-data directory (AUTOCAL_REALDATA_DIR)' : ''}`)
+          delete out.golden
+        } else {
+          const problem = options.checkGolden?.(out.golden)
+          if (problem !== undefined) at([...path, 'golden'], problem)
+        }
       }
     }
     return out
@@ -416,10 +471,11 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
     if (t.when?.minLumi !== undefined) gates.minLumiPb = t.when.minLumi
     if (t.when?.http !== undefined) {
       const h = typeof t.when.http === 'string' ? { url: t.when.http, status: 200 } : t.when.http
-      const { value, missing } = expandEnv(h.url, env)
-      if (missing.length > 0) at([...path, 'when', 'http'], `environment variable ${missing.join(', ')} is not set`)
-      check(value, [...path, 'when', 'http'])
-      if (!/^https?:\/\//.test(value)) at([...path, 'when', 'http'], `expected an http(s) URL, got '${value}'`)
+      const { value, missing, forbidden } = expandEnv(h.url, env)
+      if (forbidden.length > 0) at([...path, 'when', 'http'], forbiddenText(forbidden))
+      else if (missing.length > 0) at([...path, 'when', 'http'], `environment variable ${missing.join(', ')} is not set`)
+      check(h.url.replace(/\$\{[^}]*\}/g, ''), [...path, 'when', 'http'])
+      if (!/^https?:\/\//.test(value)) at([...path, 'when', 'http'], 'expected an http(s) URL (after expanding variables)')
       gates.http = { url: value, status: h.status }
     }
     const task: TaskDef = {

@@ -39,7 +39,7 @@ const errorTable: Array<{ name: string, content: string, expect: RegExp }> = [
   { name: 'a bad duration is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    timeout: 2 hours'), expect: /tasks\.0\.timeout: expected a duration/ },
   { name: 'an unknown synchronization is an error', content: base + '    condition: { tag: T, record: R, sync: weekly }\n', expect: /tasks\.1\.condition\.sync: / },
   { name: 'a YAML syntax error names the line', content: 'subsystem: ECAL\ntasks: [\n', expect: /^w\.yaml:\d+:\d+ \(yaml\): / },
-  { name: 'a missing environment variable in a golden path is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    filter: { golden: "${NOPE_DIR}/g.json" }'), expect: /tasks\.0\.filter\.golden: environment variable NOPE_DIR is not set/ },
+  { name: 'a missing environment variable in a golden path is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    filter: { golden: "${AUTOCAL_WF_NOPE_DIR}/g.json" }'), expect: /tasks\.0\.filter\.golden: environment variable AUTOCAL_WF_NOPE_DIR is not set/ },
   { name: 'a run type naming an unknown task is an error', content: base + 'runTypes:\n  c: { tasks: [nope] }\n', expect: /runTypes\.c\.tasks\.0: run type 'c' lists unknown task 'nope'/ },
   { name: 'a campaign naming an unknown run type is an error', content: base + 'campaigns: [{ name: prompt, runTypes: [x] }]\n', expect: /campaigns\.0\.runTypes\.0: unknown run type 'x'/ },
   { name: 'a downstream task with its own filter is an error', content: base.replace('    needs: [reco]', '    needs: [reco]\n    filter: { global: true }'), expect: /tasks\.1\.filter: task 'calib' has needs/ },
@@ -54,14 +54,14 @@ for (const row of errorTable) {
 }
 
 test('relative golden paths resolve against the workflow file and env defaults apply', () => {
-  const r = validateWorkflow({ name: 'w.yaml', content: base.replace('    jobs: 4', '    jobs: 4\n    filter: { golden: "${G_DIR:-data}/g.json" }'), dir: '/wf' }, {}, { checkGolden: () => undefined })
+  const r = validateWorkflow({ name: 'w.yaml', content: base.replace('    jobs: 4', '    jobs: 4\n    filter: { golden: "${AUTOCAL_WF_G_DIR:-data}/g.json" }'), dir: '/wf' }, {}, { checkGolden: () => undefined })
   assert.equal(r.workflow?.tasks[0]?.filter.golden, '/wf/data/g.json')
-  assert.equal(expandEnv('${A}/x', { A: '/a' }).value, '/a/x')
+  assert.equal(expandEnv('${AUTOCAL_WF_A}/x', { AUTOCAL_WF_A: '/a' }).value, '/a/x')
 })
 
 test('a golden JSON that cannot be read is an error at the filter', () => {
-  const errors = validateWorkflow({ name: 'w.yaml', content: base.replace('    jobs: 4', '    jobs: 4\n    filter: { golden: /nope.json }'), dir: '/wf' }, {}, { checkGolden: p => `cannot read golden JSON ${p}` }).errors
-  assert.match(errors[0] ?? '', /^w\.yaml:6:23 tasks\.0\.filter\.golden: cannot read golden JSON \/nope\.json$/)
+  const errors = validateWorkflow({ name: 'w.yaml', content: base.replace('    jobs: 4', '    jobs: 4\n    filter: { golden: /wf/nope.json }'), dir: '/wf' }, {}, { checkGolden: p => `cannot read golden JSON ${p}` }).errors
+  assert.match(errors[0] ?? '', /^w\.yaml:6:23 tasks\.0\.filter\.golden: cannot read golden JSON \/wf\/nope\.json$/)
 })
 
 test('two files declaring the same task in one campaign is an error', () => {
@@ -189,4 +189,35 @@ test('a sign-off in a dry-run campaign is no sign-off (nothing is written)', () 
   assert.equal(specOf('prompt', catalog.task('prompt', 'calib') as never).signOff, true)
   assert.equal(specOf('rereco', catalog.task('rereco', 'calib') as never).signOff, false)
   assert.equal(catalog.task('rereco', 'calib')?.upload?.dryRun, true)
+})
+
+// Issue 12: a workflow reaches only allow-listed variables, golden files stay in the workflow or real-data directory,
+// and no error carries an expanded value.
+const secretEnv = { AUTOCAL_CONTROL_TOKENS: '{"s3cret-admin":{"principal":"root"}}', AUTOCAL_WF_GATE: 'http://127.0.0.1:9/ok', AUTOCAL_REALDATA_DIR: '/data/real' }
+const withTask = (lines: string): string => base.replace('    jobs: 4', `    jobs: 4\n${lines}`)
+const securityTable: Array<{ name: string, content: string, expect: RegExp }> = [
+  { name: 'a non-allow-listed variable in an HTTP gate is named, not expanded', content: withTask('    when: { http: "${AUTOCAL_CONTROL_TOKENS}" }'), expect: /^w\.yaml:6:\d+ tasks\.0\.when\.http: environment variable AUTOCAL_CONTROL_TOKENS may not be used in a workflow \(allowed: AUTOCAL_WF_\* and AUTOCAL_REALDATA_DIR\)$/ },
+  { name: 'a non-allow-listed variable with a default is still refused', content: withTask('    when: { http: "http://x/${HOME:-/root}" }'), expect: /^w\.yaml:6:\d+ tasks\.0\.when\.http: environment variable HOME may not be used/ },
+  { name: 'a non-allow-listed variable in a golden path is refused', content: withTask('    filter: { golden: "${AUTOCAL_CONTROL_TOKENS}/g.json" }'), expect: /^w\.yaml:6:23 tasks\.0\.filter\.golden: environment variable AUTOCAL_CONTROL_TOKENS may not be used/ },
+  { name: 'an absolute golden path outside the workflow and real-data directories is refused', content: withTask('    filter: { golden: /etc/passwd }'), expect: /^w\.yaml:6:23 tasks\.0\.filter\.golden: the golden JSON must lie in the workflow directory or the real-data directory \(AUTOCAL_REALDATA_DIR\)$/ },
+  { name: 'a relative golden path climbing out of the workflow directory is refused', content: withTask('    filter: { golden: ../etc/g.json }'), expect: /^w\.yaml:6:23 tasks\.0\.filter\.golden: the golden JSON must lie in the workflow directory/ },
+  { name: 'a sibling directory sharing the real-data prefix is refused', content: withTask('    filter: { golden: /data/realx/g.json }'), expect: /tasks\.0\.filter\.golden: the golden JSON must lie/ },
+  { name: 'a non-URL HTTP gate does not echo its expanded value', content: withTask('    when: { http: "${AUTOCAL_WF_NOT_URL}" }'), expect: /^w\.yaml:6:\d+ tasks\.0\.when\.http: expected an http\(s\) URL \(after expanding variables\)$/ },
+  { name: 'a YAML alias bomb is a file:line error', content: 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n', expect: /^w\.yaml:2:8 \(yaml\): too many alias expansions \(more than 100\): nested aliases are refused/ }
+]
+
+for (const row of securityTable) {
+  test(row.name, () => {
+    const errors = validateWorkflow({ name: 'w.yaml', content: row.content, dir: '/wf' }, { ...secretEnv, AUTOCAL_WF_NOT_URL: 'ftp://s3cret' }, { goldenRoots: ['/data/real'], checkGolden: () => undefined }).errors
+    assert.ok(errors.some(e => row.expect.test(e)), `expected ${String(row.expect)} in:\n${errors.join('\n')}`)
+    assert.ok(errors.every(e => !e.includes('s3cret')), `an error echoes a secret:\n${errors.join('\n')}`)
+  })
+}
+
+test('allow-listed variables expand: AUTOCAL_WF_* in a gate, AUTOCAL_REALDATA_DIR in a golden path inside the real-data directory', () => {
+  const r = validateWorkflow({ name: 'w.yaml', content: withTask('    when: { http: "${AUTOCAL_WF_GATE}" }\n    filter: { golden: "${AUTOCAL_REALDATA_DIR}/g.json" }'), dir: '/wf' }, secretEnv, { goldenRoots: ['/data/real'], checkGolden: () => undefined })
+  assert.deepEqual(r.errors, [])
+  assert.equal(r.workflow?.tasks[0]?.gates.http?.url, 'http://127.0.0.1:9/ok')
+  assert.equal(r.workflow?.tasks[0]?.filter.golden, '/data/real/g.json')
+  assert.deepEqual(expandEnv('${PATH}/${AUTOCAL_WF_X:-d}', { PATH: '/bin' }), { value: '/d', missing: [], forbidden: ['PATH'] })
 })

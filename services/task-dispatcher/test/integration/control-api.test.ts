@@ -1,3 +1,4 @@
+/* eslint-disable no-template-curly-in-string -- workflow files use ${VAR} expansion */
 // The control API and the `autocal` CLI end to end, against a dispatcher
 // process on real Kafka + Redis: subsystem-scoped tokens, commands through
 // autocal.control.v1, status, injection into a reprocessing campaign, watch,
@@ -5,9 +6,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { startProducer } from '@autocal/runtime'
 import { topics } from '@autocal/contracts'
 import { realRuns, repo, runEvents, silentLogger, spawnDispatcher, startStandIns, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
@@ -17,6 +18,7 @@ const tokens = {
   'pps-token-456': { principal: 'bob', subsystems: ['PPS'] }
 }
 const cliPath = join(repo, 'packages/cli/src/main.ts')
+const realdataDir = resolve(process.env.AUTOCAL_REALDATA_DIR ?? join(repo, '../shared/realdata'))
 
 function cli (args: string[], env: Record<string, string> = {}): Promise<{ code: number, stdout: string, stderr: string }> {
   return new Promise(resolve => {
@@ -111,7 +113,12 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     const offline = await cli(['workflows', 'validate', workflowsDir])
     assert.equal(offline.code, 0, offline.stderr)
     assert.match(offline.stdout, /ok: 5 file\(s\) valid/)
-    const remote = await cli(['workflows', 'validate', workflowsDir, '--remote'], ecal)
+    // Remote validation expands nothing from the server's environment, so the copy sent names the real-data directory itself.
+    const examples = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+    for (const f of readdirSync(workflowsDir).filter(f => f.endsWith('.yaml'))) {
+      writeFileSync(join(examples, f), readFileSync(join(workflowsDir, f), 'utf8').replaceAll('${AUTOCAL_REALDATA_DIR:-../../../shared/realdata}', realdataDir))
+    }
+    const remote = await cli(['workflows', 'validate', examples, '--remote'], ecal)
     assert.equal(remote.code, 0, remote.stderr)
     const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
     writeFileSync(join(dir, 'bad.yaml'), 'subsystem: ECAL\nworkflow: bad\ntasks:\n  - name: a\n    run: [x, "{rnu}"]\n    needs: [b]\n')
@@ -121,5 +128,16 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     assert.match(bad.stderr, /bad\.yaml:6:13 tasks\.0\.needs\.0: task 'a' needs unknown task 'b'/)
     const list = await cli(['workflows', 'list'], ecal)
     assert.match(list.stdout, /^ECAL\/pedestals@/m)
+  })
+
+  await t.test('remote validation expands nothing from the server, confines golden files and echoes no secret or file content', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+    writeFileSync(join(dir, 'leak.yaml'), 'subsystem: ECAL\nworkflow: leak\ntasks:\n  - name: a\n    run: [x]\n    when: { http: "${AUTOCAL_CONTROL_TOKENS}" }\n    filter: { golden: /etc/passwd }\n')
+    const r = await cli(['workflows', 'validate', dir, '--remote'], ecal)
+    assert.equal(r.code, 1)
+    const out = r.stdout + r.stderr
+    assert.doesNotMatch(out, /ecal-token-123|pps-token-456|alice|root:/)
+    assert.match(out, /leak\.yaml:6:\d+ tasks\.0\.when\.http: environment variable AUTOCAL_CONTROL_TOKENS may not be used in a workflow/)
+    assert.match(out, /leak\.yaml:7:\d+ tasks\.0\.filter\.golden: the golden JSON must lie in the workflow directory/)
   })
 })
