@@ -15,6 +15,12 @@ cd "$repo"
 echo "test: node $(node --version), pnpm $(pnpm --version)" >&2
 pnpm install --frozen-lockfile >&2
 
+# the real CMS data beside the repository (../shared/realdata): the example workflows' golden JSON is read
+# from there, and workflow loading accepts a golden file only inside the workflow directory or this one
+if [ -z "${AUTOCAL_REALDATA_DIR:-}" ] && [ -d "$repo/../shared/realdata" ]; then
+  export AUTOCAL_REALDATA_DIR="$(cd "$repo/../shared/realdata" && pwd)"
+fi
+
 what="${1:-all}"
 if [ "$what" = unit ]; then exec pnpm run test:unit; fi
 
