@@ -71,7 +71,7 @@ export async function startMetricsService (config: Config, logger: Logger, optio
     const http = await buildHttp({ logger, metrics, checks })
     stack.defer(async () => { await http.close() })
     registerRoutes(http, { store, feed })
-    registerConsole(http, { store, console: consoleStore, lag, policy, now, filesRoot: config.AUTOCAL_METRICS_FILES_ROOT ?? config.AUTOCAL_DATA_DIR })
+    registerConsole(http, { store, console: consoleStore, lag, policy, now, filesRoot: config.AUTOCAL_METRICS_FILES_ROOT ?? config.AUTOCAL_DATA_DIR, executorReadToken: config.AUTOCAL_EXECUTOR_READ_TOKEN })
     const url = await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
 
     const consumers = stack.use(startConsumerWatch({ lag, notifier, metrics, logger, now, stallMs: config.AUTOCAL_ALERT_STALL_SECONDS * 1000, lagWindowMs: config.AUTOCAL_ALERT_LAG_GROWING_MINUTES * 60_000, lagMin: config.AUTOCAL_ALERT_LAG_MIN, everyMs: config.AUTOCAL_ALERT_SCAN_MS }))

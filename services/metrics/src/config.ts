@@ -52,6 +52,8 @@ export const Config = z.object({
   AUTOCAL_METRICS_MARKER_CHECK_MS: z.coerce.number().int().positive().default(10_000),
   /** The console serves plot outputs of jobs only from below this directory (default: AUTOCAL_DATA_DIR, where the executors write). */
   AUTOCAL_METRICS_FILES_ROOT: z.string().min(1).optional(),
+  /** Read token the console presents to the executors' log route (one of their AUTOCAL_READ_TOKENS); unset = none (their logs must be public). */
+  AUTOCAL_EXECUTOR_READ_TOKEN: z.string().min(1).optional(),
   /** Incoming webhook of Mattermost; notifications are only logged when unset. */
   AUTOCAL_MATTERMOST_WEBHOOK_URL: z.url().optional(),
   AUTOCAL_MATTERMOST_CHANNEL: z.string().min(1).optional(),

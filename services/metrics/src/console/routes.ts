@@ -34,6 +34,8 @@ export interface ConsoleDeps {
   now: () => number
   /** Plot files are served only from below this directory (the executors' shared data directory). */
   filesRoot: string
+  /** Read token for the executors' log route (their AUTOCAL_READ_TOKENS); undefined when their logs are public. */
+  executorReadToken?: string | undefined
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -182,7 +184,9 @@ export function registerConsole (app: App, deps: ConsoleDeps): void {
     req.raw.on('close', () => { abort.abort() })
     let res: Response
     try {
-      res = await fetch(url, { signal: abort.signal })
+      // the executor serves logs to read-token holders: the console is one (AUTOCAL_EXECUTOR_READ_TOKEN)
+      const headers: Record<string, string> = deps.executorReadToken === undefined ? {} : { authorization: `Bearer ${deps.executorReadToken}` }
+      res = await fetch(url, { signal: abort.signal, headers })
     } catch (err) {
       return await reply.code(502).send({ error: 'AUTOCAL_UPSTREAM_FAILED', message: `the executor's log route ${url.origin} did not answer: ${(err as Error).message}` })
     }

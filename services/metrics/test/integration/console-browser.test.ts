@@ -118,7 +118,7 @@ async function shoot (page: Page, name: string): Promise<string> {
 
 test('the console shows real runs newest first with live updates, a failed task, a followed job log with plots, an IOV timeline and a dead letter', { timeout: 240_000 }, async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'autocal-console-'))
-  const config = testConfig({ AUTOCAL_DATA_DIR: dataDir, AUTOCAL_KAFKA_MAX_ATTEMPTS: '2' })
+  const config = testConfig({ AUTOCAL_DATA_DIR: dataDir, AUTOCAL_KAFKA_MAX_ATTEMPTS: '2', AUTOCAL_EXECUTOR_READ_TOKEN: 'console-read-token-1' })
   const logger = quietLogger()
   const prefix = config.AUTOCAL_KAFKA_TOPIC_PREFIX
   const producer = await startProducer({ config, logger, service: 'test' })
@@ -145,6 +145,8 @@ test('the console shows real runs newest first with live updates, a failed task,
       AUTOCAL_DATA_DIR: dataDir,
       AUTOCAL_EXECUTOR_BACKENDS: 'local',
       AUTOCAL_INSTANCE_ID: executorId,
+      // job logs are served to read-token holders only: the console is one
+      AUTOCAL_READ_TOKENS: 'metrics-console:console-read-token-1',
       AUTOCAL_LOG_LEVEL: 'warn'
     },
     stdio: ['ignore', 'ignore', 'inherit']

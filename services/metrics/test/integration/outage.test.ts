@@ -27,7 +27,8 @@ function jobRequest (run: number, outdir: string) {
     try: 1,
     jobIndex: 0,
     provenance: { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: `run-${run}`, task: 'timing-reco', taskAttempt: 1, inputRuns: [run] },
-    action: { case: 'start', value: { argv: ['true'], backend: 'local', njobs: 1, outdir: join(outdir, String(run)) } }
+    // inside the executor's jobs directory (<data dir>/jobs): a request naming another place is refused at entry
+    action: { case: 'start', value: { argv: ['true'], backend: 'local', njobs: 1, outdir: join(outdir, 'jobs', 'prompt', `run-${run}`, 'timing-reco', 'a1', 'j0') } }
   })
 }
 
