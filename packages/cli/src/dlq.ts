@@ -14,7 +14,8 @@ import {
   AuditRecordSchema, DeadLetterSchema, allTopics, contentTypes, headers as headerNames, topicName, topics,
   type AuditRecord, type DeadLetter
 } from '@autocal/contracts'
-import { createKafka, createLogger, startProducer, type Logger } from '@autocal/runtime'
+import { z } from 'zod'
+import { connectionEnv, createKafka, createLogger, kafkaShape, loadConfig, startProducer, type Logger } from '@autocal/runtime'
 
 export interface DlqIo {
   out: (line: string) => void
@@ -38,7 +39,9 @@ export interface StoredDeadLetter {
   letter: DeadLetter
 }
 
-interface Setup { brokers: string, prefix: string, logger: Logger }
+const KafkaOnly = z.object(kafkaShape)
+
+interface Setup { brokers: string, prefix: string, logger: Logger, config: z.infer<typeof KafkaOnly> }
 
 /** Raised for a wrong use of the command (exit 2). */
 export class DlqUsageError extends Error {}
@@ -49,7 +52,9 @@ function setupOf (o: DlqOptions, io: DlqIo): Setup {
   const prefix = o.prefix ?? io.env.AUTOCAL_KAFKA_TOPIC_PREFIX ?? ''
   // kafkajs warnings go to stderr as JSON lines, never mixed with the output
   const logger = createLogger({ service: 'autocal-cli', level: 'error', destination: { write: (s: string) => { io.err(s.trimEnd()) } } })
-  return { brokers, prefix, logger }
+  // the broker's security settings (SASL_SSL, CA) come from the environment like every client's
+  const config = loadConfig(KafkaOnly, { ...connectionEnv(io.env), AUTOCAL_KAFKA_BROKERS: brokers, AUTOCAL_KAFKA_TOPIC_PREFIX: prefix, AUTOCAL_KAFKA_CREATE_TOPICS: 'false' })
+  return { brokers, prefix, logger, config }
 }
 
 /**
@@ -58,7 +63,7 @@ function setupOf (o: DlqOptions, io: DlqIo): Setup {
  * committed for anyone).
  */
 export async function readAll (setup: Setup, topic: string): Promise<Array<{ partition: number, offset: string, value: Buffer | null, key: Buffer | null }>> {
-  const kafka = createKafka({ AUTOCAL_KAFKA_BROKERS: setup.brokers, AUTOCAL_KAFKA_TOPIC_PREFIX: setup.prefix }, setup.logger, 'autocal-cli')
+  const kafka = createKafka(setup.config, setup.logger, 'autocal-cli')
   const admin = kafka.admin()
   await admin.connect()
   const groupId = `${setup.prefix === '' ? '' : setup.prefix + '.'}autocal-cli-${randomUUID().slice(0, 8)}`
@@ -214,7 +219,7 @@ async function redrive (setup: Setup, ids: string[], o: DlqOptions, io: DlqIo): 
   const wanted = o.all === true
     ? letters.filter(l => !done.has(l.id) && (o.topic === undefined || l.letter.topic === o.topic || l.letter.topic === `${setup.prefix}.${o.topic}`)).map(l => l.id)
     : ids
-  const config = { AUTOCAL_KAFKA_BROKERS: setup.brokers, AUTOCAL_KAFKA_TOPIC_PREFIX: setup.prefix, AUTOCAL_KAFKA_CREATE_TOPICS: false }
+  const config = setup.config
   await using auditor = await startProducer({ config, logger: setup.logger, service: 'cli' })
   const kafka = createKafka(config, setup.logger, 'autocal-cli')
   const raw = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
@@ -252,6 +257,12 @@ async function redrive (setup: Setup, ids: string[], o: DlqOptions, io: DlqIo): 
       if (before !== undefined) {
         await audit(id, false, `already redriven by ${before.principal} (${reason})`, details)
         io.err(`autocal: dead letter ${id} was already redriven by ${before.principal}; not sent again`)
+        code = 1
+        continue
+      }
+      if (l.partition < 0 || l.topic.startsWith('source:')) {
+        await audit(id, false, `not a Kafka message: a record of ${l.topic} that could not be read; fix the source, it is read again (${reason})`, details)
+        io.err(`autocal: dead letter ${id} is a record of ${l.topic}, not a Kafka message: there is nothing to send back; fix the source`)
         code = 1
         continue
       }

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { create, fromBinary } from '@bufbuild/protobuf'
 import { AuditRecordSchema, RunEventSchema, topicName, topics, type EventMeta } from '@autocal/contracts'
-import { AutocalError, createKafka, createLogger, startConsumer, startProducer } from '@autocal/runtime'
+import { z } from 'zod'
+import { AutocalError, connectionEnv, createKafka, createLogger, kafkaShape, loadConfig, startConsumer, startProducer } from '@autocal/runtime'
 import { runCli } from '../../src/cli.ts'
 import { readAll } from '../../src/dlq.ts'
 
@@ -16,7 +17,7 @@ const logger = createLogger({ service: 'test', level: 'fatal' })
 async function cli (prefix: string, ...argv: string[]): Promise<{ code: number, out: string, err: string }> {
   let out = ''
   let err = ''
-  const code = await runCli(argv, { stdout: { write: s => { out += s } }, stderr: { write: s => { err += s } }, env: { AUTOCAL_KAFKA_TOPIC_PREFIX: prefix } })
+  const code = await runCli(argv, { stdout: { write: s => { out += s } }, stderr: { write: s => { err += s } }, env: { ...connectionEnv(), AUTOCAL_KAFKA_TOPIC_PREFIX: prefix } })
   return { code, out, err }
 }
 
@@ -31,7 +32,7 @@ async function until (what: string, predicate: () => boolean | Promise<boolean>,
 test('a dead letter is listed, shown, redriven once to its source with its key, value and headers, and audited', { timeout: 120_000 }, async () => {
   const prefix = `t-cli-${randomUUID().slice(0, 8)}`
   const config = {
-    AUTOCAL_KAFKA_BROKERS: '127.0.0.1:9092',
+    ...loadConfig(z.object(kafkaShape), connectionEnv()), // the test run's broker and credentials (secure under test/run.sh)
     AUTOCAL_KAFKA_TOPIC_PREFIX: prefix,
     AUTOCAL_KAFKA_CREATE_TOPICS: true,
     AUTOCAL_KAFKA_MAX_ATTEMPTS: 2,
@@ -93,7 +94,7 @@ test('a dead letter is listed, shown, redriven once to its source with its key, 
     assert.match(again.err, /already redriven by alice/)
     assert.equal(await total(topicName(topics.runs, prefix)), 2, 'the original and one redrive on the source topic')
 
-    const audit = (await readAll({ brokers: config.AUTOCAL_KAFKA_BROKERS, prefix, logger }, topicName(topics.audit, prefix)))
+    const audit = (await readAll({ brokers: config.AUTOCAL_KAFKA_BROKERS, prefix, logger, config }, topicName(topics.audit, prefix)))
       .map(r => fromBinary(AuditRecordSchema, r.value as Buffer))
     assert.deepEqual(audit.map(a => [a.action, a.principal, a.accepted, a.target, a.service]), [
       ['dlq.redrive', 'alice', true, `${dlqName}/${id}`, 'autocal/cli'],

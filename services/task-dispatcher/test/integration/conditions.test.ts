@@ -11,7 +11,7 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig, startConsumer, startProducer } from '@autocal/runtime'
+import { loadConfig, startConsumer, startProducer, connectionEnv } from '@autocal/runtime'
 import { Outcome, topics, type AuditRecord, type ConditionEvent } from '@autocal/contracts'
 import { Config as UploaderConfig } from '../../../condition-uploader/src/config.ts'
 import { startUploader } from '../../../condition-uploader/src/app.ts'
@@ -76,6 +76,7 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
 
   await using standIns = await startStandIns(config, { uploader: false })
   const uploaderConfig = loadConfig(UploaderConfig, {
+    ...connectionEnv(), // the test run's servers and credentials (secure under test/run.sh)
     AUTOCAL_KAFKA_TOPIC_PREFIX: config.AUTOCAL_KAFKA_TOPIC_PREFIX,
     AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX,
     AUTOCAL_KAFKA_RETRY_BASE_MS: '100',

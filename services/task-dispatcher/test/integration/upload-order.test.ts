@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connectRedis, loadConfig, startConsumer, startProducer } from '@autocal/runtime'
+import { connectRedis, loadConfig, startConsumer, startProducer, connectionEnv } from '@autocal/runtime'
 import { Outcome, taskKey, topics, type ConditionEvent, type JobRequest } from '@autocal/contracts'
 import { Config as UploaderConfig } from '../../../condition-uploader/src/config.ts'
 import { startUploader } from '../../../condition-uploader/src/app.ts'
@@ -46,6 +46,7 @@ test('uploads to an offline tag go out in since order when the later blocks fini
   const hold = (r: JobRequest): Promise<void> | undefined => r.provenance?.blockId === `run-${a}` ? released : undefined
   await using standIns = await startStandIns(config, { uploader: false, hold })
   const uploaderConfig = loadConfig(UploaderConfig, {
+    ...connectionEnv(), // the test run's servers and credentials (secure under test/run.sh)
     AUTOCAL_KAFKA_TOPIC_PREFIX: config.AUTOCAL_KAFKA_TOPIC_PREFIX,
     AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX,
     AUTOCAL_KAFKA_RETRY_BASE_MS: '100',
