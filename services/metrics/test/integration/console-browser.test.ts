@@ -21,10 +21,10 @@ import { join } from 'node:path'
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { chromium, type Page } from 'playwright-core'
-import { allTopics, BlockKind, ConditionEventSchema, JobRequestSchema, Outcome, RunEventSchema, TaskEventSchema, TaskState, topicName, topics } from '@autocal/contracts'
+import { BlockKind, ConditionEventSchema, JobRequestSchema, Outcome, RunEventSchema, TaskEventSchema, TaskState, topicName, topics } from '@autocal/contracts'
 import { connectionEnv, createKafka, startProducer } from '@autocal/runtime'
 import { startMetricsService } from '../../src/app.ts'
-import { cleanUp, getJson, quietLogger, testConfig, until } from './fixtures.ts'
+import { cleanUp, getJson, quietLogger, testConfig, until, topicsReady } from './fixtures.ts'
 
 const realdata = process.env.AUTOCAL_REALDATA_DIR ?? new URL('../../../../../shared/realdata', import.meta.url).pathname
 const outputDir = process.env.AUTOCAL_TEST_OUTPUT_DIR ?? join(tmpdir(), 'autocal-test-output', 'console')
@@ -96,18 +96,6 @@ open('timing.txt', 'w').write('\\n'.join(str(b) for b in bins))
 json.dump({'outputs': [{'path': 'timing.svg', 'label': 'plot'}, {'path': 'occupancy.png', 'label': 'plot'}, {'path': 'timing.txt', 'label': 'data'}]}, open('outputs.json', 'w'))
 print('done: 3 outputs written', flush=True)
 `
-
-/** Waits until the broker serves every topic of the registry under the prefix (the service creates them at start). */
-async function topicsReady (config: ReturnType<typeof testConfig>): Promise<void> {
-  const admin = createKafka(config, quietLogger(), 'console-test-topics').admin()
-  await admin.connect()
-  try {
-    const names = allTopics.map(x => topicName(x, config.AUTOCAL_KAFKA_TOPIC_PREFIX))
-    await until('the topics', async () => await admin.fetchTopicMetadata({ topics: names }).then(m => m.topics.every(x => x.partitions.length > 0), () => false))
-  } finally {
-    await admin.disconnect()
-  }
-}
 
 async function shoot (page: Page, name: string): Promise<string> {
   mkdirSync(outputDir, { recursive: true })

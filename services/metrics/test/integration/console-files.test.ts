@@ -7,22 +7,10 @@ import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { create } from '@bufbuild/protobuf'
-import { allTopics, JobPhase, JobStatusSchema, topicName, topics } from '@autocal/contracts'
-import { createKafka, startProducer } from '@autocal/runtime'
+import { JobPhase, JobStatusSchema, topics } from '@autocal/contracts'
+import { startProducer } from '@autocal/runtime'
 import { startMetricsService } from '../../src/app.ts'
-import { cleanUp, quietLogger, testConfig, until } from './fixtures.ts'
-
-/** Waits until the broker serves every topic of the registry under the prefix (the service creates them at start). */
-async function topicsReady (config: ReturnType<typeof testConfig>): Promise<void> {
-  const admin = createKafka(config, quietLogger(), 'console-test-topics').admin()
-  await admin.connect()
-  try {
-    const names = allTopics.map(x => topicName(x, config.AUTOCAL_KAFKA_TOPIC_PREFIX))
-    await until('the topics', async () => await admin.fetchTopicMetadata({ topics: names }).then(m => m.topics.every(x => x.partitions.length > 0), () => false))
-  } finally {
-    await admin.disconnect()
-  }
-}
+import { cleanUp, quietLogger, testConfig, until, topicsReady } from './fixtures.ts'
 
 test('the file route serves only a job\'s PNG/SVG outputs labelled plot, from below the data directory', { timeout: 120_000 }, async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'autocal-console-files-'))

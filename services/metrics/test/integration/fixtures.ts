@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { connectRedis, connectionEnv, createKafka, createLogger, loadConfig, type Logger } from '@autocal/runtime'
+import { allTopics, topicName } from '@autocal/contracts'
+import { connectRedis, connectionEnv, createKafka, createLogger, loadConfig, waitForTopics, type Logger } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 
 export function testConfig (overrides: Record<string, string> = {}): Config {
@@ -120,6 +121,17 @@ export async function cleanUp (config: Config, logger: Logger): Promise<void> {
     const groups = (await admin.listGroups()).groups.map(g => g.groupId).filter(g => g.startsWith(prefix))
     if (groups.length > 0) await admin.deleteGroups(groups).catch(() => {})
     if (topics.length > 0) await admin.deleteTopics({ topics })
+  } finally {
+    await admin.disconnect()
+  }
+}
+
+/** Waits until the broker serves every registry topic under the config's prefix (the service creates them at start). */
+export async function topicsReady (config: Config, waitMs = 60_000): Promise<void> {
+  const admin = createKafka(config, quietLogger(), 'metrics-test-topics').admin()
+  await admin.connect()
+  try {
+    await waitForTopics(admin, allTopics.map(t => ({ name: topicName(t, config.AUTOCAL_KAFKA_TOPIC_PREFIX), partitions: t.settings.partitions })), waitMs)
   } finally {
     await admin.disconnect()
   }

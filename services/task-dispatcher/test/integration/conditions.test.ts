@@ -11,11 +11,9 @@ import { execFile } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig, startConsumer, startProducer, connectionEnv } from '@autocal/runtime'
+import { startConsumer, startProducer } from '@autocal/runtime'
 import { Outcome, topics, type AuditRecord, type ConditionEvent } from '@autocal/contracts'
-import { Config as UploaderConfig } from '../../../condition-uploader/src/config.ts'
-import { startUploader } from '../../../condition-uploader/src/app.ts'
-import { realRuns, repo, runEvents, silentLogger, spawnDispatcher, startStandIns, stopDispatcher, testConfig, until } from './fixtures.ts'
+import { realRuns, repo, runEvents, silentLogger, spawnDispatcher, startStandIns, stopDispatcher, testConfig, until, startRealUploader } from './fixtures.ts'
 
 const cliPath = join(repo, 'packages/cli/src/main.ts')
 const script = join(repo, 'deploy/workflows/scripts/write_payload.py')
@@ -75,19 +73,7 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
   writeFileSync(join(workflows, 'signoff.yaml'), workflow(b))
 
   await using standIns = await startStandIns(config, { uploader: false })
-  const uploaderConfig = loadConfig(UploaderConfig, {
-    ...connectionEnv(), // the test run's servers and credentials (secure under test/run.sh)
-    AUTOCAL_KAFKA_TOPIC_PREFIX: config.AUTOCAL_KAFKA_TOPIC_PREFIX,
-    AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX,
-    AUTOCAL_KAFKA_RETRY_BASE_MS: '100',
-    AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: '6000',
-    AUTOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'autocal-uploader-')),
-    // the jobs write under the dispatcher's data dir: the uploader takes payloads only from there
-    AUTOCAL_OUTPUT_ROOT: join(config.AUTOCAL_DATA_DIR, 'jobs'),
-    AUTOCAL_HTTP_PORT: '0',
-    AUTOCAL_LOG_LEVEL: 'warn'
-  })
-  await using uploader = await startUploader(uploaderConfig, silentLogger)
+  await using uploader = await startRealUploader(config)
   const audits: AuditRecord[] = []
   const outcomes: ConditionEvent[] = []
   await using producer = await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' })

@@ -16,6 +16,9 @@ import {
 } from '@autocal/contracts'
 import { baseShape, connectionEnv, createLogger, kafkaShape, loadConfig, redisShape, startConsumer, startProducer, type Producer } from '@autocal/runtime'
 
+import { Config as UploaderConfig } from '../../../condition-uploader/src/config.ts'
+import { startUploader } from '../../../condition-uploader/src/app.ts'
+
 export const repo = resolve(import.meta.dirname, '../../../..')
 export const realdata = process.env.AUTOCAL_REALDATA_DIR ?? new URL('../../../../../shared/realdata', import.meta.url).pathname
 export const workflowsDir = join(repo, 'deploy/workflows')
@@ -37,6 +40,26 @@ export function testConfig (): TestConfig {
 }
 
 export const silentLogger = createLogger({ service: 'test', level: 'warn' })
+
+/**
+ * The real condition-uploader (built in-process with its app.ts) on the test
+ * run's servers and prefixes; it takes payloads only from the dispatcher's job
+ * directory (<AUTOCAL_DATA_DIR>/jobs), where the jobs write them.
+ */
+export async function startRealUploader (config: TestConfig): Promise<Awaited<ReturnType<typeof startUploader>>> {
+  const uploaderConfig = loadConfig(UploaderConfig, {
+    ...connectionEnv(), // the test run's servers and credentials (secure under test/run.sh)
+    AUTOCAL_KAFKA_TOPIC_PREFIX: config.AUTOCAL_KAFKA_TOPIC_PREFIX,
+    AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX,
+    AUTOCAL_KAFKA_RETRY_BASE_MS: '100',
+    AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: '6000',
+    AUTOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'autocal-uploader-')),
+    AUTOCAL_OUTPUT_ROOT: join(config.AUTOCAL_DATA_DIR, 'jobs'),
+    AUTOCAL_HTTP_PORT: '0',
+    AUTOCAL_LOG_LEVEL: 'warn'
+  })
+  return await startUploader(uploaderConfig, silentLogger)
+}
 
 export async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs

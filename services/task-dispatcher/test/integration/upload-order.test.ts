@@ -10,11 +10,9 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connectRedis, loadConfig, startConsumer, startProducer, connectionEnv } from '@autocal/runtime'
+import { connectRedis, startConsumer, startProducer } from '@autocal/runtime'
 import { Outcome, taskKey, topics, type ConditionEvent, type JobRequest } from '@autocal/contracts'
-import { Config as UploaderConfig } from '../../../condition-uploader/src/config.ts'
-import { startUploader } from '../../../condition-uploader/src/app.ts'
-import { realRuns, repo, runEvents, silentLogger, spawnDispatcher, startStandIns, stopDispatcher, testConfig, until } from './fixtures.ts'
+import { realRuns, repo, runEvents, silentLogger, spawnDispatcher, startStandIns, stopDispatcher, testConfig, until, startRealUploader } from './fixtures.ts'
 import { createStateStore } from '../../src/adapters/state-store.ts'
 
 const script = join(repo, 'deploy/workflows/scripts/write_payload.py')
@@ -45,18 +43,7 @@ test('uploads to an offline tag go out in since order when the later blocks fini
   const released = new Promise<void>(resolve => { release = resolve })
   const hold = (r: JobRequest): Promise<void> | undefined => r.provenance?.blockId === `run-${a}` ? released : undefined
   await using standIns = await startStandIns(config, { uploader: false, hold })
-  const uploaderConfig = loadConfig(UploaderConfig, {
-    ...connectionEnv(), // the test run's servers and credentials (secure under test/run.sh)
-    AUTOCAL_KAFKA_TOPIC_PREFIX: config.AUTOCAL_KAFKA_TOPIC_PREFIX,
-    AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX,
-    AUTOCAL_KAFKA_RETRY_BASE_MS: '100',
-    AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: '6000',
-    AUTOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'autocal-uploader-')),
-    AUTOCAL_OUTPUT_ROOT: join(config.AUTOCAL_DATA_DIR, 'jobs'),
-    AUTOCAL_HTTP_PORT: '0',
-    AUTOCAL_LOG_LEVEL: 'warn'
-  })
-  await using uploader = await startUploader(uploaderConfig, silentLogger)
+  await using uploader = await startRealUploader(config)
   const outcomes: ConditionEvent[] = []
   await using producer = await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' })
   await using observer = await startConsumer({
