@@ -2,7 +2,7 @@
 // with messages of the sizes autocal's own messages have. Whatever autocal
 // does on top can only be slower than this.
 import { randomUUID } from 'node:crypto'
-import { Kafka, logLevel } from 'kafkajs'
+import type { Kafka } from 'kafkajs'
 import { topicOffsets } from '@autocal/runtime'
 
 export interface CeilingResult {
@@ -13,8 +13,8 @@ export interface CeilingResult {
   messagesPerSecond: number
 }
 
-export async function measureCeiling (brokers: string[], sizeBytes: number, messages: number, batch = 500): Promise<CeilingResult> {
-  const kafka = new Kafka({ clientId: 'autocal-bench', brokers, logLevel: logLevel.NOTHING })
+/** Produces `messages` messages of `sizeBytes` through `kafka` (a client on the broker under test, connected as the services are) and times them until consumed. */
+export async function measureCeiling (kafka: Kafka, sizeBytes: number, messages: number, batch = 500): Promise<CeilingResult> {
   const topic = `bench-ceiling-${randomUUID().slice(0, 8)}`
   const admin = kafka.admin()
   await admin.connect()

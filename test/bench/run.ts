@@ -12,22 +12,33 @@
 //      high load (all runs at once);
 //   4. peak RSS of each service.
 //
+// It connects as the tests do: the connection keys of the environment
+// (AUTOCAL_KAFKA_*, AUTOCAL_REDIS_*), or else the local servers' client.env
+// (secure servers: SASL_SSL Kafka, TLS + ACL Redis), or else plain 127.0.0.1.
+//
 // Options (env): BENCH_BUDGET_S (default 90), BENCH_ONLY=ceiling|throughput|latency,
 // BENCH_CASES=1x1000,10x1000 (throughput cases as workflows x runs; default all six),
 // BENCH_PROFILE=task-dispatcher (writes a CPU profile of that service).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
+import { existsSync } from 'node:fs'
+import { z } from 'zod'
 import { ConditionEventSchema, JobRequestSchema, JobState, RunEventSchema, TaskEventSchema, TaskState, BlockKind, JobStatusSchema, JobPhase, Outcome, topicName, topics } from '@autocal/contracts'
-import { Kafka, logLevel, type EachBatchPayload } from 'kafkajs'
+import { createKafka, createLogger, kafkaShape, loadConfig, waitForTopics } from '@autocal/runtime'
+import type { EachBatchPayload, Kafka } from 'kafkajs'
 import { repoRoot, startSystem, type ServiceName, type System } from '../../deploy/local/system.ts'
 import { writeGeneratedRealdata } from '../../deploy/local/run-generator.ts'
 import { measureCeiling, type CeilingResult } from './kafka-ceiling.ts'
 
-const brokers = ['127.0.0.1:9092']
+// the local servers' connection (client.env of secure servers) unless the environment names one
+const clientEnv = join(process.env.AUTOCAL_STATE_DIR ?? join(repoRoot, '.autocal'), 'client.env')
+if (process.env.AUTOCAL_KAFKA_BROKERS === undefined && existsSync(clientEnv)) process.loadEnvFile(clientEnv)
+const kafkaConfig = loadConfig(z.object(kafkaShape), process.env)
+const benchKafka = (): Kafka => createKafka(kafkaConfig, createLogger({ service: 'bench', level: 'error' }), 'autocal-bench')
 const budgetS = Number(process.env.BENCH_BUDGET_S ?? 90)
 const only = process.env.BENCH_ONLY
 
@@ -70,34 +81,48 @@ interface Watch {
   doneTasks: number
   firstDoneAt: number
   lastDoneAt: number
+  /** Task events seen (each is one transition the dispatcher published). */
+  transitions: number
+  /** Job requests (start) seen, and when the last one was published (ms since epoch). */
+  jobRequests: number
+  lastJobRequestAt: number
+  /** Job statuses seen: what the dispatcher has to handle; `spawned` counts RUNNING ones (a process the backend started). */
+  jobStatuses: number
+  spawned: number
+  firstStatusAt: number
+  lastStatusAt: number
   runEndedAt: Map<number, number>
   jobRequestedAt: Map<string, number>
   uploadedAt: Map<string, number>
   stop: () => Promise<void>
 }
 
-/** Follows the system's topics: completed tasks, and the times the latencies are measured between. */
+/** Follows the system's topics: completed tasks, transitions, job requests and statuses, and the times the latencies are measured between. */
 async function watchTopics (prefix: string): Promise<Watch> {
-  const kafka = new Kafka({ clientId: 'autocal-bench', brokers, logLevel: logLevel.NOTHING })
+  const kafka = benchKafka()
   const consumer = kafka.consumer({ groupId: `${prefix}.bench-watch`, maxWaitTimeInMs: 100 })
   await consumer.connect()
+  const watched = [topics.tasks, topics.runs, topics.jobRequests, topics.jobStatus, topics.conditions]
   const names = {
     tasks: topicName(topics.tasks, prefix),
     runs: topicName(topics.runs, prefix),
     jobs: topicName(topics.jobRequests, prefix),
+    statuses: topicName(topics.jobStatus, prefix),
     conditions: topicName(topics.conditions, prefix)
   }
   const admin = kafka.admin()
   await admin.connect()
   const existing = new Set(await admin.listTopics())
-  const missing = [topics.tasks, topics.runs, topics.jobRequests, topics.conditions].filter(t => !existing.has(topicName(t, prefix)))
+  const missing = watched.filter(t => !existing.has(topicName(t, prefix)))
   if (missing.length > 0) {
     await admin.createTopics({ waitForLeaders: true, topics: missing.map(t => ({ topic: topicName(t, prefix), numPartitions: t.settings.partitions, configEntries: Object.entries(t.settings.configs).map(([name, value]) => ({ name, value })) })) }).catch(() => {})
   }
+  // a freshly created topic may not be usable at once (UNKNOWN_TOPIC_OR_PARTITION): wait until every partition has a leader
+  await waitForTopics(admin, watched.map(t => ({ name: topicName(t, prefix), partitions: t.settings.partitions })), 60_000)
   await admin.disconnect()
   await consumer.subscribe({ topics: Object.values(names), fromBeginning: true })
   const done = new Set<string>()
-  const w: Watch = { doneTasks: 0, firstDoneAt: 0, lastDoneAt: 0, runEndedAt: new Map(), jobRequestedAt: new Map(), uploadedAt: new Map(), stop: async () => { await consumer.disconnect() } }
+  const w: Watch = { doneTasks: 0, firstDoneAt: 0, lastDoneAt: 0, transitions: 0, jobRequests: 0, lastJobRequestAt: 0, jobStatuses: 0, spawned: 0, firstStatusAt: 0, lastStatusAt: 0, runEndedAt: new Map(), jobRequestedAt: new Map(), uploadedAt: new Map(), stop: async () => { await consumer.disconnect() } }
   const time = (m: EachBatchPayload['batch']['messages'][number]): number => Date.parse(m.headers?.ce_time?.toString() ?? '') || Number(m.timestamp)
   await consumer.run({
     partitionsConsumedConcurrently: 6,
@@ -105,6 +130,7 @@ async function watchTopics (prefix: string): Promise<Watch> {
       for (const m of batch.messages) {
         if (m.value === null) continue
         if (batch.topic === names.tasks) {
+          w.transitions++
           const e = fromBinary(TaskEventSchema, m.value)
           const key = `${e.campaign}/${e.block?.id}/${e.task}/${e.attempt}`
           if (e.state === TaskState.DONE && !done.has(key)) {
@@ -120,7 +146,18 @@ async function watchTopics (prefix: string): Promise<Watch> {
         } else if (batch.topic === names.jobs) {
           const r = fromBinary(JobRequestSchema, m.value)
           const block = r.provenance?.blockId ?? ''
-          if (r.action.case === 'start' && !w.jobRequestedAt.has(block)) w.jobRequestedAt.set(block, time(m))
+          if (r.action.case !== 'start') continue
+          w.jobRequests++
+          const at = time(m)
+          w.lastJobRequestAt = Math.max(w.lastJobRequestAt, at)
+          if (!w.jobRequestedAt.has(block)) w.jobRequestedAt.set(block, at)
+        } else if (batch.topic === names.statuses) {
+          const s = fromBinary(JobStatusSchema, m.value)
+          w.jobStatuses++
+          if (s.phase === JobPhase.RUNNING) w.spawned++
+          const at = time(m)
+          if (w.firstStatusAt === 0 || at < w.firstStatusAt) w.firstStatusAt = at
+          w.lastStatusAt = Math.max(w.lastStatusAt, at)
         } else if (batch.topic === names.conditions) {
           const e = fromBinary(ConditionEventSchema, m.value)
           const run = String(e.provenance?.inputRuns[0] ?? '')
@@ -167,23 +204,43 @@ interface Run {
   seconds: number
   tasksPerSecond: number
   rssMb: Record<string, number>
+  /** CPU seconds (user + system) of each service's own process over the case; the jobs' processes are not in it. */
+  cpuS: Record<string, number>
+  /** The five services' CPU per completed task, in ms: the framework's cost, without the jobs. */
+  cpuMsPerTask: number
+  /** From the first run ended to the last job request published, in s (NaN when no request was seen). */
+  requestsIssuedS: number
+  /** Job requests (start) seen. */
+  jobRequestsSeen: number
+  /** Job statuses on the topic per second, from the first to the last one (what the dispatcher handles). */
+  statusesPerSecond: number
+  /** Task transitions (task events) per second over the case. */
+  transitionsPerSecond: number
+  /** Job processes started (RUNNING statuses) per second: the job backend's work, not the framework's. */
+  spawnsPerSecond: number
   finished: boolean
 }
 
-async function runSystem (options: { workflows: number, runs: number, withCondition: boolean, scale: number, budgetS: number }): Promise<{ result: Run, watch: Watch }> {
+/** The bench's own settle and tick (a faster grouping than the shipped defaults); `shipped` runs on the services' defaults instead. */
+const benchTiming = { AUTOCAL_RUN_SETTLE_MS: '500', AUTOCAL_DISPATCH_TICK_MS: '200' }
+
+async function runSystem (options: { workflows: number, runs: number, withCondition: boolean, scale: number, budgetS: number, shipped?: boolean }): Promise<{ result: Run, watch: Watch }> {
   const prefix = `bench-${randomUUID().slice(0, 8)}`
   const dir = mkdtempSync(join(tmpdir(), 'autocal-bench-'))
+  chmodSync(dir, 0o711) // the executor's job user (nobody, when it runs as root) must reach data/jobs below it
   const workflowsDir = join(dir, 'workflows')
   benchWorkflows(workflowsDir, options.workflows, options.withCondition)
   const { csv } = writeGeneratedRealdata(join(dir, 'runs'), { runs: options.runs, collisionFraction: 1 })
   const watch = await watchTopics(prefix)
   const tasks = options.workflows * options.runs * (options.withCondition ? 2 : 1)
+  // the replay starts as soon as the run-watcher is up, before the other services may be ready: the clock starts here
+  const started = Date.now()
   const system = await startSystem({
     prefix,
     dataDir: join(dir, 'data'),
     basePort: 30_000 + Math.floor(Math.random() * 90) * 100,
     workflowsDir,
-    env: { AUTOCAL_LOG_LEVEL: 'warn', AUTOCAL_RUN_SETTLE_MS: '500', AUTOCAL_DISPATCH_TICK_MS: '200' },
+    env: { AUTOCAL_LOG_LEVEL: 'warn', ...(options.shipped === true ? {} : benchTiming) },
     serviceEnv: {
       'run-watcher': { AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_SCALE: String(options.scale), AUTOCAL_REPLAY_T0_STREAMS: 'none' },
       'job-executor': { AUTOCAL_EXECUTOR_SLOTS: '8' },
@@ -191,9 +248,8 @@ async function runSystem (options: { workflows: number, runs: number, withCondit
       ...(process.env.BENCH_PROFILE === undefined ? {} : { [process.env.BENCH_PROFILE as ServiceName]: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR ?? '/tmp/autocal-profiles'}` } })
     }
   })
-  const started = Date.now()
   const deadline = started + options.budgetS * 1000
-  let peak: Record<string, number> = {}
+  let peak: Record<string, number> = rss(system)
   let tick = 0
   while (watch.doneTasks < tasks && Date.now() < deadline) {
     await new Promise(resolve => setTimeout(resolve, 1000))
@@ -201,12 +257,18 @@ async function runSystem (options: { workflows: number, runs: number, withCondit
     if (++tick % 10 === 0) console.error(`  … ${Math.round((Date.now() - started) / 1000)} s: runs ended ${watch.runEndedAt.size}, blocks requested ${watch.jobRequestedAt.size}, tasks done ${watch.doneTasks}/${tasks}`)
   }
   const seconds = (Date.now() - started) / 1000
-  console.error(`  CPU seconds in ${Math.round(seconds)} s: ${Object.entries(cpuSeconds(system)).map(([name, cpu]) => `${name} ${cpu.toFixed(1)}`).join(', ')}`)
+  peak = rss(system)
+  const cpuS = cpuSeconds(system)
+  console.error(`  CPU seconds in ${Math.round(seconds)} s: ${Object.entries(cpuS).map(([name, cpu]) => `${name} ${cpu.toFixed(1)}`).join(', ')}`)
   await system.stop()
   await watch.stop()
   if (process.env.BENCH_KEEP === undefined) rmSync(dir, { recursive: true, force: true })
   else console.error(`  kept ${dir}`)
   const completed = watch.doneTasks
+  const firstEnded = Math.min(...watch.runEndedAt.values())
+  const statusSpan = (watch.lastStatusAt - watch.firstStatusAt) / 1000
+  // rates run from the first run ended (the services' start-up is not in them) to the last task done
+  const span = Math.max(0.001, (watch.lastDoneAt - (Number.isFinite(firstEnded) ? firstEnded : started)) / 1000)
   return {
     watch,
     result: {
@@ -215,8 +277,15 @@ async function runSystem (options: { workflows: number, runs: number, withCondit
       tasks,
       completed,
       seconds,
-      tasksPerSecond: completed / Math.max(0.001, (watch.lastDoneAt - started) / 1000),
+      tasksPerSecond: completed / span,
       rssMb: peak,
+      cpuS,
+      cpuMsPerTask: Object.values(cpuS).reduce((a, b) => a + b, 0) * 1000 / Math.max(1, completed),
+      jobRequestsSeen: watch.jobRequests,
+      requestsIssuedS: watch.lastJobRequestAt > 0 && Number.isFinite(firstEnded) ? (watch.lastJobRequestAt - firstEnded) / 1000 : Number.NaN,
+      statusesPerSecond: statusSpan > 0 ? watch.jobStatuses / statusSpan : Number.NaN,
+      transitionsPerSecond: watch.transitions / span,
+      spawnsPerSecond: watch.spawned / span,
       finished: completed >= tasks
     }
   }
@@ -254,7 +323,7 @@ async function main (): Promise<void> {
   if (only === undefined || only === 'ceiling' || only === 'throughput') {
     const sizes = messageSizes()
     ceiling = []
-    for (const size of sizes) ceiling.push(await measureCeiling(brokers, size, 50_000))
+    for (const size of sizes) ceiling.push(await measureCeiling(benchKafka(), size, 50_000))
     say('## Ceiling: raw kafkajs produce → consume (same broker)')
     say()
     say('| message size (bytes) | messages | produce (s) | end to end (s) | messages/s |')
@@ -270,13 +339,16 @@ async function main (): Promise<void> {
     say()
     say('A task costs about 8 messages (run event, task transitions ×3, job request, job status ×3), so the ratio compares tasks/s × 8 with the ceiling\'s messages/s.')
     say()
-    say('| workflows | runs | tasks | completed | tasks/s | messages/s (≈8/task) | ratio to ceiling |')
-    say('|---:|---:|---:|---:|---:|---:|---:|')
+    say('Framework = what autocal does (transitions, job requests, statuses handled); backend = the job processes the local backend spawned. CPU per task sums the five services\' own processes (their start-up included), without the jobs.')
+    say()
+    say('| workflows | runs | tasks | completed | tasks/s | messages/s (≈8/task) | ratio to ceiling | job requests all issued after (s) | statuses/s | transitions/s | backend spawns/s | framework CPU per task (ms) |')
+    say('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     const cases = (process.env.BENCH_CASES ?? '1x1000,10x1000,50x1000,1x10000,10x10000,50x10000').split(',').map(c => c.split('x').map(Number) as [number, number])
     for (const [workflows, runs] of cases) {
       const { result } = await runSystem({ workflows, runs, withCondition: false, scale: 0, budgetS })
       rssRows.push([`${workflows} wf × ${runs} runs`, result.rssMb])
-      say(`| ${workflows} | ${runs} | ${result.tasks} | ${result.completed}${result.finished ? '' : ` (budget ${budgetS} s)`} | ${fmt(result.tasksPerSecond)} | ${fmt(result.tasksPerSecond * 8, 0)} | ${fmt((result.tasksPerSecond * 8) / best * 100, 1)} % |`)
+      const issued = result.jobRequestsSeen >= result.tasks ? fmt(result.requestsIssuedS) : `${result.jobRequestsSeen} of ${result.tasks} issued`
+      say(`| ${workflows} | ${runs} | ${result.tasks} | ${result.completed}${result.finished ? '' : ` (budget ${budgetS} s)`} | ${fmt(result.tasksPerSecond)} | ${fmt(result.tasksPerSecond * 8, 0)} | ${fmt((result.tasksPerSecond * 8) / best * 100, 1)} % | ${issued} | ${fmt(result.statusesPerSecond, 0)} | ${fmt(result.transitionsPerSecond, 0)} | ${fmt(result.spawnsPerSecond, 0)} | ${fmt(result.cpuMsPerTask, 2)} |`)
     }
     say()
   }
@@ -284,11 +356,14 @@ async function main (): Promise<void> {
   if (only === undefined || only === 'latency') {
     say('## Latency (1 workflow: a no-op task, then a payload task whose CondDB payload is uploaded)')
     say()
+    say(`The services run on their shipped defaults in the first row; the others use the bench's settle ${benchTiming.AUTOCAL_RUN_SETTLE_MS} ms and tick ${benchTiming.AUTOCAL_DISPATCH_TICK_MS} ms.`)
+    say()
     say('| load | runs | run ended → job requested p50 / p95 / p99 (s) | run ended → condition uploaded p50 / p95 / p99 (s) |')
     say('|---|---:|---|---|')
     // generated runs are ~2 h apart: 7200x brings about one run a second
-    for (const [load, runs, scale] of [['low (≈1 run/s)', 120, 7200], ['high (all at once)', 500, 0]] as const) {
-      const { watch, result } = await runSystem({ workflows: 1, runs, withCondition: true, scale, budgetS: Math.max(budgetS, 240) })
+    // the shipped defaults (settle, planner tick) at a prompt rate: what an operator gets; then the bench's faster timing
+    for (const [load, runs, scale, shipped] of [['prompt rate, shipped defaults (≈1 run/s)', 60, 7200, true], ['low (≈1 run/s)', 120, 7200, false], ['high (all at once)', 500, 0, false]] as const) {
+      const { watch, result } = await runSystem({ workflows: 1, runs, withCondition: true, scale, shipped, budgetS: Math.max(budgetS, 240) })
       rssRows.push([`latency ${load}`, result.rssMb])
       const l = latencies(watch)
       const d = percentiles(l.dispatch)
