@@ -42,8 +42,6 @@ export function createCondorBackend (o: { binDir?: string | undefined, env?: Rec
   return {
     /** Writes the submit description into the output directory and submits it: the HTCondor job id. */
     submit: async (spec: Omit<CondorJobSpec, 'eventLog'>): Promise<string> => {
-      const bad = [...spec.argv, ...Object.values(spec.env)].find(a => /[\r\n]/.test(a))
-      if (bad !== undefined) throw new Error(`a submit description cannot hold a line break (argument or environment value ${JSON.stringify(bad.slice(0, 40))})`)
       mkdirSync(spec.outdir, { recursive: true })
       const file = join(spec.outdir, 'autocal.sub')
       const argv = [resolveExecutable(spec.argv[0] ?? ''), ...spec.argv.slice(1)]

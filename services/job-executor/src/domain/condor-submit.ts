@@ -1,7 +1,12 @@
 // An HTCondor submit description for one job. Pure. Arguments and environment
 // use HTCondor's "new syntax": the whole value in double quotes, items
 // separated by spaces, an item with spaces or quotes in single quotes, a single
-// quote doubled inside it, a double quote doubled everywhere.
+// quote doubled inside it, a double quote doubled everywhere. condor_submit
+// expands $(NAME) macros in every value, so each $ is written as $(DOLLAR)
+// (HTCondor manual, "Submit description file commands: macros"); a value that
+// holds a line break, '$$' or '$(DOLLAR)' cannot be written and is refused.
+// The tests check every description with HTCondor's own parser (the htcondor2
+// and classad2 bindings).
 
 function quoteItem (item: string): string {
   const escaped = item.replace(/"/g, '""')
@@ -42,23 +47,55 @@ export interface CondorJobSpec {
   attributes?: Record<string, string>
 }
 
+/**
+ * Why `value` cannot go into a submit description, or undefined when it can:
+ * a line break ends the submit command; `$$` is HTCondor's match-time
+ * substitution (`$$(Memory)`), kept or replaced whatever is written; and
+ * `$(DOLLAR)` (in any case) is the macro that writes a `$`, collapsed to `$`
+ * wherever it appears. Every other value is read back exactly once its `$`
+ * are written as `$(DOLLAR)` (checked against HTCondor's parser over every
+ * string of up to four symbols of `$ ( ) DOLLAR dollar ' "` and space, in the
+ * tests). `what` names the value in the message, e.g. "argument 2".
+ */
+export function submitValueProblem (value: string, what: string): string | undefined {
+  const shown = JSON.stringify(value.slice(0, 60))
+  if (/[\r\n\0]/.test(value)) return `${what} ${shown} holds a line break or NUL, which a submit description cannot hold`
+  if (value.includes('$$')) return `${what} ${shown} holds '$$', which HTCondor keeps for its match-time $$( substitution and cannot write literally`
+  if (/\$\(dollar\)/i.test(value)) return `${what} ${shown} holds '$(DOLLAR)', HTCondor's macro for '$', which it cannot write literally`
+  return undefined
+}
+
+/** A value as condor_submit must read it: every $ as the $(DOLLAR) macro, so that no macro of the value is expanded. */
+const literal = (value: string): string => value.replace(/\$/g, '$(DOLLAR)')
+
+/**
+ * The submit description of one job (one `queue 1`), every value written so
+ * that condor_submit reads exactly it back. Throws an Error naming the value
+ * when one cannot be written (see submitValueProblem).
+ */
 export function submitDescription (s: CondorJobSpec): string {
+  const problems = [
+    ...s.argv.map((a, i) => submitValueProblem(a, i === 0 ? 'the executable' : `argument ${i}`)),
+    ...Object.entries(s.env).map(([k, v]) => submitValueProblem(`${k}=${v}`, `environment variable ${k}`)),
+    ...[s.outdir, s.stdout, s.stderr, s.eventLog, s.jobId].map(v => submitValueProblem(v, 'the value'))
+  ].filter(p => p !== undefined)
+  if (problems.length > 0) throw new Error(`cannot write the HTCondor submit description of job ${s.jobId}: ${problems.join('; ')}`)
   const lines = [
     '# written by the autocal job-executor',
     'universe = vanilla',
-    `executable = ${s.argv[0]}`,
-    `arguments = ${condorArguments(s.argv.slice(1))}`,
-    `environment = ${condorEnvironment(s.env)}`,
-    `initialdir = ${s.outdir}`,
-    `output = ${s.stdout}`,
-    `error = ${s.stderr}`,
-    `log = ${s.eventLog}`,
+    `executable = ${literal(s.argv[0] ?? '')}`,
+    `arguments = ${literal(condorArguments(s.argv.slice(1)))}`,
+    `environment = ${literal(condorEnvironment(s.env))}`,
+    `initialdir = ${literal(s.outdir)}`,
+    `output = ${literal(s.stdout)}`,
+    `error = ${literal(s.stderr)}`,
+    `log = ${literal(s.eventLog)}`,
     'getenv = false',
     'should_transfer_files = NO',
-    `+AutocalJobId = ${classAdString(s.jobId)}`,
+    `+AutocalJobId = ${literal(classAdString(s.jobId))}`,
     `+AutocalTry = ${s.try}`
   ]
-  for (const [k, v] of Object.entries(s.attributes ?? {})) lines.push(`+${k} = ${v}`)
+  for (const [k, v] of Object.entries(s.attributes ?? {})) lines.push(`+${k} = ${literal(v)}`)
   if (s.cpus > 0) lines.push(`request_cpus = ${s.cpus}`)
   if (s.memoryMb > 0) lines.push(`request_memory = ${s.memoryMb}`)
   if (s.diskMb > 0) lines.push(`request_disk = ${s.diskMb * 1024}`) // KiB

@@ -1,8 +1,14 @@
-# STAND-IN for HTCondor's command-line tools (HTCondor cannot run here).
+# STAND-IN for HTCondor's command-line tools (HTCondor's daemons cannot run here).
 # Reproduces the argument formats and the -json ClassAd output the
 # job-executor uses: condor_submit -terse <file>; condor_q <id> -json
 # -attributes a,b; condor_history <id> -json -limit 1 -attributes a,b;
-# condor_rm <id>. Jobs really run (as local processes); state is kept in
+# condor_rm <id>. HTCondor's own code does the parsing: the submit file is read
+# with the htcondor2 bindings' Submit (HTCondor's submit parser and macro
+# expansion), job attributes and -constraint expressions are ClassAd
+# expressions evaluated by classad2, and the -json answers are ClassAds
+# printed by classad2. Only the splitting of the "new syntax" argument and
+# environment lists is the stand-in's own (the bindings do not expose it).
+# Jobs really run (as local processes); state is kept in
 # $CONDOR_STANDIN_DIR. Fault injection by submit description attributes:
 #   +StandinHold = "reason"   the job is held at once with that HoldReason
 #   +StandinHoldCode = 13     its HoldReasonCode
@@ -10,6 +16,14 @@
 # A busy schedd: CONDOR_STANDIN_QUERY_DELAY_S makes condor_q answer that much
 # later (each such query notes 'start' and 'end' in $CONDOR_STANDIN_DIR/slow-queries).
 import json, os, re, signal, subprocess, sys, time
+try:
+    import classad2, htcondor2
+except ImportError:
+    # run again under the environment that has the bindings (deploy/local/htcondor.sh)
+    py = os.environ.get('AUTOCAL_HTCONDOR_PYTHON', '')
+    if py == '' or os.path.abspath(py) == os.path.abspath(sys.executable):  # (a venv's python is a symlink: compare the paths, not their targets)
+        sys.exit(f"{os.path.basename(sys.argv[0])}: needs HTCondor's Python bindings (htcondor2, classad2): set AUTOCAL_HTCONDOR_PYTHON to the python that `bash deploy/local/htcondor.sh path` prints (stand-in)")
+    os.execv(py, [py, sys.argv[0]] + sys.argv[1:])
 
 STATE = os.environ.get('CONDOR_STANDIN_DIR') or sys.exit('CONDOR_STANDIN_DIR is not set (stand-in)')
 os.makedirs(STATE, exist_ok=True)
@@ -67,25 +81,34 @@ def kill(job):
     try: os.killpg(job['pid'], signal.SIGKILL)
     except (ProcessLookupError, KeyError): pass
 
+def class_ad(job):
+    """The job's ClassAd (its capitalised attributes; the lower-case keys are the stand-in's own)."""
+    ad = classad2.ClassAd()
+    for k, v in job.items():
+        if k[0].isupper(): ad[k] = v
+    return ad
+
 def ad(job, attributes):
-    out = {k: v for k, v in job.items() if k[0].isupper()}
-    if attributes: out = {k: v for k, v in out.items() if k in attributes}
+    full = class_ad(job)
+    if not attributes: return full
+    out = classad2.ClassAd()
+    for k in attributes:
+        if k in full: out[k] = full[k]
     return out
 
 def print_ads(ads):
     if not ads: return  # HTCondor prints nothing when no job matched
     print('[')
-    print(',\n'.join(json.dumps(a, indent=2) for a in ads))
+    print(',\n'.join(a.printJson().strip() for a in ads))
     print(']')
 
 def parse_constraint(expr):
-    """The subset of ClassAd constraints the executor writes: Attr == "string" or Attr == 123, joined by &&."""
-    terms = []
-    for part in expr.split('&&'):
-        m = re.fullmatch(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*==\s*(?:"((?:[^"\\]|\\.)*)"|(-?\d+))\s*', part)
-        if not m: sys.exit(f'{os.path.basename(sys.argv[0])}: constraint {expr!r}: only Attr == "s" / Attr == n joined by && (stand-in)')
-        terms.append((m.group(1), re.sub(r'\\(.)', r'\1', m.group(2)) if m.group(2) is not None else int(m.group(3))))
-    return terms
+    """A -constraint: any ClassAd expression, parsed by classad2."""
+    try: return classad2.ExprTree(expr)
+    except Exception as e: sys.exit(f'{os.path.basename(sys.argv[0])}: constraint {expr!r} is not a ClassAd expression: {e}')
+
+def matches(constraint, job):
+    return constraint.eval(class_ad(job)) is True
 
 def parse_query_args(argv):
     ids, attributes, i = [], None, 0
@@ -107,36 +130,39 @@ def cluster_of(id_):
 
 def submit(argv):
     if argv[:1] != ['-terse'] or len(argv) != 2: sys.exit('usage (stand-in): condor_submit -terse <submit file>')
-    desc = {}
-    for line in open(argv[1]):
-        line = line.strip()
-        if not line or line.startswith('#') or line.startswith('queue'): continue
-        k, _, v = line.partition('=')
-        desc[k.strip().lower()] = v.strip()
-    exe = desc.get('executable', '')
+    try:
+        sub = htcondor2.Submit(open(argv[1]).read())  # HTCondor's submit parser
+    except Exception as e:
+        sys.exit(f'\nERROR: {argv[1]}: {e}')
+    def value(key):  # the value with its macros expanded, as condor_submit reads it
+        return sub.expand(key) if key in sub.keys() else ''
+    exe = value('executable')
     if not os.path.isabs(exe) or not os.path.exists(exe):
         sys.exit(f'\nERROR: Executable file {exe} does not exist')
     counter = os.path.join(STATE, 'next-cluster')
     cluster = int(open(counter).read()) if os.path.exists(counter) else 1
     open(counter, 'w').write(str(cluster + 1))
     now = int(time.time())
-    job = {'ClusterId': cluster, 'ProcId': 0, 'QDate': now, 'Cmd': exe, 'Iwd': desc.get('initialdir', os.getcwd())}
-    if '+autocaljobid' in desc: job['AutocalJobId'] = re.sub(r'\\(.)', r'\1', desc['+autocaljobid'][1:-1])
-    if '+autocaltry' in desc: job['AutocalTry'] = int(desc['+autocaltry'])
-    if '+standinhold' in desc:
-        job.update(JobStatus=5, HoldReason=desc['+standinhold'].strip('"'), HoldReasonCode=int(desc.get('+standinholdcode', '0')), HoldReasonSubCode=0)
+    job = {'ClusterId': cluster, 'ProcId': 0, 'QDate': now, 'Cmd': exe, 'Iwd': value('initialdir') or os.getcwd()}
+    for key in sub.keys():  # +Attr = expr: job attributes, ClassAd expressions evaluated by classad2
+        if key.startswith('MY.'):
+            try: job[key[3:]] = classad2.ExprTree(value(key)).eval()
+            except Exception as e: sys.exit(f'\nERROR: {argv[1]}: {key} = {value(key)}: {e}')
+    if 'StandinHold' in job:
+        job.update(JobStatus=5, HoldReason=job.pop('StandinHold'), HoldReasonCode=int(job.pop('StandinHoldCode', 0)), HoldReasonSubCode=0)
         save(job)
     else:
-        env = dict(item.split('=', 1) for item in new_syntax(desc.get('environment', '""')))
+        env = dict(item.split('=', 1) for item in new_syntax(value('environment') or '""'))
         env.setdefault('PATH', '/usr/bin:/bin')
         exitfile = os.path.join(STATE, f'{cluster}.exit')
         wrapper = 'import subprocess, sys\nr = subprocess.call(sys.argv[2:])\nopen(sys.argv[1], "w").write(str(r))'
         os.makedirs(job['Iwd'], exist_ok=True)
-        p = subprocess.Popen([sys.executable, '-c', wrapper, exitfile, exe] + new_syntax(desc.get('arguments', '""')),
+        out, err = value('output'), value('error')
+        p = subprocess.Popen([sys.executable, '-c', wrapper, exitfile, exe] + new_syntax(value('arguments') or '""'),
                              cwd=job['Iwd'], env=env, start_new_session=True,
-                             stdout=open(desc['output'], 'a') if 'output' in desc else subprocess.DEVNULL,
-                             stderr=open(desc['error'], 'a') if 'error' in desc else subprocess.DEVNULL)
-        job.update(JobStatus=2, JobStartDate=now, pid=p.pid, exitfile=exitfile, duration=int(desc.get('allowed_execute_duration', '0')))
+                             stdout=open(out, 'a') if out else subprocess.DEVNULL,
+                             stderr=open(err, 'a') if err else subprocess.DEVNULL)
+        job.update(JobStatus=2, JobStartDate=now, pid=p.pid, exitfile=exitfile, duration=int(value('allowed_execute_duration') or '0'))
         save(job)
     print(f'{cluster}.0 - {cluster}.0')
 
@@ -149,11 +175,11 @@ def q(argv, history):
         with open(os.path.join(STATE, 'slow-queries'), 'a') as f: f.write('end\n')
     out = []
     for id_ in ids:
-        if isinstance(id_, list):  # a constraint: every job that matches it
+        if isinstance(id_, classad2.ExprTree):  # a constraint: every job that matches it
             for name in sorted(os.listdir(STATE)):
                 if not re.fullmatch(r'\d+\.json', name): continue
                 job = refresh(load(int(name[:-5])))
-                if all(job.get(k) == v for k, v in id_) and (job['JobStatus'] not in (3, 4)) != history: out.append(ad(job, attributes))
+                if matches(id_, job) and (job['JobStatus'] not in (3, 4)) != history: out.append(ad(job, attributes))
             continue
         job = load(cluster_of(id_))
         if job is None: continue
