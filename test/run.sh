@@ -21,6 +21,10 @@ if [ -z "${AUTOCAL_REALDATA_DIR:-}" ] && [ -d "$repo/../shared/realdata" ]; then
   export AUTOCAL_REALDATA_DIR="$(cd "$repo/../shared/realdata" && pwd)"
 fi
 
+# HTCondor's own Python bindings (htcondor2, classad2), for the job-executor's submit-description
+# checks and its HTCondor stand-in: a virtual environment in the tools cache (about 20 s once)
+export AUTOCAL_HTCONDOR_PYTHON="$(bash deploy/local/htcondor.sh path)"
+
 what="${1:-all}"
 if [ "$what" = unit ]; then exec pnpm run test:unit; fi
 
