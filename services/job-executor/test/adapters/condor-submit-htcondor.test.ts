@@ -39,7 +39,7 @@ const spec = (over: Partial<CondorJobSpec>): CondorJobSpec => ({
 const cases: Array<{ name: string, spec: CondorJobSpec }> = [
   { name: 'plain words', spec: spec({ argv: ['/usr/bin/python3', 'process_block.py', '--runs', '355100,355101', '--out', '/data/out'] }) },
   { name: 'spaces and empty items', spec: spec({ argv: ['/usr/bin/python3', 'two words', '', ' leading', 'trailing '] }) },
-  { name: 'quotes of both kinds', spec: spec({ argv: ['/usr/bin/python3', "it's", 'say "hi"', `'"'`, "''"], env: { GREETING: "it's a \"test\"" } }) },
+  { name: 'quotes of both kinds', spec: spec({ argv: ['/usr/bin/python3', "it's", 'say "hi"', '\'"\'', "''"], env: { GREETING: "it's a \"test\"" } }) },
   { name: 'HTCondor macros are not expanded', spec: spec({ argv: ['/usr/bin/python3', '$(HOME)', '$(DOLL', '$ENV(PATH)', '$RANDOM_CHOICE(a,b)', 'cost$', '$'], env: { PATTERN: '$(Cluster).$(Process)', PRICE: '5$' } }) },
   { name: 'shell and ClassAd characters', spec: spec({ argv: ['/usr/bin/python3', '#not a comment', 'a;b|c&d', '\\back\\slash\\', '=', '+Attr = 1', 'queue 2', '{run}'], env: { EXPR: 'a == "b" && c' } }) },
   { name: 'unicode', spec: spec({ argv: ['/usr/bin/python3', 'π⁰ → γγ', 'Run2022C'], env: { LABEL: 'φ-symmetry' } }) },
