@@ -7,20 +7,21 @@
 // generator source always give the same runs for the same options.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { generateRuns, type GeneratorOptions } from '../../services/run-watcher/src/domain/run-generator.ts'
-import type { RunRecord } from '../../services/run-watcher/src/domain/run-record.ts'
+import { stringify } from 'csv-stringify/sync'
+import { generateRuns, type GeneratorOptions } from '@autocal/run-watcher/run-generator'
+import type { RunRecord } from '@autocal/run-watcher/run-record'
 
 /** "2022-07-05 00:00:00", UTC, as in the OMS export; empty for a run not ended. */
 const omsTime = (ms: number | undefined): string => ms === undefined ? '' : new Date(ms).toISOString().slice(0, 19).replace('T', ' ')
 
 /** The runs as an OMS run-table CSV export (the columns of Runs2022-hltmode.csv). */
 export function toOmsCsv (runs: RunRecord[]): string {
-  const header = 'run_number,fill_number,duration,start_time,end_time,components_out,delivered_lumi,recorded_lumi,l1_triggers_counter,l1_hlt_mode_stripped,hlt_key,era,initial_prescale_index'
+  const header = ['run_number', 'fill_number', 'duration', 'start_time', 'end_time', 'components_out', 'delivered_lumi', 'recorded_lumi', 'l1_triggers_counter', 'l1_hlt_mode_stripped', 'hlt_key', 'era', 'initial_prescale_index']
   const rows = runs.map(r => [
-    r.run, r.fill, r.durationS, omsTime(r.startMs), omsTime(r.endMs), '"[]"', r.deliveredLumiPb, r.recordedLumiPb,
+    r.run, r.fill, r.durationS, omsTime(r.startMs), omsTime(r.endMs), '[]', r.deliveredLumiPb, r.recordedLumiPb,
     r.lastLumisection * 100_000, `${r.runClass}/v1`, r.hltKey, r.era, 0
-  ].join(','))
-  return [header, ...rows].join('\n') + '\n'
+  ])
+  return stringify([header, ...rows], { quoted_match: /^\[/ }) // the components list quoted, as OMS writes it
 }
 
 /** Golden JSON: every collision run with some recorded luminosity, all its lumisections certified. */

@@ -9,7 +9,7 @@ import {
 type SelectorInit = MessageInitShape<typeof SelectorSchema>
 import { createGrpcClient, grpc, type GrpcClient } from '@autocal/runtime'
 // offline validation is the dispatcher's own validator (exported by @autocal/task-dispatcher as '.')
-import { readWorkflowSources, validateSources } from '../../../services/task-dispatcher/src/validation.ts'
+import { readWorkflowSources, validateSources } from '@autocal/task-dispatcher'
 import { renderMatrix } from './status-matrix.ts'
 import { DlqUsageError, runDlq } from './dlq.ts'
 

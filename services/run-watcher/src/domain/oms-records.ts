@@ -1,6 +1,7 @@
 // Turning OMS records into runs: rows of an OMS run-table CSV export (as
 // Runs2022-hltmode.csv, header lines repeated inside the file) and JSON:API
 // records of the OMS REST API (`data[].attributes`, units in `meta.row`).
+import { parse, type CsvError, type Info } from 'csv-parse/sync'
 import { lumiToPb, parseUtc, recordProblem, runClassOf, type FieldError, type Parsed, type RunRecord } from './run-record.ts'
 
 export interface CsvRow {
@@ -9,44 +10,39 @@ export interface CsvRow {
   values: Record<string, string>
 }
 
-/** Splits one CSV line (RFC 4180 quoting, no multi-line fields). */
-export function splitCsvLine (line: string): string[] {
-  const out: string[] = []
-  let field = ''
-  let quoted = false
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]
-    if (quoted) {
-      if (c === '"' && line[i + 1] === '"') { field += '"'; i++ } else if (c === '"') quoted = false
-      else field += c
-    } else if (c === '"') quoted = true
-    else if (c === ',') { out.push(field); field = '' } else field += c
-  }
-  out.push(field)
-  return out
-}
-
 /**
- * Rows of a CSV export. A line equal to the header (several exports
- * concatenated) is skipped; a line with the wrong number of fields is
- * reported, not guessed at.
+ * Rows of a CSV export, read by csv-parse (RFC 4180: quoted fields, doubled
+ * quotes, CRLF or LF). The first record is the header; a record equal to the
+ * header (several exports concatenated, as in Runs2022-hltmode.csv) is
+ * skipped; a record with the wrong number of fields, or one csv-parse cannot
+ * read (an unclosed quote), is reported with its 1-based line, not guessed at.
+ * Empty lines are skipped. Returns the rows with their line numbers.
  */
 export function parseCsv (text: string): { rows: CsvRow[], errors: Array<{ line: number, message: string }> } {
-  const lines = text.split(/\r?\n/)
-  const headerLine = lines.findIndex(l => l.trim() !== '')
-  if (headerLine < 0) return { rows: [], errors: [{ line: 1, message: 'empty file' }] }
-  const header = splitCsvLine(lines[headerLine]!.trim())
-  const rows: CsvRow[] = []
   const errors: Array<{ line: number, message: string }> = []
-  for (let i = headerLine + 1; i < lines.length; i++) {
-    const raw = lines[i]!.trim()
-    if (raw === '' || raw === lines[headerLine]!.trim()) continue
-    const values = splitCsvLine(raw)
-    if (values.length !== header.length) {
-      errors.push({ line: i + 1, message: `expected ${header.length} fields (${header.join(',')}), found ${values.length}` })
+  // with `info: true` each record comes as { record, info } (csv-parse's types do not follow the option)
+  const records = parse(text, {
+    info: true,
+    trim: true,
+    skip_empty_lines: true,
+    relax_column_count: true,
+    skip_records_with_error: true,
+    on_skip: (err: CsvError | undefined) => {
+      errors.push({ line: typeof err?.lines === 'number' ? err.lines : 0, message: err?.message ?? 'unreadable record' })
+      return undefined
+    }
+  }) as unknown as Array<{ record: string[], info: Info }>
+  const headerRecord = records[0]
+  if (headerRecord === undefined) return { rows: [], errors: errors.length > 0 ? errors : [{ line: 1, message: 'empty file' }] }
+  const header = headerRecord.record
+  const rows: CsvRow[] = []
+  for (const { record, info } of records.slice(1)) {
+    if (record.length === header.length && record.every((v, k) => v === header[k])) continue
+    if (record.length !== header.length) {
+      errors.push({ line: info.lines, message: `expected ${header.length} fields (${header.join(',')}), found ${record.length}` })
       continue
     }
-    rows.push({ line: i + 1, values: Object.fromEntries(header.map((h, k) => [h, values[k] ?? ''])) })
+    rows.push({ line: info.lines, values: Object.fromEntries(header.map((h, k) => [h, record[k] ?? ''])) })
   }
   return { rows, errors }
 }

@@ -1,13 +1,26 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { parseCsv, runFromCsv, runFromOms, splitCsvLine } from '../../src/domain/oms-records.ts'
+import { parseCsv, runFromCsv, runFromOms } from '../../src/domain/oms-records.ts'
 import { lumiToPb, parseUtc, runClassOf } from '../../src/domain/run-record.ts'
 
 const header = 'run_number,fill_number,duration,start_time,end_time,components_out,delivered_lumi,recorded_lumi,l1_triggers_counter,l1_hlt_mode_stripped,hlt_key,era,initial_prescale_index'
 
-test('a quoted list field stays one field', () => {
-  assert.deepEqual(splitCsvLine('1,"[CTPPS, PIXEL]",x'), ['1', '[CTPPS, PIXEL]', 'x'])
-  assert.deepEqual(splitCsvLine('a,"say ""hi""",'), ['a', 'say "hi"', ''])
+test('quoted fields stay one field, doubled quotes are one quote, CRLF and empty lines are read', () => {
+  const { rows, errors } = parseCsv('a,b,c\r\n1,"[CTPPS, PIXEL]",x\r\n\r\na,"say ""hi""",\r\n')
+  assert.deepEqual(errors, [])
+  assert.deepEqual(rows.map(r => [r.line, r.values]), [[2, { a: '1', b: '[CTPPS, PIXEL]', c: 'x' }], [4, { a: 'a', b: 'say "hi"', c: '' }]])
+})
+
+test('a record csv-parse cannot read is reported with its line and the rest is kept', () => {
+  const { rows, errors } = parseCsv('a,b\n1,2\n3,"unclosed\n')
+  assert.deepEqual(rows.map(r => r.values.a), ['1'])
+  assert.equal(errors.length, 1)
+  assert.match(errors[0]!.message, /quote/i)
+  assert.ok(errors[0]!.line >= 3, `line ${errors[0]!.line}`)
+})
+
+test('an empty file is reported', () => {
+  assert.deepEqual(parseCsv('\n\n'), { rows: [], errors: [{ line: 1, message: 'empty file' }] })
 })
 
 test('repeated header lines inside the file are skipped and line numbers kept', () => {
