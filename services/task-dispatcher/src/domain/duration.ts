@@ -1,19 +1,25 @@
-// Durations in workflow files: "90s", "30m", "2h", "3d", "1h30m", or a plain
-// number of seconds.
+// Durations in workflow files: "90s", "30m", "2h", "3d", "1h30m", "2 hours",
+// or a plain number of seconds. The units are parse-duration's (ms, s/sec,
+// m/min, h/hr/hours, d/day, w/week, …).
+import parse from 'parse-duration'
 
-const units: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }
-
-/** Seconds of a duration, or undefined when it is not one. */
+/**
+ * Seconds of a duration, or undefined when it is not one. Every part must be
+ * a number with a unit parse-duration knows ("2h soon" and "5 foo" are not
+ * durations, where parse-duration alone would read the first as 2 h); a
+ * plain number is seconds; negative values are refused.
+ */
 export function parseDuration (value: string | number): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined
   const text = value.trim()
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text)
-  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy
+  const parts = text.match(/\d+(?:\.\d+)?\s*[a-zµ]+/giu) ?? []
+  if (parts.length === 0 || parts.join('').replace(/\s+/g, '') !== text.replace(/\s+/g, '')) return undefined
   let total = 0
-  let matched = 0
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    total += Number(m[1]) * (units[m[2] as string] as number)
-    matched = re.lastIndex
+  for (const part of parts) {
+    const seconds = parse(part, 's')
+    if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return undefined
+    total += seconds
   }
-  return matched === text.length && matched > 0 ? total : undefined
+  return total
 }

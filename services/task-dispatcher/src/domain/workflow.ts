@@ -170,7 +170,7 @@ const nameRe = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
 const name = z.string().regex(nameRe, 'expected a name of letters, digits, . _ - (no spaces or slashes)')
 const tagName = z.string().superRefine((v, ctx) => { const p = nameProblem('tag', v); if (p !== undefined) ctx.addIssue({ code: 'custom', message: p }) })
 const recordName = z.string().superRefine((v, ctx) => { const p = nameProblem('record', v); if (p !== undefined) ctx.addIssue({ code: 'custom', message: p }) })
-const duration = z.union([z.string(), z.number()]).refine(v => parseDuration(v) !== undefined, 'expected a duration such as 90s, 30m, 2h, 3d or a number of seconds')
+const duration = z.union([z.string(), z.number()]).refine(v => parseDuration(v) !== undefined, 'expected a duration such as 90s, 30m, 2h, 1h30m, 3d, "2 hours" or a number of seconds')
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1))])
 
 const FilterSchema = z.strictObject({

@@ -36,7 +36,7 @@ const errorTable: Array<{ name: string, content: string, expect: RegExp }> = [
   { name: 'an unknown backend is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    backend: slurm'), expect: /tasks\.0\.backend: unknown backend 'slurm', expected one of local, htcondor, kubernetes, agent/ },
   { name: 'an unknown field is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    retry: 3'), expect: /tasks\.0: Unrecognized key: "retry"/ },
   { name: 'a bad block is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    block: lumi500'), expect: /tasks\.0\.block: / },
-  { name: 'a bad duration is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    timeout: 2 hours'), expect: /tasks\.0\.timeout: expected a duration/ },
+  { name: 'a bad duration is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    timeout: 2 fortnights soon'), expect: /tasks\.0\.timeout: expected a duration/ },
   { name: 'an unknown synchronization is an error', content: base + '    condition: { tag: T, record: R, sync: weekly }\n', expect: /tasks\.1\.condition\.sync: / },
   { name: 'a YAML syntax error names the line', content: 'subsystem: ECAL\ntasks: [\n', expect: /^w\.yaml:\d+:\d+ \(yaml\): / },
   { name: 'a missing environment variable in a golden path is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    filter: { golden: "${AUTOCAL_WF_NOPE_DIR}/g.json" }'), expect: /tasks\.0\.filter\.golden: environment variable AUTOCAL_WF_NOPE_DIR is not set/ },
@@ -70,7 +70,12 @@ test('two files declaring the same task in one campaign is an error', () => {
 })
 
 test('durations parse units', () => {
-  assert.deepEqual(['90s', '30m', '2h', '1h30m', '3d', '45', 10, 'soon'].map(d => parseDuration(d)), [90, 1800, 7200, 5400, 259200, 45, 10, undefined])
+  const table: Array<[string | number, number | undefined]> = [
+    ['90s', 90], ['30m', 1800], ['2h', 7200], ['1h30m', 5400], ['1h 30m', 5400], ['3d', 259200], ['2 hours', 7200], ['1w', 604800],
+    ['500ms', 0.5], ['1.5h', 5400], ['45', 45], [10, 10],
+    ['soon', undefined], ['2h soon', undefined], ['5 foo', undefined], ['-5m', undefined], [-1, undefined], ['', undefined], ['h', undefined], ['1h-', undefined]
+  ]
+  for (const [value, seconds] of table) assert.equal(parseDuration(value), seconds, JSON.stringify(value))
 })
 
 test('argv templates fill placeholders and spread whole-argument lists', () => {
