@@ -1,23 +1,29 @@
-// Lua scripts run by their SHA1 (EVALSHA): each call sends the digest, not the
-// script's text; Redis loads the text once, on the first NOSCRIPT answer.
-// A script makes several commands one atomic round trip.
+// Lua scripts as ioredis commands (defineCommand): each call sends the
+// script's SHA1 (EVALSHA) and ioredis loads the text on Redis's NOSCRIPT
+// answer, also inside pipelines. A script makes several commands one atomic
+// round trip.
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 
 export interface RedisScript {
   text: string
+  /** SHA1 of the text: what Redis knows the script by. */
   sha: string
+  /** The ioredis command name the script is defined under on each client. */
+  command: string
 }
 
+/** A Lua script, defined on a client the first time it runs there. */
 export function redisScript (text: string): RedisScript {
-  return { text, sha: createHash('sha1').update(text).digest('hex') }
+  const sha = createHash('sha1').update(text).digest('hex')
+  return { text, sha, command: `autocal_${sha}` }
 }
 
+type ScriptCommand = (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Promise<unknown>
+
+/** Runs `script` with its KEYS and ARGV on `client` (defining it there as an ioredis command on first use). */
 export async function runScript (client: Redis, script: RedisScript, keys: string[], args: Array<string | number>): Promise<unknown> {
-  try {
-    return await client.evalsha(script.sha, keys.length, ...keys, ...args)
-  } catch (err) {
-    if (!String(err).includes('NOSCRIPT')) throw err
-    return await client.eval(script.text, keys.length, ...keys, ...args)
-  }
+  const commands = client as unknown as Record<string, ScriptCommand | undefined>
+  if (typeof commands[script.command] !== 'function') client.defineCommand(script.command, { lua: script.text })
+  return await (commands[script.command] as ScriptCommand).call(client, keys.length, ...keys, ...args)
 }
