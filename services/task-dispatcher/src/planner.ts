@@ -4,6 +4,7 @@
 // the gates of new and waiting tasks (dispatching those whose gates opened,
 // within the concurrency limits) and requests failed jobs again once their
 // backoff passed. All state changes go through task-transitions.ts.
+import pMap from 'p-map'
 import { taskKey } from '@autocal/contracts'
 import { acquireLease, errorMessage, type Logger, type RedisHandle } from '@autocal/runtime'
 import { closeTimedOut, groupRun, type BlockState } from './domain/block-grouping.ts'
@@ -41,24 +42,15 @@ export interface PlannerDeps {
 export type Planner = ReturnType<typeof createPlanner>
 
 /**
- * Calls `fn` on every item, at most `limit` at a time; when some fail, the
- * others still run and the first error is thrown at the end.
+ * Calls `fn` on every item, at most `limit` at a time (p-map); when some
+ * fail, the others still run and the first error is thrown at the end.
  */
 export async function inParallel<T> (items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  let failure: { err: unknown } | undefined
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T
-      try {
-        await fn(item)
-      } catch (err) {
-        failure ??= { err }
-      }
-    }
+  try {
+    await pMap(items, fn, { concurrency: Math.max(1, limit), stopOnError: false })
+  } catch (err) {
+    throw err instanceof AggregateError && err.errors.length > 0 ? err.errors[0] : err
   }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-  if (failure !== undefined) throw failure.err
 }
 
 export function createPlanner (deps: PlannerDeps) {
