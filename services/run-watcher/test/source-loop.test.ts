@@ -4,12 +4,9 @@ import { Writable } from 'node:stream'
 import { Registry } from 'prom-client'
 import { createLogger } from '@autocal/runtime'
 import { createSourceMetrics, startSourceLoop } from '../src/source-loop.ts'
+import { until } from '../../../test/helpers/until.ts'
 
 const logger = createLogger({ service: 'run-watcher', level: 'fatal', destination: new Writable({ write (_c, _e, done) { done() } }) })
-
-async function until (predicate: () => boolean): Promise<void> {
-  while (!predicate()) await new Promise(resolve => setTimeout(resolve, 5))
-}
 
 test('a failing source is retried with backoff, counted, and never stops another source', async t => {
   const registry = new Registry()
@@ -31,7 +28,7 @@ test('a failing source is retried with backoff, counted, and never stops another
   })
   const good = startSourceLoop({ name: 'replay', logger, metrics, intervalMs: 1, work: async () => { healthy++; return healthy >= 5 ? 'done' : 'again' }, info: () => ({ healthy }) })
   t.after(async () => { await bad.stop(); await good.stop() })
-  await until(() => failing > 4 && healthy >= 5)
+  await until('the failing source retried and the healthy one polled', () => failing > 4 && healthy >= 5, 10_000, 5)
   assert.equal(bad.status().errors, 3)
   assert.equal(bad.status().ok, true, 'recovered')
   assert.match(bad.status().lastError ?? '', /answered 500 \(3\)/)
@@ -48,7 +45,7 @@ test('a source that keeps failing shows as not ok with its last error', async t 
   let tries = 0
   const loop = startSourceLoop({ name: 't0', logger, metrics, intervalMs: 1, backoffBaseMs: 1, backoffMaxMs: 2, work: async () => { tries++; throw new Error('Tier-0 firstconditionsaferun answered 503') } })
   t.after(async () => { await loop.stop() })
-  await until(() => tries >= 3)
+  await until('three tries', () => tries >= 3, 10_000, 5)
   const status = loop.status()
   assert.equal(status.ok, false)
   assert.equal(status.lastSuccess, undefined)
