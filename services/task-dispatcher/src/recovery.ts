@@ -24,7 +24,7 @@ export interface RecoveryDeps {
   catalog: Catalog
   /** Applies one run event to the read model (the same code as the live consumer). */
   applyRun: (ev: RunEvent) => Promise<void>
-  /** TTL of the rebuild's lease, kept alive while it runs (default 120 s: a replica that dies mid-rebuild holds it that long). */
+  /** TTL of the rebuild's lease, kept alive while it runs (default 15 s): a replica that dies mid-rebuild blocks the others only this long. */
   rebuildLeaseMs?: number
 }
 
@@ -93,7 +93,7 @@ export function createRecovery (deps: RecoveryDeps) {
   let running: Promise<void> | undefined
 
   async function rebuild (): Promise<void> {
-    const leaseMs = deps.rebuildLeaseMs ?? 120_000
+    const leaseMs = deps.rebuildLeaseMs ?? 15_000
     const lease = await acquireLease(redis, 'td:rebuild', leaseMs)
     if (lease === null) {
       // another replica rebuilds: wait for its marker
