@@ -20,7 +20,7 @@
 import assert from 'node:assert/strict'
 import { execFile, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -177,6 +177,10 @@ export interface FaultSystemOptions {
 /** The job-start probe: a sitecustomize.py that appends "<campaign>/<block>/<task> <attempt> <job> <try> <pid>" per start. */
 function writeProbe (dir: string, ledger: string): void {
   mkdirSync(dir, { recursive: true })
+  // jobs run as an unprivileged user (the executor's AUTOCAL_JOB_USER, nobody under root): the ledger exists
+  // before any job and anyone may append to it, or the probe fails in every job and counts no start
+  writeFileSync(ledger, '')
+  chmodSync(ledger, 0o666)
   writeFileSync(join(dir, 'sitecustomize.py'), `# autocal fault suite: test probe (not part of autocal). Counts starts of job programs.
 import os
 if os.environ.get('AUTOCAL_JOB_ID'):
@@ -459,6 +463,7 @@ export function printFigures (f: Figures, log: (line: string) => void): void {
 /** The suite's promise: nothing lost, nothing started twice, no IOV twice, nothing dead-lettered. */
 export function assertFigures (f: Figures): void {
   assert.deepEqual(f.tasksLost, [], 'no task lost')
+  assert.ok(f.jobStarts > 0, 'the job-start probe counted starts (one that counts none would hide every duplicate)')
   assert.deepEqual(f.duplicateStarts, [], 'no job started twice')
   assert.deepEqual(f.duplicateIovs, [], 'no IOV written twice')
   assert.equal(f.deadLetters, 0, 'no dead letter')

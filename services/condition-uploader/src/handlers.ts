@@ -17,7 +17,7 @@ import type { FcsrStore } from './adapters/fcsr-store.ts'
 import { resolvePayloadPath } from './adapters/output-path.ts'
 import { readPayloadFile } from './adapters/payload-file.ts'
 import type { UploadHistory } from './adapters/upload-history.ts'
-import type { PayloadFile } from './domain/conddb-format.ts'
+import type { IovRow, PayloadFile, TagRow } from './domain/conddb-format.ts'
 import { validatePayload, type Validation } from './domain/payload-validation.ts'
 import type { FcsrPolicyName, SinceIov } from './domain/since-rules.ts'
 
@@ -97,13 +97,19 @@ export function createHandlers (deps: HandlerDeps) {
   async function process (req: ConditionRequest): Promise<Result> {
     const tag = req.destinationTag
     const base = { since: req.since ?? 0n, payloadHash: '', objectType: '', synchronization: req.synchronization, timeType: '', decisions: [], iovs: [] }
+    const sqlite = config.AUTOCAL_UPLOAD_TARGET === 'sqlite'
+    const destination = sqlite ? conddb.getTag(tag) : undefined
+    // a redelivery after a crash between the CondDB write and the outcome record: answered from the CondDB, before the
+    // file is read or validated again (the FCSR may have moved since, which would move or refuse the since it wrote)
+    if (destination !== undefined) {
+      const earlier = conddb.writtenBy(tag, req.requestId)
+      if (earlier.length > 0) return writtenBefore(req, destination, earlier)
+    }
     const file = payloadFileOf(req)
     if (file.kind === 'outside') {
       history.step(req.requestId, 'validated', `rejected (output-dir): ${file.reason}`)
       return { ...base, outcome: Outcome.REJECTED, target: targetName(), reason: `output-dir: ${file.reason}` }
     }
-    const sqlite = config.AUTOCAL_UPLOAD_TARGET === 'sqlite'
-    const destination = sqlite ? conddb.getTag(tag) : undefined
     const policy = policyFor(tag, req.fcsrPolicy)
     const known = await fcsr.get()
     const v: Validation = validatePayload({
@@ -121,7 +127,7 @@ export function createHandlers (deps: HandlerDeps) {
       destination,
       // the upload service's tag state is not known before a session: it enforces write-once and append-only itself;
       // a request that already wrote here (redelivered after a crash) is answered by the CondDB's plan, not refused
-      destinationState: sqlite && !conddb.wroteBy(tag, req.requestId)
+      destinationState: sqlite
         ? { exists: destination !== undefined, lastSince: destination === undefined ? undefined : conddb.lastSince(tag) }
         : undefined,
       fcsr: known,
@@ -155,13 +161,14 @@ export function createHandlers (deps: HandlerDeps) {
     if (config.AUTOCAL_UPLOAD_TARGET === 'sqlite') {
       try {
         const r = conddb.upload({ tag: v.tag, iovs: v.iovs, payloads: v.payloads, requestId: req.requestId, userText: req.userText, sync: v.sync })
+        if (r.kind === 'written-before') return writtenBefore(req, conddb.getTag(tag) ?? v.tag, r.rows)
         if (r.kind === 'conflict') return { ...valid, outcome: Outcome.REJECTED, target: sqliteTarget, reason: `object-type: ${r.reason}` }
         if (r.kind === 'rejected') {
           history.step(req.requestId, 'sqlite', `rejected (${r.rule}) at write time: ${r.reason}`)
           return { ...valid, outcome: Outcome.REJECTED, target: sqliteTarget, reason: `${r.rule}: ${r.reason}` }
         }
         history.step(req.requestId, 'sqlite', `${r.appended.length} IOV(s) appended, ${r.plan.payloadsToStore.length} payload(s) stored, ${r.plan.alreadyPresent.length} already present${r.tagCreated ? ', tag created' : ''}`)
-        if (r.appended.length > 0 || r.byThisRequest) {
+        if (r.appended.length > 0) {
           return { ...valid, outcome: Outcome.UPLOADED, target: sqliteTarget, reason: v.decisions.join('; ') }
         }
         return { ...valid, outcome: Outcome.SKIPPED, target: sqliteTarget, reason: `already present: tag '${tag}' has the same since and payload hash for all ${r.plan.alreadyPresent.length} IOV(s)` }
@@ -197,6 +204,30 @@ export function createHandlers (deps: HandlerDeps) {
     }
     const outcome = r.kind === 'rejected' ? Outcome.REJECTED : Outcome.FAILED
     return { ...valid, outcome, target: dropboxTarget, reason: `${r.kind === 'rejected' ? 'service' : 'upload'}: ${r.reason}` }
+  }
+
+  /**
+   * The outcome of a request that already wrote these IOV rows to the local
+   * CondDB (an earlier delivery that crashed before recording its outcome):
+   * UPLOADED with the since and payload of the rows it wrote, as the first
+   * delivery would have reported; nothing is written again.
+   */
+  function writtenBefore (req: ConditionRequest, tag: Pick<TagRow, 'objectType' | 'synchronization' | 'timeType'>, rows: readonly IovRow[]): Result {
+    const first = rows[0]!
+    history.step(req.requestId, 'sqlite', `already written by this request at ${first.insertionTime}: ${rows.length} IOV(s); nothing written again`)
+    return {
+      outcome: Outcome.UPLOADED,
+      since: first.since,
+      requestedSince: req.since,
+      payloadHash: first.payloadHash,
+      objectType: tag.objectType,
+      synchronization: tag.synchronization,
+      timeType: tag.timeType,
+      decisions: [],
+      iovs: rows.map(r => ({ since: r.since, payloadHash: r.payloadHash })),
+      target: sqliteTarget,
+      reason: `already written by this request at ${first.insertionTime} (${rows.length} IOV(s) from since ${first.since}); a redelivery writes nothing again`
+    }
   }
 
   function targetName (): string {

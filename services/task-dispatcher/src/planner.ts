@@ -1,12 +1,13 @@
 // The planner: every tick, for each campaign under the campaign's Redis lease
-// (one replica plans a campaign at a time), it groups the runs that settled
+// (one replica plans a campaign at a time; the lease is kept alive while the
+// tick works and checked before each block and task), it groups the runs that settled
 // into blocks (at most runsPerTick runs a tick), plans tasks on new blocks, closes timed-out buckets, evaluates
 // the gates of new and waiting tasks (dispatching those whose gates opened,
 // within the concurrency limits) and requests failed jobs again once their
 // backoff passed. All state changes go through task-transitions.ts.
 import pMap from 'p-map'
 import { taskKey } from '@autocal/contracts'
-import { acquireLease, errorMessage, type Logger, type RedisHandle } from '@autocal/runtime'
+import { acquireLease, errorMessage, keepLease, type LeaseKeeper, type Logger, type RedisHandle } from '@autocal/runtime'
 import { closeTimedOut, groupRun, type BlockState } from './domain/block-grouping.ts'
 import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type CampaignTasks } from './domain/catalog.ts'
 import { pendingGates, type RunReadiness } from './domain/gates.ts'
@@ -85,7 +86,7 @@ export function createPlanner (deps: PlannerDeps) {
     }
   }
 
-  async function group (c: CampaignTasks): Promise<void> {
+  async function group (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<void> {
     const t = now()
     const settled = (await store.settledPending(c.name, t, deps.settleMs, deps.settleMs * 10)).slice(0, deps.runsPerTick)
     const lumiRoots = c.roots.filter(r => r.block.kind === 'lumi' && r.block.timeoutS !== undefined)
@@ -112,7 +113,7 @@ export function createPlanner (deps: PlannerDeps) {
         blocks.set(b.id, b)
         changed.set(b.id, b)
       }
-      await inParallel([...changed.values()], deps.parallel, async b => { await planBlock(c, root, b) })
+      await inParallel([...changed.values()], deps.parallel, async b => { lease.check(); await planBlock(c, root, b) })
     }
     await store.removePending(c.name, settled)
   }
@@ -128,7 +129,7 @@ export function createPlanner (deps: PlannerDeps) {
     return open
   }
 
-  async function evaluate (c: CampaignTasks): Promise<void> {
+  async function evaluate (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<void> {
     // only the tasks that may move: new or waiting ones, and processing ones
     // with a failed job due again (the processing ones are only counted)
     const t0 = now()
@@ -181,17 +182,21 @@ export function createPlanner (deps: PlannerDeps) {
       const def = catalog.task(c.name, t.task)
       if (def !== undefined) (def.concurrency === undefined ? free : limited).push([t, def])
     }
-    await inParallel(free, deps.parallel, async ([t, def]) => { await evaluateTask(t, def) })
-    await inParallel(limited, 1, async ([t, def]) => { await evaluateTask(t, def) })
+    await inParallel(free, deps.parallel, async ([t, def]) => { lease.check(); await evaluateTask(t, def) })
+    await inParallel(limited, 1, async ([t, def]) => { lease.check(); await evaluateTask(t, def) })
   }
 
   async function planCampaign (c: CampaignTasks): Promise<void> {
     const lease = await acquireLease(redis, `td:plan:${c.name}`, deps.leaseMs)
     if (lease === null) return
+    // kept while the tick works (a large backlog can outlast the lease); once lost, the tick stops before its next step
+    const keeper = keepLease(lease, deps.leaseMs)
     try {
-      await group(c)
-      await evaluate(c)
+      await group(c, keeper)
+      keeper.check()
+      await evaluate(c, keeper)
     } finally {
+      await keeper.stop()
       await lease.release().catch(() => false)
     }
   }

@@ -6,11 +6,12 @@
 // the grouping). What is left of the old model is deleted first: a partial
 // loss (keys deleted one by one while the dispatcher writes) can leave a task
 // without its set memberships. One replica rebuilds under a lease; the others
-// wait, and live transitions are refused until the marker is back.
+// wait, and live transitions are refused until the marker is back. The lease
+// is kept alive while the rebuild runs; one that lost it sets no marker.
 import { randomUUID } from 'node:crypto'
 import { fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
 import { contentTypes, headers, topicName, topics, type RunEvent, type TaskEvent, type Topic } from '@autocal/contracts'
-import { AutocalError, acquireLease, createKafka, headerValue, type Logger, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, acquireLease, createKafka, headerValue, keepLease, type Logger, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { fromTaskEvent } from './task-event.ts'
@@ -23,6 +24,8 @@ export interface RecoveryDeps {
   catalog: Catalog
   /** Applies one run event to the read model (the same code as the live consumer). */
   applyRun: (ev: RunEvent) => Promise<void>
+  /** TTL of the rebuild's lease, kept alive while it runs (default 15 s): a replica that dies mid-rebuild blocks the others only this long. */
+  rebuildLeaseMs?: number
 }
 
 /** Reads a topic from its beginning up to the end it had when called. */
@@ -90,7 +93,8 @@ export function createRecovery (deps: RecoveryDeps) {
   let running: Promise<void> | undefined
 
   async function rebuild (): Promise<void> {
-    const lease = await acquireLease(redis, 'td:rebuild', 120_000)
+    const leaseMs = deps.rebuildLeaseMs ?? 15_000
+    const lease = await acquireLease(redis, 'td:rebuild', leaseMs)
     if (lease === null) {
       // another replica rebuilds: wait for its marker
       for (let i = 0; i < 600; i++) {
@@ -100,6 +104,8 @@ export function createRecovery (deps: RecoveryDeps) {
       throw new AutocalError('AUTOCAL_NOT_READY', 'the read model is being rebuilt by another replica', { retryable: true })
     }
     const started = Date.now()
+    // kept while the topics are read (a long log can outlast the lease); a rebuild that lost it sets no marker
+    const keeper = keepLease(lease, leaseMs)
     try {
       const cleared = await store.clearModel()
       const latest = new Map<string, TaskEvent>()
@@ -114,10 +120,13 @@ export function createRecovery (deps: RecoveryDeps) {
         const c = catalog.campaigns.get(t.campaign)
         if (c?.roots.some(r => r.name === t.task) === true) await store.saveBlock(t.campaign, t.task, t.block)
       }
+      keeper.check()
       const runs = await readTopic(config, deps.logger, topics.runs, deps.applyRun)
+      keeper.check()
       await store.setMarker()
       log.info({ clearedKeys: cleared, taskMessages: tasks, tasks: latest.size, runMessages: runs, ms: Date.now() - started }, 'read model rebuilt from kafka')
     } finally {
+      await keeper.stop()
       await lease.release().catch(() => false)
     }
   }

@@ -1,13 +1,15 @@
 // Applies one state-machine transition to one task, safely with several
 // replicas: under the task's Redis lease (taken with the read of the task,
-// released with its write: two round trips), from the stored version, publishing
+// kept alive while the transition is in flight, checked before each publish,
+// and released with its write, which is fenced by it: the write fails when the
+// lease was lost), from the stored version, publishing
 // the TaskEvent (eventId tasks/<key>/<version>) and the effects before the
 // compare-and-set of the read model. Kafka first: if the process dies between
 // the two, the redelivered trigger recomputes the same transition and writes
 // the same event ids again (consumers drop them); no transition is lost.
 import { randomUUID } from 'node:crypto'
 import { taskKey, topics } from '@autocal/contracts'
-import { AutocalError, inSpan, withContext, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, inSpan, keepLease, withContext, type LeaseKeeper, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import { isTerminal, transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
 import { deadEnds, isAppendOnly, nextWaitingUploads, uploadBlocker, uploadWaiting } from './domain/upload-order.ts'
@@ -51,7 +53,8 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
     throw new AutocalError('AUTOCAL_LEASE_LOST', `task ${key} is locked by another replica`, { retryable: true })
   }
 
-  async function perform (before: Task | undefined, tr: Transition): Promise<TaskEventInput | undefined> {
+  /** Publishes the effects of a transition; `lease.check()` before each publish (throws once the task's lease is lost). */
+  async function perform (before: Task | undefined, tr: Transition, lease: Pick<LeaseKeeper, 'check'>): Promise<TaskEventInput | undefined> {
     const t = tr.task
     const def = catalog.task(t.campaign, t.task)
     let followUp: TaskEventInput | undefined
@@ -83,6 +86,7 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
           if ('missing' in req) {
             followUp = { kind: 'condition', attempt: t.attempt, outcome: 'failed', reason: req.missing, requestId: t.condition?.requestId ?? requestIdOf(t) }
           } else {
+            lease.check()
             await producer.publish(topics.conditionRequests, req.message, { eventId: req.eventId })
             log.info({ campaign: t.campaign, block: t.block.id, task: t.task, attempt: t.attempt, requestId: req.message.requestId, tag: req.message.destinationTag, since: req.message.since === undefined ? 'payload' : String(req.message.since), dryRun: req.message.dryRun }, e.check ? 'payload check requested' : 'condition upload requested')
           }
@@ -90,8 +94,10 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
         }
       }
     }
+    lease.check()
     if (cancels.length > 0) await producer.publishMany(topics.jobRequests, cancels.map(c => ({ message: c.message, options: { eventId: c.eventId } })))
     if (starts.length > 0) {
+      lease.check()
       await producer.publishMany(topics.jobRequests, starts.map(s => ({ message: s.message, options: { eventId: s.eventId } })))
       log.info({ campaign: t.campaign, block: t.block.id, task: t.task, attempt: t.attempt, jobs: starts.map(s => `${s.message.jobIndex}/${s.message.try}`) }, 'jobs requested')
     }
@@ -107,6 +113,8 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
     // Kafka: take() refuses until the model is rebuilt (the trigger is retried)
     const token = randomUUID()
     const current = await take(key, token)
+    // kept while the transition is in flight (a publish may outlast the lease), checked before each effect and by the write
+    const keeper = keepLease(store.taskLease(key, token), leaseMs)
     let followUp: TaskEventInput | undefined
     let result: Transition | undefined
     let written = false
@@ -132,16 +140,20 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
       const tr = result
       // outside a handler (the planner's timer), continue the trace of the block's first run
       const trace = inSpan() ? undefined : await traceOfRun(t.block.runs[0])
+      keeper.check()
       followUp = await withContext(trace, async () => {
         await producer.publish(topics.tasks, toTaskEvent(t), { eventId: `tasks/${key}/${t.version}` })
-        return await perform(current, tr)
+        keeper.check()
+        return await perform(current, tr, keeper)
       })
+      await keeper.stop()
       written = true // putTask releases the lease, whatever its answer
       if (!await store.putTask(t, current?.version ?? 0, token)) {
-        throw new AutocalError('AUTOCAL_LEASE_LOST', `task ${key} changed while version ${t.version} was being written; retrying`, { retryable: true })
+        throw new AutocalError('AUTOCAL_LEASE_LOST', `task ${key} changed, or its lease was lost, while version ${t.version} was being written; retrying`, { retryable: true })
       }
       log.debug({ key, state: t.state, version: t.version, reason: t.reason }, 'task transition')
     } finally {
+      await keeper.stop()
       if (!written) await store.releaseTask(key, token).catch(() => undefined)
     }
     if (followUp !== undefined) {

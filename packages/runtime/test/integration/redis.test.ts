@@ -2,7 +2,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { connectRedis } from '../../src/redis/connect.ts'
-import { acquireLease, leaseHolder } from '../../src/redis/lease.ts'
+import { acquireLease, keepLease, leaseHolder } from '../../src/redis/lease.ts'
+import { AutocalError } from '../../src/errors.ts'
 import { forget, seenBefore } from '../../src/redis/idempotency.ts'
 import { redisScript, runScript } from '../../src/redis/script.ts'
 import { randomUUID } from 'node:crypto'
@@ -39,6 +40,41 @@ test('an expired lease can be taken over and the old holder cannot extend it', a
   assert.ok(second !== null)
   assert.equal(await first.extend(10_000), false)
   assert.equal(await second.held(), true)
+})
+
+test('a kept lease outlives its TTL while work is in flight; when another holder has it, the keeper says so', async () => {
+  const config = testConfig()
+  const { logger } = memoryLogger()
+  await using a = await connectRedis({ config, logger })
+  await using b = await connectRedis({ config, logger })
+  const ttlMs = 200
+  const lease = await acquireLease(a, 'plan:kept', ttlMs)
+  assert.ok(lease !== null)
+  const started = Date.now()
+  const keeper = keepLease(lease, ttlMs)
+  // the TTL is seen going up again three times (three extensions), which takes longer than one TTL
+  let last = await a.client.pttl(lease.key)
+  let extensions = 0
+  while (extensions < 3) {
+    assert.ok(Date.now() - started < 10_000, 'extended three times within 10 s')
+    const ttl = await a.client.pttl(lease.key)
+    assert.ok(ttl > 0, 'the key never expires while kept')
+    if (ttl > last) extensions++
+    last = ttl
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+  assert.ok(Date.now() - started > ttlMs, 'kept past its TTL')
+  assert.equal(await acquireLease(b, 'plan:kept', 10_000), null, 'no one else takes it meanwhile')
+  keeper.check()
+
+  // lost: the key expired (while the holder stalled) and another holder took it
+  await a.client.del(lease.key)
+  const other = await acquireLease(b, 'plan:kept', 10_000)
+  assert.ok(other !== null)
+  if (!keeper.signal.aborted) await new Promise(resolve => keeper.signal.addEventListener('abort', resolve, { once: true }))
+  assert.throws(() => { keeper.check() }, (err: unknown) => err instanceof AutocalError && err.code === 'AUTOCAL_LEASE_LOST' && err.retryable && err.message.includes(lease.key))
+  await keeper.stop()
+  assert.equal(await other.held(), true, 'the keeper never extends another holder\'s lease')
 })
 
 test('seenBefore is true only from the second time, across clients', async () => {

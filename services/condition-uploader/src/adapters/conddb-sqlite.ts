@@ -81,9 +81,13 @@ export type UploadResult =
     tagCreated: boolean
     /** The rows appended, with their insertion time. */
     appended: IovRow[]
-    /** Nothing appended because an earlier delivery of this same request appended it all. */
-    byThisRequest: boolean
   }
+  /**
+   * An earlier delivery of this request already inserted these rows (found
+   * inside the write transaction): nothing is written, whatever IOVs this
+   * delivery asks for (the FCSR may have moved since and moved them).
+   */
+  | { kind: 'written-before', rows: IovRow[] }
   /** The tag changed under us (created by another writer with another type). */
   | { kind: 'conflict', reason: string }
   /** Refused by a synchronization rule, checked against the tag as it is inside the write transaction. */
@@ -94,8 +98,13 @@ export interface CondDb {
   getTag: (name: string) => TagRow | undefined
   /** Largest since of the tag (compared as uint64); undefined when it has no IOV. */
   lastSince: (tag: string) => bigint | undefined
-  /** True when this request already inserted IOVs into the tag (a redelivery after a crash). */
-  wroteBy: (tag: string, requestId: string) => boolean
+  /**
+   * The IOV rows this request inserted into the tag, found by its TAG_LOG row
+   * (COMMAND `commandOf(requestId)`, whose EVENT_TIME is the insertion time of
+   * the rows it appended in the same transaction); empty when it wrote none.
+   * A redelivery after a crash is answered from these, never written again.
+   */
+  writtenBy: (tag: string, requestId: string) => IovRow[]
   listTags: () => TagSummary[]
   listIovs: (tag: string) => IovRow[]
   tagLog: (tag: string) => TagLogRow[]
@@ -143,7 +152,12 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
   const insertIov = db.prepare('INSERT INTO IOV (TAG_NAME, SINCE, PAYLOAD_HASH, INSERTION_TIME) VALUES (?, ?, ?, ?)')
   const insertLog = db.prepare('INSERT INTO TAG_LOG (TAG_NAME, EVENT_TIME, USER_NAME, HOST_NAME, COMMAND, ACTION, USER_TEXT) VALUES (?, ?, ?, ?, ?, ?, ?)')
   const touchTag = db.prepare('UPDATE TAG SET MODIFICATION_TIME = ? WHERE NAME = ?')
-  const selectByCommand = db.prepare('SELECT 1 FROM TAG_LOG WHERE TAG_NAME = ? AND COMMAND = ? AND ACTION LIKE \'% iov(s) inserted.\' LIMIT 1')
+  // the rows a request appended carry the EVENT_TIME of its TAG_LOG row (one time per transaction, unique per tag: nextTime)
+  const selectWrittenBy = db.prepare(`SELECT IOV.TAG_NAME, IOV.SINCE, IOV.PAYLOAD_HASH, IOV.INSERTION_TIME FROM IOV JOIN TAG_LOG
+    ON TAG_LOG.TAG_NAME = IOV.TAG_NAME AND TAG_LOG.EVENT_TIME = IOV.INSERTION_TIME
+    WHERE IOV.TAG_NAME = ? AND TAG_LOG.COMMAND = ? AND TAG_LOG.ACTION LIKE '% iov(s) inserted.' ORDER BY IOV.SINCE`).safeIntegers(true)
+  const writtenBy = (tag: string, requestId: string): IovRow[] =>
+    (selectWrittenBy.all(tag, commandOf(requestId)) as Array<Record<string, unknown>>).map(iovFromRow)
 
   const selectSinces = db.prepare('SELECT SINCE FROM IOV WHERE TAG_NAME = ?').safeIntegers(true)
   function lastSince (tag: string): bigint | undefined {
@@ -175,9 +189,12 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
     const command = commandOf(requestId)
     let existing = getTag(tag.name)
     let iovs: readonly SinceIov[] = input.iovs
-    // a redelivery of a request that already wrote here is answered by the plan below, not refused again
-    const wroteBefore = existing !== undefined && selectByCommand.get(tag.name, command) !== undefined
-    if (!wroteBefore && iovs.length > 0) {
+    // a redelivery of a request that already wrote here writes nothing: checked under the write lock, in the transaction that would write
+    if (existing !== undefined) {
+      const rows = writtenBy(tag.name, requestId)
+      if (rows.length > 0) return { kind: 'written-before', rows }
+    }
+    if (iovs.length > 0) {
       const facts = input.sync ?? { requestedSince: undefined, fileFirstSince: iovs[0]!.since, fcsr: undefined, policy: 'move' as const, whenFcsrUnknown: 'accept' as const }
       const rules = checkSynchronization({
         tag: tag.name,
@@ -221,15 +238,14 @@ export function openCondDb (path: string, options: CondDbOptions = {}): CondDb {
       insertLog.run(tag.name, time, user, host, command, `${appended.length} iov(s) inserted.`, userText)
       touchTag.run(time, tag.name)
     }
-    const byThisRequest = appended.length === 0 && selectByCommand.get(tag.name, command) !== undefined
-    return { kind: 'done', plan, tagCreated, appended, byThisRequest }
+    return { kind: 'done', plan, tagCreated, appended }
   })
 
   return {
     path,
     getTag,
     lastSince,
-    wroteBy: (tagName, requestId) => selectByCommand.get(tagName, commandOf(requestId)) !== undefined,
+    writtenBy,
     listTags: () => {
       const tags = (db.prepare('SELECT * FROM TAG ORDER BY NAME').safeIntegers(true).all() as Array<Record<string, unknown>>)
         .map(r => tagFromRow({ PROTECTION_CODE: null, ...r }))

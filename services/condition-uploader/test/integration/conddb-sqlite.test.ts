@@ -59,7 +59,7 @@ test('an upload creates the tag on first use, stores the payload once, appends I
   assert.ok(py.tags[0]!.MODIFICATION_TIME >= py.iovs[1]!.INSERTION_TIME)
 })
 
-test('the same (tag, since, payload hash) is appended once, and a redelivery of the same request is recognised', t => {
+test('the same (tag, since, payload hash) is appended once, and a redelivery of the same request writes nothing, whatever IOVs it asks for', t => {
   const path = join(tempDir(t), 'conddb.sqlite')
   const conddb = openCondDb(path)
   t.after(() => { conddb.close() })
@@ -68,10 +68,13 @@ test('the same (tag, since, payload hash) is appended once, and a redelivery of 
   const first = conddb.upload(input)
   const again = conddb.upload(input)
   const other = conddb.upload({ ...input, requestId: 'r/2' })
-  assert.ok(first.kind === 'done' && again.kind === 'done' && other.kind === 'done')
-  assert.equal(again.appended.length, 0)
-  assert.equal(again.byThisRequest, true)
-  assert.equal(other.byThisRequest, false)
+  assert.ok(first.kind === 'done' && other.kind === 'done')
+  assert.deepEqual(again, { kind: 'written-before', rows: first.appended })
+  assert.equal(other.appended.length, 0)
+  assert.deepEqual(conddb.writtenBy(tag.name, 'r/1'), first.appended)
+  assert.deepEqual(conddb.writtenBy(tag.name, 'r/2'), [])
+  // the same request with another since (the FCSR moved before the redelivery): still nothing written
+  assert.deepEqual(conddb.upload({ ...input, iovs: [{ since: 9n, payloadHash: p.hash }] }), { kind: 'written-before', rows: first.appended })
   assert.equal(readWithPython(path).iovs.length, 1)
 })
 
@@ -131,7 +134,7 @@ test('inside its write transaction the CondDB refuses what the synchronization r
   assert.deepEqual(below, { kind: 'rejected', rule: 'append-only', reason: "since 500 of offline tag 'Ecal_offline' is not after its last since 1000: an offline tag only takes appends" })
   assert.equal(at(1000n, 'r/3').kind, 'rejected')
   const redelivered = at(1000n, 'r/1')
-  assert.ok(redelivered.kind === 'done' && redelivered.byThisRequest, 'a redelivery of the request that wrote is not refused')
+  assert.equal(redelivered.kind, 'written-before', 'a redelivery of the request that wrote is not refused')
 
   const mc: DestinationTag = { ...tag, name: 'Ecal_mc', synchronization: 'mc' }
   assert.equal(conddb.upload({ tag: mc, iovs: [{ since: 1n, payloadHash: p.hash }], payloads: [p], requestId: 'm/1', userText: '' }).kind, 'done')

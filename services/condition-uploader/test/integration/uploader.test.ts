@@ -302,6 +302,42 @@ test('a request without a destination tag, or a required one without a payload f
   assert.equal(h.deadLetters.find(d => /lacks request_id/.test(d.reason))?.code, 'AUTOCAL_VALIDATION_FAILED')
 })
 
+// last in the file: it moves the FCSR past every since the tests above use
+test('a request redelivered after a crash between its CondDB write and its outcome record writes no second IOV when the FCSR moved meanwhile, and reports the IOV it wrote', async () => {
+  const since = 362300n
+  const files = new Map<string, string>()
+  for (const sync of ['prompt', 'pcl']) {
+    const tagName = `Redelivered_${sync}`
+    const requestId = `r/redelivered/${sync}`
+    const f = file({ iovs: [{ since: 1n, data: `redelivered ${sync}` }] })
+    const hash = f.hashes[0]!
+    files.set(sync, f.path)
+    // what the crashed attempt left: its IOV committed in the CondDB (by the same write path), no outcome in the history
+    const db = openCondDb(conddb())
+    const done = db.upload({
+      tag: { name: tagName, timeType: 'Run', objectType: 'EcalTimeCalibConstants', synchronization: sync, description: '', exists: false },
+      iovs: [{ since, payloadHash: hash }],
+      payloads: [{ hash, objectType: 'EcalTimeCalibConstants', data: Buffer.from(`redelivered ${sync}`), streamerInfo: Buffer.from('{}'), version: '3.2', insertionTime: '2022-07-10 10:00:00.000000' }],
+      requestId,
+      userText: ''
+    })
+    db.close()
+    assert.equal(done.kind, 'done')
+  }
+  // the FCSR moves past the since before the request comes again (a prompt since would be moved to it, a pcl one refused)
+  await h.sendFcsr(Number(since) + 100)
+  for (const sync of ['prompt', 'pcl']) {
+    const tagName = `Redelivered_${sync}`
+    const requestId = `r/redelivered/${sync}`
+    await h.send({ requestId, payloadFile: files.get(sync)!, destinationTag: tagName, synchronization: sync, since })
+    const [event] = await h.outcomeOf(requestId)
+    assert.deepEqual(readWithPython(conddb()).iovs.filter(i => i.TAG_NAME === tagName).map(i => i.SINCE), [String(since)], `${sync}: one IOV`)
+    assert.equal(event?.outcome, Outcome.UPLOADED, `${sync}: ${event?.reason}`)
+    assert.equal(event.since, since, `${sync}: the outcome names the IOV the first delivery wrote`)
+    assert.match(event.reason, /already written by this request/, sync)
+  }
+})
+
 /** Real 2022 collision runs (the CMS OMS export in /work/shared/realdata), ascending, from `from` on. */
 function realCollisionRuns (count: number, from: number): number[] {
   const rows = readFileSync(`${realdataDir}/runs2022_oms_enriched.csv`, 'utf8').split('\n').slice(1)

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { dirname, join } from 'node:path'
 import { create, toBinary } from '@bufbuild/protobuf'
-import { JobPhase, JobRequestSchema } from '@autocal/contracts'
+import { JobPhase, JobRequestSchema, topics } from '@autocal/contracts'
 import { connectRedis, loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { startJobExecutor } from '../../src/app.ts'
@@ -89,6 +89,35 @@ test('kubernetes jobs through the executor: a Job is created, followed to comple
   assert.equal(failed.retryable, true)
   assert.equal(api.jobs.has(evicted), false, 'the failed Job was deleted before its failure was reported')
   assert.equal(api.jobs.has(ok), true, 'a completed Job is left to its TTL')
+})
+
+test('a Kubernetes job whose image cannot be pulled is reported failed at the next poll with Kubernetes\' reason, and its Job deleted, long before its deadline', async () => {
+  await using api = await startKubeStandIn()
+  const env = testEnv({ AUTOCAL_EXECUTOR_BACKENDS: 'kubernetes', AUTOCAL_KUBE_SERVER: api.url, AUTOCAL_KUBE_IMAGES: 'registry.cern.ch/autocal/*' })
+  const tokenFile = join(env.AUTOCAL_DATA_DIR!, 'kube-token')
+  writeFileSync(tokenFile, api.token)
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, { ...env, AUTOCAL_KUBE_TOKEN_FILE: tokenFile }), logger)
+  await bench.producer.publish(topics.jobRequests, create(JobRequestSchema, {
+    jobId: 'kube-no-image',
+    try: 1,
+    provenance: { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-355100', task: 'ecal-timing', taskAttempt: 1, inputRuns: [355100] },
+    action: { case: 'start', value: { argv: ['python3', 'fit.py'], image: 'registry.cern.ch/autocal/fit:404', backend: 'kubernetes', timeoutS: 3600, outdir: outdirOf(env, 'kube-no-image') } }
+  }))
+  const name = kubeJobName('kube-no-image', 1)
+  await until('job created', () => api.jobs.has(name))
+  // the pod never starts: its image cannot be pulled (the Job itself stays active, as Kubernetes keeps it)
+  api.setJobStatus(name, { active: 1 })
+  api.setPods(name, [{ status: { phase: 'Pending', containerStatuses: [{ name: 'job', ready: false, state: { waiting: { reason: 'ErrImagePull', message: 'manifest for registry.cern.ch/autocal/fit:404 not found' } } }] } }])
+  const t0 = Date.now()
+  await until('reported failed', () => bench.final('kube-no-image') !== undefined, 30_000)
+  const failed = bench.final('kube-no-image')!
+  assert.equal(failed.phase, JobPhase.FAILED)
+  assert.equal(failed.reason, 'cannot start: ErrImagePull: manifest for registry.cern.ch/autocal/fit:404 not found')
+  assert.equal(failed.retryable, true)
+  assert.ok(Date.now() - t0 < 30_000, 'reported within the first polls, not at the deadline of 3600 s')
+  assert.equal(api.jobs.has(name), false, 'the Job that cannot start was deleted before its failure was reported')
 })
 
 test('an executor SIGKILLed while an HTCondor job runs: another executor follows the same HTCondor job to its end, nothing submitted twice', async () => {

@@ -45,6 +45,7 @@ return {1}`)
 // KEYS: task, tasks set, open set, processing set, retry-at zset, marker[, lease].
 // ARGV: expected version, new version, json, member, "open" | "processing" | "final",
 //       retry due ms ("" = none), mode ("cas" | "newer")[, lease token]
+// Returns 1 written, 0 version changed, 2 not newer, -1 model incomplete, -2 lease not held by the token.
 const saveScript = redisScript(`
 -- a live write needs a complete model: after a loss of keys it would write a
 -- task the rebuild then cannot order (recovery writes with "newer", before the marker)
@@ -55,6 +56,8 @@ if ARGV[7] == 'cas' and redis.call('exists', KEYS[6]) == 0 then
   release()
   return -1
 end
+-- fenced: a writer whose lease expired (and maybe went to another holder) writes nothing
+if KEYS[7] and redis.call('get', KEYS[7]) ~= ARGV[8] then return -2 end
 -- the version is the one inside the stored task (no separate key to get out of step)
 local cur = 0
 local stored = redis.call('get', KEYS[1])
@@ -102,7 +105,7 @@ export function createStateStore (redis: RedisHandle) {
     const args = [String(expected), String(t.version), JSON.stringify(t), key, stateClass, retries.length === 0 ? '' : String(Math.min(...retries)), mode]
     const res = await run(saveScript, token === undefined ? keys : [...keys, leaseKey(key)], token === undefined ? args : [...args, token])
     if (res === -1) throw notReady()
-    return res !== 0
+    return res === 1 || res === 2
   }
 
   return {
@@ -135,8 +138,15 @@ export function createStateStore (redis: RedisHandle) {
       if (taken === 0) return 'busy'
       return { task: json === undefined ? undefined : JSON.parse(json) as Task }
     },
-    /** Writes the task if the stored version is still `expected` (0 = none) and releases its lease; throws a retryable error when the model is incomplete. */
+    /**
+     * Writes the task if the stored version is still `expected` (0 = none)
+     * and its lease is still held by `token` (a fenced write), and releases
+     * the lease. False when the version changed or the lease was lost
+     * (nothing written); throws a retryable error when the model is incomplete.
+     */
     putTask: async (t: Task, expected: number, token: string): Promise<boolean> => await save(t, expected, 'cas', token),
+    /** The task's lease as taken by takeTask with `token` (to keep it while a transition is in flight). */
+    taskLease: (key: string, token: string): Lease => new Lease(r, leaseKey(key), token),
     /** Releases the task's lease without writing (if it is still ours). */
     releaseTask: async (key: string, token: string): Promise<void> => { await new Lease(r, leaseKey(key), token).release() },
     /** Writes the task unless a version at least as new is stored (recovery). */
