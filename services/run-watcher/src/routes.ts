@@ -16,9 +16,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { AuditRecordSchema, topics } from '@autocal/contracts'
-import type { Producer } from '@autocal/runtime'
+import { bearerOfHeader, type Producer, type TokenIndex, type TokenPrincipal } from '@autocal/runtime'
 import { omsAttributesOf, runFromOms } from './domain/oms-records.ts'
-import { mayInjectRunFacts, principalOf, type InjectToken } from './domain/inject-tokens.ts'
+import { mayInjectRunFacts } from './domain/inject-tokens.ts'
 import type { RunRecord } from './domain/run-record.ts'
 import type { Emitter } from './emitter.ts'
 import type { KnownRuns } from './adapters/known-runs.ts'
@@ -27,7 +27,7 @@ export interface InjectRoutesOptions {
   emitter: Emitter
   known: KnownRuns
   /** Injection tokens (digests, principals, scopes); none = injection refused. */
-  tokens: readonly InjectToken[]
+  tokens: TokenIndex<TokenPrincipal>
   /** Where the audit records go. */
   producer: Producer
   /** e.g. "autocal/run-watcher". */
@@ -79,9 +79,9 @@ export async function injectRoutes (app: FastifyInstance, options: InjectRoutesO
       await audit(req, { principal, accepted: false, reason, target })
       return await reply.code(status).send({ error: reason })
     }
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1]
+    const token = bearerOfHeader(req.headers.authorization)
     if (token === undefined) return await refuse(401, 'anonymous', 'missing bearer token')
-    const who = principalOf(options.tokens, token)
+    const who = options.tokens.lookup(token)
     if (who === undefined) return await refuse(401, 'anonymous', 'unknown token')
     const scope = mayInjectRunFacts(who)
     if (!scope.ok) return await refuse(scope.status, who.principal, scope.reason)
