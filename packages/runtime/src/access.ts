@@ -118,9 +118,6 @@ export function parseScopedTokens (json: string, key: string): Array<[string, To
   return out
 }
 
-/** Whether a scope ("*" or subsystem names) covers a subsystem. */
-export const scopeAllows = (scope: readonly string[], subsystem: string): boolean => scope.includes('*') || scope.includes(subsystem)
-
 /** "<principal>:<token>,…" → [principal, token] pairs; a bad entry is a config error naming the key. */
 export const tokenListSchema = (sep: '=' | ':', key: string) => z.string().transform((v, ctx) => {
   const parsed = parseTokenList(v, sep, key)

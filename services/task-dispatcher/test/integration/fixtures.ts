@@ -157,6 +157,8 @@ export async function spawnDispatcher (config: TestConfig, env: Record<string, s
       AUTOCAL_DISPATCH_LEASE_MS: '3000',
       AUTOCAL_WORKFLOWS_DIR: workflowsDir,
       AUTOCAL_SHUTDOWN_GRACE_MS: '8000',
+      // the control API on loopback in plaintext, unless the test gives it TLS
+      ...(env.AUTOCAL_CONTROL_TLS_CERT_FILE === undefined ? { AUTOCAL_CONTROL_INSECURE: 'true' } : {}),
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
