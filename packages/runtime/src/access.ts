@@ -167,6 +167,19 @@ export function presentedReadToken (req: Pick<FastifyRequest, 'headers'>): strin
   return undefined
 }
 
+/**
+ * A peer as audit records spell it: ipv4:127.0.0.1:50312, ipv6:[::1]:50312.
+ * Takes an address and port (an HTTP socket's) or grpc-js' getPeer() text
+ * ("127.0.0.1:50312", "[::1]:50312", already-prefixed forms kept).
+ */
+export function auditPeer (address: string | undefined, port?: number): string {
+  if (address === undefined) return 'unknown'
+  if (port !== undefined) return address.includes(':') ? `ipv6:[${address}]:${port}` : `ipv4:${address}:${port}`
+  if (/^(ipv4|ipv6|unix):/.test(address)) return address
+  if (address.startsWith('[')) return `ipv6:${address}`
+  return /^\d+\.\d+\.\d+\.\d+:\d+$/.test(address) ? `ipv4:${address}` : address
+}
+
 /** Paths open to everyone whatever the read access: probes and Prometheus. */
 export const alwaysOpen: readonly string[] = ['/healthz', '/readyz', '/metrics']
 

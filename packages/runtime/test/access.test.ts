@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createTokenIndex, parseScopedTokens, parseTokenList, presentedReadToken } from '../src/access.ts'
+import { auditPeer, createTokenIndex, parseScopedTokens, parseTokenList, presentedReadToken } from '../src/access.ts'
 
 test('token lists: name and token per entry, by comma or line', () => {
   assert.deepEqual(parseTokenList('agent-a=tok-aaaa-1, agent-b=tok-bbbb-2', '=', 'K'), { ok: true, entries: [['agent-a', 'tok-aaaa-1'], ['agent-b', 'tok-bbbb-2']] })
@@ -67,4 +67,16 @@ test('a read token is taken from the bearer header, else from the autocal_read c
     [{}, undefined]
   ]
   for (const [headers, expected] of cases) assert.equal(presentedReadToken({ headers }), expected, JSON.stringify(headers))
+})
+
+test('peers are spelled as audit records spell them', () => {
+  const table: Array<[string | undefined, number | undefined, string]> = [
+    ['127.0.0.1', 50312, 'ipv4:127.0.0.1:50312'],
+    ['::1', 50312, 'ipv6:[::1]:50312'],
+    ['127.0.0.1:50312', undefined, 'ipv4:127.0.0.1:50312'],
+    ['[::1]:50312', undefined, 'ipv6:[::1]:50312'],
+    ['ipv4:10.0.0.1:1', undefined, 'ipv4:10.0.0.1:1'],
+    [undefined, undefined, 'unknown']
+  ]
+  for (const [address, port, spelled] of table) assert.equal(auditPeer(address, port), spelled, `${String(address)} ${String(port)}`)
 })

@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { AuditRecordSchema, topics } from '@autocal/contracts'
-import { bearerOfHeader, type Producer, type TokenIndex, type TokenPrincipal } from '@autocal/runtime'
+import { auditPeer, bearerOfHeader, type Producer, type TokenIndex, type TokenPrincipal } from '@autocal/runtime'
 import { omsAttributesOf, runFromOms } from './domain/oms-records.ts'
 import { mayInjectRunFacts } from './domain/inject-tokens.ts'
 import type { RunRecord } from './domain/run-record.ts'
@@ -36,9 +36,7 @@ export interface InjectRoutesOptions {
 
 /** The peer as the audit record spells it: ipv4:127.0.0.1:50312, ipv6:[::1]:50312. */
 export function peerOf (req: FastifyRequest): string {
-  const address = req.socket.remoteAddress ?? 'unknown'
-  const port = req.socket.remotePort ?? 0
-  return address.includes(':') ? `ipv6:[${address}]:${port}` : `ipv4:${address}:${port}`
+  return auditPeer(req.socket.remoteAddress, req.socket.remotePort ?? 0)
 }
 
 interface Outcome {

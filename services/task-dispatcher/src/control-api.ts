@@ -17,7 +17,7 @@ import {
   RejectConditionSchema, ReprocessSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
   topics, type ControlCommand, type Selector, type TaskEvent
 } from '@autocal/contracts'
-import { AutocalError, bearerToken, errorMessage, serve, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
+import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import { authorise, matchTasks, matchesSelector, scopeAllows, type Principal } from './domain/selection.ts'
 import { parseRequestId, promotionProblem, promotionRequestId, signOffProblem } from './domain/sign-off.ts'
@@ -88,7 +88,7 @@ export function controlService (deps: ControlApiDeps) {
       id: randomUUID(),
       at: timestampFromDate(new Date()),
       principal: facts.principal,
-      peer: call.getPeer(),
+      peer: auditPeer(call.getPeer()),
       service: 'autocal/task-dispatcher',
       action,
       subsystem: facts.subsystem,
@@ -123,7 +123,7 @@ export function controlService (deps: ControlApiDeps) {
       const who = (err as { principal?: unknown }).principal
       if (typeof who === 'string') facts.principal = who
       if (kind === 'command' || authRefusal(err)) {
-        log.warn({ actor: facts.principal, action, peer: call.getPeer(), refused: errorMessage(err) }, 'control rpc refused')
+        log.warn({ actor: facts.principal, action, peer: auditPeer(call.getPeer()), refused: errorMessage(err) }, 'control rpc refused')
         await audit(call, action, facts, false, `refused: ${errorMessage(err)}${facts.reason.trim() === '' ? '' : ` (operator's reason: ${facts.reason})`}`).catch(() => undefined)
       }
       throw err

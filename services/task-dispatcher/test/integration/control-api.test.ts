@@ -55,7 +55,7 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
   await t.test('a call without a token is rejected in one line with a non-zero exit', async () => {
     const r = await cli(['status', '--campaign', 'prompt'], server)
     assert.equal(r.code, 1)
-    assert.equal(r.stderr.trim(), 'autocal: UNAUTHENTICATED: no bearer token: pass --token or set AUTOCAL_TOKEN')
+    assert.equal(r.stderr.trim(), 'autocal: UNAUTHENTICATED: no bearer token: reading needs a read or control token (--token-file, AUTOCAL_TOKEN / AUTOCAL_TOKEN_FILE)')
   })
 
   await t.test('an ECAL operator reprocesses an ECAL task and the next attempt is dispatched; watch shows it', async () => {
