@@ -106,7 +106,7 @@ async function shoot (page: Page, name: string): Promise<string> {
 
 test('the console shows real runs newest first with live updates, a failed task, a followed job log with plots, an IOV timeline and a dead letter', { timeout: 240_000 }, async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'autocal-console-'))
-  const config = testConfig({ AUTOCAL_DATA_DIR: dataDir, AUTOCAL_KAFKA_MAX_ATTEMPTS: '2', AUTOCAL_EXECUTOR_READ_TOKEN: 'console-read-token-1' })
+  const config = testConfig({ AUTOCAL_DATA_DIR: dataDir, AUTOCAL_KAFKA_MAX_ATTEMPTS: '2', AUTOCAL_EXECUTOR_READ_TOKEN: 'console-read-token-1', AUTOCAL_READ_PUBLIC: 'false', AUTOCAL_READ_TOKENS: 'operator:operator-read-token-1' })
   const logger = quietLogger()
   const prefix = config.AUTOCAL_KAFKA_TOPIC_PREFIX
   const producer = await startProducer({ config, logger, service: 'test' })
@@ -256,6 +256,20 @@ test('the console shows real runs newest first with live updates, a failed task,
   page.on('pageerror', e => pageErrors.push(e.message))
   const failedResponses: string[] = []
   page.on('response', r => { if (r.status() >= 400) failedResponses.push(`${r.status()} ${r.url()}`) })
+
+  // sign-in: the console's data needs a read token, given once in a form and kept by the browser in an
+  // HttpOnly cookie; a wrong token is refused, and before signing in no data is served
+  assert.equal((await fetch(`${service.url}/console/api/overview`)).status, 401)
+  await page.goto(`${service.url}/console/`)
+  await page.waitForURL(`${service.url}/console/login`)
+  await page.fill('input[name=token]', 'not-the-token')
+  await page.click('button[type=submit]')
+  await page.waitForURL(`${service.url}/console/login?failed=1`)
+  assert.match(await page.textContent('[role=alert]') ?? '', /not accepted/)
+  await page.fill('input[name=token]', 'operator-read-token-1')
+  await page.click('button[type=submit]')
+  await page.waitForURL(`${service.url}/console/`)
+  failedResponses.length = 0
 
   // overview: opens on the prompt campaign, newest run first, a page of 50 of the 60 runs
   await page.goto(`${service.url}/console/`)

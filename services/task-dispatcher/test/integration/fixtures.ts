@@ -56,6 +56,7 @@ export async function startRealUploader (config: TestConfig): Promise<Awaited<Re
     AUTOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'autocal-uploader-')),
     AUTOCAL_OUTPUT_ROOT: join(config.AUTOCAL_DATA_DIR, 'jobs'),
     AUTOCAL_HTTP_PORT: '0',
+    AUTOCAL_READ_PUBLIC: 'true',
     AUTOCAL_LOG_LEVEL: 'warn'
   })
   return await startUploader(uploaderConfig, silentLogger)
