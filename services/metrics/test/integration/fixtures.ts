@@ -97,8 +97,9 @@ export async function until (what: string, predicate: () => boolean | Promise<bo
   }
 }
 
-export async function getJson (url: string): Promise<{ status: number, body: any }> {
-  const res = await fetch(url)
+/** GET a JSON answer; `token` is presented as a bearer read token. */
+export async function getJson (url: string, token?: string): Promise<{ status: number, body: any }> {
+  const res = await fetch(url, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
   return { status: res.status, body: await res.json() }
 }
 
