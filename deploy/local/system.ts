@@ -152,13 +152,19 @@ export async function startSystem (options: SystemOptions = {}): Promise<System>
     AUTOCAL_HTTP_HOST: '127.0.0.1',
     AUTOCAL_WORKFLOWS_DIR: workflowsDir,
     ...(realdata === undefined ? {} : { AUTOCAL_REALDATA_DIR: realdata }),
+    // the local system listens on 127.0.0.1 only: its read APIs (dashboard, console, status, conditions, job
+    // logs, the control API's reads) are open to this host; a deployment sets AUTOCAL_READ_TOKENS instead
+    AUTOCAL_READ_PUBLIC: process.env.AUTOCAL_READ_PUBLIC ?? 'true',
     ...options.env
   }
+  const controlTls = (options.env?.AUTOCAL_CONTROL_TLS_CERT_FILE ?? process.env.AUTOCAL_CONTROL_TLS_CERT_FILE) !== undefined
   const perService: Record<ServiceName, Record<string, string>> = {
     'run-watcher': { AUTOCAL_HTTP_PORT: String(ports.runWatcher) },
     'task-dispatcher': {
       AUTOCAL_HTTP_PORT: String(ports.dispatcher),
-      AUTOCAL_GRPC_PORT: String(ports.dispatcherGrpc)
+      AUTOCAL_GRPC_PORT: String(ports.dispatcherGrpc),
+      // the control API on 127.0.0.1 in plaintext unless AUTOCAL_CONTROL_TLS_CERT_FILE/_KEY_FILE are given
+      ...(controlTls ? {} : { AUTOCAL_CONTROL_INSECURE: 'true' })
     },
     'job-executor': {
       AUTOCAL_HTTP_PORT: String(ports.executor),
@@ -253,10 +259,7 @@ async function main (): Promise<void> {
   console.log(`autocal: run source = ${source.description}`)
   const system = await startSystem({
     serviceEnv: {
-      'run-watcher': source.env,
-      // the demo listens on 127.0.0.1 only: its job logs are readable without a token, so the dashboard's log
-      // links work; a deployment sets AUTOCAL_READ_TOKENS instead (see services/job-executor)
-      'job-executor': { AUTOCAL_READ_PUBLIC: process.env.AUTOCAL_READ_PUBLIC ?? 'true' }
+      'run-watcher': source.env
     },
     env: {
       AUTOCAL_LOG_LEVEL: process.env.AUTOCAL_LOG_LEVEL ?? 'info',

@@ -178,7 +178,11 @@ test('Kafka SASL_SSL and Redis AUTH/TLS: each service connects as its own princi
     assert.equal(env.AUTOCAL_KAFKA_PASSWORD, undefined, 'no password in the environment')
     assert.equal(env.AUTOCAL_REDIS_PASSWORD, undefined, 'no password in the environment')
     const volumes = Object.fromEntries(pod.volumes.filter((v: any) => v.secret !== undefined).map((v: any) => [v.name, v.secret.secretName]))
-    assert.deepEqual(volumes, { 'kafka-ca': 'autocal-kafka-cluster-ca-cert', 'kafka-user': name, 'redis-user': `${name}-redis`, 'redis-ca': 'autocal-redis-ca' })
+    assert.deepEqual(volumes, { 'kafka-ca': 'autocal-kafka-cluster-ca-cert', 'kafka-user': name, 'redis-user': `${name}-redis`, 'redis-ca': 'autocal-redis-ca', ...(name === 'task-dispatcher' ? { 'control-tls': 'autocal-control-tls' } : {}) })
+    if (name === 'task-dispatcher') {
+      // the control API over TLS from its own kubernetes.io/tls Secret, never plaintext in production
+      assert.deepEqual([env.AUTOCAL_CONTROL_TLS_CERT_FILE, env.AUTOCAL_CONTROL_TLS_KEY_FILE, env.AUTOCAL_CONTROL_INSECURE], ['/etc/autocal/control-tls/tls.crt', '/etc/autocal/control-tls/tls.key', undefined])
+    }
     const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.name, m.mountPath]))
     assert.ok(env.AUTOCAL_KAFKA_PASSWORD_FILE.startsWith(`${mounts['kafka-user']}/`))
     assert.ok(env.AUTOCAL_REDIS_PASSWORD_FILE.startsWith(`${mounts['redis-user']}/`))

@@ -250,6 +250,21 @@ spec:
               value: /etc/autocal/agent-tls/tls.key
             {{- end }}
             {{- end }}
+            {{- if eq $name "task-dispatcher" }}
+            {{- if $svc.controlTls.secret }}
+            # the control API over TLS (a kubernetes.io/tls Secret)
+            - name: AUTOCAL_CONTROL_TLS_CERT_FILE
+              value: /etc/autocal/control-tls/tls.crt
+            - name: AUTOCAL_CONTROL_TLS_KEY_FILE
+              value: /etc/autocal/control-tls/tls.key
+            {{- else if $svc.controlTls.insecure }}
+            # the control API in plaintext: an explicit choice of these values (controlTls.insecure)
+            - name: AUTOCAL_CONTROL_INSECURE
+              value: "true"
+            {{- else }}
+            {{- fail "services.taskDispatcher.controlTls: set secret (a kubernetes.io/tls Secret) or insecure: true" }}
+            {{- end }}
+            {{- end }}
             {{- range $k, $v := $svc.env }}
             - name: {{ $k }}
               value: {{ $v | quote }}
@@ -296,6 +311,9 @@ spec:
             {{- if and (eq $name "job-executor") $svc.agentTls.secret }}
             - { name: agent-tls, mountPath: /etc/autocal/agent-tls, readOnly: true }
             {{- end }}
+            {{- if and (eq $name "task-dispatcher") $svc.controlTls.secret }}
+            - { name: control-tls, mountPath: /etc/autocal/control-tls, readOnly: true }
+            {{- end }}
       volumes:
         - name: data
           persistentVolumeClaim:
@@ -313,6 +331,11 @@ spec:
         - name: agent-tls
           secret:
             secretName: {{ $svc.agentTls.secret }}
+        {{- end }}
+        {{- if and (eq $name "task-dispatcher") $svc.controlTls.secret }}
+        - name: control-tls
+          secret:
+            secretName: {{ $svc.controlTls.secret }}
         {{- end }}
 ---
 apiVersion: v1

@@ -1,5 +1,6 @@
 // `autocal`: the operator command line over the task-dispatcher's gRPC
 // ControlService. Errors are one line on stderr and a non-zero exit.
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { toJson, type MessageInitShape } from '@bufbuild/protobuf'
 import {
@@ -12,6 +13,7 @@ import { createGrpcClient, grpc, type GrpcClient } from '@autocal/runtime'
 import { readWorkflowSources, validateSources } from '@autocal/task-dispatcher'
 import { renderMatrix } from './status-matrix.ts'
 import { DlqUsageError, runDlq } from './dlq.ts'
+import { runAudit } from './audit.ts'
 
 export interface Io {
   stdout: { write: (s: string) => unknown, isTTY?: boolean }
@@ -36,10 +38,15 @@ commands:
   conditions approve|reject --request ID --reason TEXT           sign-off of a checked payload
   conditions promote --request ID [--database DB] --reason TEXT  upload the recorded payload again (prep → prod)
   conditions at TAG RUN [--uploader URL] [--json]                the IOV and payload hash valid at RUN
+  audit [--since 7d|TIME] [--principal P] [--action A] [--subsystem S] [--refused] [--json]
+                                      operator actions on autocal.audit.v1, accepted or refused (Kafka directly)
 
 options:
-  --server HOST:PORT   control API address (env AUTOCAL_CONTROL_URL, default 127.0.0.1:50051)
-  --token TOKEN        bearer token (env AUTOCAL_TOKEN)
+  --server ADDRESS     control API address (env AUTOCAL_CONTROL_URL, default 127.0.0.1:50051);
+                       grpcs://HOST:PORT = TLS (with the system's CAs unless --ca)
+  --ca FILE            PEM CA of the control API's certificate; implies TLS (env AUTOCAL_CA_FILE)
+  --token-file FILE    file holding the bearer token (env AUTOCAL_TOKEN_FILE, or the token in AUTOCAL_TOKEN);
+                       --token TOKEN also works but shows the token in the process list
   --uploader URL       condition-uploader HTTP API (env AUTOCAL_UPLOADER_URL, default http://127.0.0.1:8084)
 `
 
@@ -48,6 +55,12 @@ class UsageError extends Error {}
 const options = {
   server: { type: 'string' },
   token: { type: 'string' },
+  'token-file': { type: 'string' },
+  ca: { type: 'string' },
+  since: { type: 'string' },
+  principal: { type: 'string' },
+  action: { type: 'string' },
+  refused: { type: 'boolean' },
   campaign: { type: 'string', short: 'c' },
   task: { type: 'string', short: 't', multiple: true },
   runs: { type: 'string', short: 'r' },
@@ -96,12 +109,59 @@ function need (value: string | undefined, flag: string): string {
   return value
 }
 
+const nonEmpty = (s: string | undefined): string | undefined => s === undefined || s.trim() === '' ? undefined : s
+
+/**
+ * The bearer token: --token, else the file of --token-file or
+ * AUTOCAL_TOKEN_FILE (first line, trimmed), else AUTOCAL_TOKEN. Two sources
+ * on one level are a usage error; an unreadable or empty file names itself.
+ */
+export function tokenOf (v: { token?: string | undefined, 'token-file'?: string | undefined }, env: Record<string, string | undefined>): string | undefined {
+  if (v.token !== undefined && v['token-file'] !== undefined) throw new UsageError('give --token or --token-file, not both')
+  if (v.token !== undefined) return v.token
+  const file = v['token-file'] ?? nonEmpty(env.AUTOCAL_TOKEN_FILE)
+  if (file === undefined) return nonEmpty(env.AUTOCAL_TOKEN)
+  const flag = v['token-file'] !== undefined ? '--token-file' : 'AUTOCAL_TOKEN_FILE'
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new UsageError(`${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+  const token = text.split('\n')[0]?.trim() ?? ''
+  if (token === '') throw new UsageError(`${flag} ${file}: the file is empty`)
+  return token
+}
+
+/**
+ * Address and channel credentials of the control API: `grpcs://host:port`
+ * or a CA file means TLS (the CA, else the system's CAs), `grpc://host:port`
+ * or `host:port` plaintext. An unreadable CA file is a usage error naming it.
+ */
+export function channelOf (server: string, caFile: string | undefined): { address: string, credentials: grpc.ChannelCredentials | undefined } {
+  const tls = server.startsWith('grpcs://') || server.startsWith('https://')
+  const address = server.replace(/^(grpcs?|https?):\/\//, '')
+  if (caFile === undefined) return { address, credentials: tls ? grpc.credentials.createSsl() : undefined }
+  let ca: Buffer
+  try {
+    ca = readFileSync(caFile)
+  } catch (err) {
+    throw new UsageError(`--ca ${caFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+  return { address, credentials: grpc.credentials.createSsl(ca) }
+}
+
 /** One line for any error: gRPC status name and details, or the message. */
 export function errorLine (err: unknown): string {
   const e = err as { code?: number, details?: string, message?: string }
   if (typeof e.code === 'number' && typeof e.details === 'string') {
     const name = Object.entries(grpc.status).find(([, v]) => v === e.code)?.[0] ?? String(e.code)
-    const hint = e.code === grpc.status.UNAVAILABLE ? ' (is the task-dispatcher running? --server / AUTOCAL_CONTROL_URL)' : ''
+    const tls = /certificate|ssl|tls|handshake/i.test(e.details)
+    const hint = e.code !== grpc.status.UNAVAILABLE
+      ? ''
+      : tls
+        ? " (TLS: the control API's certificate is not trusted: give its CA with --ca FILE or AUTOCAL_CA_FILE)"
+        : ' (is the task-dispatcher running? --server / AUTOCAL_CONTROL_URL; a TLS server needs grpcs:// or --ca)'
     return `${name}: ${(e.details.split('\n')[0] ?? '').replace(/\. Resolution note:.*$/, '')}${hint}`
   }
   return (e.message ?? String(err)).split('\n')[0] ?? ''
@@ -119,8 +179,8 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
       return command === undefined && v.help !== true ? 2 : 0
     }
     const connect = (): GrpcClient<typeof ControlService> => {
-      const address = v.server ?? io.env.AUTOCAL_CONTROL_URL ?? '127.0.0.1:50051'
-      client = createGrpcClient(ControlService, address.replace(/^grpc:\/\//, ''), { token: v.token ?? io.env.AUTOCAL_TOKEN, deadlineMs: 30_000 })
+      const { address, credentials } = channelOf(v.server ?? io.env.AUTOCAL_CONTROL_URL ?? '127.0.0.1:50051', v.ca ?? nonEmpty(io.env.AUTOCAL_CA_FILE))
+      client = createGrpcClient(ControlService, address, { token: tokenOf(v, io.env), deadlineMs: 30_000, ...(credentials === undefined ? {} : { credentials }) })
       return client
     }
 
@@ -207,6 +267,9 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         return await runDlq(sub, rest, { brokers: v.brokers, prefix: v.prefix, topic: v.topic, actor: v.actor, reason: v.reason, all: v.all, json: v.json }, { out, err: s => { io.stderr.write(s + '\n') }, env: io.env })
       case 'conditions':
         return await conditionsCommand(sub, rest, v, io, connect)
+      case 'audit':
+        if (sub !== undefined) throw new UsageError(`audit takes no subcommand, got '${sub}' (filters: --since, --principal, --action, --subsystem, --refused)`)
+        return await runAudit({ brokers: v.brokers, prefix: v.prefix, since: v.since, principal: v.principal, action: v.action, subsystem: v.subsystem, refused: v.refused, json: v.json }, { out, err: s => { io.stderr.write(s + '\n') }, env: io.env })
       default:
         throw new UsageError(`unknown command '${command}'`)
     }
@@ -255,7 +318,8 @@ async function conditionsCommand (sub: string | undefined, rest: string[], v: Va
       const url = `${base}/api/v1/tags/${encodeURIComponent(tag)}/iovs?at=${runText}`
       let res: Response
       try {
-        res = await fetch(url, { signal: AbortSignal.timeout(30_000) })
+        const token = nonEmpty(io.env.AUTOCAL_READ_TOKEN) ?? tokenOf(v, io.env)
+        res = await fetch(url, { signal: AbortSignal.timeout(30_000), ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }) })
       } catch (err) {
         throw new Error(`cannot reach the condition-uploader at ${base} (--uploader / AUTOCAL_UPLOADER_URL): ${(err as Error).message}`, { cause: err })
       }

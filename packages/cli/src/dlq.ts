@@ -41,12 +41,13 @@ export interface StoredDeadLetter {
 
 const KafkaOnly = z.object(kafkaShape)
 
-interface Setup { brokers: string, prefix: string, logger: Logger, config: z.infer<typeof KafkaOnly> }
+export interface Setup { brokers: string, prefix: string, logger: Logger, config: z.infer<typeof KafkaOnly> }
 
 /** Raised for a wrong use of the command (exit 2). */
 export class DlqUsageError extends Error {}
 
-function setupOf (o: DlqOptions, io: DlqIo): Setup {
+/** Kafka connection of a CLI command from its flags and the environment (the broker's security settings too). */
+export function setupOf (o: Pick<DlqOptions, 'brokers' | 'prefix'>, io: DlqIo): Setup {
   const brokers = o.brokers ?? io.env.AUTOCAL_KAFKA_BROKERS ?? '127.0.0.1:9092'
   if (!/^[^,\s]+:\d+(,[^,\s]+:\d+)*$/.test(brokers)) throw new DlqUsageError(`--brokers: expected host:port[,host:port...], got '${brokers}'`)
   const prefix = o.prefix ?? io.env.AUTOCAL_KAFKA_TOPIC_PREFIX ?? ''

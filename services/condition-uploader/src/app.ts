@@ -3,7 +3,7 @@
 // the integration tests, which run it in-process.
 import { topics } from '@autocal/contracts'
 import {
-  buildHttp, connectRedis, createMetrics, startConsumer, startProducer, type Logger
+  buildHttp, connectRedis, createMetrics, guardReads, readAccessOf, startConsumer, startProducer, type Logger
 } from '@autocal/runtime'
 import { conddbPath, historyPath, type Config } from './config.ts'
 import { openCondDb } from './adapters/conddb-sqlite.ts'
@@ -45,6 +45,8 @@ export async function startUploader (config: Config, logger: Logger): Promise<Up
     const handlers = createHandlers({ config, logger, producer, redis, conddb, history, fcsr, dropbox })
     const checks = [redis.check, producer.check]
     const http = await buildHttp({ logger, metrics, checks })
+    // the read API behind a read token unless public; /healthz, /readyz, /metrics stay open
+    guardReads(http, { access: readAccessOf(config), logger })
     stack.defer(async () => { await http.close() })
     await http.register(conditionRoutes, { conddb, history, fcsr })
     const address = await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })

@@ -1,7 +1,7 @@
 // Configuration of the condition-uploader (environment keys, validated at start).
 import { join } from 'node:path'
 import { z } from 'zod'
-import { baseShape, httpShape, kafkaShape, redisShape } from '@autocal/runtime'
+import { baseShape, httpShape, kafkaShape, readShape, redisShape } from '@autocal/runtime'
 
 const policy = z.enum(['move', 'reject'])
 
@@ -28,6 +28,8 @@ export const Config = z.object({
   ...redisShape,
   ...httpShape,
   AUTOCAL_HTTP_PORT: httpShape.AUTOCAL_HTTP_PORT.unwrap().default(8084),
+  /** Who may read /api/v1/*: AUTOCAL_READ_TOKENS "<principal>:<token>,…", or AUTOCAL_READ_PUBLIC=true. */
+  ...readShape,
   /** sqlite: the local CondDB file (embedded default); dropbox: the CMS conditions upload service. */
   AUTOCAL_UPLOAD_TARGET: z.enum(['sqlite', 'dropbox']).default('sqlite'),
   /** Local CondDB file; default <AUTOCAL_DATA_DIR>/conddb.sqlite. Read by the HTTP API whatever the target. */

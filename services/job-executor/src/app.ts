@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { AgentService } from '@autocal/contracts'
-import { AutocalError, buildHttp, connectRedis, createMetrics, grpc, serve, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
+import { AutocalError, buildHttp, connectRedis, createMetrics, createTokenIndex, grpc, parseTokenList, serve, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
 import { createAgentHub, type AgentHub } from './agent-hub.ts'
 import { createStatusPublisher } from './status-publisher.ts'
 import { createBatchJobs } from './batch-jobs.ts'
@@ -15,7 +15,6 @@ import { createAgentMetrics, createExecutorMetrics } from './metrics.ts'
 import { logRoutes } from './routes.ts'
 import { baseEnvironment } from './domain/job-environment.ts'
 import { requestProblem } from './domain/request-check.ts'
-import { parseTokenList, tokenChecker } from './domain/tokens.ts'
 import { prepareJobTree, resolveJobUser } from './adapters/job-user.ts'
 
 const configError = (message: string, cause?: unknown): AutocalError => new AutocalError('AUTOCAL_CONFIG_INVALID', message, { retryable: false, cause })
@@ -51,14 +50,14 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     if (jobUser !== undefined) prepareJobTree(jobUser, dataDir, [jobsDir, join(dataDir, 'run', 'jobs')])
     else if (config.AUTOCAL_EXECUTOR_BACKENDS.includes('local')) logger.warn('the executor does not run as root: local jobs run as its own user and can read its environment (/proc/<pid>/environ)')
     const tokens = agentTokens(config)
-    const readToken = tokenChecker(config.AUTOCAL_READ_TOKENS)
+    const readers = createTokenIndex(config.AUTOCAL_READ_TOKENS.map(([principal, token]) => [token, principal] as const))
     if (config.AUTOCAL_READ_TOKENS.length === 0 && !config.AUTOCAL_READ_PUBLIC) logger.warn('neither AUTOCAL_READ_TOKENS nor AUTOCAL_READ_PUBLIC is set: job logs are served to nobody')
     const metrics = createMetrics({ service })
     const redis = stack.use(await connectRedis({ config, logger }))
     const producer = stack.use(await startProducer({ config, logger, service, metrics }))
     const store = createJobStore(redis, instance)
     const http = await buildHttp({ logger, metrics, checks: [redis.check, producer.check] })
-    await http.register(logRoutes, { dataDir, store, logger, reader: config.AUTOCAL_READ_PUBLIC ? 'public' : readToken })
+    await http.register(logRoutes, { dataDir, store, logger, reader: config.AUTOCAL_READ_PUBLIC ? 'public' : readers.lookup })
     await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
     stack.defer(async () => { await http.close() })
     const address = http.server.address()
@@ -68,7 +67,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     let grpcPort: number | undefined
     if (tokens.length > 0) {
       const agentHub = createAgentHub({
-        agentOf: tokenChecker(tokens),
+        agentOf: createTokenIndex(tokens.map(([id, token]) => [token, id] as const)).lookup,
         heartbeatMs: config.AUTOCAL_AGENT_HEARTBEAT_MS,
         lostAfterMs: config.AUTOCAL_AGENT_LOST_AFTER_MS,
         store,

@@ -1,20 +1,9 @@
 // Configuration of the job-executor.
 import { z } from 'zod'
-import { baseShape, grpcShape, httpShape, kafkaShape, redisShape } from '@autocal/runtime'
+import { baseShape, grpcShape, httpShape, kafkaShape, readShape, redisShape, tokenListSchema } from '@autocal/runtime'
 import { defaultPassedEnv, passedEnvProblem } from './domain/job-environment.ts'
-import { parseTokenList } from './domain/tokens.ts'
 
 const list = z.string().transform(v => v.split(',').map(b => b.trim()).filter(b => b !== ''))
-
-/** "<name><sep><token>,…" → [name, token] pairs; a bad entry is a config error naming the key. */
-const tokenList = (sep: '=' | ':', key: string) => z.string().transform((v, ctx) => {
-  const parsed = parseTokenList(v, sep, key)
-  if (!parsed.ok) {
-    ctx.addIssue({ code: 'custom', message: parsed.problem })
-    return z.NEVER
-  }
-  return parsed.entries
-})
 
 export const Config = z.object({
   ...baseShape,
@@ -64,7 +53,7 @@ export const Config = z.object({
   /** uid (and gid) the job containers run as: never root. */
   AUTOCAL_KUBE_RUN_AS_USER: z.coerce.number().int().positive().default(65534),
   /** Agents and their tokens: "<agent id>=<token>,…"; the agent gRPC endpoint is served only when set. */
-  AUTOCAL_AGENT_TOKENS: tokenList('=', 'AUTOCAL_AGENT_TOKENS').default([]),
+  AUTOCAL_AGENT_TOKENS: tokenListSchema('=', 'AUTOCAL_AGENT_TOKENS').default([]),
   /** A file with the same "<agent id>=<token>" entries, one per line (read at start; added to AUTOCAL_AGENT_TOKENS). */
   AUTOCAL_AGENT_TOKENS_FILE: z.string().min(1).optional(),
   /** How often agents send heartbeats. */
@@ -78,10 +67,8 @@ export const Config = z.object({
   AUTOCAL_AGENT_TLS_CLIENT_CA_FILE: z.string().min(1).optional(),
   /** Serve the agent endpoint without TLS (tokens travel in clear text): only on a trusted network. */
   AUTOCAL_AGENT_INSECURE: z.stringbool().default(false),
-  /** Tokens that may read job logs: "<principal>:<token>,…". */
-  AUTOCAL_READ_TOKENS: tokenList(':', 'AUTOCAL_READ_TOKENS').default([]),
-  /** Serve job logs without a token. */
-  AUTOCAL_READ_PUBLIC: z.stringbool().default(false)
+  /** Who may read job logs: AUTOCAL_READ_TOKENS "<principal>:<token>,…", or AUTOCAL_READ_PUBLIC=true. */
+  ...readShape
 }).superRefine((c, ctx) => {
   const cert = c.AUTOCAL_AGENT_TLS_CERT_FILE !== undefined
   const key = c.AUTOCAL_AGENT_TLS_KEY_FILE !== undefined

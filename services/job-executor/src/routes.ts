@@ -8,7 +8,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import type { Logger } from '@autocal/runtime'
+import { bearerOfHeader, type Logger } from '@autocal/runtime'
 import type { JobStore } from './adapters/job-store.ts'
 
 const fileSafe = (s: string): string => s.replace(/[^A-Za-z0-9._-]+/g, '_')
@@ -21,13 +21,11 @@ export interface LogRoutesOptions {
   reader: 'public' | ((token: string | undefined) => string | undefined)
 }
 
-const bearer = (header: string | undefined): string | undefined => /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1]
-
 export async function logRoutes (app: FastifyInstance, options: LogRoutesOptions): Promise<void> {
   app.get<{ Params: { id: string }, Querystring: { try?: string, tail?: string, follow?: string } }>('/jobs/:id/log', async (req, reply) => {
     const jobId = req.params.id
     if (options.reader !== 'public') {
-      const token = bearer(req.headers.authorization)
+      const token = bearerOfHeader(req.headers.authorization)
       const principal = options.reader(token)
       if (principal === undefined) {
         options.logger.warn({ peer: req.ip, job: jobId, reason: token === undefined ? 'missing bearer token' : 'unknown token' }, 'job log request refused')

@@ -1,6 +1,6 @@
 // Configuration of the metrics service: the shared shapes plus its own keys.
 import { z } from 'zod'
-import { baseShape, httpShape, kafkaShape, portSchema, redisShape } from '@autocal/runtime'
+import { baseShape, httpShape, kafkaShape, portSchema, readShape, redisShape } from '@autocal/runtime'
 import { notificationKinds, type NotificationKind } from './domain/notifications.ts'
 import { routeProblems, type Route } from './domain/routing.ts'
 
@@ -54,6 +54,8 @@ export const Config = z.object({
   AUTOCAL_METRICS_FILES_ROOT: z.string().min(1).optional(),
   /** Read token the console presents to the executors' log route (one of their AUTOCAL_READ_TOKENS); unset = none (their logs must be public). */
   AUTOCAL_EXECUTOR_READ_TOKEN: z.string().min(1).optional(),
+  /** Who may read the dashboard's data, /api/v1/*, /console/api/*: AUTOCAL_READ_TOKENS "<principal>:<token>,…" (a browser signs in once at /console/login), or AUTOCAL_READ_PUBLIC=true. */
+  ...readShape,
   /** Incoming webhook of Mattermost; notifications are only logged when unset. */
   AUTOCAL_MATTERMOST_WEBHOOK_URL: z.url().optional(),
   AUTOCAL_MATTERMOST_CHANNEL: z.string().min(1).optional(),

@@ -1,6 +1,6 @@
 // The run-watcher's parts, started in order and closed in reverse.
 import { readFile } from 'node:fs/promises'
-import { AutocalError, buildHttp, connectRedis, createMetrics, startProducer, type Logger } from '@autocal/runtime'
+import { AutocalError, buildHttp, connectRedis, createMetrics, createTokenIndex, startProducer, type Logger, type TokenIndex, type TokenPrincipal } from '@autocal/runtime'
 import type { Config } from './config.ts'
 import { createKnownRuns, rebuildIfEmpty, type KnownRuns } from './adapters/known-runs.ts'
 import { createEmitter } from './emitter.ts'
@@ -14,7 +14,7 @@ import { createOmsPoller } from './oms-poller.ts'
 import { createT0Client } from './adapters/t0-client.ts'
 import { createT0Poller } from './t0-poller.ts'
 import { injectRoutes } from './routes.ts'
-import { parseInjectTokens, type InjectToken } from './domain/inject-tokens.ts'
+import { parseInjectTokens } from './inject-tokens.ts'
 import { createRecordReporter } from './refused-records.ts'
 
 export const service = 'run-watcher'
@@ -117,7 +117,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     stack.defer(async () => { await http.close() })
     const address = http.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : 0
-    logger.info({ sources: [...loops.keys()], injection: tokens.length > 0, port }, 'run-watcher started')
+    logger.info({ sources: [...loops.keys()], injection: tokens.size > 0, port }, 'run-watcher started')
     const moved = stack.move()
     return { port, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
   } catch (err) {
@@ -137,10 +137,10 @@ async function generatorStart (start: string, known: KnownRuns): Promise<number>
 }
 
 /** The injection tokens, from AUTOCAL_INJECT_TOKENS or the file AUTOCAL_INJECT_TOKENS_FILE (read at start; a bad file fails the start). */
-async function injectTokensOf (config: Config): Promise<InjectToken[]> {
+async function injectTokensOf (config: Config): Promise<TokenIndex<TokenPrincipal>> {
   const file = config.AUTOCAL_INJECT_TOKENS_FILE
   const text = file === undefined ? config.AUTOCAL_INJECT_TOKENS : await readFile(file, 'utf8')
-  if (text === undefined) return []
+  if (text === undefined) return createTokenIndex([])
   const parsed = parseInjectTokens(text, file === undefined ? 'AUTOCAL_INJECT_TOKENS' : `AUTOCAL_INJECT_TOKENS_FILE ${file}`)
   if (typeof parsed === 'string') throw new AutocalError('AUTOCAL_CONFIG_INVALID', parsed)
   return parsed

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { z } from 'zod'
 import { baseShape, httpShape, kafkaShape, redisShape } from '@autocal/runtime'
 import { isValidName, runLimit } from '@autocal/contracts'
-import { parseInjectTokens } from './domain/inject-tokens.ts'
+import { parseInjectTokens } from './inject-tokens.ts'
 
 /** A run number setting: 1 ≤ run < 2^32, as on every topic. */
 const runNumber = z.coerce.number().int().positive().lt(runLimit, 'a run number must be below 2^32')

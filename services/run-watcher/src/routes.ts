@@ -16,9 +16,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { AuditRecordSchema, topics } from '@autocal/contracts'
-import type { Producer } from '@autocal/runtime'
+import { auditPeer, bearerOfHeader, type Producer, type TokenIndex, type TokenPrincipal } from '@autocal/runtime'
 import { omsAttributesOf, runFromOms } from './domain/oms-records.ts'
-import { mayInjectRunFacts, principalOf, type InjectToken } from './domain/inject-tokens.ts'
+import { mayInjectRunFacts } from './domain/inject-tokens.ts'
 import type { RunRecord } from './domain/run-record.ts'
 import type { Emitter } from './emitter.ts'
 import type { KnownRuns } from './adapters/known-runs.ts'
@@ -27,7 +27,7 @@ export interface InjectRoutesOptions {
   emitter: Emitter
   known: KnownRuns
   /** Injection tokens (digests, principals, scopes); none = injection refused. */
-  tokens: readonly InjectToken[]
+  tokens: TokenIndex<TokenPrincipal>
   /** Where the audit records go. */
   producer: Producer
   /** e.g. "autocal/run-watcher". */
@@ -36,9 +36,7 @@ export interface InjectRoutesOptions {
 
 /** The peer as the audit record spells it: ipv4:127.0.0.1:50312, ipv6:[::1]:50312. */
 export function peerOf (req: FastifyRequest): string {
-  const address = req.socket.remoteAddress ?? 'unknown'
-  const port = req.socket.remotePort ?? 0
-  return address.includes(':') ? `ipv6:[${address}]:${port}` : `ipv4:${address}:${port}`
+  return auditPeer(req.socket.remoteAddress, req.socket.remotePort ?? 0)
 }
 
 interface Outcome {
@@ -79,9 +77,9 @@ export async function injectRoutes (app: FastifyInstance, options: InjectRoutesO
       await audit(req, { principal, accepted: false, reason, target })
       return await reply.code(status).send({ error: reason })
     }
-    const token = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1]
+    const token = bearerOfHeader(req.headers.authorization)
     if (token === undefined) return await refuse(401, 'anonymous', 'missing bearer token')
-    const who = principalOf(options.tokens, token)
+    const who = options.tokens.lookup(token)
     if (who === undefined) return await refuse(401, 'anonymous', 'unknown token')
     const scope = mayInjectRunFacts(who)
     if (!scope.ok) return await refuse(scope.status, who.principal, scope.reason)

@@ -1,6 +1,6 @@
 // Configuration of the task-dispatcher: the shared shapes plus its own keys.
 import { z } from 'zod'
-import { baseShape, grpcShape, httpShape, kafkaShape, redisShape } from '@autocal/runtime'
+import { baseShape, grpcShape, httpShape, kafkaShape, parseScopedTokens, readShape, redisShape } from '@autocal/runtime'
 
 export const Config = z.object({
   ...baseShape,
@@ -13,7 +13,21 @@ export const Config = z.object({
   /** Directory of workflow YAML files. */
   AUTOCAL_WORKFLOWS_DIR: z.string().min(1).default(new URL('../../../deploy/workflows', import.meta.url).pathname),
   /** Bearer tokens of the control API: JSON {"<token>": {"principal": "alice", "subsystems": ["ECAL"]}}; "*" = every subsystem. */
-  AUTOCAL_CONTROL_TOKENS: z.string().default('{}'),
+  AUTOCAL_CONTROL_TOKENS: z.string().default('{}').transform((v, ctx) => {
+    const parsed = parseScopedTokens(v, 'AUTOCAL_CONTROL_TOKENS')
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: parsed })
+      return z.NEVER
+    }
+    return parsed
+  }),
+  /** Who may call the read RPCs besides control tokens: AUTOCAL_READ_TOKENS "<principal>:<token>,…" (every subsystem), or AUTOCAL_READ_PUBLIC=true. */
+  ...readShape,
+  /** TLS of the control API (PEM files): both, or AUTOCAL_CONTROL_INSECURE=true. */
+  AUTOCAL_CONTROL_TLS_CERT_FILE: z.string().min(1).optional(),
+  AUTOCAL_CONTROL_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** Serve the control API without TLS (tokens travel in clear text): only on loopback or a trusted network. */
+  AUTOCAL_CONTROL_INSECURE: z.stringbool().default(false),
   /** How often the planner groups runs, evaluates gates and dispatches. */
   AUTOCAL_DISPATCH_TICK_MS: z.coerce.number().int().positive().default(1000),
   /** Runs are grouped once none arrived for this long (at the latest 10 times this after they arrived), so that runs arriving out of order from several partitions are grouped in run order. */
@@ -26,5 +40,11 @@ export const Config = z.object({
   AUTOCAL_DISPATCH_RUNS_PER_TICK: z.coerce.number().int().positive().default(200),
   /** How long an HTTP gate answer is trusted before asking again (a yes is kept). */
   AUTOCAL_HTTP_GATE_RECHECK_MS: z.coerce.number().int().positive().default(30_000)
+}).superRefine((c, ctx) => {
+  const cert = c.AUTOCAL_CONTROL_TLS_CERT_FILE !== undefined
+  const key = c.AUTOCAL_CONTROL_TLS_KEY_FILE !== undefined
+  if (cert !== key) ctx.addIssue({ code: 'custom', path: [cert ? 'AUTOCAL_CONTROL_TLS_KEY_FILE' : 'AUTOCAL_CONTROL_TLS_CERT_FILE'], message: 'half-configured TLS: set AUTOCAL_CONTROL_TLS_CERT_FILE and AUTOCAL_CONTROL_TLS_KEY_FILE together' })
+  else if (cert && c.AUTOCAL_CONTROL_INSECURE) ctx.addIssue({ code: 'custom', path: ['AUTOCAL_CONTROL_INSECURE'], message: 'AUTOCAL_CONTROL_INSECURE=true contradicts AUTOCAL_CONTROL_TLS_CERT_FILE / AUTOCAL_CONTROL_TLS_KEY_FILE: choose one' })
+  else if (!cert && !c.AUTOCAL_CONTROL_INSECURE) ctx.addIssue({ code: 'custom', path: ['AUTOCAL_CONTROL_TLS_CERT_FILE'], message: 'the control API needs TLS (its bearer tokens would travel in clear text): set AUTOCAL_CONTROL_TLS_CERT_FILE and AUTOCAL_CONTROL_TLS_KEY_FILE, or AUTOCAL_CONTROL_INSECURE=true on loopback or a trusted network' })
 })
 export type Config = z.infer<typeof Config>

@@ -1,8 +1,13 @@
 // The gRPC ControlService: authenticates the bearer token, authorises the
 // command against the token's subsystems, writes it to autocal.control.v1
 // (keyed by campaign, so every command of a campaign is applied in order) and
-// answers reads from the Redis read model. Every command is logged with who
-// and why, accepted or not.
+// answers reads from the Redis read model. Every command RPC, accepted or
+// refused, and every read refused for want of a token or scope leaves one
+// AuditRecord on autocal.audit.v1 (principal, peer, action, reason).
+//
+// Who may do what: a control token (AUTOCAL_CONTROL_TOKENS) acts for and
+// reads its subsystems; a read token (AUTOCAL_READ_TOKENS) reads every
+// subsystem and acts for none; with AUTOCAL_READ_PUBLIC=true anyone reads.
 import { type EventEmitter, on } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import { create } from '@bufbuild/protobuf'
@@ -12,7 +17,7 @@ import {
   RejectConditionSchema, ReprocessSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
   topics, type ControlCommand, type Selector, type TaskEvent
 } from '@autocal/contracts'
-import { AutocalError, bearerToken, serve, type Logger, type Producer, type grpc } from '@autocal/runtime'
+import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import { authorise, matchTasks, matchesSelector, scopeAllows, type Principal } from './domain/selection.ts'
 import { parseRequestId, promotionProblem, promotionRequestId, signOffProblem } from './domain/sign-off.ts'
@@ -26,7 +31,10 @@ export interface ControlApiDeps {
   catalog: Catalog
   store: StateStore
   producer: Producer
-  tokens: Map<string, Principal>
+  /** Control tokens: act for (and read) their subsystems. */
+  tokens: TokenIndex<Principal>
+  /** Who may read besides control tokens: read tokens (every subsystem), or everyone. */
+  readers: ReadAccess
   logger: Logger
   /** Task events as they are published (fed by the watch consumer). */
   taskEvents: EventEmitter
@@ -49,13 +57,79 @@ function conditionDetails (t: Task, requestId: string, database: string | undefi
 export function controlService (deps: ControlApiDeps) {
   const { catalog, store, producer, tokens } = deps
   const log = deps.logger.child({ component: 'control' })
+  type Call = { metadata: grpc.Metadata, getPeer: () => string }
 
-  function principalOf (call: { metadata: grpc.Metadata }): Principal {
+  /** The principal of a command RPC: a control token's; a read token or none is refused (AUTOCAL_UNAUTHENTICATED / AUTOCAL_FORBIDDEN). */
+  function actorOf (call: Call): Principal {
     const token = bearerToken(call.metadata)
-    if (token === undefined) throw new AutocalError('AUTOCAL_UNAUTHENTICATED', 'no bearer token: pass --token or set AUTOCAL_TOKEN')
-    const p = tokens.get(token)
-    if (p === undefined) throw new AutocalError('AUTOCAL_UNAUTHENTICATED', 'unknown bearer token')
-    return p
+    if (token === undefined) throw new AutocalError('AUTOCAL_UNAUTHENTICATED', 'no bearer token: pass --token-file or set AUTOCAL_TOKEN / AUTOCAL_TOKEN_FILE')
+    const p = tokens.lookup(token)
+    if (p !== undefined) return p
+    const reader = deps.readers.public ? undefined : deps.readers.tokens.lookup(token)
+    if (reader !== undefined) throw Object.assign(new AutocalError('AUTOCAL_FORBIDDEN', `${reader.principal} holds a read token: it may read, not act`), { principal: reader.principal })
+    throw new AutocalError('AUTOCAL_UNAUTHENTICATED', 'unknown bearer token')
+  }
+
+  /** The principal of a read RPC: a control token (its subsystems), a read token (all), or anyone when reads are public. */
+  function readerOf (call: Call): Principal {
+    const token = bearerToken(call.metadata)
+    const p = tokens.lookup(token) ?? (deps.readers.public ? undefined : deps.readers.tokens.lookup(token))
+    if (p !== undefined) return p
+    if (deps.readers.public) return { principal: 'anonymous', subsystems: ['*'] }
+    throw new AutocalError('AUTOCAL_UNAUTHENTICATED', token === undefined ? 'no bearer token: reading needs a read or control token (--token-file, AUTOCAL_TOKEN / AUTOCAL_TOKEN_FILE)' : 'unknown bearer token')
+  }
+
+  /** Who, what and why of one RPC, filled in by the handler as it learns them. */
+  interface AuditFacts { principal: string, subsystem: string, target: string, commandId: string, reason: string, details: Record<string, string> }
+
+  /** Writes one AuditRecord; a failure to write is logged (the answer to the caller stands). */
+  async function audit (call: Call, action: string, facts: AuditFacts, accepted: boolean, reason: string): Promise<void> {
+    const record = create(AuditRecordSchema, {
+      id: randomUUID(),
+      at: timestampFromDate(new Date()),
+      principal: facts.principal,
+      peer: auditPeer(call.getPeer()),
+      service: 'autocal/task-dispatcher',
+      action,
+      subsystem: facts.subsystem,
+      target: facts.target,
+      accepted,
+      reason,
+      commandId: facts.commandId,
+      details: facts.details
+    })
+    try {
+      await producer.publish(topics.audit, record, { eventId: `audit/${record.id}` })
+    } catch (err) {
+      log.error({ err, action, principal: facts.principal, accepted }, 'audit record not written')
+      throw err
+    }
+  }
+
+  const authRefusal = (err: unknown): boolean => err instanceof AutocalError && (err.code === 'AUTOCAL_UNAUTHENTICATED' || err.code === 'AUTOCAL_FORBIDDEN')
+
+  /**
+   * Runs one RPC and audits it: a command ('command') whatever its fate, a
+   * read ('read') when it is refused for want of a token or scope. `action`
+   * is the audit action, e.g. "control.Reprocess". A refusal's reason is
+   * "refused: <error>" plus the operator's reason when one was given.
+   */
+  async function audited<T> (call: Call, action: string, kind: 'command' | 'read', work: (facts: AuditFacts) => Promise<T>): Promise<T> {
+    const facts: AuditFacts = { principal: 'anonymous', subsystem: '', target: '', commandId: '', reason: '', details: {} }
+    let result: T
+    try {
+      result = await work(facts)
+    } catch (err) {
+      const who = (err as { principal?: unknown }).principal
+      if (typeof who === 'string') facts.principal = who
+      if (kind === 'command' || authRefusal(err)) {
+        log.warn({ actor: facts.principal, action, peer: auditPeer(call.getPeer()), refused: errorMessage(err) }, 'control rpc refused')
+        await audit(call, action, facts, false, `refused: ${errorMessage(err)}${facts.reason.trim() === '' ? '' : ` (operator's reason: ${facts.reason})`}`).catch(() => undefined)
+      }
+      throw err
+    }
+    if (kind === 'command') await audit(call, action, facts, true, facts.reason)
+    return result
   }
 
   function campaignOf (name: string): NonNullable<ReturnType<Catalog['campaigns']['get']>> {
@@ -85,8 +159,23 @@ export function controlService (deps: ControlApiDeps) {
     return create(ControlCommandSchema, { commandId: randomUUID(), actor: p.principal, subsystem: scope, reason, selector, at: timestampFromDate(new Date()), action })
   }
 
-  async function taskCommand (req: { selector?: Selector | undefined, reason: string }, call: { metadata: grpc.Metadata }, action: ControlCommand['action']): Promise<{ commandId: string, matched: number }> {
-    const p = principalOf(call)
+  /** What an audit record names as the target of a selector: "campaign prompt tasks a,b runs 1,2 …". */
+  function targetOf (selector: Selector | undefined): string {
+    if (selector === undefined) return ''
+    const parts = [`campaign ${selector.campaign}`]
+    if (selector.tasks.length > 0) parts.push(`tasks ${selector.tasks.join(',')}`)
+    if (selector.subsystem !== '') parts.push(`subsystem ${selector.subsystem}`)
+    if (selector.runs.length > 0) parts.push(`runs ${selector.runs.slice(0, 20).join(',')}${selector.runs.length > 20 ? ` and ${selector.runs.length - 20} more` : ''}`)
+    if (selector.firstRun !== 0 || selector.lastRun !== 0) parts.push(`range ${selector.firstRun}-${selector.lastRun}`)
+    if (selector.blockIds.length > 0) parts.push(`blocks ${selector.blockIds.slice(0, 20).join(',')}`)
+    return parts.join(' ')
+  }
+
+  async function taskCommand (req: { selector?: Selector | undefined, reason: string }, call: Call, action: ControlCommand['action'], facts: AuditFacts): Promise<{ commandId: string, matched: number }> {
+    facts.reason = req.reason
+    facts.target = targetOf(req.selector)
+    const p = actorOf(call)
+    facts.principal = p.principal
     const selector = req.selector
     if (selector === undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a selector with a campaign is required')
     const c = campaignOf(selector.campaign)
@@ -98,31 +187,12 @@ export function controlService (deps: ControlApiDeps) {
     for (const t of selector.tasks) subsystems.add(c.tasks.find(d => d.name === t)?.subsystem ?? '')
     if (selector.subsystem !== '') subsystems.add(selector.subsystem)
     if (matched.length === 0 && selector.tasks.length === 0 && selector.subsystem === '') for (const s of c.subsystems) subsystems.add(s)
+    facts.subsystem = [...subsystems].filter(s => s !== '').sort().join(',')
+    facts.details = { matched: String(matched.length) }
     const cmd = command(p, selector, req.reason, action)
     await submit(p, cmd, `${action.case ?? 'the command'} on campaign ${c.name}`, subsystems)
+    facts.commandId = cmd.commandId
     return { commandId: cmd.commandId, matched: matched.length }
-  }
-
-  /**
-   * One AuditRecord on autocal.audit.v1 per condition decision (approve,
-   * reject, promote), accepted or refused, with the payload hash in details.
-   */
-  async function audit (entry: { call: { getPeer: () => string }, principal: string, action: string, subsystem: string, target: string, accepted: boolean, reason: string, commandId: string, details: Record<string, string> }): Promise<void> {
-    const record = create(AuditRecordSchema, {
-      id: randomUUID(),
-      at: timestampFromDate(new Date()),
-      principal: entry.principal,
-      peer: entry.call.getPeer(),
-      service: 'autocal/task-dispatcher',
-      action: entry.action,
-      subsystem: entry.subsystem,
-      target: entry.target,
-      accepted: entry.accepted,
-      reason: entry.reason,
-      commandId: entry.commandId,
-      details: entry.details
-    })
-    await producer.publish(topics.audit, record, { eventId: `audit/${record.id}` })
   }
 
   type ConditionAction = 'approveCondition' | 'rejectCondition' | 'promoteCondition'
@@ -131,51 +201,53 @@ export function controlService (deps: ControlApiDeps) {
   /**
    * Approve, reject or promote: authenticate, find the task of the request id,
    * check the scope (the task's subsystem) and that the decision applies now,
-   * write the command (keyed by the task's campaign), and audit the decision
-   * whatever its fate. Errors are the gRPC answer; the audit record names them.
+   * write the command (keyed by the task's campaign). The audit record
+   * (written by `audited`) carries the payload hash in its details.
    */
-  async function conditionCommand (req: { requestId: string, reason: string, destinationDatabase?: string }, call: { metadata: grpc.Metadata, getPeer: () => string }, kind: ConditionAction): Promise<{ commandId: string, payloadHash: string, promotionRequestId: string }> {
-    let principal = 'anonymous'
-    let subsystem = ''
-    let details: Record<string, string> = { request_id: req.requestId }
-    try {
-      const p = principalOf(call)
-      principal = p.principal
-      const parts = parseRequestId(req.requestId)
-      if ('problem' in parts) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', parts.problem)
-      const task = await store.getTask(`${parts.campaign}/${parts.block}/${parts.task}`)
-      if (task === undefined) throw new AutocalError('AUTOCAL_NOT_FOUND', `no task for request ${req.requestId}`)
-      subsystem = task.subsystem
-      details = conditionDetails(task, req.requestId, req.destinationDatabase)
-      if (!scopeAllows(p.subsystems, task.subsystem)) throw new AutocalError('AUTOCAL_FORBIDDEN', `${p.principal} may act for ${p.subsystems.join(', ')}, but request ${req.requestId} is a condition of ${task.subsystem}`)
-      if (req.reason.trim() === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a reason is required (--reason): every decision on a condition is audited with who and why')
-      const problem = kind === 'promoteCondition' ? promotionProblem(task, req.requestId) : signOffProblem(task, req.requestId)
-      if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', problem)
-      const payloadHash = task.condition?.payloadHash ?? ''
-      const selector = create(SelectorSchema, { campaign: task.campaign, tasks: [task.task], blockIds: [task.block.id], subsystem: task.subsystem })
-      const action: ControlCommand['action'] = kind === 'approveCondition'
-        ? { case: kind, value: create(ApproveConditionSchema, { requestId: req.requestId, payloadHash }) }
-        : kind === 'rejectCondition'
-          ? { case: kind, value: create(RejectConditionSchema, { requestId: req.requestId, payloadHash }) }
-          : { case: kind, value: create(PromoteConditionSchema, { requestId: req.requestId, payloadHash, destinationDatabase: req.destinationDatabase ?? '' }) }
-      const cmd = create(ControlCommandSchema, { commandId: randomUUID(), actor: p.principal, subsystem: task.subsystem, reason: req.reason, selector, at: timestampFromDate(new Date()), action })
-      await producer.publish(topics.control, cmd, { eventId: `control/${cmd.commandId}` })
-      const promoted = kind === 'promoteCondition' ? promotionRequestId(req.requestId, cmd.commandId) : ''
-      if (promoted !== '') details.promotion_request_id = promoted
-      log.info({ actor: p.principal, commandId: cmd.commandId, action: kind, requestId: req.requestId, payloadHash, reason: req.reason }, 'condition decision accepted')
-      await audit({ call, principal, action: auditAction[kind], subsystem, target: req.requestId, accepted: true, reason: req.reason, commandId: cmd.commandId, details })
-      return { commandId: cmd.commandId, payloadHash, promotionRequestId: promoted }
-    } catch (err) {
-      const refusal = (err as Error).message
-      log.warn({ actor: principal, action: kind, requestId: req.requestId, refused: refusal }, 'condition decision refused')
-      await audit({ call, principal, action: auditAction[kind], subsystem, target: req.requestId, accepted: false, reason: `refused: ${refusal}${req.reason.trim() === '' ? '' : ` (operator's reason: ${req.reason})`}`, commandId: '', details })
-      throw err
-    }
+  async function conditionCommand (req: { requestId: string, reason: string, destinationDatabase?: string }, call: Call, kind: ConditionAction, facts: AuditFacts): Promise<{ commandId: string, payloadHash: string, promotionRequestId: string }> {
+    facts.target = req.requestId
+    facts.reason = req.reason
+    facts.details = { request_id: req.requestId }
+    const p = actorOf(call)
+    facts.principal = p.principal
+    const parts = parseRequestId(req.requestId)
+    if ('problem' in parts) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', parts.problem)
+    const task = await store.getTask(`${parts.campaign}/${parts.block}/${parts.task}`)
+    if (task === undefined) throw new AutocalError('AUTOCAL_NOT_FOUND', `no task for request ${req.requestId}`)
+    facts.subsystem = task.subsystem
+    facts.details = conditionDetails(task, req.requestId, req.destinationDatabase)
+    if (!scopeAllows(p.subsystems, task.subsystem)) throw new AutocalError('AUTOCAL_FORBIDDEN', `${p.principal} may act for ${p.subsystems.join(', ')}, but request ${req.requestId} is a condition of ${task.subsystem}`)
+    if (req.reason.trim() === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a reason is required (--reason): every decision on a condition is audited with who and why')
+    const problem = kind === 'promoteCondition' ? promotionProblem(task, req.requestId) : signOffProblem(task, req.requestId)
+    if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', problem)
+    const payloadHash = task.condition?.payloadHash ?? ''
+    const selector = create(SelectorSchema, { campaign: task.campaign, tasks: [task.task], blockIds: [task.block.id], subsystem: task.subsystem })
+    const action: ControlCommand['action'] = kind === 'approveCondition'
+      ? { case: kind, value: create(ApproveConditionSchema, { requestId: req.requestId, payloadHash }) }
+      : kind === 'rejectCondition'
+        ? { case: kind, value: create(RejectConditionSchema, { requestId: req.requestId, payloadHash }) }
+        : { case: kind, value: create(PromoteConditionSchema, { requestId: req.requestId, payloadHash, destinationDatabase: req.destinationDatabase ?? '' }) }
+    const cmd = create(ControlCommandSchema, { commandId: randomUUID(), actor: p.principal, subsystem: task.subsystem, reason: req.reason, selector, at: timestampFromDate(new Date()), action })
+    await producer.publish(topics.control, cmd, { eventId: `control/${cmd.commandId}` })
+    facts.commandId = cmd.commandId
+    const promoted = kind === 'promoteCondition' ? promotionRequestId(req.requestId, cmd.commandId) : ''
+    if (promoted !== '') facts.details.promotion_request_id = promoted
+    log.info({ actor: p.principal, commandId: cmd.commandId, action: kind, requestId: req.requestId, payloadHash, reason: req.reason }, 'condition decision accepted')
+    return { commandId: cmd.commandId, payloadHash, promotionRequestId: promoted }
+  }
+
+  /** A read principal may ask for a subsystem only within its scope. */
+  function readScope (p: Principal, subsystem: string, facts: AuditFacts): void {
+    facts.principal = p.principal
+    facts.subsystem = subsystem
+    if (subsystem !== '' && !scopeAllows(p.subsystems, subsystem)) throw new AutocalError('AUTOCAL_FORBIDDEN', `${p.principal} may read ${p.subsystems.join(', ') || 'no subsystem'}, not ${subsystem}`)
   }
 
   return serve(ControlService, {
-    listPendingConditions: async (req, call) => {
-      const p = principalOf(call)
+    listPendingConditions: async (req, call) => await audited(call, 'control.ListPendingConditions', 'read', async facts => {
+      facts.target = req.campaign === '' ? 'every campaign' : `campaign ${req.campaign}`
+      const p = readerOf(call)
+      readScope(p, req.subsystem, facts)
       const campaigns = req.campaign === '' ? [...catalog.campaigns.keys()] : [campaignOf(req.campaign).name]
       const conditions = []
       for (const c of campaigns) {
@@ -201,46 +273,55 @@ export function controlService (deps: ControlApiDeps) {
       }
       conditions.sort((a, b) => a.requestId.localeCompare(b.requestId))
       return { conditions }
-    },
-    approveCondition: async (req, call) => {
-      const r = await conditionCommand(req, call, 'approveCondition')
+    }),
+    approveCondition: async (req, call) => await audited(call, auditAction.approveCondition, 'command', async facts => {
+      const r = await conditionCommand(req, call, 'approveCondition', facts)
       return { commandId: r.commandId, payloadHash: r.payloadHash }
-    },
-    rejectCondition: async (req, call) => {
-      const r = await conditionCommand(req, call, 'rejectCondition')
+    }),
+    rejectCondition: async (req, call) => await audited(call, auditAction.rejectCondition, 'command', async facts => {
+      const r = await conditionCommand(req, call, 'rejectCondition', facts)
       return { commandId: r.commandId, payloadHash: r.payloadHash }
-    },
-    promoteCondition: async (req, call) => {
-      const r = await conditionCommand(req, call, 'promoteCondition')
+    }),
+    promoteCondition: async (req, call) => await audited(call, auditAction.promoteCondition, 'command', async facts => {
+      const r = await conditionCommand(req, call, 'promoteCondition', facts)
       return { commandId: r.commandId, payloadHash: r.payloadHash, promotionRequestId: r.promotionRequestId }
-    },
-    injectRuns: async (req, call) => {
-      const p = principalOf(call)
-      const c = campaignOf(req.campaign)
+    }),
+    injectRuns: async (req, call) => await audited(call, 'control.InjectRuns', 'command', async facts => {
       const inject = req.runs ?? create(InjectRunsSchema, {})
+      facts.reason = req.reason
+      facts.target = `campaign ${req.campaign}`
+      facts.details = { runs: String(inject.runs.length + inject.records.length), range: inject.firstRun === 0 && inject.lastRun === 0 ? '' : `${inject.firstRun}-${inject.lastRun}` }
+      const p = actorOf(call)
+      facts.principal = p.principal
+      const c = campaignOf(req.campaign)
+      facts.subsystem = [...c.subsystems].sort().join(',')
       const records = new Set(inject.records.map(r => r.run))
       const wanted = new Set([...inject.runs, ...records])
       if (inject.firstRun !== 0 || inject.lastRun !== 0) {
         if (inject.firstRun === 0 || inject.lastRun === 0 || inject.lastRun < inject.firstRun) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `bad run range ${inject.firstRun}-${inject.lastRun}`)
         for (const r of await store.knownRuns(inject.firstRun, inject.lastRun)) wanted.add(r)
       }
-      const facts = await store.runFacts([...wanted].filter(r => !records.has(r)))
-      const unknown = [...wanted].filter(r => !records.has(r) && !facts.has(r)).sort((a, b) => a - b)
+      const known = await store.runFacts([...wanted].filter(r => !records.has(r)))
+      const unknown = [...wanted].filter(r => !records.has(r) && !known.has(r)).sort((a, b) => a - b)
       if (unknown.length > 0) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `runs unknown to the dispatcher (no run-watcher record): ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''}`)
       if (wanted.size === 0) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'no runs to inject: give runs, a range or records')
+      facts.details.runs = String(wanted.size)
       const selector = create(SelectorSchema, { campaign: c.name })
       const cmd = command(p, selector, req.reason, { case: 'injectRuns', value: inject })
       await submit(p, cmd, `injecting runs into campaign ${c.name}`, c.subsystems)
+      facts.commandId = cmd.commandId
       return { commandId: cmd.commandId, runs: wanted.size }
-    },
-    reprocess: async (req, call) => await taskCommand(req, call, { case: 'reprocess', value: create(ReprocessSchema, {}) }),
-    skip: async (req, call) => await taskCommand(req, call, { case: 'skip', value: create(SkipSchema, {}) }),
-    cancel: async (req, call) => await taskCommand(req, call, { case: 'cancel', value: create(CancelSchema, {}) }),
-    getStatus: async (req, call) => {
-      principalOf(call)
+    }),
+    reprocess: async (req, call) => await audited(call, 'control.Reprocess', 'command', async facts => await taskCommand(req, call, { case: 'reprocess', value: create(ReprocessSchema, {}) }, facts)),
+    skip: async (req, call) => await audited(call, 'control.Skip', 'command', async facts => await taskCommand(req, call, { case: 'skip', value: create(SkipSchema, {}) }, facts)),
+    cancel: async (req, call) => await audited(call, 'control.Cancel', 'command', async facts => await taskCommand(req, call, { case: 'cancel', value: create(CancelSchema, {}) }, facts)),
+    getStatus: async (req, call) => await audited(call, 'control.GetStatus', 'read', async facts => {
       const selector = req.selector ?? create(SelectorSchema, {})
+      facts.target = targetOf(selector)
+      const p = readerOf(call)
+      readScope(p, selector.subsystem, facts)
       const c = campaignOf(selector.campaign)
-      const tasks = matchTasks(await store.getTasks(await store.taskKeys(c.name)), selector)
+      const tasks = matchTasks(await store.getTasks(await store.taskKeys(c.name)), selector).filter(t => scopeAllows(p.subsystems, t.subsystem))
       const runs = new Set<number>()
       const cells = []
       for (const t of tasks) {
@@ -250,28 +331,36 @@ export function controlService (deps: ControlApiDeps) {
         }
       }
       cells.sort((a, b) => a.run - b.run || a.task.localeCompare(b.task))
-      const names = c.tasks.map(d => d.name).filter(n => selector.tasks.length === 0 || selector.tasks.includes(n)).filter(n => selector.subsystem === '' || c.tasks.find(d => d.name === n)?.subsystem === selector.subsystem)
+      const names = c.tasks.filter(d => scopeAllows(p.subsystems, d.subsystem)).map(d => d.name).filter(n => selector.tasks.length === 0 || selector.tasks.includes(n)).filter(n => selector.subsystem === '' || c.tasks.find(d => d.name === n)?.subsystem === selector.subsystem)
       return { campaign: c.name, runs: [...runs].sort((a, b) => a - b), tasks: names, cells }
-    },
-    listWorkflows: async (_req, call) => {
-      principalOf(call)
-      return { workflows: catalog.workflows.map(workflowInfo) }
-    },
-    validateWorkflows: async (req, call) => {
-      principalOf(call)
+    }),
+    listWorkflows: async (_req, call) => await audited(call, 'control.ListWorkflows', 'read', async facts => {
+      const p = readerOf(call)
+      facts.principal = p.principal
+      return { workflows: catalog.workflows.filter(w => scopeAllows(p.subsystems, w.subsystem)).map(workflowInfo) }
+    }),
+    validateWorkflows: async (req, call) => await audited(call, 'control.ValidateWorkflows', 'read', async facts => {
+      facts.target = req.files.map(f => f.name).slice(0, 20).join(',')
+      facts.principal = readerOf(call).principal
       // Caller-supplied YAML: nothing from the dispatcher's environment is expanded (an empty environment:
       // allow-listed variables take their ${VAR:-default}); only the real-data directory confines golden files.
       const result = validateSources(req.files.map(f => ({ name: f.name, content: f.content, dir: deps.workflowsDir })), {}, '', goldenRootsOf(deps.env))
       return { ok: result.errors.length === 0, errors: result.errors, workflows: result.workflows.map(workflowInfo) }
-    },
+    }),
     watchTasks: async function * (req, call) {
-      principalOf(call)
       const selector = req.selector
+      const p = await audited(call, 'control.WatchTasks', 'read', async facts => {
+        facts.target = targetOf(selector)
+        const p = readerOf(call)
+        readScope(p, selector?.subsystem ?? '', facts)
+        return p
+      })
       const ac = new AbortController()
       call.on('cancelled', () => { ac.abort() })
       call.on('close', () => { ac.abort() })
       try {
         for await (const [ev] of on(deps.taskEvents, 'task', { signal: ac.signal }) as AsyncIterable<[TaskEvent]>) {
+          if (!scopeAllows(p.subsystems, ev.subsystem)) continue
           if (selector !== undefined && !matchesSelector({ campaign: ev.campaign, task: ev.task, subsystem: ev.subsystem, block: { runs: ev.block?.runs ?? [], id: ev.block?.id ?? '' } as never }, selector)) continue
           yield { event: ev }
         }

@@ -2,12 +2,12 @@
 // Kafka when empty) → consumers → planner loop → gRPC control API.
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
-import { AutocalError, buildHttp, closeOnSignal, connectRedis, createLogger, createMetrics, loadConfig, startConsumer, startGrpc, startProducer, startTelemetry } from '@autocal/runtime'
+import { readFileSync } from 'node:fs'
+import { AutocalError, buildHttp, closeOnSignal, connectRedis, createLogger, createMetrics, createTokenIndex, grpc, loadConfig, readAccessOf, startConsumer, startGrpc, startProducer, startTelemetry } from '@autocal/runtime'
 import { Config } from './config.ts'
 import { loadWorkflows } from './adapters/workflow-files.ts'
 import { createStateStore } from './adapters/state-store.ts'
 import { buildCatalog } from './domain/catalog.ts'
-import { parseTokens } from './domain/selection.ts'
 import { createHandlers } from './handlers.ts'
 import { createRecovery } from './recovery.ts'
 import { createTaskTransitions } from './task-transitions.ts'
@@ -20,8 +20,13 @@ const logger = createLogger({ service, level: config.AUTOCAL_LOG_LEVEL })
 const instance = config.AUTOCAL_INSTANCE_ID ?? `${hostname()}-${process.pid}`
 const loaded = loadWorkflows(config.AUTOCAL_WORKFLOWS_DIR, process.env)
 if (loaded.errors.length > 0) throw new AutocalError('AUTOCAL_WORKFLOW_INVALID', `invalid workflows in ${config.AUTOCAL_WORKFLOWS_DIR}:\n${loaded.errors.join('\n')}`)
-const tokens = parseTokens(config.AUTOCAL_CONTROL_TOKENS)
-if (typeof tokens === 'string') throw new AutocalError('AUTOCAL_CONFIG_INVALID', tokens)
+const tokens = createTokenIndex(config.AUTOCAL_CONTROL_TOKENS)
+const readers = readAccessOf(config)
+// TLS unless explicitly insecure (the config refuses half a TLS setup and no choice at all)
+const tls = config.AUTOCAL_CONTROL_TLS_CERT_FILE === undefined || config.AUTOCAL_CONTROL_TLS_KEY_FILE === undefined
+  ? undefined
+  : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(config.AUTOCAL_CONTROL_TLS_CERT_FILE), private_key: readFileSync(config.AUTOCAL_CONTROL_TLS_KEY_FILE) }], false)
+if (tls === undefined) logger.warn('control API without TLS (AUTOCAL_CONTROL_INSECURE=true): bearer tokens travel in clear text')
 const catalog = buildCatalog(loaded.workflows)
 logger.info({ workflows: loaded.workflows.map(w => `${w.subsystem}/${w.workflow}@${w.version}`), campaigns: [...catalog.campaigns.keys()], tokens: tokens.size }, 'workflows loaded')
 
@@ -45,7 +50,8 @@ const grpcServer = stack.use(await startGrpc({
   port: config.AUTOCAL_GRPC_PORT,
   logger,
   checks,
-  services: [controlService({ catalog, store, producer, tokens, logger, taskEvents, workflowsDir: loaded.dir, env: process.env })]
+  ...(tls === undefined ? {} : { credentials: tls }),
+  services: [controlService({ catalog, store, producer, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env: process.env })]
 }))
 const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
 stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))

@@ -20,6 +20,8 @@ export function testConfig (dataDir: string, overrides: Record<string, string> =
     // tests write payload files beside the data directory: that directory is the output root
     AUTOCAL_OUTPUT_ROOT: dirname(dataDir),
     AUTOCAL_HTTP_PORT: '0',
+    // reads open in the tests of other behaviour; the read-access tests set tokens
+    AUTOCAL_READ_PUBLIC: 'true',
     AUTOCAL_LOG_LEVEL: 'warn',
     ...overrides
   })

@@ -14,7 +14,7 @@ import { realpath, readFile } from 'node:fs/promises'
 import { dirname, extname, join, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
-import type { buildHttp } from '@autocal/runtime'
+import { readCookie, type ReadAccess, type buildHttp } from '@autocal/runtime'
 import { parseOverviewFilter, summariseCampaigns } from '../domain/overview.ts'
 import { deadlineStatus, type DeadlinePolicy } from '../domain/deadlines.ts'
 import { executorHealth, overviewRows, tagTimeline, taskColumns } from '../domain/console-views.ts'
@@ -36,6 +36,8 @@ export interface ConsoleDeps {
   filesRoot: string
   /** Read token for the executors' log route (their AUTOCAL_READ_TOKENS); undefined when their logs are public. */
   executorReadToken?: string | undefined
+  /** Who may read: checks the sign-in's token. */
+  access: ReadAccess
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -54,6 +56,19 @@ const security = {
   'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; object-src 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff'
 }
+/** The sign-in page: one password field posted to /console/login (no script: the CSP allows none inline). */
+function loginHtml (failed: boolean): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>autocal console: sign in</title><link rel="stylesheet" href="/console/static/style.css"></head>
+<body><main><h1>autocal console</h1>
+<form method="post" action="/console/login">
+<p>This console needs a read token (one of the metrics service's AUTOCAL_READ_TOKENS).</p>
+${failed ? '<p class="error" role="alert">That token was not accepted.</p>\n' : ''}<label>read token <input type="password" name="token" autocomplete="current-password" required></label>
+<button type="submit">sign in</button>
+</form></main></body></html>
+`
+}
+
 const plotTypes: Record<string, string> = { '.png': 'image/png', '.svg': 'image/svg+xml' }
 
 function positiveInt (v: string | undefined, fallback: number, max: number): number | undefined {
@@ -93,6 +108,21 @@ export function registerConsole (app: App, deps: ConsoleDeps): void {
   const { store, console: views, policy, now } = deps
 
   app.get('/console', async (_req, reply) => await reply.redirect('/console/'))
+  // Sign-in: the read token given once in a form, kept by the browser in an HttpOnly, SameSite=Strict
+  // cookie (Secure behind https) that the read check accepts like a bearer header; fetch, EventSource and
+  // images then carry it by themselves. No token is ever put in a URL or in page script.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => { done(null, Object.fromEntries(new URLSearchParams(body as string))) })
+  app.get<{ Querystring: { failed?: string } }>('/console/login', async (req, reply) => await reply.headers(security).type('text/html; charset=utf-8').send(loginHtml(req.query.failed !== undefined)))
+  app.post<{ Body: { token?: string } | undefined }>('/console/login', async (req, reply) => {
+    const token = typeof req.body?.token === 'string' ? req.body.token.trim() : ''
+    const who = deps.access.public ? { principal: 'anonymous' } : deps.access.tokens.lookup(token === '' ? undefined : token)
+    if (who === undefined) {
+      req.log.warn({ peer: req.ip, reason: token === '' ? 'missing read token' : 'unknown token' }, 'console sign-in refused')
+      return await reply.code(303).header('location', '/console/login?failed=1').send()
+    }
+    const secure = req.protocol === 'https' ? '; Secure' : ''
+    return await reply.code(303).header('set-cookie', `${readCookie}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${secure}`).header('location', '/console/').send()
+  })
   app.get('/console/', async (_req, reply) => await reply.headers(security).type('text/html; charset=utf-8').send(indexHtml))
   app.get<{ Params: { file: string } }>('/console/static/:file', async (req, reply) => {
     const f = staticFiles[req.params.file]

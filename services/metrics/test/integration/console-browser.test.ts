@@ -31,6 +31,8 @@ const outputDir = process.env.AUTOCAL_TEST_OUTPUT_DIR ?? join(tmpdir(), 'autocal
 const docsPicture = new URL('../../docs/console-overview.png', import.meta.url).pathname
 const hour = 3_600_000
 const tag = 'EcalTimeCalibConstants_prompt'
+// the metrics service's read token (the operator signs in with it in the page)
+const readToken = 'operator-read-token-1'
 
 interface RealRun { run: number, fill: number, era: string, runClass: string, start: number, end: number, durationS: number, deliveredLumiPb: number, recordedLumiPb: number, stableBeam: boolean }
 
@@ -106,7 +108,7 @@ async function shoot (page: Page, name: string): Promise<string> {
 
 test('the console shows real runs newest first with live updates, a failed task, a followed job log with plots, an IOV timeline and a dead letter', { timeout: 240_000 }, async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'autocal-console-'))
-  const config = testConfig({ AUTOCAL_DATA_DIR: dataDir, AUTOCAL_KAFKA_MAX_ATTEMPTS: '2', AUTOCAL_EXECUTOR_READ_TOKEN: 'console-read-token-1' })
+  const config = testConfig({ AUTOCAL_DATA_DIR: dataDir, AUTOCAL_KAFKA_MAX_ATTEMPTS: '2', AUTOCAL_EXECUTOR_READ_TOKEN: 'console-read-token-1', AUTOCAL_READ_PUBLIC: 'false', AUTOCAL_READ_TOKENS: `operator:${readToken}` })
   const logger = quietLogger()
   const prefix = config.AUTOCAL_KAFKA_TOPIC_PREFIX
   const producer = await startProducer({ config, logger, service: 'test' })
@@ -244,9 +246,9 @@ test('the console shows real runs newest first with live updates, a failed task,
     action: { case: 'start', value: { argv: ['python3', '-c', 'import sys; print("reading ALCAPHISYM"); sys.stderr.write("no hits in EB+ for run " + sys.argv[1] + "\\n"); sys.exit(3)', String(failedRun.run)], backend: 'local', njobs: 1, outdir: join(dataDir, 'jobs', `run-${failedRun.run}`, 'timing-reco') } }
   }))
 
-  await until('every run in the read model', async () => (await getJson(`${service.url}/console/api/overview?campaign=prompt&limit=100`)).body.totalRuns === 60, 60_000)
-  await until('the dead letter', async () => (await getJson(`${service.url}/console/api/health`)).body.deadLetters.length === 1, 60_000)
-  await until('the job running', async () => (await getJson(`${service.url}/api/v1/runs/${jobRun.run}`)).body.tasks.some((x: any) => x.jobRecords.some((j: any) => j.status?.phase === 'running')), 60_000)
+  await until('every run in the read model', async () => (await getJson(`${service.url}/console/api/overview?campaign=prompt&limit=100`, readToken)).body.totalRuns === 60, 60_000)
+  await until('the dead letter', async () => (await getJson(`${service.url}/console/api/health`, readToken)).body.deadLetters.length === 1, 60_000)
+  await until('the job running', async () => (await getJson(`${service.url}/api/v1/runs/${jobRun.run}`, readToken)).body.tasks.some((x: any) => x.jobRecords.some((j: any) => j.status?.phase === 'running')), 60_000)
 
   // ---- the browser
   const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] })
@@ -256,6 +258,20 @@ test('the console shows real runs newest first with live updates, a failed task,
   page.on('pageerror', e => pageErrors.push(e.message))
   const failedResponses: string[] = []
   page.on('response', r => { if (r.status() >= 400) failedResponses.push(`${r.status()} ${r.url()}`) })
+
+  // sign-in: the console's data needs a read token, given once in a form and kept by the browser in an
+  // HttpOnly cookie; a wrong token is refused, and before signing in no data is served
+  assert.equal((await fetch(`${service.url}/console/api/overview`)).status, 401)
+  await page.goto(`${service.url}/console/`)
+  await page.waitForURL(`${service.url}/console/login`)
+  await page.fill('input[name=token]', 'not-the-token')
+  await page.click('button[type=submit]')
+  await page.waitForURL(`${service.url}/console/login?failed=1`)
+  assert.match(await page.textContent('[role=alert]') ?? '', /not accepted/)
+  await page.fill('input[name=token]', readToken)
+  await page.click('button[type=submit]')
+  await page.waitForURL(`${service.url}/console/`)
+  failedResponses.length = 0
 
   // overview: opens on the prompt campaign, newest run first, a page of 50 of the 60 runs
   await page.goto(`${service.url}/console/`)
@@ -304,7 +320,7 @@ test('the console shows real runs newest first with live updates, a failed task,
   assert.match(meta, new RegExp(`recorded${failedRun.recordedLumiPb.toFixed(3)} /pb`))
   const history = await page.$$eval(`[data-task="prompt/run-${failedRun.run}/timing-reco"] table.history tbody tr`, rows => rows.map(r => r.textContent ?? ''))
   assert.match(history.at(-1)!, /processing.*failed.*task-dispatcher.*exit code 3; retries exhausted/)
-  await until('the failed job', async () => (await getJson(`${service.url}/api/v1/runs/${failedRun.run}`)).body.tasks.some((x: any) => x.jobRecords.some((j: any) => j.status?.phase === 'failed')), 60_000)
+  await until('the failed job', async () => (await getJson(`${service.url}/api/v1/runs/${failedRun.run}`, readToken)).body.tasks.some((x: any) => x.jobRecords.some((j: any) => j.status?.phase === 'failed')), 60_000)
   await page.reload()
   await page.waitForSelector(`[data-task="prompt/run-${failedRun.run}/timing-reco"] button.log-button`)
   assert.match(await page.textContent(`[data-task="prompt/run-${failedRun.run}/timing-reco"] table.jobs`) ?? '', /failed\s*local\s*\d+\s*executor-console-test.*3\s*exit code 3/)
@@ -324,7 +340,7 @@ test('the console shows real runs newest first with live updates, a failed task,
   await page.waitForSelector('pre.log >> text=done: 3 outputs written', { timeout: 60_000 })
   await page.waitForSelector('text=end of log')
   // the outputs arrive with the job's done status (a job status is not on the change feed): reload
-  await until('the job done', async () => (await getJson(`${service.url}/api/v1/runs/${jobRun.run}`)).body.tasks.some((x: any) => x.jobRecords.some((j: any) => j.status?.phase === 'done')), 30_000)
+  await until('the job done', async () => (await getJson(`${service.url}/api/v1/runs/${jobRun.run}`, readToken)).body.tasks.some((x: any) => x.jobRecords.some((j: any) => j.status?.phase === 'done')), 30_000)
   await page.reload()
   await page.waitForSelector('.plots img')
   // (no waitForFunction: the console's Content-Security-Policy forbids the eval it uses)

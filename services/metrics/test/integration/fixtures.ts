@@ -16,6 +16,8 @@ export function testConfig (overrides: Record<string, string> = {}): Config {
     AUTOCAL_KAFKA_TOPIC_PREFIX: id,
     AUTOCAL_REDIS_KEY_PREFIX: `${id}:`,
     AUTOCAL_HTTP_PORT: '0',
+    // reads open in the tests of other behaviour; the read-access tests set tokens
+    AUTOCAL_READ_PUBLIC: 'true',
     AUTOCAL_KAFKA_RETRY_BASE_MS: '50',
     AUTOCAL_KAFKA_MAX_ATTEMPTS: '4',
     AUTOCAL_METRICS_MARKER_CHECK_MS: '250',
@@ -95,8 +97,9 @@ export async function until (what: string, predicate: () => boolean | Promise<bo
   }
 }
 
-export async function getJson (url: string): Promise<{ status: number, body: any }> {
-  const res = await fetch(url)
+/** GET a JSON answer; `token` is presented as a bearer read token. */
+export async function getJson (url: string, token?: string): Promise<{ status: number, body: any }> {
+  const res = await fetch(url, token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } })
   return { status: res.status, body: await res.json() }
 }
 

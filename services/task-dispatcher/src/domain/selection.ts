@@ -25,28 +25,6 @@ export interface Principal { principal: string, subsystems: string[] }
 
 export const scopeAllows = (scope: readonly string[], subsystem: string): boolean => scope.includes('*') || scope.includes(subsystem)
 
-/** Tokens from AUTOCAL_CONTROL_TOKENS: {"<token>": {"principal": "alice", "subsystems": ["ECAL"]}}; subsystems "*" or ["*"] = all. */
-export function parseTokens (json: string): Map<string, Principal> | string {
-  let raw: unknown
-  try {
-    raw = JSON.parse(json)
-  } catch (err) {
-    return `AUTOCAL_CONTROL_TOKENS is not JSON: ${(err as Error).message}`
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return 'AUTOCAL_CONTROL_TOKENS: expected an object {"<token>": {"principal": "...", "subsystems": [...]}}'
-  const out = new Map<string, Principal>()
-  for (const [token, v] of Object.entries(raw as Record<string, unknown>)) {
-    const p = v as { principal?: unknown, subsystems?: unknown }
-    const subsystems = p?.subsystems === '*' ? ['*'] : p?.subsystems
-    if (typeof p?.principal !== 'string' || p.principal === '' || !Array.isArray(subsystems) || !subsystems.every(s => typeof s === 'string')) {
-      return `AUTOCAL_CONTROL_TOKENS: token ${token.slice(0, 4)}…: expected {"principal": "<name>", "subsystems": ["ECAL", ...] | "*"}`
-    }
-    if (token.length < 8) return `AUTOCAL_CONTROL_TOKENS: token ${token.slice(0, 2)}… is shorter than 8 characters`
-    out.set(token, { principal: p.principal, subsystems: subsystems as string[] })
-  }
-  return out
-}
-
 export type Authorisation = { ok: true } | { ok: false, reason: string }
 
 /** Whether a principal may act on tasks of these subsystems. */

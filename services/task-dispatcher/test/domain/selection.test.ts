@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
 import { SelectorSchema } from '@autocal/contracts'
-import { authorise, matchesSelector, parseTokens } from '../../src/domain/selection.ts'
+import { authorise, matchesSelector } from '../../src/domain/selection.ts'
 
 const task = (runs: number[], patch: Record<string, string> = {}) => ({ campaign: 'prompt', task: 'timing-reco', subsystem: 'ECAL', block: { id: `run-${runs[0] ?? 0}`, kind: 'run' as const, runs, fill: 0, era: '', recordedLumiPb: 0, closed: true, closedReason: '', openedAtMs: 0 }, ...patch })
 const sel = (init: Parameters<typeof create<typeof SelectorSchema>>[1]) => create(SelectorSchema, init)
@@ -19,15 +19,6 @@ const table: Array<{ name: string, selector: ReturnType<typeof sel>, t: ReturnTy
   { name: 'a subsystem restricts the match', selector: sel({ campaign: 'prompt', subsystem: 'PPS' }), t: task([1]), match: false }
 ]
 for (const row of table) test(row.name, () => { assert.equal(matchesSelector(row.t, row.selector), row.match) })
-
-test('tokens parse with subsystem scopes and "*" for every subsystem', () => {
-  const tokens = parseTokens('{"ecal-token-1": {"principal": "alice", "subsystems": ["ECAL"]}, "admin-token-1": {"principal": "ops", "subsystems": "*"}}')
-  assert.ok(tokens instanceof Map)
-  assert.deepEqual(tokens.get('admin-token-1'), { principal: 'ops', subsystems: ['*'] })
-  assert.match(parseTokens('{"short": {"principal": "a", "subsystems": []}}') as string, /shorter than 8/)
-  assert.match(parseTokens('{"ecal-token-1": {"subsystems": ["ECAL"]}}') as string, /expected \{"principal"/)
-  assert.match(parseTokens('nope') as string, /not JSON/)
-})
 
 test('a token acts only within its subsystems', () => {
   assert.deepEqual(authorise({ principal: 'alice', subsystems: ['ECAL'] }, ['ECAL'], 'skip'), { ok: true })

@@ -56,6 +56,7 @@ export async function startRealUploader (config: TestConfig): Promise<Awaited<Re
     AUTOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'autocal-uploader-')),
     AUTOCAL_OUTPUT_ROOT: join(config.AUTOCAL_DATA_DIR, 'jobs'),
     AUTOCAL_HTTP_PORT: '0',
+    AUTOCAL_READ_PUBLIC: 'true',
     AUTOCAL_LOG_LEVEL: 'warn'
   })
   return await startUploader(uploaderConfig, silentLogger)
@@ -157,6 +158,8 @@ export async function spawnDispatcher (config: TestConfig, env: Record<string, s
       AUTOCAL_DISPATCH_LEASE_MS: '3000',
       AUTOCAL_WORKFLOWS_DIR: workflowsDir,
       AUTOCAL_SHUTDOWN_GRACE_MS: '8000',
+      // the control API on loopback in plaintext, unless the test gives it TLS
+      ...(env.AUTOCAL_CONTROL_TLS_CERT_FILE === undefined ? { AUTOCAL_CONTROL_INSECURE: 'true' } : {}),
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']

@@ -22,6 +22,8 @@ function hrefOf (path, params = {}) {
 
 async function getJson (url) {
   const res = await fetch(url)
+  // no read token (or no longer accepted): sign in once, the browser keeps it in a cookie
+  if (res.status === 401) location.assign('/console/login')
   const body = await res.json()
   if (!res.ok) throw new Error(body.message ?? `${res.status}`)
   return body
