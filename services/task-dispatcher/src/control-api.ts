@@ -10,7 +10,7 @@ import { timestampFromDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
 import {
   ApproveConditionSchema, AuditRecordSchema, CancelSchema, ControlCommandSchema, ControlService, InjectRunsSchema, PendingConditionSchema, PromoteConditionSchema,
   RejectConditionSchema, ReprocessSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
-  topics, type ControlCommand, type Selector, type TaskEvent
+  messageProblem, nameProblem, selectorProblem, topics, type ControlCommand, type Selector, type TaskEvent
 } from '@autocal/contracts'
 import { AutocalError, bearerToken, serve, type Logger, type Producer, type grpc } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
@@ -60,9 +60,18 @@ export function controlService (deps: ControlApiDeps) {
 
   function campaignOf (name: string): NonNullable<ReturnType<Catalog['campaigns']['get']>> {
     if (name === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a campaign is required (--campaign)')
+    valid(nameProblem('campaign', name), 'campaign')
     const c = catalog.campaigns.get(name)
-    if (c === undefined) throw new AutocalError('AUTOCAL_NOT_FOUND', `unknown campaign '${name}', known: ${[...catalog.campaigns.keys()].join(', ')}`)
+    if (c === undefined) throw new AutocalError('AUTOCAL_NOT_FOUND', `unknown campaign ${JSON.stringify(name)}, known: ${[...catalog.campaigns.keys()].join(', ')}`)
     return c
+  }
+
+  /**
+   * Refuses a request part that breaks the one name grammar (@autocal/contracts: names, block ids, runs
+   * 1 ≤ run < 2^32): INVALID_ARGUMENT naming the field and the escaped value, before anything is looked up.
+   */
+  function valid (problem: string | undefined, field?: string): void {
+    if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', field === undefined ? problem : `${field}: ${problem}`)
   }
 
   async function submit (p: Principal, command: ControlCommand, what: string, subsystems: Iterable<string>): Promise<void> {
@@ -89,6 +98,7 @@ export function controlService (deps: ControlApiDeps) {
     const p = principalOf(call)
     const selector = req.selector
     if (selector === undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a selector with a campaign is required')
+    valid(selectorProblem(selector))
     const c = campaignOf(selector.campaign)
     for (const t of selector.tasks) {
       if (!c.tasks.some(d => d.name === t)) throw new AutocalError('AUTOCAL_NOT_FOUND', `campaign '${c.name}' has no task '${t}', known: ${c.tasks.map(d => d.name).join(', ')}`)
@@ -176,6 +186,7 @@ export function controlService (deps: ControlApiDeps) {
   return serve(ControlService, {
     listPendingConditions: async (req, call) => {
       const p = principalOf(call)
+      if (req.subsystem !== '') valid(nameProblem('subsystem', req.subsystem), 'subsystem')
       const campaigns = req.campaign === '' ? [...catalog.campaigns.keys()] : [campaignOf(req.campaign).name]
       const conditions = []
       for (const c of campaigns) {
@@ -218,6 +229,8 @@ export function controlService (deps: ControlApiDeps) {
       const p = principalOf(call)
       const c = campaignOf(req.campaign)
       const inject = req.runs ?? create(InjectRunsSchema, {})
+      // the command the consumers will check, checked here first: runs, range and records (run, era)
+      valid(messageProblem('control', create(ControlCommandSchema, { commandId: 'check', action: { case: 'injectRuns', value: inject } })))
       const records = new Set(inject.records.map(r => r.run))
       const wanted = new Set([...inject.runs, ...records])
       if (inject.firstRun !== 0 || inject.lastRun !== 0) {
@@ -239,6 +252,7 @@ export function controlService (deps: ControlApiDeps) {
     getStatus: async (req, call) => {
       principalOf(call)
       const selector = req.selector ?? create(SelectorSchema, {})
+      valid(selectorProblem(selector))
       const c = campaignOf(selector.campaign)
       const tasks = matchTasks(await store.getTasks(await store.taskKeys(c.name)), selector)
       const runs = new Set<number>()
@@ -267,6 +281,7 @@ export function controlService (deps: ControlApiDeps) {
     watchTasks: async function * (req, call) {
       principalOf(call)
       const selector = req.selector
+      if (selector !== undefined) valid(selectorProblem(selector))
       const ac = new AbortController()
       call.on('cancelled', () => { ac.abort() })
       call.on('close', () => { ac.abort() })

@@ -15,10 +15,10 @@ export interface RequestParts { campaign: string, block: string, task: string, a
  */
 export function parseRequestId (requestId: string): RequestParts | { problem: string } {
   const parts = requestId.split('/')
-  if (parts.length !== 4) return { problem: `request id '${requestId}' is not <campaign>/<block id>/<task>/<attempt>` }
+  if (parts.length !== 4) return { problem: `request id ${JSON.stringify(requestId.slice(0, 400))} is not <campaign>/<block id>/<task>/<attempt>` }
   const [campaign, block, task, attempt] = parts as [string, string, string, string]
   const problem = nameProblem('campaign', campaign) ?? nameProblem('block', block) ?? nameProblem('task', task) ??
-    (/^[1-9]\d{0,8}$/.test(attempt) ? undefined : `attempt '${attempt}' of request id '${requestId}' is not a positive integer`)
+    (/^[1-9]\d{0,8}$/.test(attempt) ? undefined : `attempt ${JSON.stringify(attempt)} of request id ${JSON.stringify(requestId.slice(0, 400))} is not a positive integer`)
   if (problem !== undefined) return { problem }
   return { campaign, block, task, attempt: Number(attempt) }
 }

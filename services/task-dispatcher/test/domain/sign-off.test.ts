@@ -17,7 +17,7 @@ test('request ids parse into the task they name, and malformed ones say why', ()
     ['prompt/run-1/t', /is not <campaign>\/<block id>\/<task>\/<attempt>/],
     ['prompt/run-1/t/1/check', /is not <campaign>\/<block id>\/<task>\/<attempt>/],
     ['prompt/bucket-1/t/1', /block "bucket-1" is not a valid name/],
-    ['prompt/run-1/t/0', /attempt '0' of request id 'prompt\/run-1\/t\/0' is not a positive integer/],
+    ['prompt/run-1/t/0', /attempt "0" of request id "prompt\/run-1\/t\/0" is not a positive integer/],
     ['pr..x/run-1/t/1', /campaign "pr\.\.x" is not a valid name/]
   ]
   for (const [text, expect] of problems) {
