@@ -3,7 +3,7 @@
 // the task as it stands. Pure: the control API checks these before it accepts
 // a command, and the dispatcher checks again when it applies it (the task may
 // have moved in between).
-import { nameProblem, taskKey } from '@autocal/contracts'
+import { nameProblem } from '@autocal/contracts'
 import { uploadRequestId, type Task } from './task-state.ts'
 
 export interface RequestParts { campaign: string, block: string, task: string, attempt: number }
@@ -21,12 +21,6 @@ export function parseRequestId (requestId: string): RequestParts | { problem: st
     (/^[1-9]\d{0,8}$/.test(attempt) ? undefined : `attempt ${JSON.stringify(attempt)} of request id ${JSON.stringify(requestId.slice(0, 400))} is not a positive integer`)
   if (problem !== undefined) return { problem }
   return { campaign, block, task, attempt: Number(attempt) }
-}
-
-/** The task key ("<campaign>/<block id>/<task>") of an upload request id; undefined when the id is malformed. */
-export function requestKey (requestId: string): string | undefined {
-  const p = parseRequestId(requestId)
-  return 'problem' in p ? undefined : taskKey(p.campaign, p.block, p.task)
 }
 
 /** Request id of a promotion: "<upload request id>/promote/<command id>" (one per operator command). */
