@@ -138,7 +138,7 @@ const checks: { [K in TopicId]: (m: never) => string | undefined } = {
     ['destination_tag', 'tag', r.destinationTag],
     ['input_tag', 'tag', r.inputTag, 'optional'],
     ['record', 'record', r.record, 'optional']
-  ]) ?? provenanceProblem(r.provenance),
+  ]) ?? (r.provenance === undefined ? undefined : provenanceProblem(r.provenance)),
   conditions: (e: ConditionEvent) => idProblem('request_id', e.requestId) ?? namesProblem([
     ['tag', 'tag', e.tag],
     ['record', 'record', e.record, 'optional']

@@ -35,6 +35,8 @@ const table: Array<[TopicId, unknown, RegExp | undefined]> = [
   ['jobStatus', create(JobStatusSchema, { jobId: 'a', provenance: { ...provenance, campaign: 'x/y' } }), /^provenance\.campaign: campaign "x\/y"/],
   ['jobStatus', create(JobStatusSchema, { jobId: 'a', provenance: { ...provenance, subsystem: 'ecal' } }), /^provenance\.subsystem: subsystem "ecal"/],
   ['conditionRequests', create(ConditionRequestSchema, { requestId: 'prompt/run-1/t/1', destinationTag: 'EcalPedestals_pcl', provenance }), undefined],
+  ['conditionRequests', create(ConditionRequestSchema, { requestId: 'prompt/run-1/t/1', destinationTag: 'EcalPedestals_pcl' }), undefined],
+  ['conditionRequests', create(ConditionRequestSchema, { requestId: 'prompt/run-1/t/1', destinationTag: 'T', provenance: { ...provenance, blockId: 'run-1/../x' } }), /^provenance\.block_id: block "run-1\/\.\.\/x"/],
   ['conditionRequests', create(ConditionRequestSchema, { requestId: 'prompt/run-1/t/1', destinationTag: 'Ecal\u0007', provenance }), /^destination_tag: tag "Ecal\\u0007"/],
   ['conditionRequests', create(ConditionRequestSchema, { requestId: 'prompt/run-1/t/1', destinationTag: 'T', record: '../r' }), /^record: record "\.\.\/r"/],
   ['conditions', create(ConditionEventSchema, { requestId: 'prompt/run-1/t/1', tag: 'T' }), undefined],
