@@ -14,11 +14,24 @@ import { readWorkflowSources, validateSources } from '@autocal/task-dispatcher'
 import { renderMatrix } from './status-matrix.ts'
 import { DlqUsageError, runDlq } from './dlq.ts'
 import { runAudit } from './audit.ts'
+import { terminalText } from './terminal-text.ts'
 
 export interface Io {
   stdout: { write: (s: string) => unknown, isTTY?: boolean }
   stderr: { write: (s: string) => unknown, isTTY?: boolean }
   env: Record<string, string | undefined>
+}
+
+/**
+ * The CLI's line printers. Every line passes through terminalText: text from
+ * the server, Kafka or a file (names, reasons, run metadata, payload values)
+ * never reaches the terminal as a control sequence. Tabs stay (columns).
+ */
+export function printers (io: Io): { out: (s: string) => void, err: (s: string) => void } {
+  return {
+    out: s => { io.stdout.write(terminalText(s, { keep: '\t' }) + '\n') },
+    err: s => { io.stderr.write(terminalText(s, { keep: '\t' }) + '\n') }
+  }
 }
 
 const usage = `usage: autocal <command> [options]
@@ -169,8 +182,9 @@ export function errorLine (err: unknown): string {
 
 export async function runCli (argv: string[], io: Io): Promise<number> {
   let client: GrpcClient<typeof ControlService> | undefined
-  const out = (s: string): void => { io.stdout.write(s + '\n') }
-  const progress = (s: string, last = false): void => { io.stderr.write(io.stderr.isTTY === true ? `\r\u001b[K${s}${last ? '\n' : ''}` : s + '\n') }
+  const { out, err: errLine } = printers(io)
+  // the CLI's own control sequence (clear the line) around neutralised text
+  const progress = (s: string, last = false): void => { io.stderr.write(io.stderr.isTTY === true ? `\r\u001b[K${terminalText(s)}${last ? '\n' : ''}` : terminalText(s) + '\n') }
   try {
     const { values: v, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
     const [command, sub, ...rest] = positionals
@@ -202,9 +216,9 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
             errors = res.errors
             summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}: ${w.tasks.map(t => t.name).join(', ')} (campaigns ${w.campaigns.map(c => c.name).join(', ')})`)
           }
-          for (const e of errors) io.stderr.write(e + '\n')
+          for (const e of errors) errLine(e)
           if (errors.length > 0) {
-            io.stderr.write(`${errors.length} error(s) in ${sources.length} file(s)\n`)
+            errLine(`${errors.length} error(s) in ${sources.length} file(s)`)
             return 1
           }
           for (const s of summary) out(s)
@@ -232,7 +246,8 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
       case 'status': {
         const res = await connect().getStatus({ selector: selectorOf(v) })
         if (v.json === true) out(JSON.stringify(toJson(GetStatusResponseSchema, res)))
-        else out(renderMatrix(res, { colour: io.stdout.isTTY === true && io.env.NO_COLOR === undefined }))
+        // the matrix neutralises its own text and adds colours of its own
+        else io.stdout.write(renderMatrix(res, { colour: io.stdout.isTTY === true && io.env.NO_COLOR === undefined }) + '\n')
         return 0
       }
       case 'reprocess':
@@ -264,17 +279,17 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         return 0
       }
       case 'dlq':
-        return await runDlq(sub, rest, { brokers: v.brokers, prefix: v.prefix, topic: v.topic, actor: v.actor, reason: v.reason, all: v.all, json: v.json }, { out, err: s => { io.stderr.write(s + '\n') }, env: io.env })
+        return await runDlq(sub, rest, { brokers: v.brokers, prefix: v.prefix, topic: v.topic, actor: v.actor, reason: v.reason, all: v.all, json: v.json }, { out, err: errLine, env: io.env })
       case 'conditions':
         return await conditionsCommand(sub, rest, v, io, connect)
       case 'audit':
         if (sub !== undefined) throw new UsageError(`audit takes no subcommand, got '${sub}' (filters: --since, --principal, --action, --subsystem, --refused)`)
-        return await runAudit({ brokers: v.brokers, prefix: v.prefix, since: v.since, principal: v.principal, action: v.action, subsystem: v.subsystem, refused: v.refused, json: v.json }, { out, err: s => { io.stderr.write(s + '\n') }, env: io.env })
+        return await runAudit({ brokers: v.brokers, prefix: v.prefix, since: v.since, principal: v.principal, action: v.action, subsystem: v.subsystem, refused: v.refused, json: v.json }, { out, err: errLine, env: io.env })
       default:
         throw new UsageError(`unknown command '${command}'`)
     }
   } catch (err) {
-    io.stderr.write(`autocal: ${errorLine(err)}\n`)
+    errLine(`autocal: ${errorLine(err)}`)
     if (err instanceof UsageError || err instanceof DlqUsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       io.stderr.write('run `autocal --help` for usage\n')
       return 2
@@ -287,7 +302,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
 
 /** `autocal conditions …`: sign-off, promotion, the pending list (gRPC) and the IOV at a run (the uploader's HTTP API). */
 async function conditionsCommand (sub: string | undefined, rest: string[], v: Values, io: Io, connect: () => GrpcClient<typeof ControlService>): Promise<number> {
-  const out = (s: string): void => { io.stdout.write(s + '\n') }
+  const { out } = printers(io)
   switch (sub) {
     case 'pending': {
       const res = await connect().listPendingConditions({ campaign: v.campaign ?? '', subsystem: v.subsystem ?? '' })

@@ -1,5 +1,6 @@
 // The runs × tasks matrix of `autocal status`, as terminal text.
 import { TaskState, taskStateName, type GetStatusResponse } from '@autocal/contracts'
+import { terminalText } from './terminal-text.ts'
 
 const symbols: Record<number, string> = {
   [TaskState.UNSPECIFIED]: '?',
@@ -22,13 +23,19 @@ const colours: Record<number, string> = {
   [TaskState.AWAITING_SIGNOFF]: '35'
 }
 
-/** Renders the matrix: one row per run, one column per task; a cell is the state symbol plus the attempt when > 1. */
+/**
+ * Renders the matrix: one row per run, one column per task; a cell is the
+ * state symbol plus the attempt when > 1. Text from the server (campaign,
+ * task names, reasons) is neutralised by terminalText; the only control
+ * sequences in the result are its own colours (with `colour`).
+ */
 export function renderMatrix (status: GetStatusResponse, options: { colour?: boolean } = {}): string {
   const cells = new Map(status.cells.map(c => [`${c.run}/${c.task}`, c]))
-  const widths = status.tasks.map(t => Math.max(t.length, 3))
+  const shown = new Map(status.tasks.map(t => [t, terminalText(t)]))
+  const widths = status.tasks.map(t => Math.max([...shown.get(t) ?? t].length, 3))
   const pad = (s: string, n: number): string => s + ' '.repeat(Math.max(0, n - [...s].length))
-  const lines = [`campaign ${status.campaign}: ${status.runs.length} runs × ${status.tasks.length} tasks`]
-  lines.push(pad('run', 8) + status.tasks.map((t, i) => pad(t, (widths[i] as number) + 2)).join(''))
+  const lines = [`campaign ${terminalText(status.campaign)}: ${status.runs.length} runs × ${status.tasks.length} tasks`]
+  lines.push(pad('run', 8) + status.tasks.map((t, i) => pad(shown.get(t) ?? t, (widths[i] as number) + 2)).join(''))
   for (const run of status.runs) {
     let line = pad(String(run), 8)
     status.tasks.forEach((t, i) => {
@@ -46,7 +53,7 @@ export function renderMatrix (status: GetStatusResponse, options: { colour?: boo
   lines.push('')
   lines.push([...counts].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${symbols[s] ?? '?'} ${taskStateName(s) ?? s} ${n}`).join('   ') || 'no tasks yet')
   const failed = status.cells.filter(c => c.state === TaskState.FAILED)
-  for (const c of failed.slice(0, 10)) lines.push(`✗ ${c.run} ${c.task} (${c.blockId}, attempt ${c.attempt}): ${c.reason}`)
+  for (const c of failed.slice(0, 10)) lines.push(`✗ ${c.run} ${terminalText(`${c.task} (${c.blockId}, attempt ${c.attempt}): ${c.reason}`)}`)
   if (failed.length > 10) lines.push(`… and ${failed.length - 10} more failed`)
   return lines.join('\n')
 }

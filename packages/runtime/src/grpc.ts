@@ -3,7 +3,7 @@
 // the standard grpc.health.v1 service with the same semantics as /readyz.
 import * as grpc from '@grpc/grpc-js'
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf'
-import { HealthCheckResponse_ServingStatus, HealthCheckResponseSchema, Health } from '@autocal/contracts'
+import { HealthCheckResponse_ServingStatus, HealthCheckResponseSchema, Health, uint32OverflowProblem } from '@autocal/contracts'
 import { AutocalError, errorMessage } from './errors.ts'
 import { runChecks, type Check } from './http.ts'
 import { lifecycle } from './shutdown.ts'
@@ -13,8 +13,14 @@ function serializer (schema: DescMessage) {
   return (value: unknown): Buffer => Buffer.from(toBinary(schema, isMessage(value, schema) ? value : create(schema, value as MessageInitShape<DescMessage>)))
 }
 
+/** Decodes a message; a uint32 wider than 32 bits on the wire (which the decoder would cut to its low bits) is refused. */
 function deserializer (schema: DescMessage) {
-  return (bytes: Buffer): MessageShape<DescMessage> => fromBinary(schema, bytes)
+  return (bytes: Buffer): MessageShape<DescMessage> => {
+    const message = fromBinary(schema, bytes)
+    const overflow = uint32OverflowProblem(schema, bytes)
+    if (overflow !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `${schema.typeName}: ${overflow}`)
+    return message
+  }
 }
 
 /** The grpc-js service definition of a protobuf-es service descriptor. */

@@ -15,7 +15,7 @@ import { timestampFromDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
 import {
   ApproveConditionSchema, AuditRecordSchema, CancelSchema, ControlCommandSchema, ControlService, InjectRunsSchema, PendingConditionSchema, PromoteConditionSchema,
   RejectConditionSchema, ReprocessSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
-  topics, type ControlCommand, type Selector, type TaskEvent
+  messageProblem, nameProblem, selectorProblem, topics, type ControlCommand, type Selector, type TaskEvent
 } from '@autocal/contracts'
 import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
@@ -134,9 +134,18 @@ export function controlService (deps: ControlApiDeps) {
 
   function campaignOf (name: string): NonNullable<ReturnType<Catalog['campaigns']['get']>> {
     if (name === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a campaign is required (--campaign)')
+    valid(nameProblem('campaign', name), 'campaign')
     const c = catalog.campaigns.get(name)
-    if (c === undefined) throw new AutocalError('AUTOCAL_NOT_FOUND', `unknown campaign '${name}', known: ${[...catalog.campaigns.keys()].join(', ')}`)
+    if (c === undefined) throw new AutocalError('AUTOCAL_NOT_FOUND', `unknown campaign ${JSON.stringify(name)}, known: ${[...catalog.campaigns.keys()].join(', ')}`)
     return c
+  }
+
+  /**
+   * Refuses a request part that breaks the one name grammar (@autocal/contracts: names, block ids, runs
+   * 1 ≤ run < 2^32): INVALID_ARGUMENT naming the field and the escaped value, before anything is looked up.
+   */
+  function valid (problem: string | undefined, field?: string): void {
+    if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', field === undefined ? problem : `${field}: ${problem}`)
   }
 
   async function submit (p: Principal, command: ControlCommand, what: string, subsystems: Iterable<string>): Promise<void> {
@@ -178,6 +187,7 @@ export function controlService (deps: ControlApiDeps) {
     facts.principal = p.principal
     const selector = req.selector
     if (selector === undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a selector with a campaign is required')
+    valid(selectorProblem(selector))
     const c = campaignOf(selector.campaign)
     for (const t of selector.tasks) {
       if (!c.tasks.some(d => d.name === t)) throw new AutocalError('AUTOCAL_NOT_FOUND', `campaign '${c.name}' has no task '${t}', known: ${c.tasks.map(d => d.name).join(', ')}`)
@@ -246,6 +256,7 @@ export function controlService (deps: ControlApiDeps) {
   return serve(ControlService, {
     listPendingConditions: async (req, call) => await audited(call, 'control.ListPendingConditions', 'read', async facts => {
       facts.target = req.campaign === '' ? 'every campaign' : `campaign ${req.campaign}`
+      if (req.subsystem !== '') valid(nameProblem('subsystem', req.subsystem), 'subsystem')
       const p = readerOf(call)
       readScope(p, req.subsystem, facts)
       const campaigns = req.campaign === '' ? [...catalog.campaigns.keys()] : [campaignOf(req.campaign).name]
@@ -293,6 +304,8 @@ export function controlService (deps: ControlApiDeps) {
       facts.details = { runs: String(inject.runs.length + inject.records.length), range: inject.firstRun === 0 && inject.lastRun === 0 ? '' : `${inject.firstRun}-${inject.lastRun}` }
       const p = actorOf(call)
       facts.principal = p.principal
+      // the command the consumers will check, checked here first: runs, range and records (run, era)
+      valid(messageProblem('control', create(ControlCommandSchema, { commandId: 'check', action: { case: 'injectRuns', value: inject } })))
       const c = campaignOf(req.campaign)
       facts.subsystem = [...c.subsystems].sort().join(',')
       const records = new Set(inject.records.map(r => r.run))
@@ -318,6 +331,7 @@ export function controlService (deps: ControlApiDeps) {
     getStatus: async (req, call) => await audited(call, 'control.GetStatus', 'read', async facts => {
       const selector = req.selector ?? create(SelectorSchema, {})
       facts.target = targetOf(selector)
+      valid(selectorProblem(selector))
       const p = readerOf(call)
       readScope(p, selector.subsystem, facts)
       const c = campaignOf(selector.campaign)
@@ -351,6 +365,7 @@ export function controlService (deps: ControlApiDeps) {
       const selector = req.selector
       const p = await audited(call, 'control.WatchTasks', 'read', async facts => {
         facts.target = targetOf(selector)
+        if (selector !== undefined) valid(selectorProblem(selector))
         const p = readerOf(call)
         readScope(p, selector?.subsystem ?? '', facts)
         return p

@@ -8,10 +8,10 @@ import {
   JobPhase, Outcome, RunEndedSchema, RunEventSchema, RunSchema, taskKey, topics,
   type ConditionEvent, type ControlCommand, type JobStatus, type PromoteCondition, type Run, type RunEvent
 } from '@autocal/contracts'
-import { captureContext, inSpan, seenBefore, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, captureContext, inSpan, seenBefore, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { EventMeta } from '@autocal/contracts'
 import { specOf, type Catalog } from './domain/catalog.ts'
-import { promotionProblem, promotionRequestId, requestKey } from './domain/sign-off.ts'
+import { promotionProblem, promotionRequestId } from './domain/sign-off.ts'
 import { conditionRequest } from './effects.ts'
 import { matchTasks, scopeAllows } from './domain/selection.ts'
 import type { StateStore } from './adapters/state-store.ts'
@@ -108,20 +108,17 @@ export function createHandlers (deps: HandlerDeps) {
 
   async function onCondition (ev: ConditionEvent): Promise<void> {
     await ensureState()
-    // request ids: <campaign>/<block>/<task>/<attempt> (upload), …/check (dry run before a sign-off),
-    // …/promote/<command id> (a promotion: recorded by the uploader, the task does not change)
-    const parts = ev.requestId.split('/')
+    // the task is the one the request's provenance names (never parsed from the request id); which
+    // request of the task it answers (upload, the dry run before a sign-off, or a promotion, which
+    // leaves the task as it is) the transition decides by comparing the whole request id
     const outcome = ({ [Outcome.UPLOADED]: 'uploaded', [Outcome.SKIPPED]: 'skipped', [Outcome.REJECTED]: 'rejected', [Outcome.FAILED]: 'failed' } as const)[ev.outcome as 1 | 2 | 3 | 4]
-    if (outcome === undefined || parts.length < 4) return
-    const [campaign, block, task, attempt] = parts as [string, string, string, string]
-    if (parts[4] === 'promote') {
-      log.info({ requestId: ev.requestId, outcome, tag: ev.tag, target: ev.target, payloadHash: ev.payloadHash, reason: ev.reason }, 'promotion outcome')
-      return
-    }
-    if (parts.length > 5 || (parts.length === 5 && parts[4] !== 'check')) return
-    await transitions.apply(taskKey(campaign, block, task), () => ({
-      kind: 'condition', attempt: Number(attempt), outcome, reason: ev.reason, requestId: ev.requestId, payloadHash: ev.payloadHash, since: ev.since, target: ev.target
+    if (outcome === undefined) return
+    const p = ev.provenance
+    if (p === undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `condition outcome of request ${JSON.stringify(ev.requestId)} has no provenance: its task is unknown`)
+    const tr = await transitions.apply(taskKey(p.campaign, p.blockId, p.task), () => ({
+      kind: 'condition', attempt: p.taskAttempt, outcome, reason: ev.reason, requestId: ev.requestId, payloadHash: ev.payloadHash, since: ev.since, target: ev.target
     }))
+    if (tr?.changed !== true) log.info({ requestId: ev.requestId, outcome, tag: ev.tag, target: ev.target, payloadHash: ev.payloadHash, ignored: tr?.ignored }, 'condition outcome leaves the task as it is (a promotion, or not its current request)')
   }
 
   async function onControl (cmd: ControlCommand): Promise<void> {
@@ -172,7 +169,7 @@ export function createHandlers (deps: HandlerDeps) {
       }
       case 'approveCondition':
       case 'rejectCondition': {
-        const key = requestKey(action.value.requestId)
+        const key = selectedTaskKey(cmd)
         if (key === undefined) break
         const decision = action.case === 'approveCondition' ? 'approve' : 'reject'
         const tr = await transitions.apply(key, () => ({ kind: 'sign-off', decision, requestId: action.value.requestId, payloadHash: action.value.payloadHash, actor: cmd.actor, reason: cmd.reason, commandId: cmd.commandId }))
@@ -189,9 +186,24 @@ export function createHandlers (deps: HandlerDeps) {
     await seenBefore(redis, `control/${cmd.commandId}`)
   }
 
+  /**
+   * The task a condition command (approve, reject, promote) acts on: the campaign, block id and task its
+   * selector carries (the control API writes them from the task it checked), never parsed from the request id.
+   */
+  function selectedTaskKey (cmd: ControlCommand): string | undefined {
+    const s = cmd.selector
+    const block = s?.blockIds[0]
+    const task = s?.tasks[0]
+    if (s === undefined || s.campaign === '' || block === undefined || task === undefined) {
+      log.warn({ commandId: cmd.commandId, action: cmd.action.case }, 'condition command without its task in the selector; not applied')
+      return undefined
+    }
+    return taskKey(s.campaign, block, task)
+  }
+
   /** Publishes the promotion's ConditionRequest: the recorded upload again, to another database, with the recorded payload hash. */
   async function promote (cmd: ControlCommand, p: PromoteCondition): Promise<void> {
-    const key = requestKey(p.requestId)
+    const key = selectedTaskKey(cmd)
     const task = key === undefined ? undefined : await store.getTask(key)
     const def = task === undefined ? undefined : catalog.task(task.campaign, task.task)
     const refused = promotionProblem(task, p.requestId, p.payloadHash) ?? (def === undefined ? 'no workflow defines this task any more' : undefined)

@@ -8,12 +8,14 @@
 // not ready, see isInfrastructureError), during which the consumer's readiness
 // check fails (/readyz 503). An undecodable message, a non-retryable error or
 // exhausted retries send the message to the DLQ with the reason, and the
-// consumer moves on. A consumer that kafkajs cannot restart fails the
-// process's liveness and asks for a shutdown with a non-zero exit.
+// consumer moves on. So does a message that breaks the name grammar of
+// @autocal/contracts (messageProblem: names, ids and run numbers; a uint32
+// wider than 32 bits on the wire), before any handler sees it. A consumer
+// that kafkajs cannot restart fails the process's liveness and asks for a shutdown with a non-zero exit.
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import { create, fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
-import { DeadLetterSchema, contentTypes, headers as names, topicName, topics, type EventMeta, type TopicId, type Topics } from '@autocal/contracts'
+import { DeadLetterSchema, contentTypes, headers as names, messageProblem, topicName, topics, uint32OverflowProblem, type EventMeta, type TopicId, type Topics } from '@autocal/contracts'
 import type { Consumer as KafkaConsumer, EachBatchPayload, KafkaMessage } from 'kafkajs'
 import { createKafka, type KafkaConfig } from './kafka.ts'
 import { extractContext, headerValue, headersAsStrings } from './headers.ts'
@@ -127,13 +129,23 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
       throw new AutocalError('AUTOCAL_DECODE_FAILED', `message type ${type} does not belong on this topic (expected ${schema.typeName})`)
     }
     if (message.value === null) throw new AutocalError('AUTOCAL_DECODE_FAILED', 'message has no value')
+    const json = headerValue(message.headers, names.contentType) === contentTypes.json
+    let decoded: MessageShape<DescMessage>
     try {
-      return headerValue(message.headers, names.contentType) === contentTypes.json
-        ? fromJsonString(schema, message.value.toString('utf8'))
-        : fromBinary(schema, message.value)
+      decoded = json ? fromJsonString(schema, message.value.toString('utf8')) : fromBinary(schema, message.value)
     } catch (err) {
       throw new AutocalError('AUTOCAL_DECODE_FAILED', `cannot decode as ${schema.typeName}: ${errorMessage(err)}`, { cause: err })
     }
+    // the binary decoder keeps the low 32 bits of a too-wide uint32 (JSON refuses it)
+    const overflow = json ? undefined : uint32OverflowProblem(schema, message.value)
+    if (overflow !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `${schema.typeName}: ${overflow}`)
+    return decoded
+  }
+
+  /** The one name grammar, on every message before a handler sees it (ids, keys and paths are made of these fields). */
+  function validate (id: TopicId, decoded: MessageShape<DescMessage>): void {
+    const problem = messageProblem(id, decoded)
+    if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `${topics[id].schema.typeName}: ${problem}`)
   }
 
   async function handleOne (payload: EachBatchPayload, message: KafkaMessage): Promise<void> {
@@ -153,6 +165,7 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
     let decoded: MessageShape<DescMessage>
     try {
       decoded = decode(topics[entry.id].schema, message)
+      validate(entry.id, decoded)
     } catch (err) {
       await deadLetter(topic, partition, message, errorCode(err), errorMessage(err), 0)
       return

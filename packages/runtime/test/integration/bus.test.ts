@@ -137,13 +137,13 @@ test('a non-retryable handler error dead-letters at once with the handler reason
     service: 'test',
     group: 'invalid',
     producer,
-    handlers: { runs: async () => { calls++; throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'run 0 is not a run number', { retryable: false }) } }
+    handlers: { runs: async () => { calls++; throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'run 355100: era Run2022X is unknown', { retryable: false }) } }
   })
   await using _d = await startConsumer({ config, logger, service: 'test', group: 'dlq', producer, handlers: { dlq: async m => { dead.push(`${m.code}: ${m.reason}`) } } })
-  await producer.publish(topics.runs, create(RunEventSchema, { run: 0 }))
+  await producer.publish(topics.runs, create(RunEventSchema, { run: 355100 }))
   await until('dead letter', () => dead.length === 1)
   assert.equal(calls, 1)
-  assert.deepEqual(dead, ['AUTOCAL_VALIDATION_FAILED: run 0 is not a run number'])
+  assert.deepEqual(dead, ['AUTOCAL_VALIDATION_FAILED: run 355100: era Run2022X is unknown'])
 })
 
 async function committedOffset (config: ReturnType<typeof testConfig>, group: string, topic: string): Promise<number> {

@@ -61,7 +61,7 @@ export function readPayloadFile (path: string, limits: PayloadFileLimits = defau
     const columns: Record<string, string[]> = {}
     for (const o of objects) {
       const name = o.name.toUpperCase()
-      const condTable = name in allowedColumns
+      const condTable = Object.hasOwn(allowedColumns, name)
       if (condTable && o.type !== 'table' && o.type !== 'index') {
         return { kind: 'refused', path, reason: `${name} is a ${o.type}, not a table` }
       }

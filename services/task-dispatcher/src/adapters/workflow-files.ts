@@ -1,6 +1,6 @@
 // Workflow files on disk: every *.yaml / *.yml of a directory, validated
 // together, with the golden JSON files they reference loaded once.
-import { readFileSync, readdirSync, statSync } from 'node:fs'
+import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { goldenRunsOf } from '../domain/run-filter.ts'
 import { validateWorkflowSet, type Env, type Workflow, type WorkflowSource } from '../domain/workflow.ts'
@@ -62,7 +62,14 @@ export function validateSources (sources: WorkflowSource[], env: Env, dir = '', 
     problems.set(path, problem)
     return problem
   }
-  const { workflows, errors } = validateWorkflowSet(sources, env, { checkGolden, goldenRoots })
+  const realPath = (path: string): string => {
+    try {
+      return realpathSync(path)
+    } catch {
+      return path // does not exist (yet): reading it fails with ENOENT
+    }
+  }
+  const { workflows, errors } = validateWorkflowSet(sources, env, { checkGolden, goldenRoots, realPath })
   return { workflows, errors, golden, dir }
 }
 

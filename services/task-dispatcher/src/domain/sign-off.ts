@@ -3,7 +3,7 @@
 // the task as it stands. Pure: the control API checks these before it accepts
 // a command, and the dispatcher checks again when it applies it (the task may
 // have moved in between).
-import { nameProblem, taskKey } from '@autocal/contracts'
+import { nameProblem } from '@autocal/contracts'
 import { uploadRequestId, type Task } from './task-state.ts'
 
 export interface RequestParts { campaign: string, block: string, task: string, attempt: number }
@@ -15,18 +15,12 @@ export interface RequestParts { campaign: string, block: string, task: string, a
  */
 export function parseRequestId (requestId: string): RequestParts | { problem: string } {
   const parts = requestId.split('/')
-  if (parts.length !== 4) return { problem: `request id '${requestId}' is not <campaign>/<block id>/<task>/<attempt>` }
+  if (parts.length !== 4) return { problem: `request id ${JSON.stringify(requestId.slice(0, 400))} is not <campaign>/<block id>/<task>/<attempt>` }
   const [campaign, block, task, attempt] = parts as [string, string, string, string]
   const problem = nameProblem('campaign', campaign) ?? nameProblem('block', block) ?? nameProblem('task', task) ??
-    (/^[1-9]\d{0,8}$/.test(attempt) ? undefined : `attempt '${attempt}' of request id '${requestId}' is not a positive integer`)
+    (/^[1-9]\d{0,8}$/.test(attempt) ? undefined : `attempt ${JSON.stringify(attempt)} of request id ${JSON.stringify(requestId.slice(0, 400))} is not a positive integer`)
   if (problem !== undefined) return { problem }
   return { campaign, block, task, attempt: Number(attempt) }
-}
-
-/** The task key ("<campaign>/<block id>/<task>") of an upload request id; undefined when the id is malformed. */
-export function requestKey (requestId: string): string | undefined {
-  const p = parseRequestId(requestId)
-  return 'problem' in p ? undefined : taskKey(p.campaign, p.block, p.task)
 }
 
 /** Request id of a promotion: "<upload request id>/promote/<command id>" (one per operator command). */

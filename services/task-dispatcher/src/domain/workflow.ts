@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { LineCounter, isAlias, isCollection, parseDocument, visit, type Document } from 'yaml'
 import { z } from 'zod'
-import { nameProblem } from '@autocal/contracts'
+import { nameProblem, type NameKind } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
@@ -166,10 +166,11 @@ export interface WorkflowSource {
   dir: string
 }
 
-const nameRe = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/
-const name = z.string().regex(nameRe, 'expected a name of letters, digits, . _ - (no spaces or slashes)')
-const tagName = z.string().superRefine((v, ctx) => { const p = nameProblem('tag', v); if (p !== undefined) ctx.addIssue({ code: 'custom', message: p }) })
-const recordName = z.string().superRefine((v, ctx) => { const p = nameProblem('record', v); if (p !== undefined) ctx.addIssue({ code: 'custom', message: p }) })
+/** A string that follows the one name grammar of its kind (@autocal/contracts nameProblem; the issue names the value, escaped). */
+const grammarName = (kind: NameKind) => z.string().superRefine((v, ctx) => { const p = nameProblem(kind, v); if (p !== undefined) ctx.addIssue({ code: 'custom', message: p }) })
+const name = grammarName('task')
+const tagName = grammarName('tag')
+const recordName = grammarName('record')
 const duration = z.union([z.string(), z.number()]).refine(v => parseDuration(v) !== undefined, 'expected a duration such as 90s, 30m, 2h, 1h30m, 3d, "2 hours" or a number of seconds')
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1))])
 
@@ -181,7 +182,7 @@ const FilterSchema = z.strictObject({
   stableBeams: z.boolean().optional(),
   bField: z.strictObject({ min: z.number().optional(), max: z.number().optional() }).optional(),
   golden: z.string().min(1).optional(),
-  eras: oneOrMany.optional()
+  eras: z.union([grammarName('era'), z.array(grammarName('era'))]).optional()
 })
 
 const BlockSchema = z.union([
@@ -207,7 +208,7 @@ const TaskSchema = z.strictObject({
   block: BlockSchema.optional(),
   filter: FilterSchema.optional(),
   when: GatesSchema.optional(),
-  needs: z.array(z.string().min(1)).default([]),
+  needs: z.array(name).default([]),
   jobs: z.number().int().min(1).max(10_000).default(1),
   run: z.array(z.union([z.string(), z.number()]).transform(String)).min(1, 'expected at least the program to run'),
   backend: z.string().default('local'),
@@ -244,7 +245,7 @@ const TaskSchema = z.strictObject({
 const CampaignConditionsSchema = z.strictObject({
   dryRun: z.boolean().optional(),
   destinationDatabase: z.string().min(1).optional(),
-  tags: z.record(z.string(), z.strictObject({
+  tags: z.record(name, z.strictObject({
     tag: tagName,
     sync: z.enum(synchronizations),
     inputTag: tagName.optional(),
@@ -254,9 +255,9 @@ const CampaignConditionsSchema = z.strictObject({
 })
 
 const WorkflowSchema = z.strictObject({
-  subsystem: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'expected an upper-case subsystem name such as ECAL or PPS'),
-  workflow: name,
-  campaigns: z.array(z.union([name, z.strictObject({ name, runTypes: z.array(z.string()).optional(), conditions: CampaignConditionsSchema.optional() })])).min(1).default(['prompt']),
+  subsystem: grammarName('subsystem'),
+  workflow: grammarName('workflow'),
+  campaigns: z.array(z.union([grammarName('campaign'), z.strictObject({ name: grammarName('campaign'), runTypes: z.array(z.string()).optional(), conditions: CampaignConditionsSchema.optional() })])).min(1).default(['prompt']),
   runTypes: z.record(z.string(), z.strictObject({ filter: FilterSchema.optional(), tasks: z.array(z.string()).optional() })).optional(),
   tasks: z.array(TaskSchema).min(1, 'expected at least one task')
 })
@@ -279,6 +280,12 @@ export interface ValidateOptions {
    * (the dispatcher passes its AUTOCAL_REALDATA_DIR). Paths are compared after `.`/`..` are resolved.
    */
   goldenRoots?: readonly string[]
+  /**
+   * The real path of a file or directory, symbolic links resolved (the adapter's fs.realpathSync; the path itself
+   * when it does not exist). The golden JSON and the roots are compared by their real paths, so a link inside the
+   * workflow directory that points elsewhere is refused before anything is read.
+   */
+  realPath?: (path: string) => string
 }
 
 /** Prefix of the environment variables a workflow may expand (besides {@link workflowVariables}). */
@@ -403,8 +410,10 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
       else if (missing.length > 0) at([...path, 'golden'], `environment variable ${missing.join(', ')} is not set (use \${VAR:-default} for a default)`)
       else {
         out.golden = joinPath(source.dir, value)
+        const real = options.realPath ?? ((p: string) => p)
         const roots = [source.dir, ...(options.goldenRoots ?? [])].filter(r => r.startsWith('/'))
-        if (!roots.some(r => isWithin(out.golden as string, r))) {
+        const golden = real(out.golden)
+        if (!roots.some(r => isWithin(out.golden as string, r) && isWithin(golden, real(r)))) {
           at([...path, 'golden'], `the golden JSON must lie in the workflow directory${roots.length > 1 ? ' or the real-data directory (AUTOCAL_REALDATA_DIR)' : ''}`)
           delete out.golden
         } else {
@@ -538,6 +547,7 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
       const task = tasks.find(x => x.name === tn)
       if (task === undefined) at(['campaigns', i, 'conditions', 'tags', tn], `campaign '${cn}' gives a tag to unknown task '${tn}'`)
       else if (task.condition === undefined) at(['campaigns', i, 'conditions', 'tags', tn], `campaign '${cn}' gives a tag to task '${tn}', which has no condition`)
+      if (task === undefined) continue
       const entry: CampaignConditions['tags'][string] = { tag: target.tag, sync: target.sync }
       if (target.inputTag !== undefined) entry.inputTag = target.inputTag
       if (target.fcsrPolicy !== undefined) entry.fcsrPolicy = target.fcsrPolicy
@@ -553,7 +563,7 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
       const active = new Set(runTypes.filter(r => c.runTypes.includes(r.name)).flatMap(r => r.tasks))
       for (const [uploader, u] of uploadsOf(tasks, c)) {
         if (!active.has(uploader) || u.dryRun || !promptLikeSynchronizations.has(u.sync)) continue
-        const where: Path = c.conditions.tags[u.payloadFrom] !== undefined
+        const where: Path = Object.hasOwn(c.conditions.tags, u.payloadFrom)
           ? ['campaigns', i, 'conditions', 'tags', u.payloadFrom, 'sync']
           : ['tasks', names.get(u.payloadFrom) as number, 'condition', 'sync']
         // the campaign's entry is where the fix goes; a file without `campaigns` (prompt by default) has none
@@ -580,7 +590,7 @@ export function uploadsOf (tasks: readonly TaskDef[], campaign: CampaignDef): Ma
   for (const t of tasks) {
     const c = t.condition
     if (c === undefined) continue
-    const target = cc.tags[t.name]
+    const target = Object.hasOwn(cc.tags, t.name) ? cc.tags[t.name] : undefined
     out.set(c.validatedBy ?? t.name, {
       payloadFrom: t.name,
       tag: target?.tag ?? c.tag,

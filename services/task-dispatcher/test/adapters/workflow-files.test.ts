@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { loadWorkflows } from '../../src/adapters/workflow-files.ts'
@@ -49,6 +49,25 @@ test('a golden file outside the workflow and real-data directories is refused be
   writeFileSync(join(dir, 'a.yaml'), workflowWith('{ golden: /etc/passwd }'))
   const errors = loadWorkflows(dir, { AUTOCAL_REALDATA_DIR: realdataDir }).errors
   assert.deepEqual(errors, ['a.yaml:6:23 tasks.0.filter.golden: the golden JSON must lie in the workflow directory or the real-data directory (AUTOCAL_REALDATA_DIR)'])
+})
+
+test('a symbolic link inside the workflow directory to a file or directory outside it is refused as golden, with file:line, echoing nothing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+  symlinkSync('/etc/passwd', join(dir, 'golden.json'))
+  symlinkSync('/etc', join(dir, 'certs'))
+  mkdirSync(join(dir, 'own'))
+  writeFileSync(join(dir, 'own', 'golden.json'), '{"355100": [[1, 10]]}')
+  symlinkSync(join(dir, 'own', 'golden.json'), join(dir, 'inside.json'))
+  writeFileSync(join(dir, 'a.yaml'), workflowWith('{ golden: golden.json }'))
+  writeFileSync(join(dir, 'b.yaml'), workflowWith('{ golden: certs/passwd }').replace('workflow: w', 'workflow: w2').replace('name: a', 'name: b'))
+  writeFileSync(join(dir, 'c.yaml'), workflowWith('{ golden: inside.json }').replace('workflow: w', 'workflow: w3').replace('name: a', 'name: c'))
+  const r = loadWorkflows(dir, { AUTOCAL_REALDATA_DIR: realdataDir })
+  assert.deepEqual(r.errors, [
+    'a.yaml:6:23 tasks.0.filter.golden: the golden JSON must lie in the workflow directory or the real-data directory (AUTOCAL_REALDATA_DIR)',
+    'b.yaml:6:23 tasks.0.filter.golden: the golden JSON must lie in the workflow directory or the real-data directory (AUTOCAL_REALDATA_DIR)'
+  ])
+  assert.doesNotMatch(r.errors.join('\n'), /root:/)
+  assert.deepEqual([...r.golden.keys()], [join(dir, 'inside.json')], 'a link that stays inside is followed')
 })
 
 // `autocal workflows validate DIR` offline: the command an operator runs, with a secret in its environment.

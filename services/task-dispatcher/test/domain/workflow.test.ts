@@ -46,7 +46,21 @@ const errorTable: Array<{ name: string, content: string, expect: RegExp }> = [
   { name: 'a downstream task with another block rule is an error', content: base.replace('    needs: [reco]', '    needs: [reco]\n    block: fill'), expect: /tasks\.1\.block: task 'calib' needs 'reco' whose block is run/ }
 ]
 
-for (const row of errorTable) {
+// the one name grammar (@autocal/contracts) on every name a workflow declares: file:line, the value escaped
+const grammarTable: Array<{ name: string, content: string, expect: RegExp }> = [
+  { name: 'a task named __proto__', content: base.replace('name: reco', 'name: __proto__').replace('needs: [reco]', 'needs: [__proto__]'), expect: /^w\.yaml:4:11 tasks\.0\.name: task "__proto__" is not a valid name/ },
+  { name: 'a task name with a slash', content: base.replace('name: calib', 'name: cal/ib'), expect: /^w\.yaml:7:11 tasks\.1\.name: task "cal\/ib" is not a valid name/ },
+  { name: 'a needs entry with a traversal', content: base.replace('needs: [reco]', 'needs: ["../reco"]'), expect: /^w\.yaml:8:13 tasks\.1\.needs\.0: task "\.\.\/reco" is not a valid name/ },
+  { name: 'a campaign with a traversal', content: base + 'campaigns: ["../../x"]\n', expect: /^w\.yaml:\d+:\d+ campaigns\.0: .*campaign "\.\.\/\.\.\/x" is not a valid name/ },
+  { name: 'a campaign object with a control character', content: base + 'campaigns: [{ name: "re\\u001b[2Jco" }]\n', expect: /campaigns\.0\.name: campaign "re\\u001b\[2Jco" is not a valid name/ },
+  { name: 'a workflow name with a newline', content: base.replace('workflow: timing', 'workflow: "tim\\ning"'), expect: /^w\.yaml:2:11 workflow: workflow "tim\\ning" is not a valid name/ },
+  { name: 'a lower-case subsystem', content: base.replace('subsystem: ECAL', 'subsystem: ecal'), expect: /^w\.yaml:1:12 subsystem: subsystem "ecal" is not a valid name/ },
+  { name: 'an era filter with a slash', content: base.replace('    jobs: 4', '    jobs: 4\n    filter: { eras: [Run2022C, "Run2022D/x"] }'), expect: /tasks\.0\.filter\.eras(\.1)?: .*era "Run2022D\/x" is not a valid name/ },
+  { name: 'a condition tag with a bell', content: base + '    condition: { tag: "T\\a", record: R, sync: offline }\n', expect: /tasks\.1\.condition\.tag: tag "T\\u0007" is not a valid name/ },
+  { name: 'a campaign tag for a task named constructor', content: base + 'campaigns: [{ name: rereco, conditions: { tags: { constructor: { tag: T, sync: offline } } } }]\n', expect: /campaigns\.0\.conditions\.tags\.constructor: campaign 'rereco' gives a tag to unknown task 'constructor'/ }
+]
+
+for (const row of [...errorTable, ...grammarTable]) {
   test(row.name, () => {
     const errors = check(row.content)
     assert.ok(errors.some(e => row.expect.test(e)), `expected ${String(row.expect)} in:\n${errors.join('\n')}`)
@@ -225,4 +239,15 @@ test('allow-listed variables expand: AUTOCAL_WF_* in a gate, AUTOCAL_REALDATA_DI
   assert.equal(r.workflow?.tasks[0]?.gates.http?.url, 'http://127.0.0.1:9/ok')
   assert.equal(r.workflow?.tasks[0]?.filter.golden, '/data/real/g.json')
   assert.deepEqual(expandEnv('${PATH}/${AUTOCAL_WF_X:-d}', { PATH: '/bin' }), { value: '/d', missing: [], forbidden: ['PATH'] })
+})
+
+test('tasks named constructor and toString are ordinary tasks: no prototype entry is taken for their campaign tag', () => {
+  const content = base.replaceAll('reco', 'constructor').replaceAll('calib', 'toString') + '    condition: { tag: T_offline, record: R, sync: offline }\n' +
+    'campaigns: [{ name: rereco, conditions: { tags: { toString: { tag: U_offline, sync: offline } } } }, prompt]\n'
+  const r = validateWorkflow({ name: 'w.yaml', content, dir: '/wf' })
+  assert.deepEqual(r.errors, [])
+  const [rereco, prompt] = r.workflow?.campaigns ?? []
+  assert.equal(uploads(content, 'rereco').get('toString')?.tag, 'U_offline')
+  assert.equal(uploads(content, 'prompt').get('toString')?.tag, 'T_offline', 'the prompt campaign has no entry: the task\'s own tag, not Object.prototype.toString')
+  assert.ok(rereco !== undefined && prompt !== undefined)
 })
