@@ -48,7 +48,7 @@ export function createJobWatchdog (deps: JobWatchdogDeps) {
         current.add(field)
         const watch = known.get(field)
         if (watch === undefined) {
-          await watches.put(campaign, field, { sinceMs: now(), reRequests: 0, answered: false })
+          await watches.begin(campaign, field, { sinceMs: now(), reRequests: 0, answered: false })
           continue
         }
         const d = watchDecision(watch, now(), policy)

@@ -12,6 +12,8 @@ export function createJobWatchStore (redis: RedisHandle) {
     all: async (campaign: string): Promise<Map<string, JobWatch>> =>
       new Map(Object.entries(await redis.client.hgetall(hash(campaign))).map(([f, v]) => [f, JSON.parse(v) as JobWatch])),
     put: async (campaign: string, field: string, watch: JobWatch): Promise<void> => { await redis.client.hset(hash(campaign), field, JSON.stringify(watch)) },
+    /** Starts watching a job try unless an answer (or another watch) was written meanwhile. */
+    begin: async (campaign: string, field: string, watch: JobWatch): Promise<void> => { await redis.client.hsetnx(hash(campaign), field, JSON.stringify(watch)) },
     /** The executor answered this job try (written whether or not it was watched yet). */
     answered: async (campaign: string, field: string): Promise<void> => {
       await redis.client.hset(hash(campaign), field, JSON.stringify({ sinceMs: Date.now(), reRequests: 0, answered: true } satisfies JobWatch))
