@@ -20,7 +20,7 @@
 import assert from 'node:assert/strict'
 import { execFile, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -186,6 +186,9 @@ if os.environ.get('AUTOCAL_JOB_ID'):
     os.write(fd, line.encode())
     os.close(fd)
 `)
+  // jobs run as an unprivileged user when the executor is root: the ledger must be theirs to append to
+  writeFileSync(ledger, '')
+  chmodSync(ledger, 0o666)
 }
 
 export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSystem> {
@@ -459,6 +462,7 @@ export function printFigures (f: Figures, log: (line: string) => void): void {
 /** The suite's promise: nothing lost, nothing started twice, no IOV twice, nothing dead-lettered. */
 export function assertFigures (f: Figures): void {
   assert.deepEqual(f.tasksLost, [], 'no task lost')
+  assert.ok(f.jobStarts > 0, 'the probe counted the job starts')
   assert.deepEqual(f.duplicateStarts, [], 'no job started twice')
   assert.deepEqual(f.duplicateIovs, [], 'no IOV written twice')
   assert.equal(f.deadLetters, 0, 'no dead letter')
