@@ -190,6 +190,9 @@ if os.environ.get('AUTOCAL_JOB_ID'):
     os.write(fd, line.encode())
     os.close(fd)
 `)
+  // jobs run as an unprivileged user when the executor is root: the ledger must be theirs to append to
+  writeFileSync(ledger, '')
+  chmodSync(ledger, 0o666)
 }
 
 export async function startFaultSystem (o: FaultSystemOptions): Promise<FaultSystem> {

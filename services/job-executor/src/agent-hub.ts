@@ -32,6 +32,8 @@ export interface AgentHubOptions {
   statuses: StatusPublisher
   logger: Logger
   metrics: AgentMetrics
+  /** Resolves once the job table is complete (rebuilt after a loss of Redis's data); absent = assumed complete. */
+  ensureState?: () => Promise<void>
 }
 
 type Call = grpc.ServerDuplexStream<AgentServiceConnectRequest, AgentServiceConnectResponse>
@@ -86,6 +88,8 @@ export function createAgentHub (o: AgentHubOptions) {
     const st = update.value.status
     if (st === undefined) return
     const key = `${st.jobId}#${st.try}`
+    // after a loss of the job table, the update waits for its rebuild (which gives the job back to this agent)
+    await o.ensureState?.()
     const entry = await o.store.get(key)
     if (entry === undefined || entry.agent !== s.agent || entry.state === 'queued') {
       log.warn({ agent: s.agent, peer: s.call.getPeer(), job: st.jobId, try: st.try }, 'update for a job not assigned to this agent; refused')
@@ -271,6 +275,8 @@ export function createAgentHub (o: AgentHubOptions) {
     reconcile,
     assign,
     agents: () => [...sessions.keys()],
+    /** The connected agent that holds (job id, try) `key`, if any. */
+    holding: (key: string): string | undefined => [...sessions.values()].find(s => s.jobs.has(key))?.agent,
     stop: (): void => {
       stopped = true
       for (const s of sessions.values()) s.call.end()

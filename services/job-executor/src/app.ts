@@ -11,6 +11,7 @@ import { batchBackends } from './backends.ts'
 import type { Config } from './config.ts'
 import { createJobStore } from './adapters/job-store.ts'
 import { createExecutor } from './executor.ts'
+import { createJobRecovery } from './job-recovery.ts'
 import { createAgentMetrics, createExecutorMetrics } from './metrics.ts'
 import { logRoutes } from './routes.ts'
 import { baseEnvironment } from './domain/job-environment.ts'
@@ -64,6 +65,22 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     const port = typeof address === 'object' && address !== null ? address.port : 0
     const statuses = createStatusPublisher({ producer, instance, publicUrl: config.AUTOCAL_EXECUTOR_PUBLIC_URL ?? `http://${config.AUTOCAL_HTTP_HOST}:${port}` })
     let hub: AgentHub | undefined
+    // the job table's rebuild after a loss of Redis's data (the executor below writes back its own jobs first)
+    const recovery = createJobRecovery({
+      config,
+      logger,
+      redis,
+      store,
+      statuses,
+      instance,
+      host: config.AUTOCAL_EXECUTOR_HOST ?? hostname(),
+      dataDir,
+      jobsDir,
+      restoreWaitMs: config.AUTOCAL_EXECUTOR_RECONCILE_MS * 2,
+      restoreOwn: async () => await executor.restoreOwn(),
+      agentHolding: key => hub?.holding(key)
+    })
+    const ensureState = recovery.ensureState
     let grpcPort: number | undefined
     if (tokens.length > 0) {
       const agentHub = createAgentHub({
@@ -73,7 +90,8 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
         store,
         statuses,
         logger,
-        metrics: createAgentMetrics(metrics.registry)
+        metrics: createAgentMetrics(metrics.registry),
+        ensureState
       })
       hub = agentHub
       // TLS unless explicitly insecure (the config refuses half a TLS setup)
@@ -118,9 +136,11 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       logger,
       onAgentJob: () => { void hub?.assign() },
       metrics: createExecutorMetrics(metrics.registry),
-      baseEnv
+      baseEnv,
+      ensureState
     })
     stack.defer(async () => { await executor.stop() })
+    await recovery.ensureState()
     await executor.startReconciling()
     const rules = { jobsDir, images: config.AUTOCAL_KUBE_IMAGES }
     const consumer = stack.use(await startConsumer({
@@ -138,6 +158,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
             logger.warn({ job: request.jobId, reason: problem }, 'job request refused')
             throw new AutocalError('AUTOCAL_VALIDATION_FAILED', problem, { retryable: false })
           }
+          await ensureState()
           if (request.action.case === 'cancel') {
             await executor.cancel(request)
             await hub?.reconcile()

@@ -47,6 +47,41 @@ export interface ExecutorOptions {
   metrics: ExecutorMetrics
   /** Environment every job gets (PATH and the like, from the allow-list). */
   baseEnv: Record<string, string>
+  /**
+   * Resolves once the job table in Redis is complete (rebuilt from the job
+   * topics after a loss of Redis's data, job-recovery.ts); called before every
+   * reconcile pass. Absent = assumed complete.
+   */
+  ensureState?: () => Promise<void>
+}
+
+/**
+ * A new entry of the job table for a start request: owned by `o.instance` in
+ * pod `o.host`, queued; its output directory is the request's (or one under
+ * the jobs directory), its log and exit files are named by job id and try
+ * under the data directory (`logs/jobs/<id>.<try>.log`, `run/jobs/<id>.<try>.exit`),
+ * so that any executor of the pod finds them again from the request alone.
+ */
+export function newJobEntry (request: JobRequest, o: Pick<ExecutorOptions, 'instance' | 'host' | 'dataDir' | 'jobsDir'>): JobEntry {
+  const start = request.action.case === 'start' ? request.action.value : undefined
+  const dir = fileSafe(request.jobId)
+  const backend = start?.backend
+  return {
+    key: `${request.jobId}#${request.try}`,
+    jobId: request.jobId,
+    try: request.try,
+    owner: o.instance,
+    host: o.host,
+    state: 'queued',
+    request: Buffer.from(toBinary(JobRequestSchema, request)).toString('base64'),
+    outdir: start !== undefined && start.outdir !== '' ? start.outdir : join(o.jobsDir, dir),
+    logFile: join(o.dataDir, 'logs', 'jobs', `${dir}.${request.try}.log`),
+    exitFile: join(o.dataDir, 'run', 'jobs', `${dir}.${request.try}.exit`),
+    deadlineMs: 0,
+    queuedAtMs: Date.now(),
+    trace: captureContext(),
+    ...(backend === 'agent' || backend === 'htcondor' || backend === 'kubernetes' ? { backend } : {})
+  }
 }
 
 interface Running {
@@ -56,6 +91,10 @@ interface Running {
   cancelled?: string
   timedOut?: boolean
   timer?: NodeJS.Timeout
+  /** Its end could not be reported (Redis or Kafka down): the next reconcile pass tries again. */
+  unreported?: boolean
+  /** Its start could not be recorded (entry, RUNNING): the next reconcile pass records it. */
+  unrecorded?: boolean
 }
 
 export function createExecutor (o: ExecutorOptions) {
@@ -87,25 +126,12 @@ export function createExecutor (o: ExecutorOptions) {
   async function accept (request: JobRequest): Promise<void> {
     if (request.action.case !== 'start') return
     const start = request.action.value
-    const key = `${request.jobId}#${request.try}`
-    const dir = fileSafe(request.jobId)
-    const entry: JobEntry = {
-      key,
-      jobId: request.jobId,
-      try: request.try,
-      owner: o.instance,
-      host: o.host,
-      state: 'queued',
-      request: Buffer.from(toBinary(JobRequestSchema, request)).toString('base64'),
-      outdir: start.outdir !== '' ? start.outdir : join(o.jobsDir, dir),
-      logFile: join(o.dataDir, 'logs', 'jobs', `${dir}.${request.try}.log`),
-      exitFile: join(o.dataDir, 'run', 'jobs', `${dir}.${request.try}.exit`),
-      deadlineMs: 0,
-      queuedAtMs: Date.now(),
-      trace: captureContext(),
-      ...(start.backend === 'agent' || start.backend === 'htcondor' || start.backend === 'kubernetes' ? { backend: start.backend } : {})
+    const entry = newJobEntry(request, o)
+    const { key } = entry
+    if (owned.has(key)) {
+      await answerAgain(request, key)
+      return
     }
-    if (owned.has(key)) return
     const local = start.backend === '' || start.backend === 'local'
     if (local && queue.length + accepting >= o.maxQueued) {
       // back-pressure: the request stays uncommitted in Kafka (the bus offers it
@@ -125,9 +151,17 @@ export function createExecutor (o: ExecutorOptions) {
   async function claimAndQueue (request: JobRequest, start: StartJob, entry: JobEntry): Promise<void> {
     const { key } = entry
     owned.add(key) // before the claim lands in Redis, so that no reconcile pass can see it unowned
-    if (!await o.store.claim(entry)) {
+    let claimed: boolean
+    try {
+      claimed = await o.store.claim(entry)
+    } catch (err) {
+      owned.delete(key) // not ours: the redelivered request claims it again
+      throw err
+    }
+    if (!claimed) {
       owned.delete(key)
-      log.info({ job: request.jobId, try: request.try }, 'request for a job already taken; ignored')
+      log.info({ job: request.jobId, try: request.try }, 'request for a job already taken; its state is reported again')
+      await answerAgain(request, key)
       return
     }
     if (start.backend === 'agent' || start.backend === 'htcondor' || start.backend === 'kubernetes') owned.delete(key) // followed elsewhere
@@ -145,10 +179,32 @@ export function createExecutor (o: ExecutorOptions) {
       await release(key)
       return
     }
-    await publish(request, entry, JobPhase.QUEUED)
+    // queued in memory before QUEUED is published: a failed publish (the bus
+    // retries the request) cannot lose a claimed job; the retry answers again
     queue.push({ entry, request })
     o.metrics.queued.set(queue.length)
-    pump()
+    try {
+      await publish(request, entry, JobPhase.QUEUED)
+    } finally {
+      pump()
+    }
+  }
+
+  /**
+   * A start request for a (job id, try) that is already taken: starts
+   * nothing, but reports the job's phase again (same event ids), so that the
+   * dispatcher's watchdog for unanswered requests hears from a job that a
+   * slow executor or a batch queue holds. An ended job is not reported again
+   * (its end is on the status topic already).
+   */
+  async function answerAgain (request: JobRequest, key: string): Promise<void> {
+    const entry = await o.store.get(key)
+    if (entry === undefined) return
+    const running = entry.state === 'running' || entry.runningReported === true
+    await o.statuses.publish(request, entry.trace, running ? JobPhase.RUNNING : JobPhase.QUEUED, {
+      backend: entry.backend ?? 'local',
+      backendId: entry.backendId ?? (entry.pid === undefined ? '' : String(entry.pid))
+    })
   }
 
   /** A cancel request: marked for whichever executor runs the job; applied here at once if it is ours. */
@@ -216,7 +272,16 @@ export function createExecutor (o: ExecutorOptions) {
     }
     // recorded before the side effect: an heir reads the pid file before starting it again
     Object.assign(entry, { state: 'starting', slot: slotNumber })
-    await o.store.update(entry)
+    try {
+      await o.store.update(entry)
+    } catch (err) {
+      // not started: back to the head of the queue (pump() retries), never dropped
+      Object.assign(entry, { state: 'queued' })
+      queue.unshift({ entry, request })
+      o.metrics.queued.set(queue.length)
+      await slot.release().catch(() => false)
+      throw err
+    }
     let proc
     try {
       await confineDirectory(o.jobsDir, entry.outdir)
@@ -230,14 +295,27 @@ export function createExecutor (o: ExecutorOptions) {
     }
     const startedAtMs = Date.now()
     Object.assign(entry, { state: 'running', pid: proc.pid, slot: slotNumber, startedAtMs, deadlineMs: start.timeoutS > 0 ? startedAtMs + start.timeoutS * 1000 : 0 })
-    await o.store.update(entry)
+    // followed from here on, whatever Redis or Kafka say next: its end is reported
     const r: Running = { entry, request, slot }
     running.set(entry.key, r)
     o.metrics.running.set(running.size)
     armTimeout(r)
-    await publish(request, entry, JobPhase.RUNNING)
-    log.info({ job: request.jobId, try: request.try, pid: proc.pid, slot: slotNumber }, 'job started')
     void proc.exited.then(async () => { await finish(r) })
+    log.info({ job: request.jobId, try: request.try, pid: proc.pid, slot: slotNumber }, 'job started')
+    await recordStart(r)
+  }
+
+  /** Records a started job (entry with its pid, RUNNING); on failure the next reconcile pass records it. */
+  async function recordStart (r: Running): Promise<void> {
+    try {
+      if (finishing.has(r.entry.key) || !running.has(r.entry.key)) return
+      await o.store.update(r.entry)
+      await publish(r.request, r.entry, JobPhase.RUNNING)
+      r.unrecorded = false
+    } catch (err) {
+      r.unrecorded = true
+      log.warn({ err, job: r.request.jobId, try: r.request.try }, 'could not record a started job; the next reconcile pass records it')
+    }
   }
 
   function armTimeout (r: Running): void {
@@ -274,10 +352,9 @@ export function createExecutor (o: ExecutorOptions) {
       log.info({ job: r.request.jobId, try: r.request.try, outcome: end.phase, reason: end.reason, durationMs: Number(durationMs) }, 'job finished')
       pump()
     } catch (err) {
-      // Redis or Kafka failed: leave the entry; reconcile() finishes it from the exit file
+      // Redis or Kafka failed: kept (its exit file tells the end again); the next reconcile pass reports it
+      r.unreported = true
       log.error({ err, job: r.request.jobId }, 'could not report a finished job; will retry')
-      running.delete(r.entry.key)
-      owned.delete(r.entry.key) // reconcile adopts it again and reads its exit file
     } finally {
       finishing.delete(r.entry.key)
     }
@@ -285,9 +362,15 @@ export function createExecutor (o: ExecutorOptions) {
 
   /** Renews leases, applies cancels, and takes over the jobs of executors that died. */
   async function reconcile (): Promise<void> {
+    await o.ensureState?.()
     await o.batch?.reconcile()
     for (const r of [...running.values()]) {
+      if (r.unreported === true) {
+        await finish(r)
+        continue
+      }
       if (await fenced(r)) continue
+      if (r.unrecorded === true) await recordStart(r)
       await r.slot.extend(Math.max(30_000, o.reconcileMs * 6))
       if (r.cancelled === undefined) {
         const reason = await o.store.cancelReason(r.request.jobId)
@@ -410,9 +493,28 @@ export function createExecutor (o: ExecutorOptions) {
     loop()
   }
 
+  /**
+   * After a loss of Redis's data: writes back the entries (and slot leases)
+   * of the jobs this executor holds in memory, queued and running, unless
+   * they ended meanwhile; the rebuild from the topics (job-recovery.ts) then
+   * finds them in the table and leaves them to this executor.
+   */
+  async function restoreOwn (): Promise<number> {
+    let restored = 0
+    for (const q of queue) if (await o.store.claim(q.entry)) restored++
+    for (const r of running.values()) {
+      if (finishing.has(r.entry.key)) continue
+      if (await o.store.claim(r.entry)) restored++
+      if (r.slot instanceof Lease) await o.store.retakeSlot(r.slot, Math.max(30_000, o.reconcileMs * 6))
+    }
+    if (restored > 0) log.warn({ restored }, 'job table lost: entries of the jobs this executor holds written back')
+    return restored
+  }
+
   return {
     accept,
     cancel,
+    restoreOwn,
     startReconciling,
     runningCount: () => running.size,
     queuedCount: () => queue.length,

@@ -39,7 +39,11 @@ export const Config = z.object({
   /** Settled runs grouped into blocks per planner tick at most (a backlog is dispatched while it is grouped). */
   AUTOCAL_DISPATCH_RUNS_PER_TICK: z.coerce.number().int().positive().default(200),
   /** How long an HTTP gate answer is trusted before asking again (a yes is kept). */
-  AUTOCAL_HTTP_GATE_RECHECK_MS: z.coerce.number().int().positive().default(30_000)
+  AUTOCAL_HTTP_GATE_RECHECK_MS: z.coerce.number().int().positive().default(30_000),
+  /** How long a requested job may stay without any status from the job-executor before the watchdog acts (1 s … 24 h). */
+  AUTOCAL_JOB_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(1000).max(86_400_000).default(120_000),
+  /** How often the watchdog requests an unanswered job again (same job id and try) before it fails the try (0 … 10). */
+  AUTOCAL_JOB_ANSWER_REREQUESTS: z.coerce.number().int().min(0).max(10).default(2)
 }).superRefine((c, ctx) => {
   const cert = c.AUTOCAL_CONTROL_TLS_CERT_FILE !== undefined
   const key = c.AUTOCAL_CONTROL_TLS_KEY_FILE !== undefined

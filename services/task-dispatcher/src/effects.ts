@@ -12,7 +12,13 @@ import type { TaskDef } from './domain/workflow.ts'
 
 export const jobIdOf = (t: Task, index: number): string => `${t.campaign}/${t.block.id}/${t.task}/${t.attempt}/${index}`
 export const requestIdOf = uploadRequestId
-export const outdirOf = (dataDir: string, t: Task, index: number): string => `${dataDir}/jobs/${t.campaign}/${t.block.id}/${t.task}/a${t.attempt}/j${index}`
+/**
+ * The output directory of one try of one job: `<dataDir>/jobs/<campaign>/<block>/<task>/a<attempt>/j<index>/t<try>`.
+ * One per try: a retry (or a try a batch system still runs) never writes into
+ * another try's directory. The dispatcher numbers the tries (JobRequest.try);
+ * the executor uses the directory it is given (StartJob.outdir).
+ */
+export const outdirOf = (dataDir: string, t: Task, index: number, tryNo: number): string => `${dataDir}/jobs/${t.campaign}/${t.block.id}/${t.task}/a${t.attempt}/j${index}/t${tryNo}`
 
 export function provenanceOf (t: Task): Provenance {
   return create(ProvenanceSchema, {
@@ -47,7 +53,7 @@ export function templateValues (t: Task, def: TaskDef, index: number, inputs: st
 
 export function startJob (t: Task, def: TaskDef, index: number, tryNo: number, inputs: string[], dataDir: string): { message: JobRequest, eventId: string } {
   const jobId = jobIdOf(t, index)
-  const outdir = outdirOf(dataDir, t, index)
+  const outdir = outdirOf(dataDir, t, index, tryNo)
   const values = templateValues(t, def, index, inputs, outdir)
   const start = create(StartJobSchema, {
     argv: fillTemplate(def.run, values),
@@ -84,7 +90,7 @@ export interface ConditionRequestOptions {
  * `payloadTask` is the task whose job outputs hold the payload: the task
  * itself, or the calibration a validation task validates (`validatedBy`).
  * The payload is the output labelled "condition" (else the first *.db);
- * `output_dir` is the output directory of the job that wrote it, as the
+ * `output_dir` is the output directory of the job try that wrote it, as the
  * job-executor was told to use it (StartJob.outdir). An optional condition
  * without a payload output is still requested (payload_file empty,
  * optional_payload set): the uploader answers SKIPPED "no new payload".
@@ -117,7 +123,7 @@ export function conditionRequest (t: Task, def: TaskDef, payloadTask: Task, data
     logUrl: (writer ?? payloadTask.jobs[0])?.logUrl ?? '',
     optionalPayload: upload.optional,
     expectedPayloadHash: options.expectedPayloadHash,
-    outputDir: outdirOf(dataDir, payloadTask, writer?.index ?? 0)
+    outputDir: outdirOf(dataDir, payloadTask, writer?.index ?? 0, (writer ?? payloadTask.jobs[0])?.try ?? 1)
   })
   if (upload.since === 'block') message.since = BigInt(t.block.runs[0] ?? 1)
   return { message, eventId: `conditions.requests/${requestId}` }

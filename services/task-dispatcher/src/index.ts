@@ -13,6 +13,8 @@ import { createRecovery } from './recovery.ts'
 import { createTaskTransitions } from './task-transitions.ts'
 import { createPlanner, startPlanning } from './planner.ts'
 import { controlService } from './control-api.ts'
+import { createJobWatchStore } from './adapters/job-watch-store.ts'
+import { createJobWatchdog, startJobWatchdog, watchdogPeriodMs } from './job-watchdog.ts'
 
 const service = 'task-dispatcher'
 const config = loadConfig(Config, process.env)
@@ -55,6 +57,9 @@ const grpcServer = stack.use(await startGrpc({
 }))
 const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
 stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))
+const policy = { answerTimeoutMs: config.AUTOCAL_JOB_ANSWER_TIMEOUT_MS, reRequests: config.AUTOCAL_JOB_ANSWER_REREQUESTS }
+const watchdog = createJobWatchdog({ store, watches: createJobWatchStore(redis), redis, catalog, transitions, logger, policy, ensureState: recovery.ensureState })
+stack.use(startJobWatchdog(watchdog, watchdogPeriodMs(policy.answerTimeoutMs), logger))
 const consumer = stack.use(await startConsumer({
   config,
   logger,
@@ -62,7 +67,7 @@ const consumer = stack.use(await startConsumer({
   producer,
   metrics,
   group: service,
-  handlers: { runs: handlers.onRun, jobStatus: handlers.onJobStatus, conditions: handlers.onCondition, control: handlers.onControl }
+  handlers: { runs: handlers.onRun, jobStatus: async s => { await handlers.onJobStatus(s); await watchdog.answered(s) }, conditions: handlers.onCondition, control: handlers.onControl }
 }))
 checks.push(consumer.check, watch.check)
 logger.info({ replica: instance, http: http.server.address(), grpc: grpcServer.port }, 'task-dispatcher started')

@@ -8,16 +8,14 @@
 // without its set memberships. One replica rebuilds under a lease; the others
 // wait, and live transitions are refused until the marker is back. The lease
 // is kept alive while the rebuild runs; one that lost it sets no marker.
-import { randomUUID } from 'node:crypto'
-import { fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
-import { contentTypes, headers, topicName, topics, type RunEvent, type TaskEvent, type Topic } from '@autocal/contracts'
-import { AutocalError, acquireLease, createKafka, headerValue, keepLease, type Logger, type RedisHandle } from '@autocal/runtime'
+import { topics, type RunEvent, type TaskEvent } from '@autocal/contracts'
+import { AutocalError, acquireLease, keepLease, readTopic, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { fromTaskEvent } from './task-event.ts'
 
 export interface RecoveryDeps {
-  config: { AUTOCAL_KAFKA_BROKERS: string, AUTOCAL_KAFKA_TOPIC_PREFIX: string }
+  config: KafkaConfig
   logger: Logger
   store: StateStore
   redis: RedisHandle
@@ -26,65 +24,6 @@ export interface RecoveryDeps {
   applyRun: (ev: RunEvent) => Promise<void>
   /** TTL of the rebuild's lease, kept alive while it runs (default 15 s): a replica that dies mid-rebuild blocks the others only this long. */
   rebuildLeaseMs?: number
-}
-
-/** Reads a topic from its beginning up to the end it had when called. */
-export async function readTopic<S extends DescMessage> (config: RecoveryDeps['config'], logger: Logger, topic: Topic<S>, onMessage: (m: MessageShape<S>) => Promise<void>): Promise<number> {
-  const kafka = createKafka(config, logger, 'autocal-task-dispatcher-recovery')
-  const name = topicName(topic, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
-  const admin = kafka.admin()
-  await admin.connect()
-  const groupId = `${config.AUTOCAL_KAFKA_TOPIC_PREFIX === '' ? '' : config.AUTOCAL_KAFKA_TOPIC_PREFIX + '.'}task-dispatcher-recovery-${randomUUID().slice(0, 8)}`
-  try {
-    let offsets: Awaited<ReturnType<typeof admin.fetchTopicOffsets>> = []
-    for (let i = 1; ; i++) {
-      try {
-        offsets = await admin.fetchTopicOffsets(name)
-        break
-      } catch (err) {
-        // a topic created a moment ago may not have its leaders yet
-        if (i >= 20) throw err
-        await new Promise(resolve => setTimeout(resolve, 250))
-      }
-    }
-    const remaining = new Map(offsets.filter(o => BigInt(o.high) > BigInt(o.low)).map(o => [o.partition, BigInt(o.high)]))
-    if (remaining.size === 0) return 0
-    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200, sessionTimeout: 10_000 })
-    await consumer.connect()
-    let count = 0
-    try {
-      await consumer.subscribe({ topics: [name], fromBeginning: true })
-      await new Promise<void>((resolve, reject) => {
-        consumer.run({
-          autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
-            const high = remaining.get(partition)
-            if (high === undefined) return
-            if (BigInt(message.offset) < high && message.value !== null) {
-              const json = headerValue(message.headers, headers.contentType) === contentTypes.json
-              try {
-                const decoded = json ? fromJsonString(topic.schema, message.value.toString('utf8')) : fromBinary(topic.schema, message.value)
-                await onMessage(decoded)
-                count++
-              } catch (err) {
-                logger.warn({ err, topic: name, partition, offset: message.offset }, 'recovery skipped an undecodable message')
-              }
-            }
-            if (BigInt(message.offset) + 1n >= high) {
-              remaining.delete(partition)
-              if (remaining.size === 0) resolve()
-            }
-          }
-        }).catch(reject)
-      })
-    } finally {
-      await consumer.disconnect()
-      await admin.deleteGroups([groupId]).catch(() => undefined)
-    }
-    return count
-  } finally {
-    await admin.disconnect()
-  }
 }
 
 export function createRecovery (deps: RecoveryDeps) {
@@ -109,7 +48,7 @@ export function createRecovery (deps: RecoveryDeps) {
     try {
       const cleared = await store.clearModel()
       const latest = new Map<string, TaskEvent>()
-      const tasks = await readTopic(config, deps.logger, topics.tasks, async ev => {
+      const tasks = await readTopic(config, deps.logger, 'autocal-task-dispatcher-recovery', topics.tasks, async ev => {
         const key = topics.tasks.key(ev)
         const cur = latest.get(key)
         if (cur === undefined || cur.version <= ev.version) latest.set(key, ev)
@@ -121,7 +60,7 @@ export function createRecovery (deps: RecoveryDeps) {
         if (c?.roots.some(r => r.name === t.task) === true) await store.saveBlock(t.campaign, t.task, t.block)
       }
       keeper.check()
-      const runs = await readTopic(config, deps.logger, topics.runs, deps.applyRun)
+      const runs = await readTopic(config, deps.logger, 'autocal-task-dispatcher-recovery', topics.runs, deps.applyRun)
       keeper.check()
       await store.setMarker()
       log.info({ clearedKeys: cleared, taskMessages: tasks, tasks: latest.size, runMessages: runs, ms: Date.now() - started }, 'read model rebuilt from kafka')

@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto'
 import { taskKey, topics } from '@autocal/contracts'
 import { AutocalError, inSpan, keepLease, withContext, type LeaseKeeper, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
+import type { TaskDef } from './domain/workflow.ts'
 import { isTerminal, transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
 import { deadEnds, isAppendOnly, nextWaitingUploads, uploadBlocker, uploadWaiting } from './domain/upload-order.ts'
 import { specOf } from './domain/catalog.ts'
@@ -53,6 +54,27 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
     throw new AutocalError('AUTOCAL_LEASE_LOST', `task ${key} is locked by another replica`, { retryable: true })
   }
 
+  /** The start request of one job try, with the outputs of the upstream tasks as its inputs. */
+  async function startRequest (t: Task, def: TaskDef, index: number, tryNo: number): Promise<ReturnType<typeof startJob>> {
+    const upstream = await store.getTasks(def.needs.map(n => taskKey(t.campaign, t.block.id, n)))
+    return startJob(t, def, index, tryNo, upstream.flatMap(u => u.outputs.map(o => o.path)), dataDir)
+  }
+
+  /**
+   * Publishes the start request of job `index`, try `tryNo` of `t` again,
+   * unchanged (same job id, try and event id): the executor starts a
+   * (job id, try) once and answers a repeated request with the job's phase.
+   * False when no workflow defines the task any more.
+   */
+  async function requestJobAgain (t: Task, index: number, tryNo: number): Promise<boolean> {
+    const def = catalog.task(t.campaign, t.task)
+    if (def === undefined) return false
+    const s = await startRequest(t, def, index, tryNo)
+    const trace = inSpan() ? undefined : await traceOfRun(t.block.runs[0])
+    await withContext(trace, async () => { await producer.publish(topics.jobRequests, s.message, { eventId: s.eventId }) })
+    return true
+  }
+
   /** Publishes the effects of a transition; `lease.check()` before each publish (throws once the task's lease is lost). */
   async function perform (before: Task | undefined, tr: Transition, lease: Pick<LeaseKeeper, 'check'>): Promise<TaskEventInput | undefined> {
     const t = tr.task
@@ -67,9 +89,7 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
             log.error({ campaign: t.campaign, task: t.task }, 'no workflow defines this task any more; job not started')
             continue
           }
-          const upstream = await store.getTasks(def.needs.map(n => taskKey(t.campaign, t.block.id, n)))
-          const inputs = upstream.flatMap(u => u.outputs.map(o => o.path))
-          starts.push({ ...startJob(t, def, e.index, e.try, inputs, dataDir) })
+          starts.push(await startRequest(t, def, e.index, e.try))
           break
         }
         case 'cancel-job':
@@ -209,5 +229,5 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
     }
   }
 
-  return { apply, uploadWaitsFor, releaseWaitingUploads }
+  return { apply, uploadWaitsFor, releaseWaitingUploads, requestJobAgain }
 }

@@ -1,7 +1,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { FcsrPolicy } from '@autocal/contracts'
-import { conditionRequest } from '../src/effects.ts'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { conditionRequest, startJob } from '../src/effects.ts'
 import { buildCatalog } from '../src/domain/catalog.ts'
 import { transition, type Task, type TaskOutput } from '../src/domain/task-state.ts'
 import { validateWorkflow } from '../src/domain/workflow.ts'
@@ -42,7 +46,7 @@ test('the request carries the condition\'s checks, since, output directory and t
   assert.ok(!('missing' in r))
   const m = r.message
   assert.deepEqual({ id: m.requestId, file: m.payloadFile, tag: m.destinationTag, db: m.destinationDatabase, since: m.since, dryRun: m.dryRun, checks: m.checks, optional: m.optionalPayload, dir: m.outputDir, log: m.logUrl, policy: m.fcsrPolicy, input: m.inputTag },
-    { id: 'prompt/fill-8102/calib/1', file: payload.path, tag: 'EcalT_prompt', db: '', since: 355100n, dryRun: false, checks: { min_size_bytes: '5', time_type: 'Run' }, optional: true, dir: '/data/jobs/prompt/fill-8102/calib/a1/j1', log: 'http://log/1', policy: FcsrPolicy.MOVE, input: 'EcalT_calib' })
+    { id: 'prompt/fill-8102/calib/1', file: payload.path, tag: 'EcalT_prompt', db: '', since: 355100n, dryRun: false, checks: { min_size_bytes: '5', time_type: 'Run' }, optional: true, dir: '/data/jobs/prompt/fill-8102/calib/a1/j1/t1', log: 'http://log/1', policy: FcsrPolicy.MOVE, input: 'EcalT_calib' })
   assert.equal(r.eventId, 'conditions.requests/prompt/fill-8102/calib/1')
 })
 
@@ -88,7 +92,7 @@ test('a validation task uploads the payload of the task it validates', () => {
   const def = catalog.task('prompt', 'hlt-validation')!
   const r = conditionRequest(validation, def, calib, '/data', { check: false, expectedPayloadHash: '' })
   assert.ok(!('missing' in r))
-  assert.deepEqual([r.message.requestId, r.message.payloadFile, r.message.outputDir, r.message.destinationTag], ['prompt/fill-8102/hlt-validation/1', payload.path, '/data/jobs/prompt/fill-8102/calib/a1/j0', 'EcalT_prompt'])
+  assert.deepEqual([r.message.requestId, r.message.payloadFile, r.message.outputDir, r.message.destinationTag], ['prompt/fill-8102/hlt-validation/1', payload.path, '/data/jobs/prompt/fill-8102/calib/a1/j0/t1', 'EcalT_prompt'])
   assert.match(r.message.userText, /\(payload of calib, validated by hlt-validation\)/)
 })
 
@@ -97,7 +101,34 @@ test('no payload output: an optional condition is still requested (no new payloa
   const t = doneTask('prompt', 'calib', [[{ path: '/data/x/log.txt', sizeBytes: 1, sha256: 'l', label: '' }]])
   const r = conditionRequest(t, optional.task('prompt', 'calib')!, t, '/data', { check: false, expectedPayloadHash: '' })
   assert.ok(!('missing' in r))
-  assert.deepEqual([r.message.payloadFile, r.message.optionalPayload, r.message.outputDir], ['', true, '/data/jobs/prompt/fill-8102/calib/a1/j0'])
+  assert.deepEqual([r.message.payloadFile, r.message.optionalPayload, r.message.outputDir], ['', true, '/data/jobs/prompt/fill-8102/calib/a1/j0/t1'])
   const required = wf(`${base} }`)
   assert.deepEqual(conditionRequest(t, required.task('prompt', 'calib')!, t, '/data', { check: false, expectedPayloadHash: '' }), { missing: 'no job output is labelled "condition" or ends in .db' })
+})
+
+test('each try of a job has its own output directory: a retry is not overwritten by the try before it, and the upload reads the writing try\'s directory', () => {
+  const catalog = wf(`${base} }`)
+  const def = { ...catalog.task('prompt', 'calib')!, run: ['sh', '-c', 'echo "$1" > "$2/result.txt"', 'job', '{attempt}', '{outdir}'] }
+  const t = doneTask('prompt', 'calib', [[], []])
+  const dataDir = mkdtempSync(join(tmpdir(), 'autocal-tries-'))
+  const first = startJob(t, def, 1, 1, [], dataDir).message
+  const second = startJob(t, def, 1, 2, [], dataDir).message
+  const outdirs = [first, second].map(m => m.action.case === 'start' ? m.action.value.outdir : '')
+  assert.deepEqual(outdirs, [`${dataDir}/jobs/prompt/fill-8102/calib/a1/j1/t1`, `${dataDir}/jobs/prompt/fill-8102/calib/a1/j1/t2`])
+  const run = (m: typeof first, text: string): void => {
+    if (m.action.case !== 'start') return
+    const argv = m.action.value.argv.map(a => a === '1' ? text : a)
+    mkdirSync(m.action.value.outdir, { recursive: true })
+    execFileSync(argv[0]!, argv.slice(1))
+  }
+  // the retry ends first; the first try (released late by a batch system) ends after it
+  run(second, 'second try')
+  run(first, 'first try')
+  assert.equal(readFileSync(join(outdirs[1]!, 'result.txt'), 'utf8'), 'second try\n')
+  assert.equal(readFileSync(join(outdirs[0]!, 'result.txt'), 'utf8'), 'first try\n')
+  // the payload written by job 1's second try is uploaded from that try's directory
+  const retried: Task = { ...t, jobs: [t.jobs[0]!, { ...t.jobs[1]!, try: 2, outputs: [{ ...payload, path: `${outdirs[1]!}/t.db` }] }], outputs: [{ ...payload, path: `${outdirs[1]!}/t.db` }] }
+  const r = conditionRequest(retried, def, retried, dataDir, { check: false, expectedPayloadHash: '' })
+  assert.ok(!('missing' in r))
+  assert.equal(r.message.outputDir, outdirs[1])
 })

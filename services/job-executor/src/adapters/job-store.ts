@@ -7,6 +7,7 @@
 //   executor:cancel:<job>  cancel asked for a job, whichever executor runs it
 //   executor:agent:alive:<agent>  liveness of an agent, renewed by its heartbeats (its lease on its jobs)
 //   lease:executor:slot:N  the cluster-wide concurrency slots
+//   executor:state         marker: the table is complete (set after a rebuild from the job topics; missing = lost)
 import { randomUUID } from 'node:crypto'
 import { Lease, redisScript, runScript, type RedisHandle, type RedisScript } from '@autocal/runtime'
 
@@ -131,7 +132,21 @@ export function createJobStore (redis: RedisHandle, instance: string) {
   const aliveKey = (id: string): string => redis.key('executor', 'alive', id)
   const agentAliveKey = (agent: string): string => redis.key('executor', 'agent', 'alive', agent)
   const cancelKey = (jobId: string): string => redis.key('executor', 'cancel', jobId)
+  const markerKey = redis.key('executor', 'state')
   return {
+    /** True while the job table is complete; false after a loss of Redis's data (empty, FLUSHALL) until it is rebuilt. */
+    hasMarker: async (): Promise<boolean> => (await redis.client.exists(markerKey)) === 1,
+    setMarker: async (): Promise<void> => { await redis.client.set(markerKey, String(Date.now())) },
+    /** Marks (job id, try) keys as ended (a redelivered request starts nothing), 500 per round trip. */
+    markDone: async (keys: readonly string[]): Promise<void> => {
+      for (let i = 0; i < keys.length; i += 500) {
+        const batch = redis.client.pipeline()
+        for (const key of keys.slice(i, i + 500)) batch.set(doneKey(key), '1', 'EX', 604800)
+        await batch.exec()
+      }
+    },
+    /** Re-takes a concurrency slot lease with its token after a loss of Redis's data (false when another holds it now). */
+    retakeSlot: async (slot: Lease, ttlMs: number): Promise<boolean> => (await redis.client.set(slot.key, slot.token, 'PX', ttlMs, 'NX')) === 'OK',
     /** Records the job as ours unless it was claimed or finished before: true when we got it. */
     claim: async (entry: JobEntry): Promise<boolean> =>
       (await redis.client.eval(claimScript, 2, jobsKey, doneKey(entry.key), entry.key, JSON.stringify(entry))) === 1,

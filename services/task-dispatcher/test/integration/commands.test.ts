@@ -4,14 +4,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
-import { AutocalError, connectRedis, startProducer } from '@autocal/runtime'
+import { AutocalError, connectRedis, readTopic, startProducer } from '@autocal/runtime'
 import { ControlCommandSchema, taskKey, topics, type JobRequest } from '@autocal/contracts'
 import { createStateStore } from '../../src/adapters/state-store.ts'
 import { loadWorkflows } from '../../src/adapters/workflow-files.ts'
 import { buildCatalog, specOf } from '../../src/domain/catalog.ts'
 import { createTaskTransitions, type TaskTransitions } from '../../src/task-transitions.ts'
 import { createHandlers } from '../../src/handlers.ts'
-import { readTopic } from '../../src/recovery.ts'
 import { silentLogger, testConfig, workflowsDir } from './fixtures.ts'
 
 test('a reprocess redelivered after a retryable error on one of its tasks moves each task to the next attempt once, and cancels no job of the new attempt', { timeout: 60_000 }, async () => {
@@ -64,7 +63,7 @@ test('a reprocess redelivered after a retryable error on one of its tasks moves 
   assert.deepEqual(after.map(t => t.appliedCommands), [['cmd-reprocess-1'], ['cmd-reprocess-1']])
 
   const requests: JobRequest[] = []
-  await readTopic(config, silentLogger, topics.jobRequests, async m => { requests.push(m) })
+  await readTopic(config, silentLogger, 'test-reader', topics.jobRequests, async m => { requests.push(m) })
   const cancelsOfAttempt2 = requests.filter(r => r.action.case === 'cancel' && r.provenance?.taskAttempt === 2)
   assert.deepEqual(cancelsOfAttempt2.map(r => r.jobId), [], 'no job of the new attempt is cancelled')
   const starts = requests.filter(r => r.action.case === 'start').map(r => `${r.provenance?.blockId}/${r.provenance?.taskAttempt}/${r.jobIndex}`)

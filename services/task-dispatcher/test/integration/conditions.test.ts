@@ -123,7 +123,7 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     assert.equal(check?.dryRun, true)
     assert.equal(check?.since, BigInt(a))
     assert.deepEqual(check?.checks, { min_size_bytes: '1', object_type: 'EcalPedestals' })
-    assert.match(check?.outputDir ?? '', new RegExp(`/jobs/prompt/run-${a}/pedestals/a1/j0$`))
+    assert.match(check?.outputDir ?? '', new RegExp(`/jobs/prompt/run-${a}/pedestals/a1/j0/t1$`))
     assert.equal(outcomes.find(e => e.requestId === `${upload(a)}/check`)?.target, 'dry-run')
     assert.equal(standIns.conditionRequests.some(r => r.requestId === upload(a)), false, 'nothing uploaded before the sign-off')
     const text = await cli(['status', '--campaign', 'prompt', '--task', 'pedestals'], ecal)
@@ -227,13 +227,13 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     await until('the laser request', () => standIns.conditionRequests.some(x => x.requestId === `prompt/run-${a}/laser/1`), 30_000)
     const sent = standIns.conditionRequests.find(x => x.requestId === `prompt/run-${a}/laser/1`)
     assert.deepEqual({ file: sent?.payloadFile, optional: sent?.optionalPayload, dryRun: sent?.dryRun }, { file: '', optional: true, dryRun: false })
-    assert.match(sent?.outputDir ?? '', new RegExp(`/jobs/prompt/run-${a}/laser/a1/j0$`))
+    assert.match(sent?.outputDir ?? '', new RegExp(`/jobs/prompt/run-${a}/laser/a1/j0/t1$`))
   })
 
   await t.test('a payload is uploaded once its validation task is done, and not at all when the validation fails', async () => {
     await until('the validated upload of run a', async () => (await stateOf(a, 'hlt-validation'))?.state === 'TASK_STATE_DONE', 60_000)
     const sent = standIns.conditionRequests.find(x => x.requestId === `prompt/run-${a}/hlt-validation/1`)
-    assert.match(sent?.payloadFile ?? '', new RegExp(`/jobs/prompt/run-${a}/timing/a1/j0/timing\\.db$`))
+    assert.match(sent?.payloadFile ?? '', new RegExp(`/jobs/prompt/run-${a}/timing/a1/j0/t1/timing\\.db$`))
     assert.equal(sent?.destinationTag, 'EcalTimeCalibConstants_validated_offline')
     assert.equal(outcomes.find(e => e.requestId === sent?.requestId)?.outcome, Outcome.UPLOADED)
     // the calibration itself uploads nothing

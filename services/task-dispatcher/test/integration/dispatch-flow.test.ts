@@ -40,7 +40,7 @@ test('runs of the real 2022 run list flow into blocks and job requests as the ex
   const calib = standIns.requests.find(r => r.message.jobId.includes('/timing-calib/') && r.message.action.case === 'start')
   const start = calib?.message.action.case === 'start' ? calib.message.action.value : undefined
   assert.equal(start?.inputs.length, 4)
-  assert.ok(start?.inputs.every(i => /timing-reco\/a1\/j\d\/timing-reco_j\d\.json$/.test(i)))
+  assert.ok(start?.inputs.every(i => /timing-reco\/a1\/j\d\/t1\/timing-reco_j\d\.json$/.test(i)))
 
   // every task whose block closed is done: the status matrix says so
   const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'admin-token-1' })

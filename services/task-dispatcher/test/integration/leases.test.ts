@@ -11,7 +11,7 @@ import { createStateStore } from '../../src/adapters/state-store.ts'
 import { loadWorkflows } from '../../src/adapters/workflow-files.ts'
 import { buildCatalog, specOf } from '../../src/domain/catalog.ts'
 import { createTaskTransitions } from '../../src/task-transitions.ts'
-import { readTopic } from '../../src/recovery.ts'
+import { readTopic } from '@autocal/runtime'
 import { silentLogger, testConfig, workflowsDir } from './fixtures.ts'
 
 const catalog = buildCatalog(loadWorkflows(workflowsDir).workflows)
@@ -56,7 +56,7 @@ test('a transition whose publish outlasts its task lease lets no second transiti
   await Promise.all([asTheBusWould(gates('gate-of-a')), asTheBusWould(gates('gate-of-b'))])
 
   const published: TaskEvent[] = []
-  await readTopic(config, silentLogger, topics.tasks, async ev => { if (topics.tasks.key(ev) === key) published.push(ev) })
+  await readTopic(config, silentLogger, 'leases-test', topics.tasks, async ev => { if (topics.tasks.key(ev) === key) published.push(ev) })
   const byVersion = new Map<number, Set<string>>()
   for (const ev of published) byVersion.set(Number(ev.version), (byVersion.get(Number(ev.version)) ?? new Set()).add(ev.pendingGates.join()))
   const twice = [...byVersion].filter(([, contents]) => contents.size > 1).map(([version, contents]) => `version ${version}: ${[...contents].join(' | ')}`)

@@ -5,13 +5,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { AutocalError, connectRedis, startProducer, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, connectRedis, readTopic, startProducer, type RedisHandle } from '@autocal/runtime'
 import { taskKey, topics } from '@autocal/contracts'
 import { createStateStore } from '../../src/adapters/state-store.ts'
 import { loadWorkflows } from '../../src/adapters/workflow-files.ts'
 import { buildCatalog, specOf } from '../../src/domain/catalog.ts'
 import { createTaskTransitions } from '../../src/task-transitions.ts'
-import { createRecovery, readTopic } from '../../src/recovery.ts'
+import { createRecovery } from '../../src/recovery.ts'
 import { FIRST, LAST, expectedPrompt } from './expected.ts'
 import { goldenRuns, realRuns, runEvents, silentLogger, spawnDispatcher, startStandIns, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
 
@@ -77,7 +77,7 @@ test('while the read model is missing, a transition is refused as retryable and 
 
   await assert.rejects(transitions.apply(key, plan), (err: unknown) => err instanceof AutocalError && err.code === 'AUTOCAL_NOT_READY' && err.retryable)
   assert.equal(await store.getTask(key), undefined, 'nothing written to the read model')
-  assert.equal(await readTopic(config, silentLogger, topics.tasks, async () => {}), 0, 'nothing published on the tasks topic')
+  assert.equal(await readTopic(config, silentLogger, 'test-reader', topics.tasks, async () => {}), 0, 'nothing published on the tasks topic')
 
   await store.setMarker()
   const tr = await transitions.apply(key, plan)

@@ -1,0 +1,75 @@
+// Reads a topic once from its beginning up to the end it had when called: the
+// way a service rebuilds what it kept in Redis from the log of record (DESIGN
+// §4 rule 1). A throw-away consumer group of its own, deleted afterwards.
+import { randomUUID } from 'node:crypto'
+import { fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
+import { contentTypes, headers, topicName, type Topic } from '@autocal/contracts'
+import { createKafka, type KafkaConfig } from './kafka.ts'
+import { headerValue } from './headers.ts'
+import type { Logger } from '../logger.ts'
+
+/**
+ * Calls `onMessage` with every decodable message of `topic` (this prefix's),
+ * from offset 0 of each partition to the partition's end when the call began,
+ * and resolves with how many it handed over. An undecodable message is logged
+ * and skipped (it was dead-lettered by the live consumer). `clientId` names
+ * the reader (its group is `<prefix>.<clientId>-<random>`). Throws when the
+ * broker cannot be reached, or the topic has no leaders after ~5 s.
+ */
+export async function readTopic<S extends DescMessage> (config: KafkaConfig, logger: Logger, clientId: string, topic: Topic<S>, onMessage: (m: MessageShape<S>) => Promise<void>): Promise<number> {
+  const kafka = createKafka(config, logger, clientId)
+  const name = topicName(topic, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
+  const admin = kafka.admin()
+  await admin.connect()
+  const groupId = `${config.AUTOCAL_KAFKA_TOPIC_PREFIX === '' ? '' : config.AUTOCAL_KAFKA_TOPIC_PREFIX + '.'}${clientId}-${randomUUID().slice(0, 8)}`
+  try {
+    let offsets: Awaited<ReturnType<typeof admin.fetchTopicOffsets>> = []
+    for (let i = 1; ; i++) {
+      try {
+        offsets = await admin.fetchTopicOffsets(name)
+        break
+      } catch (err) {
+        // a topic created a moment ago may not have its leaders yet
+        if (i >= 20) throw err
+        await new Promise(resolve => setTimeout(resolve, 250))
+      }
+    }
+    const remaining = new Map(offsets.filter(o => BigInt(o.high) > BigInt(o.low)).map(o => [o.partition, BigInt(o.high)]))
+    if (remaining.size === 0) return 0
+    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200, sessionTimeout: 10_000 })
+    await consumer.connect()
+    let count = 0
+    try {
+      await consumer.subscribe({ topics: [name], fromBeginning: true })
+      await new Promise<void>((resolve, reject) => {
+        consumer.run({
+          autoCommit: false,
+          eachMessage: async ({ partition, message }) => {
+            const high = remaining.get(partition)
+            if (high === undefined) return
+            if (BigInt(message.offset) < high && message.value !== null) {
+              const json = headerValue(message.headers, headers.contentType) === contentTypes.json
+              try {
+                const decoded = json ? fromJsonString(topic.schema, message.value.toString('utf8')) : fromBinary(topic.schema, message.value)
+                await onMessage(decoded)
+                count++
+              } catch (err) {
+                logger.warn({ err, topic: name, partition, offset: message.offset }, 'recovery skipped an undecodable message')
+              }
+            }
+            if (BigInt(message.offset) + 1n >= high) {
+              remaining.delete(partition)
+              if (remaining.size === 0) resolve()
+            }
+          }
+        }).catch(reject)
+      })
+    } finally {
+      await consumer.disconnect()
+      await admin.deleteGroups([groupId]).catch(() => undefined)
+    }
+    return count
+  } finally {
+    await admin.disconnect()
+  }
+}
