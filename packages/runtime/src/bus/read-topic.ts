@@ -9,7 +9,8 @@ import { headerValue } from './headers.ts'
 import type { Logger } from '../logger.ts'
 
 /**
- * Calls `onMessage` with every usable message of `topic` (this prefix's),
+ * Calls `onMessage` with every usable message of `topic` (this prefix's) and
+ * its event id (the ce_id header, when there is one),
  * from offset 0 of each partition to the partition's end when the call began,
  * and resolves with how many it handed over. A message the live consumer
  * dead-letters (undecodable, a number wider than its field, a name or run
@@ -20,7 +21,7 @@ import type { Logger } from '../logger.ts'
  * `<prefix>.<clientId>-<random>`, deleted afterwards). Throws when the broker
  * cannot be reached, or the topic has no leaders after ~5 s.
  */
-export async function readTopic<S extends DescMessage> (config: KafkaConfig, logger: Logger, clientId: string, topic: Topic<S>, onMessage: (m: MessageShape<S>) => Promise<void>): Promise<number> {
+export async function readTopic<S extends DescMessage> (config: KafkaConfig, logger: Logger, clientId: string, topic: Topic<S>, onMessage: (m: MessageShape<S>, meta: { eventId: string | undefined }) => Promise<void>): Promise<number> {
   const kafka = createKafka(config, logger, clientId)
   const name = topicName(topic, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
   const id = (Object.keys(topics) as TopicId[]).find(k => (topics[k] as Topic) === (topic as Topic))
@@ -67,7 +68,7 @@ export async function readTopic<S extends DescMessage> (config: KafkaConfig, log
               }
               if (decoded !== undefined) {
                 try {
-                  await onMessage(decoded)
+                  await onMessage(decoded, { eventId: headerValue(message.headers, headers.id) })
                 } catch (err) {
                   reject(err instanceof Error ? err : new Error(String(err))) // not the message's fault: the whole read fails, nothing is left out
                   return
