@@ -4,7 +4,7 @@ import { TaskState } from '@autocal/contracts'
 import { cellKey, cellVersion, waitVerdict } from '../src/wait-progress.ts'
 
 type C = Parameters<typeof waitVerdict>[0][number]
-const cell = (task: string, state: number, o: { block?: string, attempt?: number, at?: bigint, gates?: string[] } = {}): C =>
+const cell = (task: string, state: TaskState, o: { block?: string, attempt?: number, at?: bigint, gates?: string[] } = {}): C =>
   ({ blockId: o.block ?? 'run-1', task, state, attempt: o.attempt ?? 1, at: { seconds: o.at ?? 1n, nanos: 0 } as C['at'], pendingGates: o.gates ?? [] })
 const versions = (cells: C[]): Map<string, string> => new Map(cells.map(c => [cellKey(c), cellVersion(c)]))
 

@@ -62,7 +62,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     stack.defer(async () => { await http.close() })
     const address = http.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : 0
-    const statuses = createStatusPublisher({ producer, instance, publicUrl: config.AUTOCAL_EXECUTOR_PUBLIC_URL ?? `http://${config.AUTOCAL_HTTP_HOST}:${port}` })
+    const statuses = createStatusPublisher({ producer, instance, dataDir, publicUrl: config.AUTOCAL_EXECUTOR_PUBLIC_URL ?? `http://${config.AUTOCAL_HTTP_HOST}:${port}` })
     let hub: AgentHub | undefined
     let grpcPort: number | undefined
     if (tokens.length > 0) {
