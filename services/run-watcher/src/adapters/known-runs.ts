@@ -1,10 +1,9 @@
 // What the run-watcher has already announced, in Redis: the last announced
 // content of every run and the value of every readiness fact. Rebuilt from
 // autocal.runs.v1 when Redis lost it (the topic is the record).
-import { randomUUID } from 'node:crypto'
 import { fromBinary, fromJsonString } from '@bufbuild/protobuf'
 import { RunEventSchema, topics, topicName, contentTypes, headers, type RunEvent } from '@autocal/contracts'
-import { createKafka, headerValue, topicOffsets, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
+import { createKafka, headerValue, readerGroup, topicOffsets, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
 import { fromContractRun } from '../run-event.ts'
 import type { RunRecord } from '../domain/run-record.ts'
 import { fcsrAdvances } from '../domain/fcsr.ts'
@@ -90,6 +89,9 @@ export function createKnownRuns (redis: RedisHandle): KnownRuns {
   }
 }
 
+/** The rebuild's reader: its consumer group starts with the service's name, as the Kafka ACLs require (see readerGroup). */
+export const rebuildReader = 'run-watcher-rebuild'
+
 /**
  * Refills the known state from the runs topic when its marker is missing
  * (first start, or Redis lost its data). Reads every partition up to its high
@@ -100,7 +102,7 @@ export async function rebuildIfEmpty (redis: RedisHandle, known: KnownRuns, conf
   if (await redis.client.exists(marker) === 1) return 0
   const log = logger.child({ component: 'rebuild' })
   const topic = topicName(topics.runs, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
-  const kafka = createKafka(config, logger, 'autocal-run-watcher-rebuild')
+  const kafka = createKafka(config, logger, rebuildReader)
   const admin = kafka.admin()
   await admin.connect()
   const ends = new Map<number, bigint>()
@@ -117,7 +119,7 @@ export async function rebuildIfEmpty (redis: RedisHandle, known: KnownRuns, conf
   }
   let applied = 0
   if (ends.size > 0) {
-    const consumer = kafka.consumer({ groupId: `${config.AUTOCAL_KAFKA_TOPIC_PREFIX}.run-watcher-rebuild-${randomUUID()}`, maxWaitTimeInMs: 200 })
+    const consumer = kafka.consumer({ groupId: readerGroup(config.AUTOCAL_KAFKA_TOPIC_PREFIX, rebuildReader), maxWaitTimeInMs: 200 })
     await consumer.connect()
     await consumer.subscribe({ topic, fromBeginning: true })
     const remaining = new Set(ends.keys())
