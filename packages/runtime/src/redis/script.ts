@@ -21,9 +21,21 @@ export function redisScript (text: string): RedisScript {
 
 type ScriptCommand = (numberOfKeys: number, ...keysAndArgs: Array<string | number>) => Promise<unknown>
 
-/** Runs `script` with its KEYS and ARGV on `client` (defining it there as an ioredis command on first use). */
+/**
+ * Runs `script` with its KEYS and ARGV on `client` (defining it there as an
+ * ioredis command on first use) and resolves with the script's reply; a
+ * script error rejects. A script is never auto-pipelined: ioredis copies a
+ * client's defined commands into an auto-pipeline when it opens it, so a
+ * script defined while one is open would be queued where it does not exist
+ * ("pipeline[functionName] is not a function") and the pipeline's reply would
+ * then throw outside any caller (ioredis issue 1931).
+ */
 export async function runScript (client: Redis, script: RedisScript, keys: string[], args: Array<string | number>): Promise<unknown> {
   const commands = client as unknown as Record<string, ScriptCommand | undefined>
-  if (typeof commands[script.command] !== 'function') client.defineCommand(script.command, { lua: script.text })
+  if (typeof commands[script.command] !== 'function') {
+    const ignored = client.options.autoPipeliningIgnoredCommands ?? []
+    if (!ignored.includes(script.command)) client.options.autoPipeliningIgnoredCommands = [...ignored, script.command]
+    client.defineCommand(script.command, { lua: script.text })
+  }
   return await (commands[script.command] as ScriptCommand).call(client, keys.length, ...keys, ...args)
 }
