@@ -112,7 +112,7 @@ function range (text: string | undefined): [number, number] {
   const m = /^(\d+)-(\d+)$/.exec(text)
   if (m === null || Number(m[1]) > Number(m[2])) throw new UsageError(`--range: expected FIRST-LAST with FIRST <= LAST, got '${text}'`)
   // a run outside 1 ≤ run < 2^32 is refused here, not by the gRPC encoder as an INTERNAL error
-  const problem = runProblem(BigInt(m[1])) ?? runProblem(BigInt(m[2]))
+  const problem = runProblem(BigInt(m[1] ?? '')) ?? runProblem(BigInt(m[2] ?? ''))
   if (problem !== undefined) throw new UsageError(`--range: ${problem}`)
   return [Number(m[1]), Number(m[2])]
 }
