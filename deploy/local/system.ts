@@ -231,6 +231,22 @@ export async function startSystem (options: SystemOptions = {}): Promise<System>
 }
 
 /**
+ * Resolves with "<service> exited with code <code|signal>" when the first of
+ * `services` has exited, including one that exited before the call (a
+ * service that died while the launcher was starting the next ones: its
+ * 'exit' event has already been emitted and would never fire again).
+ */
+export async function firstExit (services: Array<Pick<RunningService, 'name' | 'process'>>): Promise<string> {
+  return await new Promise<string>(resolve => {
+    const report = (name: string, code: number | null, signal: NodeJS.Signals | null): void => { resolve(`${name} exited with code ${code ?? signal}`) }
+    for (const s of services) {
+      if (s.process.exitCode !== null || s.process.signalCode !== null) report(s.name, s.process.exitCode, s.process.signalCode)
+      else s.process.once('exit', (code, signal) => { report(s.name, code, signal) })
+    }
+  })
+}
+
+/**
  * The run source of the embedded system: the real 2022 run list when
  * ../shared/realdata is there, otherwise a generated list in the same format
  * (with its own golden JSON, for the example workflows' certification filter).
@@ -292,9 +308,7 @@ Ctrl-C stops everything cleanly.`)
     process.once('SIGINT', () => resolve('SIGINT'))
     process.once('SIGTERM', () => resolve('SIGTERM'))
   })
-  const crashed = new Promise<string>(resolve => {
-    for (const s of system.services.values()) s.process.once('exit', code => resolve(`${s.name} exited with code ${code}`))
-  })
+  const crashed = firstExit([...system.services.values()])
   const why = await Promise.race([stopping, crashed])
   console.log(`\nautocal: stopping (${why})`)
   const codes = await system.stop()

@@ -122,6 +122,8 @@ function runList (text: string | undefined): number[] {
   if (text === undefined) return []
   return text.split(',').map(s => s.trim()).filter(s => s !== '').map(s => {
     if (!/^\d+$/.test(s)) throw new UsageError(`--runs: '${s}' is not a run number`)
+    const problem = runProblem(BigInt(s))
+    if (problem !== undefined) throw new UsageError(`--runs: ${problem}`)
     return Number(s)
   })
 }
@@ -130,6 +132,9 @@ function range (text: string | undefined): [number, number] {
   if (text === undefined) return [0, 0]
   const m = /^(\d+)-(\d+)$/.exec(text)
   if (m === null || Number(m[1]) > Number(m[2])) throw new UsageError(`--range: expected FIRST-LAST with FIRST <= LAST, got '${text}'`)
+  // a run outside 1 ≤ run < 2^32 is refused here, not by the gRPC encoder as an INTERNAL error
+  const problem = runProblem(BigInt(m[1] ?? '')) ?? runProblem(BigInt(m[2] ?? ''))
+  if (problem !== undefined) throw new UsageError(`--range: ${problem}`)
   return [Number(m[1]), Number(m[2])]
 }
 

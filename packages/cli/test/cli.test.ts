@@ -46,6 +46,21 @@ test('a usage error exits 2 with one line and a hint', async () => {
   assert.equal(await runCli(['runs', 'inject', '--campaign', 'c', '--range', '9-1', '--reason', 'x'], io().io), 2)
 })
 
+test('a run number outside 1 ≤ run < 2^32 is a usage error naming the option, before any request', async () => {
+  // it was sent, and the gRPC encoder failed with "INTERNAL: Request message serialization failure"
+  const cases: Array<[string[], string]> = [
+    [['--runs', '4294967296'], '--runs: run 4294967296 is out of range'],
+    [['--runs', '355100,99999999999999999999'], '--runs: run 99999999999999999999 is out of range'],
+    [['--runs', '0'], '--runs: run 0 is out of range'],
+    [['--range', '355100-4294967296'], '--range: run 4294967296 is out of range']
+  ]
+  for (const [selection, message] of cases) {
+    const { io: streams, err } = io()
+    assert.equal(await runCli(['runs', 'inject', '--campaign', 'prompt', ...selection, '--reason', 'x', '--server', '127.0.0.1:1'], streams), 2, selection.join(' '))
+    assert.ok(err[0]?.startsWith(`autocal: ${message}`), `${selection.join(' ')}: ${err[0]}`)
+  }
+})
+
 test('help prints the usage and exits 0', async () => {
   const { io: streams, out } = io()
   assert.equal(await runCli(['--help'], streams), 0)

@@ -29,7 +29,8 @@ export const servicePrincipals: Record<string, { writes: TopicId[], reads: Topic
     writes: ['tasks', 'jobRequests', 'conditionRequests', 'control', 'runs', 'audit', 'dlq'],
     reads: ['runs', 'tasks', 'jobStatus', 'conditions', 'control']
   },
-  'job-executor': { writes: ['jobStatus', 'dlq'], reads: ['jobRequests'] },
+  // jobs.status too: after a Redis loss the executor rebuilds its open jobs from both topics (job-recovery.ts)
+  'job-executor': { writes: ['jobStatus', 'dlq'], reads: ['jobRequests', 'jobStatus'] },
   'condition-uploader': { writes: ['conditions', 'dlq'], reads: ['conditionRequests', 'runs', 'conditions'] },
   metrics: { writes: ['dlq'], reads: 'all' }
 }

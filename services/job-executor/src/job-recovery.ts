@@ -44,6 +44,9 @@ export interface JobRecoveryOptions {
   agentHolding?: (key: string) => string | undefined
 }
 
+/** The job ledger's reader: its consumer group starts with the service's name, as the Kafka ACLs require (see readerGroup). */
+export const jobRecoveryReader = 'job-executor-recovery'
+
 const phases: Partial<Record<JobPhase, ReportedPhase>> = { [JobPhase.QUEUED]: 'queued', [JobPhase.RUNNING]: 'running', [JobPhase.DONE]: 'done', [JobPhase.FAILED]: 'failed' }
 
 export function createJobRecovery (o: JobRecoveryOptions) {
@@ -52,11 +55,11 @@ export function createJobRecovery (o: JobRecoveryOptions) {
 
   async function readLedger (): Promise<Map<string, JobHistory<JobRequest>>> {
     const ledger = new Map<string, JobHistory<JobRequest>>()
-    await readTopic(o.config, o.logger, 'autocal-job-executor-recovery', topics.jobRequests, async r => {
+    await readTopic(o.config, o.logger, jobRecoveryReader, topics.jobRequests, async r => {
       if (r.action.case === 'start') recordRequest(ledger, { jobId: r.jobId, try: r.try, action: 'start', backend: r.action.value.backend, request: r })
       else if (r.action.case === 'cancel') recordRequest(ledger, { jobId: r.jobId, try: r.try, action: 'cancel', reason: r.action.value.reason })
     })
-    await readTopic(o.config, o.logger, 'autocal-job-executor-recovery', topics.jobStatus, async s => {
+    await readTopic(o.config, o.logger, jobRecoveryReader, topics.jobStatus, async s => {
       const phase = phases[s.phase]
       if (phase !== undefined) recordStatus(ledger, { jobId: s.jobId, try: s.try, phase, backendId: s.backendId })
     })

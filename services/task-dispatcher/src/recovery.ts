@@ -14,6 +14,9 @@ import type { Catalog } from './domain/catalog.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { fromTaskEvent } from './task-event.ts'
 
+/** The read-model rebuild's reader: its consumer group starts with the service's name, as the Kafka ACLs require (see readerGroup). */
+export const recoveryReader = 'task-dispatcher-recovery'
+
 export interface RecoveryDeps {
   config: KafkaConfig
   logger: Logger
@@ -48,7 +51,7 @@ export function createRecovery (deps: RecoveryDeps) {
     try {
       const cleared = await store.clearModel()
       const latest = new Map<string, TaskEvent>()
-      const tasks = await readTopic(config, deps.logger, 'autocal-task-dispatcher-recovery', topics.tasks, async ev => {
+      const tasks = await readTopic(config, deps.logger, recoveryReader, topics.tasks, async ev => {
         const key = topics.tasks.key(ev)
         const cur = latest.get(key)
         if (cur === undefined || cur.version <= ev.version) latest.set(key, ev)
@@ -60,7 +63,7 @@ export function createRecovery (deps: RecoveryDeps) {
         if (c?.roots.some(r => r.name === t.task) === true) await store.saveBlock(t.campaign, t.task, t.block)
       }
       keeper.check()
-      const runs = await readTopic(config, deps.logger, 'autocal-task-dispatcher-recovery', topics.runs, deps.applyRun)
+      const runs = await readTopic(config, deps.logger, recoveryReader, topics.runs, deps.applyRun)
       keeper.check()
       await store.setMarker()
       log.info({ clearedKeys: cleared, taskMessages: tasks, tasks: latest.size, runMessages: runs, ms: Date.now() - started }, 'read model rebuilt from kafka')

@@ -9,6 +9,18 @@ import { headerValue } from './headers.ts'
 import type { Logger } from '../logger.ts'
 
 /**
+ * The group id of one throw-away reader: `<prefix>.<reader>-<8 hex>` (no
+ * prefix: `<reader>-<8 hex>`). `reader` must start with the reading service's
+ * name (`task-dispatcher-recovery`): on secure servers a service's principal
+ * may use only the consumer groups that start with its name
+ * (packages/runtime/scripts/kafka-acls.ts), so any other name is refused with
+ * GROUP_AUTHORIZATION_FAILED.
+ */
+export function readerGroup (prefix: string, reader: string): string {
+  return `${prefix === '' ? '' : prefix + '.'}${reader}-${randomUUID().slice(0, 8)}`
+}
+
+/**
  * Calls `onMessage` with every usable message of `topic` (this prefix's) and
  * its event id (the ce_id header, when there is one),
  * from offset 0 of each partition to the partition's end when the call began,
@@ -17,9 +29,11 @@ import type { Logger } from '../logger.ts'
  * that breaks the grammar: the same checks as packages/runtime's consumer)
  * is logged with the reason and skipped. An error of `onMessage` itself (e.g.
  * Redis unreachable) rejects the read: a rebuild never completes with a
- * message left out. `clientId` names the reader (its group is
- * `<prefix>.<clientId>-<random>`, deleted afterwards). Throws when the broker
- * cannot be reached, or the topic has no leaders after ~5 s.
+ * message left out. `clientId` names the reader and starts with the
+ * service's name (its group is `readerGroup(prefix, clientId)`, deleted
+ * afterwards). Throws when the broker cannot be reached, the topic has no
+ * leaders after ~5 s, or the consumer crashes for good (e.g. its group is not
+ * authorized).
  */
 export async function readTopic<S extends DescMessage> (config: KafkaConfig, logger: Logger, clientId: string, topic: Topic<S>, onMessage: (m: MessageShape<S>, meta: { eventId: string | undefined }) => Promise<void>): Promise<number> {
   const kafka = createKafka(config, logger, clientId)
@@ -27,7 +41,7 @@ export async function readTopic<S extends DescMessage> (config: KafkaConfig, log
   const id = (Object.keys(topics) as TopicId[]).find(k => (topics[k] as Topic) === (topic as Topic))
   const admin = kafka.admin()
   await admin.connect()
-  const groupId = `${config.AUTOCAL_KAFKA_TOPIC_PREFIX === '' ? '' : config.AUTOCAL_KAFKA_TOPIC_PREFIX + '.'}${clientId}-${randomUUID().slice(0, 8)}`
+  const groupId = readerGroup(config.AUTOCAL_KAFKA_TOPIC_PREFIX, clientId)
   try {
     let offsets: Awaited<ReturnType<typeof admin.fetchTopicOffsets>> = []
     for (let i = 1; ; i++) {
@@ -48,6 +62,10 @@ export async function readTopic<S extends DescMessage> (config: KafkaConfig, log
     try {
       await consumer.subscribe({ topics: [name], fromBeginning: true })
       await new Promise<void>((resolve, reject) => {
+        // a crash kafkajs will not restart from (e.g. GROUP_AUTHORIZATION_FAILED) ends the read, instead of a wait for ever
+        consumer.on(consumer.events.CRASH, ({ payload }) => {
+          if (!payload.restart) reject(new Error(`reading ${name} as ${groupId} failed: ${payload.error.message}`, { cause: payload.error }))
+        })
         consumer.run({
           autoCommit: false,
           eachMessage: async ({ partition, message }) => {

@@ -120,3 +120,21 @@ test('scripts run for the first time amid auto-pipelined commands all answer, in
   assert.equal(await redis.client.get(key), '20')
   await redis.client.del(key, other)
 })
+
+test('a script run for the first time while other commands are being auto-pipelined runs, and so do they', async () => {
+  // ioredis copies a client's defined commands into each auto-pipeline when it
+  // creates it: a script defined on first use after a GET had opened the
+  // pipeline was queued on one that lacked it ("pipeline[functionName] is not
+  // a function"), and the pipeline's reply then crashed the process ("results[i]
+  // is not iterable"): seen killing the dispatcher and metrics at start
+  await using redis = await connectRedis({ config: testConfig(), logger: memoryLogger().logger })
+  const key = `autocal:test:${randomUUID()}`
+  const fresh = redisScript(`return redis.call('INCRBY', KEYS[1], ARGV[1]) -- ${randomUUID()}`)
+  const [other, first, second] = await Promise.all([
+    redis.client.get(`${key}:other`),
+    runScript(redis.client, fresh, [key], [2]),
+    runScript(redis.client, fresh, [key], [3])
+  ])
+  assert.deepEqual([other, first, second], [null, 2, 5])
+  await redis.client.del(key)
+})

@@ -88,6 +88,9 @@ export function createKnownRuns (redis: RedisHandle): KnownRuns {
   }
 }
 
+/** The rebuild's reader: its consumer group starts with the service's name, as the Kafka ACLs require (see readerGroup). */
+export const rebuildReader = 'run-watcher-rebuild'
+
 /**
  * Refills the known state from the runs topic when its marker is missing
  * (first start, or Redis lost its data): every usable message up to the end
@@ -101,7 +104,7 @@ export async function rebuildIfEmpty (redis: RedisHandle, known: KnownRuns, conf
   if (await redis.client.exists(marker) === 1) return 0
   const log = logger.child({ component: 'rebuild' })
   const topic = topicName(topics.runs, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
-  const admin = createKafka(config, logger, 'autocal-run-watcher-rebuild').admin()
+  const admin = createKafka(config, logger, rebuildReader).admin()
   await admin.connect()
   let exists: boolean
   try {
@@ -109,7 +112,7 @@ export async function rebuildIfEmpty (redis: RedisHandle, known: KnownRuns, conf
   } finally {
     await admin.disconnect()
   }
-  const applied = exists ? await readTopic(config, logger, 'run-watcher-rebuild', topics.runs, async (event, meta) => { await apply(known, event, meta.eventId) }) : 0
+  const applied = exists ? await readTopic(config, logger, rebuildReader, topics.runs, async (event, meta) => { await apply(known, event, meta.eventId) }) : 0
   await redis.client.set(marker, new Date().toISOString())
   log.info({ events: applied }, 'known runs rebuilt from the runs topic')
   return applied

@@ -1,0 +1,63 @@
+// The rebuilds that read a topic from its beginning (after a Redis loss, or on
+// a first start with data) run as the service's own principal on the secure
+// servers (AUTOCAL_SECURE=1 bash deploy/run.sh): each must be allowed by that
+// principal's ACLs (packages/runtime/scripts/kafka-acls.ts), its throw-away
+// consumer group included. Before this test the dispatcher's and executor's
+// groups were named `autocal-<service>-recovery-…` (outside the principal's
+// group prefix) and the executor could not read jobs.status: the secure local
+// system died at start with GROUP_AUTHORIZATION_FAILED.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { topicName, topics, type Topic } from '@autocal/contracts'
+import { connectRedis, createKafka, ensureTopics, loadConfig, readTopic } from '@autocal/runtime'
+import type { DescMessage } from '@bufbuild/protobuf'
+import { TestConfig, memoryLogger } from '../../packages/runtime/test/fixtures.ts'
+import { startSecureServers, type SecureServers } from '../../packages/runtime/test/secure-servers.ts'
+import { recoveryReader } from '../../services/task-dispatcher/src/recovery.ts'
+import { jobRecoveryReader } from '../../services/job-executor/src/job-recovery.ts'
+import { createKnownRuns, rebuildIfEmpty } from '../../services/run-watcher/src/adapters/known-runs.ts'
+
+let servers: SecureServers
+
+/** A principal's configuration on the secure servers, with the plain topic names the ACLs name. */
+function configOf (env: Record<string, string>): TestConfig {
+  return loadConfig(TestConfig, { ...env, AUTOCAL_KAFKA_CREATE_TOPICS: 'false' })
+}
+
+before(async () => {
+  servers = await startSecureServers()
+  const { logger } = memoryLogger()
+  const admin = createKafka(configOf(servers.env), logger, 'setup').admin()
+  await admin.connect()
+  await ensureTopics(admin, '', logger)
+  await admin.disconnect()
+  // one (empty, decodable) message on each topic a rebuild reads: an empty topic is read without a consumer group
+  const producer = createKafka(configOf(servers.env), logger, 'setup').producer()
+  await producer.connect()
+  for (const topic of [topics.tasks, topics.runs, topics.jobRequests, topics.jobStatus]) {
+    await producer.send({ topic: topicName(topic, ''), messages: [{ key: 'k', value: Buffer.alloc(0) }] })
+  }
+  await producer.disconnect()
+}, { timeout: 300_000 })
+
+after(async () => { await servers?.[Symbol.asyncDispose]() })
+
+const readers: Array<{ principal: string, reader: string, topic: Topic<DescMessage> }> = [
+  { principal: 'task-dispatcher', reader: recoveryReader, topic: topics.tasks },
+  { principal: 'task-dispatcher', reader: recoveryReader, topic: topics.runs },
+  { principal: 'job-executor', reader: jobRecoveryReader, topic: topics.jobRequests },
+  { principal: 'job-executor', reader: jobRecoveryReader, topic: topics.jobStatus }
+]
+
+for (const { principal, reader, topic } of readers) {
+  test(`${principal} reads ${topic.name} as ${reader} under its own ACLs`, { timeout: 60_000 }, async () => {
+    const count = await readTopic(configOf(servers.envOf(principal)), memoryLogger().logger, reader, topic, async () => {})
+    assert.equal(count, 1)
+  })
+}
+
+test('run-watcher rebuilds its known runs from the runs topic under its own ACLs', { timeout: 60_000 }, async () => {
+  const config = configOf(servers.envOf('run-watcher'))
+  await using redis = await connectRedis({ config, logger: memoryLogger().logger })
+  assert.equal(await rebuildIfEmpty(redis, createKnownRuns(redis), config, memoryLogger().logger), 1)
+})
