@@ -17,7 +17,7 @@ import { taskKey } from '@autocal/contracts'
 import { acquireLease, errorMessage, keepLease, type LeaseKeeper, type Logger, type RedisHandle } from '@autocal/runtime'
 import { closeTimedOut, groupRun, type BlockState } from './domain/block-grouping.ts'
 import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type CampaignTasks } from './domain/catalog.ts'
-import { advanceMark, caughtUp, groupableRuns } from './domain/grouping-order.ts'
+import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
 import { pendingGates, type RunReadiness } from './domain/gates.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import type { Task } from './domain/task-state.ts'
@@ -137,7 +137,7 @@ export function createPlanner (deps: PlannerDeps) {
     // the mark: a snapshot of the runs topic's end offsets taken after reading the pending runs, confirmed once the consumer group caught up with it
     const before = await store.groupingMark(c.name)
     let step = advanceMark(before, pending)
-    if (step.kind === 'check' && step.mark.next !== undefined) step = advanceMark(before, pending, caughtUp(step.mark.next.ends, await deps.runsOffsets.committed()))
+    if (step.kind === 'check' && step.mark.next !== undefined) step = advanceMark(before, pending, caughtUp(step.mark.next.ends, consumedUpTo(await deps.runsOffsets.committed(), await store.runsHandled())))
     const mark = step.kind === 'snapshot' ? { ...step.mark, next: { ends: await deps.runsOffsets.ends(), upTo: step.upTo } } : step.mark
     if (JSON.stringify(mark) !== JSON.stringify(before)) await store.setGroupingMark(c.name, mark)
     const confirmed = new Set(groupableRuns(pending, mark))

@@ -5,8 +5,8 @@
 //
 // Rule: take a snapshot of the runs topic's end offsets *after* reading the
 // pending runs. Every run published before the highest pending run lies below
-// that snapshot. Once the dispatcher's consumer group has committed offsets at
-// or past the snapshot on every partition, all those runs are in the read model,
+// that snapshot. Once the dispatcher's consumer group has consumed (committed,
+// or its handlers noted) offsets at or past the snapshot on every partition, all those runs are in the read model,
 // so the pending runs up to that highest run can be grouped in run order: the
 // same buckets as if the runs had arrived in order. A run that arrives later
 // with a smaller number was also published later: a genuinely late run
@@ -38,6 +38,21 @@ export function caughtUp (ends: readonly PartitionEnd[], committed: ReadonlyMap<
     const c = committed.get(e.partition)
     return c !== undefined && c !== '-1' && BigInt(c) >= BigInt(e.high)
   })
+}
+
+/**
+ * How far the dispatcher has consumed each partition (partition → next
+ * offset): the higher of the group's committed offset and the offset its
+ * handlers noted (committing waits for the next batch, so the last messages
+ * of a quiet topic are handled long before they are committed).
+ */
+export function consumedUpTo (committed: ReadonlyMap<number, string>, handled: ReadonlyMap<number, string>): Map<number, string> {
+  const out = new Map(committed)
+  for (const [p, o] of handled) {
+    const c = out.get(p)
+    if (c === undefined || BigInt(c) < BigInt(o)) out.set(p, o)
+  }
+  return out
 }
 
 /** What the planner does next with a campaign's mark (see `advanceMark`). */

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { advanceMark, caughtUp, groupableRuns, type GroupingMark, type PartitionEnd } from '../../src/domain/grouping-order.ts'
+import { advanceMark, caughtUp, consumedUpTo, groupableRuns, type GroupingMark, type PartitionEnd } from '../../src/domain/grouping-order.ts'
 
 const end = (partition: number, high: number, low = 0): PartitionEnd => ({ partition, low: String(low), high: String(high) })
 
@@ -42,4 +42,10 @@ for (const row of markTable) {
 test('groupableRuns: only pending runs up to the confirmed bound, in run order', () => {
   assert.deepEqual(groupableRuns([14, 3, 12, 9], { confirmedUpTo: 12 }), [3, 9, 12])
   assert.deepEqual(groupableRuns([14, 3], { confirmedUpTo: 0 }), [])
+})
+
+test('consumedUpTo: per partition the higher of the committed and the handled offset', () => {
+  const committed = new Map([[0, '5'], [1, '-1'], [2, '9']])
+  const handled = new Map([[0, '7'], [1, '3'], [3, '1']])
+  assert.deepEqual(consumedUpTo(committed, handled), new Map([[0, '7'], [1, '3'], [2, '9'], [3, '1']]))
 })
