@@ -28,9 +28,9 @@ export const Config = z.object({
   AUTOCAL_CONTROL_TLS_KEY_FILE: z.string().min(1).optional(),
   /** Serve the control API without TLS (tokens travel in clear text): only on loopback or a trusted network. */
   AUTOCAL_CONTROL_INSECURE: z.stringbool().default(false),
-  /** How often the planner groups runs, evaluates gates and dispatches. */
+  /** Period of the planner's tick: bucket grouping, timeouts, retries due, HTTP rechecks and the safety net (run blocks, gates and dispatch happen in the handlers). */
   AUTOCAL_DISPATCH_TICK_MS: z.coerce.number().int().positive().default(1000),
-  /** Runs are grouped once none arrived for this long (at the latest 10 times this after they arrived), so that runs arriving out of order from several partitions are grouped in run order. */
+  /** Bucket grouping (fill, lumi, era; never run blocks) also waits until no run arrived for this long (at most 10 times this); run order itself comes from the grouping mark (domain/grouping-order.ts). */
   AUTOCAL_RUN_SETTLE_MS: z.coerce.number().int().nonnegative().default(10_000),
   /** TTL of the per-campaign planning lease and the per-task lease. */
   AUTOCAL_DISPATCH_LEASE_MS: z.coerce.number().int().positive().default(15_000),

@@ -1,7 +1,9 @@
 // Kafka handlers: decoded message → read model / task transition. Every
 // handler is idempotent (redelivery, a second replica, a replay after a Redis
 // loss): run facts are overwritten, pending runs are added with NX, and task
-// transitions ignore stale or repeated reports (task-state.ts).
+// transitions ignore stale or repeated reports (task-state.ts). What an event
+// makes possible is done in its handler (planner.ts: `runEnded`,
+// `runFactChanged`, `taskChanged`), not on the next tick.
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import {
@@ -16,6 +18,8 @@ import { conditionRequest } from './effects.ts'
 import { matchTasks, scopeAllows } from './domain/selection.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import type { TaskTransitions } from './task-transitions.ts'
+import type { Planner } from './planner.ts'
+import type { Task } from './domain/task-state.ts'
 
 export interface HandlerDeps {
   store: StateStore
@@ -27,13 +31,15 @@ export interface HandlerDeps {
   ensureState: () => Promise<void>
   /** Root of the job output directories (AUTOCAL_DATA_DIR), for the output_dir of promotions. */
   dataDir: string
+  /** Planning in the handler of the event that makes it possible (absent: the planner's tick does it all). */
+  planner?: Pick<Planner, 'runEnded' | 'runFactChanged' | 'taskChanged'>
   now?: () => number
 }
 
 export type Handlers = ReturnType<typeof createHandlers>
 
 export function createHandlers (deps: HandlerDeps) {
-  const { store, redis, producer, catalog, transitions, ensureState, dataDir } = deps
+  const { store, redis, producer, catalog, transitions, ensureState, dataDir, planner } = deps
   const log = deps.logger.child({ component: 'handlers' })
   const now = deps.now ?? Date.now
 
@@ -52,7 +58,10 @@ export function createHandlers (deps: HandlerDeps) {
           await redis.client.set(redis.key('td', 'trace', 'run', run.run), JSON.stringify(captureContext()), 'EX', 7 * 24 * 3600)
         }
         const campaign = ev.campaign === '' ? 'prompt' : ev.campaign
-        if (run.endTime !== undefined && catalog.campaigns.has(campaign)) await store.addPending(campaign, run.run, now())
+        const c = catalog.campaigns.get(campaign)
+        if (run.endTime !== undefined && c !== undefined) {
+          await store.addPending(campaign, run.run, now(), { runBlocks: c.roots.some(r => r.block.kind === 'run'), buckets: c.roots.some(r => r.block.kind !== 'run') })
+        }
         return
       }
       case 'streamDone':
@@ -72,9 +81,18 @@ export function createHandlers (deps: HandlerDeps) {
     await ensureState()
     // run events carry deterministic ids (runs/<run>/<change>/<content hash>): a repeat is dropped
     const seenKey = redis.key('seen', meta.eventId)
-    if (await redis.client.exists(seenKey) === 1) return
+    if (await redis.client.exists(seenKey) === 1) {
+      await store.noteRunHandled(meta.partition, meta.offset)
+      return
+    }
     await applyRun(ev)
+    // push: a run that ended is planned, gated and dispatched here; a Tier-0 fact re-evaluates the run's tasks
+    const change = ev.change.case
+    if (change === 'ended' && ev.change.value.run?.endTime !== undefined) await planner?.runEnded(ev.campaign === '' ? 'prompt' : ev.campaign, ev.run)
+    else if (change === 'streamDone' || change === 'datasetDone') await planner?.runFactChanged(ev.run)
     await seenBefore(redis, meta.eventId)
+    // how far the runs topic is consumed: bucket grouping waits for it (domain/grouping-order.ts)
+    await store.noteRunHandled(meta.partition, meta.offset)
     log.debug({ run: ev.run, change: ev.change.case, campaign: ev.campaign, eventId: meta.eventId }, 'run event')
   }
 
@@ -91,19 +109,24 @@ export function createHandlers (deps: HandlerDeps) {
     // an upload to an append-only tag waits for the earlier blocks' tasks (domain/upload-order.ts)
     const current = phase === 'done' && def?.upload !== undefined ? await store.getTask(key) : undefined
     const waitsFor = current === undefined ? undefined : await transitions.uploadWaitsFor(current)
-    const tr = await transitions.apply(key, () => ({
-      kind: 'job',
-      spec,
-      attempt: p.taskAttempt,
-      index: s.jobIndex,
-      try: s.try,
-      phase,
-      outputs: s.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),
-      reason,
-      logUrl: s.logUrl,
-      ...(waitsFor === undefined ? {} : { uploadWaitsFor: waitsFor })
-    }))
+    let was: Task['state'] | undefined
+    const tr = await transitions.apply(key, cur => {
+      was = cur?.state
+      return {
+        kind: 'job',
+        spec,
+        attempt: p.taskAttempt,
+        index: s.jobIndex,
+        try: s.try,
+        phase,
+        outputs: s.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),
+        reason,
+        logUrl: s.logUrl,
+        ...(waitsFor === undefined ? {} : { uploadWaitsFor: waitsFor })
+      }
+    })
     if (tr?.changed === false) log.debug({ jobId: s.jobId, try: s.try, phase, ignored: tr.ignored }, 'job status ignored')
+    if (tr?.changed === true) await planner?.taskChanged(tr.task, was)
   }
 
   async function onCondition (ev: ConditionEvent): Promise<void> {
@@ -115,9 +138,12 @@ export function createHandlers (deps: HandlerDeps) {
     if (outcome === undefined) return
     const p = ev.provenance
     if (p === undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `condition outcome of request ${JSON.stringify(ev.requestId)} has no provenance: its task is unknown`)
-    const tr = await transitions.apply(taskKey(p.campaign, p.blockId, p.task), () => ({
-      kind: 'condition', attempt: p.taskAttempt, outcome, reason: ev.reason, requestId: ev.requestId, payloadHash: ev.payloadHash, since: ev.since, target: ev.target
-    }))
+    let was: Task['state'] | undefined
+    const tr = await transitions.apply(taskKey(p.campaign, p.blockId, p.task), cur => {
+      was = cur?.state
+      return { kind: 'condition', attempt: p.taskAttempt, outcome, reason: ev.reason, requestId: ev.requestId, payloadHash: ev.payloadHash, since: ev.since, target: ev.target }
+    })
+    if (tr?.changed === true) await planner?.taskChanged(tr.task, was)
     if (tr?.changed !== true) log.info({ requestId: ev.requestId, outcome, tag: ev.tag, target: ev.target, payloadHash: ev.payloadHash, ignored: tr?.ignored }, 'condition outcome leaves the task as it is (a promotion, or not its current request)')
   }
 

@@ -1,5 +1,5 @@
 // task-dispatcher: wiring only. Workflows → Redis read model (rebuilt from
-// Kafka when empty) → consumers → planner loop → gRPC control API.
+// Kafka when empty) → planner (in the handlers, plus its safety-net tick) → consumers → gRPC control API.
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { readFileSync } from 'node:fs'
@@ -7,6 +7,7 @@ import { AutocalError, buildHttp, closeOnSignal, connectRedis, createLogger, cre
 import { Config } from './config.ts'
 import { loadWorkflows } from './adapters/workflow-files.ts'
 import { createStateStore } from './adapters/state-store.ts'
+import { createRunsOffsets } from './adapters/runs-offsets.ts'
 import { buildCatalog } from './domain/catalog.ts'
 import { createHandlers } from './handlers.ts'
 import { createRecovery } from './recovery.ts'
@@ -40,7 +41,9 @@ const producer = stack.use(await startProducer({ config, logger, service, metric
 const store = createStateStore(redis)
 const transitions = createTaskTransitions({ store, redis, producer, catalog, logger, dataDir: config.AUTOCAL_DATA_DIR, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
 const recovery = createRecovery({ config, logger, store, redis, catalog, applyRun: async ev => { await handlers.applyRun(ev) }, rebuildLeaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
-const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR })
+const runsOffsets = stack.use(createRunsOffsets(config, logger, service))
+const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
+const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR, planner })
 await recovery.ensureState()
 const checks = [redis.check, producer.check]
 const http = stack.use(await buildHttp({ logger, metrics, checks }))
@@ -55,7 +58,6 @@ const grpcServer = stack.use(await startGrpc({
   ...(tls === undefined ? {} : { credentials: tls }),
   services: [controlService({ catalog, store, producer, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env: process.env, golden: loaded.golden })]
 }))
-const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
 stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))
 const policy = { answerTimeoutMs: config.AUTOCAL_JOB_ANSWER_TIMEOUT_MS, reRequests: config.AUTOCAL_JOB_ANSWER_REREQUESTS }
 const watchdog = createJobWatchdog({ store, watches: createJobWatchStore(redis), redis, catalog, transitions, logger, policy, ensureState: recovery.ensureState })

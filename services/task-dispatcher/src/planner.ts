@@ -1,15 +1,23 @@
-// The planner: every tick, for each campaign under the campaign's Redis lease
-// (one replica plans a campaign at a time; the lease is kept alive while the
-// tick works and checked before each block and task), it groups the runs that settled
-// into blocks (at most runsPerTick runs a tick), plans tasks on new blocks, closes timed-out buckets, evaluates
-// the gates of new and waiting tasks (dispatching those whose gates opened,
-// within the concurrency limits) and requests failed jobs again once their
-// backoff passed. All state changes go through task-transitions.ts.
+// The planner. Work happens in the handler of the event that makes it
+// possible (README "Dispatching on events"): `runEnded` groups a run into its
+// run blocks, plans and gates their tasks and dispatches them in the handler
+// of the run's event; `taskChanged` evaluates the downstream tasks of a task
+// that finished, in the handler of the job status or condition outcome that
+// finished it; `runFactChanged` re-evaluates the tasks of a run's blocks when a
+// Tier-0 fact arrives. The tick (every AUTOCAL_DISPATCH_TICK_MS, per campaign
+// under the campaign's Redis lease, kept alive while it works) does what is
+// driven by time or needs every run in order: it groups runs into buckets
+// (fill, lumi, era) once the runs consumer caught up (domain/grouping-order.ts)
+// and they settled, closes timed-out buckets, asks HTTP gates again, requests
+// failed jobs again once their backoff passed, and, as a safety net, plans run
+// blocks and evaluates gates an event handler missed (a crash, a busy lease).
+// All state changes go through task-transitions.ts.
 import pMap from 'p-map'
 import { taskKey } from '@autocal/contracts'
 import { acquireLease, errorMessage, keepLease, type LeaseKeeper, type Logger, type RedisHandle } from '@autocal/runtime'
 import { closeTimedOut, groupRun, type BlockState } from './domain/block-grouping.ts'
 import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type CampaignTasks } from './domain/catalog.ts'
+import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
 import { pendingGates, type RunReadiness } from './domain/gates.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import type { Task } from './domain/task-state.ts'
@@ -19,6 +27,7 @@ import { fillText } from './domain/templates.ts'
 import { templateValues } from './effects.ts'
 import { askHttpGate } from './adapters/http-gate.ts'
 import type { RunFactsRecord, StateStore } from './adapters/state-store.ts'
+import type { RunsOffsets } from './adapters/runs-offsets.ts'
 import type { TaskTransitions } from './task-transitions.ts'
 
 export interface PlannerDeps {
@@ -28,11 +37,14 @@ export interface PlannerDeps {
   golden: GoldenRuns
   transitions: TaskTransitions
   logger: Logger
+  /** Offsets of the runs topic, for grouping buckets in run order. */
+  runsOffsets: Pick<RunsOffsets, 'ends' | 'committed'>
+  /** Bucket grouping (fill, lumi, era) waits until no run arrived for this long, at most 10 times this (never run blocks). */
   settleMs: number
   leaseMs: number
   /** Transitions of different tasks applied at once (tasks with a concurrency limit go one by one). */
   parallel: number
-  /** Settled runs grouped per tick at most, so that a large backlog is dispatched while it is grouped. */
+  /** Runs grouped per tick at most (per kind: run blocks, buckets), so that a large backlog is dispatched while it is grouped. */
   runsPerTick: number
   httpRecheckMs: number
   /** Resolves when the read model is complete (rebuilds it from Kafka when needed). */
@@ -86,13 +98,54 @@ export function createPlanner (deps: PlannerDeps) {
     }
   }
 
+  /** The run block of `run` for each run-blocked root task it belongs to, planned; returns the keys of the root tasks planned. */
+  async function planRunBlocks (c: CampaignTasks, runs: readonly number[], lease?: Pick<LeaseKeeper, 'check'>): Promise<string[]> {
+    const roots = c.roots.filter(r => r.block.kind === 'run')
+    if (roots.length === 0 || runs.length === 0) return []
+    const facts = await store.runFacts([...runs])
+    const planned: Array<[TaskDef, BlockState]> = []
+    for (const run of runs) {
+      const f = facts.get(run)
+      if (f === undefined) continue
+      for (const root of roots) {
+        if (!runBelongsTo(c, root, f.run, golden).ok) continue
+        for (const b of groupRun(new Map(), root.block, { run, fill: f.run.fill, era: f.run.era, recordedLumiPb: f.run.recordedLumiPb }, now()).changed) planned.push([root, b])
+      }
+    }
+    await inParallel(planned, deps.parallel, async ([root, b]) => { lease?.check(); await planBlock(c, root, b) })
+    return planned.map(([root, b]) => taskKey(c.name, b.id, root.name))
+  }
+
+  /**
+   * Groups pending runs into the buckets (fill, lumi, era) of the campaign's
+   * root tasks, in run order and only up to the run the grouping mark confirmed
+   * (every run before it has been consumed: domain/grouping-order.ts), once they
+   * settled; closes timed-out lumi buckets. Run blocks an event handler missed
+   * are planned here too (those unplanned for longer than the lease).
+   */
   async function group (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<void> {
     const t = now()
-    const settled = (await store.settledPending(c.name, t, deps.settleMs, deps.settleMs * 10)).slice(0, deps.runsPerTick)
-    const lumiRoots = c.roots.filter(r => r.block.kind === 'lumi' && r.block.timeoutS !== undefined)
+    const missed = (await store.unplannedRuns(c.name, t - deps.leaseMs)).slice(0, deps.runsPerTick)
+    if (missed.length > 0) {
+      await planRunBlocks(c, missed, lease)
+      await store.removeUnplanned(c.name, missed)
+      log.info({ campaign: c.name, runs: missed.length }, 'run blocks planned by the tick (their event handler missed them)')
+    }
+    const bucketRoots = c.roots.filter(r => r.block.kind !== 'run')
+    if (bucketRoots.length === 0) return
+    const pending = await store.pendingRuns(c.name)
+    // the mark: a snapshot of the runs topic's end offsets taken after reading the pending runs, confirmed once the consumer group caught up with it
+    const before = await store.groupingMark(c.name)
+    let step = advanceMark(before, pending)
+    if (step.kind === 'check' && step.mark.next !== undefined) step = advanceMark(before, pending, caughtUp(step.mark.next.ends, consumedUpTo(await deps.runsOffsets.committed(), await store.runsHandled())))
+    const mark = step.kind === 'snapshot' ? { ...step.mark, next: { ends: await deps.runsOffsets.ends(), upTo: step.upTo } } : step.mark
+    if (JSON.stringify(mark) !== JSON.stringify(before)) await store.setGroupingMark(c.name, mark)
+    const confirmed = new Set(groupableRuns(pending, mark))
+    const settled = (await store.settledPending(c.name, t, deps.settleMs, deps.settleMs * 10)).filter(r => confirmed.has(r)).slice(0, deps.runsPerTick)
+    const lumiRoots = bucketRoots.filter(r => r.block.kind === 'lumi' && r.block.timeoutS !== undefined)
     if (settled.length === 0 && lumiRoots.length === 0) return
     const facts = await store.runFacts(settled)
-    for (const root of c.roots) {
+    for (const root of bucketRoots) {
       if (settled.length === 0 && !lumiRoots.includes(root)) continue
       // grouping is in run order and in memory; then every block that changed
       // is planned once, in its final state, several blocks at a time
@@ -129,26 +182,32 @@ export function createPlanner (deps: PlannerDeps) {
     return open
   }
 
-  async function evaluate (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<void> {
-    // only the tasks that may move: new or waiting ones, and processing ones
-    // with a failed job due again (the processing ones are only counted)
+  /**
+   * Evaluates the gates of the given tasks (new or waiting: dispatched when
+   * they open) and requests failed jobs of processing ones whose backoff
+   * passed. Tasks with a concurrency limit are evaluated only with `campaignLease`
+   * (the campaign's planning lease: their starts are counted), one by one in block order.
+   */
+  async function evaluateTasks (c: CampaignTasks, tasks: Task[], lease: Pick<LeaseKeeper, 'check'>, campaignLease: boolean): Promise<void> {
     const t0 = now()
-    const tasks = await store.getTasks([...new Set([...await store.openKeys(c.name), ...await store.retriesDue(c.name, t0)])])
     const order = new Map(c.tasks.map((d, i) => [d.name, i]))
     tasks.sort((a, b) => (a.block.runs[0] ?? 0) - (b.block.runs[0] ?? 0) || (order.get(a.task) ?? 0) - (order.get(b.task) ?? 0))
-    const processing = new Map<string, number>()
-    const processingKeys = await store.processingKeys(c.name)
-    for (const key of processingKeys) {
-      const task = key.slice(key.lastIndexOf('/') + 1)
-      processing.set(task, (processing.get(task) ?? 0) + 1)
+    // tasks with a concurrency limit one by one, in block order (each start
+    // counts against the next); the others several at a time
+    const limited: Array<[Task, TaskDef]> = []
+    const free: Array<[Task, TaskDef]> = []
+    for (const t of tasks) {
+      const def = catalog.task(c.name, t.task)
+      if (def !== undefined) (def.concurrency === undefined ? free : limited).push([t, def])
     }
-    // uploads to append-only tags waiting for an earlier block: the push when a task ends releases them; this
-    // catches one left waiting when the earlier block ended while its own last job was being recorded
-    const appendOnlyTasks = c.tasks.filter(d => d.upload !== undefined && isAppendOnly(d.upload.sync)).map(d => d.name)
-    const waitingUploads = appendOnlyTasks.length === 0
-      ? []
-      : (await store.getTasks(processingKeys.filter(k => appendOnlyTasks.some(n => k.endsWith(`/${n}`))))).filter(uploadWaiting)
-    if (waitingUploads.length > 0) await transitions.releaseWaitingUploads(c.name, waitingUploads.map(t => t.task))
+    if (!campaignLease) limited.length = 0
+    const processing = new Map<string, number>()
+    if (limited.length > 0) {
+      for (const key of await store.processingKeys(c.name)) {
+        const task = key.slice(key.lastIndexOf('/') + 1)
+        processing.set(task, (processing.get(task) ?? 0) + 1)
+      }
+    }
     const waiting = tasks.filter(t => t.state === 'new' || t.state === 'waiting')
     const facts = await store.runFacts([...new Set(waiting.flatMap(t => t.block.runs))])
     const readiness = new Map<number, RunReadiness>()
@@ -174,16 +233,94 @@ export function createPlanner (deps: PlannerDeps) {
         await transitions.apply(key, () => ({ kind: 'retry-due' }))
       }
     }
-    // tasks with a concurrency limit one by one, in block order (each start
-    // counts against the next); the others several at a time
-    const limited: Array<[Task, TaskDef]> = []
-    const free: Array<[Task, TaskDef]> = []
-    for (const t of tasks) {
-      const def = catalog.task(c.name, t.task)
-      if (def !== undefined) (def.concurrency === undefined ? free : limited).push([t, def])
-    }
     await inParallel(free, deps.parallel, async ([t, def]) => { lease.check(); await evaluateTask(t, def) })
     await inParallel(limited, 1, async ([t, def]) => { lease.check(); await evaluateTask(t, def) })
+  }
+
+  async function evaluate (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<void> {
+    // only the tasks that may move: new or waiting ones, and processing ones
+    // with a failed job due again (the processing ones are only counted)
+    const tasks = await store.getTasks([...new Set([...await store.openKeys(c.name), ...await store.retriesDue(c.name, now())])])
+    // uploads to append-only tags waiting for an earlier block: the push when a task ends releases them; this
+    // catches one left waiting when the earlier block ended while its own last job was being recorded
+    const appendOnlyTasks = c.tasks.filter(d => d.upload !== undefined && isAppendOnly(d.upload.sync)).map(d => d.name)
+    const processingKeys = appendOnlyTasks.length === 0 ? [] : await store.processingKeys(c.name)
+    const waitingUploads = appendOnlyTasks.length === 0
+      ? []
+      : (await store.getTasks(processingKeys.filter(k => appendOnlyTasks.some(n => k.endsWith(`/${n}`))))).filter(uploadWaiting)
+    if (waitingUploads.length > 0) await transitions.releaseWaitingUploads(c.name, waitingUploads.map(t => t.task))
+    await evaluateTasks(c, tasks, lease, true)
+  }
+
+  /**
+   * Evaluates the new or waiting tasks among `keys` now, in an event's handler:
+   * those without a concurrency limit at once (each transition is fenced by the
+   * task's own lease and version); those with one only when the campaign's
+   * planning lease is free at once, else the next tick does it.
+   */
+  async function evaluateNow (c: CampaignTasks, keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return
+    const tasks = (await store.getTasks([...new Set(keys)])).filter(t => t.state === 'new' || t.state === 'waiting')
+    if (tasks.length === 0) return
+    const free = { check: () => undefined }
+    const limited = tasks.some(t => catalog.task(c.name, t.task)?.concurrency !== undefined)
+    const lease = limited ? await acquireLease(redis, `td:plan:${c.name}`, deps.leaseMs) : null
+    if (lease === null) {
+      await evaluateTasks(c, tasks, free, false)
+      return
+    }
+    const keeper = keepLease(lease, deps.leaseMs)
+    try {
+      await evaluateTasks(c, tasks, keeper, true)
+    } finally {
+      await keeper.stop()
+      await lease.release().catch(() => false)
+    }
+  }
+
+  /**
+   * In the handler of a run's end (after the read model has the run, and the
+   * run is pending): plans the run's run blocks in every campaign `campaign`
+   * names, gates their root tasks and dispatches those whose gates are open.
+   * Buckets (fill, lumi, era) are left to the tick (they need every earlier run).
+   */
+  async function runEnded (campaign: string, run: number): Promise<void> {
+    const c = catalog.campaigns.get(campaign)
+    if (c === undefined) return
+    const keys = await planRunBlocks(c, [run])
+    await store.removeUnplanned(c.name, [run])
+    await evaluateNow(c, keys)
+  }
+
+  /** In the handler of a Tier-0 fact of `run`: evaluates the open tasks of the run's blocks in every campaign. */
+  async function runFactChanged (run: number): Promise<void> {
+    for (const c of catalog.campaigns.values()) {
+      const keys: string[] = []
+      for (const root of c.roots) {
+        const blockId = await store.groupedBlock(c.name, root.name, run)
+        if (blockId === null) continue
+        for (const d of c.tasks) keys.push(taskKey(c.name, blockId, d.name))
+      }
+      await evaluateNow(c, keys)
+    }
+  }
+
+  /**
+   * In the handler of the job status or condition outcome that moved `task`
+   * (its state before: `was`): when it finished (done), the tasks that need it
+   * on the same block are evaluated (and dispatched when their gates opened);
+   * when it left processing and its task has a concurrency limit, the waiting
+   * blocks of that task are evaluated (a slot is free).
+   */
+  async function taskChanged (task: Task, was: Task['state'] | undefined): Promise<void> {
+    const c = catalog.campaigns.get(task.campaign)
+    if (c === undefined) return
+    const keys: string[] = []
+    if (task.state === 'done') for (const d of c.tasks) if (d.needs.includes(task.task)) keys.push(taskKey(c.name, task.block.id, d.name))
+    if (was === 'processing' && task.state !== 'processing' && catalog.task(c.name, task.task)?.concurrency !== undefined) {
+      for (const k of await store.openKeys(c.name)) if (k.endsWith(`/${task.task}`)) keys.push(k)
+    }
+    await evaluateNow(c, keys)
   }
 
   async function planCampaign (c: CampaignTasks): Promise<void> {
@@ -212,7 +349,7 @@ export function createPlanner (deps: PlannerDeps) {
     }
   }
 
-  return { tick }
+  return { tick, runEnded, runFactChanged, taskChanged }
 }
 
 /** Runs the planner every `tickMs` until disposed (a tick in flight finishes first). */

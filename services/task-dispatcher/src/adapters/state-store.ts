@@ -9,7 +9,10 @@
 //   retry-at:<campaign>         zset task key → when its first failed job is due again
 //   blocks:<campaign>:<task>    hash block id → BlockState JSON (root tasks)
 //   grouped:<campaign>:<task>   hash run → block id (root tasks)
-//   pending:<campaign>          zset run → arrival ms (ended runs not grouped yet)
+//   pending:<campaign>          zset run → arrival ms (ended runs not grouped into buckets yet: fill, lumi, era)
+//   pending-run:<campaign>      zset run → arrival ms (ended runs whose run blocks are not planned yet)
+//   runs-handled                hash partition → next offset of the runs topic after the last run event handled
+//   grouping-mark:<campaign>    GroupingMark JSON (domain/grouping-order.ts): up to which run buckets may be grouped
 //   run:<run>                   hash record (Run JSON), streams, datasets (JSON arrays)
 //   known-runs                  zset run → run (for run ranges)
 //   http:<taskKey>              last answer of the task's HTTP gate
@@ -17,6 +20,7 @@ import { fromJsonString, toJsonString } from '@bufbuild/protobuf'
 import { RunSchema, taskKey, type Run } from '@autocal/contracts'
 import { AutocalError, Lease, redisScript, runScript, type RedisHandle, type RedisScript } from '@autocal/runtime'
 import type { BlockState } from '../domain/block-grouping.ts'
+import type { GroupingMark } from '../domain/grouping-order.ts'
 import type { Task } from '../domain/task-state.ts'
 
 export interface RunFactsRecord {
@@ -174,7 +178,30 @@ export function createStateStore (redis: RedisHandle) {
     },
     groupedBlock: async (campaign: string, task: string, run: number): Promise<string | null> => await r.hget(k('grouped', campaign, task), String(run)),
 
-    addPending: async (campaign: string, run: number, arrivalMs: number): Promise<void> => { await r.zadd(k('pending', campaign), 'NX', arrivalMs, String(run)) },
+    /** Notes an ended run as pending: for the campaign's run blocks and/or its buckets (fill, lumi, era). */
+    addPending: async (campaign: string, run: number, arrivalMs: number, roots: { runBlocks: boolean, buckets: boolean }): Promise<void> => {
+      await Promise.all([
+        roots.buckets ? r.zadd(k('pending', campaign), 'NX', arrivalMs, String(run)) : undefined,
+        roots.runBlocks ? r.zadd(k('pending-run', campaign), 'NX', arrivalMs, String(run)) : undefined
+      ])
+    },
+    /** Every run pending for the campaign's buckets, in run order. */
+    pendingRuns: async (campaign: string): Promise<number[]> => (await r.zrange(k('pending', campaign), 0, -1)).map(Number).sort((a, b) => a - b),
+    /** Runs whose run blocks are still unplanned though they arrived before `beforeMs` (the handler of their event missed them), in run order. */
+    unplannedRuns: async (campaign: string, beforeMs: number): Promise<number[]> => (await r.zrangebyscore(k('pending-run', campaign), '-inf', beforeMs)).map(Number).sort((a, b) => a - b),
+    removeUnplanned: async (campaign: string, runs: number[]): Promise<void> => { if (runs.length > 0) await r.zrem(k('pending-run', campaign), ...runs.map(String)) },
+    /**
+     * Notes that the run event at `offset` of `partition` has been handled. A partition is handled in order by one
+     * consumer at a time, from its committed offset on, so every value written is true: all before it were handled.
+     */
+    noteRunHandled: async (partition: number, offset: string): Promise<void> => { await r.hset(k('runs-handled'), String(partition), String(BigInt(offset) + 1n)) },
+    /** Per partition of the runs topic, the next offset after the highest run event handled (since the read model was built). */
+    runsHandled: async (): Promise<Map<number, string>> => new Map(Object.entries(await r.hgetall(k('runs-handled'))).map(([p, o]) => [Number(p), o])),
+    groupingMark: async (campaign: string): Promise<GroupingMark> => {
+      const json = await r.get(k('grouping-mark', campaign))
+      return json === null ? { confirmedUpTo: 0 } : JSON.parse(json) as GroupingMark
+    },
+    setGroupingMark: async (campaign: string, mark: GroupingMark): Promise<void> => { await r.set(k('grouping-mark', campaign), JSON.stringify(mark)) },
     /**
      * Pending runs ready to be grouped, in run order: all of them once no run
      * arrived for `settleMs` (a burst of out-of-order arrivals is grouped
