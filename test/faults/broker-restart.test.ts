@@ -5,8 +5,8 @@ import { test } from 'node:test'
 import { TaskState } from '@autocal/contracts'
 import { assertFigures, printFigures, settle, startFaultSystem, startOwnServers, taskStates, scenarioTimeoutMs, drainTimeoutMs } from './harness.ts'
 
-const first = Number(process.env.FAULTS_BROKER_FIRST ?? 356300)
-const last = Number(process.env.FAULTS_BROKER_LAST ?? 356750)
+const first = Number(process.env.FAULTS_BROKER_FIRST ?? 355100)
+const last = Number(process.env.FAULTS_BROKER_LAST ?? 357200)
 const downMs = Number(process.env.FAULTS_BROKER_DOWN_MS ?? 20_000)
 
 test('the broker stopped and restarted mid-replay loses no task, starts no job twice, writes no IOV twice and dead-letters nothing', { timeout: scenarioTimeoutMs }, async () => {

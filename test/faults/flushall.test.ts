@@ -7,8 +7,8 @@ import { Redis } from 'ioredis'
 import { TaskState } from '@autocal/contracts'
 import { assertFigures, printFigures, settle, startFaultSystem, startOwnServers, taskStates, scenarioTimeoutMs, drainTimeoutMs } from './harness.ts'
 
-const first = Number(process.env.FAULTS_FLUSH_FIRST ?? 356300)
-const last = Number(process.env.FAULTS_FLUSH_LAST ?? 356750)
+const first = Number(process.env.FAULTS_FLUSH_FIRST ?? 355100)
+const last = Number(process.env.FAULTS_FLUSH_LAST ?? 357200)
 
 test('FLUSHALL mid-replay loses no task, starts no job twice, writes no IOV twice and dead-letters nothing', { timeout: scenarioTimeoutMs }, async () => {
   await using servers = await startOwnServers()

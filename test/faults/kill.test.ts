@@ -6,8 +6,8 @@
 import { test } from 'node:test'
 import { assertFigures, printFigures, serviceNames, settle, startFaultSystem, type ServiceName, scenarioTimeoutMs, drainTimeoutMs } from './harness.ts'
 
-const first = Number(process.env.FAULTS_KILL_FIRST ?? 356000)
-const last = Number(process.env.FAULTS_KILL_LAST ?? 356750)
+const first = Number(process.env.FAULTS_KILL_FIRST ?? 355100)
+const last = Number(process.env.FAULTS_KILL_LAST ?? 357200)
 const kills = Number(process.env.FAULTS_KILLS ?? 10)
 const everyMs = Number(process.env.FAULTS_KILL_EVERY_MS ?? 15_000)
 

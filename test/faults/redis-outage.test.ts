@@ -11,8 +11,8 @@ import assert from 'node:assert/strict'
 import { TaskState } from '@autocal/contracts'
 import { assertFigures, printFigures, serviceNames, settle, startFaultSystem, startOwnServers, taskStates, scenarioTimeoutMs, drainTimeoutMs } from './harness.ts'
 
-const first = Number(process.env.FAULTS_REDIS_FIRST ?? 356300)
-const last = Number(process.env.FAULTS_REDIS_LAST ?? 356750)
+const first = Number(process.env.FAULTS_REDIS_FIRST ?? 355100)
+const last = Number(process.env.FAULTS_REDIS_LAST ?? 357200)
 const outageMs = Number(process.env.FAULTS_REDIS_OUTAGE_MS ?? 90_000)
 
 test('Redis stopped for 90 s mid-replay and started empty loses no task, starts no job twice, writes no IOV twice and dead-letters nothing', { timeout: scenarioTimeoutMs }, async () => {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { TaskState } from '@autocal/contracts'
 import { assertFigures, printFigures, settle, startFaultSystem, taskStates, scenarioTimeoutMs, drainTimeoutMs } from './harness.ts'
 
-const first = Number(process.env.FAULTS_STOP_FIRST ?? 356300)
-const last = Number(process.env.FAULTS_STOP_LAST ?? 356750)
+const first = Number(process.env.FAULTS_STOP_FIRST ?? 355100)
+const last = Number(process.env.FAULTS_STOP_LAST ?? 357200)
 // the executor heartbeats every AUTOCAL_EXECUTOR_RECONCILE_MS (2 s) with a TTL of 4 × that; the session is 10 s
 const stoppedMs = Number(process.env.FAULTS_STOP_MS ?? 25_000)
 
