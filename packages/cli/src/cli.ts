@@ -1,5 +1,6 @@
 // `autocal`: the operator command line over the task-dispatcher's gRPC
 // ControlService. Errors are one line on stderr and a non-zero exit.
+import { setTimeout as delay } from 'node:timers/promises'
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { toJson, type MessageInitShape } from '@bufbuild/protobuf'
@@ -383,7 +384,7 @@ async function waitSettled (c: GrpcClient<typeof ControlService>, selector: Sele
   const active = new Set<number>([TaskState.NEW, TaskState.WAITING, TaskState.PROCESSING])
   const started = Date.now()
   for (;;) {
-    await new Promise(resolve => setTimeout(resolve, 500))
+    await delay(500)
     const s = await c.getStatus({ selector })
     const cells = new Map(s.cells.map(x => [`${x.blockId}/${x.task}`, x]))
     const states = [...cells.values()].map(x => x.state)
