@@ -168,7 +168,7 @@ function dispatcherEnv (config: TestConfig, env: Record<string, string>): Record
  */
 export async function startDispatcher (config: TestConfig, env: Record<string, string> = {}): Promise<TaskDispatcher> {
   const dispatcherConfig = loadConfig(DispatcherConfig, { ...connectionEnv(), ...dispatcherEnv(config, { AUTOCAL_LOG_LEVEL: 'warn', ...env }) })
-  return await startTaskDispatcher(dispatcherConfig, silentLogger, { ...process.env, ...env })
+  return await startTaskDispatcher(dispatcherConfig, process.env.DEBUG_TD === '1' ? createLogger({ service: 'task-dispatcher', level: 'debug' }) : silentLogger, { ...process.env, ...env })
 }
 
 export async function spawnDispatcher (config: TestConfig, env: Record<string, string> = {}): Promise<DispatcherProcess> {
