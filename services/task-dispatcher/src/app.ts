@@ -60,8 +60,9 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     const checks = [redis.check, producer.check]
     const http = stack.use(await buildHttp({ logger, metrics, checks }))
     await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
+    // task events for the control API's watch streams: this replica's own group, deleted when it stops
     const taskEvents = new EventEmitter().setMaxListeners(0)
-    const watch = stack.use(await startConsumer({ config, logger, service, producer, metrics, group: `${service}-watch-${instance}`, fromBeginning: false, handlers: { tasks: async ev => { taskEvents.emit('task', ev) } } }))
+    const watch = stack.use(await startConsumer({ config, logger, service, producer, metrics, group: `${service}-watch-${instance}`, fromBeginning: false, deleteGroupOnClose: true, handlers: { tasks: async ev => { taskEvents.emit('task', ev) } } }))
     const grpcServer = stack.use(await startGrpc({
       host: config.AUTOCAL_GRPC_HOST,
       port: config.AUTOCAL_GRPC_PORT,

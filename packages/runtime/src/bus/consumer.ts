@@ -50,6 +50,12 @@ export interface ConsumerOptions {
   metrics?: Metrics
   /** Where a group without committed offsets starts: true (default) = the oldest message. */
   fromBeginning?: boolean
+  /**
+   * The group belongs to this process alone (a replica's own watch group):
+   * deleted from the cluster when the consumer closes, so a stopped process
+   * leaves no group behind (default false: a service's shared group stays).
+   */
+  deleteGroupOnClose?: boolean
 }
 
 export interface Consumer extends AsyncDisposable {
@@ -303,6 +309,18 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
       // stops between messages, commits what was handled, leaves the group
       await consumer.disconnect()
       log.info('consumer stopped')
+      if (options.deleteGroupOnClose === true) {
+        const admin = kafka.admin()
+        try {
+          await admin.connect()
+          await admin.deleteGroups([groupId])
+          log.info('consumer group deleted')
+        } catch (err) {
+          log.warn({ err }, 'consumer group not deleted; it expires with the broker\'s offsets retention')
+        } finally {
+          await admin.disconnect()
+        }
+      }
     }
   }
 }
