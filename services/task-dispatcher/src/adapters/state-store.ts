@@ -168,11 +168,8 @@ export function createStateStore (redis: RedisHandle) {
       return json === null ? undefined : JSON.parse(json) as BlockState
     },
     saveBlock: async (campaign: string, task: string, b: BlockState): Promise<void> => {
-      const multi = r.multi().hset(k('blocks', campaign, task), b.id, JSON.stringify(b))
-      for (const run of b.runs) multi.hset(k('grouped', campaign, task), String(run), b.id)
-      await multi.exec()
+      await r.hset(k('blocks', campaign, task), b.id, JSON.stringify(b))
     },
-    groupedBlock: async (campaign: string, task: string, run: number): Promise<string | null> => await r.hget(k('grouped', campaign, task), String(run)),
 
     addPending: async (campaign: string, run: number, arrivalMs: number): Promise<void> => { await r.zadd(k('pending', campaign), 'NX', arrivalMs, String(run)) },
     /**
