@@ -64,13 +64,8 @@ export async function startRealUploader (config: TestConfig): Promise<Awaited<Re
   return await startUploader(uploaderConfig, silentLogger)
 }
 
-export async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
+// the tests' one wait (deadline 60 s unless given)
+export { until } from '../../../../test/helpers/until.ts'
 
 // ---- the real run list ----------------------------------------------------
 
