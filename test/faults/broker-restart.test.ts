@@ -26,5 +26,5 @@ test('the broker stopped and restarted mid-replay loses no task, starts no job t
   const recoverMs = [await fs.untilAllReady(180_000)]
   const figures = await settle(fs, 'broker restart', [`broker stopped ${downMs / 1000} s and restarted`], recoverMs, drainTimeoutMs)
   printFigures(figures, fs.log)
-  assertFigures(figures)
+  assertFigures(figures, { restartsAllowed: true }) // a consumer kafkajs will not restart after the outage exits 1 and is restarted, as designed
 })

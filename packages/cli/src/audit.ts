@@ -20,6 +20,12 @@ export interface AuditOptions {
 
 const units: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
+/** A duration "90s", "30m", "12h", "7d", "2w" in ms; undefined when `text` is not one. */
+export function durationMs (text: string): number | undefined {
+  const d = /^(\d+)([smhdw])$/.exec(text.trim())
+  return d === null ? undefined : Number(d[1]) * units[d[2]!]!
+}
+
 /**
  * The instant (ms since the epoch) `--since` names: a duration back from
  * `nowMs` ("90s", "30m", "12h", "7d", "2w") or an ISO 8601 time
@@ -27,8 +33,8 @@ const units: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86
  * flag and the value otherwise.
  */
 export function sinceOf (text: string, nowMs: number): number {
-  const d = /^(\d+)([smhdw])$/.exec(text.trim())
-  if (d !== null) return nowMs - Number(d[1]) * units[d[2]!]!
+  const d = durationMs(text)
+  if (d !== undefined) return nowMs - d
   const t = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN
   if (Number.isNaN(t)) throw new DlqUsageError(`--since: expected a duration (30m, 12h, 7d, 2w) or an ISO time (2026-03-01T12:00:00Z), got '${text}'`)
   return t

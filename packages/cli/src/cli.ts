@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { toJson, type MessageInitShape } from '@bufbuild/protobuf'
 import {
-  ControlService, GetStatusResponseSchema, ListPendingConditionsResponseSchema, TaskEventSchema, TaskState, nameProblem, runProblem, taskStateName, type SelectorSchema
+  ControlService, GetStatusResponseSchema, InjectRunsResponseSchema, JobState, ListPendingConditionsResponseSchema, PromoteConditionResponseSchema, TaskEventSchema, TaskState, nameProblem, runProblem, taskStateName, type SelectorSchema, type TaskEvent
 } from '@autocal/contracts'
 
 type SelectorInit = MessageInitShape<typeof SelectorSchema>
@@ -14,8 +14,12 @@ import { createGrpcClient, grpc, type GrpcClient } from '@autocal/runtime'
 import { readWorkflowSources, validateSources } from '@autocal/task-dispatcher'
 import { renderMatrix } from './status-matrix.ts'
 import { DlqUsageError, runDlq } from './dlq.ts'
-import { runAudit } from './audit.ts'
+import { durationMs, runAudit } from './audit.ts'
 import { terminalText } from './terminal-text.ts'
+import { CliConfigError, withConfig } from './cli-config.ts'
+import { cellKey, cellVersion, waitVerdict } from './wait-progress.ts'
+import { jobLines, jobRows, outputLines, outputRows } from './job-table.ts'
+import { logUrlOf, readJobLog } from './job-log.ts'
 
 export interface Io {
   stdout: { write: (s: string) => unknown, isTTY?: boolean }
@@ -42,7 +46,10 @@ commands:
   workflows list                      workflows the dispatcher runs
   runs inject --campaign C (--runs 1,2 | --range A-B) --reason TEXT
   status --campaign C [--task T]... [--runs ...] [--range A-B] [--subsystem S] [--json]
-  reprocess|skip|cancel --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--subsystem S] --reason TEXT [--wait]
+  reprocess|skip|cancel --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--subsystem S] --reason TEXT [--wait [--timeout 30m]]
+  jobs --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--failed]   jobs with tries, states and log links
+  logs JOB [--try N] [--tail LINES] [--follow] [--executor URL]  a job's log (JOB = campaign/block/task/attempt/index)
+  outputs --campaign C [--era E] [--task T]... [--runs ...] [--range A-B]   outputs of the done tasks (path, size, sha256)
   watch [--campaign C] [--task T]... [--json]
   dlq list [--topic T] [--json]       dead letters (Kafka directly: --brokers, --prefix)
   dlq show ID... [--json]             one dead letter with its decoded value (ID = PARTITION/OFFSET)
@@ -62,6 +69,13 @@ options:
   --token-file FILE    file holding the bearer token (env AUTOCAL_TOKEN_FILE, or the token in AUTOCAL_TOKEN);
                        --token TOKEN also works but shows the token in the process list
   --uploader URL       condition-uploader HTTP API (env AUTOCAL_UPLOADER_URL, default http://127.0.0.1:8084)
+  --executor URL       job-executor HTTP API for logs (env AUTOCAL_EXECUTOR_URL, default http://127.0.0.1:8083)
+  --json               every command: its answer as JSON (proto3 JSON for the control API's answers)
+
+config file: $AUTOCAL_CONFIG, else ~/.config/autocal/config.json ($XDG_CONFIG_HOME/autocal/config.json), e.g.
+  {"server": "grpcs://dispatcher.example:50051", "ca": "ca.crt", "tokenFile": "~/.autocal-token",
+   "readTokenFile": "~/.autocal-read-token", "uploader": "http://127.0.0.1:8084", "executor": "http://127.0.0.1:8083"}
+  flags win over the environment, the environment over the file; relative paths are from the file's directory
 `
 
 class UsageError extends Error {}
@@ -93,6 +107,13 @@ const options = {
   request: { type: 'string' },
   database: { type: 'string' },
   uploader: { type: 'string' },
+  executor: { type: 'string' },
+  timeout: { type: 'string' },
+  try: { type: 'string' },
+  tail: { type: 'string' },
+  follow: { type: 'boolean', short: 'f' },
+  failed: { type: 'boolean' },
+  era: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -148,6 +169,19 @@ export function tokenOf (v: { token?: string | undefined, 'token-file'?: string 
 }
 
 /**
+ * The token that reads (job logs, the uploader's IOVs): AUTOCAL_READ_TOKEN,
+ * else the first line of AUTOCAL_READ_TOKEN_FILE (or the config file's
+ * readTokenFile), else the control token (tokenOf).
+ */
+export function readTokenOf (v: { token?: string | undefined, 'token-file'?: string | undefined }, env: Record<string, string | undefined>): string | undefined {
+  const token = nonEmpty(env.AUTOCAL_READ_TOKEN)
+  if (token !== undefined) return token
+  const file = nonEmpty(env.AUTOCAL_READ_TOKEN_FILE)
+  if (file === undefined) return tokenOf(v, env)
+  return tokenOf({ 'token-file': file }, {})
+}
+
+/**
  * Address and channel credentials of the control API: `grpcs://host:port`
  * or a CA file means TLS (the CA, else the system's CAs), `grpc://host:port`
  * or `host:port` plaintext. An unreadable CA file is a usage error naming it.
@@ -187,6 +221,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
   // the CLI's own control sequence (clear the line) around neutralised text
   const progress = (s: string, last = false): void => { io.stderr.write(io.stderr.isTTY === true ? `\r\u001b[K${terminalText(s)}${last ? '\n' : ''}` : terminalText(s) + '\n') }
   try {
+    io = { ...io, env: withConfig(io.env) }
     const { values: v, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
     const [command, sub, ...rest] = positionals
     if (v.help === true || command === undefined) {
@@ -217,6 +252,10 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
             errors = res.errors
             summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}: ${w.tasks.map(t => t.name).join(', ')} (campaigns ${w.campaigns.map(c => c.name).join(', ')})`)
           }
+          if (v.json === true) {
+            out(JSON.stringify({ ok: errors.length === 0, files: sources.length, errors, workflows: summary }))
+            return errors.length > 0 ? 1 : 0
+          }
           for (const e of errors) errLine(e)
           if (errors.length > 0) {
             errLine(`${errors.length} error(s) in ${sources.length} file(s)`)
@@ -241,14 +280,27 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         if (runs.length === 0 && firstRun === 0) throw new UsageError('runs inject needs --runs or --range')
         progress(`injecting runs into ${need(v.campaign, '--campaign')}…`)
         const res = await connect().injectRuns({ campaign: v.campaign ?? '', reason: need(v.reason, '--reason'), runs: { runs, firstRun, lastRun } })
+        if (v.json === true) {
+          out(JSON.stringify(toJson(InjectRunsResponseSchema, res)))
+          return 0
+        }
         progress(`accepted: ${res.runs} run(s) injected into ${v.campaign ?? ''} (command ${res.commandId})`, true)
+        // nothing succeeds silently: runs no task of the campaign takes are said, with the filters' reasons
+        if (res.excluded.length > 0) errLine(`autocal: warning: ${res.excluded.length} of the ${res.runs} run(s) are excluded by the campaign's filters; nothing will run on them:`)
+        for (const x of res.excluded) errLine(`  ${x.run}: ${x.reason}`)
         return 0
       }
       case 'status': {
-        const res = await connect().getStatus({ selector: selectorOf(v) })
-        if (v.json === true) out(JSON.stringify(toJson(GetStatusResponseSchema, res)))
+        const c = connect()
+        const res = await c.getStatus({ selector: selectorOf(v) })
+        if (v.json === true) {
+          out(JSON.stringify(toJson(GetStatusResponseSchema, res)))
+          return 0
+        }
+        // the failed tasks' failed jobs, for their log links
+        const failed = res.cells.some(x => x.state === TaskState.FAILED) ? (await c.listTasks({ selector: { ...selectorOf(v), tasks: [...new Set(res.cells.filter(x => x.state === TaskState.FAILED).map(x => x.task))] } })).tasks : []
         // the matrix neutralises its own text and adds colours of its own
-        else io.stdout.write(renderMatrix(res, { colour: io.stdout.isTTY === true && io.env.NO_COLOR === undefined }) + '\n')
+        io.stdout.write(renderMatrix(res, { colour: io.stdout.isTTY === true && io.env.NO_COLOR === undefined, failedJobs: failedJobLinks(failed) }) + '\n')
         return 0
       }
       case 'reprocess':
@@ -259,9 +311,51 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         const c = connect()
         const request = { selector, reason: need(v.reason, '--reason') }
         const before = v.wait === true ? await snapshot(c, selector) : new Map<string, string>()
+        const timeoutMs = v.timeout === undefined ? undefined : durationMs(v.timeout)
+        if (v.timeout !== undefined && (timeoutMs === undefined || timeoutMs === 0)) throw new UsageError(`--timeout: expected a duration (90s, 30m, 2h), got '${v.timeout}'`)
+        if (v.timeout !== undefined && v.wait !== true) throw new UsageError('--timeout goes with --wait')
         const res = command === 'reprocess' ? await c.reprocess(request) : command === 'skip' ? await c.skip(request) : await c.cancel(request)
-        out(`${command} accepted: ${res.matched} task(s) matched (command ${res.commandId})`)
-        if (v.wait === true) await waitSettled(c, selector, before, progress)
+        if (v.json === true) out(JSON.stringify({ commandId: res.commandId, matched: res.matched }))
+        else out(`${command} accepted: ${res.matched} task(s) matched (command ${res.commandId})`)
+        if (v.wait === true) return await waitSettled(c, selector, before, progress, timeoutMs)
+        return 0
+      }
+      case 'jobs':
+      case 'outputs': {
+        if (sub !== undefined) throw new UsageError(`${command} takes no arguments, got '${sub}' (select with --campaign, --task, --runs, --range, --block)`)
+        need(v.campaign, '--campaign')
+        const { tasks } = await connect().listTasks({ selector: selectorOf(v) })
+        if (command === 'jobs') {
+          const rows = jobRows(tasks).filter(r => v.failed !== true || r.state === 'failed')
+          if (v.json === true) for (const r of rows) out(JSON.stringify(r))
+          else for (const l of jobLines(rows)) out(l)
+          return 0
+        }
+        const rows = outputRows(tasks, v.era)
+        if (v.json === true) for (const r of rows) out(JSON.stringify({ ...r, sizeBytes: String(r.sizeBytes) }))
+        else for (const l of outputLines(rows)) out(l)
+        return 0
+      }
+      case 'logs': {
+        if (sub === undefined || rest.length > 0) throw new UsageError('logs needs one JOB (campaign/block/task/attempt/index, as `autocal jobs` lists it)')
+        const tryNo = v.try === undefined ? 1 : Number(v.try)
+        if (!Number.isInteger(tryNo) || tryNo < 1) throw new UsageError(`--try: expected a positive integer, got '${v.try ?? ''}'`)
+        const tail = v.tail === undefined ? undefined : Number(v.tail)
+        if (tail !== undefined && (!Number.isInteger(tail) || tail < 0)) throw new UsageError(`--tail: expected a number of lines, got '${v.tail ?? ''}'`)
+        const url = logUrlOf(v.executor ?? nonEmpty(io.env.AUTOCAL_EXECUTOR_URL) ?? 'http://127.0.0.1:8083', sub, tryNo, { ...(tail === undefined ? {} : { tail }), follow: v.follow === true })
+        const ac = new AbortController()
+        const stop = (): void => { ac.abort() }
+        process.once('SIGINT', stop)
+        try {
+          // a log is text others wrote: neutralised, its own newlines and tabs kept
+          await readJobLog(url, readTokenOf(v, io.env), text => {
+            io.stdout.write(v.json === true ? terminalText(JSON.stringify({ job: sub, try: tryNo, text })) + '\n' : terminalText(text, { keep: '\t\n' }))
+          }, ac.signal)
+        } catch (err) {
+          if (!ac.signal.aborted) throw err
+        } finally {
+          process.off('SIGINT', stop)
+        }
         return 0
       }
       case 'watch': {
@@ -291,7 +385,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
     }
   } catch (err) {
     errLine(`autocal: ${errorLine(err)}`)
-    if (err instanceof UsageError || err instanceof DlqUsageError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof DlqUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       io.stderr.write('run `autocal --help` for usage\n')
       return 2
     }
@@ -317,12 +411,14 @@ async function conditionsCommand (sub: string | undefined, rest: string[], v: Va
       const request = { requestId: need(v.request, '--request'), reason: need(v.reason, '--reason') }
       const c = connect()
       const res = sub === 'approve' ? await c.approveCondition(request) : await c.rejectCondition(request)
-      out(`${sub === 'approve' ? 'approved' : 'rejected'}: ${request.requestId} payload ${res.payloadHash} (command ${res.commandId})`)
+      if (v.json === true) out(JSON.stringify({ commandId: res.commandId, payloadHash: res.payloadHash }))
+      else out(`${sub === 'approve' ? 'approved' : 'rejected'}: ${request.requestId} payload ${res.payloadHash} (command ${res.commandId})`)
       return 0
     }
     case 'promote': {
       const res = await connect().promoteCondition({ requestId: need(v.request, '--request'), reason: need(v.reason, '--reason'), destinationDatabase: v.database ?? '' })
-      out(`promotion requested: ${res.promotionRequestId} payload ${res.payloadHash} to ${v.database ?? "the uploader's default target"} (command ${res.commandId})`)
+      if (v.json === true) out(JSON.stringify(toJson(PromoteConditionResponseSchema, res)))
+      else out(`promotion requested: ${res.promotionRequestId} payload ${res.payloadHash} to ${v.database ?? "the uploader's default target"} (command ${res.commandId})`)
       return 0
     }
     case 'at': {
@@ -334,7 +430,7 @@ async function conditionsCommand (sub: string | undefined, rest: string[], v: Va
       const url = `${base}/api/v1/tags/${encodeURIComponent(tag)}/iovs?at=${runText}`
       let res: Response
       try {
-        const token = nonEmpty(io.env.AUTOCAL_READ_TOKEN) ?? tokenOf(v, io.env)
+        const token = readTokenOf(v, io.env)
         res = await fetch(url, { signal: AbortSignal.timeout(30_000), ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }) })
       } catch (err) {
         throw new Error(`cannot reach the condition-uploader at ${base} (--uploader / AUTOCAL_UPLOADER_URL): ${(err as Error).message}`, { cause: err })
@@ -375,33 +471,40 @@ export function iovAt (answer: IovsAnswer, run: number): IovJson | { problem: st
   return best ?? { problem: 'no IOV covers this run (every since is later)' }
 }
 
+/** Per failed task (`<block id>/<task>`), its failed jobs: "job 0 try 3: exit code 3 …, log <link>". */
+export function failedJobLinks (tasks: readonly TaskEvent[]): Map<string, string[]> {
+  return new Map(tasks.map(t => [`${t.block?.id ?? ''}/${t.task}`, t.jobs.filter(j => j.state === JobState.FAILED).map(j => `job ${j.index} try ${j.try}${j.logUrl === '' ? '' : `: log ${j.logUrl}`}`)]))
+}
+
 /**
- * Follows the selected tasks after a command until each has changed (or shows
- * no change for 10 s: the command did not apply to it) and none is new,
- * waiting or processing, printing progress.
+ * Follows the selected tasks after a command (wait-progress.ts decides):
+ * prints the progress line when it changes, returns 0 once they have
+ * settled (saying which are blocked on a failed upstream), 3 when
+ * `timeoutMs` passes first (saying what is still unsettled).
  */
-async function waitSettled (c: GrpcClient<typeof ControlService>, selector: SelectorInit, before: Map<string, string>, progress: (s: string, last?: boolean) => void): Promise<void> {
-  const active = new Set<number>([TaskState.NEW, TaskState.WAITING, TaskState.PROCESSING])
+async function waitSettled (c: GrpcClient<typeof ControlService>, selector: SelectorInit, before: Map<string, string>, progress: (s: string, last?: boolean) => void, timeoutMs: number | undefined): Promise<number> {
   const started = Date.now()
+  let shown = ''
   for (;;) {
     await delay(500)
     const s = await c.getStatus({ selector })
-    const cells = new Map(s.cells.map(x => [`${x.blockId}/${x.task}`, x]))
-    const states = [...cells.values()].map(x => x.state)
-    const n = (...st: number[]): number => states.filter(x => st.includes(x)).length
-    progress(`${cells.size} task(s): ${n(TaskState.DONE)} done, ${n(TaskState.PROCESSING)} processing, ${n(TaskState.WAITING, TaskState.NEW)} waiting, ${n(TaskState.FAILED)} failed`)
-    const unsettled = [...cells].filter(([key, x]) => {
-      const changed = before.get(key) !== `${x.attempt}/${x.at?.seconds ?? 0n}/${x.at?.nanos ?? 0}`
-      return changed ? active.has(x.state) : Date.now() - started < 10_000
-    })
-    if (unsettled.length === 0) {
-      progress('settled', true)
-      return
+    const verdict = waitVerdict(s.cells, before, Date.now() - started)
+    if (verdict.line !== shown) progress(verdict.line)
+    shown = verdict.line
+    if (verdict.settled) {
+      progress(verdict.blocked.length === 0 ? 'settled' : `settled: ${verdict.blocked.length} task(s) blocked, they cannot go on until their upstream is reprocessed:`, true)
+      for (const b of verdict.blocked.slice(0, 20)) progress(`  ${b}`, true)
+      if (verdict.blocked.length > 20) progress(`  … and ${verdict.blocked.length - 20} more`, true)
+      return 0
+    }
+    if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) {
+      progress(`autocal: timed out after ${Math.round(timeoutMs / 1000)} s, not settled: ${verdict.line}`, true)
+      return 3
     }
   }
 }
 
 async function snapshot (c: GrpcClient<typeof ControlService>, selector: SelectorInit): Promise<Map<string, string>> {
   const s = await c.getStatus({ selector })
-  return new Map(s.cells.map(x => [`${x.blockId}/${x.task}`, `${x.attempt}/${x.at?.seconds ?? 0n}/${x.at?.nanos ?? 0}`]))
+  return new Map(s.cells.map(x => [cellKey(x), cellVersion(x)]))
 }

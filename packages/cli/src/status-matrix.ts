@@ -27,9 +27,12 @@ const colours: Record<number, string> = {
  * Renders the matrix: one row per run, one column per task; a cell is the
  * state symbol plus the attempt when > 1. Text from the server (campaign,
  * task names, reasons) is neutralised by terminalText; the only control
- * sequences in the result are its own colours (with `colour`).
+ * sequences in the result are its own colours (with `colour`). Below the
+ * counts: the failed tasks with their reasons and, from `failedJobs` (by
+ * `<block id>/<task>`), their failed jobs' log links; then what each waiting
+ * task waits for. Blocks of several runs are listed once, by their first run.
  */
-export function renderMatrix (status: GetStatusResponse, options: { colour?: boolean } = {}): string {
+export function renderMatrix (status: GetStatusResponse, options: { colour?: boolean, failedJobs?: ReadonlyMap<string, string[]> } = {}): string {
   const cells = new Map(status.cells.map(c => [`${c.run}/${c.task}`, c]))
   const shown = new Map(status.tasks.map(t => [t, terminalText(t)]))
   const widths = status.tasks.map(t => Math.max([...shown.get(t) ?? t].length, 3))
@@ -52,8 +55,15 @@ export function renderMatrix (status: GetStatusResponse, options: { colour?: boo
   for (const c of status.cells) counts.set(c.state, (counts.get(c.state) ?? 0) + 1)
   lines.push('')
   lines.push([...counts].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${symbols[s] ?? '?'} ${taskStateName(s) ?? s} ${n}`).join('   ') || 'no tasks yet')
-  const failed = status.cells.filter(c => c.state === TaskState.FAILED)
-  for (const c of failed.slice(0, 10)) lines.push(`✗ ${c.run} ${terminalText(`${c.task} (${c.blockId}, attempt ${c.attempt}): ${c.reason}`)}`)
+  const once = (state: number): typeof status.cells => [...new Map(status.cells.filter(c => c.state === state).map(c => [`${c.blockId}/${c.task}`, c])).values()]
+  const failed = once(TaskState.FAILED)
+  for (const c of failed.slice(0, 10)) {
+    lines.push(`✗ ${c.run} ${terminalText(`${c.task} (${c.blockId}, attempt ${c.attempt}): ${c.reason}`)}`)
+    for (const j of options.failedJobs?.get(`${c.blockId}/${c.task}`) ?? []) lines.push(`    ${terminalText(j)}`)
+  }
   if (failed.length > 10) lines.push(`… and ${failed.length - 10} more failed`)
+  const waiting = once(TaskState.WAITING).filter(c => c.waitingFor !== '')
+  for (const c of waiting.slice(0, 10)) lines.push(`w ${c.run} ${terminalText(`${c.task} (${c.blockId}) waits: ${c.waitingFor}`)}`)
+  if (waiting.length > 10) lines.push(`… and ${waiting.length - 10} more waiting`)
   return lines.join('\n')
 }

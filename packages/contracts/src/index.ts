@@ -95,6 +95,7 @@ export {
   ControlCommandSchema,
   InjectRunsRequestSchema,
   InjectRunsResponseSchema,
+  ExcludedRunSchema,
   ReprocessRequestSchema,
   ReprocessResponseSchema,
   SkipRequestSchema,
@@ -121,6 +122,8 @@ export {
   RejectConditionResponseSchema,
   PromoteConditionRequestSchema,
   PromoteConditionResponseSchema,
+  ListTasksRequestSchema,
+  ListTasksResponseSchema,
   ControlService
 } from './gen/autocal/control/v1/control_pb.ts'
 export type {
@@ -146,6 +149,8 @@ export type {
   InjectRunsRequestJson,
   InjectRunsResponse,
   InjectRunsResponseJson,
+  ExcludedRun,
+  ExcludedRunJson,
   ReprocessRequest,
   ReprocessRequestJson,
   ReprocessResponse,
@@ -197,7 +202,11 @@ export type {
   PromoteConditionRequest,
   PromoteConditionRequestJson,
   PromoteConditionResponse,
-  PromoteConditionResponseJson
+  PromoteConditionResponseJson,
+  ListTasksRequest,
+  ListTasksRequestJson,
+  ListTasksResponse,
+  ListTasksResponseJson
 } from './gen/autocal/control/v1/control_pb.ts'
 export {
   DeadLetterSchema

@@ -63,7 +63,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     stack.defer(async () => { await http.close() })
     const address = http.server.address()
     const port = typeof address === 'object' && address !== null ? address.port : 0
-    const statuses = createStatusPublisher({ producer, instance, publicUrl: config.AUTOCAL_EXECUTOR_PUBLIC_URL ?? `http://${config.AUTOCAL_HTTP_HOST}:${port}` })
+    const statuses = createStatusPublisher({ producer, instance, dataDir, publicUrl: config.AUTOCAL_EXECUTOR_PUBLIC_URL ?? `http://${config.AUTOCAL_HTTP_HOST}:${port}` })
     let hub: AgentHub | undefined
     // the job table's rebuild after a loss of Redis's data (the executor below writes back its own jobs first)
     const recovery = createJobRecovery({

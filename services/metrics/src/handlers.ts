@@ -2,7 +2,7 @@
 // and notifications. Every handler is idempotent: a redelivered message finds
 // its effect already in the read model and changes nothing.
 import type { Handlers, Logger } from '@autocal/runtime'
-import { applyTaskEvent, taskKeyOfId, type TaskView } from './domain/task-view.ts'
+import { applyTaskEvent, taskKeyOfProvenance, type TaskView } from './domain/task-view.ts'
 import { applyRunEvent } from './domain/run-view.ts'
 import { applyJobRequest, applyJobStatus, jobEntryId } from './domain/job-view.ts'
 import { applyConditionEvent, conditionRequestView } from './domain/condition-view.ts'
@@ -71,7 +71,7 @@ export function createHandlers (deps: HandlerDeps): Handlers {
 
     jobRequests: async (request, meta) => {
       const entry = jobEntryId(request.jobId, request.try)
-      const taskKey = request.provenance === undefined ? taskKeyOfId(request.jobId, 2) : `${request.provenance.campaign}/${request.provenance.blockId}/${request.provenance.task}`
+      const taskKey = taskKeyOfProvenance(request.provenance)
       const d = applyJobRequest(await store.getJobRequest(taskKey, entry), request, meta.time)
       if (d.kind === 'unchanged') return
       await store.saveJobRequest(d.view, entry)
@@ -92,7 +92,7 @@ export function createHandlers (deps: HandlerDeps): Handlers {
 
     jobStatus: async (status, meta) => {
       const entry = jobEntryId(status.jobId, status.try)
-      const taskKey = status.provenance === undefined ? taskKeyOfId(status.jobId, 2) : `${status.provenance.campaign}/${status.provenance.blockId}/${status.provenance.task}`
+      const taskKey = taskKeyOfProvenance(status.provenance)
       const d = applyJobStatus(await store.getJobStatus(taskKey, entry), status, meta.time)
       if (d.kind === 'unchanged') return
       const counters = d.finished === undefined
@@ -110,7 +110,7 @@ export function createHandlers (deps: HandlerDeps): Handlers {
     },
 
     conditions: async (event, meta) => {
-      const taskKey = event.provenance === undefined ? taskKeyOfId(event.requestId, 1) : `${event.provenance.campaign}/${event.provenance.blockId}/${event.provenance.task}`
+      const taskKey = taskKeyOfProvenance(event.provenance)
       const d = applyConditionEvent(await store.getConditionOutcome(taskKey, event.requestId), event, meta.time)
       if (d.kind === 'unchanged') return
       await store.saveConditionOutcome(d.view, [{ name: 'uploads', label: d.view.outcome }])

@@ -69,7 +69,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
       logger,
       checks,
       ...(tls === undefined ? {} : { credentials: tls }),
-      services: [controlService({ catalog, store, producer, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env })]
+      services: [controlService({ catalog, store, producer, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env, golden: loaded.golden })]
     }))
     const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
     stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))

@@ -14,18 +14,20 @@ import { create } from '@bufbuild/protobuf'
 import { timestampFromDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
 import {
   ApproveConditionSchema, AuditRecordSchema, CancelSchema, ControlCommandSchema, ControlService, InjectRunsSchema, PendingConditionSchema, PromoteConditionSchema,
-  RejectConditionSchema, ReprocessSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
-  messageProblem, nameProblem, selectorProblem, topics, type ControlCommand, type Selector, type TaskEvent
+  ExcludedRunSchema, RejectConditionSchema, ReprocessSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
+  messageProblem, nameProblem, selectorProblem, topics, type ControlCommand, type Run, type Selector, type TaskEvent
 } from '@autocal/contracts'
 import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
-import type { Catalog } from './domain/catalog.ts'
+import { runBelongsTo, type Catalog } from './domain/catalog.ts'
+import { waitingText } from './domain/gate-text.ts'
+import type { GoldenRuns } from './domain/run-filter.ts'
 import { authorise, matchTasks, matchesSelector, scopeAllows, type Principal } from './domain/selection.ts'
 import { parseRequestId, promotionProblem, promotionRequestId, signOffProblem } from './domain/sign-off.ts'
 import { uploadRequestId, type Task } from './domain/task-state.ts'
 import type { Env, Workflow } from './domain/workflow.ts'
 import { goldenRootsOf, validateSources } from './adapters/workflow-files.ts'
 import type { StateStore } from './adapters/state-store.ts'
-import { stateOf } from './task-event.ts'
+import { stateOf, toTaskEvent } from './task-event.ts'
 
 export interface ControlApiDeps {
   catalog: Catalog
@@ -40,6 +42,8 @@ export interface ControlApiDeps {
   taskEvents: EventEmitter
   workflowsDir: string
   env: Env
+  /** Certified runs of the golden JSONs the filters name (for the runs an injection excludes). */
+  golden?: GoldenRuns
 }
 
 export function workflowInfo (w: Workflow): ReturnType<typeof create<typeof WorkflowInfoSchema>> {
@@ -189,9 +193,7 @@ export function controlService (deps: ControlApiDeps) {
     if (selector === undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a selector with a campaign is required')
     valid(selectorProblem(selector))
     const c = campaignOf(selector.campaign)
-    for (const t of selector.tasks) {
-      if (!c.tasks.some(d => d.name === t)) throw new AutocalError('AUTOCAL_NOT_FOUND', `campaign '${c.name}' has no task '${t}', known: ${c.tasks.map(d => d.name).join(', ')}`)
-    }
+    knownTasks(c, selector)
     const matched = matchTasks(await store.getTasks(await store.taskKeys(c.name)), selector)
     const subsystems = new Set(matched.map(t => t.subsystem))
     for (const t of selector.tasks) subsystems.add(c.tasks.find(d => d.name === t)?.subsystem ?? '')
@@ -203,6 +205,34 @@ export function controlService (deps: ControlApiDeps) {
     await submit(p, cmd, `${action.case ?? 'the command'} on campaign ${c.name}`, subsystems)
     facts.commandId = cmd.commandId
     return { commandId: cmd.commandId, matched: matched.length }
+  }
+
+  /** Refuses a selector naming a task the campaign does not have (AUTOCAL_NOT_FOUND naming the known tasks): nothing succeeds silently. */
+  function knownTasks (c: ReturnType<typeof campaignOf>, selector: Selector): void {
+    for (const t of selector.tasks) {
+      if (!c.tasks.some(d => d.name === t)) throw new AutocalError('AUTOCAL_NOT_FOUND', `campaign '${c.name}' has no task '${t}', known: ${c.tasks.map(d => d.name).join(', ')}`)
+    }
+  }
+
+  /** The tasks of a read RPC's selector within the reader's scope (validated, campaign and task names known). */
+  async function selectedTasks (call: Call, selector: Selector, facts: AuditFacts): Promise<{ c: ReturnType<typeof campaignOf>, p: Principal, tasks: Task[] }> {
+    facts.target = targetOf(selector)
+    valid(selectorProblem(selector))
+    const p = readerOf(call)
+    readScope(p, selector.subsystem, facts)
+    const c = campaignOf(selector.campaign)
+    knownTasks(c, selector)
+    const tasks = matchTasks(await store.getTasks(await store.taskKeys(c.name)), selector).filter(t => scopeAllows(p.subsystems, t.subsystem))
+    return { c, p, tasks }
+  }
+
+  /** What each waiting task waits for, in words (domain/gate-text.ts), by task key. */
+  async function waitingFor (tasks: Task[]): Promise<Map<Task, string>> {
+    const waiting = tasks.filter(t => t.state === 'waiting' && t.pendingGates.length > 0)
+    const facts = await store.runFacts([...new Set(waiting.flatMap(t => t.block.runs))])
+    const readiness = new Map([...facts].map(([run, f]) => [run, { durationS: f.run.durationS, recordedLumiPb: f.run.recordedLumiPb, streamsDone: f.streams, datasetsDone: f.datasets }]))
+    const nowMs = Date.now()
+    return new Map(waiting.map(t => [t, waitingText(t.pendingGates, { block: t.block, rule: catalog.task(t.campaign, t.task)?.block ?? { kind: 'run' }, readiness, nowMs })]))
   }
 
   type ConditionAction = 'approveCondition' | 'rejectCondition' | 'promoteCondition'
@@ -244,6 +274,28 @@ export function controlService (deps: ControlApiDeps) {
     if (promoted !== '') facts.details.promotion_request_id = promoted
     log.info({ actor: p.principal, commandId: cmd.commandId, action: kind, requestId: req.requestId, payloadHash, reason: req.reason }, 'condition decision accepted')
     return { commandId: cmd.commandId, payloadHash, promotionRequestId: promoted }
+  }
+
+  /**
+   * Runs of an injection no root task of the campaign takes (run types' and
+   * tasks' filters, domain/catalog.ts runBelongsTo), each with the filters'
+   * reasons: the injection is accepted, but says that nothing will run on them.
+   */
+  function excludedRuns (c: ReturnType<typeof campaignOf>, runs: number[], known: Map<number, { run: Run }>, records: Run[]) {
+    const out = []
+    for (const run of runs) {
+      const record = records.find(r => r.run === run) ?? known.get(run)?.run
+      if (record === undefined) continue
+      const reasons = new Set<string>()
+      let taken = false
+      for (const root of c.roots) {
+        const d = runBelongsTo(c, root, record, deps.golden ?? new Map())
+        if (d.ok) taken = true
+        else reasons.add(`${root.name}: ${d.reason}`)
+      }
+      if (!taken) out.push(create(ExcludedRunSchema, { run, reason: [...reasons].join('; ') || 'the campaign has no task that takes runs' }))
+    }
+    return out
   }
 
   /** A read principal may ask for a subsystem only within its scope. */
@@ -323,30 +375,31 @@ export function controlService (deps: ControlApiDeps) {
       const cmd = command(p, selector, req.reason, { case: 'injectRuns', value: inject })
       await submit(p, cmd, `injecting runs into campaign ${c.name}`, c.subsystems)
       facts.commandId = cmd.commandId
-      return { commandId: cmd.commandId, runs: wanted.size }
+      return { commandId: cmd.commandId, runs: wanted.size, excluded: excludedRuns(c, [...wanted].sort((a, b) => a - b), known, inject.records) }
     }),
     reprocess: async (req, call) => await audited(call, 'control.Reprocess', 'command', async facts => await taskCommand(req, call, { case: 'reprocess', value: create(ReprocessSchema, {}) }, facts)),
     skip: async (req, call) => await audited(call, 'control.Skip', 'command', async facts => await taskCommand(req, call, { case: 'skip', value: create(SkipSchema, {}) }, facts)),
     cancel: async (req, call) => await audited(call, 'control.Cancel', 'command', async facts => await taskCommand(req, call, { case: 'cancel', value: create(CancelSchema, {}) }, facts)),
     getStatus: async (req, call) => await audited(call, 'control.GetStatus', 'read', async facts => {
       const selector = req.selector ?? create(SelectorSchema, {})
-      facts.target = targetOf(selector)
-      valid(selectorProblem(selector))
-      const p = readerOf(call)
-      readScope(p, selector.subsystem, facts)
-      const c = campaignOf(selector.campaign)
-      const tasks = matchTasks(await store.getTasks(await store.taskKeys(c.name)), selector).filter(t => scopeAllows(p.subsystems, t.subsystem))
+      const { c, p, tasks } = await selectedTasks(call, selector, facts)
+      const waiting = await waitingFor(tasks)
       const runs = new Set<number>()
       const cells = []
       for (const t of tasks) {
         for (const run of t.block.runs) {
           runs.add(run)
-          cells.push(create(StatusCellSchema, { run, task: t.task, blockId: t.block.id, state: stateOf(t.state), attempt: t.attempt, at: timestampFromMs(t.atMs), reason: t.reason }))
+          cells.push(create(StatusCellSchema, { run, task: t.task, blockId: t.block.id, state: stateOf(t.state), attempt: t.attempt, at: timestampFromMs(t.atMs), reason: t.reason, pendingGates: t.pendingGates, waitingFor: waiting.get(t) ?? '' }))
         }
       }
       cells.sort((a, b) => a.run - b.run || a.task.localeCompare(b.task))
       const names = c.tasks.filter(d => scopeAllows(p.subsystems, d.subsystem)).map(d => d.name).filter(n => selector.tasks.length === 0 || selector.tasks.includes(n)).filter(n => selector.subsystem === '' || c.tasks.find(d => d.name === n)?.subsystem === selector.subsystem)
       return { campaign: c.name, runs: [...runs].sort((a, b) => a - b), tasks: names, cells }
+    }),
+    listTasks: async (req, call) => await audited(call, 'control.ListTasks', 'read', async facts => {
+      const { tasks } = await selectedTasks(call, req.selector ?? create(SelectorSchema, {}), facts)
+      tasks.sort((a, b) => a.block.id.localeCompare(b.block.id) || a.task.localeCompare(b.task))
+      return { tasks: tasks.map(toTaskEvent) }
     }),
     listWorkflows: async (_req, call) => await audited(call, 'control.ListWorkflows', 'read', async facts => {
       const p = readerOf(call)

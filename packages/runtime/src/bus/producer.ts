@@ -10,6 +10,7 @@ import { contentTypes, topicName, type Topic } from '@autocal/contracts'
 import { CompressionTypes, type Producer as KafkaProducer, type Message } from 'kafkajs'
 import { createKafka, ensureTopics, topicPolicy, type KafkaConfig } from './kafka.ts'
 import { eventHeaders, injectContext } from './headers.ts'
+import { AutocalError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics.ts'
 import type { Check } from '../http.ts'
@@ -46,11 +47,31 @@ export interface ProducerOptions {
 
 const tracer = trace.getTracer('@autocal/runtime')
 
+// Broker answers that leave an idempotent producer unable to send again: its
+// producer id or sequence numbers no longer match the broker's (seen after a
+// broker restart with a send in flight: every later send failed with
+// OUT_OF_ORDER_SEQUENCE_NUMBER). kafkajs does not recover from them; a new
+// producer (a new producer id) does. Kafka protocol error names.
+const producerStateErrors = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID', 'INVALID_PRODUCER_EPOCH', 'INVALID_PRODUCER_ID_MAPPING', 'PRODUCER_FENCED'])
+
+/** The Kafka protocol error type of `err` or of an error in its cause chain, when it is one of producerStateErrors. */
+export function producerStateError (err: unknown): string | undefined {
+  const seen = new Set<unknown>()
+  for (let e: unknown = err; typeof e === 'object' && e !== null && !seen.has(e); e = (e as { cause?: unknown, originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError) {
+    seen.add(e)
+    const type = (e as { type?: unknown }).type
+    if (typeof type === 'string' && producerStateErrors.has(type)) return type
+  }
+  return undefined
+}
+
 export async function startProducer (options: ProducerOptions): Promise<Producer> {
   const { config, logger, service, metrics } = options
   const log = logger.child({ component: 'producer' })
   const kafka = createKafka(config, logger, `autocal-${service}`)
-  const producer: KafkaProducer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+  const newProducer = (): KafkaProducer => kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+  let producer = newProducer()
+  let needsConnect = false // a replaced producer connects at its first send
   const admin = kafka.admin()
   await producer.connect()
   await admin.connect()
@@ -88,10 +109,27 @@ export async function startProducer (options: ProducerOptions): Promise<Producer
       const byTopic = new Map<string, Message[]>()
       for (const p of batch) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), ...p.messages])
       try {
+        if (needsConnect) {
+          await producer.connect() // a connection error is an outage (isInfrastructureError): the next send tries again
+          needsConnect = false
+        }
         await producer.sendBatch({ acks: -1, compression: CompressionTypes.None, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) })
         for (const p of batch) p.done()
       } catch (err) {
-        for (const p of batch) p.done(err)
+        const state = producerStateError(err)
+        if (state === undefined) {
+          for (const p of batch) p.done(err)
+          continue
+        }
+        // the broker no longer knows this producer's sequence: a new producer (new producer id) sends the retries.
+        // The batch may have been written before the error; its event ids let consumers drop the copy (DESIGN rule 2).
+        log.warn({ err, kafkaError: state }, 'idempotent producer out of step with the broker; replacing it')
+        const old = producer
+        producer = newProducer()
+        needsConnect = true
+        await old.disconnect().catch(() => undefined)
+        const outage = new AutocalError('AUTOCAL_UNAVAILABLE', `Kafka refused the producer's sequence (${state}); the producer was replaced, send again`, { retryable: true, cause: err })
+        for (const p of batch) p.done(outage)
       }
     }
     flushing = false

@@ -3,22 +3,28 @@
 // §4 rule 1). A throw-away consumer group of its own, deleted afterwards.
 import { randomUUID } from 'node:crypto'
 import { fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
-import { contentTypes, headers, topicName, type Topic } from '@autocal/contracts'
+import { contentTypes, headers, messageProblem, topicName, topics, uint32OverflowProblem, type Topic, type TopicId } from '@autocal/contracts'
 import { createKafka, topicOffsets, type KafkaConfig } from './kafka.ts'
 import { headerValue } from './headers.ts'
 import type { Logger } from '../logger.ts'
 
 /**
- * Calls `onMessage` with every decodable message of `topic` (this prefix's),
+ * Calls `onMessage` with every usable message of `topic` (this prefix's) and
+ * its event id (the ce_id header, when there is one),
  * from offset 0 of each partition to the partition's end when the call began,
- * and resolves with how many it handed over. An undecodable message is logged
- * and skipped (it was dead-lettered by the live consumer). `clientId` names
- * the reader (its group is `<prefix>.<clientId>-<random>`). Throws when the
- * broker cannot be reached, or the topic has no leaders after ~5 s.
+ * and resolves with how many it handed over. A message the live consumer
+ * dead-letters (undecodable, a number wider than its field, a name or run
+ * that breaks the grammar: the same checks as packages/runtime's consumer)
+ * is logged with the reason and skipped. An error of `onMessage` itself (e.g.
+ * Redis unreachable) rejects the read: a rebuild never completes with a
+ * message left out. `clientId` names the reader (its group is
+ * `<prefix>.<clientId>-<random>`, deleted afterwards). Throws when the broker
+ * cannot be reached, or the topic has no leaders after ~5 s.
  */
-export async function readTopic<S extends DescMessage> (config: KafkaConfig, logger: Logger, clientId: string, topic: Topic<S>, onMessage: (m: MessageShape<S>) => Promise<void>): Promise<number> {
+export async function readTopic<S extends DescMessage> (config: KafkaConfig, logger: Logger, clientId: string, topic: Topic<S>, onMessage: (m: MessageShape<S>, meta: { eventId: string | undefined }) => Promise<void>): Promise<number> {
   const kafka = createKafka(config, logger, clientId)
   const name = topicName(topic, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
+  const id = (Object.keys(topics) as TopicId[]).find(k => (topics[k] as Topic) === (topic as Topic))
   const admin = kafka.admin()
   await admin.connect()
   const groupId = `${config.AUTOCAL_KAFKA_TOPIC_PREFIX === '' ? '' : config.AUTOCAL_KAFKA_TOPIC_PREFIX + '.'}${clientId}-${randomUUID().slice(0, 8)}`
@@ -40,12 +46,25 @@ export async function readTopic<S extends DescMessage> (config: KafkaConfig, log
             if (high === undefined) return
             if (BigInt(message.offset) < high && message.value !== null) {
               const json = headerValue(message.headers, headers.contentType) === contentTypes.json
+              let decoded: MessageShape<S> | undefined
               try {
-                const decoded = json ? fromJsonString(topic.schema, message.value.toString('utf8')) : fromBinary(topic.schema, message.value)
-                await onMessage(decoded)
-                count++
+                const overflow = json ? undefined : uint32OverflowProblem(topic.schema, message.value)
+                if (overflow !== undefined) throw new Error(overflow)
+                decoded = json ? fromJsonString(topic.schema, message.value.toString('utf8')) : fromBinary(topic.schema, message.value)
+                const problem = id === undefined ? undefined : messageProblem(id, decoded)
+                if (problem !== undefined) throw new Error(problem)
               } catch (err) {
-                logger.warn({ err, topic: name, partition, offset: message.offset }, 'recovery skipped an undecodable message')
+                decoded = undefined
+                logger.warn({ err, topic: name, partition, offset: message.offset, reason: (err as Error).message }, 'rebuild skipped a message the live consumer dead-letters')
+              }
+              if (decoded !== undefined) {
+                try {
+                  await onMessage(decoded, { eventId: headerValue(message.headers, headers.id) })
+                } catch (err) {
+                  reject(err instanceof Error ? err : new Error(String(err))) // not the message's fault: the whole read fails, nothing is left out
+                  return
+                }
+                count++
               }
             }
             if (BigInt(message.offset) + 1n >= high) {

@@ -13,6 +13,7 @@ import {
 import { createKafka } from '../../src/bus/kafka.ts'
 import { startProducer } from '../../src/bus/producer.ts'
 import { startConsumer, type Handlers } from '../../src/bus/consumer.ts'
+import { readTopic } from '../../src/bus/read-topic.ts'
 import { memoryLogger, testConfig, until } from '../fixtures.ts'
 
 const provenance = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-355100', task: 'timing-reco', taskAttempt: 1, inputRuns: [355100] }
@@ -68,4 +69,28 @@ test('a message breaking the name grammar on any consumed topic is dead-lettered
     assert.ok(handled.some(([h, m]) => h === id && equals(topics[id].schema as never, m as never, good as never)), `${id}: the good message after it was handled`)
   }
   assert.equal(handled.length, cases.length, 'no hostile message reached a handler')
+})
+
+test('a rebuild (readTopic) skips what the live consumer dead-letters and fails whole when its handler fails', async () => {
+  const config = testConfig()
+  const { logger, lines } = memoryLogger()
+  await using producer = await startProducer({ config, logger, service: 'test' })
+  const raw = createKafka(config, logger, 'raw').producer()
+  await raw.connect()
+  const runs = topicName(topics.runs, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
+  await producer.publish(topics.runs, runEnded('Run2022C', 1))
+  for (const hostile of [toBinary(RunEventSchema, runEnded('../../x', 2)), new BinaryWriter().tag(1, 0).uint64(2n ** 32n).finish(), Buffer.from('not protobuf \u00ff\u00fe')]) {
+    await raw.send({ topic: runs, messages: [{ key: '2', value: Buffer.from(hostile), headers: { ce_type: topics.runs.schema.typeName } }] })
+  }
+  await producer.publish(topics.runs, runEnded('Run2022C', 3))
+  await raw.disconnect()
+  const read: number[] = []
+  assert.equal(await readTopic(config, logger, 'rebuild-test', topics.runs, async m => { read.push(m.run) }), 2)
+  assert.deepEqual(read.sort((a, b) => a - b), [1, 3], 'only the usable runs')
+  const skipped = lines.filter(l => l.msg === 'rebuild skipped a message the live consumer dead-letters').map(l => String(l.reason))
+  assert.equal(skipped.length, 3, skipped.join(' | '))
+  assert.ok(skipped.some(r => /era "\.\.\/\.\.\/x" is not a valid name/.test(r)), 'the grammar reason is logged')
+  assert.ok(skipped.some(r => /does not fit in uint32/.test(r)), 'the overflow is logged')
+  // a failing handler (not the message's fault) fails the read instead of leaving the message out
+  await assert.rejects(readTopic(config, logger, 'rebuild-test', topics.runs, async m => { if (m.run === 3) throw new Error('Redis went away') }), /Redis went away/)
 })

@@ -104,3 +104,19 @@ test('a script runs by its digest, and is loaded when Redis does not know it', a
   await assert.rejects(runScript(redis.client, redisScript('return redis.call(\'nosuchcommand\')'), [], []), /nosuchcommand|Unknown Redis command/i, 'a script error is not taken for NOSCRIPT')
   await redis.client.del(key)
 })
+
+test('scripts run for the first time amid auto-pipelined commands all answer, in order, without upsetting the pipeline', async () => {
+  const config = testConfig()
+  const { logger } = memoryLogger()
+  await using redis = await connectRedis({ config, logger })
+  const key = redis.key('script-amid')
+  const other = redis.key('script-amid-other')
+  // each new script is first run in the same tick as plain commands, so ioredis puts them in one auto-pipeline
+  // (a script defined as an ioredis command at that moment crashed the process: ioredis issue #1931)
+  const scripts = Array.from({ length: 20 }, () => redisScript(`-- ${randomUUID()}\nreturn redis.call('incrby', KEYS[1], ARGV[1])`))
+  const answers = await Promise.all(scripts.flatMap(s => [redis.client.incr(other), runScript(redis.client, s, [key], [1])]))
+  assert.deepEqual(answers.filter((_, i) => i % 2 === 0).map(Number).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1), 'every plain command answered once')
+  assert.deepEqual(answers.filter((_, i) => i % 2 === 1).map(Number).sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1), 'every script answered once')
+  assert.equal(await redis.client.get(key), '20')
+  await redis.client.del(key, other)
+})

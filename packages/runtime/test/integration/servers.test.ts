@@ -71,6 +71,7 @@ test('a gRPC service from the contracts serves typed calls, maps errors and answ
       listWorkflows: async () => ({}),
       validateWorkflows: async () => ({ ok: true }),
       listPendingConditions: async () => ({}),
+      listTasks: async () => ({}),
       approveCondition: async () => ({}),
       rejectCondition: async () => ({}),
       promoteCondition: async () => ({}),

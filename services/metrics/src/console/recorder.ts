@@ -4,7 +4,7 @@
 // executors and their running jobs) are written too. Idempotent like the
 // handlers: every write is keyed by the message's identity.
 import type { Handlers } from '@autocal/runtime'
-import { taskKeyOfId, taskViewOf } from '../domain/task-view.ts'
+import { taskKeyOfProvenance, taskViewOf } from '../domain/task-view.ts'
 import { jobEntryId } from '../domain/job-view.ts'
 import { outcomeName } from '../domain/condition-view.ts'
 import { transitionOf } from '../domain/console-views.ts'
@@ -23,7 +23,7 @@ export function withConsoleViews (handlers: Handlers, deps: { store: ReadModelSt
     },
     jobStatus: async (status, meta) => {
       await handlers.jobStatus?.(status, meta)
-      const taskKey = status.provenance === undefined ? taskKeyOfId(status.jobId, 2) : `${status.provenance.campaign}/${status.provenance.blockId}/${status.provenance.task}`
+      const taskKey = taskKeyOfProvenance(status.provenance)
       const entry = jobEntryId(status.jobId, status.try)
       const current = await store.getJobStatus(taskKey, entry) // after the handler: the phase the read model settled on
       const executor = status.executor !== '' ? status.executor : (current?.executor ?? '')
@@ -36,7 +36,7 @@ export function withConsoleViews (handlers: Handlers, deps: { store: ReadModelSt
       await handlers.conditions?.(event, meta)
       const upload = {
         requestId: event.requestId,
-        taskKey: event.provenance === undefined ? taskKeyOfId(event.requestId, 1) : `${event.provenance.campaign}/${event.provenance.blockId}/${event.provenance.task}`,
+        taskKey: taskKeyOfProvenance(event.provenance),
         outcome: outcomeName(event.outcome),
         since: event.since.toString(),
         inputRuns: [...(event.provenance?.inputRuns ?? [])],

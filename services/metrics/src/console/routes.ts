@@ -5,7 +5,7 @@
 //   GET /console/vendor/:lib               preact+htm (ESM) and Chart.js (UMD) from node_modules
 //   GET /console/api/overview?campaign=&subsystem=&task=&state=&before=&limit=   a page of runs × tasks, newest run first
 //   GET /console/api/tasks/history?key=    transitions of one task (who, when, why)
-//   GET /console/api/jobs/:id/log?try=&tail=&follow=   the job's log, through the executor's log route
+//   GET /console/api/jobs/:id/log?task=&try=&tail=&follow=   the job's log (task = its task key), through the executor's log route
 //   GET /console/api/files?job=&try=&path=  a plot output of a job (PNG/SVG), see fileAccess
 //   GET /console/api/tags, /console/api/tags/:tag      IOV timelines, rejected uploads
 //   GET /console/api/health                executors, consumer lag, dead letters, deadline risks
@@ -18,7 +18,6 @@ import { readCookie, type ReadAccess, type buildHttp } from '@autocal/runtime'
 import { parseOverviewFilter, summariseCampaigns } from '../domain/overview.ts'
 import { deadlineStatus, type DeadlinePolicy } from '../domain/deadlines.ts'
 import { executorHealth, overviewRows, tagTimeline, taskColumns } from '../domain/console-views.ts'
-import { taskKeyOfId } from '../domain/task-view.ts'
 import { jobEntryId } from '../domain/job-view.ts'
 import type { ReadModelStore } from '../adapters/read-model-store.ts'
 import type { ConsoleStore } from '../adapters/console-store.ts'
@@ -195,16 +194,18 @@ export function registerConsole (app: App, deps: ConsoleDeps): void {
     return { key, transitions: await views.history(key) }
   })
 
-  async function jobStatusOf (jobId: string, tryText: string | undefined) {
+  /** A job's status by its task (the task key the page got with the job: never parsed out of the job id), job id and try. */
+  async function jobStatusOf (taskKey: string, jobId: string, tryText: string | undefined) {
     const attempt = positiveInt(tryText, 1, 1000)
     if (attempt === undefined) return { error: bad(`try must be a positive integer, got '${tryText ?? ''}'`), status: 400 as const }
-    const status = await store.getJobStatus(taskKeyOfId(jobId, 2), jobEntryId(jobId, attempt))
+    if (taskKey.split('/').length !== 3) return { error: bad(`task must be '<campaign>/<block id>/<task>', got ${JSON.stringify(taskKey)}`), status: 400 as const }
+    const status = await store.getJobStatus(taskKey, jobEntryId(jobId, attempt))
     if (status === undefined) return { error: notFound(`job ${jobId} try ${attempt} is not known`), status: 404 as const }
     return { status: 200 as const, job: status }
   }
 
-  app.get<{ Params: { id: string }, Querystring: { try?: string, tail?: string, follow?: string } }>('/console/api/jobs/:id/log', async (req, reply) => {
-    const found = await jobStatusOf(req.params.id, req.query.try)
+  app.get<{ Params: { id: string }, Querystring: { task?: string, try?: string, tail?: string, follow?: string } }>('/console/api/jobs/:id/log', async (req, reply) => {
+    const found = await jobStatusOf(req.query.task ?? '', req.params.id, req.query.try)
     if (found.status !== 200) return await reply.code(found.status).send(found.error)
     if (!/^https?:\/\//.test(found.job.logUrl)) return await reply.code(404).send(notFound(`job ${req.params.id} has no log URL`))
     const url = new URL(found.job.logUrl)
@@ -225,8 +226,8 @@ export function registerConsole (app: App, deps: ConsoleDeps): void {
       .send(Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]))
   })
 
-  app.get<{ Querystring: { job?: string, try?: string, path?: string } }>('/console/api/files', async (req, reply) => {
-    const found = await jobStatusOf(req.query.job ?? '', req.query.try)
+  app.get<{ Querystring: { task?: string, job?: string, try?: string, path?: string } }>('/console/api/files', async (req, reply) => {
+    const found = await jobStatusOf(req.query.task ?? '', req.query.job ?? '', req.query.try)
     if (found.status !== 200) return await reply.code(found.status).send(found.error)
     const access = await fileAccess(found.job.outputs, req.query.path ?? '', deps.filesRoot)
     if (!access.ok) return await reply.code(access.status).send({ error: access.status === 404 ? 'AUTOCAL_NOT_FOUND' : 'AUTOCAL_FORBIDDEN', message: access.reason })

@@ -2,7 +2,7 @@
 // the outcome the uploader published, per request id
 // ("<campaign>/<block id>/<task>/<attempt>").
 import { Outcome, type ConditionEvent, type ConditionRequest } from '@autocal/contracts'
-import { taskKeyOfId } from './task-view.ts'
+import { taskKeyOfProvenance } from './task-view.ts'
 import { isoOf, millisOf } from './time.ts'
 
 export type OutcomeName = 'unspecified' | 'uploaded' | 'skipped' | 'rejected' | 'failed'
@@ -50,14 +50,10 @@ export interface ConditionOutcomeView {
   at: string
 }
 
-function taskKeyOf (p: { campaign: string, blockId: string, task: string } | undefined, requestId: string): string {
-  return p !== undefined ? `${p.campaign}/${p.blockId}/${p.task}` : taskKeyOfId(requestId, 1)
-}
-
 export function conditionRequestView (request: ConditionRequest, eventTime: Date): ConditionRequestView {
   const view: ConditionRequestView = {
     requestId: request.requestId,
-    taskKey: taskKeyOf(request.provenance, request.requestId),
+    taskKey: taskKeyOfProvenance(request.provenance),
     tag: request.destinationTag,
     record: request.record,
     synchronization: request.synchronization,
@@ -86,7 +82,7 @@ export function applyConditionEvent (current: ConditionOutcomeView | undefined, 
   if (current !== undefined && current.outcome === outcome) return { kind: 'unchanged', reason: `${outcome} of ${event.requestId} already recorded` }
   const view: ConditionOutcomeView = {
     requestId: event.requestId,
-    taskKey: taskKeyOf(event.provenance, event.requestId),
+    taskKey: taskKeyOfProvenance(event.provenance),
     outcome,
     tag: event.tag,
     record: event.record,

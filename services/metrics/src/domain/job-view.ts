@@ -1,7 +1,7 @@
 // The read model of the jobs of a task: what the dispatcher asked for and
 // what the executor reported, one entry per job id and try.
 import { JobPhase, type JobRequest, type JobStatus } from '@autocal/contracts'
-import { outputView, taskKeyOfId, type OutputView } from './task-view.ts'
+import { outputView, taskKeyOfProvenance, type OutputView } from './task-view.ts'
 import { isoOf } from './time.ts'
 
 export type PhaseName = 'unspecified' | 'queued' | 'running' | 'done' | 'failed'
@@ -56,10 +56,6 @@ export function jobEntryId (jobId: string, attempt: number): string {
   return `${jobId}#${attempt}`
 }
 
-function taskKeyOf (p: { campaign: string, blockId: string, task: string } | undefined, jobId: string): string {
-  return p !== undefined ? `${p.campaign}/${p.blockId}/${p.task}` : taskKeyOfId(jobId, 2)
-}
-
 export type JobRequestDecision =
   | { kind: 'unchanged', reason: string }
   | {
@@ -77,7 +73,7 @@ export function applyJobRequest (current: JobRequestView | undefined, request: J
     jobId: request.jobId,
     try: request.try,
     index: request.jobIndex,
-    taskKey: taskKeyOf(request.provenance, request.jobId),
+    taskKey: taskKeyOfProvenance(request.provenance),
     attempt: request.provenance?.taskAttempt ?? 0,
     runs: [...(request.provenance?.inputRuns ?? [])],
     action,
@@ -126,7 +122,7 @@ export function applyJobStatus (current: JobStatusView | undefined, status: JobS
     jobId: status.jobId,
     try: status.try,
     index: status.jobIndex,
-    taskKey: taskKeyOf(status.provenance, status.jobId),
+    taskKey: taskKeyOfProvenance(status.provenance),
     phase,
     phases: {},
     signal: '',

@@ -169,8 +169,12 @@ export function applyTaskEvent (current: TaskView | undefined, event: TaskEvent)
   return decision
 }
 
-/** The task key of a provenance or of an id "<campaign>/<block>/<task>/<attempt>[/<job>]". */
-export function taskKeyOfId (id: string, segments: number): string {
-  const parts = id.split('/')
-  return parts.slice(0, parts.length - segments).join('/')
+/**
+ * The task a job or condition message belongs to, from its provenance:
+ * "<campaign>/<block id>/<task>"; '' when it names none (a condition
+ * request from outside autocal). Never parsed out of a job or request id
+ * (DESIGN: request parts come from provenance).
+ */
+export function taskKeyOfProvenance (p: { campaign: string, blockId: string, task: string } | undefined): string {
+  return p === undefined ? '' : `${p.campaign}/${p.blockId}/${p.task}`
 }

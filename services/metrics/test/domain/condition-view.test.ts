@@ -16,7 +16,7 @@ const event = (outcome: Outcome) => create(ConditionEventSchema, {
 test('an outcome is recorded once per request; the upload time comes from the event', () => {
   const d = applyConditionEvent(undefined, event(Outcome.UPLOADED), new Date())
   assert.ok(d.kind === 'applied')
-  assert.equal(d.view.taskKey, 'prompt/run-355100/timing-calib', 'without provenance the task key comes from the request id')
+  assert.equal(d.view.taskKey, '', 'without provenance the outcome belongs to no task (a task key is never parsed out of a request id)')
   assert.equal(d.view.since, '355100')
   assert.equal(d.uploadedAtMs, Date.parse('2026-01-01T01:00:00Z'))
   assert.equal(applyConditionEvent(d.view, event(Outcome.UPLOADED), new Date()).kind, 'unchanged')

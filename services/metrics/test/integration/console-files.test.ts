@@ -46,7 +46,7 @@ test('the file route serves only a job\'s PNG/SVG outputs labelled plot, from be
     outputs,
     provenance: { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-356381', task: 'timing-reco', taskAttempt: 1, inputRuns: [356381] }
   }))
-  const file = (path: string, job = 'prompt/run-356381/timing-reco/1/0'): string => `${service.url}/console/api/files?${new URLSearchParams({ job, try: '1', path })}`
+  const file = (path: string, job = 'prompt/run-356381/timing-reco/1/0'): string => `${service.url}/console/api/files?${new URLSearchParams({ task: 'prompt/run-356381/timing-reco', job, try: '1', path })}`
   await until('the job status', async () => (await fetch(file(join(dataDir, 'plot.png')))).status === 200)
   const ok = await fetch(file(join(dataDir, 'plot.png')))
   assert.equal(ok.headers.get('content-type'), 'image/png')

@@ -1,10 +1,8 @@
 // What the run-watcher has already announced, in Redis: the last announced
 // content of every run and the value of every readiness fact. Rebuilt from
 // autocal.runs.v1 when Redis lost it (the topic is the record).
-import { randomUUID } from 'node:crypto'
-import { fromBinary, fromJsonString } from '@bufbuild/protobuf'
-import { RunEventSchema, topics, topicName, contentTypes, headers, type RunEvent } from '@autocal/contracts'
-import { createKafka, headerValue, topicOffsets, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
+import { topics, topicName, type RunEvent } from '@autocal/contracts'
+import { createKafka, readTopic, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
 import { fromContractRun } from '../run-event.ts'
 import type { RunRecord } from '../domain/run-record.ts'
 import { fcsrAdvances } from '../domain/fcsr.ts'
@@ -92,62 +90,26 @@ export function createKnownRuns (redis: RedisHandle): KnownRuns {
 
 /**
  * Refills the known state from the runs topic when its marker is missing
- * (first start, or Redis lost its data). Reads every partition up to its high
- * watermark with a throw-away consumer group.
+ * (first start, or Redis lost its data): every usable message up to the end
+ * each partition had, through the runtime's readTopic (a throw-away consumer
+ * group, deleted afterwards; messages the consumers dead-letter are skipped;
+ * a Redis error fails the rebuild, which the caller retries). Returns how many
+ * events were applied.
  */
 export async function rebuildIfEmpty (redis: RedisHandle, known: KnownRuns, config: KafkaConfig, logger: Logger): Promise<number> {
   const marker = redis.key('run-watcher', 'rebuilt')
   if (await redis.client.exists(marker) === 1) return 0
   const log = logger.child({ component: 'rebuild' })
   const topic = topicName(topics.runs, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
-  const kafka = createKafka(config, logger, 'autocal-run-watcher-rebuild')
-  const admin = kafka.admin()
+  const admin = createKafka(config, logger, 'autocal-run-watcher-rebuild').admin()
   await admin.connect()
-  const ends = new Map<number, bigint>()
+  let exists: boolean
   try {
-    if (!(await admin.listTopics()).includes(topic)) {
-      await redis.client.set(marker, new Date().toISOString())
-      return 0
-    }
-    for (const p of await topicOffsets(admin, topic)) {
-      if (BigInt(p.high) > BigInt(p.low)) ends.set(p.partition, BigInt(p.high))
-    }
+    exists = (await admin.listTopics()).includes(topic)
   } finally {
     await admin.disconnect()
   }
-  let applied = 0
-  if (ends.size > 0) {
-    const consumer = kafka.consumer({ groupId: `${config.AUTOCAL_KAFKA_TOPIC_PREFIX}.run-watcher-rebuild-${randomUUID()}`, maxWaitTimeInMs: 200 })
-    await consumer.connect()
-    await consumer.subscribe({ topic, fromBeginning: true })
-    const remaining = new Set(ends.keys())
-    let finish: () => void = () => {}
-    const finished = new Promise<void>(resolve => { finish = resolve })
-    await consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const message of batch.messages) {
-          if (message.value === null) continue
-          let event: RunEvent
-          try {
-            event = headerValue(message.headers, headers.contentType) === contentTypes.json
-              ? fromJsonString(RunEventSchema, message.value.toString('utf8'))
-              : fromBinary(RunEventSchema, message.value)
-          } catch {
-            continue // the consumers dead-letter it; it announced nothing
-          }
-          await apply(known, event, headerValue(message.headers, headers.id))
-          applied++
-        }
-        const end = ends.get(batch.partition)
-        if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) {
-          remaining.delete(batch.partition)
-          if (remaining.size === 0) finish()
-        }
-      }
-    })
-    await finished
-    await consumer.disconnect()
-  }
+  const applied = exists ? await readTopic(config, logger, 'run-watcher-rebuild', topics.runs, async (event, meta) => { await apply(known, event, meta.eventId) }) : 0
   await redis.client.set(marker, new Date().toISOString())
   log.info({ events: applied }, 'known runs rebuilt from the runs topic')
   return applied

@@ -82,6 +82,34 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     assert.ok(startedJobs(standIns).has('prompt/run-357401/pedestals/2/0#1'))
   })
 
+  await t.test('status of an unknown task is an error naming the known tasks, not an empty matrix', async () => {
+    const r = await cli(['status', '--campaign', 'prompt', '--task', 'pedestal'], ecal)
+    assert.equal(r.code, 1)
+    assert.match(r.stderr.trim(), /^autocal: NOT_FOUND: campaign 'prompt' has no task 'pedestal', known: .*\bpedestals\b/)
+  })
+
+  await t.test('--wait --timeout gives up with exit 3 and says what has not settled', async () => {
+    // a done task does not change on cancel: it is only taken as settled after 10 s of quiet, the timeout comes first
+    const r = await cli(['cancel', '--campaign', 'prompt', '--task', 'pedestals', '--runs', '357401', '--reason', 'too late', '--wait', '--timeout', '2s'], ecal)
+    assert.equal(r.code, 3, r.stderr)
+    assert.match(r.stderr, /autocal: timed out after 2 s, not settled: 1 task\(s\): 1 done, 0 processing, 0 waiting, 0 failed\n$/)
+    // the progress line is printed once, not once per poll
+    assert.equal(r.stderr.split('\n').filter(l => l.startsWith('1 task(s)')).length, 1)
+  })
+
+  await t.test('jobs lists the jobs of a task with their tries and states, outputs the outputs of the done ones', async () => {
+    const r = await cli(['jobs', '--campaign', 'prompt', '--task', 'pedestals', '--runs', '357401', '--json'], ecal)
+    assert.equal(r.code, 0, r.stderr)
+    const rows = r.stdout.trim().split('\n').map(l => JSON.parse(l) as { job: string, state: string, try: number, runs: number[] })
+    assert.deepEqual(rows.map(x => [x.job, x.state, x.try, x.runs]), [['prompt/run-357401/pedestals/2/0', 'done', 1, [357401]]])
+    const text = await cli(['jobs', '--campaign', 'prompt', '--task', 'pedestals', '--runs', '357401'], ecal)
+    assert.match(text.stdout, /^JOB\tRUNS\tSTATE\tTRY\tLOG\tREASON\nprompt\/run-357401\/pedestals\/2\/0\t357401\tdone\t1\t/)
+    assert.match(text.stdout, /\n1 job\(s\), 0 failed\n$/)
+    const outputs = await cli(['outputs', '--campaign', 'prompt', '--task', 'pedestals', '--runs', '357401'], ecal)
+    assert.equal(outputs.code, 0, outputs.stderr)
+    assert.match(outputs.stdout, /^TASK\tBLOCK\tRUNS\tSIZE\tSHA256\tLABEL\tPATH\n(pedestals\trun-357401\t357401\t\d+\t[0-9a-f]{64}\t.*\n)*\d+ output\(s\)\n$/)
+  })
+
   await t.test('a PPS token cannot touch ECAL tasks', async () => {
     const r = await cli(['skip', '--campaign', 'prompt', '--task', 'timing-reco', '--runs', '357406', '--reason', 'not mine'], pps)
     assert.equal(r.code, 1)
@@ -101,6 +129,12 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     const r = await cli(['runs', 'inject', '--campaign', 'ecal-timing-rereco-2022', '--runs', '357401,357406', '--reason', 'rereco with new clustering'], ecal)
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stderr, /accepted: 2 run\(s\) injected/)
+    // a run the campaign's filters exclude is injected, and said so with the filter's reason
+    const cosmics = await cli(['runs', 'inject', '--campaign', 'ecal-timing-rereco-2022', '--runs', '357403', '--reason', 'a cosmics run by mistake'], ecal)
+    assert.equal(cosmics.code, 0, cosmics.stderr)
+    assert.match(cosmics.stderr, /warning: 1 of the 1 run\(s\) are excluded by the campaign's filters; nothing will run on them:\n {2}357403: timing-reco: run type collisions: run class cosmics2022 not in collisions2022\n$/)
+    const asJson = await cli(['runs', 'inject', '--campaign', 'ecal-timing-rereco-2022', '--runs', '357403', '--reason', 'again', '--json'], ecal)
+    assert.deepEqual((JSON.parse(asJson.stdout) as { excluded: unknown }).excluded, [{ run: 357403, reason: 'timing-reco: run type collisions: run class cosmics2022 not in collisions2022' }])
     await until('rereco dispatched', () => startedJobs(standIns).has('ecal-timing-rereco-2022/run-357406/timing-reco/1/3#1'), 30_000)
     const denied = await cli(['runs', 'inject', '--campaign', 'pps-timing-rereco-2022', '--runs', '357401', '--reason', 'x'], ecal)
     assert.equal(denied.code, 1)

@@ -24,7 +24,12 @@ test('each kind of unusable message is dead-lettered with its reason instead of 
   const dead: Array<MessageShape<typeof DeadLetterSchema>> = []
   const requested: string[] = []
   await using _watch = await startConsumer({
-    config, logger: silentLogger, service: 'test', group: 'unusable-watch', producer, fromBeginning: true,
+    config,
+    logger: silentLogger,
+    service: 'test',
+    group: 'unusable-watch',
+    producer,
+    fromBeginning: true,
     handlers: { dlq: async m => { dead.push(m) }, jobRequests: async r => { requested.push(r.jobId) } }
   })
 

@@ -167,13 +167,13 @@ function Overview ({ params }) {
 }
 
 // ---------------------------------------------------------------- run page
-function LogView ({ jobId, attempt }) {
+function LogView ({ taskKey, jobId, attempt }) {
   const [text, setText] = useState('')
   const [status, setStatus] = useState('following…')
   const pre = useRef(null)
   useEffect(() => {
     const abort = new AbortController()
-    const url = `/console/api/jobs/${encodeURIComponent(jobId)}/log?try=${attempt}&tail=500&follow=1`
+    const url = `/console/api/jobs/${encodeURIComponent(jobId)}/log?task=${encodeURIComponent(taskKey)}&try=${attempt}&tail=500&follow=1`
     ;(async () => {
       const res = await fetch(url, { signal: abort.signal })
       if (!res.ok) { setStatus(`log unavailable: ${(await res.json()).message}`); return }
@@ -191,7 +191,7 @@ function LogView ({ jobId, attempt }) {
   return html`<div><pre class="log" ref=${pre} data-job=${jobId}>${text}</pre><div class="muted log-status">${status}</div></div>`
 }
 
-function Jobs ({ records }) {
+function Jobs ({ taskKey, records }) {
   const [open, setOpen] = useState(null)
   if (records.length === 0) return html`<p class="muted">No jobs yet.</p>`
   return html`
@@ -207,16 +207,16 @@ function Jobs ({ records }) {
             <td>${s.durationMs > 0 ? duration(s.durationMs) : '—'}</td><td>${s.exitCode ?? '—'}</td><td class="reason">${s.reason ?? ''}</td>
             <td>${s.logUrl ? html`<button class="log-button" onClick=${() => setOpen(open === id ? null : id)}>${open === id ? 'hide' : 'follow log'}</button>` : ''}</td>
           </tr>
-          ${open === id ? html`<tr><td colspan="10"><${LogView} jobId=${j.jobId} attempt=${j.try} /></td></tr>` : null}`
+          ${open === id ? html`<tr><td colspan="10"><${LogView} taskKey=${taskKey} jobId=${j.jobId} attempt=${j.try} /></td></tr>` : null}`
       })}</tbody>
     </table>`
 }
 
-function Outputs ({ records }) {
+function Outputs ({ taskKey, records }) {
   const outputs = records.flatMap(j => (j.status?.outputs ?? []).map(o => ({ ...o, jobId: j.jobId, try: j.try })))
   if (outputs.length === 0) return null
   const plots = outputs.filter(o => o.label === 'plot' && /\.(png|svg)$/i.test(o.path))
-  const fileUrl = o => `/console/api/files?${new URLSearchParams({ job: o.jobId, try: String(o.try), path: o.path })}`
+  const fileUrl = o => `/console/api/files?${new URLSearchParams({ task: taskKey, job: o.jobId, try: String(o.try), path: o.path })}`
   return html`
     <h3>Outputs</h3>
     <table class="wide">
@@ -247,8 +247,8 @@ function Task ({ t, highlight }) {
       ${t.reason !== '' ? html`<p class=${t.state === 'failed' ? 'reason' : ''}>${t.reason}</p>` : null}
       ${t.pendingGates.length > 0 ? html`<p>Waiting for: ${t.pendingGates.join(', ')}</p>` : null}
       <h3>History</h3><${History} taskKey=${t.key} version=${t.version} />
-      <h3>Jobs</h3><${Jobs} records=${t.jobRecords} />
-      <${Outputs} records=${t.jobRecords} />
+      <h3>Jobs</h3><${Jobs} taskKey=${t.key} records=${t.jobRecords} />
+      <${Outputs} taskKey=${t.key} records=${t.jobRecords} />
       ${uploads.length > 0
         ? html`<h3>Conditions</h3><table class="wide"><thead><tr><th>tag</th><th>since</th><th>outcome</th><th>reason</th><th>at</th></tr></thead>
           <tbody>${uploads.map(o => html`<tr><td><a href=${hrefOf('/conditions', { tag: o.tag })}>${o.tag}</a></td><td>${o.since}${o.requestedSince && o.requestedSince !== o.since ? html` <span class="moved">(asked ${o.requestedSince})</span>` : ''}</td><td><${State} s=${o.outcome} /></td><td class="reason">${o.reason}</td><td>${time(o.at)}</td></tr>`)}</tbody></table>`

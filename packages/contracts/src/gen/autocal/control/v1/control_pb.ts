@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file autocal/control/v1/control.proto.
  */
 export const file_autocal_control_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("CiBhdXRvY2FsL2NvbnRyb2wvdjEvY29udHJvbC5wcm90bxISYXV0b2NhbC5jb250cm9sLnYxIoQBCghTZWxlY3RvchIQCghjYW1wYWlnbhgBIAEoCRINCgV0YXNrcxgCIAMoCRIMCgRydW5zGAMgAygNEhEKCWZpcnN0X3J1bhgEIAEoDRIQCghsYXN0X3J1bhgFIAEoDRIRCglibG9ja19pZHMYBiADKAkSEQoJc3Vic3lzdGVtGAcgASgJImYKCkluamVjdFJ1bnMSDAoEcnVucxgBIAMoDRIRCglmaXJzdF9ydW4YAiABKA0SEAoIbGFzdF9ydW4YAyABKA0SJQoHcmVjb3JkcxgEIAMoCzIULmF1dG9jYWwucnVucy52MS5SdW4iCwoJUmVwcm9jZXNzIgYKBFNraXAiCAoGQ2FuY2VsIjwKEEFwcHJvdmVDb25kaXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRIUCgxwYXlsb2FkX2hhc2gYAiABKAkiOwoPUmVqZWN0Q29uZGl0aW9uEhIKCnJlcXVlc3RfaWQYASABKAkSFAoMcGF5bG9hZF9oYXNoGAIgASgJIloKEFByb21vdGVDb25kaXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRIcChRkZXN0aW5hdGlvbl9kYXRhYmFzZRgCIAEoCRIUCgxwYXlsb2FkX2hhc2gYAyABKAkiwgQKDkNvbnRyb2xDb21tYW5kEhIKCmNvbW1hbmRfaWQYASABKAkSDQoFYWN0b3IYAiABKAkSEQoJc3Vic3lzdGVtGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCghzZWxlY3RvchgFIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvchImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoLaW5qZWN0X3J1bnMYCiABKAsyHi5hdXRvY2FsLmNvbnRyb2wudjEuSW5qZWN0UnVuc0gAEjIKCXJlcHJvY2VzcxgLIAEoCzIdLmF1dG9jYWwuY29udHJvbC52MS5SZXByb2Nlc3NIABIoCgRza2lwGAwgASgLMhguYXV0b2NhbC5jb250cm9sLnYxLlNraXBIABIsCgZjYW5jZWwYDSABKAsyGi5hdXRvY2FsLmNvbnRyb2wudjEuQ2FuY2VsSAASQQoRYXBwcm92ZV9jb25kaXRpb24YDiABKAsyJC5hdXRvY2FsLmNvbnRyb2wudjEuQXBwcm92ZUNvbmRpdGlvbkgAEj8KEHJlamVjdF9jb25kaXRpb24YDyABKAsyIy5hdXRvY2FsLmNvbnRyb2wudjEuUmVqZWN0Q29uZGl0aW9uSAASQQoRcHJvbW90ZV9jb25kaXRpb24YECABKAsyJC5hdXRvY2FsLmNvbnRyb2wudjEuUHJvbW90ZUNvbmRpdGlvbkgAQggKBmFjdGlvbiJjChFJbmplY3RSdW5zUmVxdWVzdBIQCghjYW1wYWlnbhgBIAEoCRIOCgZyZWFzb24YAiABKAkSLAoEcnVucxgDIAEoCzIeLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zIjYKEkluamVjdFJ1bnNSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEgwKBHJ1bnMYAiABKA0iUgoQUmVwcm9jZXNzUmVxdWVzdBIuCghzZWxlY3RvchgBIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvchIOCgZyZWFzb24YAiABKAkiOAoRUmVwcm9jZXNzUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIPCgdtYXRjaGVkGAIgASgNIk0KC1NraXBSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yEg4KBnJlYXNvbhgCIAEoCSIzCgxTa2lwUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIPCgdtYXRjaGVkGAIgASgNIk8KDUNhbmNlbFJlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3ISDgoGcmVhc29uGAIgASgJIjUKDkNhbmNlbFJlc3BvbnNlEhIKCmNvbW1hbmRfaWQYASABKAkSDwoHbWF0Y2hlZBgCIAEoDSJCChBHZXRTdGF0dXNSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yIq4BCgpTdGF0dXNDZWxsEgsKA3J1bhgBIAEoDRIMCgR0YXNrGAIgASgJEhAKCGJsb2NrX2lkGAMgASgJEioKBXN0YXRlGAQgASgOMhsuYXV0b2NhbC50YXNrcy52MS5UYXNrU3RhdGUSDwoHYXR0ZW1wdBgFIAEoDRImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAcgASgJInEKEUdldFN0YXR1c1Jlc3BvbnNlEhAKCGNhbXBhaWduGAEgASgJEgwKBHJ1bnMYAiADKA0SDQoFdGFza3MYAyADKAkSLQoFY2VsbHMYBCADKAsyHi5hdXRvY2FsLmNvbnRyb2wudjEuU3RhdHVzQ2VsbCJ0CgxXb3JrZmxvd0luZm8SEQoJc3Vic3lzdGVtGAEgASgJEhAKCHdvcmtmbG93GAIgASgJEgwKBGZpbGUYAyABKAkSDwoHdmVyc2lvbhgEIAEoCRINCgV0YXNrcxgFIAMoCRIRCgljYW1wYWlnbnMYBiADKAkiFgoUTGlzdFdvcmtmbG93c1JlcXVlc3QiTAoVTGlzdFdvcmtmbG93c1Jlc3BvbnNlEjMKCXdvcmtmbG93cxgBIAMoCzIgLmF1dG9jYWwuY29udHJvbC52MS5Xb3JrZmxvd0luZm8iLQoMV29ya2Zsb3dGaWxlEgwKBG5hbWUYASABKAkSDwoHY29udGVudBgCIAEoCSJLChhWYWxpZGF0ZVdvcmtmbG93c1JlcXVlc3QSLwoFZmlsZXMYASADKAsyIC5hdXRvY2FsLmNvbnRyb2wudjEuV29ya2Zsb3dGaWxlImwKGVZhbGlkYXRlV29ya2Zsb3dzUmVzcG9uc2USCgoCb2sYASABKAgSDgoGZXJyb3JzGAIgAygJEjMKCXdvcmtmbG93cxgDIAMoCzIgLmF1dG9jYWwuY29udHJvbC52MS5Xb3JrZmxvd0luZm8iQwoRV2F0Y2hUYXNrc1JlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3IiQAoSV2F0Y2hUYXNrc1Jlc3BvbnNlEioKBWV2ZW50GAEgASgLMhsuYXV0b2NhbC50YXNrcy52MS5UYXNrRXZlbnQiQwocTGlzdFBlbmRpbmdDb25kaXRpb25zUmVxdWVzdBIQCghjYW1wYWlnbhgBIAEoCRIRCglzdWJzeXN0ZW0YAiABKAkimgIKEFBlbmRpbmdDb25kaXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRIRCglzdWJzeXN0ZW0YAiABKAkSEAoIY2FtcGFpZ24YAyABKAkSEAoIYmxvY2tfaWQYBCABKAkSDAoEdGFzaxgFIAEoCRIMCgRydW5zGAYgAygNEgsKA3RhZxgHIAEoCRIXCg9zeW5jaHJvbml6YXRpb24YCCABKAkSFAoMcGF5bG9hZF9oYXNoGAkgASgJEg0KBXNpbmNlGAogASgEEhwKFGRlc3RpbmF0aW9uX2RhdGFiYXNlGAsgASgJEg4KBnJlYXNvbhgMIAEoCRImCgJhdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWQodTGlzdFBlbmRpbmdDb25kaXRpb25zUmVzcG9uc2USOAoKY29uZGl0aW9ucxgBIAMoCzIkLmF1dG9jYWwuY29udHJvbC52MS5QZW5kaW5nQ29uZGl0aW9uIj0KF0FwcHJvdmVDb25kaXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkQKGEFwcHJvdmVDb25kaXRpb25SZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEhQKDHBheWxvYWRfaGFzaBgCIAEoCSI8ChZSZWplY3RDb25kaXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGcmVhc29uGAIgASgJIkMKF1JlamVjdENvbmRpdGlvblJlc3BvbnNlEhIKCmNvbW1hbmRfaWQYASABKAkSFAoMcGF5bG9hZF9oYXNoGAIgASgJIlsKF1Byb21vdGVDb25kaXRpb25SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSDgoGcmVhc29uGAIgASgJEhwKFGRlc3RpbmF0aW9uX2RhdGFiYXNlGAMgASgJImIKGFByb21vdGVDb25kaXRpb25SZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEhwKFHByb21vdGlvbl9yZXF1ZXN0X2lkGAIgASgJEhQKDHBheWxvYWRfaGFzaBgDIAEoCTK8CQoOQ29udHJvbFNlcnZpY2USWwoKSW5qZWN0UnVucxIlLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zUmVxdWVzdBomLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zUmVzcG9uc2USWAoJUmVwcm9jZXNzEiQuYXV0b2NhbC5jb250cm9sLnYxLlJlcHJvY2Vzc1JlcXVlc3QaJS5hdXRvY2FsLmNvbnRyb2wudjEuUmVwcm9jZXNzUmVzcG9uc2USSQoEU2tpcBIfLmF1dG9jYWwuY29udHJvbC52MS5Ta2lwUmVxdWVzdBogLmF1dG9jYWwuY29udHJvbC52MS5Ta2lwUmVzcG9uc2USTwoGQ2FuY2VsEiEuYXV0b2NhbC5jb250cm9sLnYxLkNhbmNlbFJlcXVlc3QaIi5hdXRvY2FsLmNvbnRyb2wudjEuQ2FuY2VsUmVzcG9uc2USWAoJR2V0U3RhdHVzEiQuYXV0b2NhbC5jb250cm9sLnYxLkdldFN0YXR1c1JlcXVlc3QaJS5hdXRvY2FsLmNvbnRyb2wudjEuR2V0U3RhdHVzUmVzcG9uc2USZAoNTGlzdFdvcmtmbG93cxIoLmF1dG9jYWwuY29udHJvbC52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBopLmF1dG9jYWwuY29udHJvbC52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2UScAoRVmFsaWRhdGVXb3JrZmxvd3MSLC5hdXRvY2FsLmNvbnRyb2wudjEuVmFsaWRhdGVXb3JrZmxvd3NSZXF1ZXN0Gi0uYXV0b2NhbC5jb250cm9sLnYxLlZhbGlkYXRlV29ya2Zsb3dzUmVzcG9uc2USXQoKV2F0Y2hUYXNrcxIlLmF1dG9jYWwuY29udHJvbC52MS5XYXRjaFRhc2tzUmVxdWVzdBomLmF1dG9jYWwuY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UwARJ8ChVMaXN0UGVuZGluZ0NvbmRpdGlvbnMSMC5hdXRvY2FsLmNvbnRyb2wudjEuTGlzdFBlbmRpbmdDb25kaXRpb25zUmVxdWVzdBoxLmF1dG9jYWwuY29udHJvbC52MS5MaXN0UGVuZGluZ0NvbmRpdGlvbnNSZXNwb25zZRJtChBBcHByb3ZlQ29uZGl0aW9uEisuYXV0b2NhbC5jb250cm9sLnYxLkFwcHJvdmVDb25kaXRpb25SZXF1ZXN0GiwuYXV0b2NhbC5jb250cm9sLnYxLkFwcHJvdmVDb25kaXRpb25SZXNwb25zZRJqCg9SZWplY3RDb25kaXRpb24SKi5hdXRvY2FsLmNvbnRyb2wudjEuUmVqZWN0Q29uZGl0aW9uUmVxdWVzdBorLmF1dG9jYWwuY29udHJvbC52MS5SZWplY3RDb25kaXRpb25SZXNwb25zZRJtChBQcm9tb3RlQ29uZGl0aW9uEisuYXV0b2NhbC5jb250cm9sLnYxLlByb21vdGVDb25kaXRpb25SZXF1ZXN0GiwuYXV0b2NhbC5jb250cm9sLnYxLlByb21vdGVDb25kaXRpb25SZXNwb25zZWIGcHJvdG8z", [file_autocal_runs_v1_runs, file_autocal_tasks_v1_tasks, file_google_protobuf_timestamp]);
+  fileDesc("CiBhdXRvY2FsL2NvbnRyb2wvdjEvY29udHJvbC5wcm90bxISYXV0b2NhbC5jb250cm9sLnYxIoQBCghTZWxlY3RvchIQCghjYW1wYWlnbhgBIAEoCRINCgV0YXNrcxgCIAMoCRIMCgRydW5zGAMgAygNEhEKCWZpcnN0X3J1bhgEIAEoDRIQCghsYXN0X3J1bhgFIAEoDRIRCglibG9ja19pZHMYBiADKAkSEQoJc3Vic3lzdGVtGAcgASgJImYKCkluamVjdFJ1bnMSDAoEcnVucxgBIAMoDRIRCglmaXJzdF9ydW4YAiABKA0SEAoIbGFzdF9ydW4YAyABKA0SJQoHcmVjb3JkcxgEIAMoCzIULmF1dG9jYWwucnVucy52MS5SdW4iCwoJUmVwcm9jZXNzIgYKBFNraXAiCAoGQ2FuY2VsIjwKEEFwcHJvdmVDb25kaXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRIUCgxwYXlsb2FkX2hhc2gYAiABKAkiOwoPUmVqZWN0Q29uZGl0aW9uEhIKCnJlcXVlc3RfaWQYASABKAkSFAoMcGF5bG9hZF9oYXNoGAIgASgJIloKEFByb21vdGVDb25kaXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRIcChRkZXN0aW5hdGlvbl9kYXRhYmFzZRgCIAEoCRIUCgxwYXlsb2FkX2hhc2gYAyABKAkiwgQKDkNvbnRyb2xDb21tYW5kEhIKCmNvbW1hbmRfaWQYASABKAkSDQoFYWN0b3IYAiABKAkSEQoJc3Vic3lzdGVtGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCghzZWxlY3RvchgFIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvchImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoLaW5qZWN0X3J1bnMYCiABKAsyHi5hdXRvY2FsLmNvbnRyb2wudjEuSW5qZWN0UnVuc0gAEjIKCXJlcHJvY2VzcxgLIAEoCzIdLmF1dG9jYWwuY29udHJvbC52MS5SZXByb2Nlc3NIABIoCgRza2lwGAwgASgLMhguYXV0b2NhbC5jb250cm9sLnYxLlNraXBIABIsCgZjYW5jZWwYDSABKAsyGi5hdXRvY2FsLmNvbnRyb2wudjEuQ2FuY2VsSAASQQoRYXBwcm92ZV9jb25kaXRpb24YDiABKAsyJC5hdXRvY2FsLmNvbnRyb2wudjEuQXBwcm92ZUNvbmRpdGlvbkgAEj8KEHJlamVjdF9jb25kaXRpb24YDyABKAsyIy5hdXRvY2FsLmNvbnRyb2wudjEuUmVqZWN0Q29uZGl0aW9uSAASQQoRcHJvbW90ZV9jb25kaXRpb24YECABKAsyJC5hdXRvY2FsLmNvbnRyb2wudjEuUHJvbW90ZUNvbmRpdGlvbkgAQggKBmFjdGlvbiJjChFJbmplY3RSdW5zUmVxdWVzdBIQCghjYW1wYWlnbhgBIAEoCRIOCgZyZWFzb24YAiABKAkSLAoEcnVucxgDIAEoCzIeLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zImkKEkluamVjdFJ1bnNSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEgwKBHJ1bnMYAiABKA0SMQoIZXhjbHVkZWQYAyADKAsyHy5hdXRvY2FsLmNvbnRyb2wudjEuRXhjbHVkZWRSdW4iKgoLRXhjbHVkZWRSdW4SCwoDcnVuGAEgASgNEg4KBnJlYXNvbhgCIAEoCSJSChBSZXByb2Nlc3NSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yEg4KBnJlYXNvbhgCIAEoCSI4ChFSZXByb2Nlc3NSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEg8KB21hdGNoZWQYAiABKA0iTQoLU2tpcFJlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3ISDgoGcmVhc29uGAIgASgJIjMKDFNraXBSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEg8KB21hdGNoZWQYAiABKA0iTwoNQ2FuY2VsUmVxdWVzdBIuCghzZWxlY3RvchgBIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvchIOCgZyZWFzb24YAiABKAkiNQoOQ2FuY2VsUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIPCgdtYXRjaGVkGAIgASgNIkIKEEdldFN0YXR1c1JlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3Ii2gEKClN0YXR1c0NlbGwSCwoDcnVuGAEgASgNEgwKBHRhc2sYAiABKAkSEAoIYmxvY2tfaWQYAyABKAkSKgoFc3RhdGUYBCABKA4yGy5hdXRvY2FsLnRhc2tzLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAUgASgNEiYKAmF0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YByABKAkSFQoNcGVuZGluZ19nYXRlcxgIIAMoCRITCgt3YWl0aW5nX2ZvchgJIAEoCSJxChFHZXRTdGF0dXNSZXNwb25zZRIQCghjYW1wYWlnbhgBIAEoCRIMCgRydW5zGAIgAygNEg0KBXRhc2tzGAMgAygJEi0KBWNlbGxzGAQgAygLMh4uYXV0b2NhbC5jb250cm9sLnYxLlN0YXR1c0NlbGwidAoMV29ya2Zsb3dJbmZvEhEKCXN1YnN5c3RlbRgBIAEoCRIQCgh3b3JrZmxvdxgCIAEoCRIMCgRmaWxlGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSDQoFdGFza3MYBSADKAkSEQoJY2FtcGFpZ25zGAYgAygJIhYKFExpc3RXb3JrZmxvd3NSZXF1ZXN0IkwKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIzCgl3b3JrZmxvd3MYASADKAsyIC5hdXRvY2FsLmNvbnRyb2wudjEuV29ya2Zsb3dJbmZvIi0KDFdvcmtmbG93RmlsZRIMCgRuYW1lGAEgASgJEg8KB2NvbnRlbnQYAiABKAkiSwoYVmFsaWRhdGVXb3JrZmxvd3NSZXF1ZXN0Ei8KBWZpbGVzGAEgAygLMiAuYXV0b2NhbC5jb250cm9sLnYxLldvcmtmbG93RmlsZSJsChlWYWxpZGF0ZVdvcmtmbG93c1Jlc3BvbnNlEgoKAm9rGAEgASgIEg4KBmVycm9ycxgCIAMoCRIzCgl3b3JrZmxvd3MYAyADKAsyIC5hdXRvY2FsLmNvbnRyb2wudjEuV29ya2Zsb3dJbmZvIkMKEVdhdGNoVGFza3NSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yIkAKEldhdGNoVGFza3NSZXNwb25zZRIqCgVldmVudBgBIAEoCzIbLmF1dG9jYWwudGFza3MudjEuVGFza0V2ZW50IkMKHExpc3RQZW5kaW5nQ29uZGl0aW9uc1JlcXVlc3QSEAoIY2FtcGFpZ24YASABKAkSEQoJc3Vic3lzdGVtGAIgASgJIpoCChBQZW5kaW5nQ29uZGl0aW9uEhIKCnJlcXVlc3RfaWQYASABKAkSEQoJc3Vic3lzdGVtGAIgASgJEhAKCGNhbXBhaWduGAMgASgJEhAKCGJsb2NrX2lkGAQgASgJEgwKBHRhc2sYBSABKAkSDAoEcnVucxgGIAMoDRILCgN0YWcYByABKAkSFwoPc3luY2hyb25pemF0aW9uGAggASgJEhQKDHBheWxvYWRfaGFzaBgJIAEoCRINCgVzaW5jZRgKIAEoBBIcChRkZXN0aW5hdGlvbl9kYXRhYmFzZRgLIAEoCRIOCgZyZWFzb24YDCABKAkSJgoCYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlkKHUxpc3RQZW5kaW5nQ29uZGl0aW9uc1Jlc3BvbnNlEjgKCmNvbmRpdGlvbnMYASADKAsyJC5hdXRvY2FsLmNvbnRyb2wudjEuUGVuZGluZ0NvbmRpdGlvbiI9ChdBcHByb3ZlQ29uZGl0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJEChhBcHByb3ZlQ29uZGl0aW9uUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIUCgxwYXlsb2FkX2hhc2gYAiABKAkiPAoWUmVqZWN0Q29uZGl0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJDChdSZWplY3RDb25kaXRpb25SZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEhQKDHBheWxvYWRfaGFzaBgCIAEoCSJbChdQcm9tb3RlQ29uZGl0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIcChRkZXN0aW5hdGlvbl9kYXRhYmFzZRgDIAEoCSJiChhQcm9tb3RlQ29uZGl0aW9uUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIcChRwcm9tb3Rpb25fcmVxdWVzdF9pZBgCIAEoCRIUCgxwYXlsb2FkX2hhc2gYAyABKAkiQgoQTGlzdFRhc2tzUmVxdWVzdBIuCghzZWxlY3RvchgBIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvciI/ChFMaXN0VGFza3NSZXNwb25zZRIqCgV0YXNrcxgBIAMoCzIbLmF1dG9jYWwudGFza3MudjEuVGFza0V2ZW50MpYKCg5Db250cm9sU2VydmljZRJbCgpJbmplY3RSdW5zEiUuYXV0b2NhbC5jb250cm9sLnYxLkluamVjdFJ1bnNSZXF1ZXN0GiYuYXV0b2NhbC5jb250cm9sLnYxLkluamVjdFJ1bnNSZXNwb25zZRJYCglSZXByb2Nlc3MSJC5hdXRvY2FsLmNvbnRyb2wudjEuUmVwcm9jZXNzUmVxdWVzdBolLmF1dG9jYWwuY29udHJvbC52MS5SZXByb2Nlc3NSZXNwb25zZRJJCgRTa2lwEh8uYXV0b2NhbC5jb250cm9sLnYxLlNraXBSZXF1ZXN0GiAuYXV0b2NhbC5jb250cm9sLnYxLlNraXBSZXNwb25zZRJPCgZDYW5jZWwSIS5hdXRvY2FsLmNvbnRyb2wudjEuQ2FuY2VsUmVxdWVzdBoiLmF1dG9jYWwuY29udHJvbC52MS5DYW5jZWxSZXNwb25zZRJYCglHZXRTdGF0dXMSJC5hdXRvY2FsLmNvbnRyb2wudjEuR2V0U3RhdHVzUmVxdWVzdBolLmF1dG9jYWwuY29udHJvbC52MS5HZXRTdGF0dXNSZXNwb25zZRJkCg1MaXN0V29ya2Zsb3dzEiguYXV0b2NhbC5jb250cm9sLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0GikuYXV0b2NhbC5jb250cm9sLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJwChFWYWxpZGF0ZVdvcmtmbG93cxIsLmF1dG9jYWwuY29udHJvbC52MS5WYWxpZGF0ZVdvcmtmbG93c1JlcXVlc3QaLS5hdXRvY2FsLmNvbnRyb2wudjEuVmFsaWRhdGVXb3JrZmxvd3NSZXNwb25zZRJdCgpXYXRjaFRhc2tzEiUuYXV0b2NhbC5jb250cm9sLnYxLldhdGNoVGFza3NSZXF1ZXN0GiYuYXV0b2NhbC5jb250cm9sLnYxLldhdGNoVGFza3NSZXNwb25zZTABEnwKFUxpc3RQZW5kaW5nQ29uZGl0aW9ucxIwLmF1dG9jYWwuY29udHJvbC52MS5MaXN0UGVuZGluZ0NvbmRpdGlvbnNSZXF1ZXN0GjEuYXV0b2NhbC5jb250cm9sLnYxLkxpc3RQZW5kaW5nQ29uZGl0aW9uc1Jlc3BvbnNlEm0KEEFwcHJvdmVDb25kaXRpb24SKy5hdXRvY2FsLmNvbnRyb2wudjEuQXBwcm92ZUNvbmRpdGlvblJlcXVlc3QaLC5hdXRvY2FsLmNvbnRyb2wudjEuQXBwcm92ZUNvbmRpdGlvblJlc3BvbnNlEmoKD1JlamVjdENvbmRpdGlvbhIqLmF1dG9jYWwuY29udHJvbC52MS5SZWplY3RDb25kaXRpb25SZXF1ZXN0GisuYXV0b2NhbC5jb250cm9sLnYxLlJlamVjdENvbmRpdGlvblJlc3BvbnNlEm0KEFByb21vdGVDb25kaXRpb24SKy5hdXRvY2FsLmNvbnRyb2wudjEuUHJvbW90ZUNvbmRpdGlvblJlcXVlc3QaLC5hdXRvY2FsLmNvbnRyb2wudjEuUHJvbW90ZUNvbmRpdGlvblJlc3BvbnNlElgKCUxpc3RUYXNrcxIkLmF1dG9jYWwuY29udHJvbC52MS5MaXN0VGFza3NSZXF1ZXN0GiUuYXV0b2NhbC5jb250cm9sLnYxLkxpc3RUYXNrc1Jlc3BvbnNlYgZwcm90bzM", [file_autocal_runs_v1_runs, file_autocal_tasks_v1_tasks, file_google_protobuf_timestamp]);
 
 /**
  * Which tasks a command applies to. Empty lists match everything within the campaign.
@@ -635,6 +635,14 @@ export type InjectRunsResponse = Message<"autocal.control.v1.InjectRunsResponse"
    * @generated from field: uint32 runs = 2;
    */
   runs: number;
+
+  /**
+   * Runs of the request that no task of the campaign takes (its run types' and tasks' filters), with why;
+   * they are injected but nothing will run on them.
+   *
+   * @generated from field: repeated autocal.control.v1.ExcludedRun excluded = 3;
+   */
+  excluded: ExcludedRun[];
 };
 
 /**
@@ -650,6 +658,14 @@ export type InjectRunsResponseJson = {
    * @generated from field: uint32 runs = 2;
    */
   runs?: number;
+
+  /**
+   * Runs of the request that no task of the campaign takes (its run types' and tasks' filters), with why;
+   * they are injected but nothing will run on them.
+   *
+   * @generated from field: repeated autocal.control.v1.ExcludedRun excluded = 3;
+   */
+  excluded?: ExcludedRunJson[];
 };
 
 /**
@@ -658,6 +674,47 @@ export type InjectRunsResponseJson = {
  */
 export const InjectRunsResponseSchema: GenMessage<InjectRunsResponse, {jsonType: InjectRunsResponseJson}> = /*@__PURE__*/
   messageDesc(file_autocal_control_v1_control, 10);
+
+/**
+ * @generated from message autocal.control.v1.ExcludedRun
+ */
+export type ExcludedRun = Message<"autocal.control.v1.ExcludedRun"> & {
+  /**
+   * @generated from field: uint32 run = 1;
+   */
+  run: number;
+
+  /**
+   * e.g. "run type collisions: run class Cosmics not in collisions".
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * @generated from message autocal.control.v1.ExcludedRun
+ */
+export type ExcludedRunJson = {
+  /**
+   * @generated from field: uint32 run = 1;
+   */
+  run?: number;
+
+  /**
+   * e.g. "run type collisions: run class Cosmics not in collisions".
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason?: string;
+};
+
+/**
+ * Describes the message autocal.control.v1.ExcludedRun.
+ * Use `create(ExcludedRunSchema)` to create a new message.
+ */
+export const ExcludedRunSchema: GenMessage<ExcludedRun, {jsonType: ExcludedRunJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 11);
 
 /**
  * @generated from message autocal.control.v1.ReprocessRequest
@@ -694,7 +751,7 @@ export type ReprocessRequestJson = {
  * Use `create(ReprocessRequestSchema)` to create a new message.
  */
 export const ReprocessRequestSchema: GenMessage<ReprocessRequest, {jsonType: ReprocessRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 11);
+  messageDesc(file_autocal_control_v1_control, 12);
 
 /**
  * @generated from message autocal.control.v1.ReprocessResponse
@@ -735,7 +792,7 @@ export type ReprocessResponseJson = {
  * Use `create(ReprocessResponseSchema)` to create a new message.
  */
 export const ReprocessResponseSchema: GenMessage<ReprocessResponse, {jsonType: ReprocessResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 12);
+  messageDesc(file_autocal_control_v1_control, 13);
 
 /**
  * @generated from message autocal.control.v1.SkipRequest
@@ -772,7 +829,7 @@ export type SkipRequestJson = {
  * Use `create(SkipRequestSchema)` to create a new message.
  */
 export const SkipRequestSchema: GenMessage<SkipRequest, {jsonType: SkipRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 13);
+  messageDesc(file_autocal_control_v1_control, 14);
 
 /**
  * @generated from message autocal.control.v1.SkipResponse
@@ -809,7 +866,7 @@ export type SkipResponseJson = {
  * Use `create(SkipResponseSchema)` to create a new message.
  */
 export const SkipResponseSchema: GenMessage<SkipResponse, {jsonType: SkipResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 14);
+  messageDesc(file_autocal_control_v1_control, 15);
 
 /**
  * @generated from message autocal.control.v1.CancelRequest
@@ -846,7 +903,7 @@ export type CancelRequestJson = {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest, {jsonType: CancelRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 15);
+  messageDesc(file_autocal_control_v1_control, 16);
 
 /**
  * @generated from message autocal.control.v1.CancelResponse
@@ -883,7 +940,7 @@ export type CancelResponseJson = {
  * Use `create(CancelResponseSchema)` to create a new message.
  */
 export const CancelResponseSchema: GenMessage<CancelResponse, {jsonType: CancelResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 16);
+  messageDesc(file_autocal_control_v1_control, 17);
 
 /**
  * @generated from message autocal.control.v1.GetStatusRequest
@@ -910,7 +967,7 @@ export type GetStatusRequestJson = {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest, {jsonType: GetStatusRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 17);
+  messageDesc(file_autocal_control_v1_control, 18);
 
 /**
  * One cell of the runs x tasks matrix.
@@ -952,6 +1009,20 @@ export type StatusCell = Message<"autocal.control.v1.StatusCell"> & {
    * @generated from field: string reason = 7;
    */
   reason: string;
+
+  /**
+   * Gates a waiting task waits on, as the dispatcher names them ("needs:timing-reco", "t0StreamDone:Express").
+   *
+   * @generated from field: repeated string pending_gates = 8;
+   */
+  pendingGates: string[];
+
+  /**
+   * What a waiting task waits for, in words ("Tier-0 stream Express not done for run 357478"); empty otherwise.
+   *
+   * @generated from field: string waiting_for = 9;
+   */
+  waitingFor: string;
 };
 
 /**
@@ -994,6 +1065,20 @@ export type StatusCellJson = {
    * @generated from field: string reason = 7;
    */
   reason?: string;
+
+  /**
+   * Gates a waiting task waits on, as the dispatcher names them ("needs:timing-reco", "t0StreamDone:Express").
+   *
+   * @generated from field: repeated string pending_gates = 8;
+   */
+  pendingGates?: string[];
+
+  /**
+   * What a waiting task waits for, in words ("Tier-0 stream Express not done for run 357478"); empty otherwise.
+   *
+   * @generated from field: string waiting_for = 9;
+   */
+  waitingFor?: string;
 };
 
 /**
@@ -1001,7 +1086,7 @@ export type StatusCellJson = {
  * Use `create(StatusCellSchema)` to create a new message.
  */
 export const StatusCellSchema: GenMessage<StatusCell, {jsonType: StatusCellJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 18);
+  messageDesc(file_autocal_control_v1_control, 19);
 
 /**
  * @generated from message autocal.control.v1.GetStatusResponse
@@ -1058,7 +1143,7 @@ export type GetStatusResponseJson = {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse, {jsonType: GetStatusResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 19);
+  messageDesc(file_autocal_control_v1_control, 20);
 
 /**
  * @generated from message autocal.control.v1.WorkflowInfo
@@ -1135,7 +1220,7 @@ export type WorkflowInfoJson = {
  * Use `create(WorkflowInfoSchema)` to create a new message.
  */
 export const WorkflowInfoSchema: GenMessage<WorkflowInfo, {jsonType: WorkflowInfoJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 20);
+  messageDesc(file_autocal_control_v1_control, 21);
 
 /**
  * @generated from message autocal.control.v1.ListWorkflowsRequest
@@ -1154,7 +1239,7 @@ export type ListWorkflowsRequestJson = {
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest, {jsonType: ListWorkflowsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 21);
+  messageDesc(file_autocal_control_v1_control, 22);
 
 /**
  * @generated from message autocal.control.v1.ListWorkflowsResponse
@@ -1181,7 +1266,7 @@ export type ListWorkflowsResponseJson = {
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse, {jsonType: ListWorkflowsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 22);
+  messageDesc(file_autocal_control_v1_control, 23);
 
 /**
  * @generated from message autocal.control.v1.WorkflowFile
@@ -1218,7 +1303,7 @@ export type WorkflowFileJson = {
  * Use `create(WorkflowFileSchema)` to create a new message.
  */
 export const WorkflowFileSchema: GenMessage<WorkflowFile, {jsonType: WorkflowFileJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 23);
+  messageDesc(file_autocal_control_v1_control, 24);
 
 /**
  * @generated from message autocal.control.v1.ValidateWorkflowsRequest
@@ -1245,7 +1330,7 @@ export type ValidateWorkflowsRequestJson = {
  * Use `create(ValidateWorkflowsRequestSchema)` to create a new message.
  */
 export const ValidateWorkflowsRequestSchema: GenMessage<ValidateWorkflowsRequest, {jsonType: ValidateWorkflowsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 24);
+  messageDesc(file_autocal_control_v1_control, 25);
 
 /**
  * @generated from message autocal.control.v1.ValidateWorkflowsResponse
@@ -1296,7 +1381,7 @@ export type ValidateWorkflowsResponseJson = {
  * Use `create(ValidateWorkflowsResponseSchema)` to create a new message.
  */
 export const ValidateWorkflowsResponseSchema: GenMessage<ValidateWorkflowsResponse, {jsonType: ValidateWorkflowsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 25);
+  messageDesc(file_autocal_control_v1_control, 26);
 
 /**
  * @generated from message autocal.control.v1.WatchTasksRequest
@@ -1323,7 +1408,7 @@ export type WatchTasksRequestJson = {
  * Use `create(WatchTasksRequestSchema)` to create a new message.
  */
 export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest, {jsonType: WatchTasksRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 26);
+  messageDesc(file_autocal_control_v1_control, 27);
 
 /**
  * @generated from message autocal.control.v1.WatchTasksResponse
@@ -1350,7 +1435,7 @@ export type WatchTasksResponseJson = {
  * Use `create(WatchTasksResponseSchema)` to create a new message.
  */
 export const WatchTasksResponseSchema: GenMessage<WatchTasksResponse, {jsonType: WatchTasksResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 27);
+  messageDesc(file_autocal_control_v1_control, 28);
 
 /**
  * @generated from message autocal.control.v1.ListPendingConditionsRequest
@@ -1395,7 +1480,7 @@ export type ListPendingConditionsRequestJson = {
  * Use `create(ListPendingConditionsRequestSchema)` to create a new message.
  */
 export const ListPendingConditionsRequestSchema: GenMessage<ListPendingConditionsRequest, {jsonType: ListPendingConditionsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 28);
+  messageDesc(file_autocal_control_v1_control, 29);
 
 /**
  * One condition upload waiting for sign-off, or an upload that can be promoted.
@@ -1558,7 +1643,7 @@ export type PendingConditionJson = {
  * Use `create(PendingConditionSchema)` to create a new message.
  */
 export const PendingConditionSchema: GenMessage<PendingCondition, {jsonType: PendingConditionJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 29);
+  messageDesc(file_autocal_control_v1_control, 30);
 
 /**
  * @generated from message autocal.control.v1.ListPendingConditionsResponse
@@ -1585,7 +1670,7 @@ export type ListPendingConditionsResponseJson = {
  * Use `create(ListPendingConditionsResponseSchema)` to create a new message.
  */
 export const ListPendingConditionsResponseSchema: GenMessage<ListPendingConditionsResponse, {jsonType: ListPendingConditionsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 30);
+  messageDesc(file_autocal_control_v1_control, 31);
 
 /**
  * @generated from message autocal.control.v1.ApproveConditionRequest
@@ -1622,7 +1707,7 @@ export type ApproveConditionRequestJson = {
  * Use `create(ApproveConditionRequestSchema)` to create a new message.
  */
 export const ApproveConditionRequestSchema: GenMessage<ApproveConditionRequest, {jsonType: ApproveConditionRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 31);
+  messageDesc(file_autocal_control_v1_control, 32);
 
 /**
  * @generated from message autocal.control.v1.ApproveConditionResponse
@@ -1663,7 +1748,7 @@ export type ApproveConditionResponseJson = {
  * Use `create(ApproveConditionResponseSchema)` to create a new message.
  */
 export const ApproveConditionResponseSchema: GenMessage<ApproveConditionResponse, {jsonType: ApproveConditionResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 32);
+  messageDesc(file_autocal_control_v1_control, 33);
 
 /**
  * @generated from message autocal.control.v1.RejectConditionRequest
@@ -1700,7 +1785,7 @@ export type RejectConditionRequestJson = {
  * Use `create(RejectConditionRequestSchema)` to create a new message.
  */
 export const RejectConditionRequestSchema: GenMessage<RejectConditionRequest, {jsonType: RejectConditionRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 33);
+  messageDesc(file_autocal_control_v1_control, 34);
 
 /**
  * @generated from message autocal.control.v1.RejectConditionResponse
@@ -1737,7 +1822,7 @@ export type RejectConditionResponseJson = {
  * Use `create(RejectConditionResponseSchema)` to create a new message.
  */
 export const RejectConditionResponseSchema: GenMessage<RejectConditionResponse, {jsonType: RejectConditionResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 34);
+  messageDesc(file_autocal_control_v1_control, 35);
 
 /**
  * @generated from message autocal.control.v1.PromoteConditionRequest
@@ -1788,7 +1873,7 @@ export type PromoteConditionRequestJson = {
  * Use `create(PromoteConditionRequestSchema)` to create a new message.
  */
 export const PromoteConditionRequestSchema: GenMessage<PromoteConditionRequest, {jsonType: PromoteConditionRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 35);
+  messageDesc(file_autocal_control_v1_control, 36);
 
 /**
  * @generated from message autocal.control.v1.PromoteConditionResponse
@@ -1843,7 +1928,65 @@ export type PromoteConditionResponseJson = {
  * Use `create(PromoteConditionResponseSchema)` to create a new message.
  */
 export const PromoteConditionResponseSchema: GenMessage<PromoteConditionResponse, {jsonType: PromoteConditionResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 36);
+  messageDesc(file_autocal_control_v1_control, 37);
+
+/**
+ * @generated from message autocal.control.v1.ListTasksRequest
+ */
+export type ListTasksRequest = Message<"autocal.control.v1.ListTasksRequest"> & {
+  /**
+   * @generated from field: autocal.control.v1.Selector selector = 1;
+   */
+  selector?: Selector | undefined;
+};
+
+/**
+ * @generated from message autocal.control.v1.ListTasksRequest
+ */
+export type ListTasksRequestJson = {
+  /**
+   * @generated from field: autocal.control.v1.Selector selector = 1;
+   */
+  selector?: SelectorJson;
+};
+
+/**
+ * Describes the message autocal.control.v1.ListTasksRequest.
+ * Use `create(ListTasksRequestSchema)` to create a new message.
+ */
+export const ListTasksRequestSchema: GenMessage<ListTasksRequest, {jsonType: ListTasksRequestJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 38);
+
+/**
+ * @generated from message autocal.control.v1.ListTasksResponse
+ */
+export type ListTasksResponse = Message<"autocal.control.v1.ListTasksResponse"> & {
+  /**
+   * Whole task states, ordered by block id then task.
+   *
+   * @generated from field: repeated autocal.tasks.v1.TaskEvent tasks = 1;
+   */
+  tasks: TaskEvent[];
+};
+
+/**
+ * @generated from message autocal.control.v1.ListTasksResponse
+ */
+export type ListTasksResponseJson = {
+  /**
+   * Whole task states, ordered by block id then task.
+   *
+   * @generated from field: repeated autocal.tasks.v1.TaskEvent tasks = 1;
+   */
+  tasks?: TaskEventJson[];
+};
+
+/**
+ * Describes the message autocal.control.v1.ListTasksResponse.
+ * Use `create(ListTasksResponseSchema)` to create a new message.
+ */
+export const ListTasksResponseSchema: GenMessage<ListTasksResponse, {jsonType: ListTasksResponseJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 39);
 
 /**
  * @generated from service autocal.control.v1.ControlService
@@ -1946,6 +2089,16 @@ export const ControlService: GenService<{
     methodKind: "unary";
     input: typeof PromoteConditionRequestSchema;
     output: typeof PromoteConditionResponseSchema;
+  },
+  /**
+   * The selected tasks in full (jobs with tries and log links, outputs, pending gates): `autocal jobs`, `autocal outputs`.
+   *
+   * @generated from rpc autocal.control.v1.ControlService.ListTasks
+   */
+  listTasks: {
+    methodKind: "unary";
+    input: typeof ListTasksRequestSchema;
+    output: typeof ListTasksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_autocal_control_v1_control, 0);
