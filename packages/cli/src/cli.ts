@@ -1,5 +1,6 @@
 // `autocal`: the operator command line over the task-dispatcher's gRPC
 // ControlService. Errors are one line on stderr and a non-zero exit.
+import { setTimeout as delay } from 'node:timers/promises'
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { toJson, type MessageInitShape } from '@bufbuild/protobuf'
@@ -490,7 +491,7 @@ async function waitSettled (c: GrpcClient<typeof ControlService>, selector: Sele
   const started = Date.now()
   let shown = ''
   for (;;) {
-    await new Promise(resolve => setTimeout(resolve, 500))
+    await delay(500)
     const s = await c.getStatus({ selector })
     const verdict = waitVerdict(s.cells, before, Date.now() - started)
     if (verdict.line !== shown) progress(verdict.line)

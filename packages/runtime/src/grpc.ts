@@ -1,6 +1,7 @@
 // gRPC over @grpc/grpc-js, driven by the protobuf-es descriptors of
 // @autocal/contracts (one generator for Kafka messages and RPCs). Servers get
 // the standard grpc.health.v1 service with the same semantics as /readyz.
+import { setTimeout as delay } from 'node:timers/promises'
 import * as grpc from '@grpc/grpc-js'
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf'
 import { HealthCheckResponse_ServingStatus, HealthCheckResponseSchema, Health, uint32OverflowProblem } from '@autocal/contracts'
@@ -158,7 +159,7 @@ export async function startGrpc (options: GrpcServerOptions): Promise<GrpcServer
         const status = await health()
         if (status !== last) yield create(HealthCheckResponseSchema, { status })
         last = status
-        await new Promise(resolve => setTimeout(resolve, 1000))
+        await delay(1000)
       }
     }
   })]

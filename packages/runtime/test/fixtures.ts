@@ -5,6 +5,7 @@ import { Writable } from 'node:stream'
 import { z } from 'zod'
 import { baseShape, connectionEnv, kafkaShape, loadConfig, redisShape } from '../src/config.ts'
 import { createLogger, type Logger } from '../src/logger.ts'
+import { until as waitUntil } from '../../../test/helpers/until.ts'
 
 export const TestConfig = z.object({ ...baseShape, ...kafkaShape, ...redisShape })
 export type TestConfig = z.infer<typeof TestConfig>
@@ -33,11 +34,7 @@ export function memoryLogger (service = 'test', level = 'info'): { logger: Logge
   return { logger: createLogger({ service, level, destination: stream }), lines }
 }
 
-/** Resolves when `predicate` holds, polling; rejects with `what` after timeoutMs. */
+/** The tests' one wait (test/helpers/until.ts), with this suite's default deadline of 30_000 ms. */
 export async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
+  await waitUntil(what, predicate, timeoutMs)
 }

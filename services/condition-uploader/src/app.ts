@@ -3,7 +3,7 @@
 // the integration tests, which run it in-process.
 import { topics } from '@autocal/contracts'
 import {
-  buildHttp, connectRedis, createMetrics, guardReads, readAccessOf, startConsumer, startProducer, type Logger
+  AutocalError, buildHttp, connectRedis, createMetrics, guardReads, readAccessOf, startConsumer, startProducer, type Logger
 } from '@autocal/runtime'
 import { conddbPath, historyPath, type Config } from './config.ts'
 import { openCondDb } from './adapters/conddb-sqlite.ts'
@@ -22,6 +22,8 @@ export interface Uploader extends AsyncDisposable {
 
 export async function startUploader (config: Config, logger: Logger): Promise<Uploader> {
   const stack = new AsyncDisposableStack()
+  // aborted first on close: a handler waiting out a retry (dropbox step, tag lease) ends at once, its message uncommitted
+  const stopping = new AbortController()
   try {
     const conddb = openCondDb(conddbPath(config), { user: config.AUTOCAL_CONDDB_USER })
     stack.defer(() => { conddb.close() })
@@ -39,10 +41,11 @@ export async function startUploader (config: Config, logger: Logger): Promise<Up
         retries: config.AUTOCAL_DROPBOX_RETRIES,
         retryDelayMs: config.AUTOCAL_DROPBOX_RETRY_MS,
         timeoutMs: config.AUTOCAL_DROPBOX_TIMEOUT_MS,
+        signal: stopping.signal,
         onStep: (step, detail) => { logger.debug({ step, detail }, 'dropbox step') }
       })
       : undefined
-    const handlers = createHandlers({ config, logger, producer, redis, conddb, history, fcsr, dropbox })
+    const handlers = createHandlers({ config, logger, producer, redis, conddb, history, fcsr, dropbox, signal: stopping.signal })
     const checks = [redis.check, producer.check]
     const http = await buildHttp({ logger, metrics, checks })
     // the read API behind a read token unless public; /healthz, /readyz, /metrics stay open
@@ -61,6 +64,7 @@ export async function startUploader (config: Config, logger: Logger): Promise<Up
       config, logger, service, metrics, producer, group: service, handlers: { conditionRequests: handlers.onConditionRequest }
     }))
     checks.push(runsConsumer.check, requestsConsumer.check)
+    stack.defer(() => { stopping.abort(new AutocalError('AUTOCAL_SHUTTING_DOWN', 'condition-uploader stopping; the message stays uncommitted')) })
     logger.info({ topics: [producer.nameOf(topics.conditionRequests), producer.nameOf(topics.runs)] }, 'condition-uploader consuming')
     const moved = stack.move()
     return { url: address, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }

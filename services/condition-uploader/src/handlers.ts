@@ -9,7 +9,7 @@ import {
   ConditionEventSchema, FcsrPolicy, Outcome, topics,
   type ConditionEvent, type ConditionRequest, type EventMeta, type RunEvent
 } from '@autocal/contracts'
-import { AutocalError, acquireLease, type Lease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, acquireLease, policies, retry, type Lease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import { outputRoot, type Config } from './config.ts'
 import type { CondDb } from './adapters/conddb-sqlite.ts'
 import type { DropboxClient } from './adapters/dropbox-client.ts'
@@ -34,6 +34,8 @@ export interface HandlerDeps {
   history: UploadHistory
   fcsr: FcsrStore
   dropbox?: DropboxClient | undefined
+  /** Aborted when the uploader stops: lease waits and upload retries end at once (the message stays uncommitted). */
+  signal?: AbortSignal | undefined
   /** Reads a payload file (default: the hardened SQLite reader with AUTOCAL_PAYLOAD_MAX_BYTES). */
   readFile?: (path: string) => PayloadFile
 }
@@ -282,17 +284,15 @@ export function createHandlers (deps: HandlerDeps) {
     return true
   }
 
-  /** The tag's lease; waits a while for another replica to finish, then throws to retry with backoff. */
+  /** The tag's lease; waits up to AUTOCAL_TAG_LEASE_WAIT_MS (policies.leaseWait) for another replica to finish, then throws to retry with backoff. */
   async function takeLease (tag: string): Promise<Lease> {
-    const deadline = Date.now() + config.AUTOCAL_TAG_LEASE_WAIT_MS
-    for (;;) {
+    const held = new AutocalError('AUTOCAL_HANDLER_FAILED', `tag '${tag}' is being uploaded by another replica (lease held); will retry`, { retryable: true })
+    // only a held lease is waited for here; a Redis failure goes to the bus at once
+    return await retry(async () => {
       const lease = await acquireLease(redis, `condition-uploader:tag:${tag}`, config.AUTOCAL_TAG_LEASE_MS)
-      if (lease !== null) return lease
-      if (Date.now() >= deadline) {
-        throw new AutocalError('AUTOCAL_HANDLER_FAILED', `tag '${tag}' is being uploaded by another replica (lease held); will retry`, { retryable: true })
-      }
-      await new Promise(resolve => setTimeout(resolve, 200))
-    }
+      if (lease === null) throw held
+      return lease
+    }, { ...policies.leaseWait, maxTotalMs: config.AUTOCAL_TAG_LEASE_WAIT_MS }, { signal: deps.signal, shouldRetry: err => err === held })
   }
 
   async function onConditionRequest (req: ConditionRequest, meta: EventMeta): Promise<void> {

@@ -7,6 +7,7 @@
 //   reconcile() every few seconds: leases renewed, cancels applied, jobs of
 //              dead executors taken over (re-attached, finished, or failed
 //              as retryable when their process is gone)
+import { setTimeout as delay } from 'node:timers/promises'
 import { fromBinary, toBinary } from '@bufbuild/protobuf'
 import { join } from 'node:path'
 import { JobRequestSchema, JobPhase, type JobRequest } from '@autocal/contracts'
@@ -469,7 +470,7 @@ export function createExecutor (o: ExecutorOptions) {
         await finish(r)
         return
       }
-      await new Promise(resolve => setTimeout(resolve, 200))
+      await delay(200)
     }
   }
 

@@ -13,9 +13,10 @@
 // agent job through its agent) or starts it once; a job that cannot be
 // followed is reported FAILED retryable, and the dispatcher retries it with
 // the next try. Requests and reconcile passes wait until the marker is back.
+import { setTimeout as delay } from 'node:timers/promises'
 import { existsSync } from 'node:fs'
 import { JobPhase, topics, type JobRequest } from '@autocal/contracts'
-import { AutocalError, acquireLease, readTopic, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, acquireLease, policies, readTopic, retry, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
 import { recordRequest, recordStatus, recoveryDecision, settleLedger, type JobHistory, type ReportedPhase } from './domain/open-jobs.ts'
 import { groupAlive, pidFileOf, readExitFile, readPidFile } from './adapters/local-process.ts'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
@@ -101,11 +102,9 @@ export function createJobRecovery (o: JobRecoveryOptions) {
     const lease = await acquireLease(o.redis, 'executor:rebuild', 120_000)
     if (lease === null) {
       // another executor rebuilds: wait for its marker
-      for (let i = 0; i < 600; i++) {
-        if (await o.store.hasMarker()) return
-        await new Promise(resolve => setTimeout(resolve, 100))
-      }
-      throw new AutocalError('AUTOCAL_NOT_READY', 'the job table is being rebuilt by another executor', { retryable: true })
+      const building = new AutocalError('AUTOCAL_NOT_READY', 'the job table is being rebuilt by another executor', { retryable: true })
+      await retry(async () => { if (!await o.store.hasMarker()) throw building }, policies.rebuildMarker, { shouldRetry: err => err === building })
+      return
     }
     const started = Date.now()
     try {
@@ -116,7 +115,7 @@ export function createJobRecovery (o: JobRecoveryOptions) {
       let known = await held()
       if (open.some(j => !known.has(j.key))) {
         // live executors write back what they hold once they notice the loss (next reconcile pass)
-        await new Promise(resolve => setTimeout(resolve, o.restoreWaitMs))
+        await delay(o.restoreWaitMs)
         await o.restoreOwn()
         known = await held()
       }

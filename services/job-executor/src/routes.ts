@@ -4,6 +4,7 @@
 // Served only to a bearer read token (AUTOCAL_READ_TOKENS) unless the
 // deployment made logs public (AUTOCAL_READ_PUBLIC=true); a refusal is 401,
 // logged with the peer.
+import { setTimeout as delay } from 'node:timers/promises'
 import { createReadStream, existsSync, statSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -48,7 +49,7 @@ export async function logRoutes (app: FastifyInstance, options: LogRoutesOptions
     let offset = statSync(file).size
     const key = `${jobId}#${attempt}`
     while (!reply.raw.destroyed) {
-      await new Promise(resolve => setTimeout(resolve, 250))
+      await delay(250)
       const size = statSync(file).size
       if (size > offset) {
         for await (const chunk of createReadStream(file, { start: offset, end: size - 1 })) reply.raw.write(chunk)

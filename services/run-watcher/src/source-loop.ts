@@ -1,8 +1,9 @@
 // Each source runs in its own loop: work, wait, repeat; on an error, retry
 // with exponential backoff. A failing source never stops the others; its
 // state shows in /readyz details and in the metrics.
+import { setTimeout as delay } from 'node:timers/promises'
 import { Counter, Gauge, type Registry } from 'prom-client'
-import { errorMessage, type Logger } from '@autocal/runtime'
+import { errorMessage, policies, retryDelay, type Logger } from '@autocal/runtime'
 
 export interface SourceStatus {
   ok: boolean
@@ -67,12 +68,8 @@ export function startSourceLoop (options: LoopOptions): SourceLoop {
   const status: SourceStatus = { ok: true, errors: 0 }
   let failures = 0
   metrics.errors.inc({ source: name }, 0) // shown at 0 before the first failure
-  const sleep = async (ms: number): Promise<void> => {
-    await new Promise<void>(resolve => {
-      const t = setTimeout(resolve, ms)
-      abort.signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
-    })
-  }
+  // a wait ends at once when the loop stops (the watcher's close)
+  const sleep = async (ms: number): Promise<void> => { await delay(ms, undefined, { signal: abort.signal }).catch(() => {}) }
   const running = (async () => {
     while (!abort.signal.aborted) {
       try {
@@ -90,9 +87,10 @@ export function startSourceLoop (options: LoopOptions): SourceLoop {
         status.errors++
         status.lastError = errorMessage(err)
         metrics.errors.inc({ source: name })
-        const delay = Math.min(options.backoffMaxMs ?? 60_000, (options.backoffBaseMs ?? 1000) * 2 ** (failures - 1))
-        log.warn({ err, failures, retryInMs: delay }, 'source failed; retrying')
-        await sleep(delay)
+        const backoff = { ...policies.sourceBackoff, minDelayMs: options.backoffBaseMs ?? policies.sourceBackoff.minDelayMs, maxDelayMs: options.backoffMaxMs ?? policies.sourceBackoff.maxDelayMs }
+        const wait = retryDelay(backoff, failures) ?? backoff.maxDelayMs
+        log.warn({ err, failures, retryInMs: wait }, 'source failed; retrying')
+        await sleep(wait)
       }
     }
   })()

@@ -16,6 +16,7 @@ import { specOf, type Catalog } from './domain/catalog.ts'
 import { promotionProblem, promotionRequestId } from './domain/sign-off.ts'
 import { conditionRequest } from './effects.ts'
 import { matchTasks, scopeAllows } from './domain/selection.ts'
+import { conditionProblem, controlProblem, jobStatusProblem } from './domain/unusable-messages.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import type { TaskTransitions } from './task-transitions.ts'
 import type { Planner } from './planner.ts'
@@ -37,6 +38,11 @@ export interface HandlerDeps {
 }
 
 export type Handlers = ReturnType<typeof createHandlers>
+
+/** A message the dispatcher cannot use: the bus dead-letters it at once with the reason (not retried). */
+function unusable (reason: string | undefined): AutocalError {
+  return new AutocalError('AUTOCAL_VALIDATION_FAILED', reason ?? 'message cannot be used', { retryable: false })
+}
 
 export function createHandlers (deps: HandlerDeps) {
   const { store, redis, producer, catalog, transitions, ensureState, dataDir, planner } = deps
@@ -98,10 +104,10 @@ export function createHandlers (deps: HandlerDeps) {
 
   async function onJobStatus (s: JobStatus): Promise<void> {
     await ensureState()
+    const problem = jobStatusProblem(s, catalog)
     const p = s.provenance
-    if (p === undefined) return
     const phase = ({ [JobPhase.QUEUED]: 'queued', [JobPhase.RUNNING]: 'running', [JobPhase.DONE]: 'done', [JobPhase.FAILED]: 'failed' } as const)[s.phase as 1 | 2 | 3 | 4]
-    if (phase === undefined) return
+    if (problem !== undefined || p === undefined || phase === undefined) throw unusable(problem)
     const def = catalog.task(p.campaign, p.task)
     const spec = { retries: def?.retries ?? 0, backoffS: def?.backoffS ?? 30, signOff: def === undefined ? false : specOf(p.campaign, def).signOff }
     const reason = s.reason !== '' ? s.reason : s.exitCode !== undefined ? `exit ${s.exitCode}` : s.signal
@@ -135,9 +141,8 @@ export function createHandlers (deps: HandlerDeps) {
     // request of the task it answers (upload, the dry run before a sign-off, or a promotion, which
     // leaves the task as it is) the transition decides by comparing the whole request id
     const outcome = ({ [Outcome.UPLOADED]: 'uploaded', [Outcome.SKIPPED]: 'skipped', [Outcome.REJECTED]: 'rejected', [Outcome.FAILED]: 'failed' } as const)[ev.outcome as 1 | 2 | 3 | 4]
-    if (outcome === undefined) return
     const p = ev.provenance
-    if (p === undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `condition outcome of request ${JSON.stringify(ev.requestId)} has no provenance: its task is unknown`)
+    if (outcome === undefined || p === undefined) throw unusable(conditionProblem(ev))
     let was: Task['state'] | undefined
     const tr = await transitions.apply(taskKey(p.campaign, p.blockId, p.task), cur => {
       was = cur?.state
@@ -152,6 +157,8 @@ export function createHandlers (deps: HandlerDeps) {
     const base = { commandId: cmd.commandId, actor: cmd.actor, subsystem: cmd.subsystem, reason: cmd.reason, action: cmd.action.case, selector: cmd.selector }
     // a command is applied once even when redelivered (its transitions are idempotent too)
     if (await redis.client.exists(redis.key('seen', `control/${cmd.commandId}`)) === 1) return
+    const problem = controlProblem(cmd)
+    if (problem !== undefined) throw unusable(problem)
     const action = cmd.action
     switch (action.case) {
       case 'injectRuns': {

@@ -1,76 +1,13 @@
-// task-dispatcher: wiring only. Workflows → Redis read model (rebuilt from
-// Kafka when empty) → planner (in the handlers, plus its safety-net tick) → consumers → gRPC control API.
-import { EventEmitter } from 'node:events'
-import { hostname } from 'node:os'
-import { readFileSync } from 'node:fs'
-import { AutocalError, buildHttp, closeOnSignal, connectRedis, createLogger, createMetrics, createTokenIndex, grpc, loadConfig, readAccessOf, startConsumer, startGrpc, startProducer, startTelemetry } from '@autocal/runtime'
+// task-dispatcher: turns run facts into block tasks and job requests, follows
+// them to uploaded conditions, and serves the gRPC control API (app.ts).
+import { closeOnSignal, createLogger, loadConfig, startTelemetry } from '@autocal/runtime'
 import { Config } from './config.ts'
-import { loadWorkflows } from './adapters/workflow-files.ts'
-import { createStateStore } from './adapters/state-store.ts'
-import { createRunsOffsets } from './adapters/runs-offsets.ts'
-import { buildCatalog } from './domain/catalog.ts'
-import { createHandlers } from './handlers.ts'
-import { createRecovery } from './recovery.ts'
-import { createTaskTransitions } from './task-transitions.ts'
-import { createPlanner, startPlanning } from './planner.ts'
-import { controlService } from './control-api.ts'
-import { createJobWatchStore } from './adapters/job-watch-store.ts'
-import { createJobWatchdog, startJobWatchdog, watchdogPeriodMs } from './job-watchdog.ts'
+import { service, startTaskDispatcher } from './app.ts'
 
-const service = 'task-dispatcher'
 const config = loadConfig(Config, process.env)
 const logger = createLogger({ service, level: config.AUTOCAL_LOG_LEVEL })
-const instance = config.AUTOCAL_INSTANCE_ID ?? `${hostname()}-${process.pid}`
-const loaded = loadWorkflows(config.AUTOCAL_WORKFLOWS_DIR, process.env)
-if (loaded.errors.length > 0) throw new AutocalError('AUTOCAL_WORKFLOW_INVALID', `invalid workflows in ${config.AUTOCAL_WORKFLOWS_DIR}:\n${loaded.errors.join('\n')}`)
-const tokens = createTokenIndex(config.AUTOCAL_CONTROL_TOKENS)
-const readers = readAccessOf(config)
-// TLS unless explicitly insecure (the config refuses half a TLS setup and no choice at all)
-const tls = config.AUTOCAL_CONTROL_TLS_CERT_FILE === undefined || config.AUTOCAL_CONTROL_TLS_KEY_FILE === undefined
-  ? undefined
-  : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(config.AUTOCAL_CONTROL_TLS_CERT_FILE), private_key: readFileSync(config.AUTOCAL_CONTROL_TLS_KEY_FILE) }], false)
-if (tls === undefined) logger.warn('control API without TLS (AUTOCAL_CONTROL_INSECURE=true): bearer tokens travel in clear text')
-const catalog = buildCatalog(loaded.workflows)
-logger.info({ workflows: loaded.workflows.map(w => `${w.subsystem}/${w.workflow}@${w.version}`), campaigns: [...catalog.campaigns.keys()], tokens: tokens.size }, 'workflows loaded')
 
 await using stack = new AsyncDisposableStack()
 stack.use(await startTelemetry({ service, endpoint: config.AUTOCAL_OTLP_ENDPOINT }))
-const metrics = createMetrics({ service })
-const redis = stack.use(await connectRedis({ config, logger }))
-const producer = stack.use(await startProducer({ config, logger, service, metrics }))
-const store = createStateStore(redis)
-const transitions = createTaskTransitions({ store, redis, producer, catalog, logger, dataDir: config.AUTOCAL_DATA_DIR, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
-const recovery = createRecovery({ config, logger, store, redis, catalog, applyRun: async ev => { await handlers.applyRun(ev) }, rebuildLeaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
-const runsOffsets = stack.use(createRunsOffsets(config, logger, service))
-const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
-const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR, planner })
-await recovery.ensureState()
-const checks = [redis.check, producer.check]
-const http = stack.use(await buildHttp({ logger, metrics, checks }))
-await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
-const taskEvents = new EventEmitter().setMaxListeners(0)
-const watch = stack.use(await startConsumer({ config, logger, service, producer, metrics, group: `${service}-watch-${instance}`, fromBeginning: false, handlers: { tasks: async ev => { taskEvents.emit('task', ev) } } }))
-const grpcServer = stack.use(await startGrpc({
-  host: config.AUTOCAL_GRPC_HOST,
-  port: config.AUTOCAL_GRPC_PORT,
-  logger,
-  checks,
-  ...(tls === undefined ? {} : { credentials: tls }),
-  services: [controlService({ catalog, store, producer, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env: process.env, golden: loaded.golden })]
-}))
-stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))
-const policy = { answerTimeoutMs: config.AUTOCAL_JOB_ANSWER_TIMEOUT_MS, reRequests: config.AUTOCAL_JOB_ANSWER_REREQUESTS }
-const watchdog = createJobWatchdog({ store, watches: createJobWatchStore(redis), redis, catalog, transitions, logger, policy, ensureState: recovery.ensureState })
-stack.use(startJobWatchdog(watchdog, watchdogPeriodMs(policy.answerTimeoutMs), logger))
-const consumer = stack.use(await startConsumer({
-  config,
-  logger,
-  service,
-  producer,
-  metrics,
-  group: service,
-  handlers: { runs: handlers.onRun, jobStatus: async s => { await handlers.onJobStatus(s); await watchdog.answered(s) }, conditions: handlers.onCondition, control: handlers.onControl }
-}))
-checks.push(consumer.check, watch.check)
-logger.info({ replica: instance, http: http.server.address(), grpc: grpcServer.port }, 'task-dispatcher started')
+stack.use(await startTaskDispatcher(config, logger, process.env))
 await closeOnSignal(stack, { logger, graceMs: config.AUTOCAL_SHUTDOWN_GRACE_MS })

@@ -9,7 +9,7 @@
 // wait, and live transitions are refused until the marker is back. The lease
 // is kept alive while the rebuild runs; one that lost it sets no marker.
 import { topics, type RunEvent, type TaskEvent } from '@autocal/contracts'
-import { AutocalError, acquireLease, keepLease, readTopic, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, acquireLease, keepLease, policies, readTopic, retry, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { fromTaskEvent } from './task-event.ts'
@@ -39,11 +39,9 @@ export function createRecovery (deps: RecoveryDeps) {
     const lease = await acquireLease(redis, 'td:rebuild', leaseMs)
     if (lease === null) {
       // another replica rebuilds: wait for its marker
-      for (let i = 0; i < 600; i++) {
-        if (await store.hasMarker()) return
-        await new Promise(resolve => setTimeout(resolve, 100))
-      }
-      throw new AutocalError('AUTOCAL_NOT_READY', 'the read model is being rebuilt by another replica', { retryable: true })
+      const building = new AutocalError('AUTOCAL_NOT_READY', 'the read model is being rebuilt by another replica', { retryable: true })
+      await retry(async () => { if (!await store.hasMarker()) throw building }, policies.rebuildMarker, { shouldRetry: err => err === building })
+      return
     }
     const started = Date.now()
     // kept while the topics are read (a long log can outlast the lease); a rebuild that lost it sets no marker

@@ -12,6 +12,7 @@
 // @autocal/contracts (messageProblem: names, ids and run numbers; a uint32
 // wider than 32 bits on the wire), before any handler sees it. A consumer
 // that kafkajs cannot restart fails the process's liveness and asks for a shutdown with a non-zero exit.
+import { setTimeout as delay } from 'node:timers/promises'
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import { create, fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
@@ -49,6 +50,12 @@ export interface ConsumerOptions {
   metrics?: Metrics
   /** Where a group without committed offsets starts: true (default) = the oldest message. */
   fromBeginning?: boolean
+  /**
+   * The group belongs to this process alone (a replica's own watch group):
+   * deleted from the cluster when the consumer closes, so a stopped process
+   * leaves no group behind (default false: a service's shared group stays).
+   */
+  deleteGroupOnClose?: boolean
 }
 
 export interface Consumer extends AsyncDisposable {
@@ -236,6 +243,10 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
           await pauseWithHeartbeat(payload, Math.min(1000, config.AUTOCAL_KAFKA_RETRY_BASE_MS * busyWaits))
           continue
         }
+        if (errorCode(outcome) === 'AUTOCAL_SHUTTING_DOWN') {
+          // the service is stopping and cancelled the handler: neither a failure nor a DLQ case; the offset stays uncommitted
+          throw outcome
+        }
         metrics?.handlerErrors.inc({ topic: meta.topic, group: groupId })
         const retryable = isRetryable(outcome)
         if (!retryable || attempt >= config.AUTOCAL_KAFKA_MAX_ATTEMPTS) {
@@ -256,7 +267,7 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
       if (!payload.isRunning() || payload.isStale()) {
         throw new AutocalError('AUTOCAL_SHUTTING_DOWN', 'consumer stopping during a retry; the message stays uncommitted')
       }
-      await new Promise(resolve => setTimeout(resolve, Math.min(500, until - Date.now())))
+      await delay(Math.min(500, until - Date.now()))
       await payload.heartbeat()
     }
   }
@@ -298,6 +309,18 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
       // stops between messages, commits what was handled, leaves the group
       await consumer.disconnect()
       log.info('consumer stopped')
+      if (options.deleteGroupOnClose === true) {
+        const admin = kafka.admin()
+        try {
+          await admin.connect()
+          await admin.deleteGroups([groupId])
+          log.info('consumer group deleted')
+        } catch (err) {
+          log.warn({ err }, 'consumer group not deleted; it expires with the broker\'s offsets retention')
+        } finally {
+          await admin.disconnect()
+        }
+      }
     }
   }
 }

@@ -6,6 +6,7 @@ import { allTopics, topicName, topics, type Topic } from '@autocal/contracts'
 import { secretOf } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import { AutocalError, errorMessage } from '../errors.ts'
+import { policies, retry } from '../retry.ts'
 
 export interface KafkaConfig {
   AUTOCAL_KAFKA_BROKERS: string
@@ -89,15 +90,8 @@ export function createKafka (config: KafkaConfig, logger: Logger, clientId: stri
  * Partition offsets of a topic, retried while a just-created topic has no
  * leader yet ("This server is not the leader for that topic-partition").
  */
-export async function topicOffsets (admin: Admin, topic: string): Promise<Array<{ partition: number, low: string, high: string }>> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await admin.fetchTopicOffsets(topic)
-    } catch (err) {
-      if (attempt >= 20) throw err
-      await new Promise(resolve => setTimeout(resolve, 250))
-    }
-  }
+export async function topicOffsets (admin: Admin, topic: string, signal?: AbortSignal): Promise<Array<{ partition: number, low: string, high: string }>> {
+  return await retry(async () => await admin.fetchTopicOffsets(topic), policies.topicLeader, { signal })
 }
 
 /**
@@ -199,10 +193,9 @@ export async function ensureTopics (admin: Admin, prefix: string, logger: Logger
  * partition's offsets. Polls 100 ms → 1 s apart; throws AUTOCAL_UNAVAILABLE
  * naming what is missing after `waitMs`.
  */
-export async function waitForTopics (admin: Admin, wanted: Array<{ name: string, partitions: number }>, waitMs: number): Promise<void> {
-  const deadline = Date.now() + waitMs
+export async function waitForTopics (admin: Admin, wanted: Array<{ name: string, partitions: number }>, waitMs: number, signal?: AbortSignal): Promise<void> {
   let pending = wanted
-  for (let pause = 100; ; pause = Math.min(1000, pause * 2)) {
+  async function check (): Promise<void> {
     let problem: string
     try {
       const { topics } = await admin.fetchTopicMetadata({ topics: pending.map(w => w.name) })
@@ -229,9 +222,7 @@ export async function waitForTopics (admin: Admin, wanted: Array<{ name: string,
     } catch (err) {
       problem = errorMessage(err)
     }
-    if (Date.now() + pause > deadline) {
-      throw new AutocalError('AUTOCAL_UNAVAILABLE', `topics not usable after ${waitMs} ms: ${problem}`)
-    }
-    await new Promise(resolve => setTimeout(resolve, pause))
+    throw new AutocalError('AUTOCAL_UNAVAILABLE', `topics not usable after ${waitMs} ms: ${problem}`)
   }
+  await retry(check, { ...policies.topicsReady, maxTotalMs: waitMs }, { signal })
 }

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import { fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
 import { contentTypes, headers, messageProblem, topicName, topics, uint32OverflowProblem, type Topic, type TopicId } from '@autocal/contracts'
-import { createKafka, type KafkaConfig } from './kafka.ts'
+import { createKafka, topicOffsets, type KafkaConfig } from './kafka.ts'
 import { headerValue } from './headers.ts'
 import type { Logger } from '../logger.ts'
 
@@ -43,17 +43,8 @@ export async function readTopic<S extends DescMessage> (config: KafkaConfig, log
   await admin.connect()
   const groupId = readerGroup(config.AUTOCAL_KAFKA_TOPIC_PREFIX, clientId)
   try {
-    let offsets: Awaited<ReturnType<typeof admin.fetchTopicOffsets>> = []
-    for (let i = 1; ; i++) {
-      try {
-        offsets = await admin.fetchTopicOffsets(name)
-        break
-      } catch (err) {
-        // a topic created a moment ago may not have its leaders yet
-        if (i >= 20) throw err
-        await new Promise(resolve => setTimeout(resolve, 250))
-      }
-    }
+    // a topic created a moment ago may not have its leaders yet
+    const offsets = await topicOffsets(admin, name)
     const remaining = new Map(offsets.filter(o => BigInt(o.high) > BigInt(o.low)).map(o => [o.partition, BigInt(o.high)]))
     if (remaining.size === 0) return 0
     const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 200, sessionTimeout: 10_000 })

@@ -8,7 +8,9 @@
 //   5. upload_metadata      (tag row + IOVs; the server writes, closes the session, releases the lock)
 //   6. close_upload_session (after any client-side error once a session is open)
 // Every request is retried up to `retries` times on 502/503/504, network
-// errors, timeouts and a tag lock held by another session.
+// errors, timeouts and a tag lock held by another session (runtime
+// policies.dropboxStep: the configured delay, doubling), and stops at once
+// when the uploader shuts down (`signal`).
 // Since encoding, as CMS's public client speaks it (cms-sw/cmssw
 // CondCore/Utilities/python/CondDBFW/uploads.py): the IOV sinces and the
 // metadata `since` of a Run tag are sent in the Lumi form `run << 32`
@@ -17,6 +19,7 @@
 // (`if fcsr > self.data_to_send["since"]`). Lumi and Time sinces go as they
 // are; Time tags get no FCSR check.
 import { Buffer } from 'node:buffer'
+import { policies, retry } from '@autocal/runtime'
 import { conddbTimestamp, type PayloadRow, type TagRow } from '../domain/conddb-format.ts'
 import type { DestinationTag } from '../domain/payload-validation.ts'
 import type { FcsrPolicyName, SinceIov } from '../domain/since-rules.ts'
@@ -28,8 +31,11 @@ export interface DropboxOptions {
   username: string
   password: string
   retries: number
+  /** Wait before the first retry, doubling for each next one (policies.dropboxStep). */
   retryDelayMs: number
   timeoutMs: number
+  /** Aborts the current request and any retry wait (the uploader's shutdown). */
+  signal?: AbortSignal | undefined
   /** Told of every request and its answer (the upload history records them). */
   onStep?: (step: string, detail: string) => void
 }
@@ -102,56 +108,72 @@ function showServiceSince (timeType: string, since: bigint): string {
 export function createDropboxClient (options: DropboxOptions) {
   const base = options.url.endsWith('/') ? options.url : `${options.url}/`
   const note = options.onStep ?? (() => {})
-  const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
+  /** One step, retried under policies.dropboxStep narrowed by the configured retries and first delay; cancelled by `options.signal`. */
   async function call (step: string, params: Record<string, string>, body?: string): Promise<Record<string, unknown>> {
+    const url = stepUrl(step, params)
+    const policy = { ...policies.dropboxStep, retries: options.retries, minDelayMs: options.retryDelayMs, maxDelayMs: Math.max(options.retryDelayMs, policies.dropboxStep.maxDelayMs) }
+    let last: DropboxError | undefined
+    try {
+      return await retry(async attempt => {
+        try {
+          return await request(step, url, body, attempt)
+        } catch (err) {
+          if (err instanceof DropboxError) last = err
+          throw err
+        }
+      }, policy, { signal: options.signal, shouldRetry: err => !(err instanceof DropboxError && err.kind === 'refused') })
+    } catch (err) {
+      if (options.signal?.aborted === true || last === undefined || last.kind === 'refused') throw err
+      throw new DropboxError(step, last.kind, `${step} failed after ${options.retries + 1} attempts: ${last.message}`)
+    }
+  }
+
+  function stepUrl (step: string, params: Record<string, string>): URL {
     const url = new URL(`${step}/`, base)
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v)
-    let last = ''
-    let locked = false
-    for (let attempt = 0; attempt <= options.retries; attempt++) {
-      if (attempt > 0) await sleep(options.retryDelayMs * attempt)
-      let response: Response
-      try {
-        response = await fetch(url, {
-          method: body === undefined ? 'GET' : 'POST',
-          ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/octet-stream' } }),
-          signal: AbortSignal.timeout(options.timeoutMs)
-        })
-      } catch (err) {
-        last = `network error: ${(err as Error).message}`
-        note(step, `attempt ${attempt + 1}: ${last}`)
-        continue
-      }
-      const text = await response.text()
-      let reply: Record<string, unknown> = {}
-      try {
-        const parsed = text === '' ? {} : parseWithBigInts(text)
-        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) reply = parsed as Record<string, unknown>
-      } catch {
-        reply = { error: `reply is not JSON: ${text.slice(0, 200)}` }
-      }
-      const error = typeof reply.error === 'string' ? reply.error : undefined
-      if (transientStatus.has(response.status)) {
-        last = `HTTP ${response.status}${error === undefined ? '' : `: ${error}`}`
-        note(step, `attempt ${attempt + 1}: ${last}`)
-        continue
-      }
-      if (response.status === 409 || (error !== undefined && /lock/i.test(error) && step === 'get_upload_session')) {
-        locked = true
-        last = `tag lock held by another session: ${error ?? `HTTP ${response.status}`}`
-        note(step, `attempt ${attempt + 1}: ${last}`)
-        continue
-      }
-      if (!response.ok || error !== undefined) {
-        const log = serverLog(reply)
-        note(step, `HTTP ${response.status}: ${error ?? text.slice(0, 200)}`)
-        throw new DropboxError(step, 'refused', `${step} answered HTTP ${response.status}: ${error ?? text.slice(0, 200)}${log}`, response.status)
-      }
-      note(step, `HTTP ${response.status}`)
-      return reply
+    return url
+  }
+
+  /** One request of a step: the reply, or a DropboxError (transient / locked are retried, refused is not). */
+  async function request (step: string, url: URL, body: string | undefined, attempt: number, signal = options.signal): Promise<Record<string, unknown>> {
+    let response: Response
+    try {
+      response = await fetch(url, {
+        method: body === undefined ? 'GET' : 'POST',
+        ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/octet-stream' } }),
+        signal: signal === undefined ? AbortSignal.timeout(options.timeoutMs) : AbortSignal.any([signal, AbortSignal.timeout(options.timeoutMs)])
+      })
+    } catch (err) {
+      const last = `network error: ${(err as Error).message}`
+      note(step, `attempt ${attempt}: ${last}`)
+      throw new DropboxError(step, 'transient', last)
     }
-    throw new DropboxError(step, locked ? 'locked' : 'transient', `${step} failed after ${options.retries + 1} attempts: ${last}`)
+    const text = await response.text()
+    let reply: Record<string, unknown> = {}
+    try {
+      const parsed = text === '' ? {} : parseWithBigInts(text)
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) reply = parsed as Record<string, unknown>
+    } catch {
+      reply = { error: `reply is not JSON: ${text.slice(0, 200)}` }
+    }
+    const error = typeof reply.error === 'string' ? reply.error : undefined
+    if (transientStatus.has(response.status)) {
+      const last = `HTTP ${response.status}${error === undefined ? '' : `: ${error}`}`
+      note(step, `attempt ${attempt}: ${last}`)
+      throw new DropboxError(step, 'transient', last, response.status)
+    }
+    if (response.status === 409 || (error !== undefined && /lock/i.test(error) && step === 'get_upload_session')) {
+      const last = `tag lock held by another session: ${error ?? `HTTP ${response.status}`}`
+      note(step, `attempt ${attempt}: ${last}`)
+      throw new DropboxError(step, 'locked', last, response.status)
+    }
+    if (!response.ok || error !== undefined) {
+      const log = serverLog(reply)
+      note(step, `HTTP ${response.status}: ${error ?? text.slice(0, 200)}`)
+      throw new DropboxError(step, 'refused', `${step} answered HTTP ${response.status}: ${error ?? text.slice(0, 200)}${log}`, response.status)
+    }
+    note(step, `HTTP ${response.status}`)
+    return reply
   }
 
   async function upload (u: DropboxUpload): Promise<DropboxResult> {
@@ -252,6 +274,11 @@ export function createDropboxClient (options: DropboxOptions) {
       const written = iovs.map(i => ({ since: fromServiceSince(timeType, i.since), payloadHash: i.payloadHash }))
       return { kind: 'uploaded', sessionId: sid, iovs: written, ...(requestedSince === undefined ? {} : { requestedSince }), notes, storedPayloads: stored }
     } catch (err) {
+      if (options.signal?.aborted === true) {
+        // stopping: one try to release the tag lock, then the shutdown goes on (the request stays uncommitted)
+        if (sessionId !== undefined && !closed) await request('close_upload_session', stepUrl('close_upload_session', { database, upload_session_id: sessionId }), undefined, 1, AbortSignal.timeout(options.timeoutMs)).catch(() => {})
+        throw err
+      }
       if (sessionId !== undefined && !closed) await close(sessionId)
       const reason = (err as Error).message
       const refusedAsInvalid = err instanceof DropboxError && err.kind === 'refused' && (err.status === 400 || err.status === 422)

@@ -39,14 +39,8 @@ export function memoryLogger (level = 'warn'): { logger: Logger, lines: Array<Re
   return { logger: createLogger({ service: 'test', level, destination: stream }), lines }
 }
 
-/** Resolves when `predicate` holds, polling; rejects with `what` after timeoutMs. */
-export async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
+// the tests' one wait (deadline 60 s unless given)
+export { until } from '../../../../test/helpers/until.ts'
 
 /**
  * Reads a CondDB file with python3's sqlite3 module: an independent reader

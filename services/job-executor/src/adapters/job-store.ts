@@ -8,8 +8,11 @@
 //   executor:agent:alive:<agent>  liveness of an agent, renewed by its heartbeats (its lease on its jobs)
 //   lease:executor:slot:N  the cluster-wide concurrency slots
 //   executor:state         marker: the table is complete (set after a rebuild from the job topics; missing = lost)
+// Who may take over, assign, reattach, requeue or drop a held job is decided by
+// domain/job-state.ts; the Lua here only persists decisions (compare-and-set).
 import { randomUUID } from 'node:crypto'
 import { Lease, redisScript, runScript, type RedisHandle, type RedisScript } from '@autocal/runtime'
+import { decideJobChange, type JobChange } from '../domain/job-state.ts'
 
 export interface JobEntry {
   key: string
@@ -53,57 +56,19 @@ const claimScript = `
 if redis.call('exists', KEYS[2]) == 1 then return 0 end
 return redis.call('hsetnx', KEYS[1], ARGV[1], ARGV[2])`
 
-const takeOverScript = `
-local current = redis.call('hget', KEYS[1], ARGV[1])
-if not current then return 0 end
-local entry = cjson.decode(current)
-if entry.owner ~= ARGV[2] then return 0 end
-entry.owner = ARGV[3]
-redis.call('hset', KEYS[1], ARGV[1], cjson.encode(entry))
-return 1`
-
-// agent backend: a queued agent job becomes assigned to an agent (and owned by the executor its stream is on)
-const assignScript = `
-local current = redis.call('hget', KEYS[1], ARGV[1])
-if not current then return 0 end
-local entry = cjson.decode(current)
-if entry.state ~= 'queued' then return 0 end
-entry.state = 'assigned'
-entry.agent = ARGV[2]
-entry.owner = ARGV[3]
-redis.call('hset', KEYS[1], ARGV[1], cjson.encode(entry))
-return 1`
-
-// an agent that registers again keeps the jobs still assigned to it
-const reattachScript = `
-local current = redis.call('hget', KEYS[1], ARGV[1])
-if not current then return 0 end
-local entry = cjson.decode(current)
-if entry.agent ~= ARGV[2] then return 0 end
-entry.owner = ARGV[3]
-redis.call('hset', KEYS[1], ARGV[1], cjson.encode(entry))
-return 1`
-
-// a lost agent's job goes back to the queue (unless the agent came back meanwhile)
-const requeueScript = `
-if ARGV[3] == '1' and redis.call('exists', KEYS[2]) == 1 then return 0 end
-local current = redis.call('hget', KEYS[1], ARGV[1])
-if not current then return 0 end
-local entry = cjson.decode(current)
-if entry.agent ~= ARGV[2] then return 0 end
-entry.state = 'queued'
-entry.agent = nil
-redis.call('hset', KEYS[1], ARGV[1], cjson.encode(entry))
-return 1`
-
-// a queued job that is cancelled before any agent took it
-const dropQueuedScript = `
-local current = redis.call('hget', KEYS[1], ARGV[1])
-if not current then return 0 end
-local entry = cjson.decode(current)
-if entry.state ~= 'queued' then return 0 end
-redis.call('hdel', KEYS[1], ARGV[1])
-redis.call('set', KEYS[2], '1', 'EX', 604800)
+// persists a decision of domain/job-state.ts: written only if the entry is
+// still the one the decision was made on (compare-and-set on its stored JSON),
+// and, with a guard key, only while that key is missing (a lost agent that
+// came back keeps its job). ARGV: field, expected JSON, 'set' | 'finish', new JSON, guard flag
+const persistScript = `
+if ARGV[5] == '1' and redis.call('exists', KEYS[2]) == 1 then return -1 end
+if redis.call('hget', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] == 'finish' then
+  redis.call('hdel', KEYS[1], ARGV[1])
+  redis.call('set', KEYS[3], '1', 'EX', 604800)
+else
+  redis.call('hset', KEYS[1], ARGV[1], ARGV[4])
+end
 return 1`
 
 // a finished job: marked done, its entry dropped and (when given) its slot
@@ -122,6 +87,7 @@ end
 return 0`
 
 const finishJob = redisScript(finishScript)
+const persistDecision = redisScript(persistScript)
 const takeSlot = redisScript(takeSlotScript)
 
 export function createJobStore (redis: RedisHandle, instance: string) {
@@ -133,6 +99,25 @@ export function createJobStore (redis: RedisHandle, instance: string) {
   const agentAliveKey = (agent: string): string => redis.key('executor', 'agent', 'alive', agent)
   const cancelKey = (jobId: string): string => redis.key('executor', 'cancel', jobId)
   const markerKey = redis.key('executor', 'state')
+
+  /**
+   * Applies `change` to the job `key` as domain/job-state.ts decides it on the
+   * stored entry; true when a decision was written. A concurrent write makes
+   * the compare-and-set miss: the change is decided again on the new entry.
+   * `guard`: a key whose existence cancels the change (checked in the same script).
+   */
+  async function change (key: string, c: JobChange, guard?: string): Promise<boolean> {
+    for (let round = 0; round < 5; round++) {
+      const stored = await redis.client.hget(jobsKey, key)
+      const decision = decideJobChange(stored === null ? undefined : JSON.parse(stored) as JobEntry, c)
+      if (decision.kind === 'unchanged' || stored === null) return false
+      const written = Number(await run(persistDecision, [jobsKey, guard ?? jobsKey, doneKey(key)],
+        [key, stored, decision.kind === 'finish' ? 'finish' : 'set', decision.kind === 'write' ? JSON.stringify(decision.entry) : '', guard === undefined ? '0' : '1']))
+      if (written !== 0) return written === 1
+    }
+    return false
+  }
+
   return {
     /** True while the job table is complete; false after a loss of Redis's data (empty, FLUSHALL) until it is rebuilt. */
     hasMarker: async (): Promise<boolean> => (await redis.client.exists(markerKey)) === 1,
@@ -165,8 +150,7 @@ export function createJobStore (redis: RedisHandle, instance: string) {
     isDone: async (key: string): Promise<boolean> => (await redis.client.exists(doneKey(key))) === 1,
     entries: async (): Promise<JobEntry[]> => Object.values(await redis.client.hgetall(jobsKey)).map(v => JSON.parse(v) as JobEntry),
     /** Takes over an entry of a dead owner; false when someone else was faster. */
-    takeOver: async (entry: JobEntry): Promise<boolean> =>
-      (await redis.client.eval(takeOverScript, 1, jobsKey, entry.key, entry.owner, instance)) === 1,
+    takeOver: async (entry: JobEntry): Promise<boolean> => await change(entry.key, { kind: 'take-over', from: entry.owner, to: instance }),
     heartbeat: async (ttlMs: number): Promise<void> => { await redis.client.set(aliveKey(instance), String(Date.now()), 'PX', ttlMs) },
     retire: async (): Promise<void> => { await redis.client.del(aliveKey(instance)) },
     isAlive: async (owner: string): Promise<boolean> => (await redis.client.exists(aliveKey(owner))) === 1,
@@ -174,15 +158,12 @@ export function createJobStore (redis: RedisHandle, instance: string) {
       const v = await redis.client.hget(jobsKey, key)
       return v === null ? undefined : JSON.parse(v) as JobEntry
     },
-    assignToAgent: async (key: string, agent: string): Promise<boolean> =>
-      (await redis.client.eval(assignScript, 1, jobsKey, key, agent, instance)) === 1,
-    reattachToAgent: async (key: string, agent: string): Promise<boolean> =>
-      (await redis.client.eval(reattachScript, 1, jobsKey, key, agent, instance)) === 1,
+    assignToAgent: async (key: string, agent: string): Promise<boolean> => await change(key, { kind: 'assign', agent, owner: instance }),
+    reattachToAgent: async (key: string, agent: string): Promise<boolean> => await change(key, { kind: 'reattach', agent, owner: instance }),
     /** Back to the queue; with onlyIfLost, only while the agent's liveness key is missing. */
     requeueFromAgent: async (key: string, agent: string, onlyIfLost: boolean): Promise<boolean> =>
-      (await redis.client.eval(requeueScript, 2, jobsKey, agentAliveKey(agent), key, agent, onlyIfLost ? '1' : '0')) === 1,
-    dropQueued: async (key: string): Promise<boolean> =>
-      (await redis.client.eval(dropQueuedScript, 2, jobsKey, doneKey(key), key)) === 1,
+      await change(key, { kind: 'requeue', agent }, onlyIfLost ? agentAliveKey(agent) : undefined),
+    dropQueued: async (key: string): Promise<boolean> => await change(key, { kind: 'drop-queued' }),
     agentHeartbeat: async (agent: string, ttlMs: number): Promise<void> => { await redis.client.set(agentAliveKey(agent), String(Date.now()), 'PX', ttlMs) },
     agentAlive: async (agent: string): Promise<boolean> => (await redis.client.exists(agentAliveKey(agent))) === 1,
     requestCancel: async (jobId: string, reason: string): Promise<void> => { await redis.client.set(cancelKey(jobId), reason, 'EX', 24 * 3600) },

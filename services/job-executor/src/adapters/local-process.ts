@@ -7,6 +7,7 @@
 // passed as arguments, never pasted into a command string. With a job user
 // (the executor runs as root), the whole group runs as that user: its output
 // directory and its exit file are the only things made writable for it.
+import { setTimeout as delay } from 'node:timers/promises'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chownSync, closeSync, constants as fsConstants, createReadStream, existsSync, mkdirSync, openSync } from 'node:fs'
@@ -142,9 +143,9 @@ export function signalGroup (pgid: number, signal: NodeJS.Signals): boolean {
 export async function killGroup (pgid: number, graceMs: number): Promise<void> {
   if (!signalGroup(pgid, 'SIGTERM')) return
   const deadline = Date.now() + graceMs
-  while (groupAlive(pgid) && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 50))
+  while (groupAlive(pgid) && Date.now() < deadline) await delay(50)
   if (groupAlive(pgid)) signalGroup(pgid, 'SIGKILL')
-  while (groupAlive(pgid) && Date.now() < deadline + 5000) await new Promise(resolve => setTimeout(resolve, 50))
+  while (groupAlive(pgid) && Date.now() < deadline + 5000) await delay(50)
 }
 
 /** The process group id the wrapper recorded for the exit file's job, or undefined when it never started. */

@@ -5,12 +5,13 @@
 // reconnect, or a restart of the agent itself, it re-registers the jobs it
 // still has: the executor re-attaches them, or tells it to stop them when
 // they were given to another agent meanwhile.
+import { setTimeout as delay } from 'node:timers/promises'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf'
 import { AgentService, AgentServiceConnectRequestSchema, JobPhase, JobRequestSchema, JobStatusSchema, type AgentServiceConnectResponse, type JobRequest } from '@autocal/contracts'
-import { createGrpcClient, grpc, type Logger } from '@autocal/runtime'
+import { createGrpcClient, grpc, policies, retryDelay, type Logger } from '@autocal/runtime'
 import { baseEnvironment, fileSafe, jobEnvironment } from '../domain/job-environment.ts'
 import { concludeProcess, groupAlive, killGroup, readExitFile, startProcess } from '../adapters/local-process.ts'
 import { prepareJobTree, resolveJobUser } from '../adapters/job-user.ts'
@@ -38,8 +39,6 @@ interface AgentJob {
 
 type ConnectInit = MessageInitShape<typeof AgentServiceConnectRequestSchema>['message']
 
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-
 export async function startAgent (config: AgentConfig, logger: Logger): Promise<AsyncDisposable & { jobs: () => string[] }> {
   const log = logger.child({ component: 'agent', agent: config.AUTOCAL_AGENT_ID })
   const home = join(config.AUTOCAL_DATA_DIR, 'agent', fileSafe(config.AUTOCAL_AGENT_ID))
@@ -53,6 +52,9 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
   if (jobUser !== undefined) prepareJobTree(jobUser, config.AUTOCAL_DATA_DIR, [join(home, 'jobs'), join(home, 'run')])
   else log.warn('the agent does not run as root: jobs run as its own user and can read its environment (its token)')
   const state = { stopped: false }
+  // aborted on dispose: a reconnect backoff or a watch wait ends at once
+  const stopping = new AbortController()
+  const sleep = async (ms: number): Promise<void> => { await delay(ms, undefined, { signal: stopping.signal }).catch(() => {}) }
   const timers = new Map<string, NodeJS.Timeout>()
 
   function persist (): void {
@@ -277,14 +279,16 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
   }
 
   const loop = (async () => {
-    let backoff = 500
+    // reconnects under policies.agentReconnect (capped by AUTOCAL_AGENT_BACKOFF_MAX_MS), from the start after a session that registered
+    const backoff = { ...policies.agentReconnect, maxDelayMs: config.AUTOCAL_AGENT_BACKOFF_MAX_MS }
+    let failures = 0
     while (!state.stopped) {
       const ok = await session().catch(() => false)
       if (state.stopped) break
-      if (ok) backoff = 500
-      log.info({ retryInMs: backoff }, 'disconnected from the executor; reconnecting')
-      await sleep(backoff)
-      backoff = Math.min(backoff * 2, config.AUTOCAL_AGENT_BACKOFF_MAX_MS)
+      failures = ok ? 1 : failures + 1
+      const wait = retryDelay(backoff, failures) ?? backoff.maxDelayMs
+      log.info({ retryInMs: wait }, 'disconnected from the executor; reconnecting')
+      await sleep(wait)
     }
   })()
 
@@ -292,6 +296,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     jobs: () => [...jobs.keys()],
     [Symbol.asyncDispose]: async () => {
       state.stopped = true
+      stopping.abort()
       stream?.end()
       stream?.cancel()
       for (const t of timers.values()) clearTimeout(t)

@@ -104,10 +104,5 @@ export async function startBench (env: Record<string, string>, logger: Logger): 
   }
 }
 
-export async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
+// the tests' one wait (deadline 60 s unless given)
+export { until } from '../../../../test/helpers/until.ts'

@@ -7,13 +7,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { once } from 'node:events'
 import { create, toBinary } from '@bufbuild/protobuf'
-import { JobPhase, JobRequestSchema } from '@autocal/contracts'
-import { connectRedis, loadConfig } from '@autocal/runtime'
+import { JobPhase, JobRequestSchema, topicName, topics } from '@autocal/contracts'
+import { connectRedis, createKafka, loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { startJobExecutor } from '../../src/app.ts'
 import { createJobStore, type JobEntry } from '../../src/adapters/job-store.ts'
 import { startProcess } from '../../src/adapters/local-process.ts'
 import { outdirOf, asReader, quietLogger, scratchDir, startBench, testEnv, until } from '../helpers/harness.ts'
+import { handledEverything } from '../../../../test/helpers/kafka-progress.ts'
 
 const py = (code: string): string[] => ['python3', '-c', code]
 
@@ -107,7 +108,14 @@ test('a cancel stops a running job; a redelivered request runs the job only once
   await bench.request('twice', argv)
   await until('done', () => bench.final('twice') !== undefined)
   await bench.request('twice', argv) // after it finished, too
-  await new Promise(resolve => setTimeout(resolve, 1500))
+  // the executor's group committed past the third request: it was handled, so a second run would have started
+  const admin = createKafka(loadConfig(Config, env), logger, 'test-progress').admin()
+  await admin.connect()
+  try {
+    await until('the executor handled every request', () => handledEverything(admin, `${env.AUTOCAL_KAFKA_TOPIC_PREFIX}.job-executor`, topicName(topics.jobRequests, env.AUTOCAL_KAFKA_TOPIC_PREFIX)))
+  } finally {
+    await admin.disconnect()
+  }
   assert.equal(readFileSync(counter, 'utf8'), 'ran\n')
   assert.equal(bench.statuses.filter(s => s.jobId === 'twice' && s.phase === JobPhase.DONE).length, 1)
 })

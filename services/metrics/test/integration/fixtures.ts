@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { allTopics, topicName } from '@autocal/contracts'
 import { connectRedis, connectionEnv, createKafka, createLogger, loadConfig, waitForTopics, type Logger } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
+import { until as waitUntil } from '../../../../test/helpers/until.ts'
 
 export function testConfig (overrides: Record<string, string> = {}): Config {
   const id = `t-${randomUUID().slice(0, 8)}`
@@ -89,12 +90,9 @@ export function sumOf (samples: Sample[], name: string, match: Record<string, st
   return samples.filter(s => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v)).reduce((a, s) => a + s.value, 0)
 }
 
+/** The tests' one wait (test/helpers/until.ts), with this suite's default deadline of 30_000 ms. */
 export async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
+  await waitUntil(what, predicate, timeoutMs)
 }
 
 /** GET a JSON answer; `token` is presented as a bearer read token. */

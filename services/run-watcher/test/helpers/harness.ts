@@ -43,13 +43,8 @@ export async function collectRuns (env: Record<string, string>, logger: Logger):
   return { events, [Symbol.asyncDispose]: async () => { await consumer[Symbol.asyncDispose](); await producer[Symbol.asyncDispose]() } }
 }
 
-export async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
+// the tests' one wait (deadline 60 s unless given)
+export { until } from '../../../../test/helpers/until.ts'
 
 /** Waits until `count()` stops changing for `quietMs`. */
 export async function settled (count: () => number, quietMs = 1500): Promise<void> {

@@ -176,6 +176,7 @@ export function createStateStore (redis: RedisHandle) {
       for (const run of b.runs) multi.hset(k('grouped', campaign, task), String(run), b.id)
       await multi.exec()
     },
+    /** The block of `run` under root task `task` (the Tier-0 fact handler finds the tasks a fact may open by it), or null. */
     groupedBlock: async (campaign: string, task: string, run: number): Promise<string | null> => await r.hget(k('grouped', campaign, task), String(run)),
 
     /** Notes an ended run as pending: for the campaign's run blocks and/or its buckets (fill, lumi, era). */

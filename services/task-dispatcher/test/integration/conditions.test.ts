@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startConsumer, startProducer } from '@autocal/runtime'
 import { Outcome, topics, type AuditRecord, type ConditionEvent } from '@autocal/contracts'
-import { realRuns, repo, runEvents, silentLogger, spawnDispatcher, startStandIns, stopDispatcher, testConfig, until, startRealUploader } from './fixtures.ts'
+import { realRuns, repo, runEvents, silentLogger, startDispatcher, startStandIns, testConfig, until, startRealUploader } from './fixtures.ts'
 
 const cliPath = join(repo, 'packages/cli/src/main.ts')
 const script = join(repo, 'deploy/workflows/scripts/write_payload.py')
@@ -86,8 +86,8 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     handlers: { audit: async r => { audits.push(r) }, conditions: async e => { outcomes.push(e) } }
   })
   void observer
-  const dispatcher = await spawnDispatcher(config, { AUTOCAL_CONTROL_TOKENS: JSON.stringify(tokens), AUTOCAL_WORKFLOWS_DIR: workflows })
-  t.after(async () => { await stopDispatcher(dispatcher) })
+  const dispatcher = await startDispatcher(config, { AUTOCAL_CONTROL_TOKENS: JSON.stringify(tokens), AUTOCAL_WORKFLOWS_DIR: workflows })
+  t.after(async () => { await dispatcher[Symbol.asyncDispose]() })
   const ecal = { AUTOCAL_CONTROL_URL: `127.0.0.1:${dispatcher.grpcPort}`, AUTOCAL_TOKEN: 'ecal-token-123', AUTOCAL_UPLOADER_URL: uploader.url }
   const pps = { ...ecal, AUTOCAL_TOKEN: 'pps-token-456' }
 

@@ -18,6 +18,8 @@ import { baseShape, connectionEnv, createLogger, kafkaShape, loadConfig, redisSh
 
 import { Config as UploaderConfig } from '../../../condition-uploader/src/config.ts'
 import { startUploader } from '../../../condition-uploader/src/app.ts'
+import { Config as DispatcherConfig } from '../../src/config.ts'
+import { startTaskDispatcher, type TaskDispatcher } from '../../src/app.ts'
 
 export const repo = resolve(import.meta.dirname, '../../../..')
 export const realdata = process.env.AUTOCAL_REALDATA_DIR ?? new URL('../../../../../shared/realdata', import.meta.url).pathname
@@ -62,13 +64,8 @@ export async function startRealUploader (config: TestConfig): Promise<Awaited<Re
   return await startUploader(uploaderConfig, silentLogger)
 }
 
-export async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
+// the tests' one wait (deadline 60 s unless given)
+export { until } from '../../../../test/helpers/until.ts'
 
 // ---- the real run list ----------------------------------------------------
 
@@ -139,29 +136,42 @@ export interface DispatcherProcess {
   exited: Promise<number | null>
 }
 
+/** The environment of a test dispatcher: the test run's prefixes and fast ticks, then the test's own keys. */
+function dispatcherEnv (config: TestConfig, env: Record<string, string>): Record<string, string> {
+  return {
+    AUTOCAL_KAFKA_TOPIC_PREFIX: config.AUTOCAL_KAFKA_TOPIC_PREFIX,
+    AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX,
+    AUTOCAL_DATA_DIR: config.AUTOCAL_DATA_DIR,
+    AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: '6000',
+    AUTOCAL_HTTP_PORT: '0',
+    AUTOCAL_GRPC_PORT: '0',
+    AUTOCAL_LOG_LEVEL: 'info',
+    AUTOCAL_RUN_SETTLE_MS: '3000',
+    AUTOCAL_DISPATCH_TICK_MS: '300',
+    AUTOCAL_DISPATCH_LEASE_MS: '3000',
+    AUTOCAL_WORKFLOWS_DIR: workflowsDir,
+    AUTOCAL_SHUTDOWN_GRACE_MS: '8000',
+    // the control API on loopback in plaintext, unless the test gives it TLS
+    ...(env.AUTOCAL_CONTROL_TLS_CERT_FILE === undefined ? { AUTOCAL_CONTROL_INSECURE: 'true' } : {}),
+    ...env
+  }
+}
+
+/**
+ * A dispatcher replica built in-process by its app.ts (no child process), on
+ * the test run's servers and prefixes; `env` adds or overrides keys.
+ */
+export async function startDispatcher (config: TestConfig, env: Record<string, string> = {}): Promise<TaskDispatcher> {
+  const dispatcherConfig = loadConfig(DispatcherConfig, { ...connectionEnv(), ...dispatcherEnv(config, { AUTOCAL_LOG_LEVEL: 'warn', ...env }) })
+  return await startTaskDispatcher(dispatcherConfig, process.env.DEBUG_TD === '1' ? createLogger({ service: 'task-dispatcher', level: 'debug' }) : silentLogger, { ...process.env, ...env })
+}
+
 export async function spawnDispatcher (config: TestConfig, env: Record<string, string> = {}): Promise<DispatcherProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'autocal-td-log-'))
   const log = join(dir, 'dispatcher.log')
   const out = createWriteStream(log)
   const proc = spawn(process.execPath, [join(repo, 'services/task-dispatcher/src/index.ts')], {
-    env: {
-      ...process.env,
-      AUTOCAL_KAFKA_TOPIC_PREFIX: config.AUTOCAL_KAFKA_TOPIC_PREFIX,
-      AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX,
-      AUTOCAL_DATA_DIR: config.AUTOCAL_DATA_DIR,
-      AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: '6000',
-      AUTOCAL_HTTP_PORT: '0',
-      AUTOCAL_GRPC_PORT: '0',
-      AUTOCAL_LOG_LEVEL: 'info',
-      AUTOCAL_RUN_SETTLE_MS: '3000',
-      AUTOCAL_DISPATCH_TICK_MS: '300',
-      AUTOCAL_DISPATCH_LEASE_MS: '3000',
-      AUTOCAL_WORKFLOWS_DIR: workflowsDir,
-      AUTOCAL_SHUTDOWN_GRACE_MS: '8000',
-      // the control API on loopback in plaintext, unless the test gives it TLS
-      ...(env.AUTOCAL_CONTROL_TLS_CERT_FILE === undefined ? { AUTOCAL_CONTROL_INSECURE: 'true' } : {}),
-      ...env
-    },
+    env: { ...process.env, ...dispatcherEnv(config, env) },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const exited = new Promise<number | null>(resolve => proc.once('exit', code => { resolve(code) }))

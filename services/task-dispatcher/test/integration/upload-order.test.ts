@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectRedis, startConsumer, startProducer } from '@autocal/runtime'
 import { Outcome, taskKey, topics, type ConditionEvent, type JobRequest } from '@autocal/contracts'
-import { realRuns, repo, runEvents, silentLogger, spawnDispatcher, startStandIns, stopDispatcher, testConfig, until, startRealUploader } from './fixtures.ts'
+import { realRuns, repo, runEvents, silentLogger, startDispatcher, startStandIns, testConfig, until, startRealUploader } from './fixtures.ts'
 import { createStateStore } from '../../src/adapters/state-store.ts'
 
 const script = join(repo, 'deploy/workflows/scripts/write_payload.py')
@@ -50,8 +50,8 @@ test('uploads to an offline tag go out in since order when the later blocks fini
     config, logger: silentLogger, service: 'test-observer', producer, group: 'test-observer', handlers: { conditions: async e => { outcomes.push(e) } }
   })
   void observer
-  const dispatcher = await spawnDispatcher(config, { AUTOCAL_WORKFLOWS_DIR: workflows })
-  t.after(async () => { await stopDispatcher(dispatcher) })
+  const dispatcher = await startDispatcher(config, { AUTOCAL_WORKFLOWS_DIR: workflows })
+  t.after(async () => { await dispatcher[Symbol.asyncDispose]() })
   await using redis = await connectRedis({ config, logger: silentLogger })
   const store = createStateStore(redis)
   const task = async (run: number): ReturnType<typeof store.getTask> => await store.getTask(taskKey('prompt', `run-${run}`, 'ic'))
