@@ -411,7 +411,7 @@ export function controlService (deps: ControlApiDeps) {
       facts.principal = readerOf(call).principal
       // Caller-supplied YAML: nothing from the dispatcher's environment is expanded (an empty environment:
       // allow-listed variables take their ${VAR:-default}); only the real-data directory confines golden files.
-      const result = validateSources(req.files.map(f => ({ name: f.name, content: f.content, dir: deps.workflowsDir })), {}, '', goldenRootsOf(deps.env))
+      const result = validateSources(req.files.map(f => ({ name: f.name, content: f.content, dir: deps.workflowsDir })), {}, '', goldenRootsOf(deps.env), { readFiles: false })
       return { ok: result.errors.length === 0, errors: result.errors, workflows: result.workflows.map(workflowInfo) }
     }),
     watchTasks: async function * (req, call) {

@@ -32,11 +32,16 @@ export function goldenRootsOf (env: Env): string[] {
  * Validates sources, loading the golden JSON files they name (errors name the file and line that referenced them,
  * never the file's content). `env` is what `${VAR}` expands from (allow-listed names only); `goldenRoots` are the
  * directories a golden JSON may lie in besides the workflow's own (default: {@link goldenRootsOf} `env`).
+ * `readFiles: false` (remote validation of a caller's YAML) touches no file of the server: golden paths are
+ * checked for confinement as written, never resolved, opened or stat'ed, so no answer tells the caller what
+ * the server's files are (the golden files are read when the dispatcher loads the workflow).
  */
-export function validateSources (sources: WorkflowSource[], env: Env, dir = '', goldenRoots: readonly string[] = goldenRootsOf(env)): LoadedWorkflows {
+export function validateSources (sources: WorkflowSource[], env: Env, dir = '', goldenRoots: readonly string[] = goldenRootsOf(env), options: { readFiles?: boolean } = {}): LoadedWorkflows {
   const golden = new Map<string, Set<number>>()
   const problems = new Map<string, string | undefined>()
+  const readFiles = options.readFiles !== false
   const checkGolden = (path: string): string | undefined => {
+    if (!readFiles) return undefined
     if (problems.has(path)) return problems.get(path)
     let problem: string | undefined
     // The messages name the path and the kind of fault only: JSON.parse and the run checks quote the content.
@@ -63,6 +68,7 @@ export function validateSources (sources: WorkflowSource[], env: Env, dir = '', 
     return problem
   }
   const realPath = (path: string): string => {
+    if (!readFiles) return path
     try {
       return realpathSync(path)
     } catch {

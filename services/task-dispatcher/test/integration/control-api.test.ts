@@ -174,5 +174,13 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     assert.doesNotMatch(out, /ecal-token-123|pps-token-456|alice|root:/)
     assert.match(out, /leak\.yaml:6:\d+ tasks\.0\.when\.http: environment variable AUTOCAL_CONTROL_TOKENS may not be used in a workflow/)
     assert.match(out, /leak\.yaml:7:\d+ tasks\.0\.filter\.golden: the golden JSON must lie in the workflow directory/)
+    // a golden path inside the server's workflow directory is not opened: the answer says nothing of the server's files
+    const probe = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+    writeFileSync(join(probe, 'probe.yaml'), 'subsystem: ECAL\nworkflow: probe\ntasks:\n  - name: a\n    run: [x]\n    filter: { golden: ecal-timing.yaml }\n  - name: b\n    run: [x]\n    filter: { golden: scripts }\n')
+    const p = await cli(['workflows', 'validate', probe, '--remote'], ecal)
+    const said = p.stdout + p.stderr
+    assert.doesNotMatch(said, /not valid JSON|EISDIR|ENOENT|certification file/, 'nothing about the server file\'s content or kind')
+    assert.ok(!said.includes(workflowsDir), `the server's workflow directory is not named: ${said}`)
+    assert.equal(p.code, 0, said)
   })
 })
