@@ -12,7 +12,7 @@
 // or refused with 400, 401 or 403 — is logged with its peer and written as an
 // AuditRecord to autocal.audit.v1.
 import { randomUUID } from 'node:crypto'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { AuditRecordSchema, topics } from '@autocal/contracts'
@@ -70,19 +70,29 @@ export async function injectRoutes (app: FastifyInstance, options: InjectRoutesO
     }
   }
 
-  app.post('/api/v1/runs', async (req, reply) => {
-    const peer = peerOf(req)
-    const refuse = async (status: 400 | 401 | 403, principal: string, reason: string, target = 'runs'): Promise<unknown> => {
-      req.log.warn({ status, principal, peer, reason }, 'run injection refused')
-      await audit(req, { principal, accepted: false, reason, target })
-      return await reply.code(status).send({ error: reason })
-    }
+  const refusal = (req: FastifyRequest, reply: FastifyReply) => async (status: 400 | 401 | 403, principal: string, reason: string, target = 'runs'): Promise<unknown> => {
+    req.log.warn({ status, principal, peer: peerOf(req), reason }, 'run injection refused')
+    await audit(req, { principal, accepted: false, reason, target })
+    return await reply.code(status).send({ error: reason })
+  }
+  // who injects, found from the token before the body is even parsed (an unauthenticated caller learns nothing of the API: 401, audited)
+  const injectors = new WeakMap<FastifyRequest, TokenPrincipal>()
+  const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const refuse = refusal(req, reply)
     const token = bearerOfHeader(req.headers.authorization)
-    if (token === undefined) return await refuse(401, 'anonymous', 'missing bearer token')
+    if (token === undefined) { await refuse(401, 'anonymous', 'missing bearer token'); return }
     const who = options.tokens.lookup(token)
-    if (who === undefined) return await refuse(401, 'anonymous', 'unknown token')
+    if (who === undefined) { await refuse(401, 'anonymous', 'unknown token'); return }
     const scope = mayInjectRunFacts(who)
-    if (!scope.ok) return await refuse(scope.status, who.principal, scope.reason)
+    if (!scope.ok) { await refuse(scope.status, who.principal, scope.reason); return }
+    injectors.set(req, who)
+  }
+
+  app.post('/api/v1/runs', { onRequest: authenticate }, async (req, reply) => {
+    const peer = peerOf(req)
+    const refuse = refusal(req, reply)
+    const who = injectors.get(req)
+    if (who === undefined) return await refuse(401, 'anonymous', 'missing bearer token') // not reached: onRequest answered
 
     const body = req.body as unknown
     const wrapped = typeof body === 'object' && body !== null && !Array.isArray(body) && 'runs' in body

@@ -249,6 +249,9 @@ test('injection needs a token for every subsystem, read from a file; every reque
     assert.equal(res.status, status, JSON.stringify(body))
     assert.match(res.error ?? '', error)
   }
+  // the token is checked before the body is read: a caller without one learns nothing of the API (401, not 415)
+  const plain = await fetch(url, { method: 'POST', body: 'run_number=1', headers: { 'content-type': 'text/plain' } })
+  assert.equal(plain.status, 401)
   const ok = await post({ run_number: 355100, recorded_lumi: 2, units: { recorded_lumi: 'fb^{-1}' } }, adminToken)
   assert.equal(ok.status, 202)
   await until('update', () => collected.events.some(e => e.event.change.case === 'updated'))
@@ -264,20 +267,21 @@ test('injection needs a token for every subsystem, read from a file; every reque
 
   // logged with the peer
   const refused = lines.filter(l => l.msg === 'run injection refused')
-  assert.deepEqual(refused.map(l => l.status), [401, 401, 403, 400, 400, 400, 400, 400])
+  assert.deepEqual(refused.map(l => l.status), [401, 401, 403, 400, 400, 400, 400, 400, 401])
   for (const l of refused) assert.match(l.peer, /^ipv4:127\.0\.0\.1:\d+$|^ipv6:\[::1\]:\d+$/)
   // audited: one record per request, accepted or refused
-  await until('nine audit records', () => audits.length === 9)
+  await until('ten audit records', () => audits.length === 10)
   assert.deepEqual(audits.map(a => [a.principal, a.accepted, a.action, a.service]), [
     ['anonymous', false, 'runs.inject', 'autocal/run-watcher'],
     ['anonymous', false, 'runs.inject', 'autocal/run-watcher'],
     ['ecal-shifter', false, 'runs.inject', 'autocal/run-watcher'],
     ...Array.from({ length: 5 }, () => ['run-coordinator', false, 'runs.inject', 'autocal/run-watcher']),
+    ['anonymous', false, 'runs.inject', 'autocal/run-watcher'],
     ['run-coordinator', true, 'runs.inject', 'autocal/run-watcher']
   ])
   assert.match(audits[2]!.reason, /shared by every subsystem/)
-  assert.equal(audits[8]!.target, 'runs 355100')
-  assert.deepEqual(audits[8]!.details, { runs: '1', events: '1' })
+  assert.equal(audits[9]!.target, 'runs 355100')
+  assert.deepEqual(audits[9]!.details, { runs: '1', events: '1' })
   for (const a of audits) {
     assert.match(a.peer, /^ipv4:127\.0\.0\.1:\d+$|^ipv6:\[::1\]:\d+$/)
     const text = JSON.stringify(a, (_k, v: unknown) => typeof v === 'bigint' ? String(v) : v)
