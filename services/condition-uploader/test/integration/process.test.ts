@@ -39,7 +39,8 @@ test('the service process uploads a request, the example subscriber prints the n
     AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX,
     AUTOCAL_DATA_DIR: join(dir, 'data'),
     AUTOCAL_HTTP_PORT: '0',
-    AUTOCAL_LOG_LEVEL: 'info'
+    AUTOCAL_LOG_LEVEL: 'info',
+    AUTOCAL_READ_TOKENS: 'reader:process-test-read-token'
   }
   const service = spawn(process.execPath, ['src/index.ts'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
   t.after(() => { if (service.exitCode === null) service.kill('SIGKILL') })
@@ -73,7 +74,7 @@ test('the service process uploads a request, the example subscriber prints the n
   assert.equal(json.since, '361000', '64-bit since as a JSON string')
   assert.equal(json.payloadHash, hash)
 
-  const iovs = await (await fetch(new URL('/api/v1/tags/EcalTimeCalibConstants_hlt/iovs', listening.address))).json() as { iovs: Array<{ since: string }> }
+  const iovs = await (await fetch(new URL('/api/v1/tags/EcalTimeCalibConstants_hlt/iovs', listening.address), { headers: { authorization: 'Bearer process-test-read-token' } })).json() as { iovs: Array<{ since: string }> }
   assert.deepEqual(iovs.iovs.map(i => i.since), ['361000'])
 
   service.kill('SIGTERM')

@@ -121,12 +121,13 @@ test('a request with a name outside the grammar, an output directory outside the
   await until('four dead letters', () => letters.length >= 4)
   const reasons = letters.map(l => l.reason).sort()
   assert.deepEqual(reasons, [
-    'job era-traversal: provenance.campaign: campaign "../../../../etc/cron.d" is not a valid name: expected letters, digits, _ . - (at most 100, starting with a letter or digit), e.g. prompt',
+    // refused by the bus's name check before the executor's handler sees it (packages/contracts messageProblem)
+    'autocal.jobs.requests.v1.JobRequest: provenance.campaign: campaign "../../../../etc/cron.d" is not a valid name: expected letters, digits, _ . - (at most 100, starting with a letter or digit), e.g. prompt',
     'job foreign-image: image "docker.io/someone/miner:latest" is not in the executor\'s allow-list (AUTOCAL_KUBE_IMAGES)',
     `job outdir-dotdot: outdir ${JSON.stringify(join(env.AUTOCAL_DATA_DIR!, 'jobs', '..', '..', 'elsewhere'))} is not inside the executor's jobs directory ${join(env.AUTOCAL_DATA_DIR!, 'jobs')}`,
     `job outdir-escape: outdir "/etc/cron.d" is not inside the executor's jobs directory ${join(env.AUTOCAL_DATA_DIR!, 'jobs')}`
   ].sort())
-  assert.ok(letters.every(l => l.code === 'AUTOCAL_VALIDATION_FAILED' && l.attempts === 1), 'not retried: a fault of the message')
+  assert.ok(letters.every(l => l.code === 'AUTOCAL_VALIDATION_FAILED' && l.attempts <= 1), 'not retried: a fault of the message')
   // a good request behind them on the same partition runs: the consumer moved on
   await send('good', {}, { outdir: outdirOf(env, 'good') })
   await until('good done', () => bench.final('good') !== undefined)
