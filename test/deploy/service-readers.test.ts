@@ -8,9 +8,9 @@
 // system died at start with GROUP_AUTHORIZATION_FAILED.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { topicName, topics, type Topic } from '@autocal/contracts'
+import { JobRequestSchema, JobStatusSchema, RunEventSchema, TaskEventSchema, topicName, topics, type Topic } from '@autocal/contracts'
 import { connectRedis, createKafka, ensureTopics, loadConfig, readTopic } from '@autocal/runtime'
-import type { DescMessage } from '@bufbuild/protobuf'
+import { create, toBinary, type DescMessage } from '@bufbuild/protobuf'
 import { TestConfig, memoryLogger } from '../../packages/runtime/test/fixtures.ts'
 import { startSecureServers, type SecureServers } from '../../packages/runtime/test/secure-servers.ts'
 import { recoveryReader } from '../../services/task-dispatcher/src/recovery.ts'
@@ -31,11 +31,19 @@ before(async () => {
   await admin.connect()
   await ensureTopics(admin, '', logger)
   await admin.disconnect()
-  // one (empty, decodable) message on each topic a rebuild reads: an empty topic is read without a consumer group
+  // one usable message on each topic a rebuild reads (an empty topic is read without a consumer group; a
+  // message breaking the name grammar would be skipped, as the live consumers dead-letter it)
+  const provenance = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-355100', task: 't', taskAttempt: 1, inputRuns: [355100] }
+  const messages: Array<[Topic<DescMessage>, Uint8Array]> = [
+    [topics.tasks, toBinary(TaskEventSchema, create(TaskEventSchema, { subsystem: 'ECAL', campaign: 'prompt', task: 't', block: { id: 'run-355100', runs: [355100] } }))],
+    [topics.runs, toBinary(RunEventSchema, create(RunEventSchema, { run: 355100 }))],
+    [topics.jobRequests, toBinary(JobRequestSchema, create(JobRequestSchema, { jobId: 'prompt/run-355100/t/1/0', try: 1, provenance }))],
+    [topics.jobStatus, toBinary(JobStatusSchema, create(JobStatusSchema, { jobId: 'prompt/run-355100/t/1/0', try: 1, provenance }))]
+  ]
   const producer = createKafka(configOf(servers.env), logger, 'setup').producer()
   await producer.connect()
-  for (const topic of [topics.tasks, topics.runs, topics.jobRequests, topics.jobStatus]) {
-    await producer.send({ topic: topicName(topic, ''), messages: [{ key: 'k', value: Buffer.alloc(0) }] })
+  for (const [topic, value] of messages) {
+    await producer.send({ topic: topicName(topic, ''), messages: [{ key: 'k', value: Buffer.from(value) }] })
   }
   await producer.disconnect()
 }, { timeout: 300_000 })
