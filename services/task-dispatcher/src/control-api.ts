@@ -79,7 +79,8 @@ export function controlService (deps: ControlApiDeps) {
     const token = bearerToken(call.metadata)
     const p = tokens.lookup(token) ?? (deps.readers.public ? undefined : deps.readers.tokens.lookup(token))
     if (p !== undefined) return p
-    if (deps.readers.public) return { principal: 'anonymous', subsystems: ['*'] }
+    // public reads need no token; a token given must still be a known one (a wrong one is refused and audited, not ignored)
+    if (deps.readers.public && token === undefined) return { principal: 'anonymous', subsystems: ['*'] }
     throw new AutocalError('AUTOCAL_UNAUTHENTICATED', token === undefined ? 'no bearer token: reading needs a read or control token (--token-file, AUTOCAL_TOKEN / AUTOCAL_TOKEN_FILE)' : 'unknown bearer token')
   }
 
