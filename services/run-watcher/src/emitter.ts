@@ -4,7 +4,7 @@
 // subject's change sequence and the content hash (domain/event-identity.ts),
 // so that every distinct change is delivered, even one back to an earlier
 // value. Per batch:
-//   1. the known content of its runs and facts, and their sequence numbers, are read from Redis,
+//   1. the known content of its runs and facts, and their sequence numbers, are read from Redis in one MULTI,
 //   2. the changes are decided in memory, item by item, in order,
 //   3. each event id is claimed with SET NX PX (a claim held by a second
 //      replica means it is publishing that very event: this one skips it),
@@ -71,10 +71,12 @@ export function createEmitter (deps: { redis: RedisHandle, producer: Producer, k
     const forCampaign = origin.campaign !== undefined && origin.campaign !== ''
     const runNumbers = [...new Set(items.flatMap(i => i.kind === 'run' ? [i.record.run] : []))]
     const factKeys = [...new Set(items.flatMap(i => i.kind === 'fact' ? [factKey(i.fact)] : []))]
-    const runs = forCampaign ? new Map<number, RunRecord>() : await known.getMany(runNumbers)
-    const facts = await known.getFacts(factKeys)
     const subjectOfRun = (run: number): string => forCampaign ? campaignSubject(origin.campaign ?? '', run) : runSubject(run)
-    const sequences = await known.getSequences([...runNumbers.map(subjectOfRun), ...factKeys.map(factSubject)])
+    // one consistent snapshot of what is known (another replica's save lands wholly before or after it)
+    const known0 = await known.snapshot(forCampaign ? [] : runNumbers, factKeys, [...runNumbers.map(subjectOfRun), ...factKeys.map(factSubject)])
+    const runs = known0.runs
+    const facts = known0.facts
+    const sequences = known0.sequences
     const changedRuns = new Map<number, RunRecord>()
     const changedFacts = new Map<string, string>()
     const changedSequences = new Map<string, number>()

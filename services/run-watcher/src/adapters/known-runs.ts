@@ -18,6 +18,14 @@ export interface KnownRuns {
   getSequences: (subjects: readonly string[]) => Promise<Map<string, number>>
   /** Raises a subject's sequence number to at least `n` (the rebuild). */
   raiseSequence: (subject: string, n: number) => Promise<void>
+  /**
+   * The known content of `runs`, the values of `factKeys` and the sequence
+   * numbers of `subjects`, read in one MULTI: a consistent snapshot, never
+   * half before and half after another replica's save (which made a replica
+   * see a run unknown beside its raised sequence numbers, and publish it again
+   * under new event ids).
+   */
+  snapshot: (runs: readonly number[], factKeys: readonly string[], subjects: readonly string[]) => Promise<{ runs: Map<number, RunRecord>, facts: Map<string, string>, sequences: Map<string, number> }>
   /** Writes announced runs, fact values and change sequence numbers in one round trip. */
   save: (records: readonly RunRecord[], facts: ReadonlyMap<string, string>, sequences?: ReadonlyMap<string, number>) => Promise<void>
   getFact: (key: string) => Promise<string | undefined>
@@ -56,6 +64,21 @@ export function createKnownRuns (redis: RedisHandle): KnownRuns {
       if (keys.length === 0) return out
       const values = await redis.client.hmget(factsKey, ...keys)
       keys.forEach((key, i) => { const v = values[i]; if (v !== null && v !== undefined) out.set(key, v) })
+      return out
+    },
+    snapshot: async (runs, factKeys, subjects) => {
+      const multi = redis.client.multi()
+      // HMGET needs a field: a placeholder that is never a field keeps the replies aligned
+      multi.hmget(runsKey, ...(runs.length === 0 ? ['-'] : runs.map(String)))
+      multi.hmget(factsKey, ...(factKeys.length === 0 ? ['-'] : factKeys))
+      multi.hmget(sequencesKey, ...(subjects.length === 0 ? ['-'] : subjects))
+      const replies = await multi.exec()
+      if (replies === null) throw new Error('the known-runs snapshot was aborted')
+      const values = replies.map(([err, v]) => { if (err !== null) throw err; return v as Array<string | null> })
+      const out = { runs: new Map<number, RunRecord>(), facts: new Map<string, string>(), sequences: new Map<string, number>() }
+      runs.forEach((run, i) => { const t = values[0]?.[i]; if (t !== null && t !== undefined) out.runs.set(run, JSON.parse(t) as RunRecord) })
+      factKeys.forEach((key, i) => { const v = values[1]?.[i]; if (v !== null && v !== undefined) out.facts.set(key, v) })
+      subjects.forEach((subject, i) => { const v = values[2]?.[i]; if (v !== null && v !== undefined) out.sequences.set(subject, Number(v)) })
       return out
     },
     getSequences: async subjects => {
