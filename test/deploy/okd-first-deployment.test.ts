@@ -133,14 +133,17 @@ test('every Secret the pods mount or read is made by the block, with the keys th
       const have = made.get(name) ?? strimzi.get(name)
       assert.ok(have !== undefined, `${d.metadata.name} needs the Secret ${name}, which nothing makes`)
       for (const k of keys) assert.ok(have.has(k), `${name} has no key ${k}`)
-      if (name === 'autocal-agent-tls') {
+      // a TLS Secret's files are the ones the service is told to read (agents' endpoint, the control API)
+      const tlsEnv: Record<string, [string, string]> = { 'autocal-agent-tls': ['AUTOCAL_AGENT_TLS_CERT_FILE', 'AUTOCAL_AGENT_TLS_KEY_FILE'], 'autocal-control-tls': ['AUTOCAL_CONTROL_TLS_CERT_FILE', 'AUTOCAL_CONTROL_TLS_KEY_FILE'] }
+      const files = tlsEnv[name]
+      if (files !== undefined) {
         const env = Object.fromEntries(pod.containers[0].env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]))
-        assert.ok([...have].every(k => [env.AUTOCAL_AGENT_TLS_CERT_FILE, env.AUTOCAL_AGENT_TLS_KEY_FILE].some(f => f.endsWith(`/${k}`))))
+        assert.ok([...have].every(k => files.some(f => String(env[f] ?? '').endsWith(`/${k}`))), `${name}: ${files.join(' and ')} name its files`)
       }
     }
   }
   for (const [name, keys] of made) {
-    if (name.startsWith('autocal-') && !name.endsWith('-ca') && name !== 'autocal-agent-tls') {
+    if (name.startsWith('autocal-') && !name.endsWith('-ca') && !name.endsWith('-tls')) {
       for (const k of keys) assert.match(k, /^AUTOCAL_[A-Z0-9_]+$/, `${name}: environment keys only`)
     }
   }
