@@ -73,10 +73,7 @@ export function createEmitter (deps: { redis: RedisHandle, producer: Producer, k
     const factKeys = [...new Set(items.flatMap(i => i.kind === 'fact' ? [factKey(i.fact)] : []))]
     const subjectOfRun = (run: number): string => forCampaign ? campaignSubject(origin.campaign ?? '', run) : runSubject(run)
     // one consistent snapshot of what is known (another replica's save lands wholly before or after it)
-    const known0 = await known.snapshot(forCampaign ? [] : runNumbers, factKeys, [...runNumbers.map(subjectOfRun), ...factKeys.map(factSubject)])
-    const runs = known0.runs
-    const facts = known0.facts
-    const sequences = known0.sequences
+    const { runs, facts, sequences } = await known.snapshot(forCampaign ? [] : runNumbers, factKeys, [...runNumbers.map(subjectOfRun), ...factKeys.map(factSubject)])
     const changedRuns = new Map<number, RunRecord>()
     const changedFacts = new Map<string, string>()
     const changedSequences = new Map<string, number>()

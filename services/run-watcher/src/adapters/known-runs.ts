@@ -11,11 +11,6 @@ import { campaignSubject, factSubject, runSubject, sequenceOf } from '../domain/
 export interface KnownRuns {
   get: (run: number) => Promise<RunRecord | undefined>
   set: (record: RunRecord) => Promise<void>
-  /** The known content of several runs (absent = never announced). */
-  getMany: (runs: readonly number[]) => Promise<Map<number, RunRecord>>
-  getFacts: (keys: readonly string[]) => Promise<Map<string, string>>
-  /** The last change sequence number of each subject (domain/event-identity.ts); absent = none announced. */
-  getSequences: (subjects: readonly string[]) => Promise<Map<string, number>>
   /** Raises a subject's sequence number to at least `n` (the rebuild). */
   raiseSequence: (subject: string, n: number) => Promise<void>
   /**
@@ -52,20 +47,6 @@ export function createKnownRuns (redis: RedisHandle): KnownRuns {
       if (record.endMs !== undefined) multi.zadd(endedKey, record.run, String(record.run))
       await multi.exec()
     },
-    getMany: async runs => {
-      const out = new Map<number, RunRecord>()
-      if (runs.length === 0) return out
-      const texts = await redis.client.hmget(runsKey, ...runs.map(String))
-      runs.forEach((run, i) => { const t = texts[i]; if (t !== null && t !== undefined) out.set(run, JSON.parse(t) as RunRecord) })
-      return out
-    },
-    getFacts: async keys => {
-      const out = new Map<string, string>()
-      if (keys.length === 0) return out
-      const values = await redis.client.hmget(factsKey, ...keys)
-      keys.forEach((key, i) => { const v = values[i]; if (v !== null && v !== undefined) out.set(key, v) })
-      return out
-    },
     snapshot: async (runs, factKeys, subjects) => {
       const multi = redis.client.multi()
       // HMGET needs a field: a placeholder that is never a field keeps the replies aligned
@@ -79,13 +60,6 @@ export function createKnownRuns (redis: RedisHandle): KnownRuns {
       runs.forEach((run, i) => { const t = values[0]?.[i]; if (t !== null && t !== undefined) out.runs.set(run, JSON.parse(t) as RunRecord) })
       factKeys.forEach((key, i) => { const v = values[1]?.[i]; if (v !== null && v !== undefined) out.facts.set(key, v) })
       subjects.forEach((subject, i) => { const v = values[2]?.[i]; if (v !== null && v !== undefined) out.sequences.set(subject, Number(v)) })
-      return out
-    },
-    getSequences: async subjects => {
-      const out = new Map<string, number>()
-      if (subjects.length === 0) return out
-      const values = await redis.client.hmget(sequencesKey, ...subjects)
-      subjects.forEach((subject, i) => { const v = values[i]; if (v !== null && v !== undefined) out.set(subject, Number(v)) })
       return out
     },
     raiseSequence: async (subject, n) => {
