@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { JobRequest } from '@autocal/contracts'
 import type { Config } from './config.ts'
-import { jobEnvironment } from './domain/job-environment.ts'
+import { jobEnvironment, type ExtraEnv } from './domain/job-environment.ts'
 import { imageAllowed } from './domain/request-check.ts'
 import { createCondorBackend } from './adapters/htcondor.ts'
 import { createKubeBackend } from './adapters/kubernetes.ts'
@@ -16,19 +16,29 @@ const startOf = (request: JobRequest) => {
   return request.action.value
 }
 
-export function batchBackends (config: Config, baseEnv: Record<string, string>): Partial<Record<'htcondor' | 'kubernetes', BatchBackend>> {
+/**
+ * The htcondor and kubernetes backends this executor's configuration enables. `baseEnv` is what every
+ * HTCondor job gets; `extra` the variables a job may ask for by name (both jobs' environments are built by
+ * jobEnvironment). A submit throws (the job fails to start with the message) for an image outside the
+ * backend's allow-list (AUTOCAL_CONDOR_IMAGES, AUTOCAL_KUBE_IMAGES) or a variable the executor does not pass.
+ */
+export function batchBackends (config: Config, baseEnv: Record<string, string>, extra?: ExtraEnv): Partial<Record<'htcondor' | 'kubernetes', BatchBackend>> {
   const out: Partial<Record<'htcondor' | 'kubernetes', BatchBackend>> = {}
   if (config.AUTOCAL_EXECUTOR_BACKENDS.includes('htcondor')) {
     const condor = createCondorBackend({ binDir: config.AUTOCAL_CONDOR_BIN_DIR })
     out.htcondor = {
       submit: async (entry: JobEntry, request: JobRequest) => {
         const start = startOf(request)
+        if (start.image !== '' && !imageAllowed(start.image, config.AUTOCAL_CONDOR_IMAGES)) throw new Error(`job ${request.jobId}: image ${start.image} is not in AUTOCAL_CONDOR_IMAGES`)
         mkdirSync(dirname(entry.logFile), { recursive: true })
         return await condor.submit({
           jobId: request.jobId,
           try: request.try,
           argv: start.argv,
-          env: jobEnvironment(request, entry.outdir, baseEnv),
+          env: jobEnvironment(request, entry.outdir, baseEnv, extra),
+          image: start.image,
+          accountingGroup: start.accountingGroup,
+          jobFlavour: start.jobFlavour,
           outdir: entry.outdir,
           stdout: entry.logFile,
           stderr: entry.logFile,
@@ -60,7 +70,7 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>):
           try: request.try,
           image: start.image,
           argv: start.argv,
-          env: jobEnvironment(request, entry.outdir, {}),
+          env: jobEnvironment(request, entry.outdir, {}, extra),
           cpus: start.resources?.cpus ?? 0,
           memoryMb: start.resources?.memoryMb ?? 0,
           timeoutS: start.timeoutS,

@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto'
 import { LineCounter, isAlias, isCollection, parseDocument, visit, type Document } from 'yaml'
 import { z } from 'zod'
 import { closest, distance } from 'fastest-levenshtein'
-import { nameProblem, type NameKind } from '@autocal/contracts'
+import bytes from 'bytes'
+import { accountingGroupRe, condorJobFlavours, nameProblem, type NameKind } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
@@ -123,6 +124,12 @@ export interface TaskDef {
   timeoutS: number
   /** Most blocks of this task processing at once in one campaign. */
   concurrency?: number
+  /** What one job asks of a batch or container backend (0 = the backend's default). */
+  resources: JobResources
+  /** HTCondor options (htcondor backend, also through an agent that submits to its schedd). */
+  batch: BatchOptions
+  /** Variables of the executor's environment the job asks for (the executor's AUTOCAL_EXECUTOR_JOB_EXTRA_ENV allows them). */
+  passEnv: string[]
   /** The condition declared on this task (its payload). */
   condition?: ConditionDef
   /**
@@ -132,6 +139,18 @@ export interface TaskDef {
    */
   upload?: Upload
 }
+
+/** Resources of one job: CPU cores, memory and scratch disk in MiB (0 = the backend's default). */
+export interface JobResources { cpus: number, memoryMb: number, diskMb: number }
+
+/** HTCondor submit options: accounting group and CERN batch job flavour ('' = none). */
+export interface BatchOptions { accountingGroup: string, jobFlavour: string }
+
+/** The job flavours of CERN's HTCondor batch service and their maximum runtime in seconds (@autocal/contracts). */
+export const jobFlavours = condorJobFlavours
+
+/** Default wall-clock limit of a job when neither `timeout` nor a job flavour says one. */
+export const defaultTimeoutS = 2 * 3600
 
 export interface RunType { name: string, filter: RunFilter, tasks: string[] }
 /** Where a campaign's conditions go (`campaigns[].conditions`). */
@@ -174,6 +193,15 @@ const tagName = grammarName('tag')
 const recordName = grammarName('record')
 const duration = z.union([z.string(), z.number()]).refine(v => parseDuration(v) !== undefined, 'expected a duration such as 90s, 30m, 2h, 1h30m, 3d, "2 hours" or a number of seconds')
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1))])
+/**
+ * A size in MiB: a number (MiB) or a text with a unit, `512MB`, `2GB`, `1.5 GB`, `1TB` (1024-based, as HTCondor's
+ * request_memory and Kubernetes' Mi read them; converted by the `bytes` library). Text without a known unit is refused:
+ * `bytes` alone would read "2 GiB" as 2 bytes.
+ */
+const size = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*(kb|mb|gb|tb)$/i, 'expected a size such as 512MB, 4GB or a number of MiB')])
+const mibOf = (v: number | string | undefined): number => v === undefined ? 0 : typeof v === 'number' ? Math.ceil(v) : Math.ceil((bytes.parse(v) ?? 0) / 1048576)
+/** A variable name a job may ask for: letters, digits and _, not starting with a digit (the executor checks it further). */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
 
 const FilterSchema = z.strictObject({
   runClass: oneOrMany.optional(),
@@ -218,8 +246,18 @@ const TaskSchema = z.strictObject({
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
   retries: z.number().int().min(0).max(100).default(2),
   backoff: duration.default('30s'),
-  timeout: duration.default('2h'),
+  timeout: duration.optional(),
   concurrency: z.number().int().positive().optional(),
+  resources: z.strictObject({
+    cpus: z.number().int().min(1).max(256).optional(),
+    memory: size.optional(),
+    disk: size.optional()
+  }).optional(),
+  batch: z.strictObject({
+    accountingGroup: z.string().regex(accountingGroupRe, 'expected an accounting group such as group_u_CMS.u_zh').optional(),
+    jobFlavour: z.enum(Object.keys(jobFlavours) as [string, ...string[]]).optional()
+  }).optional(),
+  passEnv: z.array(envName).default([]),
   condition: z.strictObject({
     tag: tagName,
     record: recordName,
@@ -502,13 +540,22 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
       env: t.env,
       retries: t.retries,
       backoffS: parseDuration(t.backoff) as number,
-      timeoutS: parseDuration(t.timeout) as number
+      timeoutS: t.timeout !== undefined ? parseDuration(t.timeout) as number : jobFlavours[t.batch?.jobFlavour ?? ''] ?? defaultTimeoutS,
+      resources: { cpus: t.resources?.cpus ?? 0, memoryMb: mibOf(t.resources?.memory), diskMb: mibOf(t.resources?.disk) },
+      batch: { accountingGroup: t.batch?.accountingGroup ?? '', jobFlavour: t.batch?.jobFlavour ?? '' },
+      passEnv: t.passEnv
     }
     if (t.image !== undefined) task.image = t.image
     if (t.pool !== undefined) task.pool = t.pool
     if (t.concurrency !== undefined) task.concurrency = t.concurrency
     if (t.condition !== undefined) task.condition = conditionOf(t.condition, [...path, 'condition'])
     if (t.backend === 'kubernetes' && t.image === undefined) at([...path, 'image'], 'the kubernetes backend needs an `image`')
+    if (t.image !== undefined && t.backend !== 'kubernetes' && t.backend !== 'htcondor') at([...path, 'image'], `the ${t.backend} backend runs no container; \`image\` is for the kubernetes and htcondor backends`)
+    if (t.batch !== undefined && t.backend !== 'htcondor') at([...path, 'batch'], `\`batch\` options are HTCondor's; this task runs on the ${t.backend} backend`)
+    const flavour = t.batch?.jobFlavour
+    if (flavour !== undefined && t.timeout !== undefined && task.timeoutS > (jobFlavours[flavour] ?? Infinity)) {
+      at([...path, 'timeout'], `timeout ${t.timeout} is longer than job flavour ${flavour} allows (${(jobFlavours[flavour] ?? 0) / 60} min): HTCondor would remove the job first; choose a longer flavour`)
+    }
     return task
   })
 

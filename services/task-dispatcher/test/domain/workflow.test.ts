@@ -299,3 +299,40 @@ for (const row of scriptTable) {
     else assert.ok(r.errors.some(e => (row.expect as RegExp).test(e)), r.errors.join('\n'))
   })
 }
+
+// issue 15: job resources and batch options
+const resourceTable: Array<{ name: string, content: string, expect: Partial<Record<'cpus' | 'memoryMb' | 'diskMb' | 'timeoutS' | 'accountingGroup' | 'jobFlavour' | 'image', unknown>> & { passEnv?: string[] } }> = [
+  { name: 'no resources: the backend defaults and a 2 h limit', content: base, expect: { cpus: 0, memoryMb: 0, diskMb: 0, timeoutS: 7200, accountingGroup: '', jobFlavour: '', passEnv: [] } },
+  { name: 'sizes with units become MiB (1024-based)', content: withTask('    resources: { cpus: 4, memory: 2GB, disk: 1.5 GB }'), expect: { cpus: 4, memoryMb: 2048, diskMb: 1536 } },
+  { name: 'a plain number is MiB', content: withTask('    resources: { memory: 3000 }'), expect: { memoryMb: 3000 } },
+  { name: 'a job flavour without timeout takes the flavour\'s limit', content: withTask('    backend: htcondor\n    batch: { jobFlavour: espresso, accountingGroup: group_u_CMS.u_zh }'), expect: { timeoutS: 1200, jobFlavour: 'espresso', accountingGroup: 'group_u_CMS.u_zh' } },
+  { name: 'a timeout within the flavour is kept', content: withTask('    backend: htcondor\n    timeout: 90m\n    batch: { jobFlavour: longlunch }'), expect: { timeoutS: 5400 } },
+  { name: 'an HTCondor job may run in a container', content: withTask('    backend: htcondor\n    image: docker://registry.cern.ch/cmsecal/calib:1'), expect: { image: 'docker://registry.cern.ch/cmsecal/calib:1' } },
+  { name: 'passEnv names are carried', content: withTask('    passEnv: [X509_USER_PROXY, CMSSW_BASE]'), expect: { passEnv: ['X509_USER_PROXY', 'CMSSW_BASE'] } }
+]
+for (const row of resourceTable) {
+  test(`resources: ${row.name}`, () => {
+    const r = validateWorkflow({ name: 'w.yaml', content: row.content, dir: '/wf' })
+    assert.deepEqual(r.errors, [])
+    const t = r.workflow!.tasks[0]!
+    const got: Record<string, unknown> = { ...t.resources, timeoutS: t.timeoutS, ...t.batch, image: t.image, passEnv: t.passEnv }
+    for (const [k, v] of Object.entries(row.expect)) assert.deepEqual(got[k], v, k)
+  })
+}
+
+const resourceErrors: Array<{ name: string, content: string, expect: RegExp }> = [
+  { name: 'a size in an unknown unit', content: withTask('    resources: { memory: 2 GiB }'), expect: /tasks\.0\.resources\.memory: .*expected a size such as 512MB, 4GB or a number of MiB/ },
+  { name: 'zero CPUs', content: withTask('    resources: { cpus: 0 }'), expect: /tasks\.0\.resources\.cpus: / },
+  { name: 'an unknown job flavour', content: withTask('    backend: htcondor\n    batch: { jobFlavour: lunch }'), expect: /tasks\.0\.batch\.jobFlavour: / },
+  { name: 'an accounting group with a space', content: withTask('    backend: htcondor\n    batch: { accountingGroup: "group u" }'), expect: /tasks\.0\.batch\.accountingGroup: expected an accounting group/ },
+  { name: 'a timeout longer than the flavour allows', content: withTask('    backend: htcondor\n    timeout: 3h\n    batch: { jobFlavour: longlunch }'), expect: /tasks\.0\.timeout: timeout 3h is longer than job flavour longlunch allows \(120 min\)/ },
+  { name: 'batch options on the local backend', content: withTask('    batch: { jobFlavour: workday }'), expect: /tasks\.0\.batch: `batch` options are HTCondor's; this task runs on the local backend/ },
+  { name: 'an image on the local backend', content: withTask('    image: alma9'), expect: /tasks\.0\.image: the local backend runs no container/ },
+  { name: 'a passEnv entry that is not a variable name', content: withTask('    passEnv: [X509-PROXY]'), expect: /tasks\.0\.passEnv\.0: expected an environment variable name/ }
+]
+for (const row of resourceErrors) {
+  test(`resources: ${row.name} is an error`, () => {
+    const errors = check(row.content)
+    assert.ok(errors.some(e => row.expect.test(e)), `expected ${String(row.expect)} in:\n${errors.join('\n')}`)
+  })
+}
