@@ -6,6 +6,7 @@ import type { Config } from './config.ts'
 import { jobEnvironment, type ExtraEnv } from './domain/job-environment.ts'
 import { imageAllowed } from './domain/request-check.ts'
 import { createCondorBackend } from './adapters/htcondor.ts'
+import { condorJobOf } from './domain/condor-submit.ts'
 import { createKubeBackend } from './adapters/kubernetes.ts'
 import type { JobEntry } from './adapters/job-store.ts'
 import type { BatchBackend } from './batch-jobs.ts'
@@ -31,22 +32,7 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>, 
         const start = startOf(request)
         if (start.image !== '' && !imageAllowed(start.image, config.AUTOCAL_CONDOR_IMAGES)) throw new Error(`job ${request.jobId}: image ${start.image} is not in AUTOCAL_CONDOR_IMAGES`)
         mkdirSync(dirname(entry.logFile), { recursive: true })
-        return await condor.submit({
-          jobId: request.jobId,
-          try: request.try,
-          argv: start.argv,
-          env: jobEnvironment(request, entry.outdir, baseEnv, extra),
-          image: start.image,
-          accountingGroup: start.accountingGroup,
-          jobFlavour: start.jobFlavour,
-          outdir: entry.outdir,
-          stdout: entry.logFile,
-          stderr: entry.logFile,
-          timeoutS: start.timeoutS,
-          cpus: start.resources?.cpus ?? 0,
-          memoryMb: start.resources?.memoryMb ?? 0,
-          diskMb: start.resources?.diskMb ?? 0
-        })
+        return await condor.submit(condorJobOf(request, start, entry.outdir, entry.logFile, jobEnvironment(request, entry.outdir, baseEnv, extra)))
       },
       state: condor.state,
       find: condor.find,

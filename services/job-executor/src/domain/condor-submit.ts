@@ -8,6 +8,8 @@
 // The tests check every description with HTCondor's own parser (the htcondor2
 // and classad2 bindings).
 
+import type { JobRequest, StartJob } from '@autocal/contracts'
+
 function quoteItem (item: string): string {
   const escaped = item.replace(/"/g, '""')
   return /[\s']/.test(item) || item === '' ? `'${escaped.replace(/'/g, "''")}'` : escaped
@@ -51,6 +53,30 @@ export interface CondorJobSpec {
   accountingGroup?: string
   /** CERN batch job flavour (`+JobFlavour`), e.g. "longlunch"; '' or absent = none. */
   jobFlavour?: string
+}
+
+/**
+ * The HTCondor job of one start request (the executor's htcondor backend and an agent submitting to its
+ * schedd): argv, resources, image and batch options from the request, the environment built by the caller
+ * (jobEnvironment), stdout and stderr both into `logFile`.
+ */
+export function condorJobOf (request: JobRequest, start: StartJob, outdir: string, logFile: string, env: Record<string, string>): Omit<CondorJobSpec, 'eventLog'> {
+  return {
+    jobId: request.jobId,
+    try: request.try,
+    argv: start.argv,
+    env,
+    outdir,
+    stdout: logFile,
+    stderr: logFile,
+    timeoutS: start.timeoutS,
+    cpus: start.resources?.cpus ?? 0,
+    memoryMb: start.resources?.memoryMb ?? 0,
+    diskMb: start.resources?.diskMb ?? 0,
+    image: start.image,
+    accountingGroup: start.accountingGroup,
+    jobFlavour: start.jobFlavour
+  }
 }
 
 /**
