@@ -94,7 +94,7 @@ export function createBatchJobs (o: { backends: Partial<Record<'htcondor' | 'kub
     }
     // it ran between two polls: RUNNING was never seen, but it happened
     if (entry.runningReported !== true) await o.statuses.publish(request, entry.trace, JobPhase.RUNNING, ids)
-    await o.statuses.publish(request, entry.trace, JobPhase.DONE, { ...ids, exitCode: 0, outputs: end.outputs, durationMs: BigInt(Date.now() - (entry.startedAtMs ?? Date.now())) })
+    await o.statuses.publish(request, entry.trace, JobPhase.DONE, { ...ids, exitCode: 0, outputs: end.outputs, results: end.results, durationMs: BigInt(Date.now() - (entry.startedAtMs ?? Date.now())) })
     await o.store.finish(entry.key)
     log.info({ job: entry.jobId, try: entry.try, ...ids }, 'batch job done')
   }

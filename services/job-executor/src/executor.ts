@@ -345,7 +345,8 @@ export function createExecutor (o: ExecutorOptions) {
         reason: end.reason,
         retryable: end.retryable,
         durationMs,
-        outputs: end.outputs
+        outputs: end.outputs,
+        results: end.results
       })
       o.metrics.finished.inc({ outcome: end.phase })
       o.metrics.duration.observe(Number(durationMs) / 1000)

@@ -137,6 +137,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         retryable: end.retryable,
         durationMs: BigInt(Date.now() - (job.startedAtMs ?? Date.now())),
         outputs: end.outputs,
+        results: end.results,
         backend: 'local',
         backendId: String(job.pid)
       })
@@ -253,7 +254,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       const end = batchEnd(state, state.phase === 'done' ? await readOutputs(job.outdir) : undefined)
       if (end === undefined) return
       if (end.phase === 'done') {
-        conclude(job, { phase: JobPhase.DONE, exitCode: 0, outputs: end.outputs, ...ids })
+        conclude(job, { phase: JobPhase.DONE, exitCode: 0, outputs: end.outputs, results: end.results, ...ids })
         return
       }
       // a held job would run beside the retry once released: removed first

@@ -116,11 +116,11 @@ export function kubeState (job: KubeJobStatus, pods: KubePodStatus[] = [], nowMs
 }
 
 /** A job's declared outputs as the executor found them (adapters/local-process.ts readOutputs). */
-export interface OutputsFound<O> { outputs: O[], missing: string[], problem: string | undefined }
+export interface OutputsFound<O> { outputs: O[], missing: string[], problem: string | undefined, results?: Record<string, number> }
 
 /** How a batch job that has ended is reported: done with its outputs, or failed with a reason. */
 export type BatchEnd<O> =
-  | { phase: 'done', exitCode: 0, outputs: O[] }
+  | { phase: 'done', exitCode: 0, outputs: O[], results: Record<string, number> }
   | { phase: 'failed', reason: string, retryable: boolean, exitCode?: number, signal?: string }
 
 /**
@@ -138,5 +138,5 @@ export function batchEnd<O> (state: BatchState, found: OutputsFound<O> | undefin
   if (found === undefined) return { phase: 'failed', reason: 'outputs not read', retryable: true, exitCode: 0 }
   if (found.problem !== undefined) return { phase: 'failed', reason: found.problem, retryable: false, exitCode: 0 }
   if (found.missing.length > 0) return { phase: 'failed', reason: `declared output missing: ${found.missing.join(', ')}`, retryable: false, exitCode: 0 }
-  return { phase: 'done', exitCode: 0, outputs: found.outputs }
+  return { phase: 'done', exitCode: 0, outputs: found.outputs, results: found.results ?? {} }
 }

@@ -47,11 +47,11 @@ test('a Kubernetes job that cannot start fails at once with the reason Kubernete
 })
 
 test('the end of a batch job: done only with its declared outputs, failed with the batch system\'s reason', () => {
-  const outputs = { outputs: ['calib.db'], missing: [], problem: undefined }
+  const outputs = { outputs: ['calib.db'], missing: [], problem: undefined, results: { chi2_ndf: 1.07 } }
   const rows: Array<[string, BatchState, OutputsFound<string> | undefined, ReturnType<typeof batchEnd<string>>]> = [
     ['queued: not ended', { phase: 'queued', reason: '', retryable: false }, undefined, undefined],
     ['running: not ended', { phase: 'running', reason: '', retryable: false }, undefined, undefined],
-    ['done with its outputs', { phase: 'done', exitCode: 0, reason: '', retryable: false }, outputs, { phase: 'done', exitCode: 0, outputs: ['calib.db'] }],
+    ['done with its outputs', { phase: 'done', exitCode: 0, reason: '', retryable: false }, outputs, { phase: 'done', exitCode: 0, outputs: ['calib.db'], results: { chi2_ndf: 1.07 } }],
     ['done, a declared output missing', { phase: 'done', exitCode: 0, reason: '', retryable: false }, { outputs: [], missing: ['calib.db'], problem: undefined }, { phase: 'failed', reason: 'declared output missing: calib.db', retryable: false, exitCode: 0 }],
     ['done, the manifest unreadable', { phase: 'done', exitCode: 0, reason: '', retryable: false }, { outputs: [], missing: [], problem: 'outputs.json is not JSON' }, { phase: 'failed', reason: 'outputs.json is not JSON', retryable: false, exitCode: 0 }],
     ['failed with an exit code', { phase: 'failed', exitCode: 3, reason: 'exit code 3', retryable: true }, undefined, { phase: 'failed', reason: 'exit code 3', retryable: true, exitCode: 3 }],

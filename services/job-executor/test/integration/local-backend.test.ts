@@ -305,3 +305,20 @@ test('a job gets a variable it asks for by name when AUTOCAL_EXECUTOR_JOB_EXTRA_
     else process.env.CALIB_PROXY_FILE = saved
   }
 })
+
+// issue 15: numeric results next to the outputs, through the real executor
+test('a job\'s numeric results in its manifest come with its done status', async () => {
+  const env = testEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+  await bench.request('with-results', py("import json; open('c.db', 'w').write('x'); json.dump({'outputs': ['c.db'], 'results': {'chi2_ndf': 1.07, 'hits': 40210}}, open('outputs.json', 'w'))"))
+  await bench.request('bad-results', py("import json; json.dump({'outputs': [], 'results': {'Chi2': 1}}, open('outputs.json', 'w'))"))
+  await until('both finished', () => bench.final('with-results') !== undefined && bench.final('bad-results') !== undefined)
+  const done = bench.final('with-results')!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.deepEqual(done.results, { chi2_ndf: 1.07, hits: 40210 })
+  const bad = bench.final('bad-results')!
+  assert.equal(bad.phase, JobPhase.FAILED)
+  assert.match(bad.reason, /outputs\.json: results: result "Chi2" is not a valid name/)
+})
