@@ -239,7 +239,7 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     assert.equal((await stateOf(a, 'timing'))?.state, 'TASK_STATE_DONE')
     assert.equal(backends.conditionRequests.some(x => x.requestId.includes('/timing/')), false)
     await until('the failed validation of run b', async () => (await stateOf(b, 'hlt-validation'))?.state === 'TASK_STATE_FAILED', 60_000)
-    assert.match((await stateOf(b, 'hlt-validation'))?.reason ?? '', /^job 0 try 1 failed: exit 3; retries exhausted; nothing uploaded to EcalTimeCalibConstants_validated_offline$/)
+    assert.match((await stateOf(b, 'hlt-validation'))?.reason ?? '', /^job 0 try 1 failed: exit code 3; retries exhausted; nothing uploaded to EcalTimeCalibConstants_validated_offline$/)
     assert.equal(backends.conditionRequests.some(x => x.requestId === `prompt/run-${b}/hlt-validation/1`), false)
   })
 

@@ -64,12 +64,18 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     let watched = ''
     watch.stdout.on('data', (c: Buffer) => { watched += c.toString() })
     t.after(() => { watch.kill() })
-    // the stream is open once it shows an event: a new timing run's timing-reco is planned, and watch must print it
+    // the stream is open once it shows an event: a new timing run's timing-reco is planned, and watch prints it;
+    // events before the stream opened are not shown, so another marker run follows until one is
     const golden = goldenRuns()
-    const marker = realRuns(357443, 357620).find(r => r.runClass === 'collisions2022' && r.durationS >= 600 && r.recordedLumiPb >= 1 && golden.has(r.run))
-    assert.ok(marker !== undefined, 'a timing run after 357442')
-    await producer.publishMany(topics.runs, runEvents([marker]))
-    await until('watch printed the marker run', () => watched.includes(`prompt/run-${marker.run}/timing-reco `), 30_000)
+    const markers = realRuns(357443, 357620).filter(r => r.runClass === 'collisions2022' && r.durationS >= 600 && r.recordedLumiPb >= 1 && golden.has(r.run))
+    let sent = 0
+    await until('watch printed a marker run', async () => {
+      if (markers.slice(0, sent).some(m => watched.includes(`prompt/run-${m.run}/timing-reco `))) return true
+      const next = markers[sent++]
+      assert.ok(next !== undefined, `${sent - 1} marker runs sent, none printed by watch: ${watched}`)
+      await producer.publishMany(topics.runs, runEvents([next]))
+      return false
+    }, 30_000, 1000)
     const r = await cli(['reprocess', '--campaign', 'prompt', '--task', 'timing-reco', '--runs', '357401', '--reason', 'timing shift seen in DQM'], ecal)
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /^reprocess accepted: 1 task\(s\) matched/)
