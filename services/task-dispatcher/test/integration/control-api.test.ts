@@ -28,7 +28,7 @@ function cli (args: string[], env: Record<string, string> = {}): Promise<{ code:
   })
 }
 
-test('the control API and the CLI work end to end with subsystem-scoped tokens', { timeout: 180_000 }, async t => {
+test('the control API and the CLI work end to end with subsystem-scoped tokens', { timeout: 300_000 }, async t => {
   const config = testConfig()
   await using backends = await startBackends(config)
   const dispatcher = await spawnDispatcher(config, { AUTOCAL_CONTROL_TOKENS: JSON.stringify(tokens) })
