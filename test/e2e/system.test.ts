@@ -14,10 +14,12 @@ import { randomUUID } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { z } from 'zod'
 import { create } from '@bufbuild/protobuf'
-import { RunEventSchema, topics } from '@autocal/contracts'
-import { connectionEnv, createLogger, kafkaShape, loadConfig, startProducer } from '@autocal/runtime'
+import { RunEventSchema, topicName, topics, type Topic } from '@autocal/contracts'
+import { connectionEnv, createKafka, createLogger, kafkaShape, loadConfig, startProducer } from '@autocal/runtime'
 import { findRealdata, repoRoot, startSystem } from '../../deploy/local/system.ts'
 import { startJaeger, type JaegerTrace } from '../helpers/jaeger.ts'
+import { until } from '../helpers/until.ts'
+import { restProbe } from '../helpers/kafka-progress.ts'
 
 const firstRun = 356300
 const lastRun = 356750
@@ -89,14 +91,6 @@ async function getJson<T> (url: string): Promise<T> {
   const res = await fetch(url)
   assert.equal(res.status, 200, `${url}: ${res.status}`)
   return await res.json() as T
-}
-
-async function until (what: string, predicate: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 500))
-  }
 }
 
 interface Cell { run: number, task: string, blockId: string, state: string, attempt: number }
@@ -178,8 +172,24 @@ test('233 real runs flow through all five services to exactly the expected condi
       doneBlocks(cells, 'pi0-ic').length >= expected.pi0Closed.length &&
       doneBlocks(cells, 'phisym').length >= expected.phisymFills.length - 1 &&
       received.length >= conditionsExpected
-  }, 10 * 60_000)
-  await new Promise(resolve => setTimeout(resolve, 3000)) // anything extra would show now
+  }, 10 * 60_000, 500)
+  // anything extra would show now: every service has handled everything there is, twice over with nothing new
+  {
+    const kafka = createKafka(loadConfig(z.object(kafkaShape), { ...connectionEnv(), AUTOCAL_KAFKA_TOPIC_PREFIX: prefix }), createLogger({ service: 'e2e-probe', level: 'warn' }), 'e2e-probe')
+    const admin = kafka.admin()
+    await admin.connect()
+    try {
+      const on = (...ts: Array<Topic<any>>): string[] => ts.map(t => topicName(t, prefix))
+      await until('the system at rest', restProbe(admin, [
+        { group: `${prefix}.task-dispatcher`, topics: on(topics.runs, topics.jobStatus, topics.conditions, topics.control) },
+        { group: `${prefix}.job-executor`, topics: on(topics.jobRequests) },
+        { group: `${prefix}.condition-uploader`, topics: on(topics.conditionRequests) },
+        { group: `${prefix}.metrics`, topics: on(topics.tasks, topics.conditions) }
+      ]), 120_000, 500)
+    } finally {
+      await admin.disconnect()
+    }
+  }
 
   const cells = await overview()
   // every eligible per-run task is done, for exactly the expected runs

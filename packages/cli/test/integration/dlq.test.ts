@@ -11,6 +11,7 @@ import { z } from 'zod'
 import { AutocalError, connectionEnv, createKafka, createLogger, kafkaShape, loadConfig, startConsumer, startProducer } from '@autocal/runtime'
 import { runCli } from '../../src/cli.ts'
 import { readAll } from '../../src/dlq.ts'
+import { until } from '../../../../test/helpers/until.ts'
 
 const logger = createLogger({ service: 'test', level: 'fatal' })
 
@@ -19,14 +20,6 @@ async function cli (prefix: string, ...argv: string[]): Promise<{ code: number, 
   let err = ''
   const code = await runCli(argv, { stdout: { write: s => { out += s } }, stderr: { write: s => { err += s } }, env: { ...connectionEnv(), AUTOCAL_KAFKA_TOPIC_PREFIX: prefix } })
   return { code, out, err }
-}
-
-async function until (what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
 }
 
 test('a dead letter is listed, shown, redriven once to its source with its key, value and headers, and audited', { timeout: 120_000 }, async () => {

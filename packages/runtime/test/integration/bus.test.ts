@@ -163,7 +163,7 @@ test('a throwing handler is retried and its message is not committed until it su
   const { logger } = memoryLogger()
   await using producer = await startProducer({ config, logger, service: 'test' })
   let healthy = false
-  let attempts = 0
+  const attempts: number[] = [] // when each attempt began (ms)
   let done = false
   await using _c = await startConsumer({
     config,
@@ -171,13 +171,13 @@ test('a throwing handler is retried and its message is not committed until it su
     service: 'test',
     group: 'retry',
     producer,
-    handlers: { runs: async () => { attempts++; if (!healthy) throw new Error('redis down'); done = true } }
+    handlers: { runs: async () => { attempts.push(Date.now()); if (!healthy) throw new Error('redis down'); done = true } }
   })
   await producer.publish(topics.runs, create(RunEventSchema, { run: 7 }))
-  await until('three failed attempts', () => attempts >= 3)
-  // wait past the auto-commit interval: nothing may be committed while the handler fails
-  await new Promise(resolve => setTimeout(resolve, 1500))
-  assert.equal(await committedOffset(config, 'retry', 'runs'), 0)
+  // the positive marker: the handler has been failing for longer than the auto-commit interval (1 s), as its
+  // attempts show; an offset resolved meanwhile would have been committed by now
+  await until('attempts over more than 1.5 s', () => attempts.length > 1 && (attempts.at(-1) as number) - (attempts[0] as number) > 1500)
+  assert.equal(await committedOffset(config, 'retry', 'runs'), 0, `nothing committed after ${attempts.length} failed attempts`)
   healthy = true
   await until('handled', () => done)
   await until('committed', async () => await committedOffset(config, 'retry', 'runs') === 1)

@@ -173,218 +173,298 @@ function requestUpload (task: Task, why: string, signOff: boolean, nowMs: number
   }
 }
 
+/** The event of kind `K`, narrowed. */
+type EventOf<K extends TaskEventInput['kind']> = Extract<TaskEventInput, { kind: K }>
+
+/**
+ * (none) → new: the task is planned on a block (which may still be open).
+ * Attempt 1, version 1, no jobs; `runEndedAtMs` is kept for the prompt-hold deadline.
+ */
+function planTask (event: EventOf<'plan'>, nowMs: number): Transition {
+  const { spec, block } = event
+  const created: Task = {
+    subsystem: spec.subsystem,
+    campaign: spec.campaign,
+    workflow: spec.workflow,
+    workflowVersion: spec.workflowVersion,
+    task: spec.task,
+    block,
+    state: 'new',
+    previousState: 'new',
+    attempt: 1,
+    version: 1,
+    reason: `planned on ${block.id}`,
+    actor: '',
+    atMs: nowMs,
+    createdAtMs: nowMs,
+    jobs: [],
+    outputs: [],
+    conditionTag: spec.conditionTag,
+    conditionSync: spec.conditionSync,
+    pendingGates: [],
+    commandId: ''
+  }
+  if (event.runEndedAtMs !== undefined) created.runEndedAtMs = event.runEndedAtMs
+  return { task: created, effects: [], changed: true }
+}
+
+/**
+ * Same state, new block content: a run joined the open block, or it closed.
+ * Unchanged when the block's runs, closed flag and recorded luminosity (/pb) are the same.
+ */
+function replan (task: Task, event: EventOf<'plan'>, nowMs: number): Transition {
+  const b = event.block
+  if (b.runs.join() === task.block.runs.join() && b.closed === task.block.closed && b.recordedLumiPb === task.block.recordedLumiPb) return same(task, 'block unchanged')
+  const patch: Partial<Task> = { block: b }
+  if (event.runEndedAtMs !== undefined) patch.runEndedAtMs = event.runEndedAtMs
+  const reason = b.closed && !task.block.closed ? `block closed: ${b.closedReason}` : `block ${b.id} now has ${b.runs.length} runs`
+  return { task: next(task, task.state, reason, nowMs, patch), effects: [], changed: true }
+}
+
+/**
+ * Gates evaluated (only in new or waiting): none pending → processing with
+ * `spec.jobs` fresh jobs requested (try 1); some pending → waiting on them
+ * (unchanged when the same gates were already pending).
+ */
+function evaluateGates (task: Task, event: EventOf<'gates'>, nowMs: number): Transition {
+  if (task.state !== 'new' && task.state !== 'waiting') return same(task, `gates are evaluated only before processing (task is ${task.state})`)
+  if (event.pending.length === 0) {
+    // new|waiting → processing: every gate is open; request the jobs of this attempt
+    const jobs = freshJobs(event.spec.jobs)
+    return {
+      task: next(task, 'processing', `gates open; ${jobs.length} job(s) requested`, nowMs, { jobs, pendingGates: [], outputs: [] }),
+      effects: jobs.map(j => ({ kind: 'start-job', index: j.index, try: 1 })),
+      changed: true
+    }
+  }
+  // new → waiting, or waiting → waiting with other pending gates
+  if (task.state === 'waiting' && task.pendingGates.join() === event.pending.join()) return same(task, 'same gates pending')
+  return { task: next(task, 'waiting', `waiting on ${event.pending.join(', ')}`, nowMs, { pendingGates: event.pending }), effects: [], changed: true }
+}
+
+/** The task's jobs with `job` in place of the one of the same index. */
+const withJob = (task: Task, job: TaskJob): TaskJob[] => task.jobs.map(x => x.index === job.index ? job : x)
+
+/**
+ * A job report: applies only to a processing task, at the task's attempt, to
+ * an existing job at the reported try that has not ended; anything else
+ * (stale attempt or try, redelivery) changes nothing. Then by phase.
+ */
+function reportJob (task: Task, event: EventOf<'job'>, nowMs: number): Transition {
+  if (task.state !== 'processing') return same(task, `job report for a ${task.state} task`)
+  if (event.attempt !== task.attempt) return same(task, `job report of attempt ${event.attempt}, task is at attempt ${task.attempt}`)
+  const job = task.jobs[event.index]
+  if (job === undefined) return same(task, `no job ${event.index}`)
+  if (event.try !== job.try) return same(task, `job ${event.index} report of try ${event.try}, job is at try ${job.try}`)
+  if (job.state === 'done' || job.state === 'failed') return same(task, `job ${event.index} try ${job.try} already ${job.state}`)
+  switch (event.phase) {
+    case 'queued':
+    case 'running': return jobStarted(task, job, event, nowMs)
+    case 'done': return jobDone(task, job, event, nowMs)
+    case 'failed': return jobFailed(task, job, event, nowMs)
+  }
+}
+
+/** processing: job idle → running (the task stays processing); a queued report, or a second running one, changes nothing. */
+function jobStarted (task: Task, job: TaskJob, event: EventOf<'job'>, nowMs: number): Transition {
+  if (job.state === 'running' || event.phase === 'queued') return same(task, `job ${event.index} ${event.phase}`)
+  const jobs = withJob(task, { ...job, state: 'running', logUrl: event.logUrl || job.logUrl })
+  return { task: next(task, 'processing', `job ${event.index} running`, nowMs, { jobs }), effects: [], changed: true }
+}
+
+/**
+ * A job done with its outputs. Jobs left → processing; the last one → done
+ * (no condition), the upload (or its sign-off check) requested, or, for an
+ * append-only tag whose earlier block's upload is not over (`uploadWaitsFor`,
+ * upload-order.ts), processing with the upload waiting.
+ */
+function jobDone (task: Task, job: TaskJob, event: EventOf<'job'>, nowMs: number): Transition {
+  const jobs = withJob(task, { ...job, state: 'done', outputs: event.outputs, logUrl: event.logUrl || job.logUrl, reason: '' })
+  const left = jobs.filter(j => j.state !== 'done').length
+  if (left > 0) {
+    // processing: one more job done
+    return { task: next(task, 'processing', `job ${event.index} done; ${left} left`, nowMs, { jobs }), effects: [], changed: true }
+  }
+  const outputs = jobs.flatMap(j => j.outputs)
+  if (task.conditionTag !== '' && event.uploadWaitsFor !== undefined) {
+    // processing (upload waits): all jobs done; an earlier block's upload to this append-only tag comes first
+    return { task: next(task, 'processing', `all ${jobs.length} job(s) done; ${uploadWaitReason(task, event.uploadWaitsFor)}`, nowMs, { jobs, outputs }), effects: [], changed: true }
+  }
+  if (task.conditionTag !== '') return requestUpload(task, `all ${jobs.length} job(s) done`, event.spec.signOff === true, nowMs, { jobs, outputs })
+  // processing → done: all jobs done, no condition to upload
+  return { task: next(task, 'done', `all ${jobs.length} job(s) done`, nowMs, { jobs, outputs }), effects: [], changed: true }
+}
+
+/**
+ * A job failed. Within the budget (try ≤ `spec.retries`) it is requested
+ * again after `backoffS` × 2^(try−1) seconds (retry-due); beyond it the task
+ * fails and the attempt's unfinished jobs are cancelled.
+ */
+function jobFailed (task: Task, job: TaskJob, event: EventOf<'job'>, nowMs: number): Transition {
+  const reason = `job ${event.index} try ${job.try} failed: ${event.reason || 'no reason given'}`
+  if (job.try <= event.spec.retries) {
+    // processing: job failed within the retry budget → requested again after an exponential backoff
+    const delayMs = event.spec.backoffS * 1000 * 2 ** (job.try - 1)
+    const jobs = withJob(task, { ...job, state: 'failed', reason: event.reason, logUrl: event.logUrl || job.logUrl, retryAtMs: nowMs + delayMs })
+    return { task: next(task, 'processing', `${reason}; retry in ${Math.round(delayMs / 1000)} s`, nowMs, { jobs }), effects: [], changed: true }
+  }
+  // processing → failed: retries exhausted; the attempt's other jobs are cancelled
+  const jobs = withJob(task, { ...job, state: 'failed', reason: event.reason, logUrl: event.logUrl || job.logUrl })
+  const failed = next(task, 'failed', `${reason}; retries exhausted${task.conditionTag === '' ? '' : `; nothing uploaded to ${task.conditionTag}`}`, nowMs, { jobs })
+  return { task: failed, effects: cancelRunning({ ...task, jobs }, 'another job of the task failed'), changed: true }
+}
+
+/**
+ * A waiting upload to an append-only tag looked at again: still waiting for
+ * `waitsFor` (a new reason only when another block is named), or requested now.
+ */
+function uploadDue (task: Task, event: EventOf<'upload-due'>, nowMs: number): Transition {
+  if (!uploadWaiting(task)) return same(task, `no upload waits (task is ${task.state})`)
+  if (event.waitsFor !== undefined) {
+    // processing (upload waits): still an earlier block's upload first
+    const reason = `all ${task.jobs.length} job(s) done; ${uploadWaitReason(task, event.waitsFor)}`
+    if (reason === task.reason) return same(task, 'upload still waits for the same block')
+    return { task: next(task, 'processing', reason, nowMs), effects: [], changed: true }
+  }
+  return requestUpload(task, 'earlier blocks\' uploads ended', event.spec.signOff, nowMs, {})
+}
+
+/** processing: failed jobs whose backoff passed (retryAtMs ≤ nowMs) are requested again with the next try. */
+function retryDue (task: Task, nowMs: number): Transition {
+  if (task.state !== 'processing') return same(task, 'no retry outside processing')
+  const due = task.jobs.filter(j => j.state === 'failed' && j.retryAtMs !== undefined && j.retryAtMs <= nowMs)
+  if (due.length === 0) return same(task, 'no retry due')
+  const jobs = task.jobs.map(j => {
+    if (!due.includes(j)) return j
+    const { retryAtMs: _r, ...rest } = j
+    return { ...rest, state: 'idle' as const, try: j.try + 1, outputs: [] }
+  })
+  return {
+    task: next(task, 'processing', `job(s) ${due.map(j => j.index).join(',')} requested again`, nowMs, { jobs }),
+    effects: due.map(j => ({ kind: 'start-job', index: j.index, try: j.try + 1 })),
+    changed: true
+  }
+}
+
+/**
+ * The condition-uploader's outcome. Applies only to a processing task with a
+ * tag, all jobs done, at the same attempt, for the request the task waits
+ * for (tasks written before conditions were tracked have no request id: their
+ * upload is the only request). Then the check's or the upload's outcome.
+ */
+function conditionOutcome (task: Task, event: EventOf<'condition'>, nowMs: number): Transition {
+  if (task.state !== 'processing' || event.attempt !== task.attempt || task.jobs.some(j => j.state !== 'done') || task.conditionTag === '') {
+    return same(task, `condition outcome for attempt ${event.attempt} does not apply (task ${task.state}, attempt ${task.attempt})`)
+  }
+  const expected = task.condition?.requestId ?? uploadRequestId(task)
+  const requestId = event.requestId ?? uploadRequestId(task)
+  if (requestId !== expected) return same(task, `condition outcome of request ${requestId}, the task waits for ${expected}`)
+  const condition: TaskCondition = {
+    ...(task.condition ?? emptyCondition(requestId)),
+    outcome: event.outcome,
+    payloadHash: event.payloadHash ?? '',
+    target: event.target ?? '',
+    reason: event.reason
+  }
+  if (event.since !== undefined) condition.since = String(event.since)
+  return requestId === checkRequestId(task) ? checkOutcome(task, event, condition, nowMs) : uploadOutcome(task, event, condition, nowMs)
+}
+
+/**
+ * The dry run before a sign-off: refused → failed (nothing uploaded); no new
+ * payload (empty hash) → done; a valid payload → awaiting-signoff.
+ */
+function checkOutcome (task: Task, event: EventOf<'condition'>, condition: TaskCondition, nowMs: number): Transition {
+  if (event.outcome === 'rejected' || event.outcome === 'failed') {
+    // processing → failed: the payload check before the sign-off refused the payload; nothing is uploaded
+    return { task: next(task, 'failed', `payload check ${event.outcome}: ${event.reason || 'no reason given'}; nothing uploaded to ${task.conditionTag}`, nowMs, { condition }), effects: [], changed: true }
+  }
+  if (condition.payloadHash === '') {
+    // processing → done: the check found nothing to upload (an optional condition without a new payload)
+    return { task: next(task, 'done', `condition ${event.outcome}${event.reason === '' ? '' : `: ${event.reason}`}`, nowMs, { condition }), effects: [], changed: true }
+  }
+  // processing → awaiting-signoff: the payload is valid; the upload waits for an operator's approve or reject
+  return { task: next(task, 'awaiting-signoff', `payload ${condition.payloadHash} checked for ${task.conditionTag}: waiting for sign-off (autocal conditions approve|reject --request ${uploadRequestId(task)})`, nowMs, { condition }), effects: [], changed: true }
+}
+
+/** The upload: uploaded or skipped (same payload already there) → done; rejected or failed → failed. */
+function uploadOutcome (task: Task, event: EventOf<'condition'>, condition: TaskCondition, nowMs: number): Transition {
+  if (event.outcome === 'uploaded' || event.outcome === 'skipped') {
+    // processing → done: the condition-uploader confirmed the payload
+    return { task: next(task, 'done', `condition ${event.outcome}${event.reason === '' ? '' : `: ${event.reason}`}`, nowMs, { condition }), effects: [], changed: true }
+  }
+  // processing → failed: the condition-uploader rejected the payload or could not write it
+  return { task: next(task, 'failed', `condition ${event.outcome}: ${event.reason || 'no reason given'}`, nowMs, { condition }), effects: [], changed: true }
+}
+
+/**
+ * An operator's sign-off of a checked payload (only awaiting-signoff, for the
+ * task's upload request id and, when given, the checked payload hash):
+ * reject → failed; approve → processing with the upload of exactly that payload requested.
+ */
+function signOff (task: Task, event: EventOf<'sign-off'>, nowMs: number): Transition {
+  if (task.state !== 'awaiting-signoff') return same(task, `sign-off of a ${task.state} task`)
+  if (event.requestId !== uploadRequestId(task)) return same(task, `sign-off of request ${event.requestId}, the task waits for ${uploadRequestId(task)}`)
+  const checked = task.condition?.payloadHash ?? ''
+  if (event.payloadHash !== '' && event.payloadHash !== checked) return same(task, `sign-off of payload ${event.payloadHash}, the checked payload is ${checked}`)
+  const signed = { signedOffBy: event.actor, signOffReason: event.reason }
+  if (event.decision === 'reject') {
+    // awaiting-signoff → failed: the operator refused the payload; nothing is uploaded
+    const condition = { ...(task.condition ?? emptyCondition(uploadRequestId(task))), ...signed }
+    return { task: next(task, 'failed', `sign-off rejected by ${event.actor}: ${event.reason}; payload ${checked} not uploaded to ${task.conditionTag}`, nowMs, { condition, actor: event.actor, commandId: event.commandId }), effects: [], changed: true }
+  }
+  // awaiting-signoff → processing (upload): approved; the upload must carry exactly the checked payload
+  const condition = { ...emptyCondition(uploadRequestId(task)), ...signed }
+  return {
+    task: next(task, 'processing', `sign-off approved by ${event.actor}: ${event.reason}; upload of payload ${checked} to ${task.conditionTag} requested`, nowMs, { condition, actor: event.actor, commandId: event.commandId }),
+    effects: [{ kind: 'request-condition', check: false, expectedPayloadHash: checked }],
+    changed: true
+  }
+}
+
+/**
+ * An operator command. reprocess: any → new with the next attempt (no jobs,
+ * outputs, gates or condition); skip: any but done|skipped → skipped; cancel:
+ * any non-terminal → cancelled. A processing task's unfinished jobs are cancelled.
+ */
+function operatorCommand (task: Task, event: EventOf<'reprocess' | 'skip' | 'cancel'>, nowMs: number): Transition {
+  const by = { actor: event.actor, commandId: event.commandId }
+  const effects = task.state === 'processing' ? cancelRunning(task, `${event.kind}: ${event.reason}`) : []
+  switch (event.kind) {
+    case 'reprocess': {
+      const { condition: _c, ...rest } = task
+      return { task: next(rest, 'new', `reprocess: ${event.reason}`, nowMs, { attempt: task.attempt + 1, jobs: [], outputs: [], pendingGates: [], ...by }), effects, changed: true }
+    }
+    case 'skip':
+      if (task.state === 'done' || task.state === 'skipped') return same(task, `task is already ${task.state}`)
+      return { task: next(task, 'skipped', `skip: ${event.reason}`, nowMs, { ...by, pendingGates: [] }), effects, changed: true }
+    case 'cancel':
+      if (isTerminal(task.state)) return same(task, `task is already ${task.state}`)
+      return { task: next(task, 'cancelled', `cancel: ${event.reason}`, nowMs, { ...by, pendingGates: [] }), effects, changed: true }
+  }
+}
+
+/**
+ * The task state machine's one entry: the next task and the effects of
+ * `event` at `nowMs` (ms since the epoch). `task` undefined accepts only a
+ * plan event; anything else throws (a caller's bug, not a message's fault).
+ * A stale or redelivered event returns the task unchanged with `ignored` set.
+ */
 export function transition (task: Task | undefined, event: TaskEventInput, nowMs: number): Transition {
   if (task === undefined) {
     if (event.kind !== 'plan') throw new Error(`transition: no task for a ${event.kind} event`)
-    // (none) → new: the task is planned on a block (which may still be open)
-    const { spec, block } = event
-    const created: Task = {
-      subsystem: spec.subsystem,
-      campaign: spec.campaign,
-      workflow: spec.workflow,
-      workflowVersion: spec.workflowVersion,
-      task: spec.task,
-      block,
-      state: 'new',
-      previousState: 'new',
-      attempt: 1,
-      version: 1,
-      reason: `planned on ${block.id}`,
-      actor: '',
-      atMs: nowMs,
-      createdAtMs: nowMs,
-      jobs: [],
-      outputs: [],
-      conditionTag: spec.conditionTag,
-      conditionSync: spec.conditionSync,
-      pendingGates: [],
-      commandId: ''
-    }
-    if (event.runEndedAtMs !== undefined) created.runEndedAtMs = event.runEndedAtMs
-    return { task: created, effects: [], changed: true }
+    return planTask(event, nowMs)
   }
-
   switch (event.kind) {
-    case 'plan': {
-      // same state, new block content: a run joined the open block, or it closed
-      const b = event.block
-      if (b.runs.join() === task.block.runs.join() && b.closed === task.block.closed && b.recordedLumiPb === task.block.recordedLumiPb) return same(task, 'block unchanged')
-      const patch: Partial<Task> = { block: b }
-      if (event.runEndedAtMs !== undefined) patch.runEndedAtMs = event.runEndedAtMs
-      const reason = b.closed && !task.block.closed ? `block closed: ${b.closedReason}` : `block ${b.id} now has ${b.runs.length} runs`
-      return { task: next(task, task.state, reason, nowMs, patch), effects: [], changed: true }
-    }
-
-    case 'gates': {
-      if (task.state !== 'new' && task.state !== 'waiting') return same(task, `gates are evaluated only before processing (task is ${task.state})`)
-      if (event.pending.length === 0) {
-        // new|waiting → processing: every gate is open; request the jobs of this attempt
-        const jobs = freshJobs(event.spec.jobs)
-        return {
-          task: next(task, 'processing', `gates open; ${jobs.length} job(s) requested`, nowMs, { jobs, pendingGates: [], outputs: [] }),
-          effects: jobs.map(j => ({ kind: 'start-job', index: j.index, try: 1 })),
-          changed: true
-        }
-      }
-      // new → waiting, or waiting → waiting with other pending gates
-      if (task.state === 'waiting' && task.pendingGates.join() === event.pending.join()) return same(task, 'same gates pending')
-      return { task: next(task, 'waiting', `waiting on ${event.pending.join(', ')}`, nowMs, { pendingGates: event.pending }), effects: [], changed: true }
-    }
-
-    case 'job': {
-      if (task.state !== 'processing') return same(task, `job report for a ${task.state} task`)
-      if (event.attempt !== task.attempt) return same(task, `job report of attempt ${event.attempt}, task is at attempt ${task.attempt}`)
-      const job = task.jobs[event.index]
-      if (job === undefined) return same(task, `no job ${event.index}`)
-      if (event.try !== job.try) return same(task, `job ${event.index} report of try ${event.try}, job is at try ${job.try}`)
-      if (job.state === 'done' || job.state === 'failed') return same(task, `job ${event.index} try ${job.try} already ${job.state}`)
-      const withJob = (j: TaskJob): TaskJob[] => task.jobs.map(x => x.index === j.index ? j : x)
-      switch (event.phase) {
-        case 'queued':
-        case 'running': {
-          // processing: job idle → running (the task stays processing)
-          if (job.state === 'running' || event.phase === 'queued') return same(task, `job ${event.index} ${event.phase}`)
-          const jobs = withJob({ ...job, state: 'running', logUrl: event.logUrl || job.logUrl })
-          return { task: next(task, 'processing', `job ${event.index} running`, nowMs, { jobs }), effects: [], changed: true }
-        }
-        case 'done': {
-          const jobs = withJob({ ...job, state: 'done', outputs: event.outputs, logUrl: event.logUrl || job.logUrl, reason: '' })
-          const left = jobs.filter(j => j.state !== 'done').length
-          if (left > 0) {
-            // processing: one more job done
-            return { task: next(task, 'processing', `job ${event.index} done; ${left} left`, nowMs, { jobs }), effects: [], changed: true }
-          }
-          const outputs = jobs.flatMap(j => j.outputs)
-          if (task.conditionTag !== '' && event.uploadWaitsFor !== undefined) {
-            // processing (upload waits): all jobs done; an earlier block's upload to this append-only tag comes first
-            return { task: next(task, 'processing', `all ${jobs.length} job(s) done; ${uploadWaitReason(task, event.uploadWaitsFor)}`, nowMs, { jobs, outputs }), effects: [], changed: true }
-          }
-          if (task.conditionTag !== '') return requestUpload(task, `all ${jobs.length} job(s) done`, event.spec.signOff === true, nowMs, { jobs, outputs })
-          // processing → done: all jobs done, no condition to upload
-          return { task: next(task, 'done', `all ${jobs.length} job(s) done`, nowMs, { jobs, outputs }), effects: [], changed: true }
-        }
-        case 'failed': {
-          const reason = `job ${event.index} try ${job.try} failed: ${event.reason || 'no reason given'}`
-          if (job.try <= event.spec.retries) {
-            // processing: job failed within the retry budget → requested again after an exponential backoff
-            const delayMs = event.spec.backoffS * 1000 * 2 ** (job.try - 1)
-            const jobs = withJob({ ...job, state: 'failed', reason: event.reason, logUrl: event.logUrl || job.logUrl, retryAtMs: nowMs + delayMs })
-            return { task: next(task, 'processing', `${reason}; retry in ${Math.round(delayMs / 1000)} s`, nowMs, { jobs }), effects: [], changed: true }
-          }
-          // processing → failed: retries exhausted; the attempt's other jobs are cancelled
-          const jobs = withJob({ ...job, state: 'failed', reason: event.reason, logUrl: event.logUrl || job.logUrl })
-          const failed = next(task, 'failed', `${reason}; retries exhausted${task.conditionTag === '' ? '' : `; nothing uploaded to ${task.conditionTag}`}`, nowMs, { jobs })
-          return { task: failed, effects: cancelRunning({ ...task, jobs }, 'another job of the task failed'), changed: true }
-        }
-      }
-      break
-    }
-
-    case 'upload-due': {
-      if (!uploadWaiting(task)) return same(task, `no upload waits (task is ${task.state})`)
-      if (event.waitsFor !== undefined) {
-        // processing (upload waits): still an earlier block's upload first
-        const reason = `all ${task.jobs.length} job(s) done; ${uploadWaitReason(task, event.waitsFor)}`
-        if (reason === task.reason) return same(task, 'upload still waits for the same block')
-        return { task: next(task, 'processing', reason, nowMs), effects: [], changed: true }
-      }
-      return requestUpload(task, 'earlier blocks\' uploads ended', event.spec.signOff, nowMs, {})
-    }
-
-    case 'retry-due': {
-      if (task.state !== 'processing') return same(task, 'no retry outside processing')
-      const due = task.jobs.filter(j => j.state === 'failed' && j.retryAtMs !== undefined && j.retryAtMs <= nowMs)
-      if (due.length === 0) return same(task, 'no retry due')
-      // processing: failed jobs whose backoff passed are requested again with the next try
-      const jobs = task.jobs.map(j => {
-        if (!due.includes(j)) return j
-        const { retryAtMs: _r, ...rest } = j
-        return { ...rest, state: 'idle' as const, try: j.try + 1, outputs: [] }
-      })
-      return {
-        task: next(task, 'processing', `job(s) ${due.map(j => j.index).join(',')} requested again`, nowMs, { jobs }),
-        effects: due.map(j => ({ kind: 'start-job', index: j.index, try: j.try + 1 })),
-        changed: true
-      }
-    }
-
-    case 'condition': {
-      if (task.state !== 'processing' || event.attempt !== task.attempt || task.jobs.some(j => j.state !== 'done') || task.conditionTag === '') {
-        return same(task, `condition outcome for attempt ${event.attempt} does not apply (task ${task.state}, attempt ${task.attempt})`)
-      }
-      // a task written before conditions were tracked has no request id: its upload is the only request
-      const expected = task.condition?.requestId ?? uploadRequestId(task)
-      const requestId = event.requestId ?? uploadRequestId(task)
-      if (requestId !== expected) return same(task, `condition outcome of request ${requestId}, the task waits for ${expected}`)
-      const condition: TaskCondition = {
-        ...(task.condition ?? emptyCondition(requestId)),
-        outcome: event.outcome,
-        payloadHash: event.payloadHash ?? '',
-        target: event.target ?? '',
-        reason: event.reason
-      }
-      if (event.since !== undefined) condition.since = String(event.since)
-      if (requestId === checkRequestId(task)) {
-        if (event.outcome === 'rejected' || event.outcome === 'failed') {
-          // processing → failed: the payload check before the sign-off refused the payload; nothing is uploaded
-          return { task: next(task, 'failed', `payload check ${event.outcome}: ${event.reason || 'no reason given'}; nothing uploaded to ${task.conditionTag}`, nowMs, { condition }), effects: [], changed: true }
-        }
-        if (condition.payloadHash === '') {
-          // processing → done: the check found nothing to upload (an optional condition without a new payload)
-          return { task: next(task, 'done', `condition ${event.outcome}${event.reason === '' ? '' : `: ${event.reason}`}`, nowMs, { condition }), effects: [], changed: true }
-        }
-        // processing → awaiting-signoff: the payload is valid; the upload waits for an operator's approve or reject
-        return { task: next(task, 'awaiting-signoff', `payload ${condition.payloadHash} checked for ${task.conditionTag}: waiting for sign-off (autocal conditions approve|reject --request ${uploadRequestId(task)})`, nowMs, { condition }), effects: [], changed: true }
-      }
-      if (event.outcome === 'uploaded' || event.outcome === 'skipped') {
-        // processing → done: the condition-uploader confirmed the payload
-        return { task: next(task, 'done', `condition ${event.outcome}${event.reason === '' ? '' : `: ${event.reason}`}`, nowMs, { condition }), effects: [], changed: true }
-      }
-      // processing → failed: the condition-uploader rejected the payload or could not write it
-      return { task: next(task, 'failed', `condition ${event.outcome}: ${event.reason || 'no reason given'}`, nowMs, { condition }), effects: [], changed: true }
-    }
-
-    case 'sign-off': {
-      if (task.state !== 'awaiting-signoff') return same(task, `sign-off of a ${task.state} task`)
-      if (event.requestId !== uploadRequestId(task)) return same(task, `sign-off of request ${event.requestId}, the task waits for ${uploadRequestId(task)}`)
-      const checked = task.condition?.payloadHash ?? ''
-      if (event.payloadHash !== '' && event.payloadHash !== checked) return same(task, `sign-off of payload ${event.payloadHash}, the checked payload is ${checked}`)
-      const signed = { signedOffBy: event.actor, signOffReason: event.reason }
-      if (event.decision === 'reject') {
-        // awaiting-signoff → failed: the operator refused the payload; nothing is uploaded
-        const condition = { ...(task.condition ?? emptyCondition(uploadRequestId(task))), ...signed }
-        return { task: next(task, 'failed', `sign-off rejected by ${event.actor}: ${event.reason}; payload ${checked} not uploaded to ${task.conditionTag}`, nowMs, { condition, actor: event.actor, commandId: event.commandId }), effects: [], changed: true }
-      }
-      // awaiting-signoff → processing (upload): approved; the upload must carry exactly the checked payload
-      const condition = { ...emptyCondition(uploadRequestId(task)), ...signed }
-      return {
-        task: next(task, 'processing', `sign-off approved by ${event.actor}: ${event.reason}; upload of payload ${checked} to ${task.conditionTag} requested`, nowMs, { condition, actor: event.actor, commandId: event.commandId }),
-        effects: [{ kind: 'request-condition', check: false, expectedPayloadHash: checked }],
-        changed: true
-      }
-    }
-
-    case 'reprocess': {
-      // any → new with the next attempt (running jobs of the old attempt are cancelled)
-      const effects = task.state === 'processing' ? cancelRunning(task, `reprocess: ${event.reason}`) : []
-      const { condition: _c, ...rest } = task
-      const t = next(rest, 'new', `reprocess: ${event.reason}`, nowMs, { attempt: task.attempt + 1, jobs: [], outputs: [], pendingGates: [], actor: event.actor, commandId: event.commandId })
-      return { task: t, effects, changed: true }
-    }
-
-    case 'skip': {
-      if (task.state === 'done' || task.state === 'skipped') return same(task, `task is already ${task.state}`)
-      // new|waiting|processing|awaiting-signoff|failed|cancelled → skipped (running jobs are cancelled)
-      const effects = task.state === 'processing' ? cancelRunning(task, `skip: ${event.reason}`) : []
-      return { task: next(task, 'skipped', `skip: ${event.reason}`, nowMs, { actor: event.actor, commandId: event.commandId, pendingGates: [] }), effects, changed: true }
-    }
-
-    case 'cancel': {
-      if (isTerminal(task.state)) return same(task, `task is already ${task.state}`)
-      // new|waiting|processing|awaiting-signoff → cancelled (running jobs are cancelled)
-      const effects = task.state === 'processing' ? cancelRunning(task, `cancel: ${event.reason}`) : []
-      return { task: next(task, 'cancelled', `cancel: ${event.reason}`, nowMs, { actor: event.actor, commandId: event.commandId, pendingGates: [] }), effects, changed: true }
-    }
+    case 'plan': return replan(task, event, nowMs)
+    case 'gates': return evaluateGates(task, event, nowMs)
+    case 'job': return reportJob(task, event, nowMs)
+    case 'upload-due': return uploadDue(task, event, nowMs)
+    case 'retry-due': return retryDue(task, nowMs)
+    case 'condition': return conditionOutcome(task, event, nowMs)
+    case 'sign-off': return signOff(task, event, nowMs)
+    case 'reprocess':
+    case 'skip':
+    case 'cancel': return operatorCommand(task, event, nowMs)
   }
-  return same(task, 'no transition')
 }

@@ -82,6 +82,21 @@ const table: Array<{ name: string, events: TaskEventInput[], spec?: TaskSpec, st
   { name: 'a waiting upload needing sign-off is checked first on upload-due', spec: offSpec, events: [{ kind: 'gates', spec: offSpec, pending: [] }, { ...job(0, 'done'), uploadWaitsFor: 'run-355000' } as TaskEventInput, { kind: 'upload-due', spec: { signOff: true } }], state: 'processing', effects: ['start-job:0:1', 'check-condition'] },
   { name: 'upload-due on a task whose upload was already requested changes nothing', spec: offSpec, events: [{ kind: 'gates', spec: offSpec, pending: [] }, job(0, 'done'), { kind: 'upload-due', spec: { signOff: false } }], state: 'processing', effects: ['start-job:0:1', 'request-condition'] },
   { name: 'a waiting upload is done once its upload is confirmed', spec: offSpec, events: [{ kind: 'gates', spec: offSpec, pending: [] }, { ...job(0, 'done'), uploadWaitsFor: 'run-355000' } as TaskEventInput, { kind: 'upload-due', spec: { signOff: false } }, { kind: 'condition', attempt: 1, outcome: 'uploaded', reason: '' }], state: 'done', effects: ['start-job:0:1', 'request-condition'] },
+  // branches of each step that the rows above do not reach
+  { name: 'gates reported for a processing task change nothing', events: [...processing, { kind: 'gates', spec, pending: ['x'] }], state: 'processing', effects: ['start-job:0:1', 'start-job:1:1'] },
+  { name: 'a waiting task with other pending gates still waits', events: [{ kind: 'gates', spec, pending: ['a'] }, { kind: 'gates', spec, pending: ['b'] }], state: 'waiting' },
+  { name: 'a job report for a task not processing changes nothing', events: [{ kind: 'gates', spec, pending: ['x'] }, job(0, 'done')], state: 'waiting' },
+  { name: 'a report of a job the task does not have changes nothing', events: [...processing, job(5, 'done'), job(0, 'done'), job(1, 'done')], state: 'done' },
+  { name: 'a queued report changes nothing', events: [...processing, job(0, 'queued'), job(1, 'done')], state: 'processing' },
+  { name: 'a job done after running, and the other done, ends the task', events: [...processing, job(0, 'running'), job(0, 'running'), job(0, 'done'), job(1, 'done')], state: 'done' },
+  { name: 'retry-due outside processing changes nothing', events: [{ kind: 'retry-due' }], state: 'new' },
+  { name: 'a condition outcome for a task without a tag changes nothing', events: [...processing, job(0, 'done'), { kind: 'condition', attempt: 1, outcome: 'uploaded', reason: '' }], state: 'processing' },
+  { name: 'a condition outcome before every job is done changes nothing', spec: { ...condSpec, jobs: 2 }, events: [{ kind: 'gates', spec: { ...condSpec, jobs: 2 }, pending: [] }, job(0, 'done'), { kind: 'condition', attempt: 1, outcome: 'uploaded', reason: '' }], state: 'processing' },
+  { name: 'a payload check that fails (not only rejects) fails the task', spec: signed, events: [{ kind: 'gates', spec: signed, pending: [] }, signedDone, { kind: 'condition', attempt: 1, outcome: 'failed', reason: 'disk', requestId: check }], state: 'failed' },
+  { name: 'skip of a done task changes nothing', events: [...processing, job(0, 'done'), job(1, 'done'), op('skip')], state: 'done' },
+  { name: 'a failed task can be skipped', spec: condSpec, events: [{ kind: 'gates', spec: condSpec, pending: [] }, job(0, 'done'), { kind: 'condition', attempt: 1, outcome: 'rejected', reason: 'x' }, op('skip')], state: 'skipped' },
+  { name: 'skip of a skipped task changes nothing, and it stays at its attempt', events: [op('skip'), op('skip')], state: 'skipped', attempt: 1 },
+  { name: 'cancel of a cancelled task changes nothing', events: [op('cancel'), op('cancel'), op('skip')], state: 'skipped' },
 ]
 
 for (const row of table) {
@@ -179,4 +194,21 @@ test('a waiting upload names the block it waits for, and a second upload-due nam
   assert.equal(other.changed, true)
   assert.deepEqual(other.effects, [])
   assert.match(other.task.reason, /upload waits for run-355050's upload/)
+})
+
+test('an event other than plan for a task that does not exist is a caller error', () => {
+  assert.throws(() => transition(undefined, { kind: 'retry-due' }, 0), /no task for a retry-due event/)
+})
+
+test('a reprocess drops the condition of the earlier attempt', () => {
+  const t = transition(run(toSignOff, signed).task, op('reprocess'), 2000).task
+  assert.equal(t.condition, undefined)
+  assert.deepEqual([t.jobs, t.outputs, t.pendingGates], [[], [], []])
+})
+
+test('a second failure report of the same try changes nothing', () => {
+  const failed = run([...processing, job(0, 'failed')]).task
+  const again = transition(failed, job(0, 'failed'), 5000)
+  assert.equal(again.changed, false)
+  assert.equal(again.ignored, 'job 0 try 1 already failed')
 })

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startConsumer, startProducer } from '@autocal/runtime'
 import { Outcome, topics, type AuditRecord, type ConditionEvent } from '@autocal/contracts'
-import { realRuns, repo, runEvents, silentLogger, startDispatcher, startStandIns, testConfig, until, startRealUploader } from './fixtures.ts'
+import { realRuns, repo, runEvents, silentLogger, startDispatcher, startBackends, testConfig, until } from './fixtures.ts'
 
 const cliPath = join(repo, 'packages/cli/src/main.ts')
 const script = join(repo, 'deploy/workflows/scripts/write_payload.py')
@@ -72,8 +72,7 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
   const workflows = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
   writeFileSync(join(workflows, 'signoff.yaml'), workflow(b))
 
-  await using standIns = await startStandIns(config, { uploader: false })
-  await using uploader = await startRealUploader(config)
+  await using backends = await startBackends(config)
   const audits: AuditRecord[] = []
   const outcomes: ConditionEvent[] = []
   await using producer = await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' })
@@ -88,7 +87,7 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
   void observer
   const dispatcher = await startDispatcher(config, { AUTOCAL_CONTROL_TOKENS: JSON.stringify(tokens), AUTOCAL_WORKFLOWS_DIR: workflows })
   t.after(async () => { await dispatcher[Symbol.asyncDispose]() })
-  const ecal = { AUTOCAL_CONTROL_URL: `127.0.0.1:${dispatcher.grpcPort}`, AUTOCAL_TOKEN: 'ecal-token-123', AUTOCAL_UPLOADER_URL: uploader.url }
+  const ecal = { AUTOCAL_CONTROL_URL: `127.0.0.1:${dispatcher.grpcPort}`, AUTOCAL_TOKEN: 'ecal-token-123', AUTOCAL_UPLOADER_URL: backends.uploaderUrl }
   const pps = { ...ecal, AUTOCAL_TOKEN: 'pps-token-456' }
 
   await producer.publishMany(topics.runs, runEvents(runs))
@@ -114,18 +113,18 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
   assert.deepEqual(waiting.map(p => p.requestId), [upload(a)])
   assert.match(waiting[0]!.payloadHash, /^[0-9a-f]{40}$/)
   assert.equal(waiting[0]!.tag, 'EcalPedestals_signoff_offline')
-  assert.equal(standIns.conditionRequests.some(r => r.requestId.startsWith(`prompt/run-${b}/pedestals/`) || r.requestId.startsWith(`prompt/run-${c}/pedestals/`)), false)
+  assert.equal(backends.conditionRequests.some(r => r.requestId.startsWith(`prompt/run-${b}/pedestals/`) || r.requestId.startsWith(`prompt/run-${c}/pedestals/`)), false)
   const hashA = waiting[0]!.payloadHash
 
   await t.test('a payload needing sign-off is checked by a dry run and waits, visibly', async () => {
     assert.equal((await stateOf(a, 'pedestals'))?.state, 'TASK_STATE_AWAITING_SIGNOFF')
-    const check = standIns.conditionRequests.find(r => r.requestId === `${upload(a)}/check`)
+    const check = backends.conditionRequests.find(r => r.requestId === `${upload(a)}/check`)
     assert.equal(check?.dryRun, true)
     assert.equal(check?.since, BigInt(a))
     assert.deepEqual(check?.checks, { min_size_bytes: '1', object_type: 'EcalPedestals' })
     assert.match(check?.outputDir ?? '', new RegExp(`/jobs/prompt/run-${a}/pedestals/a1/j0/t1$`))
     assert.equal(outcomes.find(e => e.requestId === `${upload(a)}/check`)?.target, 'dry-run')
-    assert.equal(standIns.conditionRequests.some(r => r.requestId === upload(a)), false, 'nothing uploaded before the sign-off')
+    assert.equal(backends.conditionRequests.some(r => r.requestId === upload(a)), false, 'nothing uploaded before the sign-off')
     const text = await cli(['status', '--campaign', 'prompt', '--task', 'pedestals'], ecal)
     assert.match(text.stdout, /a awaiting-signoff 1/)
   })
@@ -147,13 +146,13 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, new RegExp(`^approved: ${upload(a)} payload ${hashA} \\(command [0-9a-f-]{36}\\)\\n$`))
     await until('the approved upload is done', async () => (await stateOf(a, 'pedestals'))?.state === 'TASK_STATE_DONE', 60_000)
-    const sent = standIns.conditionRequests.find(x => x.requestId === upload(a))
+    const sent = backends.conditionRequests.find(x => x.requestId === upload(a))
     assert.deepEqual({ dryRun: sent?.dryRun, expected: sent?.expectedPayloadHash, since: sent?.since }, { dryRun: false, expected: hashA, since: BigInt(a) })
     const event = outcomes.find(e => e.requestId === upload(a))
     assert.equal(event?.outcome, Outcome.UPLOADED)
     assert.equal(event?.payloadHash, hashA)
     // the CondDB holds the approved payload at the run
-    const iovs = await (await fetch(`${uploader.url}/api/v1/tags/EcalPedestals_signoff_offline/iovs`)).json() as { iovs: Array<{ since: string, payloadHash: string }> }
+    const iovs = await (await fetch(`${backends.uploaderUrl}/api/v1/tags/EcalPedestals_signoff_offline/iovs`)).json() as { iovs: Array<{ since: string, payloadHash: string }> }
     assert.deepEqual(iovs.iovs.map(i => [i.since, i.payloadHash]), [[String(a), hashA]])
     const approved = audits.find(x => x.action === 'conditions.approve' && x.accepted)
     assert.deepEqual({ principal: approved?.principal, reason: approved?.reason, hash: approved?.details.payload_hash, tag: approved?.details.tag, target: approved?.target },
@@ -170,7 +169,7 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     await until('the rejected task fails', async () => (await stateOf(b, 'pedestals'))?.state === 'TASK_STATE_FAILED', 60_000)
     const s = await stateOf(b, 'pedestals')
     assert.match(s?.reason ?? '', /^sign-off rejected by alice: noisy channels in EB\+12; payload [0-9a-f]{40} not uploaded to EcalPedestals_signoff_offline$/)
-    assert.equal(standIns.conditionRequests.some(x => x.requestId === upload(b)), false)
+    assert.equal(backends.conditionRequests.some(x => x.requestId === upload(b)), false)
     await until('the reject audit record', () => audits.some(x => x.action === 'conditions.reject' && x.accepted))
     // b ended: c's payload is checked now
     await until('the third payload waits for sign-off', async () => (await pending()).map(p => p.requestId).join() === upload(c), 60_000)
@@ -191,8 +190,8 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
     const [, promotionId, hash, commandId] = m as unknown as [string, string, string, string]
     assert.equal(hash, hashA)
     assert.equal(promotionId, `${upload(a)}/promote/${commandId}`)
-    await until('the promotion request', () => standIns.conditionRequests.some(x => x.requestId === promotionId), 30_000)
-    const sent = standIns.conditionRequests.find(x => x.requestId === promotionId)
+    await until('the promotion request', () => backends.conditionRequests.some(x => x.requestId === promotionId), 30_000)
+    const sent = backends.conditionRequests.find(x => x.requestId === promotionId)
     assert.deepEqual({ db: sent?.destinationDatabase, expected: sent?.expectedPayloadHash, dryRun: sent?.dryRun, tag: sent?.destinationTag, since: sent?.since },
       { db: 'oracle://cms_orcon_prod/CMS_CONDITIONS', expected: hashA, dryRun: false, tag: 'EcalPedestals_signoff_offline', since: BigInt(a) })
     // the embedded target is one local CondDB, where the approved IOV is already the tag's last since: an offline tag
@@ -224,24 +223,24 @@ test('sign-off, reject, promote and the IOV at a run work end to end through the
   })
 
   await t.test('an optional condition without a payload file is requested as such', async () => {
-    await until('the laser request', () => standIns.conditionRequests.some(x => x.requestId === `prompt/run-${a}/laser/1`), 30_000)
-    const sent = standIns.conditionRequests.find(x => x.requestId === `prompt/run-${a}/laser/1`)
+    await until('the laser request', () => backends.conditionRequests.some(x => x.requestId === `prompt/run-${a}/laser/1`), 30_000)
+    const sent = backends.conditionRequests.find(x => x.requestId === `prompt/run-${a}/laser/1`)
     assert.deepEqual({ file: sent?.payloadFile, optional: sent?.optionalPayload, dryRun: sent?.dryRun }, { file: '', optional: true, dryRun: false })
     assert.match(sent?.outputDir ?? '', new RegExp(`/jobs/prompt/run-${a}/laser/a1/j0/t1$`))
   })
 
   await t.test('a payload is uploaded once its validation task is done, and not at all when the validation fails', async () => {
     await until('the validated upload of run a', async () => (await stateOf(a, 'hlt-validation'))?.state === 'TASK_STATE_DONE', 60_000)
-    const sent = standIns.conditionRequests.find(x => x.requestId === `prompt/run-${a}/hlt-validation/1`)
+    const sent = backends.conditionRequests.find(x => x.requestId === `prompt/run-${a}/hlt-validation/1`)
     assert.match(sent?.payloadFile ?? '', new RegExp(`/jobs/prompt/run-${a}/timing/a1/j0/t1/timing\\.db$`))
     assert.equal(sent?.destinationTag, 'EcalTimeCalibConstants_validated_offline')
     assert.equal(outcomes.find(e => e.requestId === sent?.requestId)?.outcome, Outcome.UPLOADED)
     // the calibration itself uploads nothing
     assert.equal((await stateOf(a, 'timing'))?.state, 'TASK_STATE_DONE')
-    assert.equal(standIns.conditionRequests.some(x => x.requestId.includes('/timing/')), false)
+    assert.equal(backends.conditionRequests.some(x => x.requestId.includes('/timing/')), false)
     await until('the failed validation of run b', async () => (await stateOf(b, 'hlt-validation'))?.state === 'TASK_STATE_FAILED', 60_000)
-    assert.match((await stateOf(b, 'hlt-validation'))?.reason ?? '', /^job 0 try 1 failed: exit 3; retries exhausted; nothing uploaded to EcalTimeCalibConstants_validated_offline$/)
-    assert.equal(standIns.conditionRequests.some(x => x.requestId === `prompt/run-${b}/hlt-validation/1`), false)
+    assert.match((await stateOf(b, 'hlt-validation'))?.reason ?? '', /^job 0 try 1 failed: exit code 3; retries exhausted; nothing uploaded to EcalTimeCalibConstants_validated_offline$/)
+    assert.equal(backends.conditionRequests.some(x => x.requestId === `prompt/run-${b}/hlt-validation/1`), false)
   })
 
   // needs the condition-uploader's side of issue 11 (optional_payload → SKIPPED "no new payload"), written on another branch

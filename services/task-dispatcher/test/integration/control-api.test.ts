@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { startProducer } from '@autocal/runtime'
 import { topics } from '@autocal/contracts'
-import { realRuns, repo, runEvents, silentLogger, spawnDispatcher, startStandIns, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
+import { goldenRuns, realRuns, repo, runEvents, silentLogger, spawnDispatcher, startBackends, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
 
 const tokens = {
   'ecal-token-123': { principal: 'alice', subsystems: ['ECAL'] },
@@ -28,9 +28,9 @@ function cli (args: string[], env: Record<string, string> = {}): Promise<{ code:
   })
 }
 
-test('the control API and the CLI work end to end with subsystem-scoped tokens', { timeout: 180_000 }, async t => {
+test('the control API and the CLI work end to end with subsystem-scoped tokens', { timeout: 300_000 }, async t => {
   const config = testConfig()
-  await using standIns = await startStandIns(config)
+  await using backends = await startBackends(config)
   const dispatcher = await spawnDispatcher(config, { AUTOCAL_CONTROL_TOKENS: JSON.stringify(tokens) })
   t.after(async () => { await stopDispatcher(dispatcher) })
   const server = { AUTOCAL_CONTROL_URL: `127.0.0.1:${dispatcher.grpcPort}` }
@@ -39,7 +39,7 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
 
   await using producer = await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' })
   await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357442)))
-  await until('run 357401 calibrated', () => standIns.conditionRequests.some(c => c.requestId === 'prompt/run-357401/timing-calib/1'), 90_000)
+  await until('run 357401 calibrated', () => backends.conditionRequests.some(c => c.requestId === 'prompt/run-357401/timing-calib/1'), 90_000)
 
   await t.test('status shows the runs × tasks matrix, as text and as JSON', async () => {
     await until('timing-calib of 357401 done', async () => {
@@ -64,11 +64,22 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     let watched = ''
     watch.stdout.on('data', (c: Buffer) => { watched += c.toString() })
     t.after(() => { watch.kill() })
-    await new Promise(resolve => setTimeout(resolve, 1000))
+    // the stream is open once it shows an event: a new timing run's timing-reco is planned, and watch prints it;
+    // events before the stream opened are not shown, so another marker run follows until one is
+    const golden = goldenRuns()
+    const markers = realRuns(357443, 357620).filter(r => r.runClass === 'collisions2022' && r.durationS >= 600 && r.recordedLumiPb >= 1 && golden.has(r.run))
+    let sent = 0
+    await until('watch printed a marker run', async () => {
+      if (markers.slice(0, sent).some(m => watched.includes(`prompt/run-${m.run}/timing-reco `))) return true
+      const next = markers[sent++]
+      assert.ok(next !== undefined, `${sent - 1} marker runs sent, none printed by watch: ${watched}`)
+      await producer.publishMany(topics.runs, runEvents([next]))
+      return false
+    }, 30_000, 1000)
     const r = await cli(['reprocess', '--campaign', 'prompt', '--task', 'timing-reco', '--runs', '357401', '--reason', 'timing shift seen in DQM'], ecal)
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /^reprocess accepted: 1 task\(s\) matched/)
-    await until('attempt 2 dispatched', () => startedJobs(standIns).has('prompt/run-357401/timing-reco/2/0#1'), 30_000)
+    await until('attempt 2 dispatched', () => startedJobs(backends).has('prompt/run-357401/timing-reco/2/0#1'), 30_000)
     await until('watch printed the reprocess', () => /prompt\/run-357401\/timing-reco done → new \(attempt 2\): reprocess: timing shift seen in DQM/.test(watched), 15_000)
     const log = readFileSync(dispatcher.log, 'utf8')
     assert.match(log, /"actor":"alice".*"reason":"timing shift seen in DQM".*"msg":"control command accepted"/)
@@ -79,7 +90,7 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stderr, /1 task\(s\): \d+ done, \d+ processing, \d+ waiting, 0 failed/)
     assert.match(r.stderr, /settled\n$/)
-    assert.ok(startedJobs(standIns).has('prompt/run-357401/pedestals/2/0#1'))
+    assert.ok(startedJobs(backends).has('prompt/run-357401/pedestals/2/0#1'))
   })
 
   await t.test('status of an unknown task is an error naming the known tasks, not an empty matrix', async () => {
@@ -135,7 +146,7 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     assert.match(cosmics.stderr, /warning: 1 of the 1 run\(s\) are excluded by the campaign's filters; nothing will run on them:\n {2}357403: timing-reco: run type collisions: run class cosmics2022 not in collisions2022\n$/)
     const asJson = await cli(['runs', 'inject', '--campaign', 'ecal-timing-rereco-2022', '--runs', '357403', '--reason', 'again', '--json'], ecal)
     assert.deepEqual((JSON.parse(asJson.stdout) as { excluded: unknown }).excluded, [{ run: 357403, reason: 'timing-reco: run type collisions: run class cosmics2022 not in collisions2022' }])
-    await until('rereco dispatched', () => startedJobs(standIns).has('ecal-timing-rereco-2022/run-357406/timing-reco/1/3#1'), 30_000)
+    await until('rereco dispatched', () => startedJobs(backends).has('ecal-timing-rereco-2022/run-357406/timing-reco/1/3#1'), 30_000)
     const denied = await cli(['runs', 'inject', '--campaign', 'pps-timing-rereco-2022', '--runs', '357401', '--reason', 'x'], ecal)
     assert.equal(denied.code, 1)
     assert.match(denied.stderr, /PERMISSION_DENIED/)

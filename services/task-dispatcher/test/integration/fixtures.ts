@@ -1,21 +1,23 @@
 // Fixtures of the dispatcher's integration tests: the real 2022 run list as
-// RunEvents, dispatcher child processes, and a stand-in executor (+ uploader,
-// unless a test runs the real one) that run the example workflows' real
-// scripts and answer over Kafka.
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+// RunEvents, dispatchers (in-process or child processes), and the real
+// job-executor and condition-uploader built in-process from their app.ts,
+// with a tap that records the requests the dispatcher sends them.
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
-import { createWriteStream, mkdtempSync, readFileSync, existsSync } from 'node:fs'
+import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, isAbsolute, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { z } from 'zod'
 import {
-  ConditionEventSchema, JobPhase, JobStatusSchema, Outcome, RunEventSchema, RunSchema,
-  topics, type ConditionRequest, type JobRequest, type Run, type RunEvent
+  RunEventSchema, RunSchema, topicName, topics,
+  type ConditionRequest, type JobRequest, type Run, type RunEvent, type Topic
 } from '@autocal/contracts'
-import { baseShape, connectionEnv, createLogger, kafkaShape, loadConfig, redisShape, startConsumer, startProducer, type Producer } from '@autocal/runtime'
-
+import { baseShape, connectionEnv, createKafka, createLogger, kafkaShape, loadConfig, redisShape, startConsumer, startProducer, type Producer } from '@autocal/runtime'
+import { restProbe } from '../../../../test/helpers/kafka-progress.ts'
+import { Config as ExecutorConfig } from '../../../job-executor/src/config.ts'
+import { startJobExecutor } from '../../../job-executor/src/app.ts'
 import { Config as UploaderConfig } from '../../../condition-uploader/src/config.ts'
 import { startUploader } from '../../../condition-uploader/src/app.ts'
 import { Config as DispatcherConfig } from '../../src/config.ts'
@@ -48,8 +50,9 @@ export const silentLogger = createLogger({ service: 'test', level: 'warn' })
  * run's servers and prefixes; it takes payloads only from the dispatcher's job
  * directory (<AUTOCAL_DATA_DIR>/jobs), where the jobs write them.
  */
-export async function startRealUploader (config: TestConfig): Promise<Awaited<ReturnType<typeof startUploader>>> {
-  const uploaderConfig = loadConfig(UploaderConfig, {
+/** The condition-uploader's keys for this test run: its own data directory (CondDB SQLite), payloads from the dispatcher's jobs directory. */
+function uploaderEnv (config: TestConfig): Record<string, string> {
+  return {
     ...connectionEnv(), // the test run's servers and credentials (secure under test/run.sh)
     AUTOCAL_KAFKA_TOPIC_PREFIX: config.AUTOCAL_KAFKA_TOPIC_PREFIX,
     AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX,
@@ -60,8 +63,7 @@ export async function startRealUploader (config: TestConfig): Promise<Awaited<Re
     AUTOCAL_HTTP_PORT: '0',
     AUTOCAL_READ_PUBLIC: 'true',
     AUTOCAL_LOG_LEVEL: 'warn'
-  })
-  return await startUploader(uploaderConfig, silentLogger)
+  }
 }
 
 // the tests' one wait (deadline 60 s unless given)
@@ -197,129 +199,102 @@ export async function stopDispatcher (d: DispatcherProcess, signal: NodeJS.Signa
   await d.exited
 }
 
-// ---- stand-in executor and uploader ------------------------------------------
+// ---- the real job-executor and condition-uploader, and a tap on their requests ---------
 
 export interface Seen {
-  /** Every job request message, redeliveries included. */
+  /** Every job request message, redeliveries included (as the tap received them). */
   requests: Array<{ message: JobRequest, eventId: string }>
   conditionRequests: ConditionRequest[]
 }
 
-function run (argv: string[], env: Record<string, string>): Promise<number> {
-  return new Promise(resolve => {
-    execFile(argv[0] as string, argv.slice(1), { env: { ...process.env, ...env } }, err => { resolve(err === null ? 0 : typeof err.code === 'number' ? err.code : 1) })
-  })
+export interface Backends extends Seen, AsyncDisposable {
+  producer: Producer
+  /** The uploader's HTTP API (IOVs, FCSR, history). */
+  uploaderUrl: string
+  /**
+   * True when every consumer of this test run has handled every message its
+   * topics hold now (the dispatcher, the executor, the uploader and the tap),
+   * and no topic grew since the previous call: a positive fact that the
+   * system is at rest, for asserting that nothing more happens. Call it
+   * through until(), which calls it repeatedly.
+   */
+  atRest: () => Promise<boolean>
 }
 
 /**
- * STAND-IN for the job-executor and the condition-uploader (other services):
- * runs each requested job's argv as a real process (the example workflows'
- * python scripts), reads its outputs.json and answers JobStatus DONE/FAILED;
- * answers each condition request UPLOADED once its SQLite file exists.
+ * The real job-executor (local backend only; jobs run as real processes,
+ * as "nobody" when the tests run as root) and the real condition-uploader
+ * (CondDB SQLite in its own temp directory), built in-process with their
+ * app.ts on the test run's servers, topic prefix and Redis prefix; plus a
+ * tap (consumer group "tap") that records every job and condition request
+ * the dispatcher sends. The executor's jobs directory is the dispatcher's
+ * <AUTOCAL_DATA_DIR>/jobs, where it puts each job's outdir; the uploader
+ * takes payloads only from there. `env.executor` / `env.uploader` add or
+ * override keys of either service.
  */
-export interface StandInOptions {
-  /** false = never answer this request (the job stays queued). */
-  answer?: (r: JobRequest) => boolean
-  /** true = answer FAILED (exit 3) without running the job. */
-  fail?: (r: JobRequest) => boolean
-  /** The uploader's outcome; default UPLOADED when the payload file exists. */
-  outcome?: (r: ConditionRequest) => { outcome: Outcome, reason: string } | undefined
-  /** false = only record the condition requests; the real condition-uploader answers them. */
-  uploader?: boolean
-  /** A promise = run this job only once it resolves (the handler returns at once: other jobs go on meanwhile). */
-  hold?: (r: JobRequest) => Promise<void> | undefined
-}
-
-export async function startStandIns (config: TestConfig, options: StandInOptions = {}): Promise<Seen & AsyncDisposable & { producer: Producer }> {
-  const producer = await startProducer({ config, logger: silentLogger, service: 'test-stand-in' })
-  const seen: Seen = { requests: [], conditionRequests: [] }
-  const answered = new Set<string>()
-  async function runJob (r: JobRequest): Promise<void> {
-    if (r.action.case !== 'start') return
-    const start = r.action.value
-    const runs = r.provenance?.inputRuns ?? []
-    const code = options.fail?.(r) === true
-      ? 3
-      : await run(start.argv, {
-        AUTOCAL_CAMPAIGN: r.provenance?.campaign ?? '',
-        AUTOCAL_BLOCK: r.provenance?.blockId ?? '',
-        AUTOCAL_RUNS: runs.join(','),
-        AUTOCAL_JOB: String(r.jobIndex),
-        AUTOCAL_NJOBS: String(start.njobs),
-        AUTOCAL_INPUTS: start.inputs.join(','),
-        AUTOCAL_OUTDIR: start.outdir,
-        AUTOCAL_TASK: r.provenance?.task ?? '',
-        AUTOCAL_ATTEMPT: String(r.provenance?.taskAttempt ?? 1)
-      })
-    const manifest = join(start.outdir, 'outputs.json')
-    const outputs = code === 0 && existsSync(manifest)
-      ? (JSON.parse(readFileSync(manifest, 'utf8')) as { outputs: Array<{ path: string, label?: string }> }).outputs.map(o => {
-          const path = isAbsolute(o.path) ? o.path : join(start.outdir, o.path)
-          const data = readFileSync(path)
-          return { path, sizeBytes: BigInt(data.length), sha256: createHash('sha256').update(data).digest('hex'), label: o.label ?? '' }
-        })
-      : []
-    await producer.publish(topics.jobStatus, create(JobStatusSchema, {
-      jobId: r.jobId,
-      try: r.try,
-      provenance: r.provenance,
-      jobIndex: r.jobIndex,
-      phase: code === 0 ? JobPhase.DONE : JobPhase.FAILED,
-      exitCode: code,
-      reason: code === 0 ? '' : `exit ${code}`,
-      outputs,
-      backend: 'local',
-      executor: 'test-stand-in',
-      at: timestampFromDate(new Date())
-    }), { eventId: `jobs/${r.jobId}/${r.try}/${code === 0 ? 'DONE' : 'FAILED'}` })
-  }
-  const consumer = await startConsumer({
-    config: { ...config, AUTOCAL_KAFKA_PARTITIONS_CONCURRENCY: 6 },
-    logger: silentLogger,
-    service: 'test-stand-in',
-    group: 'stand-in',
-    producer,
-    handlers: {
-      jobRequests: async (r, meta) => {
-        seen.requests.push({ message: r, eventId: meta.eventId })
-        if (r.action.case !== 'start' || answered.has(meta.eventId) || options.answer?.(r) === false) return
-        answered.add(meta.eventId)
-        const held = options.hold?.(r)
-        if (held !== undefined) {
-          void held.then(async () => { await runJob(r) })
-          return
-        }
-        await runJob(r)
-      },
-      conditionRequests: async r => {
-        seen.conditionRequests.push(r)
-        if (options.uploader === false) return
-        const ok = existsSync(r.payloadFile)
-        const decided = options.outcome?.(r) ?? (ok ? { outcome: Outcome.UPLOADED, reason: '' } : { outcome: Outcome.FAILED, reason: `payload ${r.payloadFile} missing` })
-        await producer.publish(topics.conditions, create(ConditionEventSchema, {
-          requestId: r.requestId,
-          outcome: decided.outcome,
-          tag: r.destinationTag,
-          record: r.record,
-          since: r.since ?? 0n,
-          reason: decided.reason,
-          provenance: r.provenance,
-          synchronization: r.synchronization,
-          target: 'sqlite:stand-in',
-          at: timestampFromDate(new Date())
-        }), { eventId: `conditions/${r.requestId}/${decided.outcome}` })
+export async function startBackends (config: TestConfig, env: { executor?: Record<string, string>, uploader?: Record<string, string> } = {}): Promise<Backends> {
+  const stack = new AsyncDisposableStack()
+  try {
+    const jobsDir = join(config.AUTOCAL_DATA_DIR, 'jobs')
+    mkdirSync(jobsDir, { recursive: true })
+    chmodSync(config.AUTOCAL_DATA_DIR, 0o711) // jobs run as "nobody" under root: the path to their outdirs must be searchable
+    const executorConfig = loadConfig(ExecutorConfig, {
+      ...connectionEnv(),
+      AUTOCAL_KAFKA_TOPIC_PREFIX: config.AUTOCAL_KAFKA_TOPIC_PREFIX,
+      AUTOCAL_REDIS_KEY_PREFIX: config.AUTOCAL_REDIS_KEY_PREFIX,
+      AUTOCAL_KAFKA_RETRY_BASE_MS: '100',
+      AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: '6000',
+      AUTOCAL_DATA_DIR: mkdtempSync(join(tmpdir(), 'autocal-executor-')),
+      AUTOCAL_EXECUTOR_JOBS_DIR: jobsDir,
+      AUTOCAL_EXECUTOR_BACKENDS: 'local',
+      AUTOCAL_EXECUTOR_SLOTS: '6',
+      AUTOCAL_EXECUTOR_RECONCILE_MS: '300',
+      AUTOCAL_EXECUTOR_KILL_GRACE_MS: '1000',
+      AUTOCAL_INSTANCE_ID: `executor-${randomUUID().slice(0, 6)}`,
+      AUTOCAL_HTTP_PORT: '0',
+      AUTOCAL_GRPC_PORT: '0',
+      AUTOCAL_READ_PUBLIC: 'true',
+      AUTOCAL_LOG_LEVEL: 'warn',
+      ...env.executor
+    })
+    stack.use(await startJobExecutor(executorConfig, silentLogger))
+    const uploader = stack.use(await startUploader(loadConfig(UploaderConfig, { ...uploaderEnv(config), ...env.uploader }), silentLogger))
+    const producer = stack.use(await startProducer({ config, logger: silentLogger, service: 'test-tap' }))
+    const seen: Seen = { requests: [], conditionRequests: [] }
+    stack.use(await startConsumer({
+      config,
+      logger: silentLogger,
+      service: 'test-tap',
+      group: 'tap',
+      producer,
+      handlers: {
+        jobRequests: async (r, meta) => { seen.requests.push({ message: r, eventId: meta.eventId }) },
+        conditionRequests: async r => { seen.conditionRequests.push(r) }
       }
+    }))
+    const admin = createKafka(config, silentLogger, 'test-progress').admin()
+    await admin.connect()
+    stack.defer(async () => { await admin.disconnect() })
+    const prefix = config.AUTOCAL_KAFKA_TOPIC_PREFIX
+    const consumers: Array<[string, Array<Topic<any>>]> = [
+      ['task-dispatcher', [topics.runs, topics.jobStatus, topics.conditions, topics.control]],
+      ['job-executor', [topics.jobRequests]],
+      ['condition-uploader', [topics.conditionRequests]],
+      ['tap', [topics.jobRequests, topics.conditionRequests]]
+    ]
+    const atRest = restProbe(admin, consumers.map(([group, ts]) => ({ group: `${prefix}.${group}`, topics: ts.map(t => topicName(t, prefix)) })))
+    const moved = stack.move()
+    return {
+      get requests () { return seen.requests },
+      get conditionRequests () { return seen.conditionRequests },
+      producer,
+      uploaderUrl: uploader.url,
+      atRest,
+      [Symbol.asyncDispose]: async () => { await moved.disposeAsync() }
     }
-  })
-  return {
-    ...seen,
-    get requests () { return seen.requests },
-    get conditionRequests () { return seen.conditionRequests },
-    producer,
-    [Symbol.asyncDispose]: async () => {
-      await consumer[Symbol.asyncDispose]()
-      await producer[Symbol.asyncDispose]()
-    }
+  } catch (err) {
+    await stack.disposeAsync()
+    throw err
   }
 }
 

@@ -5,15 +5,15 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { AutocalError, connectRedis, readTopic, startProducer, type RedisHandle } from '@autocal/runtime'
-import { taskKey, topics } from '@autocal/contracts'
+import { AutocalError, connectRedis, createGrpcClient, readTopic, startProducer, type RedisHandle } from '@autocal/runtime'
+import { ControlService, taskKey, topics } from '@autocal/contracts'
 import { createStateStore } from '../../src/adapters/state-store.ts'
 import { loadWorkflows } from '../../src/adapters/workflow-files.ts'
 import { buildCatalog, specOf } from '../../src/domain/catalog.ts'
 import { createTaskTransitions } from '../../src/task-transitions.ts'
 import { createRecovery } from '../../src/recovery.ts'
 import { FIRST, LAST, expectedPrompt } from './expected.ts'
-import { goldenRuns, realRuns, runEvents, silentLogger, spawnDispatcher, startStandIns, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
+import { goldenRuns, realRuns, runEvents, silentLogger, spawnDispatcher, startBackends, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
 
 // One atomic deletion, as FLUSHALL is (the dispatcher never sees half a model).
 const deleteScript = `
@@ -31,31 +31,38 @@ test('a Redis loss mid-stream loses no task and a restart re-runs no finished ta
   const expected = expectedPrompt(runs, goldenRuns())
   await using redis = await connectRedis({ config, logger: silentLogger })
 
-  await using standIns = await startStandIns(config)
+  await using backends = await startBackends(config)
   let dispatcher = await spawnDispatcher(config)
   t.after(async () => { await stopDispatcher(dispatcher) })
   await using producer = await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' })
   await producer.publishMany(topics.runs, runEvents(runs))
 
-  await until('a third of the job requests', () => startedJobs(standIns).size >= expected.jobs.size / 3, 120_000)
+  await until('a third of the job requests', () => startedJobs(backends).size >= expected.jobs.size / 3, 120_000)
   const deleted = await deletePrefix(redis, config.AUTOCAL_REDIS_KEY_PREFIX)
-  t.diagnostic(`deleted ${deleted} keys of prefix ${config.AUTOCAL_REDIS_KEY_PREFIX} after ${startedJobs(standIns).size} job requests`)
+  t.diagnostic(`deleted ${deleted} keys of prefix ${config.AUTOCAL_REDIS_KEY_PREFIX} after ${startedJobs(backends).size} job requests`)
 
-  const missing = (): string[] => [...expected.jobs].filter(j => !startedJobs(standIns).has(j))
+  const missing = (): string[] => [...expected.jobs].filter(j => !startedJobs(backends).has(j))
   await until('every expected job request', () => missing().length === 0, 150_000).catch((err: unknown) => {
     throw new Error(`${String(err)}; missing: ${missing().join(' ')}; dispatcher log: ${dispatcher.log}`)
   })
-  await until('every expected condition request', () => [...expected.conditions].every(id => standIns.conditionRequests.some(c => c.requestId === id)), 60_000)
-  await new Promise(resolve => setTimeout(resolve, 5000))
-  assert.deepEqual([...startedJobs(standIns)].sort(), [...expected.jobs].sort())
+  await until('every expected condition request', () => [...expected.conditions].every(id => backends.conditionRequests.some(c => c.requestId === id)), 60_000)
+  await until('the system at rest', backends.atRest, 60_000, 500)
+  assert.deepEqual([...startedJobs(backends)].sort(), [...expected.jobs].sort())
   assert.equal(readFileSync(dispatcher.log, 'utf8').split('"read model rebuilt from kafka"').length - 1, 2, 'rebuilt at start and after the loss')
 
-  // restart: nothing finished runs again
-  const count = standIns.requests.length
+  // restart: nothing finished runs again. The positive marker that the restarted dispatcher has consumed and acted:
+  // an operator's reprocess of one done task (through the control topic) is dispatched, and then everything is at rest
+  const count = backends.requests.length
   await stopDispatcher(dispatcher)
-  dispatcher = await spawnDispatcher(config)
-  await new Promise(resolve => setTimeout(resolve, 8000))
-  assert.deepEqual(standIns.requests.slice(count).map(r => r.message.jobId), [], 'no job requested after the restart')
+  dispatcher = await spawnDispatcher(config, { AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'admin-token-1': { principal: 'ops', subsystems: '*' } }) })
+  const marker = [...expected.jobs].find(j => j.includes('/pedestals/'))?.split('/')[1] as string
+  const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'admin-token-1' })
+  t.after(() => { client.close() })
+  const r = await client.reprocess({ selector: { campaign: 'prompt', tasks: ['pedestals'], blockIds: [marker] }, reason: 'marker after the restart' })
+  assert.equal(r.matched, 1)
+  await until('the marker reprocess dispatched', () => startedJobs(backends).has(`prompt/${marker}/pedestals/2/0#1`), 60_000)
+  await until('the system at rest after the restart', backends.atRest, 60_000, 500)
+  assert.deepEqual(backends.requests.slice(count).filter(r => r.message.action.case === 'start').map(r => r.message.jobId), [`prompt/${marker}/pedestals/2/0`], 'no job requested after the restart but the marker')
 })
 
 // The window between the loss and the rebuild: a job status or a planner

@@ -1,4 +1,5 @@
-// Job failures and condition rejections end to end: a failed job is requested
+// Job failures and condition rejections end to end, with the real job-executor
+// and condition-uploader: a failed job is requested
 // again with the next try after its backoff; a job that fails beyond its
 // budget fails the task and cancels the attempt's other jobs; a rejected
 // payload fails the task with the uploader's reason; reprocess starts attempt 2.
@@ -7,10 +8,14 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ControlService, Outcome, TaskState, topics } from '@autocal/contracts'
+import { ControlService, TaskState, topics } from '@autocal/contracts'
 import { createGrpcClient, startProducer } from '@autocal/runtime'
-import { realRuns, runEvents, silentLogger, spawnDispatcher, startStandIns, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
+import { realRuns, runEvents, silentLogger, spawnDispatcher, startBackends, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
 
+// The jobs run for real on the job-executor: their shell decides the failures by run, attempt, job and try
+// (AUTOCAL_ATTEMPT and AUTOCAL_TRY are set by the executor). 357401: job 1 fails its first try; 357406: job 0
+// fails every try of attempt 1 while job 1 runs on (until it is cancelled); 357438: the calibration's payload
+// file is not SQLite, so the real condition-uploader rejects it.
 const workflow = `subsystem: ECAL
 workflow: retry-demo
 runTypes:
@@ -19,12 +24,25 @@ tasks:
   - name: flaky
     block: run
     jobs: 2
-    run: [python3, ${workflowsDir}/scripts/process_block.py, --step, flaky, --runs, "{runs}", --job, "{job}", --out, "{outdir}"]
+    run:
+      - sh
+      - -c
+      - 'case "$1/$AUTOCAL_ATTEMPT/$2/$AUTOCAL_TRY" in 357401/1/1/1|357406/1/0/*) exit 3;; 357406/1/1/*) exec sleep 300;; esac; exec python3 ${workflowsDir}/scripts/process_block.py --step flaky --runs "$1" --job "$2" --out "$3"'
+      - flaky
+      - "{run}"
+      - "{job}"
+      - "{outdir}"
     retries: 1
     backoff: 1s
   - name: calib
     needs: [flaky]
-    run: [python3, ${workflowsDir}/scripts/write_payload.py, --object-type, EcalPedestals, --tag, EcalPedestals_test, --since, "{run}", --out, "{outdir}/p.db"]
+    run:
+      - sh
+      - -c
+      - 'python3 ${workflowsDir}/scripts/write_payload.py --object-type EcalPedestals --tag EcalPedestals_test --since "$1" --out "$2/p.db" && if [ "$1" = 357438 ]; then echo not-sqlite > "$2/p.db"; fi'
+      - calib
+      - "{run}"
+      - "{outdir}"
     condition: { tag: EcalPedestals_test_offline, record: EcalPedestalsRcd, sync: offline }
 `
 
@@ -32,12 +50,7 @@ test('failed jobs are retried with backoff within the budget, then fail the task
   const config = testConfig()
   const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
   writeFileSync(join(dir, 'retry-demo.yaml'), workflow)
-  await using standIns = await startStandIns(config, {
-    // run 357401: job 1 fails its first try; run 357406: job 0 fails every try of attempt 1, job 1 never answers
-    fail: r => (r.jobId === 'prompt/run-357401/flaky/1/1' && r.try === 1) || r.jobId === 'prompt/run-357406/flaky/1/0',
-    answer: r => r.jobId !== 'prompt/run-357406/flaky/1/1',
-    outcome: r => r.requestId.startsWith('prompt/run-357438/') ? { outcome: Outcome.REJECTED, reason: 'since 357438 is below the FCSR 357500' } : undefined
-  })
+  await using backends = await startBackends(config)
   const dispatcher = await spawnDispatcher(config, { AUTOCAL_WORKFLOWS_DIR: dir, AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'admin-token-1': { principal: 'ops', subsystems: '*' } }) })
   t.after(async () => { await stopDispatcher(dispatcher) })
   const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'admin-token-1' })
@@ -47,16 +60,16 @@ test('failed jobs are retried with backoff within the budget, then fail the task
 
   const cell = async (run: number, task: string) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: [task], runs: [run] } })).cells[0]
   await until('357401 calibrated', async () => (await cell(357401, 'calib'))?.state === TaskState.DONE)
-  assert.ok(startedJobs(standIns).has('prompt/run-357401/flaky/1/1#2'), 'the failed job was requested again with try 2')
+  assert.ok(startedJobs(backends).has('prompt/run-357401/flaky/1/1#2'), 'the failed job was requested again with try 2')
   assert.equal((await cell(357401, 'flaky'))?.state, TaskState.DONE)
 
   await until('357406 flaky failed', async () => (await cell(357406, 'flaky'))?.state === TaskState.FAILED)
-  assert.match((await cell(357406, 'flaky'))?.reason ?? '', /^job 0 try 2 failed: exit 3; retries exhausted$/)
-  assert.ok(standIns.requests.some(r => r.message.jobId === 'prompt/run-357406/flaky/1/1' && r.message.action.case === 'cancel'), 'the other job of the attempt was cancelled')
-  assert.ok(!startedJobs(standIns).has('prompt/run-357406/flaky/1/0#3'), 'no try beyond the budget')
+  assert.match((await cell(357406, 'flaky'))?.reason ?? '', /^job 0 try 2 failed: exit code 3\b.*; retries exhausted$/)
+  assert.ok(backends.requests.some(r => r.message.jobId === 'prompt/run-357406/flaky/1/1' && r.message.action.case === 'cancel'), 'the other job of the attempt was cancelled')
+  assert.ok(!startedJobs(backends).has('prompt/run-357406/flaky/1/0#3'), 'no try beyond the budget')
 
   await until('357438 calib failed', async () => (await cell(357438, 'calib'))?.state === TaskState.FAILED)
-  assert.equal((await cell(357438, 'calib'))?.reason, 'condition rejected: since 357438 is below the FCSR 357500')
+  assert.match((await cell(357438, 'calib'))?.reason ?? '', /^condition rejected: unreadable: payload file \S+\/run-357438\/calib\/\S+\/p\.db is not readable as SQLite/)
 
   const r = await client.reprocess({ selector: { campaign: 'prompt', tasks: ['flaky'], runs: [357406] }, reason: 'flaky node drained' })
   assert.equal(r.matched, 1)

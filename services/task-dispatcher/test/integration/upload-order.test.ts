@@ -1,31 +1,38 @@
 // Upload order for an append-only tag, on real Kafka and Redis: a dispatcher
 // process, the real condition-uploader (in-process from its app.ts, a real
-// SQLite CondDB) and the stand-in executor of fixtures.ts running the example
-// payload script. The earliest block's job is held until the later blocks'
+// SQLite CondDB) and the real job-executor running the example payload
+// script. The earliest block's job waits for a gate file until the later blocks'
 // jobs are done: their uploads wait, visibly, and go out in since order once
 // it ends, so the offline tag takes every IOV as an append (without the
 // order, the uploader would refuse the earliest one: not an append).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectRedis, startConsumer, startProducer } from '@autocal/runtime'
-import { Outcome, taskKey, topics, type ConditionEvent, type JobRequest } from '@autocal/contracts'
-import { realRuns, repo, runEvents, silentLogger, startDispatcher, startStandIns, testConfig, until, startRealUploader } from './fixtures.ts'
+import { Outcome, taskKey, topics, type ConditionEvent } from '@autocal/contracts'
+import { realRuns, repo, runEvents, silentLogger, startDispatcher, startBackends, testConfig, until } from './fixtures.ts'
 import { createStateStore } from '../../src/adapters/state-store.ts'
 
 const script = join(repo, 'deploy/workflows/scripts/write_payload.py')
 const tag = 'EcalIntercalibConstants_order_offline'
 
-const workflow = `subsystem: ECAL
+/** The workflow; the job of run `held` runs its payload script only once the file `gate` exists. */
+const workflow = (held: number, gate: string): string => `subsystem: ECAL
 workflow: order
 runTypes:
   collisions: { filter: { runClass: collisions2022, global: true } }
 tasks:
   - name: ic
     block: run
-    run: [python3, ${script}, --object-type, EcalIntercalibConstants, --tag, EcalIntercalibConstants_calib, --since, "{run}", --out, "{outdir}/ic.db"]
+    run:
+      - sh
+      - -c
+      - 'if [ "$1" = ${held} ]; then while [ ! -e ${gate} ]; do sleep 0.05; done; fi; exec python3 ${script} --object-type EcalIntercalibConstants --tag EcalIntercalibConstants_calib --since "$1" --out "$2/ic.db"'
+      - ic
+      - "{run}"
+      - "{outdir}"
     retries: 0
     condition: { tag: ${tag}, record: EcalIntercalibConstantsRcd, sync: offline }
 `
@@ -36,14 +43,12 @@ test('uploads to an offline tag go out in since order when the later blocks fini
   assert.equal(runs.length, 3)
   const [a, b, c] = runs.map(r => r.run) as [number, number, number]
   const workflows = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
-  writeFileSync(join(workflows, 'order.yaml'), workflow)
-
-  // the first block's job runs only once the later ones are done and their uploads wait
-  let release: () => void = () => {}
-  const released = new Promise<void>(resolve => { release = resolve })
-  const hold = (r: JobRequest): Promise<void> | undefined => r.provenance?.blockId === `run-${a}` ? released : undefined
-  await using standIns = await startStandIns(config, { uploader: false, hold })
-  await using uploader = await startRealUploader(config)
+  // the first block's job runs only once the later ones are done and their uploads wait (the jobs run as "nobody": the gate's directory is open to it)
+  const gates = mkdtempSync(join(tmpdir(), 'autocal-gate-'))
+  chmodSync(gates, 0o755)
+  const gate = join(gates, 'release')
+  writeFileSync(join(workflows, 'order.yaml'), workflow(a, gate))
+  await using backends = await startBackends(config)
   const outcomes: ConditionEvent[] = []
   await using producer = await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' })
   await using observer = await startConsumer({
@@ -65,12 +70,12 @@ test('uploads to an offline tag go out in since order when the later blocks fini
     const w = await task(run)
     assert.deepEqual({ state: w?.state, jobs: w?.jobs.map(j => j.state), condition: w?.condition }, { state: 'processing', jobs: ['done'], condition: undefined })
   }
-  assert.equal(standIns.conditionRequests.length, 0, 'no upload before the first block is over')
+  assert.equal(backends.conditionRequests.length, 0, 'no upload before the first block is over')
 
-  release()
+  writeFileSync(gate, '')
   await until('every block is done', async () => (await Promise.all([a, b, c].map(task))).every(x => x?.state === 'done'), 120_000)
-  assert.deepEqual(standIns.conditionRequests.map(r => r.since), [a, b, c].map(BigInt), 'requested in since order')
+  assert.deepEqual(backends.conditionRequests.map(r => r.since), [a, b, c].map(BigInt), 'requested in since order')
   assert.deepEqual([a, b, c].map(run => outcomes.find(e => e.requestId === `prompt/run-${run}/ic/1`)?.outcome), [Outcome.UPLOADED, Outcome.UPLOADED, Outcome.UPLOADED])
-  const iovs = await (await fetch(`${uploader.url}/api/v1/tags/${tag}/iovs`)).json() as { iovs: Array<{ since: string }> }
+  const iovs = await (await fetch(`${backends.uploaderUrl}/api/v1/tags/${tag}/iovs`)).json() as { iovs: Array<{ since: string }> }
   assert.deepEqual(iovs.iovs.map(i => i.since), [a, b, c].map(String))
 })
