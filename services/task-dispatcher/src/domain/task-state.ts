@@ -11,7 +11,8 @@
 //   append-only tag (offline, runmc, mc): jobs done ─► (upload waits for an earlier block's task to end) ─upload-due─► (upload)
 //   sign-off: jobs done + condition with signOff ─► (dry-run check) ─► awaiting-signoff ─approve─► (upload) ─► done | failed
 //                                                                                      └─reject──► failed
-//   operators: reprocess (any → new, attempt + 1), skip (→ skipped), cancel (→ cancelled)
+//   operators: reprocess (any → new, attempt + 1), skip (→ skipped), cancel (→ cancelled),
+//              resubmit failed jobs (failed → processing, same attempt, unfinished jobs with their next try)
 //
 // Every transition bumps `version` by one; a redelivered or stale event
 // (another attempt, another try, a job already done) changes nothing, so the
@@ -114,7 +115,7 @@ export type TaskEventInput =
   | { kind: 'retry-due' }
   | { kind: 'condition', attempt: number, outcome: ConditionOutcome, reason: string, requestId?: string, payloadHash?: string, since?: bigint, target?: string }
   | { kind: 'sign-off', decision: 'approve' | 'reject', requestId: string, payloadHash: string, actor: string, reason: string, commandId: string }
-  | { kind: 'reprocess' | 'skip' | 'cancel', actor: string, reason: string, commandId: string }
+  | { kind: 'reprocess' | 'skip' | 'cancel' | 'resubmit-failed', actor: string, reason: string, commandId: string }
 
 export type Effect =
   | { kind: 'start-job', index: number, try: number }
@@ -169,6 +170,34 @@ function requestUpload (task: Task, why: string, signOff: boolean, nowMs: number
   return {
     task: next(task, 'processing', `${why}; condition upload to ${task.conditionTag} requested`, nowMs, { ...patch, condition: emptyCondition(uploadRequestId(task)) }),
     effects: [{ kind: 'request-condition', check: false, expectedPayloadHash: '' }],
+    changed: true
+  }
+}
+
+/** The jobs a resubmit of failed jobs runs again: a failed task's jobs that did not finish (none for another state). */
+export const jobsToResubmit = (task: Pick<Task, 'state' | 'jobs'>): TaskJob[] => task.state === 'failed' ? task.jobs.filter(j => j.state !== 'done') : []
+
+/**
+ * failed → processing, same attempt: the jobs that did not finish (failed, or
+ * left idle/running when a sibling failed and they were cancelled) are
+ * requested again with their next try; done jobs keep their outputs. The
+ * retry budget is not renewed: a resubmitted job that fails ends the task
+ * again. Nothing to run again (not failed, or every job done, e.g. its upload
+ * failed: use reprocess) leaves the task as it is, with the reason.
+ */
+export function resubmitFailedJobs (task: Task, event: { actor: string, reason: string, commandId: string }, nowMs: number): Transition {
+  if (task.state !== 'failed') return same(task, `only a failed task's jobs are resubmitted (task is ${task.state})`)
+  const again = jobsToResubmit(task)
+  if (again.length === 0) return same(task, `every job of attempt ${task.attempt} is done; the task failed after them (reprocess it instead)`)
+  const jobs = task.jobs.map((j): TaskJob => {
+    if (j.state === 'done') return j
+    const { retryAtMs: _r, ...rest } = j
+    return { ...rest, state: 'idle', try: j.try + 1, reason: '', outputs: [] }
+  })
+  const reason = `resubmit of failed jobs: ${event.reason}; job(s) ${again.map(j => j.index).join(',')} requested again`
+  return {
+    task: next(task, 'processing', reason, nowMs, { jobs, outputs: [], actor: event.actor, commandId: event.commandId }),
+    effects: again.map(j => ({ kind: 'start-job', index: j.index, try: j.try + 1 })),
     changed: true
   }
 }
@@ -385,6 +414,9 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
       const effects = task.state === 'processing' ? cancelRunning(task, `cancel: ${event.reason}`) : []
       return { task: next(task, 'cancelled', `cancel: ${event.reason}`, nowMs, { actor: event.actor, commandId: event.commandId, pendingGates: [] }), effects, changed: true }
     }
+
+    case 'resubmit-failed':
+      return resubmitFailedJobs(task, event, nowMs)
   }
   return same(task, 'no transition')
 }
