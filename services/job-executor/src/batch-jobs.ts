@@ -16,6 +16,8 @@ export interface BatchBackend {
   /** The batch system's id of the job submitted for (job id, try), if any. */
   find: (jobId: string, attempt: number) => Promise<string | undefined>
   cancel: (id: string) => Promise<void>
+  /** Resolves when the batch system answers (the HTCondor schedd, the Kubernetes API); throws when it cannot be reached. */
+  probe: () => Promise<void>
 }
 
 export function createBatchJobs (o: { backends: Partial<Record<'htcondor' | 'kubernetes', BatchBackend>>, store: JobStore, statuses: StatusPublisher, logger: Logger, instance: string }) {
