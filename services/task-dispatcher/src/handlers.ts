@@ -128,6 +128,8 @@ export function createHandlers (deps: HandlerDeps) {
         outputs: s.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),
         reason,
         logUrl: s.logUrl,
+        backend: s.backend,
+        backendId: s.backendId,
         ...(waitsFor === undefined ? {} : { uploadWaitsFor: waitsFor })
       }
     })

@@ -35,6 +35,9 @@ export interface TaskJob {
   logUrl: string
   /** When a failed job is requested again. */
   retryAtMs?: number
+  /** Where the current try runs (the executor's report): backend and its id there (pid, cluster.proc, Job name). */
+  backend?: string
+  backendId?: string
 }
 
 /** Where the task's condition upload stands (TaskCondition in tasks.proto). */
@@ -109,7 +112,7 @@ export type TaskEventInput =
   | { kind: 'plan', spec: TaskSpec, block: BlockState, runEndedAtMs?: number }
   | { kind: 'gates', spec: TaskSpec, pending: string[] }
   /** `uploadWaitsFor`: the block whose task must end before this task's upload to an append-only tag (upload-order.ts). */
-  | { kind: 'job', spec: Pick<TaskSpec, 'retries' | 'backoffS'> & { signOff?: boolean }, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string, uploadWaitsFor?: string }
+  | { kind: 'job', spec: Pick<TaskSpec, 'retries' | 'backoffS'> & { signOff?: boolean }, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string, uploadWaitsFor?: string, backend?: string, backendId?: string }
   /** A waiting upload looked at again (an earlier block's task ended): sent, or still waiting for `waitsFor`. */
   | { kind: 'upload-due', spec: { signOff: boolean }, waitsFor?: string }
   | { kind: 'retry-due' }
@@ -174,6 +177,14 @@ function requestUpload (task: Task, why: string, signOff: boolean, nowMs: number
   }
 }
 
+/** The job with the backend and backend id a job report names (kept when the report names none). */
+function withBackend (job: TaskJob, report: { backend?: string, backendId?: string }): TaskJob {
+  const j = { ...job }
+  if (report.backend !== undefined && report.backend !== '') j.backend = report.backend
+  if (report.backendId !== undefined && report.backendId !== '') j.backendId = report.backendId
+  return j
+}
+
 /** The jobs a resubmit of failed jobs runs again: a failed task's jobs that did not finish (none for another state). */
 export const jobsToResubmit = (task: Pick<Task, 'state' | 'jobs'>): TaskJob[] => task.state === 'failed' ? task.jobs.filter(j => j.state !== 'done') : []
 
@@ -191,7 +202,7 @@ export function resubmitFailedJobs (task: Task, event: { actor: string, reason: 
   if (again.length === 0) return same(task, `every job of attempt ${task.attempt} is done; the task failed after them (reprocess it instead)`)
   const jobs = task.jobs.map((j): TaskJob => {
     if (j.state === 'done') return j
-    const { retryAtMs: _r, ...rest } = j
+    const { retryAtMs: _r, backend: _b, backendId: _i, ...rest } = j
     return { ...rest, state: 'idle', try: j.try + 1, reason: '', outputs: [] }
   })
   const reason = `resubmit of failed jobs: ${event.reason}; job(s) ${again.map(j => j.index).join(',')} requested again`
@@ -267,7 +278,7 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
       if (job === undefined) return same(task, `no job ${event.index}`)
       if (event.try !== job.try) return same(task, `job ${event.index} report of try ${event.try}, job is at try ${job.try}`)
       if (job.state === 'done' || job.state === 'failed') return same(task, `job ${event.index} try ${job.try} already ${job.state}`)
-      const withJob = (j: TaskJob): TaskJob[] => task.jobs.map(x => x.index === j.index ? j : x)
+      const withJob = (j: TaskJob): TaskJob[] => task.jobs.map(x => x.index === j.index ? withBackend(j, event) : x)
       switch (event.phase) {
         case 'queued':
         case 'running': {
@@ -327,7 +338,7 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
       // processing: failed jobs whose backoff passed are requested again with the next try
       const jobs = task.jobs.map(j => {
         if (!due.includes(j)) return j
-        const { retryAtMs: _r, ...rest } = j
+        const { retryAtMs: _r, backend: _b, backendId: _i, ...rest } = j
         return { ...rest, state: 'idle' as const, try: j.try + 1, outputs: [] }
       })
       return {
