@@ -18,6 +18,7 @@ import { durationMs, runAudit } from './audit.ts'
 import { terminalText } from './terminal-text.ts'
 import { CliConfigError, withConfig } from './cli-config.ts'
 import { cellKey, cellVersion, waitVerdict } from './wait-progress.ts'
+import { createWaitDisplay, type WaitDisplay } from './wait-display.ts'
 import { jobLines, jobRows, outputLines, outputRows } from './job-table.ts'
 import { logUrlOf, readJobLog } from './job-log.ts'
 
@@ -47,6 +48,8 @@ commands:
   runs inject --campaign C (--runs 1,2 | --range A-B) --reason TEXT
   status --campaign C [--task T]... [--runs ...] [--range A-B] [--subsystem S] [--json]
   reprocess|skip|cancel --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--subsystem S] --reason TEXT [--wait [--timeout 30m]]
+  resubmit --failed-jobs --campaign C [--task T]... [--block ID]... [--runs ...] --reason TEXT [--wait [--timeout 30m]]
+                                      run again only the unfinished jobs of failed tasks (next try, same attempt)
   jobs --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--failed]   jobs with tries, states and log links
   logs JOB [--try N] [--tail LINES] [--follow] [--executor URL]  a job's log (JOB = campaign/block/task/attempt/index)
   outputs --campaign C [--era E] [--task T]... [--runs ...] [--range A-B]   outputs of the done tasks (path, size, sha256)
@@ -113,6 +116,7 @@ const options = {
   tail: { type: 'string' },
   follow: { type: 'boolean', short: 'f' },
   failed: { type: 'boolean' },
+  'failed-jobs': { type: 'boolean' },
   era: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
@@ -310,7 +314,9 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
       }
       case 'reprocess':
       case 'skip':
-      case 'cancel': {
+      case 'cancel':
+      case 'resubmit': {
+        if (command === 'resubmit' && v['failed-jobs'] !== true) throw new UsageError('resubmit needs --failed-jobs: it runs again only the unfinished jobs of failed tasks (to run whole tasks again: reprocess)')
         const selector = selectorOf(v)
         need(v.campaign, '--campaign')
         const c = connect()
@@ -319,10 +325,16 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         const timeoutMs = v.timeout === undefined ? undefined : durationMs(v.timeout)
         if (v.timeout !== undefined && (timeoutMs === undefined || timeoutMs === 0)) throw new UsageError(`--timeout: expected a duration (90s, 30m, 2h), got '${v.timeout}'`)
         if (v.timeout !== undefined && v.wait !== true) throw new UsageError('--timeout goes with --wait')
-        const res = command === 'reprocess' ? await c.reprocess(request) : command === 'skip' ? await c.skip(request) : await c.cancel(request)
-        if (v.json === true) out(JSON.stringify({ commandId: res.commandId, matched: res.matched }))
-        else out(`${command} accepted: ${res.matched} task(s) matched (command ${res.commandId})`)
-        if (v.wait === true) return await waitSettled(c, selector, before, progress, timeoutMs)
+        if (command === 'resubmit') {
+          const res = await c.resubmitFailedJobs(request)
+          if (v.json === true) out(JSON.stringify({ commandId: res.commandId, matched: res.matched, jobs: res.jobs }))
+          else out(`resubmit accepted: ${res.jobs} unfinished job(s) of ${res.matched} failed task(s) requested again (command ${res.commandId})`)
+        } else {
+          const res = command === 'reprocess' ? await c.reprocess(request) : command === 'skip' ? await c.skip(request) : await c.cancel(request)
+          if (v.json === true) out(JSON.stringify({ commandId: res.commandId, matched: res.matched }))
+          else out(`${command} accepted: ${res.matched} task(s) matched (command ${res.commandId})`)
+        }
+        if (v.wait === true) return await waitSettled(c, selector, before, createWaitDisplay(io, v.json === true, progress), timeoutMs)
         return 0
       }
       case 'jobs':
@@ -483,27 +495,25 @@ export function failedJobLinks (tasks: readonly TaskEvent[]): Map<string, string
 
 /**
  * Follows the selected tasks after a command (wait-progress.ts decides):
- * prints the progress line when it changes, returns 0 once they have
+ * shows the progress (wait-display.ts: a bar, or the line when it changes), returns 0 once they have
  * settled (saying which are blocked on a failed upstream), 3 when
  * `timeoutMs` passes first (saying what is still unsettled).
  */
-async function waitSettled (c: GrpcClient<typeof ControlService>, selector: SelectorInit, before: Map<string, string>, progress: (s: string, last?: boolean) => void, timeoutMs: number | undefined): Promise<number> {
+async function waitSettled (c: GrpcClient<typeof ControlService>, selector: SelectorInit, before: Map<string, string>, display: WaitDisplay, timeoutMs: number | undefined): Promise<number> {
   const started = Date.now()
-  let shown = ''
   for (;;) {
     await delay(500)
     const s = await c.getStatus({ selector })
     const verdict = waitVerdict(s.cells, before, Date.now() - started)
-    if (verdict.line !== shown) progress(verdict.line)
-    shown = verdict.line
+    display.update(verdict)
     if (verdict.settled) {
-      progress(verdict.blocked.length === 0 ? 'settled' : `settled: ${verdict.blocked.length} task(s) blocked, they cannot go on until their upstream is reprocessed:`, true)
-      for (const b of verdict.blocked.slice(0, 20)) progress(`  ${b}`, true)
-      if (verdict.blocked.length > 20) progress(`  … and ${verdict.blocked.length - 20} more`, true)
+      display.finish(verdict.blocked.length === 0 ? 'settled' : `settled: ${verdict.blocked.length} task(s) blocked, they cannot go on until their upstream is reprocessed:`)
+      for (const b of verdict.blocked.slice(0, 20)) display.finish(`  ${b}`)
+      if (verdict.blocked.length > 20) display.finish(`  … and ${verdict.blocked.length - 20} more`)
       return 0
     }
     if (timeoutMs !== undefined && Date.now() - started >= timeoutMs) {
-      progress(`autocal: timed out after ${Math.round(timeoutMs / 1000)} s, not settled: ${verdict.line}`, true)
+      display.finish(`autocal: timed out after ${Math.round(timeoutMs / 1000)} s, not settled: ${verdict.line}`)
       return 3
     }
   }

@@ -7,17 +7,21 @@ const jobStateName: Record<number, string> = { [JobState.UNSPECIFIED]: '?', [Job
 /** Job id as the dispatcher gives it to the executor: "<campaign>/<block id>/<task>/<attempt>/<index>". */
 export const jobIdOf = (t: Pick<TaskEvent, 'campaign' | 'task' | 'attempt' | 'block'>, index: number): string => `${t.campaign}/${t.block?.id ?? ''}/${t.task}/${t.attempt}/${index}`
 
-export interface JobRow { job: string, runs: number[], state: string, try: number, reason: string, log: string }
+export interface JobRow { job: string, runs: number[], state: string, try: number, backend: string, backendId: string, reason: string, log: string }
 
-/** One row per job of each task's current attempt: id, runs, state, try, reason (failed), log link. */
+/**
+ * One row per job of each task's current attempt: id, runs, state, try, the backend and its id of the try
+ * (local pid, "<agent>/<pid>", HTCondor cluster.proc, Kubernetes Job name; '' until the executor reported it),
+ * reason (failed), log link.
+ */
 export function jobRows (tasks: readonly TaskEvent[]): JobRow[] {
-  return tasks.flatMap(t => t.jobs.map(j => ({ job: jobIdOf(t, j.index), runs: t.block?.runs ?? [], state: jobStateName[j.state] ?? '?', try: j.try, reason: j.reason, log: j.logUrl })))
+  return tasks.flatMap(t => t.jobs.map(j => ({ job: jobIdOf(t, j.index), runs: t.block?.runs ?? [], state: jobStateName[j.state] ?? '?', try: j.try, backend: j.backend, backendId: j.backendId, reason: j.reason, log: j.logUrl })))
 }
 
 /** The rows as tab-separated lines under a header, and a count line. */
 export function jobLines (rows: readonly JobRow[]): string[] {
   const failed = rows.filter(r => r.state === 'failed').length
-  return ['JOB\tRUNS\tSTATE\tTRY\tLOG\tREASON', ...rows.map(r => `${r.job}\t${runsText(r.runs)}\t${r.state}\t${r.try}\t${r.log || '-'}\t${r.reason}`), `${rows.length} job(s), ${failed} failed`]
+  return ['JOB\tRUNS\tSTATE\tTRY\tBACKEND\tLOG\tREASON', ...rows.map(r => `${r.job}\t${runsText(r.runs)}\t${r.state}\t${r.try}\t${r.backend === '' ? '-' : `${r.backend} ${r.backendId || '-'}`}\t${r.log || '-'}\t${r.reason}`), `${rows.length} job(s), ${failed} failed`]
 }
 
 export interface OutputRow { task: string, block: string, runs: number[], path: string, sizeBytes: bigint, sha256: string, label: string }

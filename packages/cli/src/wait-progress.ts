@@ -17,6 +17,10 @@ export interface WaitVerdict {
   /** "4 task(s): 2 done, 0 processing, 1 waiting, 1 failed, 1 blocked". */
   line: string
   settled: boolean
+  /** Tasks selected (one per block and task). */
+  total: number
+  /** Of them, those that have settled (changed and no longer new, waiting or processing; blocked; or quiet): the progress bar's value. */
+  finished: number
   /** Waiting tasks that cannot go on: "run-1/calib waits on reco (failed)". */
   blocked: string[]
 }
@@ -56,9 +60,9 @@ export function waitVerdict (cells: readonly Cell[], before: ReadonlyMap<string,
   const n = (...st: number[]): number => [...tasks.values()].filter(x => st.includes(x.state)).length
   const line = `${tasks.size} task(s): ${n(TaskState.DONE)} done, ${n(TaskState.PROCESSING)} processing, ${n(TaskState.WAITING, TaskState.NEW) - blockedBy.size} waiting, ${n(TaskState.FAILED)} failed` +
     (n(TaskState.AWAITING_SIGNOFF) > 0 ? `, ${n(TaskState.AWAITING_SIGNOFF)} awaiting sign-off` : '') + (blockedBy.size > 0 ? `, ${blockedBy.size} blocked` : '')
-  const settled = [...tasks].every(([key, c]) => {
+  const finished = [...tasks].filter(([key, c]) => {
     if (blockedBy.has(key)) return true
     return before.get(key) !== cellVersion(c) ? !active.has(c.state) : elapsedMs >= quietMs
-  })
-  return { line, settled, blocked: [...blockedBy.values()] }
+  }).length
+  return { line, settled: finished === tasks.size, total: tasks.size, finished, blocked: [...blockedBy.values()] }
 }

@@ -10,25 +10,25 @@ const versions = (cells: C[]): Map<string, string> => new Map(cells.map(c => [ce
 
 const before = [cell('reco', TaskState.FAILED), cell('calib', TaskState.WAITING, { gates: ['needs:reco'] }), cell('plot', TaskState.WAITING, { gates: ['needs:calib'] })]
 
-const cases: Array<[string, C[], number, { settled: boolean, line: string, blocked: string[] }]> = [
+const cases: Array<[string, C[], number, { settled: boolean, total: number, finished: number, line: string, blocked: string[] }]> = [
   ['tasks waiting on a failed upstream, and on those, are blocked: settled once the upstream has failed again',
     [cell('reco', TaskState.FAILED, { attempt: 2, at: 5n }), ...before.slice(1)], 0,
-    { settled: true, line: '3 task(s): 0 done, 0 processing, 0 waiting, 1 failed, 2 blocked', blocked: ['run-1/calib waits on reco (failed)', 'run-1/plot waits on calib (blocked)'] }],
+    { settled: true, total: 3, finished: 3, line: '3 task(s): 0 done, 0 processing, 0 waiting, 1 failed, 2 blocked', blocked: ['run-1/calib waits on reco (failed)', 'run-1/plot waits on calib (blocked)'] }],
   ['a reprocessed task still processing is not settled',
     [cell('reco', TaskState.PROCESSING, { attempt: 2, at: 5n }), ...before.slice(1)], 60_000,
-    { settled: false, line: '3 task(s): 0 done, 1 processing, 2 waiting, 0 failed', blocked: [] }],
+    { settled: false, total: 3, finished: 2, line: '3 task(s): 0 done, 1 processing, 2 waiting, 0 failed', blocked: [] }],
   ['a task waiting on a gate other than an upstream is not blocked, nor what waits on it',
     [cell('reco', TaskState.FAILED, { attempt: 2, at: 5n }), cell('calib', TaskState.WAITING, { gates: ['needs:reco', 't0StreamDone:Express'] }), before[2]!], 0,
-    { settled: false, line: '3 task(s): 0 done, 0 processing, 2 waiting, 1 failed', blocked: [] }],
+    { settled: false, total: 3, finished: 1, line: '3 task(s): 0 done, 0 processing, 2 waiting, 1 failed', blocked: [] }],
   ['a task the command did not change is settled after the quiet time only',
     [cell('reco', TaskState.DONE)], 9_000,
-    { settled: false, line: '1 task(s): 1 done, 0 processing, 0 waiting, 0 failed', blocked: [] }],
+    { settled: false, total: 1, finished: 0, line: '1 task(s): 1 done, 0 processing, 0 waiting, 0 failed', blocked: [] }],
   ['… and after it, settled',
     [cell('reco', TaskState.DONE)], 10_000,
-    { settled: true, line: '1 task(s): 1 done, 0 processing, 0 waiting, 0 failed', blocked: [] }],
+    { settled: true, total: 1, finished: 1, line: '1 task(s): 1 done, 0 processing, 0 waiting, 0 failed', blocked: [] }],
   ['a block of several runs counts once, an upstream of another block does not block',
     [cell('reco', TaskState.DONE, { at: 7n }), cell('reco', TaskState.DONE, { at: 7n }), cell('calib', TaskState.WAITING, { block: 'run-2', gates: ['needs:reco'] })], 0,
-    { settled: false, line: '2 task(s): 1 done, 0 processing, 1 waiting, 0 failed', blocked: [] }]
+    { settled: false, total: 2, finished: 1, line: '2 task(s): 1 done, 0 processing, 1 waiting, 0 failed', blocked: [] }]
 ]
 
 for (const [name, cells, elapsed, expected] of cases) {

@@ -89,6 +89,7 @@ export {
   ReprocessSchema,
   SkipSchema,
   CancelSchema,
+  ResubmitFailedJobsSchema,
   ApproveConditionSchema,
   RejectConditionSchema,
   PromoteConditionSchema,
@@ -124,6 +125,8 @@ export {
   PromoteConditionResponseSchema,
   ListTasksRequestSchema,
   ListTasksResponseSchema,
+  ResubmitFailedJobsRequestSchema,
+  ResubmitFailedJobsResponseSchema,
   ControlService
 } from './gen/autocal/control/v1/control_pb.ts'
 export type {
@@ -137,6 +140,8 @@ export type {
   SkipJson,
   Cancel,
   CancelJson,
+  ResubmitFailedJobs,
+  ResubmitFailedJobsJson,
   ApproveCondition,
   ApproveConditionJson,
   RejectCondition,
@@ -206,7 +211,11 @@ export type {
   ListTasksRequest,
   ListTasksRequestJson,
   ListTasksResponse,
-  ListTasksResponseJson
+  ListTasksResponseJson,
+  ResubmitFailedJobsRequest,
+  ResubmitFailedJobsRequestJson,
+  ResubmitFailedJobsResponse,
+  ResubmitFailedJobsResponseJson
 } from './gen/autocal/control/v1/control_pb.ts'
 export {
   DeadLetterSchema

@@ -179,7 +179,7 @@ const checks: { [K in TopicId]: (m: never) => string | undefined } = {
       }
       case 'approveCondition': case 'rejectCondition': case 'promoteCondition':
         return idProblem(`${action.case === 'approveCondition' ? 'approve' : action.case === 'rejectCondition' ? 'reject' : 'promote'}_condition.request_id`, action.value.requestId)
-      case 'reprocess': case 'skip': case 'cancel': case undefined:
+      case 'reprocess': case 'skip': case 'cancel': case 'resubmitFailedJobs': case undefined:
         return undefined
     }
   },

@@ -8,6 +8,7 @@ import { createAgentHub, type AgentHub } from './agent-hub.ts'
 import { createStatusPublisher } from './status-publisher.ts'
 import { createBatchJobs } from './batch-jobs.ts'
 import { batchBackends } from './backends.ts'
+import { startBackendProbes, type BackendProbe } from './backend-health.ts'
 import type { Config } from './config.ts'
 import { createJobStore } from './adapters/job-store.ts'
 import { createExecutor } from './executor.ts'
@@ -116,9 +117,11 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       stack.defer(() => { clearInterval(tick) })
     }
     // allow-listed basics only, never the executor's own AUTOCAL_* keys or secrets
+    const executorMetrics = createExecutorMetrics(metrics.registry)
     const baseEnv = baseEnvironment(config.AUTOCAL_EXECUTOR_JOB_ENV, process.env)
     const extraEnv = { allowed: config.AUTOCAL_EXECUTOR_JOB_EXTRA_ENV, values: baseEnvironment(config.AUTOCAL_EXECUTOR_JOB_EXTRA_ENV, process.env) }
-    const batch = createBatchJobs({ backends: batchBackends(config, baseEnv, extraEnv), store, statuses, logger, instance })
+    const backends = batchBackends(config, baseEnv, extraEnv)
+    const batch = createBatchJobs({ backends, store, statuses, logger, instance })
     const executor = createExecutor({
       instance,
       host: config.AUTOCAL_EXECUTOR_HOST ?? hostname(),
@@ -136,12 +139,18 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       statuses,
       logger,
       onAgentJob: () => { void hub?.assign() },
-      metrics: createExecutorMetrics(metrics.registry),
+      metrics: executorMetrics,
       baseEnv,
       extraEnv,
       ensureState
     })
     stack.defer(async () => { await executor.stop() })
+    const probes: Record<string, BackendProbe> = Object.fromEntries(Object.entries(backends).map(([name, b]) => [name, b.probe]))
+    if (config.AUTOCAL_EXECUTOR_BACKENDS.includes('agent')) {
+      probes.agent = async () => { if ((hub?.agents().length ?? 0) === 0) throw new Error(hub === undefined ? 'no agent endpoint (AUTOCAL_AGENT_TOKENS unset)' : 'no agent connected') }
+    }
+    const health = startBackendProbes({ probes, gauge: executorMetrics.backendUp, intervalMs: config.AUTOCAL_EXECUTOR_BACKEND_PROBE_MS, logger })
+    stack.defer(() => { health.stop() })
     await recovery.ensureState()
     await executor.startReconciling()
     const rules = { jobsDir, images: config.AUTOCAL_KUBE_IMAGES }

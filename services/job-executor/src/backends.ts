@@ -36,7 +36,8 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>, 
       },
       state: condor.state,
       find: condor.find,
-      cancel: condor.cancel
+      cancel: condor.cancel,
+      probe: condor.probe
     }
   }
   if (config.AUTOCAL_EXECUTOR_BACKENDS.includes('kubernetes')) {
@@ -70,7 +71,8 @@ export function batchBackends (config: Config, baseEnv: Record<string, string>, 
       },
       state: kube.state,
       find: kube.find,
-      cancel: kube.cancel
+      cancel: kube.cancel,
+      probe: kube.probe
     }
   }
   return out

@@ -30,6 +30,8 @@ export const Config = z.object({
   AUTOCAL_EXECUTOR_KILL_GRACE_MS: z.coerce.number().int().positive().default(5000),
   /** How often leases are renewed, cancels applied and lost executors' jobs taken over. */
   AUTOCAL_EXECUTOR_RECONCILE_MS: z.coerce.number().int().positive().default(2000),
+  /** How often each enabled htcondor/kubernetes/agent backend is probed for autocal_backend_up. */
+  AUTOCAL_EXECUTOR_BACKEND_PROBE_MS: z.coerce.number().int().positive().default(15_000),
   /** Backends this executor runs jobs on (comma-separated): local, agent, htcondor, kubernetes. */
   AUTOCAL_EXECUTOR_BACKENDS: z.string().default('local,agent').transform(v => v.split(',').map(b => b.trim()).filter(b => b !== '')),
   /** Directory every job's output directory must be inside; <AUTOCAL_DATA_DIR>/jobs when unset. */

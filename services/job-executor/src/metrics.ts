@@ -6,6 +6,7 @@ export function createExecutorMetrics (registry: Registry) {
     queued: new Gauge({ name: 'autocal_executor_jobs_queued', help: 'Jobs waiting for a slot on this executor', registers: [registry] }),
     running: new Gauge({ name: 'autocal_executor_jobs_running', help: 'Jobs running on this executor', registers: [registry] }),
     finished: new Counter({ name: 'autocal_executor_jobs_finished_total', help: 'Jobs finished, by outcome', labelNames: ['outcome'], registers: [registry] }),
+    backendUp: new Gauge({ name: 'autocal_backend_up', help: 'Whether this executor reaches each enabled backend: 1 = the HTCondor schedd / Kubernetes API answered its last probe, or an agent is connected; 0 = not', labelNames: ['backend'], registers: [registry] }),
     duration: new Histogram({ name: 'autocal_executor_job_duration_seconds', help: 'Wall time of finished jobs', buckets: [0.1, 0.5, 1, 5, 30, 120, 600, 3600, 14400], registers: [registry] })
   }
 }

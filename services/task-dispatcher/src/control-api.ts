@@ -14,7 +14,7 @@ import { create } from '@bufbuild/protobuf'
 import { timestampFromDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
 import {
   ApproveConditionSchema, AuditRecordSchema, CancelSchema, ControlCommandSchema, ControlService, InjectRunsSchema, PendingConditionSchema, PromoteConditionSchema,
-  ExcludedRunSchema, RejectConditionSchema, ReprocessSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
+  ExcludedRunSchema, RejectConditionSchema, ReprocessSchema, ResubmitFailedJobsSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
   messageProblem, nameProblem, selectorProblem, topics, type ControlCommand, type Run, type Selector, type TaskEvent
 } from '@autocal/contracts'
 import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
@@ -23,7 +23,7 @@ import { waitingText } from './domain/gate-text.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import { authorise, matchTasks, matchesSelector, scopeAllows, type Principal } from './domain/selection.ts'
 import { parseRequestId, promotionProblem, promotionRequestId, signOffProblem } from './domain/sign-off.ts'
-import { uploadRequestId, type Task } from './domain/task-state.ts'
+import { jobsToResubmit, uploadRequestId, type Task } from './domain/task-state.ts'
 import type { Env, Workflow } from './domain/workflow.ts'
 import { goldenRootsOf, validateSources } from './adapters/workflow-files.ts'
 import type { StateStore } from './adapters/state-store.ts'
@@ -185,7 +185,11 @@ export function controlService (deps: ControlApiDeps) {
     return parts.join(' ')
   }
 
-  async function taskCommand (req: { selector?: Selector | undefined, reason: string }, call: Call, action: ControlCommand['action'], facts: AuditFacts): Promise<{ commandId: string, matched: number }> {
+  /**
+   * Validates, authorises and writes a command on the selected tasks. `check`, when given, sees the matched
+   * tasks before anything is written and may refuse (throw) the command; the audit record names the matched count.
+   */
+  async function taskCommand (req: { selector?: Selector | undefined, reason: string }, call: Call, action: ControlCommand['action'], facts: AuditFacts, check?: (matched: Task[]) => void): Promise<{ commandId: string, matched: number }> {
     facts.reason = req.reason
     facts.target = targetOf(req.selector)
     const p = actorOf(call)
@@ -202,6 +206,7 @@ export function controlService (deps: ControlApiDeps) {
     if (matched.length === 0 && selector.tasks.length === 0 && selector.subsystem === '') for (const s of c.subsystems) subsystems.add(s)
     facts.subsystem = [...subsystems].filter(s => s !== '').sort().join(',')
     facts.details = { matched: String(matched.length) }
+    check?.(matched)
     const cmd = command(p, selector, req.reason, action)
     await submit(p, cmd, `${action.case ?? 'the command'} on campaign ${c.name}`, subsystems)
     facts.commandId = cmd.commandId
@@ -381,6 +386,19 @@ export function controlService (deps: ControlApiDeps) {
     reprocess: async (req, call) => await audited(call, 'control.Reprocess', 'command', async facts => await taskCommand(req, call, { case: 'reprocess', value: create(ReprocessSchema, {}) }, facts)),
     skip: async (req, call) => await audited(call, 'control.Skip', 'command', async facts => await taskCommand(req, call, { case: 'skip', value: create(SkipSchema, {}) }, facts)),
     cancel: async (req, call) => await audited(call, 'control.Cancel', 'command', async facts => await taskCommand(req, call, { case: 'cancel', value: create(CancelSchema, {}) }, facts)),
+    resubmitFailedJobs: async (req, call) => await audited(call, 'control.ResubmitFailedJobs', 'command', async facts => {
+      let failed: Task[] = []
+      const r = await taskCommand(req, call, { case: 'resubmitFailedJobs', value: create(ResubmitFailedJobsSchema, {}) }, facts, matched => {
+        failed = matched.filter(t => jobsToResubmit(t).length > 0)
+        facts.details.failed_tasks = String(failed.length)
+        facts.details.jobs = failed.flatMap(t => jobsToResubmit(t).map(j => `${t.block.id}/${t.task}/${t.attempt}/${j.index}`)).slice(0, 50).join(',')
+        if (failed.length === 0) {
+          const states = [...new Set(matched.map(t => t.state))].sort().join(', ')
+          throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `no failed task with unfinished jobs among the ${matched.length} selected task(s)${states === '' ? '' : ` (states: ${states})`}; a task that failed after its jobs (its upload) needs reprocess`)
+        }
+      })
+      return { commandId: r.commandId, matched: failed.length, jobs: failed.reduce((n, t) => n + jobsToResubmit(t).length, 0) }
+    }),
     getStatus: async (req, call) => await audited(call, 'control.GetStatus', 'read', async facts => {
       const selector = req.selector ?? create(SelectorSchema, {})
       const { c, p, tasks } = await selectedTasks(call, selector, facts)

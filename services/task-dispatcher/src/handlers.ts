@@ -128,6 +128,8 @@ export function createHandlers (deps: HandlerDeps) {
         outputs: s.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),
         reason,
         logUrl: s.logUrl,
+        backend: s.backend,
+        backendId: s.backendId,
         ...(waitsFor === undefined ? {} : { uploadWaitsFor: waitsFor })
       }
     })
@@ -187,14 +189,15 @@ export function createHandlers (deps: HandlerDeps) {
       }
       case 'reprocess':
       case 'skip':
-      case 'cancel': {
+      case 'cancel':
+      case 'resubmitFailedJobs': {
         const selector = cmd.selector
         if (selector === undefined) return
         const tasks = matchTasks(await store.getTasks(await store.taskKeys(selector.campaign)), selector)
           .filter(t => scopeAllows(cmd.subsystem === '' ? ['*'] : cmd.subsystem.split(','), t.subsystem))
         let changed = 0
         for (const t of tasks) {
-          const tr = await transitions.apply(store.keyOf(t), () => ({ kind: action.case, actor: cmd.actor, reason: cmd.reason, commandId: cmd.commandId }))
+          const tr = await transitions.apply(store.keyOf(t), () => ({ kind: action.case === 'resubmitFailedJobs' ? 'resubmit-failed' : action.case, actor: cmd.actor, reason: cmd.reason, commandId: cmd.commandId }))
           if (tr?.changed === true) changed++
         }
         log.info({ ...base, matched: tasks.length, changed }, `control command applied: ${action.case}`)

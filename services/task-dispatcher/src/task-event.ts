@@ -69,6 +69,8 @@ export function toTaskEvent (t: Task): TaskEvent {
       reason: j.reason,
       outputs: j.outputs.map(outputMessage),
       logUrl: j.logUrl,
+      backend: j.backend ?? '',
+      backendId: j.backendId ?? '',
       ...(j.retryAtMs === undefined ? {} : { retryAt: timestampFromMs(j.retryAtMs) })
     })),
     outputs: t.outputs.map(outputMessage),
@@ -116,6 +118,8 @@ export function fromTaskEvent (ev: TaskEvent): Task {
         logUrl: j.logUrl
       }
       if (j.retryAt !== undefined) job.retryAtMs = ms(j.retryAt)
+      if (j.backend !== '') job.backend = j.backend
+      if (j.backendId !== '') job.backendId = j.backendId
       return job
     }),
     outputs: ev.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),

@@ -69,7 +69,9 @@ export function createCondorBackend (o: { binDir?: string | undefined, env?: Rec
       const found = ad as { ClusterId?: number, ProcId?: number } | undefined
       return found?.ClusterId === undefined ? undefined : `${found.ClusterId}.${found.ProcId ?? 0}`
     },
-    cancel: async (id: string): Promise<void> => { await run('condor_rm', [id]) }
+    cancel: async (id: string): Promise<void> => { await run('condor_rm', [id]) },
+    /** Whether the schedd answers: a condor_q that matches no job (constraint false); throws when condor_q fails. */
+    probe: async (): Promise<void> => { await run('condor_q', ['-constraint', 'false', '-json', '-attributes', 'ClusterId']) }
   }
 }
 

@@ -96,6 +96,18 @@ export function createKubeBackend (o: KubeOptions) {
         if (statusCode(err) !== 404) throw describe(err, `delete job ${name}`)
       }
     },
+    /**
+     * Whether the Kubernetes API answers: reads a Job that does not exist (the
+     * executor's own "get jobs" right); a 404 is an answer. Throws on a network
+     * error, a 5xx, or a refusal (401/403: the token no longer works).
+     */
+    probe: async (): Promise<void> => {
+      try {
+        await batch.readNamespacedJobStatus({ name: 'autocal-backend-probe', namespace })
+      } catch (err) {
+        if (statusCode(err) !== 404) throw describe(err, 'probe of the Kubernetes API')
+      }
+    },
     nameOf: kubeJobName
   }
 }

@@ -39,12 +39,26 @@ function where (v: TaskView): string {
   return `${safe(v.subsystem)} ${safe(v.campaign)} · ${safe(v.task)} on ${safe(v.blockId)} (${runs})`
 }
 
+/** A log URL that may become a Markdown link: http(s), and no character that could end or break the link. */
+// eslint-disable-next-line no-control-regex -- a control character refuses the URL
+export const linkableUrl = (url: string): boolean => /^https?:\/\/[^\s()<>[\]`\\"'\u0000-\u001f\u007f-\u009f]+$/.test(url)
+
+/** Links to the logs of the task's failed jobs (at most 3), as the executor published them (`/jobs/<encoded id>/log?try=N`). */
+function failedJobLogs (v: TaskView): string {
+  const links = v.jobs.filter(j => j.state === 'failed' && linkableUrl(j.logUrl)).slice(0, 3).map(j => `[log of job ${j.index} try ${j.try}](${j.logUrl})`)
+  return links.length === 0 ? '' : ` · ${links.join(' · ')}`
+}
+
+/**
+ * A task failed: where, the attempt, the reason (which carries the failed job's log tail as the executor wrote
+ * it, so up to 1,500 characters of it are kept) and links to the failed jobs' logs, like `autocal status`.
+ */
 export function taskFailedNotification (v: TaskView, at: number): Notification {
   return {
     kind: 'task-failed',
     subsystem: v.subsystem,
     identity: `task-failed/${v.key}/${v.attempt}`,
-    text: `:x: **task failed** ${where(v)}, attempt ${v.attempt}: ${v.reason === '' ? 'no reason given' : safe(v.reason)}`,
+    text: `:x: **task failed** ${where(v)}, attempt ${v.attempt}: ${v.reason === '' ? 'no reason given' : safe(v.reason, 1500)}${failedJobLogs(v)}`,
     at
   }
 }

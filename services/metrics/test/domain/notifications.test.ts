@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { TaskState } from '@autocal/contracts'
-import { consumerStalledNotification, lagGrowingNotification, deadlineMissedNotification, digestText, dlqEntryNotification, dlqFloodNotification, isFresh, mattermostPayload, sendDecision, taskFailedNotification, uploadRejectedNotification } from '../../src/domain/notifications.ts'
+import { create } from '@bufbuild/protobuf'
+import { JobState, TaskJobSchema, TaskState } from '@autocal/contracts'
+import { linkableUrl, consumerStalledNotification, lagGrowingNotification, deadlineMissedNotification, digestText, dlqEntryNotification, dlqFloodNotification, isFresh, mattermostPayload, sendDecision, taskFailedNotification, uploadRejectedNotification } from '../../src/domain/notifications.ts'
 import { isExecutorLost } from '../../src/domain/job-view.ts'
 import { taskViewOf } from '../../src/domain/task-view.ts'
 import { taskEvent } from './samples.ts'
@@ -87,3 +88,31 @@ test('a growing lag names the group, topic and growth, with one identity per bac
   assert.equal(n.identity, 'lag-growing/task-dispatcher/autocal.jobs.status.v1/42')
   assert.equal(n.text, ':chart_with_upwards_trend: **consumer lag growing**: group task-dispatcher on autocal.jobs.status.v1 went from 60 to 160 messages behind in 10 min')
 })
+
+test('a failed task notification carries the job\'s log tail and a link to each failed job\'s log', () => {
+  const tail = 'exit code 3; log tail: Traceback (most recent call last): | File "fit.py", line 12 | ValueError: no hits in EB-07'
+  const ev = taskEvent({ state: TaskState.FAILED, version: 6, attempt: 1, reason: `job 1 try 2 failed: ${'x'.repeat(600)} ${tail}; retries exhausted` })
+  const log = 'http://127.0.0.1:8083/jobs/prompt%2Frun-355100%2Ftiming-calib%2F1%2F1/log?try=2'
+  ev.jobs = [
+    create(TaskJobSchema, { index: 0, state: JobState.DONE, try: 1, logUrl: 'http://127.0.0.1:8083/jobs/prompt%2Frun-355100%2Ftiming-calib%2F1%2F0/log?try=1' }),
+    create(TaskJobSchema, { index: 1, state: JobState.FAILED, try: 2, logUrl: log }),
+    create(TaskJobSchema, { index: 2, state: JobState.FAILED, try: 1, logUrl: 'http://x/log) [click](https://evil.example' })
+  ]
+  const { text } = taskFailedNotification(taskViewOf(ev), 0)
+  // the tail survives a long reason (the reason keeps 1,500 characters), as text
+  assert.match(text, /ValueError: no hits in EB-07; retries exhausted · /)
+  assert.ok(text.endsWith(` · [log of job 1 try 2](${log})`), text.slice(-200))
+  assert.equal(text.match(/\]\(http/g)?.length, 1, 'one link: the done job has none, a URL that would break the link is left out')
+})
+
+for (const [url, ok] of [
+  ['http://127.0.0.1:8083/jobs/prompt%2Frun-1%2Ft%2F1%2F0/log?try=1', true],
+  ['https://executor.example/jobs/a%2Fb/log?try=3', true],
+  ['', false],
+  ['javascript:alert(1)', false],
+  ['http://x/log) [click](https://evil.example', false],
+  ['http://x/a b', false],
+  ['http://x/\u001b[2J', false]
+] as const) {
+  test(`a log URL ${JSON.stringify(url)} ${ok ? 'becomes' : 'does not become'} a link`, () => { assert.equal(linkableUrl(url), ok) })
+}

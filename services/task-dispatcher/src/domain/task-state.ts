@@ -11,7 +11,8 @@
 //   append-only tag (offline, runmc, mc): jobs done ─► (upload waits for an earlier block's task to end) ─upload-due─► (upload)
 //   sign-off: jobs done + condition with signOff ─► (dry-run check) ─► awaiting-signoff ─approve─► (upload) ─► done | failed
 //                                                                                      └─reject──► failed
-//   operators: reprocess (any → new, attempt + 1), skip (→ skipped), cancel (→ cancelled)
+//   operators: reprocess (any → new, attempt + 1), skip (→ skipped), cancel (→ cancelled),
+//              resubmit failed jobs (failed → processing, same attempt, unfinished jobs with their next try)
 //
 // Every transition bumps `version` by one; a redelivered or stale event
 // (another attempt, another try, a job already done) changes nothing, so the
@@ -34,6 +35,9 @@ export interface TaskJob {
   logUrl: string
   /** When a failed job is requested again. */
   retryAtMs?: number
+  /** Where the current try runs (the executor's report): backend and its id there (pid, cluster.proc, Job name). */
+  backend?: string
+  backendId?: string
 }
 
 /** Where the task's condition upload stands (TaskCondition in tasks.proto). */
@@ -108,13 +112,14 @@ export type TaskEventInput =
   | { kind: 'plan', spec: TaskSpec, block: BlockState, runEndedAtMs?: number }
   | { kind: 'gates', spec: TaskSpec, pending: string[] }
   /** `uploadWaitsFor`: the block whose task must end before this task's upload to an append-only tag (upload-order.ts). */
-  | { kind: 'job', spec: Pick<TaskSpec, 'retries' | 'backoffS'> & { signOff?: boolean }, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string, uploadWaitsFor?: string }
+  | { kind: 'job', spec: Pick<TaskSpec, 'retries' | 'backoffS'> & { signOff?: boolean }, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string, uploadWaitsFor?: string, backend?: string, backendId?: string }
   /** A waiting upload looked at again (an earlier block's task ended): sent, or still waiting for `waitsFor`. */
   | { kind: 'upload-due', spec: { signOff: boolean }, waitsFor?: string }
   | { kind: 'retry-due' }
   | { kind: 'condition', attempt: number, outcome: ConditionOutcome, reason: string, requestId?: string, payloadHash?: string, since?: bigint, target?: string }
   | { kind: 'sign-off', decision: 'approve' | 'reject', requestId: string, payloadHash: string, actor: string, reason: string, commandId: string }
   | { kind: 'reprocess' | 'skip' | 'cancel', actor: string, reason: string, commandId: string }
+  | { kind: 'resubmit-failed', actor: string, reason: string, commandId: string }
 
 export type Effect =
   | { kind: 'start-job', index: number, try: number }
@@ -242,6 +247,42 @@ function evaluateGates (task: Task, event: EventOf<'gates'>, nowMs: number): Tra
   return { task: next(task, 'waiting', `waiting on ${event.pending.join(', ')}`, nowMs, { pendingGates: event.pending }), effects: [], changed: true }
 }
 
+/** The job with the backend and backend id a job report names (kept when the report names none). */
+function withBackend (job: TaskJob, report: { backend?: string, backendId?: string }): TaskJob {
+  const j = { ...job }
+  if (report.backend !== undefined && report.backend !== '') j.backend = report.backend
+  if (report.backendId !== undefined && report.backendId !== '') j.backendId = report.backendId
+  return j
+}
+
+/** The jobs a resubmit of failed jobs runs again: a failed task's jobs that did not finish (none for another state). */
+export const jobsToResubmit = (task: Pick<Task, 'state' | 'jobs'>): TaskJob[] => task.state === 'failed' ? task.jobs.filter(j => j.state !== 'done') : []
+
+/**
+ * failed → processing, same attempt: the jobs that did not finish (failed, or
+ * left idle/running when a sibling failed and they were cancelled) are
+ * requested again with their next try; done jobs keep their outputs. The
+ * retry budget is not renewed: a resubmitted job that fails ends the task
+ * again. Nothing to run again (not failed, or every job done, e.g. its upload
+ * failed: use reprocess) leaves the task as it is, with the reason.
+ */
+export function resubmitFailedJobs (task: Task, event: { actor: string, reason: string, commandId: string }, nowMs: number): Transition {
+  if (task.state !== 'failed') return same(task, `only a failed task's jobs are resubmitted (task is ${task.state})`)
+  const again = jobsToResubmit(task)
+  if (again.length === 0) return same(task, `every job of attempt ${task.attempt} is done; the task failed after them (reprocess it instead)`)
+  const jobs = task.jobs.map((j): TaskJob => {
+    if (j.state === 'done') return j
+    const { retryAtMs: _r, backend: _b, backendId: _i, ...rest } = j
+    return { ...rest, state: 'idle', try: j.try + 1, reason: '', outputs: [] }
+  })
+  const reason = `resubmit of failed jobs: ${event.reason}; job(s) ${again.map(j => j.index).join(',')} requested again`
+  return {
+    task: next(task, 'processing', reason, nowMs, { jobs, outputs: [], actor: event.actor, commandId: event.commandId }),
+    effects: again.map(j => ({ kind: 'start-job', index: j.index, try: j.try + 1 })),
+    changed: true
+  }
+}
+
 /** The task's jobs with `job` in place of the one of the same index. */
 const withJob = (task: Task, job: TaskJob): TaskJob[] => task.jobs.map(x => x.index === job.index ? job : x)
 
@@ -253,10 +294,12 @@ const withJob = (task: Task, job: TaskJob): TaskJob[] => task.jobs.map(x => x.in
 function reportJob (task: Task, event: EventOf<'job'>, nowMs: number): Transition {
   if (task.state !== 'processing') return same(task, `job report for a ${task.state} task`)
   if (event.attempt !== task.attempt) return same(task, `job report of attempt ${event.attempt}, task is at attempt ${task.attempt}`)
-  const job = task.jobs[event.index]
-  if (job === undefined) return same(task, `no job ${event.index}`)
-  if (event.try !== job.try) return same(task, `job ${event.index} report of try ${event.try}, job is at try ${job.try}`)
-  if (job.state === 'done' || job.state === 'failed') return same(task, `job ${event.index} try ${job.try} already ${job.state}`)
+  const current = task.jobs[event.index]
+  if (current === undefined) return same(task, `no job ${event.index}`)
+  if (event.try !== current.try) return same(task, `job ${event.index} report of try ${event.try}, job is at try ${current.try}`)
+  if (current.state === 'done' || current.state === 'failed') return same(task, `job ${event.index} try ${current.try} already ${current.state}`)
+  // the job as the report leaves it: with the backend and backend id it names
+  const job = withBackend(current, event)
   switch (event.phase) {
     case 'queued':
     case 'running': return jobStarted(task, job, event, nowMs)
@@ -336,7 +379,7 @@ function retryDue (task: Task, nowMs: number): Transition {
   if (due.length === 0) return same(task, 'no retry due')
   const jobs = task.jobs.map(j => {
     if (!due.includes(j)) return j
-    const { retryAtMs: _r, ...rest } = j
+    const { retryAtMs: _r, backend: _b, backendId: _i, ...rest } = j
     return { ...rest, state: 'idle' as const, try: j.try + 1, outputs: [] }
   })
   return {
@@ -466,5 +509,6 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
     case 'reprocess':
     case 'skip':
     case 'cancel': return operatorCommand(task, event, nowMs)
+    case 'resubmit-failed': return resubmitFailedJobs(task, event, nowMs)
   }
 }

@@ -32,7 +32,7 @@ export function conditionProblem (ev: Pick<ConditionEvent, 'requestId' | 'outcom
 
 /**
  * Why a control command cannot be applied, or undefined when it can: it needs
- * an action; reprocess, skip and cancel need a selector; approve, reject and
+ * an action; reprocess, skip, cancel and resubmit need a selector; approve, reject and
  * promote need the task in their selector (campaign, block id and task, as the
  * control API writes them).
  */
@@ -47,6 +47,7 @@ export function controlProblem (cmd: Pick<ControlCommand, 'commandId' | 'action'
     case 'reprocess':
     case 'skip':
     case 'cancel':
+    case 'resubmitFailedJobs':
       return s === undefined ? `${what} (${cmd.action.case}) has no selector` : undefined
     case 'approveCondition':
     case 'rejectCondition':

@@ -114,7 +114,8 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     const rows = r.stdout.trim().split('\n').map(l => JSON.parse(l) as { job: string, state: string, try: number, runs: number[] })
     assert.deepEqual(rows.map(x => [x.job, x.state, x.try, x.runs]), [['prompt/run-357401/pedestals/2/0', 'done', 1, [357401]]])
     const text = await cli(['jobs', '--campaign', 'prompt', '--task', 'pedestals', '--runs', '357401'], ecal)
-    assert.match(text.stdout, /^JOB\tRUNS\tSTATE\tTRY\tLOG\tREASON\nprompt\/run-357401\/pedestals\/2\/0\t357401\tdone\t1\t/)
+    // the stand-in executor reports backend local without a pid
+    assert.match(text.stdout, /^JOB\tRUNS\tSTATE\tTRY\tBACKEND\tLOG\tREASON\nprompt\/run-357401\/pedestals\/2\/0\t357401\tdone\t1\tlocal -\t/)
     assert.match(text.stdout, /\n1 job\(s\), 0 failed\n$/)
     const outputs = await cli(['outputs', '--campaign', 'prompt', '--task', 'pedestals', '--runs', '357401'], ecal)
     assert.equal(outputs.code, 0, outputs.stderr)
