@@ -161,7 +161,7 @@ export function createAgentHub (o: AgentHubOptions) {
         const pool = request.action.case === 'start' ? request.action.value.pool : ''
         const s = free.find(x => x.jobs.size < Math.max(1, x.capabilities.slots) && (pool === '' || x.capabilities.pool === pool) && !x.call.destroyed)
         if (s === undefined) continue
-        if (await o.store.cancelReason(entry.jobId) !== undefined) continue // reconcile fails it
+        if (await o.store.cancelReason(entry.jobId, entry.try) !== undefined) continue // reconcile fails it
         if (!await o.store.assignToAgent(entry.key, s.agent)) continue
         s.jobs.add(entry.key)
         logFiles.set(entry.key, entry.logFile)
@@ -192,7 +192,7 @@ export function createAgentHub (o: AgentHubOptions) {
         }
         continue
       }
-      const reason = await o.store.cancelReason(entry.jobId)
+      const reason = await o.store.cancelReason(entry.jobId, entry.try)
       if (reason === undefined) continue
       if (entry.state === 'queued') {
         if (await o.store.dropQueued(entry.key)) {

@@ -16,6 +16,8 @@ export interface BatchBackend {
   /** The batch system's id of the job submitted for (job id, try), if any. */
   find: (jobId: string, attempt: number) => Promise<string | undefined>
   cancel: (id: string) => Promise<void>
+  /** Resolves when the batch system answers (the HTCondor schedd, the Kubernetes API); throws when it cannot be reached. */
+  probe: () => Promise<void>
 }
 
 export function createBatchJobs (o: { backends: Partial<Record<'htcondor' | 'kubernetes', BatchBackend>>, store: JobStore, statuses: StatusPublisher, logger: Logger, instance: string }) {
@@ -64,7 +66,7 @@ export function createBatchJobs (o: { backends: Partial<Record<'htcondor' | 'kub
     const backend = backendOf(entry)
     if (backend === undefined || entry.backendId === undefined) return
     const request = requestOf(entry)
-    const reason = await o.store.cancelReason(entry.jobId)
+    const reason = await o.store.cancelReason(entry.jobId, entry.try)
     if (reason !== undefined && !cancelled.has(entry.key)) {
       cancelled.add(entry.key)
       await backend.cancel(entry.backendId)

@@ -213,8 +213,8 @@ export function createExecutor (o: ExecutorOptions) {
   /** A cancel request: marked for whichever executor runs the job; applied here at once if it is ours. */
   async function cancel (request: JobRequest): Promise<void> {
     const reason = request.action.case === 'cancel' ? request.action.value.reason : ''
-    await o.store.requestCancel(request.jobId, reason)
-    const i = queue.findIndex(q => q.request.jobId === request.jobId)
+    await o.store.requestCancel(request.jobId, request.try, reason)
+    const i = queue.findIndex(q => q.request.jobId === request.jobId && q.request.try === request.try)
     if (i >= 0) {
       const [q] = queue.splice(i, 1)
       await publish(q!.request, q!.entry, JobPhase.FAILED, { reason: `cancelled${reason === '' ? '' : `: ${reason}`}`, retryable: false })
@@ -262,7 +262,7 @@ export function createExecutor (o: ExecutorOptions) {
   async function run (entry: JobEntry, request: JobRequest, slot: Lease, slotNumber: number): Promise<void> {
     const start = request.action.case === 'start' ? request.action.value : undefined
     if (start === undefined) return
-    const cancelReason = await o.store.cancelReason(request.jobId)
+    const cancelReason = await o.store.cancelReason(request.jobId, request.try)
     if (cancelReason !== undefined) {
       await publish(request, entry, JobPhase.FAILED, { reason: `cancelled${cancelReason === '' ? '' : `: ${cancelReason}`}`, retryable: false })
       await release(entry.key, slot)
@@ -377,7 +377,7 @@ export function createExecutor (o: ExecutorOptions) {
       if (r.unrecorded === true) await recordStart(r)
       await r.slot.extend(Math.max(30_000, o.reconcileMs * 6))
       if (r.cancelled === undefined) {
-        const reason = await o.store.cancelReason(r.request.jobId)
+        const reason = await o.store.cancelReason(r.request.jobId, r.request.try)
         if (reason !== undefined) {
           r.cancelled = reason
           void killGroup(r.entry.pid!, o.killGraceMs)

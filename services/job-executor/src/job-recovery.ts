@@ -119,12 +119,12 @@ export function createJobRecovery (o: JobRecoveryOptions) {
         await o.restoreOwn()
         known = await held()
       }
-      // a cancel is kept per job id, whichever try it named (as Executor.cancel does)
-      const cancels = new Map([...ledger.values()].filter(h => h.cancelled).map(h => [h.jobId, h.cancelReason]))
+      // a cancel is kept per (job id, try), as Executor.cancel keeps it
+      const cancels = new Map([...ledger.values()].filter(h => h.cancelled).map(h => [`${h.jobId}#${h.try}`, h.cancelReason]))
       const outcomes: Record<string, number> = {}
       for (const job of open) {
-        const cancelReason = cancels.get(job.jobId)
-        if (cancelReason !== undefined) await o.store.requestCancel(job.jobId, cancelReason)
+        const cancelReason = cancels.get(`${job.jobId}#${job.try}`)
+        if (cancelReason !== undefined) await o.store.requestCancel(job.jobId, job.try, cancelReason)
         if (known.has(job.key)) continue
         const kind = await reinstate(job, cancelReason)
         outcomes[kind] = (outcomes[kind] ?? 0) + 1

@@ -4,7 +4,7 @@
 //   executor:jobs          hash  "<job id>#<try>" → entry (claimed, queued or running, its owner, pid, files)
 //   executor:done:<key>    a finished (job id, try); a redelivered request does nothing
 //   executor:alive:<id>    lease of a live executor instance; a missing one means its jobs are taken over
-//   executor:cancel:<job>  cancel asked for a job, whichever executor runs it
+//   executor:cancel:<job>#<try>  cancel asked for one try of a job, whichever executor runs it (a later try, e.g. a resubmit, is not cancelled by it)
 //   executor:agent:alive:<agent>  liveness of an agent, renewed by its heartbeats (its lease on its jobs)
 //   lease:executor:slot:N  the cluster-wide concurrency slots
 //   executor:state         marker: the table is complete (set after a rebuild from the job topics; missing = lost)
@@ -97,7 +97,7 @@ export function createJobStore (redis: RedisHandle, instance: string) {
   const doneKey = (key: string): string => redis.key('executor', 'done', key)
   const aliveKey = (id: string): string => redis.key('executor', 'alive', id)
   const agentAliveKey = (agent: string): string => redis.key('executor', 'agent', 'alive', agent)
-  const cancelKey = (jobId: string): string => redis.key('executor', 'cancel', jobId)
+  const cancelKey = (jobId: string, attempt: number): string => redis.key('executor', 'cancel', `${jobId}#${attempt}`)
   const markerKey = redis.key('executor', 'state')
 
   /**
@@ -166,8 +166,10 @@ export function createJobStore (redis: RedisHandle, instance: string) {
     dropQueued: async (key: string): Promise<boolean> => await change(key, { kind: 'drop-queued' }),
     agentHeartbeat: async (agent: string, ttlMs: number): Promise<void> => { await redis.client.set(agentAliveKey(agent), String(Date.now()), 'PX', ttlMs) },
     agentAlive: async (agent: string): Promise<boolean> => (await redis.client.exists(agentAliveKey(agent))) === 1,
-    requestCancel: async (jobId: string, reason: string): Promise<void> => { await redis.client.set(cancelKey(jobId), reason, 'EX', 24 * 3600) },
-    cancelReason: async (jobId: string): Promise<string | undefined> => await redis.client.get(cancelKey(jobId)) ?? undefined
+    /** Marks try `attempt` of `jobId` cancelled (kept 24 h), for whichever executor runs it. */
+    requestCancel: async (jobId: string, attempt: number, reason: string): Promise<void> => { await redis.client.set(cancelKey(jobId, attempt), reason, 'EX', 24 * 3600) },
+    /** The reason try `attempt` of `jobId` was cancelled, or undefined. */
+    cancelReason: async (jobId: string, attempt: number): Promise<string | undefined> => await redis.client.get(cancelKey(jobId, attempt)) ?? undefined
   }
 }
 

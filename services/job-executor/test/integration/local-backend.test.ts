@@ -322,3 +322,18 @@ test('a job\'s numeric results in its manifest come with its done status', async
   assert.equal(bad.phase, JobPhase.FAILED)
   assert.match(bad.reason, /outputs\.json: results: result "Chi2" is not a valid name/)
 })
+
+test('a cancel names one try: the next try of the same job (a resubmit of failed jobs) runs', async () => {
+  const env = testEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+  await bench.request('cancel-then-again', py('import time; time.sleep(60)'))
+  await until('try 1 running', () => bench.statuses.some(s => s.jobId === 'cancel-then-again' && s.try === 1 && s.phase === JobPhase.RUNNING))
+  await bench.cancel('cancel-then-again', 'another job of the task failed')
+  await until('try 1 cancelled', () => bench.statuses.some(s => s.jobId === 'cancel-then-again' && s.try === 1 && s.phase === JobPhase.FAILED))
+  await bench.request('cancel-then-again', py("print('try 2')"), { try: 2 })
+  await until('try 2 ended', () => bench.statuses.some(s => s.jobId === 'cancel-then-again' && s.try === 2 && (s.phase === JobPhase.DONE || s.phase === JobPhase.FAILED)))
+  const second = bench.statuses.find(s => s.jobId === 'cancel-then-again' && s.try === 2 && (s.phase === JobPhase.DONE || s.phase === JobPhase.FAILED))!
+  assert.equal(second.phase, JobPhase.DONE, second.reason)
+})
