@@ -12,7 +12,7 @@ import {
 } from '@autocal/contracts'
 import { AutocalError, captureContext, inSpan, seenBefore, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { EventMeta } from '@autocal/contracts'
-import { specOf, type Catalog } from './domain/catalog.ts'
+import { jobSpecOf, type Catalog } from './domain/catalog.ts'
 import { promotionProblem, promotionRequestId } from './domain/sign-off.ts'
 import { conditionRequest } from './effects.ts'
 import { matchTasks, scopeAllows } from './domain/selection.ts'
@@ -109,7 +109,7 @@ export function createHandlers (deps: HandlerDeps) {
     const phase = ({ [JobPhase.QUEUED]: 'queued', [JobPhase.RUNNING]: 'running', [JobPhase.DONE]: 'done', [JobPhase.FAILED]: 'failed' } as const)[s.phase as 1 | 2 | 3 | 4]
     if (problem !== undefined || p === undefined || phase === undefined) throw unusable(problem)
     const def = catalog.task(p.campaign, p.task)
-    const spec = { retries: def?.retries ?? 0, backoffS: def?.backoffS ?? 30, signOff: def === undefined ? false : specOf(p.campaign, def).signOff }
+    const spec = jobSpecOf(p.campaign, def)
     const reason = s.reason !== '' ? s.reason : s.exitCode !== undefined ? `exit ${s.exitCode}` : s.signal
     const key = taskKey(p.campaign, p.blockId, p.task)
     // an upload to an append-only tag waits for the earlier blocks' tasks (domain/upload-order.ts)
@@ -130,6 +130,9 @@ export function createHandlers (deps: HandlerDeps) {
         logUrl: s.logUrl,
         backend: s.backend,
         backendId: s.backendId,
+        ...(s.exitCode === undefined ? {} : { exitCode: s.exitCode }),
+        signal: s.signal,
+        retryable: s.retryable,
         ...(waitsFor === undefined ? {} : { uploadWaitsFor: waitsFor })
       }
     })

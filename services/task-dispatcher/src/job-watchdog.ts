@@ -6,7 +6,7 @@
 // handler, index.ts). Notes of jobs that are no longer idle are dropped.
 import { taskKey, type JobStatus } from '@autocal/contracts'
 import { acquireLease, errorMessage, type Logger, type RedisHandle } from '@autocal/runtime'
-import { specOf, type Catalog } from './domain/catalog.ts'
+import { jobSpecOf, type Catalog } from './domain/catalog.ts'
 import { unansweredJobs, watchDecision, watchField, type WatchdogPolicy } from './domain/job-watchdog.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import type { JobWatchStore } from './adapters/job-watch-store.ts'
@@ -64,9 +64,10 @@ export function createJobWatchdog (deps: JobWatchdogDeps) {
             break
           case 'fail': {
             const def = catalog.task(campaign, t.task)
-            const spec = { retries: def?.retries ?? 0, backoffS: def?.backoffS ?? 30, signOff: def === undefined ? false : specOf(campaign, def).signOff }
+            const spec = jobSpecOf(campaign, def)
+            // nobody answered the request: an infrastructure failure (retry-policy.ts), not the job's own
             await transitions.apply(key, cur => cur?.state === 'processing' && cur.attempt === t.attempt && cur.jobs[job.index]?.state === 'idle' && cur.jobs[job.index]?.try === job.try
-              ? { kind: 'job', spec, attempt: t.attempt, index: job.index, try: job.try, phase: 'failed', outputs: [], reason: d.reason, logUrl: '' }
+              ? { kind: 'job', spec, attempt: t.attempt, index: job.index, try: job.try, phase: 'failed', outputs: [], reason: d.reason, logUrl: '', retryable: true }
               : undefined)
             log.warn({ campaign, block: t.block.id, task: t.task, attempt: t.attempt, job: job.index, try: job.try, reason: d.reason }, 'job request unanswered; its try failed')
             break

@@ -71,6 +71,7 @@ export function toTaskEvent (t: Task): TaskEvent {
       logUrl: j.logUrl,
       backend: j.backend ?? '',
       backendId: j.backendId ?? '',
+      infrastructureFailures: j.infraFailures ?? 0,
       ...(j.retryAtMs === undefined ? {} : { retryAt: timestampFromMs(j.retryAtMs) })
     })),
     outputs: t.outputs.map(outputMessage),
@@ -120,6 +121,7 @@ export function fromTaskEvent (ev: TaskEvent): Task {
       if (j.retryAt !== undefined) job.retryAtMs = ms(j.retryAt)
       if (j.backend !== '') job.backend = j.backend
       if (j.backendId !== '') job.backendId = j.backendId
+      if (j.infrastructureFailures > 0) job.infraFailures = j.infrastructureFailures
       return job
     }),
     outputs: ev.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),

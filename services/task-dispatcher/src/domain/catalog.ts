@@ -5,7 +5,7 @@
 import type { Run } from '@autocal/contracts'
 import { matchesFilter, type FilterDecision, type GoldenRuns } from './run-filter.ts'
 import { uploadsOf, type RunType, type TaskDef, type Workflow } from './workflow.ts'
-import type { TaskSpec } from './task-state.ts'
+import type { JobSpec, TaskSpec } from './task-state.ts'
 
 export interface CampaignTasks {
   name: string
@@ -110,6 +110,16 @@ export function rootsOf (campaign: CampaignTasks, task: TaskDef): string[] {
 }
 
 /** What the state machine needs of a task definition in a campaign. */
+/**
+ * What a job report's transition needs of its task's definition: the retry policy (retry-policy.ts), the
+ * backoff and whether the upload waits for a sign-off. A task no workflow defines any more (`def` undefined)
+ * gets no retry: its failed job ends it.
+ */
+export function jobSpecOf (campaign: string, def: TaskDef | undefined): JobSpec {
+  if (def === undefined) return { retries: 0, backoffS: 30, signOff: false, retryNever: { exitCodes: [], signals: [] }, infrastructureRetries: 0 }
+  return { retries: def.retries, backoffS: def.backoffS, signOff: specOf(campaign, def).signOff, retryNever: def.retryNever, infrastructureRetries: def.infrastructureRetries }
+}
+
 export function specOf (campaign: string, def: TaskDef): TaskSpec {
   return {
     subsystem: def.subsystem,

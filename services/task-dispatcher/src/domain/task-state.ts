@@ -19,6 +19,7 @@
 // machine is idempotent under at-least-once delivery.
 import type { BlockState } from './block-grouping.ts'
 import { uploadWaitReason, uploadWaiting } from './upload-order.ts'
+import { defaultInfrastructureRetries, failureCause, retryDecision, type RetryPolicy } from './retry-policy.ts'
 
 export type TaskStateName = 'new' | 'waiting' | 'processing' | 'awaiting-signoff' | 'done' | 'failed' | 'skipped' | 'cancelled'
 export type JobStateName = 'idle' | 'running' | 'done' | 'failed'
@@ -38,6 +39,8 @@ export interface TaskJob {
   /** Where the current try runs (the executor's report): backend and its id there (pid, cluster.proc, Job name). */
   backend?: string
   backendId?: string
+  /** Infrastructure failures of this job in this attempt, retried apart from `retries` (retry-policy.ts). */
+  infraFailures?: number
 }
 
 /** Where the task's condition upload stands (TaskCondition in tasks.proto). */
@@ -108,11 +111,21 @@ export interface TaskSpec {
   signOff: boolean
 }
 
+/** What a job report's transition needs of the task's definition (catalog.ts jobSpecOf). */
+export type JobSpec = Pick<TaskSpec, 'retries' | 'backoffS'> & {
+  signOff?: boolean
+  /** Exit codes and signals never retried; none when absent. */
+  retryNever?: { exitCodes: readonly number[], signals: readonly string[] }
+  /** Infrastructure failures retried per job apart from `retries`; defaultInfrastructureRetries when absent. */
+  infrastructureRetries?: number
+}
+
 export type TaskEventInput =
   | { kind: 'plan', spec: TaskSpec, block: BlockState, runEndedAtMs?: number }
   | { kind: 'gates', spec: TaskSpec, pending: string[] }
   /** `uploadWaitsFor`: the block whose task must end before this task's upload to an append-only tag (upload-order.ts). */
-  | { kind: 'job', spec: Pick<TaskSpec, 'retries' | 'backoffS'> & { signOff?: boolean }, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string, uploadWaitsFor?: string, backend?: string, backendId?: string }
+  /** A job report; a failed one carries what the executor said of its end (exit code, signal, retryable) for the retry policy. */
+  | { kind: 'job', spec: JobSpec, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string, uploadWaitsFor?: string, backend?: string, backendId?: string, exitCode?: number, signal?: string, retryable?: boolean }
   /** A waiting upload looked at again (an earlier block's task ended): sent, or still waiting for `waitsFor`. */
   | { kind: 'upload-due', spec: { signOff: boolean }, waitsFor?: string }
   | { kind: 'retry-due' }
@@ -339,21 +352,38 @@ function jobDone (task: Task, job: TaskJob, event: EventOf<'job'>, nowMs: number
 }
 
 /**
- * A job failed. Within the budget (try ≤ `spec.retries`) it is requested
- * again after `backoffS` × 2^(try−1) seconds (retry-due); beyond it the task
- * fails and the attempt's unfinished jobs are cancelled.
+ * A job failed. Its cause under the task's retry policy (retry-policy.ts):
+ * an exit code or signal of `retry.never` fails the task at once; an
+ * infrastructure failure (retryable, no exit code, no signal) is retried up to
+ * `retry.infrastructure` times without consuming `retries`; any other failure
+ * is retried while the job's own failures (try − 1 − infrastructure failures)
+ * are below `retries`. A retry is requested after `backoffS` × 2^(n−1) seconds,
+ * n its number within its budget (retry-due); otherwise the task fails and the
+ * attempt's unfinished jobs are cancelled.
  */
 function jobFailed (task: Task, job: TaskJob, event: EventOf<'job'>, nowMs: number): Transition {
   const reason = `job ${event.index} try ${job.try} failed: ${event.reason || 'no reason given'}`
-  if (job.try <= event.spec.retries) {
-    // processing: job failed within the retry budget → requested again after an exponential backoff
-    const delayMs = event.spec.backoffS * 1000 * 2 ** (job.try - 1)
-    const jobs = withJob(task, { ...job, state: 'failed', reason: event.reason, logUrl: event.logUrl || job.logUrl, retryAtMs: nowMs + delayMs })
-    return { task: next(task, 'processing', `${reason}; retry in ${Math.round(delayMs / 1000)} s`, nowMs, { jobs }), effects: [], changed: true }
+  const policy: RetryPolicy = {
+    retries: event.spec.retries,
+    neverExitCodes: event.spec.retryNever?.exitCodes ?? [],
+    neverSignals: event.spec.retryNever?.signals ?? [],
+    infrastructure: event.spec.infrastructureRetries ?? defaultInfrastructureRetries
   }
-  // processing → failed: retries exhausted; the attempt's other jobs are cancelled
-  const jobs = withJob(task, { ...job, state: 'failed', reason: event.reason, logUrl: event.logUrl || job.logUrl })
-  const failed = next(task, 'failed', `${reason}; retries exhausted${task.conditionTag === '' ? '' : `; nothing uploaded to ${task.conditionTag}`}`, nowMs, { jobs })
+  const cause = failureCause(policy, event)
+  const infra = job.infraFailures ?? 0
+  const decision = retryDecision(policy, cause, Math.max(0, job.try - 1 - infra), infra)
+  const failedJob: TaskJob = { ...job, state: 'failed', reason: event.reason, logUrl: event.logUrl || job.logUrl }
+  if (cause === 'infrastructure') failedJob.infraFailures = infra + 1
+  if (decision.retry) {
+    // processing: job failed within its budget → requested again after an exponential backoff
+    const delayMs = event.spec.backoffS * 1000 * 2 ** (decision.nth - 1)
+    const jobs = withJob(task, { ...failedJob, retryAtMs: nowMs + delayMs })
+    const budget = decision.budget === 'infrastructure' ? `; infrastructure failure ${decision.nth} of ${policy.infrastructure}, not counted against retries` : ''
+    return { task: next(task, 'processing', `${reason}${budget}; retry in ${Math.round(delayMs / 1000)} s`, nowMs, { jobs }), effects: [], changed: true }
+  }
+  // processing → failed: never retried, or its budget exhausted; the attempt's other jobs are cancelled
+  const jobs = withJob(task, failedJob)
+  const failed = next(task, 'failed', `${reason}; ${decision.why}${task.conditionTag === '' ? '' : `; nothing uploaded to ${task.conditionTag}`}`, nowMs, { jobs })
   return { task: failed, effects: cancelRunning({ ...task, jobs }, 'another job of the task failed'), changed: true }
 }
 

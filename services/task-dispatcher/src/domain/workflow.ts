@@ -9,6 +9,7 @@ import { closest, distance } from 'fastest-levenshtein'
 import bytes from 'bytes'
 import { accountingGroupRe, condorJobFlavours, nameProblem, type NameKind } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
+import { defaultInfrastructureRetries } from './retry-policy.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
 export type Backend = typeof backends[number]
@@ -120,6 +121,9 @@ export interface TaskDef {
   pool?: string
   env: Record<string, string>
   retries: number
+  /** Exit codes and signals that fail the task at once, and the infrastructure-failure budget (retry-policy.ts). */
+  retryNever: { exitCodes: number[], signals: string[] }
+  infrastructureRetries: number
   backoffS: number
   timeoutS: number
   /** Most blocks of this task processing at once in one campaign. */
@@ -245,6 +249,10 @@ const TaskSchema = z.strictObject({
   pool: z.string().optional(),
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
   retries: z.number().int().min(0).max(100).default(2),
+  retry: z.strictObject({
+    never: z.array(z.union([z.number().int().min(1).max(255), z.string().regex(/^SIG[A-Z0-9]{2,10}$/, 'expected an exit code (1–255) or a signal name such as SIGSEGV')])).default([]),
+    infrastructure: z.number().int().min(0).max(100).default(defaultInfrastructureRetries)
+  }).optional(),
   backoff: duration.default('30s'),
   timeout: duration.optional(),
   concurrency: z.number().int().positive().optional(),
@@ -539,6 +547,8 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
       backend: t.backend as Backend,
       env: t.env,
       retries: t.retries,
+      retryNever: { exitCodes: (t.retry?.never ?? []).filter((x): x is number => typeof x === 'number'), signals: (t.retry?.never ?? []).filter((x): x is string => typeof x === 'string') },
+      infrastructureRetries: t.retry?.infrastructure ?? defaultInfrastructureRetries,
       backoffS: parseDuration(t.backoff) as number,
       timeoutS: t.timeout !== undefined ? parseDuration(t.timeout) as number : jobFlavours[t.batch?.jobFlavour ?? ''] ?? defaultTimeoutS,
       resources: { cpus: t.resources?.cpus ?? 0, memoryMb: mibOf(t.resources?.memory), diskMb: mibOf(t.resources?.disk) },

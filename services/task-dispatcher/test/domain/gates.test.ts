@@ -18,6 +18,8 @@ const def = (patch: Partial<TaskDef> = {}): TaskDef => ({
   backend: 'local',
   env: {},
   retries: 0,
+  retryNever: { exitCodes: [], signals: [] },
+  infrastructureRetries: 5,
   backoffS: 1,
   timeoutS: 60,
   resources: { cpus: 0, memoryMb: 0, diskMb: 0 },

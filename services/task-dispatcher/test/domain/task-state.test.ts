@@ -212,3 +212,33 @@ test('a second failure report of the same try changes nothing', () => {
   assert.equal(again.changed, false)
   assert.equal(again.ignored, 'job 0 try 1 already failed')
 })
+
+// issue 15: retry policies by cause (retry-policy.ts)
+const policySpec = { retries: 1, backoffS: 10, retryNever: { exitCodes: [3], signals: ['SIGSEGV'] }, infrastructureRetries: 2 }
+const failedTry = (index: number, t: number, end: { exitCode?: number, signal?: string, retryable?: boolean }, reason: string): TaskEventInput =>
+  ({ kind: 'job', spec: policySpec, attempt: 1, index, try: t, phase: 'failed', outputs: [], reason, logUrl: '', ...end })
+const retryTable: Array<{ name: string, failures: Array<[{ exitCode?: number, signal?: string, retryable?: boolean }, string]>, state: TaskStateName, reason: RegExp, infra?: number }> = [
+  { name: 'an exit code of retry.never fails the task at once, with budget left', failures: [[{ exitCode: 3, retryable: true }, 'exit code 3']], state: 'failed', reason: /^job 0 try 1 failed: exit code 3; never retried \(retry\.never\)$/ },
+  { name: 'a signal of retry.never fails the task at once', failures: [[{ signal: 'SIGSEGV', retryable: true }, 'killed by SIGSEGV']], state: 'failed', reason: /never retried/ },
+  { name: 'another exit code uses retries', failures: [[{ exitCode: 4, retryable: true }, 'exit code 4']], state: 'processing', reason: /^job 0 try 1 failed: exit code 4; retry in 10 s$/ },
+  { name: 'an infrastructure failure is retried apart from retries', failures: [[{ retryable: true }, 'held by HTCondor: x']], state: 'processing', reason: /^job 0 try 1 failed: held by HTCondor: x; infrastructure failure 1 of 2, not counted against retries; retry in 10 s$/, infra: 1 },
+  { name: 'after two infrastructure failures the job still has its own retry', failures: [[{ retryable: true }, 'evicted'], [{ retryable: true }, 'evicted'], [{ exitCode: 4, retryable: true }, 'exit code 4']], state: 'processing', reason: /^job 0 try 3 failed: exit code 4; retry in 10 s$/, infra: 2 },
+  { name: 'the third infrastructure failure exhausts its budget', failures: [[{ retryable: true }, 'evicted'], [{ retryable: true }, 'evicted'], [{ retryable: true }, 'evicted']], state: 'failed', reason: /; infrastructure retries exhausted \(retry\.infrastructure: 2\)$/, infra: 3 },
+  { name: 'a job failure after an infrastructure one still has its budget, then exhausts it', failures: [[{ retryable: true }, 'evicted'], [{ exitCode: 4, retryable: true }, 'exit code 4'], [{ exitCode: 4, retryable: true }, 'exit code 4']], state: 'failed', reason: /^job 0 try 3 failed: exit code 4; retries exhausted$/, infra: 1 }
+]
+for (const row of retryTable) {
+  test(`retry by cause: ${row.name}`, () => {
+    let t = transition(planned(), { kind: 'gates', spec, pending: [] }, 0).task
+    let now = 0
+    for (const [i, [end, reason]] of row.failures.entries()) {
+      if (i > 0) {
+        now = t.jobs[0]!.retryAtMs!
+        t = transition(t, { kind: 'retry-due' }, now).task
+      }
+      t = transition(t, failedTry(0, i + 1, end, reason), now).task
+    }
+    assert.equal(t.state, row.state)
+    assert.match(t.reason, row.reason)
+    assert.equal(t.jobs[0]?.infraFailures, row.infra)
+  })
+}

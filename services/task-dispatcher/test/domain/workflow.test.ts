@@ -34,7 +34,7 @@ const errorTable: Array<{ name: string, content: string, expect: RegExp }> = [
   { name: 'an unknown placeholder is an error at the argument', content: base.replace('"{run}"', '"{runn}"'), expect: /^w\.yaml:6:36 tasks\.0\.run\.3: unknown placeholder \{runn\}/ },
   { name: '{inputs} without needs is an error', content: base.replace('"{outdir}"', '"{inputs}"'), expect: /tasks\.0\.run\.5: \{inputs\} are the outputs of the tasks in `needs`/ },
   { name: 'an unknown backend is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    backend: slurm'), expect: /tasks\.0\.backend: unknown backend 'slurm', expected one of local, htcondor, kubernetes, agent/ },
-  { name: 'an unknown field is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    retry: 3'), expect: /^w\.yaml:6:12 tasks\.0\.retry: unknown key 'retry'; did you mean 'retries'\?$/ },
+  { name: 'an unknown field is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    retires: 3'), expect: /^w\.yaml:6:14 tasks\.0\.retires: unknown key 'retires'; did you mean 'retries'\?$/ },
   { name: 'a bad block is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    block: lumi500'), expect: /tasks\.0\.block: / },
   { name: 'a bad duration is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    timeout: 2 fortnights soon'), expect: /tasks\.0\.timeout: expected a duration/ },
   { name: 'an unknown synchronization is an error', content: base + '    condition: { tag: T, record: R, sync: weekly }\n', expect: /tasks\.1\.condition\.sync: / },
@@ -262,9 +262,9 @@ test('a schema error and an unknown needs entry are reported together, in one pa
 })
 
 test('an unknown key, a run type and a campaign tag are all reported with a broken schema', () => {
-  const errors = check(base.replace('    jobs: 4', '    jobs: 4\n    retry: 3') + 'runTypes:\n  c: { tasks: [calb] }\ncampaigns: [{ name: r, conditions: { tags: { nope: { tag: T, sync: offline } } } }]\n')
+  const errors = check(base.replace('    jobs: 4', '    jobs: 4\n    retires: 3') + 'runTypes:\n  c: { tasks: [calb] }\ncampaigns: [{ name: r, conditions: { tags: { nope: { tag: T, sync: offline } } } }]\n')
   assert.equal(errors.length, 3, errors.join('\n'))
-  assert.match(errors.join('\n'), /tasks\.0\.retry: unknown key 'retry'; did you mean 'retries'\?/)
+  assert.match(errors.join('\n'), /tasks\.0\.retires: unknown key 'retires'; did you mean 'retries'\?/)
   assert.match(errors.join('\n'), /runTypes\.c\.tasks\.0: run type 'c' lists unknown task 'calb'; did you mean 'calib'\?/)
   assert.match(errors.join('\n'), /campaigns\.0\.conditions\.tags\.nope: campaign 'r' gives a tag to unknown task 'nope'$/m)
 })
@@ -336,3 +336,16 @@ for (const row of resourceErrors) {
     assert.ok(errors.some(e => row.expect.test(e)), `expected ${String(row.expect)} in:\n${errors.join('\n')}`)
   })
 }
+
+// issue 15: retry policies by cause
+test('retry: never takes exit codes and signals; infrastructure has a default', () => {
+  const r = validateWorkflow({ name: 'w.yaml', content: base.replace('    jobs: 4', '    jobs: 4\n    retry: { never: [3, 42, SIGSEGV], infrastructure: 8 }'), dir: '/wf' })
+  assert.deepEqual(r.errors, [])
+  assert.deepEqual(r.workflow?.tasks[0]?.retryNever, { exitCodes: [3, 42], signals: ['SIGSEGV'] })
+  assert.equal(r.workflow?.tasks[0]?.infrastructureRetries, 8)
+  assert.equal(r.workflow?.tasks[1]?.infrastructureRetries, 5)
+  assert.deepEqual(r.workflow?.tasks[1]?.retryNever, { exitCodes: [], signals: [] })
+  const bad = check(base.replace('    jobs: 4', '    jobs: 4\n    retry: { never: [0, sigsegv] }'))
+  assert.ok(bad.some(e => /tasks\.0\.retry\.never\.0: /.test(e)), bad.join('\n'))
+  assert.ok(bad.some(e => /tasks\.0\.retry\.never\.1: .*expected an exit code \(1–255\) or a signal name/.test(e)), bad.join('\n'))
+})

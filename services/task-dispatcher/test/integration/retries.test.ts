@@ -46,16 +46,27 @@ tasks:
     condition: { tag: EcalPedestals_test_offline, record: EcalPedestalsRcd, sync: offline }
 `
 
-test('failed jobs are retried with backoff within the budget, then fail the task; a rejected payload fails it too', { timeout: 120_000 }, async t => {
+/**
+ * The real executor and uploader, a dispatcher process on one workflow file and a control client as an admin,
+ * on a topic and key prefix of their own; disposed (client, dispatcher, backends) at the end of the test.
+ */
+async function startSystem (name: string, yaml: string) {
+  const stack = new AsyncDisposableStack()
   const config = testConfig()
   const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
-  writeFileSync(join(dir, 'retry-demo.yaml'), workflow)
-  await using backends = await startBackends(config)
+  writeFileSync(join(dir, `${name}.yaml`), yaml)
+  const backends = stack.use(await startBackends(config))
   const dispatcher = await spawnDispatcher(config, { AUTOCAL_WORKFLOWS_DIR: dir, AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'admin-token-1': { principal: 'ops', subsystems: '*' } }) })
-  t.after(async () => { await stopDispatcher(dispatcher) })
+  stack.defer(async () => { await stopDispatcher(dispatcher) })
   const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'admin-token-1' })
-  t.after(() => { client.close() })
-  await using producer = await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' })
+  stack.defer(() => { client.close() })
+  const producer = stack.use(await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' }))
+  return { backends, client, producer, [Symbol.asyncDispose]: async () => { await stack.disposeAsync() } }
+}
+
+test('failed jobs are retried with backoff within the budget, then fail the task; a rejected payload fails it too', { timeout: 120_000 }, async () => {
+  await using system = await startSystem('retry-demo', workflow)
+  const { backends, client, producer } = system
   await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357438)))
 
   const cell = async (run: number, task: string) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: [task], runs: [run] } })).cells[0]
@@ -77,4 +88,33 @@ test('failed jobs are retried with backoff within the budget, then fail the task
     const c = await cell(357406, 'flaky')
     return c?.state === TaskState.DONE && c.attempt === 2
   })
+})
+
+// issue 15: retry policies by cause, through the dispatcher with the real executor. 357401: job exits 3 ("did not
+// converge", retry.never) → the task fails at once with budget left; 357406: exits 4 on try 1 → retried, done.
+const neverWorkflow = `subsystem: ECAL
+workflow: never-demo
+runTypes:
+  collisions: { filter: { runClass: collisions2022 } }
+tasks:
+  - name: fit
+    block: run
+    run: [sh, -c, 'case "$1/$AUTOCAL_TRY" in 357401/*) exit 3;; 357406/1) exit 4;; esac; true', fit, "{run}"]
+    retries: 2
+    backoff: 1s
+    retry: { never: [3] }
+`
+
+test('an exit code of retry.never fails the task at once; another is retried', { timeout: 120_000 }, async () => {
+  await using system = await startSystem('never-demo', neverWorkflow)
+  const { backends, client, producer } = system
+  await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357406)))
+  const cell = async (run: number) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: ['fit'], runs: [run] } })).cells[0]
+  await until('357401 failed', async () => (await cell(357401))?.state === TaskState.FAILED)
+  assert.match((await cell(357401))?.reason ?? '', /^job 0 try 1 failed: exit code 3\b.*; never retried \(retry\.never\)$/)
+  await until('357406 done', async () => (await cell(357406))?.state === TaskState.DONE)
+  assert.ok(startedJobs(backends).has('prompt/run-357406/fit/1/0#2'), 'exit code 4 was retried with try 2')
+  // positive marker: everything the dispatcher and the executor were sent is handled, and 357401 got no try 2
+  await until('at rest', backends.atRest)
+  assert.ok(!startedJobs(backends).has('prompt/run-357401/fit/1/0#2'), 'exit code 3 was not retried')
 })
