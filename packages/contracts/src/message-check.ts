@@ -11,6 +11,7 @@ import { BinaryReader, WireType } from '@bufbuild/protobuf/wire'
 import { nameProblem, runProblem, type NameKind } from './names.ts'
 import type { Block, Provenance } from './gen/autocal/common/v1/common_pb.ts'
 import type { Run, RunEvent } from './gen/autocal/runs/v1/runs_pb.ts'
+import type { RegistryEntry } from './gen/autocal/runs/registry/v1/registry_pb.ts'
 import type { Selector, ControlCommand } from './gen/autocal/control/v1/control_pb.ts'
 import type { TaskEvent } from './gen/autocal/tasks/v1/tasks_pb.ts'
 import type { JobRequest } from './gen/autocal/jobs/requests/v1/requests_pb.ts'
@@ -123,6 +124,23 @@ const checks: { [K in TopicId]: (m: never) => string | undefined } = {
       case 'streamDone': return namesProblem([['stream_done.stream', 'workflow', change.value.stream]])
       case 'datasetDone': return namesProblem([['dataset_done.primary_dataset', 'workflow', change.value.primaryDataset]])
       case undefined: return undefined
+    }
+  },
+  runRegistry: (e: RegistryEntry) => {
+    const entry = e.entry
+    switch (entry.case) {
+      case 'runEntry': {
+        const v = entry.value
+        return runsProblem('run', [e.run]) ??
+          (v.run === undefined ? undefined : runRecordProblem(v.run, 'run_entry.run')) ??
+          (v.run !== undefined && v.run.run !== e.run ? `run_entry.run.run: ${v.run.run} is not the entry's run ${e.run}` : undefined) ??
+          namesProblem([
+            ...v.streams.map((r, i): NameField => [`run_entry.streams[${i}].name`, 'workflow', r.name]),
+            ...v.datasets.map((r, i): NameField => [`run_entry.datasets[${i}].name`, 'workflow', r.name])
+          ])
+      }
+      case 'mark': return namesProblem([['mark.name', 'workflow', entry.value.name]]) ?? runsProblem('mark.value', [entry.value.value])
+      case undefined: return 'entry: missing (neither run_entry nor mark)'
     }
   },
   tasks: (e: TaskEvent) => namesProblem([
