@@ -86,6 +86,7 @@ export type {
 export {
   SelectorSchema,
   InjectRunsSchema,
+  RunRangeSchema,
   ReprocessSchema,
   SkipSchema,
   CancelSchema,
@@ -131,6 +132,8 @@ export type {
   SelectorJson,
   InjectRuns,
   InjectRunsJson,
+  RunRange,
+  RunRangeJson,
   Reprocess,
   ReprocessJson,
   Skip,

@@ -171,6 +171,13 @@ const checks: { [K in TopicId]: (m: never) => string | undefined } = {
         const v = action.value
         const runs = runsProblem('inject_runs.runs', v.runs) ?? runsProblem('inject_runs.first_run', [v.firstRun], true) ?? runsProblem('inject_runs.last_run', [v.lastRun], true)
         if (runs !== undefined) return runs
+        for (const [i, r] of v.ranges.entries()) {
+          const p = runsProblem(`inject_runs.ranges[${i}].first_run`, [r.firstRun]) ?? runsProblem(`inject_runs.ranges[${i}].last_run`, [r.lastRun])
+          if (p !== undefined) return p
+          if (r.firstRun > r.lastRun) return `inject_runs.ranges[${i}]: first_run ${r.firstRun} is after last_run ${r.lastRun}`
+        }
+        const eras = namesProblem(v.eras.map((e, i): NameField => [`inject_runs.eras[${i}]`, 'era', e]))
+        if (eras !== undefined) return eras
         for (const [i, r] of v.records.entries()) {
           const p = runRecordProblem(r, `inject_runs.records[${i}]`)
           if (p !== undefined) return p

@@ -54,6 +54,10 @@ const table: Array<[TopicId, unknown, RegExp | undefined]> = [
   ['control', create(ControlCommandSchema, { commandId: 'c-1', subsystem: 'ECAL,../x' }), /^subsystem: subsystem "\.\.\/x"/],
   ['control', create(ControlCommandSchema, { commandId: 'c-1', selector: { campaign: 'prompt', tasks: ['constructor', 'a b'] } }), /^selector\.tasks\[1\]: task "a b"/],
   ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { records: [{ run: 5, era: '..' }] } } }), /^inject_runs\.records\[0\]\.era: era "\.\."/],
+  ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { eras: ['Run2022C'], ranges: [{ firstRun: 355100, lastRun: 355120 }] } } }), undefined],
+  ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { eras: ['Run2022C/../x'] } } }), /^inject_runs\.eras\[0\]: era "Run2022C\/\.\.\/x"/],
+  ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { ranges: [{ firstRun: 5, lastRun: 4 }] } } }), /^inject_runs\.ranges\[0\]: first_run 5 is after last_run 4/],
+  ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { ranges: [{ firstRun: 0, lastRun: 4 }] } } }), /^inject_runs\.ranges\[0\]\.first_run: run 0/],
   ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'approveCondition', value: { requestId: '/etc/passwd' } } }), /^approve_condition\.request_id: id "\/etc\/passwd"/],
   ['dlq', create(DeadLetterSchema, { topic: '../../x\u001b' }), undefined]
 ]
