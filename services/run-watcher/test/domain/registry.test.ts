@@ -3,10 +3,8 @@ import assert from 'node:assert/strict'
 import { entriesOfKnownState, knownStateOf, mergeRun, parseFactKey, type RunEntry } from '../../src/domain/registry.ts'
 import type { RunRecord } from '../../src/domain/run-record.ts'
 
-const record = (run: number, extra: Partial<RunRecord> = {}): RunRecord => ({
-  run, fill: 8000, era: 'Run2022C', startMs: 1, endMs: 2, durationS: 1, lastLumisection: 10, deliveredLumiPb: 1, recordedLumiPb: 0.9,
-  runClass: 'collisions2022', global: true, bFieldT: undefined, stableBeam: undefined, fillType: 'PROTONS', hltKey: '', componentsOut: [], ...extra
-})
+const base: Omit<RunRecord, 'run'> = { fill: 8000, era: 'Run2022C', startMs: 1, endMs: 2, durationS: 1, lastLumisection: 10, deliveredLumiPb: 1, recordedLumiPb: 0.9, runClass: 'collisions2022', global: true, bFieldT: undefined, stableBeam: undefined, fillType: 'PROTONS', hltKey: '', componentsOut: [] }
+const record = (run: number, extra: Partial<RunRecord> = {}): RunRecord => ({ ...base, run, ...extra })
 
 test('fact keys are read as the emitter writes them; anything else is no fact', () => {
   const table: Array<[string, ReturnType<typeof parseFactKey>]> = [
