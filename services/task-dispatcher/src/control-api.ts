@@ -195,8 +195,9 @@ export function controlService (deps: ControlApiDeps) {
     if (selector === undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a selector with a campaign is required')
     valid(selectorProblem(selector))
     const c = campaignOf(selector.campaign)
-    knownTasks(c, selector)
-    const matched = matchTasks(await store.getTasks(await store.taskKeys(c.name)), selector)
+    const stored = await store.getTasks(await store.taskKeys(c.name))
+    knownTasks(c, selector, stored)
+    const matched = matchTasks(stored, selector)
     const subsystems = new Set(matched.map(t => t.subsystem))
     for (const t of selector.tasks) subsystems.add(c.tasks.find(d => d.name === t)?.subsystem ?? '')
     if (selector.subsystem !== '') subsystems.add(selector.subsystem)
@@ -209,10 +210,14 @@ export function controlService (deps: ControlApiDeps) {
     return { commandId: cmd.commandId, matched: matched.length }
   }
 
-  /** Refuses a selector naming a task the campaign does not have (AUTOCAL_NOT_FOUND naming the known tasks): nothing succeeds silently. */
-  function knownTasks (c: ReturnType<typeof campaignOf>, selector: Selector): void {
+  /**
+   * Refuses a selector naming a task the campaign does not have (AUTOCAL_NOT_FOUND naming the known tasks):
+   * nothing succeeds silently. A task no workflow defines any more but of which tasks are stored (orphaned by a
+   * workflow reload) is known: it can be shown and cancelled.
+   */
+  function knownTasks (c: ReturnType<typeof campaignOf>, selector: Selector, stored: readonly Task[] = []): void {
     for (const t of selector.tasks) {
-      if (!c.tasks.some(d => d.name === t)) throw new AutocalError('AUTOCAL_NOT_FOUND', `campaign '${c.name}' has no task '${t}', known: ${c.tasks.map(d => d.name).join(', ')}`)
+      if (!c.tasks.some(d => d.name === t) && !stored.some(s => s.task === t)) throw new AutocalError('AUTOCAL_NOT_FOUND', `campaign '${c.name}' has no task '${t}', known: ${c.tasks.map(d => d.name).join(', ')}`)
     }
   }
 
@@ -223,8 +228,9 @@ export function controlService (deps: ControlApiDeps) {
     const p = readerOf(call)
     readScope(p, selector.subsystem, facts)
     const c = campaignOf(selector.campaign)
-    knownTasks(c, selector)
-    const tasks = matchTasks(await store.getTasks(await store.taskKeys(c.name)), selector).filter(t => scopeAllows(p.subsystems, t.subsystem))
+    const stored = await store.getTasks(await store.taskKeys(c.name))
+    knownTasks(c, selector, stored)
+    const tasks = matchTasks(stored, selector).filter(t => scopeAllows(p.subsystems, t.subsystem))
     return { c, p, tasks }
   }
 
