@@ -6,7 +6,7 @@
 // string) for a run's entry, "mark/<name>" for a source mark.
 // Producer: run-watcher. Consumers: run-watcher (known runs after a Redis
 // loss), task-dispatcher (run facts of its read model), condition-uploader
-// (the FCSR), metrics.
+// (the FCSR).
 //
 // The durable run registry: the latest of everything the system has seen of
 // every run, whatever the runs topic's retention still holds. Each entry is
