@@ -8,7 +8,9 @@
 # default 8640), AUTOCAL_GENERATOR_RUNS (runs of the built-in generator when
 # ../shared/realdata is absent), AUTOCAL_REPLAY_FCSR_DELAY_HOURS (the replayed
 # first condition-safe run trails run ends by this much, default 48; none = off),
-# AUTOCAL_REALDATA_DIR, AUTOCAL_LOG_LEVEL, AUTOCAL_SECURE=1 (servers with
+# AUTOCAL_REALDATA_DIR, AUTOCAL_WORKFLOWS_DIR (the workflow files the
+# dispatcher loads instead of deploy/workflows; relative to where this is run),
+# AUTOCAL_LOG_LEVEL, AUTOCAL_SECURE=1 (servers with
 # SASL_SSL/ACLs and Redis TLS/AUTH; each service connects as its own principal).
 #
 #   bash deploy/run.sh            # the system
@@ -22,6 +24,11 @@ for arg in "$@"; do
   esac
 done
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# a relative workflow directory is the caller's, not the repository's (system.ts checks it at start)
+if [ -n "${AUTOCAL_WORKFLOWS_DIR:-}" ]; then
+  AUTOCAL_WORKFLOWS_DIR="$(realpath -m -- "$AUTOCAL_WORKFLOWS_DIR")"
+  export AUTOCAL_WORKFLOWS_DIR
+fi
 cd "$repo"
 . deploy/local/toolchain.sh
 pnpm install --frozen-lockfile >&2

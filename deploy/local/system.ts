@@ -7,7 +7,7 @@
 // import startSystem() to run the same system under their own topic prefix.
 // Only Node built-ins are used here, so the file runs from anywhere.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs'
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
 import { once } from 'node:events'
 import { basename, dirname, join, resolve } from 'node:path'
 import { writeGeneratedRealdata } from './run-generator.ts'
@@ -38,6 +38,34 @@ export function portsFrom (base: number): Ports {
     dispatcherGrpc: base === 8080 ? 50051 : base + 51,
     executorGrpc: base === 8080 ? 50052 : base + 52
   }
+}
+
+/** The example workflows, loaded when AUTOCAL_WORKFLOWS_DIR is not set. */
+export const exampleWorkflowsDir = join(repoRoot, 'deploy', 'workflows')
+
+/**
+ * The run command's workflow directory: AUTOCAL_WORKFLOWS_DIR when set
+ * (a relative path is taken from `cwd`, the directory the command was
+ * started in: pnpm's INIT_CWD, run.sh resolves it before changing to the
+ * repository), else the example workflows. Throws an Error naming the
+ * variable and the path when it is not a directory holding at least one
+ * `.yaml`/`.yml` file, so that a mistyped path fails the start instead of
+ * starting a dispatcher with the examples (or none).
+ */
+export function workflowsDirOf (env: Record<string, string | undefined>, cwd: string): string {
+  const given = env.AUTOCAL_WORKFLOWS_DIR
+  if (given === undefined || given.trim() === '') return exampleWorkflowsDir
+  const dir = resolve(cwd, given)
+  let entries: string[]
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error(`AUTOCAL_WORKFLOWS_DIR=${given}: ${dir} is not a directory`)
+    entries = readdirSync(dir)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === undefined) throw err
+    throw new Error(`AUTOCAL_WORKFLOWS_DIR=${given}: cannot read ${dir} (${(err as NodeJS.ErrnoException).code ?? ''})`, { cause: err })
+  }
+  if (!entries.some(f => /\.ya?ml$/.test(f))) throw new Error(`AUTOCAL_WORKFLOWS_DIR=${given}: ${dir} holds no workflow file (*.yaml, *.yml)`)
+  return dir
 }
 
 /** Where the real CMS data is, if anywhere: $AUTOCAL_REALDATA_DIR, else ../shared/realdata beside the repository. */
@@ -142,7 +170,7 @@ export async function startSystem (options: SystemOptions = {}): Promise<System>
   const prefix = options.prefix ?? ''
   const dataDir = resolve(options.dataDir ?? join(repoRoot, '.autocal', 'data'))
   const ports = portsFrom(options.basePort ?? 8080)
-  const workflowsDir = options.workflowsDir ?? join(repoRoot, 'deploy', 'workflows')
+  const workflowsDir = options.workflowsDir ?? exampleWorkflowsDir
   mkdirSync(join(dataDir, 'logs'), { recursive: true })
   const realdata = findRealdata()
   const env: Record<string, string> = {
@@ -269,25 +297,39 @@ export function runSource (scale: string, generatedRuns: number): { env: Record<
   }
 }
 
-async function main (): Promise<void> {
-  // the 2022 run list spans about 150 days: at 8640x it replays in about 25 minutes
-  const source = runSource(process.env.AUTOCAL_REPLAY_SCALE ?? '8640', Number(process.env.AUTOCAL_GENERATOR_RUNS ?? '500'))
-  console.log(`autocal: run source = ${source.description}`)
-  const system = await startSystem({
+/**
+ * The system the run command starts, from its environment: the operator's
+ * workflows (AUTOCAL_WORKFLOWS_DIR, relative to `cwd`; a bad directory throws
+ * here, before anything starts) or the examples, the run source for the
+ * run-watcher, the log level, the dispatcher's settle time and the demo's
+ * operator token.
+ */
+export function runCommandOptions (env: Record<string, string | undefined>, cwd: string, source: { env: Record<string, string>, realdataDir: string }): SystemOptions {
+  return {
+    workflowsDir: workflowsDirOf(env, cwd),
     serviceEnv: {
       'run-watcher': source.env
     },
     env: {
-      AUTOCAL_LOG_LEVEL: process.env.AUTOCAL_LOG_LEVEL ?? 'info',
+      AUTOCAL_LOG_LEVEL: env.AUTOCAL_LOG_LEVEL ?? 'info',
       AUTOCAL_REALDATA_DIR: source.realdataDir,
       // replayed at 8640x, runs arrive almost back to back: the dispatcher's
       // default 10 s settle would group them only at its limit (100 s); 2 s
       // groups them within 20 s and still in run order
-      AUTOCAL_RUN_SETTLE_MS: process.env.AUTOCAL_RUN_SETTLE_MS ?? '2000',
+      AUTOCAL_RUN_SETTLE_MS: env.AUTOCAL_RUN_SETTLE_MS ?? '2000',
       // the local demo's one operator token, for every subsystem; a deployment sets its own scoped tokens
-      AUTOCAL_CONTROL_TOKENS: process.env.AUTOCAL_CONTROL_TOKENS ?? JSON.stringify({ 'dev-admin': { principal: 'developer', subsystems: '*' } })
+      AUTOCAL_CONTROL_TOKENS: env.AUTOCAL_CONTROL_TOKENS ?? JSON.stringify({ 'dev-admin': { principal: 'developer', subsystems: '*' } })
     }
-  })
+  }
+}
+
+async function main (): Promise<void> {
+  // the 2022 run list spans about 150 days: at 8640x it replays in about 25 minutes
+  const source = runSource(process.env.AUTOCAL_REPLAY_SCALE ?? '8640', Number(process.env.AUTOCAL_GENERATOR_RUNS ?? '500'))
+  console.log(`autocal: run source = ${source.description}`)
+  const options = runCommandOptions(process.env, process.env.INIT_CWD ?? process.cwd(), source)
+  console.log(`autocal: workflows = ${options.workflowsDir ?? exampleWorkflowsDir}`)
+  const system = await startSystem(options)
   const { ports } = system
   const tracesLine = process.env.AUTOCAL_TRACES_UI === undefined ? '' : `\n  traces (Jaeger)    ${process.env.AUTOCAL_TRACES_UI}search?service=run-watcher`
   console.log(`

@@ -14,6 +14,7 @@ import { createGrpcClient, grpc, type GrpcClient } from '@autocal/runtime'
 import { readWorkflowSources, validateSources } from '@autocal/task-dispatcher'
 import { renderMatrix } from './status-matrix.ts'
 import { DlqUsageError, runDlq } from './dlq.ts'
+import { InjectUsageError, injectRunsOf } from './inject-runs.ts'
 import { durationMs, runAudit } from './audit.ts'
 import { terminalText } from './terminal-text.ts'
 import { CliConfigError, withConfig } from './cli-config.ts'
@@ -45,7 +46,9 @@ const usage = `usage: autocal <command> [options]
 commands:
   workflows validate DIR [--remote]   validate workflow files (offline; --remote asks the server)
   workflows list                      workflows the dispatcher runs
-  runs inject --campaign C (--runs 1,2 | --range A-B) --reason TEXT
+  inject --campaign C (--runs 1,2 | --range A-B | --era E[,E] | --runs-file FILE)... --reason TEXT
+                                      runs into a reprocessing campaign (also: runs inject); FILE: one run or
+                                      FIRST-LAST range per line, # comments; --era: the known runs of the era
   status --campaign C [--task T]... [--runs ...] [--range A-B] [--subsystem S] [--json]
   reprocess|skip|cancel --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--subsystem S] --reason TEXT [--wait [--timeout 30m]]
   resubmit --failed-jobs --campaign C [--task T]... [--block ID]... [--runs ...] --reason TEXT [--wait [--timeout 30m]]
@@ -118,6 +121,7 @@ const options = {
   failed: { type: 'boolean' },
   'failed-jobs': { type: 'boolean' },
   era: { type: 'string' },
+  'runs-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -282,13 +286,12 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         }
         throw new UsageError(`unknown workflows command '${sub ?? ''}' (validate, list)`)
       }
+      case 'inject':
       case 'runs': {
-        if (sub !== 'inject') throw new UsageError(`unknown runs command '${sub ?? ''}' (inject)`)
-        const [firstRun, lastRun] = range(v.range)
-        const runs = runList(v.runs)
-        if (runs.length === 0 && firstRun === 0) throw new UsageError('runs inject needs --runs or --range')
+        if (command === 'runs' && sub !== 'inject') throw new UsageError(`unknown runs command '${sub ?? ''}' (inject)`)
+        const runs = injectRunsOf({ runs: runList(v.runs), range: range(v.range), era: v.era, runsFile: v['runs-file'] })
         progress(`injecting runs into ${need(v.campaign, '--campaign')}…`)
-        const res = await connect().injectRuns({ campaign: v.campaign ?? '', reason: need(v.reason, '--reason'), runs: { runs, firstRun, lastRun } })
+        const res = await connect().injectRuns({ campaign: v.campaign ?? '', reason: need(v.reason, '--reason'), runs })
         if (v.json === true) {
           out(JSON.stringify(toJson(InjectRunsResponseSchema, res)))
           return 0
@@ -402,7 +405,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
     }
   } catch (err) {
     errLine(`autocal: ${errorLine(err)}`)
-    if (err instanceof UsageError || err instanceof DlqUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof DlqUsageError || err instanceof InjectUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       io.stderr.write('run `autocal --help` for usage\n')
       return 2
     }

@@ -27,7 +27,7 @@ for (const file of genFiles) {
   if (values.length > 0) lines.push(`export {\n  ${values.join(',\n  ')}\n} from '${from}'`)
   if (onlyTypes.length > 0) lines.push(`export type {\n  ${onlyTypes.join(',\n  ')}\n} from '${from}'`)
 }
-lines.push("export { topics, allTopics, topicName, taskKey, headers, contentTypes } from './topics.ts'")
+lines.push("export { topics, allTopics, topicName, taskKey, registryKey, headers, contentTypes } from './topics.ts'")
 lines.push("export type { Topic, Topics, TopicId, TopicSettings, EventMeta } from './topics.ts'")
 lines.push("export { taskStateNames, taskStateName } from './task-states.ts'")
 lines.push("export type { TaskStateName } from './task-states.ts'")

@@ -86,6 +86,7 @@ export type {
 export {
   SelectorSchema,
   InjectRunsSchema,
+  RunRangeSchema,
   ReprocessSchema,
   SkipSchema,
   CancelSchema,
@@ -134,6 +135,8 @@ export type {
   SelectorJson,
   InjectRuns,
   InjectRunsJson,
+  RunRange,
+  RunRangeJson,
   Reprocess,
   ReprocessJson,
   Skip,
@@ -251,6 +254,22 @@ export type {
   JobPhaseJson
 } from './gen/autocal/jobs/status/v1/status_pb.ts'
 export {
+  ReadinessSchema,
+  RunEntrySchema,
+  SourceMarkSchema,
+  RegistryEntrySchema
+} from './gen/autocal/runs/registry/v1/registry_pb.ts'
+export type {
+  Readiness,
+  ReadinessJson,
+  RunEntry,
+  RunEntryJson,
+  SourceMark,
+  SourceMarkJson,
+  RegistryEntry,
+  RegistryEntryJson
+} from './gen/autocal/runs/registry/v1/registry_pb.ts'
+export {
   RunSchema,
   RunStartedSchema,
   RunUpdatedSchema,
@@ -311,7 +330,7 @@ export type {
   HealthCheckResponseJson,
   HealthCheckResponse_ServingStatusJson
 } from './gen/grpc/health/v1/health_pb.ts'
-export { topics, allTopics, topicName, taskKey, headers, contentTypes } from './topics.ts'
+export { topics, allTopics, topicName, taskKey, registryKey, headers, contentTypes } from './topics.ts'
 export type { Topic, Topics, TopicId, TopicSettings, EventMeta } from './topics.ts'
 export { taskStateNames, taskStateName } from './task-states.ts'
 export type { TaskStateName } from './task-states.ts'

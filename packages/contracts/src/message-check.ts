@@ -11,6 +11,7 @@ import { BinaryReader, WireType } from '@bufbuild/protobuf/wire'
 import { nameProblem, runProblem, type NameKind } from './names.ts'
 import type { Block, Provenance } from './gen/autocal/common/v1/common_pb.ts'
 import type { Run, RunEvent } from './gen/autocal/runs/v1/runs_pb.ts'
+import type { RegistryEntry } from './gen/autocal/runs/registry/v1/registry_pb.ts'
 import type { Selector, ControlCommand } from './gen/autocal/control/v1/control_pb.ts'
 import type { TaskEvent } from './gen/autocal/tasks/v1/tasks_pb.ts'
 import type { JobRequest } from './gen/autocal/jobs/requests/v1/requests_pb.ts'
@@ -143,6 +144,23 @@ const checks: { [K in TopicId]: (m: never) => string | undefined } = {
       case undefined: return undefined
     }
   },
+  runRegistry: (e: RegistryEntry) => {
+    const entry = e.entry
+    switch (entry.case) {
+      case 'runEntry': {
+        const v = entry.value
+        return runsProblem('run', [e.run]) ??
+          (v.run === undefined ? undefined : runRecordProblem(v.run, 'run_entry.run')) ??
+          (v.run !== undefined && v.run.run !== e.run ? `run_entry.run.run: ${v.run.run} is not the entry's run ${e.run}` : undefined) ??
+          namesProblem([
+            ...v.streams.map((r, i): NameField => [`run_entry.streams[${i}].name`, 'workflow', r.name]),
+            ...v.datasets.map((r, i): NameField => [`run_entry.datasets[${i}].name`, 'workflow', r.name])
+          ])
+      }
+      case 'mark': return namesProblem([['mark.name', 'workflow', entry.value.name]]) ?? runsProblem('mark.value', [entry.value.value])
+      case undefined: return 'entry: missing (neither run_entry nor mark)'
+    }
+  },
   tasks: (e: TaskEvent) => namesProblem([
     ['subsystem', 'subsystem', e.subsystem],
     ['campaign', 'campaign', e.campaign],
@@ -171,6 +189,13 @@ const checks: { [K in TopicId]: (m: never) => string | undefined } = {
         const v = action.value
         const runs = runsProblem('inject_runs.runs', v.runs) ?? runsProblem('inject_runs.first_run', [v.firstRun], true) ?? runsProblem('inject_runs.last_run', [v.lastRun], true)
         if (runs !== undefined) return runs
+        for (const [i, r] of v.ranges.entries()) {
+          const p = runsProblem(`inject_runs.ranges[${i}].first_run`, [r.firstRun]) ?? runsProblem(`inject_runs.ranges[${i}].last_run`, [r.lastRun])
+          if (p !== undefined) return p
+          if (r.firstRun > r.lastRun) return `inject_runs.ranges[${i}]: first_run ${r.firstRun} is after last_run ${r.lastRun}`
+        }
+        const eras = namesProblem(v.eras.map((e, i): NameField => [`inject_runs.eras[${i}]`, 'era', e]))
+        if (eras !== undefined) return eras
         for (const [i, r] of v.records.entries()) {
           const p = runRecordProblem(r, `inject_runs.records[${i}]`)
           if (p !== undefined) return p

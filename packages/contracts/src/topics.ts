@@ -3,6 +3,7 @@
 // every generated message type carries its own `$typeName`.
 import type { DescMessage, MessageShape } from '@bufbuild/protobuf'
 import { RunEventSchema } from './gen/autocal/runs/v1/runs_pb.ts'
+import { RegistryEntrySchema, type RegistryEntry } from './gen/autocal/runs/registry/v1/registry_pb.ts'
 import { TaskEventSchema } from './gen/autocal/tasks/v1/tasks_pb.ts'
 import { JobRequestSchema } from './gen/autocal/jobs/requests/v1/requests_pb.ts'
 import { JobStatusSchema } from './gen/autocal/jobs/status/v1/status_pb.ts'
@@ -38,6 +39,15 @@ export function taskKey (campaign: string, block: Pick<Block, 'id'> | string, ta
   return `${campaign}/${typeof block === 'string' ? block : block.id}/${task}`
 }
 
+/**
+ * Key of a run registry entry: the run number (decimal) for a run's entry,
+ * "mark/<name>" for a source mark (FCSR, OMS watermark). Compaction keeps the
+ * newest entry per key, so a run's entry is always whole.
+ */
+export function registryKey (e: Pick<RegistryEntry, 'run' | 'entry'>): string {
+  return e.entry.case === 'mark' ? `mark/${e.entry.value.name}` : String(e.run)
+}
+
 function provenanceKey (p: { campaign: string, blockId: string, task: string } | undefined): string {
   if (p === undefined) return ''
   return taskKey(p.campaign, p.blockId, p.task)
@@ -45,6 +55,10 @@ function provenanceKey (p: { campaign: string, blockId: string, task: string } |
 
 export const topics = {
   runs: topic('autocal.runs.v1', RunEventSchema, e => String(e.run)),
+  // the durable run registry: compacted, so it keeps every run ever seen whatever the runs topic's retention
+  runRegistry: topic('autocal.runs.registry.v1', RegistryEntrySchema, registryKey, {
+    configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' }
+  }),
   tasks: topic('autocal.tasks.v1', TaskEventSchema, e => taskKey(e.campaign, e.block?.id ?? '', e.task), {
     configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' }
   }),

@@ -4,7 +4,7 @@ import { create, toBinary } from '@bufbuild/protobuf'
 import { BinaryWriter } from '@bufbuild/protobuf/wire'
 import {
   ConditionEventSchema, ConditionRequestSchema, ControlCommandSchema, JobRequestSchema, JobStatusSchema, RunEventSchema,
-  SelectorSchema, TaskEventSchema, DeadLetterSchema
+  SelectorSchema, TaskEventSchema, DeadLetterSchema, RegistryEntrySchema
 } from '../src/index.ts'
 import { messageProblem, selectorProblem, uint32OverflowProblem } from '../src/message-check.ts'
 import type { TopicId } from '../src/topics.ts'
@@ -23,6 +23,14 @@ const table: Array<[TopicId, unknown, RegExp | undefined]> = [
   ['runs', create(RunEventSchema, { run: 1, campaign: '__proto__' }), /^campaign: campaign "__proto__"/],
   ['runs', create(RunEventSchema, { run: 1, change: { case: 'fcsr', value: { fcsr: 0 } } }), /^fcsr\.fcsr: run 0/],
   ['runs', create(RunEventSchema, { run: 1, change: { case: 'streamDone', value: { stream: 'a\nb', done: true } } }), /^stream_done\.stream: workflow "a\\nb"/],
+  ['runRegistry', create(RegistryEntrySchema, { run: 355100, entry: { case: 'runEntry', value: { run: { run: 355100, era: 'Run2022C' }, streams: [{ name: 'Express', done: true }] } } }), undefined],
+  ['runRegistry', create(RegistryEntrySchema, { run: 355100, entry: { case: 'runEntry', value: { run: { run: 355101 } } } }), /^run_entry\.run\.run: 355101 is not the entry's run 355100/],
+  ['runRegistry', create(RegistryEntrySchema, { run: 355100, entry: { case: 'runEntry', value: { run: { run: 355100, era: '../x' } } } }), /^run_entry\.run\.era: era "\.\.\/x"/],
+  ['runRegistry', create(RegistryEntrySchema, { run: 355100, entry: { case: 'runEntry', value: { datasets: [{ name: 'a/b', done: true }] } } }), /^run_entry\.datasets\[0\]\.name: workflow "a\/b"/],
+  ['runRegistry', create(RegistryEntrySchema, { run: 0, entry: { case: 'runEntry', value: {} } }), /^run: run 0 is out of range/],
+  ['runRegistry', create(RegistryEntrySchema, { run: 355100, entry: { case: 'mark', value: { name: 'fcsr', value: 355100 } } }), undefined],
+  ['runRegistry', create(RegistryEntrySchema, { run: 1, entry: { case: 'mark', value: { name: 'fcsr', value: 0 } } }), /^mark\.value: run 0/],
+  ['runRegistry', create(RegistryEntrySchema, { run: 1 }), /^entry: missing/],
   ['tasks', create(TaskEventSchema, { subsystem: 'ECAL', campaign: 'prompt', task: 'constructor', block: { id: 'run-1', runs: [1] } }), undefined],
   ['tasks', create(TaskEventSchema, { subsystem: 'ECAL', campaign: 'prompt', task: '__proto__', block: { id: 'run-1', runs: [1] } }), /^task: task "__proto__"/],
   ['tasks', create(TaskEventSchema, { subsystem: 'ECAL', campaign: 'prompt', task: 't', block: { id: 'era-../../x', era: 'Run2022C' } }), /^block\.id: block "era-\.\.\/\.\.\/x"/],
@@ -48,6 +56,10 @@ const table: Array<[TopicId, unknown, RegExp | undefined]> = [
   ['control', create(ControlCommandSchema, { commandId: 'c-1', subsystem: 'ECAL,../x' }), /^subsystem: subsystem "\.\.\/x"/],
   ['control', create(ControlCommandSchema, { commandId: 'c-1', selector: { campaign: 'prompt', tasks: ['constructor', 'a b'] } }), /^selector\.tasks\[1\]: task "a b"/],
   ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { records: [{ run: 5, era: '..' }] } } }), /^inject_runs\.records\[0\]\.era: era "\.\."/],
+  ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { eras: ['Run2022C'], ranges: [{ firstRun: 355100, lastRun: 355120 }] } } }), undefined],
+  ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { eras: ['Run2022C/../x'] } } }), /^inject_runs\.eras\[0\]: era "Run2022C\/\.\.\/x"/],
+  ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { ranges: [{ firstRun: 5, lastRun: 4 }] } } }), /^inject_runs\.ranges\[0\]: first_run 5 is after last_run 4/],
+  ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { ranges: [{ firstRun: 0, lastRun: 4 }] } } }), /^inject_runs\.ranges\[0\]\.first_run: run 0/],
   ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'approveCondition', value: { requestId: '/etc/passwd' } } }), /^approve_condition\.request_id: id "\/etc\/passwd"/],
   ['dlq', create(DeadLetterSchema, { topic: '../../x\u001b' }), undefined]
 ]

@@ -24,14 +24,16 @@ const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePattern
 
 /** The service principals (SCRAM user names) and the topics each writes and reads. */
 export const servicePrincipals: Record<string, { writes: TopicId[], reads: TopicId[] | 'all' }> = {
-  'run-watcher': { writes: ['runs', 'audit', 'dlq'], reads: ['runs'] },
+  // the run registry: the run-watcher writes it and rebuilds its known runs from it; the dispatcher's
+  // read model takes run facts from it and the uploader its FCSR, after a Redis loss
+  'run-watcher': { writes: ['runs', 'runRegistry', 'audit', 'dlq'], reads: ['runs', 'runRegistry'] },
   'task-dispatcher': {
     writes: ['tasks', 'jobRequests', 'conditionRequests', 'control', 'runs', 'audit', 'dlq'],
-    reads: ['runs', 'tasks', 'jobStatus', 'conditions', 'control']
+    reads: ['runs', 'runRegistry', 'tasks', 'jobStatus', 'conditions', 'control']
   },
   // jobs.status too: after a Redis loss the executor rebuilds its open jobs from both topics (job-recovery.ts)
   'job-executor': { writes: ['jobStatus', 'dlq'], reads: ['jobRequests', 'jobStatus'] },
-  'condition-uploader': { writes: ['conditions', 'dlq'], reads: ['conditionRequests', 'runs', 'conditions'] },
+  'condition-uploader': { writes: ['conditions', 'dlq'], reads: ['conditionRequests', 'runs', 'runRegistry', 'conditions'] },
   metrics: { writes: ['dlq'], reads: 'all' }
 }
 

@@ -8,7 +8,7 @@ import {
 import { conddbPath, historyPath, type Config } from './config.ts'
 import { openCondDb } from './adapters/conddb-sqlite.ts'
 import { createDropboxClient } from './adapters/dropbox-client.ts'
-import { createFcsrStore, rewindRunsGroup } from './adapters/fcsr-store.ts'
+import { createFcsrStore, restoreFcsrFromRegistry, rewindRunsGroup } from './adapters/fcsr-store.ts'
 import { openUploadHistory } from './adapters/upload-history.ts'
 import { createHandlers } from './handlers.ts'
 import { conditionRoutes } from './routes.ts'
@@ -56,7 +56,10 @@ export async function startUploader (config: Config, logger: Logger): Promise<Up
     logger.info({ address, target: config.AUTOCAL_UPLOAD_TARGET, conddb: conddb.path }, 'condition-uploader listening')
 
     const fcsrGroup = `${service}-fcsr`
-    if (await fcsr.get() === undefined) await rewindRunsGroup(config, logger, fcsrGroup)
+    if (await fcsr.get() === undefined) {
+      await restoreFcsrFromRegistry(config, logger, fcsr)
+      await rewindRunsGroup(config, logger, fcsrGroup)
+    }
     const runsConsumer = stack.use(await startConsumer({
       config, logger, service, metrics, producer, group: fcsrGroup, handlers: { runs: async m => { await handlers.onRun(m) } }
     }))

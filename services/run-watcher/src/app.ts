@@ -29,7 +29,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     const redis = stack.use(await connectRedis({ config, logger }))
     const producer = stack.use(await startProducer({ config, logger, service, metrics }))
     const known = createKnownRuns(redis)
-    await rebuildIfEmpty(redis, known, config, logger)
+    await rebuildIfEmpty(redis, known, config, logger, producer)
     const emitter = createEmitter({ redis, producer, known, logger, registry: metrics.registry, instance: config.AUTOCAL_INSTANCE_ID })
     const sourceMetrics = createSourceMetrics(metrics.registry)
     const reporter = createRecordReporter({ redis, producer, logger, registry: metrics.registry, service })

@@ -9,8 +9,10 @@
 //   3. each event id is claimed with SET NX PX (a claim held by a second
 //      replica means it is publishing that very event: this one skips it),
 //   4. the claimed events are published in one Kafka send (in order),
-//   5. the known state (and sequence numbers) is written, only after the publish succeeded.
-// A crash between 4 and 5 re-announces the same event ids (same numbers, same content), which consumers
+//   5. the whole registry entry of every run (and FCSR mark) that changed is published on the
+//      compacted autocal.runs.registry.v1 (domain/registry.ts), after the events,
+//   6. the known state (sequence numbers, registry entries) is written, only after both publishes succeeded.
+// A crash between 4 and 6 re-announces the same event ids (same numbers, same content), which consumers
 // drop as duplicates; the claim expires so that such an event is not lost.
 import type { Logger, Producer, RedisHandle } from '@autocal/runtime'
 import { topics, type RunEvent } from '@autocal/contracts'
@@ -22,6 +24,8 @@ import { campaignSubject, factSubject, runSubject } from './domain/event-identit
 import type { RunRecord } from './domain/run-record.ts'
 import { factEvent, factKey, factValue, runChangeEvent, type Fact, type Origin } from './run-event.ts'
 import type { KnownRuns } from './adapters/known-runs.ts'
+import { mergeRun, parseFactKey, type RegistryItem, type RunEntry, type SourceMark } from './domain/registry.ts'
+import { publishRegistry } from './adapters/run-registry.ts'
 
 export type Announcement = { kind: 'run', record: RunRecord } | { kind: 'fact', fact: Fact }
 
@@ -32,6 +36,8 @@ export interface Emitter {
   announceRun: (record: RunRecord, origin: Origin) => Promise<number>
   /** Announces a readiness fact if its value changed; returns 1 if published. */
   announceFact: (fact: Fact, origin: Origin) => Promise<number>
+  /** Records a source mark that is no run event (the OMS watermark) in the run registry. */
+  recordMark: (mark: SourceMark) => Promise<void>
 }
 
 /** How long a claim on an event id keeps other replicas from publishing it. */
@@ -72,8 +78,11 @@ export function createEmitter (deps: { redis: RedisHandle, producer: Producer, k
     const runNumbers = [...new Set(items.flatMap(i => i.kind === 'run' ? [i.record.run] : []))]
     const factKeys = [...new Set(items.flatMap(i => i.kind === 'fact' ? [factKey(i.fact)] : []))]
     const subjectOfRun = (run: number): string => forCampaign ? campaignSubject(origin.campaign ?? '', run) : runSubject(run)
+    // the runs whose registry entries a fact may change (their records and numbers seed an entry not written yet)
+    const factRuns = [...new Set(factKeys.flatMap(key => { const f = parseFactKey(key); return f === undefined || f.kind === 'fcsr' ? [] : [f.run] }))]
+    const entryRuns = [...new Set([...(forCampaign ? [] : runNumbers), ...factRuns])]
     // one consistent snapshot of what is known (another replica's save lands wholly before or after it)
-    const { runs, facts, sequences } = await known.snapshot(forCampaign ? [] : runNumbers, factKeys, [...runNumbers.map(subjectOfRun), ...factKeys.map(factSubject)])
+    const { runs, facts, sequences, entries } = await known.snapshot(forCampaign ? [] : entryRuns, factKeys, [...new Set([...runNumbers.map(subjectOfRun), ...factRuns.map(runSubject), ...factKeys.map(factSubject)])], entryRuns)
     const changedRuns = new Map<number, RunRecord>()
     const changedFacts = new Map<string, string>()
     const changedSequences = new Map<string, number>()
@@ -118,14 +127,37 @@ export function createEmitter (deps: { redis: RedisHandle, producer: Producer, k
         log.info({ run: p.run, change: p.change, source: origin.source, eventId: p.eventId, ...(p.fields === undefined ? {} : { fields: p.fields }) }, 'run announced')
       }
     }
-    await known.save([...changedRuns.values()], changedFacts, changedSequences)
+    const registry = registryItems(changedRuns, changedFacts, changedSequences, { runs, sequences, entries })
+    await publishRegistry(producer, registry)
+    await known.save([...changedRuns.values()], changedFacts, changedSequences, registry.flatMap(i => i.kind === 'run' ? [i.entry] : []))
     return mine.length
+  }
+
+  /**
+   * The registry items of a batch's changes: each changed run's entry merged
+   * from its last one (or, for a run announced before the registry existed,
+   * from its known record and number), and the FCSR mark when it moved.
+   */
+  function registryItems (changedRuns: ReadonlyMap<number, RunRecord>, changedFacts: ReadonlyMap<string, string>, changedSequences: ReadonlyMap<string, number>,
+    known: { runs: ReadonlyMap<number, RunRecord>, sequences: ReadonlyMap<string, number>, entries: ReadonlyMap<number, RunEntry> }): RegistryItem[] {
+    const touched = new Set(changedRuns.keys())
+    for (const key of changedFacts.keys()) { const f = parseFactKey(key); if (f !== undefined && f.kind !== 'fcsr') touched.add(f.run) }
+    const items: RegistryItem[] = []
+    for (const run of [...touched].sort((a, b) => a - b)) {
+      const previous = known.entries.get(run) ?? mergeRun(undefined, run, { record: known.runs.get(run), sequence: known.sequences.get(runSubject(run)) })
+      const entry = mergeRun(previous, run, { record: changedRuns.get(run), sequence: changedSequences.get(runSubject(run)), facts: changedFacts, sequences: changedSequences })
+      items.push({ kind: 'run', entry })
+    }
+    const fcsr = changedFacts.get('fcsr')
+    if (fcsr !== undefined) items.push({ kind: 'mark', mark: { name: 'fcsr', value: Number(fcsr), sequence: changedSequences.get(factSubject('fcsr')) ?? 0 } })
+    return items
   }
 
   const announce = async (items: readonly Announcement[], origin: Origin): Promise<number> => items.length === 0 ? 0 : await serial(async () => await announceBatch(items, origin))
   return {
     announce,
     announceRun: async (record, origin) => await announce([{ kind: 'run', record }], origin),
-    announceFact: async (fact, origin) => await announce([{ kind: 'fact', fact }], origin)
+    announceFact: async (fact, origin) => await announce([{ kind: 'fact', fact }], origin),
+    recordMark: async mark => { await serial(async () => { await publishRegistry(producer, [{ kind: 'mark', mark }]) }) }
   }
 }

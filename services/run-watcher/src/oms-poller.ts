@@ -1,7 +1,7 @@
 // The OMS poller: each round asks OMS for the runs from the watermark minus a
 // look-back window (so that late changes of recently ended runs — luminosity
 // corrections — are seen), announces what changed, and moves the watermark
-// to the highest ended run.
+// to the highest ended run (kept in Redis and in the run registry).
 import type { Logger } from '@autocal/runtime'
 import type { Emitter } from './emitter.ts'
 import type { RecordReporter } from './refused-records.ts'
@@ -33,6 +33,8 @@ export function createOmsPoller (options: OmsPollerOptions): { work: () => Promi
       for (const run of page.runs) if (run.endMs !== undefined && run.run > highestEnded) highestEnded = run.run
       if (highestEnded !== watermark) {
         watermark = highestEnded
+        // in the run registry first: a Redis loss then restarts from it, not from AUTOCAL_OMS_FIRST_RUN
+        await options.emitter.recordMark({ name: 'oms-watermark', value: watermark, sequence: 0 })
         await options.known.setValue('watermark:oms', String(watermark))
       }
       return 'again'

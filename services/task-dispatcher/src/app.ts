@@ -19,6 +19,7 @@ import { createPlanner, startPlanning } from './planner.ts'
 import { controlService } from './control-api.ts'
 import { createJobWatchStore } from './adapters/job-watch-store.ts'
 import { createJobWatchdog, startJobWatchdog, watchdogPeriodMs } from './job-watchdog.ts'
+import { watchWorkflows, type ReloadResult } from './adapters/workflow-watch.ts'
 
 export const service = 'task-dispatcher'
 
@@ -34,8 +35,9 @@ export interface TaskDispatcher extends AsyncDisposable {
  * references and the control API's workflow checks read (the process
  * environment in production). Throws AUTOCAL_WORKFLOW_INVALID listing every
  * bad workflow file, AUTOCAL_CONFIG_INVALID for unreadable TLS files.
+ * `onReload` sees each workflow reload (AUTOCAL_WORKFLOWS_RELOAD).
  */
-export async function startTaskDispatcher (config: Config, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<TaskDispatcher> {
+export async function startTaskDispatcher (config: Config, logger: Logger, env: NodeJS.ProcessEnv = process.env, onReload?: (r: ReloadResult) => void): Promise<TaskDispatcher> {
   const instance = config.AUTOCAL_INSTANCE_ID ?? `${hostname()}-${process.pid}`
   const loaded = loadWorkflows(config.AUTOCAL_WORKFLOWS_DIR, env)
   if (loaded.errors.length > 0) throw new AutocalError('AUTOCAL_WORKFLOW_INVALID', `invalid workflows in ${config.AUTOCAL_WORKFLOWS_DIR}:\n${loaded.errors.join('\n')}`)
@@ -78,6 +80,8 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
       services: [controlService({ catalog, store, producer, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env, golden: loaded.golden })]
     }))
     stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))
+    // changed workflow files are loaded without a restart (the catalog and golden runs are changed in place)
+    if (config.AUTOCAL_WORKFLOWS_RELOAD) stack.use(watchWorkflows({ dir: loaded.dir, env, catalog, golden: loaded.golden, store, logger }, onReload))
     const policy = { answerTimeoutMs: config.AUTOCAL_JOB_ANSWER_TIMEOUT_MS, reRequests: config.AUTOCAL_JOB_ANSWER_REREQUESTS }
     const watchdog = createJobWatchdog({ store, watches: createJobWatchStore(redis), redis, catalog, transitions, logger, policy, ensureState: recovery.ensureState })
     stack.use(startJobWatchdog(watchdog, watchdogPeriodMs(policy.answerTimeoutMs), logger))

@@ -12,6 +12,8 @@ export const Config = z.object({
   AUTOCAL_GRPC_PORT: grpcShape.AUTOCAL_GRPC_PORT.default(50051),
   /** Directory of workflow YAML files. */
   AUTOCAL_WORKFLOWS_DIR: z.string().min(1).default(new URL('../../../deploy/workflows', import.meta.url).pathname),
+  /** Watch AUTOCAL_WORKFLOWS_DIR and load changed workflow files without a restart (adapters/workflow-watch.ts). */
+  AUTOCAL_WORKFLOWS_RELOAD: z.stringbool().default(true),
   /** Bearer tokens of the control API: JSON {"<token>": {"principal": "alice", "subsystems": ["ECAL"]}}; "*" = every subsystem. */
   AUTOCAL_CONTROL_TOKENS: z.string().default('{}').transform((v, ctx) => {
     const parsed = parseScopedTokens(v, 'AUTOCAL_CONTROL_TOKENS')

@@ -26,6 +26,7 @@ import { parseRequestId, promotionProblem, promotionRequestId, signOffProblem } 
 import { jobsToResubmit, uploadRequestId, type Task } from './domain/task-state.ts'
 import type { Env, Workflow } from './domain/workflow.ts'
 import { goldenRootsOf, validateSources } from './adapters/workflow-files.ts'
+import { selectInjectedRuns } from './inject-selection.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { stateOf, toTaskEvent } from './task-event.ts'
 
@@ -198,8 +199,9 @@ export function controlService (deps: ControlApiDeps) {
     if (selector === undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a selector with a campaign is required')
     valid(selectorProblem(selector))
     const c = campaignOf(selector.campaign)
-    knownTasks(c, selector)
-    const matched = matchTasks(await store.getTasks(await store.taskKeys(c.name)), selector)
+    const stored = await store.getTasks(await store.taskKeys(c.name))
+    knownTasks(c, selector, stored)
+    const matched = matchTasks(stored, selector)
     const subsystems = new Set(matched.map(t => t.subsystem))
     for (const t of selector.tasks) subsystems.add(c.tasks.find(d => d.name === t)?.subsystem ?? '')
     if (selector.subsystem !== '') subsystems.add(selector.subsystem)
@@ -213,10 +215,14 @@ export function controlService (deps: ControlApiDeps) {
     return { commandId: cmd.commandId, matched: matched.length }
   }
 
-  /** Refuses a selector naming a task the campaign does not have (AUTOCAL_NOT_FOUND naming the known tasks): nothing succeeds silently. */
-  function knownTasks (c: ReturnType<typeof campaignOf>, selector: Selector): void {
+  /**
+   * Refuses a selector naming a task the campaign does not have (AUTOCAL_NOT_FOUND naming the known tasks):
+   * nothing succeeds silently. A task no workflow defines any more but of which tasks are stored (orphaned by a
+   * workflow reload) is known: it can be shown and cancelled.
+   */
+  function knownTasks (c: ReturnType<typeof campaignOf>, selector: Selector, stored: readonly Task[] = []): void {
     for (const t of selector.tasks) {
-      if (!c.tasks.some(d => d.name === t)) throw new AutocalError('AUTOCAL_NOT_FOUND', `campaign '${c.name}' has no task '${t}', known: ${c.tasks.map(d => d.name).join(', ')}`)
+      if (!c.tasks.some(d => d.name === t) && !stored.some(s => s.task === t)) throw new AutocalError('AUTOCAL_NOT_FOUND', `campaign '${c.name}' has no task '${t}', known: ${c.tasks.map(d => d.name).join(', ')}`)
     }
   }
 
@@ -227,8 +233,9 @@ export function controlService (deps: ControlApiDeps) {
     const p = readerOf(call)
     readScope(p, selector.subsystem, facts)
     const c = campaignOf(selector.campaign)
-    knownTasks(c, selector)
-    const tasks = matchTasks(await store.getTasks(await store.taskKeys(c.name)), selector).filter(t => scopeAllows(p.subsystems, t.subsystem))
+    const stored = await store.getTasks(await store.taskKeys(c.name))
+    knownTasks(c, selector, stored)
+    const tasks = matchTasks(stored, selector).filter(t => scopeAllows(p.subsystems, t.subsystem))
     return { c, p, tasks }
   }
 
@@ -359,7 +366,12 @@ export function controlService (deps: ControlApiDeps) {
       const inject = req.runs ?? create(InjectRunsSchema, {})
       facts.reason = req.reason
       facts.target = `campaign ${req.campaign}`
-      facts.details = { runs: String(inject.runs.length + inject.records.length), range: inject.firstRun === 0 && inject.lastRun === 0 ? '' : `${inject.firstRun}-${inject.lastRun}` }
+      facts.details = {
+        runs: String(inject.runs.length + inject.records.length),
+        range: inject.firstRun === 0 && inject.lastRun === 0 ? '' : `${inject.firstRun}-${inject.lastRun}`,
+        ...(inject.ranges.length === 0 ? {} : { ranges: inject.ranges.map(r => `${r.firstRun}-${r.lastRun}`).join(',') }),
+        ...(inject.eras.length === 0 ? {} : { eras: inject.eras.join(',') })
+      }
       const p = actorOf(call)
       facts.principal = p.principal
       // the command the consumers will check, checked here first: runs, range and records (run, era)
@@ -367,15 +379,18 @@ export function controlService (deps: ControlApiDeps) {
       const c = campaignOf(req.campaign)
       facts.subsystem = [...c.subsystems].sort().join(',')
       const records = new Set(inject.records.map(r => r.run))
-      const wanted = new Set([...inject.runs, ...records])
-      if (inject.firstRun !== 0 || inject.lastRun !== 0) {
-        if (inject.firstRun === 0 || inject.lastRun === 0 || inject.lastRun < inject.firstRun) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `bad run range ${inject.firstRun}-${inject.lastRun}`)
-        for (const r of await store.knownRuns(inject.firstRun, inject.lastRun)) wanted.add(r)
+      if ((inject.firstRun !== 0 || inject.lastRun !== 0) && (inject.firstRun === 0 || inject.lastRun === 0 || inject.lastRun < inject.firstRun)) {
+        throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `bad run range ${inject.firstRun}-${inject.lastRun}`)
       }
+      const selection = await selectInjectedRuns(inject, store)
+      // an era or a range that names no known run is a mistake to say, not an empty success
+      if (selection.emptyEras.length > 0) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `no known run of era ${selection.emptyEras.join(', ')} (eras are read from the run records the run-watcher reported)`)
+      if (selection.emptyRanges.length > 0) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `no known run in range ${selection.emptyRanges.join(', ')}`)
+      const wanted = new Set(selection.runs)
       const known = await store.runFacts([...wanted].filter(r => !records.has(r)))
       const unknown = [...wanted].filter(r => !records.has(r) && !known.has(r)).sort((a, b) => a - b)
       if (unknown.length > 0) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `runs unknown to the dispatcher (no run-watcher record): ${unknown.slice(0, 10).join(', ')}${unknown.length > 10 ? ` and ${unknown.length - 10} more` : ''}`)
-      if (wanted.size === 0) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'no runs to inject: give runs, a range or records')
+      if (wanted.size === 0) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'no runs to inject: give runs, ranges, eras or records')
       facts.details.runs = String(wanted.size)
       const selector = create(SelectorSchema, { campaign: c.name })
       const cmd = command(p, selector, req.reason, { case: 'injectRuns', value: inject })

@@ -17,6 +17,7 @@ import { promotionProblem, promotionRequestId } from './domain/sign-off.ts'
 import { conditionRequest } from './effects.ts'
 import { matchTasks, scopeAllows } from './domain/selection.ts'
 import { conditionProblem, controlProblem, jobStatusProblem } from './domain/unusable-messages.ts'
+import { selectInjectedRuns } from './inject-selection.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import type { TaskTransitions } from './task-transitions.ts'
 import type { Planner } from './planner.ts'
@@ -169,9 +170,7 @@ export function createHandlers (deps: HandlerDeps) {
       case 'injectRuns': {
         const campaign = cmd.selector?.campaign ?? ''
         const records = new Map<number, Run>(action.value.records.map(r => [r.run, r]))
-        const wanted = new Set(action.value.runs)
-        if (action.value.firstRun !== 0 || action.value.lastRun !== 0) for (const r of await store.knownRuns(action.value.firstRun, action.value.lastRun)) wanted.add(r)
-        for (const r of records.keys()) wanted.add(r)
+        const wanted = new Set((await selectInjectedRuns(action.value, store)).runs)
         const facts = await store.runFacts([...wanted].filter(r => !records.has(r)))
         const events = []
         for (const run of [...wanted].sort((a, b) => a - b)) {

@@ -3,12 +3,15 @@
 // version of every task (and so every block and which runs were grouped); the
 // runs topic gives the run records, Tier-0 facts and the ended runs of each
 // campaign, which go back to pending (runs already in a block are skipped by
-// the grouping). What is left of the old model is deleted first: a partial
+// the grouping). Before the runs topic, the run registry (compacted: every run
+// ever announced, whatever the runs topic still retains) gives each run's
+// latest record and Tier-0 facts, so that a past run can still be injected
+// into a campaign after a Redis loss. What is left of the old model is deleted first: a partial
 // loss (keys deleted one by one while the dispatcher writes) can leave a task
 // without its set memberships. One replica rebuilds under a lease; the others
 // wait, and live transitions are refused until the marker is back. The lease
 // is kept alive while the rebuild runs; one that lost it sets no marker.
-import { topics, type RunEvent, type TaskEvent } from '@autocal/contracts'
+import { topics, type RegistryEntry, type RunEvent, type TaskEvent } from '@autocal/contracts'
 import { AutocalError, acquireLease, keepLease, policies, readTopic, retry, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import type { StateStore } from './adapters/state-store.ts'
@@ -16,6 +19,20 @@ import { fromTaskEvent } from './task-event.ts'
 
 /** The read-model rebuild's reader: its consumer group starts with the service's name, as the Kafka ACLs require (see readerGroup). */
 export const recoveryReader = 'task-dispatcher-recovery'
+
+/**
+ * Puts a run registry entry's facts into the read model: the run record (for
+ * injections and gates; the run is not made pending, only runs events do
+ * that) and its streams and datasets done. Marks (FCSR, OMS watermark) are
+ * not the dispatcher's.
+ */
+export async function restoreRunFacts (store: Pick<StateStore, 'saveRun' | 'setRunFact'>, entry: RegistryEntry): Promise<void> {
+  if (entry.entry.case !== 'runEntry') return
+  const v = entry.entry.value
+  if (v.run !== undefined) await store.saveRun(v.run)
+  for (const s of v.streams) await store.setRunFact(entry.run, 'streams', s.name, s.done)
+  for (const d of v.datasets) await store.setRunFact(entry.run, 'datasets', d.name, d.done)
+}
 
 export interface RecoveryDeps {
   config: KafkaConfig
@@ -61,10 +78,12 @@ export function createRecovery (deps: RecoveryDeps) {
         if (c?.roots.some(r => r.name === t.task) === true) await store.saveBlock(t.campaign, t.task, t.block)
       }
       keeper.check()
+      const registry = await readTopic(config, deps.logger, recoveryReader, topics.runRegistry, async entry => { await restoreRunFacts(store, entry) })
+      keeper.check()
       const runs = await readTopic(config, deps.logger, recoveryReader, topics.runs, deps.applyRun)
       keeper.check()
       await store.setMarker()
-      log.info({ clearedKeys: cleared, taskMessages: tasks, tasks: latest.size, runMessages: runs, ms: Date.now() - started }, 'read model rebuilt from kafka')
+      log.info({ clearedKeys: cleared, taskMessages: tasks, tasks: latest.size, registryEntries: registry, runMessages: runs, ms: Date.now() - started }, 'read model rebuilt from kafka')
     } finally {
       await keeper.stop()
       await lease.release().catch(() => false)

@@ -242,6 +242,26 @@ export function createStateStore (redis: RedisHandle) {
       })
       return out
     },
+    /**
+     * The known runs of an acquisition era (their records' `era`), in run
+     * order, optionally within first..last (0 = unbounded). Reads the records of
+     * the known runs in that span (a few thousand a year): no index to get out of step.
+     */
+    runsOfEra: async (era: string, first = 0, last = 0): Promise<number[]> => {
+      const runs = (await r.zrangebyscore(k('known-runs'), first === 0 ? '-inf' : first, last === 0 ? '+inf' : last)).map(Number)
+      const out: number[] = []
+      for (let i = 0; i < runs.length; i += 1000) {
+        const chunk = runs.slice(i, i + 1000)
+        const pipe = r.pipeline()
+        for (const run of chunk) pipe.hget(k('run', run), 'record')
+        const res = (await pipe.exec()) ?? []
+        chunk.forEach((run, j) => {
+          const text = res[j]?.[1]
+          if (typeof text === 'string' && fromJsonString(RunSchema, text).era === era) out.push(run)
+        })
+      }
+      return out
+    },
     knownRuns: async (first: number, last: number): Promise<number[]> =>
       (await r.zrangebyscore(k('known-runs'), first === 0 ? '-inf' : first, last === 0 ? '+inf' : last)).map(Number),
 

@@ -5,7 +5,7 @@
 import type { Run } from '@autocal/contracts'
 import { matchesFilter, type FilterDecision, type GoldenRuns } from './run-filter.ts'
 import { uploadsOf, type RunType, type TaskDef, type Workflow } from './workflow.ts'
-import type { JobSpec, TaskSpec } from './task-state.ts'
+import { isTerminal, type JobSpec, type Task, type TaskSpec } from './task-state.ts'
 
 export interface CampaignTasks {
   name: string
@@ -134,4 +134,30 @@ export function specOf (campaign: string, def: TaskDef): TaskSpec {
     conditionSync: def.upload?.sync ?? '',
     signOff: def.upload !== undefined && def.upload.signOff && !def.upload.dryRun
   }
+}
+
+/**
+ * Puts the meaning of newly loaded workflows into the live catalog, in place:
+ * every part of the dispatcher holds the same Catalog object, so the next
+ * decision of each (planning, gates, job requests, the control API) reads the
+ * new definitions without a restart. Tasks already planned keep the workflow
+ * version they were planned with (their TaskSpec); new plans take the new one.
+ */
+export function replaceCatalog (live: Catalog, next: Catalog): void {
+  live.workflows = next.workflows
+  live.campaigns.clear()
+  for (const [name, c] of next.campaigns) live.campaigns.set(name, c)
+}
+
+/** A task whose definition no loaded workflow has any more: it can only be cancelled (or finish its jobs). */
+export interface OrphanedTask { campaign: string, task: string, blockId: string, state: string, workflowVersion: string }
+
+/**
+ * The unfinished tasks (not done, failed, skipped or cancelled) whose
+ * (campaign, task) the catalog no longer defines, in the order given: they
+ * would otherwise wait for ever, nothing planning or dispatching them.
+ */
+export function orphanedTasks (tasks: ReadonlyArray<Pick<Task, 'campaign' | 'task' | 'block' | 'state' | 'workflowVersion'>>, catalog: Pick<Catalog, 'task'>): OrphanedTask[] {
+  return tasks.filter(t => !isTerminal(t.state) && catalog.task(t.campaign, t.task) === undefined)
+    .map(t => ({ campaign: t.campaign, task: t.task, blockId: t.block.id, state: t.state, workflowVersion: t.workflowVersion }))
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
 import { RunSchema } from '@autocal/contracts'
-import { buildCatalog, downstreamOf, runBelongsTo } from '../../src/domain/catalog.ts'
+import { buildCatalog, downstreamOf, orphanedTasks, replaceCatalog, runBelongsTo } from '../../src/domain/catalog.ts'
 import { matchesFilter } from '../../src/domain/run-filter.ts'
 import { validateWorkflow } from '../../src/domain/workflow.ts'
 
@@ -57,3 +57,34 @@ const filterTable: Array<{ name: string, filter: Parameters<typeof matchesFilter
 for (const row of filterTable) {
   test(row.name, () => { assert.equal(matchesFilter(run(row.patch), row.filter, new Map([['/g.json', new Set([1])]])).ok, row.ok) })
 }
+
+test('a reload replaces the live catalog in place: holders of the old object see the new tasks', () => {
+  const live = buildCatalog([wf])
+  const held = live
+  const next = validateWorkflow({ name: 'w.yaml', dir: '/', content: 'subsystem: ECAL\nworkflow: timing\ncampaigns: [prompt]\ntasks:\n  - { name: align, run: [x] }\n' }).workflow
+  assert.ok(next !== undefined)
+  replaceCatalog(live, buildCatalog([next]))
+  assert.deepEqual(held.campaigns.get('prompt')?.tasks.map(t => t.name), ['align'])
+  assert.equal(held.task('prompt', 'reco'), undefined)
+  assert.equal(held.campaigns.has('rereco'), false)
+  assert.equal(held.workflows[0]?.version, next.version)
+})
+
+test('an unfinished task no workflow defines any more is orphaned; a finished one or a defined one is not', () => {
+  const block = { id: 'run-1' }
+  const table: Array<[string, string, string, boolean]> = [
+    ['prompt', 'reco', 'processing', false],
+    ['prompt', 'gone', 'processing', true],
+    ['prompt', 'gone', 'new', true],
+    ['prompt', 'gone', 'waiting', true],
+    ['prompt', 'gone', 'awaiting-signoff', true],
+    ['prompt', 'gone', 'done', false],
+    ['prompt', 'gone', 'cancelled', false],
+    ['nocampaign', 'reco', 'waiting', true]
+  ]
+  for (const [campaign, task, state, orphan] of table) {
+    const found = orphanedTasks([{ campaign, task, block: block as never, state: state as never, workflowVersion: 'v1' }], catalog)
+    assert.equal(found.length === 1, orphan, `${campaign}/${task} ${state}`)
+    if (orphan) assert.deepEqual(found[0], { campaign, task, blockId: 'run-1', state, workflowVersion: 'v1' })
+  }
+})

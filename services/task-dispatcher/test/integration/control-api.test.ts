@@ -156,6 +156,30 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     assert.equal(unknown.stderr.trim().split('\n').at(-1), 'autocal: INVALID_ARGUMENT: runs unknown to the dispatcher (no run-watcher record): 1')
   })
 
+  await t.test('runs are injected by era and from a run-list file; a bad line is named with file and line', async () => {
+    const published = realRuns(357401, 357442)
+    const era = published[0]!.era
+    const ofEra = published.filter(r => r.era === era).map(r => r.run)
+    const byEra = await cli(['inject', '--campaign', 'ecal-timing-rereco-2022', '--era', era, '--reason', 'rereco of the era', '--json'], ecal)
+    assert.equal(byEra.code, 0, byEra.stderr)
+    assert.equal((JSON.parse(byEra.stdout) as { runs: number }).runs, ofEra.length, `every known run of ${era}`)
+    const noEra = await cli(['inject', '--campaign', 'ecal-timing-rereco-2022', '--era', 'Run1999Z', '--reason', 'x'], ecal)
+    assert.equal(noEra.code, 1)
+    assert.match(noEra.stderr, /INVALID_ARGUMENT: no known run of era Run1999Z/)
+
+    const dir = mkdtempSync(join(tmpdir(), 'autocal-runs-'))
+    const file = join(dir, 'runs.txt')
+    writeFileSync(file, '# runs for the rereco\n357401\n\n357406-357412   # a range: the known runs in it\n')
+    const fromFile = await cli(['inject', '--campaign', 'ecal-timing-rereco-2022', '--runs-file', file, '--reason', 'from a list', '--json'], ecal)
+    assert.equal(fromFile.code, 0, fromFile.stderr)
+    const inRange = published.filter(r => r.run >= 357406 && r.run <= 357412).length
+    assert.equal((JSON.parse(fromFile.stdout) as { runs: number }).runs, 1 + inRange)
+    writeFileSync(file, '357401\n357406-357400\n')
+    const badRange = await cli(['inject', '--campaign', 'ecal-timing-rereco-2022', '--runs-file', file, '--reason', 'x'], ecal)
+    assert.equal(badRange.code, 2)
+    assert.match(badRange.stderr, new RegExp(`${file}:2: range 357406-357400: the first run is after the last`))
+  })
+
   await t.test('workflows validate works offline and through the server, naming file and line', async () => {
     const offline = await cli(['workflows', 'validate', workflowsDir])
     assert.equal(offline.code, 0, offline.stderr)

@@ -6,7 +6,10 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { AutocalError, connectRedis, createGrpcClient, readTopic, startProducer, type RedisHandle } from '@autocal/runtime'
-import { ControlService, taskKey, topics } from '@autocal/contracts'
+import { create } from '@bufbuild/protobuf'
+import { timestampFromMs } from '@bufbuild/protobuf/wkt'
+import { ControlCommandSchema, ControlService, RegistryEntrySchema, RunSchema, taskKey, topics, type RunEvent } from '@autocal/contracts'
+import { createHandlers } from '../../src/handlers.ts'
 import { createStateStore } from '../../src/adapters/state-store.ts'
 import { loadWorkflows } from '../../src/adapters/workflow-files.ts'
 import { buildCatalog, specOf } from '../../src/domain/catalog.ts'
@@ -98,4 +101,35 @@ test('while the read model is missing, a transition is refused as retryable and 
   await recovery.ensureState()
   assert.deepEqual(await store.openKeys(campaign.name), [key], 'the rebuilt model has the task among the open ones again')
   assert.equal((await store.getTask(key))?.version, 1)
+})
+
+// The run registry (autocal.runs.registry.v1) outlives the runs topic's
+// retention: a past run it alone holds is known again after a Redis loss, and
+// an injection into a reprocessing campaign finds its record and facts.
+test('after a Redis loss a run only the run registry holds is injected into a campaign with its record', { timeout: 60_000 }, async () => {
+  const config = testConfig()
+  await using redis = await connectRedis({ config, logger: silentLogger })
+  await using producer = await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' })
+  const store = createStateStore(redis)
+  const catalog = buildCatalog(loadWorkflows(workflowsDir).workflows)
+  // the runs topic holds nothing of run 355100 (retention); the registry has its latest facts
+  const run = create(RunSchema, { run: 355100, fill: 7963, era: 'Run2022C', recordedLumiPb: 1.25, runClass: 'collisions2022', global: true, startTime: timestampFromMs(1_657_000_000_000), endTime: timestampFromMs(1_657_003_600_000) })
+  await producer.publish(topics.runRegistry, create(RegistryEntrySchema, { run: 355100, entry: { case: 'runEntry', value: { run, sequence: 2, streams: [{ name: 'Express', done: true, sequence: 1 }] } } }))
+  const recovery = createRecovery({ config, logger: silentLogger, store, redis, catalog, applyRun: async () => {} })
+  await recovery.ensureState()
+  const facts = (await store.runFacts([355100])).get(355100)
+  assert.equal(facts?.run.era, 'Run2022C')
+  assert.deepEqual([...facts.streams], ['Express'])
+  assert.deepEqual(await store.knownRuns(355000, 355200), [355100], 'in the run ranges of injections')
+
+  const transitions = createTaskTransitions({ store, redis, producer, catalog, logger: silentLogger, dataDir: config.AUTOCAL_DATA_DIR, leaseMs: 5000 })
+  const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger: silentLogger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR })
+  await handlers.onControl(create(ControlCommandSchema, { commandId: 'inject-1', actor: 'test', selector: { campaign: 'rereco' }, action: { case: 'injectRuns', value: { firstRun: 355000, lastRun: 355200 } } }))
+  const injected: RunEvent[] = []
+  await readTopic(config, silentLogger, 'test-reader', topics.runs, async ev => { injected.push(ev) })
+  assert.equal(injected.length, 1)
+  assert.equal(injected[0]?.campaign, 'rereco')
+  assert.ok(injected[0]?.change.case === 'ended')
+  assert.equal(injected[0].change.value.run?.era, 'Run2022C', 'injected with the record the registry kept')
+  assert.equal(injected[0].change.value.run?.fill, 7963)
 })

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file autocal/control/v1/control.proto.
  */
 export const file_autocal_control_v1_control: GenFile = /*@__PURE__*/
-  fileDesc("CiBhdXRvY2FsL2NvbnRyb2wvdjEvY29udHJvbC5wcm90bxISYXV0b2NhbC5jb250cm9sLnYxIoQBCghTZWxlY3RvchIQCghjYW1wYWlnbhgBIAEoCRINCgV0YXNrcxgCIAMoCRIMCgRydW5zGAMgAygNEhEKCWZpcnN0X3J1bhgEIAEoDRIQCghsYXN0X3J1bhgFIAEoDRIRCglibG9ja19pZHMYBiADKAkSEQoJc3Vic3lzdGVtGAcgASgJImYKCkluamVjdFJ1bnMSDAoEcnVucxgBIAMoDRIRCglmaXJzdF9ydW4YAiABKA0SEAoIbGFzdF9ydW4YAyABKA0SJQoHcmVjb3JkcxgEIAMoCzIULmF1dG9jYWwucnVucy52MS5SdW4iCwoJUmVwcm9jZXNzIgYKBFNraXAiCAoGQ2FuY2VsIhQKElJlc3VibWl0RmFpbGVkSm9icyI8ChBBcHByb3ZlQ29uZGl0aW9uEhIKCnJlcXVlc3RfaWQYASABKAkSFAoMcGF5bG9hZF9oYXNoGAIgASgJIjsKD1JlamVjdENvbmRpdGlvbhISCgpyZXF1ZXN0X2lkGAEgASgJEhQKDHBheWxvYWRfaGFzaBgCIAEoCSJaChBQcm9tb3RlQ29uZGl0aW9uEhIKCnJlcXVlc3RfaWQYASABKAkSHAoUZGVzdGluYXRpb25fZGF0YWJhc2UYAiABKAkSFAoMcGF5bG9hZF9oYXNoGAMgASgJIooFCg5Db250cm9sQ29tbWFuZBISCgpjb21tYW5kX2lkGAEgASgJEg0KBWFjdG9yGAIgASgJEhEKCXN1YnN5c3RlbRgDIAEoCRIOCgZyZWFzb24YBCABKAkSLgoIc2VsZWN0b3IYBSABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3ISJgoCYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKC2luamVjdF9ydW5zGAogASgLMh4uYXV0b2NhbC5jb250cm9sLnYxLkluamVjdFJ1bnNIABIyCglyZXByb2Nlc3MYCyABKAsyHS5hdXRvY2FsLmNvbnRyb2wudjEuUmVwcm9jZXNzSAASKAoEc2tpcBgMIAEoCzIYLmF1dG9jYWwuY29udHJvbC52MS5Ta2lwSAASLAoGY2FuY2VsGA0gASgLMhouYXV0b2NhbC5jb250cm9sLnYxLkNhbmNlbEgAEkEKEWFwcHJvdmVfY29uZGl0aW9uGA4gASgLMiQuYXV0b2NhbC5jb250cm9sLnYxLkFwcHJvdmVDb25kaXRpb25IABI/ChByZWplY3RfY29uZGl0aW9uGA8gASgLMiMuYXV0b2NhbC5jb250cm9sLnYxLlJlamVjdENvbmRpdGlvbkgAEkEKEXByb21vdGVfY29uZGl0aW9uGBAgASgLMiQuYXV0b2NhbC5jb250cm9sLnYxLlByb21vdGVDb25kaXRpb25IABJGChRyZXN1Ym1pdF9mYWlsZWRfam9icxgRIAEoCzImLmF1dG9jYWwuY29udHJvbC52MS5SZXN1Ym1pdEZhaWxlZEpvYnNIAEIICgZhY3Rpb24iYwoRSW5qZWN0UnVuc1JlcXVlc3QSEAoIY2FtcGFpZ24YASABKAkSDgoGcmVhc29uGAIgASgJEiwKBHJ1bnMYAyABKAsyHi5hdXRvY2FsLmNvbnRyb2wudjEuSW5qZWN0UnVucyJpChJJbmplY3RSdW5zUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIMCgRydW5zGAIgASgNEjEKCGV4Y2x1ZGVkGAMgAygLMh8uYXV0b2NhbC5jb250cm9sLnYxLkV4Y2x1ZGVkUnVuIioKC0V4Y2x1ZGVkUnVuEgsKA3J1bhgBIAEoDRIOCgZyZWFzb24YAiABKAkiUgoQUmVwcm9jZXNzUmVxdWVzdBIuCghzZWxlY3RvchgBIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvchIOCgZyZWFzb24YAiABKAkiOAoRUmVwcm9jZXNzUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIPCgdtYXRjaGVkGAIgASgNIk0KC1NraXBSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yEg4KBnJlYXNvbhgCIAEoCSIzCgxTa2lwUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIPCgdtYXRjaGVkGAIgASgNIk8KDUNhbmNlbFJlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3ISDgoGcmVhc29uGAIgASgJIjUKDkNhbmNlbFJlc3BvbnNlEhIKCmNvbW1hbmRfaWQYASABKAkSDwoHbWF0Y2hlZBgCIAEoDSJCChBHZXRTdGF0dXNSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yItoBCgpTdGF0dXNDZWxsEgsKA3J1bhgBIAEoDRIMCgR0YXNrGAIgASgJEhAKCGJsb2NrX2lkGAMgASgJEioKBXN0YXRlGAQgASgOMhsuYXV0b2NhbC50YXNrcy52MS5UYXNrU3RhdGUSDwoHYXR0ZW1wdBgFIAEoDRImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAcgASgJEhUKDXBlbmRpbmdfZ2F0ZXMYCCADKAkSEwoLd2FpdGluZ19mb3IYCSABKAkicQoRR2V0U3RhdHVzUmVzcG9uc2USEAoIY2FtcGFpZ24YASABKAkSDAoEcnVucxgCIAMoDRINCgV0YXNrcxgDIAMoCRItCgVjZWxscxgEIAMoCzIeLmF1dG9jYWwuY29udHJvbC52MS5TdGF0dXNDZWxsInQKDFdvcmtmbG93SW5mbxIRCglzdWJzeXN0ZW0YASABKAkSEAoId29ya2Zsb3cYAiABKAkSDAoEZmlsZRgDIAEoCRIPCgd2ZXJzaW9uGAQgASgJEg0KBXRhc2tzGAUgAygJEhEKCWNhbXBhaWducxgGIAMoCSIWChRMaXN0V29ya2Zsb3dzUmVxdWVzdCJMChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USMwoJd29ya2Zsb3dzGAEgAygLMiAuYXV0b2NhbC5jb250cm9sLnYxLldvcmtmbG93SW5mbyItCgxXb3JrZmxvd0ZpbGUSDAoEbmFtZRgBIAEoCRIPCgdjb250ZW50GAIgASgJIksKGFZhbGlkYXRlV29ya2Zsb3dzUmVxdWVzdBIvCgVmaWxlcxgBIAMoCzIgLmF1dG9jYWwuY29udHJvbC52MS5Xb3JrZmxvd0ZpbGUibAoZVmFsaWRhdGVXb3JrZmxvd3NSZXNwb25zZRIKCgJvaxgBIAEoCBIOCgZlcnJvcnMYAiADKAkSMwoJd29ya2Zsb3dzGAMgAygLMiAuYXV0b2NhbC5jb250cm9sLnYxLldvcmtmbG93SW5mbyJDChFXYXRjaFRhc2tzUmVxdWVzdBIuCghzZWxlY3RvchgBIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvciJAChJXYXRjaFRhc2tzUmVzcG9uc2USKgoFZXZlbnQYASABKAsyGy5hdXRvY2FsLnRhc2tzLnYxLlRhc2tFdmVudCJDChxMaXN0UGVuZGluZ0NvbmRpdGlvbnNSZXF1ZXN0EhAKCGNhbXBhaWduGAEgASgJEhEKCXN1YnN5c3RlbRgCIAEoCSKaAgoQUGVuZGluZ0NvbmRpdGlvbhISCgpyZXF1ZXN0X2lkGAEgASgJEhEKCXN1YnN5c3RlbRgCIAEoCRIQCghjYW1wYWlnbhgDIAEoCRIQCghibG9ja19pZBgEIAEoCRIMCgR0YXNrGAUgASgJEgwKBHJ1bnMYBiADKA0SCwoDdGFnGAcgASgJEhcKD3N5bmNocm9uaXphdGlvbhgIIAEoCRIUCgxwYXlsb2FkX2hhc2gYCSABKAkSDQoFc2luY2UYCiABKAQSHAoUZGVzdGluYXRpb25fZGF0YWJhc2UYCyABKAkSDgoGcmVhc29uGAwgASgJEiYKAmF0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJZCh1MaXN0UGVuZGluZ0NvbmRpdGlvbnNSZXNwb25zZRI4Cgpjb25kaXRpb25zGAEgAygLMiQuYXV0b2NhbC5jb250cm9sLnYxLlBlbmRpbmdDb25kaXRpb24iPQoXQXBwcm92ZUNvbmRpdGlvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiRAoYQXBwcm92ZUNvbmRpdGlvblJlc3BvbnNlEhIKCmNvbW1hbmRfaWQYASABKAkSFAoMcGF5bG9hZF9oYXNoGAIgASgJIjwKFlJlamVjdENvbmRpdGlvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiQwoXUmVqZWN0Q29uZGl0aW9uUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIUCgxwYXlsb2FkX2hhc2gYAiABKAkiWwoXUHJvbW90ZUNvbmRpdGlvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZyZWFzb24YAiABKAkSHAoUZGVzdGluYXRpb25fZGF0YWJhc2UYAyABKAkiYgoYUHJvbW90ZUNvbmRpdGlvblJlc3BvbnNlEhIKCmNvbW1hbmRfaWQYASABKAkSHAoUcHJvbW90aW9uX3JlcXVlc3RfaWQYAiABKAkSFAoMcGF5bG9hZF9oYXNoGAMgASgJIkIKEExpc3RUYXNrc1JlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3IiPwoRTGlzdFRhc2tzUmVzcG9uc2USKgoFdGFza3MYASADKAsyGy5hdXRvY2FsLnRhc2tzLnYxLlRhc2tFdmVudCJbChlSZXN1Ym1pdEZhaWxlZEpvYnNSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yEg4KBnJlYXNvbhgCIAEoCSJPChpSZXN1Ym1pdEZhaWxlZEpvYnNSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEg8KB21hdGNoZWQYAiABKA0SDAoEam9icxgDIAEoDTKLCwoOQ29udHJvbFNlcnZpY2USWwoKSW5qZWN0UnVucxIlLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zUmVxdWVzdBomLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zUmVzcG9uc2USWAoJUmVwcm9jZXNzEiQuYXV0b2NhbC5jb250cm9sLnYxLlJlcHJvY2Vzc1JlcXVlc3QaJS5hdXRvY2FsLmNvbnRyb2wudjEuUmVwcm9jZXNzUmVzcG9uc2USSQoEU2tpcBIfLmF1dG9jYWwuY29udHJvbC52MS5Ta2lwUmVxdWVzdBogLmF1dG9jYWwuY29udHJvbC52MS5Ta2lwUmVzcG9uc2USTwoGQ2FuY2VsEiEuYXV0b2NhbC5jb250cm9sLnYxLkNhbmNlbFJlcXVlc3QaIi5hdXRvY2FsLmNvbnRyb2wudjEuQ2FuY2VsUmVzcG9uc2USWAoJR2V0U3RhdHVzEiQuYXV0b2NhbC5jb250cm9sLnYxLkdldFN0YXR1c1JlcXVlc3QaJS5hdXRvY2FsLmNvbnRyb2wudjEuR2V0U3RhdHVzUmVzcG9uc2USZAoNTGlzdFdvcmtmbG93cxIoLmF1dG9jYWwuY29udHJvbC52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBopLmF1dG9jYWwuY29udHJvbC52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2UScAoRVmFsaWRhdGVXb3JrZmxvd3MSLC5hdXRvY2FsLmNvbnRyb2wudjEuVmFsaWRhdGVXb3JrZmxvd3NSZXF1ZXN0Gi0uYXV0b2NhbC5jb250cm9sLnYxLlZhbGlkYXRlV29ya2Zsb3dzUmVzcG9uc2USXQoKV2F0Y2hUYXNrcxIlLmF1dG9jYWwuY29udHJvbC52MS5XYXRjaFRhc2tzUmVxdWVzdBomLmF1dG9jYWwuY29udHJvbC52MS5XYXRjaFRhc2tzUmVzcG9uc2UwARJ8ChVMaXN0UGVuZGluZ0NvbmRpdGlvbnMSMC5hdXRvY2FsLmNvbnRyb2wudjEuTGlzdFBlbmRpbmdDb25kaXRpb25zUmVxdWVzdBoxLmF1dG9jYWwuY29udHJvbC52MS5MaXN0UGVuZGluZ0NvbmRpdGlvbnNSZXNwb25zZRJtChBBcHByb3ZlQ29uZGl0aW9uEisuYXV0b2NhbC5jb250cm9sLnYxLkFwcHJvdmVDb25kaXRpb25SZXF1ZXN0GiwuYXV0b2NhbC5jb250cm9sLnYxLkFwcHJvdmVDb25kaXRpb25SZXNwb25zZRJqCg9SZWplY3RDb25kaXRpb24SKi5hdXRvY2FsLmNvbnRyb2wudjEuUmVqZWN0Q29uZGl0aW9uUmVxdWVzdBorLmF1dG9jYWwuY29udHJvbC52MS5SZWplY3RDb25kaXRpb25SZXNwb25zZRJtChBQcm9tb3RlQ29uZGl0aW9uEisuYXV0b2NhbC5jb250cm9sLnYxLlByb21vdGVDb25kaXRpb25SZXF1ZXN0GiwuYXV0b2NhbC5jb250cm9sLnYxLlByb21vdGVDb25kaXRpb25SZXNwb25zZRJYCglMaXN0VGFza3MSJC5hdXRvY2FsLmNvbnRyb2wudjEuTGlzdFRhc2tzUmVxdWVzdBolLmF1dG9jYWwuY29udHJvbC52MS5MaXN0VGFza3NSZXNwb25zZRJzChJSZXN1Ym1pdEZhaWxlZEpvYnMSLS5hdXRvY2FsLmNvbnRyb2wudjEuUmVzdWJtaXRGYWlsZWRKb2JzUmVxdWVzdBouLmF1dG9jYWwuY29udHJvbC52MS5SZXN1Ym1pdEZhaWxlZEpvYnNSZXNwb25zZWIGcHJvdG8z", [file_autocal_runs_v1_runs, file_autocal_tasks_v1_tasks, file_google_protobuf_timestamp]);
+  fileDesc("CiBhdXRvY2FsL2NvbnRyb2wvdjEvY29udHJvbC5wcm90bxISYXV0b2NhbC5jb250cm9sLnYxIoQBCghTZWxlY3RvchIQCghjYW1wYWlnbhgBIAEoCRINCgV0YXNrcxgCIAMoCRIMCgRydW5zGAMgAygNEhEKCWZpcnN0X3J1bhgEIAEoDRIQCghsYXN0X3J1bhgFIAEoDRIRCglibG9ja19pZHMYBiADKAkSEQoJc3Vic3lzdGVtGAcgASgJIqIBCgpJbmplY3RSdW5zEgwKBHJ1bnMYASADKA0SEQoJZmlyc3RfcnVuGAIgASgNEhAKCGxhc3RfcnVuGAMgASgNEiUKB3JlY29yZHMYBCADKAsyFC5hdXRvY2FsLnJ1bnMudjEuUnVuEiwKBnJhbmdlcxgFIAMoCzIcLmF1dG9jYWwuY29udHJvbC52MS5SdW5SYW5nZRIMCgRlcmFzGAYgAygJIi8KCFJ1blJhbmdlEhEKCWZpcnN0X3J1bhgBIAEoDRIQCghsYXN0X3J1bhgCIAEoDSILCglSZXByb2Nlc3MiBgoEU2tpcCIICgZDYW5jZWwiFAoSUmVzdWJtaXRGYWlsZWRKb2JzIjwKEEFwcHJvdmVDb25kaXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRIUCgxwYXlsb2FkX2hhc2gYAiABKAkiOwoPUmVqZWN0Q29uZGl0aW9uEhIKCnJlcXVlc3RfaWQYASABKAkSFAoMcGF5bG9hZF9oYXNoGAIgASgJIloKEFByb21vdGVDb25kaXRpb24SEgoKcmVxdWVzdF9pZBgBIAEoCRIcChRkZXN0aW5hdGlvbl9kYXRhYmFzZRgCIAEoCRIUCgxwYXlsb2FkX2hhc2gYAyABKAkiigUKDkNvbnRyb2xDb21tYW5kEhIKCmNvbW1hbmRfaWQYASABKAkSDQoFYWN0b3IYAiABKAkSEQoJc3Vic3lzdGVtGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIuCghzZWxlY3RvchgFIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvchImCgJhdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNQoLaW5qZWN0X3J1bnMYCiABKAsyHi5hdXRvY2FsLmNvbnRyb2wudjEuSW5qZWN0UnVuc0gAEjIKCXJlcHJvY2VzcxgLIAEoCzIdLmF1dG9jYWwuY29udHJvbC52MS5SZXByb2Nlc3NIABIoCgRza2lwGAwgASgLMhguYXV0b2NhbC5jb250cm9sLnYxLlNraXBIABIsCgZjYW5jZWwYDSABKAsyGi5hdXRvY2FsLmNvbnRyb2wudjEuQ2FuY2VsSAASQQoRYXBwcm92ZV9jb25kaXRpb24YDiABKAsyJC5hdXRvY2FsLmNvbnRyb2wudjEuQXBwcm92ZUNvbmRpdGlvbkgAEj8KEHJlamVjdF9jb25kaXRpb24YDyABKAsyIy5hdXRvY2FsLmNvbnRyb2wudjEuUmVqZWN0Q29uZGl0aW9uSAASQQoRcHJvbW90ZV9jb25kaXRpb24YECABKAsyJC5hdXRvY2FsLmNvbnRyb2wudjEuUHJvbW90ZUNvbmRpdGlvbkgAEkYKFHJlc3VibWl0X2ZhaWxlZF9qb2JzGBEgASgLMiYuYXV0b2NhbC5jb250cm9sLnYxLlJlc3VibWl0RmFpbGVkSm9ic0gAQggKBmFjdGlvbiJjChFJbmplY3RSdW5zUmVxdWVzdBIQCghjYW1wYWlnbhgBIAEoCRIOCgZyZWFzb24YAiABKAkSLAoEcnVucxgDIAEoCzIeLmF1dG9jYWwuY29udHJvbC52MS5JbmplY3RSdW5zImkKEkluamVjdFJ1bnNSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEgwKBHJ1bnMYAiABKA0SMQoIZXhjbHVkZWQYAyADKAsyHy5hdXRvY2FsLmNvbnRyb2wudjEuRXhjbHVkZWRSdW4iKgoLRXhjbHVkZWRSdW4SCwoDcnVuGAEgASgNEg4KBnJlYXNvbhgCIAEoCSJSChBSZXByb2Nlc3NSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yEg4KBnJlYXNvbhgCIAEoCSI4ChFSZXByb2Nlc3NSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEg8KB21hdGNoZWQYAiABKA0iTQoLU2tpcFJlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3ISDgoGcmVhc29uGAIgASgJIjMKDFNraXBSZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEg8KB21hdGNoZWQYAiABKA0iTwoNQ2FuY2VsUmVxdWVzdBIuCghzZWxlY3RvchgBIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvchIOCgZyZWFzb24YAiABKAkiNQoOQ2FuY2VsUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIPCgdtYXRjaGVkGAIgASgNIkIKEEdldFN0YXR1c1JlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3Ii2gEKClN0YXR1c0NlbGwSCwoDcnVuGAEgASgNEgwKBHRhc2sYAiABKAkSEAoIYmxvY2tfaWQYAyABKAkSKgoFc3RhdGUYBCABKA4yGy5hdXRvY2FsLnRhc2tzLnYxLlRhc2tTdGF0ZRIPCgdhdHRlbXB0GAUgASgNEiYKAmF0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YByABKAkSFQoNcGVuZGluZ19nYXRlcxgIIAMoCRITCgt3YWl0aW5nX2ZvchgJIAEoCSJxChFHZXRTdGF0dXNSZXNwb25zZRIQCghjYW1wYWlnbhgBIAEoCRIMCgRydW5zGAIgAygNEg0KBXRhc2tzGAMgAygJEi0KBWNlbGxzGAQgAygLMh4uYXV0b2NhbC5jb250cm9sLnYxLlN0YXR1c0NlbGwidAoMV29ya2Zsb3dJbmZvEhEKCXN1YnN5c3RlbRgBIAEoCRIQCgh3b3JrZmxvdxgCIAEoCRIMCgRmaWxlGAMgASgJEg8KB3ZlcnNpb24YBCABKAkSDQoFdGFza3MYBSADKAkSEQoJY2FtcGFpZ25zGAYgAygJIhYKFExpc3RXb3JrZmxvd3NSZXF1ZXN0IkwKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIzCgl3b3JrZmxvd3MYASADKAsyIC5hdXRvY2FsLmNvbnRyb2wudjEuV29ya2Zsb3dJbmZvIi0KDFdvcmtmbG93RmlsZRIMCgRuYW1lGAEgASgJEg8KB2NvbnRlbnQYAiABKAkiSwoYVmFsaWRhdGVXb3JrZmxvd3NSZXF1ZXN0Ei8KBWZpbGVzGAEgAygLMiAuYXV0b2NhbC5jb250cm9sLnYxLldvcmtmbG93RmlsZSJsChlWYWxpZGF0ZVdvcmtmbG93c1Jlc3BvbnNlEgoKAm9rGAEgASgIEg4KBmVycm9ycxgCIAMoCRIzCgl3b3JrZmxvd3MYAyADKAsyIC5hdXRvY2FsLmNvbnRyb2wudjEuV29ya2Zsb3dJbmZvIkMKEVdhdGNoVGFza3NSZXF1ZXN0Ei4KCHNlbGVjdG9yGAEgASgLMhwuYXV0b2NhbC5jb250cm9sLnYxLlNlbGVjdG9yIkAKEldhdGNoVGFza3NSZXNwb25zZRIqCgVldmVudBgBIAEoCzIbLmF1dG9jYWwudGFza3MudjEuVGFza0V2ZW50IkMKHExpc3RQZW5kaW5nQ29uZGl0aW9uc1JlcXVlc3QSEAoIY2FtcGFpZ24YASABKAkSEQoJc3Vic3lzdGVtGAIgASgJIpoCChBQZW5kaW5nQ29uZGl0aW9uEhIKCnJlcXVlc3RfaWQYASABKAkSEQoJc3Vic3lzdGVtGAIgASgJEhAKCGNhbXBhaWduGAMgASgJEhAKCGJsb2NrX2lkGAQgASgJEgwKBHRhc2sYBSABKAkSDAoEcnVucxgGIAMoDRILCgN0YWcYByABKAkSFwoPc3luY2hyb25pemF0aW9uGAggASgJEhQKDHBheWxvYWRfaGFzaBgJIAEoCRINCgVzaW5jZRgKIAEoBBIcChRkZXN0aW5hdGlvbl9kYXRhYmFzZRgLIAEoCRIOCgZyZWFzb24YDCABKAkSJgoCYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlkKHUxpc3RQZW5kaW5nQ29uZGl0aW9uc1Jlc3BvbnNlEjgKCmNvbmRpdGlvbnMYASADKAsyJC5hdXRvY2FsLmNvbnRyb2wudjEuUGVuZGluZ0NvbmRpdGlvbiI9ChdBcHByb3ZlQ29uZGl0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJEChhBcHByb3ZlQ29uZGl0aW9uUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIUCgxwYXlsb2FkX2hhc2gYAiABKAkiPAoWUmVqZWN0Q29uZGl0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJDChdSZWplY3RDb25kaXRpb25SZXNwb25zZRISCgpjb21tYW5kX2lkGAEgASgJEhQKDHBheWxvYWRfaGFzaBgCIAEoCSJbChdQcm9tb3RlQ29uZGl0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIcChRkZXN0aW5hdGlvbl9kYXRhYmFzZRgDIAEoCSJiChhQcm9tb3RlQ29uZGl0aW9uUmVzcG9uc2USEgoKY29tbWFuZF9pZBgBIAEoCRIcChRwcm9tb3Rpb25fcmVxdWVzdF9pZBgCIAEoCRIUCgxwYXlsb2FkX2hhc2gYAyABKAkiQgoQTGlzdFRhc2tzUmVxdWVzdBIuCghzZWxlY3RvchgBIAEoCzIcLmF1dG9jYWwuY29udHJvbC52MS5TZWxlY3RvciI/ChFMaXN0VGFza3NSZXNwb25zZRIqCgV0YXNrcxgBIAMoCzIbLmF1dG9jYWwudGFza3MudjEuVGFza0V2ZW50IlsKGVJlc3VibWl0RmFpbGVkSm9ic1JlcXVlc3QSLgoIc2VsZWN0b3IYASABKAsyHC5hdXRvY2FsLmNvbnRyb2wudjEuU2VsZWN0b3ISDgoGcmVhc29uGAIgASgJIk8KGlJlc3VibWl0RmFpbGVkSm9ic1Jlc3BvbnNlEhIKCmNvbW1hbmRfaWQYASABKAkSDwoHbWF0Y2hlZBgCIAEoDRIMCgRqb2JzGAMgASgNMosLCg5Db250cm9sU2VydmljZRJbCgpJbmplY3RSdW5zEiUuYXV0b2NhbC5jb250cm9sLnYxLkluamVjdFJ1bnNSZXF1ZXN0GiYuYXV0b2NhbC5jb250cm9sLnYxLkluamVjdFJ1bnNSZXNwb25zZRJYCglSZXByb2Nlc3MSJC5hdXRvY2FsLmNvbnRyb2wudjEuUmVwcm9jZXNzUmVxdWVzdBolLmF1dG9jYWwuY29udHJvbC52MS5SZXByb2Nlc3NSZXNwb25zZRJJCgRTa2lwEh8uYXV0b2NhbC5jb250cm9sLnYxLlNraXBSZXF1ZXN0GiAuYXV0b2NhbC5jb250cm9sLnYxLlNraXBSZXNwb25zZRJPCgZDYW5jZWwSIS5hdXRvY2FsLmNvbnRyb2wudjEuQ2FuY2VsUmVxdWVzdBoiLmF1dG9jYWwuY29udHJvbC52MS5DYW5jZWxSZXNwb25zZRJYCglHZXRTdGF0dXMSJC5hdXRvY2FsLmNvbnRyb2wudjEuR2V0U3RhdHVzUmVxdWVzdBolLmF1dG9jYWwuY29udHJvbC52MS5HZXRTdGF0dXNSZXNwb25zZRJkCg1MaXN0V29ya2Zsb3dzEiguYXV0b2NhbC5jb250cm9sLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0GikuYXV0b2NhbC5jb250cm9sLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJwChFWYWxpZGF0ZVdvcmtmbG93cxIsLmF1dG9jYWwuY29udHJvbC52MS5WYWxpZGF0ZVdvcmtmbG93c1JlcXVlc3QaLS5hdXRvY2FsLmNvbnRyb2wudjEuVmFsaWRhdGVXb3JrZmxvd3NSZXNwb25zZRJdCgpXYXRjaFRhc2tzEiUuYXV0b2NhbC5jb250cm9sLnYxLldhdGNoVGFza3NSZXF1ZXN0GiYuYXV0b2NhbC5jb250cm9sLnYxLldhdGNoVGFza3NSZXNwb25zZTABEnwKFUxpc3RQZW5kaW5nQ29uZGl0aW9ucxIwLmF1dG9jYWwuY29udHJvbC52MS5MaXN0UGVuZGluZ0NvbmRpdGlvbnNSZXF1ZXN0GjEuYXV0b2NhbC5jb250cm9sLnYxLkxpc3RQZW5kaW5nQ29uZGl0aW9uc1Jlc3BvbnNlEm0KEEFwcHJvdmVDb25kaXRpb24SKy5hdXRvY2FsLmNvbnRyb2wudjEuQXBwcm92ZUNvbmRpdGlvblJlcXVlc3QaLC5hdXRvY2FsLmNvbnRyb2wudjEuQXBwcm92ZUNvbmRpdGlvblJlc3BvbnNlEmoKD1JlamVjdENvbmRpdGlvbhIqLmF1dG9jYWwuY29udHJvbC52MS5SZWplY3RDb25kaXRpb25SZXF1ZXN0GisuYXV0b2NhbC5jb250cm9sLnYxLlJlamVjdENvbmRpdGlvblJlc3BvbnNlEm0KEFByb21vdGVDb25kaXRpb24SKy5hdXRvY2FsLmNvbnRyb2wudjEuUHJvbW90ZUNvbmRpdGlvblJlcXVlc3QaLC5hdXRvY2FsLmNvbnRyb2wudjEuUHJvbW90ZUNvbmRpdGlvblJlc3BvbnNlElgKCUxpc3RUYXNrcxIkLmF1dG9jYWwuY29udHJvbC52MS5MaXN0VGFza3NSZXF1ZXN0GiUuYXV0b2NhbC5jb250cm9sLnYxLkxpc3RUYXNrc1Jlc3BvbnNlEnMKElJlc3VibWl0RmFpbGVkSm9icxItLmF1dG9jYWwuY29udHJvbC52MS5SZXN1Ym1pdEZhaWxlZEpvYnNSZXF1ZXN0Gi4uYXV0b2NhbC5jb250cm9sLnYxLlJlc3VibWl0RmFpbGVkSm9ic1Jlc3BvbnNlYgZwcm90bzM", [file_autocal_runs_v1_runs, file_autocal_tasks_v1_tasks, file_google_protobuf_timestamp]);
 
 /**
  * Which tasks a command applies to. Empty lists match everything within the campaign.
@@ -150,6 +150,21 @@ export type InjectRuns = Message<"autocal.control.v1.InjectRuns"> & {
    * @generated from field: repeated autocal.runs.v1.Run records = 4;
    */
   records: Run[];
+
+  /**
+   * More run ranges (e.g. from a run-list file): the known runs in each, as first_run/last_run.
+   *
+   * @generated from field: repeated autocal.control.v1.RunRange ranges = 5;
+   */
+  ranges: RunRange[];
+
+  /**
+   * Acquisition eras, e.g. "Run2022C": every known run of the era (run records kept by the dispatcher
+   * from the runs topic and the run registry).
+   *
+   * @generated from field: repeated string eras = 6;
+   */
+  eras: string[];
 };
 
 /**
@@ -179,6 +194,21 @@ export type InjectRunsJson = {
    * @generated from field: repeated autocal.runs.v1.Run records = 4;
    */
   records?: RunJson[];
+
+  /**
+   * More run ranges (e.g. from a run-list file): the known runs in each, as first_run/last_run.
+   *
+   * @generated from field: repeated autocal.control.v1.RunRange ranges = 5;
+   */
+  ranges?: RunRangeJson[];
+
+  /**
+   * Acquisition eras, e.g. "Run2022C": every known run of the era (run records kept by the dispatcher
+   * from the runs topic and the run registry).
+   *
+   * @generated from field: repeated string eras = 6;
+   */
+  eras?: string[];
 };
 
 /**
@@ -187,6 +217,47 @@ export type InjectRunsJson = {
  */
 export const InjectRunsSchema: GenMessage<InjectRuns, {jsonType: InjectRunsJson}> = /*@__PURE__*/
   messageDesc(file_autocal_control_v1_control, 1);
+
+/**
+ * Runs first_run..last_run (both included) that the dispatcher knows.
+ *
+ * @generated from message autocal.control.v1.RunRange
+ */
+export type RunRange = Message<"autocal.control.v1.RunRange"> & {
+  /**
+   * @generated from field: uint32 first_run = 1;
+   */
+  firstRun: number;
+
+  /**
+   * @generated from field: uint32 last_run = 2;
+   */
+  lastRun: number;
+};
+
+/**
+ * Runs first_run..last_run (both included) that the dispatcher knows.
+ *
+ * @generated from message autocal.control.v1.RunRange
+ */
+export type RunRangeJson = {
+  /**
+   * @generated from field: uint32 first_run = 1;
+   */
+  firstRun?: number;
+
+  /**
+   * @generated from field: uint32 last_run = 2;
+   */
+  lastRun?: number;
+};
+
+/**
+ * Describes the message autocal.control.v1.RunRange.
+ * Use `create(RunRangeSchema)` to create a new message.
+ */
+export const RunRangeSchema: GenMessage<RunRange, {jsonType: RunRangeJson}> = /*@__PURE__*/
+  messageDesc(file_autocal_control_v1_control, 2);
 
 /**
  * @generated from message autocal.control.v1.Reprocess
@@ -205,7 +276,7 @@ export type ReprocessJson = {
  * Use `create(ReprocessSchema)` to create a new message.
  */
 export const ReprocessSchema: GenMessage<Reprocess, {jsonType: ReprocessJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 2);
+  messageDesc(file_autocal_control_v1_control, 3);
 
 /**
  * @generated from message autocal.control.v1.Skip
@@ -224,7 +295,7 @@ export type SkipJson = {
  * Use `create(SkipSchema)` to create a new message.
  */
 export const SkipSchema: GenMessage<Skip, {jsonType: SkipJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 3);
+  messageDesc(file_autocal_control_v1_control, 4);
 
 /**
  * @generated from message autocal.control.v1.Cancel
@@ -243,7 +314,7 @@ export type CancelJson = {
  * Use `create(CancelSchema)` to create a new message.
  */
 export const CancelSchema: GenMessage<Cancel, {jsonType: CancelJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 4);
+  messageDesc(file_autocal_control_v1_control, 5);
 
 /**
  * Runs again only the jobs of a failed task that did not finish (failed, or
@@ -272,7 +343,7 @@ export type ResubmitFailedJobsJson = {
  * Use `create(ResubmitFailedJobsSchema)` to create a new message.
  */
 export const ResubmitFailedJobsSchema: GenMessage<ResubmitFailedJobs, {jsonType: ResubmitFailedJobsJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 5);
+  messageDesc(file_autocal_control_v1_control, 6);
 
 /**
  * Sign-off of a condition upload waiting in TASK_STATE_AWAITING_SIGNOFF: the
@@ -325,7 +396,7 @@ export type ApproveConditionJson = {
  * Use `create(ApproveConditionSchema)` to create a new message.
  */
 export const ApproveConditionSchema: GenMessage<ApproveCondition, {jsonType: ApproveConditionJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 6);
+  messageDesc(file_autocal_control_v1_control, 7);
 
 /**
  * Refusal of a condition upload waiting for sign-off: the task ends failed with the reason.
@@ -366,7 +437,7 @@ export type RejectConditionJson = {
  * Use `create(RejectConditionSchema)` to create a new message.
  */
 export const RejectConditionSchema: GenMessage<RejectCondition, {jsonType: RejectConditionJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 7);
+  messageDesc(file_autocal_control_v1_control, 8);
 
 /**
  * Upload the payload a task uploaded (or validated) again to another database
@@ -431,7 +502,7 @@ export type PromoteConditionJson = {
  * Use `create(PromoteConditionSchema)` to create a new message.
  */
 export const PromoteConditionSchema: GenMessage<PromoteCondition, {jsonType: PromoteConditionJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 8);
+  messageDesc(file_autocal_control_v1_control, 9);
 
 /**
  * @generated from message autocal.control.v1.ControlCommand
@@ -613,7 +684,7 @@ export type ControlCommandJson = {
  * Use `create(ControlCommandSchema)` to create a new message.
  */
 export const ControlCommandSchema: GenMessage<ControlCommand, {jsonType: ControlCommandJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 9);
+  messageDesc(file_autocal_control_v1_control, 10);
 
 /**
  * @generated from message autocal.control.v1.InjectRunsRequest
@@ -660,7 +731,7 @@ export type InjectRunsRequestJson = {
  * Use `create(InjectRunsRequestSchema)` to create a new message.
  */
 export const InjectRunsRequestSchema: GenMessage<InjectRunsRequest, {jsonType: InjectRunsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 10);
+  messageDesc(file_autocal_control_v1_control, 11);
 
 /**
  * @generated from message autocal.control.v1.InjectRunsResponse
@@ -713,7 +784,7 @@ export type InjectRunsResponseJson = {
  * Use `create(InjectRunsResponseSchema)` to create a new message.
  */
 export const InjectRunsResponseSchema: GenMessage<InjectRunsResponse, {jsonType: InjectRunsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 11);
+  messageDesc(file_autocal_control_v1_control, 12);
 
 /**
  * @generated from message autocal.control.v1.ExcludedRun
@@ -754,7 +825,7 @@ export type ExcludedRunJson = {
  * Use `create(ExcludedRunSchema)` to create a new message.
  */
 export const ExcludedRunSchema: GenMessage<ExcludedRun, {jsonType: ExcludedRunJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 12);
+  messageDesc(file_autocal_control_v1_control, 13);
 
 /**
  * @generated from message autocal.control.v1.ReprocessRequest
@@ -791,7 +862,7 @@ export type ReprocessRequestJson = {
  * Use `create(ReprocessRequestSchema)` to create a new message.
  */
 export const ReprocessRequestSchema: GenMessage<ReprocessRequest, {jsonType: ReprocessRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 13);
+  messageDesc(file_autocal_control_v1_control, 14);
 
 /**
  * @generated from message autocal.control.v1.ReprocessResponse
@@ -832,7 +903,7 @@ export type ReprocessResponseJson = {
  * Use `create(ReprocessResponseSchema)` to create a new message.
  */
 export const ReprocessResponseSchema: GenMessage<ReprocessResponse, {jsonType: ReprocessResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 14);
+  messageDesc(file_autocal_control_v1_control, 15);
 
 /**
  * @generated from message autocal.control.v1.SkipRequest
@@ -869,7 +940,7 @@ export type SkipRequestJson = {
  * Use `create(SkipRequestSchema)` to create a new message.
  */
 export const SkipRequestSchema: GenMessage<SkipRequest, {jsonType: SkipRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 15);
+  messageDesc(file_autocal_control_v1_control, 16);
 
 /**
  * @generated from message autocal.control.v1.SkipResponse
@@ -906,7 +977,7 @@ export type SkipResponseJson = {
  * Use `create(SkipResponseSchema)` to create a new message.
  */
 export const SkipResponseSchema: GenMessage<SkipResponse, {jsonType: SkipResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 16);
+  messageDesc(file_autocal_control_v1_control, 17);
 
 /**
  * @generated from message autocal.control.v1.CancelRequest
@@ -943,7 +1014,7 @@ export type CancelRequestJson = {
  * Use `create(CancelRequestSchema)` to create a new message.
  */
 export const CancelRequestSchema: GenMessage<CancelRequest, {jsonType: CancelRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 17);
+  messageDesc(file_autocal_control_v1_control, 18);
 
 /**
  * @generated from message autocal.control.v1.CancelResponse
@@ -980,7 +1051,7 @@ export type CancelResponseJson = {
  * Use `create(CancelResponseSchema)` to create a new message.
  */
 export const CancelResponseSchema: GenMessage<CancelResponse, {jsonType: CancelResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 18);
+  messageDesc(file_autocal_control_v1_control, 19);
 
 /**
  * @generated from message autocal.control.v1.GetStatusRequest
@@ -1007,7 +1078,7 @@ export type GetStatusRequestJson = {
  * Use `create(GetStatusRequestSchema)` to create a new message.
  */
 export const GetStatusRequestSchema: GenMessage<GetStatusRequest, {jsonType: GetStatusRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 19);
+  messageDesc(file_autocal_control_v1_control, 20);
 
 /**
  * One cell of the runs x tasks matrix.
@@ -1126,7 +1197,7 @@ export type StatusCellJson = {
  * Use `create(StatusCellSchema)` to create a new message.
  */
 export const StatusCellSchema: GenMessage<StatusCell, {jsonType: StatusCellJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 20);
+  messageDesc(file_autocal_control_v1_control, 21);
 
 /**
  * @generated from message autocal.control.v1.GetStatusResponse
@@ -1183,7 +1254,7 @@ export type GetStatusResponseJson = {
  * Use `create(GetStatusResponseSchema)` to create a new message.
  */
 export const GetStatusResponseSchema: GenMessage<GetStatusResponse, {jsonType: GetStatusResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 21);
+  messageDesc(file_autocal_control_v1_control, 22);
 
 /**
  * @generated from message autocal.control.v1.WorkflowInfo
@@ -1260,7 +1331,7 @@ export type WorkflowInfoJson = {
  * Use `create(WorkflowInfoSchema)` to create a new message.
  */
 export const WorkflowInfoSchema: GenMessage<WorkflowInfo, {jsonType: WorkflowInfoJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 22);
+  messageDesc(file_autocal_control_v1_control, 23);
 
 /**
  * @generated from message autocal.control.v1.ListWorkflowsRequest
@@ -1279,7 +1350,7 @@ export type ListWorkflowsRequestJson = {
  * Use `create(ListWorkflowsRequestSchema)` to create a new message.
  */
 export const ListWorkflowsRequestSchema: GenMessage<ListWorkflowsRequest, {jsonType: ListWorkflowsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 23);
+  messageDesc(file_autocal_control_v1_control, 24);
 
 /**
  * @generated from message autocal.control.v1.ListWorkflowsResponse
@@ -1306,7 +1377,7 @@ export type ListWorkflowsResponseJson = {
  * Use `create(ListWorkflowsResponseSchema)` to create a new message.
  */
 export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse, {jsonType: ListWorkflowsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 24);
+  messageDesc(file_autocal_control_v1_control, 25);
 
 /**
  * @generated from message autocal.control.v1.WorkflowFile
@@ -1343,7 +1414,7 @@ export type WorkflowFileJson = {
  * Use `create(WorkflowFileSchema)` to create a new message.
  */
 export const WorkflowFileSchema: GenMessage<WorkflowFile, {jsonType: WorkflowFileJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 25);
+  messageDesc(file_autocal_control_v1_control, 26);
 
 /**
  * @generated from message autocal.control.v1.ValidateWorkflowsRequest
@@ -1370,7 +1441,7 @@ export type ValidateWorkflowsRequestJson = {
  * Use `create(ValidateWorkflowsRequestSchema)` to create a new message.
  */
 export const ValidateWorkflowsRequestSchema: GenMessage<ValidateWorkflowsRequest, {jsonType: ValidateWorkflowsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 26);
+  messageDesc(file_autocal_control_v1_control, 27);
 
 /**
  * @generated from message autocal.control.v1.ValidateWorkflowsResponse
@@ -1421,7 +1492,7 @@ export type ValidateWorkflowsResponseJson = {
  * Use `create(ValidateWorkflowsResponseSchema)` to create a new message.
  */
 export const ValidateWorkflowsResponseSchema: GenMessage<ValidateWorkflowsResponse, {jsonType: ValidateWorkflowsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 27);
+  messageDesc(file_autocal_control_v1_control, 28);
 
 /**
  * @generated from message autocal.control.v1.WatchTasksRequest
@@ -1448,7 +1519,7 @@ export type WatchTasksRequestJson = {
  * Use `create(WatchTasksRequestSchema)` to create a new message.
  */
 export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest, {jsonType: WatchTasksRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 28);
+  messageDesc(file_autocal_control_v1_control, 29);
 
 /**
  * @generated from message autocal.control.v1.WatchTasksResponse
@@ -1475,7 +1546,7 @@ export type WatchTasksResponseJson = {
  * Use `create(WatchTasksResponseSchema)` to create a new message.
  */
 export const WatchTasksResponseSchema: GenMessage<WatchTasksResponse, {jsonType: WatchTasksResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 29);
+  messageDesc(file_autocal_control_v1_control, 30);
 
 /**
  * @generated from message autocal.control.v1.ListPendingConditionsRequest
@@ -1520,7 +1591,7 @@ export type ListPendingConditionsRequestJson = {
  * Use `create(ListPendingConditionsRequestSchema)` to create a new message.
  */
 export const ListPendingConditionsRequestSchema: GenMessage<ListPendingConditionsRequest, {jsonType: ListPendingConditionsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 30);
+  messageDesc(file_autocal_control_v1_control, 31);
 
 /**
  * One condition upload waiting for sign-off, or an upload that can be promoted.
@@ -1683,7 +1754,7 @@ export type PendingConditionJson = {
  * Use `create(PendingConditionSchema)` to create a new message.
  */
 export const PendingConditionSchema: GenMessage<PendingCondition, {jsonType: PendingConditionJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 31);
+  messageDesc(file_autocal_control_v1_control, 32);
 
 /**
  * @generated from message autocal.control.v1.ListPendingConditionsResponse
@@ -1710,7 +1781,7 @@ export type ListPendingConditionsResponseJson = {
  * Use `create(ListPendingConditionsResponseSchema)` to create a new message.
  */
 export const ListPendingConditionsResponseSchema: GenMessage<ListPendingConditionsResponse, {jsonType: ListPendingConditionsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 32);
+  messageDesc(file_autocal_control_v1_control, 33);
 
 /**
  * @generated from message autocal.control.v1.ApproveConditionRequest
@@ -1747,7 +1818,7 @@ export type ApproveConditionRequestJson = {
  * Use `create(ApproveConditionRequestSchema)` to create a new message.
  */
 export const ApproveConditionRequestSchema: GenMessage<ApproveConditionRequest, {jsonType: ApproveConditionRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 33);
+  messageDesc(file_autocal_control_v1_control, 34);
 
 /**
  * @generated from message autocal.control.v1.ApproveConditionResponse
@@ -1788,7 +1859,7 @@ export type ApproveConditionResponseJson = {
  * Use `create(ApproveConditionResponseSchema)` to create a new message.
  */
 export const ApproveConditionResponseSchema: GenMessage<ApproveConditionResponse, {jsonType: ApproveConditionResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 34);
+  messageDesc(file_autocal_control_v1_control, 35);
 
 /**
  * @generated from message autocal.control.v1.RejectConditionRequest
@@ -1825,7 +1896,7 @@ export type RejectConditionRequestJson = {
  * Use `create(RejectConditionRequestSchema)` to create a new message.
  */
 export const RejectConditionRequestSchema: GenMessage<RejectConditionRequest, {jsonType: RejectConditionRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 35);
+  messageDesc(file_autocal_control_v1_control, 36);
 
 /**
  * @generated from message autocal.control.v1.RejectConditionResponse
@@ -1862,7 +1933,7 @@ export type RejectConditionResponseJson = {
  * Use `create(RejectConditionResponseSchema)` to create a new message.
  */
 export const RejectConditionResponseSchema: GenMessage<RejectConditionResponse, {jsonType: RejectConditionResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 36);
+  messageDesc(file_autocal_control_v1_control, 37);
 
 /**
  * @generated from message autocal.control.v1.PromoteConditionRequest
@@ -1913,7 +1984,7 @@ export type PromoteConditionRequestJson = {
  * Use `create(PromoteConditionRequestSchema)` to create a new message.
  */
 export const PromoteConditionRequestSchema: GenMessage<PromoteConditionRequest, {jsonType: PromoteConditionRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 37);
+  messageDesc(file_autocal_control_v1_control, 38);
 
 /**
  * @generated from message autocal.control.v1.PromoteConditionResponse
@@ -1968,7 +2039,7 @@ export type PromoteConditionResponseJson = {
  * Use `create(PromoteConditionResponseSchema)` to create a new message.
  */
 export const PromoteConditionResponseSchema: GenMessage<PromoteConditionResponse, {jsonType: PromoteConditionResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 38);
+  messageDesc(file_autocal_control_v1_control, 39);
 
 /**
  * @generated from message autocal.control.v1.ListTasksRequest
@@ -1995,7 +2066,7 @@ export type ListTasksRequestJson = {
  * Use `create(ListTasksRequestSchema)` to create a new message.
  */
 export const ListTasksRequestSchema: GenMessage<ListTasksRequest, {jsonType: ListTasksRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 39);
+  messageDesc(file_autocal_control_v1_control, 40);
 
 /**
  * @generated from message autocal.control.v1.ListTasksResponse
@@ -2026,7 +2097,7 @@ export type ListTasksResponseJson = {
  * Use `create(ListTasksResponseSchema)` to create a new message.
  */
 export const ListTasksResponseSchema: GenMessage<ListTasksResponse, {jsonType: ListTasksResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 40);
+  messageDesc(file_autocal_control_v1_control, 41);
 
 /**
  * @generated from message autocal.control.v1.ResubmitFailedJobsRequest
@@ -2063,7 +2134,7 @@ export type ResubmitFailedJobsRequestJson = {
  * Use `create(ResubmitFailedJobsRequestSchema)` to create a new message.
  */
 export const ResubmitFailedJobsRequestSchema: GenMessage<ResubmitFailedJobsRequest, {jsonType: ResubmitFailedJobsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 41);
+  messageDesc(file_autocal_control_v1_control, 42);
 
 /**
  * @generated from message autocal.control.v1.ResubmitFailedJobsResponse
@@ -2118,7 +2189,7 @@ export type ResubmitFailedJobsResponseJson = {
  * Use `create(ResubmitFailedJobsResponseSchema)` to create a new message.
  */
 export const ResubmitFailedJobsResponseSchema: GenMessage<ResubmitFailedJobsResponse, {jsonType: ResubmitFailedJobsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_autocal_control_v1_control, 42);
+  messageDesc(file_autocal_control_v1_control, 43);
 
 /**
  * @generated from service autocal.control.v1.ControlService
