@@ -88,6 +88,12 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
       producer,
       metrics,
       group: service,
+      // runs of a batch are planned, and job statuses applied, several at a time (those of one run, or of one
+      // task: the key, in order): a burst is worked off at the rate of the transitions it makes, not one round
+      // trip after the other; conditions (keyed by tag: upload order) and control commands stay one at a time
+      concurrency: { runs: config.AUTOCAL_DISPATCH_MESSAGES_CONCURRENCY, jobStatus: config.AUTOCAL_DISPATCH_MESSAGES_CONCURRENCY },
+      // how far the runs topic is consumed, in offset order: bucket grouping waits for it (domain/grouping-order.ts)
+      onHandled: async at => { if (at.topic === 'runs') await store.noteRunHandled(at.partition, at.offset) },
       handlers: { runs: handlers.onRun, jobStatus: async s => { await handlers.onJobStatus(s); await watchdog.answered(s) }, conditions: handlers.onCondition, control: handlers.onControl }
     }))
     checks.push(consumer.check, watch.check)

@@ -80,28 +80,45 @@ export function createPlanner (deps: PlannerDeps) {
     return end
   }
 
-  async function planBlock (c: CampaignTasks, root: TaskDef, b: BlockState): Promise<void> {
+  /**
+   * Plans root task `root` on block `b` and, unless `downstream` is false (the
+   * caller plans them itself, after dispatching the root), the tasks downstream of it.
+   */
+  async function planBlock (c: CampaignTasks, root: TaskDef, b: BlockState, downstream = true): Promise<void> {
     const facts = await store.runFacts(b.runs)
     const runEndedAtMs = endOf(facts, b.runs)
     const spec = specOf(c.name, root)
     await transitions.apply(taskKey(c.name, b.id, root.name), () => ({ kind: 'plan', spec, block: b, ...(runEndedAtMs === undefined ? {} : { runEndedAtMs }) }))
     await store.saveBlock(c.name, root.name, b)
-    if (!b.closed) return
-    // downstream tasks are planned on a block once it closed for all their roots
+    if (downstream) await planDownstream(c, root, b, runEndedAtMs)
+  }
+
+  /** Plans the tasks downstream of `root` on block `b` once it closed for all their roots; returns the keys of those planned now. */
+  async function planDownstream (c: CampaignTasks, root: TaskDef, b: BlockState, runEndedAtMs: number | undefined): Promise<string[]> {
+    if (!b.closed) return []
+    const planned: string[] = []
     for (const d of downstreamOf(c, root.name)) {
       const others = rootsOf(c, d).filter(r => r !== root.name)
       let ready = true
       for (const o of others) if ((await store.block(c.name, o, b.id))?.closed !== true) ready = false
       if (!ready) continue
       const dspec = specOf(c.name, d)
-      await transitions.apply(taskKey(c.name, b.id, d.name), cur => cur === undefined ? { kind: 'plan', spec: dspec, block: b, ...(runEndedAtMs === undefined ? {} : { runEndedAtMs }) } : undefined)
+      const key = taskKey(c.name, b.id, d.name)
+      const tr = await transitions.apply(key, cur => cur === undefined ? { kind: 'plan', spec: dspec, block: b, ...(runEndedAtMs === undefined ? {} : { runEndedAtMs }) } : undefined)
+      if (tr?.changed === true) planned.push(key)
     }
+    return planned
   }
 
-  /** The run block of `run` for each run-blocked root task it belongs to, planned; returns the keys of the root tasks planned. */
-  async function planRunBlocks (c: CampaignTasks, runs: readonly number[], lease?: Pick<LeaseKeeper, 'check'>): Promise<string[]> {
+  /**
+   * The run block of `run` for each run-blocked root task it belongs to,
+   * planned; returns the keys of the root tasks planned and the plans of their
+   * downstream tasks, which the caller makes (after dispatching the roots:
+   * they are not on the path from a run's end to its first job request).
+   */
+  async function planRunBlocks (c: CampaignTasks, runs: readonly number[], lease?: Pick<LeaseKeeper, 'check'>): Promise<{ keys: string[], downstream: () => Promise<string[]> }> {
     const roots = c.roots.filter(r => r.block.kind === 'run')
-    if (roots.length === 0 || runs.length === 0) return []
+    if (roots.length === 0 || runs.length === 0) return { keys: [], downstream: async () => [] }
     const facts = await store.runFacts([...runs])
     const planned: Array<[TaskDef, BlockState]> = []
     for (const run of runs) {
@@ -112,8 +129,15 @@ export function createPlanner (deps: PlannerDeps) {
         for (const b of groupRun(new Map(), root.block, { run, fill: f.run.fill, era: f.run.era, recordedLumiPb: f.run.recordedLumiPb }, now()).changed) planned.push([root, b])
       }
     }
-    await inParallel(planned, deps.parallel, async ([root, b]) => { lease?.check(); await planBlock(c, root, b) })
-    return planned.map(([root, b]) => taskKey(c.name, b.id, root.name))
+    await inParallel(planned, deps.parallel, async ([root, b]) => { lease?.check(); await planBlock(c, root, b, false) })
+    return {
+      keys: planned.map(([root, b]) => taskKey(c.name, b.id, root.name)),
+      downstream: async () => {
+        const keys: string[] = []
+        await inParallel(planned, deps.parallel, async ([root, b]) => { lease?.check(); keys.push(...await planDownstream(c, root, b, endOf(facts, b.runs))) })
+        return keys
+      }
+    }
   }
 
   /**
@@ -127,7 +151,7 @@ export function createPlanner (deps: PlannerDeps) {
     const t = now()
     const missed = (await store.unplannedRuns(c.name, t - deps.leaseMs)).slice(0, deps.runsPerTick)
     if (missed.length > 0) {
-      await planRunBlocks(c, missed, lease)
+      await (await planRunBlocks(c, missed, lease)).downstream()
       await store.removeUnplanned(c.name, missed)
       log.info({ campaign: c.name, runs: missed.length }, 'run blocks planned by the tick (their event handler missed them)')
     }
@@ -287,9 +311,12 @@ export function createPlanner (deps: PlannerDeps) {
   async function runEnded (campaign: string, run: number): Promise<void> {
     const c = catalog.campaigns.get(campaign)
     if (c === undefined) return
-    const keys = await planRunBlocks(c, [run])
-    await store.removeUnplanned(c.name, [run])
+    const { keys, downstream } = await planRunBlocks(c, [run])
     await evaluateNow(c, keys)
+    // the downstream tasks after the roots' dispatch; evaluated at once too (a root may have finished meanwhile)
+    const planned = await downstream()
+    await store.removeUnplanned(c.name, [run])
+    await evaluateNow(c, planned)
   }
 
   /** In the handler of a Tier-0 fact of `run`: evaluates the open tasks of the run's blocks in every campaign. */
