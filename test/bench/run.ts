@@ -258,7 +258,7 @@ async function runSystem (options: { workflows: number, runs: number, withCondit
   while (watch.doneTasks < tasks && Date.now() < deadline) {
     await new Promise(resolve => setTimeout(resolve, 1000))
     peak = rss(system)
-    if (++tick % 10 === 0) console.error(`  … ${Math.round((Date.now() - started) / 1000)} s: runs ended ${watch.runEndedAt.size}, blocks requested ${watch.jobRequestedAt.size}, tasks done ${watch.doneTasks}/${tasks}`)
+    if (++tick % 10 === 0) console.error(`  … ${Math.round((Date.now() - started) / 1000)} s: runs ended ${watch.runEndedAt.size}, blocks requested ${watch.jobRequestedAt.size}, job statuses ${watch.jobStatuses} (processes started ${watch.spawned}), tasks done ${watch.doneTasks}/${tasks}`)
   }
   const seconds = (Date.now() - started) / 1000
   peak = rss(system)
