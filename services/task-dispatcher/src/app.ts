@@ -60,7 +60,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     // the planner works in the handlers (run blocks on the run's event, downstream tasks on the status that
     // finished their upstream) and in its safety-net tick
     const runsOffsets = stack.use(createRunsOffsets(config, logger, service))
-    const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
+    const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, handlerGraceMs: 2 * config.AUTOCAL_DISPATCH_TICK_MS, ensureState: recovery.ensureState })
     const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR, planner })
     await recovery.ensureState()
     const checks = [redis.check, producer.check]

@@ -19,6 +19,7 @@ import { closeTimedOut, groupRun, type BlockState } from './domain/block-groupin
 import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type CampaignTasks } from './domain/catalog.ts'
 import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
 import { pendingGates, type RunReadiness } from './domain/gates.ts'
+import { tickEvaluates } from './domain/tick-scope.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import type { Task } from './domain/task-state.ts'
 import { isAppendOnly, uploadWaiting } from './domain/upload-order.ts'
@@ -47,6 +48,8 @@ export interface PlannerDeps {
   /** Runs grouped per tick at most (per kind: run blocks, buckets), so that a large backlog is dispatched while it is grouped. */
   runsPerTick: number
   httpRecheckMs: number
+  /** The tick leaves a new task to the handler that planned it for this long (ms; domain/tick-scope.ts); default 0. */
+  handlerGraceMs?: number
   /** Resolves when the read model is complete (rebuilds it from Kafka when needed). */
   ensureState: () => Promise<void>
   now?: () => number
@@ -147,16 +150,18 @@ export function createPlanner (deps: PlannerDeps) {
    * settled; closes timed-out lumi buckets. Run blocks an event handler missed
    * are planned here too (those unplanned for longer than the lease).
    */
-  async function group (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<void> {
+  async function group (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<Set<string>> {
     const t = now()
+    const plannedHere = new Set<string>()
     const missed = (await store.unplannedRuns(c.name, t - deps.leaseMs)).slice(0, deps.runsPerTick)
     if (missed.length > 0) {
-      await (await planRunBlocks(c, missed, lease)).downstream()
+      const { keys, downstream } = await planRunBlocks(c, missed, lease)
+      for (const k of [...keys, ...await downstream()]) plannedHere.add(k)
       await store.removeUnplanned(c.name, missed)
       log.info({ campaign: c.name, runs: missed.length }, 'run blocks planned by the tick (their event handler missed them)')
     }
     const bucketRoots = c.roots.filter(r => r.block.kind !== 'run')
-    if (bucketRoots.length === 0) return
+    if (bucketRoots.length === 0) return plannedHere
     const pending = await store.pendingRuns(c.name)
     // the mark: a snapshot of the runs topic's end offsets taken after reading the pending runs, confirmed once the consumer group caught up with it
     const before = await store.groupingMark(c.name)
@@ -167,7 +172,7 @@ export function createPlanner (deps: PlannerDeps) {
     const confirmed = new Set(groupableRuns(pending, mark))
     const settled = (await store.settledPending(c.name, t, deps.settleMs, deps.settleMs * 10)).filter(r => confirmed.has(r)).slice(0, deps.runsPerTick)
     const lumiRoots = bucketRoots.filter(r => r.block.kind === 'lumi' && r.block.timeoutS !== undefined)
-    if (settled.length === 0 && lumiRoots.length === 0) return
+    if (settled.length === 0 && lumiRoots.length === 0) return plannedHere
     const facts = await store.runFacts(settled)
     for (const root of bucketRoots) {
       if (settled.length === 0 && !lumiRoots.includes(root)) continue
@@ -191,8 +196,11 @@ export function createPlanner (deps: PlannerDeps) {
         changed.set(b.id, b)
       }
       await inParallel([...changed.values()], deps.parallel, async b => { lease.check(); await planBlock(c, root, b) })
+      // buckets are planned only here: their tasks are the tick's to evaluate at once
+      for (const b of changed.values()) for (const d of c.tasks) plannedHere.add(taskKey(c.name, b.id, d.name))
     }
     await store.removePending(c.name, settled)
+    return plannedHere
   }
 
   async function httpOpen (key: string, t: Task, def: TaskDef): Promise<boolean | undefined> {
@@ -261,10 +269,13 @@ export function createPlanner (deps: PlannerDeps) {
     await inParallel(limited, 1, async ([t, def]) => { lease.check(); await evaluateTask(t, def) })
   }
 
-  async function evaluate (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<void> {
+  async function evaluate (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>, plannedHere: ReadonlySet<string>): Promise<void> {
     // only the tasks that may move: new or waiting ones, and processing ones
-    // with a failed job due again (the processing ones are only counted)
-    const tasks = await store.getTasks([...new Set([...await store.openKeys(c.name), ...await store.retriesDue(c.name, now())])])
+    // with a failed job due again (the processing ones are only counted);
+    // not the new ones a handler planned moments ago and is evaluating
+    const t0 = now()
+    const tasks = (await store.getTasks([...new Set([...await store.openKeys(c.name), ...await store.retriesDue(c.name, t0)])]))
+      .filter(t => tickEvaluates(t, t0, deps.handlerGraceMs ?? 0, plannedHere.has(store.keyOf(t))))
     // uploads to append-only tags waiting for an earlier block: the push when a task ends releases them; this
     // catches one left waiting when the earlier block ended while its own last job was being recorded
     const appendOnlyTasks = c.tasks.filter(d => d.upload !== undefined && isAppendOnly(d.upload.sync)).map(d => d.name)
@@ -356,9 +367,9 @@ export function createPlanner (deps: PlannerDeps) {
     // kept while the tick works (a large backlog can outlast the lease); once lost, the tick stops before its next step
     const keeper = keepLease(lease, deps.leaseMs)
     try {
-      await group(c, keeper)
+      const plannedHere = await group(c, keeper)
       keeper.check()
-      await evaluate(c, keeper)
+      await evaluate(c, keeper, plannedHere)
     } finally {
       await keeper.stop()
       await lease.release().catch(() => false)
