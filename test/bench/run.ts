@@ -184,6 +184,21 @@ function rss (system: System): Record<string, number> {
   return out
 }
 
+/** Each service's V8 heap used and total and its external memory (Buffers), in MiB, from its /metrics (prom-client's default metrics). */
+async function memoryUse (system: System): Promise<string[]> {
+  const out: string[] = []
+  for (const s of system.services.values()) {
+    try {
+      const text = await (await fetch(`${s.httpUrl}/metrics`)).text()
+      const mib = (name: string): string => (Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20).toFixed(0)
+      out.push(`${s.name} ${mib('nodejs_heap_size_used_bytes')} / ${mib('nodejs_heap_size_total_bytes')} / ${mib('nodejs_external_memory_bytes')}`)
+    } catch {
+      out.push(`${s.name} –`)
+    }
+  }
+  return out
+}
+
 /** CPU seconds (user + system) each service has used so far, from /proc. */
 function cpuSeconds (system: System): Record<string, number> {
   const out: Record<string, number> = {}
@@ -263,6 +278,7 @@ async function runSystem (options: { workflows: number, runs: number, withCondit
   const seconds = (Date.now() - started) / 1000
   peak = rss(system)
   const cpuS = cpuSeconds(system)
+  console.error(`  memory at the end (MiB, heap used / heap total / external incl. buffers): ${(await memoryUse(system)).join(', ')}`)
   console.error(`  CPU seconds in ${Math.round(seconds)} s: ${Object.entries(cpuS).map(([name, cpu]) => `${name} ${cpu.toFixed(1)}`).join(', ')}`)
   await system.stop()
   await watch.stop()
