@@ -190,7 +190,7 @@ async function memoryUse (system: System): Promise<string[]> {
   for (const s of system.services.values()) {
     try {
       const text = await (await fetch(`${s.httpUrl}/metrics`)).text()
-      const mib = (name: string): string => (Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20).toFixed(0)
+      const mib = (name: string): string => (Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20).toFixed(0)
       out.push(`${s.name} ${mib('nodejs_heap_size_used_bytes')} / ${mib('nodejs_heap_size_total_bytes')} / ${mib('nodejs_external_memory_bytes')}`)
     } catch {
       out.push(`${s.name} –`)
