@@ -192,6 +192,10 @@ kafka_start() {
   fi
   : > "$STATE/kafka/logs/kafka.log"
   local t0=$SECONDS
+  # a broker keeps several files open per partition (log, index, time index): every test makes its own topics,
+  # so a long-lived development broker passes 20,000 open files ("Too many open files" takes its log directory
+  # offline and stops it). Raise the limit for the broker alone, as far as this user may.
+  ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
   nohup "${java[@]}" ${AUTOCAL_KAFKA_HEAP:--Xms256m -Xmx1g} kafka.Kafka "$STATE/kafka/server.properties" \
     >"$STATE/kafka/logs/stdout.log" 2>&1 &
   echo $! > "$pidf"

@@ -100,3 +100,11 @@ for (const row of atTable) {
     assert.equal('problem' in r ? r.problem : r.payloadHash, row.expect)
   })
 }
+
+test('workflows validate on a path that does not exist names it and exits 1', async () => {
+  const { out, err, io: streams } = io()
+  const code = await runCli(['workflows', 'validate', '/nonexistent/autocal-workflows'], streams)
+  assert.equal(code, 1)
+  assert.deepEqual(out, [])
+  assert.match(err.join(''), /\/nonexistent\/autocal-workflows: no such workflow file or directory/)
+})

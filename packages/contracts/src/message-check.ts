@@ -106,6 +106,24 @@ function provenanceProblem (p: Provenance | undefined, at = 'provenance'): strin
   ]) ?? runsProblem(`${at}.input_runs`, p.inputRuns)
 }
 
+/** The most numeric results one job may report (JobStatus.results, a manifest's `results`). */
+export const maxJobResults = 64
+
+/**
+ * Checks a job's numeric results: at most {@link maxJobResults}, names of kind `result` (lower snake case),
+ * finite values. Returns the first problem, naming the result, or undefined.
+ */
+export function resultsProblem (results: Readonly<Record<string, number>>, at = 'results'): string | undefined {
+  const entries = Object.entries(results)
+  if (entries.length > maxJobResults) return `${at}: ${entries.length} results, at most ${maxJobResults}`
+  for (const [name, value] of entries) {
+    const problem = nameProblem('result', name)
+    if (problem !== undefined) return `${at}: ${problem}`
+    if (typeof value !== 'number' || !Number.isFinite(value)) return `${at}.${name}: ${String(value)} is not a finite number`
+  }
+  return undefined
+}
+
 function blockProblem (b: Block | undefined, at = 'block'): string | undefined {
   if (b === undefined) return `${at}: missing`
   return namesProblem([[`${at}.id`, 'block', b.id], [`${at}.era`, 'era', b.era, 'optional']]) ?? runsProblem(`${at}.runs`, b.runs)
@@ -133,7 +151,7 @@ const checks: { [K in TopicId]: (m: never) => string | undefined } = {
     ['condition_tag', 'tag', e.conditionTag, 'optional']
   ]) ?? blockProblem(e.block),
   jobRequests: (r: JobRequest) => idProblem('job_id', r.jobId) ?? provenanceProblem(r.provenance),
-  jobStatus: (s: JobStatus) => idProblem('job_id', s.jobId) ?? provenanceProblem(s.provenance),
+  jobStatus: (s: JobStatus) => idProblem('job_id', s.jobId) ?? provenanceProblem(s.provenance) ?? resultsProblem(s.results),
   conditionRequests: (r: ConditionRequest) => idProblem('request_id', r.requestId) ?? namesProblem([
     ['destination_tag', 'tag', r.destinationTag],
     ['input_tag', 'tag', r.inputTag, 'optional'],

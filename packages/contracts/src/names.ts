@@ -13,8 +13,10 @@ const subsystemRe = /^[A-Z][A-Z0-9_]{0,31}$/
 const tagRe = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/
 /** A block id: `<kind>-<name>` as the dispatcher's block grouping writes it (run-361000, fill-8102, era-Run2022C, lumi-Run2022C-0003). */
 const blockIdRe = /^(run|fill|era|lumi)-[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$/
+// a job's numeric result (JobStatus.results): a Prometheus-friendly lower snake case name
+const resultRe = /^[a-z][a-z0-9_]{0,63}$/
 
-export const nameKinds = ['era', 'campaign', 'workflow', 'task', 'subsystem', 'tag', 'record', 'block'] as const
+export const nameKinds = ['era', 'campaign', 'workflow', 'task', 'subsystem', 'tag', 'record', 'block', 'result'] as const
 export type NameKind = typeof nameKinds[number]
 
 const grammar: Record<NameKind, { re: RegExp, expected: string }> = {
@@ -25,7 +27,8 @@ const grammar: Record<NameKind, { re: RegExp, expected: string }> = {
   subsystem: { re: subsystemRe, expected: 'upper-case letters, digits, _ (at most 32, starting with a letter), e.g. ECAL' },
   tag: { re: tagRe, expected: 'letters, digits, _ . - (at most 200, starting with a letter or digit), e.g. EcalPedestals_pcl' },
   record: { re: tagRe, expected: 'letters, digits, _ . - (at most 200, starting with a letter or digit), e.g. EcalPedestalsRcd' },
-  block: { re: blockIdRe, expected: '<run|fill|era|lumi>-<name>, e.g. run-361000' }
+  block: { re: blockIdRe, expected: '<run|fill|era|lumi>-<name>, e.g. run-361000' },
+  result: { re: resultRe, expected: 'lower-case letters, digits, _ (at most 64, starting with a letter), e.g. chi2_ndf' }
 }
 
 /** The largest run number + 1: runs are uint32 on every topic (1 ≤ run < 2^32). */

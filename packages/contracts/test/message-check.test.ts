@@ -34,6 +34,8 @@ const table: Array<[TopicId, unknown, RegExp | undefined]> = [
   ['jobRequests', create(JobRequestSchema, { jobId: 'a' }), /^provenance: missing/],
   ['jobStatus', create(JobStatusSchema, { jobId: 'a', provenance: { ...provenance, campaign: 'x/y' } }), /^provenance\.campaign: campaign "x\/y"/],
   ['jobStatus', create(JobStatusSchema, { jobId: 'a', provenance: { ...provenance, subsystem: 'ecal' } }), /^provenance\.subsystem: subsystem "ecal"/],
+  ['jobStatus', create(JobStatusSchema, { jobId: 'a', provenance, results: { ChiSquare: 1 } }), /^results: result "ChiSquare" is not a valid name/],
+  ['jobStatus', create(JobStatusSchema, { jobId: 'a', provenance, results: { chi2: Number.NaN } }), /^results\.chi2: NaN is not a finite number/],
   ['conditionRequests', create(ConditionRequestSchema, { requestId: 'prompt/run-1/t/1', destinationTag: 'EcalPedestals_pcl', provenance }), undefined],
   ['conditionRequests', create(ConditionRequestSchema, { requestId: 'prompt/run-1/t/1', destinationTag: 'EcalPedestals_pcl' }), undefined],
   ['conditionRequests', create(ConditionRequestSchema, { requestId: 'prompt/run-1/t/1', destinationTag: 'T', provenance: { ...provenance, blockId: 'run-1/../x' } }), /^provenance\.block_id: block "run-1\/\.\.\/x"/],

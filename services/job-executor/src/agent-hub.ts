@@ -123,7 +123,8 @@ export function createAgentHub (o: AgentHubOptions) {
       reason: st.reason,
       retryable: st.retryable,
       durationMs: st.durationMs,
-      outputs: st.outputs
+      outputs: st.outputs,
+      results: st.results
     })
     await o.store.finish(key)
     s.jobs.delete(key)

@@ -117,7 +117,8 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     }
     // allow-listed basics only, never the executor's own AUTOCAL_* keys or secrets
     const baseEnv = baseEnvironment(config.AUTOCAL_EXECUTOR_JOB_ENV, process.env)
-    const batch = createBatchJobs({ backends: batchBackends(config, baseEnv), store, statuses, logger, instance })
+    const extraEnv = { allowed: config.AUTOCAL_EXECUTOR_JOB_EXTRA_ENV, values: baseEnvironment(config.AUTOCAL_EXECUTOR_JOB_EXTRA_ENV, process.env) }
+    const batch = createBatchJobs({ backends: batchBackends(config, baseEnv, extraEnv), store, statuses, logger, instance })
     const executor = createExecutor({
       instance,
       host: config.AUTOCAL_EXECUTOR_HOST ?? hostname(),
@@ -137,6 +138,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
       onAgentJob: () => { void hub?.assign() },
       metrics: createExecutorMetrics(metrics.registry),
       baseEnv,
+      extraEnv,
       ensureState
     })
     stack.defer(async () => { await executor.stop() })

@@ -5,7 +5,7 @@
 import { fromBinary } from '@bufbuild/protobuf'
 import { JobPhase, JobRequestSchema, type JobRequest } from '@autocal/contracts'
 import type { Logger } from '@autocal/runtime'
-import type { BatchState } from './domain/batch-state.ts'
+import { batchEnd, type BatchState } from './domain/batch-state.ts'
 import { readOutputs } from './adapters/local-process.ts'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
 import type { StatusPublisher } from './status-publisher.ts'
@@ -83,22 +83,20 @@ export function createBatchJobs (o: { backends: Partial<Record<'htcondor' | 'kub
       await o.store.update(entry)
       return
     }
-    if (state.phase === 'failed') {
+    const end = batchEnd(state, state.phase === 'done' ? await readOutputs(entry.outdir) : undefined)
+    if (end === undefined) return
+    if (end.phase === 'failed') {
       // removed first (a throw leaves it for the next pass): no retry may run beside it
       if (state.remove === true) await backend.cancel(entry.backendId)
-      await fail(entry, request, state.reason, state.retryable, { ...(state.exitCode === undefined ? {} : { exitCode: state.exitCode }), ...(state.signal === undefined ? {} : { signal: state.signal }) })
+      const { reason, retryable, ...codes } = end
+      await fail(entry, request, reason, retryable, { ...(codes.exitCode === undefined ? {} : { exitCode: codes.exitCode }), ...(codes.signal === undefined ? {} : { signal: codes.signal }) })
       return
     }
-    if (state.phase === 'done') {
-      const { outputs, missing, problem } = await readOutputs(entry.outdir)
-      if (problem !== undefined) return await fail(entry, request, problem, false, { exitCode: 0 })
-      if (missing.length > 0) return await fail(entry, request, `declared output missing: ${missing.join(', ')}`, false, { exitCode: 0 })
-      // it ran between two polls: RUNNING was never seen, but it happened
-      if (entry.runningReported !== true) await o.statuses.publish(request, entry.trace, JobPhase.RUNNING, ids)
-      await o.statuses.publish(request, entry.trace, JobPhase.DONE, { ...ids, exitCode: 0, outputs, durationMs: BigInt(Date.now() - (entry.startedAtMs ?? Date.now())) })
-      await o.store.finish(entry.key)
-      log.info({ job: entry.jobId, try: entry.try, ...ids }, 'batch job done')
-    }
+    // it ran between two polls: RUNNING was never seen, but it happened
+    if (entry.runningReported !== true) await o.statuses.publish(request, entry.trace, JobPhase.RUNNING, ids)
+    await o.statuses.publish(request, entry.trace, JobPhase.DONE, { ...ids, exitCode: 0, outputs: end.outputs, results: end.results, durationMs: BigInt(Date.now() - (entry.startedAtMs ?? Date.now())) })
+    await o.store.finish(entry.key)
+    log.info({ job: entry.jobId, try: entry.try, ...ids }, 'batch job done')
   }
 
   /** Polls every batch job of this executor, and those of lost executors. */

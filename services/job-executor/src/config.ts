@@ -4,6 +4,13 @@ import { baseShape, grpcShape, httpShape, kafkaShape, readShape, redisShape, tok
 import { defaultPassedEnv, passedEnvProblem } from './domain/job-environment.ts'
 
 const list = z.string().transform(v => v.split(',').map(b => b.trim()).filter(b => b !== ''))
+/** A comma-separated list of variable names the executor may pass to jobs (each checked by passedEnvProblem). */
+const envNames = (fallback: string[]) => list.default(fallback).superRefine((names, ctx) => {
+  for (const name of names) {
+    const problem = passedEnvProblem(name)
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
+  }
+})
 
 export const Config = z.object({
   ...baseShape,
@@ -32,12 +39,14 @@ export const Config = z.object({
   /** User local jobs run as (name, uid or uid:gid); `nobody` when the executor runs as root. */
   AUTOCAL_EXECUTOR_JOB_USER: z.string().min(1).optional(),
   /** Variables of the executor's environment passed to jobs (comma-separated); never AUTOCAL_* keys or secrets. */
-  AUTOCAL_EXECUTOR_JOB_ENV: list.default(defaultPassedEnv).superRefine((names, ctx) => {
-    for (const name of names) {
-      const problem = passedEnvProblem(name)
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem })
-    }
-  }),
+  AUTOCAL_EXECUTOR_JOB_ENV: envNames(defaultPassedEnv),
+  /**
+   * Further variables of the executor's environment that a workflow may ask for by name (`passEnv:` of a task,
+   * comma-separated), e.g. X509_USER_PROXY; the same rules as AUTOCAL_EXECUTOR_JOB_ENV. A job asking for another fails to start.
+   */
+  AUTOCAL_EXECUTOR_JOB_EXTRA_ENV: envNames([]),
+  /** Container images HTCondor jobs may run (container universe; comma-separated, exact or prefix ending in `*`); none when unset. */
+  AUTOCAL_CONDOR_IMAGES: list.default([]),
   /** Directory of condor_submit, condor_q, condor_history, condor_rm; PATH when unset. */
   AUTOCAL_CONDOR_BIN_DIR: z.string().optional(),
   /** Namespace of the kubernetes backend's Jobs. */

@@ -12,7 +12,7 @@ import { fromBinary, toBinary } from '@bufbuild/protobuf'
 import { join } from 'node:path'
 import { JobRequestSchema, JobPhase, type JobRequest } from '@autocal/contracts'
 import { AutocalError, acquireLease, captureContext, Lease, type Logger, type RedisHandle } from '@autocal/runtime'
-import { fileSafe, jobEnvironment } from './domain/job-environment.ts'
+import { fileSafe, jobEnvironment, type ExtraEnv } from './domain/job-environment.ts'
 import { concludeProcess, confineDirectory, groupAlive, killGroup, readExitFile, readPidFile, startProcess } from './adapters/local-process.ts'
 import type { JobEntry, JobStore } from './adapters/job-store.ts'
 import type { JobUser } from './adapters/job-user.ts'
@@ -48,6 +48,8 @@ export interface ExecutorOptions {
   metrics: ExecutorMetrics
   /** Environment every job gets (PATH and the like, from the allow-list). */
   baseEnv: Record<string, string>
+  /** Variables a job may ask for by name (AUTOCAL_EXECUTOR_JOB_EXTRA_ENV); none when absent. */
+  extraEnv?: ExtraEnv
   /**
    * Resolves once the job table in Redis is complete (rebuilt from the job
    * topics after a loss of Redis's data, job-recovery.ts); called before every
@@ -287,7 +289,7 @@ export function createExecutor (o: ExecutorOptions) {
     try {
       await confineDirectory(o.jobsDir, entry.outdir)
       // a job user cannot use the executor's HOME: its output directory is its home
-      const env = jobEnvironment(request, entry.outdir, o.jobUser === undefined ? o.baseEnv : { ...o.baseEnv, HOME: entry.outdir })
+      const env = jobEnvironment(request, entry.outdir, o.jobUser === undefined ? o.baseEnv : { ...o.baseEnv, HOME: entry.outdir }, o.extraEnv)
       proc = startProcess({ argv: start.argv, cwd: entry.outdir, env, logFile: entry.logFile, exitFile: entry.exitFile, user: o.jobUser })
     } catch (err) {
       await publish(request, entry, JobPhase.FAILED, { reason: `cannot start: ${(err as Error).message}`, retryable: false })
@@ -343,7 +345,8 @@ export function createExecutor (o: ExecutorOptions) {
         reason: end.reason,
         retryable: end.retryable,
         durationMs,
-        outputs: end.outputs
+        outputs: end.outputs,
+        results: end.results
       })
       o.metrics.finished.inc({ outcome: end.phase })
       o.metrics.duration.observe(Number(durationMs) / 1000)

@@ -3,7 +3,7 @@
 // replica repeating a decision writes the same id; consumers drop it).
 import { create } from '@bufbuild/protobuf'
 import {
-  ConditionRequestSchema, FcsrPolicy, JobRequestSchema, ProvenanceSchema, StartJobSchema, CancelJobSchema,
+  ConditionRequestSchema, FcsrPolicy, JobRequestSchema, ProvenanceSchema, ResourcesSchema, StartJobSchema, CancelJobSchema,
   type ConditionRequest, type JobRequest, type Provenance
 } from '@autocal/contracts'
 import { fillTemplate, fillText, type TemplateValues } from './domain/templates.ts'
@@ -64,7 +64,11 @@ export function startJob (t: Task, def: TaskDef, index: number, tryNo: number, i
     outdir,
     inputs,
     njobs: def.jobs,
-    pool: def.pool ?? ''
+    pool: def.pool ?? '',
+    resources: create(ResourcesSchema, def.resources),
+    accountingGroup: def.batch.accountingGroup,
+    jobFlavour: def.batch.jobFlavour,
+    passEnv: def.passEnv
   })
   const message = create(JobRequestSchema, { jobId, try: tryNo, provenance: provenanceOf(t), jobIndex: index, action: { case: 'start', value: start } })
   return { message, eventId: `jobs.requests/${jobId}/${tryNo}/start` }

@@ -132,3 +132,13 @@ test('each try of a job has its own output directory: a retry is not overwritten
   assert.ok(!('missing' in r))
   assert.equal(r.message.outputDir, outdirs[1])
 })
+
+test('a job request carries the task\'s resources and batch options', () => {
+  const catalog = wf(`${base} }`)
+  const def = { ...catalog.task('prompt', 'calib')!, backend: 'htcondor' as const, resources: { cpus: 4, memoryMb: 8192, diskMb: 100 }, batch: { accountingGroup: 'group_u_CMS.u_zh', jobFlavour: 'workday' }, passEnv: ['X509_USER_PROXY'] }
+  const m = startJob(doneTask('prompt', 'calib', [[]]), def, 0, 1, [], '/data').message
+  assert.equal(m.action.case, 'start')
+  const start = m.action.value as Extract<typeof m.action, { case: 'start' }>['value']
+  assert.deepEqual([start.resources?.cpus, start.resources?.memoryMb, start.resources?.diskMb], [4, 8192, 100])
+  assert.deepEqual([start.accountingGroup, start.jobFlavour, start.passEnv], ['group_u_CMS.u_zh', 'workday', ['X509_USER_PROXY']])
+})

@@ -44,7 +44,8 @@ export function createCondorBackend (o: { binDir?: string | undefined, env?: Rec
     submit: async (spec: Omit<CondorJobSpec, 'eventLog'>): Promise<string> => {
       mkdirSync(spec.outdir, { recursive: true })
       const file = join(spec.outdir, 'autocal.sub')
-      const argv = [resolveExecutable(spec.argv[0] ?? ''), ...spec.argv.slice(1)]
+      // a container job's executable is a path inside its image, not one of this host
+      const argv = spec.image === undefined || spec.image === '' ? [resolveExecutable(spec.argv[0] ?? ''), ...spec.argv.slice(1)] : spec.argv
       writeFileSync(file, submitDescription({ ...spec, argv, eventLog: join(spec.outdir, 'autocal.events.log') }))
       const id = parseTerseSubmit(await run('condor_submit', ['-terse', file]))
       if (id === undefined) throw new Error(`condor_submit ${file}: no job id in its output`)

@@ -185,6 +185,8 @@ export interface ProcessConclusion {
   reason: string
   retryable: boolean
   outputs: Output[]
+  /** The numeric results of the manifest (done jobs only). */
+  results: Record<string, number>
 }
 
 /**
@@ -195,7 +197,7 @@ export async function concludeProcess (p: { pid: number, exitFile: string, outdi
   if (groupAlive(p.pid)) await killGroup(p.pid, p.killGraceMs)
   const status = await readExitFile(p.exitFile)
   const decoded = status === undefined ? { exitCode: null, signal: 'SIGKILL' } : decodeShellStatus(status, signalNumbers)
-  const { outputs, missing, problem } = await readOutputs(p.outdir)
+  const { outputs, missing, problem, results } = await readOutputs(p.outdir)
   const outcome = outcomeOf({
     exitCode: decoded.exitCode,
     signal: decoded.signal,
@@ -212,7 +214,8 @@ export async function concludeProcess (p: { pid: number, exitFile: string, outdi
     signal: decoded.signal,
     reason: outcome.reason,
     retryable: outcome.retryable,
-    outputs: outcome.phase === 'done' ? outputs : []
+    outputs: outcome.phase === 'done' ? outputs : [],
+    results: outcome.phase === 'done' ? results : {}
   }
 }
 
@@ -248,14 +251,15 @@ async function readManifest (path: string): Promise<{ text: string | undefined }
  * followed, by realpath) inside the real output directory, else the manifest
  * is unusable (`problem`): a job reports only its own files.
  */
-export async function readOutputs (outdir: string): Promise<{ outputs: Output[], missing: string[], problem: string | undefined }> {
+export async function readOutputs (outdir: string): Promise<{ outputs: Output[], missing: string[], problem: string | undefined, results: Record<string, number> }> {
   const outputs: Output[] = []
   const missing: string[] = []
   const read = await readManifest(join(outdir, manifestName))
-  if ('problem' in read) return { outputs, missing, problem: read.problem }
+  if ('problem' in read) return { outputs, missing, problem: read.problem, results: {} }
   const manifest = parseManifest(read.text, outdir)
-  if (!manifest.ok) return { outputs, missing, problem: manifest.reason }
-  if (manifest.outputs.length === 0) return { outputs, missing, problem: undefined }
+  if (!manifest.ok) return { outputs, missing, problem: manifest.reason, results: {} }
+  const results = manifest.results
+  if (manifest.outputs.length === 0) return { outputs, missing, problem: undefined, results }
   const realOutdir = await realpath(outdir)
   for (const d of manifest.outputs) {
     let real: string
@@ -264,16 +268,16 @@ export async function readOutputs (outdir: string): Promise<{ outputs: Output[],
     } catch {
       // a dangling link is as missing as no file; a link out of the directory is refused below even then
       const link = await lstat(d.path).catch(() => undefined)
-      if (link?.isSymbolicLink() === true) return { outputs: [], missing: [], problem: `${manifestName}: output ${d.path} is a symbolic link that does not resolve inside the job's output directory` }
+      if (link?.isSymbolicLink() === true) return { outputs: [], missing: [], problem: `${manifestName}: output ${d.path} is a symbolic link that does not resolve inside the job's output directory`, results: {} }
       missing.push(d.path)
       continue
     }
     if (!isInside(realOutdir, real)) {
-      return { outputs: [], missing: [], problem: `${manifestName}: output ${d.path} resolves to ${real}, outside the job's output directory ${realOutdir}` }
+      return { outputs: [], missing: [], problem: `${manifestName}: output ${d.path} resolves to ${real}, outside the job's output directory ${realOutdir}`, results: {} }
     }
     const summary = await fileSummary(real)
     if (summary === undefined) missing.push(d.path)
     else outputs.push(create(OutputSchema, { path: real, label: d.label, ...summary }))
   }
-  return { outputs, missing, problem: undefined }
+  return { outputs, missing, problem: undefined, results }
 }

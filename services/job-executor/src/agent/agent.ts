@@ -1,6 +1,8 @@
 // The autocal-agent: keeps one stream to the executor (reconnecting with
 // backoff), runs the jobs it is assigned with the local backend (process
-// groups, exit files, outputs manifest), streams their state and log text,
+// groups, exit files, outputs manifest) or, with AUTOCAL_AGENT_BACKEND=htcondor,
+// submits them to the HTCondor schedd of its host and polls their state
+// (an lxplus-like submit host: nothing there reaches Kafka or Redis), streams their state and log text,
 // and sends heartbeats. Its jobs are kept in a state file, so that after a
 // reconnect, or a restart of the agent itself, it re-registers the jobs it
 // still has: the executor re-attaches them, or tells it to stop them when
@@ -8,12 +10,16 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { create, fromBinary, toBinary, type MessageInitShape } from '@bufbuild/protobuf'
 import { AgentService, AgentServiceConnectRequestSchema, JobPhase, JobRequestSchema, JobStatusSchema, type AgentServiceConnectResponse, type JobRequest } from '@autocal/contracts'
 import { createGrpcClient, grpc, policies, retryDelay, type Logger } from '@autocal/runtime'
 import { baseEnvironment, fileSafe, jobEnvironment } from '../domain/job-environment.ts'
-import { concludeProcess, groupAlive, killGroup, readExitFile, startProcess } from '../adapters/local-process.ts'
+import { concludeProcess, groupAlive, killGroup, readExitFile, readOutputs, startProcess } from '../adapters/local-process.ts'
+import { createCondorBackend } from '../adapters/htcondor.ts'
+import { batchEnd } from '../domain/batch-state.ts'
+import { condorJobOf } from '../domain/condor-submit.ts'
+import { imageAllowed } from '../domain/request-check.ts'
 import { prepareJobTree, resolveJobUser } from '../adapters/job-user.ts'
 import type { AgentConfig } from './config.ts'
 
@@ -35,6 +41,12 @@ interface AgentJob {
   timedOut?: boolean
   /** Final JobStatus (base64 protobuf) not yet delivered. */
   final?: string
+  /** htcondor backend: the schedd's id ("cluster.proc") once submitted. */
+  condorId?: string
+  /** htcondor backend: when the submission began (a restart looks the job up before submitting again). */
+  submittingAtMs?: number
+  /** htcondor backend: RUNNING was sent. */
+  runningSent?: boolean
 }
 
 type ConnectInit = MessageInitShape<typeof AgentServiceConnectRequestSchema>['message']
@@ -56,6 +68,8 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
   const stopping = new AbortController()
   const sleep = async (ms: number): Promise<void> => { await delay(ms, undefined, { signal: stopping.signal }).catch(() => {}) }
   const timers = new Map<string, NodeJS.Timeout>()
+  const condor = config.AUTOCAL_AGENT_BACKEND === 'htcondor' ? createCondorBackend({ binDir: config.AUTOCAL_AGENT_CONDOR_BIN_DIR }) : undefined
+  const backendName = condor === undefined ? 'local' : 'htcondor'
 
   function persist (): void {
     writeFileSync(`${stateFile}.tmp`, JSON.stringify([...jobs.values()]))
@@ -123,6 +137,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         retryable: end.retryable,
         durationMs: BigInt(Date.now() - (job.startedAtMs ?? Date.now())),
         outputs: end.outputs,
+        results: end.results,
         backend: 'local',
         backendId: String(job.pid)
       })
@@ -156,6 +171,102 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     }
   }
 
+  /** Records the final status of `job` (kept in the state file until the executor has it) and delivers it. */
+  function conclude (job: AgentJob, init: MessageInitShape<typeof JobStatusSchema>): void {
+    const status = create(JobStatusSchema, { jobId: job.jobId, try: job.try, durationMs: BigInt(Date.now() - (job.startedAtMs ?? Date.now())), ...init })
+    job.final = Buffer.from(toBinary(JobStatusSchema, status)).toString('base64')
+    persist()
+    log.info({ job: job.jobId, try: job.try, phase: status.phase, reason: status.reason }, 'job finished')
+    deliverFinal(job)
+  }
+
+  // jobs whose condor_submit is under way: not looked up or submitted again meanwhile
+  const submitting = new Set<string>()
+  /**
+   * Submits a job to this host's schedd (htcondor backend). The start of the submission is recorded first, so
+   * that after a restart the agent looks the job up (condor_q/condor_history by AutocalJobId and AutocalTry)
+   * before it submits again. A refused image or variable fails the job at once; a failing condor_submit fails
+   * it as retryable (the dispatcher's retry policy decides).
+   */
+  async function submitCondor (job: AgentJob, request: JobRequest): Promise<void> {
+    const start = request.action.case === 'start' ? request.action.value : undefined
+    if (condor === undefined || start === undefined) return
+    let env: Record<string, string>
+    try {
+      if (start.image !== '' && !imageAllowed(start.image, config.AUTOCAL_AGENT_CONDOR_IMAGES)) throw new Error(`image ${start.image} is not in AUTOCAL_AGENT_CONDOR_IMAGES`)
+      env = { ...jobEnvironment(request, job.outdir, baseEnv), AUTOCAL_AGENT: config.AUTOCAL_AGENT_ID }
+    } catch (err) {
+      conclude(job, { phase: JobPhase.FAILED, reason: `cannot start: ${(err as Error).message}`, retryable: false, backend: backendName })
+      return
+    }
+    job.submittingAtMs ??= Date.now()
+    persist()
+    submitting.add(job.key)
+    try {
+      mkdirSync(dirname(job.logFile), { recursive: true })
+      job.condorId = await condor.submit(condorJobOf(request, start, job.outdir, job.logFile, env))
+    } catch (err) {
+      conclude(job, { phase: JobPhase.FAILED, reason: `submission to htcondor failed: ${(err as Error).message}`, retryable: true, backend: backendName })
+      return
+    } finally {
+      submitting.delete(job.key)
+    }
+    job.startedAtMs = Date.now()
+    persist()
+    log.info({ job: job.jobId, try: job.try, id: job.condorId }, 'job submitted to htcondor')
+  }
+
+  const following = new Set<string>()
+  /** One poll of one HTCondor job: a cancel is passed on, RUNNING sent once, the end reported with its outputs. */
+  async function followCondor (job: AgentJob): Promise<void> {
+    if (condor === undefined || job.final !== undefined || following.has(job.key) || submitting.has(job.key)) return
+    following.add(job.key)
+    try {
+      if (job.condorId === undefined) {
+        if (job.submittingAtMs === undefined) return // not yet submitted
+        // a restart between recording the submission and its answer: look it up before submitting again
+        const found = await condor.find(job.jobId, job.try)
+        if (found !== undefined) {
+          job.condorId = found
+          job.startedAtMs ??= Date.now()
+          persist()
+        } else await submitCondor(job, fromBinary(JobRequestSchema, Buffer.from(job.request, 'base64')))
+        return
+      }
+      const ids = { backend: backendName, backendId: job.condorId }
+      if (job.cancelled !== undefined) {
+        const now = await condor.state(job.condorId)
+        if (now !== undefined && (now.phase === 'queued' || now.phase === 'running')) await condor.cancel(job.condorId)
+        conclude(job, { phase: JobPhase.FAILED, reason: `cancelled${job.cancelled === '' ? '' : `: ${job.cancelled}`}`, retryable: false, ...ids })
+        return
+      }
+      const state = await condor.state(job.condorId)
+      if (state === undefined) {
+        conclude(job, { phase: JobPhase.FAILED, reason: `htcondor no longer knows job ${job.condorId}`, retryable: true, ...ids })
+        return
+      }
+      if ((state.phase === 'running' || state.phase === 'done') && job.runningSent !== true) {
+        if (send({ case: 'jobUpdate', value: { status: { jobId: job.jobId, try: job.try, phase: JobPhase.RUNNING, ...ids } } })) {
+          job.runningSent = true
+          persist()
+        }
+      }
+      const end = batchEnd(state, state.phase === 'done' ? await readOutputs(job.outdir) : undefined)
+      if (end === undefined) return
+      if (end.phase === 'done') {
+        conclude(job, { phase: JobPhase.DONE, exitCode: 0, outputs: end.outputs, results: end.results, ...ids })
+        return
+      }
+      // a held job would run beside the retry once released: removed first
+      if (state.remove === true) await condor.cancel(job.condorId)
+      conclude(job, { phase: JobPhase.FAILED, reason: end.reason, retryable: end.retryable, ...(end.exitCode === undefined ? {} : { exitCode: end.exitCode }), ...(end.signal === undefined ? {} : { signal: end.signal }), ...ids })
+    } catch (err) {
+      log.warn({ err, job: job.jobId, id: job.condorId }, 'could not follow an htcondor job; retrying')
+    } finally {
+      following.delete(job.key)
+    }
+  }
+
   function run (request: JobRequest): void {
     const key = `${request.jobId}#${request.try}`
     if (jobs.has(key) || request.action.case !== 'start') return
@@ -174,6 +285,10 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     }
     rmSync(job.exitFile, { force: true })
     jobs.set(key, job)
+    if (condor !== undefined) {
+      void submitCondor(job, request)
+      return
+    }
     try {
       if (start.argv.length === 0) throw new Error('empty argv')
       const env = { ...jobEnvironment(request, job.outdir, jobUser === undefined ? baseEnv : { ...baseEnv, HOME: job.outdir }), AUTOCAL_AGENT: config.AUTOCAL_AGENT_ID }
@@ -200,6 +315,8 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     job.cancelled = reason
     persist()
     if (job.pid !== undefined && groupAlive(job.pid)) void killGroup(job.pid, config.AUTOCAL_AGENT_KILL_GRACE_MS)
+    // an HTCondor job is removed by the next poll (followCondor), or here when it is no longer this agent's
+    if (forget && job.condorId !== undefined && condor !== undefined) void condor.cancel(job.condorId).catch(err => { log.warn({ err, id: job.condorId }, 'condor_rm of a job assigned elsewhere failed') })
     if (forget) {
       // no longer ours: nobody wants its result
       clearTimeout(timers.get(job.key))
@@ -257,7 +374,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
         case: 'register',
         value: {
           agentId: config.AUTOCAL_AGENT_ID,
-          capabilities: { backends: ['local'], slots: config.AUTOCAL_AGENT_SLOTS, pool: config.AUTOCAL_AGENT_POOL, hostname: hostname() },
+          capabilities: { backends: [backendName], slots: config.AUTOCAL_AGENT_SLOTS, pool: config.AUTOCAL_AGENT_POOL, hostname: hostname() },
           jobs: [...jobs.values()].map(j => ({ jobId: j.jobId, try: j.try }))
         }
       }
@@ -277,6 +394,8 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
     armTimeout(job)
     void watch(job)
   }
+  // htcondor backend: every job of the agent is polled (those from before a restart too)
+  const poll = condor === undefined ? undefined : setInterval(() => { for (const job of [...jobs.values()]) void followCondor(job) }, config.AUTOCAL_AGENT_POLL_MS)
 
   const loop = (async () => {
     // reconnects under policies.agentReconnect (capped by AUTOCAL_AGENT_BACKOFF_MAX_MS), from the start after a session that registered
@@ -300,6 +419,7 @@ export async function startAgent (config: AgentConfig, logger: Logger): Promise<
       stream?.end()
       stream?.cancel()
       for (const t of timers.values()) clearTimeout(t)
+      clearInterval(poll)
       await loop
       client.close()
       // running jobs keep running; the agent re-registers them when it starts again

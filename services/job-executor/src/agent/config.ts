@@ -33,6 +33,17 @@ export const AgentConfig = z.object({
     }
   }),
   AUTOCAL_AGENT_KILL_GRACE_MS: z.coerce.number().int().positive().default(5000),
+  /**
+   * How the agent runs its jobs: `local` (processes on this host) or `htcondor` (submitted to the schedd of
+   * this host with condor_submit, followed with condor_q/condor_history: an lxplus-like submit host).
+   */
+  AUTOCAL_AGENT_BACKEND: z.enum(['local', 'htcondor']).default('local'),
+  /** Directory of condor_submit, condor_q, condor_history, condor_rm (htcondor backend); PATH when unset. */
+  AUTOCAL_AGENT_CONDOR_BIN_DIR: z.string().min(1).optional(),
+  /** Container images the agent's HTCondor jobs may run (comma-separated, exact or prefix ending in `*`); none when unset. */
+  AUTOCAL_AGENT_CONDOR_IMAGES: z.string().transform(v => v.split(',').map(b => b.trim()).filter(b => b !== '')).default([]),
+  /** How often the agent polls HTCondor for its jobs' states, ms. */
+  AUTOCAL_AGENT_POLL_MS: z.coerce.number().int().positive().default(2000),
   AUTOCAL_AGENT_BACKOFF_MAX_MS: z.coerce.number().int().positive().default(30_000)
 }).superRefine((c, ctx) => {
   if ((c.AUTOCAL_AGENT_TOKEN === undefined) === (c.AUTOCAL_AGENT_TOKEN_FILE === undefined)) {

@@ -114,3 +114,29 @@ export function kubeState (job: KubeJobStatus, pods: KubePodStatus[] = [], nowMs
   if ((job.active ?? 0) > 0) return { phase: 'running', reason: '', retryable: false }
   return { phase: 'queued', reason: '', retryable: false }
 }
+
+/** A job's declared outputs as the executor found them (adapters/local-process.ts readOutputs). */
+export interface OutputsFound<O> { outputs: O[], missing: string[], problem: string | undefined, results?: Record<string, number> }
+
+/** How a batch job that has ended is reported: done with its outputs, or failed with a reason. */
+export type BatchEnd<O> =
+  | { phase: 'done', exitCode: 0, outputs: O[], results: Record<string, number> }
+  | { phase: 'failed', reason: string, retryable: boolean, exitCode?: number, signal?: string }
+
+/**
+ * The end of a batch job (HTCondor, Kubernetes; the executor's batch jobs and an agent that submits to
+ * its schedd): a job the batch system finished with exit code 0 is done only when its outputs manifest
+ * reads and every declared output exists (else failed, not retryable: a new try writes the same manifest);
+ * a failed one keeps the batch system's reason, exit code and signal. `found` is read by the caller once
+ * `state.phase` is 'done' (it is ignored otherwise). Undefined while the job is queued or running.
+ */
+export function batchEnd<O> (state: BatchState, found: OutputsFound<O> | undefined): BatchEnd<O> | undefined {
+  if (state.phase === 'failed') {
+    return { phase: 'failed', reason: state.reason, retryable: state.retryable, ...(state.exitCode === undefined ? {} : { exitCode: state.exitCode }), ...(state.signal === undefined ? {} : { signal: state.signal }) }
+  }
+  if (state.phase !== 'done') return undefined
+  if (found === undefined) return { phase: 'failed', reason: 'outputs not read', retryable: true, exitCode: 0 }
+  if (found.problem !== undefined) return { phase: 'failed', reason: found.problem, retryable: false, exitCode: 0 }
+  if (found.missing.length > 0) return { phase: 'failed', reason: `declared output missing: ${found.missing.join(', ')}`, retryable: false, exitCode: 0 }
+  return { phase: 'done', exitCode: 0, outputs: found.outputs, results: found.results ?? {} }
+}

@@ -8,6 +8,8 @@
 // The tests check every description with HTCondor's own parser (the htcondor2
 // and classad2 bindings).
 
+import type { JobRequest, StartJob } from '@autocal/contracts'
+
 function quoteItem (item: string): string {
   const escaped = item.replace(/"/g, '""')
   return /[\s']/.test(item) || item === '' ? `'${escaped.replace(/'/g, "''")}'` : escaped
@@ -45,6 +47,36 @@ export interface CondorJobSpec {
   diskMb: number
   /** Further job ClassAd attributes, values as ClassAd expressions (strings quoted by the caller). */
   attributes?: Record<string, string>
+  /** Container image: the job runs in HTCondor's container universe, its executable a path inside the image. */
+  image?: string
+  /** `accounting_group` of the job; '' or absent = the schedd's default. */
+  accountingGroup?: string
+  /** CERN batch job flavour (`+JobFlavour`), e.g. "longlunch"; '' or absent = none. */
+  jobFlavour?: string
+}
+
+/**
+ * The HTCondor job of one start request (the executor's htcondor backend and an agent submitting to its
+ * schedd): argv, resources, image and batch options from the request, the environment built by the caller
+ * (jobEnvironment), stdout and stderr both into `logFile`.
+ */
+export function condorJobOf (request: JobRequest, start: StartJob, outdir: string, logFile: string, env: Record<string, string>): Omit<CondorJobSpec, 'eventLog'> {
+  return {
+    jobId: request.jobId,
+    try: request.try,
+    argv: start.argv,
+    env,
+    outdir,
+    stdout: logFile,
+    stderr: logFile,
+    timeoutS: start.timeoutS,
+    cpus: start.resources?.cpus ?? 0,
+    memoryMb: start.resources?.memoryMb ?? 0,
+    diskMb: start.resources?.diskMb ?? 0,
+    image: start.image,
+    accountingGroup: start.accountingGroup,
+    jobFlavour: start.jobFlavour
+  }
 }
 
 /**
@@ -77,12 +109,15 @@ export function submitDescription (s: CondorJobSpec): string {
   const problems = [
     ...s.argv.map((a, i) => submitValueProblem(a, i === 0 ? 'the executable' : `argument ${i}`)),
     ...Object.entries(s.env).map(([k, v]) => submitValueProblem(`${k}=${v}`, `environment variable ${k}`)),
-    ...[s.outdir, s.stdout, s.stderr, s.eventLog, s.jobId].map(v => submitValueProblem(v, 'the value'))
+    ...[s.outdir, s.stdout, s.stderr, s.eventLog, s.jobId].map(v => submitValueProblem(v, 'the value')),
+    ...[['the image', s.image], ['the accounting group', s.accountingGroup], ['the job flavour', s.jobFlavour]].map(([what, v]) => v === undefined ? undefined : submitValueProblem(v, what as string))
   ].filter(p => p !== undefined)
   if (problems.length > 0) throw new Error(`cannot write the HTCondor submit description of job ${s.jobId}: ${problems.join('; ')}`)
   const lines = [
     '# written by the autocal job-executor',
-    'universe = vanilla',
+    ...(s.image === undefined || s.image === ''
+      ? ['universe = vanilla']
+      : ['universe = container', `container_image = ${literal(s.image)}`, 'transfer_executable = false']),
     `executable = ${literal(s.argv[0] ?? '')}`,
     `arguments = ${literal(condorArguments(s.argv.slice(1)))}`,
     `environment = ${literal(condorEnvironment(s.env))}`,
@@ -95,6 +130,8 @@ export function submitDescription (s: CondorJobSpec): string {
     `+AutocalJobId = ${literal(classAdString(s.jobId))}`,
     `+AutocalTry = ${s.try}`
   ]
+  if (s.jobFlavour !== undefined && s.jobFlavour !== '') lines.push(`+JobFlavour = ${literal(classAdString(s.jobFlavour))}`)
+  if (s.accountingGroup !== undefined && s.accountingGroup !== '') lines.push(`accounting_group = ${literal(s.accountingGroup)}`)
   for (const [k, v] of Object.entries(s.attributes ?? {})) lines.push(`+${k} = ${literal(v)}`)
   if (s.cpus > 0) lines.push(`request_cpus = ${s.cpus}`)
   if (s.memoryMb > 0) lines.push(`request_memory = ${s.memoryMb}`)

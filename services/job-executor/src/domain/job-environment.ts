@@ -33,15 +33,43 @@ export function baseEnvironment (names: readonly string[], env: Record<string, s
 }
 
 /**
- * The whole environment of one job: `baseEnv` (from `baseEnvironment`), the
- * request's `env`, then the AUTOCAL_* job variables (which the request cannot
- * override).
+ * The variables a workflow may ask for by name (StartJob.pass_env) on this
+ * executor: the names of AUTOCAL_EXECUTOR_JOB_EXTRA_ENV and the values they
+ * have in the executor's environment (from `baseEnvironment`).
  */
-export function jobEnvironment (request: JobRequest, outdir: string, baseEnv: Record<string, string>): Record<string, string> {
+export interface ExtraEnv { allowed: readonly string[], values: Record<string, string> }
+
+export const noExtraEnv: ExtraEnv = { allowed: [], values: {} }
+
+/**
+ * The variables one job asks for by name, from `extra`. Throws an Error naming
+ * the first one this executor does not pass (not in AUTOCAL_EXECUTOR_JOB_EXTRA_ENV)
+ * or does not have (allowed but unset in its environment); the job then fails
+ * to start with that reason.
+ */
+export function requestedEnvironment (names: readonly string[], extra: ExtraEnv): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of names) {
+    if (!extra.allowed.includes(name)) throw new Error(`the job asks for environment variable ${name}, which this executor does not pass (AUTOCAL_EXECUTOR_JOB_EXTRA_ENV: ${extra.allowed.join(', ') || 'empty'})`)
+    const value = Object.hasOwn(extra.values, name) ? extra.values[name] : undefined
+    if (value === undefined) throw new Error(`the job asks for environment variable ${name}, which is allowed but not set on this executor`)
+    out[name] = value
+  }
+  return out
+}
+
+/**
+ * The whole environment of one job: `baseEnv` (from `baseEnvironment`), the
+ * variables it asks for by name (`requestedEnvironment` from `extra`), the
+ * request's `env`, then the AUTOCAL_* job variables (which the request cannot
+ * override). Throws as `requestedEnvironment` does.
+ */
+export function jobEnvironment (request: JobRequest, outdir: string, baseEnv: Record<string, string>, extra: ExtraEnv = noExtraEnv): Record<string, string> {
   const start = request.action.case === 'start' ? request.action.value : undefined
   const p = request.provenance
   return {
     ...baseEnv,
+    ...requestedEnvironment(start?.passEnv ?? [], extra),
     ...start?.env,
     AUTOCAL_CAMPAIGN: p?.campaign ?? '',
     AUTOCAL_SUBSYSTEM: p?.subsystem ?? '',

@@ -1,11 +1,16 @@
 // The outputs manifest a job writes into its output directory:
-//   outputs.json = {"outputs": [{"path": "timing.db", "label": "condition"}, ...]}
+//   outputs.json = {"outputs": [{"path": "timing.db", "label": "condition"}, ...],
+//                   "results": {"chi2_ndf": 1.07, "hits": 40210}}
+// `results` (optional) are the job's numeric results (a fit's χ², number of
+// hits, a summary of the constants): names of the `result` grammar of
+// @autocal/contracts, finite numbers, at most maxJobResults.
 // Paths are relative to the output directory, or absolute inside it: a path
 // that leaves the directory (absolute elsewhere, or through `..`) makes the
 // manifest unusable, so that a job can only report its own files. Symbolic
 // links are resolved by the adapter, which checks the real path again. Pure:
 // text in, declared outputs (or the reason the manifest is unusable) out.
 import { isAbsolute, join, normalize, relative, sep } from 'node:path'
+import { resultsProblem } from '@autocal/contracts'
 
 export interface DeclaredOutput {
   /** Absolute path, inside the output directory. */
@@ -13,7 +18,7 @@ export interface DeclaredOutput {
   label: string
 }
 
-export type ManifestResult = { ok: true, outputs: DeclaredOutput[] } | { ok: false, reason: string }
+export type ManifestResult = { ok: true, outputs: DeclaredOutput[], results: Record<string, number> } | { ok: false, reason: string }
 
 export const manifestName = 'outputs.json'
 
@@ -27,7 +32,7 @@ export function isInside (dir: string, path: string): boolean {
 }
 
 export function parseManifest (text: string | undefined, outdir: string): ManifestResult {
-  if (text === undefined) return { ok: true, outputs: [] } // no manifest: no outputs
+  if (text === undefined) return { ok: true, outputs: [], results: {} } // no manifest: no outputs
   let json: unknown
   try {
     json = JSON.parse(text)
@@ -37,6 +42,11 @@ export function parseManifest (text: string | undefined, outdir: string): Manife
   }
   const list = (json as { outputs?: unknown } | null)?.outputs
   if (!Array.isArray(list)) return { ok: false, reason: `${manifestName}: expected {"outputs": [...]}` }
+  const raw = (json as { results?: unknown }).results ?? {}
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: `${manifestName}: results must be an object of name → number` }
+  const results = Object.fromEntries(Object.entries(raw)) as Record<string, number>
+  const problem = resultsProblem(results)
+  if (problem !== undefined) return { ok: false, reason: `${manifestName}: ${problem}` }
   const outputs: DeclaredOutput[] = []
   const dir = normalize(outdir)
   for (const [i, item] of list.entries()) {
@@ -50,5 +60,5 @@ export function parseManifest (text: string | undefined, outdir: string): Manife
     }
     outputs.push({ path: full, label })
   }
-  return { ok: true, outputs }
+  return { ok: true, outputs, results }
 }

@@ -4,7 +4,8 @@
 // job is allow-listed. A request that breaks a rule is a fault of the message
 // (the consumer dead-letters it with the reason). Pure.
 import { isAbsolute, normalize } from 'node:path'
-import { nameProblem, type JobRequest } from '@autocal/contracts'
+import { accountingGroupRe, condorJobFlavours, nameProblem, type JobRequest } from '@autocal/contracts'
+import { passedEnvProblem } from './job-environment.ts'
 import { isInside } from './manifest.ts'
 
 export interface RequestRules {
@@ -28,7 +29,9 @@ const jobIdRe = /^[A-Za-z0-9_./:@+#-]{1,400}$/
  * try ≥ 1; provenance campaign, task, subsystem and block id (and workflow
  * when given) per `nameProblem` of @autocal/contracts; for a start: a
  * non-empty argv, an output directory (when given) absolute, normalised and
- * strictly inside `jobsDir`, and a kubernetes image from `images`.
+ * strictly inside `jobsDir`, a kubernetes image from `images`, an accounting
+ * group and job flavour (when given) as `condorJobFlavours`/`accountingGroupRe`
+ * of @autocal/contracts say, and pass_env names that `passedEnvProblem` accepts.
  */
 export function requestProblem (request: JobRequest, rules: RequestRules): string | undefined {
   if (!jobIdRe.test(request.jobId)) {
@@ -59,6 +62,16 @@ export function requestProblem (request: JobRequest, rules: RequestRules): strin
   }
   if (start.backend === 'kubernetes' && !imageAllowed(start.image, rules.images)) {
     return `job ${request.jobId}: image ${JSON.stringify(start.image.slice(0, 300))} is not in the executor's allow-list (AUTOCAL_KUBE_IMAGES)`
+  }
+  if (start.accountingGroup !== '' && !accountingGroupRe.test(start.accountingGroup)) {
+    return `job ${request.jobId}: accounting_group ${JSON.stringify(start.accountingGroup.slice(0, 150))} must be 1–128 of letters, digits and _ . -`
+  }
+  if (start.jobFlavour !== '' && !Object.hasOwn(condorJobFlavours, start.jobFlavour)) {
+    return `job ${request.jobId}: job_flavour ${JSON.stringify(start.jobFlavour.slice(0, 60))} is not one of ${Object.keys(condorJobFlavours).join(', ')}`
+  }
+  for (const name of start.passEnv) {
+    const problem = passedEnvProblem(name)
+    if (problem !== undefined) return `job ${request.jobId}: pass_env: ${problem}`
   }
   return undefined
 }

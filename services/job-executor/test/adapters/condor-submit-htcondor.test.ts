@@ -114,3 +114,29 @@ test('every argument of up to four symbols of $ ( ) DOLLAR dollar \' " and space
   assert.deepEqual(wrong.slice(0, 10), [], `${wrong.length} of ${written.length} arguments read back differently by HTCondor`)
   assert.ok(written.length > 4000 && refused > 0, `${written.length} written, ${refused} refused`)
 })
+
+// issue 15: job resources and batch options of the workflow, read back by HTCondor
+test('a container image, an accounting group and a job flavour are read by HTCondor as the workflow gave them', () => {
+  const withOptions = spec({ argv: ['/opt/calib/run.sh', '--run', '355100'], image: 'docker://registry.cern.ch/cmsecal/calib:2022$x', accountingGroup: 'group_u_CMS.u_zh', jobFlavour: 'longlunch', cpus: 4, memoryMb: 8192, diskMb: 20480 })
+  const plain = spec({})
+  const [a, b] = readByHTCondor([{ description: submitDescription(withOptions), constraints: [] }, { description: submitDescription(plain), constraints: [] }])
+  assert.equal(a?.error, undefined, a?.error)
+  const v = a!.values!
+  assert.equal(v.universe, 'container')
+  assert.equal(v.container_image, 'docker://registry.cern.ch/cmsecal/calib:2022$x')
+  assert.equal(v.transfer_executable, 'false')
+  assert.equal(v.executable, '/opt/calib/run.sh')
+  assert.equal(v.accounting_group, 'group_u_CMS.u_zh')
+  assert.equal(a!.attributes!.JobFlavour, 'longlunch')
+  assert.equal(v.request_cpus, '4')
+  assert.equal(v.request_memory, '8192')
+  assert.equal(v.request_disk, String(20480 * 1024))
+  assert.equal(b?.values?.universe, 'vanilla')
+  assert.equal(b?.values?.accounting_group, undefined)
+  assert.equal(b?.attributes?.JobFlavour, undefined)
+})
+
+test('an image, accounting group or job flavour HTCondor cannot hold is refused, naming it', () => {
+  assert.throws(() => submitDescription(spec({ image: 'img\nqueue 5' })), /the image "img\\nqueue 5" holds a line break/)
+  assert.throws(() => submitDescription(spec({ accountingGroup: 'g$$(x)' })), /the accounting group "g\$\$\(x\)" holds '\$\$'/)
+})

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { condorState, kubeState } from '../../src/domain/batch-state.ts'
+import { batchEnd, condorState, kubeState, type BatchState, type OutputsFound } from '../../src/domain/batch-state.ts'
 
 test('HTCondor JobStatus codes 1..7 map to phases; held jobs fail with their hold reason', () => {
   assert.equal(condorState({ JobStatus: 1 }).phase, 'queued')
@@ -44,4 +44,19 @@ test('a Kubernetes job that cannot start fails at once with the reason Kubernete
     [unschedulable('2026-11-30T04:59:00Z'), { phase: 'queued', reason: '', retryable: false }]
   ]
   for (const [pods, state] of cases) assert.deepEqual(kubeState({}, pods, now), state, JSON.stringify(pods))
+})
+
+test('the end of a batch job: done only with its declared outputs, failed with the batch system\'s reason', () => {
+  const outputs = { outputs: ['calib.db'], missing: [], problem: undefined, results: { chi2_ndf: 1.07 } }
+  const rows: Array<[string, BatchState, OutputsFound<string> | undefined, ReturnType<typeof batchEnd<string>>]> = [
+    ['queued: not ended', { phase: 'queued', reason: '', retryable: false }, undefined, undefined],
+    ['running: not ended', { phase: 'running', reason: '', retryable: false }, undefined, undefined],
+    ['done with its outputs', { phase: 'done', exitCode: 0, reason: '', retryable: false }, outputs, { phase: 'done', exitCode: 0, outputs: ['calib.db'], results: { chi2_ndf: 1.07 } }],
+    ['done, a declared output missing', { phase: 'done', exitCode: 0, reason: '', retryable: false }, { outputs: [], missing: ['calib.db'], problem: undefined }, { phase: 'failed', reason: 'declared output missing: calib.db', retryable: false, exitCode: 0 }],
+    ['done, the manifest unreadable', { phase: 'done', exitCode: 0, reason: '', retryable: false }, { outputs: [], missing: [], problem: 'outputs.json is not JSON' }, { phase: 'failed', reason: 'outputs.json is not JSON', retryable: false, exitCode: 0 }],
+    ['failed with an exit code', { phase: 'failed', exitCode: 3, reason: 'exit code 3', retryable: true }, undefined, { phase: 'failed', reason: 'exit code 3', retryable: true, exitCode: 3 }],
+    ['killed by a signal', { phase: 'failed', signal: 'SIGKILL', reason: 'killed by SIGKILL', retryable: true }, undefined, { phase: 'failed', reason: 'killed by SIGKILL', retryable: true, signal: 'SIGKILL' }],
+    ['held for good', { phase: 'failed', reason: 'held by HTCondor: x (HoldReasonCode 1)', retryable: false, remove: true }, undefined, { phase: 'failed', reason: 'held by HTCondor: x (HoldReasonCode 1)', retryable: false }]
+  ]
+  for (const [name, state, found, expected] of rows) assert.deepEqual(batchEnd(state, found), expected, name)
 })

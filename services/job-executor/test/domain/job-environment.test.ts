@@ -51,3 +51,16 @@ test('the job variables come last: a request cannot override them', () => {
   assert.equal(env.AUTOCAL_TRY, '2')
   assert.equal(env.AUTOCAL_INPUTS, '/a,/b')
 })
+
+test('a job gets the variables it asks for by name only when the executor allows and has them', () => {
+  const ask = (passEnv: string[]) => create(JobRequestSchema, { jobId: 'prompt/run-1/t/1/0', try: 1, action: { case: 'start', value: { argv: ['true'], passEnv, env: { MINE: '1' } } } })
+  const extra = { allowed: ['X509_USER_PROXY', 'CMSSW_BASE'], values: { X509_USER_PROXY: '/tmp/x509up_u1000' } }
+  const env = jobEnvironment(ask(['X509_USER_PROXY']), '/data/jobs/o', { PATH: '/bin' }, extra)
+  assert.equal(env.X509_USER_PROXY, '/tmp/x509up_u1000')
+  assert.equal(env.MINE, '1')
+  assert.equal(env.PATH, '/bin')
+  assert.equal(jobEnvironment(ask([]), '/data/jobs/o', {}, extra).X509_USER_PROXY, undefined, 'not asked for, not passed')
+  assert.throws(() => jobEnvironment(ask(['HOME']), '/data/jobs/o', {}, extra), { message: 'the job asks for environment variable HOME, which this executor does not pass (AUTOCAL_EXECUTOR_JOB_EXTRA_ENV: X509_USER_PROXY, CMSSW_BASE)' })
+  assert.throws(() => jobEnvironment(ask(['CMSSW_BASE']), '/data/jobs/o', {}, extra), { message: 'the job asks for environment variable CMSSW_BASE, which is allowed but not set on this executor' })
+  assert.throws(() => jobEnvironment(ask(['X509_USER_PROXY']), '/data/jobs/o', {}), /does not pass \(AUTOCAL_EXECUTOR_JOB_EXTRA_ENV: empty\)/)
+})

@@ -56,7 +56,7 @@ export const outdirOf = (env: Record<string, string>, jobId: string): string => 
 export interface Bench extends AsyncDisposable {
   producer: Producer
   statuses: JobStatus[]
-  request: (jobId: string, argv: string[], extra?: { try?: number, timeoutS?: number, outdir?: string, backend?: string, pool?: string }) => Promise<void>
+  request: (jobId: string, argv: string[], extra?: { try?: number, timeoutS?: number, outdir?: string, backend?: string, pool?: string, passEnv?: string[] }) => Promise<void>
   cancel: (jobId: string, reason: string) => Promise<void>
   final: (jobId: string) => JobStatus | undefined
 }
@@ -82,7 +82,7 @@ export async function startBench (env: Record<string, string>, logger: Logger): 
         try: extra.try ?? 1,
         jobIndex: 0,
         provenance: provenance(jobId),
-        action: { case: 'start', value: { argv, backend: extra.backend ?? 'local', timeoutS: extra.timeoutS ?? 0, outdir: extra.outdir ?? outdirOf(env, jobId), njobs: 1, pool: extra.pool ?? '' } }
+        action: { case: 'start', value: { argv, backend: extra.backend ?? 'local', timeoutS: extra.timeoutS ?? 0, outdir: extra.outdir ?? outdirOf(env, jobId), njobs: 1, pool: extra.pool ?? '', passEnv: extra.passEnv ?? [] } }
       }))
     },
     cancel: async (jobId, reason) => {

@@ -18,7 +18,7 @@ const py = (code: string): string[] => ['python3', '-c', code]
 const agentMain = new URL('../../src/agent.ts', import.meta.url).pathname
 
 /** One token per agent id (the executor's AUTOCAL_AGENT_TOKENS). */
-const tokens: Record<string, string> = { 'agent-a': 'agent-a-secret', 'agent-b': 'agent-b-secret', 'agent-tls': 'agent-tls-secret' }
+const tokens: Record<string, string> = { 'agent-a': 'agent-a-secret', 'agent-b': 'agent-b-secret', 'agent-tls': 'agent-tls-secret', 'agent-lxplus': 'agent-lxplus-secret' }
 
 function agentEnv (extra: Record<string, string> = {}): Record<string, string> {
   return testEnv({ AUTOCAL_AGENT_TOKENS: Object.entries(tokens).map(([id, t]) => `${id}=${t}`).join(','), AUTOCAL_AGENT_INSECURE: 'true', AUTOCAL_GRPC_PORT: '0', AUTOCAL_AGENT_HEARTBEAT_MS: '200', AUTOCAL_AGENT_LOST_AFTER_MS: '1500', ...extra })
@@ -255,4 +255,42 @@ test('half-configured TLS, or none without AUTOCAL_AGENT_INSECURE, is refused at
     assert.equal(code, 1, out)
     assert.match(out, message)
   }
+})
+
+// issue 15: an agent on an lxplus-like submit host hands its jobs to that host's HTCondor schedd
+// (HTCondor's daemons cannot run here: the condor_* STAND-INS of test/stand-ins/condor, which parse with HTCondor's bindings)
+test('an agent with the htcondor backend submits its jobs to the schedd of its host, streams their log, and passes a cancel on as condor_rm', async t => {
+  const env = agentEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using executor = await startJobExecutor(loadConfig(Config, env), logger)
+  const agent = startAgent(env, executor.grpcPort!, 'agent-lxplus', tokens['agent-lxplus'], {
+    AUTOCAL_AGENT_INSECURE: 'true',
+    AUTOCAL_AGENT_BACKEND: 'htcondor',
+    AUTOCAL_AGENT_CONDOR_BIN_DIR: new URL('../stand-ins/condor/', import.meta.url).pathname,
+    AUTOCAL_AGENT_POLL_MS: '200',
+    CONDOR_STANDIN_DIR: join(env.AUTOCAL_DATA_DIR!, 'lxplus-schedd')
+  })
+  t.after(async () => { await stop(agent) })
+  await bench.request('lxplus-1', py("import json, os; print('on lxplus via', os.environ['AUTOCAL_AGENT'], flush=True); open('calib.db', 'w').write('xy'); json.dump({'outputs': [{'path': 'calib.db', 'label': 'condition'}]}, open('outputs.json', 'w'))"), { backend: 'agent' })
+  await bench.request('lxplus-long', py('import time; time.sleep(60)'), { backend: 'agent' })
+  await until('lxplus-1 done', () => bench.final('lxplus-1') !== undefined)
+  const done = bench.final('lxplus-1')!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.equal(done.backend, 'agent')
+  assert.match(done.backendId, /^agent-lxplus\/\d+\.0$/, 'the schedd\'s cluster.proc, not a process id')
+  assert.equal(done.outputs[0]?.sizeBytes, 2n)
+  assert.deepEqual(bench.statuses.filter(s => s.jobId === 'lxplus-1').map(s => s.phase), [JobPhase.QUEUED, JobPhase.RUNNING, JobPhase.DONE])
+  const log = await fetch(`http://127.0.0.1:${executor.port}/jobs/${encodeURIComponent('lxplus-1')}/log?try=1`, asReader)
+  assert.equal(await log.text(), 'on lxplus via agent-lxplus\n')
+  await until('lxplus-long running', () => bench.statuses.some(s => s.jobId === 'lxplus-long' && s.phase === JobPhase.RUNNING))
+  const id = bench.statuses.find(s => s.jobId === 'lxplus-long' && s.phase === JobPhase.RUNNING)!.backendId.split('/')[1]!
+  await bench.cancel('lxplus-long', 'operator: wrong input')
+  await until('lxplus-long cancelled', () => bench.final('lxplus-long') !== undefined)
+  assert.match(bench.final('lxplus-long')!.reason, /^cancelled/)
+  // the schedd no longer has it running: condor_rm reached the stand-in's schedd
+  await until('removed from the schedd', () => {
+    const out = execFileSync(join(new URL('../stand-ins/condor/', import.meta.url).pathname, 'condor_q'), [id, '-json', '-attributes', 'JobStatus'], { env: { ...process.env, CONDOR_STANDIN_DIR: join(env.AUTOCAL_DATA_DIR!, 'lxplus-schedd') }, encoding: 'utf8' }).trim()
+    return out === '' || (JSON.parse(out) as Array<{ JobStatus?: number }>)[0]?.JobStatus === 3
+  })
 })

@@ -282,3 +282,43 @@ time.sleep(120)`))
   await until('the continued executor killed the job it no longer owns', () => !alive(jobPid), 30_000)
   assert.equal(bench.statuses.filter(s => s.jobId === 'outlives' && (s.phase === JobPhase.DONE || s.phase === JobPhase.FAILED)).length, 1, 'reported once')
 })
+
+// issue 15: a workflow's passEnv, through the real executor on real Kafka and Redis
+test('a job gets a variable it asks for by name when AUTOCAL_EXECUTOR_JOB_EXTRA_ENV allows it; asking for another fails to start, naming it', async () => {
+  const env = testEnv({ AUTOCAL_EXECUTOR_JOB_EXTRA_ENV: 'CALIB_PROXY_FILE' })
+  const logger = quietLogger()
+  const saved = process.env.CALIB_PROXY_FILE
+  process.env.CALIB_PROXY_FILE = '/tmp/x509up_u1000'
+  try {
+    await using bench = await startBench(env, logger)
+    await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+    await bench.request('pass-env', py("import os; open('env.txt', 'w').write(os.environ.get('CALIB_PROXY_FILE', 'unset'))"), { passEnv: ['CALIB_PROXY_FILE'] })
+    await bench.request('not-allowed', py('print(1)'), { passEnv: ['LOGNAME'] })
+    await until('both finished', () => bench.final('pass-env') !== undefined && bench.final('not-allowed') !== undefined)
+    assert.equal(bench.final('pass-env')!.phase, JobPhase.DONE, bench.final('pass-env')!.reason)
+    assert.equal(readFileSync(join(outdirOf(env, 'pass-env'), 'env.txt'), 'utf8'), '/tmp/x509up_u1000')
+    const refused = bench.final('not-allowed')!
+    assert.equal(refused.phase, JobPhase.FAILED)
+    assert.equal(refused.reason, 'cannot start: the job asks for environment variable LOGNAME, which this executor does not pass (AUTOCAL_EXECUTOR_JOB_EXTRA_ENV: CALIB_PROXY_FILE)')
+  } finally {
+    if (saved === undefined) delete process.env.CALIB_PROXY_FILE
+    else process.env.CALIB_PROXY_FILE = saved
+  }
+})
+
+// issue 15: numeric results next to the outputs, through the real executor
+test('a job\'s numeric results in its manifest come with its done status', async () => {
+  const env = testEnv()
+  const logger = quietLogger()
+  await using bench = await startBench(env, logger)
+  await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+  await bench.request('with-results', py("import json; open('c.db', 'w').write('x'); json.dump({'outputs': ['c.db'], 'results': {'chi2_ndf': 1.07, 'hits': 40210}}, open('outputs.json', 'w'))"))
+  await bench.request('bad-results', py("import json; json.dump({'outputs': [], 'results': {'Chi2': 1}}, open('outputs.json', 'w'))"))
+  await until('both finished', () => bench.final('with-results') !== undefined && bench.final('bad-results') !== undefined)
+  const done = bench.final('with-results')!
+  assert.equal(done.phase, JobPhase.DONE, done.reason)
+  assert.deepEqual(done.results, { chi2_ndf: 1.07, hits: 40210 })
+  const bad = bench.final('bad-results')!
+  assert.equal(bad.phase, JobPhase.FAILED)
+  assert.match(bad.reason, /outputs\.json: results: result "Chi2" is not a valid name/)
+})

@@ -1,6 +1,6 @@
 // Workflow files on disk: every *.yaml / *.yml of a directory, validated
 // together, with the golden JSON files they reference loaded once.
-import { readFileSync, readdirSync, realpathSync, statSync } from 'node:fs'
+import { readFileSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { goldenRunsOf } from '../domain/run-filter.ts'
 import { validateWorkflowSet, type Env, type Workflow, type WorkflowSource } from '../domain/workflow.ts'
@@ -13,10 +13,21 @@ export interface LoadedWorkflows {
   dir: string
 }
 
-/** Reads the workflow sources of a directory (or of one file). */
+/**
+ * Reads the workflow sources of a directory (or of one file).
+ * Throws an Error naming the path when it does not exist, is neither a file nor a directory, or cannot be read.
+ */
 export function readWorkflowSources (path: string): WorkflowSource[] {
   const abs = resolve(path)
-  const files = statSync(abs).isDirectory()
+  let stat: Stats
+  try {
+    stat = statSync(abs)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new Error(code === 'ENOENT' ? `${path}: no such workflow file or directory` : `${path}: cannot be read (${code ?? 'error'})`)
+  }
+  if (!stat.isDirectory() && !stat.isFile()) throw new Error(`${path}: not a workflow file or directory`)
+  const files = stat.isDirectory()
     ? readdirSync(abs).filter(f => /\.ya?ml$/.test(f)).sort().map(f => join(abs, f))
     : [abs]
   return files.map(f => ({ name: f, content: readFileSync(f, 'utf8'), dir: resolve(f, '..') }))
@@ -75,7 +86,14 @@ export function validateSources (sources: WorkflowSource[], env: Env, dir = '', 
       return path // does not exist (yet): reading it fails with ENOENT
     }
   }
-  const { workflows, errors } = validateWorkflowSet(sources, env, { checkGolden, goldenRoots, realPath })
+  const scriptExists = (path: string): boolean => {
+    try {
+      return statSync(path).isFile()
+    } catch {
+      return false
+    }
+  }
+  const { workflows, errors } = validateWorkflowSet(sources, env, readFiles ? { checkGolden, goldenRoots, realPath, scriptExists } : { checkGolden, goldenRoots, realPath })
   return { workflows, errors, golden, dir }
 }
 

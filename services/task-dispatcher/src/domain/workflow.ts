@@ -5,7 +5,9 @@
 import { createHash } from 'node:crypto'
 import { LineCounter, isAlias, isCollection, parseDocument, visit, type Document } from 'yaml'
 import { z } from 'zod'
-import { nameProblem, type NameKind } from '@autocal/contracts'
+import { closest, distance } from 'fastest-levenshtein'
+import bytes from 'bytes'
+import { accountingGroupRe, condorJobFlavours, nameProblem, type NameKind } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
@@ -122,6 +124,12 @@ export interface TaskDef {
   timeoutS: number
   /** Most blocks of this task processing at once in one campaign. */
   concurrency?: number
+  /** What one job asks of a batch or container backend (0 = the backend's default). */
+  resources: JobResources
+  /** HTCondor options (htcondor backend, also through an agent that submits to its schedd). */
+  batch: BatchOptions
+  /** Variables of the executor's environment the job asks for (the executor's AUTOCAL_EXECUTOR_JOB_EXTRA_ENV allows them). */
+  passEnv: string[]
   /** The condition declared on this task (its payload). */
   condition?: ConditionDef
   /**
@@ -131,6 +139,18 @@ export interface TaskDef {
    */
   upload?: Upload
 }
+
+/** Resources of one job: CPU cores, memory and scratch disk in MiB (0 = the backend's default). */
+export interface JobResources { cpus: number, memoryMb: number, diskMb: number }
+
+/** HTCondor submit options: accounting group and CERN batch job flavour ('' = none). */
+export interface BatchOptions { accountingGroup: string, jobFlavour: string }
+
+/** The job flavours of CERN's HTCondor batch service and their maximum runtime in seconds (@autocal/contracts). */
+export const jobFlavours = condorJobFlavours
+
+/** Default wall-clock limit of a job when neither `timeout` nor a job flavour says one. */
+export const defaultTimeoutS = 2 * 3600
 
 export interface RunType { name: string, filter: RunFilter, tasks: string[] }
 /** Where a campaign's conditions go (`campaigns[].conditions`). */
@@ -173,6 +193,15 @@ const tagName = grammarName('tag')
 const recordName = grammarName('record')
 const duration = z.union([z.string(), z.number()]).refine(v => parseDuration(v) !== undefined, 'expected a duration such as 90s, 30m, 2h, 1h30m, 3d, "2 hours" or a number of seconds')
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1))])
+/**
+ * A size in MiB: a number (MiB) or a text with a unit, `512MB`, `2GB`, `1.5 GB`, `1TB` (1024-based, as HTCondor's
+ * request_memory and Kubernetes' Mi read them; converted by the `bytes` library). Text without a known unit is refused:
+ * `bytes` alone would read "2 GiB" as 2 bytes.
+ */
+const size = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*(kb|mb|gb|tb)$/i, 'expected a size such as 512MB, 4GB or a number of MiB')])
+const mibOf = (v: number | string | undefined): number => v === undefined ? 0 : typeof v === 'number' ? Math.ceil(v) : Math.ceil((bytes.parse(v) ?? 0) / 1048576)
+/** A variable name a job may ask for: letters, digits and _, not starting with a digit (the executor checks it further). */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
 
 const FilterSchema = z.strictObject({
   runClass: oneOrMany.optional(),
@@ -217,8 +246,18 @@ const TaskSchema = z.strictObject({
   env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
   retries: z.number().int().min(0).max(100).default(2),
   backoff: duration.default('30s'),
-  timeout: duration.default('2h'),
+  timeout: duration.optional(),
   concurrency: z.number().int().positive().optional(),
+  resources: z.strictObject({
+    cpus: z.number().int().min(1).max(256).optional(),
+    memory: size.optional(),
+    disk: size.optional()
+  }).optional(),
+  batch: z.strictObject({
+    accountingGroup: z.string().regex(accountingGroupRe, 'expected an accounting group such as group_u_CMS.u_zh').optional(),
+    jobFlavour: z.enum(Object.keys(jobFlavours) as [string, ...string[]]).optional()
+  }).optional(),
+  passEnv: z.array(envName).default([]),
   condition: z.strictObject({
     tag: tagName,
     record: recordName,
@@ -286,6 +325,11 @@ export interface ValidateOptions {
    * workflow directory that points elsewhere is refused before anything is read.
    */
   realPath?: (path: string) => string
+  /**
+   * Whether a file exists (absolute path): when given, every `run` argument `{workflowDir}/<path>` must name
+   * an existing file of the workflow directory. Omitted (remote validation) = not checked.
+   */
+  scriptExists?: (path: string) => boolean
 }
 
 /** Prefix of the environment variables a workflow may expand (besides {@link workflowVariables}). */
@@ -383,10 +427,17 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
     errors.push(`${source.name}:${line}:${col} (yaml): ${why}`)
     return { errors }
   }
+  // every error of the file in one pass: what names refer to is checked whatever the schema says of the rest
+  referenceProblems(js, at)
+  if (options.scriptExists !== undefined) scriptProblems(js, source.dir, options.scriptExists, at)
   const parsed = WorkflowSchema.safeParse(js)
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) at(issue.path as Path, issue.message)
-    return { errors }
+    for (const issue of parsed.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) at([...issue.path as Path, key], unknownKeyText(key, keysAt(WorkflowSchema, issue.path as Path)))
+      } else at(issue.path as Path, issue.message)
+    }
+    return { errors: [...new Set(errors)] }
   }
   const spec = parsed.data
   const version = createHash('sha256').update(source.content).digest('hex').slice(0, 12)
@@ -455,26 +506,12 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
   }
 
   const names = new Map<string, number>()
-  spec.tasks.forEach((t, i) => {
-    if (names.has(t.name)) at(['tasks', i, 'name'], `task '${t.name}' is declared twice (first as tasks.${names.get(t.name) as number})`)
-    else names.set(t.name, i)
-  })
+  spec.tasks.forEach((t, i) => { if (!names.has(t.name)) names.set(t.name, i) })
 
   const tasks: TaskDef[] = spec.tasks.map((t, i) => {
     const path: Path = ['tasks', i]
-    if (!(backends as readonly string[]).includes(t.backend)) at([...path, 'backend'], `unknown backend '${t.backend}', expected one of ${backends.join(', ')}`)
-    t.needs.forEach((n, j) => {
-      if (!names.has(n)) at([...path, 'needs', j], `task '${t.name}' needs unknown task '${n}'`)
-      else if (n === t.name) at([...path, 'needs', j], `task '${t.name}' needs itself`)
-    })
-    const check = (text: string, where: Path): void => {
-      for (const m of text.matchAll(/\{([^{}]*)\}/g)) {
-        const p = m[1] as string
-        if (!(placeholders as readonly string[]).includes(p)) at(where, `unknown placeholder {${p}}, expected one of ${placeholders.map(x => `{${x}}`).join(' ')}`)
-        else if (p === 'inputs' && t.needs.length === 0) at(where, '{inputs} are the outputs of the tasks in `needs`, but this task has no needs')
-      }
-    }
-    t.run.forEach((arg, j) => { check(arg, [...path, 'run', j]) })
+    if (!(backends as readonly string[]).includes(t.backend)) at([...path, 'backend'], `unknown backend '${t.backend}'${didYouMean(t.backend, backends) ?? ''}, expected one of ${backends.join(', ')}`)
+    const check = (text: string, where: Path): void => { for (const p of placeholderProblems(text, t.needs.length > 0)) at(where, p) }
     const gates: Gates = { t0StreamDone: list(t.when?.t0StreamDone), t0DatasetDone: list(t.when?.t0DatasetDone) }
     if (t.when?.minDuration !== undefined) gates.minDurationS = parseDuration(t.when.minDuration) as number
     if (t.when?.minLumi !== undefined) gates.minLumiPb = t.when.minLumi
@@ -503,13 +540,22 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
       env: t.env,
       retries: t.retries,
       backoffS: parseDuration(t.backoff) as number,
-      timeoutS: parseDuration(t.timeout) as number
+      timeoutS: t.timeout !== undefined ? parseDuration(t.timeout) as number : jobFlavours[t.batch?.jobFlavour ?? ''] ?? defaultTimeoutS,
+      resources: { cpus: t.resources?.cpus ?? 0, memoryMb: mibOf(t.resources?.memory), diskMb: mibOf(t.resources?.disk) },
+      batch: { accountingGroup: t.batch?.accountingGroup ?? '', jobFlavour: t.batch?.jobFlavour ?? '' },
+      passEnv: t.passEnv
     }
     if (t.image !== undefined) task.image = t.image
     if (t.pool !== undefined) task.pool = t.pool
     if (t.concurrency !== undefined) task.concurrency = t.concurrency
     if (t.condition !== undefined) task.condition = conditionOf(t.condition, [...path, 'condition'])
     if (t.backend === 'kubernetes' && t.image === undefined) at([...path, 'image'], 'the kubernetes backend needs an `image`')
+    if (t.image !== undefined && t.backend !== 'kubernetes' && t.backend !== 'htcondor') at([...path, 'image'], `the ${t.backend} backend runs no container; \`image\` is for the kubernetes and htcondor backends`)
+    if (t.batch !== undefined && t.backend !== 'htcondor') at([...path, 'batch'], `\`batch\` options are HTCondor's; this task runs on the ${t.backend} backend`)
+    const flavour = t.batch?.jobFlavour
+    if (flavour !== undefined && t.timeout !== undefined && task.timeoutS > (jobFlavours[flavour] ?? Infinity)) {
+      at([...path, 'timeout'], `timeout ${t.timeout} is longer than job flavour ${flavour} allows (${(jobFlavours[flavour] ?? 0) / 60} min): HTCondor would remove the job first; choose a longer flavour`)
+    }
     return task
   })
 
@@ -533,20 +579,18 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
 
   const runTypes: RunType[] = Object.entries(spec.runTypes ?? { all: { filter: { global: true } } }).map(([rtName, rt]) => {
     const tasksOf = rt.tasks ?? tasks.map(t => t.name)
-    ;(rt.tasks ?? []).forEach((tn, j) => { if (!names.has(tn)) at(['runTypes', rtName, 'tasks', j], `run type '${rtName}' lists unknown task '${tn}'`) })
     return { name: rtName, filter: filterOf(rt.filter, ['runTypes', rtName, 'filter']), tasks: tasksOf }
   })
   const campaigns: CampaignDef[] = spec.campaigns.map((c, i) => {
     const cn = typeof c === 'string' ? c : c.name
     const rts = typeof c === 'string' || c.runTypes === undefined ? runTypes.map(r => r.name) : c.runTypes
-    rts.forEach((r, j) => { if (!runTypes.some(x => x.name === r)) at(['campaigns', i, 'runTypes', j], `unknown run type '${r}', expected one of ${runTypes.map(x => x.name).join(', ')}`) })
+    rts.forEach((r, j) => { if (!runTypes.some(x => x.name === r)) at(['campaigns', i, 'runTypes', j], `unknown run type '${r}'${didYouMean(r, runTypes.map(x => x.name)) ?? ''}, expected one of ${runTypes.map(x => x.name).join(', ')}`) })
     const cc = typeof c === 'string' ? undefined : c.conditions
     const conditions: CampaignConditions = { destinationDatabase: cc?.destinationDatabase ?? '', tags: {}, writePromptTags: cc?.writePromptTags ?? false }
     if (cc?.dryRun !== undefined) conditions.dryRun = cc.dryRun
     for (const [tn, target] of Object.entries(cc?.tags ?? {})) {
       const task = tasks.find(x => x.name === tn)
-      if (task === undefined) at(['campaigns', i, 'conditions', 'tags', tn], `campaign '${cn}' gives a tag to unknown task '${tn}'`)
-      else if (task.condition === undefined) at(['campaigns', i, 'conditions', 'tags', tn], `campaign '${cn}' gives a tag to task '${tn}', which has no condition`)
+      if (task !== undefined && task.condition === undefined) at(['campaigns', i, 'conditions', 'tags', tn], `campaign '${cn}' gives a tag to task '${tn}', which has no condition`)
       if (task === undefined) continue
       const entry: CampaignConditions['tags'][string] = { tag: target.tag, sync: target.sync }
       if (target.inputTag !== undefined) entry.inputTag = target.inputTag
@@ -668,6 +712,137 @@ function findCycle (tasks: TaskDef[]): string[] | undefined {
     if (c !== undefined) return c
   }
   return undefined
+}
+
+/**
+ * Problems of the placeholders in one argv argument (or URL): an unknown `{name}` (the known ones are
+ * {@link placeholders}) or `{inputs}` in a task without `needs`.
+ */
+function placeholderProblems (text: string, hasNeeds: boolean): string[] {
+  const out: string[] = []
+  for (const m of text.matchAll(/\{([^{}]*)\}/g)) {
+    const p = m[1] as string
+    if (!(placeholders as readonly string[]).includes(p)) out.push(`unknown placeholder {${p}}${didYouMean(p, placeholders) ?? ''}, expected one of ${placeholders.map(x => `{${x}}`).join(' ')}`)
+    else if (p === 'inputs' && !hasNeeds) out.push('{inputs} are the outputs of the tasks in `needs`, but this task has no needs')
+  }
+  return out
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const arrayOf = (v: unknown): unknown[] => Array.isArray(v) ? v : []
+
+/**
+ * What a file's names refer to, checked on the parsed YAML whatever its shape, so that one pass reports
+ * them beside the schema's errors (issue 15: today's "needs unknown task" appeared only after every other
+ * error was fixed): a task name declared twice, a `needs` entry naming an unknown task or the task itself,
+ * a placeholder in `run` that does not exist (or `{inputs}` without needs), a run type listing an unknown
+ * task, a campaign giving a tag to an unknown task. Values of a wrong type are skipped (the schema names them).
+ */
+function referenceProblems (js: unknown, at: (path: Path, message: string) => void): void {
+  if (!isRecord(js)) return
+  const tasks = arrayOf(js.tasks)
+  const names = new Map<string, number>()
+  tasks.forEach((t, i) => {
+    if (!isRecord(t) || typeof t.name !== 'string') return
+    if (names.has(t.name)) at(['tasks', i, 'name'], `task '${t.name}' is declared twice (first as tasks.${names.get(t.name) as number})`)
+    else names.set(t.name, i)
+  })
+  const known = [...names.keys()]
+  const unknownTask = (n: string): string => `'${n}'${didYouMean(n, known) ?? ''}`
+  tasks.forEach((t, i) => {
+    if (!isRecord(t)) return
+    const self = typeof t.name === 'string' ? t.name : `tasks.${i}`
+    const needs = arrayOf(t.needs)
+    needs.forEach((n, j) => {
+      if (typeof n !== 'string') return
+      if (!names.has(n)) at(['tasks', i, 'needs', j], `task '${self}' needs unknown task ${unknownTask(n)}`)
+      else if (n === self) at(['tasks', i, 'needs', j], `task '${self}' needs itself`)
+    })
+    arrayOf(t.run).forEach((arg, j) => {
+      if (typeof arg === 'string') for (const p of placeholderProblems(arg, needs.length > 0)) at(['tasks', i, 'run', j], p)
+    })
+  })
+  if (isRecord(js.runTypes)) {
+    for (const [rtName, rt] of Object.entries(js.runTypes)) {
+      if (!isRecord(rt)) continue
+      arrayOf(rt.tasks).forEach((tn, j) => {
+        if (typeof tn === 'string' && !names.has(tn)) at(['runTypes', rtName, 'tasks', j], `run type '${rtName}' lists unknown task ${unknownTask(tn)}`)
+      })
+    }
+  }
+  arrayOf(js.campaigns).forEach((c, i) => {
+    if (!isRecord(c) || !isRecord(c.conditions) || !isRecord(c.conditions.tags)) return
+    const cn = typeof c.name === 'string' ? c.name : `campaigns.${i}`
+    for (const tn of Object.keys(c.conditions.tags)) {
+      if (!names.has(tn)) at(['campaigns', i, 'conditions', 'tags', tn], `campaign '${cn}' gives a tag to unknown task ${unknownTask(tn)}`)
+    }
+  })
+}
+
+/**
+ * Scripts a task runs from its workflow directory: an argument of `run` that is `{workflowDir}/<path>`
+ * with no other placeholder names a file that must exist there (`exists` gets the absolute path; the
+ * message names the path as written, relative to the workflow directory).
+ */
+function scriptProblems (js: unknown, dir: string, exists: (path: string) => boolean, at: (path: Path, message: string) => void): void {
+  if (!isRecord(js)) return
+  arrayOf(js.tasks).forEach((t, i) => {
+    if (!isRecord(t)) return
+    arrayOf(t.run).forEach((arg, j) => {
+      if (typeof arg !== 'string' || !arg.startsWith('{workflowDir}/')) return
+      const rest = arg.slice('{workflowDir}/'.length)
+      if (rest === '' || /[{}]/.test(rest)) return
+      if (!exists(joinPath(dir, rest))) at(['tasks', i, 'run', j], `${arg}: no file ${rest} in the workflow directory`)
+    })
+  })
+}
+
+/**
+ * `; did you mean 'x'?` when `word` is close to one of `candidates`, else undefined. Close: a Levenshtein
+ * distance ≤ 2 (or ≤ a third of the word's length; always below the word's length, so `b` never suggests `a`), or else the candidate sharing the longest common prefix
+ * of at least 4 characters (`retry` → `retries`, `minSize` → `minSizeBytes`).
+ */
+function didYouMean (word: string, candidates: readonly string[]): string | undefined {
+  if (candidates.length === 0) return undefined
+  const best = closest(word, candidates as string[])
+  if (distance(word, best) <= Math.min(Math.max(2, Math.floor(word.length / 3)), word.length - 1)) return `; did you mean '${best}'?`
+  const prefix = (a: string, b: string): number => { let n = 0; while (n < a.length && n < b.length && a[n] === b[n]) n++; return n }
+  const byPrefix = [...candidates].sort((a, b) => prefix(word, b) - prefix(word, a))[0] as string
+  return prefix(word, byPrefix) >= 4 ? `; did you mean '${byPrefix}'?` : undefined
+}
+
+/** The message for a key the schema does not know at this place: the closest known key, or the list of them. */
+function unknownKeyText (key: string, known: string[]): string {
+  const hint = didYouMean(key, known)
+  if (hint !== undefined) return `unknown key '${key}'${hint}`
+  return known.length > 0 ? `unknown key '${key}', expected one of ${known.join(', ')}` : `unknown key '${key}'`
+}
+
+interface SchemaDef { type: string, innerType?: unknown, in?: unknown, options?: unknown[], shape?: Record<string, unknown>, element?: unknown, valueType?: unknown }
+const defOf = (schema: unknown): SchemaDef => (schema as { _zod: { def: SchemaDef } })._zod.def
+
+/** The schemas a value may have once optional/default/pipe wrappers are removed and unions split. */
+function shapesOf (schema: unknown): unknown[] {
+  const d = defOf(schema)
+  if (d.type === 'optional' || d.type === 'default' || d.type === 'nullable' || d.type === 'readonly') return shapesOf(d.innerType)
+  if (d.type === 'pipe') return shapesOf(d.in)
+  if (d.type === 'union') return (d.options ?? []).flatMap(shapesOf)
+  return [schema]
+}
+
+/** The keys the object schemas at `path` (a zod issue's path) allow, for "did you mean". */
+function keysAt (schema: unknown, path: Path): string[] {
+  let here = shapesOf(schema)
+  for (const seg of path) {
+    here = here.flatMap(s => {
+      const d = defOf(s)
+      if (d.type === 'object' && typeof seg === 'string' && d.shape !== undefined && Object.hasOwn(d.shape, seg)) return shapesOf(d.shape[seg])
+      if (d.type === 'array' && typeof seg === 'number') return shapesOf(d.element)
+      if (d.type === 'record') return shapesOf(d.valueType)
+      return []
+    })
+  }
+  return [...new Set(here.flatMap(s => { const d = defOf(s); return d.type === 'object' && d.shape !== undefined ? Object.keys(d.shape) : [] }))]
 }
 
 function positionOf (doc: Document, lc: LineCounter, path: Path): string {

@@ -92,3 +92,18 @@ test('autocal workflows validate (offline) refuses /etc/passwd as golden and an 
   assert.match(r.stderr, /golden\.yaml:7:23 tasks\.0\.filter\.golden: the golden JSON must lie in the workflow directory/)
   assert.match(r.stderr, /golden\.yaml:6:\d+ tasks\.0\.when\.http: environment variable AUTOCAL_CONTROL_TOKENS may not be used in a workflow/)
 })
+
+test('a workflow directory that does not exist is an error naming it', () => {
+  const missing = join(tmpdir(), 'autocal-no-such-workflows')
+  assert.throws(() => loadWorkflows(missing, {}), { message: `${missing}: no such workflow file or directory` })
+})
+
+test('a script under {workflowDir} is looked for in the workflow directory; a missing one is an error', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+  mkdirSync(join(dir, 'scripts'))
+  writeFileSync(join(dir, 'scripts', 'reco.py'), '')
+  mkdirSync(join(dir, 'scripts', 'calib.py')) // a directory is not a script
+  writeFileSync(join(dir, 'w.yaml'), 'subsystem: ECAL\nworkflow: w\ntasks:\n  - name: a\n    run: [python3, "{workflowDir}/scripts/reco.py"]\n  - name: b\n    run: [python3, "{workflowDir}/scripts/calib.py"]\n')
+  const r = loadWorkflows(dir, {})
+  assert.deepEqual(r.errors, ['w.yaml:7:20 tasks.1.run.1: {workflowDir}/scripts/calib.py: no file scripts/calib.py in the workflow directory'])
+})

@@ -20,6 +20,9 @@ const def = (patch: Partial<TaskDef> = {}): TaskDef => ({
   retries: 0,
   backoffS: 1,
   timeoutS: 60,
+  resources: { cpus: 0, memoryMb: 0, diskMb: 0 },
+  batch: { accountingGroup: '', jobFlavour: '' },
+  passEnv: [],
   ...patch
 })
 const ready = (streams: string[] = [], datasets: string[] = [], durationS = 3600, lumi = 1): RunReadiness => ({ durationS, recordedLumiPb: lumi, streamsDone: new Set(streams), datasetsDone: new Set(datasets) })

@@ -29,12 +29,12 @@ test('a valid workflow has no errors and resolved defaults', () => {
 
 const errorTable: Array<{ name: string, content: string, expect: RegExp }> = [
   { name: 'a wrong type names file, line, column and field', content: base.replace('jobs: 4', 'jobs: four'), expect: /^w\.yaml:5:11 tasks\.0\.jobs: Invalid input: expected number, received string$/ },
-  { name: 'an unknown task in needs is an error at the needs entry', content: base.replace('needs: [reco]', 'needs: [rec]'), expect: /^w\.yaml:8:13 tasks\.1\.needs\.0: task 'calib' needs unknown task 'rec'$/ },
+  { name: 'an unknown task in needs is an error at the needs entry', content: base.replace('needs: [reco]', 'needs: [rec]'), expect: /^w\.yaml:8:13 tasks\.1\.needs\.0: task 'calib' needs unknown task 'rec'; did you mean 'reco'\?$/ },
   { name: 'a cycle in needs is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    needs: [calib]'), expect: /cycle in needs: (reco → calib → reco|calib → reco → calib)/ },
   { name: 'an unknown placeholder is an error at the argument', content: base.replace('"{run}"', '"{runn}"'), expect: /^w\.yaml:6:36 tasks\.0\.run\.3: unknown placeholder \{runn\}/ },
   { name: '{inputs} without needs is an error', content: base.replace('"{outdir}"', '"{inputs}"'), expect: /tasks\.0\.run\.5: \{inputs\} are the outputs of the tasks in `needs`/ },
   { name: 'an unknown backend is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    backend: slurm'), expect: /tasks\.0\.backend: unknown backend 'slurm', expected one of local, htcondor, kubernetes, agent/ },
-  { name: 'an unknown field is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    retry: 3'), expect: /tasks\.0: Unrecognized key: "retry"/ },
+  { name: 'an unknown field is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    retry: 3'), expect: /^w\.yaml:6:12 tasks\.0\.retry: unknown key 'retry'; did you mean 'retries'\?$/ },
   { name: 'a bad block is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    block: lumi500'), expect: /tasks\.0\.block: / },
   { name: 'a bad duration is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    timeout: 2 fortnights soon'), expect: /tasks\.0\.timeout: expected a duration/ },
   { name: 'an unknown synchronization is an error', content: base + '    condition: { tag: T, record: R, sync: weekly }\n', expect: /tasks\.1\.condition\.sync: / },
@@ -140,7 +140,7 @@ const conditionErrors: Array<{ name: string, content: string, expect: RegExp }> 
   { name: 'a campaign tag for a task without condition is an error', content: chain(offline, twoCampaigns('{ name: r, conditions: { tags: { rereco: { tag: T, sync: offline } } } }')), expect: /campaign 'r' gives a tag to task 'rereco', which has no condition/ },
   { name: 'a tag name outside the grammar is an error', content: chain(offline.replace('EcalTimeCalibConstants_v01_offline', '"../x"')), expect: /tasks\.0\.condition\.tag: tag "\.\.\/x" is not a valid name/ },
   { name: 'since: block on a Time payload is an error', content: chain(offline.replace(' }', ', since: block, checks: { timeType: Time } }')), expect: /tasks\.0\.condition\.since: since: block gives the block's first run as the since, but the payload's time type is Time; use since: payload/ },
-  { name: 'an unknown check is an error', content: chain(offline.replace(' }', ', checks: { minSize: 3 } }')), expect: /tasks\.0\.condition\.checks: Unrecognized key: "minSize"/ },
+  { name: 'an unknown check is an error', content: chain(offline.replace(' }', ', checks: { minSize: 3 } }')), expect: /tasks\.0\.condition\.checks\.minSize: unknown key 'minSize'; did you mean 'minSizeBytes'\?/ },
   { name: 'a check of another synchronization than the condition is an error', content: chain(offline.replace(' }', ', checks: { synchronization: pcl } }')), expect: /tasks\.0\.condition\.checks\.synchronization: the check expects synchronization pcl but the condition's sync is offline/ },
   { name: 'min above max size is an error', content: chain(offline.replace(' }', ', checks: { minSizeBytes: 10, maxSizeBytes: 5 } }')), expect: /checks\.maxSizeBytes: maxSizeBytes 5 is below minSizeBytes 10/ },
   { name: 'signOff takes required or none', content: chain(offline.replace(' }', ', signOff: yes }')), expect: /tasks\.0\.condition\.signOff: / },
@@ -251,3 +251,88 @@ test('tasks named constructor and toString are ordinary tasks: no prototype entr
   assert.equal(uploads(content, 'prompt').get('toString')?.tag, 'T_offline', 'the prompt campaign has no entry: the task\'s own tag, not Object.prototype.toString')
   assert.ok(rereco !== undefined && prompt !== undefined)
 })
+
+// issue 15: one pass finds every error of a file, and names what was probably meant
+test('a schema error and an unknown needs entry are reported together, in one pass', () => {
+  const errors = check(base.replace('jobs: 4', 'jobs: four').replace('needs: [reco]', 'needs: [rec]'))
+  assert.deepEqual(errors, [
+    "w.yaml:8:13 tasks.1.needs.0: task 'calib' needs unknown task 'rec'; did you mean 'reco'?",
+    'w.yaml:5:11 tasks.0.jobs: Invalid input: expected number, received string'
+  ])
+})
+
+test('an unknown key, a run type and a campaign tag are all reported with a broken schema', () => {
+  const errors = check(base.replace('    jobs: 4', '    jobs: 4\n    retry: 3') + 'runTypes:\n  c: { tasks: [calb] }\ncampaigns: [{ name: r, conditions: { tags: { nope: { tag: T, sync: offline } } } }]\n')
+  assert.equal(errors.length, 3, errors.join('\n'))
+  assert.match(errors.join('\n'), /tasks\.0\.retry: unknown key 'retry'; did you mean 'retries'\?/)
+  assert.match(errors.join('\n'), /runTypes\.c\.tasks\.0: run type 'c' lists unknown task 'calb'; did you mean 'calib'\?/)
+  assert.match(errors.join('\n'), /campaigns\.0\.conditions\.tags\.nope: campaign 'r' gives a tag to unknown task 'nope'$/m)
+})
+
+const hintTable: Array<{ name: string, content: string, expect: RegExp }> = [
+  { name: 'a misspelt placeholder suggests the placeholder', content: base.replace('"{outdir}"', '"{outdr}"'), expect: /tasks\.0\.run\.5: unknown placeholder \{outdr\}; did you mean 'outdir'\?, expected one of/ },
+  { name: 'a misspelt backend suggests the backend', content: base.replace('    jobs: 4', '    jobs: 4\n    backend: htcondr'), expect: /tasks\.0\.backend: unknown backend 'htcondr'; did you mean 'htcondor'\?/ },
+  { name: 'a misspelt key of a condition suggests the key', content: base + '    condition: { tag: T, record: R, sync: offline, fcsrPolcy: move }\n', expect: /tasks\.1\.condition\.fcsrPolcy: unknown key 'fcsrPolcy'; did you mean 'fcsrPolicy'\?/ },
+  { name: 'a misspelt top-level key suggests the key', content: base.replace('workflow: timing', 'workflow: timing\ncampains: [prompt]'), expect: /^w\.yaml:3:11 campains: unknown key 'campains'; did you mean 'campaigns'\?/ },
+  { name: 'a key far from every known one lists them', content: base.replace('    jobs: 4', '    jobs: 4\n    xyz: 1'), expect: /tasks\.0\.xyz: unknown key 'xyz', expected one of name, block, filter, when, needs, jobs, run,/ },
+  { name: 'a one-letter name suggests nothing', content: base.replace('needs: [reco]', 'needs: [b]').replace('name: reco', 'name: a').replace('"{inputs}"', 'x'), expect: /tasks\.1\.needs\.0: task 'calib' needs unknown task 'b'$/ },
+  { name: 'a misspelt run type of a campaign suggests it', content: base + 'runTypes:\n  physics: { tasks: [reco] }\ncampaigns: [{ name: prompt, runTypes: [phyics] }]\n', expect: /campaigns\.0\.runTypes\.0: unknown run type 'phyics'; did you mean 'physics'\?/ }
+]
+for (const row of hintTable) {
+  test(row.name, () => {
+    const errors = check(row.content)
+    assert.ok(errors.some(e => row.expect.test(e)), `expected ${String(row.expect)} in:\n${errors.join('\n')}`)
+  })
+}
+
+const scriptTable: Array<{ name: string, arg: string, files: string[], expect: RegExp | undefined }> = [
+  { name: 'a script of the workflow directory that exists is accepted', arg: '{workflowDir}/scripts/reco.py', files: ['/wf/scripts/reco.py'], expect: undefined },
+  { name: 'a script of the workflow directory that is missing is an error at the argument', arg: '{workflowDir}/scripts/rceo.py', files: ['/wf/scripts/reco.py'], expect: /^w\.yaml:6:\d+ tasks\.0\.run\.1: \{workflowDir\}\/scripts\/rceo\.py: no file scripts\/rceo\.py in the workflow directory$/ },
+  { name: 'a path with another placeholder is not checked (known only when the job runs)', arg: '{workflowDir}/scripts/{task}.py', files: [], expect: undefined },
+  { name: 'a program outside the workflow directory is not checked', arg: 'reco.py', files: [], expect: undefined }
+]
+for (const row of scriptTable) {
+  test(row.name, () => {
+    const content = base.replace('run: [python3, reco.py,', `run: [python3, "${row.arg}",`)
+    const r = validateWorkflow({ name: 'w.yaml', content, dir: '/wf' }, {}, { scriptExists: p => row.files.includes(p) })
+    if (row.expect === undefined) assert.deepEqual(r.errors, [])
+    else assert.ok(r.errors.some(e => (row.expect as RegExp).test(e)), r.errors.join('\n'))
+  })
+}
+
+// issue 15: job resources and batch options
+const resourceTable: Array<{ name: string, content: string, expect: Partial<Record<'cpus' | 'memoryMb' | 'diskMb' | 'timeoutS' | 'accountingGroup' | 'jobFlavour' | 'image', unknown>> & { passEnv?: string[] } }> = [
+  { name: 'no resources: the backend defaults and a 2 h limit', content: base, expect: { cpus: 0, memoryMb: 0, diskMb: 0, timeoutS: 7200, accountingGroup: '', jobFlavour: '', passEnv: [] } },
+  { name: 'sizes with units become MiB (1024-based)', content: withTask('    resources: { cpus: 4, memory: 2GB, disk: 1.5 GB }'), expect: { cpus: 4, memoryMb: 2048, diskMb: 1536 } },
+  { name: 'a plain number is MiB', content: withTask('    resources: { memory: 3000 }'), expect: { memoryMb: 3000 } },
+  { name: 'a job flavour without timeout takes the flavour\'s limit', content: withTask('    backend: htcondor\n    batch: { jobFlavour: espresso, accountingGroup: group_u_CMS.u_zh }'), expect: { timeoutS: 1200, jobFlavour: 'espresso', accountingGroup: 'group_u_CMS.u_zh' } },
+  { name: 'a timeout within the flavour is kept', content: withTask('    backend: htcondor\n    timeout: 90m\n    batch: { jobFlavour: longlunch }'), expect: { timeoutS: 5400 } },
+  { name: 'an HTCondor job may run in a container', content: withTask('    backend: htcondor\n    image: docker://registry.cern.ch/cmsecal/calib:1'), expect: { image: 'docker://registry.cern.ch/cmsecal/calib:1' } },
+  { name: 'passEnv names are carried', content: withTask('    passEnv: [X509_USER_PROXY, CMSSW_BASE]'), expect: { passEnv: ['X509_USER_PROXY', 'CMSSW_BASE'] } }
+]
+for (const row of resourceTable) {
+  test(`resources: ${row.name}`, () => {
+    const r = validateWorkflow({ name: 'w.yaml', content: row.content, dir: '/wf' })
+    assert.deepEqual(r.errors, [])
+    const t = r.workflow!.tasks[0]!
+    const got: Record<string, unknown> = { ...t.resources, timeoutS: t.timeoutS, ...t.batch, image: t.image, passEnv: t.passEnv }
+    for (const [k, v] of Object.entries(row.expect)) assert.deepEqual(got[k], v, k)
+  })
+}
+
+const resourceErrors: Array<{ name: string, content: string, expect: RegExp }> = [
+  { name: 'a size in an unknown unit', content: withTask('    resources: { memory: 2 GiB }'), expect: /tasks\.0\.resources\.memory: .*expected a size such as 512MB, 4GB or a number of MiB/ },
+  { name: 'zero CPUs', content: withTask('    resources: { cpus: 0 }'), expect: /tasks\.0\.resources\.cpus: / },
+  { name: 'an unknown job flavour', content: withTask('    backend: htcondor\n    batch: { jobFlavour: lunch }'), expect: /tasks\.0\.batch\.jobFlavour: / },
+  { name: 'an accounting group with a space', content: withTask('    backend: htcondor\n    batch: { accountingGroup: "group u" }'), expect: /tasks\.0\.batch\.accountingGroup: expected an accounting group/ },
+  { name: 'a timeout longer than the flavour allows', content: withTask('    backend: htcondor\n    timeout: 3h\n    batch: { jobFlavour: longlunch }'), expect: /tasks\.0\.timeout: timeout 3h is longer than job flavour longlunch allows \(120 min\)/ },
+  { name: 'batch options on the local backend', content: withTask('    batch: { jobFlavour: workday }'), expect: /tasks\.0\.batch: `batch` options are HTCondor's; this task runs on the local backend/ },
+  { name: 'an image on the local backend', content: withTask('    image: alma9'), expect: /tasks\.0\.image: the local backend runs no container/ },
+  { name: 'a passEnv entry that is not a variable name', content: withTask('    passEnv: [X509-PROXY]'), expect: /tasks\.0\.passEnv\.0: expected an environment variable name/ }
+]
+for (const row of resourceErrors) {
+  test(`resources: ${row.name} is an error`, () => {
+    const errors = check(row.content)
+    assert.ok(errors.some(e => row.expect.test(e)), `expected ${String(row.expect)} in:\n${errors.join('\n')}`)
+  })
+}

@@ -15,7 +15,7 @@
 # allowed_execute_duration holds the job with code 47, as HTCondor does.
 # A busy schedd: CONDOR_STANDIN_QUERY_DELAY_S makes condor_q answer that much
 # later (each such query notes 'start' and 'end' in $CONDOR_STANDIN_DIR/slow-queries).
-import json, os, re, signal, subprocess, sys, time
+import fcntl, json, os, re, signal, subprocess, sys, time
 try:
     import classad2, htcondor2
 except ImportError:
@@ -139,9 +139,12 @@ def submit(argv):
     exe = value('executable')
     if not os.path.isabs(exe) or not os.path.exists(exe):
         sys.exit(f'\nERROR: Executable file {exe} does not exist')
-    counter = os.path.join(STATE, 'next-cluster')
-    cluster = int(open(counter).read()) if os.path.exists(counter) else 1
-    open(counter, 'w').write(str(cluster + 1))
+    # the schedd hands out cluster ids one at a time: concurrent condor_submit calls never share one
+    with open(os.path.join(STATE, 'next-cluster.lock'), 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        counter = os.path.join(STATE, 'next-cluster')
+        cluster = int(open(counter).read()) if os.path.exists(counter) else 1
+        open(counter, 'w').write(str(cluster + 1))
     now = int(time.time())
     job = {'ClusterId': cluster, 'ProcId': 0, 'QDate': now, 'Cmd': exe, 'Iwd': value('initialdir') or os.getcwd()}
     for key in sub.keys():  # +Attr = expr: job attributes, ClassAd expressions evaluated by classad2

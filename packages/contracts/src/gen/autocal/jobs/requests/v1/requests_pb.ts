@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file autocal/jobs/requests/v1/requests.proto.
  */
 export const file_autocal_jobs_requests_v1_requests: GenFile = /*@__PURE__*/
-  fileDesc("CidhdXRvY2FsL2pvYnMvcmVxdWVzdHMvdjEvcmVxdWVzdHMucHJvdG8SGGF1dG9jYWwuam9icy5yZXF1ZXN0cy52MSI9CglSZXNvdXJjZXMSDAoEY3B1cxgBIAEoDRIRCgltZW1vcnlfbWIYAiABKA0SDwoHZGlza19tYhgDIAEoDSKmAgoIU3RhcnRKb2ISDAoEYXJndhgBIAMoCRI4CgNlbnYYAiADKAsyKy5hdXRvY2FsLmpvYnMucmVxdWVzdHMudjEuU3RhcnRKb2IuRW52RW50cnkSDwoHYmFja2VuZBgDIAEoCRINCgVpbWFnZRgEIAEoCRI2CglyZXNvdXJjZXMYBSABKAsyIy5hdXRvY2FsLmpvYnMucmVxdWVzdHMudjEuUmVzb3VyY2VzEhEKCXRpbWVvdXRfcxgGIAEoDRIOCgZvdXRkaXIYByABKAkSDgoGaW5wdXRzGAggAygJEg0KBW5qb2JzGAkgASgNEgwKBHBvb2wYCiABKAkaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIbCglDYW5jZWxKb2ISDgoGcmVhc29uGAEgASgJIuUBCgpKb2JSZXF1ZXN0Eg4KBmpvYl9pZBgBIAEoCRILCgN0cnkYAiABKA0SMQoKcHJvdmVuYW5jZRgDIAEoCzIdLmF1dG9jYWwuY29tbW9uLnYxLlByb3ZlbmFuY2USEQoJam9iX2luZGV4GAQgASgNEjMKBXN0YXJ0GAogASgLMiIuYXV0b2NhbC5qb2JzLnJlcXVlc3RzLnYxLlN0YXJ0Sm9iSAASNQoGY2FuY2VsGAsgASgLMiMuYXV0b2NhbC5qb2JzLnJlcXVlc3RzLnYxLkNhbmNlbEpvYkgAQggKBmFjdGlvbmIGcHJvdG8z", [file_autocal_common_v1_common]);
+  fileDesc("CidhdXRvY2FsL2pvYnMvcmVxdWVzdHMvdjEvcmVxdWVzdHMucHJvdG8SGGF1dG9jYWwuam9icy5yZXF1ZXN0cy52MSI9CglSZXNvdXJjZXMSDAoEY3B1cxgBIAEoDRIRCgltZW1vcnlfbWIYAiABKA0SDwoHZGlza19tYhgDIAEoDSLnAgoIU3RhcnRKb2ISDAoEYXJndhgBIAMoCRI4CgNlbnYYAiADKAsyKy5hdXRvY2FsLmpvYnMucmVxdWVzdHMudjEuU3RhcnRKb2IuRW52RW50cnkSDwoHYmFja2VuZBgDIAEoCRINCgVpbWFnZRgEIAEoCRI2CglyZXNvdXJjZXMYBSABKAsyIy5hdXRvY2FsLmpvYnMucmVxdWVzdHMudjEuUmVzb3VyY2VzEhEKCXRpbWVvdXRfcxgGIAEoDRIOCgZvdXRkaXIYByABKAkSDgoGaW5wdXRzGAggAygJEg0KBW5qb2JzGAkgASgNEgwKBHBvb2wYCiABKAkSGAoQYWNjb3VudGluZ19ncm91cBgLIAEoCRITCgtqb2JfZmxhdm91chgMIAEoCRIQCghwYXNzX2VudhgNIAMoCRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIhsKCUNhbmNlbEpvYhIOCgZyZWFzb24YASABKAki5QEKCkpvYlJlcXVlc3QSDgoGam9iX2lkGAEgASgJEgsKA3RyeRgCIAEoDRIxCgpwcm92ZW5hbmNlGAMgASgLMh0uYXV0b2NhbC5jb21tb24udjEuUHJvdmVuYW5jZRIRCglqb2JfaW5kZXgYBCABKA0SMwoFc3RhcnQYCiABKAsyIi5hdXRvY2FsLmpvYnMucmVxdWVzdHMudjEuU3RhcnRKb2JIABI1CgZjYW5jZWwYCyABKAsyIy5hdXRvY2FsLmpvYnMucmVxdWVzdHMudjEuQ2FuY2VsSm9iSABCCAoGYWN0aW9uYgZwcm90bzM", [file_autocal_common_v1_common]);
 
 /**
  * Resources asked of a batch or container backend.
@@ -96,7 +96,7 @@ export type StartJob = Message<"autocal.jobs.requests.v1.StartJob"> & {
   backend: string;
 
   /**
-   * Container image (kubernetes backend).
+   * Container image (kubernetes backend; htcondor backend: container universe).
    *
    * @generated from field: string image = 4;
    */
@@ -139,6 +139,29 @@ export type StartJob = Message<"autocal.jobs.requests.v1.StartJob"> & {
    * @generated from field: string pool = 10;
    */
   pool: string;
+
+  /**
+   * HTCondor accounting group (submit command accounting_group), e.g. "group_u_CMS.u_zh"; "" = the schedd's default.
+   *
+   * @generated from field: string accounting_group = 11;
+   */
+  accountingGroup: string;
+
+  /**
+   * HTCondor job flavour (+JobFlavour of CERN's batch service: espresso, microcentury, longlunch, workday,
+   * tomorrow, testmatch, nextweek); "" = none.
+   *
+   * @generated from field: string job_flavour = 12;
+   */
+  jobFlavour: string;
+
+  /**
+   * Names of variables of the executor's environment the job asks for; each must be in the executor's
+   * AUTOCAL_EXECUTOR_JOB_EXTRA_ENV, else the job fails to start with the reason.
+   *
+   * @generated from field: repeated string pass_env = 13;
+   */
+  passEnv: string[];
 };
 
 /**
@@ -169,7 +192,7 @@ export type StartJobJson = {
   backend?: string;
 
   /**
-   * Container image (kubernetes backend).
+   * Container image (kubernetes backend; htcondor backend: container universe).
    *
    * @generated from field: string image = 4;
    */
@@ -212,6 +235,29 @@ export type StartJobJson = {
    * @generated from field: string pool = 10;
    */
   pool?: string;
+
+  /**
+   * HTCondor accounting group (submit command accounting_group), e.g. "group_u_CMS.u_zh"; "" = the schedd's default.
+   *
+   * @generated from field: string accounting_group = 11;
+   */
+  accountingGroup?: string;
+
+  /**
+   * HTCondor job flavour (+JobFlavour of CERN's batch service: espresso, microcentury, longlunch, workday,
+   * tomorrow, testmatch, nextweek); "" = none.
+   *
+   * @generated from field: string job_flavour = 12;
+   */
+  jobFlavour?: string;
+
+  /**
+   * Names of variables of the executor's environment the job asks for; each must be in the executor's
+   * AUTOCAL_EXECUTOR_JOB_EXTRA_ENV, else the job fails to start with the reason.
+   *
+   * @generated from field: repeated string pass_env = 13;
+   */
+  passEnv?: string[];
 };
 
 /**

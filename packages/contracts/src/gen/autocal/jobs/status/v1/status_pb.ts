@@ -17,7 +17,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file autocal/jobs/status/v1/status.proto.
  */
 export const file_autocal_jobs_status_v1_status: GenFile = /*@__PURE__*/
-  fileDesc("CiNhdXRvY2FsL2pvYnMvc3RhdHVzL3YxL3N0YXR1cy5wcm90bxIWYXV0b2NhbC5qb2JzLnN0YXR1cy52MSKpAwoJSm9iU3RhdHVzEg4KBmpvYl9pZBgBIAEoCRILCgN0cnkYAiABKA0SMQoKcHJvdmVuYW5jZRgDIAEoCzIdLmF1dG9jYWwuY29tbW9uLnYxLlByb3ZlbmFuY2USEQoJam9iX2luZGV4GAQgASgNEi8KBXBoYXNlGAUgASgOMiAuYXV0b2NhbC5qb2JzLnN0YXR1cy52MS5Kb2JQaGFzZRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZzaWduYWwYByABKAkSDgoGcmVhc29uGAggASgJEhEKCXJldHJ5YWJsZRgJIAEoCBITCgtkdXJhdGlvbl9tcxgKIAEoBBIqCgdvdXRwdXRzGAsgAygLMhkuYXV0b2NhbC5jb21tb24udjEuT3V0cHV0Eg8KB2xvZ191cmwYDCABKAkSDwoHYmFja2VuZBgNIAEoCRISCgpiYWNrZW5kX2lkGA4gASgJEhAKCGV4ZWN1dG9yGA8gASgJEiYKAmF0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIMCgpfZXhpdF9jb2RlKnwKCEpvYlBoYXNlEhkKFUpPQl9QSEFTRV9VTlNQRUNJRklFRBAAEhQKEEpPQl9QSEFTRV9RVUVVRUQQARIVChFKT0JfUEhBU0VfUlVOTklORxACEhIKDkpPQl9QSEFTRV9ET05FEAMSFAoQSk9CX1BIQVNFX0ZBSUxFRBAEYgZwcm90bzM", [file_autocal_common_v1_common, file_google_protobuf_timestamp]);
+  fileDesc("CiNhdXRvY2FsL2pvYnMvc3RhdHVzL3YxL3N0YXR1cy5wcm90bxIWYXV0b2NhbC5qb2JzLnN0YXR1cy52MSKaBAoJSm9iU3RhdHVzEg4KBmpvYl9pZBgBIAEoCRILCgN0cnkYAiABKA0SMQoKcHJvdmVuYW5jZRgDIAEoCzIdLmF1dG9jYWwuY29tbW9uLnYxLlByb3ZlbmFuY2USEQoJam9iX2luZGV4GAQgASgNEi8KBXBoYXNlGAUgASgOMiAuYXV0b2NhbC5qb2JzLnN0YXR1cy52MS5Kb2JQaGFzZRIWCglleGl0X2NvZGUYBiABKAVIAIgBARIOCgZzaWduYWwYByABKAkSDgoGcmVhc29uGAggASgJEhEKCXJldHJ5YWJsZRgJIAEoCBITCgtkdXJhdGlvbl9tcxgKIAEoBBIqCgdvdXRwdXRzGAsgAygLMhkuYXV0b2NhbC5jb21tb24udjEuT3V0cHV0Eg8KB2xvZ191cmwYDCABKAkSDwoHYmFja2VuZBgNIAEoCRISCgpiYWNrZW5kX2lkGA4gASgJEhAKCGV4ZWN1dG9yGA8gASgJEiYKAmF0GBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI/CgdyZXN1bHRzGBEgAygLMi4uYXV0b2NhbC5qb2JzLnN0YXR1cy52MS5Kb2JTdGF0dXMuUmVzdWx0c0VudHJ5Gi4KDFJlc3VsdHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAE6AjgBQgwKCl9leGl0X2NvZGUqfAoISm9iUGhhc2USGQoVSk9CX1BIQVNFX1VOU1BFQ0lGSUVEEAASFAoQSk9CX1BIQVNFX1FVRVVFRBABEhUKEUpPQl9QSEFTRV9SVU5OSU5HEAISEgoOSk9CX1BIQVNFX0RPTkUQAxIUChBKT0JfUEhBU0VfRkFJTEVEEARiBnByb3RvMw", [file_autocal_common_v1_common, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message autocal.jobs.status.v1.JobStatus
@@ -120,6 +120,14 @@ export type JobStatus = Message<"autocal.jobs.status.v1.JobStatus"> & {
    * @generated from field: google.protobuf.Timestamp at = 16;
    */
   at?: Timestamp | undefined;
+
+  /**
+   * Numeric results the job wrote in its outputs manifest ({"results": {"chi2_ndf": 1.07}}): name (lower snake
+   * case, at most 64 characters, at most 64 of them) → finite value. Done jobs only.
+   *
+   * @generated from field: map<string, double> results = 17;
+   */
+  results: { [key: string]: number };
 };
 
 /**
@@ -223,6 +231,14 @@ export type JobStatusJson = {
    * @generated from field: google.protobuf.Timestamp at = 16;
    */
   at?: TimestampJson;
+
+  /**
+   * Numeric results the job wrote in its outputs manifest ({"results": {"chi2_ndf": 1.07}}): name (lower snake
+   * case, at most 64 characters, at most 64 of them) → finite value. Done jobs only.
+   *
+   * @generated from field: map<string, double> results = 17;
+   */
+  results?: { [key: string]: number | "NaN" | "Infinity" | "-Infinity" };
 };
 
 /**

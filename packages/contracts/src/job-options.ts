@@ -1,0 +1,20 @@
+// The batch options a job request (StartJob) may carry besides argv and
+// resources, as both the dispatcher (workflow validation) and the executor
+// (request checks) read them.
+
+/**
+ * The job flavours of CERN's HTCondor batch service and the longest run each
+ * allows, in seconds (`+JobFlavour`; CERN batch documentation, "Job flavours").
+ */
+export const condorJobFlavours: Readonly<Record<string, number>> = {
+  espresso: 20 * 60,
+  microcentury: 60 * 60,
+  longlunch: 2 * 3600,
+  workday: 8 * 3600,
+  tomorrow: 24 * 3600,
+  testmatch: 3 * 24 * 3600,
+  nextweek: 7 * 24 * 3600
+}
+
+/** An HTCondor accounting group as autocal accepts it: 1–128 of letters, digits and _ . - (e.g. `group_u_CMS.u_zh`). */
+export const accountingGroupRe = /^[A-Za-z0-9_.-]{1,128}$/
