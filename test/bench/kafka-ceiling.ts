@@ -3,7 +3,7 @@
 // does on top can only be slower than this.
 import { randomUUID } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
-import { topicOffsets } from '@autocal/runtime'
+import { waitForTopics } from '@autocal/runtime'
 
 export interface CeilingResult {
   sizeBytes: number
@@ -18,8 +18,9 @@ export async function measureCeiling (kafka: Kafka, sizeBytes: number, messages:
   const topic = `bench-ceiling-${randomUUID().slice(0, 8)}`
   const admin = kafka.admin()
   await admin.connect()
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 6, replicationFactor: 1 }] })
-  await topicOffsets(admin, topic) // the partitions have leaders
+  // not kafkajs' waitForLeaders: it can throw UNKNOWN_TOPIC_OR_PARTITION outside the returned promise right after creation
+  await admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: 6, replicationFactor: 1 }] })
+  await waitForTopics(admin, [{ name: topic, partitions: 6 }], 60_000)
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 })
   const consumer = kafka.consumer({ groupId: `${topic}-g`, maxWaitTimeInMs: 100 })
   await producer.connect()

@@ -39,6 +39,14 @@ export const kafkaShape = {
   /** Partitions handled in parallel by one consumer (order is kept within a partition). */
   AUTOCAL_KAFKA_PARTITIONS_CONCURRENCY: z.coerce.number().int().positive().default(3),
   AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /**
+   * Bytes one fetch returns per partition at most (kafkajs maxBytesPerPartition; a larger single message still comes).
+   * A fetch's batches are all handled before the next fetch, so a large batch of one topic holds every other topic
+   * of the consumer back; small batches also bound the memory a fetch takes.
+   */
+  AUTOCAL_KAFKA_FETCH_PARTITION_BYTES: z.coerce.number().int().min(1024).default(128 * 1024),
+  /** Bytes one fetch returns at most over all partitions (kafkajs maxBytes). */
+  AUTOCAL_KAFKA_FETCH_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   /** TLS to the brokers (implied by any AUTOCAL_KAFKA_TLS_* file); the system CAs unless AUTOCAL_KAFKA_TLS_CA_FILE is set. */
   AUTOCAL_KAFKA_TLS: z.stringbool().default(false),
   /** PEM file of the CA(s) that signed the brokers' certificates. */

@@ -62,7 +62,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     // the planner works in the handlers (run blocks on the run's event, downstream tasks on the status that
     // finished their upstream) and in its safety-net tick
     const runsOffsets = stack.use(createRunsOffsets(config, logger, service))
-    const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, ensureState: recovery.ensureState })
+    const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, handlerGraceMs: 2 * config.AUTOCAL_DISPATCH_TICK_MS, ensureState: recovery.ensureState })
     const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR, planner })
     await recovery.ensureState()
     const checks = [redis.check, producer.check]
@@ -92,6 +92,12 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
       producer,
       metrics,
       group: service,
+      // runs of a batch are planned, and job statuses applied, several at a time (those of one run, or of one
+      // task: the key, in order): a burst is worked off at the rate of the transitions it makes, not one round
+      // trip after the other; conditions (keyed by tag: upload order) and control commands stay one at a time
+      concurrency: { runs: config.AUTOCAL_DISPATCH_MESSAGES_CONCURRENCY, jobStatus: config.AUTOCAL_DISPATCH_MESSAGES_CONCURRENCY },
+      // how far the runs topic is consumed, in offset order: bucket grouping waits for it (domain/grouping-order.ts)
+      onHandled: async at => { if (at.topic === 'runs') await store.noteRunHandled(at.partition, at.offset) },
       handlers: { runs: handlers.onRun, jobStatus: async s => { await handlers.onJobStatus(s); await watchdog.answered(s) }, conditions: handlers.onCondition, control: handlers.onControl }
     }))
     checks.push(consumer.check, watch.check)

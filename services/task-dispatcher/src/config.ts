@@ -38,6 +38,8 @@ export const Config = z.object({
   AUTOCAL_DISPATCH_LEASE_MS: z.coerce.number().int().positive().default(15_000),
   /** Transitions of different tasks the planner applies at once. */
   AUTOCAL_DISPATCH_PARALLEL: z.coerce.number().int().positive().default(32),
+  /** Run events of different runs, and job statuses of different tasks, handled at once per partition (those of one run, or of one task, stay in order). */
+  AUTOCAL_DISPATCH_MESSAGES_CONCURRENCY: z.coerce.number().int().positive().default(16),
   /** Settled runs grouped into blocks per planner tick at most (a backlog is dispatched while it is grouped). */
   AUTOCAL_DISPATCH_RUNS_PER_TICK: z.coerce.number().int().positive().default(200),
   /** How long an HTTP gate answer is trusted before asking again (a yes is kept). */

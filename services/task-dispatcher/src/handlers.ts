@@ -88,18 +88,14 @@ export function createHandlers (deps: HandlerDeps) {
     await ensureState()
     // run events carry deterministic ids (runs/<run>/<change>/<content hash>): a repeat is dropped
     const seenKey = redis.key('seen', meta.eventId)
-    if (await redis.client.exists(seenKey) === 1) {
-      await store.noteRunHandled(meta.partition, meta.offset)
-      return
-    }
+    if (await redis.client.exists(seenKey) === 1) return
     await applyRun(ev)
     // push: a run that ended is planned, gated and dispatched here; a Tier-0 fact re-evaluates the run's tasks
     const change = ev.change.case
     if (change === 'ended' && ev.change.value.run?.endTime !== undefined) await planner?.runEnded(ev.campaign === '' ? 'prompt' : ev.campaign, ev.run)
     else if (change === 'streamDone' || change === 'datasetDone') await planner?.runFactChanged(ev.run)
     await seenBefore(redis, meta.eventId)
-    // how far the runs topic is consumed: bucket grouping waits for it (domain/grouping-order.ts)
-    await store.noteRunHandled(meta.partition, meta.offset)
+    // how far the runs topic is consumed (bucket grouping waits for it) is noted by the consumer's onHandled, in offset order (app.ts)
     log.debug({ run: ev.run, change: ev.change.case, campaign: ev.campaign, eventId: meta.eventId }, 'run event')
   }
 

@@ -19,6 +19,7 @@ import { closeTimedOut, groupRun, type BlockState } from './domain/block-groupin
 import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type CampaignTasks } from './domain/catalog.ts'
 import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
 import { pendingGates, type RunReadiness } from './domain/gates.ts'
+import { tickEvaluates } from './domain/tick-scope.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import type { Task } from './domain/task-state.ts'
 import { isAppendOnly, uploadWaiting } from './domain/upload-order.ts'
@@ -47,6 +48,8 @@ export interface PlannerDeps {
   /** Runs grouped per tick at most (per kind: run blocks, buckets), so that a large backlog is dispatched while it is grouped. */
   runsPerTick: number
   httpRecheckMs: number
+  /** The tick leaves a new task to the handler that planned it for this long (ms; domain/tick-scope.ts); default 0. */
+  handlerGraceMs?: number
   /** Resolves when the read model is complete (rebuilds it from Kafka when needed). */
   ensureState: () => Promise<void>
   now?: () => number
@@ -80,28 +83,45 @@ export function createPlanner (deps: PlannerDeps) {
     return end
   }
 
-  async function planBlock (c: CampaignTasks, root: TaskDef, b: BlockState): Promise<void> {
+  /**
+   * Plans root task `root` on block `b` and, unless `downstream` is false (the
+   * caller plans them itself, after dispatching the root), the tasks downstream of it.
+   */
+  async function planBlock (c: CampaignTasks, root: TaskDef, b: BlockState, downstream = true): Promise<void> {
     const facts = await store.runFacts(b.runs)
     const runEndedAtMs = endOf(facts, b.runs)
     const spec = specOf(c.name, root)
     await transitions.apply(taskKey(c.name, b.id, root.name), () => ({ kind: 'plan', spec, block: b, ...(runEndedAtMs === undefined ? {} : { runEndedAtMs }) }))
     await store.saveBlock(c.name, root.name, b)
-    if (!b.closed) return
-    // downstream tasks are planned on a block once it closed for all their roots
+    if (downstream) await planDownstream(c, root, b, runEndedAtMs)
+  }
+
+  /** Plans the tasks downstream of `root` on block `b` once it closed for all their roots; returns the keys of those planned now. */
+  async function planDownstream (c: CampaignTasks, root: TaskDef, b: BlockState, runEndedAtMs: number | undefined): Promise<string[]> {
+    if (!b.closed) return []
+    const planned: string[] = []
     for (const d of downstreamOf(c, root.name)) {
       const others = rootsOf(c, d).filter(r => r !== root.name)
       let ready = true
       for (const o of others) if ((await store.block(c.name, o, b.id))?.closed !== true) ready = false
       if (!ready) continue
       const dspec = specOf(c.name, d)
-      await transitions.apply(taskKey(c.name, b.id, d.name), cur => cur === undefined ? { kind: 'plan', spec: dspec, block: b, ...(runEndedAtMs === undefined ? {} : { runEndedAtMs }) } : undefined)
+      const key = taskKey(c.name, b.id, d.name)
+      const tr = await transitions.apply(key, cur => cur === undefined ? { kind: 'plan', spec: dspec, block: b, ...(runEndedAtMs === undefined ? {} : { runEndedAtMs }) } : undefined)
+      if (tr?.changed === true) planned.push(key)
     }
+    return planned
   }
 
-  /** The run block of `run` for each run-blocked root task it belongs to, planned; returns the keys of the root tasks planned. */
-  async function planRunBlocks (c: CampaignTasks, runs: readonly number[], lease?: Pick<LeaseKeeper, 'check'>): Promise<string[]> {
+  /**
+   * The run block of `run` for each run-blocked root task it belongs to,
+   * planned; returns the keys of the root tasks planned and the plans of their
+   * downstream tasks, which the caller makes (after dispatching the roots:
+   * they are not on the path from a run's end to its first job request).
+   */
+  async function planRunBlocks (c: CampaignTasks, runs: readonly number[], lease?: Pick<LeaseKeeper, 'check'>): Promise<{ keys: string[], downstream: () => Promise<string[]> }> {
     const roots = c.roots.filter(r => r.block.kind === 'run')
-    if (roots.length === 0 || runs.length === 0) return []
+    if (roots.length === 0 || runs.length === 0) return { keys: [], downstream: async () => [] }
     const facts = await store.runFacts([...runs])
     const planned: Array<[TaskDef, BlockState]> = []
     for (const run of runs) {
@@ -112,8 +132,15 @@ export function createPlanner (deps: PlannerDeps) {
         for (const b of groupRun(new Map(), root.block, { run, fill: f.run.fill, era: f.run.era, recordedLumiPb: f.run.recordedLumiPb }, now()).changed) planned.push([root, b])
       }
     }
-    await inParallel(planned, deps.parallel, async ([root, b]) => { lease?.check(); await planBlock(c, root, b) })
-    return planned.map(([root, b]) => taskKey(c.name, b.id, root.name))
+    await inParallel(planned, deps.parallel, async ([root, b]) => { lease?.check(); await planBlock(c, root, b, false) })
+    return {
+      keys: planned.map(([root, b]) => taskKey(c.name, b.id, root.name)),
+      downstream: async () => {
+        const keys: string[] = []
+        await inParallel(planned, deps.parallel, async ([root, b]) => { lease?.check(); keys.push(...await planDownstream(c, root, b, endOf(facts, b.runs))) })
+        return keys
+      }
+    }
   }
 
   /**
@@ -123,16 +150,18 @@ export function createPlanner (deps: PlannerDeps) {
    * settled; closes timed-out lumi buckets. Run blocks an event handler missed
    * are planned here too (those unplanned for longer than the lease).
    */
-  async function group (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<void> {
+  async function group (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<Set<string>> {
     const t = now()
+    const plannedHere = new Set<string>()
     const missed = (await store.unplannedRuns(c.name, t - deps.leaseMs)).slice(0, deps.runsPerTick)
     if (missed.length > 0) {
-      await planRunBlocks(c, missed, lease)
+      const { keys, downstream } = await planRunBlocks(c, missed, lease)
+      for (const k of [...keys, ...await downstream()]) plannedHere.add(k)
       await store.removeUnplanned(c.name, missed)
       log.info({ campaign: c.name, runs: missed.length }, 'run blocks planned by the tick (their event handler missed them)')
     }
     const bucketRoots = c.roots.filter(r => r.block.kind !== 'run')
-    if (bucketRoots.length === 0) return
+    if (bucketRoots.length === 0) return plannedHere
     const pending = await store.pendingRuns(c.name)
     // the mark: a snapshot of the runs topic's end offsets taken after reading the pending runs, confirmed once the consumer group caught up with it
     const before = await store.groupingMark(c.name)
@@ -143,7 +172,7 @@ export function createPlanner (deps: PlannerDeps) {
     const confirmed = new Set(groupableRuns(pending, mark))
     const settled = (await store.settledPending(c.name, t, deps.settleMs, deps.settleMs * 10)).filter(r => confirmed.has(r)).slice(0, deps.runsPerTick)
     const lumiRoots = bucketRoots.filter(r => r.block.kind === 'lumi' && r.block.timeoutS !== undefined)
-    if (settled.length === 0 && lumiRoots.length === 0) return
+    if (settled.length === 0 && lumiRoots.length === 0) return plannedHere
     const facts = await store.runFacts(settled)
     for (const root of bucketRoots) {
       if (settled.length === 0 && !lumiRoots.includes(root)) continue
@@ -167,8 +196,11 @@ export function createPlanner (deps: PlannerDeps) {
         changed.set(b.id, b)
       }
       await inParallel([...changed.values()], deps.parallel, async b => { lease.check(); await planBlock(c, root, b) })
+      // buckets are planned only here: their tasks are the tick's to evaluate at once
+      for (const b of changed.values()) for (const d of c.tasks) plannedHere.add(taskKey(c.name, b.id, d.name))
     }
     await store.removePending(c.name, settled)
+    return plannedHere
   }
 
   async function httpOpen (key: string, t: Task, def: TaskDef): Promise<boolean | undefined> {
@@ -237,10 +269,13 @@ export function createPlanner (deps: PlannerDeps) {
     await inParallel(limited, 1, async ([t, def]) => { lease.check(); await evaluateTask(t, def) })
   }
 
-  async function evaluate (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>): Promise<void> {
+  async function evaluate (c: CampaignTasks, lease: Pick<LeaseKeeper, 'check'>, plannedHere: ReadonlySet<string>): Promise<void> {
     // only the tasks that may move: new or waiting ones, and processing ones
-    // with a failed job due again (the processing ones are only counted)
-    const tasks = await store.getTasks([...new Set([...await store.openKeys(c.name), ...await store.retriesDue(c.name, now())])])
+    // with a failed job due again (the processing ones are only counted);
+    // not the new ones a handler planned moments ago and is evaluating
+    const t0 = now()
+    const tasks = (await store.getTasks([...new Set([...await store.openKeys(c.name), ...await store.retriesDue(c.name, t0)])]))
+      .filter(t => tickEvaluates(t, t0, deps.handlerGraceMs ?? 0, plannedHere.has(store.keyOf(t))))
     // uploads to append-only tags waiting for an earlier block: the push when a task ends releases them; this
     // catches one left waiting when the earlier block ended while its own last job was being recorded
     const appendOnlyTasks = c.tasks.filter(d => d.upload !== undefined && isAppendOnly(d.upload.sync)).map(d => d.name)
@@ -287,9 +322,12 @@ export function createPlanner (deps: PlannerDeps) {
   async function runEnded (campaign: string, run: number): Promise<void> {
     const c = catalog.campaigns.get(campaign)
     if (c === undefined) return
-    const keys = await planRunBlocks(c, [run])
-    await store.removeUnplanned(c.name, [run])
+    const { keys, downstream } = await planRunBlocks(c, [run])
     await evaluateNow(c, keys)
+    // the downstream tasks after the roots' dispatch; evaluated at once too (a root may have finished meanwhile)
+    const planned = await downstream()
+    await store.removeUnplanned(c.name, [run])
+    await evaluateNow(c, planned)
   }
 
   /** In the handler of a Tier-0 fact of `run`: evaluates the open tasks of the run's blocks in every campaign. */
@@ -329,9 +367,9 @@ export function createPlanner (deps: PlannerDeps) {
     // kept while the tick works (a large backlog can outlast the lease); once lost, the tick stops before its next step
     const keeper = keepLease(lease, deps.leaseMs)
     try {
-      await group(c, keeper)
+      const plannedHere = await group(c, keeper)
       keeper.check()
-      await evaluate(c, keeper)
+      await evaluate(c, keeper, plannedHere)
     } finally {
       await keeper.stop()
       await lease.release().catch(() => false)

@@ -36,7 +36,12 @@ export interface ConsumerConfig extends KafkaConfig {
   AUTOCAL_KAFKA_RETRY_MAX_MS: number
   AUTOCAL_KAFKA_PARTITIONS_CONCURRENCY: number
   AUTOCAL_KAFKA_SESSION_TIMEOUT_MS: number
+  AUTOCAL_KAFKA_FETCH_PARTITION_BYTES?: number
+  AUTOCAL_KAFKA_FETCH_BYTES?: number
 }
+
+/** Where a message was read: the registry topic, its partition and offset. */
+export interface HandledAt { topic: TopicId, partition: number, offset: string }
 
 export interface ConsumerOptions {
   config: ConsumerConfig
@@ -56,6 +61,20 @@ export interface ConsumerOptions {
    * leaves no group behind (default false: a service's shared group stays).
    */
   deleteGroupOnClose?: boolean
+  /**
+   * Messages of these topics handled at once, at most this many, within one
+   * partition's batch (default 1: one after the other). Messages with the same
+   * key stay in order; the offset advances only over the start of the batch
+   * whose messages are all handled (or dead-lettered), so nothing unhandled is
+   * ever committed. For topics whose messages of different keys are independent.
+   */
+  concurrency?: { [K in TopicId]?: number }
+  /**
+   * Called for every message once it is handled or dead-lettered, per
+   * partition in offset order (never for a message while an earlier one of its
+   * partition is still in flight); a throw is retried like a handler's.
+   */
+  onHandled?: (at: HandledAt) => Promise<void>
 }
 
 export interface Consumer extends AsyncDisposable {
@@ -80,6 +99,9 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
     allowAutoTopicCreation: false,
     // a short long-poll: stopping waits for the fetch in flight, so this bounds shutdown time
     maxWaitTimeInMs: 500,
+    // small batches: the next fetch of every partition waits for the slowest batch of this one
+    maxBytesPerPartition: config.AUTOCAL_KAFKA_FETCH_PARTITION_BYTES ?? 128 * 1024,
+    maxBytes: config.AUTOCAL_KAFKA_FETCH_BYTES ?? 4 * 1024 * 1024,
     retry: { initialRetryTime: 300, retries: 10 }
   })
 
@@ -272,6 +294,70 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
     }
   }
 
+  /** onHandled, retried while it fails (a Redis outage): the offset does not advance past the message meanwhile. */
+  async function noteHandled (payload: EachBatchPayload, at: HandledAt): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await options.onHandled?.(at)
+        return
+      } catch (err) {
+        if (attempt === 1 || attempt % 20 === 0) log.warn({ err, ...at, attempt }, 'noting a handled message failed; retrying')
+        await pauseWithHeartbeat(payload, Math.min(config.AUTOCAL_KAFKA_RETRY_MAX_MS, 5000, config.AUTOCAL_KAFKA_RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 10)))
+      }
+    }
+  }
+
+  /**
+   * Handles a batch `limit` messages at a time, messages of one key in order;
+   * `handled` runs in offset order over the start of the batch that is done.
+   * Stops starting messages when the consumer stops or a message fails (the
+   * failure is thrown once the messages in flight settled; later offsets stay
+   * uncommitted).
+   */
+  async function handleConcurrently (payload: EachBatchPayload, limit: number, handled: (m: KafkaMessage) => Promise<void>): Promise<void> {
+    const messages = payload.batch.messages
+    const done = new Array<boolean>(messages.length).fill(false)
+    const lastOfKey = new Map<string, Promise<void>>()
+    const inFlight = new Set<Promise<void>>()
+    let failure: { err: unknown } | undefined
+    let next = 0
+    let advancing = Promise.resolve()
+    const advance = (): Promise<void> => {
+      advancing = advancing.then(async () => {
+        for (; next < messages.length && done[next] === true; next++) {
+          if (failure !== undefined) return
+          await handled(messages[next] as KafkaMessage)
+        }
+      }).catch((err: unknown) => { failure ??= { err } })
+      return advancing
+    }
+    for (let i = 0; i < messages.length; i++) {
+      if (!payload.isRunning() || payload.isStale() || failure !== undefined) break
+      while (inFlight.size >= limit) await Promise.race(inFlight)
+      if (failure !== undefined) break
+      const message = messages[i] as KafkaMessage
+      const key = message.key?.toString('latin1') ?? ''
+      const before = lastOfKey.get(key)
+      const run = (async () => {
+        await before
+        if (failure !== undefined) return
+        await handleOne(payload, message)
+        done[i] = true
+        await advance()
+        await payload.heartbeat()
+      })().catch((err: unknown) => { failure ??= { err } })
+      lastOfKey.set(key, run)
+      const tracked: Promise<void> = run.finally(() => {
+        inFlight.delete(tracked)
+        if (lastOfKey.get(key) === run) lastOfKey.delete(key)
+      })
+      inFlight.add(tracked)
+    }
+    await Promise.all(inFlight)
+    await advance()
+    if (failure !== undefined) throw failure.err
+  }
+
   await consumer.run({
     autoCommit: true,
     autoCommitInterval: 1000,
@@ -279,11 +365,21 @@ export async function startConsumer (options: ConsumerOptions): Promise<Consumer
     partitionsConsumedConcurrently: config.AUTOCAL_KAFKA_PARTITIONS_CONCURRENCY,
     eachBatch: async payload => {
       const { batch } = payload
-      for (const message of batch.messages) {
-        if (!payload.isRunning() || payload.isStale()) break
-        await handleOne(payload, message)
+      const entry = byName.get(batch.topic)
+      const limit = entry === undefined ? 1 : options.concurrency?.[entry.id] ?? 1
+      const handled = async (message: KafkaMessage): Promise<void> => {
+        if (entry !== undefined && options.onHandled !== undefined) await noteHandled(payload, { topic: entry.id, partition: batch.partition, offset: message.offset })
         payload.resolveOffset(message.offset)
-        await payload.heartbeat()
+      }
+      if (limit <= 1) {
+        for (const message of batch.messages) {
+          if (!payload.isRunning() || payload.isStale()) break
+          await handleOne(payload, message)
+          await handled(message)
+          await payload.heartbeat()
+        }
+      } else {
+        await handleConcurrently(payload, limit, handled)
       }
       await payload.commitOffsetsIfNecessary()
       metrics?.consumerLag.set({ topic: batch.topic, partition: String(batch.partition), group: groupId }, Number(batch.offsetLag()))

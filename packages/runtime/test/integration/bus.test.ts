@@ -245,3 +245,46 @@ test('concurrent publishes share requests and keep their order per key', async (
   await until('500 messages', () => [...got.values()].reduce((n, v) => n + v.length, 0) >= 500)
   for (let run = 1; run <= 10; run++) assert.deepEqual(got.get(run), Array.from({ length: 50 }, (_, v) => v), `run ${run} in publish order`)
 })
+
+test('a topic with concurrency handles several messages at once, each key in order, and notes them handled in offset order', async () => {
+  const config = testConfig()
+  const { logger } = memoryLogger()
+  await using producer = await startProducer({ config, logger, service: 'test' })
+  // 12 runs (keys) × 20 versions each, in one publish: each partition's batch holds many keys
+  const messages = []
+  for (let v = 0; v < 20; v++) for (let run = 1; run <= 12; run++) messages.push(create(RunEventSchema, { run, contentHash: String(v), source: 'test' }))
+  await producer.publishMany(topics.runs, messages)
+  const got = new Map<number, number[]>()
+  const finished = new Set<string>()
+  const noted: Array<{ partition: number, offset: string, handledBefore: boolean }> = []
+  const inFlight = new Map<number, number>() // per partition
+  let most = 0
+  await using _consumer = await startConsumer({
+    config,
+    logger,
+    service: 'test',
+    group: 'concurrent',
+    producer,
+    concurrency: { runs: 4 },
+    onHandled: async at => { noted.push({ partition: at.partition, offset: at.offset, handledBefore: finished.has(`${at.partition}/${at.offset}`) }) },
+    handlers: {
+      runs: async (m, meta) => {
+        inFlight.set(meta.partition, (inFlight.get(meta.partition) ?? 0) + 1)
+        most = Math.max(most, inFlight.get(meta.partition) ?? 0)
+        // a handler that waits on I/O (as the dispatcher's do): the others of the batch go on meanwhile
+        await new Promise(resolve => setImmediate(resolve))
+        await new Promise(resolve => setTimeout(resolve, (m.run * 7) % 5))
+        got.set(m.run, [...(got.get(m.run) ?? []), Number(m.contentHash)])
+        finished.add(`${meta.partition}/${meta.offset}`)
+        inFlight.set(meta.partition, (inFlight.get(meta.partition) ?? 0) - 1)
+      }
+    }
+  })
+  await until('240 noted', () => noted.length >= 240)
+  for (let run = 1; run <= 12; run++) assert.deepEqual(got.get(run), Array.from({ length: 20 }, (_, v) => v), `run ${run} in publish order`)
+  assert.ok(most > 1 && most <= 4, `between 2 and 4 messages of a partition in flight at once (saw ${most})`)
+  assert.ok(noted.every(n => n.handledBefore), 'noted only after its handler finished')
+  const byPartition = new Map<number, number[]>()
+  for (const n of noted) byPartition.set(n.partition, [...(byPartition.get(n.partition) ?? []), Number(n.offset)])
+  for (const [partition, offsets] of byPartition) assert.deepEqual(offsets, offsets.map((_, i) => i + (offsets[0] ?? 0)), `partition ${partition} noted in offset order`)
+})
