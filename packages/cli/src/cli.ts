@@ -51,6 +51,7 @@ commands:
                                       FIRST-LAST range per line, # comments; --era: the known runs of the era
   status --campaign C [--task T]... [--runs ...] [--range A-B] [--subsystem S] [--json]
   reprocess|skip|cancel --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--subsystem S] --reason TEXT [--wait [--timeout 30m]]
+                                      reprocess --cascade: the tasks' downstream tasks on the same blocks too
   resubmit --failed-jobs --campaign C [--task T]... [--block ID]... [--runs ...] --reason TEXT [--wait [--timeout 30m]]
                                       run again only the unfinished jobs of failed tasks (next try, same attempt)
   jobs --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--failed]   jobs with tries, states and log links
@@ -120,6 +121,7 @@ const options = {
   follow: { type: 'boolean', short: 'f' },
   failed: { type: 'boolean' },
   'failed-jobs': { type: 'boolean' },
+  cascade: { type: 'boolean' },
   era: { type: 'string' },
   'runs-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' }
@@ -320,6 +322,8 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
       case 'cancel':
       case 'resubmit': {
         if (command === 'resubmit' && v['failed-jobs'] !== true) throw new UsageError('resubmit needs --failed-jobs: it runs again only the unfinished jobs of failed tasks (to run whole tasks again: reprocess)')
+        if (v.cascade === true && command !== 'reprocess') throw new UsageError('--cascade goes with reprocess (it reruns the downstream tasks of what it reprocesses)')
+        if (v.cascade === true && (v.task === undefined || v.task.length === 0)) throw new UsageError('reprocess --cascade needs --task: the tasks whose downstream tasks are reprocessed too')
         const selector = selectorOf(v)
         need(v.campaign, '--campaign')
         const c = connect()
@@ -333,9 +337,10 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
           if (v.json === true) out(JSON.stringify({ commandId: res.commandId, matched: res.matched, jobs: res.jobs }))
           else out(`resubmit accepted: ${res.jobs} unfinished job(s) of ${res.matched} failed task(s) requested again (command ${res.commandId})`)
         } else {
-          const res = command === 'reprocess' ? await c.reprocess(request) : command === 'skip' ? await c.skip(request) : await c.cancel(request)
-          if (v.json === true) out(JSON.stringify({ commandId: res.commandId, matched: res.matched }))
-          else out(`${command} accepted: ${res.matched} task(s) matched (command ${res.commandId})`)
+          const res = command === 'reprocess' ? await c.reprocess({ ...request, cascade: v.cascade === true }) : command === 'skip' ? await c.skip(request) : await c.cancel(request)
+          const cascaded = 'cascadedTasks' in res ? res.cascadedTasks : []
+          if (v.json === true) out(JSON.stringify({ commandId: res.commandId, matched: res.matched, ...(v.cascade === true ? { cascadedTasks: cascaded } : {}) }))
+          else out(`${command} accepted: ${res.matched} task(s) matched${v.cascade === true ? ` (with their downstream tasks: ${cascaded.join(', ') || 'none'})` : ''} (command ${res.commandId})`)
         }
         if (v.wait === true) return await waitSettled(c, selector, before, createWaitDisplay(io, v.json === true, progress), timeoutMs)
         return 0

@@ -108,3 +108,15 @@ test('workflows validate on a path that does not exist names it and exits 1', as
   assert.deepEqual(out, [])
   assert.match(err.join(''), /\/nonexistent\/autocal-workflows: no such workflow file or directory/)
 })
+
+test('--cascade goes with reprocess and a task selection: usage errors before any request', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['skip', '--campaign', 'prompt', '--task', 'a', '--reason', 'x', '--cascade'], /--cascade goes with reprocess/],
+    [['reprocess', '--campaign', 'prompt', '--runs', '355100', '--reason', 'x', '--cascade'], /reprocess --cascade needs --task/]
+  ]
+  for (const [args, message] of cases) {
+    const { err, io: streams } = io()
+    assert.equal(await runCli(args, streams), 2, args.join(' '))
+    assert.match(err.join(''), message)
+  }
+})

@@ -18,7 +18,7 @@ import {
   messageProblem, nameProblem, selectorProblem, topics, type ControlCommand, type Run, type Selector, type TaskEvent
 } from '@autocal/contracts'
 import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
-import { runBelongsTo, type Catalog } from './domain/catalog.ts'
+import { cascadeOf, runBelongsTo, type Catalog } from './domain/catalog.ts'
 import { waitingText } from './domain/gate-text.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import { authorise, matchTasks, matchesSelector, scopeAllows, type Principal } from './domain/selection.ts'
@@ -398,7 +398,18 @@ export function controlService (deps: ControlApiDeps) {
       facts.commandId = cmd.commandId
       return { commandId: cmd.commandId, runs: wanted.size, excluded: excludedRuns(c, [...wanted].sort((a, b) => a - b), known, inject.records) }
     }),
-    reprocess: async (req, call) => await audited(call, 'control.Reprocess', 'command', async facts => await taskCommand(req, call, { case: 'reprocess', value: create(ReprocessSchema, {}) }, facts)),
+    reprocess: async (req, call) => await audited(call, 'control.Reprocess', 'command', async facts => {
+      if (!req.cascade) return await taskCommand(req, call, { case: 'reprocess', value: create(ReprocessSchema, {}) }, facts)
+      // --cascade: the selected tasks and every task downstream of them, on the same blocks
+      const selector = req.selector
+      if (selector === undefined || selector.tasks.length === 0) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'reprocess with cascade needs a selector that names tasks (without one, every task is reprocessed already)')
+      valid(selectorProblem(selector))
+      knownTasks(campaignOf(selector.campaign), selector)
+      const cascaded = cascadeOf(campaignOf(selector.campaign), selector.tasks)
+      const res = await taskCommand({ selector: { ...selector, tasks: [...selector.tasks, ...cascaded] }, reason: req.reason }, call, { case: 'reprocess', value: create(ReprocessSchema, {}) }, facts)
+      facts.details = { ...facts.details, cascade: cascaded.join(',') }
+      return { ...res, cascadedTasks: cascaded }
+    }),
     skip: async (req, call) => await audited(call, 'control.Skip', 'command', async facts => await taskCommand(req, call, { case: 'skip', value: create(SkipSchema, {}) }, facts)),
     cancel: async (req, call) => await audited(call, 'control.Cancel', 'command', async facts => await taskCommand(req, call, { case: 'cancel', value: create(CancelSchema, {}) }, facts)),
     resubmitFailedJobs: async (req, call) => await audited(call, 'control.ResubmitFailedJobs', 'command', async facts => {

@@ -18,7 +18,7 @@ import { acquireLease, errorMessage, keepLease, type LeaseKeeper, type Logger, t
 import { closeTimedOut, groupRun, type BlockState } from './domain/block-grouping.ts'
 import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type CampaignTasks } from './domain/catalog.ts'
 import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
-import { pendingGates, type RunReadiness } from './domain/gates.ts'
+import { pendingGates, upstreamEnd, type RunReadiness } from './domain/gates.ts'
 import { tickEvaluates } from './domain/tick-scope.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import type { Task } from './domain/task-state.ts'
@@ -254,6 +254,7 @@ export function createPlanner (deps: PlannerDeps) {
           runs: t.block.runs,
           readiness,
           upstreamDone: new Map(def.needs.map(n => [n, upstream.some(u => u.task === n && u.state === 'done')])),
+          upstreamEnded: new Map(upstream.flatMap(u => { const end = upstreamEnd(u); return end === undefined ? [] : [[u.task, end] as const] })),
           ...(httpGate === undefined ? {} : { httpOpen: httpGate }),
           processing: processing.get(t.task) ?? 0
         })
@@ -354,7 +355,8 @@ export function createPlanner (deps: PlannerDeps) {
     const c = catalog.campaigns.get(task.campaign)
     if (c === undefined) return
     const keys: string[] = []
-    if (task.state === 'done') for (const d of c.tasks) if (d.needs.includes(task.task)) keys.push(taskKey(c.name, task.block.id, d.name))
+    // downstream tasks: dispatched when this one is done, blocked when it ended otherwise (or is blocked), waiting again when it is reprocessed
+    if (task.state !== was || upstreamEnd(task) !== undefined) for (const d of c.tasks) if (d.needs.includes(task.task)) keys.push(taskKey(c.name, task.block.id, d.name))
     if (was === 'processing' && task.state !== 'processing' && catalog.task(c.name, task.task)?.concurrency !== undefined) {
       for (const k of await store.openKeys(c.name)) if (k.endsWith(`/${task.task}`)) keys.push(k)
     }

@@ -98,6 +98,16 @@ export function downstreamOf (campaign: CampaignTasks, root: string): TaskDef[] 
   return out
 }
 
+/**
+ * The downstream tasks of `names` in the campaign (transitively, each once, upstream first), not counting
+ * `names` themselves: what `reprocess --cascade` adds to a selection of tasks.
+ */
+export function cascadeOf (campaign: CampaignTasks, names: readonly string[]): string[] {
+  const out = new Set<string>()
+  for (const n of names) for (const t of downstreamOf(campaign, n)) if (!names.includes(t.name)) out.add(t.name)
+  return campaign.tasks.map(t => t.name).filter(n => out.has(n))
+}
+
 /** Root tasks a task's blocks come from. */
 export function rootsOf (campaign: CampaignTasks, task: TaskDef): string[] {
   if (task.needs.length === 0) return [task.name]

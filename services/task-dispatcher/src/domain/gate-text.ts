@@ -35,7 +35,7 @@ function openBlockText (f: WaitFacts): string {
 
 /**
  * One gate name of `pendingGates` in words. Gate names: `block-closed`,
- * `needs:<task>`, `t0StreamDone:<stream>`, `t0DatasetDone:<dataset>`,
+ * `needs:<task>`, `blocked:<task>:<failed|cancelled|skipped|blocked>`, `t0StreamDone:<stream>`, `t0DatasetDone:<dataset>`,
  * `minDuration:<s>s`, `minLumi:<pb>`, `http`, `concurrency:<n>`; an unknown
  * name is returned as it is.
  */
@@ -45,6 +45,12 @@ export function gateText (gate: string, f: WaitFacts): string {
   switch (kind) {
     case 'block-closed': return openBlockText(f)
     case 'needs': return `upstream task ${arg} not done`
+    case 'blocked': {
+      const [upstream = '', end = ''] = arg.split(':')
+      return end === 'blocked'
+        ? `blocked: upstream task ${upstream} is blocked itself`
+        : `blocked: upstream task ${upstream} ${end} (reprocess it, or reprocess it with --cascade to rerun this task too)`
+    }
     case 't0StreamDone': return `Tier-0 stream ${arg} not done for run ${runsList(facts.filter(([, x]) => x?.streamsDone.has(arg) !== true).map(([r]) => r))}`
     case 't0DatasetDone': return `Tier-0 dataset ${arg} not done for run ${runsList(facts.filter(([, x]) => x?.datasetsDone.has(arg) !== true).map(([r]) => r))}`
     case 'minDuration': return `${round(facts.reduce((s, [, x]) => s + (x?.durationS ?? 0), 0) / 60)}/${round(Number(arg.replace(/s$/, '')) / 60)} min of data`

@@ -18,16 +18,43 @@ export interface GateContext {
   readiness: ReadonlyMap<number, RunReadiness>
   /** Whether each upstream task is done on this block. */
   upstreamDone: ReadonlyMap<string, boolean>
+  /**
+   * Upstream tasks on this block that will not become done by themselves: failed, cancelled or skipped, or
+   * blocked in turn (waiting on a `blocked:` gate). A task needing one is blocked, not waiting (issue 15).
+   */
+  upstreamEnded?: ReadonlyMap<string, UpstreamEnd>
   /** Last answer of the HTTP predicate: true = open; undefined = not asked yet. */
   httpOpen?: boolean
   /** Blocks of this task (this campaign) processing now. */
   processing: number
 }
 
+/** How an upstream task ended without being done, as a `blocked:<task>:<end>` gate names it. */
+export type UpstreamEnd = 'failed' | 'cancelled' | 'skipped' | 'blocked'
+
+/** The end of an upstream task that blocks its downstream tasks, or undefined while it may still become done. */
+export function upstreamEnd (t: { state: string, pendingGates: readonly string[] }): UpstreamEnd | undefined {
+  if (t.state === 'failed' || t.state === 'cancelled' || t.state === 'skipped') return t.state
+  if (t.state === 'waiting' && t.pendingGates.some(g => g.startsWith('blocked:'))) return 'blocked'
+  return undefined
+}
+
+/**
+ * The gates of `task` not yet open on its block, in this order: `block-closed`,
+ * `blocked:<task>:<end>` for an upstream task that failed, was cancelled or
+ * skipped, or is blocked itself (it will not become done without an
+ * operator: reprocess it, `reprocess --cascade`), `needs:<task>` for one not
+ * done yet, the Tier-0, duration, luminosity and HTTP gates, and `concurrency:<n>`
+ * last (only when every other gate is open). Empty = ready to dispatch.
+ */
 export function pendingGates (task: TaskDef, ctx: GateContext): string[] {
   const pending: string[] = []
   if (!ctx.blockClosed) pending.push('block-closed')
-  for (const n of task.needs) if (ctx.upstreamDone.get(n) !== true) pending.push(`needs:${n}`)
+  for (const n of task.needs) {
+    const end = ctx.upstreamEnded?.get(n)
+    if (end !== undefined) pending.push(`blocked:${n}:${end}`)
+    else if (ctx.upstreamDone.get(n) !== true) pending.push(`needs:${n}`)
+  }
   const facts = ctx.runs.map(r => ctx.readiness.get(r))
   for (const s of task.gates.t0StreamDone) {
     if (!facts.every(f => f?.streamsDone.has(s) === true)) pending.push(`t0StreamDone:${s}`)

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
 import { RunSchema } from '@autocal/contracts'
-import { buildCatalog, downstreamOf, orphanedTasks, replaceCatalog, runBelongsTo } from '../../src/domain/catalog.ts'
+import { buildCatalog, cascadeOf, downstreamOf, orphanedTasks, replaceCatalog, runBelongsTo } from '../../src/domain/catalog.ts'
 import { matchesFilter } from '../../src/domain/run-filter.ts'
 import { validateWorkflow } from '../../src/domain/workflow.ts'
 
@@ -87,4 +87,34 @@ test('an unfinished task no workflow defines any more is orphaned; a finished on
     assert.equal(found.length === 1, orphan, `${campaign}/${task} ${state}`)
     if (orphan) assert.deepEqual(found[0], { campaign, task, blockId: 'run-1', state, workflowVersion: 'v1' })
   }
+})
+
+// issue 15: reprocess --cascade
+test('cascadeOf: the transitive downstream tasks of a selection, each once, upstream first, without the selection', () => {
+  const chain = validateWorkflow({
+    name: 'chain.yaml',
+    dir: '/',
+    content: `subsystem: ECAL
+workflow: chain
+tasks:
+  - { name: reco, run: [x] }
+  - { name: calib, needs: [reco], run: [x] }
+  - { name: rereco, needs: [calib], run: [x] }
+  - { name: hlt-validation, needs: [rereco], run: [x] }
+  - { name: pedestals, run: [x] }
+  - { name: ped-upload, needs: [pedestals], run: [x] }
+  - { name: summary, needs: [calib, pedestals], run: [x] }
+`
+  })
+  assert.deepEqual(chain.errors, [])
+  const c = buildCatalog([chain.workflow!]).campaigns.get('prompt')!
+  const rows: Array<[string[], string[]]> = [
+    [['reco'], ['calib', 'rereco', 'hlt-validation', 'summary']],
+    [['calib'], ['rereco', 'hlt-validation', 'summary']],
+    [['hlt-validation'], []],
+    [['reco', 'calib'], ['rereco', 'hlt-validation', 'summary']],
+    [['pedestals'], ['ped-upload', 'summary']],
+    [['reco', 'pedestals'], ['calib', 'rereco', 'hlt-validation', 'ped-upload', 'summary']]
+  ]
+  for (const [names, expected] of rows) assert.deepEqual(cascadeOf(c, names), expected, names.join(','))
 })

@@ -25,6 +25,8 @@ const cases: Array<[string, string, WaitFacts, string]> = [
     { block: block({ runs: [1, 2, 3, 4, 5] }), rule: { kind: 'run' }, readiness: new Map(), nowMs: 0 },
     'Tier-0 dataset /AlCaPhiSym/Run2024C-v1/RAW not done for run 1, 2, 3 and 2 more'],
   ['an upstream task is named', 'needs:timing-reco', { block: block(), rule: { kind: 'run' }, readiness: new Map(), nowMs: 0 }, 'upstream task timing-reco not done'],
+  ['an upstream task that failed blocks, with what to do', 'blocked:timing-reco:failed', { block: block(), rule: { kind: 'run' }, readiness: new Map(), nowMs: 0 }, 'blocked: upstream task timing-reco failed (reprocess it, or reprocess it with --cascade to rerun this task too)'],
+  ['an upstream task blocked itself', 'blocked:timing-calib:blocked', { block: block(), rule: { kind: 'run' }, readiness: new Map(), nowMs: 0 }, 'blocked: upstream task timing-calib is blocked itself'],
   ['minimum luminosity sums the block\'s runs', 'minLumi:200',
     { block: block({ runs: [1, 2] }), rule: { kind: 'run' }, readiness: new Map([[1, ready({ recordedLumiPb: 30 })], [2, ready({ recordedLumiPb: 8 })]]), nowMs: 0 },
     '38/200 /pb recorded'],

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { pendingGates, type GateContext, type RunReadiness } from '../../src/domain/gates.ts'
+import { pendingGates, upstreamEnd, type GateContext, type RunReadiness } from '../../src/domain/gates.ts'
 import type { TaskDef } from '../../src/domain/workflow.ts'
 
 const def = (patch: Partial<TaskDef> = {}): TaskDef => ({
@@ -35,6 +35,9 @@ const table: Array<{ name: string, task: TaskDef, ctx: GateContext, pending: str
   { name: 'a task on an open block waits for it to close', task: def(), ctx: ctx({ blockClosed: false }), pending: ['block-closed'] },
   { name: 'a task waits for its upstream task', task: def({ needs: ['reco'] }), ctx: ctx({ upstreamDone: new Map([['reco', false]]) }), pending: ['needs:reco'] },
   { name: 'a task runs once its upstream task is done', task: def({ needs: ['reco'] }), ctx: ctx({ upstreamDone: new Map([['reco', true]]) }), pending: [] },
+  { name: 'a task whose upstream failed is blocked, not waiting', task: def({ needs: ['reco'] }), ctx: ctx({ upstreamDone: new Map([['reco', false]]), upstreamEnded: new Map([['reco', 'failed']]) }), pending: ['blocked:reco:failed'] },
+  { name: 'an upstream cancelled or skipped blocks too, one gate per upstream task', task: def({ needs: ['a', 'b', 'c'] }), ctx: ctx({ upstreamDone: new Map([['a', false], ['b', false], ['c', false]]), upstreamEnded: new Map([['a', 'cancelled'], ['b', 'skipped']]) }), pending: ['blocked:a:cancelled', 'blocked:b:skipped', 'needs:c'] },
+  { name: 'an upstream blocked itself blocks its downstream task', task: def({ needs: ['calib'] }), ctx: ctx({ upstreamDone: new Map([['calib', false]]), upstreamEnded: new Map([['calib', 'blocked']]) }), pending: ['blocked:calib:blocked'] },
   { name: 'a Tier-0 stream gate waits until the stream is done for every run of the block', task: def({ gates: { t0StreamDone: ['Express'], t0DatasetDone: [] } }), ctx: ctx({ readiness: new Map([[1, ready(['Express'])], [2, ready()]]) }), pending: ['t0StreamDone:Express'] },
   { name: 'a Tier-0 stream gate opens when every run has the stream done', task: def({ gates: { t0StreamDone: ['Express'], t0DatasetDone: [] } }), ctx: ctx({ readiness: new Map([[1, ready(['Express'])], [2, ready(['Express'])]]) }), pending: [] },
   { name: 'a Tier-0 dataset gate waits for the dataset', task: def({ gates: { t0StreamDone: [], t0DatasetDone: ['AlCaPhiSym'] } }), ctx: ctx(), pending: ['t0DatasetDone:AlCaPhiSym'] },
@@ -51,3 +54,17 @@ const table: Array<{ name: string, task: TaskDef, ctx: GateContext, pending: str
 for (const row of table) {
   test(row.name, () => { assert.deepEqual(pendingGates(row.task, row.ctx), row.pending) })
 }
+
+test('which upstream states block a downstream task', () => {
+  const rows: Array<[{ state: string, pendingGates: string[] }, ReturnType<typeof upstreamEnd>]> = [
+    [{ state: 'failed', pendingGates: [] }, 'failed'],
+    [{ state: 'cancelled', pendingGates: [] }, 'cancelled'],
+    [{ state: 'skipped', pendingGates: [] }, 'skipped'],
+    [{ state: 'waiting', pendingGates: ['blocked:reco:failed'] }, 'blocked'],
+    [{ state: 'waiting', pendingGates: ['needs:reco', 't0StreamDone:Express'] }, undefined],
+    [{ state: 'processing', pendingGates: [] }, undefined],
+    [{ state: 'done', pendingGates: [] }, undefined],
+    [{ state: 'new', pendingGates: [] }, undefined]
+  ]
+  for (const [t, end] of rows) assert.equal(upstreamEnd(t), end, JSON.stringify(t))
+})

@@ -118,3 +118,42 @@ test('an exit code of retry.never fails the task at once; another is retried', {
   await until('at rest', backends.atRest)
   assert.ok(!startedJobs(backends).has('prompt/run-357401/fit/1/0#2'), 'exit code 3 was not retried')
 })
+
+// issue 15: upstream outcomes. split fails for good on attempt 1; merge, which needs it, is blocked (not waiting for
+// ever) and says why; reprocess --cascade of split reruns both, and both end done.
+const cascadeWorkflow = `subsystem: ECAL
+workflow: cascade-demo
+runTypes:
+  collisions: { filter: { runClass: collisions2022 } }
+tasks:
+  - name: split
+    block: run
+    run: [sh, -c, 'if [ "$AUTOCAL_ATTEMPT" = 1 ]; then exit 5; fi; true']
+    retries: 0
+  - name: merge
+    needs: [split]
+    run: ["true"]
+  - name: publish
+    needs: [merge]
+    run: ["true"]
+`
+
+test('a task whose upstream failed is blocked and says why; reprocess --cascade reruns it with its upstream', { timeout: 120_000 }, async () => {
+  await using system = await startSystem('cascade-demo', cascadeWorkflow)
+  const { client, producer } = system
+  await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357401)))
+  const cell = async (task: string) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: [task], runs: [357401] } })).cells[0]
+  await until('split failed', async () => (await cell('split'))?.state === TaskState.FAILED)
+  await until('merge blocked', async () => (await cell('merge'))?.waitingFor.startsWith('blocked:') === true)
+  assert.equal((await cell('merge'))?.state, TaskState.WAITING)
+  assert.equal((await cell('merge'))?.waitingFor, 'blocked: upstream task split failed (reprocess it, or reprocess it with --cascade to rerun this task too)')
+  await until('publish blocked in turn', async () => (await cell('publish'))?.waitingFor === 'blocked: upstream task merge is blocked itself')
+
+  const r = await client.reprocess({ selector: { campaign: 'prompt', tasks: ['split'], runs: [357401] }, reason: 'input fixed', cascade: true })
+  assert.deepEqual([r.matched, r.cascadedTasks], [3, ['merge', 'publish']])
+  await until('all three done in attempt 2', async () => {
+    const cells = await Promise.all(['split', 'merge', 'publish'].map(cell))
+    return cells.every(c => c?.state === TaskState.DONE && c.attempt === 2)
+  })
+  await assert.rejects(client.reprocess({ selector: { campaign: 'prompt', runs: [357401] }, reason: 'x', cascade: true }), /cascade needs a selector that names tasks/)
+})

@@ -154,7 +154,9 @@ function Overview ({ params }) {
               const c = r.cells.find(x => x.task === t.task)
               if (c === undefined) return html`<td class="cell"></td>`
               const title = [c.task, c.state, c.blockKind === 'run' ? '' : `block ${c.blockId}`, c.attempt > 1 ? `attempt ${c.attempt}` : '', c.reason, c.pendingGates.length > 0 ? `waits: ${c.pendingGates.join(', ')}` : ''].filter(x => x !== '').join(' · ')
-              return html`<td class="cell"><a class="state ${c.state}" title=${title} href=${hrefOf(`/runs/${r.run}`, { task: c.key })}>${c.state}</a></td>`
+              // a waiting task whose upstream failed, was cancelled or skipped will not start by itself: shown as blocked
+              const shown = c.state === 'waiting' && c.pendingGates.some(g => g.startsWith('blocked:')) ? 'blocked' : c.state
+              return html`<td class="cell"><a class="state ${shown}" title=${title} href=${hrefOf(`/runs/${r.run}`, { task: c.key })}>${shown}</a></td>`
             })}
           </tr>`)}
         </tbody>
@@ -245,7 +247,7 @@ function Task ({ t, highlight }) {
     <div class="card task ${highlight ? 'highlight' : ''}" ref=${ref} data-task=${t.key}>
       <h2 style="margin-top:0"><${State} s=${t.state} /> ${t.subsystem} · ${t.workflow} · ${t.task} <span class="muted">· block ${t.blockId} · attempt ${t.attempt}</span></h2>
       ${t.reason !== '' ? html`<p class=${t.state === 'failed' ? 'reason' : ''}>${t.reason}</p>` : null}
-      ${t.pendingGates.length > 0 ? html`<p>Waiting for: ${t.pendingGates.join(', ')}</p>` : null}
+      ${t.pendingGates.length > 0 ? html`<p>${t.pendingGates.some(g => g.startsWith('blocked:')) ? 'Blocked by: ' : 'Waiting for: '}${t.pendingGates.join(', ')}</p>` : null}
       <h3>History</h3><${History} taskKey=${t.key} version=${t.version} />
       <h3>Jobs</h3><${Jobs} taskKey=${t.key} records=${t.jobRecords} />
       <${Outputs} taskKey=${t.key} records=${t.jobRecords} />
