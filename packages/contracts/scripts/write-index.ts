@@ -35,4 +35,5 @@ lines.push("export { nameKinds, nameProblem, isValidName, runLimit, runProblem }
 lines.push("export type { NameKind } from './names.ts'")
 lines.push("export { maxJobResults, messageProblem, resultsProblem, runRecordProblem, selectorProblem, uint32OverflowProblem } from './message-check.ts'")
 lines.push("export { condorJobFlavours, accountingGroupRe } from './job-options.ts'")
+lines.push("export { taskResults } from './job-results.ts'")
 writeFileSync(join(src, 'index.ts'), lines.join('\n') + '\n')

@@ -338,3 +338,4 @@ export { nameKinds, nameProblem, isValidName, runLimit, runProblem } from './nam
 export type { NameKind } from './names.ts'
 export { maxJobResults, messageProblem, resultsProblem, runRecordProblem, selectorProblem, uint32OverflowProblem } from './message-check.ts'
 export { condorJobFlavours, accountingGroupRe } from './job-options.ts'
+export { taskResults } from './job-results.ts'

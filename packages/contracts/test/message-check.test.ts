@@ -101,3 +101,10 @@ test('a uint32 wider than 32 bits on the wire is found, also nested and packed; 
   const good = toBinary(RunEventSchema, ended({ fill: 8102 }))
   assert.equal(uint32OverflowProblem(RunEventSchema, good), undefined)
 })
+
+test('taskResults: one job\'s results as they are; several jobs\' named per job', async () => {
+  const { taskResults } = await import('../src/job-results.ts')
+  assert.deepEqual(taskResults([{ index: 0, results: { chi2: 1 } }]), { chi2: 1 })
+  assert.deepEqual(taskResults([{ index: 0, results: { chi2: 1 } }, { index: 1, results: { chi2: 2, hits: 3 } }, { index: 2 }]), { chi2_j0: 1, chi2_j1: 2, hits_j1: 3 })
+  assert.deepEqual(taskResults([]), {})
+})

@@ -52,6 +52,7 @@ export function createHandlers (deps: HandlerDeps): Handlers {
       const v = d.view
       const deadline = finished.has(v.state) ? undefined : promptDeadline(v, holdMs)
       await store.saveTask(v, d.counts, deadline)
+      if (d.results !== undefined) await store.saveLatestResults(v, d.results)
       if (d.runEndToDoneSeconds !== undefined) instruments.runEndToTaskDone.observe({ subsystem: v.subsystem, task: v.task }, d.runEndToDoneSeconds)
       feed.publish({ type: 'task', task: v })
       if (d.failedNow) await notifier.notify(taskFailedNotification(v, millisOfIso(v.at) ?? meta.time.getTime()))

@@ -55,6 +55,27 @@ export function createInstruments (options: { metrics: Metrics, store: ReadModel
       for (const c of counts) if (c.count > 0) this.set({ subsystem: c.subsystem, campaign: c.campaign, task: c.task, state: c.state }, c.count)
     }
   })
+  // a done task's numeric results (a job's outputs manifest `results`): the latest run's, for trend and anomaly checks
+  void new Gauge({
+    name: 'autocal_task_result',
+    help: 'The latest numeric result a done task reported (outputs manifest results), by subsystem, campaign, task and result name',
+    labelNames: ['subsystem', 'campaign', 'task', 'result'],
+    registers,
+    async collect () {
+      this.reset()
+      for (const r of await store.latestResults()) this.set({ subsystem: r.subsystem, campaign: r.campaign, task: r.task, result: r.result }, r.value)
+    }
+  })
+  void new Gauge({
+    name: 'autocal_task_result_run',
+    help: 'The run (the block\'s last) whose result autocal_task_result shows',
+    labelNames: ['subsystem', 'campaign', 'task', 'result'],
+    registers,
+    async collect () {
+      this.reset()
+      for (const r of await store.latestResults()) this.set({ subsystem: r.subsystem, campaign: r.campaign, task: r.task, result: r.result }, r.run)
+    }
+  })
   fromCounters('autocal_job_failures_total', 'Jobs that ended failed (per job try), by backend', 'job_failures', 'backend')
   fromCounters('autocal_jobs_finished_total', 'Jobs that ended done or failed (per job try), by backend', 'jobs_finished', 'backend')
   fromCounters('autocal_uploads_total', 'Condition upload outcomes, by outcome', 'uploads', 'outcome')

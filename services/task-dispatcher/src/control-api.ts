@@ -15,7 +15,7 @@ import { timestampFromDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
 import {
   ApproveConditionSchema, AuditRecordSchema, CancelSchema, ControlCommandSchema, ControlService, InjectRunsSchema, PendingConditionSchema, PromoteConditionSchema,
   ExcludedRunSchema, RejectConditionSchema, ReprocessSchema, ResubmitFailedJobsSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
-  messageProblem, nameProblem, selectorProblem, topics, type ControlCommand, type Run, type Selector, type TaskEvent
+  messageProblem, nameProblem, selectorProblem, taskResults, topics, type ControlCommand, type Run, type Selector, type TaskEvent
 } from '@autocal/contracts'
 import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
 import { cascadeOf, runBelongsTo, type Catalog } from './domain/catalog.ts'
@@ -434,7 +434,7 @@ export function controlService (deps: ControlApiDeps) {
       for (const t of tasks) {
         for (const run of t.block.runs) {
           runs.add(run)
-          cells.push(create(StatusCellSchema, { run, task: t.task, blockId: t.block.id, state: stateOf(t.state), attempt: t.attempt, at: timestampFromMs(t.atMs), reason: t.reason, pendingGates: t.pendingGates, waitingFor: waiting.get(t) ?? '' }))
+          cells.push(create(StatusCellSchema, { run, task: t.task, blockId: t.block.id, state: stateOf(t.state), attempt: t.attempt, at: timestampFromMs(t.atMs), reason: t.reason, pendingGates: t.pendingGates, waitingFor: waiting.get(t) ?? '', results: taskResults(t.jobs) }))
         }
       }
       cells.sort((a, b) => a.run - b.run || a.task.localeCompare(b.task))

@@ -130,6 +130,7 @@ export function createHandlers (deps: HandlerDeps) {
         ...(s.exitCode === undefined ? {} : { exitCode: s.exitCode }),
         signal: s.signal,
         retryable: s.retryable,
+        results: s.results,
         ...(waitsFor === undefined ? {} : { uploadWaitsFor: waitsFor })
       }
     })

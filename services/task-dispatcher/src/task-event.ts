@@ -72,6 +72,7 @@ export function toTaskEvent (t: Task): TaskEvent {
       backend: j.backend ?? '',
       backendId: j.backendId ?? '',
       infrastructureFailures: j.infraFailures ?? 0,
+      results: j.results ?? {},
       ...(j.retryAtMs === undefined ? {} : { retryAt: timestampFromMs(j.retryAtMs) })
     })),
     outputs: t.outputs.map(outputMessage),
@@ -122,6 +123,7 @@ export function fromTaskEvent (ev: TaskEvent): Task {
       if (j.backend !== '') job.backend = j.backend
       if (j.backendId !== '') job.backendId = j.backendId
       if (j.infrastructureFailures > 0) job.infraFailures = j.infrastructureFailures
+      if (Object.keys(j.results).length > 0) job.results = { ...j.results }
       return job
     }),
     outputs: ev.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),

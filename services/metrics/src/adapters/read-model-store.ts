@@ -14,7 +14,7 @@
 //   metrics:once:<id>                 de-duplication of dead letters and notifications
 //   metrics:minute:<name>:<minute>    per-minute counters (notification rate, dead-letter flood)
 import { redisScript, runScript, type RedisHandle, type RedisScript } from '@autocal/runtime'
-import type { CountDelta, StateName, TaskView } from '../domain/task-view.ts'
+import type { CountDelta, StateName, TaskResults, TaskView } from '../domain/task-view.ts'
 import type { RunView } from '../domain/run-view.ts'
 import type { JobRequestView, JobStatusView } from '../domain/job-view.ts'
 import type { ConditionOutcomeView, ConditionRequestView } from '../domain/condition-view.ts'
@@ -51,6 +51,13 @@ export interface ReadModelStore {
   /** The campaign's task views without jobs and outputs. */
   tasksOf: (campaign: string) => Promise<TaskView[]>
   taskCounts: () => Promise<TaskCount[]>
+  /**
+   * Keeps a done task's numeric results as the latest of (subsystem, campaign, task, result) when its run is
+   * not older than the one kept (a reprocessing of an old run does not replace a newer one).
+   */
+  saveLatestResults: (labels: { subsystem: string, campaign: string, task: string }, results: TaskResults) => Promise<void>
+  /** The latest numeric result of each (subsystem, campaign, task, result), with its run. */
+  latestResults: () => Promise<Array<{ subsystem: string, campaign: string, task: string, result: string, value: number, run: number }>>
   taskKeysOfRun: (run: number) => Promise<string[]>
   getRun: (run: number) => Promise<RunView | undefined>
   saveRun: (view: RunView) => Promise<void>
@@ -156,6 +163,22 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
         ])
     },
     tasksOf: async campaign => Object.values(await client.hgetall(k('tasks', campaign))).map(v => JSON.parse(v) as TaskView),
+    saveLatestResults: async (labels, results) => {
+      const fields = Object.keys(results.values).map(name => JSON.stringify([labels.subsystem, labels.campaign, labels.task, name]))
+      const kept = fields.length === 0 ? [] : await client.hmget(k('results'), ...fields)
+      const write: string[] = []
+      for (const [i, field] of fields.entries()) {
+        const old = parse<{ run: number }>(kept[i] ?? null)
+        const name = Object.keys(results.values)[i] as string
+        if (old === undefined || old.run <= results.run) write.push(field, JSON.stringify({ value: results.values[name], run: results.run, blockId: results.blockId }))
+      }
+      if (write.length > 0) await client.hset(k('results'), ...write)
+    },
+    latestResults: async () => Object.entries(await client.hgetall(k('results'))).map(([field, v]) => {
+      const [subsystem, campaign, task, result] = JSON.parse(field) as [string, string, string, string]
+      const { value, run } = JSON.parse(v) as { value: number, run: number }
+      return { subsystem, campaign, task, result, value, run }
+    }),
     taskCounts: async () => Object.entries(await client.hgetall(k('task-counts'))).map(([field, n]) => {
       const [subsystem, campaign, task, state] = JSON.parse(field) as [string, string, string, StateName]
       return { subsystem, campaign, task, state, count: Number(n) }

@@ -1,7 +1,7 @@
 // The read model of one task (campaign, block, task): the latest TaskEvent,
 // flattened to JSON-friendly data, and what applying a new event means for
 // the counters, the histograms and the notifications.
-import { JobState, taskStateName, taskStateNames, type Output, type TaskEvent, type TaskStateName } from '@autocal/contracts'
+import { JobState, taskResults, taskStateName, taskStateNames, type Output, type TaskEvent, type TaskStateName } from '@autocal/contracts'
 import { isoOf, millisOfIso } from './time.ts'
 
 export type StateName = TaskStateName
@@ -42,6 +42,8 @@ export interface TaskJobView {
   logUrl: string
   outputs: OutputView[]
   retryAt?: string
+  /** Numeric results of the done job (TaskJob.results). */
+  results?: Record<string, number>
 }
 
 export interface TaskView {
@@ -111,7 +113,8 @@ export function taskViewOf (event: TaskEvent): TaskView {
       try: j.try,
       reason: j.reason,
       logUrl: j.logUrl,
-      outputs: j.outputs.map(outputView)
+      outputs: j.outputs.map(outputView),
+      ...(Object.keys(j.results).length > 0 ? { results: { ...j.results } } : {})
     }, { retryAt: isoOf(j.retryAt) })),
     outputs: event.outputs.map(outputView)
   }, { at: isoOf(event.at), createdAt: isoOf(event.createdAt), runEndedAt: isoOf(event.runEndedAt) })
@@ -140,7 +143,12 @@ export type TaskDecision =
     runEndToDoneSeconds?: number
     /** True when the task has just failed (the dispatcher fails a task only after its retries). */
     failedNow: boolean
+    /** When the task has just become done with numeric results: them (taskResults), with the block's last run. */
+    results?: TaskResults
   }
+
+/** A done task's numeric results, for the autocal_task_result gauges: the block's last run and its id. */
+export interface TaskResults { run: number, blockId: string, values: Record<string, number> }
 
 function labelsOf (v: TaskView): TaskCountLabels {
   return { subsystem: v.subsystem, campaign: v.campaign, task: v.task, state: v.state }
@@ -162,6 +170,8 @@ export function applyTaskEvent (current: TaskView | undefined, event: TaskEvent)
   const failedNow = view.state === 'failed' && !(current?.state === 'failed' && current.attempt === view.attempt)
   const decision: TaskDecision = { kind: 'applied', view, counts, failedNow }
   if (becameDone) {
+    const results = taskResults(view.jobs)
+    if (Object.keys(results).length > 0) decision.results = { run: Math.max(0, ...view.runs), blockId: view.blockId, values: results }
     const end = millisOfIso(view.runEndedAt)
     const done = millisOfIso(view.at)
     if (end !== undefined && done !== undefined) decision.runEndToDoneSeconds = Math.max(0, (done - end) / 1000)

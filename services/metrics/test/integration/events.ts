@@ -2,7 +2,7 @@
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import {
-  BlockKind, ConditionEventSchema, ConditionRequestSchema, DeadLetterSchema, JobPhase, JobRequestSchema, JobStatusSchema, Outcome,
+  BlockKind, ConditionEventSchema, JobState, ConditionRequestSchema, DeadLetterSchema, JobPhase, JobRequestSchema, JobStatusSchema, Outcome,
   RunEventSchema, TaskEventSchema, TaskState, type ConditionEvent, type JobStatus, type RunEvent, type TaskEvent
 } from '@autocal/contracts'
 
@@ -29,6 +29,8 @@ export interface TaskInit {
   reason?: string
   subsystem?: string
   campaign?: string
+  /** Numeric results of the task's jobs (one done job each). */
+  jobResults?: Array<Record<string, number>>
 }
 
 export function taskEvent (init: TaskInit): TaskEvent {
@@ -46,7 +48,8 @@ export function taskEvent (init: TaskInit): TaskEvent {
     createdAt: ts(init.atMs),
     ...(init.runEndedMs === undefined ? {} : { runEndedAt: ts(init.runEndedMs) }),
     conditionSync: init.sync ?? '',
-    conditionTag: init.sync === undefined ? '' : 'EcalTimeCalibConstants_prompt'
+    conditionTag: init.sync === undefined ? '' : 'EcalTimeCalibConstants_prompt',
+    jobs: (init.jobResults ?? []).map((results, index) => ({ index, state: JobState.DONE, try: 1, results }))
   })
 }
 

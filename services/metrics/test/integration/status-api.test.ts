@@ -150,3 +150,34 @@ test('the status API and /metrics show what the topics carried, and agree after 
   assert.equal(sumOf(await scrape(restartedUrl), 'autocal_tasks'), 4)
   assert.equal(webhook.received.length, 2)
 })
+
+// issue 15: numeric results of done tasks, as gauges for trend and anomaly checks
+test('a done task\'s numeric results are exported as the latest run\'s, and a reprocessed older run does not replace them', async t => {
+  const config = testConfig()
+  const logger = quietLogger()
+  await using producer = await startProducer({ config, logger, service: 'test' })
+  const service = await startMetricsService(config, logger)
+  t.after(async () => {
+    await service[Symbol.asyncDispose]()
+    await cleanUp(config, logger)
+  })
+  const now = Date.now()
+  await producer.publishMany(topics.tasks, [
+    taskEvent({ task: 'pps-timing', run: 357401, state: TaskState.DONE, version: 1, atMs: now, subsystem: 'PPS', jobResults: [{ chi2_ndf: 1.07, hits: 40210 }] }),
+    taskEvent({ task: 'pps-timing', run: 357406, state: TaskState.DONE, version: 1, atMs: now, subsystem: 'PPS', jobResults: [{ chi2_ndf: 1.12, hits: 38000 }] }),
+    // an older run done later (a reprocessing): kept in the task's view, not as the latest result
+    taskEvent({ task: 'pps-timing', run: 357330, state: TaskState.DONE, version: 1, atMs: now, subsystem: 'PPS', jobResults: [{ chi2_ndf: 9.5, hits: 10 }] }),
+    // two jobs: each result named per job
+    taskEvent({ task: 'ecal-fit', run: 357406, state: TaskState.DONE, version: 1, atMs: now, jobResults: [{ chi2_ndf: 1.5 }, { chi2_ndf: 2.5 }] })
+  ])
+  const labels = { subsystem: 'PPS', campaign: 'prompt', task: 'pps-timing' }
+  await until('results exported', async () => sumOf(await scrape(service.url), 'autocal_task_result', { task: 'ecal-fit', result: 'chi2_ndf_j1' }) === 2.5)
+  const m = await scrape(service.url)
+  assert.equal(sumOf(m, 'autocal_task_result', { ...labels, result: 'chi2_ndf' }), 1.12)
+  assert.equal(sumOf(m, 'autocal_task_result', { ...labels, result: 'hits' }), 38000)
+  assert.equal(sumOf(m, 'autocal_task_result_run', { ...labels, result: 'chi2_ndf' }), 357406)
+  assert.equal(sumOf(m, 'autocal_task_result', { task: 'ecal-fit', result: 'chi2_ndf_j0' }), 1.5)
+  // and per run in the task's view (the console's run page and /api/v1)
+  const view = await service.store.getTask('prompt/run-357330/pps-timing')
+  assert.deepEqual(view?.jobs[0]?.results, { chi2_ndf: 9.5, hits: 10 })
+})

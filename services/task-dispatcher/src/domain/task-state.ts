@@ -41,6 +41,8 @@ export interface TaskJob {
   backendId?: string
   /** Infrastructure failures of this job in this attempt, retried apart from `retries` (retry-policy.ts). */
   infraFailures?: number
+  /** Numeric results of the done job (its outputs manifest's `results`), e.g. { chi2_ndf: 1.07 }. */
+  results?: Record<string, number>
 }
 
 /** Where the task's condition upload stands (TaskCondition in tasks.proto). */
@@ -125,7 +127,7 @@ export type TaskEventInput =
   | { kind: 'gates', spec: TaskSpec, pending: string[] }
   /** `uploadWaitsFor`: the block whose task must end before this task's upload to an append-only tag (upload-order.ts). */
   /** A job report; a failed one carries what the executor said of its end (exit code, signal, retryable) for the retry policy. */
-  | { kind: 'job', spec: JobSpec, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string, uploadWaitsFor?: string, backend?: string, backendId?: string, exitCode?: number, signal?: string, retryable?: boolean }
+  | { kind: 'job', spec: JobSpec, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string, uploadWaitsFor?: string, backend?: string, backendId?: string, exitCode?: number, signal?: string, retryable?: boolean, results?: Record<string, number> }
   /** A waiting upload looked at again (an earlier block's task ended): sent, or still waiting for `waitsFor`. */
   | { kind: 'upload-due', spec: { signOff: boolean }, waitsFor?: string }
   | { kind: 'retry-due' }
@@ -335,7 +337,9 @@ function jobStarted (task: Task, job: TaskJob, event: EventOf<'job'>, nowMs: num
  * upload-order.ts), processing with the upload waiting.
  */
 function jobDone (task: Task, job: TaskJob, event: EventOf<'job'>, nowMs: number): Transition {
-  const jobs = withJob(task, { ...job, state: 'done', outputs: event.outputs, logUrl: event.logUrl || job.logUrl, reason: '' })
+  const done: TaskJob = { ...job, state: 'done', outputs: event.outputs, logUrl: event.logUrl || job.logUrl, reason: '' }
+  if (event.results !== undefined && Object.keys(event.results).length > 0) done.results = { ...event.results }
+  const jobs = withJob(task, done)
   const left = jobs.filter(j => j.state !== 'done').length
   if (left > 0) {
     // processing: one more job done

@@ -52,16 +52,23 @@ tasks:
  */
 async function startSystem (name: string, yaml: string) {
   const stack = new AsyncDisposableStack()
-  const config = testConfig()
-  const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
-  writeFileSync(join(dir, `${name}.yaml`), yaml)
-  const backends = stack.use(await startBackends(config))
-  const dispatcher = await spawnDispatcher(config, { AUTOCAL_WORKFLOWS_DIR: dir, AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'admin-token-1': { principal: 'ops', subsystems: '*' } }) })
-  stack.defer(async () => { await stopDispatcher(dispatcher) })
-  const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'admin-token-1' })
-  stack.defer(() => { client.close() })
-  const producer = stack.use(await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' }))
-  return { backends, client, producer, [Symbol.asyncDispose]: async () => { await stack.disposeAsync() } }
+  try {
+    const config = testConfig()
+    const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+    writeFileSync(join(dir, `${name}.yaml`), yaml)
+    const backends = stack.use(await startBackends(config))
+    const dispatcher = await spawnDispatcher(config, { AUTOCAL_WORKFLOWS_DIR: dir, AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'admin-token-1': { principal: 'ops', subsystems: '*' } }) })
+    stack.defer(async () => { await stopDispatcher(dispatcher) })
+    const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'admin-token-1' })
+    stack.defer(() => { client.close() })
+    const producer = stack.use(await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' }))
+    const moved = stack.move()
+    return { backends, client, producer, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
+  } catch (err) {
+    // a dispatcher that did not start: what did start is stopped, so the test fails instead of hanging
+    await stack.disposeAsync()
+    throw err
+  }
 }
 
 test('failed jobs are retried with backoff within the budget, then fail the task; a rejected payload fails it too', { timeout: 120_000 }, async () => {
@@ -156,4 +163,27 @@ test('a task whose upstream failed is blocked and says why; reprocess --cascade 
     return cells.every(c => c?.state === TaskState.DONE && c.attempt === 2)
   })
   await assert.rejects(client.reprocess({ selector: { campaign: 'prompt', runs: [357401] }, reason: 'x', cascade: true }), /cascade needs a selector that names tasks/)
+})
+
+// issue 15: numeric results, from the job's manifest through the real executor to the status API
+const resultsWorkflow = `subsystem: PPS
+workflow: results-demo
+runTypes:
+  collisions: { filter: { runClass: collisions2022 } }
+tasks:
+  - name: timing-fit
+    block: run
+    # dict(...), not {...}: braces in an argument are placeholders
+    run: [python3, -c, "import json, sys; json.dump(dict(outputs=[], results=dict(chi2_ndf=1.07, run_parity=int(sys.argv[1]) % 2)), open('outputs.json', 'w'))", "{run}"]
+`
+
+test('a job\'s numeric results are stored with its task and returned by the status API', { timeout: 120_000 }, async () => {
+  await using system = await startSystem('results-demo', resultsWorkflow)
+  const { client, producer } = system
+  await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357401)))
+  const cell = async () => (await client.getStatus({ selector: { campaign: 'prompt', tasks: ['timing-fit'], runs: [357401] } })).cells[0]
+  await until('done', async () => (await cell())?.state === TaskState.DONE)
+  assert.deepEqual((await cell())?.results, { chi2_ndf: 1.07, run_parity: 1 })
+  const listed = await client.listTasks({ selector: { campaign: 'prompt', tasks: ['timing-fit'] } })
+  assert.deepEqual(listed.tasks[0]?.jobs[0]?.results, { chi2_ndf: 1.07, run_parity: 1 })
 })
