@@ -408,6 +408,8 @@ export function createExecutor (o: ExecutorOptions) {
     const current = await o.store.get(r.entry.key)
     if (current?.owner === o.instance) return false
     if (current === undefined && !await o.store.isDone(r.entry.key)) return false
+    // the job may have ended here while Redis was read: its own finish() reported it (and marked it done)
+    if (finishing.has(r.entry.key) || running.get(r.entry.key) !== r) return false
     running.delete(r.entry.key)
     owned.delete(r.entry.key)
     clearTimeout(r.timer)
