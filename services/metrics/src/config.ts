@@ -1,6 +1,6 @@
 // Configuration of the metrics service: the shared shapes plus its own keys.
 import { z } from 'zod'
-import { baseShape, httpShape, kafkaShape, portSchema, readShape, redisShape } from '@autocal/runtime'
+import { baseShape, httpShape, kafkaShape, portSchema, readShape, redisShape, scopedTokensSchema } from '@autocal/runtime'
 import { notificationKinds, type NotificationKind } from './domain/notifications.ts'
 import { routeProblems, type Route } from './domain/routing.ts'
 
@@ -56,6 +56,12 @@ export const Config = z.object({
   AUTOCAL_EXECUTOR_READ_TOKEN: z.string().min(1).optional(),
   /** Who may read the dashboard's data, /api/v1/*, /console/api/*: AUTOCAL_READ_TOKENS "<principal>:<token>,…" (a browser signs in once at /console/login), or AUTOCAL_READ_PUBLIC=true. */
   ...readShape,
+  /**
+   * Who may act from the console (DLQ redrive): control tokens in the task-dispatcher's format, JSON
+   * {"<token>": {"principal": "alice", "subsystems": ["ECAL"] | "*"}}; a token may redrive the dead letters of its
+   * subsystems, "*" also those of no subsystem. They read the console too. Default: none (no redrive from the console).
+   */
+  AUTOCAL_CONTROL_TOKENS: scopedTokensSchema('AUTOCAL_CONTROL_TOKENS'),
   /** Incoming webhook of Mattermost; notifications are only logged when unset. */
   AUTOCAL_MATTERMOST_WEBHOOK_URL: z.url().optional(),
   AUTOCAL_MATTERMOST_CHANNEL: z.string().min(1).optional(),

@@ -32,6 +32,18 @@ export interface StoredDeadLetter {
 export const redriveAction = 'dlq.redrive'
 
 /**
+ * Source topics the console (the metrics service's principal) may send dead
+ * letters back to; kafka-acls.ts and the chart's KafkaUser give the metrics
+ * principal Write on exactly these (and the audit topic). Left out on
+ * purpose: the three topics that make things happen (jobs.requests,
+ * conditions.requests, control: only the task-dispatcher's principal writes
+ * them, README "Threat model") and the compacted task states (an old state
+ * sent back would become its key's latest). Their dead letters are redriven
+ * with `autocal dlq redrive` and an operator's Kafka credentials.
+ */
+export const consoleRedriveTopics: readonly TopicId[] = ['runs', 'jobStatus', 'conditions']
+
+/**
  * Every dead letter on this deployment's DLQ topic, in partition and offset
  * order. `clientId` names the reader and must start with the reading
  * principal's name (its throw-away group, see readTopic/readerGroup).
@@ -133,6 +145,40 @@ export interface Redriver extends AsyncDisposable {
   redrive: (request: RedriveRequest) => Promise<RedriveOutcome>
 }
 
+/** What one audit record of a redrive says besides who asked (the request). */
+export interface RedriveVerdict {
+  accepted: boolean
+  reason: string
+  subsystem?: string | undefined
+  details?: Record<string, string>
+}
+
+/**
+ * Writes the AuditRecord of one redrive attempt (action `dlq.redrive`,
+ * target "<dlq topic>/<id>", command id "dlq.redrive/<dlq topic>/<id>") and
+ * returns it; a refusal decided before the DLQ is read (no token, a read
+ * token) is audited through this too. Rejects when the audit topic cannot be
+ * written.
+ */
+export async function auditRedrive (to: { auditor: Producer, service: string, dlqTopic: string }, request: Pick<RedriveRequest, 'id' | 'principal' | 'peer'>, verdict: RedriveVerdict): Promise<AuditRecord> {
+  const record = create(AuditRecordSchema, {
+    id: randomUUID(),
+    at: timestampFromDate(new Date()),
+    principal: request.principal,
+    peer: request.peer,
+    service: to.service,
+    action: redriveAction,
+    subsystem: verdict.subsystem ?? '',
+    target: `${to.dlqTopic}/${request.id}`,
+    accepted: verdict.accepted,
+    reason: verdict.reason,
+    commandId: `${redriveAction}/${to.dlqTopic}/${request.id}`,
+    details: verdict.details ?? {}
+  })
+  await to.auditor.publish(topics.audit, record, { eventId: record.id })
+  return record
+}
+
 export interface RedriverOptions {
   config: KafkaConfig
   logger: Logger
@@ -158,24 +204,8 @@ export async function openRedriver (options: RedriverOptions): Promise<Redriver>
   const raw = createKafka(config, logger, clientId).producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
   await raw.connect()
 
-  const audit = async (request: RedriveRequest, accepted: boolean, reason: string, subsystem: string | undefined, details: Record<string, string>): Promise<AuditRecord> => {
-    const record = create(AuditRecordSchema, {
-      id: randomUUID(),
-      at: timestampFromDate(new Date()),
-      principal: request.principal,
-      peer: request.peer,
-      service,
-      action: redriveAction,
-      subsystem: subsystem ?? '',
-      target: `${dlqTopic}/${request.id}`,
-      accepted,
-      reason,
-      commandId: `${redriveAction}/${dlqTopic}/${request.id}`,
-      details
-    })
-    await auditor.publish(topics.audit, record, { eventId: record.id })
-    return record
-  }
+  const audit = async (request: RedriveRequest, accepted: boolean, reason: string, subsystem: string | undefined, details: Record<string, string>): Promise<AuditRecord> =>
+    await auditRedrive({ auditor, service, dlqTopic }, request, { accepted, reason, subsystem, details })
 
   return {
     letters,
