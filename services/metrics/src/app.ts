@@ -17,7 +17,7 @@ import { startReadModel, type ReadModel } from './read-model.ts'
 import { createConsoleStore } from './adapters/console-store.ts'
 import { withConsoleViews } from './console/recorder.ts'
 import { registerConsole } from './console/routes.ts'
-import { registerRedrive } from './console/redrive.ts'
+import { redriveRoute, registerRedrive } from './console/redrive.ts'
 
 export interface MetricsService extends AsyncDisposable {
   /** http://host:port the HTTP server listens on. */
@@ -77,8 +77,9 @@ export async function startMetricsService (config: Config, logger: Logger, optio
     const readers = readAccessOf(config)
     const access: ReadAccess = readers.public ? readers : { public: false, tokens: createTokenIndex([...readTokens, ...config.AUTOCAL_CONTROL_TOKENS]) }
     // every read behind a read token (header or the console's cookie) unless public; the pages themselves and
-    // their static files are open (they hold no data), so that a browser can reach the sign-in
-    guardReads(http, { access, logger, open: ['/', '/console', '/console/', '/console/static/:file', '/console/vendor/:lib', '/console/login'] })
+    // their static files are open (they hold no data), so that a browser can reach the sign-in; the redrive route
+    // checks its control token itself, so that every refusal (no token too) is audited
+    guardReads(http, { access, logger, open: ['/', '/console', '/console/', '/console/static/:file', '/console/vendor/:lib', '/console/login', redriveRoute] })
     registerRoutes(http, { store, feed })
     const redrive = registerRedrive(http, { config, logger, producer, controlTokens, readTokens: createTokenIndex(readTokens), views: consoleStore })
     registerConsole(http, { store, console: consoleStore, lag, policy, now, filesRoot: config.AUTOCAL_METRICS_FILES_ROOT ?? config.AUTOCAL_DATA_DIR, executorReadToken: config.AUTOCAL_EXECUTOR_READ_TOKEN, access, redrive })

@@ -32,6 +32,9 @@ export interface RedriveDeps {
   views: ConsoleStore
 }
 
+/** The route's pattern (open in guardReads: it checks its own token and audits every refusal). */
+export const redriveRoute = '/console/api/dlq/:partition/:offset/redrive'
+
 const statusOf: Record<Extract<RedriveOutcome, { kind: 'refused' }>['status'], number> = { forbidden: 403, 'not-found': 404, already: 409, 'not-kafka': 409 }
 const service = 'autocal/metrics'
 
@@ -65,7 +68,7 @@ export function registerRedrive (app: App, deps: RedriveDeps): RedrivePolicy {
     return { principal: readTokens.lookup(token)?.principal ?? 'anonymous', control: false, subsystems: [] }
   })
 
-  app.post<{ Params: { partition: string, offset: string }, Body: unknown }>('/console/api/dlq/:partition/:offset/redrive', async (req, reply) => {
+  app.post<{ Params: { partition: string, offset: string }, Body: unknown }>(redriveRoute, async (req, reply) => {
     const id = `${req.params.partition}/${req.params.offset}`
     const peer = auditPeer(req.socket.remoteAddress, req.socket.remotePort)
     const token = presentedReadToken(req)
