@@ -90,5 +90,12 @@ export const Config = z.object({
   AUTOCAL_ALERT_SCAN_MS: z.coerce.number().int().positive().default(15_000),
   /** Dead letters within one minute that count as a flood (and notify). */
   AUTOCAL_DLQ_FLOOD_PER_MINUTE: z.coerce.number().int().positive().default(20)
+}).superRefine((c, ctx) => {
+  // one token, one meaning: a token that is both a read and a control token would act with a read sign-in
+  const readers = new Map(c.AUTOCAL_READ_TOKENS.map(([principal, token]) => [token, principal]))
+  for (const [token, p] of c.AUTOCAL_CONTROL_TOKENS) {
+    const reader = readers.get(token)
+    if (reader !== undefined) ctx.addIssue({ code: 'custom', path: ['AUTOCAL_CONTROL_TOKENS'], message: `the control token of ${p.principal} is also the read token of ${reader} (AUTOCAL_READ_TOKENS); each must be its own` })
+  }
 })
 export type Config = z.infer<typeof Config>
