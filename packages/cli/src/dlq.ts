@@ -3,19 +3,20 @@
 // (no service in between): the DLQ is written by every service, and sending a
 // dead letter back needs nothing but the broker. Kafka's own access rules say
 // who may do it; every redrive, done or refused, is recorded on the audit
-// topic with the actor, and that record is also what makes a redrive happen
+// topic with the actor (the redrive itself is @autocal/runtime's openRedriver,
+// shared with the console), and that record is also what makes a redrive happen
 // once: a dead letter already redriven (an accepted `dlq.redrive` for its id
 // on autocal.audit.v1) is refused.
 import { randomUUID } from 'node:crypto'
 import { hostname, userInfo } from 'node:os'
-import { create, fromBinary, fromJsonString, toJsonString, type DescMessage } from '@bufbuild/protobuf'
-import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt'
-import {
-  AuditRecordSchema, DeadLetterSchema, allTopics, contentTypes, headers as headerNames, topicName, topics,
-  type AuditRecord, type DeadLetter
-} from '@autocal/contracts'
+import { fromBinary, fromJsonString, toJsonString } from '@bufbuild/protobuf'
+import { timestampDate } from '@bufbuild/protobuf/wkt'
+import { DeadLetterSchema, contentTypes, headers as headerNames, topicName, topics, type DeadLetter } from '@autocal/contracts'
 import { z } from 'zod'
-import { connectionEnv, createKafka, createLogger, kafkaShape, loadConfig, startProducer, type Logger } from '@autocal/runtime'
+import {
+  connectionEnv, createKafka, createLogger, kafkaShape, loadConfig, openRedriver, readDeadLetters, readRedrives, schemaOfDeadLetter,
+  startProducer, type Logger
+} from '@autocal/runtime'
 
 export interface DlqIo {
   out: (line: string) => void
@@ -31,12 +32,6 @@ export interface DlqOptions {
   reason?: string | undefined
   all?: boolean | undefined
   json?: boolean | undefined
-}
-
-/** A dead letter with where it sits on the DLQ topic; `id` = "<partition>/<offset>" of the DLQ topic. */
-export interface StoredDeadLetter {
-  id: string
-  letter: DeadLetter
 }
 
 const KafkaOnly = z.object(kafkaShape)
@@ -100,32 +95,12 @@ export async function readAll (setup: Setup, topic: string): Promise<Array<{ par
   return got.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)))
 }
 
-async function deadLetters (setup: Setup): Promise<StoredDeadLetter[]> {
-  const rows = await readAll(setup, topicName(topics.dlq, setup.prefix))
-  return rows.flatMap(r => r.value === null ? [] : [{ id: `${r.partition}/${r.offset}`, letter: fromBinary(DeadLetterSchema, r.value) }])
-}
-
-/** Accepted redrives so far, by dead-letter id (from the audit topic). */
-async function redriven (setup: Setup): Promise<Map<string, AuditRecord>> {
-  const rows = await readAll(setup, topicName(topics.audit, setup.prefix))
-  const done = new Map<string, AuditRecord>()
-  const prefix = `${topicName(topics.dlq, setup.prefix)}/`
-  for (const r of rows) {
-    if (r.value === null) continue
-    const a = fromBinary(AuditRecordSchema, r.value)
-    if (a.action === 'dlq.redrive' && a.accepted && a.target.startsWith(prefix)) done.set(a.target.slice(prefix.length), a)
-  }
-  return done
-}
-
-/** The source topic's schema, when the dead letter came from a registry topic. */
-function schemaOf (letter: DeadLetter, prefix: string): DescMessage | undefined {
-  return allTopics.find(t => topicName(t, prefix) === letter.topic)?.schema
-}
+const deadLetters = async (setup: Setup) => await readDeadLetters(setup.config, setup.logger, 'autocal-cli')
+const redriven = async (setup: Setup) => await readRedrives(setup.config, setup.logger, 'autocal-cli')
 
 /** The dead letter's value as the proto3 JSON of its source topic's message, or why it cannot be read. */
 export function readableValue (letter: DeadLetter, prefix: string): string {
-  const schema = schemaOf(letter, prefix)
+  const schema = schemaOfDeadLetter(letter, prefix)
   if (schema === undefined) return `(${letter.value.length} bytes of an unknown topic) ${Buffer.from(letter.value).toString('base64')}`
   try {
     const message = letter.headers[headerNames.contentType] === contentTypes.json
@@ -207,8 +182,8 @@ export async function runDlq (sub: string | undefined, ids: string[], o: DlqOpti
 
 /**
  * Sends dead letters back to their source topic and partition with their
- * original key, value and headers (the same event id, so idempotent consumers
- * still recognise it), once each, and audits every one (accepted or refused).
+ * original key, value and headers, once each, and audits every one (accepted
+ * or refused): @autocal/runtime's openRedriver. Kafka's ACLs say who may.
  */
 async function redrive (setup: Setup, ids: string[], o: DlqOptions, io: DlqIo): Promise<number> {
   const reason = o.reason?.trim() ?? ''
@@ -216,67 +191,21 @@ async function redrive (setup: Setup, ids: string[], o: DlqOptions, io: DlqIo): 
   if (ids.length === 0 && o.all !== true) throw new DlqUsageError('dlq redrive needs IDs (PARTITION/OFFSET) or --all [--topic T]')
   if (ids.length > 0 && o.all === true) throw new DlqUsageError('give either IDs or --all, not both')
   const actor = o.actor ?? io.env.AUTOCAL_ACTOR ?? userInfo().username
-  const [letters, done] = await Promise.all([deadLetters(setup), redriven(setup)])
-  const wanted = o.all === true
-    ? letters.filter(l => !done.has(l.id) && (o.topic === undefined || l.letter.topic === o.topic || l.letter.topic === `${setup.prefix}.${o.topic}`)).map(l => l.id)
-    : ids
   const config = setup.config
   await using auditor = await startProducer({ config, logger: setup.logger, service: 'cli' })
-  const kafka = createKafka(config, setup.logger, 'autocal-cli')
-  const raw = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
-  await raw.connect()
-  const dlqName = topicName(topics.dlq, setup.prefix)
-  const audit = async (id: string, accepted: boolean, why: string, details: Record<string, string>): Promise<void> => {
-    const record = create(AuditRecordSchema, {
-      id: randomUUID(),
-      at: timestampFromDate(new Date()),
-      principal: actor,
-      peer: `local:${hostname()}`,
-      service: 'autocal/cli',
-      action: 'dlq.redrive',
-      target: `${dlqName}/${id}`,
-      accepted,
-      reason: why,
-      commandId: `dlq.redrive/${dlqName}/${id}`,
-      details
-    })
-    await auditor.publish(topics.audit, record, { eventId: record.id })
-  }
+  await using redriver = await openRedriver({ config, logger: setup.logger, clientId: 'autocal-cli', auditor, service: 'autocal/cli' })
+  const wanted = o.all === true
+    ? redriver.letters.filter(l => !redriver.redriven.has(l.id) && (o.topic === undefined || l.letter.topic === o.topic || l.letter.topic === `${setup.prefix}.${o.topic}`)).map(l => l.id)
+    : ids
   let code = 0
-  try {
-    for (const id of wanted) {
-      const found = letters.find(l => l.id === id)
-      if (found === undefined) {
-        await audit(id, false, `no such dead letter (${reason})`, {})
-        io.err(`autocal: no dead letter ${id} on ${dlqName}`)
-        code = 1
-        continue
-      }
-      const l = found.letter
-      const details = { source_topic: l.topic, source_partition: String(l.partition), source_offset: String(l.offset), code: l.code }
-      const before = done.get(id)
-      if (before !== undefined) {
-        await audit(id, false, `already redriven by ${before.principal} (${reason})`, details)
-        io.err(`autocal: dead letter ${id} was already redriven by ${before.principal}; not sent again`)
-        code = 1
-        continue
-      }
-      if (l.partition < 0 || l.topic.startsWith('source:')) {
-        await audit(id, false, `not a Kafka message: a record of ${l.topic} that could not be read; fix the source, it is read again (${reason})`, details)
-        io.err(`autocal: dead letter ${id} is a record of ${l.topic}, not a Kafka message: there is nothing to send back; fix the source`)
-        code = 1
-        continue
-      }
-      const [sent] = await raw.send({
-        topic: l.topic,
-        acks: -1,
-        messages: [{ partition: l.partition, key: Buffer.from(l.key), value: Buffer.from(l.value), headers: { ...l.headers } }]
-      })
-      await audit(id, true, reason, { ...details, redriven_offset: sent?.baseOffset ?? '' })
-      io.out(`redriven ${id} → ${l.topic}[${l.partition}]@${sent?.baseOffset ?? '?'}`)
+  for (const id of wanted) {
+    const outcome = await redriver.redrive({ id, principal: actor, peer: `local:${hostname()}`, reason })
+    if (outcome.kind === 'redriven') {
+      io.out(`redriven ${id} → ${outcome.topic}[${outcome.partition}]@${outcome.offset === '' ? '?' : outcome.offset}`)
+    } else {
+      io.err(`autocal: ${outcome.reason}`)
+      code = 1
     }
-  } finally {
-    await raw.disconnect()
   }
   if (wanted.length === 0) io.out('nothing to redrive')
   return code

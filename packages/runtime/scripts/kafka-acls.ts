@@ -10,7 +10,9 @@
 // allow.everyone.if.no.acl.found=false). The rule that matters most: only the
 // task-dispatcher's principal may write jobs.requests, conditions.requests and
 // control, the topics whose messages make the executor run programs, the
-// uploader write conditions and the dispatcher change task states.
+// uploader write conditions and the dispatcher change task states. The
+// metrics principal also writes runs, jobs.status and conditions, only to
+// send a dead letter back from the console (consoleRedriveTopics), and audit.
 import { parseArgs } from 'node:util'
 import kafkajs, { type AclEntry } from 'kafkajs'
 import { allTopics, topicName, topics, type TopicId } from '@autocal/contracts'
@@ -18,6 +20,7 @@ import { z } from 'zod'
 import { connectionEnv, kafkaShape, loadConfig } from '../src/config.ts'
 import { createKafka } from '../src/bus/kafka.ts'
 import { createLogger } from '../src/logger.ts'
+import { consoleRedriveTopics } from '../src/bus/dlq-redrive.ts'
 
 // CommonJS: these enums are not visible as named ESM exports
 const { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes } = kafkajs
@@ -34,7 +37,8 @@ export const servicePrincipals: Record<string, { writes: TopicId[], reads: Topic
   // jobs.status too: after a Redis loss the executor rebuilds its open jobs from both topics (job-recovery.ts)
   'job-executor': { writes: ['jobStatus', 'dlq'], reads: ['jobRequests', 'jobStatus'] },
   'condition-uploader': { writes: ['conditions', 'dlq'], reads: ['conditionRequests', 'runs', 'runRegistry', 'conditions'] },
-  metrics: { writes: ['dlq'], reads: 'all' }
+  // the console's DLQ redrive: the audit record, and the dead letter sent back to its source (only these topics)
+  metrics: { writes: ['dlq', 'audit', ...consoleRedriveTopics], reads: 'all' }
 }
 
 /** The ACL entries of the table above for topics under `prefix` ("" = the plain names). */

@@ -118,6 +118,21 @@ export function parseScopedTokens (json: string, key: string): Array<[string, To
   return out
 }
 
+/** A JSON setting of scoped tokens (parseScopedTokens' format, default none) → [token, principal] pairs; a bad one is a config error naming `key`. */
+export const scopedTokensSchema = (key: string) => z.string().default('{}').transform((v, ctx) => {
+  const parsed = parseScopedTokens(v, key)
+  if (typeof parsed === 'string') {
+    ctx.addIssue({ code: 'custom', message: parsed })
+    return z.NEVER
+  }
+  return parsed
+})
+
+/** Whether a scope (a token's subsystems, "*" = all) covers `subsystem`; undefined (a system-wide thing) needs "*". */
+export function scopeAllows (scope: readonly string[], subsystem: string | undefined): boolean {
+  return scope.includes('*') || (subsystem !== undefined && scope.includes(subsystem))
+}
+
 /** "<principal>:<token>,…" → [principal, token] pairs; a bad entry is a config error naming the key. */
 export const tokenListSchema = (sep: '=' | ':', key: string) => z.string().transform((v, ctx) => {
   const parsed = parseTokenList(v, sep, key)

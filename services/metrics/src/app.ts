@@ -1,6 +1,6 @@
 // The metrics service assembled from its parts; index.ts runs it, the
 // integration tests start it in-process on port 0.
-import { buildHttp, connectRedis, createMetrics, guardReads, readAccessOf, startProducer, type Check, type Logger } from '@autocal/runtime'
+import { buildHttp, connectRedis, createMetrics, createTokenIndex, guardReads, readAccessOf, startProducer, type Check, type Logger, type ReadAccess, type TokenPrincipal } from '@autocal/runtime'
 import type { Config } from './config.ts'
 import { createReadModelStore, type ReadModelStore } from './adapters/read-model-store.ts'
 import { createLagReader } from './adapters/consumer-lag.ts'
@@ -17,6 +17,7 @@ import { startReadModel, type ReadModel } from './read-model.ts'
 import { createConsoleStore } from './adapters/console-store.ts'
 import { withConsoleViews } from './console/recorder.ts'
 import { registerConsole } from './console/routes.ts'
+import { redriveRoute, registerRedrive } from './console/redrive.ts'
 
 export interface MetricsService extends AsyncDisposable {
   /** http://host:port the HTTP server listens on. */
@@ -65,17 +66,23 @@ export async function startMetricsService (config: Config, logger: Logger, optio
     const consoleStore = createConsoleStore(redis)
     const handlers = withConsoleViews(createHandlers({
       store, instruments, feed, notifier, logger, topicPrefix: config.AUTOCAL_KAFKA_TOPIC_PREFIX, holdMs: policy.holdMs, dlqFloodPerMinute: config.AUTOCAL_DLQ_FLOOD_PER_MINUTE
-    }), { store, console: consoleStore })
+    }), { store, console: consoleStore, topicPrefix: config.AUTOCAL_KAFKA_TOPIC_PREFIX })
 
     const checks: Check[] = [redis.check, producer.check]
     const http = await buildHttp({ logger, metrics, checks })
     stack.defer(async () => { await http.close() })
-    const access = readAccessOf(config)
+    // read tokens read; control tokens read too and may act (the console's DLQ redrive, console/redrive.ts)
+    const readTokens = config.AUTOCAL_READ_TOKENS.map(([principal, token]) => [token, { principal, subsystems: ['*'] }] as [string, TokenPrincipal])
+    const controlTokens = createTokenIndex(config.AUTOCAL_CONTROL_TOKENS)
+    const readers = readAccessOf(config)
+    const access: ReadAccess = readers.public ? readers : { public: false, tokens: createTokenIndex([...readTokens, ...config.AUTOCAL_CONTROL_TOKENS]) }
     // every read behind a read token (header or the console's cookie) unless public; the pages themselves and
-    // their static files are open (they hold no data), so that a browser can reach the sign-in
-    guardReads(http, { access, logger, open: ['/', '/console', '/console/', '/console/static/:file', '/console/vendor/:lib', '/console/login'] })
+    // their static files are open (they hold no data), so that a browser can reach the sign-in; the redrive route
+    // checks its control token itself, so that every refusal (no token too) is audited
+    guardReads(http, { access, logger, open: ['/', '/console', '/console/', '/console/static/:file', '/console/vendor/:lib', '/console/login', redriveRoute] })
     registerRoutes(http, { store, feed })
-    registerConsole(http, { store, console: consoleStore, lag, policy, now, filesRoot: config.AUTOCAL_METRICS_FILES_ROOT ?? config.AUTOCAL_DATA_DIR, executorReadToken: config.AUTOCAL_EXECUTOR_READ_TOKEN, access })
+    const redrive = registerRedrive(http, { config, logger, producer, controlTokens, readTokens: createTokenIndex(readTokens), views: consoleStore })
+    registerConsole(http, { store, console: consoleStore, lag, policy, now, filesRoot: config.AUTOCAL_METRICS_FILES_ROOT ?? config.AUTOCAL_DATA_DIR, executorReadToken: config.AUTOCAL_EXECUTOR_READ_TOKEN, access, redrive })
     const url = await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
 
     const consumers = stack.use(startConsumerWatch({ lag, notifier, metrics, logger, now, stallMs: config.AUTOCAL_ALERT_STALL_SECONDS * 1000, lagWindowMs: config.AUTOCAL_ALERT_LAG_GROWING_MINUTES * 60_000, lagMin: config.AUTOCAL_ALERT_LAG_MIN, everyMs: config.AUTOCAL_ALERT_SCAN_MS }))

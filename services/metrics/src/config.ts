@@ -1,6 +1,6 @@
 // Configuration of the metrics service: the shared shapes plus its own keys.
 import { z } from 'zod'
-import { baseShape, httpShape, kafkaShape, portSchema, readShape, redisShape } from '@autocal/runtime'
+import { baseShape, httpShape, kafkaShape, portSchema, readShape, redisShape, scopedTokensSchema } from '@autocal/runtime'
 import { notificationKinds, type NotificationKind } from './domain/notifications.ts'
 import { routeProblems, type Route } from './domain/routing.ts'
 
@@ -56,6 +56,12 @@ export const Config = z.object({
   AUTOCAL_EXECUTOR_READ_TOKEN: z.string().min(1).optional(),
   /** Who may read the dashboard's data, /api/v1/*, /console/api/*: AUTOCAL_READ_TOKENS "<principal>:<token>,…" (a browser signs in once at /console/login), or AUTOCAL_READ_PUBLIC=true. */
   ...readShape,
+  /**
+   * Who may act from the console (DLQ redrive): control tokens in the task-dispatcher's format, JSON
+   * {"<token>": {"principal": "alice", "subsystems": ["ECAL"] | "*"}}; a token may redrive the dead letters of its
+   * subsystems, "*" also those of no subsystem. They read the console too. Default: none (no redrive from the console).
+   */
+  AUTOCAL_CONTROL_TOKENS: scopedTokensSchema('AUTOCAL_CONTROL_TOKENS'),
   /** Incoming webhook of Mattermost; notifications are only logged when unset. */
   AUTOCAL_MATTERMOST_WEBHOOK_URL: z.url().optional(),
   AUTOCAL_MATTERMOST_CHANNEL: z.string().min(1).optional(),
@@ -84,5 +90,12 @@ export const Config = z.object({
   AUTOCAL_ALERT_SCAN_MS: z.coerce.number().int().positive().default(15_000),
   /** Dead letters within one minute that count as a flood (and notify). */
   AUTOCAL_DLQ_FLOOD_PER_MINUTE: z.coerce.number().int().positive().default(20)
+}).superRefine((c, ctx) => {
+  // one token, one meaning: a token that is both a read and a control token would act with a read sign-in
+  const readers = new Map(c.AUTOCAL_READ_TOKENS.map(([principal, token]) => [token, principal]))
+  for (const [token, p] of c.AUTOCAL_CONTROL_TOKENS) {
+    const reader = readers.get(token)
+    if (reader !== undefined) ctx.addIssue({ code: 'custom', path: ['AUTOCAL_CONTROL_TOKENS'], message: `the control token of ${p.principal} is also the read token of ${reader} (AUTOCAL_READ_TOKENS); each must be its own` })
+  }
 })
 export type Config = z.infer<typeof Config>

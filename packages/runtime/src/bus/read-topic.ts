@@ -22,7 +22,7 @@ export function readerGroup (prefix: string, reader: string): string {
 
 /**
  * Calls `onMessage` with every usable message of `topic` (this prefix's) and
- * its event id (the ce_id header, when there is one),
+ * its event id (the ce_id header, when there is one), partition and offset,
  * from offset 0 of each partition to the partition's end when the call began,
  * and resolves with how many it handed over. A message the live consumer
  * dead-letters (undecodable, a number wider than its field, a name or run
@@ -35,7 +35,7 @@ export function readerGroup (prefix: string, reader: string): string {
  * leaders after ~5 s, or the consumer crashes for good (e.g. its group is not
  * authorized).
  */
-export async function readTopic<S extends DescMessage> (config: KafkaConfig, logger: Logger, clientId: string, topic: Topic<S>, onMessage: (m: MessageShape<S>, meta: { eventId: string | undefined }) => Promise<void>): Promise<number> {
+export async function readTopic<S extends DescMessage> (config: KafkaConfig, logger: Logger, clientId: string, topic: Topic<S>, onMessage: (m: MessageShape<S>, meta: { eventId: string | undefined, partition: number, offset: string }) => Promise<void>): Promise<number> {
   const kafka = createKafka(config, logger, clientId)
   const name = topicName(topic, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
   const id = (Object.keys(topics) as TopicId[]).find(k => (topics[k] as Topic) === (topic as Topic))
@@ -77,7 +77,7 @@ export async function readTopic<S extends DescMessage> (config: KafkaConfig, log
               }
               if (decoded !== undefined) {
                 try {
-                  await onMessage(decoded, { eventId: headerValue(message.headers, headers.id) })
+                  await onMessage(decoded, { eventId: headerValue(message.headers, headers.id), partition, offset: message.offset })
                 } catch (err) {
                   reject(err instanceof Error ? err : new Error(String(err))) // not the message's fault: the whole read fails, nothing is left out
                   return

@@ -7,8 +7,8 @@
 // autocal.jobs.requests.v1 makes the executor run a program.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { create } from '@bufbuild/protobuf'
-import { JobRequestSchema, topicName, topics } from '@autocal/contracts'
+import { create, toBinary } from '@bufbuild/protobuf'
+import { DeadLetterSchema, JobRequestSchema, RunEventSchema, TaskEventSchema, topicName, topics } from '@autocal/contracts'
 import { Kafka, logLevel } from 'kafkajs'
 import { Redis } from 'ioredis'
 import { readFileSync } from 'node:fs'
@@ -17,6 +17,7 @@ import { loadConfig } from '../../src/config.ts'
 import { createKafka, ensureTopics, topicOffsets } from '../../src/bus/kafka.ts'
 import { startProducer } from '../../src/bus/producer.ts'
 import { connectRedis } from '../../src/redis/connect.ts'
+import { openRedriver, readRedrives } from '../../src/bus/dlq-redrive.ts'
 import { TestConfig, memoryLogger } from '../fixtures.ts'
 import { startSecureServers, type SecureServers } from '../secure-servers.ts'
 
@@ -98,6 +99,42 @@ test('the control and condition request topics are the dispatcher\'s too; a serv
   }
   await watcher.publish(topics.runs, create(topics.runs.schema, { run: 355100 }))
   assert.equal(await messagesIn(topicName(topics.runs, '')), 1)
+})
+
+test('the metrics principal sends a dead letter back to runs and audits it (the console\'s redrive), but the broker refuses it the task states', async () => {
+  const { logger } = memoryLogger()
+  const metricsConfig = configOf(servers.envOf('metrics'))
+  // two dead letters as the dispatcher's consumer writes them: a run, and a task state
+  await using dispatcher = await startProducer({ config: configOf(servers.envOf('task-dispatcher')), logger, service: 'task-dispatcher' })
+  const run = create(RunEventSchema, { run: 355200, contentHash: 'h', source: 'replay' })
+  const task = create(TaskEventSchema, { subsystem: 'ECAL', campaign: 'prompt', task: 't' })
+  for (const [topic, value] of [[topicName(topics.runs, ''), toBinary(RunEventSchema, run)], [topicName(topics.tasks, ''), toBinary(TaskEventSchema, task)]] as const) {
+    await dispatcher.publish(topics.dlq, create(DeadLetterSchema, { topic, partition: 0, offset: 0n, key: Buffer.from('k'), value, code: 'AUTOCAL_VALIDATION_FAILED', reason: 'not yet', service: 'task-dispatcher' }))
+  }
+  const runsBefore = await messagesIn(topicName(topics.runs, ''))
+  const tasksBefore = await messagesIn(topicName(topics.tasks, ''))
+  await using auditor = await startProducer({ config: metricsConfig, logger, service: 'metrics' })
+  // its throw-away reader groups start with its name (metrics-redrive-…), as the ACLs require
+  await using redriver = await openRedriver({ config: metricsConfig, logger, clientId: 'metrics-redrive', auditor, service: 'autocal/metrics' })
+  const [runLetter, taskLetter] = redriver.letters.slice(-2)
+  const sent = await redriver.redrive({ id: runLetter?.id as string, principal: 'alice', peer: 'ipv4:127.0.0.1:1', reason: 'fixed' })
+  assert.equal(sent.kind, 'redriven')
+  await assert.rejects(redriver.redrive({ id: taskLetter?.id as string, principal: 'alice', peer: 'ipv4:127.0.0.1:1', reason: 'fixed' }), /not authorized|authorization/i)
+  assert.equal(await messagesIn(topicName(topics.runs, '')), runsBefore + 1)
+  assert.equal(await messagesIn(topicName(topics.tasks, '')), tasksBefore, 'no task state written by metrics')
+  // both attempts are on the audit topic; only the run's is an accepted redrive
+  const done = await readRedrives(metricsConfig, logger, 'metrics-test')
+  assert.deepEqual([...done.keys()], [runLetter?.id])
+  // and still none of the topics that make things happen
+  const raw = createKafka(metricsConfig, logger, 'metrics-raw').producer()
+  await raw.connect()
+  try {
+    for (const topic of [topics.control, topics.conditionRequests, topics.jobRequests]) {
+      await assert.rejects(raw.send({ topic: topicName(topic, ''), messages: [{ value: 'x' }] }), /not authorized|authorization/i, topic.name)
+    }
+  } finally {
+    await raw.disconnect()
+  }
 })
 
 test('Redis refuses a connection without the password, a wrong password and plaintext', async () => {

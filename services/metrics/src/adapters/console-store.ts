@@ -5,6 +5,7 @@
 //   console:tags                   set of destination tags
 //   console:tag:<tag>              hash request id → TagUploadView JSON
 //   console:dead-letters           sorted set (time ms) of dead-letter JSON, newest 500 kept
+//   console:redriven               hash dead-letter id → RedriveView JSON (accepted dlq.redrive audit records)
 //   console:executors              hash executor → ExecutorSeen JSON
 //   console:running                hash job entry → executor (jobs whose latest phase is running)
 // Every write is idempotent: a redelivered message writes the same field again.
@@ -12,6 +13,10 @@ import type { RedisHandle } from '@autocal/runtime'
 import type { ExecutorSeen, TagUploadView, TransitionView } from '../domain/console-views.ts'
 
 export interface DeadLetterView {
+  /** Where it sits on the DLQ topic, "<partition>/<offset>": what `autocal dlq` and the redrive route name it by. */
+  id: string
+  /** The subsystem of the message (see subsystemOfDeadLetter), null when it has none or cannot be read. */
+  subsystem: string | null
   eventId: string
   topic: string
   partition: number
@@ -22,6 +27,13 @@ export interface DeadLetterView {
   service: string
   attempts: number
   at: string
+}
+
+/** Who sent a dead letter back, when (ISO), and why. */
+export interface RedriveView {
+  principal: string
+  at: string
+  reason: string
 }
 
 export interface ConsoleStore {
@@ -36,6 +48,9 @@ export interface ConsoleStore {
   uploadsOf: (tag: string) => Promise<TagUploadView[]>
   addDeadLetter: (d: DeadLetterView) => Promise<void>
   deadLetters: (count: number) => Promise<DeadLetterView[]>
+  markRedriven: (id: string, r: RedriveView) => Promise<void>
+  /** The redrives of these dead-letter ids (absent: not redriven). */
+  redrivesOf: (ids: string[]) => Promise<Map<string, RedriveView>>
   seeExecutor: (e: ExecutorSeen) => Promise<void>
   setRunning: (entry: string, executor: string | undefined) => Promise<void>
   executors: () => Promise<ExecutorSeen[]>
@@ -67,6 +82,12 @@ export function createConsoleStore (redis: RedisHandle): ConsoleStore {
       await client.multi().zadd(k('dead-letters'), Date.parse(d.at) || 0, JSON.stringify(d)).zremrangebyrank(k('dead-letters'), 0, -keptDeadLetters - 1).exec()
     },
     deadLetters: async count => (await client.zrevrange(k('dead-letters'), 0, count - 1)).map(v => JSON.parse(v) as DeadLetterView),
+    markRedriven: async (id, r) => { await client.hset(k('redriven'), id, JSON.stringify(r)) },
+    redrivesOf: async ids => {
+      if (ids.length === 0) return new Map()
+      const values = await client.hmget(k('redriven'), ...ids)
+      return new Map(ids.flatMap((id, i) => { const v = values[i]; return v === null || v === undefined ? [] : [[id, JSON.parse(v) as RedriveView] as const] }))
+    },
     seeExecutor: async e => {
       const old = await client.hget(k('executors'), e.executor)
       if (old !== null && (JSON.parse(old) as ExecutorSeen).lastSeenAt >= e.lastSeenAt) return

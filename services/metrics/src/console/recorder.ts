@@ -1,9 +1,11 @@
 // Feeds the console's part of the read model: wraps the service's handlers so
 // that, after each message has been applied to the read model, the console's
 // indexes (runs per campaign, task transitions, uploads per tag, dead letters,
-// executors and their running jobs) are written too. Idempotent like the
+// executors and their running jobs, redrives of dead letters from the audit
+// topic, by the CLI or the console) are written too. Idempotent like the
 // handlers: every write is keyed by the message's identity.
-import type { Handlers } from '@autocal/runtime'
+import { redriveAction, subsystemOfDeadLetter, type Handlers } from '@autocal/runtime'
+import { topicName, topics } from '@autocal/contracts'
 import { taskKeyOfProvenance, taskViewOf } from '../domain/task-view.ts'
 import { jobEntryId } from '../domain/job-view.ts'
 import { outcomeName } from '../domain/condition-view.ts'
@@ -12,8 +14,9 @@ import { isoOf } from '../domain/time.ts'
 import type { ReadModelStore } from '../adapters/read-model-store.ts'
 import type { ConsoleStore } from '../adapters/console-store.ts'
 
-export function withConsoleViews (handlers: Handlers, deps: { store: ReadModelStore, console: ConsoleStore }): Handlers {
-  const { store, console: views } = deps
+export function withConsoleViews (handlers: Handlers, deps: { store: ReadModelStore, console: ConsoleStore, topicPrefix: string }): Handlers {
+  const { store, console: views, topicPrefix } = deps
+  const redriveTarget = `${topicName(topics.dlq, topicPrefix)}/`
   return {
     ...handlers,
     tasks: async (event, meta) => {
@@ -50,6 +53,8 @@ export function withConsoleViews (handlers: Handlers, deps: { store: ReadModelSt
     dlq: async (letter, meta) => {
       await handlers.dlq?.(letter, meta)
       await views.addDeadLetter({
+        id: `${meta.partition}/${meta.offset}`,
+        subsystem: subsystemOfDeadLetter(letter, topicPrefix) ?? null,
         eventId: meta.eventId,
         topic: letter.topic,
         partition: letter.partition,
@@ -61,6 +66,11 @@ export function withConsoleViews (handlers: Handlers, deps: { store: ReadModelSt
         attempts: letter.attempts,
         at: isoOf(letter.at) ?? meta.time.toISOString()
       })
+    },
+    audit: async (record, meta) => {
+      await handlers.audit?.(record, meta)
+      if (record.action !== redriveAction || !record.accepted || !record.target.startsWith(redriveTarget)) return
+      await views.markRedriven(record.target.slice(redriveTarget.length), { principal: record.principal, at: isoOf(record.at) ?? meta.time.toISOString(), reason: record.reason })
     }
   }
 }

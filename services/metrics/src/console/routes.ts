@@ -8,7 +8,8 @@
 //   GET /console/api/jobs/:id/log?task=&try=&tail=&follow=   the job's log (task = its task key), through the executor's log route
 //   GET /console/api/files?job=&try=&path=  a plot output of a job (PNG/SVG), see fileAccess
 //   GET /console/api/tags, /console/api/tags/:tag      IOV timelines, rejected uploads
-//   GET /console/api/health                executors, consumer lag, dead letters, deadline risks
+//   GET /console/api/health                executors, consumer lag, dead letters (with redriven, mayRedrive), deadline risks
+//   GET /console/api/me, POST /console/api/dlq/:partition/:offset/redrive   see redrive.ts
 import { readFileSync } from 'node:fs'
 import { realpath, readFile } from 'node:fs/promises'
 import { dirname, extname, join, sep } from 'node:path'
@@ -20,8 +21,9 @@ import { deadlineStatus, type DeadlinePolicy } from '../domain/deadlines.ts'
 import { executorHealth, overviewRows, tagTimeline, taskColumns } from '../domain/console-views.ts'
 import { jobEntryId } from '../domain/job-view.ts'
 import type { ReadModelStore } from '../adapters/read-model-store.ts'
-import type { ConsoleStore } from '../adapters/console-store.ts'
+import type { ConsoleStore, DeadLetterView } from '../adapters/console-store.ts'
 import type { LagReader } from '../adapters/consumer-lag.ts'
+import type { RedrivePolicy } from './redrive.ts'
 
 type App = Awaited<ReturnType<typeof buildHttp>>
 
@@ -37,6 +39,8 @@ export interface ConsoleDeps {
   executorReadToken?: string | undefined
   /** Who may read: checks the sign-in's token. */
   access: ReadAccess
+  /** Whether the caller may send a dead letter back (console/redrive.ts): the health page's redrive buttons. */
+  redrive: RedrivePolicy
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -61,8 +65,8 @@ function loginHtml (failed: boolean): string {
 <html lang="en"><head><meta charset="utf-8"><title>autocal console: sign in</title><link rel="stylesheet" href="/console/static/style.css"></head>
 <body><main><h1>autocal console</h1>
 <form method="post" action="/console/login">
-<p>This console needs a read token (one of the metrics service's AUTOCAL_READ_TOKENS).</p>
-${failed ? '<p class="error" role="alert">That token was not accepted.</p>\n' : ''}<label>read token <input type="password" name="token" autocomplete="current-password" required></label>
+<p>This console needs a read token (one of the metrics service's AUTOCAL_READ_TOKENS), or a control token (AUTOCAL_CONTROL_TOKENS) to also send dead letters back.</p>
+${failed ? '<p class="error" role="alert">That token was not accepted.</p>\n' : ''}<label>token <input type="password" name="token" autocomplete="current-password" required></label>
 <button type="submit">sign in</button>
 </form></main></body></html>
 `
@@ -246,7 +250,16 @@ export function registerConsole (app: App, deps: ConsoleDeps): void {
     return { ...tagTimeline(req.params.tag, uploads), fcsr: (await store.getFcsr()) ?? null }
   })
 
-  app.get('/console/api/health', async () => {
+  /** Dead letters with who sent them back (null: not yet) and whether this caller may (the page's button). */
+  async function withRedrives (req: Parameters<RedrivePolicy['mayRedrive']>[0], letters: DeadLetterView[]) {
+    const redrives = await views.redrivesOf(letters.flatMap(d => typeof d.id === 'string' ? [d.id] : []))
+    return letters.map(d => {
+      const redriven = typeof d.id === 'string' ? redrives.get(d.id) ?? null : null
+      return { ...d, redriven, mayRedrive: deps.redrive.mayRedrive(req, d, redriven !== null) }
+    })
+  }
+
+  app.get('/console/api/health', async req => {
     const t = now()
     const [seen, running, lag, deadLetters, counters, risky] = await Promise.all([
       views.executors(), views.running(), deps.lag.read().catch((err: unknown) => ({ error: (err as Error).message })), views.deadLetters(100), store.counters(),
@@ -263,7 +276,7 @@ export function registerConsole (app: App, deps: ConsoleDeps): void {
       now: new Date(t).toISOString(),
       executors: executorHealth(seen, running, t),
       lag,
-      deadLetters,
+      deadLetters: await withRedrives(req, deadLetters),
       deadLetterCounts: counters.filter(c => c.name === 'dlq').map(c => ({ topic: c.label, count: c.count })),
       deadlineRisks: risks.sort((a, b) => a.remainingMs - b.remainingMs)
     }

@@ -7,7 +7,8 @@
 // uploads (one moved by the FCSR, one rejected), a poison message that the
 // metrics consumer itself dead-letters, and a real job run by the real
 // job-executor (its own process, local backend) whose log is followed in the
-// page and whose plots are shown. Screenshots go to AUTOCAL_TEST_OUTPUT_DIR
+// page and whose plots are shown, and a dead letter sent back from the health
+// page by a control sign-in. Screenshots go to AUTOCAL_TEST_OUTPUT_DIR
 // (default <tmp>/autocal-test-output/console); AUTOCAL_UPDATE_SCREENSHOTS=1
 // also refreshes the README's picture (services/metrics/docs/console-overview.png).
 import { test } from 'node:test'
@@ -18,10 +19,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { create } from '@bufbuild/protobuf'
+import { create, toBinary } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { chromium, type Page } from 'playwright-core'
-import { BlockKind, ConditionEventSchema, JobRequestSchema, Outcome, RunEventSchema, TaskEventSchema, TaskState, topicName, topics } from '@autocal/contracts'
+import { BlockKind, ConditionEventSchema, DeadLetterSchema, JobRequestSchema, Outcome, RunEventSchema, TaskEventSchema, TaskState, topicName, topics } from '@autocal/contracts'
 import { connectionEnv, createKafka, startProducer } from '@autocal/runtime'
 import { startMetricsService } from '../../src/app.ts'
 import { cleanUp, getJson, quietLogger, testConfig, until, topicsReady } from './fixtures.ts'
@@ -33,6 +34,8 @@ const hour = 3_600_000
 const tag = 'EcalTimeCalibConstants_prompt'
 // the metrics service's read token (the operator signs in with it in the page)
 const readToken = 'operator-read-token-1'
+// a control token of every subsystem: the shifter signs in with it to send a dead letter back
+const controlToken = 'shifter-control-token-1'
 
 interface RealRun { run: number, fill: number, era: string, runClass: string, start: number, end: number, durationS: number, deliveredLumiPb: number, recordedLumiPb: number, stableBeam: boolean }
 
@@ -108,7 +111,7 @@ async function shoot (page: Page, name: string): Promise<string> {
 
 test('the console shows real runs newest first with live updates, a failed task, a followed job log with plots, an IOV timeline and a dead letter', { timeout: 240_000 }, async t => {
   const dataDir = mkdtempSync(join(tmpdir(), 'autocal-console-'))
-  const config = testConfig({ AUTOCAL_DATA_DIR: dataDir, AUTOCAL_KAFKA_MAX_ATTEMPTS: '2', AUTOCAL_EXECUTOR_READ_TOKEN: 'console-read-token-1', AUTOCAL_READ_PUBLIC: 'false', AUTOCAL_READ_TOKENS: `operator:${readToken}` })
+  const config = testConfig({ AUTOCAL_DATA_DIR: dataDir, AUTOCAL_KAFKA_MAX_ATTEMPTS: '2', AUTOCAL_EXECUTOR_READ_TOKEN: 'console-read-token-1', AUTOCAL_READ_PUBLIC: 'false', AUTOCAL_READ_TOKENS: `operator:${readToken}`, AUTOCAL_CONTROL_TOKENS: JSON.stringify({ [controlToken]: { principal: 'shifter', subsystems: '*' } }) })
   const logger = quietLogger()
   const prefix = config.AUTOCAL_KAFKA_TOPIC_PREFIX
   const producer = await startProducer({ config, logger, service: 'test' })
@@ -226,6 +229,22 @@ test('the console shows real runs newest first with live updates, a failed task,
   await raw.connect()
   await raw.send({ topic: topicName(topics.tasks, prefix), messages: [{ key: 'prompt/run-1/x', value: Buffer.from('not a protobuf task event'), headers: { ce_type: 'autocal.tasks.v1.TaskEvent', 'content-type': 'application/protobuf', ce_id: 'poison-1' } }] })
   await raw.disconnect()
+  // a run the dispatcher's consumer refused (an era it did not know yet), as its consumer writes the dead letter: it can be sent back
+  const refusedRun = create(RunEventSchema, { run: 356999, contentHash: 'h-refused', source: 'replay' })
+  await producer.publish(topics.dlq, create(DeadLetterSchema, {
+    topic: topicName(topics.runs, prefix),
+    partition: 0,
+    offset: 0n,
+    key: Buffer.from('356999'),
+    value: toBinary(RunEventSchema, refusedRun),
+    headers: { ce_specversion: '1.0', ce_id: 'refused-run-1', ce_source: 'autocal/run-watcher', ce_type: 'autocal.runs.v1.RunEvent', 'content-type': 'application/protobuf' },
+    code: 'AUTOCAL_VALIDATION_FAILED',
+    reason: "run 356999: era 'Run2022X' is unknown",
+    consumerGroup: `${prefix}.task-dispatcher`,
+    service: 'task-dispatcher',
+    attempts: 1,
+    at: timestampFromDate(new Date())
+  }))
   // the real job, for the newest run's timing-reco
   const jobId = `prompt/run-${jobRun.run}/timing-reco/1/0`
   const jobOutdir = join(dataDir, 'jobs', `run-${jobRun.run}`, 'timing-reco')
@@ -247,7 +266,7 @@ test('the console shows real runs newest first with live updates, a failed task,
   }))
 
   await until('every run in the read model', async () => (await getJson(`${service.url}/console/api/overview?campaign=prompt&limit=100`, readToken)).body.totalRuns === 60, 60_000)
-  await until('the dead letter', async () => (await getJson(`${service.url}/console/api/health`, readToken)).body.deadLetters.length === 1, 60_000)
+  await until('the dead letters', async () => (await getJson(`${service.url}/console/api/health`, readToken)).body.deadLetters.length === 2, 60_000)
   await until('the job running', async () => (await getJson(`${service.url}/api/v1/runs/${jobRun.run}`, readToken)).body.tasks.some((x: any) => x.jobRecords.some((j: any) => j.status?.phase === 'running')), 60_000)
 
   // ---- the browser
@@ -375,7 +394,28 @@ test('the console shows real runs newest first with live updates, a failed task,
   assert.match(await page.textContent('table.lag') ?? '', /metrics/)
   const risks = await page.$$eval('table.risks tbody tr', rows => rows.map(r => r.textContent ?? ''))
   assert.ok(risks.some(r => r.includes(String(newest.run)) && r.includes('timing-calib')), risks.join('\n'))
+  assert.equal(await page.locator('form.redrive').count(), 0, 'a read sign-in sees no redrive button')
   await shoot(page, 'health')
+
+  // redrive: signed in with a control token, the refused run (no subsystem: a "*" token) has a redrive button;
+  // the poison task event has none (the console does not write the task states); the result shows in the row
+  await page.goto(`${service.url}/console/login`)
+  await page.fill('input[name=token]', controlToken)
+  await page.click('button[type=submit]')
+  await page.waitForURL(`${service.url}/console/`)
+  await page.goto(`${service.url}/console/#/health`)
+  await page.waitForSelector('form.redrive')
+  assert.equal(await page.locator('form.redrive').count(), 1)
+  const row = page.locator('table.dead-letters tbody tr', { hasText: "era 'Run2022X' is unknown" })
+  assert.equal(await row.locator('form.redrive').count(), 1)
+  assert.match(await row.textContent() ?? '', /autocal\.runs\.v1/)
+  await row.locator('input[aria-label=reason]').fill('Run2022X added to the era list')
+  await row.locator('button', { hasText: 'redrive' }).click()
+  await page.waitForSelector('table.dead-letters [role=status].ok')
+  assert.match(await row.textContent() ?? '', new RegExp(`redriven to ${prefix}\\.autocal\\.runs\\.v1\\[0\\]@\\d+`))
+  await shoot(page, 'health-redrive')
+  const redriven = (await getJson(`${service.url}/console/api/health`, readToken)).body.deadLetters.find((d: any) => d.reason.includes('Run2022X'))
+  assert.equal(redriven?.redriven?.principal, 'shifter')
 
   assert.deepEqual(pageErrors, [])
   assert.deepEqual(failedResponses, [])

@@ -364,13 +364,46 @@ function Conditions ({ params }) {
 }
 
 // ---------------------------------------------------------------- health
+// A dead letter's redrive: shown only when the health API says this caller may (a control token of the
+// message's subsystem); the reason is required, the outcome is shown in the row.
+function Redrive ({ d, onDone }) {
+  const [reason, setReason] = useState('')
+  const [result, setResult] = useState(null)
+  const [busy, setBusy] = useState(false)
+  if (result !== null && result.ok) return html`<span role="status" class="ok">${result.text}</span>`
+  if (d.redriven !== null) return html`<span class="muted">redriven by ${d.redriven.principal} ${time(d.redriven.at)}</span>`
+  if (!d.mayRedrive) return null
+  const send = async (e) => {
+    e.preventDefault()
+    setBusy(true)
+    try {
+      const [partition, offset] = d.id.split('/')
+      const res = await fetch(`/console/api/dlq/${encodeURIComponent(partition)}/${encodeURIComponent(offset)}/redrive`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reason }) })
+      const body = await res.json()
+      setResult(res.ok ? { ok: true, text: `redriven to ${body.topic}[${body.partition}]@${body.offset}` } : { ok: false, text: body.message ?? `${res.status}` })
+      if (res.ok) onDone()
+    } catch (err) {
+      setResult({ ok: false, text: err.message })
+    } finally {
+      setBusy(false)
+    }
+  }
+  return html`<form class="redrive" onSubmit=${send}>
+    <input aria-label="reason" placeholder="why the cause is fixed" required value=${reason} onInput=${e => setReason(e.target.value)} />
+    <button type="submit" disabled=${busy}>redrive</button>
+    ${result !== null && html`<span role="status" class="error">${result.text}</span>`}
+  </form>`
+}
+
 function Health () {
   const [data, setData] = useState(null)
   const [error, setError] = useState(null)
+  const reload = useRef(() => {})
   useEffect(() => {
     const load = () => getJson('/console/api/health').then(d => { setData(d); setError(null) }, e => setError(e.message))
     load()
     const timer = setInterval(load, 5000)
+    reload.current = load
     return () => clearInterval(timer)
   }, [])
   if (error !== null) return html`<p class="error">${error}</p>`
@@ -395,8 +428,8 @@ function Health () {
     <p>${data.deadLetterCounts.map(c => html`<span class="hold missed" style="margin-right:8px">${c.topic}: ${c.count}</span>`)}</p>
     ${data.deadLetters.length === 0
       ? html`<p class="muted">None.</p>`
-      : html`<table class="wide dead-letters"><thead><tr><th>when</th><th>topic</th><th>partition/offset</th><th>service</th><th>code</th><th>reason</th></tr></thead>
-        <tbody>${data.deadLetters.map(d => html`<tr><td>${time(d.at)}</td><td class="mono">${d.topic}</td><td>${d.partition}/${d.offset}</td><td>${d.service}</td><td class="mono">${d.code}</td><td class="reason">${d.reason}</td></tr>`)}</tbody></table>`}
+      : html`<table class="wide dead-letters"><thead><tr><th>when</th><th>topic</th><th>partition/offset</th><th>service</th><th>code</th><th>reason</th><th>redrive</th></tr></thead>
+        <tbody>${data.deadLetters.map(d => html`<tr key=${d.id ?? d.eventId}><td>${time(d.at)}</td><td class="mono">${d.topic}</td><td>${d.partition}/${d.offset}</td><td>${d.service}</td><td class="mono">${d.code}</td><td class="reason">${d.reason}</td><td><${Redrive} d=${d} onDone=${() => reload.current()} /></td></tr>`)}</tbody></table>`}
     <h2>Deadline risks</h2>
     ${data.deadlineRisks.length === 0
       ? html`<p class="muted">No prompt-synchronised task near its hold.</p>`
