@@ -7,7 +7,7 @@ import { LineCounter, isAlias, isCollection, parseDocument, visit, type Document
 import { z } from 'zod'
 import { closest, distance } from 'fastest-levenshtein'
 import bytes from 'bytes'
-import { accountingGroupRe, condorJobFlavours, nameProblem, type NameKind } from '@autocal/contracts'
+import { accountingGroupRe, condorJobFlavours, nameProblem, passedEnvProblem, type NameKind } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
 import { defaultInfrastructureRetries } from './retry-policy.ts'
 
@@ -213,8 +213,15 @@ const sizeMib = (v: number | string): number => typeof v === 'number'
  */
 const size = z.union([z.number(), z.string()], { error: sizeText }).refine(v => { const mib = sizeMib(v); return mib > 0 && mib <= maxSizeMib }, sizeText)
 const mibOf = (v: number | string | undefined): number => v === undefined ? 0 : sizeMib(v)
-/** A variable name a job may ask for: letters, digits and _, not starting with a digit (the executor checks it further). */
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+/**
+ * A variable name a job may ask for: letters, digits and _, not starting with a digit, and one no executor
+ * refuses to pass (`passedEnvProblem` of @autocal/contracts: no AUTOCAL_* configuration, no secret-like name).
+ * Whether a given executor passes it (AUTOCAL_EXECUTOR_JOB_EXTRA_ENV) is known only when the job starts.
+ */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').superRefine((name, ctx) => {
+  const problem = passedEnvProblem(name)
+  if (problem !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) ctx.addIssue({ code: 'custom', message: problem })
+})
 
 const FilterSchema = z.strictObject({
   runClass: oneOrMany.optional(),
@@ -816,9 +823,8 @@ function scriptProblems (js: unknown, dir: string, files: Pick<ValidateOptions, 
       if (rest === '' || /[{}]/.test(rest)) return
       const path = joinPath(dir, rest)
       if (!isWithin(path, dir)) at(['tasks', i, 'run', j], `${arg}: the path leaves the workflow directory`)
-      else if (files.scriptExists === undefined) return
-      else if (!files.scriptExists(path)) at(['tasks', i, 'run', j], `${arg}: no file ${rest} in the workflow directory`)
-      else if (!isWithin(real(path), real(joinPath('/', dir)))) at(['tasks', i, 'run', j], `${arg}: a link to a file outside the workflow directory`)
+      else if (files.scriptExists !== undefined && !files.scriptExists(path)) at(['tasks', i, 'run', j], `${arg}: no file ${rest} in the workflow directory`)
+      else if (files.scriptExists !== undefined && !isWithin(real(path), real(joinPath('/', dir)))) at(['tasks', i, 'run', j], `${arg}: a link to a file outside the workflow directory`)
     })
   })
 }

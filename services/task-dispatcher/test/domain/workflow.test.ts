@@ -336,6 +336,8 @@ const resourceErrors: Array<{ name: string, content: string, expect: RegExp }> =
   { name: 'a size with a unit beyond what a job request carries', content: withTask(`    resources: { disk: "${'9'.repeat(400)}TB" }`), expect: /^w\.yaml:6:\d+ tasks\.0\.resources\.disk: expected a size such as 512MB, 4GB or a number of MiB, at most 4294967295 MiB$/ },
   { name: 'an infinite size', content: withTask('    resources: { memory: .inf }'), expect: /^w\.yaml:6:\d+ tasks\.0\.resources\.memory: expected a size such as 512MB, 4GB or a number of MiB, at most 4294967295 MiB$/ },
   { name: 'a NaN duration', content: withTask('    backoff: .nan'), expect: /^w\.yaml:6:\d+ tasks\.0\.backoff: expected a duration such as 90s/ },
+  { name: 'a passEnv entry of the services\' own configuration (no executor passes it)', content: withTask('    passEnv: [X509_USER_PROXY, AUTOCAL_REDIS_URL]'), expect: /^w\.yaml:6:\d+ tasks\.0\.passEnv\.1: AUTOCAL_REDIS_URL: the executor's AUTOCAL_\* configuration is never passed to jobs$/ },
+  { name: 'a passEnv entry that names a secret', content: withTask('    passEnv: [GRID_PASSWORD]'), expect: /^w\.yaml:6:\d+ tasks\.0\.passEnv\.0: GRID_PASSWORD: looks like a secret; jobs hold none$/ },
   { name: 'a passEnv entry that is not a variable name', content: withTask('    passEnv: [X509-PROXY]'), expect: /tasks\.0\.passEnv\.0: expected an environment variable name/ }
 ]
 for (const row of resourceErrors) {
