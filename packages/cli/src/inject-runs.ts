@@ -2,7 +2,7 @@
 // campaign, given one by one (--runs), as a range (--range), by acquisition
 // era (--era, the dispatcher's known runs of the era) or from a run-list file
 // (--runs-file: one run or range per line, `#` comments).
-import { readFileSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats } from 'node:fs'
 import { nameProblem, runProblem } from '@autocal/contracts'
 
 /** A bad run-list file or option: the message names the file and line, or the option. */
@@ -43,13 +43,40 @@ export function parseRunList (text: string, file: string): RunList {
   return out
 }
 
-/** Reads and parses a run-list file; an unreadable file is an InjectUsageError naming it. */
+/** The largest run-list file read, in bytes (1 MiB: some 100,000 lines of runs or ranges). */
+export const maxRunListBytes = 1024 * 1024
+
+/** What a file that is not a regular file is, for the message. */
+function kindOf (st: Stats): string {
+  if (st.isDirectory()) return 'a directory'
+  if (st.isCharacterDevice()) return 'a character device'
+  if (st.isBlockDevice()) return 'a block device'
+  if (st.isFIFO()) return 'a FIFO'
+  if (st.isSocket()) return 'a socket'
+  return 'not a file'
+}
+
+/**
+ * Reads and parses a run-list file. The path must name a regular file of at most
+ * {@link maxRunListBytes} bytes (opened without blocking and checked before reading, so
+ * /dev/zero, a pipe or a huge file stop the command at once instead of filling memory or
+ * hanging). Throws InjectUsageError naming the file: unreadable (with its errno code), not a
+ * regular file (what it is), too large (its size), or a bad line (see parseRunList).
+ */
 export function readRunList (file: string): RunList {
   let text: string
+  let fd: number | undefined
   try {
-    text = readFileSync(file, 'utf8')
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK)
+    const st = fstatSync(fd)
+    if (!st.isFile()) throw new InjectUsageError(`--runs-file ${file}: not a regular file (${kindOf(st)})`)
+    if (st.size > maxRunListBytes) throw new InjectUsageError(`--runs-file ${file}: ${st.size} bytes, more than the ${maxRunListBytes} bytes a run list may have`)
+    text = readFileSync(fd, 'utf8')
   } catch (err) {
+    if (err instanceof InjectUsageError) throw err
     throw new InjectUsageError(`--runs-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
   return parseRunList(text, file)
 }

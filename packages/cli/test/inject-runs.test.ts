@@ -1,9 +1,10 @@
 import { test } from 'node:test'
+import { execFileSync } from 'node:child_process'
 import assert from 'node:assert/strict'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { InjectUsageError, injectRunsOf, parseRunList } from '../src/inject-runs.ts'
+import { InjectUsageError, injectRunsOf, maxRunListBytes, parseRunList, readRunList } from '../src/inject-runs.ts'
 
 test('a run-list file: runs, ranges, comments and blank lines', () => {
   const table: Array<[string, ReturnType<typeof parseRunList>]> = [
@@ -40,4 +41,19 @@ test('the options make one InjectRuns: runs, range, eras and the file together; 
   assert.throws(() => injectRunsOf({ runs: [], range: [0, 0] }), /inject needs --runs, --range, --era or --runs-file/)
   assert.throws(() => injectRunsOf({ runs: [], range: [0, 0], era: '../x' }), /^Error: --era: era "\.\.\/x" is not a valid name|--era: era "\.\.\/x"/)
   assert.throws(() => injectRunsOf({ runs: [], range: [0, 0], runsFile: join(dir, 'missing.txt') }), /--runs-file .*missing\.txt: cannot read it \(ENOENT\)/)
+})
+
+test('a run-list path that is not a regular file of bounded size is refused at once, naming it (no endless read of a device or pipe)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'runs-file-'))
+  const big = join(dir, 'big.txt')
+  writeFileSync(big, '355100\n'.repeat(Math.ceil((maxRunListBytes + 1) / 7)))
+  const fifo = join(dir, 'pipe')
+  execFileSync('mkfifo', [fifo])
+  const table: Array<[string, RegExp]> = [
+    ['/dev/zero', /^--runs-file \/dev\/zero: not a regular file \(a character device\)$/],
+    [fifo, /: not a regular file \(a FIFO\)$/],
+    [dir, /: not a regular file \(a directory\)$/],
+    [big, /big\.txt: \d+ bytes, more than the 1048576 bytes a run list may have$/]
+  ]
+  for (const [file, want] of table) assert.throws(() => readRunList(file), (err: unknown) => err instanceof InjectUsageError && want.test(err.message), file)
 })

@@ -168,14 +168,27 @@ export function bearerOfHeader (header: string | undefined): string | undefined 
   return /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1]
 }
 
-/** The read token a request presents: its bearer header, else its `autocal_read` cookie. */
+/** A cookie value percent-decoded, or as it is when it is not valid percent-encoding. */
+function cookieValue (raw: string): string {
+  try {
+    return decodeURIComponent(raw)
+  } catch {
+    return raw
+  }
+}
+
+/**
+ * The read token a request presents: its bearer header, else its `autocal_read` cookie
+ * (percent-decoded; a value that is not valid percent-encoding is taken as it is, so it is
+ * an unknown token, 401, and never a URIError thrown out of every route as a 500).
+ */
 export function presentedReadToken (req: Pick<FastifyRequest, 'headers'>): string | undefined {
   const bearer = bearerOfHeader(req.headers.authorization)
   if (bearer !== undefined) return bearer
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const at = part.indexOf('=')
     if (at > 0 && part.slice(0, at).trim() === readCookie) {
-      const value = decodeURIComponent(part.slice(at + 1).trim())
+      const value = cookieValue(part.slice(at + 1).trim())
       return value === '' ? undefined : value
     }
   }

@@ -21,6 +21,7 @@ test('reads need a read token (bearer header or the autocal_read cookie); probes
     ['/api/data', { authorization: 'alice-read-1' }, 401],
     ['/api/data', { authorization: 'Bearer alice-read-1' }, 200],
     ['/api/data', { cookie: 'autocal_read=alice-read-1' }, 200],
+    ['/api/data', { cookie: 'autocal_read=%E0%A4%A' }, 401],
     ['/no/such/route', {}, 401],
     ['/healthz', {}, 200],
     ['/metrics', {}, 200],
@@ -29,7 +30,7 @@ test('reads need a read token (bearer header or the autocal_read cookie); probes
   for (const [url, headers, status] of table) assert.equal((await http.inject({ url, headers })).statusCode, status, `${url} ${JSON.stringify(headers)}`)
   assert.deepEqual((await http.inject({ url: '/api/data', headers: { authorization: 'Bearer alice-read-1' } })).json(), { reader: 'alice' })
   const refusals = lines.map(l => JSON.parse(l) as { msg: string, reason: string, peer: string }).filter(l => l.msg === 'read refused')
-  assert.deepEqual(refusals.map(r => r.reason), ['missing read token', 'unknown token', 'missing read token', 'missing read token'])
+  assert.deepEqual(refusals.map(r => r.reason), ['missing read token', 'unknown token', 'missing read token', 'unknown token', 'missing read token'])
   assert.ok(lines.every(l => !l.includes('wrong-token-1')))
 })
 

@@ -63,6 +63,8 @@ test('a read token is taken from the bearer header, else from the autocal_read c
     [{ authorization: 'tok-aaaa-1' }, undefined],
     [{ cookie: 'x=1; autocal_read=tok%2Fbbbb; y=2' }, 'tok/bbbb'],
     [{ cookie: 'autocal_read=' }, undefined],
+    [{ cookie: 'autocal_read=%E0%A4%A' }, '%E0%A4%A'],
+    [{ cookie: 'autocal_read=tok%' }, 'tok%'],
     [{ authorization: 'Bearer tok-aaaa-1', cookie: 'autocal_read=tok-bbbb-2' }, 'tok-aaaa-1'],
     [{}, undefined]
   ]

@@ -1,7 +1,8 @@
 // Configuration of the job-executor.
 import { z } from 'zod'
 import { baseShape, grpcShape, httpShape, kafkaShape, readShape, redisShape, tokenListSchema } from '@autocal/runtime'
-import { defaultPassedEnv, passedEnvProblem } from './domain/job-environment.ts'
+import { passedEnvProblem } from '@autocal/contracts'
+import { defaultPassedEnv } from './domain/job-environment.ts'
 
 const list = z.string().transform(v => v.split(',').map(b => b.trim()).filter(b => b !== ''))
 /** A comma-separated list of variable names the executor may pass to jobs (each checked by passedEnvProblem). */

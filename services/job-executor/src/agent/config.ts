@@ -2,7 +2,8 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
 import { baseShape } from '@autocal/runtime'
-import { defaultPassedEnv, passedEnvProblem } from '../domain/job-environment.ts'
+import { passedEnvProblem } from '@autocal/contracts'
+import { defaultPassedEnv } from '../domain/job-environment.ts'
 
 export const AgentConfig = z.object({
   ...baseShape,

@@ -3,23 +3,10 @@
 // (PATH, LANG, …; never an AUTOCAL_* key, so no service token or password),
 // the request's own variables, then the AUTOCAL_* job variables of the
 // contract. Pure.
-import type { JobRequest } from '@autocal/contracts'
+import { passedEnvProblem, type JobRequest } from '@autocal/contracts'
 
 /** Variables of the executor's environment passed to jobs by default (AUTOCAL_EXECUTOR_JOB_ENV). */
 export const defaultPassedEnv = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'PYTHONPATH']
-
-/**
- * Why a variable name may not be passed from the executor's environment to
- * jobs, or undefined when it may: AUTOCAL_* keys are the services' own
- * configuration (tokens, passwords), and names that say token, secret,
- * password or key are refused for the same reason.
- */
-export function passedEnvProblem (name: string): string | undefined {
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return `${JSON.stringify(name)} is not a variable name`
-  if (name.startsWith('AUTOCAL_')) return `${name}: the executor's AUTOCAL_* configuration is never passed to jobs`
-  if (/TOKEN|SECRET|PASSW|CREDENTIAL|_KEY$|^KEY$/i.test(name)) return `${name}: looks like a secret; jobs hold none`
-  return undefined
-}
 
 /** The allow-listed variables of `env` (the executor's environment) that are set. */
 export function baseEnvironment (names: readonly string[], env: Record<string, string | undefined>): Record<string, string> {

@@ -4,8 +4,7 @@
 // job is allow-listed. A request that breaks a rule is a fault of the message
 // (the consumer dead-letters it with the reason). Pure.
 import { isAbsolute, normalize } from 'node:path'
-import { accountingGroupRe, condorJobFlavours, nameProblem, type JobRequest } from '@autocal/contracts'
-import { passedEnvProblem } from './job-environment.ts'
+import { accountingGroupRe, condorJobFlavours, nameProblem, passedEnvProblem, type JobRequest } from '@autocal/contracts'
 import { isInside } from './manifest.ts'
 
 export interface RequestRules {

@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
 import { JobRequestSchema } from '@autocal/contracts'
-import { baseEnvironment, defaultPassedEnv, jobEnvironment, passedEnvProblem } from '../../src/domain/job-environment.ts'
+import { passedEnvProblem } from '@autocal/contracts'
+import { baseEnvironment, defaultPassedEnv, jobEnvironment } from '../../src/domain/job-environment.ts'
 
 const executorEnv = {
   PATH: '/usr/bin:/bin',

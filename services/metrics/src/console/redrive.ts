@@ -35,6 +35,8 @@ export interface RedriveDeps {
 /** The route's pattern (open in guardReads: it checks its own token and audits every refusal). */
 export const redriveRoute = '/console/api/dlq/:partition/:offset/redrive'
 
+/** A dead letter's id as the route takes it: `<partition>/<offset>` on the DLQ topic. */
+const deadLetterIdRe = /^\d{1,9}\/\d{1,19}$/
 const statusOf: Record<Extract<RedriveOutcome, { kind: 'refused' }>['status'], number> = { forbidden: 403, 'not-found': 404, already: 409, 'not-kafka': 409 }
 const service = 'autocal/metrics'
 
@@ -70,12 +72,14 @@ export function registerRedrive (app: App, deps: RedriveDeps): RedrivePolicy {
 
   app.post<{ Params: { partition: string, offset: string }, Body: unknown }>(redriveRoute, async (req, reply) => {
     const id = `${req.params.partition}/${req.params.offset}`
+    // the caller's text, maybe anonymous: in audit and log only as a well-formed id or quoted and cut (no line breaks or control characters)
+    const shownId = deadLetterIdRe.test(id) ? id : JSON.stringify(id.slice(0, 60))
     const peer = auditPeer(req.socket.remoteAddress, req.socket.remotePort)
     const token = presentedReadToken(req)
     const actor = controlTokens.lookup(token)
     const refuse = async (status: number, principal: string, reason: string, error: string) => {
-      await auditRedrive({ auditor: producer, service, dlqTopic }, { id, principal, peer }, { accepted: false, reason })
-      log.warn({ peer, principal, id, reason }, 'redrive refused')
+      await auditRedrive({ auditor: producer, service, dlqTopic }, { id: shownId, principal, peer }, { accepted: false, reason })
+      log.warn({ peer, principal, id: shownId, reason }, 'redrive refused')
       return await reply.code(status).send({ error, message: reason })
     }
     if (actor === undefined) {
@@ -83,7 +87,7 @@ export function registerRedrive (app: App, deps: RedriveDeps): RedrivePolicy {
       if (reader !== undefined) return await refuse(403, reader.principal, `${reader.principal} holds a read token: it may read, not act`, 'AUTOCAL_FORBIDDEN')
       return await refuse(401, 'anonymous', token === undefined ? 'no control token' : 'unknown token', 'AUTOCAL_UNAUTHENTICATED')
     }
-    if (!/^\d{1,9}\/\d{1,19}$/.test(id)) return await refuse(400, actor.principal, `dead letter id must be <partition>/<offset>, got ${JSON.stringify(id.slice(0, 60))}`, 'AUTOCAL_VALIDATION_FAILED')
+    if (!deadLetterIdRe.test(id)) return await refuse(400, actor.principal, `dead letter id must be <partition>/<offset>, got ${shownId}`, 'AUTOCAL_VALIDATION_FAILED')
     const body = req.body as { reason?: unknown } | undefined
     const reason = typeof body?.reason === 'string' ? body.reason.trim() : ''
     if (reason === '' || reason.length > 500) return await refuse(400, actor.principal, 'a reason is needed (JSON body {"reason": "<why the cause is fixed>"}, at most 500 characters)', 'AUTOCAL_VALIDATION_FAILED')

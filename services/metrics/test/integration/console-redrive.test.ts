@@ -76,6 +76,7 @@ test('a dead letter is redriven from the console by a control token of its subsy
     ['read token', bearer(tokens.read), status.id, 403, /operator holds a read token/],
     ['read sign-in cookie', { cookie: `autocal_read=${tokens.read}` }, status.id, 403, /operator holds a read token/],
     ['no token', {}, status.id, 401, /no control token/],
+    ['no token, a line break in the id', {}, '0%0Aaccepted%20by%20root/1', 401, /no control token/],
     ['another subsystem', bearer(tokens.pps), status.id, 403, /bob may act for PPS, but the message is ECAL's/],
     ['no subsystem, scoped token', bearer(tokens.ecal), run.id, 403, /needs a "\*" token/],
     ['a dispatcher-only topic, admin', bearer(tokens.admin), request.id, 403, /jobs\.requests\.v1 needs `autocal dlq redrive`/],
@@ -112,6 +113,7 @@ test('a dead letter is redriven from the console by a control token of its subsy
     ['operator', `${dlq}/${status.id}`, false],
     ['operator', `${dlq}/${status.id}`, false],
     ['anonymous', `${dlq}/${status.id}`, false],
+    ['anonymous', `${dlq}/${JSON.stringify('0\naccepted by root/1')}`, false],
     ['bob', `${dlq}/${status.id}`, false],
     ['alice', `${dlq}/${run.id}`, false],
     ['root', `${dlq}/${request.id}`, false],
@@ -121,6 +123,6 @@ test('a dead letter is redriven from the console by a control token of its subsy
     ['root', `${dlq}/${status.id}`, false],
     ['root', `${dlq}/${run.id}`, true]
   ])
-  assert.equal(audit[8]?.[3], 'results grammar fixed in the dispatcher')
+  assert.equal(audit[9]?.[3], 'results grammar fixed in the dispatcher')
   assert.match(audit[0]?.[3] ?? '', /operator holds a read token/)
 })

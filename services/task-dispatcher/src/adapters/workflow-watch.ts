@@ -6,7 +6,8 @@
 // version they were planned with. Files that do not validate change nothing
 // (the error names file and line, as at start). Unfinished tasks whose
 // definition disappeared are reported as orphaned; they can be cancelled.
-import { watch } from 'node:fs'
+import { statSync, watch, type FSWatcher } from 'node:fs'
+import { basename, dirname, resolve } from 'node:path'
 import type { Logger } from '@autocal/runtime'
 import { buildCatalog, orphanedTasks, replaceCatalog, type Catalog, type OrphanedTask } from '../domain/catalog.ts'
 import { loadWorkflows } from './workflow-files.ts'
@@ -40,11 +41,18 @@ function versionsOf (catalog: Pick<Catalog, 'workflows'>): string[] {
  * Loads the workflow directory again and, when it validates and differs,
  * puts it into the live catalog and golden runs; then finds the orphaned
  * tasks of every campaign known before or after. Never throws for bad files
- * (they are `refused`); a Redis error while looking for orphans is thrown.
+ * or a missing or unreadable directory (they are `refused`, with the error
+ * naming the path); a Redis error while looking for orphans is thrown.
  */
 export async function reloadWorkflows (deps: Omit<WorkflowWatchDeps, 'settleMs'>): Promise<ReloadResult> {
   const log = deps.logger.child({ component: 'workflow-reload' })
-  const loaded = loadWorkflows(deps.dir, deps.env)
+  let loaded: ReturnType<typeof loadWorkflows>
+  try {
+    loaded = loadWorkflows(deps.dir, deps.env)
+  } catch (err) {
+    // the directory is gone or unreadable (readWorkflowSources names it): refused like a bad file
+    loaded = { workflows: [], errors: [(err as Error).message], golden: new Map(), dir: deps.dir }
+  }
   if (loaded.errors.length > 0) {
     log.error({ dir: deps.dir, errors: loaded.errors }, 'workflow change refused: the workflows stay as they were')
     return { kind: 'refused', errors: loaded.errors }
@@ -66,22 +74,60 @@ export async function reloadWorkflows (deps: Omit<WorkflowWatchDeps, 'settleMs'>
   return { kind: 'reloaded', workflows, orphaned }
 }
 
+/** `<device>:<inode>` of the directory `path` names now (links followed), or undefined when there is none. */
+function identityOf (path: string): string | undefined {
+  try {
+    const st = statSync(path)
+    return st.isDirectory() ? `${st.dev}:${st.ino}` : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /**
  * Watches the workflow directory and reloads it (reloadWorkflows) once file
- * events settled. `onReload` sees each result (tests, metrics). Dispose to
- * stop watching; a reload in progress finishes.
+ * events settled. Its parent directory is watched too, for the path itself:
+ * when `dir` names another directory than before (a link swapped to a new
+ * release, a directory removed and made again; fs.watch would keep watching
+ * the old one and miss every later change), the watch moves to the new one,
+ * logged, and the directory is reloaded. `onReload` sees each result (tests,
+ * metrics). Dispose to stop watching; a reload in progress finishes.
  */
 export function watchWorkflows (deps: WorkflowWatchDeps, onReload: (r: ReloadResult) => void = () => {}): Disposable {
   const log = deps.logger.child({ component: 'workflow-reload' })
   let timer: NodeJS.Timeout | undefined
   let running = Promise.resolve()
-  const watcher = watch(deps.dir, () => {
+  let watched = identityOf(deps.dir)
+  let watcher: FSWatcher | undefined
+  const schedule = (): void => {
     clearTimeout(timer)
     timer = setTimeout(() => {
-      running = running.then(async () => { onReload(await reloadWorkflows(deps)) })
-        .catch((err: unknown) => { log.error({ err }, 'workflow reload failed; the workflows stay as they were') })
+      running = running.then(async () => {
+        const now = identityOf(deps.dir)
+        if (now !== watched) {
+          watcher?.close()
+          watcher = now === undefined ? undefined : watchDir()
+          if (now === undefined) log.warn({ dir: deps.dir }, 'workflow directory is gone: the workflows stay as they were until it is back')
+          else log.info({ dir: deps.dir }, 'workflow directory replaced (a link or the directory itself): watching the new one')
+          watched = now
+        }
+        onReload(await reloadWorkflows(deps))
+      }).catch((err: unknown) => { log.error({ err }, 'workflow reload failed; the workflows stay as they were') })
     }, deps.settleMs ?? 300)
-  })
-  watcher.on('error', (err) => { log.error({ err, dir: deps.dir }, 'workflow directory no longer watched') })
-  return { [Symbol.dispose]: () => { clearTimeout(timer); watcher.close() } }
+  }
+  const watchDir = (): FSWatcher | undefined => {
+    try {
+      const w = watch(deps.dir, schedule)
+      w.on('error', (err) => { log.error({ err, dir: deps.dir }, 'workflow directory no longer watched') })
+      return w
+    } catch (err) {
+      log.error({ err, dir: deps.dir }, 'workflow directory cannot be watched')
+      return undefined
+    }
+  }
+  watcher = watchDir()
+  const name = basename(deps.dir)
+  const parent = watch(dirname(resolve(deps.dir)), (_event, file) => { if (file === null || file === name) schedule() })
+  parent.on('error', (err) => { log.error({ err, dir: dirname(deps.dir) }, 'parent of the workflow directory no longer watched') })
+  return { [Symbol.dispose]: () => { clearTimeout(timer); watcher?.close(); parent.close() } }
 }

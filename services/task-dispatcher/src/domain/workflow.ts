@@ -7,7 +7,7 @@ import { LineCounter, isAlias, isCollection, parseDocument, visit, type Document
 import { z } from 'zod'
 import { closest, distance } from 'fastest-levenshtein'
 import bytes from 'bytes'
-import { accountingGroupRe, condorJobFlavours, nameProblem, type NameKind } from '@autocal/contracts'
+import { accountingGroupRe, condorJobFlavours, nameProblem, passedEnvProblem, type NameKind } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
 import { defaultInfrastructureRetries } from './retry-policy.ts'
 
@@ -195,17 +195,33 @@ const grammarName = (kind: NameKind) => z.string().superRefine((v, ctx) => { con
 const name = grammarName('task')
 const tagName = grammarName('tag')
 const recordName = grammarName('record')
-const duration = z.union([z.string(), z.number()]).refine(v => parseDuration(v) !== undefined, 'expected a duration such as 90s, 30m, 2h, 1h30m, 3d, "2 hours" or a number of seconds')
+const durationText = 'expected a duration such as 90s, 30m, 2h, 1h30m, 3d, "2 hours" or a number of seconds'
+const duration = z.union([z.string(), z.number()], { error: durationText }).refine(v => parseDuration(v) !== undefined, durationText)
 const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1))])
+/** The largest size in MiB a job request carries (JobResources.memory_mb and disk_mb are uint32). */
+export const maxSizeMib = 4294967295
+const sizeText = `expected a size such as 512MB, 4GB or a number of MiB, at most ${maxSizeMib} MiB`
+/** MiB of a size (rounded up), NaN for text that is not a number with a unit of {@link size}. */
+const sizeMib = (v: number | string): number => typeof v === 'number'
+  ? Math.ceil(v)
+  : /^\d+(\.\d+)?\s*(kb|mb|gb|tb)$/i.test(v) ? Math.ceil((bytes.parse(v) ?? Number.NaN) / 1048576) : Number.NaN
 /**
  * A size in MiB: a number (MiB) or a text with a unit, `512MB`, `2GB`, `1.5 GB`, `1TB` (1024-based, as HTCondor's
  * request_memory and Kubernetes' Mi read them; converted by the `bytes` library). Text without a known unit is refused:
- * `bytes` alone would read "2 GiB" as 2 bytes.
+ * `bytes` alone would read "2 GiB" as 2 bytes. Positive and at most {@link maxSizeMib} MiB once converted, so that
+ * 1e308 or "999…TB" is an error here and not a job request that cannot be encoded.
  */
-const size = z.union([z.number().positive(), z.string().regex(/^\d+(\.\d+)?\s*(kb|mb|gb|tb)$/i, 'expected a size such as 512MB, 4GB or a number of MiB')])
-const mibOf = (v: number | string | undefined): number => v === undefined ? 0 : typeof v === 'number' ? Math.ceil(v) : Math.ceil((bytes.parse(v) ?? 0) / 1048576)
-/** A variable name a job may ask for: letters, digits and _, not starting with a digit (the executor checks it further). */
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+const size = z.union([z.number(), z.string()], { error: sizeText }).refine(v => { const mib = sizeMib(v); return mib > 0 && mib <= maxSizeMib }, sizeText)
+const mibOf = (v: number | string | undefined): number => v === undefined ? 0 : sizeMib(v)
+/**
+ * A variable name a job may ask for: letters, digits and _, not starting with a digit, and one no executor
+ * refuses to pass (`passedEnvProblem` of @autocal/contracts: no AUTOCAL_* configuration, no secret-like name).
+ * Whether a given executor passes it (AUTOCAL_EXECUTOR_JOB_EXTRA_ENV) is known only when the job starts.
+ */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').superRefine((name, ctx) => {
+  const problem = passedEnvProblem(name)
+  if (problem !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) ctx.addIssue({ code: 'custom', message: problem })
+})
 
 const FilterSchema = z.strictObject({
   runClass: oneOrMany.optional(),
@@ -437,7 +453,7 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
   }
   // every error of the file in one pass: what names refer to is checked whatever the schema says of the rest
   referenceProblems(js, at)
-  if (options.scriptExists !== undefined) scriptProblems(js, source.dir, options.scriptExists, at)
+  scriptProblems(js, source.dir, options, at)
   const parsed = WorkflowSchema.safeParse(js)
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -791,18 +807,24 @@ function referenceProblems (js: unknown, at: (path: Path, message: string) => vo
 
 /**
  * Scripts a task runs from its workflow directory: an argument of `run` that is `{workflowDir}/<path>`
- * with no other placeholder names a file that must exist there (`exists` gets the absolute path; the
- * message names the path as written, relative to the workflow directory).
+ * with no other placeholder names a file of that directory. Always checked: the path may not climb out
+ * of it (`..`). With `exists` (the adapter's, absolute path): the file must exist; with `realPath` too,
+ * it may not be a link to a file outside the directory (compared by real paths, as the golden JSON is).
+ * The message names the argument as written.
  */
-function scriptProblems (js: unknown, dir: string, exists: (path: string) => boolean, at: (path: Path, message: string) => void): void {
+function scriptProblems (js: unknown, dir: string, files: Pick<ValidateOptions, 'scriptExists' | 'realPath'>, at: (path: Path, message: string) => void): void {
   if (!isRecord(js)) return
+  const real = files.realPath ?? ((p: string) => p)
   arrayOf(js.tasks).forEach((t, i) => {
     if (!isRecord(t)) return
     arrayOf(t.run).forEach((arg, j) => {
       if (typeof arg !== 'string' || !arg.startsWith('{workflowDir}/')) return
       const rest = arg.slice('{workflowDir}/'.length)
       if (rest === '' || /[{}]/.test(rest)) return
-      if (!exists(joinPath(dir, rest))) at(['tasks', i, 'run', j], `${arg}: no file ${rest} in the workflow directory`)
+      const path = joinPath(dir, rest)
+      if (!isWithin(path, dir)) at(['tasks', i, 'run', j], `${arg}: the path leaves the workflow directory`)
+      else if (files.scriptExists !== undefined && !files.scriptExists(path)) at(['tasks', i, 'run', j], `${arg}: no file ${rest} in the workflow directory`)
+      else if (files.scriptExists !== undefined && !isWithin(real(path), real(joinPath('/', dir)))) at(['tasks', i, 'run', j], `${arg}: a link to a file outside the workflow directory`)
     })
   })
 }

@@ -289,12 +289,16 @@ const scriptTable: Array<{ name: string, arg: string, files: string[], expect: R
   { name: 'a script of the workflow directory that exists is accepted', arg: '{workflowDir}/scripts/reco.py', files: ['/wf/scripts/reco.py'], expect: undefined },
   { name: 'a script of the workflow directory that is missing is an error at the argument', arg: '{workflowDir}/scripts/rceo.py', files: ['/wf/scripts/reco.py'], expect: /^w\.yaml:6:\d+ tasks\.0\.run\.1: \{workflowDir\}\/scripts\/rceo\.py: no file scripts\/rceo\.py in the workflow directory$/ },
   { name: 'a path with another placeholder is not checked (known only when the job runs)', arg: '{workflowDir}/scripts/{task}.py', files: [], expect: undefined },
-  { name: 'a program outside the workflow directory is not checked', arg: 'reco.py', files: [], expect: undefined }
+  { name: 'a program outside the workflow directory is not checked', arg: 'reco.py', files: [], expect: undefined },
+  { name: 'a {workflowDir} path climbing out of the workflow directory is an error, though the file exists', arg: '{workflowDir}/../../etc/passwd', files: ['/etc/passwd'], expect: /^w\.yaml:6:\d+ tasks\.0\.run\.1: \{workflowDir\}\/\.\.\/\.\.\/etc\/passwd: the path leaves the workflow directory$/ },
+  { name: 'a {workflowDir} path that climbs out and back in is accepted', arg: '{workflowDir}/scripts/../scripts/reco.py', files: ['/wf/scripts/reco.py'], expect: undefined },
+  { name: 'a script that is a link to a file outside the workflow directory is an error', arg: '{workflowDir}/scripts/evil.py', files: ['/wf/scripts/evil.py'], expect: /^w\.yaml:6:\d+ tasks\.0\.run\.1: \{workflowDir\}\/scripts\/evil\.py: a link to a file outside the workflow directory$/ }
 ]
 for (const row of scriptTable) {
   test(row.name, () => {
     const content = base.replace('run: [python3, reco.py,', `run: [python3, "${row.arg}",`)
-    const r = validateWorkflow({ name: 'w.yaml', content, dir: '/wf' }, {}, { scriptExists: p => row.files.includes(p) })
+    const realPath = (p: string): string => p === '/wf/scripts/evil.py' ? '/etc/shadow' : p
+    const r = validateWorkflow({ name: 'w.yaml', content, dir: '/wf' }, {}, { scriptExists: p => row.files.includes(p), realPath })
     if (row.expect === undefined) assert.deepEqual(r.errors, [])
     else assert.ok(r.errors.some(e => (row.expect as RegExp).test(e)), r.errors.join('\n'))
   })
@@ -328,6 +332,12 @@ const resourceErrors: Array<{ name: string, content: string, expect: RegExp }> =
   { name: 'a timeout longer than the flavour allows', content: withTask('    backend: htcondor\n    timeout: 3h\n    batch: { jobFlavour: longlunch }'), expect: /tasks\.0\.timeout: timeout 3h is longer than job flavour longlunch allows \(120 min\)/ },
   { name: 'batch options on the local backend', content: withTask('    batch: { jobFlavour: workday }'), expect: /tasks\.0\.batch: `batch` options are HTCondor's; this task runs on the local backend/ },
   { name: 'an image on the local backend', content: withTask('    image: alma9'), expect: /tasks\.0\.image: the local backend runs no container/ },
+  { name: 'a size in MiB beyond what a job request carries (uint32 MiB)', content: withTask('    resources: { memory: 1e308 }'), expect: /^w\.yaml:6:\d+ tasks\.0\.resources\.memory: expected a size such as 512MB, 4GB or a number of MiB, at most 4294967295 MiB$/ },
+  { name: 'a size with a unit beyond what a job request carries', content: withTask(`    resources: { disk: "${'9'.repeat(400)}TB" }`), expect: /^w\.yaml:6:\d+ tasks\.0\.resources\.disk: expected a size such as 512MB, 4GB or a number of MiB, at most 4294967295 MiB$/ },
+  { name: 'an infinite size', content: withTask('    resources: { memory: .inf }'), expect: /^w\.yaml:6:\d+ tasks\.0\.resources\.memory: expected a size such as 512MB, 4GB or a number of MiB, at most 4294967295 MiB$/ },
+  { name: 'a NaN duration', content: withTask('    backoff: .nan'), expect: /^w\.yaml:6:\d+ tasks\.0\.backoff: expected a duration such as 90s/ },
+  { name: 'a passEnv entry of the services\' own configuration (no executor passes it)', content: withTask('    passEnv: [X509_USER_PROXY, AUTOCAL_REDIS_URL]'), expect: /^w\.yaml:6:\d+ tasks\.0\.passEnv\.1: AUTOCAL_REDIS_URL: the executor's AUTOCAL_\* configuration is never passed to jobs$/ },
+  { name: 'a passEnv entry that names a secret', content: withTask('    passEnv: [GRID_PASSWORD]'), expect: /^w\.yaml:6:\d+ tasks\.0\.passEnv\.0: GRID_PASSWORD: looks like a secret; jobs hold none$/ },
   { name: 'a passEnv entry that is not a variable name', content: withTask('    passEnv: [X509-PROXY]'), expect: /tasks\.0\.passEnv\.0: expected an environment variable name/ }
 ]
 for (const row of resourceErrors) {
