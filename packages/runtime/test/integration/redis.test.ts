@@ -7,7 +7,7 @@ import { AutocalError } from '../../src/errors.ts'
 import { forget, seenBefore } from '../../src/redis/idempotency.ts'
 import { redisScript, runScript } from '../../src/redis/script.ts'
 import { randomUUID } from 'node:crypto'
-import { memoryLogger, testConfig } from '../fixtures.ts'
+import { memoryLogger, testConfig, until } from '../fixtures.ts'
 
 test('only one of two clients holds a lease, and the other gets it after release', async () => {
   const config = testConfig()
@@ -35,7 +35,11 @@ test('an expired lease can be taken over and the old holder cannot extend it', a
   const first = await acquireLease(a, 'tag:X', 100)
   assert.ok(first !== null)
   assert.equal(await first.extend(150), true)
-  await new Promise(resolve => setTimeout(resolve, 300))
+  const ttl = await a.client.pttl(first.key)
+  assert.ok(ttl > 100 && ttl <= 150, `the extension set the key's TTL to 150 ms (PTTL ${ttl})`)
+  assert.equal(await acquireLease(a, 'tag:X', 10_000), null, 'not taken over while it lives')
+  // the key is really gone (Redis expired it), not merely 300 ms later
+  await until('the lease key expired in Redis', async () => await a.client.exists(first.key) === 0, 5_000)
   const second = await acquireLease(a, 'tag:X', 10_000)
   assert.ok(second !== null)
   assert.equal(await first.extend(10_000), false)

@@ -8,7 +8,7 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { generateRuns } from '../../src/domain/run-generator.ts'
 import { join } from 'node:path'
-import { collectRuns, quietLogger, realdata, settled, testEnv, until, type Collected } from '../helpers/harness.ts'
+import { allDelivered, collectRuns, finishedCount, quietLogger, realdata, testEnv, until, type Collected } from '../helpers/harness.ts'
 
 const entry = new URL('../../src/index.ts', import.meta.url).pathname
 
@@ -86,8 +86,7 @@ test('the generator source announces its runs once, and a restarted process anno
   const before = collector.events.length
   const second = await startProcess(env)
   t.after(async () => { await stopProcess(second.child) })
-  await until('the second process finished its generator', () => second.lines.some(l => l.msg === 'source finished' && l.source === 'generator'))
-  await settled(() => collector.events.length)
+  await allDelivered(collector, 'the second process finished its generator', () => finishedCount(second.lines, 'generator') === 1)
   assert.equal(await stopProcess(second.child), 0)
   assert.equal(collector.events.length, before, 'a restart announces nothing again')
 })

@@ -11,7 +11,7 @@ import { connectRedis, createKafka, loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { createKnownRuns } from '../../src/adapters/known-runs.ts'
 import { readRegistry } from '../../src/adapters/run-registry.ts'
-import { collectRuns, quietLogger, realdata, settled, startWatcher, testEnv, until } from '../helpers/harness.ts'
+import { allDelivered, collectRuns, finishedCount, quietLogger, realdata, startWatcher, testEnv, until } from '../helpers/harness.ts'
 
 const csv = join(realdata, 'Runs2022-hltmode.csv')
 const adminToken = 'registry-admin-token'
@@ -43,13 +43,13 @@ async function wipeRedis (env: Record<string, string>): Promise<void> {
 }
 
 test('a run only the registry still holds is known again after a Redis wipe: its correction is an update with its era, fill and Tier-0 facts', async () => {
-  const { logger } = quietLogger()
+  const { logger, lines } = quietLogger()
   const env = testEnv({ AUTOCAL_INJECT_TOKENS: injectTokens, AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_FROM_RUN: '355100', AUTOCAL_REPLAY_TO_RUN: '355120' })
   await using collected = await collectRuns(env, logger)
   {
     await using _watcher = await startWatcher(env, logger)
     await until('run 355100 ended and the FCSR announced', () => collected.events.some(e => e.event.run === 355100 && e.event.change.case === 'ended') && collected.events.some(e => e.event.change.case === 'fcsr'))
-    await settled(() => collected.events.length)
+    await allDelivered(collected, 'the replay finished', () => finishedCount(lines, 'replay') === 1)
   }
   const before = collected.events.find(e => e.event.run === 355100 && e.event.change.case === 'ended')
   assert.ok(before !== undefined && before.event.change.case === 'ended')
@@ -85,8 +85,8 @@ test('a run only the registry still holds is known again after a Redis wipe: its
   })
   assert.equal(res.status, 202)
   assert.deepEqual(await res.json(), { runs: 1, events: 1 })
-  await until('the correction delivered', () => collected.events.length > seen)
-  await settled(() => collected.events.length)
+  // the route answers once the correction is sent: the topic holds it now
+  await allDelivered(collected, 'the correction delivered', () => collected.events.length > seen)
   const after = collected.events.slice(seen)
   assert.equal(after.length, 1, after.map(e => e.meta.eventId).join(' '))
   const correction = after[0]!

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { timestampDate } from '@bufbuild/protobuf/wkt'
 import { connectRedis, loadConfig } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
-import { collectRuns, quietLogger, realdata, settled, startWatcher, testEnv, until, type Collected } from '../helpers/harness.ts'
+import { allDelivered, collectRuns, finishedCount, quietLogger, realdata, startWatcher, testEnv, until, type Collected } from '../helpers/harness.ts'
 
 const csv = join(realdata, 'Runs2022-hltmode.csv')
 
@@ -39,11 +39,11 @@ test('replaying the real run list emits exactly one ended event per run with its
   const expected = expectedRuns()
   assert.equal(expected.length, 3990)
   const env = testEnv({ AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_SCALE: '0' })
-  const { logger } = quietLogger()
+  const { logger, lines } = quietLogger()
   await using collector = await collectRuns(env, logger)
   await using _watcher = await startWatcher(env, logger)
   await until('every run ended', () => endedByRun(collector.events).size === expected.length, 240_000)
-  await settled(() => collector.events.length)
+  await allDelivered(collector, 'the replay finished', () => finishedCount(lines, 'replay') === 1)
   const ended = endedByRun(collector.events)
   for (const want of expected) {
     const got = ended.get(want.run)
@@ -82,13 +82,13 @@ test('replaying twice, restarting mid-way, or losing Redis adds no duplicate', a
 
   const second = await startWatcher(env, logger)
   await until('every run ended', () => endedByRun(collector.events).size === runs.length)
-  await settled(() => collector.events.length)
+  await allDelivered(collector, 'the second watcher finished the replay', () => finishedCount(lines, 'replay') === 1)
   await second[Symbol.asyncDispose]()
   const afterTwo = collector.events.length
 
   // the whole list again: nothing changed, nothing announced
   const third = await startWatcher({ ...env, AUTOCAL_REPLAY_SCALE: '0' }, logger)
-  await settled(() => collector.events.length, 3000)
+  await allDelivered(collector, 'the third watcher finished the replay', () => finishedCount(lines, 'replay') === 2)
   await third[Symbol.asyncDispose]()
   assert.equal(collector.events.length, afterTwo, 'a second replay announces nothing')
 
@@ -102,8 +102,9 @@ test('replaying twice, restarting mid-way, or losing Redis adds no duplicate', a
     assert.ok(keys.length > 0)
     await redis.client.del(...keys)
   }
-  const fourth = await startWatcher(env, logger)
-  await settled(() => collector.events.length, 3000)
+  // the replay's progress went with Redis: the whole list is replayed again (at once) against the rebuilt state
+  const fourth = await startWatcher({ ...env, AUTOCAL_REPLAY_SCALE: '0' }, logger)
+  await allDelivered(collector, 'the fourth watcher replayed the whole list again', () => finishedCount(lines, 'replay') === 3)
   await fourth[Symbol.asyncDispose]()
   assert.equal(collector.events.length, afterTwo, 'a restart on an empty Redis announces nothing')
   const rebuilt = lines.filter(l => l.msg === 'known runs rebuilt from the run registry and the runs topic').at(-1)
@@ -142,13 +143,13 @@ test('the replay announces the first condition-safe run as Tier-0 would: it adva
   // 82 runs of 2022-07-05..08 (about 69 h, plus 48 h for the last to lock) at 36000x: about 12 s
   const runs = expectedRuns().filter(r => r.run >= 355100 && r.run <= 355300)
   const env = testEnv({ AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_SCALE: '36000', AUTOCAL_REPLAY_FROM_RUN: '355100', AUTOCAL_REPLAY_TO_RUN: '355300' })
-  const { logger } = quietLogger()
+  const { logger, lines } = quietLogger()
   await using collector = await collectRuns(env, logger)
   {
     await using _watcher = await startWatcher(env, logger)
     const fcsrs = (): number[] => collector.events.flatMap(e => e.event.change.case === 'fcsr' ? [e.event.change.value.fcsr] : [])
     await until('the last run is the FCSR', () => fcsrs().includes(runs.at(-1)!.run), 120_000)
-    await settled(() => collector.events.length)
+    await allDelivered(collector, 'the replay finished', () => finishedCount(lines, 'replay') === 1)
   }
   const fcsr = collector.events.filter(e => e.event.change.case === 'fcsr')
   const values = fcsr.map(e => e.event.change.case === 'fcsr' ? e.event.change.value.fcsr : 0)

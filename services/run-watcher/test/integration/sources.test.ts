@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os'
 import { Config } from '../../src/config.ts'
 import { readRunList } from '../../src/adapters/run-list-file.ts'
 import { startOmsStandIn } from '../helpers/oms-stand-in.ts'
-import { collectRuns, quietLogger, realdata, settled, startWatcher, testEnv, until, type Collected } from '../helpers/harness.ts'
+import { topics } from '@autocal/contracts'
+import { allDelivered, collectRuns, finishedCount, omsRoundsSince, quietLogger, realdata, startWatcher, testEnv, topicRecordCount, until, type Collected } from '../helpers/harness.ts'
 
 const csv = join(realdata, 'Runs2022-hltmode.csv')
 const first = 356300
@@ -58,7 +59,8 @@ test('the OMS poller over an OMS-format server gives the same events as the repl
   await using polled = await collectRuns(omsEnv, logger)
   await using watcher = await startWatcher(omsEnv, logger)
   await until('OMS poller ended every run', () => polled.events.filter(e => e.event.change.case === 'ended').length === runs.length)
-  await settled(() => polled.events.length, 1500)
+  const polledAll = oms.requests.length
+  await allDelivered(polled, 'a whole OMS round after every run ended', () => omsRoundsSince(oms.requests, polledAll) >= 2)
   assert.deepEqual(actionable(polled.events), actionable(replayed.events))
   assert.ok(oms.requests.some(r => r.query.get('page[offset]') === '50'), 'followed pagination')
   assert.ok(oms.requests.every(r => r.authorized), 'every request carried a valid bearer token')
@@ -70,8 +72,8 @@ test('the OMS poller over an OMS-format server gives the same events as the repl
   oms.runs = oms.runs.map(r => r.run === corrected.run ? { ...r, recordedLumiPb: r.recordedLumiPb + 0.5 } : r)
   oms.lumiUnit = '{\\mu}b^{-1}' // as a real OMS record writes µb⁻¹
   oms.revokeTokens() // and the token expires early: the next request is refused with 401
-  await until('correction announced', () => polled.events.some(e => e.event.change.case === 'updated'))
-  await settled(() => polled.events.length, 1500)
+  const changedAt = oms.requests.length
+  await allDelivered(polled, 'a whole OMS round after the correction', () => omsRoundsSince(oms.requests, changedAt) >= 2)
   const updates = polled.events.filter(e => e.event.change.case === 'updated')
   assert.equal(updates.length, 1, 'only the corrected run is updated, whatever the unit of the page')
   const update = updates[0]!.event.change
@@ -141,7 +143,11 @@ test('an OMS record that cannot be read is reported once (metric, log with field
   const after = rounds()
   await until('five more polls', () => rounds() >= after + 5)
   await until('two dead letters', () => letters.length >= 2)
-  await settled(() => letters.length + collected.events.length)
+  // two more whole rounds: a record reported again would be in the DLQ by now
+  const lettersAt = oms.requests.length
+  await allDelivered(collected, 'two whole OMS rounds after the dead letters', () => omsRoundsSince(oms.requests, lettersAt) >= 3)
+  const deadLetters = await topicRecordCount(env, logger, topics.dlq)
+  await until(`the DLQ reader received all ${deadLetters} dead letters`, () => letters.length >= deadLetters)
   for (const bad of [runs[2]!.run, runs[3]!.run]) assert.ok(!collected.events.some(e => e.event.run === bad), `run ${bad} is not announced at all`)
 
   const refused = lines.filter(l => l.msg === 'source record refused')
@@ -162,11 +168,14 @@ test('an OMS record that cannot be read is reported once (metric, log with field
 })
 
 test('the Tier-0 poller announces stream, dataset and FCSR facts only when they change', async () => {
-  const { logger } = quietLogger()
+  const { logger, lines } = quietLogger()
   const done = new Set<string>()
   let fcsr = 355100
+  // a Tier-0 round begins with the FCSR: two asked after a change mean a whole round saw it
+  let fcsrAsked = 0
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
+    if (url.pathname === '/firstconditionsaferun') fcsrAsked++
     const reply = (result: unknown[]): void => { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ result })) }
     // T0WmaDataSvc's FirstConditionSafeRun answers [{"run_id": N}]
     if (url.pathname === '/firstconditionsaferun') return reply([{ run_id: fcsr }])
@@ -192,14 +201,16 @@ test('the Tier-0 poller announces stream, dataset and FCSR facts only when they 
     await using w = await startWatcher(env, logger)
     const facts = (kind: string): Collected[] => collected.events.filter(e => e.event.change.case === kind)
     await until('first facts', () => facts('fcsr').length === 1 && facts('streamDone').filter(e => e.event.change.case === 'streamDone' && e.event.change.value.stream === 'Express').length >= 2)
-    await settled(() => collected.events.length, 1000)
+    await until('the replay finished', () => finishedCount(lines, 'replay') === 1)
+    const replayed = fcsrAsked
+    await allDelivered(collected, 'a whole Tier-0 round after the replay', () => fcsrAsked >= replayed + 2)
     const before = collected.events.length
     assert.ok(facts('streamDone').filter(e => e.event.change.case === 'streamDone' && e.event.change.value.stream === 'Express').every(e => e.event.change.case === 'streamDone' && !e.event.change.value.done))
     done.add('355101:Express')
     done.add('355101:AlCaPhiSym')
     fcsr = 355102
-    await until('changes announced', () => collected.events.length === before + 3)
-    await settled(() => collected.events.length, 1000)
+    const changed = fcsrAsked
+    await allDelivered(collected, 'a whole Tier-0 round after the changes', () => fcsrAsked >= changed + 2)
     assert.equal(collected.events.length, before + 3, 'only the three changed facts')
     const last = facts('fcsr').at(-1)!.event.change
     assert.ok(last.case === 'fcsr' && last.value.fcsr === 355102)
@@ -291,7 +302,7 @@ test('injection needs a token for every subsystem, read from a file; every reque
 })
 
 test('a correction that returns to an earlier value within a minute (A → B → A) is delivered as a third event', async () => {
-  const { logger } = quietLogger()
+  const { logger, lines } = quietLogger()
   const env = testEnv({ AUTOCAL_INJECT_TOKENS: injectTokens, AUTOCAL_REPLAY_FILE: csv, AUTOCAL_REPLAY_FROM_RUN: '355100', AUTOCAL_REPLAY_TO_RUN: '355100' })
   await using collected = await collectRuns(env, logger)
   await using watcher = await startWatcher(env, logger)
@@ -305,7 +316,8 @@ test('a correction that returns to an earlier value within a minute (A → B →
     assert.deepEqual(await res.json(), { runs: 1, events: 1 }, `correction ${i + 1} announced`)
     await until(`update ${i + 1} delivered`, () => updates().length === i + 1)
   }
-  await settled(() => collected.events.length)
+  // each correction was sent before its answer: with the replay done, the topic holds all there is
+  await allDelivered(collected, 'the replay finished', () => finishedCount(lines, 'replay') === 1)
   const seen = updates().map(e => e.event.change.case === 'updated' ? e.event.change.value.run?.recordedLumiPb : undefined)
   assert.deepEqual(seen, [1.5, 2.5, 1.5], 'A → B → A, every change delivered')
   const ids = updates().map(e => e.meta.eventId)
