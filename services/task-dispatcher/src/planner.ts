@@ -14,7 +14,7 @@
 // All state changes go through task-transitions.ts.
 import pMap from 'p-map'
 import { taskKey } from '@autocal/contracts'
-import { acquireLease, errorMessage, keepLease, type LeaseKeeper, type Logger, type RedisHandle } from '@autocal/runtime'
+import { acquireLease, errorMessage, keepLease, outsideTrace, type LeaseKeeper, type Logger, type RedisHandle } from '@autocal/runtime'
 import { closeTimedOut, groupRun, type BlockState } from './domain/block-grouping.ts'
 import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type CampaignTasks } from './domain/catalog.ts'
 import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
@@ -355,12 +355,15 @@ export function createPlanner (deps: PlannerDeps) {
     const c = catalog.campaigns.get(task.campaign)
     if (c === undefined) return
     const keys: string[] = []
+    const others: string[] = []
     // downstream tasks: dispatched when this one is done, blocked when it ended otherwise (or is blocked), waiting again when it is reprocessed
     if (task.state !== was || upstreamEnd(task) !== undefined) for (const d of c.tasks) if (d.needs.includes(task.task)) keys.push(taskKey(c.name, task.block.id, d.name))
     if (was === 'processing' && task.state !== 'processing' && catalog.task(c.name, task.task)?.concurrency !== undefined) {
-      for (const k of await store.openKeys(c.name)) if (k.endsWith(`/${task.task}`)) keys.push(k)
+      for (const k of await store.openKeys(c.name)) if (k.endsWith(`/${task.task}`)) others.push(k)
     }
     await evaluateNow(c, keys)
+    // other blocks of the task, let go by its concurrency limit: each continues its own run's trace
+    if (others.length > 0) await outsideTrace(async () => { await evaluateNow(c, others) })
   }
 
   async function planCampaign (c: CampaignTasks): Promise<void> {

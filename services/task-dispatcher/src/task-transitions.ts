@@ -9,7 +9,7 @@
 // the same event ids again (consumers drop them); no transition is lost.
 import { randomUUID } from 'node:crypto'
 import { taskKey, topics } from '@autocal/contracts'
-import { AutocalError, inSpan, keepLease, withContext, type LeaseKeeper, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, inSpan, keepLease, outsideTrace, withContext, type LeaseKeeper, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import type { TaskDef } from './domain/workflow.ts'
 import { isTerminal, transition, type Task, type TaskEventInput, type Transition } from './domain/task-state.ts'
@@ -182,7 +182,8 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
     }
     // push: a task that ended may let the next block's waiting upload to the same append-only tag go out
     if (result.changed && isTerminal(result.task.state) && (current === undefined || !isTerminal(current.state)) && isAppendOnly(result.task.conditionSync)) {
-      await releaseWaitingUploads(result.task.campaign, [result.task.task])
+      // other blocks' uploads: each continues its own run's trace, not this task's
+      await outsideTrace(async () => { await releaseWaitingUploads(result.task.campaign, [result.task.task]) })
     }
     return result
   }

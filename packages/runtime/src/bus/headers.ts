@@ -74,6 +74,15 @@ export async function withContext<T> (carrier: Record<string, string> | undefine
   return await context.with(propagation.extract(ROOT_CONTEXT, carrier), fn)
 }
 
+/**
+ * Runs fn outside any trace context: for work a handler does on behalf of other
+ * pieces of work (another run's task released by this one), so that what fn
+ * publishes joins their own traces (found by fn) instead of the handler's.
+ */
+export async function outsideTrace<T> (fn: () => Promise<T>): Promise<T> {
+  return await context.with(ROOT_CONTEXT, fn)
+}
+
 /** True inside a span (e.g. a consumer's `process` span). */
 export function inSpan (): boolean {
   return trace.getActiveSpan() !== undefined
