@@ -427,8 +427,22 @@ const list = (v: string | string[] | undefined): string[] => v === undefined ? [
 /** Alias expansions a workflow file may make when converted (the yaml library's resource-exhaustion guard). */
 const maxAliasCount = 100
 
-/** Parses and validates one workflow file. Every YAML problem, an alias bomb included, is reported as file:line:col. */
+/**
+ * Parses and validates one workflow file. Every YAML problem, an alias bomb included, is reported as
+ * file:line:col; the errors come in the order of their place in the file (then of finding), each once.
+ */
 export function validateWorkflow (source: WorkflowSource, env: Env = {}, options: ValidateOptions = {}): ValidationResult {
+  const result = validateWorkflowFile(source, env, options)
+  const place = (e: string): [number, number] => {
+    const m = /^(\d+):(\d+) /.exec(e.slice(source.name.length + 1))
+    return m === null ? [Infinity, 0] : [Number(m[1]), Number(m[2])]
+  }
+  const errors = [...new Set(result.errors)].map((e, i) => ({ e, i, p: place(e) }))
+    .sort((a, b) => a.p[0] - b.p[0] || a.p[1] - b.p[1] || a.i - b.i).map(x => x.e)
+  return { ...result, errors }
+}
+
+function validateWorkflowFile (source: WorkflowSource, env: Env, options: ValidateOptions): ValidationResult {
   const lineCounter = new LineCounter()
   const doc = parseDocument(source.content, { lineCounter, prettyErrors: false, uniqueKeys: true })
   const errors: string[] = []

@@ -255,9 +255,10 @@ test('tasks named constructor and toString are ordinary tasks: no prototype entr
 // issue 15: one pass finds every error of a file, and names what was probably meant
 test('a schema error and an unknown needs entry are reported together, in one pass', () => {
   const errors = check(base.replace('jobs: 4', 'jobs: four').replace('needs: [reco]', 'needs: [rec]'))
+  // in the order of the file
   assert.deepEqual(errors, [
-    "w.yaml:8:13 tasks.1.needs.0: task 'calib' needs unknown task 'rec'; did you mean 'reco'?",
-    'w.yaml:5:11 tasks.0.jobs: Invalid input: expected number, received string'
+    'w.yaml:5:11 tasks.0.jobs: Invalid input: expected number, received string',
+    "w.yaml:8:13 tasks.1.needs.0: task 'calib' needs unknown task 'rec'; did you mean 'reco'?"
   ])
 })
 
