@@ -115,6 +115,16 @@ if ARGV[1] ~= '' then redis.call('hset', KEYS[1], ARGV[1], ARGV[2]) end
 for i = 3, #ARGV, 2 do redis.call('hincrby', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return 1`)
 
+// KEYS: results; ARGV: run, then (field, entry JSON) pairs: each field is set unless it holds a newer run's
+// (read and written in one script: partitions handled at once cannot put an older run over a newer one)
+const saveResultsScript = redisScript(`
+local run = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do
+  local old = redis.call('hget', KEYS[1], ARGV[i])
+  if not old or cjson.decode(old).run <= run then redis.call('hset', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 1`)
+
 // KEYS: pending-dispatch:<run>; its fields and values, deleted
 const takeHashScript = redisScript(`
 local all = redis.call('hgetall', KEYS[1])
@@ -164,15 +174,11 @@ export function createReadModelStore (redis: RedisHandle): ReadModelStore {
     },
     tasksOf: async campaign => Object.values(await client.hgetall(k('tasks', campaign))).map(v => JSON.parse(v) as TaskView),
     saveLatestResults: async (labels, results) => {
-      const fields = Object.keys(results.values).map(name => JSON.stringify([labels.subsystem, labels.campaign, labels.task, name]))
-      const kept = fields.length === 0 ? [] : await client.hmget(k('results'), ...fields)
-      const write: string[] = []
-      for (const [i, field] of fields.entries()) {
-        const old = parse<{ run: number }>(kept[i] ?? null)
-        const name = Object.keys(results.values)[i] as string
-        if (old === undefined || old.run <= results.run) write.push(field, JSON.stringify({ value: results.values[name], run: results.run, blockId: results.blockId }))
-      }
-      if (write.length > 0) await client.hset(k('results'), ...write)
+      const pairs = Object.entries(results.values).flatMap(([name, value]) => [
+        JSON.stringify([labels.subsystem, labels.campaign, labels.task, name]),
+        JSON.stringify({ value, run: results.run, blockId: results.blockId })
+      ])
+      if (pairs.length > 0) await run(saveResultsScript, [k('results')], [results.run, ...pairs])
     },
     latestResults: async () => Object.entries(await client.hgetall(k('results'))).map(([field, v]) => {
       const [subsystem, campaign, task, result] = JSON.parse(field) as [string, string, string, string]
