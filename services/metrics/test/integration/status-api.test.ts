@@ -171,7 +171,14 @@ test('a done task\'s numeric results are exported as the latest run\'s, and a re
     taskEvent({ task: 'ecal-fit', run: 357406, state: TaskState.DONE, version: 1, atMs: now, jobResults: [{ chi2_ndf: 1.5 }, { chi2_ndf: 2.5 }] })
   ])
   const labels = { subsystem: 'PPS', campaign: 'prompt', task: 'pps-timing' }
-  await until('results exported', async () => sumOf(await scrape(service.url), 'autocal_task_result', { task: 'ecal-fit', result: 'chi2_ndf_j1' }) === 2.5)
+  // the four events are on different partitions, applied in any order: wait until every one is in the read model
+  const keys = ['prompt/run-357401/pps-timing', 'prompt/run-357406/pps-timing', 'prompt/run-357330/pps-timing', 'prompt/run-357406/ecal-fit']
+  await until('every task applied', async () => (await Promise.all(keys.map(async k => await service.store.getTask(k)))).every(v => v?.state === 'done'))
+  // its results are written right after each task: the newest run's must be the ones shown (an older run over it never is)
+  await until('the newest run\'s results', async () => {
+    const m = await scrape(service.url)
+    return sumOf(m, 'autocal_task_result_run', { ...labels, result: 'chi2_ndf' }) === 357406 && sumOf(m, 'autocal_task_result', { task: 'ecal-fit', result: 'chi2_ndf_j1' }) === 2.5
+  })
   const m = await scrape(service.url)
   assert.equal(sumOf(m, 'autocal_task_result', { ...labels, result: 'chi2_ndf' }), 1.12)
   assert.equal(sumOf(m, 'autocal_task_result', { ...labels, result: 'hits' }), 38000)
