@@ -403,6 +403,8 @@ test('the console shows real runs newest first with live updates, a failed task,
   await page.fill('input[name=token]', controlToken)
   await page.click('button[type=submit]')
   await page.waitForURL(`${service.url}/console/`)
+  // the refused run's dead letter is in the read model before the page is loaded (the health page does not follow new letters live)
+  await until('the refused run\'s dead letter listed', async () => ((await getJson(`${service.url}/console/api/health`, readToken)).body.deadLetters as Array<{ reason: string }>).some(d => d.reason.includes('Run2022X')), 60_000)
   await page.goto(`${service.url}/console/#/health`)
   await page.waitForSelector('form.redrive')
   assert.equal(await page.locator('form.redrive').count(), 1)
