@@ -282,8 +282,8 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         }
         if (sub === 'list') {
           const res = await connect().listWorkflows({})
-          if (v.json === true) out(JSON.stringify(res.workflows.map(w => ({ subsystem: w.subsystem, workflow: w.workflow, file: w.file, version: w.version, tasks: w.tasks, campaigns: w.campaigns }))))
-          else for (const w of res.workflows) out(`${w.subsystem}/${w.workflow}@${w.version} ${w.file}: ${w.tasks.join(', ')} (campaigns ${w.campaigns.join(', ')})`)
+          if (v.json === true) out(JSON.stringify(res.workflows.map(w => ({ subsystem: w.subsystem, workflow: w.workflow, file: w.file, version: w.version, branch: w.branch, tasks: w.tasks, campaigns: w.campaigns }))))
+          else for (const w of res.workflows) out(`${w.subsystem}/${w.workflow}@${w.version}${w.branch === '' ? '' : ` (branch ${w.branch})`} ${w.file}: ${w.tasks.join(', ')} (campaigns ${w.campaigns.join(', ')})`)
           return 0
         }
         throw new UsageError(`unknown workflows command '${sub ?? ''}' (validate, list)`)

@@ -49,7 +49,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(config.AUTOCAL_CONTROL_TLS_CERT_FILE), private_key: readFileSync(config.AUTOCAL_CONTROL_TLS_KEY_FILE) }], false)
   if (tls === undefined) logger.warn('control API without TLS (AUTOCAL_CONTROL_INSECURE=true): bearer tokens travel in clear text')
   const catalog = buildCatalog(loaded.workflows)
-  logger.info({ workflows: loaded.workflows.map(w => `${w.subsystem}/${w.workflow}@${w.version}`), campaigns: [...catalog.campaigns.keys()], tokens: tokens.size }, 'workflows loaded')
+  logger.info({ workflows: loaded.workflows.map(w => `${w.subsystem}/${w.workflow}@${w.branch === '' ? '' : `${w.branch}:`}${w.version}`), campaigns: [...catalog.campaigns.keys()], tokens: tokens.size }, 'workflows loaded')
 
   const stack = new AsyncDisposableStack()
   try {
