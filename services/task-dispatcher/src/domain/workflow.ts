@@ -345,6 +345,7 @@ const CampaignConditionsSchema = z.strictObject({
 
 /** A notification channel: the name of a metrics route (lower-case letters, digits and '-', as routes are named). */
 const channelName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "expected a channel name: lower-case letters, digits and '-' (at most 64), e.g. ecal-dev")
+  .refine(v => v !== 'default', "'default' is the name of the metrics service's fallback route; name the campaign's own channel")
 
 const CampaignSchema = z.strictObject({
   name: grammarName('campaign'),
