@@ -261,11 +261,11 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
           if (v.remote === true || v.server !== undefined) {
             const res = await connect().validateWorkflows({ files: sources.map(s => ({ name: s.name, content: s.content })) })
             errors = res.errors
-            summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}: ${w.tasks.join(', ')} (campaigns ${w.campaigns.join(', ')})`)
+            summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}${w.branch === '' ? '' : ` (branch ${w.branch})`}: ${w.tasks.join(', ')} (campaigns ${w.campaigns.join(', ')})`)
           } else {
             const res = validateSources(sources, io.env)
             errors = res.errors
-            summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}: ${w.tasks.map(t => t.name).join(', ')} (campaigns ${w.campaigns.map(c => c.name).join(', ')})`)
+            summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}${w.branch === '' ? '' : ` (branch ${w.branch})`}: ${w.tasks.map(t => t.name).join(', ')} (campaigns ${w.campaigns.map(c => c.name).join(', ')})`)
           }
           if (v.json === true) {
             out(JSON.stringify({ ok: errors.length === 0, files: sources.length, errors, workflows: summary }))
