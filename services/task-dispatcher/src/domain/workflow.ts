@@ -442,6 +442,12 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
   return { ...result, errors }
 }
 
+/** The first line of a YAML parser error; the stack overflow of a file nested thousands deep said in words. */
+function yamlErrorText (message: string): string {
+  if (/maximum call stack/i.test(message)) return 'nested too deeply to be read (a workflow needs a few levels of nesting; thousands of brackets or indents here)'
+  return message.split('\n')[0] ?? message
+}
+
 function validateWorkflowFile (source: WorkflowSource, env: Env, options: ValidateOptions): ValidationResult {
   const lineCounter = new LineCounter()
   const doc = parseDocument(source.content, { lineCounter, prettyErrors: false, uniqueKeys: true })
@@ -450,7 +456,7 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
   for (const e of doc.errors) {
     const [start] = e.pos
     const { line, col } = lineCounter.linePos(start)
-    errors.push(`${source.name}:${line}:${col} (yaml): ${e.message.split('\n')[0] ?? e.message}`)
+    errors.push(`${source.name}:${line}:${col} (yaml): ${yamlErrorText(e.message)}`)
   }
   if (errors.length > 0) return { errors }
   let js: unknown
@@ -461,7 +467,7 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
     let pos = 0
     visit(doc, { Alias: (_key, node) => { if (isAlias(node) && node.range !== undefined && node.range !== null) pos = node.range[0]; return visit.BREAK } })
     const { line, col } = lineCounter.linePos(pos)
-    const why = /alias count/i.test((err as Error).message) ? `too many alias expansions (more than ${maxAliasCount}): nested aliases are refused (a YAML alias bomb)` : `cannot be read: ${(err as Error).message.split('\n')[0] ?? ''}`
+    const why = /alias count/i.test((err as Error).message) ? `too many alias expansions (more than ${maxAliasCount}): nested aliases are refused (a YAML alias bomb)` : `cannot be read: ${yamlErrorText((err as Error).message)}`
     errors.push(`${source.name}:${line}:${col} (yaml): ${why}`)
     return { errors }
   }
