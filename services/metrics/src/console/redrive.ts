@@ -11,7 +11,7 @@
 // (@autocal/runtime's openRedriver / auditRedrive): principal, peer, target
 // "<dlq topic>/<id>", reason. The browser sends JSON (a cross-site form
 // cannot, and the cookie is SameSite=Strict).
-import { topicName, topics } from '@autocal/contracts'
+import { maxOperatorReason, operatorReasonProblem, topicName, topics } from '@autocal/contracts'
 import {
   auditPeer, auditRedrive, consoleRedriveTopics, openRedriver, presentedReadToken, scopeAllows, sourceTopicOf,
   type KafkaConfig, type Logger, type Producer, type RedriveOutcome, type TokenIndex, type TokenPrincipal, type buildHttp
@@ -90,7 +90,9 @@ export function registerRedrive (app: App, deps: RedriveDeps): RedrivePolicy {
     if (!deadLetterIdRe.test(id)) return await refuse(400, actor.principal, `dead letter id must be <partition>/<offset>, got ${shownId}`, 'AUTOCAL_VALIDATION_FAILED')
     const body = req.body as { reason?: unknown } | undefined
     const reason = typeof body?.reason === 'string' ? body.reason.trim() : ''
-    if (reason === '' || reason.length > 500) return await refuse(400, actor.principal, 'a reason is needed (JSON body {"reason": "<why the cause is fixed>"}, at most 500 characters)', 'AUTOCAL_VALIDATION_FAILED')
+    if (reason === '') return await refuse(400, actor.principal, `a reason is needed (JSON body {"reason": "<why the cause is fixed>"}, at most ${maxOperatorReason} characters)`, 'AUTOCAL_VALIDATION_FAILED')
+    const reasonProblem = operatorReasonProblem(reason)
+    if (reasonProblem !== undefined) return await refuse(400, actor.principal, reasonProblem, 'AUTOCAL_VALIDATION_FAILED')
     if (underWay.has(id)) return await refuse(409, actor.principal, `a redrive of ${id} is under way`, 'AUTOCAL_BUSY')
     underWay.add(id)
     try {
