@@ -16,7 +16,9 @@ export const baseShape = {
   /** Name of this replica (defaults to host name + pid). */
   AUTOCAL_INSTANCE_ID: z.string().min(1).optional(),
   /** Shared data directory of the embedded setup (job outputs, CondDB, logs). */
-  AUTOCAL_DATA_DIR: z.string().min(1).default(new URL('../../../.autocal/data', import.meta.url).pathname)
+  AUTOCAL_DATA_DIR: z.string().min(1).default(new URL('../../../.autocal/data', import.meta.url).pathname),
+  /** Refused calls without a known token audited one by one per peer address and minute; the rest in one summary record a minute (audit-throttle.ts). */
+  AUTOCAL_AUDIT_ANONYMOUS_PER_MINUTE: z.coerce.number().int().min(1).default(30)
 }
 
 export const kafkaShape = {

@@ -31,6 +31,8 @@ export { definitionOf, startGrpc, serve, createGrpcClient, bearerToken, toGrpcEr
 export type { GrpcServer, GrpcServerOptions, GrpcClient, GrpcClientOptions, CallOptions, ServiceImplementation } from './grpc.ts'
 export { tokenDigest, tokenMinLength, createTokenIndex, parseTokenList, parseScopedTokens, scopedTokensSchema, scopeAllows, tokenListSchema, readShape, readAccessOf, readCookie, bearerOfHeader, presentedReadToken, auditPeer, alwaysOpen, guardReads } from './access.ts'
 export type { TokenPrincipal, TokenIndex, ReadAccess, GuardReadsOptions } from './access.ts'
+export { createAuditWriter, createAnonymousAuditThrottle, heldRefusalsReason, peerAddress } from './audit-throttle.ts'
+export type { AuditWriter, AnonymousAuditThrottle, HeldRefusals } from './audit-throttle.ts'
 export { retry, retryDelay, retryPolicy, policies } from './retry.ts'
 export type { RetryPolicy, RetryOptions, PolicyName } from './retry.ts'
 export { closeOnSignal, failProcess, lifecycle } from './shutdown.ts'

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { readFileSync } from 'node:fs'
-import { AutocalError, buildHttp, connectRedis, createMetrics, createTokenIndex, grpc, readAccessOf, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
+import { AutocalError, buildHttp, connectRedis, createAuditWriter, createMetrics, createTokenIndex, grpc, readAccessOf, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
 import type { Config } from './config.ts'
 import { loadWorkflows } from './adapters/workflow-files.ts'
 import { createStateStore } from './adapters/state-store.ts'
@@ -56,6 +56,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     const metrics = createMetrics({ service })
     const redis = stack.use(await connectRedis({ config, logger }))
     const producer = stack.use(await startProducer({ config, logger, service, metrics }))
+    const auditor = stack.use(createAuditWriter({ producer, perMinute: config.AUTOCAL_AUDIT_ANONYMOUS_PER_MINUTE }))
     const store = createStateStore(redis)
     const transitions = createTaskTransitions({ store, redis, producer, catalog, logger, dataDir: config.AUTOCAL_DATA_DIR, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
     const recovery = createRecovery({ config, logger, store, redis, catalog, applyRun: async ev => { await handlers.applyRun(ev) }, rebuildLeaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
@@ -77,7 +78,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
       logger,
       checks,
       ...(tls === undefined ? {} : { credentials: tls }),
-      services: [controlService({ catalog, store, producer, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env, golden: loaded.golden })]
+      services: [controlService({ catalog, store, producer, auditor, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env, golden: loaded.golden })]
     }))
     stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))
     // changed workflow files are loaded without a restart (the catalog and golden runs are changed in place)

@@ -17,7 +17,7 @@ import {
   ExcludedRunSchema, RejectConditionSchema, ReprocessSchema, ResubmitFailedJobsSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
   messageProblem, nameProblem, operatorReasonProblem, selectorProblem, taskResults, topics, type ControlCommand, type Run, type Selector, type TaskEvent
 } from '@autocal/contracts'
-import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
+import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type AuditWriter, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
 import { cascadeOf, runBelongsTo, type Catalog } from './domain/catalog.ts'
 import { waitingText } from './domain/gate-text.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
@@ -34,6 +34,8 @@ export interface ControlApiDeps {
   catalog: Catalog
   store: StateStore
   producer: Producer
+  /** Writes the audit records (anonymous refusals throttled per peer: runtime audit-throttle.ts). */
+  auditor: AuditWriter
   /** Control tokens: act for (and read) their subsystems. */
   tokens: TokenIndex<Principal>
   /** Who may read besides control tokens: read tokens (every subsystem), or everyone. */
@@ -105,7 +107,7 @@ export function controlService (deps: ControlApiDeps) {
       details: facts.details
     })
     try {
-      await producer.publish(topics.audit, record, { eventId: `audit/${record.id}` })
+      await deps.auditor.write(record)
     } catch (err) {
       log.error({ err, action, principal: facts.principal, accepted }, 'audit record not written')
       throw err
@@ -130,7 +132,7 @@ export function controlService (deps: ControlApiDeps) {
       if (typeof who === 'string') facts.principal = who
       if (kind === 'command' || authRefusal(err)) {
         log.warn({ actor: facts.principal, action, peer: auditPeer(call.getPeer()), refused: errorMessage(err) }, 'control rpc refused')
-        await audit(call, action, facts, false, `refused: ${errorMessage(err)}${facts.reason.trim() === '' ? '' : ` (operator's reason: ${JSON.stringify(facts.reason)})`}`).catch(() => undefined)
+        await audit(call, action, facts, false, `refused: ${errorMessage(err)}${facts.reason.trim() === '' ? '' : ` (operator's reason: ${operatorReasonProblem(facts.reason) === undefined ? facts.reason : JSON.stringify(facts.reason)})`}`).catch(() => undefined)
       }
       throw err
     }
