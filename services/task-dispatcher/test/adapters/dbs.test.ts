@@ -10,8 +10,8 @@ import { createDbsClient } from '../../src/adapters/dbs.ts'
 import { startDbsStandIn } from '../../../../test/helpers/dbs-stand-in.ts'
 
 const ds = '/AlCaPhiSym/Run2022C-v1/RAW'
-// real 2022 runs (runs2022_oms_enriched.csv): 355872 lasted 28756 s (1234 lumisections), 355913 lasted 1167 s (50)
-const runs = [{ run: 355872, era: 'Run2022C', durationS: 28756 }, { run: 355913, era: 'Run2022C', durationS: 1167 }]
+// real 2022 runs (runs2022_oms_enriched.csv): 355872 lasted 28756 s (1234 lumisections), 355913 lasted 2590 s (111)
+const runs = [{ run: 355872, era: 'Run2022C', durationS: 28756 }, { run: 355913, era: 'Run2022C', durationS: 2590 }]
 
 function tlsFiles (): { dir: string, cert: string, key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'autocal-dbs-'))
