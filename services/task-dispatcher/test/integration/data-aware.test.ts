@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { ControlService, TaskState, topics, type JobRequest } from '@autocal/contracts'
 import { createGrpcClient, startProducer } from '@autocal/runtime'
 import { startDbsStandIn, type DbsStandIn } from '../../../../test/helpers/dbs-stand-in.ts'
-import { realRuns, runEvents, silentLogger, spawnDispatcher, startBackends, stopDispatcher, testConfig, until } from './fixtures.ts'
+import { realRuns, runEvents, silentLogger, spawnDispatcher, startBackends, startDispatcher, stopDispatcher, testConfig, until } from './fixtures.ts'
 
 const dataset = '/AlCaPhiSym/Run2022C-v1/RAW'
 // every argument a job gets must be an LFN of the dataset, else the job fails (exit 7): the executor runs it for real
@@ -143,4 +143,11 @@ test('DBS down is an infrastructure failure: the task waits with DBS\'s error an
   const files = dbs.filesOf(dataset, 355892)
   assert.deepEqual([0, 1].map(j => argv.get(j)?.slice(4)), [files.slice(0, 2), files.slice(2)])
   assert.equal(argvByJob(backends.requests, 'phisym-fragile', 355892).size, 0, 'the failed task started no job')
+})
+
+test('a workflow with an input dataset and no AUTOCAL_DBS_URL stops the dispatcher at start, naming the tasks', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+  writeFileSync(join(dir, 'phisym-data.yaml'), workflow)
+  await assert.rejects(startDispatcher(testConfig(), { AUTOCAL_WORKFLOWS_DIR: dir }), (err: Error & { code?: string }) =>
+    err.code === 'AUTOCAL_CONFIG_INVALID' && err.message === 'AUTOCAL_DBS_URL is not set, but tasks read an input dataset from DBS (phisym-data.yaml: phisym-files, phisym-data.yaml: phisym-locked)')
 })
