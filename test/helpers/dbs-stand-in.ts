@@ -78,10 +78,10 @@ function blocksOf (d: StandInDataset): BlockRow[] {
 }
 
 /**
- * Starts the stand-in on 127.0.0.1 (a free port). With `tls`, it serves HTTPS with that certificate; with `token`,
+ * Starts the stand-in on 127.0.0.1 (`port`, default a free one). With `tls`, it serves HTTPS with that certificate; with `token`,
  * only requests bearing it are answered.
  */
-export async function startDbsStandIn (options: { datasets: StandInDataset[], token?: string, tls?: { cert: Buffer, key: Buffer } }): Promise<DbsStandIn> {
+export async function startDbsStandIn (options: { datasets: StandInDataset[], token?: string, tls?: { cert: Buffer, key: Buffer }, port?: number }): Promise<DbsStandIn> {
   const datasets = new Map(options.datasets.map(d => [d.dataset, { accessType: d.accessType ?? 'VALID', blocks: blocksOf(d) }]))
   const requests: string[] = []
   let down = false
@@ -124,7 +124,7 @@ export async function startDbsStandIn (options: { datasets: StandInDataset[], to
     }
   }
   const server: Server = options.tls === undefined ? createHttpServer(handle) : createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle)
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>(resolve => server.listen(options.port ?? 0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
   return {
     url: `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}${base.replace(/\/$/, '')}`,

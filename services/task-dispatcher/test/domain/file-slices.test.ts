@@ -3,6 +3,7 @@
 // when.datasetLocked) with their file:line:col errors.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import {
   datasetProblem, datasetTemplateProblems, dbsFailureDecision, expandDataset, inputDecision, lockPending, sliceFiles,
   type DatasetFile, type FanOut
@@ -183,4 +184,12 @@ test('workflow keys of data-aware tasks are validated with file:line:col', () =>
   assert.deepEqual([ok?.input, ok?.gates.datasetLocked], [{ dataset: '/AlCaPhiSym/{era}-v1/RAW', fanOut: { per: 'files', n: 10 } }, true])
   const shares = validateWorkflow({ name: 'w.yaml', content: wf('    input: { dataset: /AlCaPhiSym/Run2022C-v1/RAW }\n    jobs: 4\n    run: [cmsRun]\n'), dir: '/w' }).workflow?.tasks[0]
   assert.deepEqual(shares?.input?.fanOut, { per: 'jobs', n: 4 })
+})
+
+test('the data-aware example (deploy/workflows-data/ecal-phisym-files.yaml) is valid: per 10 files of AlCaPhiSym RAW, once locked', () => {
+  const dir = new URL('../../../../deploy/workflows-data', import.meta.url).pathname
+  const r = validateWorkflow({ name: 'ecal-phisym-files.yaml', content: readFileSync(`${dir}/ecal-phisym-files.yaml`, 'utf8'), dir })
+  assert.deepEqual(r.errors, [])
+  const t = r.workflow?.tasks[0]
+  assert.deepEqual([t?.input, t?.gates.datasetLocked], [{ dataset: '/AlCaPhiSym/{era}-v1/RAW', fanOut: { per: 'files', n: 10 } }, true])
 })
