@@ -12,8 +12,7 @@
 // and/or a bearer token; a CA file for the server's certificate.
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { readFileSync } from 'node:fs'
-import { AutocalError } from '@autocal/runtime'
+import { AutocalError, readConfigFile } from '@autocal/runtime'
 import type { DatasetFile, DatasetState } from '../domain/file-slices.ts'
 
 export interface DbsOptions {
@@ -37,17 +36,6 @@ export interface DbsClient {
   datasetFiles: (dataset: string, runs: readonly number[]) => Promise<DatasetFile[]>
 }
 
-const configError = (message: string, cause?: unknown): AutocalError => new AutocalError('AUTOCAL_CONFIG_INVALID', message, { retryable: false, cause })
-
-/** A file named by configuration key `key`, read at start; a clear error naming the key when it cannot be. */
-function readConfigFile (key: string, path: string): Buffer {
-  try {
-    return readFileSync(path)
-  } catch (err) {
-    throw configError(`${key}=${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err)
-  }
-}
-
 type Row = Record<string, unknown>
 
 /**
@@ -61,7 +49,7 @@ export function createDbsClient (options: DbsOptions): DbsClient {
   const cert = options.certFile === undefined ? undefined : readConfigFile('AUTOCAL_DBS_CERT_FILE', options.certFile)
   const key = options.keyFile === undefined ? undefined : readConfigFile('AUTOCAL_DBS_KEY_FILE', options.keyFile)
   const token = options.tokenFile === undefined ? undefined : readConfigFile('AUTOCAL_DBS_TOKEN_FILE', options.tokenFile).toString('utf8').trim()
-  if (token === '') throw configError(`AUTOCAL_DBS_TOKEN_FILE=${options.tokenFile as string}: the file is empty`)
+  if (token === '') throw new AutocalError('AUTOCAL_CONFIG_INVALID', `AUTOCAL_DBS_TOKEN_FILE=${options.tokenFile as string}: the file is empty`, { retryable: false })
 
   async function get (api: string, params: Record<string, string | number>): Promise<Row[]> {
     const url = new URL(api, base)

@@ -8,42 +8,17 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ControlService, TaskState, topics, type JobRequest } from '@autocal/contracts'
-import { createGrpcClient, startProducer } from '@autocal/runtime'
+import { TaskState, topics, type JobRequest } from '@autocal/contracts'
 import { startDbsStandIn, type DbsStandIn } from '../../../../test/helpers/dbs-stand-in.ts'
-import { realRuns, runEvents, silentLogger, spawnDispatcher, startBackends, startDispatcher, stopDispatcher, testConfig, until } from './fixtures.ts'
+import { realRuns, runEvents, startDispatcher, startWorkflowSystem, testConfig, until } from './fixtures.ts'
 
 const dataset = '/AlCaPhiSym/Run2022C-v1/RAW'
 // every argument a job gets must be an LFN of the dataset, else the job fails (exit 7): the executor runs it for real
 const checkFiles = 'for f in "$@"; do case "$f" in /store/data/Run2022C/AlCaPhiSym/RAW/v1/*.root) ;; *) exit 7;; esac; done; test $# -ge 1'
 
-/** A dispatcher process on one workflow file, the real executor and uploader, an admin client and a runs producer. */
-async function startSystem (name: string, yaml: string, dbs: DbsStandIn) {
-  const stack = new AsyncDisposableStack()
-  try {
-    const config = testConfig()
-    const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
-    writeFileSync(join(dir, `${name}.yaml`), yaml)
-    const backends = stack.use(await startBackends(config))
-    const dispatcher = await spawnDispatcher(config, {
-      AUTOCAL_WORKFLOWS_DIR: dir,
-      AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'admin-token-1': { principal: 'ops', subsystems: '*' } }),
-      AUTOCAL_DBS_URL: dbs.url,
-      AUTOCAL_DBS_RECHECK_MS: '500',
-      AUTOCAL_DBS_TIMEOUT_MS: '5000'
-    })
-    stack.defer(async () => { await stopDispatcher(dispatcher) })
-    const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'admin-token-1' })
-    stack.defer(() => { client.close() })
-    const producer = stack.use(await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' }))
-    const moved = stack.move()
-    const cell = async (task: string, run: number) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: [task], runs: [run] } })).cells[0]
-    return { backends, client, producer, cell, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
-  } catch (err) {
-    await stack.disposeAsync()
-    throw err
-  }
-}
+/** A dispatcher on one workflow file with the DBS stand-in as its file-list source (fixtures.ts startWorkflowSystem). */
+const startSystem = async (name: string, yaml: string, dbs: DbsStandIn) =>
+  await startWorkflowSystem(name, yaml, { AUTOCAL_DBS_URL: dbs.url, AUTOCAL_DBS_RECHECK_MS: '500', AUTOCAL_DBS_TIMEOUT_MS: '5000' })
 
 /** The argv of each started job of `task` on `run` (attempt 1, try 1), by job index. */
 function argvByJob (requests: Array<{ message: JobRequest }>, task: string, run: number): Map<number, string[]> {
@@ -55,12 +30,15 @@ function argvByJob (requests: Array<{ message: JobRequest }>, task: string, run:
   return out
 }
 
-const workflow = `subsystem: ECAL
-workflow: phisym-data
+/** An ECAL workflow on the collision runs with these tasks (YAML list items). */
+const phisymWorkflow = (name: string, tasks: string): string => `subsystem: ECAL
+workflow: ${name}
 runTypes:
   collisions: { filter: { runClass: collisions2022 } }
 tasks:
-  - name: phisym-files
+${tasks}`
+
+const workflow = phisymWorkflow('phisym-data', `  - name: phisym-files
     block: run
     input: { dataset: "/AlCaPhiSym/{era}-v1/RAW" }
     jobs: { perFiles: 5 }
@@ -71,7 +49,7 @@ tasks:
     jobs: { perLumis: 400 }
     when: { datasetLocked: true }
     run: [sh, -c, '${checkFiles}', phisym, "{files}"]
-`
+`)
 
 test('an input dataset fans out per N files with each job\'s files in its argv; datasetLocked opens when Tier-0 closes the block; no files skips', { timeout: 180_000 }, async () => {
   // real runs: 355871 (349 s of collisions, no file in the stand-in) and 355872 (28756 s: 1234 lumisections, 13 files of 100)
@@ -105,12 +83,7 @@ test('an input dataset fans out per N files with each job\'s files in its argv; 
   assert.deepEqual([0, 1, 2, 3].map(j => lockedArgv.get(j)?.slice(4)), [files.slice(0, 4), files.slice(4, 8), files.slice(8, 12), files.slice(12)])
 })
 
-const downWorkflow = `subsystem: ECAL
-workflow: phisym-down
-runTypes:
-  collisions: { filter: { runClass: collisions2022 } }
-tasks:
-  - name: phisym-patient
+const downWorkflow = phisymWorkflow('phisym-down', `  - name: phisym-patient
     block: run
     input: { dataset: ${dataset} }
     jobs: { perFiles: 2 }
@@ -122,7 +95,7 @@ tasks:
     backoff: 1s
     retry: { infrastructure: 1 }
     run: [sh, -c, '${checkFiles}', phisym, "{files}"]
-`
+`)
 
 test('DBS down is an infrastructure failure: the task waits with DBS\'s error and retries, or fails once retry.infrastructure is spent', { timeout: 180_000 }, async () => {
   // real run 355892: 4725 s of collisions (203 lumisections: 3 files of 100)
