@@ -117,6 +117,18 @@ export function connectionEnv (env: Record<string, string | undefined> = process
   return out
 }
 
+/**
+ * A file named by configuration key `key` (a CA, a certificate, a token), read at start. Throws
+ * AUTOCAL_CONFIG_INVALID naming the key, the path and why (`ENOENT`, `EACCES`) when it cannot be read.
+ */
+export function readConfigFile (key: string, path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw new AutocalError('AUTOCAL_CONFIG_INVALID', `${key}=${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { retryable: false, cause: err })
+  }
+}
+
 /** A secret given inline or as a file (its content without the trailing newline). */
 export function secretOf (inline: string | undefined, file: string | undefined): string | undefined {
   if (inline !== undefined) return inline

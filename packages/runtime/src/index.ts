@@ -1,7 +1,7 @@
 // Public surface of @autocal/runtime: thin helpers over the chosen libraries.
 export { AutocalError, errorCodes, isRetryable, isInfrastructureError, errorCode, errorMessage } from './errors.ts'
 export type { ErrorCode, AutocalErrorOptions } from './errors.ts'
-export { loadConfig, unknownKeys, baseShape, kafkaShape, redisShape, httpShape, grpcShape, portSchema, connectionKeys, connectionEnv, connectionProblems, secretOf } from './config.ts'
+export { loadConfig, unknownKeys, baseShape, kafkaShape, redisShape, httpShape, grpcShape, portSchema, connectionKeys, connectionEnv, connectionProblems, secretOf, readConfigFile } from './config.ts'
 export { createLogger, redactPaths } from './logger.ts'
 export type { Logger, LoggerOptions } from './logger.ts'
 export { startTelemetry } from './telemetry.ts'

@@ -93,7 +93,7 @@ test('durations parse units', () => {
 })
 
 test('argv templates fill placeholders and spread whole-argument lists', () => {
-  const v = { run: '1', runs: ['1', '2'], fill: '9', era: 'E', block: 'fill-9', job: '0', njobs: '2', inputs: ['/a', '/b'], outdir: '/o', campaign: 'prompt', task: 't', attempt: '1', workflowDir: '/w' }
+  const v = { run: '1', runs: ['1', '2'], fill: '9', era: 'E', block: 'fill-9', job: '0', njobs: '2', inputs: ['/a', '/b'], files: [], outdir: '/o', campaign: 'prompt', task: 't', attempt: '1', workflowDir: '/w' }
   assert.deepEqual(fillTemplate(['x', '{runs}', '--in={inputs}', '{outdir}/f.db', '{inputs}'], v), ['x', '1', '2', '--in=/a,/b', '/o/f.db', '/a', '/b'])
 })
 
