@@ -163,10 +163,14 @@ test('233 real runs flow through all five services to exactly the expected condi
 
   // pcl uploads below the FCSR are refused: no IOV, no event for the subscriber (it prints UPLOADED only)
   const above = (runs: number[]): number[] => runs.filter(r => r >= expected.fcsr)
-  const conditionsExpected = expected.timing.length + above(expected.pedestals).length + above(expected.pps).length + expected.pi0Closed.length
+  // ecal-timing-dev.yaml: the dev branch of ECAL timing runs on the same live runs (same filter) as a shadow
+  // campaign, writing one IOV per timing run to its validation tag (no FCSR for a validation tag)
+  const shadowOverview = async (): Promise<Cell[]> => (await getJson<{ cells: Cell[] }>(`${metricsUrl}/api/v1/campaigns/ecal-timing-dev/overview`)).cells
+  const conditionsExpected = 2 * expected.timing.length + above(expected.pedestals).length + above(expected.pps).length + expected.pi0Closed.length
   await until('every eligible task ended and every condition uploaded', async () => {
     const cells = await overview().catch(() => [])
     return doneRuns(cells, 'timing-calib').length === expected.timing.length &&
+      doneRuns(await shadowOverview().catch(() => []), 'timing-calib').length === expected.timing.length &&
       endedRuns(cells, 'pedestals').length === expected.pedestals.length &&
       endedRuns(cells, 'pps-timing-calib').length === expected.pps.length &&
       doneBlocks(cells, 'pi0-ic').length >= expected.pi0Closed.length &&
@@ -215,6 +219,8 @@ test('233 real runs flow through all five services to exactly the expected condi
   // below the FCSR moved up to it; the offline tag one per closed π⁰ bucket at its first run, FCSR or not
   const iovs = conddbIovs(join(dataDir, 'conddb.sqlite'))
   assert.deepEqual(iovs.EcalTimeCalibConstants_v01_prompt, expected.timing.map(r => Math.max(r, expected.fcsr)).sort((a, b) => a - b))
+  assert.deepEqual(iovs.EcalTimeCalibConstants_v02_dev_validation, expected.timing)
+  assert.deepEqual(doneRuns(await shadowOverview(), 'timing-reco'), expected.timing)
   assert.deepEqual(iovs.EcalPedestals_pcl, above(expected.pedestals))
   assert.deepEqual(iovs.PPSDiamondTimingCalibration_pcl, above(expected.pps))
   assert.deepEqual(iovs.EcalIntercalibConstants_pi0_v01_offline, expected.pi0Closed)
@@ -232,7 +238,7 @@ test('233 real runs flow through all five services to exactly the expected condi
   for (const u of refused) assert.match(u.reason, new RegExp(`^fcsr: since ${u.since} of pcl tag '${u.tag}' is before the first condition-safe run ${expected.fcsr}: a pcl tag refuses it`))
   const moved = uploads.uploads.filter(u => u.tag === 'EcalTimeCalibConstants_v01_prompt' && u.requestedSince !== null)
   assert.deepEqual(moved.map(u => [Number(u.requestedSince), Number(u.since)]).sort((a, b) => a[0]! - b[0]!), promptBelow.map(r => [r, expected.fcsr]))
-  assert.deepEqual(Object.keys(iovs).sort(), ['EcalIntercalibConstants_pi0_v01_offline', 'EcalPedestals_pcl', 'EcalTimeCalibConstants_v01_prompt', 'PPSDiamondTimingCalibration_pcl'])
+  assert.deepEqual(Object.keys(iovs).sort(), ['EcalIntercalibConstants_pi0_v01_offline', 'EcalPedestals_pcl', 'EcalTimeCalibConstants_v01_prompt', 'EcalTimeCalibConstants_v02_dev_validation', 'PPSDiamondTimingCalibration_pcl'])
 
   // the subscriber got each new IOV once
   const perRequest = new Map<string, number>()

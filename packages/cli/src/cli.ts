@@ -261,11 +261,11 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
           if (v.remote === true || v.server !== undefined) {
             const res = await connect().validateWorkflows({ files: sources.map(s => ({ name: s.name, content: s.content })) })
             errors = res.errors
-            summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}: ${w.tasks.join(', ')} (campaigns ${w.campaigns.join(', ')})`)
+            summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}${w.branch === '' ? '' : ` (branch ${w.branch})`}: ${w.tasks.join(', ')} (campaigns ${w.campaigns.join(', ')})`)
           } else {
             const res = validateSources(sources, io.env)
             errors = res.errors
-            summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}: ${w.tasks.map(t => t.name).join(', ')} (campaigns ${w.campaigns.map(c => c.name).join(', ')})`)
+            summary = res.workflows.map(w => `${w.subsystem}/${w.workflow}${w.branch === '' ? '' : ` (branch ${w.branch})`}: ${w.tasks.map(t => t.name).join(', ')} (campaigns ${w.campaigns.map(c => c.name).join(', ')})`)
           }
           if (v.json === true) {
             out(JSON.stringify({ ok: errors.length === 0, files: sources.length, errors, workflows: summary }))
@@ -282,8 +282,8 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         }
         if (sub === 'list') {
           const res = await connect().listWorkflows({})
-          if (v.json === true) out(JSON.stringify(res.workflows.map(w => ({ subsystem: w.subsystem, workflow: w.workflow, file: w.file, version: w.version, tasks: w.tasks, campaigns: w.campaigns }))))
-          else for (const w of res.workflows) out(`${w.subsystem}/${w.workflow}@${w.version} ${w.file}: ${w.tasks.join(', ')} (campaigns ${w.campaigns.join(', ')})`)
+          if (v.json === true) out(JSON.stringify(res.workflows.map(w => ({ subsystem: w.subsystem, workflow: w.workflow, file: w.file, version: w.version, branch: w.branch, tasks: w.tasks, campaigns: w.campaigns }))))
+          else for (const w of res.workflows) out(`${w.subsystem}/${w.workflow}@${w.version}${w.branch === '' ? '' : ` (branch ${w.branch})`} ${w.file}: ${w.tasks.join(', ')} (campaigns ${w.campaigns.join(', ')})`)
           return 0
         }
         throw new UsageError(`unknown workflows command '${sub ?? ''}' (validate, list)`)

@@ -11,7 +11,8 @@ const route = z.strictObject({
   audiences: z.array(z.enum(['failures', 'experts'])).optional(),
   subsystems: z.array(z.string().min(1)).optional(),
   webhook: z.url().optional(),
-  channel: z.string().min(1).optional()
+  channel: z.string().min(1).optional(),
+  campaignChannel: z.boolean().optional()
 })
 /** AUTOCAL_NOTIFY_ROUTES: a JSON array of routes (domain/routing.ts), checked at start. */
 const routes = z.string().transform((s, ctx) => {

@@ -123,8 +123,9 @@ export function createHandlers (deps: HandlerDeps): Handlers {
       }
       feed.publish({ type: 'condition', condition: d.view })
       if (d.view.outcome === 'rejected') {
-        const subsystem = event.provenance?.subsystem ?? (await store.getTask(taskKey))?.subsystem ?? ''
-        await notifier.notify(uploadRejectedNotification(d.view, subsystem, millisOfIso(d.view.at) ?? meta.time.getTime()))
+        const task = await store.getTask(taskKey)
+        const subsystem = event.provenance?.subsystem ?? task?.subsystem ?? ''
+        await notifier.notify(uploadRejectedNotification(d.view, subsystem, millisOfIso(d.view.at) ?? meta.time.getTime(), task?.notifyChannel))
       }
     },
 

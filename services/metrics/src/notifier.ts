@@ -114,13 +114,23 @@ export function createNotifier (options: NotifierOptions): Notifier {
   const flushDigests = async (): Promise<number> => {
     flushing ??= (async () => {
       let posted = 0
-      for (const d of [...destinations, fallback]) if (await flushOne(d).catch(() => false)) posted++
+      for (const d of [...destinations, fallback, ...campaignDestinations.values()]) if (await flushOne(d).catch(() => false)) posted++
       return posted
     })().finally(() => { flushing = undefined })
     return await flushing
   }
   const timer = setInterval(() => { void flushDigests() }, options.digestMs)
   timer.unref()
+
+  // a campaign's own channel that no configured route names: the default webhook, kept for the digests
+  const campaignDestinations = new Map<string, Destination>()
+  const destinationOf = (route: Route): Destination => {
+    const d = destinations.find(x => x.route === route) ?? (route === fallback.route ? fallback : campaignDestinations.get(route.name))
+    if (d !== undefined) return d
+    const made = { route, mattermost: fallback.mattermost }
+    campaignDestinations.set(route.name, made)
+    return made
+  }
 
   let notBefore = 0
   return {
@@ -137,8 +147,7 @@ export function createNotifier (options: NotifierOptions): Notifier {
           count(n.kind, 'replayed')
           return
         }
-        const chosen = new Set(routesFor(n, destinations.map(d => d.route), fallback.route))
-        for (const d of [...destinations, fallback]) if (chosen.has(d.route)) await deliver(d, n, t)
+        for (const route of routesFor(n, destinations.map(d => d.route), fallback.route)) await deliver(destinationOf(route), n, t)
       } catch (err) {
         count(n.kind, 'failed')
         log.warn({ err, notification: n.identity }, 'notification not handled')

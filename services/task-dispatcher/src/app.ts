@@ -55,7 +55,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
   const dataTasks = loaded.workflows.flatMap(w => w.tasks.filter(t => t.input !== undefined).map(t => `${w.file}: ${t.name}`))
   if (dataTasks.length > 0 && config.AUTOCAL_DBS_URL === undefined) throw new AutocalError('AUTOCAL_CONFIG_INVALID', `AUTOCAL_DBS_URL is not set, but tasks read an input dataset from DBS (${dataTasks.join(', ')})`)
   const dbs = config.AUTOCAL_DBS_URL === undefined ? undefined : createDbsClient({ url: config.AUTOCAL_DBS_URL, caFile: config.AUTOCAL_DBS_CA_FILE, certFile: config.AUTOCAL_DBS_CERT_FILE, keyFile: config.AUTOCAL_DBS_KEY_FILE, tokenFile: config.AUTOCAL_DBS_TOKEN_FILE, timeoutMs: config.AUTOCAL_DBS_TIMEOUT_MS })
-  logger.info({ workflows: loaded.workflows.map(w => `${w.subsystem}/${w.workflow}@${w.version}`), campaigns: [...catalog.campaigns.keys()], tokens: tokens.size }, 'workflows loaded')
+  logger.info({ workflows: loaded.workflows.map(w => `${w.subsystem}/${w.workflow}@${w.branch === '' ? '' : `${w.branch}:`}${w.version}`), campaigns: [...catalog.campaigns.keys()], tokens: tokens.size }, 'workflows loaded')
 
   const stack = new AsyncDisposableStack()
   try {

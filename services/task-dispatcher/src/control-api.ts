@@ -50,7 +50,7 @@ export interface ControlApiDeps {
 }
 
 export function workflowInfo (w: Workflow): ReturnType<typeof create<typeof WorkflowInfoSchema>> {
-  return create(WorkflowInfoSchema, { subsystem: w.subsystem, workflow: w.workflow, file: w.file, version: w.version, tasks: w.tasks.map(t => t.name), campaigns: w.campaigns.map(c => c.name) })
+  return create(WorkflowInfoSchema, { subsystem: w.subsystem, workflow: w.workflow, file: w.file, version: w.version, branch: w.branch, tasks: w.tasks.map(t => t.name), campaigns: w.campaigns.map(c => c.name) })
 }
 
 /** What an audit record says about a condition: its tag, since, synchronization and payload hash. */

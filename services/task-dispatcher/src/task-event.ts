@@ -80,6 +80,8 @@ export function toTaskEvent (t: Task): TaskEvent {
     conditionTag: t.conditionTag,
     pendingGates: t.pendingGates,
     workflowVersion: t.workflowVersion,
+    workflowBranch: t.workflowBranch ?? '',
+    notifyChannel: t.notifyChannel ?? '',
     conditionSync: t.conditionSync,
     commandId: t.commandId,
     appliedCommands: t.appliedCommands ?? []
@@ -101,6 +103,8 @@ export function fromTaskEvent (ev: TaskEvent): Task {
     campaign: ev.campaign,
     workflow: ev.workflow,
     workflowVersion: ev.workflowVersion,
+    ...(ev.workflowBranch === '' ? {} : { workflowBranch: ev.workflowBranch }),
+    ...(ev.notifyChannel === '' ? {} : { notifyChannel: ev.notifyChannel }),
     task: ev.task,
     block: blockState(ev.block, createdAtMs),
     state: stateName(ev.state),

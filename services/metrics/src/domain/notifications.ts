@@ -27,12 +27,18 @@ export interface Notification {
   kind: NotificationKind
   /** The subsystem the fact belongs to ('' for the system as a whole: executors, consumers, dead letters). */
   subsystem?: string
+  /** The notification channel of the task's campaign (TaskEvent.notify_channel); routing.ts sends it there only. */
+  campaignChannel?: string
   /** Same identity = same notification: sent once. */
   identity: string
   text: string
   /** When the fact it reports happened (ms). */
   at: number
 }
+
+/** The campaign channel of a task's notifications, when its campaign has one. */
+const channelOf = (v: Pick<TaskView, 'notifyChannel'>): Pick<Notification, 'campaignChannel'> =>
+  v.notifyChannel === undefined || v.notifyChannel === '' ? {} : { campaignChannel: v.notifyChannel }
 
 function where (v: TaskView): string {
   const runs = v.runs.length === 1 ? `run ${v.runs[0]}` : `runs ${v.runs[0] ?? '?'}–${v.runs[v.runs.length - 1] ?? '?'}`
@@ -57,6 +63,7 @@ export function taskFailedNotification (v: TaskView, at: number): Notification {
   return {
     kind: 'task-failed',
     subsystem: v.subsystem,
+    ...channelOf(v),
     identity: `task-failed/${v.key}/${v.attempt}`,
     text: `:x: **task failed** ${where(v)}, attempt ${v.attempt}: ${v.reason === '' ? 'no reason given' : safe(v.reason, 1500)}${failedJobLogs(v)}`,
     at
@@ -68,6 +75,7 @@ export function deadlineNotification (v: TaskView, deadline: number, remainingMs
   return {
     kind: 'deadline-near',
     subsystem: v.subsystem,
+    ...channelOf(v),
     identity: `deadline-near/${v.key}`,
     text: `:warning: **prompt hold ends in ${hours} h** (${new Date(deadline).toISOString()}) and ${where(v)} is ${v.state}` +
       (v.conditionTag === '' ? '' : ` (tag ${safe(v.conditionTag)}, ${safe(v.conditionSync)})`),
@@ -81,6 +89,7 @@ export function deadlineMissedNotification (v: TaskView, deadline: number, at: n
   return {
     kind: 'deadline-missed',
     subsystem: v.subsystem,
+    ...channelOf(v),
     identity: `deadline-missed/${v.key}`,
     text: `:rotating_light: **prompt hold missed** ${hours} h ago (${new Date(deadline).toISOString()}): ${where(v)} is ${v.state}` +
       (v.conditionTag === '' ? '' : ` (tag ${safe(v.conditionTag)}, ${safe(v.conditionSync)})`),
@@ -89,10 +98,11 @@ export function deadlineMissedNotification (v: TaskView, deadline: number, at: n
 }
 
 /** The uploader refused a condition payload (validation: retrying will not help). One per request id. */
-export function uploadRejectedNotification (c: { requestId: string, tag: string, since: string, reason: string }, subsystem: string, at: number): Notification {
+export function uploadRejectedNotification (c: { requestId: string, tag: string, since: string, reason: string }, subsystem: string, at: number, campaignChannel = ''): Notification {
   return {
     kind: 'upload-rejected',
     subsystem,
+    ...channelOf({ notifyChannel: campaignChannel }),
     identity: `upload-rejected/${c.requestId}`,
     text: `:no_entry: **upload rejected** ${safe(subsystem)} tag ${safe(c.tag)} since ${safe(c.since)} (request ${safe(c.requestId)}): ${c.reason === '' ? 'no reason given' : safe(c.reason)}`,
     at

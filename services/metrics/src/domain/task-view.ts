@@ -70,6 +70,11 @@ export interface TaskView {
   conditionTag: string
   conditionSync: string
   pendingGates: string[]
+  /** Content hash of the workflow file the task was planned with, and its branch (absent = production). */
+  workflowVersion?: string
+  workflowBranch?: string
+  /** Notification channel of the task's campaign (absent = the subsystem's routes). */
+  notifyChannel?: string
   jobs: TaskJobView[]
   outputs: OutputView[]
 }
@@ -117,7 +122,14 @@ export function taskViewOf (event: TaskEvent): TaskView {
       ...(Object.keys(j.results).length > 0 ? { results: { ...j.results } } : {})
     }, { retryAt: isoOf(j.retryAt) })),
     outputs: event.outputs.map(outputView)
-  }, { at: isoOf(event.at), createdAt: isoOf(event.createdAt), runEndedAt: isoOf(event.runEndedAt) })
+  }, {
+    at: isoOf(event.at),
+    createdAt: isoOf(event.createdAt),
+    runEndedAt: isoOf(event.runEndedAt),
+    workflowVersion: event.workflowVersion === '' ? undefined : event.workflowVersion,
+    workflowBranch: event.workflowBranch === '' ? undefined : event.workflowBranch,
+    notifyChannel: event.notifyChannel === '' ? undefined : event.notifyChannel
+  })
 }
 
 /** Labels of the autocal_tasks gauge. */

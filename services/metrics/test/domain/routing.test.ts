@@ -34,6 +34,19 @@ test('a notification goes to every route that takes it, else to the fallback rou
   assert.deepEqual(routesFor(n('task-failed', 'HCAL'), [], fallback).map(r => r.name), ['default'])
 })
 
+test("a notification of a campaign with its own channel goes to that channel only: the route of that name, else the default webhook's channel", () => {
+  const routes: Route[] = [ecalFailures, experts, uploads, { name: 'ecal-dev', webhook: 'http://127.0.0.1:1/hooks/dev', campaignChannel: true }]
+  const table: Array<[Notification, Array<Pick<Route, 'name' | 'channel' | 'webhook'>>]> = [
+    [{ ...n('task-failed', 'ECAL'), campaignChannel: 'ecal-dev' }, [{ name: 'ecal-dev', webhook: 'http://127.0.0.1:1/hooks/dev' }]],
+    [{ ...n('upload-rejected', 'ECAL'), campaignChannel: 'ecal-dev' }, [{ name: 'ecal-dev', webhook: 'http://127.0.0.1:1/hooks/dev' }]],
+    [{ ...n('task-failed', 'ECAL'), campaignChannel: 'pps-shadow' }, [{ name: 'pps-shadow', channel: 'pps-shadow' }]],
+    [{ ...n('task-failed', 'ECAL'), campaignChannel: '' }, [{ name: 'ecal-failures', channel: 'ecal-calib' }]]
+  ]
+  for (const [note, expected] of table) {
+    assert.deepEqual(routesFor(note, routes, fallback).map(r => ({ name: r.name, ...(r.channel === undefined ? {} : { channel: r.channel }), ...(r.webhook === undefined ? {} : { webhook: r.webhook }) })), expected, note.campaignChannel)
+  }
+})
+
 test('bad routes are refused with the route and the fault named', () => {
   assert.deepEqual(routeProblems([ecalFailures, experts, uploads]), [])
   assert.deepEqual(routeProblems([

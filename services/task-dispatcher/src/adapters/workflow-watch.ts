@@ -34,7 +34,7 @@ export interface WorkflowWatchDeps {
 
 /** `<subsystem>/<workflow>@<version>` of each loaded workflow, sorted: what a reload compares. */
 function versionsOf (catalog: Pick<Catalog, 'workflows'>): string[] {
-  return catalog.workflows.map(w => `${w.subsystem}/${w.workflow}@${w.version}`).sort()
+  return catalog.workflows.map(w => `${w.subsystem}/${w.workflow}@${w.branch === '' ? '' : `${w.branch}:`}${w.version}`).sort()
 }
 
 /**
@@ -68,7 +68,7 @@ export async function reloadWorkflows (deps: Omit<WorkflowWatchDeps, 'settleMs'>
   const orphaned: OrphanedTask[] = []
   for (const c of campaigns) orphaned.push(...orphanedTasks(await deps.store.getTasks(await deps.store.taskKeys(c)), deps.catalog))
   if (orphaned.length > 0) {
-    log.warn({ orphaned: orphaned.map(o => `${o.campaign}/${o.blockId}/${o.task} (${o.state}, planned with ${o.workflowVersion})`) },
+    log.warn({ orphaned: orphaned.map(o => `${o.campaign}/${o.blockId}/${o.task} (${o.state}, planned with ${o.workflowBranch === '' ? '' : `${o.workflowBranch}:`}${o.workflowVersion})`) },
       'tasks orphaned: no loaded workflow defines them any more; cancel them (autocal cancel --campaign C --task T)')
   }
   return { kind: 'reloaded', workflows, orphaned }

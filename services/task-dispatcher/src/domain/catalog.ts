@@ -16,6 +16,12 @@ export interface CampaignTasks {
   roots: TaskDef[]
   /** Run types that activate each task. */
   runTypesOf: Map<string, RunType[]>
+  /** Receives every live run (CampaignDef.live of any file listing it). */
+  live: boolean
+  /** A shadow campaign of a workflow branch (CampaignDef.shadow). */
+  shadow: boolean
+  /** Notification channel of its tasks ('' = the subsystem's routes); the first file listing the campaign with one says it. */
+  notify: string
 }
 
 export interface Catalog {
@@ -29,16 +35,20 @@ export function buildCatalog (workflows: Workflow[]): Catalog {
   const campaigns = new Map<string, CampaignTasks>()
   for (const w of workflows) {
     for (const c of w.campaigns) {
-      const entry: CampaignTasks = campaigns.get(c.name) ?? { name: c.name, subsystems: [], tasks: [], roots: [], runTypesOf: new Map() }
+      const entry: CampaignTasks = campaigns.get(c.name) ?? { name: c.name, subsystems: [], tasks: [], roots: [], runTypesOf: new Map(), live: false, shadow: false, notify: '' }
       campaigns.set(c.name, entry)
+      entry.live ||= c.live
+      entry.shadow ||= c.shadow
+      if (entry.notify === '' && c.notify !== undefined) entry.notify = c.notify
       if (!entry.subsystems.includes(w.subsystem)) entry.subsystems.push(w.subsystem)
       const types = w.runTypes.filter(r => c.runTypes.includes(r.name))
       const uploads = uploadsOf(w.tasks, c)
       for (const declared of topological(w.tasks)) {
         // one TaskDef per campaign: the upload (tag, dry run, database) is the campaign's
         const upload = uploads.get(declared.name)
-        const { upload: _u, ...rest } = declared
-        const t: TaskDef = upload === undefined ? rest : { ...rest, upload }
+        const { upload: _u, notifyChannel: _n, ...rest } = declared
+        const t: TaskDef = upload === undefined ? { ...rest } : { ...rest, upload }
+        if (c.notify !== undefined) t.notifyChannel = c.notify
         const rts = types.filter(r => r.tasks.includes(t.name))
         if (rts.length === 0) continue
         // a downstream task is active only when all its upstream tasks are
@@ -70,6 +80,16 @@ function topological (tasks: TaskDef[]): TaskDef[] {
   }
   tasks.forEach(visit)
   return out
+}
+
+/**
+ * The campaigns a run event goes to: its own campaign (an injected run), or, for a live run (campaign ''),
+ * every live campaign of the catalog (`prompt` and the shadow campaigns of workflow branches), each of which
+ * tracks the run on its own (every Redis key and task key of the dispatcher names the campaign).
+ */
+export function campaignsOfRun (catalog: Pick<Catalog, 'campaigns'>, campaign: string): string[] {
+  if (campaign !== '') return [campaign]
+  return [...catalog.campaigns.values()].filter(c => c.live).map(c => c.name)
 }
 
 /** Whether a run belongs to a root task of a campaign: one of its run types and its own filter accept it. */
@@ -136,6 +156,8 @@ export function specOf (campaign: string, def: TaskDef): TaskSpec {
     campaign,
     workflow: def.workflow,
     workflowVersion: def.workflowVersion,
+    workflowBranch: def.workflowBranch,
+    notifyChannel: def.notifyChannel ?? '',
     task: def.name,
     jobs: def.jobs,
     retries: def.retries,
@@ -160,14 +182,14 @@ export function replaceCatalog (live: Catalog, next: Catalog): void {
 }
 
 /** A task whose definition no loaded workflow has any more: it can only be cancelled (or finish its jobs). */
-export interface OrphanedTask { campaign: string, task: string, blockId: string, state: string, workflowVersion: string }
+export interface OrphanedTask { campaign: string, task: string, blockId: string, state: string, workflowVersion: string, workflowBranch: string }
 
 /**
  * The unfinished tasks (not done, failed, skipped or cancelled) whose
  * (campaign, task) the catalog no longer defines, in the order given: they
  * would otherwise wait for ever, nothing planning or dispatching them.
  */
-export function orphanedTasks (tasks: ReadonlyArray<Pick<Task, 'campaign' | 'task' | 'block' | 'state' | 'workflowVersion'>>, catalog: Pick<Catalog, 'task'>): OrphanedTask[] {
+export function orphanedTasks (tasks: ReadonlyArray<Pick<Task, 'campaign' | 'task' | 'block' | 'state' | 'workflowVersion' | 'workflowBranch'>>, catalog: Pick<Catalog, 'task'>): OrphanedTask[] {
   return tasks.filter(t => !isTerminal(t.state) && catalog.task(t.campaign, t.task) === undefined)
-    .map(t => ({ campaign: t.campaign, task: t.task, blockId: t.block.id, state: t.state, workflowVersion: t.workflowVersion }))
+    .map(t => ({ campaign: t.campaign, task: t.task, blockId: t.block.id, state: t.state, workflowVersion: t.workflowVersion, workflowBranch: t.workflowBranch ?? '' }))
 }

@@ -74,6 +74,10 @@ export interface Task {
   campaign: string
   workflow: string
   workflowVersion: string
+  /** Workflow branch the task was planned with ('' or absent = production). */
+  workflowBranch?: string
+  /** Notification channel of the task's campaign ('' or absent = the subsystem's routes). */
+  notifyChannel?: string
   task: string
   block: BlockState
   state: TaskStateName
@@ -105,6 +109,8 @@ export interface TaskSpec {
   campaign: string
   workflow: string
   workflowVersion: string
+  workflowBranch?: string
+  notifyChannel?: string
   task: string
   jobs: number
   retries: number
@@ -214,6 +220,8 @@ function planTask (event: EventOf<'plan'>, nowMs: number): Transition {
     campaign: spec.campaign,
     workflow: spec.workflow,
     workflowVersion: spec.workflowVersion,
+    ...(spec.workflowBranch === undefined || spec.workflowBranch === '' ? {} : { workflowBranch: spec.workflowBranch }),
+    ...(spec.notifyChannel === undefined || spec.notifyChannel === '' ? {} : { notifyChannel: spec.notifyChannel }),
     task: spec.task,
     block,
     state: 'new',

@@ -10,6 +10,7 @@ import bytes from 'bytes'
 import { accountingGroupRe, condorJobFlavours, nameProblem, passedEnvProblem, type NameKind } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
 import { defaultInfrastructureRetries } from './retry-policy.ts'
+import { branchProblems, campaignProblems, shadowUploadProblem } from './workflow-branches.ts'
 import { datasetTemplateProblems, type FanOut } from './file-slices.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
@@ -119,6 +120,8 @@ export interface TaskDef {
   subsystem: string
   workflow: string
   workflowVersion: string
+  /** The workflow branch of the file ('' = production). */
+  workflowBranch: string
   workflowDir: string
   block: BlockRule
   filter: RunFilter
@@ -154,6 +157,8 @@ export interface TaskDef {
    * task it validates (`validatedBy`); undefined = the task uploads nothing.
    */
   upload?: Upload
+  /** The notification channel of the campaign the task runs in (set by the catalog, CampaignDef.notify). */
+  notifyChannel?: string
 }
 
 /** Resources of one job: CPU cores, memory and scratch disk in MiB (0 = the backend's default). */
@@ -181,7 +186,20 @@ export interface CampaignConditions {
   writePromptTags: boolean
 }
 
-export interface CampaignDef { name: string, runTypes: string[], conditions: CampaignConditions }
+export interface CampaignDef {
+  name: string
+  runTypes: string[]
+  conditions: CampaignConditions
+  /** Receives every live run (a run event without a campaign); YAML `live`, default true only for `prompt`. */
+  live: boolean
+  /**
+   * A live campaign of a workflow branch that has no effect on production (YAML `shadow`): its uploads are
+   * dry runs unless its `conditions.tags` give the task a tag of synchronization `validation` (see {@link uploadsOf}).
+   */
+  shadow: boolean
+  /** Notification channel of the campaign's tasks (YAML `notify`; the metrics service's route of that name). */
+  notify?: string
+}
 
 export interface Workflow {
   file: string
@@ -189,6 +207,14 @@ export interface Workflow {
   workflow: string
   /** sha256 of the file content, 12 hex characters. */
   version: string
+  /** The workflow branch the file declares (`branch: dev`); '' = production. */
+  branch: string
+  /**
+   * Where parts of the file are, as "file:line:col", for errors that span files (workflow-branches.ts):
+   * `branch` (the key, or the file's start), `campaigns.<i>` and `tags.<campaign>.<task>` (the tag an upload of
+   * the campaign writes: the campaign's `conditions.tags` entry or the task's `condition.tag`).
+   */
+  places: Record<string, string>
   campaigns: CampaignDef[]
   runTypes: RunType[]
   tasks: TaskDef[]
@@ -343,10 +369,24 @@ const CampaignConditionsSchema = z.strictObject({
   writePromptTags: z.boolean().default(false)
 })
 
+/** A notification channel: the name of a metrics route (lower-case letters, digits and '-', as routes are named). */
+const channelName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, "expected a channel name: lower-case letters, digits and '-' (at most 64), e.g. ecal-dev")
+  .refine(v => v !== 'default', "'default' is the name of the metrics service's fallback route; name the campaign's own channel")
+
+const CampaignSchema = z.strictObject({
+  name: grammarName('campaign'),
+  runTypes: z.array(z.string()).optional(),
+  conditions: CampaignConditionsSchema.optional(),
+  live: z.boolean().optional(),
+  shadow: z.boolean().default(false),
+  notify: channelName.optional()
+})
+
 const WorkflowSchema = z.strictObject({
   subsystem: grammarName('subsystem'),
   workflow: grammarName('workflow'),
-  campaigns: z.array(z.union([grammarName('campaign'), z.strictObject({ name: grammarName('campaign'), runTypes: z.array(z.string()).optional(), conditions: CampaignConditionsSchema.optional() })])).min(1).default(['prompt']),
+  branch: grammarName('workflow').optional(),
+  campaigns: z.array(z.union([grammarName('campaign'), CampaignSchema])).min(1).default(['prompt']),
   runTypes: z.record(z.string(), z.strictObject({ filter: FilterSchema.optional(), tasks: z.array(z.string()).optional() })).optional(),
   tasks: z.array(TaskSchema).min(1, 'expected at least one task')
 })
@@ -605,6 +645,7 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
       subsystem: spec.subsystem,
       workflow: spec.workflow,
       workflowVersion: version,
+      workflowBranch: spec.branch ?? '',
       workflowDir: source.dir,
       block: blockRuleOf(t.block),
       filter: filterOf(t.filter, [...path, 'filter']),
@@ -681,7 +722,10 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
       if (target.fcsrPolicy !== undefined) entry.fcsrPolicy = target.fcsrPolicy
       conditions.tags[tn] = entry
     }
-    return { name: cn, runTypes: rts, conditions }
+    const def: CampaignDef = { name: cn, runTypes: rts, conditions, live: typeof c === 'string' || c.live === undefined ? cn === promptCampaign : c.live, shadow: typeof c !== 'string' && c.shadow }
+    if (typeof c !== 'string' && c.notify !== undefined) def.notify = c.notify
+    for (const p of campaignProblems(def, spec.branch ?? '')) at(['campaigns', i, ...p.key], p.message)
+    return def
   })
   checkValidators(tasks, at)
   if (errors.length === 0) {
@@ -700,9 +744,27 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
           `give the campaign an offline tag (conditions.tags.${u.payloadFrom}: { tag: …, sync: offline }), make it a dry run (conditions.dryRun: true), or opt in with conditions.writePromptTags: true`)
       }
     })
+    // a shadow campaign has no effect on production: every upload it makes is a dry run or goes to a validation tag
+    campaigns.forEach((c, i) => {
+      if (!c.shadow) return
+      const active = new Set(runTypes.filter(r => c.runTypes.includes(r.name)).flatMap(r => r.tasks))
+      for (const [uploader, u] of uploadsOf(tasks, { ...c, shadow: false })) {
+        const problem = shadowUploadProblem(c, u)
+        if (active.has(uploader) && problem !== undefined) at(Object.hasOwn(c.conditions.tags, u.payloadFrom) ? ['campaigns', i, 'conditions', 'tags', u.payloadFrom, 'sync'] : ['campaigns', i, 'shadow'], problem)
+      }
+    })
   }
   if (errors.length > 0) return { errors }
-  return { errors, workflow: { file: source.name, subsystem: spec.subsystem, workflow: spec.workflow, version, campaigns, runTypes, tasks } }
+  const places: Record<string, string> = { branch: `${source.name}:${positionOf(doc, lineCounter, spec.branch === undefined ? [] : ['branch'])}` }
+  campaigns.forEach((c, i) => {
+    const campaignPath: Path = doc.getIn(['campaigns', i], true) === undefined ? [] : ['campaigns', i]
+    places[`campaigns.${i}`] = `${source.name}:${positionOf(doc, lineCounter, campaignPath)}`
+    for (const u of uploadsOf(tasks, c).values()) {
+      const where: Path = Object.hasOwn(c.conditions.tags, u.payloadFrom) ? ['campaigns', i, 'conditions', 'tags', u.payloadFrom, 'tag'] : ['tasks', names.get(u.payloadFrom) as number, 'condition', 'tag']
+      places[`tags.${c.name}.${u.payloadFrom}`] = `${source.name}:${positionOf(doc, lineCounter, where)}`
+    }
+  })
+  return { errors, workflow: { file: source.name, subsystem: spec.subsystem, workflow: spec.workflow, version, branch: spec.branch ?? '', places, campaigns, runTypes, tasks } }
 }
 
 /**
@@ -710,7 +772,9 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
  * own condition, or, with `validatedBy`, the validation task that gates it.
  * The campaign's target applies: its tag per task, its destination database,
  * and its dry-run setting (default: false for prompt, true for a reprocessing
- * campaign); a condition that says `dryRun: true` stays a dry run.
+ * campaign); a condition that says `dryRun: true` stays a dry run. A shadow
+ * campaign's upload is always a dry run unless the campaign gives the task a
+ * tag of synchronization `validation` (issue 17: never a production tag).
  */
 export function uploadsOf (tasks: readonly TaskDef[], campaign: CampaignDef): Map<string, Upload> {
   const out = new Map<string, Upload>()
@@ -726,7 +790,8 @@ export function uploadsOf (tasks: readonly TaskDef[], campaign: CampaignDef): Ma
       sync: target?.sync ?? c.sync,
       inputTag: target?.inputTag ?? c.inputTag,
       fcsrPolicy: target?.fcsrPolicy ?? c.fcsrPolicy,
-      dryRun: c.dryRun === true || (cc.dryRun ?? campaign.name !== promptCampaign),
+      // a shadow campaign writes only to a validation tag of its own (workflow-branches.ts checks it is no production tag)
+      dryRun: c.dryRun === true || (cc.dryRun ?? campaign.name !== promptCampaign) || (campaign.shadow && target?.sync !== 'validation'),
       destinationDatabase: cc.destinationDatabase !== '' ? cc.destinationDatabase : c.destinationDatabase,
       checks: c.checks,
       optional: c.optional,
@@ -958,11 +1023,9 @@ export function validateWorkflowSet (sources: WorkflowSource[], env: Env = {}, o
     if (r.workflow !== undefined) workflows.push(r.workflow)
   }
   const owner = new Map<string, string>()
-  const seenWorkflow = new Map<string, string>()
+  // one file per workflow and branch; a branch's campaigns and tags are its own (workflow-branches.ts)
+  errors.push(...branchProblems(workflows))
   for (const w of workflows) {
-    const wid = `${w.subsystem}/${w.workflow}`
-    if (seenWorkflow.has(wid)) errors.push(`${w.file}:1:1 workflow: workflow ${wid} is also declared in ${seenWorkflow.get(wid) as string}`)
-    seenWorkflow.set(wid, w.file)
     for (const c of w.campaigns) {
       for (const t of w.tasks) {
         const key = `${c.name}/${t.name}`

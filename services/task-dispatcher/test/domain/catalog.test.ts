@@ -85,7 +85,7 @@ test('an unfinished task no workflow defines any more is orphaned; a finished on
   for (const [campaign, task, state, orphan] of table) {
     const found = orphanedTasks([{ campaign, task, block: block as never, state: state as never, workflowVersion: 'v1' }], catalog)
     assert.equal(found.length === 1, orphan, `${campaign}/${task} ${state}`)
-    if (orphan) assert.deepEqual(found[0], { campaign, task, blockId: 'run-1', state, workflowVersion: 'v1' })
+    if (orphan) assert.deepEqual(found[0], { campaign, task, blockId: 'run-1', state, workflowVersion: 'v1', workflowBranch: '' })
   }
 })
 

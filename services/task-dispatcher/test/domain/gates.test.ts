@@ -8,6 +8,7 @@ const def = (patch: Partial<TaskDef> = {}): TaskDef => ({
   subsystem: 'ECAL',
   workflow: 'w',
   workflowVersion: 'v',
+  workflowBranch: '',
   workflowDir: '/',
   block: { kind: 'run' },
   filter: { runClass: [], eras: [] },

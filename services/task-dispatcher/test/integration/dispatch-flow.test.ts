@@ -6,13 +6,13 @@ import assert from 'node:assert/strict'
 import { ControlService, TaskState } from '@autocal/contracts'
 import { createGrpcClient, startProducer } from '@autocal/runtime'
 import { topics } from '@autocal/contracts'
-import { FIRST, LAST, expectedPrompt } from './expected.ts'
+import { FIRST, LAST, expectedLive } from './expected.ts'
 import { goldenRuns, realRuns, runEvents, silentLogger, spawnDispatcher, startBackends, startedJobs, stopDispatcher, testConfig, until } from './fixtures.ts'
 
 test('runs of the real 2022 run list flow into blocks and job requests as the example workflows say', { timeout: 180_000 }, async t => {
   const config = testConfig()
   const runs = realRuns(FIRST, LAST)
-  const expected = expectedPrompt(runs, goldenRuns())
+  const expected = expectedLive(runs, goldenRuns())
   assert.ok(expected.jobs.size > 50, `enough expected jobs (${expected.jobs.size})`)
 
   await using backends = await startBackends(config)
@@ -36,9 +36,13 @@ test('runs of the real 2022 run list flow into blocks and job requests as the ex
   assert.equal(timing?.record, 'EcalTimeCalibConstantsRcd')
   assert.equal(timing?.synchronization, 'prompt')
   assert.equal(timing?.inputTag, 'EcalTimeCalibConstants_calib')
+  // the shadow campaign of the dev branch (ecal-timing-dev.yaml) writes only to its validation tag
+  const shadow = backends.conditionRequests.filter(c => c.requestId.startsWith('ecal-timing-dev/'))
+  assert.ok(shadow.length > 0)
+  assert.deepEqual([...new Set(shadow.map(c => `${c.destinationTag} ${c.synchronization} ${c.dryRun}`))], ['EcalTimeCalibConstants_v02_dev_validation validation false'])
 
   // the reco outputs became the calibration's {inputs}
-  const calib = backends.requests.find(r => r.message.jobId.includes('/timing-calib/') && r.message.action.case === 'start')
+  const calib = backends.requests.find(r => r.message.jobId.startsWith('prompt/') && r.message.jobId.includes('/timing-calib/') && r.message.action.case === 'start')
   const start = calib?.message.action.case === 'start' ? calib.message.action.value : undefined
   assert.equal(start?.inputs.length, 4)
   assert.ok(start?.inputs.every(i => /timing-reco\/a1\/j\d\/t1\/timing-reco_j\d\.json$/.test(i)))

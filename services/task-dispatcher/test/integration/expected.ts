@@ -1,6 +1,7 @@
 // What the example workflows (deploy/workflows) say should happen to a list of
 // runs, computed here independently of the dispatcher's code: the job
-// requests ("job_id#try") and condition request ids of the prompt campaign.
+// requests ("job_id#try") and condition request ids of the live campaigns:
+// prompt and the shadow campaign ecal-timing-dev (ecal-timing-dev.yaml).
 import type { Run } from '@autocal/contracts'
 
 /** The stretch of the 2022 run list the tests replay: end of Run2022C and start of Run2022D (fills 8120-8133). */
@@ -9,18 +10,21 @@ export const LAST = 357620
 
 export interface Expected { jobs: Set<string>, conditions: Set<string> }
 
-export function expectedPrompt (runs: Run[], golden: Set<number>): Expected {
+export function expectedLive (runs: Run[], golden: Set<number>): Expected {
   const jobs = new Set<string>()
   const conditions = new Set<string>()
   const coll = runs.filter(r => r.runClass === 'collisions2022' && r.global).sort((a, b) => a.run - b.run)
-  const add = (block: string, task: string, n: number, condition = false): void => {
-    for (let j = 0; j < n; j++) jobs.add(`prompt/${block}/${task}/1/${j}#1`)
-    if (condition) conditions.add(`prompt/${block}/${task}/1`)
+  const add = (block: string, task: string, n: number, condition = false, campaign = 'prompt'): void => {
+    for (let j = 0; j < n; j++) jobs.add(`${campaign}/${block}/${task}/1/${j}#1`)
+    if (condition) conditions.add(`${campaign}/${block}/${task}/1`)
   }
-  // ecal-timing.yaml: run blocks, 4 reco jobs, then the calibration with a payload
+  // ecal-timing.yaml: run blocks, 4 reco jobs, then the calibration with a payload; its dev branch
+  // (ecal-timing-dev.yaml) on the same live runs in the shadow campaign ecal-timing-dev, with 2 reco jobs
   for (const r of coll.filter(r => r.durationS >= 600 && r.recordedLumiPb >= 1 && golden.has(r.run))) {
     add(`run-${r.run}`, 'timing-reco', 4)
     add(`run-${r.run}`, 'timing-calib', 1, true)
+    add(`run-${r.run}`, 'timing-reco', 2, false, 'ecal-timing-dev')
+    add(`run-${r.run}`, 'timing-calib', 1, true, 'ecal-timing-dev')
   }
   // ecal-pedestals.yaml
   for (const r of coll.filter(r => r.durationS >= 300)) add(`run-${r.run}`, 'pedestals', 1, true)

@@ -15,7 +15,7 @@ import { loadWorkflows } from '../../src/adapters/workflow-files.ts'
 import { buildCatalog, specOf } from '../../src/domain/catalog.ts'
 import { createTaskTransitions } from '../../src/task-transitions.ts'
 import { createRecovery } from '../../src/recovery.ts'
-import { FIRST, LAST, expectedPrompt } from './expected.ts'
+import { FIRST, LAST, expectedLive } from './expected.ts'
 import { goldenRuns, realRuns, runEvents, silentLogger, spawnDispatcher, startBackends, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
 
 // One atomic deletion, as FLUSHALL is (the dispatcher never sees half a model).
@@ -31,7 +31,7 @@ async function deletePrefix ({ client: redis }: RedisHandle, prefix: string): Pr
 test('a Redis loss mid-stream loses no task and a restart re-runs no finished task', { timeout: 240_000 }, async t => {
   const config = testConfig()
   const runs = realRuns(FIRST, LAST)
-  const expected = expectedPrompt(runs, goldenRuns())
+  const expected = expectedLive(runs, goldenRuns())
   await using redis = await connectRedis({ config, logger: silentLogger })
 
   await using backends = await startBackends(config)

@@ -6,13 +6,13 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { startProducer } from '@autocal/runtime'
 import { topics } from '@autocal/contracts'
-import { FIRST, LAST, expectedPrompt } from './expected.ts'
+import { FIRST, LAST, expectedLive } from './expected.ts'
 import { goldenRuns, realRuns, runEvents, silentLogger, spawnDispatcher, startBackends, startedJobs, stopDispatcher, testConfig, until } from './fixtures.ts'
 
 test('two replicas with one SIGKILLed mid-stream request every expected job once and none twice', { timeout: 240_000 }, async t => {
   const config = testConfig()
   const runs = realRuns(FIRST, LAST)
-  const expected = expectedPrompt(runs, goldenRuns())
+  const expected = expectedLive(runs, goldenRuns())
 
   await using backends = await startBackends(config)
   const replicas = [
