@@ -27,6 +27,8 @@ export interface ReplayApiDeps {
   logger: Logger
 }
 
+const replayIdRe = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
 type Call = { metadata: grpc.Metadata, getPeer: () => string }
 interface AuditFacts { principal: string, subsystem: string, target: string, commandId: string, reason: string, details: Record<string, string> }
 
@@ -57,6 +59,8 @@ export function replayRpcs (deps: ReplayApiDeps, h: ControlHelpers) {
   /** The replay `id` within the reader's scope; NOT_FOUND / FORBIDDEN otherwise. */
   async function replayFor (p: Principal, id: string, withRuns: boolean): Promise<Replay> {
     if (id.trim() === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a replay id is required (as `autocal campaign replay --list` shows it)')
+    // ids are the UUIDs StartReplay gave; anything else is refused before it becomes part of a Redis key
+    if (!replayIdRe.test(id)) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `id: ${JSON.stringify(id)} is not a replay id (a UUID, as \`autocal campaign replay --list\` shows it)`)
     const r = await replays.get(id, withRuns)
     if (r === undefined) throw new AutocalError('AUTOCAL_NOT_FOUND', `no replay ${JSON.stringify(id)} (autocal campaign replay --list shows them)`)
     if (!r.subsystems.some(s => scopeAllows(p.subsystems, s))) throw Object.assign(new AutocalError('AUTOCAL_FORBIDDEN', `${p.principal} may act for ${p.subsystems.join(', ') || 'no subsystem'}, but replay ${id} feeds campaign ${r.campaign} of ${r.subsystems.join(', ')}`), { principal: p.principal })
@@ -112,6 +116,8 @@ export function replayRpcs (deps: ReplayApiDeps, h: ControlHelpers) {
       facts.target = req.campaign === '' ? 'replays' : `replays of campaign ${req.campaign}`
       const p = h.readerOf(call)
       facts.principal = p.principal
+      const problem = req.campaign === '' ? undefined : nameProblem('campaign', req.campaign)
+      if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `campaign: ${problem}`)
       const all = await replays.list()
       return { replays: all.filter(r => (req.campaign === '' || r.campaign === req.campaign) && r.subsystems.some(s => scopeAllows(p.subsystems, s))) }
     }),

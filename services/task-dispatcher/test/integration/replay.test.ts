@@ -109,7 +109,7 @@ test('a recorded hour of real 2022 runs replays into a sandbox campaign: exactly
     assert.equal(fed.length, 0)
   })
 
-  await t.test('the hour is fed into the sandbox in start order, paced, and run by the real executor and uploader', async () => {
+  await t.test('the hour is fed into the sandbox in start order, paced, and run by the real executor and uploader', async t => {
     const res = await cli(['campaign', 'replay', ...period, '--into', 'sandbox', '--speed', '3600', '--follow', '--json', '--reason', 'try the new pedestals on 10 July'], ecal())
     assert.equal(res.code, 0, res.stderr)
     const end = JSON.parse(res.stdout.trim().split('\n').at(-1) ?? '{}') as { id: string, state: string, fed: number, total: number, runs: number[], campaign: string }
@@ -133,6 +133,8 @@ test('a recorded hour of real 2022 runs replays into a sandbox campaign: exactly
       assert.ok(order[i]!.meta.time.getTime() - order[i - 1]!.meta.time.getTime() >= gap - 2, `run ${hour[i]!.run} fed ≥ ${gap} ms after the previous one`)
     }
 
+    const span = order.at(-1)!.meta.time.getTime() - order[0]!.meta.time.getTime()
+    t.diagnostic(`${order.length} runs fed in ${span} ms (recorded span ${(startMs(hour.at(-1) as Run) - startMs(hour[0] as Run)) / 1000} s / 3600 = ${Math.round((startMs(hour.at(-1) as Run) - startMs(hour[0] as Run)) / 3600)} ms)`)
     const status = async (campaign: string): Promise<Array<{ run: number, state: string }>> => {
       const r = await cli(['status', '--campaign', campaign, '--json'], ecal())
       assert.equal(r.code, 0, r.stderr)
@@ -151,10 +153,34 @@ test('a recorded hour of real 2022 runs replays into a sandbox campaign: exactly
     assert.deepEqual(await status('prompt'), [], 'production got no task')
     assert.ok(backends.requests.length > 0 && backends.requests.every(r => r.message.provenance?.campaign === 'sandbox'), 'every job was the sandbox\'s')
 
+    const shown = await cli(['campaign', 'replay', '--status', end.id], ecal())
+    assert.equal(shown.code, 0, shown.stderr)
+    assert.match(shown.stdout, new RegExp(`^${end.id} campaign sandbox period 2022-07-10T21:00:00.000Z \\.\\. 2022-07-10T22:00:00.000Z speed 3600: done, ${hour.length}/${hour.length} run\\(s\\) fed, last run ${hour.at(-1)?.run}`))
+    const listed = await cli(['campaign', 'replay', '--list', '--json'], ecal())
+    assert.deepEqual((JSON.parse(listed.stdout) as Array<{ id: string, state: string }>).map(r => [r.id, r.state]), [[end.id, 'REPLAY_STATE_DONE']])
+    const badId = await cli(['campaign', 'replay', '--status', '../x'], ecal())
+    assert.match(badId.stderr, /INVALID_ARGUMENT: id: "\.\.\/x" is not a replay id/)
+    const late = await cli(['campaign', 'replay', '--cancel', end.id, '--reason', 'too late'], ecal())
+    assert.match(late.stderr, new RegExp(`replay ${end.id} has ended \\(${hour.length} run\\(s\\) fed\\): nothing to cancel`))
+
     const started = audits.filter(a => a.action === 'control.StartReplay')
     assert.equal(started.filter(a => a.accepted).length, 1)
     assert.deepEqual([started.find(a => a.accepted)?.principal, started.find(a => a.accepted)?.details.runs], ['alice', String(hour.length)])
     assert.equal(started.filter(a => !a.accepted).length, 5, 'each refusal audited')
+  })
+
+  await t.test('a running replay is cancelled from the CLI: it stops, the runs fed so far stay fed', async () => {
+    const res = await cli(['campaign', 'replay', ...period, '--into', 'sandbox-dry', '--speed', '1', '--json', '--reason', 'slow one'], ecal())
+    assert.equal(res.code, 0, res.stderr)
+    const id = (JSON.parse(res.stdout) as { id: string }).id
+    const busy = await cli(['campaign', 'replay', ...period, '--into', 'sandbox-dry', '--speed', 'max', '--reason', 'second'], ecal())
+    assert.match(busy.stderr, /a replay is already feeding campaign 'sandbox-dry'/)
+    const cancelled = await cli(['campaign', 'replay', '--cancel', id, '--reason', 'enough', '--json'], ecal())
+    assert.equal(cancelled.code, 0, cancelled.stderr)
+    const r = JSON.parse(cancelled.stdout) as { state: string, fed?: number, stateReason: string }
+    assert.deepEqual([r.state, r.stateReason], ['REPLAY_STATE_CANCELLED', 'cancelled by alice: enough'])
+    assert.ok((r.fed ?? 0) < hour.length, 'at speed 1 the hour was far from fed')
+    assert.ok(audits.some(a => a.action === 'control.CancelReplay' && a.accepted && a.principal === 'alice'))
   })
 
   await t.test('a replay goes on from its stored cursor when the dispatcher feeding it restarts', async () => {
@@ -166,7 +192,7 @@ test('a recorded hour of real 2022 runs replays into a sandbox campaign: exactly
     await until('two runs fed', async () => ((await client.getReplay({ id })).replay?.fed ?? 0) >= 2, 30_000, 100)
     client.close()
     await dispatcher[Symbol.asyncDispose]()
-    const dispatcherGone = fed.filter(f => f.ev.campaign === 'sandbox-dry').length
+    const dispatcherGone = fed.filter(f => f.ev.contentHash === id).length
     assert.ok(dispatcherGone < hour.length, `stopped mid-replay (${dispatcherGone} of ${hour.length} fed)`)
     dispatcher = await startDispatcher(config, { AUTOCAL_CONTROL_TOKENS: JSON.stringify(tokens), AUTOCAL_WORKFLOWS_DIR: workflows })
     const again = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'ecal-token-123', deadlineMs: 30_000 })
@@ -175,7 +201,7 @@ test('a recorded hour of real 2022 runs replays into a sandbox campaign: exactly
     const replay = (await again.getReplay({ id })).replay
     assert.ok((replay?.resumed ?? 0) >= 1, 'taken over from the stored cursor')
     assert.deepEqual([replay?.fed, replay?.total], [hour.length, hour.length])
-    await until('every run of the hour reached sandbox-dry', () => new Set(fed.slice(before).filter(f => f.ev.campaign === 'sandbox-dry').map(f => f.ev.run)).size === hour.length)
+    await until('every run of the hour reached sandbox-dry', () => new Set(fed.slice(before).filter(f => f.ev.contentHash === id).map(f => f.ev.run)).size === hour.length)
     await until('sandbox-dry has one task per collisions run', async () => {
       const r = await again.getStatus({ selector: { campaign: 'sandbox-dry' } })
       return r.cells.length === collisions.length && r.cells.every(c => collisions.includes(c.run))
