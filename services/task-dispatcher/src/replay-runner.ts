@@ -20,7 +20,7 @@ import { timestampFromMs, timestampMs, timestampNow } from '@bufbuild/protobuf/w
 import { ReplaySchema, RunEventSchema, RunSchema, topics, type Replay, type ReplayBound as ReplayBoundMessage } from '@autocal/contracts'
 import { acquireLease, keepLease, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
-import { replayDelays } from './domain/replay-plan.ts'
+import { replayOffsets } from './domain/replay-plan.ts'
 import type { RecordedRunFacts } from './adapters/recorded-runs.ts'
 import type { ReplayStore } from './adapters/replay-store.ts'
 import type { StateStore } from './adapters/state-store.ts'
@@ -68,15 +68,18 @@ export function createReplayRunner (deps: ReplayRunnerDeps) {
     const replay = await replays.get(id)
     if (replay === undefined) return
     const runs = await replays.feeds(id)
-    const delays = replayDelays(runs.map(f => f.run.startTime === undefined ? undefined : Number(timestampMs(f.run.startTime))), replay.speed)
+    const offsets = replayOffsets(runs.map(f => f.run.startTime === undefined ? undefined : Number(timestampMs(f.run.startTime))), replay.speed)
     const base = { replay: id, campaign: replay.campaign }
     if (!deps.catalog.campaigns.has(replay.campaign)) {
       await replays.finish(id, 'failed', `campaign '${replay.campaign}' is no longer in the workflows`, now())
       log.warn(base, 'replay failed: its campaign is gone')
       return
     }
+    // each run at its place on one schedule (its offset from the first run), so the time a feed takes does not add
+    // up; a replay taken over starts its schedule at the run fed last
+    const origin = now() - (replay.fed === 0 ? 0 : offsets[replay.fed - 1] ?? 0)
     for (let i = replay.fed; i < runs.length; i++) {
-      if (!await wait(id, delays[i] ?? 0, signal)) return
+      if (!await wait(id, origin + (offsets[i] ?? 0) - now(), signal)) return
       const f = runs[i] as RecordedRunFacts
       // an outage of Redis or Kafka is waited out: the same run again, until it is fed or the replay stops
       for (;;) {

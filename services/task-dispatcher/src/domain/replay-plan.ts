@@ -88,3 +88,13 @@ export function replayTargetProblem (name: string, known: readonly string[], liv
   }
   return undefined
 }
+
+/**
+ * When to feed each run, in ms after the first one: the running sum of
+ * replayDelays (same arguments, same RangeError). Feeding on this schedule
+ * keeps the time each feed takes from adding up over a long replay.
+ */
+export function replayOffsets (startsMs: ReadonlyArray<number | undefined>, speed: number): number[] {
+  let at = 0
+  return replayDelays(startsMs, speed).map(d => (at += d))
+}

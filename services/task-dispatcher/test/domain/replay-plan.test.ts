@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { periodProblem, replayDelays, replayTargetProblem, selectReplayRuns, type ReplayBound, type UploadTarget } from '../../src/domain/replay-plan.ts'
+import { periodProblem, replayDelays, replayOffsets, replayTargetProblem, selectReplayRuns, type ReplayBound, type UploadTarget } from '../../src/domain/replay-plan.ts'
 
 const t = (iso: string): number => Date.parse(iso)
 const time = (iso: string): ReplayBound => ({ kind: 'time', ms: t(iso) })
@@ -53,6 +53,13 @@ const pacing: Array<{ name: string, starts: Array<number | undefined>, speed: nu
   { name: 'no runs, no delays', starts: [], speed: 10, delays: [] }
 ]
 for (const row of pacing) test(row.name, () => { assert.deepEqual(replayDelays(row.starts, row.speed), row.delays) })
+
+const schedules: Array<{ name: string, starts: Array<number | undefined>, speed: number, offsets: number[] }> = [
+  { name: 'the schedule is each run\'s offset from the first, at speed 3600', starts, speed: 3600, offsets: [0, 500, 500, 1250] },
+  { name: 'at speed max every run is due at once', starts, speed: 0, offsets: [0, 0, 0, 0] },
+  { name: 'an unknown start time adds nothing to the schedule', starts: [0, undefined, 7200_000], speed: 3600, offsets: [0, 0, 0] }
+]
+for (const row of schedules) test(row.name, () => { assert.deepEqual(replayOffsets(row.starts, row.speed), row.offsets) })
 
 test('a negative or non-finite speed is a RangeError naming it', () => {
   assert.throws(() => replayDelays([0], -1), /replay speed must be a number ≥ 0.*got -1/)
