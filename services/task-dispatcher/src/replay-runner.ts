@@ -79,7 +79,11 @@ export function createReplayRunner (deps: ReplayRunnerDeps) {
     // up; a replay taken over starts its schedule at the run fed last
     const origin = now() - (replay.fed === 0 ? 0 : offsets[replay.fed - 1] ?? 0)
     for (let i = replay.fed; i < runs.length; i++) {
-      if (!await wait(id, origin + (offsets[i] ?? 0) - now(), signal)) return
+      if (!await wait(id, origin + (offsets[i] ?? 0) - now(), signal)) {
+        // a replay whose record vanished (a Redis loss) is said, with where it stood, not dropped unseen
+        if (!signal.aborted && await replays.stateOf(id) === undefined) log.error({ ...base, fed: i, total: runs.length, nextRun: runs[i]?.run.run }, 'replay lost with the Redis read model: start it again from its next run')
+        return
+      }
       const f = runs[i] as RecordedRunFacts
       // an outage of Redis or Kafka is waited out: the same run again, until it is fed or the replay stops
       for (;;) {
