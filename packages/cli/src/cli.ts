@@ -22,6 +22,7 @@ import { cellKey, cellVersion, waitVerdict } from './wait-progress.ts'
 import { createWaitDisplay, type WaitDisplay } from './wait-display.ts'
 import { jobLines, jobRows, outputLines, outputRows } from './job-table.ts'
 import { logUrlOf, readJobLog } from './job-log.ts'
+import { ReplayUsageError, runCampaignReplay } from './campaign-replay.ts'
 
 export interface Io {
   stdout: { write: (s: string) => unknown, isTTY?: boolean }
@@ -66,6 +67,9 @@ commands:
   conditions approve|reject --request ID --reason TEXT           sign-off of a checked payload
   conditions promote --request ID [--database DB] --reason TEXT  upload the recorded payload again (prep → prod)
   conditions at TAG RUN [--uploader URL] [--json]                the IOV and payload hash valid at RUN
+  campaign replay --from TIME|RUN --to TIME|RUN --into C [--speed N|max] [--follow] --reason TEXT
+                                      feed a recorded period's runs into a sandbox campaign, in order, gaps / N
+  campaign replay --status ID [--follow] | --list [--campaign C] | --cancel ID --reason TEXT
   audit [--since 7d|TIME] [--principal P] [--action A] [--subsystem S] [--refused] [--json]
                                       operator actions on autocal.audit.v1, accepted or refused (Kafka directly)
 
@@ -124,6 +128,13 @@ const options = {
   cascade: { type: 'boolean' },
   era: { type: 'string' },
   'runs-file': { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  into: { type: 'string' },
+  speed: { type: 'string' },
+  status: { type: 'string' },
+  list: { type: 'boolean' },
+  cancel: { type: 'string' },
   help: { type: 'boolean', short: 'h' }
 } as const
 
@@ -402,6 +413,9 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         return await runDlq(sub, rest, { brokers: v.brokers, prefix: v.prefix, topic: v.topic, actor: v.actor, reason: v.reason, all: v.all, json: v.json }, { out, err: errLine, env: io.env })
       case 'conditions':
         return await conditionsCommand(sub, rest, v, io, connect)
+      case 'campaign':
+        if (sub !== 'replay' || rest.length > 0) throw new UsageError(`unknown campaign command '${[sub, ...rest].join(' ')}' (replay)`)
+        return await runCampaignReplay(v, connect, out, progress)
       case 'audit':
         if (sub !== undefined) throw new UsageError(`audit takes no subcommand, got '${sub}' (filters: --since, --principal, --action, --subsystem, --refused)`)
         return await runAudit({ brokers: v.brokers, prefix: v.prefix, since: v.since, principal: v.principal, action: v.action, subsystem: v.subsystem, refused: v.refused, json: v.json }, { out, err: errLine, env: io.env })
@@ -410,7 +424,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
     }
   } catch (err) {
     errLine(`autocal: ${errorLine(err)}`)
-    if (err instanceof UsageError || err instanceof DlqUsageError || err instanceof InjectUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof DlqUsageError || err instanceof InjectUsageError || err instanceof ReplayUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       io.stderr.write('run `autocal --help` for usage\n')
       return 2
     }

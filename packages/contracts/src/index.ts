@@ -221,6 +221,43 @@ export type {
   ResubmitFailedJobsResponseJson
 } from './gen/autocal/control/v1/control_pb.ts'
 export {
+  ReplayBoundSchema,
+  ReplaySchema,
+  StartReplayRequestSchema,
+  StartReplayResponseSchema,
+  GetReplayRequestSchema,
+  GetReplayResponseSchema,
+  ListReplaysRequestSchema,
+  ListReplaysResponseSchema,
+  CancelReplayRequestSchema,
+  CancelReplayResponseSchema,
+  ReplayState,
+  ReplayStateSchema
+} from './gen/autocal/control/v1/replay_pb.ts'
+export type {
+  ReplayBound,
+  ReplayBoundJson,
+  Replay,
+  ReplayJson,
+  StartReplayRequest,
+  StartReplayRequestJson,
+  StartReplayResponse,
+  StartReplayResponseJson,
+  GetReplayRequest,
+  GetReplayRequestJson,
+  GetReplayResponse,
+  GetReplayResponseJson,
+  ListReplaysRequest,
+  ListReplaysRequestJson,
+  ListReplaysResponse,
+  ListReplaysResponseJson,
+  CancelReplayRequest,
+  CancelReplayRequestJson,
+  CancelReplayResponse,
+  CancelReplayResponseJson,
+  ReplayStateJson
+} from './gen/autocal/control/v1/replay_pb.ts'
+export {
   DeadLetterSchema
 } from './gen/autocal/dlq/v1/dlq_pb.ts'
 export type {

@@ -22,6 +22,8 @@ import { createJobWatchdog, startJobWatchdog, watchdogPeriodMs } from './job-wat
 import { watchWorkflows, type ReloadResult } from './adapters/workflow-watch.ts'
 import { createDbsClient } from './adapters/dbs.ts'
 import { createInputFiles } from './input-files.ts'
+import { createReplayStore } from './adapters/replay-store.ts'
+import { createReplayRunner } from './replay-runner.ts'
 
 export const service = 'task-dispatcher'
 
@@ -76,6 +78,10 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     const http = stack.use(await buildHttp({ logger, metrics, checks }))
     await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
     // task events for the control API's watch streams: this replica's own group, deleted when it stops
+    // replays of recorded runs: fed by this replica or taken over from their stored cursor (replay-runner.ts)
+    const replays = createReplayStore(redis)
+    const replayRunner = stack.use(createReplayRunner({ store, replays, redis, producer, catalog, logger, ensureState: recovery.ensureState, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS }))
+    await replayRunner.adopt()
     const taskEvents = new EventEmitter().setMaxListeners(0)
     const watch = stack.use(await startConsumer({ config, logger, service, producer, metrics, group: `${service}-watch-${instance}`, fromBeginning: false, deleteGroupOnClose: true, handlers: { tasks: async ev => { taskEvents.emit('task', ev) } } }))
     const grpcServer = stack.use(await startGrpc({
@@ -84,7 +90,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
       logger,
       checks,
       ...(tls === undefined ? {} : { credentials: tls }),
-      services: [controlService({ catalog, store, producer, auditor, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env, golden: loaded.golden })]
+      services: [controlService({ catalog, store, producer, auditor, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env, golden: loaded.golden, replay: { catalog, store, replays, runner: replayRunner, kafka: config, logger } })]
     }))
     stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))
     // changed workflow files are loaded without a restart (the catalog and golden runs are changed in place)

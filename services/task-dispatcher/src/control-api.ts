@@ -29,6 +29,7 @@ import { goldenRootsOf, validateSources } from './adapters/workflow-files.ts'
 import { selectInjectedRuns } from './inject-selection.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { stateOf, toTaskEvent } from './task-event.ts'
+import { replayRpcs, type ReplayApiDeps } from './replay-api.ts'
 
 export interface ControlApiDeps {
   catalog: Catalog
@@ -47,6 +48,8 @@ export interface ControlApiDeps {
   env: Env
   /** Certified runs of the golden JSONs the filters name (for the runs an injection excludes). */
   golden?: GoldenRuns
+  /** Replays of recorded runs into sandbox campaigns (replay-api.ts). */
+  replay: ReplayApiDeps
 }
 
 export function workflowInfo (w: Workflow): ReturnType<typeof create<typeof WorkflowInfoSchema>> {
@@ -322,6 +325,7 @@ export function controlService (deps: ControlApiDeps) {
   }
 
   return serve(ControlService, {
+    ...replayRpcs(deps.replay, { audited, actorOf, readerOf }),
     listPendingConditions: async (req, call) => await audited(call, 'control.ListPendingConditions', 'read', async facts => {
       facts.target = req.campaign === '' ? 'every campaign' : `campaign ${req.campaign}`
       if (req.subsystem !== '') valid(nameProblem('subsystem', req.subsystem), 'subsystem')

@@ -958,7 +958,7 @@ function scriptProblems (js: unknown, dir: string, files: Pick<ValidateOptions, 
  * distance ≤ 2 (or ≤ a third of the word's length; always below the word's length, so `b` never suggests `a`), or else the candidate sharing the longest common prefix
  * of at least 4 characters (`retry` → `retries`, `minSize` → `minSizeBytes`).
  */
-function didYouMean (word: string, candidates: readonly string[]): string | undefined {
+export function didYouMean (word: string, candidates: readonly string[]): string | undefined {
   if (candidates.length === 0) return undefined
   const best = closest(word, candidates as string[])
   if (distance(word, best) <= Math.min(Math.max(2, Math.floor(word.length / 3)), word.length - 1)) return `; did you mean '${best}'?`
