@@ -12,7 +12,7 @@ import {
 } from '@autocal/contracts'
 import { AutocalError, captureContext, inSpan, seenBefore, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { EventMeta } from '@autocal/contracts'
-import { jobSpecOf, type Catalog } from './domain/catalog.ts'
+import { campaignsOfRun, jobSpecOf, type Catalog } from './domain/catalog.ts'
 import { promotionProblem, promotionRequestId } from './domain/sign-off.ts'
 import { conditionRequest } from './effects.ts'
 import { matchTasks, scopeAllows } from './domain/selection.ts'
@@ -64,9 +64,14 @@ export function createHandlers (deps: HandlerDeps) {
           // the trace of the run's end: the block's jobs, conditions and task events continue it
           await redis.client.set(redis.key('td', 'trace', 'run', run.run), JSON.stringify(captureContext()), 'EX', 7 * 24 * 3600)
         }
-        const campaign = ev.campaign === '' ? 'prompt' : ev.campaign
-        const c = catalog.campaigns.get(campaign)
-        if (run.endTime !== undefined && c !== undefined) {
+        // a live run goes to every live campaign; a closed campaign takes no new run, a paused one records it (pending)
+        for (const campaign of campaignsOfRun(catalog, ev.campaign)) {
+          const c = catalog.campaigns.get(campaign)
+          if (run.endTime === undefined || c === undefined) continue
+          if (c.state === 'closed') {
+            log.warn({ run: run.run, campaign }, 'run not taken: the campaign is closed')
+            continue
+          }
           await store.addPending(campaign, run.run, now(), { runBlocks: c.roots.some(r => r.block.kind === 'run'), buckets: c.roots.some(r => r.block.kind !== 'run') })
         }
         return
@@ -92,7 +97,7 @@ export function createHandlers (deps: HandlerDeps) {
     await applyRun(ev)
     // push: a run that ended is planned, gated and dispatched here; a Tier-0 fact re-evaluates the run's tasks
     const change = ev.change.case
-    if (change === 'ended' && ev.change.value.run?.endTime !== undefined) await planner?.runEnded(ev.campaign === '' ? 'prompt' : ev.campaign, ev.run)
+    if (change === 'ended' && ev.change.value.run?.endTime !== undefined) for (const c of campaignsOfRun(catalog, ev.campaign)) await planner?.runEnded(c, ev.run)
     else if (change === 'streamDone' || change === 'datasetDone') await planner?.runFactChanged(ev.run)
     await seenBefore(redis, meta.eventId)
     // how far the runs topic is consumed (bucket grouping waits for it) is noted by the consumer's onHandled, in offset order (app.ts)

@@ -169,7 +169,21 @@ export interface CampaignConditions {
   writePromptTags: boolean
 }
 
-export interface CampaignDef { name: string, runTypes: string[], conditions: CampaignConditions }
+/** active: takes runs and dispatches; paused: records runs, dispatches nothing; closed: no new runs, open tasks finish. */
+export type CampaignState = 'active' | 'paused' | 'closed'
+export interface CampaignDef {
+  name: string
+  runTypes: string[]
+  conditions: CampaignConditions
+  /** Receives live runs (the YAML campaign `prompt`; a runtime campaign of kind live). */
+  live: boolean
+  /** Notification channel name. */
+  notify?: string
+  /** Runtime campaigns only (autocal.campaigns.v1); a YAML campaign is always active. */
+  state?: CampaignState
+  /** Revision of a runtime campaign's definition. */
+  revision?: number
+}
 
 export interface Workflow {
   file: string
@@ -637,7 +651,7 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
       if (target.fcsrPolicy !== undefined) entry.fcsrPolicy = target.fcsrPolicy
       conditions.tags[tn] = entry
     }
-    return { name: cn, runTypes: rts, conditions }
+    return { name: cn, runTypes: rts, conditions, live: cn === promptCampaign }
   })
   checkValidators(tasks, at)
   if (errors.length === 0) {
@@ -848,7 +862,8 @@ function scriptProblems (js: unknown, dir: string, files: Pick<ValidateOptions, 
  * distance ≤ 2 (or ≤ a third of the word's length; always below the word's length, so `b` never suggests `a`), or else the candidate sharing the longest common prefix
  * of at least 4 characters (`retry` → `retries`, `minSize` → `minSizeBytes`).
  */
-function didYouMean (word: string, candidates: readonly string[]): string | undefined {
+/** "; did you mean 'x'?" for the closest of `candidates` to `word` (edit distance, or a shared prefix of 4+), or undefined. */
+export function didYouMean (word: string, candidates: readonly string[]): string | undefined {
   if (candidates.length === 0) return undefined
   const best = closest(word, candidates as string[])
   if (distance(word, best) <= Math.min(Math.max(2, Math.floor(word.length / 3)), word.length - 1)) return `; did you mean '${best}'?`

@@ -21,7 +21,7 @@ const check = (content: string, env = {}): string[] => validateWorkflow({ name: 
 test('a valid workflow has no errors and resolved defaults', () => {
   const r = validateWorkflow({ name: 'w.yaml', content: base, dir: '/wf' })
   assert.deepEqual(r.errors, [])
-  assert.deepEqual(r.workflow?.campaigns, [{ name: 'prompt', runTypes: ['all'], conditions: { destinationDatabase: '', tags: {}, writePromptTags: false } }])
+  assert.deepEqual(r.workflow?.campaigns, [{ name: 'prompt', runTypes: ['all'], conditions: { destinationDatabase: '', tags: {}, writePromptTags: false }, live: true }])
   assert.deepEqual(r.workflow?.runTypes[0]?.filter.global, true)
   assert.equal(r.workflow?.tasks[1]?.block.kind, 'run')
   assert.equal(r.workflow?.tasks[0]?.timeoutS, 7200)
