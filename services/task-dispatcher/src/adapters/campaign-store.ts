@@ -8,9 +8,9 @@
 // the last definition of a campaign in the log wins (a later message of the
 // same revision too: two replicas that changed one campaign at once converge
 // on the log's order).
-import { equals } from '@bufbuild/protobuf'
-import { CampaignDefinitionSchema, topics, type CampaignDefinition } from '@autocal/contracts'
+import { topics, type CampaignDefinition } from '@autocal/contracts'
 import { readTopic, startConsumer, type Consumer, type ConsumerConfig, type Logger, type Metrics, type Producer } from '@autocal/runtime'
+import { supersedes } from '../domain/campaign-definitions.ts'
 
 export interface CampaignStore extends AsyncDisposable {
   /** Every definition held now (closed ones too), by name. */
@@ -44,10 +44,9 @@ export const campaignsReader = 'task-dispatcher-campaigns'
 export async function startCampaignStore (deps: CampaignStoreDeps): Promise<CampaignStore> {
   const log = deps.logger.child({ component: 'campaigns' })
   const held = new Map<string, CampaignDefinition>()
-  /** Keeps `d` when it is not older than the held revision and not the same definition again; true when it changed what is held. */
+  /** Keeps `d` when it supersedes the held one (domain/campaign-definitions.ts); true when it changed what is held. */
   const apply = (d: CampaignDefinition): boolean => {
-    const cur = held.get(d.name)
-    if (cur !== undefined && (d.revision < cur.revision || equals(CampaignDefinitionSchema, cur, d))) return false
+    if (!supersedes(held.get(d.name), d)) return false
     held.set(d.name, d)
     return true
   }

@@ -4,7 +4,7 @@
 // YAML. Pure: the decisions on a change (accepted with the next revision of
 // the definition, or rejected with the reason) and the overlay that turns the
 // definitions into workflows the catalog is built from (domain/catalog.ts).
-import { create } from '@bufbuild/protobuf'
+import { create, equals } from '@bufbuild/protobuf'
 import { timestampFromMs } from '@bufbuild/protobuf/wkt'
 import {
   CampaignDefinitionSchema, CampaignKind, CampaignState, ConditionsTargetSchema, RunFilterDefinitionSchema, RunTypeDefinitionSchema, nameProblem,
@@ -281,10 +281,12 @@ export function updateRunType (d: CampaignDefinition, name: string, add: readonl
 }
 
 /**
- * Whether a stored definition replaces the one held: a newer revision of the
- * same campaign (a redelivery, or the replica's own write seen again, changes
- * nothing).
+ * Whether a definition read from autocal.campaigns.v1 replaces the one held:
+ * not an older revision, and not the same definition again (a redelivery, or
+ * this replica's own write seen again, changes nothing). A different
+ * definition of the same revision replaces it: two replicas that changed one
+ * campaign at once converge on the order of the topic's one partition.
  */
 export function supersedes (held: CampaignDefinition | undefined, next: CampaignDefinition): boolean {
-  return held === undefined || next.revision > held.revision
+  return held === undefined || (next.revision >= held.revision && !equals(CampaignDefinitionSchema, held, next))
 }
