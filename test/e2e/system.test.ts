@@ -296,8 +296,8 @@ test('233 real runs flow through all five services to exactly the expected condi
   // a pedestals run's trace, span by span: discovery → planning → job request → job status → condition request → condition event
   const firstPedestal = expected.pedestals[0]!
   // the run-watcher announces a run more than once (started, ended, corrections): each announcement starts a trace,
-  // and the one the dispatcher planned in continues to the job. KNOWN DEFECT (found in CI on 2026-11-30, cause not
-  // found): now and then the executor's statuses of a job start a new trace instead of continuing the request's, so
+  // and the one the dispatcher planned in continues to the job. KNOWN DEFECT (found in CI on 2026-11-30; one cause,
+  // jobs reinstated by the executor's job-table rebuild without their trace, fixed): now and then the executor's statuses of a job start a new trace instead of continuing the request's, so
   // the run's trace is checked from discovery to the job request, and the job's status to the condition event in
   // the trace its statuses are in; both must be whole trees.
   const head = ['run-watcher send autocal.runs.v1', 'task-dispatcher process autocal.runs.v1', 'task-dispatcher send autocal.jobs.requests.v1',

@@ -27,6 +27,26 @@ type NameField = readonly [path: string, kind: NameKind, value: string, optional
 /** Request and job ids: '/'-separated segments of letters, digits and _ . : @ + # - (each starting with a letter or digit), at most 400 characters. */
 const compositeIdRe = /^(?=.{1,400}$)[A-Za-z0-9][A-Za-z0-9_.:@+#-]*(\/[A-Za-z0-9][A-Za-z0-9_.:@+#-]*)*$/
 
+/** The longest operator's reason (characters) a command, a decision or a redrive carries. */
+export const maxOperatorReason = 500
+// C0 and C1 controls, DEL, and the bidirectional overrides and isolates that reorder what a terminal or page shows
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const unsafeTextRe = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/
+
+/**
+ * What is wrong with an operator's reason (the `--reason` of a command, a condition decision or a console
+ * redrive), or undefined: it is required (not blank), at most {@link maxOperatorReason} characters, and plain
+ * text: no control character, DEL or bidirectional override (they would rewrite what `autocal audit`, the logs
+ * or the console show of it). Rule: issue 12 (hostile input), reviewer's finding of 2026-11-30.
+ */
+export function operatorReasonProblem (reason: string, at = 'reason'): string | undefined {
+  if (reason.trim() === '') return `${at}: a reason is required (--reason): every operator action is audited with who and why`
+  if (reason.length > maxOperatorReason) return `${at}: at most ${maxOperatorReason} characters (got ${reason.length})`
+  const bad = unsafeTextRe.exec(reason)
+  if (bad !== null) return `${at}: contains the control character U+${bad[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')} at position ${bad.index + 1}: write the reason as plain text`
+  return undefined
+}
+
 /** Shows an untrusted value in a reason: JSON-quoted (control characters escaped), at most 120 characters. */
 function shown (value: string): string {
   return JSON.stringify(value.length > 120 ? `${value.slice(0, 120)}…` : value)

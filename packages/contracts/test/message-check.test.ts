@@ -6,7 +6,7 @@ import {
   ConditionEventSchema, ConditionRequestSchema, ControlCommandSchema, JobRequestSchema, JobStatusSchema, RunEventSchema,
   SelectorSchema, TaskEventSchema, DeadLetterSchema, RegistryEntrySchema, CampaignDefinitionSchema
 } from '../src/index.ts'
-import { messageProblem, selectorProblem, uint32OverflowProblem } from '../src/message-check.ts'
+import { messageProblem, operatorReasonProblem, selectorProblem, uint32OverflowProblem } from '../src/message-check.ts'
 import type { TopicId } from '../src/topics.ts'
 
 const provenance = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-355100', task: 'timing-reco', taskAttempt: 1, inputRuns: [355100] }
@@ -117,4 +117,26 @@ test('taskResults: one job\'s results as they are; several jobs\' named per job'
   assert.deepEqual(taskResults([{ index: 0, results: { chi2: 1 } }]), { chi2: 1 })
   assert.deepEqual(taskResults([{ index: 0, results: { chi2: 1 } }, { index: 1, results: { chi2: 2, hits: 3 } }, { index: 2 }]), { chi2_j0: 1, chi2_j1: 2, hits_j1: 3 })
   assert.deepEqual(taskResults([]), {})
+})
+
+test('an operator\'s reason is required, at most 500 characters and plain text', () => {
+  const cases: Array<[string, RegExp | undefined]> = [
+    ['calibration did not converge, rerun with more events', undefined],
+    ['accents é and CJK 校准 are text', undefined],
+    ['', /^reason: a reason is required/],
+    ['   ', /^reason: a reason is required/],
+    ['x'.repeat(501), /^reason: at most 500 characters \(got 501\)$/],
+    ['ok\u001b[2J', /^reason: contains the control character U\+001B at position 3/],
+    ['line\nbreak', /U\+000A at position 5/],
+    ['tab\there', /U\+0009/],
+    ['del\u007f', /U\+007F/],
+    ['c1\u0085', /U\+0085/],
+    ['bidi \u202eevil', /U\+202E at position 6/],
+    ['isolate \u2066x', /U\+2066/]
+  ]
+  for (const [reason, expected] of cases) {
+    const problem = operatorReasonProblem(reason)
+    if (expected === undefined) assert.equal(problem, undefined, JSON.stringify(reason))
+    else assert.match(problem ?? 'no problem found', expected, JSON.stringify(reason))
+  }
 })

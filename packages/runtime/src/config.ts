@@ -16,7 +16,9 @@ export const baseShape = {
   /** Name of this replica (defaults to host name + pid). */
   AUTOCAL_INSTANCE_ID: z.string().min(1).optional(),
   /** Shared data directory of the embedded setup (job outputs, CondDB, logs). */
-  AUTOCAL_DATA_DIR: z.string().min(1).default(new URL('../../../.autocal/data', import.meta.url).pathname)
+  AUTOCAL_DATA_DIR: z.string().min(1).default(new URL('../../../.autocal/data', import.meta.url).pathname),
+  /** Refused calls without a known token audited one by one per peer address and minute; the rest in one summary record a minute (audit-throttle.ts). */
+  AUTOCAL_AUDIT_ANONYMOUS_PER_MINUTE: z.coerce.number().int().min(1).default(30)
 }
 
 export const kafkaShape = {
@@ -113,6 +115,18 @@ export function connectionEnv (env: Record<string, string | undefined> = process
     if (value !== undefined && value !== '') out[key] = value
   }
   return out
+}
+
+/**
+ * A file named by configuration key `key` (a CA, a certificate, a token), read at start. Throws
+ * AUTOCAL_CONFIG_INVALID naming the key, the path and why (`ENOENT`, `EACCES`) when it cannot be read.
+ */
+export function readConfigFile (key: string, path: string): Buffer {
+  try {
+    return readFileSync(path)
+  } catch (err) {
+    throw new AutocalError('AUTOCAL_CONFIG_INVALID', `${key}=${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { retryable: false, cause: err })
+  }
 }
 
 /** A secret given inline or as a file (its content without the trailing newline). */

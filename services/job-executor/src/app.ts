@@ -1,9 +1,8 @@
 // The job-executor's parts, started in order and closed in reverse.
-import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
 import { AgentService } from '@autocal/contracts'
-import { AutocalError, buildHttp, connectRedis, createMetrics, createTokenIndex, grpc, parseTokenList, serve, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
+import { AutocalError, buildHttp, connectRedis, createMetrics, createTokenIndex, grpc, parseTokenList, readConfigFile, serve, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
 import { createAgentHub, type AgentHub } from './agent-hub.ts'
 import { createStatusPublisher } from './status-publisher.ts'
 import { createBatchJobs } from './batch-jobs.ts'
@@ -20,15 +19,6 @@ import { requestProblem } from './domain/request-check.ts'
 import { prepareJobTree, resolveJobUser } from './adapters/job-user.ts'
 
 const configError = (message: string, cause?: unknown): AutocalError => new AutocalError('AUTOCAL_CONFIG_INVALID', message, { retryable: false, cause })
-
-/** A file named by configuration key `key`, read at start: a clear error naming the key when it cannot be. */
-function readConfigFile (key: string, path: string): Buffer {
-  try {
-    return readFileSync(path)
-  } catch (err) {
-    throw configError(`${key}=${path}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, err)
-  }
-}
 
 /** The agents' [id, token] pairs: AUTOCAL_AGENT_TOKENS and the entries of AUTOCAL_AGENT_TOKENS_FILE. */
 function agentTokens (config: Config): Array<[string, string]> {

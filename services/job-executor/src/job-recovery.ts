@@ -53,12 +53,17 @@ const phases: Partial<Record<JobPhase, ReportedPhase>> = { [JobPhase.QUEUED]: 'q
 export function createJobRecovery (o: JobRecoveryOptions) {
   const log = o.logger.child({ component: 'job-recovery' })
   let running: Promise<void> | undefined
+  // each start request's trace context (job id#try → W3C headers): a reinstated job's statuses continue its request's trace
+  const traces = new Map<string, Record<string, string>>()
 
   async function readLedger (): Promise<Map<string, JobHistory<JobRequest>>> {
     const ledger = new Map<string, JobHistory<JobRequest>>()
-    await readTopic(o.config, o.logger, jobRecoveryReader, topics.jobRequests, async r => {
-      if (r.action.case === 'start') recordRequest(ledger, { jobId: r.jobId, try: r.try, action: 'start', backend: r.action.value.backend, request: r })
-      else if (r.action.case === 'cancel') recordRequest(ledger, { jobId: r.jobId, try: r.try, action: 'cancel', reason: r.action.value.reason })
+    traces.clear()
+    await readTopic(o.config, o.logger, jobRecoveryReader, topics.jobRequests, async (r, meta) => {
+      if (r.action.case === 'start') {
+        recordRequest(ledger, { jobId: r.jobId, try: r.try, action: 'start', backend: r.action.value.backend, request: r })
+        traces.set(`${r.jobId}#${r.try}`, meta.trace)
+      } else if (r.action.case === 'cancel') recordRequest(ledger, { jobId: r.jobId, try: r.try, action: 'cancel', reason: r.action.value.reason })
     })
     await readTopic(o.config, o.logger, jobRecoveryReader, topics.jobStatus, async s => {
       const phase = phases[s.phase]
@@ -69,7 +74,8 @@ export function createJobRecovery (o: JobRecoveryOptions) {
 
   /** Gives one open job that no executor holds its entry back, or reports it. */
   async function reinstate (job: JobHistory<JobRequest> & { request: JobRequest }, cancelReason: string | undefined): Promise<string> {
-    const entry: JobEntry = { ...newJobEntry(job.request, o), owner: recoveredOwner, trace: {} }
+    const trace = traces.get(`${job.jobId}#${job.try}`) ?? {}
+    const entry: JobEntry = { ...newJobEntry(job.request, o), owner: recoveredOwner, trace }
     const pid = existsSync(pidFileOf(entry.exitFile)) ? await readPidFile(entry.exitFile) : undefined
     const local = { pid, alive: pid !== undefined && groupAlive(pid), exitStatus: await readExitFile(entry.exitFile).catch(() => undefined) }
     const decision = recoveryDecision(job, local, o.agentHolding?.(job.key))
@@ -87,7 +93,7 @@ export function createJobRecovery (o: JobRecoveryOptions) {
         break
       case 'fail': {
         const reason = cancelReason === undefined ? decision.reason : `cancelled${cancelReason === '' ? '' : `: ${cancelReason}`}`
-        await o.statuses.publish(job.request, undefined, JobPhase.FAILED, { backend: job.backend ?? 'local', reason, retryable: cancelReason === undefined && decision.retryable })
+        await o.statuses.publish(job.request, trace, JobPhase.FAILED, { backend: job.backend ?? 'local', reason, retryable: cancelReason === undefined && decision.retryable })
         await o.store.markDone([job.key])
         return decision.kind
       }

@@ -1,6 +1,6 @@
 // The metrics service assembled from its parts; index.ts runs it, the
 // integration tests start it in-process on port 0.
-import { buildHttp, connectRedis, createMetrics, createTokenIndex, guardReads, readAccessOf, startProducer, type Check, type Logger, type ReadAccess, type TokenPrincipal } from '@autocal/runtime'
+import { buildHttp, connectRedis, createAuditWriter, createMetrics, createTokenIndex, guardReads, readAccessOf, startProducer, type Check, type Logger, type ReadAccess, type TokenPrincipal } from '@autocal/runtime'
 import type { Config } from './config.ts'
 import { createReadModelStore, type ReadModelStore } from './adapters/read-model-store.ts'
 import { createLagReader } from './adapters/consumer-lag.ts'
@@ -43,6 +43,7 @@ export async function startMetricsService (config: Config, logger: Logger, optio
     const metrics = createMetrics({ service: 'metrics' })
     const redis = stack.use(await connectRedis({ config, logger }))
     const producer = stack.use(await startProducer({ config, logger, metrics, service: 'metrics' }))
+    const auditor = stack.use(createAuditWriter({ producer, perMinute: config.AUTOCAL_AUDIT_ANONYMOUS_PER_MINUTE }))
     const store = createReadModelStore(redis)
     const lag = stack.use(createLagReader({ config, logger, groups: [config.AUTOCAL_METRICS_GROUP, ...config.AUTOCAL_METRICS_LAG_GROUPS], discover: config.AUTOCAL_METRICS_LAG_DISCOVER, cacheMs: config.AUTOCAL_METRICS_LAG_CACHE_MS }))
     const instruments = createInstruments({ metrics, store, lag })
@@ -81,7 +82,7 @@ export async function startMetricsService (config: Config, logger: Logger, optio
     // checks its control token itself, so that every refusal (no token too) is audited
     guardReads(http, { access, logger, open: ['/', '/console', '/console/', '/console/static/:file', '/console/vendor/:lib', '/console/login', redriveRoute] })
     registerRoutes(http, { store, feed })
-    const redrive = registerRedrive(http, { config, logger, producer, controlTokens, readTokens: createTokenIndex(readTokens), views: consoleStore })
+    const redrive = registerRedrive(http, { config, logger, producer, auditor, controlTokens, readTokens: createTokenIndex(readTokens), views: consoleStore })
     registerConsole(http, { store, console: consoleStore, lag, policy, now, filesRoot: config.AUTOCAL_METRICS_FILES_ROOT ?? config.AUTOCAL_DATA_DIR, executorReadToken: config.AUTOCAL_EXECUTOR_READ_TOKEN, access, redrive })
     const url = await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
 

@@ -1,6 +1,6 @@
 // The run-watcher's parts, started in order and closed in reverse.
 import { readFile } from 'node:fs/promises'
-import { AutocalError, buildHttp, connectRedis, createMetrics, createTokenIndex, startProducer, type Logger, type TokenIndex, type TokenPrincipal } from '@autocal/runtime'
+import { AutocalError, buildHttp, connectRedis, createAuditWriter, createMetrics, createTokenIndex, startProducer, type Logger, type TokenIndex, type TokenPrincipal } from '@autocal/runtime'
 import type { Config } from './config.ts'
 import { createKnownRuns, rebuildIfEmpty, type KnownRuns } from './adapters/known-runs.ts'
 import { createEmitter } from './emitter.ts'
@@ -28,6 +28,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
     const metrics = createMetrics({ service })
     const redis = stack.use(await connectRedis({ config, logger }))
     const producer = stack.use(await startProducer({ config, logger, service, metrics }))
+    const auditor = stack.use(createAuditWriter({ producer, perMinute: config.AUTOCAL_AUDIT_ANONYMOUS_PER_MINUTE }))
     const known = createKnownRuns(redis)
     await rebuildIfEmpty(redis, known, config, logger, producer)
     const emitter = createEmitter({ redis, producer, known, logger, registry: metrics.registry, instance: config.AUTOCAL_INSTANCE_ID })
@@ -112,7 +113,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
       checks: [redis.check, producer.check],
       details: () => Object.fromEntries([...loops].map(([name, loop]) => [`source:${name}`, loop.status()]))
     })
-    await http.register(injectRoutes, { emitter, known, tokens, producer, service: `autocal/${service}` })
+    await http.register(injectRoutes, { emitter, known, tokens, auditor, service: `autocal/${service}` })
     await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
     stack.defer(async () => { await http.close() })
     const address = http.server.address()

@@ -15,8 +15,8 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
-import { AuditRecordSchema, topics } from '@autocal/contracts'
-import { auditPeer, bearerOfHeader, type Producer, type TokenIndex, type TokenPrincipal } from '@autocal/runtime'
+import { AuditRecordSchema } from '@autocal/contracts'
+import { auditPeer, bearerOfHeader, type AuditWriter, type TokenIndex, type TokenPrincipal } from '@autocal/runtime'
 import { omsAttributesOf, runFromOms } from './domain/oms-records.ts'
 import { mayInjectRunFacts } from './domain/inject-tokens.ts'
 import type { RunRecord } from './domain/run-record.ts'
@@ -28,8 +28,8 @@ export interface InjectRoutesOptions {
   known: KnownRuns
   /** Injection tokens (digests, principals, scopes); none = injection refused. */
   tokens: TokenIndex<TokenPrincipal>
-  /** Where the audit records go. */
-  producer: Producer
+  /** Writes the audit records (anonymous refusals throttled per peer: runtime audit-throttle.ts). */
+  auditor: AuditWriter
   /** e.g. "autocal/run-watcher". */
   service: string
 }
@@ -64,7 +64,7 @@ export async function injectRoutes (app: FastifyInstance, options: InjectRoutesO
       details: o.details ?? {}
     })
     try {
-      await options.producer.publish(topics.audit, record, { eventId: `audit/${record.id}` })
+      await options.auditor.write(record)
     } catch (err) {
       req.log.error({ err, principal: o.principal, accepted: o.accepted }, 'audit record not written')
     }

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { readFileSync } from 'node:fs'
-import { AutocalError, buildHttp, connectRedis, createMetrics, createTokenIndex, grpc, readAccessOf, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
+import { AutocalError, buildHttp, connectRedis, createAuditWriter, createMetrics, createTokenIndex, grpc, readAccessOf, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
 import type { Config } from './config.ts'
 import { loadWorkflows } from './adapters/workflow-files.ts'
 import { createStateStore } from './adapters/state-store.ts'
@@ -21,6 +21,8 @@ import { controlService } from './control-api.ts'
 import { createJobWatchStore } from './adapters/job-watch-store.ts'
 import { createJobWatchdog, startJobWatchdog, watchdogPeriodMs } from './job-watchdog.ts'
 import { watchWorkflows, type ReloadResult } from './adapters/workflow-watch.ts'
+import { createDbsClient } from './adapters/dbs.ts'
+import { createInputFiles } from './input-files.ts'
 
 export const service = 'task-dispatcher'
 
@@ -50,6 +52,10 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     : grpc.ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(config.AUTOCAL_CONTROL_TLS_CERT_FILE), private_key: readFileSync(config.AUTOCAL_CONTROL_TLS_KEY_FILE) }], false)
   if (tls === undefined) logger.warn('control API without TLS (AUTOCAL_CONTROL_INSECURE=true): bearer tokens travel in clear text')
   const catalog = buildCatalog(loaded.workflows)
+  // data-aware tasks need their file-list source: a bad DBS configuration, or none for such a task, stops the start
+  const dataTasks = loaded.workflows.flatMap(w => w.tasks.filter(t => t.input !== undefined).map(t => `${w.file}: ${t.name}`))
+  if (dataTasks.length > 0 && config.AUTOCAL_DBS_URL === undefined) throw new AutocalError('AUTOCAL_CONFIG_INVALID', `AUTOCAL_DBS_URL is not set, but tasks read an input dataset from DBS (${dataTasks.join(', ')})`)
+  const dbs = config.AUTOCAL_DBS_URL === undefined ? undefined : createDbsClient({ url: config.AUTOCAL_DBS_URL, caFile: config.AUTOCAL_DBS_CA_FILE, certFile: config.AUTOCAL_DBS_CERT_FILE, keyFile: config.AUTOCAL_DBS_KEY_FILE, tokenFile: config.AUTOCAL_DBS_TOKEN_FILE, timeoutMs: config.AUTOCAL_DBS_TIMEOUT_MS })
   logger.info({ workflows: loaded.workflows.map(w => `${w.subsystem}/${w.workflow}@${w.version}`), campaigns: [...catalog.campaigns.keys()], tokens: tokens.size }, 'workflows loaded')
 
   const stack = new AsyncDisposableStack()
@@ -57,6 +63,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     const metrics = createMetrics({ service })
     const redis = stack.use(await connectRedis({ config, logger }))
     const producer = stack.use(await startProducer({ config, logger, service, metrics }))
+    const auditor = stack.use(createAuditWriter({ producer, perMinute: config.AUTOCAL_AUDIT_ANONYMOUS_PER_MINUTE }))
     const store = createStateStore(redis)
     // runtime campaigns (autocal.campaigns.v1) overlaid on the workflow files' campaigns, before any run is taken;
     // a campaign resumed (or any change) is planned at once, not on the next tick
@@ -78,7 +85,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     // the planner works in the handlers (run blocks on the run's event, downstream tasks on the status that
     // finished their upstream) and in its safety-net tick
     const runsOffsets = stack.use(createRunsOffsets(config, logger, service))
-    const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, handlerGraceMs: 2 * config.AUTOCAL_DISPATCH_TICK_MS, ensureState: recovery.ensureState })
+    const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, inputFiles: createInputFiles({ dbs, redis, logger, recheckMs: config.AUTOCAL_DBS_RECHECK_MS }), handlerGraceMs: 2 * config.AUTOCAL_DISPATCH_TICK_MS, ensureState: recovery.ensureState })
     const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR, planner })
     await recovery.ensureState()
     planNow = () => { planner.tick().catch((err: unknown) => { logger.warn({ err }, 'planning after a campaign change failed; the next tick retries') }) }
@@ -94,7 +101,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
       logger,
       checks,
       ...(tls === undefined ? {} : { credentials: tls }),
-      services: [controlService({ catalog, store, producer, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env, golden: loaded.golden, campaigns })]
+      services: [controlService({ catalog, store, producer, auditor, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env, golden: loaded.golden, campaigns })]
     }))
     stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))
     // changed workflow files are loaded without a restart (the catalog and golden runs are changed in place)

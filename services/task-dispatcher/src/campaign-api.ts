@@ -6,7 +6,7 @@
 // leaves an audit record (control-api.ts `audited`), like the task commands.
 import { create } from '@bufbuild/protobuf'
 import {
-  CampaignDefinitionSchema, CampaignInfoSchema, CampaignKind, CampaignState, ConditionsTargetSchema, RunFilterDefinitionSchema, RunTypeDefinitionSchema, WorkflowRefSchema, nameProblem,
+  CampaignDefinitionSchema, CampaignInfoSchema, CampaignKind, CampaignState, ConditionsTargetSchema, RunFilterDefinitionSchema, RunTypeDefinitionSchema, WorkflowRefSchema, nameProblem, operatorReasonProblem,
   type CampaignDefinition, type CampaignInfo, type ChangeCampaignStateRequest, type CreateCampaignRequest, type CreateRunTypeRequest, type ListCampaignsRequest, type UpdateRunTypeRequest
 } from '@autocal/contracts'
 import { AutocalError, type Logger } from '@autocal/runtime'
@@ -41,8 +41,11 @@ export function campaignRpcs (deps: CampaignApiDeps, api: ControlHelpers) {
   const { catalog, campaigns } = deps
   const log = deps.logger.child({ component: 'campaigns' })
 
+  /** Who changes a definition, now, and why: a reason is required and is plain text (operatorReasonProblem, as for every command). */
   function contextOf (p: Principal, reason: string): ChangeContext {
     if (reason.trim() === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a reason is required (--reason): every campaign change is audited with who and why')
+    const problem = operatorReasonProblem(reason)
+    if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', problem)
     return { actor: p.principal, atMs: Date.now(), reason }
   }
 

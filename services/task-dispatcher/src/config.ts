@@ -2,6 +2,26 @@
 import { z } from 'zod'
 import { baseShape, grpcShape, httpShape, kafkaShape, parseScopedTokens, readShape, redisShape } from '@autocal/runtime'
 
+/**
+ * The DBS read API, the file-list source of tasks with an input dataset (adapters/dbs.ts, README "Data-aware
+ * tasks"): the DBSReader base URL, cmsweb's authentication (client certificate and key, and/or a bearer token file),
+ * a CA file for the server's certificate, and the time limits.
+ */
+const dbsShape = {
+  /** e.g. https://cmsweb.cern.ch/dbs/prod/global/DBSReader; unset = no data-aware task may be loaded. */
+  AUTOCAL_DBS_URL: z.url({ protocol: /^https?$/, error: 'expected the http(s) URL of a DBSReader instance' }).optional(),
+  AUTOCAL_DBS_CA_FILE: z.string().min(1).optional(),
+  AUTOCAL_DBS_CERT_FILE: z.string().min(1).optional(),
+  AUTOCAL_DBS_KEY_FILE: z.string().min(1).optional(),
+  AUTOCAL_DBS_TOKEN_FILE: z.string().min(1).optional(),
+  /** Time limit of one DBS request. */
+  AUTOCAL_DBS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** How long DBS's "dataset not closed yet" is trusted before a `datasetLocked` gate asks again. */
+  AUTOCAL_DBS_RECHECK_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000)
+}
+
+const loopback = (url: string): boolean => ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname)
+
 export const Config = z.object({
   ...baseShape,
   ...kafkaShape,
@@ -47,8 +67,16 @@ export const Config = z.object({
   /** How long a requested job may stay without any status from the job-executor before the watchdog acts (1 s … 24 h). */
   AUTOCAL_JOB_ANSWER_TIMEOUT_MS: z.coerce.number().int().min(1000).max(86_400_000).default(120_000),
   /** How often the watchdog requests an unanswered job again (same job id and try) before it fails the try (0 … 10). */
-  AUTOCAL_JOB_ANSWER_REREQUESTS: z.coerce.number().int().min(0).max(10).default(2)
+  AUTOCAL_JOB_ANSWER_REREQUESTS: z.coerce.number().int().min(0).max(10).default(2),
+  ...dbsShape
 }).superRefine((c, ctx) => {
+  if ((c.AUTOCAL_DBS_CERT_FILE === undefined) !== (c.AUTOCAL_DBS_KEY_FILE === undefined)) ctx.addIssue({ code: 'custom', path: [c.AUTOCAL_DBS_CERT_FILE === undefined ? 'AUTOCAL_DBS_CERT_FILE' : 'AUTOCAL_DBS_KEY_FILE'], message: 'half a client certificate: set AUTOCAL_DBS_CERT_FILE and AUTOCAL_DBS_KEY_FILE together' })
+  for (const key of ['AUTOCAL_DBS_CA_FILE', 'AUTOCAL_DBS_CERT_FILE', 'AUTOCAL_DBS_TOKEN_FILE'] as const) {
+    if (c[key] !== undefined && c.AUTOCAL_DBS_URL === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is set but AUTOCAL_DBS_URL is not` })
+  }
+  if (c.AUTOCAL_DBS_URL?.startsWith('http:') === true && (c.AUTOCAL_DBS_TOKEN_FILE !== undefined || c.AUTOCAL_DBS_CERT_FILE !== undefined) && !loopback(c.AUTOCAL_DBS_URL)) {
+    ctx.addIssue({ code: 'custom', path: ['AUTOCAL_DBS_URL'], message: 'DBS credentials would travel in clear text: use an https URL' })
+  }
   const cert = c.AUTOCAL_CONTROL_TLS_CERT_FILE !== undefined
   const key = c.AUTOCAL_CONTROL_TLS_KEY_FILE !== undefined
   if (cert !== key) ctx.addIssue({ code: 'custom', path: [cert ? 'AUTOCAL_CONTROL_TLS_KEY_FILE' : 'AUTOCAL_CONTROL_TLS_CERT_FILE'], message: 'half-configured TLS: set AUTOCAL_CONTROL_TLS_CERT_FILE and AUTOCAL_CONTROL_TLS_KEY_FILE together' })

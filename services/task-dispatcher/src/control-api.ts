@@ -15,9 +15,9 @@ import { timestampFromDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
 import {
   ApproveConditionSchema, AuditRecordSchema, CancelSchema, ControlCommandSchema, ControlService, InjectRunsSchema, PendingConditionSchema, PromoteConditionSchema,
   ExcludedRunSchema, RejectConditionSchema, ReprocessSchema, ResubmitFailedJobsSchema, SelectorSchema, SkipSchema, StatusCellSchema, WorkflowInfoSchema,
-  messageProblem, nameProblem, selectorProblem, taskResults, topics, type ControlCommand, type Run, type Selector, type TaskEvent
+  messageProblem, nameProblem, operatorReasonProblem, selectorProblem, taskResults, topics, type ControlCommand, type Run, type Selector, type TaskEvent
 } from '@autocal/contracts'
-import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
+import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type AuditWriter, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
 import { cascadeOf, runBelongsTo, type Catalog } from './domain/catalog.ts'
 import { waitingText } from './domain/gate-text.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
@@ -36,6 +36,8 @@ export interface ControlApiDeps {
   catalog: Catalog
   store: StateStore
   producer: Producer
+  /** Writes the audit records (anonymous refusals throttled per peer: runtime audit-throttle.ts). */
+  auditor: AuditWriter
   /** Control tokens: act for (and read) their subsystems. */
   tokens: TokenIndex<Principal>
   /** Who may read besides control tokens: read tokens (every subsystem), or everyone. */
@@ -111,7 +113,7 @@ export function controlService (deps: ControlApiDeps) {
       details: facts.details
     })
     try {
-      await producer.publish(topics.audit, record, { eventId: `audit/${record.id}` })
+      await deps.auditor.write(record)
     } catch (err) {
       log.error({ err, action, principal: facts.principal, accepted }, 'audit record not written')
       throw err
@@ -136,7 +138,7 @@ export function controlService (deps: ControlApiDeps) {
       if (typeof who === 'string') facts.principal = who
       if (kind === 'command' || authRefusal(err)) {
         log.warn({ actor: facts.principal, action, peer: auditPeer(call.getPeer()), refused: errorMessage(err) }, 'control rpc refused')
-        await audit(call, action, facts, false, `refused: ${errorMessage(err)}${facts.reason.trim() === '' ? '' : ` (operator's reason: ${facts.reason})`}`).catch(() => undefined)
+        await audit(call, action, facts, false, `refused: ${errorMessage(err)}${facts.reason.trim() === '' ? '' : ` (operator's reason: ${operatorReasonProblem(facts.reason) === undefined ? facts.reason : JSON.stringify(facts.reason)})`}`).catch(() => undefined)
       }
       throw err
     }
@@ -162,9 +164,10 @@ export function controlService (deps: ControlApiDeps) {
 
   async function submit (p: Principal, command: ControlCommand, what: string, subsystems: Iterable<string>): Promise<void> {
     const entry = { actor: p.principal, commandId: command.commandId, action: command.action.case, campaign: command.selector?.campaign, reason: command.reason, selector: command.selector }
-    if (command.reason.trim() === '') {
-      log.warn(entry, 'control command rejected: no reason')
-      throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a reason is required (--reason): every command is logged with who and why')
+    const reasonProblem = operatorReasonProblem(command.reason)
+    if (reasonProblem !== undefined) {
+      log.warn({ ...entry, reason: JSON.stringify(command.reason) }, 'control command rejected: its reason')
+      throw new AutocalError('AUTOCAL_VALIDATION_FAILED', reasonProblem)
     }
     const auth = authorise(p, subsystems, what)
     if (!auth.ok) {
@@ -276,7 +279,7 @@ export function controlService (deps: ControlApiDeps) {
     facts.subsystem = task.subsystem
     facts.details = conditionDetails(task, req.requestId, req.destinationDatabase)
     if (!scopeAllows(p.subsystems, task.subsystem)) throw new AutocalError('AUTOCAL_FORBIDDEN', `${p.principal} may act for ${p.subsystems.join(', ')}, but request ${req.requestId} is a condition of ${task.subsystem}`)
-    if (req.reason.trim() === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a reason is required (--reason): every decision on a condition is audited with who and why')
+    valid(operatorReasonProblem(req.reason))
     const problem = kind === 'promoteCondition' ? promotionProblem(task, req.requestId) : signOffProblem(task, req.requestId)
     if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', problem)
     const payloadHash = task.condition?.payloadHash ?? ''

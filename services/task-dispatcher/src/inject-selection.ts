@@ -6,6 +6,7 @@
 // unless the run-watcher reported more in between).
 import type { InjectRuns } from '@autocal/contracts'
 import type { StateStore } from './adapters/state-store.ts'
+import { runsOfRanges, spanOf } from './domain/run-ranges.ts'
 
 export interface InjectSelection {
   /** Every run the injection names, in run order. */
@@ -26,11 +27,13 @@ export async function selectInjectedRuns (inject: InjectRuns, store: Pick<StateS
   const wanted = new Set<number>([...inject.runs, ...inject.records.map(r => r.run)])
   const emptyRanges: string[] = []
   const ranges = [...(inject.firstRun !== 0 && inject.lastRun !== 0 ? [{ firstRun: inject.firstRun, lastRun: inject.lastRun }] : []), ...inject.ranges]
-  for (const r of ranges) {
-    const known = await store.knownRuns(r.firstRun, r.lastRun)
-    if (known.length === 0) emptyRanges.push(`${r.firstRun}-${r.lastRun}`)
-    for (const run of known) wanted.add(run)
-  }
+  // one read of the known runs for every range (a run-list file may give thousands)
+  const span = spanOf(ranges)
+  const known = span === undefined ? [] : await store.knownRuns(span.firstRun, span.lastRun)
+  runsOfRanges(known, ranges).forEach((runs, i) => {
+    if (runs.length === 0) emptyRanges.push(`${ranges[i]!.firstRun}-${ranges[i]!.lastRun}`)
+    for (const run of runs) wanted.add(run)
+  })
   const emptyEras: string[] = []
   for (const era of new Set(inject.eras)) {
     const runs = await store.runsOfEra(era)

@@ -21,7 +21,7 @@ import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/gro
 import { pendingGates, upstreamEnd, type RunReadiness } from './domain/gates.ts'
 import { tickEvaluates } from './domain/tick-scope.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
-import type { Task } from './domain/task-state.ts'
+import { waitingReason, type Task } from './domain/task-state.ts'
 import { isAppendOnly, uploadWaiting } from './domain/upload-order.ts'
 import type { TaskDef } from './domain/workflow.ts'
 import { fillText } from './domain/templates.ts'
@@ -30,6 +30,7 @@ import { askHttpGate } from './adapters/http-gate.ts'
 import type { RunFactsRecord, StateStore } from './adapters/state-store.ts'
 import type { RunsOffsets } from './adapters/runs-offsets.ts'
 import type { TaskTransitions } from './task-transitions.ts'
+import type { InputFiles } from './input-files.ts'
 
 export interface PlannerDeps {
   store: StateStore
@@ -48,6 +49,8 @@ export interface PlannerDeps {
   /** Runs grouped per tick at most (per kind: run blocks, buckets), so that a large backlog is dispatched while it is grouped. */
   runsPerTick: number
   httpRecheckMs: number
+  /** The files of tasks with an input dataset (DBS); without it such a task is gated like any other. */
+  inputFiles?: InputFiles
   /** The tick leaves a new task to the handler that planned it for this long (ms; domain/tick-scope.ts); default 0. */
   handlerGraceMs?: number
   /** Resolves when the read model is complete (rebuilds it from Kafka when needed). */
@@ -258,9 +261,12 @@ export function createPlanner (deps: PlannerDeps) {
           ...(httpGate === undefined ? {} : { httpOpen: httpGate }),
           processing: processing.get(t.task) ?? 0
         })
-        if (t.state === 'waiting' && pending.join() === t.pendingGates.join()) return
+        // a task with an input dataset: DBS decides once the other gates are open (input-files.ts)
+        const input = def.input === undefined || deps.inputFiles === undefined ? { pending } : await deps.inputFiles.gates(key, t, def, pending)
+        const unchanged = 'end' in input || 'jobFiles' in input ? false : def.input === undefined ? pending.join() === t.pendingGates.join() : waitingReason(input.pending, input.why) === t.reason
+        if (t.state === 'waiting' && unchanged) return
         const spec = specOf(c.name, def)
-        const tr = await transitions.apply(key, cur => cur !== undefined && cur.version === t.version ? { kind: 'gates', spec, pending } : undefined)
+        const tr = await transitions.apply(key, cur => cur !== undefined && cur.version === t.version ? { kind: 'gates', spec, ...input } : undefined)
         if (tr?.changed === true && tr.task.state === 'processing') processing.set(t.task, (processing.get(t.task) ?? 0) + 1)
       } else if (t.state === 'processing' && t.jobs.some(j => j.state === 'failed' && j.retryAtMs !== undefined && j.retryAtMs <= t0)) {
         await transitions.apply(key, () => ({ kind: 'retry-due' }))

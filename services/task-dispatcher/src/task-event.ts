@@ -73,6 +73,7 @@ export function toTaskEvent (t: Task): TaskEvent {
       backendId: j.backendId ?? '',
       infrastructureFailures: j.infraFailures ?? 0,
       results: j.results ?? {},
+      inputFiles: j.inputFiles ?? [],
       ...(j.retryAtMs === undefined ? {} : { retryAt: timestampFromMs(j.retryAtMs) })
     })),
     outputs: t.outputs.map(outputMessage),
@@ -124,6 +125,7 @@ export function fromTaskEvent (ev: TaskEvent): Task {
       if (j.backendId !== '') job.backendId = j.backendId
       if (j.infrastructureFailures > 0) job.infraFailures = j.infrastructureFailures
       if (Object.keys(j.results).length > 0) job.results = { ...j.results }
+      if (j.inputFiles.length > 0) job.inputFiles = [...j.inputFiles]
       return job
     }),
     outputs: ev.outputs.map(o => ({ path: o.path, sizeBytes: Number(o.sizeBytes), sha256: o.sha256, label: o.label })),

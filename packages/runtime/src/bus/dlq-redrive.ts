@@ -21,6 +21,7 @@ import { createKafka, type KafkaConfig } from './kafka.ts'
 import { readTopic } from './read-topic.ts'
 import type { Producer } from './producer.ts'
 import type { Logger } from '../logger.ts'
+import type { AuditWriter } from '../audit-throttle.ts'
 
 /** A dead letter with where it sits on the DLQ topic; `id` = "<partition>/<offset>" of the DLQ topic. */
 export interface StoredDeadLetter {
@@ -157,10 +158,11 @@ export interface RedriveVerdict {
  * Writes the AuditRecord of one redrive attempt (action `dlq.redrive`,
  * target "<dlq topic>/<id>", command id "dlq.redrive/<dlq topic>/<id>") and
  * returns it; a refusal decided before the DLQ is read (no token, a read
- * token) is audited through this too. Rejects when the audit topic cannot be
- * written.
+ * token) is audited through this too, through `writer` when given (a service's
+ * AuditWriter: anonymous refusals over its budget are summarised). Rejects when the
+ * audit topic cannot be written.
  */
-export async function auditRedrive (to: { auditor: Producer, service: string, dlqTopic: string }, request: Pick<RedriveRequest, 'id' | 'principal' | 'peer'>, verdict: RedriveVerdict): Promise<AuditRecord> {
+export async function auditRedrive (to: { auditor: Producer, service: string, dlqTopic: string, writer?: AuditWriter }, request: Pick<RedriveRequest, 'id' | 'principal' | 'peer'>, verdict: RedriveVerdict): Promise<AuditRecord> {
   const record = create(AuditRecordSchema, {
     id: randomUUID(),
     at: timestampFromDate(new Date()),
@@ -175,7 +177,8 @@ export async function auditRedrive (to: { auditor: Producer, service: string, dl
     commandId: `${redriveAction}/${to.dlqTopic}/${request.id}`,
     details: verdict.details ?? {}
   })
-  await to.auditor.publish(topics.audit, record, { eventId: record.id })
+  if (to.writer !== undefined) await to.writer.write(record) // anonymous refusals throttled per peer
+  else await to.auditor.publish(topics.audit, record, { eventId: record.id })
   return record
 }
 

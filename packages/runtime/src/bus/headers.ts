@@ -47,6 +47,16 @@ export function headersAsStrings (h: IHeaders | undefined): Record<string, strin
   return out
 }
 
+/** The W3C trace context headers of a message (traceparent, tracestate), as strings; empty when absent. */
+export function traceCarrier (h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of ['traceparent', 'tracestate']) {
+    const v = headerValue(h, name)
+    if (v !== undefined) out[name] = v
+  }
+  return out
+}
+
 const getter: TextMapGetter<IHeaders> = {
   keys: carrier => Object.keys(carrier),
   get: (carrier, key) => headerValue(carrier, key)

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { fromBinary, fromJsonString, type DescMessage, type MessageShape } from '@bufbuild/protobuf'
 import { contentTypes, headers, messageProblem, topicName, topics, uint32OverflowProblem, type Topic, type TopicId } from '@autocal/contracts'
 import { createKafka, topicOffsets, type KafkaConfig } from './kafka.ts'
-import { headerValue } from './headers.ts'
+import { headerValue, traceCarrier } from './headers.ts'
 import type { Logger } from '../logger.ts'
 
 /**
@@ -35,7 +35,19 @@ export function readerGroup (prefix: string, reader: string): string {
  * leaders after ~5 s, or the consumer crashes for good (e.g. its group is not
  * authorized).
  */
-export async function readTopic<S extends DescMessage> (config: KafkaConfig, logger: Logger, clientId: string, topic: Topic<S>, onMessage: (m: MessageShape<S>, meta: { eventId: string | undefined, partition: number, offset: string }) => Promise<void>): Promise<number> {
+/** What a rebuild reader learns of a message besides its content. */
+export interface ReadMeta {
+  eventId: string | undefined
+  partition: number
+  offset: string
+  /**
+   * The producer's W3C trace context (traceparent, tracestate headers; empty when it had none): work that a
+   * rebuild takes over continues the message's trace (e.g. a job the executor reinstates after a Redis loss).
+   */
+  trace: Record<string, string>
+}
+
+export async function readTopic<S extends DescMessage> (config: KafkaConfig, logger: Logger, clientId: string, topic: Topic<S>, onMessage: (m: MessageShape<S>, meta: ReadMeta) => Promise<void>): Promise<number> {
   const kafka = createKafka(config, logger, clientId)
   const name = topicName(topic, config.AUTOCAL_KAFKA_TOPIC_PREFIX)
   const id = (Object.keys(topics) as TopicId[]).find(k => (topics[k] as Topic) === (topic as Topic))
@@ -77,7 +89,7 @@ export async function readTopic<S extends DescMessage> (config: KafkaConfig, log
               }
               if (decoded !== undefined) {
                 try {
-                  await onMessage(decoded, { eventId: headerValue(message.headers, headers.id), partition, offset: message.offset })
+                  await onMessage(decoded, { eventId: headerValue(message.headers, headers.id), partition, offset: message.offset, trace: traceCarrier(message.headers) })
                 } catch (err) {
                   reject(err instanceof Error ? err : new Error(String(err))) // not the message's fault: the whole read fails, nothing is left out
                   return

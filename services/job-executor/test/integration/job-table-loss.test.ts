@@ -6,8 +6,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { JobPhase } from '@autocal/contracts'
-import { connectRedis, loadConfig, type Logger } from '@autocal/runtime'
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base'
+import { JobPhase, topicName, topics } from '@autocal/contracts'
+import { connectRedis, loadConfig, startTelemetry, type Logger } from '@autocal/runtime'
 import { Config } from '../../src/config.ts'
 import { startJobExecutor } from '../../src/app.ts'
 import { quietLogger, scratchDir, startBench, testEnv, until } from '../helpers/harness.ts'
@@ -94,4 +95,29 @@ test('after the job table is lost, a requested job that never started is started
   assert.match(holder.reason, /^executor state lost \(Redis\): the job was reported running, but its process is not in this pod(; log tail: .*)?$/s)
   assert.equal(bench.final('waiting')!.phase, JobPhase.DONE)
   assert.deepEqual(starts().sort(), ['holder', 'waiting'], 'each job started once')
+})
+
+test('a job reinstated from the job topics (its request came before any executor had a job table) reports in its request\'s trace', async () => {
+  // found in CI: under load the executor's first rebuild took over a request before its consumer did, and the
+  // job's statuses started a trace of their own (the rebuild had no trace context to give them)
+  const exporter = new InMemorySpanExporter()
+  await using _telemetry = startTelemetry({ service: 'test', exporter })
+  const env = testEnv()
+  const logger = quietLogger()
+  const prefix = loadConfig(Config, env).AUTOCAL_KAFKA_TOPIC_PREFIX
+  await using bench = await startBench(env, logger)
+  const ledger = join(scratchDir(env), 'starts.txt')
+  await bench.request('traced', job(ledger, 'traced'))
+  // no executor has run on this prefix: the first one rebuilds its job table from the topics before it consumes
+  await using _executor = await startJobExecutor(loadConfig(Config, env), logger)
+  await until('traced done', () => bench.final('traced') !== undefined)
+  assert.equal(bench.final('traced')!.phase, JobPhase.DONE)
+  const sends = (topic: string) => exporter.getFinishedSpans().filter(s => s.name === `send ${topic}`)
+  // RUNNING and DONE (a reinstated job is not reported QUEUED again)
+  await until('status spans exported', () => sends(topicName(topics.jobStatus, prefix)).length >= 2)
+  const [request] = sends(topicName(topics.jobRequests, prefix))
+  assert.ok(request !== undefined, 'the request was sent in a span')
+  const statusTraces = sends(topicName(topics.jobStatus, prefix)).map(s => s.spanContext().traceId)
+  assert.deepEqual(statusTraces.filter(t => t !== request.spanContext().traceId), [], 'every status of the job is in its request\'s trace')
+  assert.equal(readFileSync(ledger, 'utf8').trim(), 'traced', 'the job started once')
 })

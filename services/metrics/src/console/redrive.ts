@@ -11,10 +11,10 @@
 // (@autocal/runtime's openRedriver / auditRedrive): principal, peer, target
 // "<dlq topic>/<id>", reason. The browser sends JSON (a cross-site form
 // cannot, and the cookie is SameSite=Strict).
-import { topicName, topics } from '@autocal/contracts'
+import { maxOperatorReason, operatorReasonProblem, topicName, topics } from '@autocal/contracts'
 import {
   auditPeer, auditRedrive, consoleRedriveTopics, openRedriver, presentedReadToken, scopeAllows, sourceTopicOf,
-  type KafkaConfig, type Logger, type Producer, type RedriveOutcome, type TokenIndex, type TokenPrincipal, type buildHttp
+  type AuditWriter, type KafkaConfig, type Logger, type Producer, type RedriveOutcome, type TokenIndex, type TokenPrincipal, type buildHttp
 } from '@autocal/runtime'
 import type { ConsoleStore, DeadLetterView } from '../adapters/console-store.ts'
 
@@ -25,6 +25,8 @@ export interface RedriveDeps {
   logger: Logger
   /** Writes the audit records (the metrics principal writes autocal.audit.v1). */
   producer: Producer
+  /** Writes the refusals' audit records (anonymous ones throttled per peer: runtime audit-throttle.ts). */
+  auditor: AuditWriter
   /** Control tokens: may act for their subsystems. */
   controlTokens: TokenIndex<TokenPrincipal>
   /** Read tokens: may read, not act (told apart from unknown tokens: 403, not 401). */
@@ -78,7 +80,7 @@ export function registerRedrive (app: App, deps: RedriveDeps): RedrivePolicy {
     const token = presentedReadToken(req)
     const actor = controlTokens.lookup(token)
     const refuse = async (status: number, principal: string, reason: string, error: string) => {
-      await auditRedrive({ auditor: producer, service, dlqTopic }, { id: shownId, principal, peer }, { accepted: false, reason })
+      await auditRedrive({ auditor: producer, service, dlqTopic, writer: deps.auditor }, { id: shownId, principal, peer }, { accepted: false, reason })
       log.warn({ peer, principal, id: shownId, reason }, 'redrive refused')
       return await reply.code(status).send({ error, message: reason })
     }
@@ -90,7 +92,9 @@ export function registerRedrive (app: App, deps: RedriveDeps): RedrivePolicy {
     if (!deadLetterIdRe.test(id)) return await refuse(400, actor.principal, `dead letter id must be <partition>/<offset>, got ${shownId}`, 'AUTOCAL_VALIDATION_FAILED')
     const body = req.body as { reason?: unknown } | undefined
     const reason = typeof body?.reason === 'string' ? body.reason.trim() : ''
-    if (reason === '' || reason.length > 500) return await refuse(400, actor.principal, 'a reason is needed (JSON body {"reason": "<why the cause is fixed>"}, at most 500 characters)', 'AUTOCAL_VALIDATION_FAILED')
+    if (reason === '') return await refuse(400, actor.principal, `a reason is needed (JSON body {"reason": "<why the cause is fixed>"}, at most ${maxOperatorReason} characters)`, 'AUTOCAL_VALIDATION_FAILED')
+    const reasonProblem = operatorReasonProblem(reason)
+    if (reasonProblem !== undefined) return await refuse(400, actor.principal, reasonProblem, 'AUTOCAL_VALIDATION_FAILED')
     if (underWay.has(id)) return await refuse(409, actor.principal, `a redrive of ${id} is under way`, 'AUTOCAL_BUSY')
     underWay.add(id)
     try {

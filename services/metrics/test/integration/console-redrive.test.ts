@@ -81,10 +81,11 @@ test('a dead letter is redriven from the console by a control token of its subsy
     ['no subsystem, scoped token', bearer(tokens.ecal), run.id, 403, /needs a "\*" token/],
     ['a dispatcher-only topic, admin', bearer(tokens.admin), request.id, 403, /jobs\.requests\.v1 needs `autocal dlq redrive`/],
     ['no reason', bearer(tokens.ecal), status.id, 400, /a reason is needed/],
+    ['a reason with an escape sequence', bearer(tokens.ecal), status.id, 400, /reason: contains the control character U\+001B at position 6/],
     ['unknown dead letter', bearer(tokens.admin), '0/999', 404, /no dead letter 0\/999/]
   ]
   for (const [what, headers, id, code, message] of refusals) {
-    const answer = await post(redrive(id), headers, what === 'no reason' ? {} : { reason: 'fixed' })
+    const answer = await post(redrive(id), headers, what === 'no reason' ? {} : { reason: what.includes('escape') ? 'fixed\u001b[2J by root' : 'fixed' })
     assert.equal(answer.status, code, `${what}: ${JSON.stringify(answer.body)}`)
     assert.match(answer.body.message, message, what)
   }
@@ -118,11 +119,14 @@ test('a dead letter is redriven from the console by a control token of its subsy
     ['alice', `${dlq}/${run.id}`, false],
     ['root', `${dlq}/${request.id}`, false],
     ['alice', `${dlq}/${status.id}`, false],
+    ['alice', `${dlq}/${status.id}`, false],
     ['root', `${dlq}/0/999`, false],
     ['alice', `${dlq}/${status.id}`, true],
     ['root', `${dlq}/${status.id}`, false],
     ['root', `${dlq}/${run.id}`, true]
   ])
-  assert.equal(audit[9]?.[3], 'results grammar fixed in the dispatcher')
+  assert.match(audit[8]?.[3] ?? '', /control character U\+001B/, 'the refused reason is audited by what is wrong with it, not as the escape sequence')
+  assert.ok(!(audit[8]?.[3] ?? '').includes('\u001b'), 'no escape sequence in the audit record')
+  assert.equal(audit[10]?.[3], 'results grammar fixed in the dispatcher')
   assert.match(audit[0]?.[3] ?? '', /operator holds a read token/)
 })

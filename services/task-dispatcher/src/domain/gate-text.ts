@@ -36,7 +36,8 @@ function openBlockText (f: WaitFacts): string {
 /**
  * One gate name of `pendingGates` in words. Gate names: `block-closed`,
  * `needs:<task>`, `blocked:<task>:<failed|cancelled|skipped|blocked>`, `t0StreamDone:<stream>`, `t0DatasetDone:<dataset>`,
- * `minDuration:<s>s`, `minLumi:<pb>`, `http`, `concurrency:<n>`; an unknown
+ * `minDuration:<s>s`, `minLumi:<pb>`, `http`, `concurrency:<n>`, `datasetLocked:<dataset>`,
+ * `dbs:<dataset>` (data-aware tasks, file-slices.ts); an unknown
  * name is returned as it is.
  */
 export function gateText (gate: string, f: WaitFacts): string {
@@ -57,6 +58,8 @@ export function gateText (gate: string, f: WaitFacts): string {
     case 'minLumi': return `${round(facts.reduce((s, [, x]) => s + (x?.recordedLumiPb ?? 0), 0))}/${arg} /pb recorded`
     case 'http': return 'the HTTP readiness check has not answered yes'
     case 'concurrency': return `${arg} block(s) of this task already processing`
+    case 'datasetLocked': return `Tier-0 has not closed dataset ${arg} for run ${runsList(f.block.runs)} (a DBS block of it is open for writing, or none is listed yet)`
+    case 'dbs': return `the file list of ${arg} is not read from DBS yet (the task's reason says why)`
     default: return gate
   }
 }

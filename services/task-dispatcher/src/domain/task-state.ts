@@ -43,6 +43,8 @@ export interface TaskJob {
   infraFailures?: number
   /** Numeric results of the done job (its outputs manifest's `results`), e.g. { chi2_ndf: 1.07 }. */
   results?: Record<string, number>
+  /** Its slice of the input dataset's files (a data-aware task: domain/file-slices.ts), the `{files}` of every try. */
+  inputFiles?: string[]
 }
 
 /** Where the task's condition upload stands (TaskCondition in tasks.proto). */
@@ -124,7 +126,12 @@ export type JobSpec = Pick<TaskSpec, 'retries' | 'backoffS'> & {
 
 export type TaskEventInput =
   | { kind: 'plan', spec: TaskSpec, block: BlockState, runEndedAtMs?: number }
-  | { kind: 'gates', spec: TaskSpec, pending: string[] }
+  /**
+   * Gates evaluated. A data-aware task (file-slices.ts) also brings `jobFiles` (one job per slice, instead of
+   * `spec.jobs`), `why` (more on a pending gate, e.g. DBS's error and the next retry), or `end`: it is skipped
+   * (no files for its runs) or failed (DBS unreadable beyond its infrastructure retries) before any job.
+   */
+  | { kind: 'gates', spec: TaskSpec, pending: string[], jobFiles?: string[][], why?: string, end?: { state: 'skipped' | 'failed', reason: string } }
   /** `uploadWaitsFor`: the block whose task must end before this task's upload to an append-only tag (upload-order.ts). */
   /** A job report; a failed one carries what the executor said of its end (exit code, signal, retryable) for the retry policy. */
   | { kind: 'job', spec: JobSpec, attempt: number, index: number, try: number, phase: 'queued' | 'running' | 'done' | 'failed', outputs: TaskOutput[], reason: string, logUrl: string, uploadWaitsFor?: string, backend?: string, backendId?: string, exitCode?: number, signal?: string, retryable?: boolean, results?: Record<string, number> }
@@ -248,9 +255,13 @@ function replan (task: Task, event: EventOf<'plan'>, nowMs: number): Transition 
  */
 function evaluateGates (task: Task, event: EventOf<'gates'>, nowMs: number): Transition {
   if (task.state !== 'new' && task.state !== 'waiting') return same(task, `gates are evaluated only before processing (task is ${task.state})`)
+  if (event.end !== undefined) {
+    // new|waiting → skipped (its input dataset has no files for the block) | failed (DBS unreadable, retries exhausted)
+    return { task: next(task, event.end.state, event.end.reason, nowMs, { pendingGates: [] }), effects: [], changed: true }
+  }
   if (event.pending.length === 0) {
-    // new|waiting → processing: every gate is open; request the jobs of this attempt
-    const jobs = freshJobs(event.spec.jobs)
+    // new|waiting → processing: every gate is open; request the jobs of this attempt (a data-aware task: one per slice of its files)
+    const jobs = event.jobFiles === undefined ? freshJobs(event.spec.jobs) : freshJobs(event.jobFiles.length).map((j, i) => ({ ...j, inputFiles: event.jobFiles?.[i] ?? [] }))
     return {
       task: next(task, 'processing', `gates open; ${jobs.length} job(s) requested`, nowMs, { jobs, pendingGates: [], outputs: [] }),
       effects: jobs.map(j => ({ kind: 'start-job', index: j.index, try: 1 })),
@@ -258,9 +269,13 @@ function evaluateGates (task: Task, event: EventOf<'gates'>, nowMs: number): Tra
     }
   }
   // new → waiting, or waiting → waiting with other pending gates
-  if (task.state === 'waiting' && task.pendingGates.join() === event.pending.join()) return same(task, 'same gates pending')
-  return { task: next(task, 'waiting', `waiting on ${event.pending.join(', ')}`, nowMs, { pendingGates: event.pending }), effects: [], changed: true }
+  const reason = waitingReason(event.pending, event.why)
+  if (task.state === 'waiting' && task.pendingGates.join() === event.pending.join() && task.reason === reason) return same(task, 'same gates pending')
+  return { task: next(task, 'waiting', reason, nowMs, { pendingGates: event.pending }), effects: [], changed: true }
 }
+
+/** The reason of a waiting task: `waiting on <gates>`, with more on them in parentheses (e.g. DBS's error). */
+export const waitingReason = (pending: readonly string[], why?: string): string => `waiting on ${pending.join(', ')}${why === undefined ? '' : ` (${why})`}`
 
 /** The job with the backend and backend id a job report names (kept when the report names none). */
 function withBackend (job: TaskJob, report: { backend?: string, backendId?: string }): TaskJob {

@@ -1,5 +1,5 @@
 // Argv templates: `{placeholder}` filled from the block, the job and the
-// task's inputs. An argument that is exactly `{inputs}` or `{runs}` expands
+// task's inputs. An argument that is exactly `{inputs}`, `{runs}` or `{files}` expands
 // into one argument per item; inside a longer argument the items are joined
 // with commas. Nothing goes through a shell.
 import type { placeholders } from './workflow.ts'

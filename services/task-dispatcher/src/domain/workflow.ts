@@ -10,6 +10,7 @@ import bytes from 'bytes'
 import { accountingGroupRe, condorJobFlavours, nameProblem, passedEnvProblem, type NameKind } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
 import { defaultInfrastructureRetries } from './retry-policy.ts'
+import { datasetTemplateProblems, type FanOut } from './file-slices.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
 export type Backend = typeof backends[number]
@@ -33,7 +34,7 @@ export const checkNames = {
   synchronization: 'synchronization'
 } as const
 /** Placeholders an argv template (and an HTTP gate URL) may use. */
-export const placeholders = ['run', 'runs', 'fill', 'era', 'block', 'job', 'njobs', 'inputs', 'outdir', 'campaign', 'task', 'attempt', 'workflowDir'] as const
+export const placeholders = ['run', 'runs', 'fill', 'era', 'block', 'job', 'njobs', 'inputs', 'files', 'outdir', 'campaign', 'task', 'attempt', 'workflowDir'] as const
 
 export interface RunFilter {
   /** Accepted run classes, lower case (e.g. "collisions2022"); empty = any. */
@@ -63,6 +64,15 @@ export interface Gates {
   minLumiPb?: number
   /** GET this URL (placeholders filled); open when it answers `status`. */
   http?: { url: string, status: number }
+  /** Wait until Tier-0 closed the task's input dataset for the block's runs (every DBS block closed: domain/file-slices.ts). */
+  datasetLocked?: boolean
+}
+
+/** A task's input dataset (issue 15, data-aware jobs): the DBS dataset template and how its files become jobs. */
+export interface InputDef {
+  /** `/primary/processed/TIER`, `{era}` allowed (domain/file-slices.ts expandDataset). */
+  dataset: string
+  fanOut: FanOut
 }
 
 export interface ConditionDef {
@@ -115,6 +125,8 @@ export interface TaskDef {
   gates: Gates
   needs: string[]
   jobs: number
+  /** The input dataset whose files (of the block's runs) the jobs share: `{files}`; undefined = none. */
+  input?: InputDef
   run: string[]
   backend: Backend
   image?: string
@@ -263,7 +275,20 @@ const GatesSchema = z.strictObject({
   t0DatasetDone: oneOrMany.optional(),
   minDuration: duration.optional(),
   minLumi: z.number().nonnegative().optional(),
-  http: z.union([z.string().min(1), z.strictObject({ url: z.string().min(1), status: z.number().int().default(200) })]).optional()
+  http: z.union([z.string().min(1), z.strictObject({ url: z.string().min(1), status: z.number().int().default(200) })]).optional(),
+  datasetLocked: z.boolean().optional()
+})
+
+const jobsText = 'expected a number of jobs (1–10000), { perFiles: N } or { perLumis: N }'
+const JobsSchema = z.union([
+  z.number().int().min(1).max(10_000),
+  z.strictObject({ perFiles: z.number().int().min(1).max(100_000) }),
+  z.strictObject({ perLumis: z.number().int().min(1).max(1_000_000) })
+], {
+  // a value that is no object is told the number it should be, as zod says it for any number (`expected number, received string`)
+  error: iss => typeof iss.input === 'object' && iss.input !== null && !Array.isArray(iss.input)
+    ? jobsText
+    : `Invalid input: expected number, received ${Array.isArray(iss.input) ? 'array' : iss.input === null ? 'null' : typeof iss.input}`
 })
 
 const TaskSchema = z.strictObject({
@@ -272,7 +297,7 @@ const TaskSchema = z.strictObject({
   filter: FilterSchema.optional(),
   when: GatesSchema.optional(),
   needs: z.array(name).default([]),
-  jobs: z.number().int().min(1).max(10_000).default(1),
+  jobs: JobsSchema.default(1),
   run: z.array(z.union([z.string(), z.number()]).transform(String)).min(1, 'expected at least the program to run'),
   backend: z.string().default('local'),
   image: z.string().optional(),
@@ -316,7 +341,8 @@ const TaskSchema = z.strictObject({
     since: z.enum(['block', 'payload']).optional(),
     signOff: z.enum(['required', 'none']).default('none'),
     validatedBy: name.optional()
-  }).optional()
+  }).optional(),
+  input: z.strictObject({ dataset: z.string().min(1) }).optional()
 })
 
 const CampaignConditionsSchema = z.strictObject({
@@ -456,6 +482,12 @@ export function validateWorkflow (source: WorkflowSource, env: Env = {}, options
   return { ...result, errors }
 }
 
+/** The first line of a YAML parser error; the stack overflow of a file nested thousands deep said in words. */
+function yamlErrorText (message: string): string {
+  if (/maximum call stack/i.test(message)) return 'nested too deeply to be read (a workflow needs a few levels of nesting; thousands of brackets or indents here)'
+  return message.split('\n')[0] ?? message
+}
+
 function validateWorkflowFile (source: WorkflowSource, env: Env, options: ValidateOptions): ValidationResult {
   const lineCounter = new LineCounter()
   const doc = parseDocument(source.content, { lineCounter, prettyErrors: false, uniqueKeys: true })
@@ -464,7 +496,7 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
   for (const e of doc.errors) {
     const [start] = e.pos
     const { line, col } = lineCounter.linePos(start)
-    errors.push(`${source.name}:${line}:${col} (yaml): ${e.message.split('\n')[0] ?? e.message}`)
+    errors.push(`${source.name}:${line}:${col} (yaml): ${yamlErrorText(e.message)}`)
   }
   if (errors.length > 0) return { errors }
   let js: unknown
@@ -475,7 +507,7 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
     let pos = 0
     visit(doc, { Alias: (_key, node) => { if (isAlias(node) && node.range !== undefined && node.range !== null) pos = node.range[0]; return visit.BREAK } })
     const { line, col } = lineCounter.linePos(pos)
-    const why = /alias count/i.test((err as Error).message) ? `too many alias expansions (more than ${maxAliasCount}): nested aliases are refused (a YAML alias bomb)` : `cannot be read: ${(err as Error).message.split('\n')[0] ?? ''}`
+    const why = /alias count/i.test((err as Error).message) ? `too many alias expansions (more than ${maxAliasCount}): nested aliases are refused (a YAML alias bomb)` : `cannot be read: ${yamlErrorText((err as Error).message)}`
     errors.push(`${source.name}:${line}:${col} (yaml): ${why}`)
     return { errors }
   }
@@ -563,7 +595,7 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
   const tasks: TaskDef[] = spec.tasks.map((t, i) => {
     const path: Path = ['tasks', i]
     if (!(backends as readonly string[]).includes(t.backend)) at([...path, 'backend'], `unknown backend '${t.backend}'${didYouMean(t.backend, backends) ?? ''}, expected one of ${backends.join(', ')}`)
-    const check = (text: string, where: Path): void => { for (const p of placeholderProblems(text, t.needs.length > 0)) at(where, p) }
+    const check = (text: string, where: Path): void => { for (const p of placeholderProblems(text, t.needs.length > 0, t.input !== undefined)) at(where, p) }
     const gates: Gates = { t0StreamDone: list(t.when?.t0StreamDone), t0DatasetDone: list(t.when?.t0DatasetDone) }
     if (t.when?.minDuration !== undefined) gates.minDurationS = parseDuration(t.when.minDuration) as number
     if (t.when?.minLumi !== undefined) gates.minLumiPb = t.when.minLumi
@@ -576,6 +608,12 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
       if (!/^https?:\/\//.test(value)) at([...path, 'when', 'http'], 'expected an http(s) URL (after expanding variables)')
       gates.http = { url: value, status: h.status }
     }
+    if (t.when?.datasetLocked !== undefined) gates.datasetLocked = t.when.datasetLocked
+    if (t.when?.datasetLocked === true && t.input === undefined) at([...path, 'when', 'datasetLocked'], 'datasetLocked waits for the task\'s input dataset, but this task has no `input: { dataset: … }`')
+    const perFiles = typeof t.jobs === 'object' && 'perFiles' in t.jobs ? t.jobs.perFiles : undefined
+    const perLumis = typeof t.jobs === 'object' && 'perLumis' in t.jobs ? t.jobs.perLumis : undefined
+    if (typeof t.jobs === 'object' && t.input === undefined) at([...path, 'jobs'], `jobs: { ${perFiles !== undefined ? 'perFiles' : 'perLumis'}: … } cuts the files of the task's input dataset, but this task has no \`input: { dataset: … }\``)
+    if (t.input !== undefined) for (const p of datasetTemplateProblems(t.input.dataset)) at([...path, 'input', 'dataset'], p)
     const task: TaskDef = {
       name: t.name,
       subsystem: spec.subsystem,
@@ -586,7 +624,7 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
       filter: filterOf(t.filter, [...path, 'filter']),
       gates,
       needs: t.needs,
-      jobs: t.jobs,
+      jobs: typeof t.jobs === 'number' ? t.jobs : 1,
       run: t.run,
       backend: t.backend as Backend,
       env: t.env,
@@ -598,6 +636,12 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
       resources: { cpus: t.resources?.cpus ?? 0, memoryMb: mibOf(t.resources?.memory), diskMb: mibOf(t.resources?.disk) },
       batch: { accountingGroup: t.batch?.accountingGroup ?? '', jobFlavour: t.batch?.jobFlavour ?? '' },
       passEnv: t.passEnv
+    }
+    if (t.input !== undefined) {
+      task.input = {
+        dataset: t.input.dataset,
+        fanOut: perFiles !== undefined ? { per: 'files', n: perFiles } : perLumis !== undefined ? { per: 'lumis', n: perLumis } : { per: 'jobs', n: task.jobs }
+      }
     }
     if (t.image !== undefined) task.image = t.image
     if (t.pool !== undefined) task.pool = t.pool
@@ -772,12 +816,13 @@ function findCycle (tasks: TaskDef[]): string[] | undefined {
  * Problems of the placeholders in one argv argument (or URL): an unknown `{name}` (the known ones are
  * {@link placeholders}) or `{inputs}` in a task without `needs`.
  */
-function placeholderProblems (text: string, hasNeeds: boolean): string[] {
+function placeholderProblems (text: string, hasNeeds: boolean, hasInput: boolean): string[] {
   const out: string[] = []
   for (const m of text.matchAll(/\{([^{}]*)\}/g)) {
     const p = m[1] as string
     if (!(placeholders as readonly string[]).includes(p)) out.push(`unknown placeholder {${p}}${didYouMean(p, placeholders) ?? ''}, expected one of ${placeholders.map(x => `{${x}}`).join(' ')}`)
     else if (p === 'inputs' && !hasNeeds) out.push('{inputs} are the outputs of the tasks in `needs`, but this task has no needs')
+    else if (p === 'files' && !hasInput) out.push('{files} are the job\'s files of the task\'s input dataset, but this task has no `input: { dataset: … }`')
   }
   return out
 }
@@ -813,7 +858,7 @@ function referenceProblems (js: unknown, at: (path: Path, message: string) => vo
       else if (n === self) at(['tasks', i, 'needs', j], `task '${self}' needs itself`)
     })
     arrayOf(t.run).forEach((arg, j) => {
-      if (typeof arg === 'string') for (const p of placeholderProblems(arg, needs.length > 0)) at(['tasks', i, 'run', j], p)
+      if (typeof arg === 'string') for (const p of placeholderProblems(arg, needs.length > 0, t.input !== undefined)) at(['tasks', i, 'run', j], p)
     })
   })
   if (isRecord(js.runTypes)) {

@@ -93,7 +93,7 @@ test('durations parse units', () => {
 })
 
 test('argv templates fill placeholders and spread whole-argument lists', () => {
-  const v = { run: '1', runs: ['1', '2'], fill: '9', era: 'E', block: 'fill-9', job: '0', njobs: '2', inputs: ['/a', '/b'], outdir: '/o', campaign: 'prompt', task: 't', attempt: '1', workflowDir: '/w' }
+  const v = { run: '1', runs: ['1', '2'], fill: '9', era: 'E', block: 'fill-9', job: '0', njobs: '2', inputs: ['/a', '/b'], files: [], outdir: '/o', campaign: 'prompt', task: 't', attempt: '1', workflowDir: '/w' }
   assert.deepEqual(fillTemplate(['x', '{runs}', '--in={inputs}', '{outdir}/f.db', '{inputs}'], v), ['x', '1', '2', '--in=/a,/b', '/o/f.db', '/a', '/b'])
 })
 
@@ -222,7 +222,8 @@ const securityTable: Array<{ name: string, content: string, expect: RegExp }> = 
   { name: 'a relative golden path climbing out of the workflow directory is refused', content: withTask('    filter: { golden: ../etc/g.json }'), expect: /^w\.yaml:6:23 tasks\.0\.filter\.golden: the golden JSON must lie in the workflow directory/ },
   { name: 'a sibling directory sharing the real-data prefix is refused', content: withTask('    filter: { golden: /data/realx/g.json }'), expect: /tasks\.0\.filter\.golden: the golden JSON must lie/ },
   { name: 'a non-URL HTTP gate does not echo its expanded value', content: withTask('    when: { http: "${AUTOCAL_WF_NOT_URL}" }'), expect: /^w\.yaml:6:\d+ tasks\.0\.when\.http: expected an http\(s\) URL \(after expanding variables\)$/ },
-  { name: 'a YAML alias bomb is a file:line error', content: 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n', expect: /^w\.yaml:2:8 \(yaml\): too many alias expansions \(more than 100\): nested aliases are refused/ }
+  { name: 'a YAML alias bomb is a file:line error', content: 'a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n', expect: /^w\.yaml:2:8 \(yaml\): too many alias expansions \(more than 100\): nested aliases are refused/ },
+  { name: 'a file nested 20,000 deep is a file:line error in words, not a stack overflow', content: `subsystem: ECAL\nworkflow: w\ntasks: ${'['.repeat(20000)}${']'.repeat(20000)}\n`, expect: /^w\.yaml:3:\d+ \(yaml\): nested too deeply to be read/ }
 ]
 
 for (const row of securityTable) {

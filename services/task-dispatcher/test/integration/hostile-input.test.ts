@@ -78,6 +78,8 @@ test('hostile names go to the DLQ with the field and value from every dispatcher
     ['cancel of run 0', async () => await client.cancel({ selector: { campaign: 'prompt', runs: [357401, 0] }, reason: 'r' }), /selector\.runs\[1\]: run 0 is out of range/],
     ['injection of a record with a control character in its era', async () => await client.injectRuns({ campaign: 'prompt', reason: 'r', runs: { records: [{ run: 357401, era: 'Run2022C\u001b]52;c;eA==\u0007' }] } }), /inject_runs\.records\[0\]\.era: era "Run2022C\\u001b\]52;c;eA==\\u0007" is not a valid name/],
     ['pending conditions of a bad subsystem', async () => await client.listPendingConditions({ subsystem: 'ECAL\n' }), /subsystem: subsystem "ECAL\\n" is not a valid name/],
+    ['reprocess with an escape sequence in its reason', async () => await client.reprocess({ selector: { campaign: 'prompt', runs: [357401] }, reason: 'fixed\u001b[2J' }), /reason: contains the control character U\+001B at position 6/],
+    ['cancel with a bidi override in its reason', async () => await client.cancel({ selector: { campaign: 'prompt', runs: [357401] }, reason: 'ok \u202edesrever' }), /reason: contains the control character U\+202E/],
     ['approval of a request id naming campaign __proto__', async () => await client.approveCondition({ requestId: '__proto__/run-1/t/1', reason: 'r' }), /campaign "__proto__" is not a valid name/]
   ]
   for (const [what, call, reason] of refusals) {
