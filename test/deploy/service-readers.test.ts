@@ -5,15 +5,17 @@
 // consumer group included. Before this test the dispatcher's and executor's
 // groups were named `autocal-<service>-recovery-…` (outside the principal's
 // group prefix) and the executor could not read jobs.status: the secure local
-// system died at start with GROUP_AUTHORIZATION_FAILED.
+// system died at start with GROUP_AUTHORIZATION_FAILED. The dispatcher's read of
+// the runtime campaigns (autocal.campaigns.v1) at start is one of them.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { JobRequestSchema, JobStatusSchema, RunEventSchema, TaskEventSchema, topicName, topics, type Topic } from '@autocal/contracts'
+import { CampaignDefinitionSchema, JobRequestSchema, JobStatusSchema, RunEventSchema, TaskEventSchema, topicName, topics, type Topic } from '@autocal/contracts'
 import { connectRedis, createKafka, ensureTopics, loadConfig, readTopic } from '@autocal/runtime'
 import { create, toBinary, type DescMessage } from '@bufbuild/protobuf'
 import { TestConfig, memoryLogger } from '../../packages/runtime/test/fixtures.ts'
 import { startSecureServers, type SecureServers } from '../../packages/runtime/test/secure-servers.ts'
 import { recoveryReader } from '../../services/task-dispatcher/src/recovery.ts'
+import { campaignsReader } from '../../services/task-dispatcher/src/adapters/campaign-store.ts'
 import { jobRecoveryReader } from '../../services/job-executor/src/job-recovery.ts'
 import { createKnownRuns, rebuildIfEmpty } from '../../services/run-watcher/src/adapters/known-runs.ts'
 
@@ -38,7 +40,8 @@ before(async () => {
     [topics.tasks, toBinary(TaskEventSchema, create(TaskEventSchema, { subsystem: 'ECAL', campaign: 'prompt', task: 't', block: { id: 'run-355100', runs: [355100] } }))],
     [topics.runs, toBinary(RunEventSchema, create(RunEventSchema, { run: 355100 }))],
     [topics.jobRequests, toBinary(JobRequestSchema, create(JobRequestSchema, { jobId: 'prompt/run-355100/t/1/0', try: 1, provenance }))],
-    [topics.jobStatus, toBinary(JobStatusSchema, create(JobStatusSchema, { jobId: 'prompt/run-355100/t/1/0', try: 1, provenance }))]
+    [topics.jobStatus, toBinary(JobStatusSchema, create(JobStatusSchema, { jobId: 'prompt/run-355100/t/1/0', try: 1, provenance }))],
+    [topics.campaigns, toBinary(CampaignDefinitionSchema, create(CampaignDefinitionSchema, { name: 'timing-2023', subsystems: ['ECAL'], revision: 1 }))]
   ]
   const producer = createKafka(configOf(servers.env), logger, 'setup').producer()
   await producer.connect()
@@ -53,6 +56,8 @@ after(async () => { await servers?.[Symbol.asyncDispose]() })
 const readers: Array<{ principal: string, reader: string, topic: Topic<DescMessage> }> = [
   { principal: 'task-dispatcher', reader: recoveryReader, topic: topics.tasks },
   { principal: 'task-dispatcher', reader: recoveryReader, topic: topics.runs },
+  // the runtime campaigns, read whole at the dispatcher's start (adapters/campaign-store.ts)
+  { principal: 'task-dispatcher', reader: campaignsReader, topic: topics.campaigns },
   { principal: 'job-executor', reader: jobRecoveryReader, topic: topics.jobRequests },
   { principal: 'job-executor', reader: jobRecoveryReader, topic: topics.jobStatus }
 ]

@@ -23,6 +23,7 @@ import { createWaitDisplay, type WaitDisplay } from './wait-display.ts'
 import { jobLines, jobRows, outputLines, outputRows } from './job-table.ts'
 import { logUrlOf, readJobLog } from './job-log.ts'
 import { ReplayUsageError, runCampaignReplay } from './campaign-replay.ts'
+import { CampaignUsageError, campaignUsage, runCampaignCli } from './campaign.ts'
 
 export interface Io {
   stdout: { write: (s: string) => unknown, isTTY?: boolean }
@@ -72,7 +73,7 @@ commands:
   campaign replay --status ID [--follow] | --list [--campaign C] | --cancel ID --reason TEXT
   audit [--since 7d|TIME] [--principal P] [--action A] [--subsystem S] [--refused] [--json]
                                       operator actions on autocal.audit.v1, accepted or refused (Kafka directly)
-
+${campaignUsage}
 options:
   --server ADDRESS     control API address (env AUTOCAL_CONTROL_URL, default 127.0.0.1:50051);
                        grpcs://HOST:PORT = TLS (with the system's CAs unless --ca)
@@ -241,6 +242,12 @@ export function errorLine (err: unknown): string {
   return (e.message ?? String(err)).split('\n')[0] ?? ''
 }
 
+/** The control API client of the connection flags, else the environment (AUTOCAL_CONTROL_URL, AUTOCAL_CA_FILE, the token's sources). */
+function connectWith (v: { server?: string | undefined, ca?: string | undefined, token?: string | undefined, 'token-file'?: string | undefined }, env: Record<string, string | undefined>): GrpcClient<typeof ControlService> {
+  const { address, credentials } = channelOf(v.server ?? env.AUTOCAL_CONTROL_URL ?? '127.0.0.1:50051', v.ca ?? nonEmpty(env.AUTOCAL_CA_FILE))
+  return createGrpcClient(ControlService, address, { token: tokenOf(v, env), deadlineMs: 30_000, ...(credentials === undefined ? {} : { credentials }) })
+}
+
 export async function runCli (argv: string[], io: Io): Promise<number> {
   let client: GrpcClient<typeof ControlService> | undefined
   const { out, err: errLine } = printers(io)
@@ -248,6 +255,8 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
   const progress = (s: string, last = false): void => { io.stderr.write(io.stderr.isTTY === true ? `\r\u001b[K${terminalText(s)}${last ? '\n' : ''}` : terminalText(s) + '\n') }
   try {
     io = { ...io, env: withConfig(io.env) }
+    // runtime campaigns and run types: their own options (campaign.ts); `campaign replay` is another command's
+    if (argv[0] === 'rtype' || (argv[0] === 'campaign' && argv[1] !== 'replay')) return await runCampaignCli(argv, io, out, flags => connectWith(flags, io.env))
     const { values: v, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
     const [command, sub, ...rest] = positionals
     if (v.help === true || command === undefined) {
@@ -255,8 +264,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
       return command === undefined && v.help !== true ? 2 : 0
     }
     const connect = (): GrpcClient<typeof ControlService> => {
-      const { address, credentials } = channelOf(v.server ?? io.env.AUTOCAL_CONTROL_URL ?? '127.0.0.1:50051', v.ca ?? nonEmpty(io.env.AUTOCAL_CA_FILE))
-      client = createGrpcClient(ControlService, address, { token: tokenOf(v, io.env), deadlineMs: 30_000, ...(credentials === undefined ? {} : { credentials }) })
+      client = connectWith(v, io.env)
       return client
     }
 
@@ -424,7 +432,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
     }
   } catch (err) {
     errLine(`autocal: ${errorLine(err)}`)
-    if (err instanceof UsageError || err instanceof DlqUsageError || err instanceof InjectUsageError || err instanceof ReplayUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof CampaignUsageError || err instanceof ReplayUsageError || err instanceof DlqUsageError || err instanceof InjectUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       io.stderr.write('run `autocal --help` for usage\n')
       return 2
     }

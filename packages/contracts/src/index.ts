@@ -48,6 +48,34 @@ export type {
   AuditRecordJson
 } from './gen/autocal/audit/v1/audit_pb.ts'
 export {
+  WorkflowRefSchema,
+  RunFilterDefinitionSchema,
+  RunTypeDefinitionSchema,
+  TagTargetSchema,
+  ConditionsTargetSchema,
+  CampaignDefinitionSchema,
+  CampaignKind,
+  CampaignKindSchema,
+  CampaignState,
+  CampaignStateSchema
+} from './gen/autocal/campaigns/v1/campaigns_pb.ts'
+export type {
+  WorkflowRef,
+  WorkflowRefJson,
+  RunFilterDefinition,
+  RunFilterDefinitionJson,
+  RunTypeDefinition,
+  RunTypeDefinitionJson,
+  TagTarget,
+  TagTargetJson,
+  ConditionsTarget,
+  ConditionsTargetJson,
+  CampaignDefinition,
+  CampaignDefinitionJson,
+  CampaignKindJson,
+  CampaignStateJson
+} from './gen/autocal/campaigns/v1/campaigns_pb.ts'
+export {
   BlockSchema,
   OutputSchema,
   ProvenanceSchema,
@@ -83,6 +111,43 @@ export type {
   ConditionEventJson,
   OutcomeJson
 } from './gen/autocal/conditions/v1/conditions_pb.ts'
+export {
+  CreateCampaignRequestSchema,
+  CreateCampaignResponseSchema,
+  ListCampaignsRequestSchema,
+  CampaignInfoSchema,
+  ListCampaignsResponseSchema,
+  ChangeCampaignStateRequestSchema,
+  ChangeCampaignStateResponseSchema,
+  CreateRunTypeRequestSchema,
+  CreateRunTypeResponseSchema,
+  UpdateRunTypeRequestSchema,
+  UpdateRunTypeResponseSchema
+} from './gen/autocal/control/v1/campaigns_pb.ts'
+export type {
+  CreateCampaignRequest,
+  CreateCampaignRequestJson,
+  CreateCampaignResponse,
+  CreateCampaignResponseJson,
+  ListCampaignsRequest,
+  ListCampaignsRequestJson,
+  CampaignInfo,
+  CampaignInfoJson,
+  ListCampaignsResponse,
+  ListCampaignsResponseJson,
+  ChangeCampaignStateRequest,
+  ChangeCampaignStateRequestJson,
+  ChangeCampaignStateResponse,
+  ChangeCampaignStateResponseJson,
+  CreateRunTypeRequest,
+  CreateRunTypeRequestJson,
+  CreateRunTypeResponse,
+  CreateRunTypeResponseJson,
+  UpdateRunTypeRequest,
+  UpdateRunTypeRequestJson,
+  UpdateRunTypeResponse,
+  UpdateRunTypeResponseJson
+} from './gen/autocal/control/v1/campaigns_pb.ts'
 export {
   SelectorSchema,
   InjectRunsSchema,

@@ -18,6 +18,7 @@ import type { JobRequest } from './gen/autocal/jobs/requests/v1/requests_pb.ts'
 import type { JobStatus } from './gen/autocal/jobs/status/v1/status_pb.ts'
 import type { ConditionRequest } from './gen/autocal/conditions/requests/v1/requests_pb.ts'
 import type { ConditionEvent } from './gen/autocal/conditions/v1/conditions_pb.ts'
+import type { CampaignDefinition } from './gen/autocal/campaigns/v1/campaigns_pb.ts'
 import type { TopicId } from './topics.ts'
 
 /** A field to check: its path as the proto spells it, the kind of name, the value, and whether '' means "absent" (allowed). */
@@ -230,7 +231,18 @@ const checks: { [K in TopicId]: (m: never) => string | undefined } = {
   },
   // a dead letter or an audit record carries the refused input as it came: never refused for it
   dlq: () => undefined,
-  audit: () => undefined
+  audit: () => undefined,
+  campaigns: (d: CampaignDefinition) => namesProblem([
+    ['name', 'campaign', d.name],
+    ...d.subsystems.map((s, i): NameField => [`subsystems[${i}]`, 'subsystem', s]),
+    ...d.workflows.flatMap((w, i): NameField[] => [[`workflows[${i}].subsystem`, 'subsystem', w.subsystem], [`workflows[${i}].workflow`, 'workflow', w.workflow]]),
+    ...d.runTypes.flatMap((r, i): NameField[] => [
+      [`run_types[${i}].name`, 'workflow', r.name],
+      ...r.tasks.map((t, j): NameField => [`run_types[${i}].tasks[${j}]`, 'task', t]),
+      ...(r.filter?.eras ?? []).map((e, j): NameField => [`run_types[${i}].filter.eras[${j}]`, 'era', e])
+    ]),
+    ...Object.entries(d.conditions?.tags ?? {}).flatMap(([task, target]): NameField[] => [[`conditions.tags[${shown(task)}]`, 'task', task], [`conditions.tags[${shown(task)}].tag`, 'tag', target.tag]])
+  ])
 }
 
 /**

@@ -12,6 +12,7 @@ import { ConditionEventSchema } from './gen/autocal/conditions/v1/conditions_pb.
 import { ControlCommandSchema } from './gen/autocal/control/v1/control_pb.ts'
 import { DeadLetterSchema } from './gen/autocal/dlq/v1/dlq_pb.ts'
 import { AuditRecordSchema } from './gen/autocal/audit/v1/audit_pb.ts'
+import { CampaignDefinitionSchema } from './gen/autocal/campaigns/v1/campaigns_pb.ts'
 import type { Block } from './gen/autocal/common/v1/common_pb.ts'
 
 /** Kafka settings a topic is created with. */
@@ -68,7 +69,12 @@ export const topics = {
   conditions: topic('autocal.conditions.v1', ConditionEventSchema, e => e.tag),
   control: topic('autocal.control.v1', ControlCommandSchema, c => c.selector?.campaign ?? ''),
   dlq: topic('autocal.dlq.v1', DeadLetterSchema, d => d.topic, { partitions: 1 }),
-  audit: topic('autocal.audit.v1', AuditRecordSchema, a => a.subsystem, { partitions: 1, configs: { 'retention.ms': '-1' } })
+  audit: topic('autocal.audit.v1', AuditRecordSchema, a => a.subsystem, { partitions: 1, configs: { 'retention.ms': '-1' } }),
+  // runtime campaign definitions, keyed by campaign name: compacted, so every campaign's newest revision is kept
+  campaigns: topic('autocal.campaigns.v1', CampaignDefinitionSchema, d => d.name, {
+    partitions: 1,
+    configs: { 'cleanup.policy': 'compact', 'min.compaction.lag.ms': '60000' }
+  })
 } as const
 
 export type Topics = typeof topics

@@ -4,13 +4,15 @@ import { create, toBinary } from '@bufbuild/protobuf'
 import { BinaryWriter } from '@bufbuild/protobuf/wire'
 import {
   ConditionEventSchema, ConditionRequestSchema, ControlCommandSchema, JobRequestSchema, JobStatusSchema, RunEventSchema,
-  SelectorSchema, TaskEventSchema, DeadLetterSchema, RegistryEntrySchema
+  SelectorSchema, TaskEventSchema, DeadLetterSchema, RegistryEntrySchema, CampaignDefinitionSchema
 } from '../src/index.ts'
 import { messageProblem, operatorReasonProblem, selectorProblem, uint32OverflowProblem } from '../src/message-check.ts'
 import type { TopicId } from '../src/topics.ts'
 
 const provenance = { subsystem: 'ECAL', campaign: 'prompt', workflow: 'timing', blockId: 'run-355100', task: 'timing-reco', taskAttempt: 1, inputRuns: [355100] }
 const ended = (run: Record<string, unknown>) => create(RunEventSchema, { run: 355100, change: { case: 'ended', value: { run: { run: 355100, era: 'Run2022C', ...run } } } })
+
+const campaign = (patch: Record<string, unknown>) => create(CampaignDefinitionSchema, { name: 'timing-2023', subsystems: ['ECAL'], workflows: [{ subsystem: 'ECAL', workflow: 'timing' }], runTypes: [{ name: 'physics', tasks: ['timing-reco'], filter: { eras: ['Run2023C'] } }], ...patch })
 
 // [topic, message, expected problem (a regexp) or undefined for a valid message]
 const table: Array<[TopicId, unknown, RegExp | undefined]> = [
@@ -61,7 +63,15 @@ const table: Array<[TopicId, unknown, RegExp | undefined]> = [
   ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { ranges: [{ firstRun: 5, lastRun: 4 }] } } }), /^inject_runs\.ranges\[0\]: first_run 5 is after last_run 4/],
   ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'injectRuns', value: { ranges: [{ firstRun: 0, lastRun: 4 }] } } }), /^inject_runs\.ranges\[0\]\.first_run: run 0/],
   ['control', create(ControlCommandSchema, { commandId: 'c-1', action: { case: 'approveCondition', value: { requestId: '/etc/passwd' } } }), /^approve_condition\.request_id: id "\/etc\/passwd"/],
-  ['dlq', create(DeadLetterSchema, { topic: '../../x\u001b' }), undefined]
+  ['dlq', create(DeadLetterSchema, { topic: '../../x\u001b' }), undefined],
+  ['campaigns', campaign({}), undefined],
+  ['campaigns', campaign({ name: '../x' }), /^name: campaign "\.\.\/x"/],
+  ['campaigns', campaign({ subsystems: ['ECAL', 'ecal'] }), /^subsystems\[1\]: subsystem "ecal"/],
+  ['campaigns', campaign({ workflows: [{ subsystem: 'ECAL', workflow: 'a/b' }] }), /^workflows\[0\]\.workflow: workflow "a\/b"/],
+  ['campaigns', campaign({ runTypes: [{ name: 'physics', tasks: ['__proto__'] }] }), /^run_types\[0\]\.tasks\[0\]: task "__proto__"/],
+  ['campaigns', campaign({ runTypes: [{ name: 'physics', tasks: ['t'], filter: { eras: ['Run2022C\n'] } }] }), /^run_types\[0\]\.filter\.eras\[0\]: era "Run2022C\\n"/],
+  ['campaigns', campaign({ conditions: { tags: { 'a b': { tag: 'T', sync: 'offline' } } } }), /^conditions\.tags\["a b"\]: task "a b"/],
+  ['campaigns', campaign({ conditions: { tags: { t: { tag: 'T\u0007', sync: 'offline' } } } }), /^conditions\.tags\["t"\]\.tag: tag "T\\u0007"/]
 ]
 
 test('every topic\'s names, ids and runs are checked, the problem names the field and the escaped value', () => {

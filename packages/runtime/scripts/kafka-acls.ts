@@ -31,8 +31,8 @@ export const servicePrincipals: Record<string, { writes: TopicId[], reads: Topic
   // read model takes run facts from it and the uploader its FCSR, after a Redis loss
   'run-watcher': { writes: ['runs', 'runRegistry', 'audit', 'dlq'], reads: ['runs', 'runRegistry'] },
   'task-dispatcher': {
-    writes: ['tasks', 'jobRequests', 'conditionRequests', 'control', 'runs', 'audit', 'dlq'],
-    reads: ['runs', 'runRegistry', 'tasks', 'jobStatus', 'conditions', 'control']
+    writes: ['tasks', 'jobRequests', 'conditionRequests', 'control', 'runs', 'audit', 'dlq', 'campaigns'],
+    reads: ['runs', 'runRegistry', 'tasks', 'jobStatus', 'conditions', 'control', 'campaigns']
   },
   // jobs.status too: after a Redis loss the executor rebuilds its open jobs from both topics (job-recovery.ts)
   'job-executor': { writes: ['jobStatus', 'dlq'], reads: ['jobRequests', 'jobStatus'] },

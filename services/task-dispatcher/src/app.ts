@@ -11,7 +11,8 @@ import type { Config } from './config.ts'
 import { loadWorkflows } from './adapters/workflow-files.ts'
 import { createStateStore } from './adapters/state-store.ts'
 import { createRunsOffsets } from './adapters/runs-offsets.ts'
-import { buildCatalog } from './domain/catalog.ts'
+import { buildCatalog, replaceCatalog } from './domain/catalog.ts'
+import { startCampaignStore } from './adapters/campaign-store.ts'
 import { createHandlers } from './handlers.ts'
 import { createRecovery } from './recovery.ts'
 import { createTaskTransitions } from './task-transitions.ts'
@@ -66,6 +67,21 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     const producer = stack.use(await startProducer({ config, logger, service, metrics }))
     const auditor = stack.use(createAuditWriter({ producer, perMinute: config.AUTOCAL_AUDIT_ANONYMOUS_PER_MINUTE }))
     const store = createStateStore(redis)
+    // runtime campaigns (autocal.campaigns.v1) overlaid on the workflow files' campaigns, before any run is taken;
+    // a campaign resumed (or any change) is planned at once, not on the next tick
+    let planNow = (): void => {}
+    const campaigns = stack.use(await startCampaignStore({
+      config,
+      logger,
+      producer,
+      metrics,
+      service,
+      instance,
+      onChange: (definitions, changed) => {
+        replaceCatalog(catalog, buildCatalog(catalog.workflows, definitions.values()))
+        if (changed !== undefined) planNow()
+      }
+    }))
     const transitions = createTaskTransitions({ store, redis, producer, catalog, logger, dataDir: config.AUTOCAL_DATA_DIR, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
     const recovery = createRecovery({ config, logger, store, redis, catalog, applyRun: async ev => { await handlers.applyRun(ev) }, rebuildLeaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
     // the planner works in the handlers (run blocks on the run's event, downstream tasks on the status that
@@ -74,7 +90,8 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
     const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, inputFiles: createInputFiles({ dbs, redis, logger, recheckMs: config.AUTOCAL_DBS_RECHECK_MS }), handlerGraceMs: 2 * config.AUTOCAL_DISPATCH_TICK_MS, ensureState: recovery.ensureState })
     const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR, planner })
     await recovery.ensureState()
-    const checks = [redis.check, producer.check]
+    planNow = () => { planner.tick().catch((err: unknown) => { logger.warn({ err }, 'planning after a campaign change failed; the next tick retries') }) }
+    const checks = [redis.check, producer.check, campaigns.check]
     const http = stack.use(await buildHttp({ logger, metrics, checks }))
     await http.listen({ host: config.AUTOCAL_HTTP_HOST, port: config.AUTOCAL_HTTP_PORT })
     // task events for the control API's watch streams: this replica's own group, deleted when it stops
@@ -90,7 +107,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
       logger,
       checks,
       ...(tls === undefined ? {} : { credentials: tls }),
-      services: [controlService({ catalog, store, producer, auditor, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env, golden: loaded.golden, replay: { catalog, store, replays, runner: replayRunner, kafka: config, logger } })]
+      services: [controlService({ catalog, store, producer, auditor, tokens, readers, logger, taskEvents, workflowsDir: loaded.dir, env, golden: loaded.golden, replay: { catalog, store, replays, runner: replayRunner, kafka: config, logger }, campaigns })]
     }))
     stack.use(startPlanning(planner, config.AUTOCAL_DISPATCH_TICK_MS, logger))
     // changed workflow files are loaded without a restart (the catalog and golden runs are changed in place)

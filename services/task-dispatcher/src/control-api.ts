@@ -30,6 +30,8 @@ import { selectInjectedRuns } from './inject-selection.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { stateOf, toTaskEvent } from './task-event.ts'
 import { replayRpcs, type ReplayApiDeps } from './replay-api.ts'
+import type { CampaignStore } from './adapters/campaign-store.ts'
+import { campaignRpcs } from './campaign-api.ts'
 
 export interface ControlApiDeps {
   catalog: Catalog
@@ -50,6 +52,8 @@ export interface ControlApiDeps {
   golden?: GoldenRuns
   /** Replays of recorded runs into sandbox campaigns (replay-api.ts). */
   replay: ReplayApiDeps
+  /** The runtime campaigns' definitions (autocal.campaigns.v1): `autocal campaign …`, `autocal rtype …`. */
+  campaigns: Pick<CampaignStore, 'definitions' | 'put'>
 }
 
 export function workflowInfo (w: Workflow): ReturnType<typeof create<typeof WorkflowInfoSchema>> {
@@ -64,10 +68,15 @@ function conditionDetails (t: Task, requestId: string, database: string | undefi
   return d
 }
 
+/** What an RPC handler needs of its call: the metadata (bearer token) and the peer (audit). */
+export interface Call { metadata: grpc.Metadata, getPeer: () => string }
+
+/** Who, what and why of one RPC, filled in by the handler as it learns them (the audit record's fields). */
+export interface AuditFacts { principal: string, subsystem: string, target: string, commandId: string, reason: string, details: Record<string, string> }
+
 export function controlService (deps: ControlApiDeps) {
   const { catalog, store, producer, tokens } = deps
   const log = deps.logger.child({ component: 'control' })
-  type Call = { metadata: grpc.Metadata, getPeer: () => string }
 
   /** The principal of a command RPC: a control token's; a read token or none is refused (AUTOCAL_UNAUTHENTICATED / AUTOCAL_FORBIDDEN). */
   function actorOf (call: Call): Principal {
@@ -89,9 +98,6 @@ export function controlService (deps: ControlApiDeps) {
     if (deps.readers.public && token === undefined) return { principal: 'anonymous', subsystems: ['*'] }
     throw new AutocalError('AUTOCAL_UNAUTHENTICATED', token === undefined ? 'no bearer token: reading needs a read or control token (--token-file, AUTOCAL_TOKEN / AUTOCAL_TOKEN_FILE)' : 'unknown bearer token')
   }
-
-  /** Who, what and why of one RPC, filled in by the handler as it learns them. */
-  interface AuditFacts { principal: string, subsystem: string, target: string, commandId: string, reason: string, details: Record<string, string> }
 
   /** Writes one AuditRecord; a failure to write is logged (the answer to the caller stands). */
   async function audit (call: Call, action: string, facts: AuditFacts, accepted: boolean, reason: string): Promise<void> {
@@ -326,6 +332,7 @@ export function controlService (deps: ControlApiDeps) {
 
   return serve(ControlService, {
     ...replayRpcs(deps.replay, { audited, actorOf, readerOf }),
+    ...campaignRpcs({ catalog, campaigns: deps.campaigns, logger: deps.logger }, { audited, actorOf, readerOf }),
     listPendingConditions: async (req, call) => await audited(call, 'control.ListPendingConditions', 'read', async facts => {
       facts.target = req.campaign === '' ? 'every campaign' : `campaign ${req.campaign}`
       if (req.subsystem !== '') valid(nameProblem('subsystem', req.subsystem), 'subsystem')
@@ -385,6 +392,7 @@ export function controlService (deps: ControlApiDeps) {
       valid(messageProblem('control', create(ControlCommandSchema, { commandId: 'check', action: { case: 'injectRuns', value: inject } })))
       const c = campaignOf(req.campaign)
       facts.subsystem = [...c.subsystems].sort().join(',')
+      if (c.state === 'closed') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `campaign '${c.name}' is closed: it takes no new runs (autocal campaign list)`)
       const records = new Set(inject.records.map(r => r.run))
       if ((inject.firstRun !== 0 || inject.lastRun !== 0) && (inject.firstRun === 0 || inject.lastRun === 0 || inject.lastRun < inject.firstRun)) {
         throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `bad run range ${inject.firstRun}-${inject.lastRun}`)

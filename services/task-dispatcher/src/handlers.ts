@@ -64,12 +64,15 @@ export function createHandlers (deps: HandlerDeps) {
           // the trace of the run's end: the block's jobs, conditions and task events continue it
           await redis.client.set(redis.key('td', 'trace', 'run', run.run), JSON.stringify(captureContext()), 'EX', 7 * 24 * 3600)
         }
-        // a live run (no campaign) goes to every live campaign (prompt and shadow campaigns), each tracked on its own
+        // a live run goes to every live campaign; a closed campaign takes no new run, a paused one records it (pending)
         for (const campaign of campaignsOfRun(catalog, ev.campaign)) {
           const c = catalog.campaigns.get(campaign)
-          if (run.endTime !== undefined && c !== undefined) {
-            await store.addPending(campaign, run.run, now(), { runBlocks: c.roots.some(r => r.block.kind === 'run'), buckets: c.roots.some(r => r.block.kind !== 'run') })
+          if (run.endTime === undefined || c === undefined) continue
+          if (c.state === 'closed') {
+            log.warn({ run: run.run, campaign }, 'run not taken: the campaign is closed')
+            continue
           }
+          await store.addPending(campaign, run.run, now(), { runBlocks: c.roots.some(r => r.block.kind === 'run'), buckets: c.roots.some(r => r.block.kind !== 'run') })
         }
         return
       }
@@ -94,7 +97,7 @@ export function createHandlers (deps: HandlerDeps) {
     await applyRun(ev)
     // push: a run that ended is planned, gated and dispatched here; a Tier-0 fact re-evaluates the run's tasks
     const change = ev.change.case
-    if (change === 'ended' && ev.change.value.run?.endTime !== undefined) for (const campaign of campaignsOfRun(catalog, ev.campaign)) await planner?.runEnded(campaign, ev.run)
+    if (change === 'ended' && ev.change.value.run?.endTime !== undefined) for (const c of campaignsOfRun(catalog, ev.campaign)) await planner?.runEnded(c, ev.run)
     else if (change === 'streamDone' || change === 'datasetDone') await planner?.runFactChanged(ev.run)
     await seenBefore(redis, meta.eventId)
     // how far the runs topic is consumed (bucket grouping waits for it) is noted by the consumer's onHandled, in offset order (app.ts)

@@ -301,7 +301,8 @@ export function createPlanner (deps: PlannerDeps) {
    * planning lease is free at once, else the next tick does it.
    */
   async function evaluateNow (c: CampaignTasks, keys: readonly string[]): Promise<void> {
-    if (keys.length === 0) return
+    // a paused campaign dispatches nothing until resumed (the tick after the resume evaluates its tasks)
+    if (keys.length === 0 || c.state === 'paused') return
     const tasks = (await store.getTasks([...new Set(keys)])).filter(t => t.state === 'new' || t.state === 'waiting')
     if (tasks.length === 0) return
     const free = { check: () => undefined }
@@ -328,7 +329,8 @@ export function createPlanner (deps: PlannerDeps) {
    */
   async function runEnded (campaign: string, run: number): Promise<void> {
     const c = catalog.campaigns.get(campaign)
-    if (c === undefined) return
+    // paused: the run stays pending and unplanned, the tick plans it once the campaign is resumed; closed: not taken
+    if (c === undefined || c.state !== 'active') return
     const { keys, downstream } = await planRunBlocks(c, [run])
     await evaluateNow(c, keys)
     // the downstream tasks after the roots' dispatch; evaluated at once too (a root may have finished meanwhile)
@@ -390,6 +392,7 @@ export function createPlanner (deps: PlannerDeps) {
   async function tick (): Promise<void> {
     await deps.ensureState()
     for (const c of catalog.campaigns.values()) {
+      if (c.state === 'paused') continue
       try {
         await planCampaign(c)
       } catch (err) {

@@ -80,6 +80,11 @@ test('a gRPC service from the contracts serves typed calls, maps errors and answ
       getReplay: async () => ({}),
       listReplays: async () => ({}),
       cancelReplay: async () => ({}),
+      createCampaign: async () => ({}),
+      listCampaigns: async () => ({}),
+      changeCampaignState: async () => ({}),
+      createRunType: async () => ({}),
+      updateRunType: async () => ({}),
       watchTasks: async function * () {
         for (let version = 1n; version <= 3n; version++) yield { event: { task: 't', version } }
         if (watchFails) throw new AutocalError('AUTOCAL_NOT_FOUND', 'campaign gone')

@@ -57,7 +57,8 @@ export async function reloadWorkflows (deps: Omit<WorkflowWatchDeps, 'settleMs'>
     log.error({ dir: deps.dir, errors: loaded.errors }, 'workflow change refused: the workflows stay as they were')
     return { kind: 'refused', errors: loaded.errors }
   }
-  const next = buildCatalog(loaded.workflows)
+  // the runtime campaigns (autocal.campaigns.v1) stay overlaid on the new files
+  const next = buildCatalog(loaded.workflows, deps.catalog.runtime.values())
   if (versionsOf(next).join(' ') === versionsOf(deps.catalog).join(' ')) return { kind: 'unchanged' }
   const campaigns = new Set([...deps.catalog.campaigns.keys(), ...next.campaigns.keys()])
   replaceCatalog(deps.catalog, next)

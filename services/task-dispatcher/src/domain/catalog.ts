@@ -2,9 +2,10 @@
 // campaign runs, which of them group runs into blocks themselves (root tasks)
 // and which run on their upstream tasks' blocks, and whether a run belongs to
 // a root task.
-import type { Run } from '@autocal/contracts'
+import type { CampaignDefinition, Run } from '@autocal/contracts'
 import { matchesFilter, type FilterDecision, type GoldenRuns } from './run-filter.ts'
-import { uploadsOf, type RunType, type TaskDef, type Workflow } from './workflow.ts'
+import { uploadsOf, type CampaignState, type RunType, type TaskDef, type Workflow } from './workflow.ts'
+import { campaignDefOf, overlayWorkflows } from './campaign-definitions.ts'
 import { isTerminal, type JobSpec, type Task, type TaskSpec } from './task-state.ts'
 
 export interface CampaignTasks {
@@ -22,20 +23,35 @@ export interface CampaignTasks {
   shadow: boolean
   /** Notification channel of its tasks ('' = the subsystem's routes); the first file listing the campaign with one says it. */
   notify: string
+  /** active, paused (runs recorded, nothing dispatched) or closed (no new runs; open tasks finish). */
+  state: CampaignState
+  /** Revision of a runtime campaign's definition (autocal.campaigns.v1); 0 for a YAML campaign. */
+  revision: number
 }
 
 export interface Catalog {
+  /** The workflows of the files (runtime campaigns are not among them). */
   workflows: Workflow[]
+  /** The runtime campaigns' definitions the catalog was built with (autocal.campaigns.v1), by name. */
+  runtime: Map<string, CampaignDefinition>
   campaigns: Map<string, CampaignTasks>
   /** A task as it runs in a campaign (its `upload` is the campaign's). */
   task: (campaign: string, task: string) => TaskDef | undefined
 }
 
-export function buildCatalog (workflows: Workflow[]): Catalog {
+/**
+ * The catalog of the workflow files' campaigns and, overlaid on them, the
+ * runtime campaigns' definitions (domain/campaign-definitions.ts
+ * overlayWorkflows): a runtime campaign runs its workflows' tasks with its own
+ * run types and conditions target. A runtime definition never shares a name
+ * with a YAML campaign (refused at creation).
+ */
+export function buildCatalog (workflows: Workflow[], runtime: Iterable<CampaignDefinition> = []): Catalog {
   const campaigns = new Map<string, CampaignTasks>()
-  for (const w of workflows) {
+  const definitions = new Map([...runtime].map(d => [d.name, d]))
+  for (const w of [...workflows, ...overlayWorkflows(workflows, definitions.values())]) {
     for (const c of w.campaigns) {
-      const entry: CampaignTasks = campaigns.get(c.name) ?? { name: c.name, subsystems: [], tasks: [], roots: [], runTypesOf: new Map(), live: false, shadow: false, notify: '' }
+      const entry: CampaignTasks = campaigns.get(c.name) ?? { name: c.name, subsystems: [], tasks: [], roots: [], runTypesOf: new Map(), live: false, shadow: false, notify: '', state: c.state ?? 'active', revision: c.revision ?? 0 }
       campaigns.set(c.name, entry)
       entry.live ||= c.live
       entry.shadow ||= c.shadow
@@ -59,8 +75,14 @@ export function buildCatalog (workflows: Workflow[]): Catalog {
       }
     }
   }
+  // a runtime campaign none of whose workflows is loaded any more still exists (its tasks are orphaned; it can be listed and closed)
+  for (const d of definitions.values()) {
+    const c = campaignDefOf(d)
+    if (!campaigns.has(d.name)) campaigns.set(d.name, { name: d.name, subsystems: [...d.subsystems], tasks: [], roots: [], runTypesOf: new Map(), live: c.live, shadow: false, notify: c.notify ?? '', state: c.state ?? 'active', revision: d.revision })
+  }
   return {
     workflows,
+    runtime: definitions,
     campaigns,
     task: (campaign, task) => campaigns.get(campaign)?.tasks.find(t => t.name === task)
   }
@@ -80,16 +102,6 @@ function topological (tasks: TaskDef[]): TaskDef[] {
   }
   tasks.forEach(visit)
   return out
-}
-
-/**
- * The campaigns a run event goes to: its own campaign (an injected run), or, for a live run (campaign ''),
- * every live campaign of the catalog (`prompt` and the shadow campaigns of workflow branches), each of which
- * tracks the run on its own (every Redis key and task key of the dispatcher names the campaign).
- */
-export function campaignsOfRun (catalog: Pick<Catalog, 'campaigns'>, campaign: string): string[] {
-  if (campaign !== '') return [campaign]
-  return [...catalog.campaigns.values()].filter(c => c.live).map(c => c.name)
 }
 
 /** Whether a run belongs to a root task of a campaign: one of its run types and its own filter accept it. */
@@ -177,6 +189,7 @@ export function specOf (campaign: string, def: TaskDef): TaskSpec {
  */
 export function replaceCatalog (live: Catalog, next: Catalog): void {
   live.workflows = next.workflows
+  live.runtime = next.runtime
   live.campaigns.clear()
   for (const [name, c] of next.campaigns) live.campaigns.set(name, c)
 }
@@ -192,4 +205,23 @@ export interface OrphanedTask { campaign: string, task: string, blockId: string,
 export function orphanedTasks (tasks: ReadonlyArray<Pick<Task, 'campaign' | 'task' | 'block' | 'state' | 'workflowVersion' | 'workflowBranch'>>, catalog: Pick<Catalog, 'task'>): OrphanedTask[] {
   return tasks.filter(t => !isTerminal(t.state) && catalog.task(t.campaign, t.task) === undefined)
     .map(t => ({ campaign: t.campaign, task: t.task, blockId: t.block.id, state: t.state, workflowVersion: t.workflowVersion, workflowBranch: t.workflowBranch ?? '' }))
+}
+
+/**
+ * The campaigns a live run (a run event without a campaign) goes to: every
+ * campaign that receives live runs (the YAML `prompt`, runtime campaigns of
+ * kind live) and is not closed. A paused one records the run and plans it
+ * once resumed.
+ */
+export function liveCampaigns (catalog: Pick<Catalog, 'campaigns'>): string[] {
+  return [...catalog.campaigns.values()].filter(c => c.live && c.state !== 'closed').map(c => c.name)
+}
+
+/**
+ * The campaigns a run event goes to: the one it names (an injected run), else every live campaign
+ * (liveCampaigns: `prompt`, shadow campaigns of workflow branches, runtime live campaigns; not closed ones),
+ * each of which tracks the run on its own (every Redis key and task key of the dispatcher names the campaign).
+ */
+export function campaignsOfRun (catalog: Pick<Catalog, 'campaigns'>, campaign: string): string[] {
+  return campaign === '' ? liveCampaigns(catalog) : [campaign]
 }

@@ -186,6 +186,8 @@ export interface CampaignConditions {
   writePromptTags: boolean
 }
 
+/** active: takes runs and dispatches; paused: records runs, dispatches nothing; closed: no new runs, open tasks finish. */
+export type CampaignState = 'active' | 'paused' | 'closed'
 export interface CampaignDef {
   name: string
   runTypes: string[]
@@ -199,6 +201,10 @@ export interface CampaignDef {
   shadow: boolean
   /** Notification channel of the campaign's tasks (YAML `notify`; the metrics service's route of that name). */
   notify?: string
+  /** Runtime campaigns only (autocal.campaigns.v1); a YAML campaign is always active. */
+  state?: CampaignState
+  /** Revision of a runtime campaign's definition. */
+  revision?: number
 }
 
 export interface Workflow {
