@@ -20,6 +20,8 @@ import type { StateStore } from './adapters/state-store.ts'
 import { cancelJob, conditionRequest, requestIdOf, startJob } from './effects.ts'
 import { toTaskEvent } from './task-event.ts'
 
+import type { CrossNeeds } from './cross-needs.ts'
+
 export interface TaskTransitionsDeps {
   store: StateStore
   redis: RedisHandle
@@ -28,6 +30,8 @@ export interface TaskTransitionsDeps {
   logger: Logger
   dataDir: string
   leaseMs: number
+  /** The outputs of the tasks of other workflows a task needs, for its `{inputs}` (cross-needs.ts). */
+  crossNeeds?: Pick<CrossNeeds, 'upstreamOutputs'>
   now?: () => number
 }
 
@@ -57,7 +61,9 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
   /** The start request of one job try, with the outputs of the upstream tasks as its inputs. */
   async function startRequest (t: Task, def: TaskDef, index: number, tryNo: number): Promise<ReturnType<typeof startJob>> {
     const upstream = await store.getTasks(def.needs.map(n => taskKey(t.campaign, t.block.id, n)))
-    return startJob(t, def, index, tryNo, upstream.flatMap(u => u.outputs.map(o => o.path)), dataDir)
+    // then the outputs of the tasks of other workflows it needs (cross-needs.ts)
+    const cross = def.crossNeeds.length === 0 ? [] : await deps.crossNeeds?.upstreamOutputs(t, def) ?? []
+    return startJob(t, def, index, tryNo, [...upstream.flatMap(u => u.outputs.map(o => o.path)), ...cross], dataDir)
   }
 
   /**
