@@ -23,10 +23,15 @@ export interface CrossNeedsDeps {
 
 export type CrossNeeds = ReturnType<typeof createCrossNeeds>
 
-/** Whether a condition event tells that the tag now has an IOV at its since: uploaded, or already there (not a dry run). */
-export function iovOf (ev: Pick<ConditionEvent, 'outcome' | 'target' | 'tag' | 'since'>): { tag: string, since: number } | undefined {
+/**
+ * The IOV a condition event tells the tag now has: uploaded, or already there (not a dry run); undefined
+ * otherwise. Its since is the one the upload asked for (`requested_since`) when the uploader moved it
+ * forward to the FCSR: the constants made for those runs are in the tag (valid from the FCSR on), and a
+ * task waiting for them is not left waiting for ever for runs whose prompt reconstruction already started.
+ */
+export function iovOf (ev: Pick<ConditionEvent, 'outcome' | 'target' | 'tag' | 'since' | 'requestedSince'>): { tag: string, since: number } | undefined {
   const there = ev.outcome === Outcome.UPLOADED || (ev.outcome === Outcome.SKIPPED && ev.target !== 'dry-run' && ev.target !== '')
-  return there && ev.tag !== '' ? { tag: ev.tag, since: Number(ev.since) } : undefined
+  return there && ev.tag !== '' ? { tag: ev.tag, since: Number(ev.requestedSince ?? ev.since) } : undefined
 }
 
 export function createCrossNeeds (deps: CrossNeedsDeps) {
