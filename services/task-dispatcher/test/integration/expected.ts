@@ -21,6 +21,8 @@ export function expectedPrompt (runs: Run[], golden: Set<number>): Expected {
   for (const r of coll.filter(r => r.durationS >= 600 && r.recordedLumiPb >= 1 && golden.has(r.run))) {
     add(`run-${r.run}`, 'timing-reco', 4)
     add(`run-${r.run}`, 'timing-calib', 1, true)
+    // egm-photon-scale.yaml: the same runs, after ECAL's timing-reco and the IOV of its calibration
+    add(`run-${r.run}`, 'photon-scale', 1)
   }
   // ecal-pedestals.yaml
   for (const r of coll.filter(r => r.durationS >= 300)) add(`run-${r.run}`, 'pedestals', 1, true)
