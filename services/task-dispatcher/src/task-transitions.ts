@@ -209,13 +209,17 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
     return uploadBlocker(task, siblings, await stalledBlocks(task.campaign, task.task, siblings))?.block.id
   }
 
-  /** Blocks whose new or waiting `taskName` task cannot run: a task it needs ended failed, skipped or cancelled. */
+  /**
+   * Blocks whose new or waiting `taskName` task cannot run: a task it needs ended failed, skipped or cancelled,
+   * or its gates say it is blocked (`blocked:`, also by a task of another workflow: cross-needs.ts).
+   */
   async function stalledBlocks (campaign: string, taskName: string, siblings: readonly Task[]): Promise<Set<string>> {
     const needs = catalog.task(campaign, taskName)?.needs ?? []
     const waiting = siblings.filter(s => s.state === 'new' || s.state === 'waiting')
-    if (needs.length === 0 || waiting.length === 0) return new Set()
+    const blocked = waiting.filter(s => s.pendingGates.some(g => g.startsWith('blocked:'))).map(s => s.block.id)
+    if (needs.length === 0 || waiting.length === 0) return new Set(blocked)
     const upstream = await store.getTasks(waiting.flatMap(s => needs.map(n => taskKey(campaign, s.block.id, n))))
-    return new Set(upstream.filter(u => deadEnds.has(u.state)).map(u => u.block.id))
+    return new Set([...blocked, ...upstream.filter(u => deadEnds.has(u.state)).map(u => u.block.id)])
   }
 
   /**

@@ -2,9 +2,11 @@
 // dispatcher with the real job-executor and the real condition-uploader: an
 // EGM task waits for an ECAL task of another workflow file and for the IOV
 // that task's upload gives ECAL's tag, then runs with the ECAL outputs as its
-// inputs; an EGM task that needs only the condition (an IOV within its runs)
-// runs once the condition event arrives; an ECAL failure blocks the EGM task
-// with the reason. The IOVs learned survive the loss of the Redis read model
+// inputs and uploads its own payload; an EGM task that needs only the
+// condition (an IOV within its runs) runs once the condition event arrives;
+// an ECAL failure on the first run blocks the EGM task there with the reason,
+// and the later runs' EGM uploads to an append-only tag do not wait for the
+// blocked one. The IOVs learned survive the loss of the Redis read model
 // (rebuilt from the conditions topic).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -29,27 +31,30 @@ ${collisions}tasks:
     condition: { tag: ${tag}, record: EcalTimeCalibConstantsRcd, sync: offline }
 `
 const noPayload = 'python3, -c, "import json, os, sys; d = sys.argv[1]; os.makedirs(d, exist_ok=True); json.dump(dict(outputs=[]), open(os.path.join(d, \'outputs.json\'), \'w\'))", "{outdir}"'
-// EGM: photon-scale needs the ECAL task and its tag; photon-id needs only an IOV of the tag within its runs
+// EGM: photon-scale needs the ECAL task and its tag, and uploads to an offline (append-only) tag; photon-id
+// needs only an IOV of the tag within its runs
+const egmTag = 'EGMPhotonScale_xneeds_offline'
 const egm = `subsystem: EGM
 workflow: photon-scale
 ${collisions}tasks:
   - name: photon-scale
     retries: 0
     needs: [${upstream}, { condition: ${tag} }]
-    run: [${noPayload}, "{inputs}"]
+    run: [python3, ${script}, --object-type, EGMPhotonScale, --tag, EGMPhotonScale_calib, --since, "{run}", --out, "{outdir}/scale.db", --inputs, "{inputs}"]
+    condition: { tag: ${egmTag}, record: EGMPhotonScaleRcd, sync: offline }
   - name: photon-id
     retries: 0
     needs: [{ condition: ${tag}, since: block }]
     run: [${noPayload}]
 `
 
-test('an EGM task waits for an ECAL task of another file and for its IOV, runs on its outputs, and is blocked by its failure', { timeout: 240_000 }, async t => {
+test('an EGM task waits for an ECAL task of another file and for its IOV, runs on its outputs, and is blocked by its failure without holding later uploads', { timeout: 240_000 }, async t => {
   const config = testConfig()
   const runs = realRuns(357400, 357480).filter(r => r.runClass === 'collisions2022').slice(0, 3)
   assert.equal(runs.length, 3)
   const [a, b, c] = runs.map(r => r.run).sort((x, y) => x - y) as [number, number, number]
   const workflows = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
-  writeFileSync(join(workflows, 'ecal-timing.yaml'), ecal(c))
+  writeFileSync(join(workflows, 'ecal-timing.yaml'), ecal(a))
   writeFileSync(join(workflows, 'egm-photon-scale.yaml'), egm)
 
   await using backends = await startBackends(config)
@@ -81,11 +86,11 @@ test('an EGM task waits for an ECAL task of another file and for its IOV, runs o
   const eventsOf = (run: number, task: string): TaskEvent[] => taskEvents.filter(e => e.task === task && e.block?.runs.includes(run))
   const done = (run: number, task: string): boolean => eventsOf(run, task).some(e => e.state === TaskState.DONE)
 
-  await until('the EGM tasks done on the runs ECAL calibrated', () => [a, b].every(r => done(r, 'photon-scale') && done(r, 'photon-id')), 180_000)
-  await until('ECAL failed on the bad run', () => eventsOf(c, 'timing-calib').some(e => e.state === TaskState.FAILED), 60_000)
+  await until('the EGM tasks done on the runs ECAL calibrated', () => [b, c].every(r => done(r, 'photon-scale') && done(r, 'photon-id')), 180_000)
+  await until('ECAL failed on the bad run', () => eventsOf(a, 'timing-calib').some(e => e.state === TaskState.FAILED), 60_000)
 
   await t.test('the EGM tasks waited on their cross gates and ran after ECAL\'s condition event for their runs', () => {
-    for (const r of [a, b]) {
+    for (const r of [b, c]) {
       const iov = conditions.find(e => e.tag === tag && e.since === BigInt(r))
       assert.equal(iov?.outcome, Outcome.UPLOADED, `ECAL's IOV at ${r}`)
       const id = eventsOf(r, 'photon-id')
@@ -96,7 +101,7 @@ test('an EGM task waits for an ECAL task of another file and for its IOV, runs o
   })
 
   await t.test('the EGM task gets the ECAL task\'s outputs as its inputs', () => {
-    for (const r of [a, b]) {
+    for (const r of [b, c]) {
       const ecalDone = eventsOf(r, 'timing-calib').find(e => e.state === TaskState.DONE)
       const outputs = ecalDone?.outputs.map(o => o.path) ?? []
       assert.ok(outputs.some(p => p.endsWith('/timing.db')), JSON.stringify(outputs))
@@ -106,25 +111,30 @@ test('an EGM task waits for an ECAL task of another file and for its IOV, runs o
   })
 
   await t.test('an ECAL failure blocks the EGM task with the reason; the condition-only task waits for an IOV within its runs', async () => {
-    await until('photon-scale blocked on the bad run', async () => (await cell(c, 'photon-scale'))?.pendingGates.join() === `blocked:${upstream}:failed`)
-    const scale = await cell(c, 'photon-scale')
+    const gates = [`blocked:${upstream}:failed`, `condition:${tag}`]
+    await until('photon-scale blocked on the bad run', async () => (await cell(a, 'photon-scale'))?.pendingGates.join() === gates.join())
+    const scale = await cell(a, 'photon-scale')
     assert.equal(scale?.state, TaskState.WAITING)
-    assert.match(scale?.waitingFor ?? '', new RegExp(`^blocked: upstream task ${upstream} failed \\(reprocess it`))
-    const id = await cell(c, 'photon-id')
+    assert.match(scale?.waitingFor ?? '', new RegExp(`^blocked: upstream task ${upstream} failed \\(reprocess it.*\\); condition ${tag} has no IOV for run ${a} yet$`))
+    const id = await cell(a, 'photon-id')
     assert.deepEqual(id?.pendingGates, [`condition:${tag}`])
-    assert.equal(id?.waitingFor, `condition ${tag} has no IOV for run ${c} yet`)
-    assert.equal(backends.requests.some(q => q.message.jobId.startsWith(`prompt/run-${c}/photon-`)), false, 'no EGM job on the run ECAL failed')
+    assert.equal(id?.waitingFor, `condition ${tag} has no IOV for run ${a} yet`)
+    assert.equal(backends.requests.some(q => q.message.jobId.startsWith(`prompt/run-${a}/photon-`)), false, 'no EGM job on the run ECAL failed')
+  })
+
+  await t.test('the later runs\' EGM uploads to an append-only tag do not wait for the blocked first run', () => {
+    assert.deepEqual(conditions.filter(e => e.tag === egmTag && e.outcome === Outcome.UPLOADED).map(e => Number(e.since)).sort((x, y) => x - y), [b, c])
   })
 
   await t.test('the IOVs learned are rebuilt from the conditions topic after the read model is lost', async () => {
     await dispatcher[Symbol.asyncDispose]()
     await using redis = await connectRedis({ config, logger: silentLogger })
     const iovs = `${config.AUTOCAL_REDIS_KEY_PREFIX}td:iovs:${tag}`
-    assert.deepEqual(await redis.client.zrange(iovs, 0, -1), [String(a), String(b)])
+    assert.deepEqual(await redis.client.zrange(iovs, 0, -1), [String(b), String(c)])
     await redis.client.eval("local keys = redis.call('keys', ARGV[1]) for i = 1, #keys, 1000 do redis.call('del', unpack(keys, i, math.min(i + 999, #keys))) end", 0, `${config.AUTOCAL_REDIS_KEY_PREFIX}*`)
     assert.equal(await redis.client.exists(iovs), 0)
     dispatcher = await startDispatcher(config, env)
-    assert.deepEqual(await redis.client.zrange(iovs, 0, -1), [String(a), String(b)])
-    await until('the blocked task evaluated again after the rebuild', async () => (await cell(c, 'photon-scale'))?.pendingGates.join() === `blocked:${upstream}:failed`)
+    assert.deepEqual(await redis.client.zrange(iovs, 0, -1), [String(b), String(c)])
+    await until('the blocked task evaluated again after the rebuild', async () => (await cell(a, 'photon-scale'))?.pendingGates.join() === `blocked:${upstream}:failed,condition:${tag}`)
   })
 })
