@@ -14,8 +14,9 @@ import { randomUUID } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { z } from 'zod'
 import { create } from '@bufbuild/protobuf'
+import { timestampDate } from '@bufbuild/protobuf/wkt'
 import { RunEventSchema, topicName, topics, type Topic } from '@autocal/contracts'
-import { connectionEnv, createKafka, createLogger, kafkaShape, loadConfig, startProducer } from '@autocal/runtime'
+import { connectionEnv, createKafka, createLogger, kafkaShape, loadConfig, readTopic, startProducer } from '@autocal/runtime'
 import { findRealdata, repoRoot, startSystem } from '../../deploy/local/system.ts'
 import { startJaeger, type JaegerTrace } from '../helpers/jaeger.ts'
 import { until } from '../helpers/until.ts'
@@ -151,7 +152,7 @@ test('233 real runs flow through all five services to exactly the expected condi
   const subscriber = spawn(process.execPath, [join(repoRoot, 'services/condition-uploader/src/examples/subscriber.ts'),
     '--group', `${prefix}.pog-subscriber`, '--prefix', prefix, '--from-beginning'], { stdio: ['ignore', 'pipe', 'pipe'] })
   t.after(() => { subscriber.kill('SIGTERM') })
-  const received: Array<{ requestId: string, tag: string, since: string, requestedSince?: string }> = []
+  const received: Array<{ requestId: string, tag: string, since: string, requestedSince?: string, at?: string }> = []
   createInterface({ input: subscriber.stdout! }).on('line', line => { received.push(JSON.parse(line)) })
 
   const metricsUrl = system.services.get('metrics')!.httpUrl
@@ -171,6 +172,7 @@ test('233 real runs flow through all five services to exactly the expected condi
     const cells = await overview().catch(() => [])
     return doneRuns(cells, 'timing-calib').length === expected.timing.length &&
       doneRuns(await shadowOverview().catch(() => []), 'timing-calib').length === expected.timing.length &&
+      doneRuns(cells, 'photon-scale').length === expected.timing.length &&
       endedRuns(cells, 'pedestals').length === expected.pedestals.length &&
       endedRuns(cells, 'pps-timing-calib').length === expected.pps.length &&
       doneBlocks(cells, 'pi0-ic').length >= expected.pi0Closed.length &&
@@ -201,6 +203,26 @@ test('233 real runs flow through all five services to exactly the expected condi
   assert.deepEqual(doneRuns(cells, 'timing-calib'), expected.timing)
   assert.deepEqual(doneRuns(cells, 'pedestals'), above(expected.pedestals))
   assert.deepEqual(doneRuns(cells, 'pps-timing-calib'), above(expected.pps))
+  // egm-photon-scale.yaml (ECAL timing's run filter): a cross-subsystem need on ECAL's timing-reco and on the
+  // IOV of ECAL's prompt tag made for the run; its jobs started only after ECAL's condition event for their run
+  assert.deepEqual(doneRuns(cells, 'photon-scale'), expected.timing)
+  {
+    const iovAt = new Map(received.filter(e => e.tag === 'EcalTimeCalibConstants_v01_prompt' && e.at !== undefined).map(e => [Number(e.requestedSince ?? e.since), Date.parse(e.at as string)]))
+    const firstStatus = new Map<number, number>()
+    const config = loadConfig(z.object(kafkaShape), { ...connectionEnv(), AUTOCAL_KAFKA_TOPIC_PREFIX: prefix })
+    await readTopic(config, createLogger({ service: 'e2e-probe', level: 'warn' }), 'e2e-job-status', topics.jobStatus, async s => {
+      const p = s.provenance
+      if (p?.task !== 'photon-scale' || s.at === undefined) return
+      const run = Number(p.blockId.replace(/^run-/, ''))
+      const ms = timestampDate(s.at).getTime()
+      firstStatus.set(run, Math.min(firstStatus.get(run) ?? Infinity, ms))
+    })
+    for (const r of expected.timing) {
+      const iov = iovAt.get(r)
+      const started = firstStatus.get(r)
+      assert.ok(iov !== undefined && started !== undefined && started >= iov, `photon-scale on run ${r}: first job status at ${String(started)}, ECAL's IOV for it at ${String(iov)}`)
+    }
+  }
   // φ-symmetry: every fill but the last is closed by a later fill's run and done
   const phisymFills = doneBlocks(cells, 'phisym')
   for (const fill of expected.phisymFills.slice(0, -1)) assert.ok(phisymFills.includes(`fill-${fill}`), `fill ${fill} processed`)
@@ -210,7 +232,7 @@ test('233 real runs flow through all five services to exactly the expected condi
     ...expected.pedestals.filter(r => r < expected.fcsr).map(r => `pedestals@${r}`),
     ...expected.pps.filter(r => r < expected.fcsr).map(r => `pps-timing-calib@${r}`)
   ].sort())
-  const eligible = new Set([...expected.timing, ...expected.pedestals, ...expected.pps, ...expected.pi0Runs])
+  const eligible = new Set([...expected.timing, ...expected.pedestals, ...expected.pps, ...expected.pi0Runs]) // photon-scale: the timing runs
   const phisymRuns = new Set(cells.filter(c => c.task === 'phisym').map(c => c.run))
   const untouched = cells.filter(c => !eligible.has(c.run) && !phisymRuns.has(c.run))
   assert.deepEqual(untouched, [], 'no task on a run no workflow selects')

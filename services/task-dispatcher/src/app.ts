@@ -14,6 +14,7 @@ import { createRunsOffsets } from './adapters/runs-offsets.ts'
 import { buildCatalog, replaceCatalog } from './domain/catalog.ts'
 import { startCampaignStore } from './adapters/campaign-store.ts'
 import { createHandlers } from './handlers.ts'
+import { createCrossNeeds } from './cross-needs.ts'
 import { createRecovery } from './recovery.ts'
 import { createTaskTransitions } from './task-transitions.ts'
 import { createPlanner, startPlanning } from './planner.ts'
@@ -82,13 +83,14 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
         if (changed !== undefined) planNow()
       }
     }))
-    const transitions = createTaskTransitions({ store, redis, producer, catalog, logger, dataDir: config.AUTOCAL_DATA_DIR, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
-    const recovery = createRecovery({ config, logger, store, redis, catalog, applyRun: async ev => { await handlers.applyRun(ev) }, rebuildLeaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
+    const crossNeeds = createCrossNeeds({ store, redis, catalog, golden: loaded.golden })
+    const transitions = createTaskTransitions({ store, redis, producer, catalog, logger, dataDir: config.AUTOCAL_DATA_DIR, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, crossNeeds })
+    const recovery = createRecovery({ config, logger, store, redis, catalog, applyRun: async ev => { await handlers.applyRun(ev) }, learnCondition: crossNeeds.learn, rebuildLeaseMs: config.AUTOCAL_DISPATCH_LEASE_MS })
     // the planner works in the handlers (run blocks on the run's event, downstream tasks on the status that
     // finished their upstream) and in its safety-net tick
     const runsOffsets = stack.use(createRunsOffsets(config, logger, service))
-    const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, inputFiles: createInputFiles({ dbs, redis, logger, recheckMs: config.AUTOCAL_DBS_RECHECK_MS }), handlerGraceMs: 2 * config.AUTOCAL_DISPATCH_TICK_MS, ensureState: recovery.ensureState })
-    const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR, planner })
+    const planner = createPlanner({ store, redis, catalog, golden: loaded.golden, transitions, logger, runsOffsets, settleMs: config.AUTOCAL_RUN_SETTLE_MS, leaseMs: config.AUTOCAL_DISPATCH_LEASE_MS, parallel: config.AUTOCAL_DISPATCH_PARALLEL, runsPerTick: config.AUTOCAL_DISPATCH_RUNS_PER_TICK, httpRecheckMs: config.AUTOCAL_HTTP_GATE_RECHECK_MS, inputFiles: createInputFiles({ dbs, redis, logger, recheckMs: config.AUTOCAL_DBS_RECHECK_MS }), handlerGraceMs: 2 * config.AUTOCAL_DISPATCH_TICK_MS, ensureState: recovery.ensureState, crossNeeds })
+    const handlers = createHandlers({ store, redis, producer, catalog, transitions, logger, ensureState: recovery.ensureState, dataDir: config.AUTOCAL_DATA_DIR, planner, crossNeeds })
     await recovery.ensureState()
     planNow = () => { planner.tick().catch((err: unknown) => { logger.warn({ err }, 'planning after a campaign change failed; the next tick retries') }) }
     const checks = [redis.check, producer.check, campaigns.check]

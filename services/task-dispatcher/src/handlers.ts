@@ -21,6 +21,7 @@ import { selectInjectedRuns } from './inject-selection.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import type { TaskTransitions } from './task-transitions.ts'
 import type { Planner } from './planner.ts'
+import type { CrossNeeds } from './cross-needs.ts'
 import type { Task } from './domain/task-state.ts'
 
 export interface HandlerDeps {
@@ -34,7 +35,9 @@ export interface HandlerDeps {
   /** Root of the job output directories (AUTOCAL_DATA_DIR), for the output_dir of promotions. */
   dataDir: string
   /** Planning in the handler of the event that makes it possible (absent: the planner's tick does it all). */
-  planner?: Pick<Planner, 'runEnded' | 'runFactChanged' | 'taskChanged'>
+  planner?: Pick<Planner, 'runEnded' | 'runFactChanged' | 'taskChanged' | 'conditionLearned'>
+  /** Learns the IOVs condition events tell of, for tasks that need a condition (cross-needs.ts). */
+  crossNeeds?: Pick<CrossNeeds, 'learn'>
   now?: () => number
 }
 
@@ -151,6 +154,8 @@ export function createHandlers (deps: HandlerDeps) {
     const outcome = ({ [Outcome.UPLOADED]: 'uploaded', [Outcome.SKIPPED]: 'skipped', [Outcome.REJECTED]: 'rejected', [Outcome.FAILED]: 'failed' } as const)[ev.outcome as 1 | 2 | 3 | 4]
     const p = ev.provenance
     if (outcome === undefined || p === undefined) throw unusable(conditionProblem(ev))
+    // learned before the task's transition: a task needing both this task and its tag sees both at once
+    const needed = await deps.crossNeeds?.learn(ev)
     let was: Task['state'] | undefined
     const tr = await transitions.apply(taskKey(p.campaign, p.blockId, p.task), cur => {
       was = cur?.state
@@ -158,6 +163,8 @@ export function createHandlers (deps: HandlerDeps) {
     })
     if (tr?.changed === true) await planner?.taskChanged(tr.task, was)
     if (tr?.changed !== true) log.info({ requestId: ev.requestId, outcome, tag: ev.tag, target: ev.target, payloadHash: ev.payloadHash, ignored: tr?.ignored }, 'condition outcome leaves the task as it is (a promotion, or not its current request)')
+    // the tag's new IOV (learned above): tasks that need the condition are evaluated (and dispatched when it covers their runs)
+    if (needed !== undefined) await planner?.conditionLearned(needed)
   }
 
   async function onControl (cmd: ControlCommand): Promise<void> {

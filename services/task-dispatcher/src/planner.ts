@@ -31,6 +31,8 @@ import type { RunFactsRecord, StateStore } from './adapters/state-store.ts'
 import type { RunsOffsets } from './adapters/runs-offsets.ts'
 import type { TaskTransitions } from './task-transitions.ts'
 import type { InputFiles } from './input-files.ts'
+import { withCrossGates } from './domain/cross-needs.ts'
+import type { CrossNeeds } from './cross-needs.ts'
 
 export interface PlannerDeps {
   store: StateStore
@@ -55,6 +57,8 @@ export interface PlannerDeps {
   handlerGraceMs?: number
   /** Resolves when the read model is complete (rebuilds it from Kafka when needed). */
   ensureState: () => Promise<void>
+  /** Needs across workflows and on conditions (cross-needs.ts); absent: none are evaluated. */
+  crossNeeds?: Pick<CrossNeeds, 'gatesOf' | 'downstreamKeys' | 'keysNeedingTag'>
   now?: () => number
 }
 
@@ -252,7 +256,8 @@ export function createPlanner (deps: PlannerDeps) {
       if (t.state === 'new' || t.state === 'waiting') {
         const upstream = await store.getTasks(def.needs.map(n => taskKey(c.name, t.block.id, n)))
         const httpGate = await httpOpen(key, t, def)
-        const pending = pendingGates(def, {
+        const cross = await deps.crossNeeds?.gatesOf(c, t, def) ?? []
+        const pending = withCrossGates(pendingGates(def, {
           blockClosed: t.block.closed,
           runs: t.block.runs,
           readiness,
@@ -260,7 +265,7 @@ export function createPlanner (deps: PlannerDeps) {
           upstreamEnded: new Map(upstream.flatMap(u => { const end = upstreamEnd(u); return end === undefined ? [] : [[u.task, end] as const] })),
           ...(httpGate === undefined ? {} : { httpOpen: httpGate }),
           processing: processing.get(t.task) ?? 0
-        })
+        }), cross)
         // a task with an input dataset: DBS decides once the other gates are open (input-files.ts)
         const input = def.input === undefined || deps.inputFiles === undefined ? { pending } : await deps.inputFiles.gates(key, t, def, pending)
         const unchanged = 'end' in input || 'jobFiles' in input ? false : def.input === undefined ? pending.join() === t.pendingGates.join() : waitingReason(input.pending, input.why) === t.reason
@@ -365,13 +370,25 @@ export function createPlanner (deps: PlannerDeps) {
     const keys: string[] = []
     const others: string[] = []
     // downstream tasks: dispatched when this one is done, blocked when it ended otherwise (or is blocked), waiting again when it is reprocessed
-    if (task.state !== was || upstreamEnd(task) !== undefined) for (const d of c.tasks) if (d.needs.includes(task.task)) keys.push(taskKey(c.name, task.block.id, d.name))
+    if (task.state !== was || upstreamEnd(task) !== undefined) {
+      for (const d of c.tasks) if (d.needs.includes(task.task)) keys.push(taskKey(c.name, task.block.id, d.name))
+      // tasks of other workflows that need it, on their blocks holding its runs
+      keys.push(...await deps.crossNeeds?.downstreamKeys(task) ?? [])
+    }
     if (was === 'processing' && task.state !== 'processing' && catalog.task(c.name, task.task)?.concurrency !== undefined) {
       for (const k of await store.openKeys(c.name)) if (k.endsWith(`/${task.task}`)) others.push(k)
     }
     await evaluateNow(c, keys)
     // other blocks of the task, let go by its concurrency limit: each continues its own run's trace
     if (others.length > 0) await outsideTrace(async () => { await evaluateNow(c, others) })
+  }
+
+  /**
+   * In the handler of a condition event that gave `tag` an IOV some task needs: evaluates the new or waiting
+   * tasks that need the tag, in every campaign (dispatched when their gates opened).
+   */
+  async function conditionLearned (tag: string): Promise<void> {
+    for (const c of catalog.campaigns.values()) await evaluateNow(c, await deps.crossNeeds?.keysNeedingTag(c, tag) ?? [])
   }
 
   async function planCampaign (c: CampaignTasks): Promise<void> {
@@ -401,7 +418,7 @@ export function createPlanner (deps: PlannerDeps) {
     }
   }
 
-  return { tick, runEnded, runFactChanged, taskChanged }
+  return { tick, runEnded, runFactChanged, taskChanged, conditionLearned }
 }
 
 /** Runs the planner every `tickMs` until disposed (a tick in flight finishes first). */

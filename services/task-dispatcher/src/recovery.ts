@@ -11,7 +11,7 @@
 // without its set memberships. One replica rebuilds under a lease; the others
 // wait, and live transitions are refused until the marker is back. The lease
 // is kept alive while the rebuild runs; one that lost it sets no marker.
-import { topics, type RegistryEntry, type RunEvent, type TaskEvent } from '@autocal/contracts'
+import { topics, type ConditionEvent, type RegistryEntry, type RunEvent, type TaskEvent } from '@autocal/contracts'
 import { AutocalError, acquireLease, keepLease, policies, readTopic, retry, type KafkaConfig, type Logger, type RedisHandle } from '@autocal/runtime'
 import type { Catalog } from './domain/catalog.ts'
 import type { StateStore } from './adapters/state-store.ts'
@@ -42,6 +42,8 @@ export interface RecoveryDeps {
   catalog: Catalog
   /** Applies one run event to the read model (the same code as the live consumer). */
   applyRun: (ev: RunEvent) => Promise<void>
+  /** Learns a condition event's IOV (cross-needs.ts): the IOVs per tag are rebuilt from the conditions topic. */
+  learnCondition?: (ev: ConditionEvent) => Promise<unknown>
   /** TTL of the rebuild's lease, kept alive while it runs (default 15 s): a replica that dies mid-rebuild blocks the others only this long. */
   rebuildLeaseMs?: number
 }
@@ -82,8 +84,11 @@ export function createRecovery (deps: RecoveryDeps) {
       keeper.check()
       const runs = await readTopic(config, deps.logger, recoveryReader, topics.runs, deps.applyRun)
       keeper.check()
+      const learn = deps.learnCondition
+      const conditions = learn === undefined ? 0 : await readTopic(config, deps.logger, recoveryReader, topics.conditions, async ev => { await learn(ev) })
+      keeper.check()
       await store.setMarker()
-      log.info({ clearedKeys: cleared, taskMessages: tasks, tasks: latest.size, registryEntries: registry, runMessages: runs, ms: Date.now() - started }, 'read model rebuilt from kafka')
+      log.info({ clearedKeys: cleared, taskMessages: tasks, tasks: latest.size, registryEntries: registry, runMessages: runs, conditionMessages: conditions, ms: Date.now() - started }, 'read model rebuilt from kafka')
     } finally {
       await keeper.stop()
       await lease.release().catch(() => false)

@@ -20,6 +20,8 @@ import type { StateStore } from './adapters/state-store.ts'
 import { cancelJob, conditionRequest, requestIdOf, startJob } from './effects.ts'
 import { toTaskEvent } from './task-event.ts'
 
+import type { CrossNeeds } from './cross-needs.ts'
+
 export interface TaskTransitionsDeps {
   store: StateStore
   redis: RedisHandle
@@ -28,6 +30,8 @@ export interface TaskTransitionsDeps {
   logger: Logger
   dataDir: string
   leaseMs: number
+  /** The outputs of the tasks of other workflows a task needs, for its `{inputs}` (cross-needs.ts). */
+  crossNeeds?: Pick<CrossNeeds, 'upstreamOutputs'>
   now?: () => number
 }
 
@@ -57,7 +61,9 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
   /** The start request of one job try, with the outputs of the upstream tasks as its inputs. */
   async function startRequest (t: Task, def: TaskDef, index: number, tryNo: number): Promise<ReturnType<typeof startJob>> {
     const upstream = await store.getTasks(def.needs.map(n => taskKey(t.campaign, t.block.id, n)))
-    return startJob(t, def, index, tryNo, upstream.flatMap(u => u.outputs.map(o => o.path)), dataDir)
+    // then the outputs of the tasks of other workflows it needs (cross-needs.ts)
+    const cross = def.crossNeeds.length === 0 ? [] : await deps.crossNeeds?.upstreamOutputs(t, def) ?? []
+    return startJob(t, def, index, tryNo, [...upstream.flatMap(u => u.outputs.map(o => o.path)), ...cross], dataDir)
   }
 
   /**
@@ -203,13 +209,17 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
     return uploadBlocker(task, siblings, await stalledBlocks(task.campaign, task.task, siblings))?.block.id
   }
 
-  /** Blocks whose new or waiting `taskName` task cannot run: a task it needs ended failed, skipped or cancelled. */
+  /**
+   * Blocks whose new or waiting `taskName` task cannot run: a task it needs ended failed, skipped or cancelled,
+   * or its gates say it is blocked (`blocked:`, also by a task of another workflow: cross-needs.ts).
+   */
   async function stalledBlocks (campaign: string, taskName: string, siblings: readonly Task[]): Promise<Set<string>> {
     const needs = catalog.task(campaign, taskName)?.needs ?? []
     const waiting = siblings.filter(s => s.state === 'new' || s.state === 'waiting')
-    if (needs.length === 0 || waiting.length === 0) return new Set()
+    const blocked = waiting.filter(s => s.pendingGates.some(g => g.startsWith('blocked:'))).map(s => s.block.id)
+    if (needs.length === 0 || waiting.length === 0) return new Set(blocked)
     const upstream = await store.getTasks(waiting.flatMap(s => needs.map(n => taskKey(campaign, s.block.id, n))))
-    return new Set(upstream.filter(u => deadEnds.has(u.state)).map(u => u.block.id))
+    return new Set([...blocked, ...upstream.filter(u => deadEnds.has(u.state)).map(u => u.block.id)])
   }
 
   /**

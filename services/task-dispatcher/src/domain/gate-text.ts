@@ -35,7 +35,8 @@ function openBlockText (f: WaitFacts): string {
 
 /**
  * One gate name of `pendingGates` in words. Gate names: `block-closed`,
- * `needs:<task>`, `blocked:<task>:<failed|cancelled|skipped|blocked>`, `t0StreamDone:<stream>`, `t0DatasetDone:<dataset>`,
+ * `needs:<task>`, `blocked:<task>:<failed|cancelled|skipped|blocked|not-run>` (a task of another workflow is
+ * `SUB/workflow/task`: domain/cross-needs.ts), `condition:<tag>`, `t0StreamDone:<stream>`, `t0DatasetDone:<dataset>`,
  * `minDuration:<s>s`, `minLumi:<pb>`, `http`, `concurrency:<n>`, `datasetLocked:<dataset>`,
  * `dbs:<dataset>` (data-aware tasks, file-slices.ts); an unknown
  * name is returned as it is.
@@ -48,6 +49,7 @@ export function gateText (gate: string, f: WaitFacts): string {
     case 'needs': return `upstream task ${arg} not done`
     case 'blocked': {
       const [upstream = '', end = ''] = arg.split(':')
+      if (end === 'not-run') return `blocked: upstream task ${upstream} does not run on run ${runsList(f.block.runs)} (its filters refuse them)`
       return end === 'blocked'
         ? `blocked: upstream task ${upstream} is blocked itself`
         : `blocked: upstream task ${upstream} ${end} (reprocess it, or reprocess it with --cascade to rerun this task too)`
@@ -56,6 +58,7 @@ export function gateText (gate: string, f: WaitFacts): string {
     case 't0DatasetDone': return `Tier-0 dataset ${arg} not done for run ${runsList(facts.filter(([, x]) => x?.datasetsDone.has(arg) !== true).map(([r]) => r))}`
     case 'minDuration': return `${round(facts.reduce((s, [, x]) => s + (x?.durationS ?? 0), 0) / 60)}/${round(Number(arg.replace(/s$/, '')) / 60)} min of data`
     case 'minLumi': return `${round(facts.reduce((s, [, x]) => s + (x?.recordedLumiPb ?? 0), 0))}/${arg} /pb recorded`
+    case 'condition': return `condition ${arg} has no IOV for run ${runsList(f.block.runs)} yet`
     case 'http': return 'the HTTP readiness check has not answered yes'
     case 'concurrency': return `${arg} block(s) of this task already processing`
     case 'datasetLocked': return `Tier-0 has not closed dataset ${arg} for run ${runsList(f.block.runs)} (a DBS block of it is open for writing, or none is listed yet)`

@@ -12,6 +12,7 @@ import { parseDuration } from './duration.ts'
 import { defaultInfrastructureRetries } from './retry-policy.ts'
 import { branchProblems, campaignProblems, shadowUploadProblem } from './workflow-branches.ts'
 import { datasetTemplateProblems, type FanOut } from './file-slices.ts'
+import { crossNeedProblems, parseNeedName, type CrossNeed } from './cross-needs.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
 export type Backend = typeof backends[number]
@@ -126,7 +127,10 @@ export interface TaskDef {
   block: BlockRule
   filter: RunFilter
   gates: Gates
+  /** Tasks of the same workflow this task needs (it runs on their blocks). */
   needs: string[]
+  /** Tasks of other workflows and conditions this task waits for on its own blocks (domain/cross-needs.ts). */
+  crossNeeds: CrossNeed[]
   jobs: number
   /** The input dataset whose files (of the block's runs) the jobs share: `{files}`; undefined = none. */
   input?: InputDef
@@ -314,7 +318,10 @@ const TaskSchema = z.strictObject({
   block: BlockSchema.optional(),
   filter: FilterSchema.optional(),
   when: GatesSchema.optional(),
-  needs: z.array(name).default([]),
+  needs: z.array(z.union([
+    z.string().superRefine((v, ctx) => { const p = parseNeedName(v); if ('problem' in p) ctx.addIssue({ code: 'custom', message: p.problem }) }),
+    z.strictObject({ condition: tagName, since: z.enum(['any', 'block']).default('any') })
+  ], { error: 'expected a task name, subsystem/workflow/task, or { condition: <tag>, since: any | block }' })).default([]),
   jobs: JobsSchema.default(1),
   run: z.array(z.union([z.string(), z.number()]).transform(String)).min(1, 'expected at least the program to run'),
   backend: z.string().default('local'),
@@ -548,7 +555,7 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
   scriptProblems(js, source.dir, options, at)
   const parsed = WorkflowSchema.safeParse(js)
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
+    for (const issue of unionBranchIssues(parsed.error.issues)) {
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) at([...issue.path as Path, key], unknownKeyText(key, keysAt(WorkflowSchema, issue.path as Path)))
       } else at(issue.path as Path, issue.message)
@@ -628,6 +635,13 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
     const path: Path = ['tasks', i]
     if (!(backends as readonly string[]).includes(t.backend)) at([...path, 'backend'], `unknown backend '${t.backend}'${didYouMean(t.backend, backends) ?? ''}, expected one of ${backends.join(', ')}`)
     const check = (text: string, where: Path): void => { for (const p of placeholderProblems(text, t.needs.length > 0, t.input !== undefined)) at(where, p) }
+    const needs = t.needs.flatMap(n => typeof n === 'string' && !n.includes('/') ? [n] : [])
+    const crossNeeds: CrossNeed[] = t.needs.flatMap((n, j): CrossNeed[] => {
+      const where = `${source.name}:${positionOf(doc, lineCounter, [...path, 'needs', j])}`
+      if (typeof n !== 'string') return [{ kind: 'condition', tag: n.condition, since: n.since, at: where }]
+      const p = parseNeedName(n)
+      return 'kind' in p && p.kind === 'task' ? [{ ...p, at: where }] : []
+    })
     const gates: Gates = { t0StreamDone: list(t.when?.t0StreamDone), t0DatasetDone: list(t.when?.t0DatasetDone) }
     if (t.when?.minDuration !== undefined) gates.minDurationS = parseDuration(t.when.minDuration) as number
     if (t.when?.minLumi !== undefined) gates.minLumiPb = t.when.minLumi
@@ -656,7 +670,8 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
       block: blockRuleOf(t.block),
       filter: filterOf(t.filter, [...path, 'filter']),
       gates,
-      needs: t.needs,
+      needs,
+      crossNeeds,
       jobs: typeof t.jobs === 'number' ? t.jobs : 1,
       run: t.run,
       backend: t.backend as Backend,
@@ -910,7 +925,7 @@ function referenceProblems (js: unknown, at: (path: Path, message: string) => vo
     const self = typeof t.name === 'string' ? t.name : `tasks.${i}`
     const needs = arrayOf(t.needs)
     needs.forEach((n, j) => {
-      if (typeof n !== 'string') return
+      if (typeof n !== 'string' || n.includes('/')) return // other workflows: checked across files (cross-needs.ts)
       if (!names.has(n)) at(['tasks', i, 'needs', j], `task '${self}' needs unknown task ${unknownTask(n)}`)
       else if (n === self) at(['tasks', i, 'needs', j], `task '${self}' needs itself`)
     })
@@ -971,6 +986,20 @@ export function didYouMean (word: string, candidates: readonly string[]): string
   const prefix = (a: string, b: string): number => { let n = 0; while (n < a.length && n < b.length && a[n] === b[n]) n++; return n }
   const byPrefix = [...candidates].sort((a, b) => prefix(word, b) - prefix(word, a))[0] as string
   return prefix(word, byPrefix) >= 4 ? `; did you mean '${byPrefix}'?` : undefined
+}
+
+/**
+ * Zod's issues with each failed union replaced by the issues of the one branch whose type the value has (a
+ * `{ condition: … }` entry of `needs` with a bad `since` names `since`, not "invalid input"); a union whose
+ * value fits no branch's type, or several, stays as it is (its message lists the shapes).
+ */
+function unionBranchIssues (issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap(issue => {
+    if (issue.code !== 'invalid_union') return [issue]
+    const typed = issue.errors.filter(b => !(b.length === 1 && b[0]?.code === 'invalid_type' && b[0].path.length === 0))
+    if (typed.length !== 1 || typed[0] === undefined) return [issue]
+    return unionBranchIssues(typed[0].map(sub => ({ ...sub, path: [...issue.path, ...sub.path] })))
+  })
 }
 
 /** The message for a key the schema does not know at this place: the closest known key, or the list of them. */
@@ -1045,5 +1074,7 @@ export function validateWorkflowSet (sources: WorkflowSource[], env: Env = {}, o
       }
     }
   }
+  // needs across files: unknown targets, campaigns the target does not run, cycles (domain/cross-needs.ts)
+  if (errors.length === 0) errors.push(...crossNeedProblems(workflows, didYouMean))
   return { workflows, errors: [...new Set(errors)] }
 }

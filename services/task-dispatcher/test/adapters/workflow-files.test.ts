@@ -13,7 +13,7 @@ const realdataDir = resolve(process.env.AUTOCAL_REALDATA_DIR ?? join(repo, '../s
 test('the example workflows load with their golden JSON', () => {
   const r = loadWorkflows(join(repo, 'deploy/workflows'), { AUTOCAL_REALDATA_DIR: realdataDir })
   assert.deepEqual(r.errors, [])
-  assert.deepEqual(r.workflows.map(w => `${w.subsystem}/${w.workflow}${w.branch === '' ? '' : `@${w.branch}`}`), ['ECAL/pedestals', 'ECAL/phisym', 'ECAL/pi0', 'ECAL/timing@dev', 'ECAL/timing', 'PPS/timing'])
+  assert.deepEqual(r.workflows.map(w => `${w.subsystem}/${w.workflow}${w.branch === '' ? '' : `@${w.branch}`}`), ['ECAL/pedestals', 'ECAL/phisym', 'ECAL/pi0', 'ECAL/timing@dev', 'ECAL/timing', 'EGM/photon-scale', 'PPS/timing'])
   assert.equal([...r.golden.values()][0]?.size, 360)
 })
 

@@ -14,6 +14,7 @@ const def = (patch: Partial<TaskDef> = {}): TaskDef => ({
   filter: { runClass: [], eras: [] },
   gates: { t0StreamDone: [], t0DatasetDone: [] },
   needs: [],
+  crossNeeds: [],
   jobs: 1,
   run: ['true'],
   backend: 'local',

@@ -25,6 +25,8 @@ export function expectedLive (runs: Run[], golden: Set<number>): Expected {
     add(`run-${r.run}`, 'timing-calib', 1, true)
     add(`run-${r.run}`, 'timing-reco', 2, false, 'ecal-timing-dev')
     add(`run-${r.run}`, 'timing-calib', 1, true, 'ecal-timing-dev')
+    // egm-photon-scale.yaml: the same runs, after ECAL's timing-reco and the IOV of its calibration
+    add(`run-${r.run}`, 'photon-scale', 1)
   }
   // ecal-pedestals.yaml
   for (const r of coll.filter(r => r.durationS >= 300)) add(`run-${r.run}`, 'pedestals', 1, true)
