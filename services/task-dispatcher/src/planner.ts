@@ -20,6 +20,8 @@ import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type Campaig
 import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
 import { pendingGates, upstreamEnd, type RunReadiness } from './domain/gates.ts'
 import { tickEvaluates } from './domain/tick-scope.ts'
+import { withProgress } from './domain/fan-in.ts'
+import { coveringKeys, fanInUpstream } from './fan-in-upstream.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import type { Task } from './domain/task-state.ts'
 import { isAppendOnly, uploadWaiting } from './domain/upload-order.ts'
@@ -247,17 +249,20 @@ export function createPlanner (deps: PlannerDeps) {
     async function evaluateTask (t: Task, def: TaskDef): Promise<void> {
       const key = store.keyOf(t)
       if (t.state === 'new' || t.state === 'waiting') {
-        const upstream = await store.getTasks(def.needs.map(n => taskKey(c.name, t.block.id, n)))
+        // a fan-in task waits on every upstream block its block covers (domain/fan-in.ts), others on their own block's
+        const fanIn = def.fanIn === undefined ? undefined : (await fanInUpstream(store, c, t, def)).readiness
+        const upstream = fanIn !== undefined ? [] : await store.getTasks(def.needs.map(n => taskKey(c.name, t.block.id, n)))
         const httpGate = await httpOpen(key, t, def)
-        const pending = pendingGates(def, {
+        const gates = pendingGates(def, {
           blockClosed: t.block.closed,
           runs: t.block.runs,
           readiness,
-          upstreamDone: new Map(def.needs.map(n => [n, upstream.some(u => u.task === n && u.state === 'done')])),
-          upstreamEnded: new Map(upstream.flatMap(u => { const end = upstreamEnd(u); return end === undefined ? [] : [[u.task, end] as const] })),
+          upstreamDone: fanIn?.upstreamDone ?? new Map(def.needs.map(n => [n, upstream.some(u => u.task === n && u.state === 'done')])),
+          upstreamEnded: fanIn?.upstreamEnded ?? new Map(upstream.flatMap(u => { const end = upstreamEnd(u); return end === undefined ? [] : [[u.task, end] as const] })),
           ...(httpGate === undefined ? {} : { httpOpen: httpGate }),
           processing: processing.get(t.task) ?? 0
         })
+        const pending = fanIn === undefined ? gates : withProgress(gates, fanIn.progress)
         if (t.state === 'waiting' && pending.join() === t.pendingGates.join()) return
         const spec = specOf(c.name, def)
         const tr = await transitions.apply(key, cur => cur !== undefined && cur.version === t.version ? { kind: 'gates', spec, pending } : undefined)
@@ -357,7 +362,11 @@ export function createPlanner (deps: PlannerDeps) {
     const keys: string[] = []
     const others: string[] = []
     // downstream tasks: dispatched when this one is done, blocked when it ended otherwise (or is blocked), waiting again when it is reprocessed
-    if (task.state !== was || upstreamEnd(task) !== undefined) for (const d of c.tasks) if (d.needs.includes(task.task)) keys.push(taskKey(c.name, task.block.id, d.name))
+    if (task.state !== was || upstreamEnd(task) !== undefined) {
+      for (const d of c.tasks) if (d.needs.includes(task.task) && d.fanIn === undefined) keys.push(taskKey(c.name, task.block.id, d.name))
+      // fan-in tasks: on the blocks that cover this one's runs
+      keys.push(...await coveringKeys(store, c, task))
+    }
     if (was === 'processing' && task.state !== 'processing' && catalog.task(c.name, task.task)?.concurrency !== undefined) {
       for (const k of await store.openKeys(c.name)) if (k.endsWith(`/${task.task}`)) others.push(k)
     }
