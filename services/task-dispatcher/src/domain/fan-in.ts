@@ -117,3 +117,18 @@ export function withProgress (pending: readonly string[], progress: ReadonlyMap<
     return p === undefined ? g : `${g}:${p.done}/${p.total}`
   })
 }
+
+/**
+ * `reprocess --cascade` with block ids: the blocks of the cascaded tasks that cover a run of a selected block
+ * (a fan-in task's fill block covers the run blocks of its upstream task), not selected yet, in the order of
+ * `tasks`. With runs or a run range instead, a covering block already matches (it holds the run).
+ */
+export function coveringBlockIds (tasks: ReadonlyArray<{ task: string, block: { id: string, runs: readonly number[] } }>, selected: { tasks: readonly string[], blockIds: readonly string[] }, cascaded: readonly string[]): string[] {
+  const runs = new Set(tasks.filter(t => selected.tasks.includes(t.task) && selected.blockIds.includes(t.block.id)).flatMap(t => t.block.runs))
+  const out: string[] = []
+  for (const t of tasks) {
+    if (!cascaded.includes(t.task) || selected.blockIds.includes(t.block.id) || out.includes(t.block.id)) continue
+    if (t.block.runs.some(r => runs.has(r))) out.push(t.block.id)
+  }
+  return out
+}

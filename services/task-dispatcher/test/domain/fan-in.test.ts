@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
 import { RunSchema } from '@autocal/contracts'
-import { compareBlocks, coveredBlocks, fanInReadiness, withProgress, type BlockOrder, type UpstreamTaskFacts } from '../../src/domain/fan-in.ts'
+import { compareBlocks, coveredBlocks, coveringBlockIds, fanInReadiness, withProgress, type BlockOrder, type UpstreamTaskFacts } from '../../src/domain/fan-in.ts'
 import { buildCatalog, cascadeOf, downstreamOf, rootsOf, runBelongsTo } from '../../src/domain/catalog.ts'
 import { validateWorkflow, type BlockRule } from '../../src/domain/workflow.ts'
 
@@ -132,4 +132,23 @@ test('catalog: a fan-in task groups its own blocks; cascade crosses it; its runs
   const r = (lumiPb: number) => create(RunSchema, { run: 1, fill: 8000, global: true, recordedLumiPb: lumiPb })
   assert.deepEqual(runBelongsTo(c, c.tasks[1]!, r(5), new Map()), { ok: true })
   assert.deepEqual(runBelongsTo(c, c.tasks[1]!, r(0.5), new Map()), { ok: false, reason: 'upstream sums: recorded 0.5 /pb < 1 /pb' })
+})
+
+test('coveringBlockIds: the cascaded tasks\' blocks that hold a run of a selected block', () => {
+  const tasks = [
+    { task: 'sums', block: { id: 'run-1', runs: [1] } },
+    { task: 'sums', block: { id: 'run-2', runs: [2] } },
+    { task: 'sums', block: { id: 'run-3', runs: [3] } },
+    { task: 'constants', block: { id: 'fill-10', runs: [1, 2] } },
+    { task: 'constants', block: { id: 'fill-11', runs: [3] } },
+    { task: 'upload', block: { id: 'fill-10', runs: [1, 2] } },
+    { task: 'other', block: { id: 'fill-11', runs: [3] } }
+  ]
+  const rows: Array<[string, string[], string[], string[]]> = [
+    ['one run block: its fill', ['run-2'], ['constants', 'upload'], ['fill-10']],
+    ['run blocks of two fills: both fills', ['run-1', 'run-3'], ['constants'], ['fill-10', 'fill-11']],
+    ['a task not cascaded adds nothing', ['run-3'], ['upload'], []],
+    ['a block already selected is not repeated', ['run-1', 'fill-10'], ['constants'], []]
+  ]
+  for (const [name, blockIds, cascaded, expected] of rows) assert.deepEqual(coveringBlockIds(tasks, { tasks: ['sums'], blockIds }, cascaded), expected, name)
 })
