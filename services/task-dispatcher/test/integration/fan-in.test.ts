@@ -94,6 +94,15 @@ test('a per-fill task gathers the per-run outputs of exactly its fill, after all
   // fill 8132 has no later fill yet: its block is open
   assert.deepEqual((await task('fill-8132', 'ic'))?.pendingGates[0], 'block-closed')
 
+  // the status shows the fan-in block and its progress, per run of the block
+  const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'ecal-token-1' })
+  t.after(() => { client.close() })
+  const status = await client.getStatus({ selector: { campaign: 'prompt', tasks: ['ic'], blockIds: ['fill-8124', 'fill-8128'] } })
+  assert.deepEqual(status.cells.map(c => [c.run, c.blockId, c.waitingFor]), [
+    ...runsOf(8124).map(r => [r, 'fill-8124', 'upstream task sums done on 3 of 4 covered blocks']),
+    ...runsOf(8128).map(r => [r, 'fill-8128', `blocked: upstream task sums failed on block run-${failing} (reprocess it, or reprocess it with --cascade to rerun this task too)`])
+  ])
+
   // the held run finishes: 8124's aggregation runs on exactly the four runs of its fill, in run order
   writeFileSync(gate, '')
   await until('fill 8124 aggregated', async () => (await task('fill-8124', 'ic'))?.state === 'done', 120_000)
@@ -101,8 +110,6 @@ test('a per-fill task gathers the per-run outputs of exactly its fill, after all
   assert.deepEqual(inputRuns(starts('ic', 'fill-8124')[0]), runsOf(8124))
 
   // reprocess --cascade of the failed run block reruns both aggregations of fill 8128 (attempt 2), now on all four runs
-  const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'ecal-token-1' })
-  t.after(() => { client.close() })
   const res = await client.reprocess({ selector: { campaign: 'prompt', tasks: ['sums'], blockIds: [`run-${failing}`] }, reason: 'run failed by an outage', cascade: true })
   assert.deepEqual(res.cascadedTasks, ['ic', 'ic-partial'])
   await until('fill 8128 aggregated after the cascade', async () => (await task('fill-8128', 'ic'))?.state === 'done' && (await task('fill-8128', 'ic-partial'))?.attempt === 2 && (await task('fill-8128', 'ic-partial'))?.state === 'done', 120_000)
