@@ -7,7 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomUUID } from 'node:crypto'
@@ -32,6 +32,9 @@ interface Expectations {
   pps: number[]
   /** φ-symmetry: fills with a selected run, in order (the last one may stay open). */
   phisymFills: number[]
+  /** φ-symmetry: the selected runs (per-run sums), and those of each fill (the per-fill fan-in gathers them). */
+  phisymRuns: number[]
+  phisymRunsOfFill: Record<string, number[]>
   /** π⁰: first run of each luminosity bucket closed by its 200 /pb threshold. */
   pi0Closed: number[]
   pi0Runs: number[]
@@ -59,6 +62,8 @@ pps = [run(r) for r in col if lumi(r) >= 1 and r['run_number'] in golden]
 fills = []
 for r in col:
   if lumi(r) >= 0.1 and int(r['fill_number']) not in fills: fills.append(int(r['fill_number']))
+phisym_runs = [run(r) for r in col if lumi(r) >= 0.1]
+runs_of_fill = {str(f): [run(r) for r in col if lumi(r) >= 0.1 and int(r['fill_number']) == f] for f in fills}
 # ecal-pi0.yaml: collisions2022, global, golden; buckets of 200 /pb in run order
 pi0 = [r for r in col if r['run_number'] in golden]
 closed, first, acc = [], None, 0.0
@@ -68,7 +73,7 @@ for r in pi0:
   if acc >= 200: closed.append(first); first, acc = None, 0.0
 # the FCSR of this test: the middle pedestals run, so that pcl, prompt and offline uploads fall on both sides of it
 fcsr = pedestals[len(pedestals) // 2]
-print(json.dumps({'runs': len(rows), 'timing': timing, 'pedestals': pedestals, 'pps': pps, 'phisymFills': fills, 'pi0Closed': closed, 'pi0Runs': [run(r) for r in pi0], 'fcsr': fcsr}))`
+print(json.dumps({'runs': len(rows), 'timing': timing, 'pedestals': pedestals, 'pps': pps, 'phisymFills': fills, 'phisymRuns': phisym_runs, 'phisymRunsOfFill': runs_of_fill, 'pi0Closed': closed, 'pi0Runs': [run(r) for r in pi0], 'fcsr': fcsr}))`
   const out = spawnSync('python3', ['-c', py, realdata], { encoding: 'utf8' })
   assert.equal(out.status, 0, out.stderr)
   return JSON.parse(out.stdout)
@@ -167,7 +172,9 @@ test('233 real runs flow through all five services to exactly the expected condi
   // ecal-timing-dev.yaml: the dev branch of ECAL timing runs on the same live runs (same filter) as a shadow
   // campaign, writing one IOV per timing run to its validation tag (no FCSR for a validation tag)
   const shadowOverview = async (): Promise<Cell[]> => (await getJson<{ cells: Cell[] }>(`${metricsUrl}/api/v1/campaigns/ecal-timing-dev/overview`)).cells
-  const conditionsExpected = 2 * expected.timing.length + above(expected.pedestals).length + above(expected.pps).length + expected.pi0Closed.length
+  // φ-symmetry: one offline IOV per closed fill, at the fill block's first run
+  const phisymClosed = expected.phisymFills.slice(0, -1)
+  const conditionsExpected = 2 * expected.timing.length + above(expected.pedestals).length + above(expected.pps).length + expected.pi0Closed.length + phisymClosed.length
   await until('every eligible task ended and every condition uploaded', async () => {
     const cells = await overview().catch(() => [])
     return doneRuns(cells, 'timing-calib').length === expected.timing.length &&
@@ -177,6 +184,7 @@ test('233 real runs flow through all five services to exactly the expected condi
       endedRuns(cells, 'pps-timing-calib').length === expected.pps.length &&
       doneBlocks(cells, 'pi0-ic').length >= expected.pi0Closed.length &&
       doneBlocks(cells, 'phisym').length >= expected.phisymFills.length - 1 &&
+      doneBlocks(cells, 'phisym-ic').length >= expected.phisymFills.length - 1 &&
       received.length >= conditionsExpected
   }, 10 * 60_000, 500)
   // anything extra would show now: every service has handled everything there is, twice over with nothing new
@@ -223,9 +231,18 @@ test('233 real runs flow through all five services to exactly the expected condi
       assert.ok(iov !== undefined && started !== undefined && started >= iov, `photon-scale on run ${r}: first job status at ${String(started)}, ECAL's IOV for it at ${String(iov)}`)
     }
   }
-  // φ-symmetry: every fill but the last is closed by a later fill's run and done
+  // φ-symmetry: the sums of every selected run; every fill but the last is closed by a later fill's run and done
+  assert.deepEqual(doneRuns(cells, 'phisym-sums'), expected.phisymRuns)
   const phisymFills = doneBlocks(cells, 'phisym')
-  for (const fill of expected.phisymFills.slice(0, -1)) assert.ok(phisymFills.includes(`fill-${fill}`), `fill ${fill} processed`)
+  for (const fill of phisymClosed) assert.ok(phisymFills.includes(`fill-${fill}`), `fill ${fill} processed`)
+  // the fan-in: each fill's job got the sums (2 jobs each) of exactly the runs of its fill, in run order, as its
+  // job wrote them down (process_block.py records its --inputs)
+  for (const fill of phisymClosed) {
+    const result = JSON.parse(readFileSync(join(dataDir, 'jobs/prompt', `fill-${fill}`, 'phisym/a1/j0/t1/phisym_j0.json'), 'utf8')) as { runs: number[], inputs: string[] }
+    const runsOfFill = expected.phisymRunsOfFill[String(fill)] ?? []
+    assert.deepEqual(result.runs, runsOfFill, `fill ${fill}: the block's runs`)
+    assert.deepEqual(result.inputs.map(p => Number(/\/run-(\d+)\/phisym-sums\//.exec(p)?.[1])), runsOfFill.flatMap(r => [r, r]), `fill ${fill}: the sums of its runs`)
+  }
   // only the pcl uploads below the FCSR failed, and ineligible runs were never touched
   const failed = cells.filter(c => c.state === 'failed')
   assert.deepEqual(failed.map(c => `${c.task}@${c.run}`).sort(), [
@@ -233,7 +250,7 @@ test('233 real runs flow through all five services to exactly the expected condi
     ...expected.pps.filter(r => r < expected.fcsr).map(r => `pps-timing-calib@${r}`)
   ].sort())
   const eligible = new Set([...expected.timing, ...expected.pedestals, ...expected.pps, ...expected.pi0Runs]) // photon-scale: the timing runs
-  const phisymRuns = new Set(cells.filter(c => c.task === 'phisym').map(c => c.run))
+  const phisymRuns = new Set(cells.filter(c => c.task.startsWith('phisym')).map(c => c.run))
   const untouched = cells.filter(c => !eligible.has(c.run) && !phisymRuns.has(c.run))
   assert.deepEqual(untouched, [], 'no task on a run no workflow selects')
 
@@ -246,6 +263,7 @@ test('233 real runs flow through all five services to exactly the expected condi
   assert.deepEqual(iovs.EcalPedestals_pcl, above(expected.pedestals))
   assert.deepEqual(iovs.PPSDiamondTimingCalibration_pcl, above(expected.pps))
   assert.deepEqual(iovs.EcalIntercalibConstants_pi0_v01_offline, expected.pi0Closed)
+  assert.deepEqual(iovs.EcalIntercalibConstants_phisym_v01_offline, phisymClosed.map(f => expected.phisymRunsOfFill[String(f)]?.[0]))
   assert.ok(expected.pi0Closed.some(r => r < expected.fcsr), 'an offline IOV below the FCSR, written as asked')
 
   // the uploader knew the FCSR, and its events say what it did: pcl refused, prompt moved (the asked since kept)
@@ -260,7 +278,7 @@ test('233 real runs flow through all five services to exactly the expected condi
   for (const u of refused) assert.match(u.reason, new RegExp(`^fcsr: since ${u.since} of pcl tag '${u.tag}' is before the first condition-safe run ${expected.fcsr}: a pcl tag refuses it`))
   const moved = uploads.uploads.filter(u => u.tag === 'EcalTimeCalibConstants_v01_prompt' && u.requestedSince !== null)
   assert.deepEqual(moved.map(u => [Number(u.requestedSince), Number(u.since)]).sort((a, b) => a[0]! - b[0]!), promptBelow.map(r => [r, expected.fcsr]))
-  assert.deepEqual(Object.keys(iovs).sort(), ['EcalIntercalibConstants_pi0_v01_offline', 'EcalPedestals_pcl', 'EcalTimeCalibConstants_v01_prompt', 'EcalTimeCalibConstants_v02_dev_validation', 'PPSDiamondTimingCalibration_pcl'])
+  assert.deepEqual(Object.keys(iovs).sort(), ['EcalIntercalibConstants_phisym_v01_offline', 'EcalIntercalibConstants_pi0_v01_offline', 'EcalPedestals_pcl', 'EcalTimeCalibConstants_v01_prompt', 'EcalTimeCalibConstants_v02_dev_validation', 'PPSDiamondTimingCalibration_pcl'])
 
   // the subscriber got each new IOV once
   const perRequest = new Map<string, number>()

@@ -103,7 +103,7 @@ export interface Expected {
  * The tasks and IOVs the example workflows must produce for the runs in
  * [first, last], computed with Python from the run list and the certification
  * JSON, as the e2e test does (ecal-timing, ecal-pedestals, pps-timing per run;
- * ecal-phisym per fill, every fill but the last closed by a later one; ecal-pi0
+ * ecal-phisym sums per run gathered per fill (every fill but the last closed by a later one) into a payload; ecal-pi0
  * per 200 /pb bucket of certified runs, closed early at the end of an era).
  */
 export function expectations (realdata: string, first: number, last: number): Expected {
@@ -128,7 +128,10 @@ for r in col:
 fills = []
 for r in col:
   if lumi(r) >= 0.1 and int(r['fill_number']) not in fills: fills.append(int(r['fill_number']))
-tasks += ['fill-%d/phisym' % f for f in fills[:-1]]
+phisym_runs = [r for r in col if lumi(r) >= 0.1]
+tasks += ['run-%d/phisym-sums' % run(r) for r in phisym_runs]
+tasks += ['fill-%d/%s' % (f, t) for f in fills[:-1] for t in ('phisym', 'phisym-ic')]
+iovs += ['EcalIntercalibConstants_phisym_v01_offline@%d' % min(run(r) for r in phisym_runs if int(r['fill_number']) == f) for f in fills[:-1]]
 # a bucket closes at 200 /pb, or with what it has when a certified run of another era comes (closeAtEraEnd)
 first_run, acc, era = None, 0.0, None
 for r in (r for r in col if r['run_number'] in golden):

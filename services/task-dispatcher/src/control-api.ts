@@ -19,6 +19,7 @@ import {
 } from '@autocal/contracts'
 import { AutocalError, auditPeer, bearerToken, errorMessage, serve, type AuditWriter, type Logger, type Producer, type ReadAccess, type TokenIndex, type grpc } from '@autocal/runtime'
 import { cascadeOf, runBelongsTo, type Catalog } from './domain/catalog.ts'
+import { coveringBlockIds } from './domain/fan-in.ts'
 import { waitingText } from './domain/gate-text.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import { authorise, matchTasks, matchesSelector, scopeAllows, type Principal } from './domain/selection.ts'
@@ -421,7 +422,9 @@ export function controlService (deps: ControlApiDeps) {
       valid(selectorProblem(selector))
       knownTasks(campaignOf(selector.campaign), selector)
       const cascaded = cascadeOf(campaignOf(selector.campaign), selector.tasks)
-      const res = await taskCommand({ selector: { ...selector, tasks: [...selector.tasks, ...cascaded] }, reason: req.reason }, call, { case: 'reprocess', value: create(ReprocessSchema, {}) }, facts)
+      // selected by block id: the blocks of fan-in tasks (domain/fan-in.ts) that cover the selected blocks' runs too
+      const covering = selector.blockIds.length === 0 ? [] : coveringBlockIds(await store.getTasks(await store.taskKeys(selector.campaign)), selector, cascaded)
+      const res = await taskCommand({ selector: { ...selector, tasks: [...selector.tasks, ...cascaded], blockIds: [...selector.blockIds, ...covering] }, reason: req.reason }, call, { case: 'reprocess', value: create(ReprocessSchema, {}) }, facts)
       facts.details = { ...facts.details, cascade: cascaded.join(',') }
       return { ...res, cascadedTasks: cascaded }
     }),

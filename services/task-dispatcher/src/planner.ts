@@ -20,6 +20,8 @@ import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type Campaig
 import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
 import { pendingGates, upstreamEnd, type RunReadiness } from './domain/gates.ts'
 import { tickEvaluates } from './domain/tick-scope.ts'
+import { withProgress } from './domain/fan-in.ts'
+import { coveringKeys, fanInUpstream } from './fan-in-upstream.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import { waitingReason, type Task } from './domain/task-state.ts'
 import { isAppendOnly, uploadWaiting } from './domain/upload-order.ts'
@@ -254,18 +256,21 @@ export function createPlanner (deps: PlannerDeps) {
     async function evaluateTask (t: Task, def: TaskDef): Promise<void> {
       const key = store.keyOf(t)
       if (t.state === 'new' || t.state === 'waiting') {
-        const upstream = await store.getTasks(def.needs.map(n => taskKey(c.name, t.block.id, n)))
+        // a fan-in task waits on every upstream block its block covers (domain/fan-in.ts), others on their own block's
+        const fanIn = def.fanIn === undefined ? undefined : (await fanInUpstream(store, c, t, def)).readiness
+        const upstream = fanIn !== undefined ? [] : await store.getTasks(def.needs.map(n => taskKey(c.name, t.block.id, n)))
         const httpGate = await httpOpen(key, t, def)
         const cross = await deps.crossNeeds?.gatesOf(c, t, def) ?? []
-        const pending = withCrossGates(pendingGates(def, {
+        const gates = withCrossGates(pendingGates(def, {
           blockClosed: t.block.closed,
           runs: t.block.runs,
           readiness,
-          upstreamDone: new Map(def.needs.map(n => [n, upstream.some(u => u.task === n && u.state === 'done')])),
-          upstreamEnded: new Map(upstream.flatMap(u => { const end = upstreamEnd(u); return end === undefined ? [] : [[u.task, end] as const] })),
+          upstreamDone: fanIn?.upstreamDone ?? new Map(def.needs.map(n => [n, upstream.some(u => u.task === n && u.state === 'done')])),
+          upstreamEnded: fanIn?.upstreamEnded ?? new Map(upstream.flatMap(u => { const end = upstreamEnd(u); return end === undefined ? [] : [[u.task, end] as const] })),
           ...(httpGate === undefined ? {} : { httpOpen: httpGate }),
           processing: processing.get(t.task) ?? 0
         }), cross)
+        const pending = fanIn === undefined ? gates : withProgress(gates, fanIn.progress)
         // a task with an input dataset: DBS decides once the other gates are open (input-files.ts)
         const input = def.input === undefined || deps.inputFiles === undefined ? { pending } : await deps.inputFiles.gates(key, t, def, pending)
         const unchanged = 'end' in input || 'jobFiles' in input ? false : def.input === undefined ? pending.join() === t.pendingGates.join() : waitingReason(input.pending, input.why) === t.reason
@@ -371,7 +376,9 @@ export function createPlanner (deps: PlannerDeps) {
     const others: string[] = []
     // downstream tasks: dispatched when this one is done, blocked when it ended otherwise (or is blocked), waiting again when it is reprocessed
     if (task.state !== was || upstreamEnd(task) !== undefined) {
-      for (const d of c.tasks) if (d.needs.includes(task.task)) keys.push(taskKey(c.name, task.block.id, d.name))
+      for (const d of c.tasks) if (d.needs.includes(task.task) && d.fanIn === undefined) keys.push(taskKey(c.name, task.block.id, d.name))
+      // fan-in tasks: on the blocks that cover this one's runs
+      keys.push(...await coveringKeys(store, c, task))
       // tasks of other workflows that need it, on their blocks holding its runs
       keys.push(...await deps.crossNeeds?.downstreamKeys(task) ?? [])
     }

@@ -19,6 +19,7 @@ import { alreadyApplied, isOperatorEvent, recordCommand } from './domain/command
 import type { StateStore } from './adapters/state-store.ts'
 import { cancelJob, conditionRequest, requestIdOf, startJob } from './effects.ts'
 import { toTaskEvent } from './task-event.ts'
+import { fanInUpstream } from './fan-in-upstream.ts'
 
 import type { CrossNeeds } from './cross-needs.ts'
 
@@ -60,7 +61,9 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
 
   /** The start request of one job try, with the outputs of the upstream tasks as its inputs. */
   async function startRequest (t: Task, def: TaskDef, index: number, tryNo: number): Promise<ReturnType<typeof startJob>> {
-    const upstream = await store.getTasks(def.needs.map(n => taskKey(t.campaign, t.block.id, n)))
+    const c = catalog.campaigns.get(t.campaign)
+    // a fan-in task's inputs: the outputs of every done upstream block its block covers, in run order
+    const upstream = def.fanIn !== undefined && c !== undefined ? (await fanInUpstream(store, c, t, def)).inputTasks : await store.getTasks(def.needs.map(n => taskKey(t.campaign, t.block.id, n)))
     // then the outputs of the tasks of other workflows it needs (cross-needs.ts)
     const cross = def.crossNeeds.length === 0 ? [] : await deps.crossNeeds?.upstreamOutputs(t, def) ?? []
     return startJob(t, def, index, tryNo, [...upstream.flatMap(u => u.outputs.map(o => o.path)), ...cross], dataDir)
@@ -214,10 +217,17 @@ export function createTaskTransitions (deps: TaskTransitionsDeps) {
    * or its gates say it is blocked (`blocked:`, also by a task of another workflow: cross-needs.ts).
    */
   async function stalledBlocks (campaign: string, taskName: string, siblings: readonly Task[]): Promise<Set<string>> {
-    const needs = catalog.task(campaign, taskName)?.needs ?? []
+    const def = catalog.task(campaign, taskName)
+    const needs = def?.needs ?? []
     const waiting = siblings.filter(s => s.state === 'new' || s.state === 'waiting')
     const blocked = waiting.filter(s => s.pendingGates.some(g => g.startsWith('blocked:'))).map(s => s.block.id)
     if (needs.length === 0 || waiting.length === 0) return new Set(blocked)
+    const c = catalog.campaigns.get(campaign)
+    if (def?.fanIn !== undefined && c !== undefined) {
+      const stalled = new Set<string>(blocked)
+      for (const s of waiting) if ((await fanInUpstream(store, c, s, def)).readiness.upstreamEnded.size > 0) stalled.add(s.block.id)
+      return stalled
+    }
     const upstream = await store.getTasks(waiting.flatMap(s => needs.map(n => taskKey(campaign, s.block.id, n))))
     return new Set([...blocked, ...upstream.filter(u => deadEnds.has(u.state)).map(u => u.block.id)])
   }

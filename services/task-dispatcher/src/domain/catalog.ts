@@ -13,7 +13,7 @@ export interface CampaignTasks {
   subsystems: string[]
   /** Every active task, upstream before downstream. */
   tasks: TaskDef[]
-  /** Active tasks without needs: they group runs into blocks. */
+  /** Active tasks without needs, and fan-in tasks (fan-in.ts): they group runs into blocks. */
   roots: TaskDef[]
   /** Run types that activate each task. */
   runTypesOf: Map<string, RunType[]>
@@ -71,7 +71,7 @@ export function buildCatalog (workflows: Workflow[], runtime: Iterable<CampaignD
         if (t.needs.some(n => !entry.runTypesOf.has(n))) continue
         entry.tasks.push(t)
         entry.runTypesOf.set(t.name, rts)
-        if (t.needs.length === 0) entry.roots.push(t)
+        if (t.needs.length === 0 || t.fanIn !== undefined) entry.roots.push(t)
       }
     }
   }
@@ -106,6 +106,17 @@ function topological (tasks: TaskDef[]): TaskDef[] {
 
 /** Whether a run belongs to a root task of a campaign: one of its run types and its own filter accept it. */
 export function runBelongsTo (campaign: CampaignTasks, task: TaskDef, run: Run, golden: GoldenRuns): FilterDecision {
+  // a fan-in task's runs are those of the roots it gathers from (it has no filter of its own)
+  if (task.fanIn !== undefined) {
+    for (const n of task.needs) {
+      const up = campaign.tasks.find(t => t.name === n)
+      for (const r of up === undefined ? [] : rootsOf(campaign, up)) {
+        const rootDef = campaign.tasks.find(t => t.name === r)
+        const d = rootDef === undefined ? { ok: false as const, reason: `no task ${r}` } : runBelongsTo(campaign, rootDef, run, golden)
+        if (!d.ok) return { ok: false, reason: `upstream ${r}: ${d.reason}` }
+      }
+    }
+  }
   const own = matchesFilter(run, task.filter, golden)
   if (!own.ok) return own
   let last: FilterDecision = { ok: false, reason: 'no run type' }
@@ -117,12 +128,15 @@ export function runBelongsTo (campaign: CampaignTasks, task: TaskDef, run: Run, 
   return last
 }
 
-/** Tasks that run on the blocks of `root` (directly or transitively), upstream first. */
-export function downstreamOf (campaign: CampaignTasks, root: string): TaskDef[] {
+/**
+ * Tasks that run on the blocks of `root` (directly or transitively), upstream first. A fan-in task groups
+ * blocks of its own: it is not downstream of its needs here (`acrossBlocks` includes it and what follows it).
+ */
+export function downstreamOf (campaign: CampaignTasks, root: string, acrossBlocks = false): TaskDef[] {
   const reached = new Set([root])
   const out: TaskDef[] = []
   for (const t of campaign.tasks) {
-    if (t.needs.length > 0 && t.needs.some(n => reached.has(n))) {
+    if (t.needs.length > 0 && (acrossBlocks || t.fanIn === undefined) && t.needs.some(n => reached.has(n))) {
       reached.add(t.name)
       out.push(t)
     }
@@ -136,13 +150,13 @@ export function downstreamOf (campaign: CampaignTasks, root: string): TaskDef[] 
  */
 export function cascadeOf (campaign: CampaignTasks, names: readonly string[]): string[] {
   const out = new Set<string>()
-  for (const n of names) for (const t of downstreamOf(campaign, n)) if (!names.includes(t.name)) out.add(t.name)
+  for (const n of names) for (const t of downstreamOf(campaign, n, true)) if (!names.includes(t.name)) out.add(t.name)
   return campaign.tasks.map(t => t.name).filter(n => out.has(n))
 }
 
-/** Root tasks a task's blocks come from. */
+/** Root tasks a task's blocks come from (a fan-in task is its own). */
 export function rootsOf (campaign: CampaignTasks, task: TaskDef): string[] {
-  if (task.needs.length === 0) return [task.name]
+  if (task.needs.length === 0 || task.fanIn !== undefined) return [task.name]
   const roots = new Set<string>()
   for (const n of task.needs) {
     const up = campaign.tasks.find(t => t.name === n)

@@ -35,8 +35,9 @@ function openBlockText (f: WaitFacts): string {
 
 /**
  * One gate name of `pendingGates` in words. Gate names: `block-closed`,
- * `needs:<task>`, `blocked:<task>:<failed|cancelled|skipped|blocked|not-run>` (a task of another workflow is
- * `SUB/workflow/task`: domain/cross-needs.ts), `condition:<tag>`, `t0StreamDone:<stream>`, `t0DatasetDone:<dataset>`,
+ * `needs:<task>` (a fan-in task's `needs:<task>:<done>/<total>`), `blocked:<task>:<failed|cancelled|skipped|blocked|not-run>`
+ * (a fan-in task's with `:<upstream block>`; a task of another workflow is `SUB/workflow/task`: domain/cross-needs.ts),
+ * `condition:<tag>`, `t0StreamDone:<stream>`, `t0DatasetDone:<dataset>`,
  * `minDuration:<s>s`, `minLumi:<pb>`, `http`, `concurrency:<n>`, `datasetLocked:<dataset>`,
  * `dbs:<dataset>` (data-aware tasks, file-slices.ts); an unknown
  * name is returned as it is.
@@ -46,13 +47,18 @@ export function gateText (gate: string, f: WaitFacts): string {
   const facts = f.block.runs.map(r => [r, f.readiness.get(r)] as const)
   switch (kind) {
     case 'block-closed': return openBlockText(f)
-    case 'needs': return `upstream task ${arg} not done`
+    case 'needs': {
+      // a fan-in task (fan-in.ts): `needs:<task>:<done>/<total>` upstream blocks
+      const [upstream = '', progress] = arg.split(':')
+      return progress === undefined ? `upstream task ${upstream} not done` : `upstream task ${upstream} done on ${progress.replace('/', ' of ')} covered blocks`
+    }
     case 'blocked': {
-      const [upstream = '', end = ''] = arg.split(':')
+      const [upstream = '', end = '', block] = arg.split(':')
       if (end === 'not-run') return `blocked: upstream task ${upstream} does not run on run ${runsList(f.block.runs)} (its filters refuse them)`
+      const on = block === undefined ? '' : ` on block ${block}`
       return end === 'blocked'
-        ? `blocked: upstream task ${upstream} is blocked itself`
-        : `blocked: upstream task ${upstream} ${end} (reprocess it, or reprocess it with --cascade to rerun this task too)`
+        ? `blocked: upstream task ${upstream} is blocked itself${on}`
+        : `blocked: upstream task ${upstream} ${end}${on} (reprocess it, or reprocess it with --cascade to rerun this task too)`
     }
     case 't0StreamDone': return `Tier-0 stream ${arg} not done for run ${runsList(facts.filter(([, x]) => x?.streamsDone.has(arg) !== true).map(([r]) => r))}`
     case 't0DatasetDone': return `Tier-0 dataset ${arg} not done for run ${runsList(facts.filter(([, x]) => x?.datasetsDone.has(arg) !== true).map(([r]) => r))}`

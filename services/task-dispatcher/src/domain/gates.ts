@@ -21,8 +21,9 @@ export interface GateContext {
   /**
    * Upstream tasks on this block that will not become done by themselves: failed, cancelled or skipped, or
    * blocked in turn (waiting on a `blocked:` gate). A task needing one is blocked, not waiting (issue 15).
+   * A fan-in task (fan-in.ts) names the upstream block too: `<end>:<block>`.
    */
-  upstreamEnded?: ReadonlyMap<string, UpstreamEnd>
+  upstreamEnded?: ReadonlyMap<string, UpstreamEnd | `${UpstreamEnd}:${string}`>
   /** Last answer of the HTTP predicate: true = open; undefined = not asked yet. */
   httpOpen?: boolean
   /** Blocks of this task (this campaign) processing now. */

@@ -13,6 +13,7 @@ import { defaultInfrastructureRetries } from './retry-policy.ts'
 import { branchProblems, campaignProblems, shadowUploadProblem } from './workflow-branches.ts'
 import { datasetTemplateProblems, type FanOut } from './file-slices.ts'
 import { crossNeedProblems, parseNeedName, type CrossNeed } from './cross-needs.ts'
+import { compareBlocks, type FanInDef } from './fan-in.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
 export type Backend = typeof backends[number]
@@ -153,6 +154,8 @@ export interface TaskDef {
   batch: BatchOptions
   /** Variables of the executor's environment the job asks for (the executor's AUTOCAL_EXECUTOR_JOB_EXTRA_ENV allows them). */
   passEnv: string[]
+  /** Set when the task needs others and declares a coarser block (fan-in.ts): it groups its own blocks and gathers every covered upstream block. */
+  fanIn?: FanInDef
   /** The condition declared on this task (its payload). */
   condition?: ConditionDef
   /**
@@ -346,6 +349,7 @@ const TaskSchema = z.strictObject({
     jobFlavour: z.enum(Object.keys(jobFlavours) as [string, ...string[]]).optional()
   }).optional(),
   passEnv: z.array(envName).default([]),
+  fanIn: z.strictObject({ allowMissing: z.boolean().default(false) }).optional(),
   condition: z.strictObject({
     tag: tagName,
     record: recordName,
@@ -705,19 +709,35 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
     return task
   })
 
-  // a task with needs runs on its upstream tasks' blocks
+  // a task with needs runs on its upstream tasks' blocks, or fans in: its own, coarser block gathers theirs (fan-in.ts)
+  const cycle = findCycle(tasks)
+  tasks.forEach((t, i) => { if (t.needs.length > 0 && spec.tasks[i]?.block !== undefined) t.fanIn = { allowMissing: spec.tasks[i]?.fanIn?.allowMissing ?? false } })
   tasks.forEach((t, i) => {
     const spec0 = spec.tasks[i]
-    if (t.needs.length === 0 || spec0 === undefined) return
+    if (spec0 === undefined) return
+    if (t.needs.length === 0) {
+      if (spec0.fanIn !== undefined) at(['tasks', i, 'fanIn'], `task '${t.name}' has no needs; fanIn is for a task that gathers the blocks of the tasks it needs`)
+      return
+    }
     if (spec0.filter !== undefined) at(['tasks', i, 'filter'], `task '${t.name}' has needs and runs on its upstream tasks' blocks; put run filters on the upstream task`)
-    for (const n of t.needs) {
+    if (cycle !== undefined) return
+    const orders = t.needs.flatMap(n => {
       const up = tasks.find(u => u.name === n)
-      if (up === undefined) continue
-      const upRule = blockRuleText(rootRule(up, tasks))
-      if (spec0.block !== undefined && blockRuleText(t.block) !== upRule) at(['tasks', i, 'block'], `task '${t.name}' needs '${n}' whose block is ${upRule}; a task runs on the blocks of its needs (omit block or use ${upRule})`)
+      return up === undefined ? [] : [{ n, upRule: rootRule(up, tasks), order: compareBlocks(t.block, rootRule(up, tasks)) }]
+    })
+    if (spec0.block === undefined) {
+      if (spec0.fanIn !== undefined) at(['tasks', i, 'fanIn'], `task '${t.name}' declares no block of its own; fanIn is for a task whose block is coarser than its needs' (e.g. block: fill on per-run upstream tasks)`)
+      return
+    }
+    for (const { n, upRule, order } of orders) {
+      if (order === 'finer') at(['tasks', i, 'block'], `task '${t.name}' needs '${n}' whose block is ${blockRuleText(upRule)}; block ${blockRuleText(t.block)} is finer: one ${blockRuleText(upRule)} block would feed several ${blockRuleText(t.block)} blocks (omit block to run on ${blockRuleText(upRule)} blocks, or use a coarser block to gather them)`)
+      if (order === 'incomparable') at(['tasks', i, 'block'], `task '${t.name}' needs '${n}' whose block is ${blockRuleText(upRule)}; block ${blockRuleText(t.block)} does not cover whole ${blockRuleText(upRule)} blocks (their edges do not line up); use ${blockRuleText(upRule)} or a coarser block (era)`)
+    }
+    if (orders.every(o => o.order === 'same')) {
+      delete t.fanIn
+      if (spec0.fanIn !== undefined) at(['tasks', i, 'fanIn'], `task '${t.name}' runs on the blocks of its needs (block ${blockRuleText(t.block)} is theirs); fanIn is for a coarser block`)
     }
   })
-  const cycle = findCycle(tasks)
   if (cycle !== undefined) at(['tasks', names.get(cycle[0] as string) as number, 'needs'], `cycle in needs: ${cycle.join(' → ')}`)
   if (cycle === undefined) {
     for (const t of tasks) if (t.needs.length > 0) t.block = rootRule(t, tasks)
@@ -851,9 +871,9 @@ function checkValidators (tasks: readonly TaskDef[], at: (path: Path, message: s
   })
 }
 
-/** Block rule of the root upstream task (a task with needs runs on its first upstream's blocks). */
+/** Block rule of the root upstream task (a task with needs runs on its first upstream's blocks; a fan-in task on its own). */
 function rootRule (t: TaskDef, all: TaskDef[], seen = new Set<string>()): BlockRule {
-  if (t.needs.length === 0 || seen.has(t.name)) return t.block
+  if (t.needs.length === 0 || t.fanIn !== undefined || seen.has(t.name)) return t.block
   seen.add(t.name)
   const up = all.find(u => u.name === t.needs[0])
   return up === undefined ? t.block : rootRule(up, all, seen)

@@ -27,6 +27,8 @@ const cases: Array<[string, string, WaitFacts, string]> = [
   ['an upstream task is named', 'needs:timing-reco', { block: block(), rule: { kind: 'run' }, readiness: new Map(), nowMs: 0 }, 'upstream task timing-reco not done'],
   ['an upstream task that failed blocks, with what to do', 'blocked:timing-reco:failed', { block: block(), rule: { kind: 'run' }, readiness: new Map(), nowMs: 0 }, 'blocked: upstream task timing-reco failed (reprocess it, or reprocess it with --cascade to rerun this task too)'],
   ['an upstream task blocked itself', 'blocked:timing-calib:blocked', { block: block(), rule: { kind: 'run' }, readiness: new Map(), nowMs: 0 }, 'blocked: upstream task timing-calib is blocked itself'],
+  ['a fan-in task counts the covered blocks done', 'needs:phisym-sums:3/5', { block: block(), rule: { kind: 'fill' }, readiness: new Map(), nowMs: 0 }, 'upstream task phisym-sums done on 3 of 5 covered blocks'],
+  ['a fan-in task names the upstream block that failed', 'blocked:phisym-sums:failed:run-357001', { block: block(), rule: { kind: 'fill' }, readiness: new Map(), nowMs: 0 }, 'blocked: upstream task phisym-sums failed on block run-357001 (reprocess it, or reprocess it with --cascade to rerun this task too)'],
   ['minimum luminosity sums the block\'s runs', 'minLumi:200',
     { block: block({ runs: [1, 2] }), rule: { kind: 'run' }, readiness: new Map([[1, ready({ recordedLumiPb: 30 })], [2, ready({ recordedLumiPb: 8 })]]), nowMs: 0 },
     '38/200 /pb recorded'],

@@ -43,7 +43,7 @@ const errorTable: Array<{ name: string, content: string, expect: RegExp }> = [
   { name: 'a run type naming an unknown task is an error', content: base + 'runTypes:\n  c: { tasks: [nope] }\n', expect: /runTypes\.c\.tasks\.0: run type 'c' lists unknown task 'nope'/ },
   { name: 'a campaign naming an unknown run type is an error', content: base + 'campaigns: [{ name: prompt, runTypes: [x] }]\n', expect: /campaigns\.0\.runTypes\.0: unknown run type 'x'/ },
   { name: 'a downstream task with its own filter is an error', content: base.replace('    needs: [reco]', '    needs: [reco]\n    filter: { global: true }'), expect: /tasks\.1\.filter: task 'calib' has needs/ },
-  { name: 'a downstream task with another block rule is an error', content: base.replace('    needs: [reco]', '    needs: [reco]\n    block: fill'), expect: /tasks\.1\.block: task 'calib' needs 'reco' whose block is run/ }
+  { name: 'a downstream task with a finer block than its upstream is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    block: fill').replace('    needs: [reco]', '    needs: [reco]\n    block: run'), expect: /^w\.yaml:10:12 tasks\.1\.block: task 'calib' needs 'reco' whose block is fill; block run is finer/ },
 ]
 
 // the one name grammar (@autocal/contracts) on every name a workflow declares: file:line, the value escaped

@@ -50,8 +50,8 @@ test('the control API and the CLI work end to end with subsystem-scoped tokens',
     }, 30_000)
     const text = await cli(['status', '--campaign', 'prompt'], ecal)
     assert.equal(text.code, 0, text.stderr)
-    // the ECAL token reads the ECAL tasks only: 6 of the campaign's 7 (the seventh is PPS's)
-    assert.match(text.stdout, /^campaign prompt: \d+ runs × 6 tasks/)
+    // the ECAL token reads the ECAL tasks only: 8 of the campaign's 9 (the ninth is PPS's)
+    assert.match(text.stdout, /^campaign prompt: \d+ runs × 8 tasks/)
     assert.match(text.stdout, /\n357401 +.*✓/)
   })
 

@@ -32,9 +32,15 @@ export function expectedLive (runs: Run[], golden: Set<number>): Expected {
   for (const r of coll.filter(r => r.durationS >= 300)) add(`run-${r.run}`, 'pedestals', 1, true)
   // pps-timing.yaml
   for (const r of coll.filter(r => r.recordedLumiPb >= 1 && golden.has(r.run))) add(`run-${r.run}`, 'pps-timing-calib', 1, true)
-  // ecal-phisym.yaml: one block per fill (runs with ≥ 0.1 /pb), closed by a run of a later fill; the last fill stays open
-  const fills = [...new Set(coll.filter(r => r.recordedLumiPb >= 0.1).map(r => r.fill))]
-  for (const f of fills.slice(0, -1)) add(`fill-${f}`, 'phisym', 2)
+  // ecal-phisym.yaml: sums per run (runs with ≥ 0.1 /pb, 2 jobs), gathered per fill (a fan-in, closed by a run of a later
+  // fill; the last fill stays open), then the fill's payload
+  const phisymRuns = coll.filter(r => r.recordedLumiPb >= 0.1)
+  for (const r of phisymRuns) add(`run-${r.run}`, 'phisym-sums', 2)
+  const fills = [...new Set(phisymRuns.map(r => r.fill))]
+  for (const f of fills.slice(0, -1)) {
+    add(`fill-${f}`, 'phisym', 1)
+    add(`fill-${f}`, 'phisym-ic', 1, true)
+  }
   // ecal-pi0.yaml: 200 /pb buckets per era, closed at the threshold or at the end of the era; the last one stays open
   let era = ''
   let seq = 0
