@@ -298,6 +298,19 @@ export type {
   RunEventJson
 } from './gen/autocal/runs/v1/runs_pb.ts'
 export {
+  TaskGatesSchema,
+  ForcedGateSchema,
+  GateTimeoutSchema
+} from './gen/autocal/tasks/v1/gates_pb.ts'
+export type {
+  TaskGates,
+  TaskGatesJson,
+  ForcedGate,
+  ForcedGateJson,
+  GateTimeout,
+  GateTimeoutJson
+} from './gen/autocal/tasks/v1/gates_pb.ts'
+export {
   TaskJobSchema,
   TaskEventSchema,
   TaskConditionSchema,

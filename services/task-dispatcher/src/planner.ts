@@ -20,6 +20,7 @@ import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type Campaig
 import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
 import { pendingGates, upstreamEnd, type RunReadiness } from './domain/gates.ts'
 import { tickEvaluates } from './domain/tick-scope.ts'
+import { gateTimeoutDue, notForced } from './domain/gate-timeout.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import type { Task } from './domain/task-state.ts'
 import { isAppendOnly, uploadWaiting } from './domain/upload-order.ts'
@@ -258,7 +259,7 @@ export function createPlanner (deps: PlannerDeps) {
           ...(httpGate === undefined ? {} : { httpOpen: httpGate }),
           processing: processing.get(t.task) ?? 0
         })
-        if (t.state === 'waiting' && pending.join() === t.pendingGates.join()) return
+        if (t.state === 'waiting' && notForced(pending, t.gates).join() === t.pendingGates.join() && !gateTimeoutDue(def.gates.timeout, t.gates, now())) return
         const spec = specOf(c.name, def)
         const tr = await transitions.apply(key, cur => cur !== undefined && cur.version === t.version ? { kind: 'gates', spec, pending } : undefined)
         if (tr?.changed === true && tr.task.state === 'processing') processing.set(t.task, (processing.get(t.task) ?? 0) + 1)

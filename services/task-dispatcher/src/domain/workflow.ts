@@ -10,6 +10,7 @@ import bytes from 'bytes'
 import { accountingGroupRe, condorJobFlavours, nameProblem, passedEnvProblem, type NameKind } from '@autocal/contracts'
 import { parseDuration } from './duration.ts'
 import { defaultInfrastructureRetries } from './retry-policy.ts'
+import { gateTimeoutOf, gateTimeoutPolicies, type GateTimeoutRule } from './gate-timeout.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
 export type Backend = typeof backends[number]
@@ -63,6 +64,8 @@ export interface Gates {
   minLumiPb?: number
   /** GET this URL (placeholders filled); open when it answers `status`. */
   http?: { url: string, status: number }
+  /** `when.timeout` + `when.onTimeout`: what happens when the readiness gates stay closed (gate-timeout.ts). */
+  timeout?: GateTimeoutRule
 }
 
 export interface ConditionDef {
@@ -249,7 +252,9 @@ const GatesSchema = z.strictObject({
   t0DatasetDone: oneOrMany.optional(),
   minDuration: duration.optional(),
   minLumi: z.number().nonnegative().optional(),
-  http: z.union([z.string().min(1), z.strictObject({ url: z.string().min(1), status: z.number().int().default(200) })]).optional()
+  http: z.union([z.string().min(1), z.strictObject({ url: z.string().min(1), status: z.number().int().default(200) })]).optional(),
+  timeout: duration.optional(),
+  onTimeout: z.enum(gateTimeoutPolicies).optional()
 })
 
 const TaskSchema = z.strictObject({
@@ -562,6 +567,9 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
       if (!/^https?:\/\//.test(value)) at([...path, 'when', 'http'], 'expected an http(s) URL (after expanding variables)')
       gates.http = { url: value, status: h.status }
     }
+    const timeout = gateTimeoutOf(t.when, gates)
+    if (timeout.kind === 'problem') at([...path, 'when', timeout.key], timeout.problem)
+    else if (timeout.rule !== undefined) gates.timeout = timeout.rule
     const task: TaskDef = {
       name: t.name,
       subsystem: spec.subsystem,
