@@ -4,17 +4,17 @@
 // with a tap that records the requests the dispatcher sends them.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomUUID } from 'node:crypto'
-import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
+import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { create } from '@bufbuild/protobuf'
 import { timestampFromDate } from '@bufbuild/protobuf/wkt'
 import { z } from 'zod'
 import {
-  RunEventSchema, RunSchema, topicName, topics,
+  ControlService, RunEventSchema, RunSchema, topicName, topics,
   type ConditionRequest, type JobRequest, type Run, type RunEvent, type Topic
 } from '@autocal/contracts'
-import { baseShape, connectionEnv, createKafka, createLogger, kafkaShape, loadConfig, redisShape, startConsumer, startProducer, type Producer } from '@autocal/runtime'
+import { baseShape, connectionEnv, createGrpcClient, createKafka, createLogger, kafkaShape, loadConfig, redisShape, startConsumer, startProducer, type Producer } from '@autocal/runtime'
 import { restProbe } from '../../../../test/helpers/kafka-progress.ts'
 import { Config as ExecutorConfig } from '../../../job-executor/src/config.ts'
 import { startJobExecutor } from '../../../job-executor/src/app.ts'
@@ -301,4 +301,29 @@ export async function startBackends (config: TestConfig, env: { executor?: Recor
 /** The distinct start requests as "job_id#try". */
 export function startedJobs (seen: Seen): Set<string> {
   return new Set(seen.requests.filter(r => r.message.action.case === 'start').map(r => `${r.message.jobId}#${r.message.try}`))
+}
+
+/**
+ * The real executor and uploader, a dispatcher process on one workflow file and a control client as an admin,
+ * on a topic and key prefix of their own (`env` adds dispatcher keys); disposed (client, dispatcher, backends) at the end of the test.
+ */
+export async function startWorkflowSystem (name: string, yaml: string, env: Record<string, string> = {}) {
+  const stack = new AsyncDisposableStack()
+  try {
+    const config = testConfig()
+    const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
+    writeFileSync(join(dir, `${name}.yaml`), yaml)
+    const backends = stack.use(await startBackends(config))
+    const dispatcher = await spawnDispatcher(config, { AUTOCAL_WORKFLOWS_DIR: dir, AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'admin-token-1': { principal: 'ops', subsystems: '*' } }), ...env })
+    stack.defer(async () => { await stopDispatcher(dispatcher) })
+    const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'admin-token-1' })
+    stack.defer(() => { client.close() })
+    const producer = stack.use(await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' }))
+    const moved = stack.move()
+    return { config, dispatcher, backends, client, producer, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
+  } catch (err) {
+    // a dispatcher that did not start: what did start is stopped, so the test fails instead of hanging
+    await stack.disposeAsync()
+    throw err
+  }
 }

@@ -5,12 +5,8 @@
 // payload fails the task with the uploader's reason; reprocess starts attempt 2.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { ControlService, TaskState, topics } from '@autocal/contracts'
-import { createGrpcClient, startProducer } from '@autocal/runtime'
-import { realRuns, runEvents, silentLogger, spawnDispatcher, startBackends, startedJobs, stopDispatcher, testConfig, until, workflowsDir } from './fixtures.ts'
+import { TaskState, topics } from '@autocal/contracts'
+import { realRuns, runEvents, startWorkflowSystem, startedJobs, until, workflowsDir } from './fixtures.ts'
 
 // The jobs run for real on the job-executor: their shell decides the failures by run, attempt, job and try
 // (AUTOCAL_ATTEMPT and AUTOCAL_TRY are set by the executor). 357401: job 1 fails its first try; 357406: job 0
@@ -46,33 +42,8 @@ tasks:
     condition: { tag: EcalPedestals_test_offline, record: EcalPedestalsRcd, sync: offline }
 `
 
-/**
- * The real executor and uploader, a dispatcher process on one workflow file and a control client as an admin,
- * on a topic and key prefix of their own; disposed (client, dispatcher, backends) at the end of the test.
- */
-async function startSystem (name: string, yaml: string) {
-  const stack = new AsyncDisposableStack()
-  try {
-    const config = testConfig()
-    const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-'))
-    writeFileSync(join(dir, `${name}.yaml`), yaml)
-    const backends = stack.use(await startBackends(config))
-    const dispatcher = await spawnDispatcher(config, { AUTOCAL_WORKFLOWS_DIR: dir, AUTOCAL_CONTROL_TOKENS: JSON.stringify({ 'admin-token-1': { principal: 'ops', subsystems: '*' } }) })
-    stack.defer(async () => { await stopDispatcher(dispatcher) })
-    const client = createGrpcClient(ControlService, `127.0.0.1:${dispatcher.grpcPort}`, { token: 'admin-token-1' })
-    stack.defer(() => { client.close() })
-    const producer = stack.use(await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' }))
-    const moved = stack.move()
-    return { backends, client, producer, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
-  } catch (err) {
-    // a dispatcher that did not start: what did start is stopped, so the test fails instead of hanging
-    await stack.disposeAsync()
-    throw err
-  }
-}
-
 test('failed jobs are retried with backoff within the budget, then fail the task; a rejected payload fails it too', { timeout: 120_000 }, async () => {
-  await using system = await startSystem('retry-demo', workflow)
+  await using system = await startWorkflowSystem('retry-demo', workflow)
   const { backends, client, producer } = system
   await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357438)))
 
@@ -113,7 +84,7 @@ tasks:
 `
 
 test('an exit code of retry.never fails the task at once; another is retried', { timeout: 120_000 }, async () => {
-  await using system = await startSystem('never-demo', neverWorkflow)
+  await using system = await startWorkflowSystem('never-demo', neverWorkflow)
   const { backends, client, producer } = system
   await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357406)))
   const cell = async (run: number) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: ['fit'], runs: [run] } })).cells[0]
@@ -146,7 +117,7 @@ tasks:
 `
 
 test('a task whose upstream failed is blocked and says why; reprocess --cascade reruns it with its upstream', { timeout: 120_000 }, async () => {
-  await using system = await startSystem('cascade-demo', cascadeWorkflow)
+  await using system = await startWorkflowSystem('cascade-demo', cascadeWorkflow)
   const { client, producer } = system
   await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357401)))
   const cell = async (task: string) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: [task], runs: [357401] } })).cells[0]
@@ -178,7 +149,7 @@ tasks:
 `
 
 test('a job\'s numeric results are stored with its task and returned by the status API', { timeout: 120_000 }, async () => {
-  await using system = await startSystem('results-demo', resultsWorkflow)
+  await using system = await startWorkflowSystem('results-demo', resultsWorkflow)
   const { client, producer } = system
   await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357401)))
   const cell = async () => (await client.getStatus({ selector: { campaign: 'prompt', tasks: ['timing-fit'], runs: [357401] } })).cells[0]
