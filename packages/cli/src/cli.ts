@@ -22,6 +22,7 @@ import { cellKey, cellVersion, waitVerdict } from './wait-progress.ts'
 import { createWaitDisplay, type WaitDisplay } from './wait-display.ts'
 import { jobLines, jobRows, outputLines, outputRows } from './job-table.ts'
 import { logUrlOf, readJobLog } from './job-log.ts'
+import { BlockGateUsageError, runBlockGate } from './block-gate.ts'
 
 export interface Io {
   stdout: { write: (s: string) => unknown, isTTY?: boolean }
@@ -54,6 +55,10 @@ commands:
                                       reprocess --cascade: the tasks' downstream tasks on the same blocks too
   resubmit --failed-jobs --campaign C [--task T]... [--block ID]... [--runs ...] --reason TEXT [--wait [--timeout 30m]]
                                       run again only the unfinished jobs of failed tasks (next try, same attempt)
+  block close CAMPAIGN BLOCK --reason TEXT
+                                      close an open block (fill, lumi, era) now: its tasks run with the runs it has
+  gate force CAMPAIGN BLOCK TASK [--gate NAME] --reason TEXT
+                                      treat a waiting task's gate (default: all its readiness gates) as open
   jobs --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--failed]   jobs with tries, states and log links
   logs JOB [--try N] [--tail LINES] [--follow] [--executor URL]  a job's log (JOB = campaign/block/task/attempt/index)
   outputs --campaign C [--era E] [--task T]... [--runs ...] [--range A-B]   outputs of the done tasks (path, size, sha256)
@@ -112,6 +117,7 @@ const options = {
   actor: { type: 'string' },
   all: { type: 'boolean' },
   request: { type: 'string' },
+  gate: { type: 'string' },
   database: { type: 'string' },
   uploader: { type: 'string' },
   executor: { type: 'string' },
@@ -402,6 +408,9 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
         return await runDlq(sub, rest, { brokers: v.brokers, prefix: v.prefix, topic: v.topic, actor: v.actor, reason: v.reason, all: v.all, json: v.json }, { out, err: errLine, env: io.env })
       case 'conditions':
         return await conditionsCommand(sub, rest, v, io, connect)
+      case 'block':
+      case 'gate':
+        return await runBlockGate(command, sub, rest, { reason: v.reason, gate: v.gate, json: v.json }, out, connect)
       case 'audit':
         if (sub !== undefined) throw new UsageError(`audit takes no subcommand, got '${sub}' (filters: --since, --principal, --action, --subsystem, --refused)`)
         return await runAudit({ brokers: v.brokers, prefix: v.prefix, since: v.since, principal: v.principal, action: v.action, subsystem: v.subsystem, refused: v.refused, json: v.json }, { out, err: errLine, env: io.env })
@@ -410,7 +419,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
     }
   } catch (err) {
     errLine(`autocal: ${errorLine(err)}`)
-    if (err instanceof UsageError || err instanceof DlqUsageError || err instanceof InjectUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof DlqUsageError || err instanceof BlockGateUsageError || err instanceof InjectUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       io.stderr.write('run `autocal --help` for usage\n')
       return 2
     }

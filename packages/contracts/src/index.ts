@@ -221,6 +221,28 @@ export type {
   ResubmitFailedJobsResponseJson
 } from './gen/autocal/control/v1/control_pb.ts'
 export {
+  CloseBlockRequestSchema,
+  CloseBlockResponseSchema,
+  ForceGateRequestSchema,
+  ForceGateResponseSchema,
+  CloseBlockSchema,
+  ForceGateSchema
+} from './gen/autocal/control/v1/gates_pb.ts'
+export type {
+  CloseBlockRequest,
+  CloseBlockRequestJson,
+  CloseBlockResponse,
+  CloseBlockResponseJson,
+  ForceGateRequest,
+  ForceGateRequestJson,
+  ForceGateResponse,
+  ForceGateResponseJson,
+  CloseBlock,
+  CloseBlockJson,
+  ForceGate,
+  ForceGateJson
+} from './gen/autocal/control/v1/gates_pb.ts'
+export {
   DeadLetterSchema
 } from './gen/autocal/dlq/v1/dlq_pb.ts'
 export type {

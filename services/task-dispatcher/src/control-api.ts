@@ -29,6 +29,7 @@ import { goldenRootsOf, validateSources } from './adapters/workflow-files.ts'
 import { selectInjectedRuns } from './inject-selection.ts'
 import type { StateStore } from './adapters/state-store.ts'
 import { stateOf, toTaskEvent } from './task-event.ts'
+import { blockGateRpcs } from './block-gate-commands.ts'
 
 export interface ControlApiDeps {
   catalog: Catalog
@@ -319,6 +320,8 @@ export function controlService (deps: ControlApiDeps) {
   }
 
   return serve(ControlService, {
+    // close a block, force a gate (block-gate-commands.ts)
+    ...blockGateRpcs({ catalog, store, audited, actorOf, campaignOf, submit }),
     listPendingConditions: async (req, call) => await audited(call, 'control.ListPendingConditions', 'read', async facts => {
       facts.target = req.campaign === '' ? 'every campaign' : `campaign ${req.campaign}`
       if (req.subsystem !== '') valid(nameProblem('subsystem', req.subsystem), 'subsystem')

@@ -14,8 +14,9 @@
 // All state changes go through task-transitions.ts.
 import pMap from 'p-map'
 import { taskKey } from '@autocal/contracts'
-import { acquireLease, errorMessage, keepLease, outsideTrace, type LeaseKeeper, type Logger, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, acquireLease, errorMessage, keepLease, outsideTrace, type LeaseKeeper, type Logger, type RedisHandle } from '@autocal/runtime'
 import { closeTimedOut, groupRun, type BlockState } from './domain/block-grouping.ts'
+import { closeBlockByOperator } from './domain/block-close.ts'
 import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type CampaignTasks } from './domain/catalog.ts'
 import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
 import { pendingGates, upstreamEnd, type RunReadiness } from './domain/gates.ts'
@@ -367,6 +368,44 @@ export function createPlanner (deps: PlannerDeps) {
     if (others.length > 0) await outsideTrace(async () => { await evaluateNow(c, others) })
   }
 
+  /**
+   * In the handler of an operator's `block close` (control command): under the
+   * campaign's planning lease (busy → AUTOCAL_BUSY, the command waits for the
+   * tick), every root task's open block `blockId` is closed ("operator") and
+   * its tasks, with those downstream, are planned and evaluated with the runs
+   * the block has. Returns the root tasks whose block closed (none: unknown or
+   * already closed, e.g. a redelivered command).
+   */
+  async function closeBlock (campaign: string, blockId: string): Promise<string[]> {
+    const c = catalog.campaigns.get(campaign)
+    if (c === undefined) return []
+    const lease = await acquireLease(redis, `td:plan:${c.name}`, deps.leaseMs)
+    if (lease === null) throw new AutocalError('AUTOCAL_BUSY', `campaign ${c.name} is being planned; block ${blockId} closes after`)
+    const keeper = keepLease(lease, deps.leaseMs)
+    try {
+      const roots = c.roots.filter(r => r.block.kind !== 'run')
+      const blocks = new Map(await Promise.all(roots.map(async r => [r.name, await store.blocks(c.name, r.name)] as const)))
+      const d = closeBlockByOperator(c.name, blocks, blockId)
+      if (d.kind !== 'close') {
+        log.info({ campaign: c.name, block: blockId, reason: d.reason }, 'block close: nothing to close')
+        return []
+      }
+      const keys: string[] = []
+      for (const { root, block } of d.blocks) {
+        const def = roots.find(r => r.name === root)
+        if (def === undefined) continue
+        keeper.check()
+        await planBlock(c, def, block)
+        for (const t of c.tasks) keys.push(taskKey(c.name, block.id, t.name))
+      }
+      await evaluateTasks(c, (await store.getTasks(keys)).filter(t => t.state === 'new' || t.state === 'waiting'), keeper, true)
+      return d.blocks.map(b => b.root)
+    } finally {
+      await keeper.stop()
+      await lease.release().catch(() => false)
+    }
+  }
+
   async function planCampaign (c: CampaignTasks): Promise<void> {
     const lease = await acquireLease(redis, `td:plan:${c.name}`, deps.leaseMs)
     if (lease === null) return
@@ -393,7 +432,7 @@ export function createPlanner (deps: PlannerDeps) {
     }
   }
 
-  return { tick, runEnded, runFactChanged, taskChanged }
+  return { tick, runEnded, runFactChanged, taskChanged, closeBlock }
 }
 
 /** Runs the planner every `tickMs` until disposed (a tick in flight finishes first). */

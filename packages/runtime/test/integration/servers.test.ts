@@ -76,6 +76,8 @@ test('a gRPC service from the contracts serves typed calls, maps errors and answ
       rejectCondition: async () => ({}),
       promoteCondition: async () => ({}),
       resubmitFailedJobs: async () => ({}),
+      closeBlock: async () => ({}),
+      forceGate: async () => ({}),
       watchTasks: async function * () {
         for (let version = 1n; version <= 3n; version++) yield { event: { task: 't', version } }
         if (watchFails) throw new AutocalError('AUTOCAL_NOT_FOUND', 'campaign gone')
