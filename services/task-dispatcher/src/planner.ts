@@ -16,7 +16,7 @@ import pMap from 'p-map'
 import { taskKey } from '@autocal/contracts'
 import { AutocalError, acquireLease, errorMessage, keepLease, outsideTrace, type LeaseKeeper, type Logger, type RedisHandle } from '@autocal/runtime'
 import { closeTimedOut, groupRun, type BlockState } from './domain/block-grouping.ts'
-import { closeBlockByOperator } from './domain/block-close.ts'
+import { closeBlockByOperator, closeEndedFills } from './domain/block-close.ts'
 import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type CampaignTasks } from './domain/catalog.ts'
 import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
 import { pendingGates, upstreamEnd, type RunReadiness } from './domain/gates.ts'
@@ -173,11 +173,12 @@ export function createPlanner (deps: PlannerDeps) {
     if (JSON.stringify(mark) !== JSON.stringify(before)) await store.setGroupingMark(c.name, mark)
     const confirmed = new Set(groupableRuns(pending, mark))
     const settled = (await store.settledPending(c.name, t, deps.settleMs, deps.settleMs * 10)).filter(r => confirmed.has(r)).slice(0, deps.runsPerTick)
-    const lumiRoots = bucketRoots.filter(r => r.block.kind === 'lumi' && r.block.timeoutS !== undefined)
-    if (settled.length === 0 && lumiRoots.length === 0) return plannedHere
+    // roots whose blocks may close without a new run: lumi buckets by timeout, fill blocks by the fill's end (OMS)
+    const timedRoots = bucketRoots.filter(r => (r.block.kind === 'lumi' && r.block.timeoutS !== undefined) || r.block.kind === 'fill')
+    if (settled.length === 0 && timedRoots.length === 0) return plannedHere
     const facts = await store.runFacts(settled)
     for (const root of bucketRoots) {
-      if (settled.length === 0 && !lumiRoots.includes(root)) continue
+      if (settled.length === 0 && !timedRoots.includes(root)) continue
       // grouping is in run order and in memory; then every block that changed
       // is planned once, in its final state, several blocks at a time
       const blocks = await store.blocks(c.name, root.name)
@@ -193,7 +194,7 @@ export function createPlanner (deps: PlannerDeps) {
         }
         if (d.late) log.warn({ campaign: c.name, task: root.name, run, block: d.blockId }, 'late run: block of its own')
       }
-      for (const b of closeTimedOut(blocks.values(), root.block, t)) {
+      for (const b of [...closeTimedOut(blocks.values(), root.block, t), ...closeEndedFills(blocks.values(), root.block, await endedFills(blocks.values()))]) {
         blocks.set(b.id, b)
         changed.set(b.id, b)
       }
@@ -203,6 +204,14 @@ export function createPlanner (deps: PlannerDeps) {
     }
     await store.removePending(c.name, settled)
     return plannedHere
+  }
+
+  /** Fills of the open fill blocks among `blocks` whose end a run of theirs carries (Run.fill_end_time, from OMS). */
+  async function endedFills (blocks: Iterable<BlockState>): Promise<Set<number>> {
+    const open = [...blocks].filter(b => !b.closed && b.kind === 'fill' && b.fill !== 0)
+    if (open.length === 0) return new Set()
+    const facts = await store.runFacts(open.flatMap(b => b.runs))
+    return new Set(open.filter(b => b.runs.some(r => facts.get(r)?.run.fillEndTime !== undefined)).map(b => b.fill))
   }
 
   async function httpOpen (key: string, t: Task, def: TaskDef): Promise<boolean | undefined> {
