@@ -95,7 +95,7 @@ export function blockGateRpcs (deps: BlockGateDeps) {
       facts.principal = p.principal
       checkName('block', req.blockId, 'block_id')
       checkName('task', req.task, 'task')
-      if (req.gate.length > 300) throw invalid('gate: at most 300 characters')
+      if (!/^[\x21-\x7e]{0,300}$/.test(req.gate)) throw invalid(`gate: ${JSON.stringify(req.gate.slice(0, 80))} is not a gate name (printable characters without spaces, at most 300)`)
       const c = deps.campaignOf(req.campaign)
       const def = c.tasks.find(d => d.name === req.task)
       if (def === undefined) throw new AutocalError('AUTOCAL_NOT_FOUND', `campaign '${c.name}' has no task '${req.task}', known: ${c.tasks.map(d => d.name).join(', ')}`)
