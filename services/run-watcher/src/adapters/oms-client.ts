@@ -2,7 +2,7 @@
 // pagination with page[offset]/page[limit] until meta.totalResourceCount.
 import { AutocalError, type Logger } from '@autocal/runtime'
 import { runFromOms, type OmsUnits } from '../domain/oms-records.ts'
-import type { RunRecord } from '../domain/run-record.ts'
+import { parseUtc, type RunRecord } from '../domain/run-record.ts'
 import type { TokenSource } from './oidc-token.ts'
 import type { RefusedRecord } from '../refused-records.ts'
 
@@ -26,7 +26,10 @@ export interface OmsPage {
   skipped: RefusedRecord[]
 }
 
-export function createOmsClient (options: OmsClientOptions): { runsFrom: (firstRun: number) => Promise<OmsPage> } {
+/** Attributes of OMS's fills resource the client asks for. */
+export const omsFillFields = ['fill_number', 'end_time'] as const
+
+export function createOmsClient (options: OmsClientOptions): { runsFrom: (firstRun: number) => Promise<OmsPage>, fillEnds: (fills: readonly number[]) => Promise<Map<number, number>> } {
   async function get (url: URL, retried = false): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (options.token !== undefined) headers.authorization = `Bearer ${await options.token.token()}`
@@ -50,6 +53,36 @@ export function createOmsClient (options: OmsClientOptions): { runsFrom: (firstR
   }
 
   return {
+    /**
+     * The end (epoch ms) of each of `fills` that has ended, from OMS's fills resource (`end_time`, ISO-8601
+     * UTC; null while the fill goes on), one range query paged like the runs. A record without a usable
+     * fill_number or end_time is left out (the fill counts as not ended).
+     */
+    fillEnds: async fills => {
+      const out = new Map<number, number>()
+      const wanted = new Set(fills.filter(f => f > 0))
+      if (wanted.size === 0) return out
+      for (let offset = 0; ; offset += options.pageSize) {
+        const url = new URL(`${options.baseUrl.replace(/\/$/, '')}/fills`)
+        url.searchParams.set('filter[fill_number][GE]', String(Math.min(...wanted)))
+        url.searchParams.set('filter[fill_number][LE]', String(Math.max(...wanted)))
+        url.searchParams.set('sort', 'fill_number')
+        url.searchParams.set('page[offset]', String(offset))
+        url.searchParams.set('page[limit]', String(options.pageSize))
+        url.searchParams.set('fields[fills]', omsFillFields.join(','))
+        url.searchParams.set('include', 'meta')
+        const page = await get(url) as { data?: unknown, meta?: { totalResourceCount?: unknown } }
+        if (!Array.isArray(page.data)) throw new AutocalError('AUTOCAL_SOURCE_FAILED', `OMS fills page at offset ${offset} has no data array`)
+        for (const item of page.data as Array<Record<string, any>>) {
+          const fill = Number(item?.attributes?.fill_number)
+          const end = typeof item?.attributes?.end_time === 'string' ? parseUtc(item.attributes.end_time) : undefined
+          if (wanted.has(fill) && end !== undefined) out.set(fill, end)
+        }
+        const total = Number(page.meta?.totalResourceCount)
+        if (page.data.length < options.pageSize || (Number.isFinite(total) && offset + page.data.length >= total)) break
+      }
+      return out
+    },
     runsFrom: async firstRun => {
       const out: OmsPage = { runs: [], skipped: [] }
       for (let offset = 0; ; offset += options.pageSize) {
