@@ -51,7 +51,7 @@ export function fromContractRun (r: Run): RunRecord {
     fillType: r.fillType,
     hltKey: r.hltKey,
     componentsOut: [...r.componentsOut],
-    fillEndMs: r.fillEndTime === undefined ? undefined : timestampDate(r.fillEndTime).getTime()
+    ...(r.fillEndTime === undefined ? {} : { fillEndMs: timestampDate(r.fillEndTime).getTime() })
   }
 }
 
