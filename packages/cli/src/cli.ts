@@ -24,6 +24,7 @@ import { jobLines, jobRows, outputLines, outputRows } from './job-table.ts'
 import { logUrlOf, readJobLog } from './job-log.ts'
 import { ReplayUsageError, runCampaignReplay } from './campaign-replay.ts'
 import { CampaignUsageError, campaignUsage, runCampaignCli } from './campaign.ts'
+import { BlockGateUsageError, runBlockGate } from './block-gate.ts'
 
 export interface Io {
   stdout: { write: (s: string) => unknown, isTTY?: boolean }
@@ -56,6 +57,10 @@ commands:
                                       reprocess --cascade: the tasks' downstream tasks on the same blocks too
   resubmit --failed-jobs --campaign C [--task T]... [--block ID]... [--runs ...] --reason TEXT [--wait [--timeout 30m]]
                                       run again only the unfinished jobs of failed tasks (next try, same attempt)
+  block close CAMPAIGN BLOCK --reason TEXT
+                                      close an open block (fill, lumi, era) now: its tasks run with the runs it has
+  gate force CAMPAIGN BLOCK TASK [--gate NAME] --reason TEXT
+                                      treat a waiting task's gate (default: all its readiness gates) as open
   jobs --campaign C [--task T]... [--runs ...] [--range A-B] [--block ID]... [--failed]   jobs with tries, states and log links
   logs JOB [--try N] [--tail LINES] [--follow] [--executor URL]  a job's log (JOB = campaign/block/task/attempt/index)
   outputs --campaign C [--era E] [--task T]... [--runs ...] [--range A-B]   outputs of the done tasks (path, size, sha256)
@@ -117,6 +122,7 @@ const options = {
   actor: { type: 'string' },
   all: { type: 'boolean' },
   request: { type: 'string' },
+  gate: { type: 'string' },
   database: { type: 'string' },
   uploader: { type: 'string' },
   executor: { type: 'string' },
@@ -424,6 +430,9 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
       case 'campaign':
         if (sub !== 'replay' || rest.length > 0) throw new UsageError(`unknown campaign command '${[sub, ...rest].join(' ')}' (replay)`)
         return await runCampaignReplay(v, connect, out, progress)
+      case 'block':
+      case 'gate':
+        return await runBlockGate(command, sub, rest, { reason: v.reason, gate: v.gate, json: v.json }, out, connect)
       case 'audit':
         if (sub !== undefined) throw new UsageError(`audit takes no subcommand, got '${sub}' (filters: --since, --principal, --action, --subsystem, --refused)`)
         return await runAudit({ brokers: v.brokers, prefix: v.prefix, since: v.since, principal: v.principal, action: v.action, subsystem: v.subsystem, refused: v.refused, json: v.json }, { out, err: errLine, env: io.env })
@@ -432,7 +441,7 @@ export async function runCli (argv: string[], io: Io): Promise<number> {
     }
   } catch (err) {
     errLine(`autocal: ${errorLine(err)}`)
-    if (err instanceof UsageError || err instanceof CampaignUsageError || err instanceof ReplayUsageError || err instanceof DlqUsageError || err instanceof InjectUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    if (err instanceof UsageError || err instanceof CampaignUsageError || err instanceof ReplayUsageError || err instanceof BlockGateUsageError || err instanceof DlqUsageError || err instanceof InjectUsageError || err instanceof CliConfigError || (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       io.stderr.write('run `autocal --help` for usage\n')
       return 2
     }

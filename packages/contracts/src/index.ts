@@ -286,6 +286,28 @@ export type {
   ResubmitFailedJobsResponseJson
 } from './gen/autocal/control/v1/control_pb.ts'
 export {
+  CloseBlockRequestSchema,
+  CloseBlockResponseSchema,
+  ForceGateRequestSchema,
+  ForceGateResponseSchema,
+  CloseBlockSchema,
+  ForceGateSchema
+} from './gen/autocal/control/v1/gates_pb.ts'
+export type {
+  CloseBlockRequest,
+  CloseBlockRequestJson,
+  CloseBlockResponse,
+  CloseBlockResponseJson,
+  ForceGateRequest,
+  ForceGateRequestJson,
+  ForceGateResponse,
+  ForceGateResponseJson,
+  CloseBlock,
+  CloseBlockJson,
+  ForceGate,
+  ForceGateJson
+} from './gen/autocal/control/v1/gates_pb.ts'
+export {
   ReplayBoundSchema,
   ReplaySchema,
   StartReplayRequestSchema,
@@ -399,6 +421,19 @@ export type {
   RunEvent,
   RunEventJson
 } from './gen/autocal/runs/v1/runs_pb.ts'
+export {
+  TaskGatesSchema,
+  ForcedGateSchema,
+  GateTimeoutSchema
+} from './gen/autocal/tasks/v1/gates_pb.ts'
+export type {
+  TaskGates,
+  TaskGatesJson,
+  ForcedGate,
+  ForcedGateJson,
+  GateTimeout,
+  GateTimeoutJson
+} from './gen/autocal/tasks/v1/gates_pb.ts'
 export {
   TaskJobSchema,
   TaskEventSchema,

@@ -225,7 +225,10 @@ const checks: { [K in TopicId]: (m: never) => string | undefined } = {
       }
       case 'approveCondition': case 'rejectCondition': case 'promoteCondition':
         return idProblem(`${action.case === 'approveCondition' ? 'approve' : action.case === 'rejectCondition' ? 'reject' : 'promote'}_condition.request_id`, action.value.requestId)
-      case 'reprocess': case 'skip': case 'cancel': case 'resubmitFailedJobs': case undefined:
+      case 'forceGate':
+        // a gate name as pending_gates writes it (t0StreamDone:Express, minLumi:5, http): printable ASCII, no space
+        return /^[\x21-\x7e]{0,300}$/.test(action.value.gate) ? undefined : `force_gate.gate: ${JSON.stringify(action.value.gate.slice(0, 80))} is not a gate name (printable characters without spaces, at most 300)`
+      case 'reprocess': case 'skip': case 'cancel': case 'resubmitFailedJobs': case 'closeBlock': case undefined:
         return undefined
     }
   },

@@ -7,7 +7,7 @@ import { applyRunEvent } from './domain/run-view.ts'
 import { applyJobRequest, applyJobStatus, jobEntryId } from './domain/job-view.ts'
 import { applyConditionEvent, conditionRequestView } from './domain/condition-view.ts'
 import { promptDeadline } from './domain/deadlines.ts'
-import { dlqEntryNotification, dlqFloodNotification, executorLostNotification, minuteOf, taskFailedNotification, uploadRejectedNotification } from './domain/notifications.ts'
+import { dlqEntryNotification, dlqFloodNotification, executorLostNotification, gateTimeoutNotification, minuteOf, taskFailedNotification, uploadRejectedNotification } from './domain/notifications.ts'
 import { millisOf, millisOfIso } from './domain/time.ts'
 import type { PendingDispatch, ReadModelStore } from './adapters/read-model-store.ts'
 import type { Instruments } from './instruments.ts'
@@ -55,7 +55,8 @@ export function createHandlers (deps: HandlerDeps): Handlers {
       if (d.results !== undefined) await store.saveLatestResults(v, d.results)
       if (d.runEndToDoneSeconds !== undefined) instruments.runEndToTaskDone.observe({ subsystem: v.subsystem, task: v.task }, d.runEndToDoneSeconds)
       feed.publish({ type: 'task', task: v })
-      if (d.failedNow) await notifier.notify(taskFailedNotification(v, millisOfIso(v.at) ?? meta.time.getTime()))
+      if (d.gateTimedOutNow) await notifier.notify(gateTimeoutNotification(v, millisOfIso(v.at) ?? meta.time.getTime()))
+      else if (d.failedNow) await notifier.notify(taskFailedNotification(v, millisOfIso(v.at) ?? meta.time.getTime()))
     },
 
     runs: async (event, meta) => {

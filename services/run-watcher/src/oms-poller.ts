@@ -1,7 +1,9 @@
 // The OMS poller: each round asks OMS for the runs from the watermark minus a
 // look-back window (so that late changes of recently ended runs — luminosity
 // corrections — are seen), announces what changed, and moves the watermark
-// to the highest ended run (kept in Redis and in the run registry).
+// to the highest ended run (kept in Redis and in the run registry). The end of
+// each fill of those runs is read from OMS's fills resource and carried by the
+// runs (Run.fill_end_time): a fill that ends is announced as an update of its runs.
 import type { Logger } from '@autocal/runtime'
 import type { Emitter } from './emitter.ts'
 import type { RecordReporter } from './refused-records.ts'
@@ -26,6 +28,12 @@ export function createOmsPoller (options: OmsPollerOptions): { work: () => Promi
       watermark ??= Number(await options.known.getValue('watermark:oms') ?? options.firstRun)
       const from = Math.max(options.firstRun, watermark - options.lookbackRuns)
       const page = await options.client.runsFrom(from)
+      // the fill's end (OMS fills resource) travels with its runs: the dispatcher closes the fill's block on it
+      const ends = await options.client.fillEnds([...new Set(page.runs.map(r => r.fill))])
+      for (const run of page.runs) {
+        const end = ends.get(run.fill)
+        if (end !== undefined) run.fillEndMs = end
+      }
       // reported once per run and problem, not every round
       await options.reporter.report('oms', page.skipped)
       await options.emitter.announce(page.runs.map(record => ({ kind: 'run', record })), { source: 'oms' })

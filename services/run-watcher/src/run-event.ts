@@ -28,7 +28,8 @@ export function toContractRun (r: RunRecord): Run {
     ...(r.stableBeam === undefined ? {} : { stableBeam: r.stableBeam }),
     fillType: r.fillType,
     hltKey: r.hltKey,
-    componentsOut: r.componentsOut
+    componentsOut: r.componentsOut,
+    ...(r.fillEndMs === undefined ? {} : { fillEndTime: timestampFromMs(r.fillEndMs) })
   })
 }
 
@@ -49,7 +50,8 @@ export function fromContractRun (r: Run): RunRecord {
     stableBeam: r.stableBeam,
     fillType: r.fillType,
     hltKey: r.hltKey,
-    componentsOut: [...r.componentsOut]
+    componentsOut: [...r.componentsOut],
+    ...(r.fillEndTime === undefined ? {} : { fillEndMs: timestampDate(r.fillEndTime).getTime() })
   }
 }
 

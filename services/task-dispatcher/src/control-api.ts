@@ -33,6 +33,7 @@ import { stateOf, toTaskEvent } from './task-event.ts'
 import { replayRpcs, type ReplayApiDeps } from './replay-api.ts'
 import type { CampaignStore } from './adapters/campaign-store.ts'
 import { campaignRpcs } from './campaign-api.ts'
+import { blockGateRpcs } from './block-gate-commands.ts'
 
 export interface ControlApiDeps {
   catalog: Catalog
@@ -334,6 +335,8 @@ export function controlService (deps: ControlApiDeps) {
   return serve(ControlService, {
     ...replayRpcs(deps.replay, { audited, actorOf, readerOf }),
     ...campaignRpcs({ catalog, campaigns: deps.campaigns, logger: deps.logger }, { audited, actorOf, readerOf }),
+    // close a block, force a gate (block-gate-commands.ts)
+    ...blockGateRpcs({ catalog, store, audited, actorOf, campaignOf, submit }),
     listPendingConditions: async (req, call) => await audited(call, 'control.ListPendingConditions', 'read', async facts => {
       facts.target = req.campaign === '' ? 'every campaign' : `campaign ${req.campaign}`
       if (req.subsystem !== '') valid(nameProblem('subsystem', req.subsystem), 'subsystem')

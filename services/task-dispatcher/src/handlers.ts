@@ -12,7 +12,7 @@ import {
 } from '@autocal/contracts'
 import { AutocalError, captureContext, inSpan, seenBefore, type Logger, type Producer, type RedisHandle } from '@autocal/runtime'
 import type { EventMeta } from '@autocal/contracts'
-import { campaignsOfRun, jobSpecOf, type Catalog } from './domain/catalog.ts'
+import { campaignsOfRun, jobSpecOf, specOf, type Catalog } from './domain/catalog.ts'
 import { promotionProblem, promotionRequestId } from './domain/sign-off.ts'
 import { conditionRequest } from './effects.ts'
 import { matchTasks, scopeAllows } from './domain/selection.ts'
@@ -35,7 +35,7 @@ export interface HandlerDeps {
   /** Root of the job output directories (AUTOCAL_DATA_DIR), for the output_dir of promotions. */
   dataDir: string
   /** Planning in the handler of the event that makes it possible (absent: the planner's tick does it all). */
-  planner?: Pick<Planner, 'runEnded' | 'runFactChanged' | 'taskChanged' | 'conditionLearned'>
+  planner?: Pick<Planner, 'runEnded' | 'runFactChanged' | 'taskChanged' | 'conditionLearned' | 'closeBlock'>
   /** Learns the IOVs condition events tell of, for tasks that need a condition (cross-needs.ts). */
   crossNeeds?: Pick<CrossNeeds, 'learn'>
   now?: () => number
@@ -225,6 +225,28 @@ export function createHandlers (deps: HandlerDeps) {
       }
       case 'promoteCondition': {
         await promote(cmd, action.value)
+        break
+      }
+      case 'closeBlock': {
+        // an operator closes an open block: its tasks are planned with the runs it has (planner.closeBlock)
+        const s = cmd.selector
+        const roots = await planner?.closeBlock(s?.campaign ?? '', s?.blockIds[0] ?? '') ?? []
+        log.info({ ...base, closed: roots }, 'control command applied: block closed')
+        break
+      }
+      case 'forceGate': {
+        // an operator forces a waiting task's gates open (the force-gates transition checks the task again)
+        const key = selectedTaskKey(cmd)
+        const def = key === undefined ? undefined : catalog.task(cmd.selector?.campaign ?? '', cmd.selector?.tasks[0] ?? '')
+        if (key === undefined || def === undefined) break
+        let was: Task['state'] | undefined
+        const gate = action.value.gate
+        const tr = await transitions.apply(key, cur => {
+          was = cur?.state
+          return { kind: 'force-gates', spec: specOf(cmd.selector?.campaign ?? '', def), ...(gate === '' ? {} : { gate }), actor: cmd.actor, reason: cmd.reason, commandId: cmd.commandId }
+        })
+        if (tr?.changed === true) await planner?.taskChanged(tr.task, was)
+        log.info({ ...base, changed: tr?.changed, ignored: tr?.ignored }, 'control command applied: gates forced')
         break
       }
       case undefined:

@@ -14,14 +14,16 @@
 // All state changes go through task-transitions.ts.
 import pMap from 'p-map'
 import { taskKey } from '@autocal/contracts'
-import { acquireLease, errorMessage, keepLease, outsideTrace, type LeaseKeeper, type Logger, type RedisHandle } from '@autocal/runtime'
+import { AutocalError, acquireLease, errorMessage, keepLease, outsideTrace, type LeaseKeeper, type Logger, type RedisHandle } from '@autocal/runtime'
 import { closeTimedOut, groupRun, type BlockState } from './domain/block-grouping.ts'
+import { closeBlockByOperator, closeEndedFills } from './domain/block-close.ts'
 import { downstreamOf, rootsOf, runBelongsTo, specOf, type Catalog, type CampaignTasks } from './domain/catalog.ts'
 import { advanceMark, caughtUp, consumedUpTo, groupableRuns } from './domain/grouping-order.ts'
 import { pendingGates, upstreamEnd, type RunReadiness } from './domain/gates.ts'
 import { tickEvaluates } from './domain/tick-scope.ts'
 import { withProgress } from './domain/fan-in.ts'
 import { coveringKeys, fanInUpstream } from './fan-in-upstream.ts'
+import { gateTimeoutDue, notForced } from './domain/gate-timeout.ts'
 import type { GoldenRuns } from './domain/run-filter.ts'
 import { waitingReason, type Task } from './domain/task-state.ts'
 import { isAppendOnly, uploadWaiting } from './domain/upload-order.ts'
@@ -180,11 +182,12 @@ export function createPlanner (deps: PlannerDeps) {
     if (JSON.stringify(mark) !== JSON.stringify(before)) await store.setGroupingMark(c.name, mark)
     const confirmed = new Set(groupableRuns(pending, mark))
     const settled = (await store.settledPending(c.name, t, deps.settleMs, deps.settleMs * 10)).filter(r => confirmed.has(r)).slice(0, deps.runsPerTick)
-    const lumiRoots = bucketRoots.filter(r => r.block.kind === 'lumi' && r.block.timeoutS !== undefined)
-    if (settled.length === 0 && lumiRoots.length === 0) return plannedHere
+    // roots whose blocks may close without a new run: lumi buckets by timeout, fill blocks by the fill's end (OMS)
+    const timedRoots = bucketRoots.filter(r => (r.block.kind === 'lumi' && r.block.timeoutS !== undefined) || r.block.kind === 'fill')
+    if (settled.length === 0 && timedRoots.length === 0) return plannedHere
     const facts = await store.runFacts(settled)
     for (const root of bucketRoots) {
-      if (settled.length === 0 && !lumiRoots.includes(root)) continue
+      if (settled.length === 0 && !timedRoots.includes(root)) continue
       // grouping is in run order and in memory; then every block that changed
       // is planned once, in its final state, several blocks at a time
       const blocks = await store.blocks(c.name, root.name)
@@ -200,7 +203,7 @@ export function createPlanner (deps: PlannerDeps) {
         }
         if (d.late) log.warn({ campaign: c.name, task: root.name, run, block: d.blockId }, 'late run: block of its own')
       }
-      for (const b of closeTimedOut(blocks.values(), root.block, t)) {
+      for (const b of [...closeTimedOut(blocks.values(), root.block, t), ...closeEndedFills(blocks.values(), root.block, await endedFills(blocks.values()))]) {
         blocks.set(b.id, b)
         changed.set(b.id, b)
       }
@@ -210,6 +213,14 @@ export function createPlanner (deps: PlannerDeps) {
     }
     await store.removePending(c.name, settled)
     return plannedHere
+  }
+
+  /** Fills of the open fill blocks among `blocks` whose end a run of theirs carries (Run.fill_end_time, from OMS). */
+  async function endedFills (blocks: Iterable<BlockState>): Promise<Set<number>> {
+    const open = [...blocks].filter(b => !b.closed && b.kind === 'fill' && b.fill !== 0)
+    if (open.length === 0) return new Set()
+    const facts = await store.runFacts(open.flatMap(b => b.runs))
+    return new Set(open.filter(b => b.runs.some(r => facts.get(r)?.run.fillEndTime !== undefined)).map(b => b.fill))
   }
 
   async function httpOpen (key: string, t: Task, def: TaskDef): Promise<boolean | undefined> {
@@ -273,8 +284,11 @@ export function createPlanner (deps: PlannerDeps) {
         const pending = fanIn === undefined ? gates : withProgress(gates, fanIn.progress)
         // a task with an input dataset: DBS decides once the other gates are open (input-files.ts)
         const input = def.input === undefined || deps.inputFiles === undefined ? { pending } : await deps.inputFiles.gates(key, t, def, pending)
-        const unchanged = 'end' in input || 'jobFiles' in input ? false : def.input === undefined ? pending.join() === t.pendingGates.join() : waitingReason(input.pending, input.why) === t.reason
-        if (t.state === 'waiting' && unchanged) return
+        // gates an operator forced open do not count (gate-timeout.ts); a gate timeout that is due always moves the task
+        const unchanged = 'end' in input || 'jobFiles' in input
+          ? false
+          : def.input === undefined ? notForced(pending, t.gates).join() === t.pendingGates.join() : waitingReason(notForced(input.pending, t.gates), input.why) === t.reason
+        if (t.state === 'waiting' && unchanged && !gateTimeoutDue(def.gates.timeout, t.gates, now())) return
         const spec = specOf(c.name, def)
         const tr = await transitions.apply(key, cur => cur !== undefined && cur.version === t.version ? { kind: 'gates', spec, ...input } : undefined)
         if (tr?.changed === true && tr.task.state === 'processing') processing.set(t.task, (processing.get(t.task) ?? 0) + 1)
@@ -398,6 +412,44 @@ export function createPlanner (deps: PlannerDeps) {
     for (const c of catalog.campaigns.values()) await evaluateNow(c, await deps.crossNeeds?.keysNeedingTag(c, tag) ?? [])
   }
 
+  /**
+   * In the handler of an operator's `block close` (control command): under the
+   * campaign's planning lease (busy → AUTOCAL_BUSY, the command waits for the
+   * tick), every root task's open block `blockId` is closed ("operator") and
+   * its tasks, with those downstream, are planned and evaluated with the runs
+   * the block has. Returns the root tasks whose block closed (none: unknown or
+   * already closed, e.g. a redelivered command).
+   */
+  async function closeBlock (campaign: string, blockId: string): Promise<string[]> {
+    const c = catalog.campaigns.get(campaign)
+    if (c === undefined) return []
+    const lease = await acquireLease(redis, `td:plan:${c.name}`, deps.leaseMs)
+    if (lease === null) throw new AutocalError('AUTOCAL_BUSY', `campaign ${c.name} is being planned; block ${blockId} closes after`)
+    const keeper = keepLease(lease, deps.leaseMs)
+    try {
+      const roots = c.roots.filter(r => r.block.kind !== 'run')
+      const blocks = new Map(await Promise.all(roots.map(async r => [r.name, await store.blocks(c.name, r.name)] as const)))
+      const d = closeBlockByOperator(c.name, blocks, blockId)
+      if (d.kind !== 'close') {
+        log.info({ campaign: c.name, block: blockId, reason: d.reason }, 'block close: nothing to close')
+        return []
+      }
+      const keys: string[] = []
+      for (const { root, block } of d.blocks) {
+        const def = roots.find(r => r.name === root)
+        if (def === undefined) continue
+        keeper.check()
+        await planBlock(c, def, block)
+        for (const t of c.tasks) keys.push(taskKey(c.name, block.id, t.name))
+      }
+      await evaluateTasks(c, (await store.getTasks(keys)).filter(t => t.state === 'new' || t.state === 'waiting'), keeper, true)
+      return d.blocks.map(b => b.root)
+    } finally {
+      await keeper.stop()
+      await lease.release().catch(() => false)
+    }
+  }
+
   async function planCampaign (c: CampaignTasks): Promise<void> {
     const lease = await acquireLease(redis, `td:plan:${c.name}`, deps.leaseMs)
     if (lease === null) return
@@ -425,7 +477,7 @@ export function createPlanner (deps: PlannerDeps) {
     }
   }
 
-  return { tick, runEnded, runFactChanged, taskChanged, conditionLearned }
+  return { tick, runEnded, runFactChanged, taskChanged, conditionLearned, closeBlock }
 }
 
 /** Runs the planner every `tickMs` until disposed (a tick in flight finishes first). */

@@ -2,7 +2,8 @@
 // autocal.tasks.v1). The Redis read model stores the Task itself, as JSON.
 import { create } from '@bufbuild/protobuf'
 import { timestampDate, timestampFromMs } from '@bufbuild/protobuf/wkt'
-import { BlockKind, BlockSchema, JobState, OutputSchema, TaskConditionSchema, TaskEventSchema, TaskJobSchema, TaskState, type Block, type TaskEvent } from '@autocal/contracts'
+import { BlockKind, BlockSchema, ForcedGateSchema, GateTimeoutSchema, JobState, OutputSchema, TaskConditionSchema, TaskEventSchema, TaskGatesSchema, TaskJobSchema, TaskState, type Block, type TaskEvent, type TaskGates } from '@autocal/contracts'
+import { gateTimeoutPolicies, type TaskGateRecord } from './domain/gate-timeout.ts'
 import type { BlockKindName, BlockState } from './domain/block-grouping.ts'
 import type { JobStateName, Task, TaskOutput, TaskStateName } from './domain/task-state.ts'
 
@@ -91,7 +92,30 @@ export function toTaskEvent (t: Task): TaskEvent {
     const { since, ...c } = t.condition
     ev.condition = create(TaskConditionSchema, { ...c, ...(since === undefined ? {} : { since: BigInt(since) }) })
   }
+  if (t.gates !== undefined) ev.gates = gatesMessage(t.gates)
   return ev
+}
+
+/** The task's gate record as TaskGates (gates.proto). */
+function gatesMessage (g: TaskGateRecord): TaskGates {
+  const m = create(TaskGatesSchema, {
+    forced: g.forced.map(f => create(ForcedGateSchema, { gate: f.gate, actor: f.actor, reason: f.reason, commandId: f.commandId, at: timestampFromMs(f.atMs) }))
+  })
+  if (g.waitingSinceMs !== undefined) m.waitingSince = timestampFromMs(g.waitingSinceMs)
+  if (g.timedOut !== undefined) {
+    const o = g.timedOut
+    m.timedOut = create(GateTimeoutSchema, { gates: o.gates, policy: o.policy, afterS: o.afterS, at: timestampFromMs(o.atMs) })
+  }
+  return m
+}
+
+/** TaskGates (gates.proto) as the task's gate record; an unknown policy reads as fail. */
+function gateRecord (m: TaskGates): TaskGateRecord {
+  const g: TaskGateRecord = { forced: m.forced.map(f => ({ gate: f.gate, actor: f.actor, reason: f.reason, commandId: f.commandId, atMs: ms(f.at) })) }
+  if (m.waitingSince !== undefined) g.waitingSinceMs = ms(m.waitingSince)
+  const o = m.timedOut
+  if (o !== undefined) g.timedOut = { gates: [...o.gates], policy: gateTimeoutPolicies.find(p => p === o.policy) ?? 'fail', afterS: o.afterS, atMs: ms(o.at) }
+  return g
 }
 
 const ms = (ts: Parameters<typeof timestampDate>[0] | undefined): number => ts === undefined ? 0 : timestampDate(ts).getTime()
@@ -140,6 +164,7 @@ export function fromTaskEvent (ev: TaskEvent): Task {
   }
   if (ev.appliedCommands.length > 0) t.appliedCommands = [...ev.appliedCommands]
   if (ev.runEndedAt !== undefined) t.runEndedAtMs = ms(ev.runEndedAt)
+  if (ev.gates !== undefined) t.gates = gateRecord(ev.gates)
   const c = ev.condition
   if (c !== undefined) {
     const outcome = (['uploaded', 'skipped', 'rejected', 'failed'] as const).find(o => o === c.outcome) ?? ''

@@ -85,6 +85,8 @@ test('a gRPC service from the contracts serves typed calls, maps errors and answ
       changeCampaignState: async () => ({}),
       createRunType: async () => ({}),
       updateRunType: async () => ({}),
+      closeBlock: async () => ({}),
+      forceGate: async () => ({}),
       watchTasks: async function * () {
         for (let version = 1n; version <= 3n; version++) yield { event: { task: 't', version } }
         if (watchFails) throw new AutocalError('AUTOCAL_NOT_FOUND', 'campaign gone')

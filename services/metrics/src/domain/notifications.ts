@@ -11,6 +11,7 @@ import { mattermostText as safe } from './markdown.ts'
  */
 export const notificationKinds = {
   'task-failed': 'failures',
+  'gate-timeout': 'failures',
   'deadline-near': 'failures',
   'deadline-missed': 'failures',
   'upload-rejected': 'failures',
@@ -66,6 +67,24 @@ export function taskFailedNotification (v: TaskView, at: number): Notification {
     ...channelOf(v),
     identity: `task-failed/${v.key}/${v.attempt}`,
     text: `:x: **task failed** ${where(v)}, attempt ${v.attempt}: ${v.reason === '' ? 'no reason given' : safe(v.reason, 1500)}${failedJobLogs(v)}`,
+    at
+  }
+}
+
+const policyOutcome: Record<string, string> = { fail: 'task failed', skip: 'task skipped', run: 'jobs dispatched with the gate(s) not open' }
+
+/**
+ * A task's readiness gates stayed closed past its gate timeout (`when.timeout`) and the policy applied: where
+ * (subsystem, campaign, task, block and runs), the gates, the timeout and the policy with its outcome. One per
+ * task attempt; it replaces task-failed for a task the policy fail ended.
+ */
+export function gateTimeoutNotification (v: TaskView, at: number): Notification {
+  const g = v.gateTimeout ?? { gates: [], policy: '', afterS: 0 }
+  return {
+    kind: 'gate-timeout',
+    subsystem: v.subsystem,
+    identity: `gate-timeout/${v.key}/${v.attempt}`,
+    text: `:hourglass: **gate timed out** ${where(v)}, attempt ${v.attempt}: ${safe(g.gates.join(', '))} not open after ${g.afterS} s; onTimeout ${safe(g.policy)}: ${policyOutcome[g.policy] ?? safe(g.policy)}`,
     at
   }
 }

@@ -77,6 +77,8 @@ export interface TaskView {
   notifyChannel?: string
   jobs: TaskJobView[]
   outputs: OutputView[]
+  /** The gate timeout that ended this attempt's wait (TaskEvent.gates.timed_out): the gates still closed, the policy, the timeout (s). */
+  gateTimeout?: { gates: string[], policy: string, afterS: number }
 }
 
 export function outputView (o: Output): OutputView {
@@ -121,7 +123,8 @@ export function taskViewOf (event: TaskEvent): TaskView {
       outputs: j.outputs.map(outputView),
       ...(Object.keys(j.results).length > 0 ? { results: { ...j.results } } : {})
     }, { retryAt: isoOf(j.retryAt) })),
-    outputs: event.outputs.map(outputView)
+    outputs: event.outputs.map(outputView),
+    ...(event.gates?.timedOut === undefined ? {} : { gateTimeout: { gates: [...event.gates.timedOut.gates], policy: event.gates.timedOut.policy, afterS: event.gates.timedOut.afterS } })
   }, {
     at: isoOf(event.at),
     createdAt: isoOf(event.createdAt),
@@ -155,6 +158,8 @@ export type TaskDecision =
     runEndToDoneSeconds?: number
     /** True when the task has just failed (the dispatcher fails a task only after its retries). */
     failedNow: boolean
+    /** True when a gate timeout's policy has just applied to this attempt (the view's gateTimeout is new). */
+    gateTimedOutNow: boolean
     /** When the task has just become done with numeric results: them (taskResults), with the block's last run. */
     results?: TaskResults
   }
@@ -180,7 +185,8 @@ export function applyTaskEvent (current: TaskView | undefined, event: TaskEvent)
   }
   const becameDone = view.state === 'done' && !(current?.state === 'done' && current.attempt === view.attempt)
   const failedNow = view.state === 'failed' && !(current?.state === 'failed' && current.attempt === view.attempt)
-  const decision: TaskDecision = { kind: 'applied', view, counts, failedNow }
+  const gateTimedOutNow = view.gateTimeout !== undefined && !(current?.gateTimeout !== undefined && current.attempt === view.attempt)
+  const decision: TaskDecision = { kind: 'applied', view, counts, failedNow, gateTimedOutNow }
   if (becameDone) {
     const results = taskResults(view.jobs)
     if (Object.keys(results).length > 0) decision.results = { run: Math.max(0, ...view.runs), blockId: view.blockId, values: results }

@@ -57,7 +57,7 @@ test('bad routes are refused with the route and the fault named', () => {
   ]), [
     "route 0 (Experts): name must be lower-case letters, digits and '-'",
     "route 1 (default): 'default' is the name of the fallback route",
-    "route 2 (a): unknown kind 'task-exploded' (known: task-failed, deadline-near, deadline-missed, upload-rejected, executor-lost, consumer-stalled, lag-growing, dlq-entry, dlq-flood)",
+    "route 2 (a): unknown kind 'task-exploded' (known: task-failed, gate-timeout, deadline-near, deadline-missed, upload-rejected, executor-lost, consumer-stalled, lag-growing, dlq-entry, dlq-flood)",
     'route 3 (a): name used twice',
     'route 3 (a): an empty list selects nothing; leave the key out to select all'
   ])

@@ -2,7 +2,7 @@
 // pagination with page[offset]/page[limit] until meta.totalResourceCount.
 import { AutocalError, type Logger } from '@autocal/runtime'
 import { runFromOms, type OmsUnits } from '../domain/oms-records.ts'
-import type { RunRecord } from '../domain/run-record.ts'
+import { parseUtc, type RunRecord } from '../domain/run-record.ts'
 import type { TokenSource } from './oidc-token.ts'
 import type { RefusedRecord } from '../refused-records.ts'
 
@@ -26,7 +26,10 @@ export interface OmsPage {
   skipped: RefusedRecord[]
 }
 
-export function createOmsClient (options: OmsClientOptions): { runsFrom: (firstRun: number) => Promise<OmsPage> } {
+/** Attributes of OMS's fills resource the client asks for. */
+export const omsFillFields = ['fill_number', 'end_time'] as const
+
+export function createOmsClient (options: OmsClientOptions): { runsFrom: (firstRun: number) => Promise<OmsPage>, fillEnds: (fills: readonly number[]) => Promise<Map<number, number>> } {
   async function get (url: URL, retried = false): Promise<unknown> {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (options.token !== undefined) headers.authorization = `Bearer ${await options.token.token()}`
@@ -49,21 +52,54 @@ export function createOmsClient (options: OmsClientOptions): { runsFrom: (firstR
     }
   }
 
+  /**
+   * The records of one OMS resource (`runs`, `fills`) matching `query`, page by page (page[offset]/page[limit]
+   * until a short page or meta.totalResourceCount), with each page's offset; a page without a data array is an
+   * AUTOCAL_SOURCE_FAILED error naming the resource and the offset.
+   */
+  async function * pages (resource: string, query: Record<string, string>): AsyncGenerator<{ offset: number, items: Array<Record<string, any>> }> {
+    for (let offset = 0; ; offset += options.pageSize) {
+      const url = new URL(`${options.baseUrl.replace(/\/$/, '')}/${resource}`)
+      for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v)
+      url.searchParams.set('page[offset]', String(offset))
+      url.searchParams.set('page[limit]', String(options.pageSize))
+      url.searchParams.set('include', 'meta')
+      const page = await get(url) as { data?: unknown, meta?: { totalResourceCount?: unknown } }
+      if (!Array.isArray(page.data)) throw new AutocalError('AUTOCAL_SOURCE_FAILED', `OMS ${resource} page at offset ${offset} has no data array`)
+      yield { offset, items: page.data as Array<Record<string, any>> }
+      const total = Number(page.meta?.totalResourceCount)
+      if (page.data.length < options.pageSize || (Number.isFinite(total) && offset + page.data.length >= total)) break
+    }
+  }
+
   return {
+    /**
+     * The end (epoch ms) of each of `fills` that has ended, from OMS's fills resource (`end_time`, ISO-8601
+     * UTC; null while the fill goes on), one range query paged like the runs. A record without a usable
+     * fill_number or end_time is left out (the fill counts as not ended).
+     */
+    fillEnds: async fills => {
+      const out = new Map<number, number>()
+      const wanted = new Set(fills.filter(f => f > 0))
+      if (wanted.size === 0) return out
+      const query = { 'filter[fill_number][GE]': String(Math.min(...wanted)), 'filter[fill_number][LE]': String(Math.max(...wanted)), sort: 'fill_number', 'fields[fills]': omsFillFields.join(',') }
+      for await (const { items } of pages('fills', query)) {
+        for (const item of items) {
+          const fill = Number(item?.attributes?.fill_number)
+          const end = typeof item?.attributes?.end_time === 'string' ? parseUtc(item.attributes.end_time) : undefined
+          if (wanted.has(fill) && end !== undefined) out.set(fill, end)
+        }
+      }
+      return out
+    },
     runsFrom: async firstRun => {
       const out: OmsPage = { runs: [], skipped: [] }
-      for (let offset = 0; ; offset += options.pageSize) {
-        const url = new URL(`${options.baseUrl.replace(/\/$/, '')}/runs`)
-        url.searchParams.set('filter[run_number][GE]', String(firstRun))
-        if (options.globalOnly) url.searchParams.set('filter[sequence][EQ]', 'GLOBAL-RUN')
-        url.searchParams.set('sort', 'run_number')
-        url.searchParams.set('page[offset]', String(offset))
-        url.searchParams.set('page[limit]', String(options.pageSize))
-        url.searchParams.set('fields[runs]', omsFields.join(','))
-        url.searchParams.set('include', 'meta')
-        const page = await get(url) as { data?: unknown, meta?: { totalResourceCount?: unknown } }
-        if (!Array.isArray(page.data)) throw new AutocalError('AUTOCAL_SOURCE_FAILED', `OMS page at offset ${offset} has no data array`)
-        for (const [i, item] of (page.data as Array<Record<string, any>>).entries()) {
+      const query: Record<string, string> = { 'filter[run_number][GE]': String(firstRun) }
+      if (options.globalOnly) query['filter[sequence][EQ]'] = 'GLOBAL-RUN'
+      query.sort = 'run_number'
+      query['fields[runs]'] = omsFields.join(',')
+      for await (const { offset, items } of pages('runs', query)) {
+        for (const [i, item] of items.entries()) {
           const attributes = item?.attributes
           const parsed = typeof attributes === 'object' && attributes !== null
             ? runFromOms(attributes, (item.meta?.row ?? {}) as OmsUnits)
@@ -81,9 +117,6 @@ export function createOmsClient (options: OmsClientOptions): { runsFrom: (firstR
             })
           }
         }
-        const total = Number(page.meta?.totalResourceCount)
-        const fetched = offset + page.data.length
-        if (page.data.length < options.pageSize || (Number.isFinite(total) && fetched >= total)) break
       }
       return out
     }

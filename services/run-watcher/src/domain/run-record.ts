@@ -22,6 +22,8 @@ export interface RunRecord {
   fillType: string
   hltKey: string
   componentsOut: string[]
+  /** End of the run's LHC fill (OMS fills resource `end_time`), epoch ms; unset while the fill goes on or unknown. */
+  fillEndMs?: number | undefined
 }
 
 /** Why a record was not turned into a run: the field and what was wrong with it. */
@@ -63,7 +65,7 @@ export function recordProblem (r: RunRecord): FieldError | undefined {
 /** The fields compared to decide whether a run changed, in a fixed order. */
 export const comparedFields = [
   'fill', 'era', 'startMs', 'endMs', 'durationS', 'lastLumisection', 'deliveredLumiPb', 'recordedLumiPb',
-  'runClass', 'global', 'bFieldT', 'stableBeam', 'fillType', 'hltKey', 'componentsOut'
+  'runClass', 'global', 'bFieldT', 'stableBeam', 'fillType', 'hltKey', 'componentsOut', 'fillEndMs'
 ] as const satisfies ReadonlyArray<keyof RunRecord>
 
 /** Contract field names (snake case, as in runs.proto) of the compared fields, for `changed_fields`. */
@@ -82,12 +84,15 @@ export const contractFieldName: Record<typeof comparedFields[number], string> = 
   stableBeam: 'stable_beam',
   fillType: 'fill_type',
   hltKey: 'hlt_key',
-  componentsOut: 'components_out'
+  componentsOut: 'components_out',
+  fillEndMs: 'fill_end_time'
 }
 
 /** The canonical text of a run's content (the input of its content hash). */
 export function canonical (run: RunRecord): string {
-  return JSON.stringify([run.run, ...comparedFields.map(f => run[f] ?? null)])
+  // the fill's end joins the text only when known: the hash of a run without it stays what it was before the field
+  const fields = run.fillEndMs === undefined ? comparedFields.filter(f => f !== 'fillEndMs') : comparedFields
+  return JSON.stringify([run.run, ...fields.map(f => run[f] ?? null)])
 }
 
 /** Parses "2022-07-01 01:10:12" (OMS table export, UTC) or ISO-8601 ("2018-11-19T20:36:50Z"). */

@@ -1,4 +1,4 @@
-// A LOCAL STAND-IN of the CMS OMS REST API (runs resource, JSON:API) and of
+// A LOCAL STAND-IN of the CMS OMS REST API (runs and fills resources, JSON:API) and of
 // an OIDC token endpoint, for tests: the real OMS cannot be reached here. It
 // serves run records in OMS's response format — data[].attributes,
 // meta.row units, meta.totalResourceCount — with filter[run_number][GE],
@@ -25,6 +25,8 @@ export interface OmsStandIn extends AsyncDisposable {
   tokensIssued: number
   /** Every token issued so far stops being valid (as when it expires early). */
   revokeTokens: () => void
+  /** Fills resource: fill numbers and, once ended, their end (epoch ms); the runs' fills not listed are unknown to it. */
+  fills: Array<{ fill: number, endMs?: number }>
   /** Luminosity unit reported in meta, spelled as OMS writes it (values are converted to it): `{\mu}b^{-1}` is µb⁻¹. */
   lumiUnit: 'pb^{-1}' | '{\\mu}b^{-1}'
 }
@@ -52,7 +54,7 @@ function attributes (r: RunRecord, factor: number): Record<string, unknown> {
 
 export async function startOmsStandIn (runs: RunRecord[], secret = 'client-secret'): Promise<OmsStandIn> {
   const validTokens = new Set<string>()
-  const state: Omit<OmsStandIn, 'url' | 'tokenUrl' | 'revokeTokens' | typeof Symbol.asyncDispose> = { runs, faults: [], overrides: new Map(), requests: [], tokensIssued: 0, lumiUnit: 'pb^{-1}' }
+  const state: Omit<OmsStandIn, 'url' | 'tokenUrl' | 'revokeTokens' | typeof Symbol.asyncDispose> = { runs, fills: [], faults: [], overrides: new Map(), requests: [], tokensIssued: 0, lumiUnit: 'pb^{-1}' }
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
     if (url.pathname === '/token' && req.method === 'POST') {
@@ -73,8 +75,25 @@ export async function startOmsStandIn (runs: RunRecord[], secret = 'client-secre
     const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
     const authorized = auth !== undefined && validTokens.has(auth)
     state.requests.push({ path: url.pathname, query: url.searchParams, authorized })
-    if (url.pathname !== '/api/v1/runs') { res.writeHead(404).end(); return }
+    if (url.pathname !== '/api/v1/runs' && url.pathname !== '/api/v1/fills') { res.writeHead(404).end(); return }
     if (!authorized) { res.writeHead(401, { 'content-type': 'application/json' }).end('{"errors":[{"title":"unauthorized"}]}'); return }
+    if (url.pathname === '/api/v1/fills') {
+      // fills resource: filter[fill_number][GE|LE], sort fill_number, paging, fields[fills]; end_time null while the fill goes on
+      const fge = Number(url.searchParams.get('filter[fill_number][GE]') ?? 0)
+      const fle = Number(url.searchParams.get('filter[fill_number][LE]') ?? Infinity)
+      const fields = url.searchParams.get('fields[fills]')?.split(',')
+      const selected = state.fills.filter(f => f.fill >= fge && f.fill <= fle).sort((a, b) => a.fill - b.fill)
+      const offset = Number(url.searchParams.get('page[offset]') ?? 0)
+      const page = selected.slice(offset, offset + Number(url.searchParams.get('page[limit]') ?? 100))
+      const attrs = (f: { fill: number, endMs?: number }): Record<string, unknown> => ({ fill_number: f.fill, end_time: f.endMs === undefined ? null : new Date(f.endMs).toISOString().replace('.000Z', 'Z') })
+      const project = (a: Record<string, unknown>): Record<string, unknown> => fields === undefined ? a : Object.fromEntries(Object.entries(a).filter(([k]) => fields.includes(k)))
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+        data: page.map(f => ({ id: String(f.fill), type: 'fills', attributes: project(attrs(f)), links: { self: `/api/v1/fills/${f.fill}` } })),
+        meta: { totalResourceCount: selected.length },
+        links: {}
+      }))
+      return
+    }
     const fault = state.faults.shift()
     if (fault === 'timeout') return // never answers
     if (fault === '500') { res.writeHead(500).end('{"errors":[{"title":"internal"}]}'); return }

@@ -190,7 +190,8 @@ export function specOf (campaign: string, def: TaskDef): TaskSpec {
     backoffS: def.backoffS,
     conditionTag: def.upload?.tag ?? '',
     conditionSync: def.upload?.sync ?? '',
-    signOff: def.upload !== undefined && def.upload.signOff && !def.upload.dryRun
+    signOff: def.upload !== undefined && def.upload.signOff && !def.upload.dryRun,
+    ...(def.gates.timeout === undefined ? {} : { gateTimeout: def.gates.timeout })
   }
 }
 

@@ -1,4 +1,4 @@
-// Operator commands (reprocess, skip, cancel, resubmit of failed jobs) are applied once per (command
+// Operator commands (reprocess, skip, cancel, resubmit of failed jobs, gate force) are applied once per (command
 // id, task). A command selects many tasks and is applied task by task; when
 // it is redelivered — the dispatcher died part-way through, or one task's
 // transition failed retryably — the tasks it already moved must not move
@@ -11,10 +11,10 @@ import type { Task, TaskEventInput } from './task-state.ts'
 /** How many command ids a task remembers (commands of a campaign arrive in order, so a redelivery is recent). */
 export const appliedCommandsKept = 16
 
-export type OperatorEvent = Extract<TaskEventInput, { kind: 'reprocess' | 'skip' | 'cancel' | 'resubmit-failed' }>
+export type OperatorEvent = Extract<TaskEventInput, { kind: 'reprocess' | 'skip' | 'cancel' | 'resubmit-failed' | 'force-gates' }>
 
 export function isOperatorEvent (event: TaskEventInput): event is OperatorEvent {
-  return event.kind === 'reprocess' || event.kind === 'skip' || event.kind === 'cancel' || event.kind === 'resubmit-failed'
+  return event.kind === 'reprocess' || event.kind === 'skip' || event.kind === 'cancel' || event.kind === 'resubmit-failed' || event.kind === 'force-gates'
 }
 
 /** True when `event` is a command this task has already had applied (an empty command id is never recognised). */

@@ -20,6 +20,7 @@
 import type { BlockState } from './block-grouping.ts'
 import { uploadWaitReason, uploadWaiting } from './upload-order.ts'
 import { defaultInfrastructureRetries, failureCause, retryDecision, type RetryPolicy } from './retry-policy.ts'
+import { forceGates, gateTimeoutDecision, gateTimeoutText, notForced, waitingSince, type GateTimeoutRule, type TaskGateRecord } from './gate-timeout.ts'
 
 export type TaskStateName = 'new' | 'waiting' | 'processing' | 'awaiting-signoff' | 'done' | 'failed' | 'skipped' | 'cancelled'
 export type JobStateName = 'idle' | 'running' | 'done' | 'failed'
@@ -101,6 +102,8 @@ export interface Task {
   appliedCommands?: string[]
   /** The condition upload, once requested. */
   condition?: TaskCondition
+  /** Readiness gates over time: waiting since, forced open, timed out (gate-timeout.ts); reset by reprocess. */
+  gates?: TaskGateRecord
 }
 
 /** What the state machine needs to know of the task's definition. */
@@ -119,6 +122,8 @@ export interface TaskSpec {
   conditionSync: string
   /** The upload waits for an operator's sign-off after a dry run that checks the payload. */
   signOff: boolean
+  /** Readiness gates not all open this long after the task began to wait on them alone: the policy applies (gate-timeout.ts). */
+  gateTimeout?: GateTimeoutRule
 }
 
 /** What a job report's transition needs of the task's definition (catalog.ts jobSpecOf). */
@@ -148,6 +153,8 @@ export type TaskEventInput =
   | { kind: 'sign-off', decision: 'approve' | 'reject', requestId: string, payloadHash: string, actor: string, reason: string, commandId: string }
   | { kind: 'reprocess' | 'skip' | 'cancel', actor: string, reason: string, commandId: string }
   | { kind: 'resubmit-failed', actor: string, reason: string, commandId: string }
+  /** An operator forces a waiting task's gate open (`gate` by name or kind), or all its readiness gates (gate-timeout.ts forceGates). */
+  | { kind: 'force-gates', spec: TaskSpec, gate?: string, actor: string, reason: string, commandId: string }
 
 export type Effect =
   | { kind: 'start-job', index: number, try: number }
@@ -257,9 +264,12 @@ function replan (task: Task, event: EventOf<'plan'>, nowMs: number): Transition 
 }
 
 /**
- * Gates evaluated (only in new or waiting): none pending → processing with
- * `spec.jobs` fresh jobs requested (try 1); some pending → waiting on them
- * (unchanged when the same gates were already pending).
+ * Gates evaluated (only in new or waiting). Gates an operator forced open do
+ * not count. None pending → processing with `spec.jobs` fresh jobs requested
+ * (try 1); some pending → waiting on them (unchanged when the same gates were
+ * already pending), with the gate clock started once only readiness gates are
+ * left (gate-timeout.ts); when `spec.gateTimeout` has passed on that clock, its
+ * policy: fail → failed, skip → skipped, run → processing with the gates not open.
  */
 function evaluateGates (task: Task, event: EventOf<'gates'>, nowMs: number): Transition {
   if (task.state !== 'new' && task.state !== 'waiting') return same(task, `gates are evaluated only before processing (task is ${task.state})`)
@@ -267,19 +277,70 @@ function evaluateGates (task: Task, event: EventOf<'gates'>, nowMs: number): Tra
     // new|waiting → skipped (its input dataset has no files for the block) | failed (DBS unreadable, retries exhausted)
     return { task: next(task, event.end.state, event.end.reason, nowMs, { pendingGates: [] }), effects: [], changed: true }
   }
-  if (event.pending.length === 0) {
-    // new|waiting → processing: every gate is open; request the jobs of this attempt (a data-aware task: one per slice of its files)
-    const jobs = event.jobFiles === undefined ? freshJobs(event.spec.jobs) : freshJobs(event.jobFiles.length).map((j, i) => ({ ...j, inputFiles: event.jobFiles?.[i] ?? [] }))
-    return {
-      task: next(task, 'processing', `gates open; ${jobs.length} job(s) requested`, nowMs, { jobs, pendingGates: [], outputs: [] }),
-      effects: jobs.map(j => ({ kind: 'start-job', index: j.index, try: 1 })),
-      changed: true
+  const pending = notForced(event.pending, task.gates)
+  if (pending.length === 0) {
+    // new|waiting → processing: every gate is open (or forced open); request the jobs of this attempt (a data-aware task: one per slice of its files)
+    const forced = task.gates?.forced ?? []
+    return dispatch(task, event.spec, `gates open${forced.length === 0 ? '' : ` (forced: ${forced.map(f => f.gate).join(', ')})`}`, nowMs, task.gates, event.jobFiles)
+  }
+  const sinceMs = waitingSince(pending, task.gates?.waitingSinceMs, nowMs)
+  const record: TaskGateRecord = { ...(task.gates ?? { forced: [] }) }
+  if (sinceMs === undefined) delete record.waitingSinceMs
+  else record.waitingSinceMs = sinceMs
+  const timeout = gateTimeoutDecision(event.spec.gateTimeout, pending, sinceMs, nowMs)
+  if (timeout.kind === 'timed-out') {
+    const why = gateTimeoutText(timeout.gates, timeout.afterS)
+    const timedOut = { ...record, timedOut: { gates: timeout.gates, policy: timeout.policy, afterS: timeout.afterS, atMs: nowMs } }
+    switch (timeout.policy) {
+      // waiting → failed: the gate timeout passed with the policy fail
+      case 'fail': return { task: next(task, 'failed', `${why} (onTimeout: fail)`, nowMs, { pendingGates: timeout.gates, gates: timedOut }), effects: [], changed: true }
+      // waiting → skipped: the gate timeout passed with the policy skip
+      case 'skip': return { task: next(task, 'skipped', `${why} (onTimeout: skip)`, nowMs, { pendingGates: timeout.gates, gates: timedOut }), effects: [], changed: true }
+      // waiting → processing: the gate timeout passed with the policy run; the jobs run with these gates not open
+      case 'run': return dispatch(task, event.spec, `${why} (onTimeout: run): dispatched with ${timeout.gates.join(', ')} not open`, nowMs, timedOut, event.jobFiles)
     }
   }
-  // new → waiting, or waiting → waiting with other pending gates
-  const reason = waitingReason(event.pending, event.why)
-  if (task.state === 'waiting' && task.pendingGates.join() === event.pending.join() && task.reason === reason) return same(task, 'same gates pending')
-  return { task: next(task, 'waiting', reason, nowMs, { pendingGates: event.pending }), effects: [], changed: true }
+  // new → waiting, or waiting → waiting with other pending gates (or the gate clock started)
+  const reason = waitingReason(pending, event.why)
+  if (task.state === 'waiting' && task.pendingGates.join() === pending.join() && task.gates?.waitingSinceMs === record.waitingSinceMs && (event.why === undefined || task.reason === reason)) return same(task, 'same gates pending')
+  const waiting = next(task, 'waiting', reason, nowMs, { pendingGates: pending, gates: record })
+  if (record.waitingSinceMs === undefined && record.forced.length === 0 && record.timedOut === undefined) delete waiting.gates
+  return { task: waiting, effects: [], changed: true }
+}
+
+/** new|waiting → processing: the attempt's `spec.jobs` fresh jobs (a data-aware task: one per slice of `jobFiles`) are requested (try 1); `why` leads the reason. */
+function dispatch (task: Task, spec: TaskSpec, why: string, nowMs: number, gates: TaskGateRecord | undefined, jobFiles?: string[][]): Transition {
+  const jobs = jobFiles === undefined ? freshJobs(spec.jobs) : freshJobs(jobFiles.length).map((j, i) => ({ ...j, inputFiles: jobFiles[i] ?? [] }))
+  const patch: Partial<Task> = { jobs, pendingGates: [], outputs: [] }
+  if (gates !== undefined) patch.gates = gates
+  return {
+    task: next(task, 'processing', `${why}; ${jobs.length} job(s) requested`, nowMs, patch),
+    effects: jobs.map(j => ({ kind: 'start-job', index: j.index, try: 1 })),
+    changed: true
+  }
+}
+
+/**
+ * An operator forces gates open (only a waiting task; which gates: gate-timeout.ts
+ * forceGates, refused with its reason otherwise). The forced gates are recorded
+ * with who, why and the command, and stay open for this attempt; when no gate is
+ * left → processing, else waiting on the rest.
+ */
+function forceGatesOpen (task: Task, event: EventOf<'force-gates'>, nowMs: number): Transition {
+  const decision = forceGates(task.state, task.pendingGates, event.gate)
+  if (decision.kind === 'refused') return same(task, decision.reason)
+  const by = { actor: event.actor, commandId: event.commandId }
+  const forced = [...(task.gates?.forced ?? []), ...decision.gates.map(gate => ({ gate, actor: event.actor, reason: event.reason, commandId: event.commandId, atMs: nowMs }))]
+  const record: TaskGateRecord = { ...(task.gates ?? {}), forced }
+  const why = `gate force by ${event.actor}: ${decision.gates.join(', ')} (${event.reason})`
+  const left = notForced(task.pendingGates, record)
+  if (left.length === 0) {
+    // waiting → processing: the last gates were forced open by an operator
+    const t = dispatch(task, event.spec, `${why}; gates open`, nowMs, record)
+    return { ...t, task: { ...t.task, ...by } }
+  }
+  // waiting → waiting: some gates forced open, others still pending
+  return { task: next(task, 'waiting', `${why}; waiting on ${left.join(', ')}`, nowMs, { pendingGates: left, gates: record, ...by }), effects: [], changed: true }
 }
 
 /** The reason of a waiting task: `waiting on <gates>`, with more on them in parentheses (e.g. DBS's error). */
@@ -532,7 +593,7 @@ function operatorCommand (task: Task, event: EventOf<'reprocess' | 'skip' | 'can
   const effects = task.state === 'processing' ? cancelRunning(task, `${event.kind}: ${event.reason}`) : []
   switch (event.kind) {
     case 'reprocess': {
-      const { condition: _c, ...rest } = task
+      const { condition: _c, gates: _g, ...rest } = task
       return { task: next(rest, 'new', `reprocess: ${event.reason}`, nowMs, { attempt: task.attempt + 1, jobs: [], outputs: [], pendingGates: [], ...by }), effects, changed: true }
     }
     case 'skip':
@@ -567,5 +628,6 @@ export function transition (task: Task | undefined, event: TaskEventInput, nowMs
     case 'skip':
     case 'cancel': return operatorCommand(task, event, nowMs)
     case 'resubmit-failed': return resubmitFailedJobs(task, event, nowMs)
+    case 'force-gates': return forceGatesOpen(task, event, nowMs)
   }
 }

@@ -49,9 +49,12 @@ export function controlProblem (cmd: Pick<ControlCommand, 'commandId' | 'action'
     case 'cancel':
     case 'resubmitFailedJobs':
       return s === undefined ? `${what} (${cmd.action.case}) has no selector` : undefined
+    case 'closeBlock':
+      return s === undefined || s.campaign === '' || s.blockIds[0] === undefined ? `${what} (closeBlock) does not name its campaign and block in the selector` : undefined
     case 'approveCondition':
     case 'rejectCondition':
     case 'promoteCondition':
+    case 'forceGate':
       return s === undefined || s.campaign === '' || s.blockIds[0] === undefined || s.tasks[0] === undefined
         ? `${what} (${cmd.action.case}) does not name its task in the selector (campaign, block id and task)`
         : undefined

@@ -14,6 +14,7 @@ import { branchProblems, campaignProblems, shadowUploadProblem } from './workflo
 import { datasetTemplateProblems, type FanOut } from './file-slices.ts'
 import { crossNeedProblems, parseNeedName, type CrossNeed } from './cross-needs.ts'
 import { compareBlocks, type FanInDef } from './fan-in.ts'
+import { gateTimeoutOf, gateTimeoutPolicies, type GateTimeoutRule } from './gate-timeout.ts'
 
 export const backends = ['local', 'htcondor', 'kubernetes', 'agent'] as const
 export type Backend = typeof backends[number]
@@ -69,6 +70,8 @@ export interface Gates {
   http?: { url: string, status: number }
   /** Wait until Tier-0 closed the task's input dataset for the block's runs (every DBS block closed: domain/file-slices.ts). */
   datasetLocked?: boolean
+  /** `when.timeout` + `when.onTimeout`: what happens when the readiness gates stay closed (gate-timeout.ts). */
+  timeout?: GateTimeoutRule
 }
 
 /** A task's input dataset (issue 15, data-aware jobs): the DBS dataset template and how its files become jobs. */
@@ -301,7 +304,9 @@ const GatesSchema = z.strictObject({
   minDuration: duration.optional(),
   minLumi: z.number().nonnegative().optional(),
   http: z.union([z.string().min(1), z.strictObject({ url: z.string().min(1), status: z.number().int().default(200) })]).optional(),
-  datasetLocked: z.boolean().optional()
+  datasetLocked: z.boolean().optional(),
+  timeout: duration.optional(),
+  onTimeout: z.enum(gateTimeoutPolicies).optional()
 })
 
 const jobsText = 'expected a number of jobs (1–10000), { perFiles: N } or { perLumis: N }'
@@ -664,6 +669,9 @@ function validateWorkflowFile (source: WorkflowSource, env: Env, options: Valida
     const perLumis = typeof t.jobs === 'object' && 'perLumis' in t.jobs ? t.jobs.perLumis : undefined
     if (typeof t.jobs === 'object' && t.input === undefined) at([...path, 'jobs'], `jobs: { ${perFiles !== undefined ? 'perFiles' : 'perLumis'}: … } cuts the files of the task's input dataset, but this task has no \`input: { dataset: … }\``)
     if (t.input !== undefined) for (const p of datasetTemplateProblems(t.input.dataset)) at([...path, 'input', 'dataset'], p)
+    const timeout = gateTimeoutOf(t.when, gates)
+    if (timeout.kind === 'problem') at([...path, 'when', timeout.key], timeout.problem)
+    else if (timeout.rule !== undefined) gates.timeout = timeout.rule
     const task: TaskDef = {
       name: t.name,
       subsystem: spec.subsystem,

@@ -17,7 +17,7 @@ const cases: Array<[string, string, WaitFacts, string]> = [
     '12.3/50 /pb, closes at era end'],
   ['an open fill block waits for a later fill', 'block-closed',
     { block: block({ id: 'fill-8102', kind: 'fill', fill: 8102, closed: false }), rule: { kind: 'fill' }, readiness: new Map(), nowMs: 0 },
-    'fill 8102 not ended (closes when a run of a later fill arrives)'],
+    'fill 8102 not ended (closes when OMS reports its end or a run of a later fill arrives)'],
   ['a Tier-0 stream names the runs it is not done for', 't0StreamDone:Express',
     { block: block({ runs: [357478, 357479] }), rule: { kind: 'run' }, readiness: new Map([[357479, ready({ streamsDone: new Set(['Express']) })]]), nowMs: 0 },
     'Tier-0 stream Express not done for run 357478'],

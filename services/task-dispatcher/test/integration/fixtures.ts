@@ -323,7 +323,7 @@ export async function startWorkflowSystem (name: string, yaml: string, env: Reco
     const producer = stack.use(await startProducer({ config, logger: silentLogger, service: 'test-run-watcher' }))
     const moved = stack.move()
     const cell = async (task: string, run: number) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: [task], runs: [run] } })).cells[0]
-    return { backends, client, producer, cell, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
+    return { config, dispatcher, backends, client, producer, cell, [Symbol.asyncDispose]: async () => { await moved.disposeAsync() } }
   } catch (err) {
     // a dispatcher that did not start: what did start is stopped, so the test fails instead of hanging
     await stack.disposeAsync()

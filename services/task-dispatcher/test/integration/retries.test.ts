@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { TaskState, topics } from '@autocal/contracts'
-import { realRuns, runEvents, startedJobs, startWorkflowSystem as startSystem, until, workflowsDir } from './fixtures.ts'
+import { realRuns, runEvents, startedJobs, startWorkflowSystem, until, workflowsDir } from './fixtures.ts'
 
 // The jobs run for real on the job-executor: their shell decides the failures by run, attempt, job and try
 // (AUTOCAL_ATTEMPT and AUTOCAL_TRY are set by the executor). 357401: job 1 fails its first try; 357406: job 0
@@ -43,7 +43,7 @@ tasks:
 `
 
 test('failed jobs are retried with backoff within the budget, then fail the task; a rejected payload fails it too', { timeout: 120_000 }, async () => {
-  await using system = await startSystem('retry-demo', workflow)
+  await using system = await startWorkflowSystem('retry-demo', workflow)
   const { backends, client, producer } = system
   await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357438)))
 
@@ -84,7 +84,7 @@ tasks:
 `
 
 test('an exit code of retry.never fails the task at once; another is retried', { timeout: 120_000 }, async () => {
-  await using system = await startSystem('never-demo', neverWorkflow)
+  await using system = await startWorkflowSystem('never-demo', neverWorkflow)
   const { backends, client, producer } = system
   await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357406)))
   const cell = async (run: number) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: ['fit'], runs: [run] } })).cells[0]
@@ -117,7 +117,7 @@ tasks:
 `
 
 test('a task whose upstream failed is blocked and says why; reprocess --cascade reruns it with its upstream', { timeout: 120_000 }, async () => {
-  await using system = await startSystem('cascade-demo', cascadeWorkflow)
+  await using system = await startWorkflowSystem('cascade-demo', cascadeWorkflow)
   const { client, producer } = system
   await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357401)))
   const cell = async (task: string) => (await client.getStatus({ selector: { campaign: 'prompt', tasks: [task], runs: [357401] } })).cells[0]
@@ -149,7 +149,7 @@ tasks:
 `
 
 test('a job\'s numeric results are stored with its task and returned by the status API', { timeout: 120_000 }, async () => {
-  await using system = await startSystem('results-demo', resultsWorkflow)
+  await using system = await startWorkflowSystem('results-demo', resultsWorkflow)
   const { client, producer } = system
   await producer.publishMany(topics.runs, runEvents(realRuns(357401, 357401)))
   const cell = async () => (await client.getStatus({ selector: { campaign: 'prompt', tasks: ['timing-fit'], runs: [357401] } })).cells[0]

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file autocal/runs/v1/runs.proto.
  */
 export const file_autocal_runs_v1_runs: GenFile = /*@__PURE__*/
-  fileDesc("ChphdXRvY2FsL3J1bnMvdjEvcnVucy5wcm90bxIPYXV0b2NhbC5ydW5zLnYxIp0DCgNSdW4SCwoDcnVuGAEgASgNEgwKBGZpbGwYAiABKA0SCwoDZXJhGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpkdXJhdGlvbl9zGAYgASgNEhgKEGxhc3RfbHVtaXNlY3Rpb24YByABKA0SGQoRZGVsaXZlcmVkX2x1bWlfcGIYCCABKAESGAoQcmVjb3JkZWRfbHVtaV9wYhgJIAEoARIRCglydW5fY2xhc3MYCiABKAkSDgoGZ2xvYmFsGAsgASgIEhYKCWJfZmllbGRfdBgMIAEoAUgAiAEBEhgKC3N0YWJsZV9iZWFtGA0gASgISAGIAQESEQoJZmlsbF90eXBlGA4gASgJEg8KB2hsdF9rZXkYDyABKAkSFgoOY29tcG9uZW50c19vdXQYECADKAlCDAoKX2JfZmllbGRfdEIOCgxfc3RhYmxlX2JlYW0iLwoKUnVuU3RhcnRlZBIhCgNydW4YASABKAsyFC5hdXRvY2FsLnJ1bnMudjEuUnVuIkcKClJ1blVwZGF0ZWQSIQoDcnVuGAEgASgLMhQuYXV0b2NhbC5ydW5zLnYxLlJ1bhIWCg5jaGFuZ2VkX2ZpZWxkcxgCIAMoCSItCghSdW5FbmRlZBIhCgNydW4YASABKAsyFC5hdXRvY2FsLnJ1bnMudjEuUnVuIioKClN0cmVhbURvbmUSDgoGc3RyZWFtGAEgASgJEgwKBGRvbmUYAiABKAgiNAoLRGF0YXNldERvbmUSFwoPcHJpbWFyeV9kYXRhc2V0GAEgASgJEgwKBGRvbmUYAiABKAgiJQoVRmlyc3RDb25kaXRpb25TYWZlUnVuEgwKBGZjc3IYASABKA0ilgMKCFJ1bkV2ZW50EgsKA3J1bhgBIAEoDRIUCgxjb250ZW50X2hhc2gYAiABKAkSDgoGc291cmNlGAMgASgJEg0KBWFjdG9yGAQgASgJEhAKCGNhbXBhaWduGAUgASgJEi4KB3N0YXJ0ZWQYCiABKAsyGy5hdXRvY2FsLnJ1bnMudjEuUnVuU3RhcnRlZEgAEi4KB3VwZGF0ZWQYCyABKAsyGy5hdXRvY2FsLnJ1bnMudjEuUnVuVXBkYXRlZEgAEioKBWVuZGVkGAwgASgLMhkuYXV0b2NhbC5ydW5zLnYxLlJ1bkVuZGVkSAASMgoLc3RyZWFtX2RvbmUYDSABKAsyGy5hdXRvY2FsLnJ1bnMudjEuU3RyZWFtRG9uZUgAEjQKDGRhdGFzZXRfZG9uZRgOIAEoCzIcLmF1dG9jYWwucnVucy52MS5EYXRhc2V0RG9uZUgAEjYKBGZjc3IYDyABKAsyJi5hdXRvY2FsLnJ1bnMudjEuRmlyc3RDb25kaXRpb25TYWZlUnVuSABCCAoGY2hhbmdlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChphdXRvY2FsL3J1bnMvdjEvcnVucy5wcm90bxIPYXV0b2NhbC5ydW5zLnYxItADCgNSdW4SCwoDcnVuGAEgASgNEgwKBGZpbGwYAiABKA0SCwoDZXJhGAMgASgJEi4KCnN0YXJ0X3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpkdXJhdGlvbl9zGAYgASgNEhgKEGxhc3RfbHVtaXNlY3Rpb24YByABKA0SGQoRZGVsaXZlcmVkX2x1bWlfcGIYCCABKAESGAoQcmVjb3JkZWRfbHVtaV9wYhgJIAEoARIRCglydW5fY2xhc3MYCiABKAkSDgoGZ2xvYmFsGAsgASgIEhYKCWJfZmllbGRfdBgMIAEoAUgAiAEBEhgKC3N0YWJsZV9iZWFtGA0gASgISAGIAQESEQoJZmlsbF90eXBlGA4gASgJEg8KB2hsdF9rZXkYDyABKAkSFgoOY29tcG9uZW50c19vdXQYECADKAkSMQoNZmlsbF9lbmRfdGltZRgoIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDAoKX2JfZmllbGRfdEIOCgxfc3RhYmxlX2JlYW0iLwoKUnVuU3RhcnRlZBIhCgNydW4YASABKAsyFC5hdXRvY2FsLnJ1bnMudjEuUnVuIkcKClJ1blVwZGF0ZWQSIQoDcnVuGAEgASgLMhQuYXV0b2NhbC5ydW5zLnYxLlJ1bhIWCg5jaGFuZ2VkX2ZpZWxkcxgCIAMoCSItCghSdW5FbmRlZBIhCgNydW4YASABKAsyFC5hdXRvY2FsLnJ1bnMudjEuUnVuIioKClN0cmVhbURvbmUSDgoGc3RyZWFtGAEgASgJEgwKBGRvbmUYAiABKAgiNAoLRGF0YXNldERvbmUSFwoPcHJpbWFyeV9kYXRhc2V0GAEgASgJEgwKBGRvbmUYAiABKAgiJQoVRmlyc3RDb25kaXRpb25TYWZlUnVuEgwKBGZjc3IYASABKA0ilgMKCFJ1bkV2ZW50EgsKA3J1bhgBIAEoDRIUCgxjb250ZW50X2hhc2gYAiABKAkSDgoGc291cmNlGAMgASgJEg0KBWFjdG9yGAQgASgJEhAKCGNhbXBhaWduGAUgASgJEi4KB3N0YXJ0ZWQYCiABKAsyGy5hdXRvY2FsLnJ1bnMudjEuUnVuU3RhcnRlZEgAEi4KB3VwZGF0ZWQYCyABKAsyGy5hdXRvY2FsLnJ1bnMudjEuUnVuVXBkYXRlZEgAEioKBWVuZGVkGAwgASgLMhkuYXV0b2NhbC5ydW5zLnYxLlJ1bkVuZGVkSAASMgoLc3RyZWFtX2RvbmUYDSABKAsyGy5hdXRvY2FsLnJ1bnMudjEuU3RyZWFtRG9uZUgAEjQKDGRhdGFzZXRfZG9uZRgOIAEoCzIcLmF1dG9jYWwucnVucy52MS5EYXRhc2V0RG9uZUgAEjYKBGZjc3IYDyABKAsyJi5hdXRvY2FsLnJ1bnMudjEuRmlyc3RDb25kaXRpb25TYWZlUnVuSABCCAoGY2hhbmdlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * What is known of one CMS data-taking run. Units are fixed here whatever the
@@ -125,6 +125,14 @@ export type Run = Message<"autocal.runs.v1.Run"> & {
    * @generated from field: repeated string components_out = 16;
    */
   componentsOut: string[];
+
+  /**
+   * End of the run's LHC fill as OMS reports it (fills resource, `end_time`); unset while the fill goes on or
+   * when unknown. The dispatcher closes the fill's block when a run of the fill carries it (reason "fill-end").
+   *
+   * @generated from field: google.protobuf.Timestamp fill_end_time = 40;
+   */
+  fillEndTime?: Timestamp | undefined;
 };
 
 /**
@@ -235,6 +243,14 @@ export type RunJson = {
    * @generated from field: repeated string components_out = 16;
    */
   componentsOut?: string[];
+
+  /**
+   * End of the run's LHC fill as OMS reports it (fills resource, `end_time`); unset while the fill goes on or
+   * when unknown. The dispatcher closes the fill's block when a run of the fill carries it (reason "fill-end").
+   *
+   * @generated from field: google.protobuf.Timestamp fill_end_time = 40;
+   */
+  fillEndTime?: TimestampJson;
 };
 
 /**
