@@ -5,7 +5,10 @@
 // Rules (README "Blocks"):
 // - run:  every run is its own block `run-<run>`, closed at once ("single-run").
 // - fill: block `fill-<fill>`; it closes when a run of a later fill is offered
-//         ("next-fill"). A run without a fill number becomes a single-run block.
+//         ("next-fill"), when OMS reports the fill's end ("fill-end", block-close.ts),
+//         or, with `closeAfter`, when no run joined it for that long ("close-after",
+//         counted from the last run's arrival). A run without a fill number becomes
+//         a single-run block.
 // - era:  block `era-<era>`; it closes when a later run of another era is offered ("era-end").
 // - lumi: buckets `lumi-<era>-<NNNN>` accumulate runs until their recorded
 //         luminosity reaches the threshold ("threshold"); an open bucket closes
@@ -33,6 +36,8 @@ export interface BlockState {
   closedReason: string
   /** When the block got its first run (ms since epoch), for the lumi timeout. */
   openedAtMs: number
+  /** When its last run joined (ms since epoch; absent: only the first), for a fill block's closeAfter. */
+  lastRunAtMs?: number
 }
 
 /** What grouping needs of a run. */
@@ -59,9 +64,9 @@ function close (b: BlockState, reason: string): BlockState {
   return { ...b, closed: true, closedReason: reason }
 }
 
-function addRun (b: BlockState, run: RunFacts): BlockState {
+function addRun (b: BlockState, run: RunFacts, nowMs: number): BlockState {
   const runs = [...b.runs, run.run].sort((x, y) => x - y)
-  return { ...b, runs, recordedLumiPb: round(b.recordedLumiPb + run.recordedLumiPb) }
+  return { ...b, runs, recordedLumiPb: round(b.recordedLumiPb + run.recordedLumiPb), lastRunAtMs: nowMs }
 }
 
 const round = (x: number): number => Math.round(x * 1e6) / 1e6
@@ -93,7 +98,7 @@ export function groupRun (blocks: ReadonlyMap<string, BlockState>, rule: BlockRu
       const id = `fill-${run.fill}`
       const existing = blocks.get(id)
       if (existing?.closed === true) return late(existing)
-      if (existing !== undefined) return { changed: [...changed, addRun(existing, run)], blockId: id, late: false }
+      if (existing !== undefined) return { changed: [...changed, addRun(existing, run, nowMs)], blockId: id, late: false }
       const laterFill = all.some(b => b.fill > run.fill)
       const b = block(id, 'fill', run, nowMs)
       return { changed: [...changed, laterFill ? close(b, 'next-fill') : b], blockId: id, late: false }
@@ -103,7 +108,7 @@ export function groupRun (blocks: ReadonlyMap<string, BlockState>, rule: BlockRu
       const id = `era-${run.era}`
       const existing = blocks.get(id)
       if (existing?.closed === true) return late(existing)
-      if (existing !== undefined) return { changed: [...changed, addRun(existing, run)], blockId: id, late: false }
+      if (existing !== undefined) return { changed: [...changed, addRun(existing, run, nowMs)], blockId: id, late: false }
       const b = block(id, 'era', run, nowMs)
       return { changed: [...changed, later ? close(b, 'era-end') : b], blockId: id, late: false }
     }
@@ -117,7 +122,7 @@ export function groupRun (blocks: ReadonlyMap<string, BlockState>, rule: BlockRu
       if (open === undefined && endedEra !== undefined) return late(endedEra)
       let b: BlockState
       if (open !== undefined) {
-        b = addRun(open, run)
+        b = addRun(open, run, nowMs)
       } else {
         b = block(`lumi-${run.era}-${String(ofEra.length + 1).padStart(4, '0')}`, 'lumi', run, nowMs)
         if (rule.closeAtEraEnd && all.some(o => o.era !== run.era && lastRun(o) > run.run)) b = close(b, 'era-end')
@@ -128,8 +133,16 @@ export function groupRun (blocks: ReadonlyMap<string, BlockState>, rule: BlockRu
   }
 }
 
-/** Open lumi buckets whose timeout has passed, closed. */
+/**
+ * Open blocks whose time is up, closed: lumi buckets `timeout` after their first run ("timeout"), fill blocks
+ * `closeAfter` after their last run joined ("close-after"; the block's runs are then all the fill gives, e.g. the
+ * fill ended and OMS's end was not seen). Times in ms since the epoch; the rule's durations in seconds.
+ */
 export function closeTimedOut (blocks: Iterable<BlockState>, rule: BlockRule, nowMs: number): BlockState[] {
+  if (rule.kind === 'fill' && rule.closeAfterS !== undefined) {
+    const quiet = rule.closeAfterS * 1000
+    return [...blocks].filter(b => !b.closed && b.kind === 'fill' && b.fill !== 0 && nowMs - (b.lastRunAtMs ?? b.openedAtMs) >= quiet).map(b => close(b, 'close-after'))
+  }
   if (rule.kind !== 'lumi' || rule.timeoutS === undefined) return []
   const limit = rule.timeoutS * 1000
   return [...blocks].filter(b => !b.closed && nowMs - b.openedAtMs >= limit).map(b => close(b, 'timeout'))

@@ -27,7 +27,10 @@ function openBlockText (f: WaitFacts): string {
       if (f.rule.timeoutS !== undefined) closes.push(`in ${Math.max(0, Math.ceil((b.openedAtMs + f.rule.timeoutS * 1000 - f.nowMs) / 3_600_000))} h`)
       return `${round(b.recordedLumiPb)}/${f.rule.thresholdPb} /pb${closes.length > 0 ? `, closes ${closes.join(' or ')}` : ''}`
     }
-    case 'fill': return `fill ${b.fill} not ended (closes when OMS reports its end or a run of a later fill arrives)`
+    case 'fill': {
+      const quiet = f.rule.closeAfterS === undefined ? '' : `, or in ${Math.max(0, Math.ceil(((b.lastRunAtMs ?? b.openedAtMs) + f.rule.closeAfterS * 1000 - f.nowMs) / 60_000))} min without a new run`
+      return `fill ${b.fill} not ended (closes when OMS reports its end or a run of a later fill arrives${quiet})`
+    }
     case 'era': return `era ${b.era} not ended (closes when a run of a later era arrives)`
     case 'run': return `block ${b.id} not closed`
   }

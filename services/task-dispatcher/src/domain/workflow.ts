@@ -55,7 +55,8 @@ export interface RunFilter {
 
 export type BlockRule =
   | { kind: 'run' }
-  | { kind: 'fill' }
+  /** closeAfterS: an open fill block closes when no run joined it for this long (seconds), besides OMS's fill end and a later fill. */
+  | { kind: 'fill', closeAfterS?: number }
   | { kind: 'era' }
   | { kind: 'lumi', thresholdPb: number, timeoutS?: number, closeAtEraEnd: boolean }
 
@@ -295,6 +296,10 @@ const BlockSchema = z.union([
     lumi: z.number().positive(),
     timeout: duration.optional(),
     closeAtEraEnd: z.boolean().default(true)
+  }),
+  z.strictObject({
+    fill: z.literal(true, { error: 'expected fill: true (a fill block; closeAfter: how long it waits for another run)' }),
+    closeAfter: duration.refine(v => (parseDuration(v) ?? 0) > 0, 'expected a duration above 0 such as 2h')
   })
 ])
 
@@ -501,6 +506,7 @@ export function blockRuleOf (spec: z.infer<typeof BlockSchema> | undefined): Blo
   if (spec === 'fill') return { kind: 'fill' }
   if (spec === 'era') return { kind: 'era' }
   if (typeof spec === 'string') return { kind: 'lumi', thresholdPb: Number(spec.slice(5)), closeAtEraEnd: true }
+  if ('fill' in spec) return { kind: 'fill', closeAfterS: parseDuration(spec.closeAfter) as number }
   const rule: BlockRule = { kind: 'lumi', thresholdPb: spec.lumi, closeAtEraEnd: spec.closeAtEraEnd }
   if (spec.timeout !== undefined) rule.timeoutS = parseDuration(spec.timeout) as number
   return rule

@@ -50,6 +50,24 @@ test('a lumi bucket closes with what it has after its timeout', () => {
   assert.deepEqual(closed.map(b => `${b.id}:${b.closedReason}`), ['lumi-Run2022C-0001:timeout'])
 })
 
+test('a fill block with closeAfter closes when no run joined it for that long, counted from its last run', () => {
+  const rule: BlockRule = { kind: 'fill', closeAfterS: 7200 }
+  const blocks = new Map<string, BlockState>()
+  const offer = (run: RunFacts, at: number): void => { for (const b of groupRun(blocks, rule, run, at).changed) blocks.set(b.id, b) }
+  offer(r(1, 10), 0)
+  offer(r(2, 10), 3_600_000) // a second run an hour later: the clock restarts
+  const cases: Array<[number, string[]]> = [
+    [7_199_999, []], // two hours after the first run, but not after the last
+    [3_600_000 + 7_199_999, []],
+    [3_600_000 + 7_200_000, ['fill-10:1,2:close-after']]
+  ]
+  for (const [at, expect] of cases) assert.deepEqual(closeTimedOut(blocks.values(), rule, at).map(b => `${b.id}:${b.runs.join(',')}:${b.closedReason}`), expect, `at ${at} ms`)
+  // without closeAfter a fill block never closes on time; a no-fill single-run block is closed already
+  assert.deepEqual(closeTimedOut(blocks.values(), { kind: 'fill' }, 1e12), [])
+  offer(r(3, 0), 0)
+  assert.deepEqual(closeTimedOut(blocks.values(), rule, 1e12).map(b => b.id), ['fill-10'])
+})
+
 test('the recorded luminosity of a bucket is the sum of its runs', () => {
   const blocks = group({ kind: 'lumi', thresholdPb: 100, closeAtEraEnd: true }, [r(1, 1, 'Run2022C', 0.25), r(2, 1, 'Run2022C', 0.5)])
   assert.equal(blocks.get('lumi-Run2022C-0001')?.recordedLumiPb, 0.75)

@@ -27,6 +27,12 @@ test('a valid workflow has no errors and resolved defaults', () => {
   assert.equal(r.workflow?.tasks[0]?.timeoutS, 7200)
 })
 
+test('a fill block with closeAfter: the rule carries it in seconds', () => {
+  const r = validateWorkflow({ name: 'w.yaml', content: base.replace('    jobs: 4', '    jobs: 4\n    block: { fill: true, closeAfter: 90m }'), dir: '/wf' })
+  assert.deepEqual(r.errors, [])
+  assert.deepEqual(r.workflow?.tasks[0]?.block, { kind: 'fill', closeAfterS: 5400 })
+})
+
 const errorTable: Array<{ name: string, content: string, expect: RegExp }> = [
   { name: 'a wrong type names file, line, column and field', content: base.replace('jobs: 4', 'jobs: four'), expect: /^w\.yaml:5:11 tasks\.0\.jobs: Invalid input: expected number, received string$/ },
   { name: 'an unknown task in needs is an error at the needs entry', content: base.replace('needs: [reco]', 'needs: [rec]'), expect: /^w\.yaml:8:13 tasks\.1\.needs\.0: task 'calib' needs unknown task 'rec'; did you mean 'reco'\?$/ },
@@ -36,6 +42,8 @@ const errorTable: Array<{ name: string, content: string, expect: RegExp }> = [
   { name: 'an unknown backend is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    backend: slurm'), expect: /tasks\.0\.backend: unknown backend 'slurm', expected one of local, htcondor, kubernetes, agent/ },
   { name: 'an unknown field is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    retires: 3'), expect: /^w\.yaml:6:14 tasks\.0\.retires: unknown key 'retires'; did you mean 'retries'\?$/ },
   { name: 'a bad block is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    block: lumi500'), expect: /tasks\.0\.block: / },
+  { name: 'a fill block with closeAfter 0 is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    block: { fill: true, closeAfter: 0s }'), expect: /^w\.yaml:6:\d+ tasks\.0\.block\.closeAfter: expected a duration above 0 such as 2h$/ },
+  { name: 'a fill block object without fill: true is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    block: { fill: false, closeAfter: 2h }'), expect: /tasks\.0\.block/ },
   { name: 'a bad duration is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    timeout: 2 fortnights soon'), expect: /tasks\.0\.timeout: expected a duration/ },
   { name: 'an unknown synchronization is an error', content: base + '    condition: { tag: T, record: R, sync: weekly }\n', expect: /tasks\.1\.condition\.sync: / },
   { name: 'a YAML syntax error names the line', content: 'subsystem: ECAL\ntasks: [\n', expect: /^w\.yaml:\d+:\d+ \(yaml\): / },

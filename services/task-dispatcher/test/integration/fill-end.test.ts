@@ -3,7 +3,8 @@
 // job-executor: fill 8120 (runs 357400, 357401) has no later fill; its block
 // stays open until a run of the fill carries the fill's end as OMS reports it
 // (Run.fill_end_time, published by the run-watcher as a RunUpdated), then it
-// closes ("fill-end") and its task runs on both runs.
+// closes ("fill-end") and its task runs on both runs. With `closeAfter`, the
+// block closes when no run joined it for that long ("close-after").
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { create } from '@bufbuild/protobuf'
@@ -40,5 +41,25 @@ test('a fill block closes when OMS reports the fill\'s end, with no run of a lat
   const done = await fillTask()
   assert.equal(done?.block?.closedReason, 'fill-end')
   assert.deepEqual(done?.block?.runs, [357400, 357401])
+  assert.deepEqual([...startedJobs(backends)], ['prompt/fill-8120/fill-reco/1/0#1'])
+})
+
+const quietWorkflow = `subsystem: ECAL
+workflow: fill-quiet-demo
+tasks:
+  - name: fill-reco
+    block: { fill: true, closeAfter: 3s }
+    run: [python3, ${workflowsDir}/scripts/process_block.py, --step, fill-reco, --runs, "{runs}", --job, "{job}", --out, "{outdir}"]
+`
+
+test('a fill block with closeAfter closes when no run joined it for that long, with neither a later fill nor the fill\'s end, and its task runs', { timeout: 150_000 }, async () => {
+  await using system = await startWorkflowSystem('fill-quiet-demo', quietWorkflow)
+  const { backends, client, producer } = system
+  await producer.publishMany(topics.runs, runEvents(realRuns(357400, 357401)))
+  const fillTask = async () => (await client.listTasks({ selector: { campaign: 'prompt', blockIds: ['fill-8120'] } })).tasks.find(t => t.task === 'fill-reco')
+  await until('fill-reco done', async () => (await fillTask())?.state === TaskState.DONE)
+  const done = await fillTask()
+  assert.equal(done?.block?.closedReason, 'close-after')
+  assert.deepEqual(done?.block?.runs, [357400, 357401], 'both runs of the fill, grouped before the block closed')
   assert.deepEqual([...startedJobs(backends)], ['prompt/fill-8120/fill-reco/1/0#1'])
 })
