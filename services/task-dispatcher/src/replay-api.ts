@@ -6,9 +6,9 @@
 // disconnects, and a replica takes it over from its stored cursor when the
 // one feeding it stops.
 import { timestampMs } from '@bufbuild/protobuf/wkt'
-import { nameProblem, type Replay, type ReplayBound as ReplayBoundMessage, type StartReplayRequest } from '@autocal/contracts'
+import { nameProblem, operatorReasonProblem, type Replay, type ReplayBound as ReplayBoundMessage, type StartReplayRequest } from '@autocal/contracts'
 import { AutocalError, type KafkaConfig, type Logger, type grpc } from '@autocal/runtime'
-import type { Catalog } from './domain/catalog.ts'
+import { liveCampaigns, type Catalog } from './domain/catalog.ts'
 import { periodProblem, periodText, replayTargetProblem, selectReplayRuns, type ReplayBound, type UploadTarget } from './domain/replay-plan.ts'
 import { authorise, scopeAllows, type Principal } from './domain/selection.ts'
 import { promptCampaign } from './domain/workflow.ts'
@@ -73,7 +73,8 @@ export function replayRpcs (deps: ReplayApiDeps, h: ControlHelpers) {
       facts.target = `campaign ${req.campaign}`
       const p = h.actorOf(call)
       facts.principal = p.principal
-      if (req.reason.trim() === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a reason is required (--reason): every command is logged with who and why')
+      const why = operatorReasonProblem(req.reason)
+      if (why !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', why)
       if (req.campaign !== '') {
         const problem = nameProblem('campaign', req.campaign)
         if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `--into: ${problem}`)
@@ -87,7 +88,11 @@ export function replayRpcs (deps: ReplayApiDeps, h: ControlHelpers) {
       const problem = periodProblem(from, to)
       if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', problem)
       const known = [...catalog.campaigns.keys()]
-      const target = replayTargetProblem(req.campaign, known, new Set([promptCampaign]), await runner.busyCampaigns(), targetsOf(catalog, req.campaign), targetsOf(catalog, promptCampaign))
+      // live campaigns (prompt, shadows, runtime live ones) take live runs, not replays; a closed one takes no run at all
+      const live = new Set([promptCampaign, ...liveCampaigns(catalog)])
+      const closed = catalog.campaigns.get(req.campaign)?.state === 'closed'
+      if (closed) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `campaign '${req.campaign}' is closed: it takes no runs (autocal campaign list)`)
+      const target = replayTargetProblem(req.campaign, known, live, await runner.busyCampaigns(), targetsOf(catalog, req.campaign), targetsOf(catalog, promptCampaign))
       if (target !== undefined) throw new AutocalError(known.includes(req.campaign) || req.campaign === '' ? 'AUTOCAL_VALIDATION_FAILED' : 'AUTOCAL_NOT_FOUND', target)
       const c = catalog.campaigns.get(req.campaign)
       if (c === undefined) throw new AutocalError('AUTOCAL_NOT_FOUND', `unknown campaign '${req.campaign}'`)
@@ -131,7 +136,8 @@ export function replayRpcs (deps: ReplayApiDeps, h: ControlHelpers) {
       facts.commandId = r.id
       const auth = authorise(p, r.subsystems, `cancelling replay ${r.id} into campaign ${r.campaign}`)
       if (!auth.ok) throw new AutocalError('AUTOCAL_FORBIDDEN', auth.reason)
-      if (req.reason.trim() === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a reason is required (--reason): every command is logged with who and why')
+      const why = operatorReasonProblem(req.reason)
+      if (why !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', why)
       if (!await runner.cancel(r.id, p.principal, req.reason)) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', `replay ${r.id} has ended (${r.stateReason}): nothing to cancel`)
       facts.details = { replay_id: r.id, campaign: r.campaign, fed: String(r.fed), total: String(r.total) }
       log.info({ actor: p.principal, replay: r.id, campaign: r.campaign, reason: req.reason }, 'replay cancelled')

@@ -30,7 +30,36 @@ export function readWorkflowSources (path: string): WorkflowSource[] {
   const files = stat.isDirectory()
     ? readdirSync(abs).filter(f => /\.ya?ml$/.test(f)).sort().map(f => join(abs, f))
     : [abs]
+  if (stat.isDirectory()) {
+    const problems = files.flatMap(f => { const p = entryProblem(f, realpathSync(abs)); return p === undefined ? [] : [p] })
+    if (problems.length > 0) throw new Error(problems.join('\n'))
+  }
   return files.map(f => ({ name: f, content: readFileSync(f, 'utf8'), dir: resolve(f, '..') }))
+}
+
+/**
+ * What keeps a `*.yaml` entry of a workflow directory from being read, or undefined: it must be a regular file
+ * (a directory, a named pipe — which would block the reading process for ever — or a device is refused) and,
+ * when it is a symbolic link, lead to a file inside the directory (a link to /etc/shadow would print that file's
+ * lines as YAML errors). Found by a reviewer, 2026-11-30.
+ */
+function entryProblem (file: string, realDir: string): string | undefined {
+  const name = basename(file)
+  let target: string
+  try {
+    target = realpathSync(file)
+  } catch {
+    return `${name}: a symbolic link to nothing: not a workflow file`
+  }
+  if (!target.startsWith(`${realDir}/`)) return `${name}: a symbolic link out of the workflow directory is not read`
+  let st: Stats
+  try {
+    st = statSync(target)
+  } catch (err) {
+    return `${name}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`
+  }
+  if (!st.isFile()) return `${name}: not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a named pipe' : 'a special file'} named .yaml is not read)`
+  return undefined
 }
 
 /** The directories besides the workflow directory a golden JSON may lie in: the real-data directory, when `env` names one. */

@@ -161,8 +161,10 @@ export function gateTimeoutOf (when: GateTimeoutYaml | undefined, gates: { t0Str
     if (when?.onTimeout !== undefined) return { kind: 'problem', key: 'onTimeout', problem: '`onTimeout` needs `timeout`: how long the readiness gates may stay closed, e.g. timeout: 12h' }
     return { kind: 'ok' }
   }
-  const afterS = parseDuration(when.timeout)
-  if (afterS === undefined) return { kind: 'ok' } // the schema reported the duration
+  const parsed = parseDuration(when.timeout)
+  if (parsed === undefined) return { kind: 'ok' } // the schema reported the duration
+  // whole seconds, rounded up (GateTimeout.after_s is a uint32 of seconds: 0.5 s would not encode)
+  const afterS = Math.ceil(parsed)
   if (afterS <= 0) return { kind: 'problem', key: 'timeout', problem: `a gate timeout must be longer than 0 s (got ${String(when.timeout)})` }
   if (afterS > maxTimeoutS) return { kind: 'problem', key: 'timeout', problem: `a gate timeout must be at most ${maxTimeoutS} s (GateTimeout.after_s is a uint32; got ${String(when.timeout)})` }
   const declared = gates.t0StreamDone.length > 0 || gates.t0DatasetDone.length > 0 || gates.minDurationS !== undefined || gates.minLumiPb !== undefined || gates.http !== undefined

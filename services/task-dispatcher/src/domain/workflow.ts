@@ -1038,6 +1038,8 @@ function unionBranchIssues (issues: readonly z.core.$ZodIssue[]): z.core.$ZodIss
 
 /** The message for a key the schema does not know at this place: the closest known key, or the list of them. */
 function unknownKeyText (key: string, known: string[]): string {
+  // a key of another form of the same value (block: { lumi, timeout } vs { fill, closeAfter }; jobs: { perFiles } vs { perLumis })
+  if (known.includes(key)) return `key '${key}' does not go with the other keys given here: each form of this value has keys of its own (see the workflow reference)`
   const hint = didYouMean(key, known)
   if (hint !== undefined) return `unknown key '${key}'${hint}`
   return known.length > 0 ? `unknown key '${key}', expected one of ${known.join(', ')}` : `unknown key '${key}'`

@@ -1,11 +1,11 @@
 /* eslint-disable no-template-curly-in-string -- workflow files use ${VAR} expansion */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { loadWorkflows } from '../../src/adapters/workflow-files.ts'
+import { loadWorkflows, readWorkflowSources } from '../../src/adapters/workflow-files.ts'
 
 const repo = resolve(import.meta.dirname, '../../../..')
 const realdataDir = resolve(process.env.AUTOCAL_REALDATA_DIR ?? join(repo, '../shared/realdata'))
@@ -106,4 +106,28 @@ test('a script under {workflowDir} is looked for in the workflow directory; a mi
   writeFileSync(join(dir, 'w.yaml'), 'subsystem: ECAL\nworkflow: w\ntasks:\n  - name: a\n    run: [python3, "{workflowDir}/scripts/reco.py"]\n  - name: b\n    run: [python3, "{workflowDir}/scripts/calib.py"]\n')
   const r = loadWorkflows(dir, {})
   assert.deepEqual(r.errors, ['w.yaml:7:20 tasks.1.run.1: {workflowDir}/scripts/calib.py: no file scripts/calib.py in the workflow directory'])
+})
+
+test('a workflow directory\'s *.yaml entries that are no regular file inside it are refused, each named, without reading them', () => {
+  // a named pipe would block the reading process for ever (a reviewer froze the dispatcher's hot reload with one)
+  const dir = mkdtempSync(join(tmpdir(), 'autocal-wf-entries-'))
+  writeFileSync(join(dir, 'good.yaml'), 'subsystem: ECAL\nworkflow: good\ntasks:\n  - name: a\n    run: [x]\n')
+  execFileSync('mkfifo', [join(dir, 'pipe.yaml')])
+  mkdirSync(join(dir, 'folder.yaml'))
+  symlinkSync(join(dir, 'gone'), join(dir, 'dangling.yaml'))
+  symlinkSync('/etc/hostname', join(dir, 'outside.yaml'))
+  symlinkSync(join(dir, 'good.yaml'), join(dir, 'inside.yaml'))
+  assert.throws(() => readWorkflowSources(dir), (err: Error) => {
+    assert.deepEqual(err.message.split('\n'), [
+      'dangling.yaml: a symbolic link to nothing: not a workflow file',
+      'folder.yaml: not a regular file (a directory named .yaml is not read)',
+      'outside.yaml: a symbolic link out of the workflow directory is not read',
+      'pipe.yaml: not a regular file (a named pipe named .yaml is not read)'
+    ])
+    return true
+  })
+  const clean = mkdtempSync(join(tmpdir(), 'autocal-wf-entries-'))
+  writeFileSync(join(clean, 'good.yaml'), 'subsystem: ECAL\nworkflow: good\ntasks:\n  - name: a\n    run: [x]\n')
+  symlinkSync(join(clean, 'good.yaml'), join(clean, 'inside.yaml'))
+  assert.deepEqual(readWorkflowSources(clean).map(s => s.name.slice(clean.length + 1)), ['good.yaml', 'inside.yaml'], 'a link inside the directory is read')
 })

@@ -82,6 +82,11 @@ test('the YAML gate timeout: defaults, and every problem named at its key', () =
     { when: { timeout: '12h' }, expect: 'ok:43200:fail' },
     { when: { timeout: '2s', onTimeout: 'run' }, expect: 'ok:2:run' },
     { when: { timeout: 30, onTimeout: 'skip' }, g: { ...none, minLumiPb: 5 }, expect: 'ok:30:skip' },
+    // a fraction of a second is rounded up to whole seconds (GateTimeout.after_s is a uint32: found by a reviewer,
+    // 0.5 left the task waiting for ever, the planner unable to encode its event)
+    { when: { timeout: 0.5, onTimeout: 'skip' }, expect: 'ok:1:skip' },
+    { when: { timeout: '1.5s' }, expect: 'ok:2:fail' },
+    { when: { timeout: '0.001h' }, expect: 'ok:4:fail' },
     { when: { onTimeout: 'skip' }, expect: 'onTimeout:`onTimeout` needs `timeout`' },
     { when: { timeout: '0s' }, expect: 'timeout:a gate timeout must be longer than 0 s' },
     { when: { timeout: 5e9 }, expect: 'timeout:a gate timeout must be at most 4294967295 s' },

@@ -42,6 +42,7 @@ const errorTable: Array<{ name: string, content: string, expect: RegExp }> = [
   { name: 'an unknown backend is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    backend: slurm'), expect: /tasks\.0\.backend: unknown backend 'slurm', expected one of local, htcondor, kubernetes, agent/ },
   { name: 'an unknown field is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    retires: 3'), expect: /^w\.yaml:6:14 tasks\.0\.retires: unknown key 'retires'; did you mean 'retries'\?$/ },
   { name: 'a bad block is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    block: lumi500'), expect: /tasks\.0\.block: / },
+  { name: 'a key of another form of the block is named as such, not as a misspelling of itself', content: base.replace('    jobs: 4', '    jobs: 4\n    block: { lumi: 50, closeAfter: 6h }'), expect: /^w\.yaml:6:\d+ tasks\.0\.block\.closeAfter: key 'closeAfter' does not go with the other keys given here/ },
   { name: 'a fill block with closeAfter 0 is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    block: { fill: true, closeAfter: 0s }'), expect: /^w\.yaml:6:\d+ tasks\.0\.block\.closeAfter: expected a duration above 0 such as 2h$/ },
   { name: 'a fill block object without fill: true is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    block: { fill: false, closeAfter: 2h }'), expect: /tasks\.0\.block/ },
   { name: 'a bad duration is an error', content: base.replace('    jobs: 4', '    jobs: 4\n    timeout: 2 fortnights soon'), expect: /tasks\.0\.timeout: expected a duration/ },

@@ -120,6 +120,14 @@ test('a runtime campaign is created, changed mid-stream, paused, resumed and clo
     assert.match(refused.stderr, /INVALID_ARGUMENT: campaign 'rc' is closed: it takes no new runs/)
     const changed = await cli(['rtype', 'update', 'rc', 'physics', '--remove', 'extra', '--reason', 'r'])
     assert.match(changed.stderr, /campaign 'rc' is closed \(by alice\)/)
+    // a replay is refused too, and so is one into a live runtime campaign (a reviewer's replays of both ended "done")
+    const period = ['--from', String(a), '--to', String(d), '--speed', 'max', '--reason', 'replay']
+    const replayClosed = await cli(['campaign', 'replay', ...period, '--into', 'rc'])
+    assert.equal(replayClosed.code, 1)
+    assert.match(replayClosed.stderr, /INVALID_ARGUMENT: campaign 'rc' is closed: it takes no runs/)
+    const replayLive = await cli(['campaign', 'replay', ...period, '--into', 'lv'])
+    assert.equal(replayLive.code, 1)
+    assert.match(replayLive.stderr, /INVALID_ARGUMENT: campaign 'lv' receives live runs: replay into a sandbox \(reprocessing\) campaign/)
   })
 
   await t.test('a dispatcher restart keeps the definitions', async () => {
