@@ -1085,6 +1085,31 @@ function positionOf (doc: Document, lc: LineCounter, path: Path): string {
 }
 
 /** Validates every file and the rules that span files. */
+/**
+ * One writer per tag: a tag (in its destination database) that uploads for real in some campaign is written by
+ * one task of one workflow and branch, whatever the campaign (the same task in prompt and in a rereco may share
+ * it). A second task writing it (another subsystem's workflow writing ECAL's prompt tag, say, even as `sync:
+ * offline`) is an error naming both. Dry runs write nothing and are not counted. Rule: a reviewer's finding of
+ * 2026-11-30; a CMS tag has one owner group (the conditions upload rules' tag ownership).
+ */
+function tagOwnerProblems (workflows: readonly Workflow[]): string[] {
+  const owners = new Map<string, { who: string, file: string }>()
+  const problems: string[] = []
+  for (const w of workflows) {
+    for (const c of w.campaigns) {
+      for (const [task, u] of uploadsOf(w.tasks, c)) {
+        if (u.dryRun) continue
+        const key = `${u.destinationDatabase}|${u.tag}`
+        const who = `${w.subsystem}/${w.workflow}${w.branch === '' ? '' : `@${w.branch}`}/${u.payloadFrom === task ? task : u.payloadFrom}`
+        const owner = owners.get(key)
+        if (owner === undefined) owners.set(key, { who, file: w.file })
+        else if (owner.who !== who) problems.push(`${w.file}:1:1 tasks: task ${who} writes tag ${u.tag}${u.destinationDatabase === '' ? '' : ` in ${u.destinationDatabase}`} in campaign '${c.name}', which ${owner.who} (${owner.file}) writes already; a tag has one writer (give one of them a tag of its own, or a dry run)`)
+      }
+    }
+  }
+  return problems
+}
+
 export function validateWorkflowSet (sources: WorkflowSource[], env: Env = {}, options: ValidateOptions = {}): { workflows: Workflow[], errors: string[] } {
   const workflows: Workflow[] = []
   const errors: string[] = []
@@ -1110,6 +1135,7 @@ export function validateWorkflowSet (sources: WorkflowSource[], env: Env = {}, o
       }
     }
   }
+  errors.push(...tagOwnerProblems(workflows))
   // needs across files: unknown targets, campaigns the target does not run, cycles (domain/cross-needs.ts)
   if (errors.length === 0) errors.push(...crossNeedProblems(workflows, didYouMean))
   return { workflows, errors: [...new Set(errors)] }

@@ -92,6 +92,38 @@ test('two files declaring the same task in one campaign is an error', () => {
   assert.ok(r.errors.some(e => /task 'reco' of campaign 'prompt' is also declared in a\.yaml/.test(e)), r.errors.join('\n'))
 })
 
+test('a tag that uploads for real has one writer: another subsystem\'s task writing it is an error naming both; a dry run or the same task in another campaign is not', () => {
+  const ecal = `subsystem: ECAL
+workflow: timing
+campaigns:
+  - name: prompt
+    conditions: { writePromptTags: true }
+  - name: rereco
+    conditions: { dryRun: false, writePromptTags: true }
+tasks:
+  - name: calib
+    run: [x]
+    condition: { tag: EcalTime_prompt, record: R, sync: prompt }
+`
+  const egm = (extra: string): string => `subsystem: EGM
+workflow: scale
+${extra}tasks:
+  - name: scale
+    run: [x]
+    condition: { tag: EcalTime_prompt, record: R, sync: offline }
+`
+  const cases: Array<{ name: string, files: Array<[string, string]>, expect: RegExp | undefined }> = [
+    { name: 'one task in two campaigns', files: [['ecal.yaml', ecal]], expect: undefined },
+    { name: 'another subsystem writes the tag for real', files: [['ecal.yaml', ecal], ['egm.yaml', egm('campaigns:\n  - name: prompt\n    conditions: { dryRun: false }\n')]], expect: /^egm\.yaml:1:1 tasks: task EGM\/scale\/scale writes tag EcalTime_prompt in campaign 'prompt', which ECAL\/timing\/calib \(ecal\.yaml\) writes already; a tag has one writer/ },
+    { name: 'another subsystem only dry-runs it', files: [['ecal.yaml', ecal], ['egm.yaml', egm('campaigns:\n  - name: egm-test\n')]], expect: undefined }
+  ]
+  for (const c of cases) {
+    const errors = validateWorkflowSet(c.files.map(([name, content]) => ({ name, content, dir: '/' }))).errors
+    if (c.expect === undefined) assert.deepEqual(errors, [], c.name)
+    else assert.ok(errors.some(e => c.expect!.test(e)), `${c.name}:\n${errors.join('\n')}`)
+  }
+})
+
 test('durations parse units', () => {
   const table: Array<[string | number, number | undefined]> = [
     ['90s', 90], ['30m', 1800], ['2h', 7200], ['1h30m', 5400], ['1h 30m', 5400], ['3d', 259200], ['2 hours', 7200], ['1w', 604800],
