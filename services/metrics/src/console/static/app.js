@@ -68,7 +68,12 @@ function useChanges (listener, deps) {
 
 function useLive () {
   const [live, setLive] = useState(liveState)
-  useEffect(() => { liveListeners.add(setLive); return () => liveListeners.delete(setLive) }, [])
+  useEffect(() => {
+    liveListeners.add(setLive)
+    // the feed may have opened between the render and this effect (CI, under load: the header stayed "reconnecting")
+    setLive(liveState)
+    return () => liveListeners.delete(setLive)
+  }, [])
   return live
 }
 
