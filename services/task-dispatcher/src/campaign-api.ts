@@ -43,7 +43,6 @@ export function campaignRpcs (deps: CampaignApiDeps, api: ControlHelpers) {
 
   /** Who changes a definition, now, and why: a reason is required and is plain text (operatorReasonProblem, as for every command). */
   function contextOf (p: Principal, reason: string): ChangeContext {
-    if (reason.trim() === '') throw new AutocalError('AUTOCAL_VALIDATION_FAILED', 'a reason is required (--reason): every campaign change is audited with who and why')
     const problem = operatorReasonProblem(reason)
     if (problem !== undefined) throw new AutocalError('AUTOCAL_VALIDATION_FAILED', problem)
     return { actor: p.principal, atMs: Date.now(), reason }
