@@ -8,9 +8,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { parseAllDocuments } from 'yaml'
 import kafkajs from 'kafkajs'
 import { aclEntries } from '../../packages/runtime/scripts/kafka-acls.ts'
+import { serviceNodeOptions } from '../../deploy/local/system.ts'
 
 const chart = new URL('../../helm/autocal', import.meta.url).pathname
 const helm = process.env.AUTOCAL_HELM ?? 'helm'
@@ -51,9 +53,11 @@ test('each of the five services renders as a Deployment and a Service with probe
     const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]))
     assert.equal(env.AUTOCAL_KAFKA_BROKERS, 'autocal-kafka-bootstrap:9092')
     assert.equal(env.AUTOCAL_HTTP_HOST, '0.0.0.0')
+    assert.equal(env.NODE_OPTIONS, serviceNodeOptions, 'the chart runs the services with the heap setting of the local runs')
     assert.ok(d.spec.template.spec.terminationGracePeriodSeconds >= 20, 'grace period covers the service shutdown')
     assert.equal(d.spec.template.spec.securityContext.runAsUser, undefined, 'OKD assigns the UID')
   }
+  assert.match(readFileSync(new URL('../../deploy/Containerfile', import.meta.url), 'utf8'), new RegExp(`^ENV NODE_OPTIONS=${serviceNodeOptions}$`, 'm'), 'the image runs the services with the same heap setting')
   const dispatcher = deployments.find(d => d.metadata.name === 'cal-autocal-task-dispatcher')
   assert.equal(dispatcher?.spec.replicas, 2)
   const dispatcherEnv = dispatcher?.spec.template.spec.containers[0].env

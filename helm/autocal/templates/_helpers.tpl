@@ -50,6 +50,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end }}
 - name: AUTOCAL_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+{{- with .Values.nodeOptions }}
+- name: NODE_OPTIONS
+  value: {{ . | quote }}
+{{- end }}
 - name: AUTOCAL_SHUTDOWN_GRACE_MS
   value: {{ .Values.shutdownGraceMs | quote }}
 - name: AUTOCAL_OTLP_ENDPOINT
