@@ -31,7 +31,7 @@ export async function startUploader (config: Config, logger: Logger): Promise<Up
     stack.defer(() => { history.close() })
     const metrics = createMetrics({ service })
     const redis = stack.use(await connectRedis({ config, logger }))
-    const producer = stack.use(await startProducer({ config, logger, service, metrics }))
+    const producer = stack.use(await startProducer({ config, logger, service, metrics, warm: [topics.conditions] }))
     const fcsr = createFcsrStore(redis)
     const dropbox = config.AUTOCAL_UPLOAD_TARGET === 'dropbox'
       ? createDropboxClient({

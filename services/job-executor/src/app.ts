@@ -1,7 +1,7 @@
 // The job-executor's parts, started in order and closed in reverse.
 import { hostname } from 'node:os'
 import { join, resolve } from 'node:path'
-import { AgentService } from '@autocal/contracts'
+import { AgentService, topics } from '@autocal/contracts'
 import { AutocalError, buildHttp, connectRedis, createMetrics, createTokenIndex, grpc, parseTokenList, readConfigFile, serve, startConsumer, startGrpc, startProducer, type Logger } from '@autocal/runtime'
 import { createAgentHub, type AgentHub } from './agent-hub.ts'
 import { createStatusPublisher } from './status-publisher.ts'
@@ -46,7 +46,7 @@ export async function startJobExecutor (config: Config, logger: Logger): Promise
     if (config.AUTOCAL_READ_TOKENS.length === 0 && !config.AUTOCAL_READ_PUBLIC) logger.warn('neither AUTOCAL_READ_TOKENS nor AUTOCAL_READ_PUBLIC is set: job logs are served to nobody')
     const metrics = createMetrics({ service })
     const redis = stack.use(await connectRedis({ config, logger }))
-    const producer = stack.use(await startProducer({ config, logger, service, metrics }))
+    const producer = stack.use(await startProducer({ config, logger, service, metrics, warm: [topics.jobStatus] }))
     const store = createJobStore(redis, instance)
     const http = await buildHttp({ logger, metrics, checks: [redis.check, producer.check] })
     await http.register(logRoutes, { dataDir, store, logger, reader: config.AUTOCAL_READ_PUBLIC ? 'public' : readers.lookup })

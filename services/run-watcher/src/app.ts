@@ -1,4 +1,5 @@
 // The run-watcher's parts, started in order and closed in reverse.
+import { topics } from '@autocal/contracts'
 import { readFile } from 'node:fs/promises'
 import { AutocalError, buildHttp, connectRedis, createAuditWriter, createMetrics, createTokenIndex, startProducer, type Logger, type TokenIndex, type TokenPrincipal } from '@autocal/runtime'
 import type { Config } from './config.ts'
@@ -27,7 +28,7 @@ export async function startRunWatcher (config: Config, logger: Logger): Promise<
   try {
     const metrics = createMetrics({ service })
     const redis = stack.use(await connectRedis({ config, logger }))
-    const producer = stack.use(await startProducer({ config, logger, service, metrics }))
+    const producer = stack.use(await startProducer({ config, logger, service, metrics, warm: [topics.runs, topics.runRegistry] }))
     const auditor = stack.use(createAuditWriter({ producer, perMinute: config.AUTOCAL_AUDIT_ANONYMOUS_PER_MINUTE }))
     const known = createKnownRuns(redis)
     await rebuildIfEmpty(redis, known, config, logger, producer)

@@ -3,6 +3,7 @@
 // the handlers, plus its safety-net tick) → job watchdog → gRPC control API →
 // consumers. Used by index.ts and by the
 // integration tests, which run it in-process.
+import { topics } from '@autocal/contracts'
 import { EventEmitter } from 'node:events'
 import { hostname } from 'node:os'
 import { readFileSync } from 'node:fs'
@@ -65,7 +66,7 @@ export async function startTaskDispatcher (config: Config, logger: Logger, env: 
   try {
     const metrics = createMetrics({ service })
     const redis = stack.use(await connectRedis({ config, logger }))
-    const producer = stack.use(await startProducer({ config, logger, service, metrics }))
+    const producer = stack.use(await startProducer({ config, logger, service, metrics, warm: [topics.tasks, topics.jobRequests, topics.conditionRequests] }))
     const auditor = stack.use(createAuditWriter({ producer, perMinute: config.AUTOCAL_AUDIT_ANONYMOUS_PER_MINUTE }))
     const store = createStateStore(redis)
     // runtime campaigns (autocal.campaigns.v1) overlaid on the workflow files' campaigns, before any run is taken;
