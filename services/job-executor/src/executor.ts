@@ -233,18 +233,32 @@ export function createExecutor (o: ExecutorOptions) {
   }
 
   let pumping = false
+  /** The pump's loop while it runs; stop() waits for it. */
+  let pumpLoop: Promise<void> = Promise.resolve()
   /** Starts in progress (run() of a job that has its slot); stop() waits for them. */
   const starts = new Set<Promise<void>>()
+  /** After a failed start, no job starts before this time (ms since epoch): a failing Redis is not retried in a tight loop. */
+  let retryAt = 0
+  function retryLater (err: unknown): void {
+    log.error({ err }, 'could not start a job; retrying in 1 s')
+    retryAt = Date.now() + 1000
+    clearTimeout(pumpTimer)
+    pumpTimer = setTimeout(pump, 1000)
+  }
   function pump (): void {
     if (pumping || state.stopped) return
     pumping = true
-    void (async () => {
+    pumpLoop = (async () => {
       try {
-        while (queue.length > 0 && !state.stopped) {
+        while (queue.length > 0 && !state.stopped && Date.now() >= retryAt) {
           const free = await freeSlot()
           if (free === undefined) {
             clearTimeout(pumpTimer)
             pumpTimer = setTimeout(pump, 250) // another executor's job may end: look again soon
+            return
+          }
+          if (state.stopped || Date.now() < retryAt) { // stopped, or a start failed, while the slot was taken
+            await free.lease.release().catch(() => false)
             return
           }
           const next = queue.shift()!
@@ -254,46 +268,45 @@ export function createExecutor (o: ExecutorOptions) {
           // local backend at 30-60 jobs/s whatever the slots (`pnpm bench`)
           const start = run(next.entry, next.request, free.lease, free.slot)
           starts.add(start)
-          start.catch((err: unknown) => {
-            log.error({ err }, 'could not start a job; retrying')
-            clearTimeout(pumpTimer)
-            pumpTimer = setTimeout(pump, 1000)
-          }).finally(() => starts.delete(start))
+          start.catch(retryLater).finally(() => starts.delete(start))
         }
       } catch (err) {
-        log.error({ err }, 'could not start a job; retrying')
-        clearTimeout(pumpTimer)
-        pumpTimer = setTimeout(pump, 1000)
+        retryLater(err)
       } finally {
         pumping = false
       }
     })()
   }
 
+  /** Puts a job that did not start back at the head of the queue and frees its slot; pump() starts it again. */
+  async function putBack (entry: JobEntry, request: JobRequest, slot: Lease): Promise<void> {
+    Object.assign(entry, { state: 'queued' })
+    queue.unshift({ entry, request })
+    o.metrics.queued.set(queue.length)
+    await slot.release().catch(() => false)
+  }
+
   async function run (entry: JobEntry, request: JobRequest, slot: Lease, slotNumber: number): Promise<void> {
     const start = request.action.case === 'start' ? request.action.value : undefined
     if (start === undefined) return
-    const cancelReason = await o.store.cancelReason(request.jobId, request.try)
-    if (cancelReason !== undefined) {
-      await publish(request, entry, JobPhase.FAILED, { reason: `cancelled${cancelReason === '' ? '' : `: ${cancelReason}`}`, retryable: false })
-      await release(entry.key, slot)
-      return
-    }
-    if (start.argv.length === 0) {
-      await publish(request, entry, JobPhase.FAILED, { reason: 'empty argv', retryable: false })
-      await release(entry.key, slot)
-      return
-    }
-    // recorded before the side effect: an heir reads the pid file before starting it again
-    Object.assign(entry, { state: 'starting', slot: slotNumber })
     try {
+      const cancelReason = await o.store.cancelReason(request.jobId, request.try)
+      if (cancelReason !== undefined) {
+        await publish(request, entry, JobPhase.FAILED, { reason: `cancelled${cancelReason === '' ? '' : `: ${cancelReason}`}`, retryable: false })
+        await release(entry.key, slot)
+        return
+      }
+      if (start.argv.length === 0) {
+        await publish(request, entry, JobPhase.FAILED, { reason: 'empty argv', retryable: false })
+        await release(entry.key, slot)
+        return
+      }
+      // recorded before the side effect: an heir reads the pid file before starting it again
+      Object.assign(entry, { state: 'starting', slot: slotNumber })
       await o.store.update(entry)
     } catch (err) {
-      // not started: back to the head of the queue (pump() retries), never dropped
-      Object.assign(entry, { state: 'queued' })
-      queue.unshift({ entry, request })
-      o.metrics.queued.set(queue.length)
-      await slot.release().catch(() => false)
+      // not started (Redis or Kafka failed before the spawn): back to the head of the queue (pump() retries), never dropped
+      await putBack(entry, request, slot)
       throw err
     }
     let proc
@@ -541,6 +554,7 @@ export function createExecutor (o: ExecutorOptions) {
       clearInterval(heartbeatTimer)
       clearTimeout(reconcileTimer)
       clearTimeout(pumpTimer)
+      await pumpLoop // a loop waiting for a slot takes no job once stopped
       await Promise.allSettled([...starts]) // a start under way records its process before the store closes
       for (const r of running.values()) clearTimeout(r.timer)
     }
