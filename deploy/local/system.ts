@@ -24,6 +24,11 @@ export const repoRoot = resolve(new URL('../..', import.meta.url).pathname)
  */
 export const serviceNodeOptions = '--max-semi-space-size=4'
 
+/** The services' NODE_OPTIONS: `serviceNodeOptions`, then whatever the environment, the system's and the service's own env add (a later flag wins in Node). */
+export function nodeOptionsOf (...added: Array<string | undefined>): string {
+  return [serviceNodeOptions, ...added].filter(o => o !== undefined && o.trim() !== '').join(' ')
+}
+
 export const serviceNames = ['run-watcher', 'task-dispatcher', 'job-executor', 'condition-uploader', 'metrics'] as const
 export type ServiceName = typeof serviceNames[number]
 
@@ -274,11 +279,6 @@ export async function startSystem (options: SystemOptions = {}): Promise<System>
  * service that died while the launcher was starting the next ones: its
  * 'exit' event has already been emitted and would never fire again).
  */
-/** The services' NODE_OPTIONS: `serviceNodeOptions`, then whatever the environment, the system's and the service's own env add (a later flag wins in Node). */
-export function nodeOptionsOf (...added: Array<string | undefined>): string {
-  return [serviceNodeOptions, ...added].filter(o => o !== undefined && o.trim() !== '').join(' ')
-}
-
 export async function firstExit (services: Array<Pick<RunningService, 'name' | 'process'>>): Promise<string> {
   return await new Promise<string>(resolve => {
     const report = (name: string, code: number | null, signal: NodeJS.Signals | null): void => { resolve(`${name} exited with code ${code ?? signal}`) }
